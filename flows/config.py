@@ -1,0 +1,124 @@
+"""Run settings: one frozen dataclass, read from a TOML file and/or the command line, validated once.
+
+Every bad value is refused with a one-line ``ConfigError`` before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aoi.sites import DEFAULT_MAX_AREA_HA
+
+__all__ = ["ConfigError", "RunConfig", "load_config", "parse_date"]
+
+_DASK_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9.\-\[\]:]+$")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    sites: Path | None = None
+    """Sites GeoJSON file or folder; None runs the bundled sites."""
+    source: str = "demo"
+    catalog: str | None = None
+    start: dt.date | None = None
+    """First day reported; default: each site's baseline_start."""
+    end: dt.date | None = None
+    """Last day reported; default: today (the demo's fixed end for the demo source)."""
+    out: Path = Path("results")
+    dask_address: str | None = None
+    seed: int = 0
+    """Seed of the demo source."""
+    mmu_ha: float = 0.1
+    """Minimum mapping unit of gain and loss patches, hectares."""
+    max_area_ha: float = DEFAULT_MAX_AREA_HA
+    chunks: int = 1024
+    """Spatial chunk size in pixels (the cube is chunked time=1, chunks x chunks)."""
+
+    def __post_init__(self) -> None:
+        from flows.sources import SOURCES
+
+        if self.source not in SOURCES:
+            raise ConfigError(f"unknown source {self.source!r}; choose one of: {', '.join(SOURCES)}")
+        if self.start and self.end and self.start > self.end:
+            raise ConfigError(f"start {self.start} is after end {self.end}")
+        if not 0 <= self.mmu_ha <= 100:
+            raise ConfigError(f"mmu_ha must be between 0 and 100 hectares, got {self.mmu_ha}")
+        if not 0 < self.max_area_ha <= 10_000_000:
+            raise ConfigError(f"max_area_ha must be positive (hectares), got {self.max_area_ha}")
+        if not 64 <= self.chunks <= 8192:
+            raise ConfigError(f"chunks must be between 64 and 8192 pixels, got {self.chunks}")
+        if self.dask_address is not None and not _DASK_ADDRESS.match(self.dask_address):
+            raise ConfigError(f"dask address must look like tcp://HOST:PORT, got {self.dask_address!r}")
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"--out {self.out} exists and is not a folder")
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def parse_date(value: Any, name: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Normalise one setting from TOML or argparse to the field's type."""
+    if value is None:
+        return None
+    try:
+        if name in ("start", "end"):
+            return parse_date(value, name)
+        if name in ("sites", "out"):
+            return Path(value).expanduser()
+        if name in ("seed", "chunks"):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if name in ("mmu_ha", "max_area_ha"):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if name in ("source", "catalog", "dask_address"):
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} has a value of the wrong type: {value!r}") from None
+    raise ConfigError(f"unknown setting {name!r}")
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> RunConfig:
+    """Settings from an optional TOML file (a ``[run]`` table or top-level keys) plus overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        data = data.get("run", data)
+        known = {f.name for f in dataclasses.fields(RunConfig)}
+        for key, value in data.items():
+            key = key.replace("-", "_")
+            if key not in known:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return RunConfig(**{k: _coerce(k, v) for k, v in values.items()})

@@ -1,0 +1,86 @@
+"""What ``bluecarbon run`` shows in the terminal: a progress bar per run, a summary table after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import TimeElapsedColumn
+from rich.table import Table
+
+from aoi import Site
+from flows import progress, store
+from flows.config import RunConfig
+
+__all__ = ["RunDisplay"]
+
+
+class RunDisplay:
+    """Rich progress for a monitoring run, fed by :mod:`flows.progress` events."""
+
+    def __init__(self, sites: list[Site], config: RunConfig, console: Console | None = None):
+        self.sites, self.config = sites, config
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=self.console, transient=False,
+        )
+        self.task = self.progress.add_task("starting Prefect (ephemeral API)", total=len(sites))
+        self.run_id: str | None = None
+
+    def __enter__(self) -> RunDisplay:
+        progress.set_hook(self._on_event)
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+        progress.set_hook(None)
+
+    def _on_event(self, event: str, **f: Any) -> None:
+        p, task = self.progress, self.task
+        if event == "run_started":
+            self.run_id = f["run_id"]
+            p.update(task, description=f"run {f['run_id'][:8]}: {f['n_sites']} sites")
+        elif event == "site_started":
+            p.update(task, description=f"{f['site_id']}: searching scenes")
+        elif event == "site_searched":
+            p.update(task, description=f"{f['site_id']}: {f['n_scenes']} scenes -> indices, change")
+        elif event == "site_done":
+            p.console.print(f"[green]done[/]   {f['site_id']}: {f['n_scenes']} scenes, "
+                            f"{f.get('observations', 0)} observations, {f.get('change', 0)} months")
+            p.advance(task)
+        elif event == "site_failed":
+            p.console.print(f"[red]failed[/] {f['site_id']}: {f['error']}")
+            p.advance(task)
+
+    def finish(self, seconds: float | None = None, failed: str | None = None) -> None:
+        out = self.config.out
+        table = Table(title=f"bluecarbon results in {out}/ (latest month per site)")
+        for col in ("site", "habitat", "month", "seen %", "baseline ha", "extent ha",
+                    "interval ha", "gain ha", "loss ha"):
+            table.add_column(col, justify="left" if col in ("site", "habitat") else "right")
+        change = store.read_table(out, "change")
+        for site in self.sites:
+            rows = change[change["site_id"] == site.id]
+            if self.run_id:
+                rows = rows[rows["run_id"] == self.run_id]
+            if rows.empty:
+                table.add_row(site.id, site.habitat, "-", "-", "-", "-", "-", "-", "-")
+                continue
+            last = rows.sort_values("period").iloc[-1]
+            table.add_row(
+                site.id, site.habitat, pd.Timestamp(last["period"]).strftime("%Y-%m"),
+                f"{100 * last['valid_fraction']:.0f}", f"{last['baseline_extent_ha']:.1f}",
+                f"{last['extent_ha']:.1f}",
+                f"{last['extent_ci_low_ha']:.1f}-{last['extent_ci_high_ha']:.1f}",
+                f"{last['gain_ha']:.1f}", f"{last['loss_ha']:.1f}",
+            )
+        console = Console(width=None if Console().is_terminal else 132)
+        console.print(table)
+        if failed:
+            self.console.print(f"[red]bluecarbon: {failed}[/]")
+        elif seconds is not None:
+            self.console.print(f"finished in {seconds:.1f} s; tables: {out}/observations, {out}/change")

@@ -1,0 +1,72 @@
+"""Scene sources: where Sentinel-2 L2A scenes come from.
+
+Every source offers the same two calls, and the flow never needs to know which one it has:
+
+``search(site, start, end) -> list[SceneRef]``
+    the scenes over a site in a date range, one per solar day, oldest first;
+``load(site, scenes, chunks) -> xr.Dataset``
+    the lazy scene cube of the contract in ``design.md``: dims ``(time, y, x)`` on the site's
+    UTM grid at 10 m, uint16 bands ``B02 B03 B04 B08 B11 B12``, uint8 ``SCL``, coords ``time``,
+    ``boa_offset`` and ``scene_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from aoi import Site
+
+__all__ = ["BANDS", "SceneRef", "Source", "get_source", "SOURCES"]
+
+#: The bands of the scene cube, in order; SCL rides along as uint8.
+BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B08", "B11", "B12")
+
+
+@dataclass(frozen=True, order=True)
+class SceneRef:
+    """One Sentinel-2 L2A acquisition over a site, as a source found it."""
+
+    datetime: dt.datetime
+    """Acquisition time, timezone-aware UTC."""
+    scene_id: str
+    """The provider's product id, e.g. ``S2B_MSIL2A_20230105T032119_N0509_R118_T47NPF_...``."""
+    boa_offset: int
+    """DN offset of the product: -1000 from processing baseline 04.00 on, else 0."""
+    cloud_cover: float = float("nan")
+    """Scene-level cloud cover in percent, as the catalogue reports it."""
+    source: str = ""
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class Source(Protocol):
+    name: str
+
+    def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]: ...
+
+    def load(
+        self, site: Site, scenes: list[SceneRef], chunks: int | None = None
+    ) -> xr.Dataset: ...
+
+
+def _demo(**kwargs: Any) -> Source:
+    from flows.sources.demo import DemoSource
+
+    return DemoSource(**kwargs)
+
+
+SOURCES = {"demo": _demo}
+"""Source factories by the name ``--source`` takes."""
+
+
+def get_source(name: str, **kwargs: Any) -> Source:
+    try:
+        factory = SOURCES[name]
+    except KeyError:
+        raise ValueError(f"unknown source {name!r}; choose one of {', '.join(SOURCES)}") from None
+    return factory(**kwargs)

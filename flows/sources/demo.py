@@ -1,0 +1,489 @@
+"""The demo source: simulated Sentinel-2 L2A scenes over any site, with planted truth.
+
+It lets the whole pipeline run offline and be *scored*: every scene is rendered from a known
+landscape, so the tests compare what bluecarbon measured with what was planted.
+
+What is simulated, per site and scene (surface reflectance, then L2A digital numbers):
+
+* a coastal landscape laid across the site polygon along a shore direction drawn from the
+  seed: for mangrove sites turbid sea, an intertidal mudflat, a mangrove belt, terrestrial
+  vegetation (oil palm / forest) and an aquaculture pond; for seagrass sites dry land, a beach
+  and a sea floor deepening offshore to ~40 m with seagrass meadows between 2 and 14 m;
+* water over the bottom by Beer-Lambert attenuation,
+  ``R = R_deep + (A_bottom - R_deep) * exp(-2 k z)``, with a per-scene turbidity;
+* tides flooding the lower mudflat (spring-neap cycle sampled at the overpass time);
+* clouds (SCL 8/9), cirrus (SCL 10), their shadows (SCL 3), unflagged cloud-edge haze,
+  sun glint on water, swath-edge nodata (all bands and SCL 0), sensor noise and per-scene
+  radiometric residuals;
+* the processing-baseline story: DN = 10000 * rho + 1000 for baseline 04.00 and later (from
+  25 Jan 2022, and for part of the reprocessed older archive), DN = 10000 * rho before;
+* planted change: a mangrove clearing, a replanting whose canopy closes over ~18 months, and a
+  seagrass loss patch (anchor scar).
+
+Deterministic by ``seed``: the same seed, site and dates give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+
+from aoi import Site
+from aoi.grid import SiteGrid, site_grid, site_mask
+from flows.sources import BANDS, SceneRef
+
+__all__ = ["DemoScenario", "DemoSource", "DemoTruth", "SPECTRA", "BASELINE_04_00"]
+
+#: Processing baseline 04.00 went live on this date; its products carry BOA_ADD_OFFSET -1000.
+BASELINE_04_00 = dt.date(2022, 1, 25)
+
+# Surface reflectance of the cover types, bands B02 B03 B04 B08 B11 B12. Values are typical of
+# Sentinel-2 L2A over these covers (mangrove: dark SWIR of a wet canopy; oil palm: brighter SWIR).
+SPECTRA: dict[str, tuple[float, ...]] = {
+    "mangrove": (0.025, 0.045, 0.028, 0.320, 0.130, 0.060),
+    "terrestrial": (0.030, 0.060, 0.040, 0.360, 0.210, 0.110),
+    "mudflat": (0.060, 0.070, 0.075, 0.090, 0.100, 0.080),
+    "cleared": (0.070, 0.090, 0.110, 0.170, 0.240, 0.190),
+    "turbid_water": (0.060, 0.080, 0.075, 0.030, 0.008, 0.005),
+    "pond": (0.040, 0.065, 0.045, 0.025, 0.006, 0.004),
+    "scrub": (0.050, 0.080, 0.100, 0.220, 0.280, 0.200),
+    "beach": (0.200, 0.240, 0.280, 0.320, 0.380, 0.330),
+    "deep_water": (0.020, 0.008, 0.003, 0.002, 0.001, 0.001),
+    "cloud": (0.450, 0.450, 0.460, 0.500, 0.350, 0.250),
+}
+# Irradiance reflectance of the sea floor just below the surface (B02, B03, B04).
+BOTTOM_ALBEDO = {"sand": (0.250, 0.300, 0.280), "seagrass": (0.050, 0.070, 0.040)}
+
+# Land cover codes of the simulated landscape.
+SEA, MUDFLAT, MANGROVE, TERRESTRIAL, POND, SCRUB, BEACH, SHALLOW = range(8)
+_LAND_SPECTRA = {MANGROVE: "mangrove", TERRESTRIAL: "terrestrial", MUDFLAT: "mudflat",
+                 POND: "pond", SCRUB: "scrub", BEACH: "beach", SEA: "turbid_water"}
+# SCL of each cover when clear: 4 vegetation, 5 not vegetated, 6 water
+_SCL_OF = np.array([6, 5, 4, 4, 6, 5, 5, 6], dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class DemoScenario:
+    """Knobs of the simulation; the defaults are the embedded demo."""
+
+    end: dt.date = dt.date(2025, 12, 31)
+    """Last day simulated (the demo's 'today', fixed so the demo is reproducible)."""
+    revisit_days: int = 5
+    cloud_mean: Mapping[str, float] = field(
+        default_factory=lambda: {"mangrove": 0.45, "seagrass": 0.20})
+    """Mean cloud fraction per scene by habitat (tropical mangrove coasts are cloudier)."""
+    glint_probability: float = 0.3
+    swath_edge_probability: float = 0.15
+    noise: float = 0.003
+    """Sensor noise, reflectance units (1 sigma)."""
+    spectra: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    """Overrides of ``SPECTRA`` by cover name."""
+    clearing_ha: float = 5.0
+    replant_ha: float = 8.0
+    seagrass_loss_ha: float = 4.0
+    canopy_closure_months: float = 18.0
+    attenuation: tuple[float, float, float] = (0.035, 0.060, 0.40)
+    """Diffuse attenuation k (1/m) in B02, B03, B04 for clear coastal water."""
+    shore_angle_deg: float | None = None
+    """Direction from sea to land; None draws it from the seed and site id."""
+
+    def spectrum(self, name: str) -> np.ndarray:
+        return np.asarray(self.spectra.get(name, SPECTRA[name]), dtype=np.float32)
+
+
+def _seed_for(*parts: Any) -> int:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale_px: float) -> np.ndarray:
+    """Spatially correlated noise, zero mean and unit standard deviation.
+
+    Smoothed on a grid ``scale_px / 2`` times coarser and interpolated up: the same texture as a
+    full-resolution Gaussian filter at a fraction of the cost (this runs for every scene)."""
+    step = max(1, int(scale_px // 2))
+    coarse = (shape[0] // step + 3, shape[1] // step + 3)
+    f = ndimage.gaussian_filter(rng.standard_normal(coarse, dtype=np.float32), scale_px / step,
+                                mode="wrap")
+    f = ndimage.zoom(f, step, order=1, grid_mode=True, mode="grid-wrap")[1:shape[0] + 1, 1:shape[1] + 1]
+    return ((f - f.mean()) / (f.std() + 1e-12)).astype(np.float32)
+
+
+def _blob(center: tuple[int, int], area_px: float, shape: tuple[int, int],
+          rng: np.random.Generator) -> np.ndarray:
+    """An irregular patch of about ``area_px`` pixels around ``center`` (row, col)."""
+    yy, xx = np.indices(shape, dtype=np.float32)
+    dy, dx = yy - center[0], xx - center[1]
+    angle = np.arctan2(dy, dx)
+    wobble = 1 + 0.18 * np.sin(3 * angle + rng.uniform(0, 6.3)) + 0.1 * np.sin(5 * angle)
+    radius = np.sqrt(area_px / np.pi)
+    return np.hypot(dx, dy) <= radius * wobble
+
+
+@dataclass(frozen=True)
+class _SceneParams:
+    satellite: str
+    datetime: dt.datetime
+    baseline: str
+    boa_offset: int
+    cloud: float
+    cirrus: bool
+    glint: float
+    swath_edge: float
+    turbidity: float
+    tide: float
+
+
+class DemoTruth:
+    """Planted truth of one site: what the pipeline should find."""
+
+    def __init__(self, land: _Landscape):
+        self._land = land
+        self.site_id = land.site.id
+        self.habitat = land.site.habitat
+        self.grid = land.grid
+        self.site_mask = land.mask
+
+    def habitat_at(self, when: dt.date | dt.datetime) -> np.ndarray:
+        """Boolean (y, x) habitat map at a date, inside and outside the site polygon."""
+        return self._land.habitat_at(_as_date(when))
+
+    def extent_ha(self, when: dt.date | dt.datetime) -> float:
+        return float((self.habitat_at(when) & self.site_mask).sum() * self.grid.pixel_area_ha)
+
+    @property
+    def baseline(self) -> np.ndarray:
+        return self.habitat_at(self._land.site.baseline_end)
+
+    def final(self, end: dt.date | None = None) -> np.ndarray:
+        return self.habitat_at(end or self._land.scenario.end)
+
+    def gain_loss_ha(self, when: dt.date | dt.datetime) -> tuple[float, float]:
+        now, base = self.habitat_at(when) & self.site_mask, self.baseline & self.site_mask
+        px = self.grid.pixel_area_ha
+        return float((now & ~base).sum() * px), float((base & ~now).sum() * px)
+
+    @property
+    def events(self) -> dict[str, dt.date]:
+        return dict(self._land.events)
+
+
+def _as_date(when: dt.date | dt.datetime) -> dt.date:
+    return when.date() if isinstance(when, dt.datetime) else when
+
+
+def _months_between(a: dt.date, b: dt.date) -> float:
+    return (b - a).days / 30.4375
+
+
+class _Landscape:
+    """The static landscape of one site and the planted events, in grid coordinates."""
+
+    def __init__(self, site: Site, scenario: DemoScenario, seed: int):
+        self.site, self.scenario, self.seed = site, scenario, seed
+        self.grid: SiteGrid = site_grid(site)
+        self.mask = site_mask(site, self.grid)
+        rng = np.random.default_rng(_seed_for("landscape", seed, site.id))
+        shape = (self.grid.height, self.grid.width)
+        self.shape = shape
+        angle = np.deg2rad(scenario.shore_angle_deg if scenario.shore_angle_deg is not None
+                           else rng.uniform(0, 360))
+        yy, xx = np.indices(shape, dtype=np.float32)
+        # u: across-shore position in pixels, growing landward; v: along-shore.
+        u = xx * np.cos(angle) - yy * np.sin(angle)
+        v = xx * np.sin(angle) + yy * np.cos(angle)
+        span = float(np.ptp(u[self.mask]))
+        wiggle = 0.04 * span * np.sin(2 * np.pi * v / max(span, 1) * 1.5 + rng.uniform(0, 6.3))
+        u = u + wiggle + 0.015 * span * _smooth_field(rng, shape, 6)
+        q = np.quantile(u[self.mask], np.linspace(0, 1, 101))
+        self.u, self.q = u, q
+        self.brightness = 1 + 0.06 * _smooth_field(rng, shape, 3)
+        self.events: dict[str, dt.date] = {}
+        base_end = site.baseline_end
+        if site.habitat == "mangrove":
+            self._mangrove_layout(rng, base_end)
+        else:
+            self._seagrass_layout(rng, base_end)
+
+    def __dask_tokenize__(self) -> tuple:
+        # cheap and stable: the landscape is a pure function of these
+        return ("bluecarbon-demo-landscape", self.seed, self.site.id,
+                self.site.geometry.wkb_hex, repr(self.scenario))
+
+    # -- layouts -------------------------------------------------------------------------
+    def _pick_center(self, zone: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
+        dist = ndimage.distance_transform_edt(zone & self.mask)
+        far = np.argwhere(dist >= 0.8 * dist.max())
+        r, c = far[rng.integers(len(far))]
+        return int(r), int(c)
+
+    def _mangrove_layout(self, rng: np.random.Generator, base_end: dt.date) -> None:
+        u, q = self.u, self.q
+        cover = np.full(self.shape, TERRESTRIAL, np.uint8)
+        cover[u < q[78]] = MANGROVE
+        cover[u < q[38]] = MUDFLAT
+        cover[u < q[18]] = SEA
+        # intertidal elevation: 0 at the low-water line, 1 at the mangrove fringe
+        self.elevation = np.clip((u - q[18]) / (q[38] - q[18]), 0, 1).astype(np.float32)
+        px_ha = self.grid.pixel_area_ha
+        pond_zone = (cover == TERRESTRIAL) & (u > q[85])
+        if pond_zone.any():
+            pond = _blob(self._pick_center(pond_zone, rng), 2.0 / px_ha, self.shape, rng)
+            cover[pond & pond_zone] = POND
+        self.cover = cover
+        self.clearing = _blob(self._pick_center(cover == MANGROVE, rng),
+                              self.scenario.clearing_ha / px_ha, self.shape, rng)
+        self.clearing &= cover == MANGROVE
+        upper_flat = (cover == MUDFLAT) & (self.elevation > 0.45)
+        self.replant = _blob(self._pick_center(upper_flat, rng),
+                             self.scenario.replant_ha / px_ha, self.shape, rng) & upper_flat
+        self.events = {"replanting": base_end + dt.timedelta(days=95),
+                       "clearing": base_end + dt.timedelta(days=280)}
+        # seedlings establish unevenly: 0-4 months of delay, patchy in space
+        delay = 2 + 2 * np.tanh(_smooth_field(rng, self.shape, 4))
+        self.replant_delay_months = delay.astype(np.float32)
+
+    def _seagrass_layout(self, rng: np.random.Generator, base_end: dt.date) -> None:
+        u, q = self.u, self.q
+        cover = np.full(self.shape, SHALLOW, np.uint8)
+        cover[u > q[82]] = BEACH
+        cover[u > q[88]] = SCRUB
+        # depth grows offshore from the waterline to ~40 m (optically deep) at the far edge
+        depth = (q[82] - u) / max(q[82] - q[0], 1) * 40.0
+        self.depth = np.clip(depth, 0.3, None).astype(np.float32)
+        patches = _smooth_field(rng, self.shape, 5)
+        self.seagrass = (cover == SHALLOW) & (self.depth >= 2) & (self.depth <= 14) & (patches > -0.8)
+        self.cover = cover
+        px_ha = self.grid.pixel_area_ha
+        self.loss = _blob(self._pick_center(self.seagrass, rng),
+                          self.scenario.seagrass_loss_ha / px_ha, self.shape, rng) & self.seagrass
+        self.events = {"seagrass_loss": base_end + dt.timedelta(days=240)}
+
+    # -- truth ---------------------------------------------------------------------------
+    def canopy_fraction(self, when: dt.date) -> np.ndarray:
+        """Replanted canopy cover (0-1), growing linearly to closure."""
+        months = _months_between(self.events["replanting"], when) - self.replant_delay_months
+        f = np.clip(months / self.scenario.canopy_closure_months, 0, 1)
+        return np.where(self.replant, f, 0).astype(np.float32)
+
+    def habitat_at(self, when: dt.date) -> np.ndarray:
+        if self.site.habitat == "mangrove":
+            mangrove = self.cover == MANGROVE
+            if when >= self.events["clearing"]:
+                mangrove = mangrove & ~self.clearing
+            return mangrove | (self.canopy_fraction(when) >= 0.5)
+        seagrass = self.seagrass
+        if when >= self.events["seagrass_loss"]:
+            seagrass = seagrass & ~self.loss
+        return seagrass
+
+    # -- rendering -----------------------------------------------------------------------
+    @cached_property
+    def static_surface(self) -> np.ndarray:
+        """Reflectance (6, y, x) of the unchanging covers, brightness texture applied."""
+        refl = np.zeros((6, *self.shape), np.float32)
+        for code, name in _LAND_SPECTRA.items():
+            sel = self.cover == code
+            if sel.any():
+                refl[:, sel] = self.scenario.spectrum(name)[:, None]
+        land = ~np.isin(self.cover, (SEA, POND, SHALLOW))
+        refl[:, land] *= self.brightness[land]
+        return refl
+
+    @cached_property
+    def noise_bank(self) -> np.ndarray:
+        """Gaussian noise (6, y + 64, x + 64): each scene adds a randomly offset window of it
+        (drawing 400k normals per scene would cost more than everything else in a render)."""
+        rng = np.random.default_rng(_seed_for("noise", self.seed, self.site.id))
+        return rng.standard_normal((6, self.shape[0] + 64, self.shape[1] + 64), dtype=np.float32)
+
+    @cached_property
+    def water(self) -> np.ndarray:
+        return np.isin(self.cover, (SEA, POND, SHALLOW))
+
+    def surface(self, p: _SceneParams) -> tuple[np.ndarray, np.ndarray]:
+        """Cloud-free surface reflectance (6, y, x) and the water mask for one scene."""
+        sc, when = self.scenario, p.datetime.date()
+        refl = self.static_surface.copy()
+        if self.site.habitat == "mangrove":
+            flooded = (self.cover == MUDFLAT) & (self.elevation < p.tide)
+            flood_spectrum = 0.7 * sc.spectrum("turbid_water") + 0.3 * sc.spectrum("mudflat")
+            refl[:, flooded] = flood_spectrum[:, None]
+            if when >= self.events["clearing"]:
+                refl[:, self.clearing] = sc.spectrum("cleared")[:, None] * self.brightness[self.clearing]
+            f = self.canopy_fraction(when)
+            grown = f > 0
+            if grown.any():
+                fg = f[grown]
+                refl[:, grown] = (fg * sc.spectrum("mangrove")[:, None] * self.brightness[grown]
+                                  + (1 - fg) * refl[:, grown])
+            # terrestrial phenology: a mild seasonal NIR cycle
+            season = 1 + 0.04 * np.sin(2 * np.pi * when.timetuple().tm_yday / 365.25)
+            refl[3, self.cover == TERRESTRIAL] *= np.float32(season)
+            return refl, self.water | flooded
+        water = self.water
+        bottom = self.seagrass[water]
+        if when >= self.events["seagrass_loss"]:
+            bottom = bottom & ~self.loss[water]
+        deep = sc.spectrum("deep_water")
+        k = np.asarray(sc.attenuation, np.float32) * np.float32(p.turbidity)
+        depth = self.depth[water]
+        for band in range(3):
+            albedo = np.where(bottom, np.float32(BOTTOM_ALBEDO["seagrass"][band]),
+                              np.float32(BOTTOM_ALBEDO["sand"][band]))
+            refl[band, water] = deep[band] + (albedo - deep[band]) * np.exp(-2 * k[band] * depth)
+        refl[3:, water] = deep[3:, None]
+        return refl, water
+
+
+class DemoSource:
+    """Simulated Sentinel-2 L2A over any site; ``truth(site)`` returns what was planted."""
+
+    name = "demo"
+
+    def __init__(self, seed: int = 0, scenario: DemoScenario | None = None):
+        self.seed = int(seed)
+        self.scenario = scenario or DemoScenario()
+        self._landscapes: dict[str, _Landscape] = {}
+
+    # -- public API ----------------------------------------------------------------------
+    def landscape(self, site: Site) -> _Landscape:
+        if site.id not in self._landscapes:
+            self._landscapes[site.id] = _Landscape(site, self.scenario, self.seed)
+        return self._landscapes[site.id]
+
+    def truth(self, site: Site) -> DemoTruth:
+        return DemoTruth(self.landscape(site))
+
+    def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
+        end = min(end, self.scenario.end)
+        refs = []
+        for when in self._pass_dates(site, start, end):
+            p = self._params(site, when)
+            refs.append(SceneRef(
+                datetime=p.datetime, scene_id=self._scene_id(site, p), boa_offset=p.boa_offset,
+                cloud_cover=round(100 * p.cloud, 2), source=self.name,
+                properties={"s2:processing_baseline": p.baseline[1:3] + "." + p.baseline[3:]}))
+        return refs
+
+    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
+        land = self.landscape(site)
+        ny, nx = land.shape
+        render = dask.delayed(_render_scene, pure=True)
+        stack = da.stack([
+            da.from_delayed(render(land, self._params(site, s.datetime.date())),
+                            shape=(7, ny, nx), dtype=np.uint16)
+            for s in scenes
+        ]) if scenes else da.zeros((0, 7, ny, nx), dtype=np.uint16)
+        chunks = chunks or max(ny, nx)
+        data = {b: stack[:, i].rechunk((1, chunks, chunks)) for i, b in enumerate(BANDS)}
+        data["SCL"] = stack[:, 6].astype(np.uint8).rechunk((1, chunks, chunks))
+        times = np.array([np.datetime64(s.datetime.replace(tzinfo=None), "ns") for s in scenes],
+                         dtype="datetime64[ns]")
+        grid = land.grid
+        coords = {
+            "time": times,
+            "y": grid.y_coords(), "x": grid.x_coords(),
+            "boa_offset": ("time", np.array([s.boa_offset for s in scenes], np.int16)),
+            "scene_id": ("time", np.array([s.scene_id for s in scenes], dtype=object)),
+        }
+        ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
+        ds.attrs.update(crs=f"EPSG:{grid.epsg}", transform=grid.transform, res=grid.res,
+                        site_id=site.id, source=self.name)
+        return ds
+
+    # -- internals -----------------------------------------------------------------------
+    def _pass_dates(self, site: Site, start: dt.date, end: dt.date) -> list[dt.date]:
+        # a fixed orbit phase per site so that sites do not all share pass dates
+        phase = _seed_for("orbit", site.id) % self.scenario.revisit_days
+        first = dt.date(2015, 7, 4) + dt.timedelta(days=int(phase))
+        step = self.scenario.revisit_days
+        k0 = max(0, -(-(start - first).days // step))
+        dates, when = [], first + dt.timedelta(days=k0 * step)
+        while when <= end:
+            dates.append(when)
+            when += dt.timedelta(days=step)
+        return dates
+
+    def _params(self, site: Site, when: dt.date) -> _SceneParams:
+        rng = np.random.default_rng(_seed_for("scene", self.seed, site.id, when.isoformat()))
+        lon, _ = site.centroid_lonlat
+        utc_hours = 10.5 - lon / 15.0  # ~10:30 local solar time, Sentinel-2's descending node
+        t = dt.datetime.combine(when, dt.time(0), dt.UTC) + dt.timedelta(hours=utc_hours % 24)
+        t = t.replace(microsecond=0)
+        if when >= BASELINE_04_00:
+            baseline = "N0400" if when < dt.date(2022, 12, 6) else "N0509"
+        else:  # the older archive, partly reprocessed at baseline 05.00 (with the offset)
+            baseline = "N0500" if rng.random() < 0.3 else "N0213"
+        offset = -1000 if baseline >= "N0400" else 0
+        mean = self.scenario.cloud_mean.get(site.habitat, 0.3)
+        # a U-shaped distribution: many near-clear and many near-overcast scenes
+        cloud = float(np.clip(rng.beta(0.45, 0.45 * (1 - mean) / max(mean, 1e-3)), 0, 1))
+        days = (when - dt.date(2020, 1, 1)).days
+        tide = float(0.6 * np.sin(2 * np.pi * days / 14.765) + 0.25 * rng.standard_normal())
+        return _SceneParams(
+            satellite="S2A" if days % 2 else "S2B", datetime=t, baseline=baseline,
+            boa_offset=offset, cloud=cloud, cirrus=bool(rng.random() < 0.1),
+            glint=float(rng.uniform(0.01, 0.05)) if rng.random() < self.scenario.glint_probability else 0.0,
+            swath_edge=float(rng.uniform(0.1, 0.4)) if rng.random() < self.scenario.swath_edge_probability else 0.0,
+            turbidity=float(np.clip(rng.lognormal(0, 0.12), 0.7, 1.5)), tide=tide,
+        )
+
+    def _scene_id(self, site: Site, p: _SceneParams) -> str:
+        epsg = self.landscape(site).grid.epsg
+        tile = f"{epsg % 100:02d}{'N' if epsg < 32700 else 'M'}DM"
+        stamp = p.datetime.strftime("%Y%m%dT%H%M%S")
+        relorbit = _seed_for("relorbit", site.id) % 143 + 1
+        return f"{p.satellite}_MSIL2A_{stamp}_{p.baseline}_R{relorbit:03d}_T{tile}_{stamp}"
+
+
+def _render_scene(land: _Landscape, p: _SceneParams) -> np.ndarray:
+    """One L2A scene as a (7, y, x) uint16 stack: six bands of DN, then SCL."""
+    sc = land.scenario
+    rng = np.random.default_rng(_seed_for("render", land.seed, land.site.id, p.datetime))
+    shape = land.shape
+    refl, water = land.surface(p)
+    # per-scene radiometric residuals (imperfect atmospheric correction)
+    refl *= rng.normal(1.0, 0.02, size=(6, 1, 1)).astype(np.float32)
+    refl[0] += np.float32(rng.normal(0, 0.002))
+    scl = _SCL_OF[land.cover]
+    scl[water] = 6
+    if p.glint > 0:  # sun glint: nearly flat in spectrum, strongest across a band of the site
+        glint = p.glint * np.clip(0.6 + 0.4 * _smooth_field(rng, shape, 12), 0, None)
+        refl[:, water] += (np.array([1.0, 1.0, 1.0, 1.0, 0.9, 0.9], np.float32)[:, None]
+                           * glint[water])
+    oy, ox = rng.integers(0, 64, size=2)
+    window = land.noise_bank[rng.permutation(6), oy:oy + shape[0], ox:ox + shape[1]]
+    refl += np.float32(sc.noise) * window
+    if p.cirrus:
+        thin = np.clip(_smooth_field(rng, shape, 15), 0, None) > 0.5
+        refl[:, thin] += 0.03
+        scl[thin] = 10
+    if p.cloud > 0.01:
+        field_ = _smooth_field(rng, shape, 8)
+        cloud = field_ > np.quantile(field_, 1 - p.cloud)
+        dy, dx = rng.integers(3, 10, size=2)
+        shadow = np.roll(cloud, (int(dy), int(dx)), axis=(0, 1)) & ~cloud
+        halo = ndimage.binary_dilation(cloud, iterations=1) & ~cloud
+        refl[:, shadow] *= 0.35
+        refl[:, halo] = 0.85 * refl[:, halo] + 0.15 * sc.spectrum("cloud")[:, None]
+        refl[:, cloud] = sc.spectrum("cloud")[:, None] * (1 + 0.05 * field_[cloud])
+        scl[shadow] = 3
+        scl[cloud] = np.where(field_[cloud] > np.quantile(field_, 1 - p.cloud / 2), 9, 8)
+    dn = np.clip(np.rint(refl * 10000 - p.boa_offset), 1, 65535).astype(np.uint16)
+    if p.swath_edge > 0:
+        yy, xx = np.indices(shape)
+        edge = (xx + 0.3 * yy) < p.swath_edge * (shape[1] + 0.3 * shape[0])
+        dn[:, edge] = 0
+        scl[edge] = 0
+    return np.concatenate([dn, scl[None].astype(np.uint16)])

@@ -1,0 +1,302 @@
+"""Numba kernels behind indices/: the fused DN -> index kernel and the median over time.
+
+Every kernel takes C-contiguous numpy blocks (callers ``np.ascontiguousarray`` them: numba loses
+vectorisation on strided views), writes float32 into a preallocated output and is parallel over
+rows (``prange``). Kernels release the GIL; :data:`KERNEL_LOCK` serialises launches so that dask
+threads never start two parallel kernels at once (each already uses every core, and numba's
+``workqueue`` threading layer aborts the process on concurrent launches).
+
+Reflectance from a DN is ``max(DN + boa_offset, 0) * 1e-4`` in float32: negative surface
+reflectance (noise over dark water, kept by the -1000 offset) is floored at 0 so that
+normalised differences stay within [-1, 1].
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import numba
+import numpy as np
+from numba import prange
+
+KERNEL_LOCK = threading.Lock()
+"""Held while a parallel kernel runs (see the module docstring)."""
+
+SCALE = np.float32(1e-4)
+"""Reflectance per digital number, L2A quantification 10000."""
+
+_NAN = np.float32(np.nan)
+_INF = np.float32(np.inf)
+_ZERO = np.float32(0.0)
+_HALF = np.float32(0.5)
+_TILE = 256
+"""Pixels per tile in the median kernels: a (n_obs, 256) float32 buffer stays in L1/L2."""
+
+_jit = functools.partial(numba.njit, nogil=True, error_model="numpy")
+
+
+@_jit(inline="always")
+def dn_reflectance(dn, offset):
+    """Reflectance of a DN (any unsigned int) with an int32 offset, floored at 0, float32."""
+    v = np.int32(dn) + offset
+    if v < 0:
+        v = 0
+    return np.float32(v) * SCALE
+
+
+@_jit(inline="always")
+def floor_reflectance(v):
+    """Float reflectance as float32, negatives floored at 0, NaN kept."""
+    v = np.float32(v)
+    return _ZERO if v < _ZERO else v
+
+
+def scl_bits(classes) -> np.uint32:
+    """Bit set of SCL classes (all < 31) for :func:`scl_in`."""
+    if any(not 0 <= c < 31 for c in classes):
+        raise ValueError(f"SCL classes must be in 0..30, got {classes}")
+    return np.uint32(sum(1 << c for c in set(classes)))
+
+
+@_jit(inline="always")
+def scl_in(scl, bits):
+    """``scl in classes`` for ``bits = scl_bits(classes)``; branch-free, so loops vectorise
+    (a 256-entry lookup table is a gather that stops LLVM vectorising the fused kernel)."""
+    return ((bits >> min(np.uint32(scl), np.uint32(31))) & np.uint32(1)) != 0
+
+
+@_jit(inline="always")
+def safe_div(a, b):
+    """``a / b``, NaN where ``b == 0`` (also 0/0): an index is undefined there, not infinite."""
+    return a / b if b != _ZERO else _NAN
+
+
+# --------------------------------------------------------------------------- fused indices
+
+_DN_TEMPLATE = """
+def fused(__ARGS__, offsets, out):
+    T, Y, X = __FIRST__.shape
+    for r in prange(T * Y):
+        t = r // Y
+        y = r - t * Y
+        off = np.int32(offsets[t])
+__ROWS__
+        for x in range(X):
+__BODY__
+"""
+
+_REFL_TEMPLATE = """
+def fused(__ARGS__, out):
+    R, X = __FIRST__.shape
+    for r in prange(R):
+__ROWS__
+        for x in range(X):
+__BODY__
+"""
+
+
+def _indent(lines: list[str], n: int) -> str:
+    return "\n".join(" " * n + line for line in lines)
+
+
+@functools.lru_cache(maxsize=None)
+def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, ...]], ...],
+                 source: str, use_scl: bool = True):
+    """Compile (once per argument tuple) a kernel computing several indices in one pass.
+
+    Parameters
+    ----------
+    symbols
+        Band symbols read, in argument order (``("G", "R", "N")``); each is read once a pixel.
+    outputs
+        ``(expression, symbols used)`` per output layer; expressions are Python over the
+        symbols, ``abs``, ``safe_div`` and ``f32`` (float32 constants), as built by
+        ``indices.spectral``.
+    source
+        ``"dn"``: arguments ``(*bands (T, Y, X) uint, [scl (T, Y, X) uint8, valid_bits uint32],
+        offsets (T,) int32, out (k, T, Y, X) float32)``; an output is NaN where any band it
+        uses is 0 or SCL is not in the valid classes (``valid_bits = scl_bits(classes)``).
+        ``"reflectance"``: arguments ``(*bands (R, X) float, out (k, R, X) float32)``; NaN
+        propagates.
+    """
+    args = [f"a_{s}" for s in symbols]
+    if source == "dn":
+        rows = [f"r_{s} = a_{s}[t, y]" for s in symbols] + [
+            f"o_{i} = out[{i}, t, y]" for i in range(len(outputs))]
+        body = []
+        for s in symbols:
+            body += [f"d_{s} = r_{s}[x]", f"{s} = dn_reflectance(d_{s}, off)"]
+        if use_scl:
+            args += ["scl", "valid_bits"]
+            rows.append("r_scl = scl[t, y]")
+            body.append("m = scl_in(r_scl[x], valid_bits)")
+        for i, (expr, used) in enumerate(outputs):
+            ok = " & ".join((["m"] if use_scl else []) + [f"(d_{s} != 0)" for s in used])
+            body += [f"v_{i} = {expr}", f"o_{i}[x] = v_{i} if {ok} else NAN"]
+        template = _DN_TEMPLATE
+    elif source == "reflectance":
+        rows = [f"r_{s} = a_{s}[r]" for s in symbols] + [
+            f"o_{i} = out[{i}, r]" for i in range(len(outputs))]
+        body = [f"{s} = floor_reflectance(r_{s}[x])" for s in symbols]
+        body += [f"o_{i}[x] = {expr}" for i, (expr, _) in enumerate(outputs)]
+        template = _REFL_TEMPLATE
+    else:
+        raise ValueError(f"source must be 'dn' or 'reflectance', not {source!r}")
+    src = (template.replace("__ARGS__", ", ".join(args))
+           .replace("__FIRST__", args[0])
+           .replace("__ROWS__", _indent(rows, 8))
+           .replace("__BODY__", _indent(body, 12)))
+    namespace = {"np": np, "prange": prange, "NAN": _NAN, "f32": np.float32,
+                 "dn_reflectance": dn_reflectance, "floor_reflectance": floor_reflectance,
+                 "safe_div": safe_div, "scl_in": scl_in}
+    exec(compile(src, f"<fused kernel {source} {[o[0] for o in outputs]}>", "exec"), namespace)
+    kernel = _jit(parallel=True)(namespace["fused"])
+    kernel.source = src
+    return kernel
+
+
+# --------------------------------------------------------------------------- median over time
+
+@functools.lru_cache(maxsize=None)
+def sorting_network(n: int) -> np.ndarray:
+    """Comparators ``(i, j)``, ``i < j``, of Batcher's merge-exchange network for ``n`` lines.
+
+    Knuth, TAOCP vol. 3, 5.2.2 Algorithm M; valid for any ``n``. Applying the compare-exchanges
+    in order sorts ascending. Returned read-only, shape ``(m, 2)`` int32.
+    """
+    pairs: list[tuple[int, int]] = []
+    if n > 1:
+        t = (n - 1).bit_length()
+        p = 1 << (t - 1)
+        while p > 0:
+            q, r, d = 1 << (t - 1), 0, p
+            while True:
+                pairs += [(i, i + d) for i in range(n - d) if i & p == r]
+                if q == p:
+                    break
+                d, q, r = q - p, q >> 1, p
+            p >>= 1
+    out = np.array(pairs, dtype=np.int32).reshape(-1, 2)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def sorting_networks(n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """Networks for 0..n_max lines, concatenated: ``(pairs (m, 2), start (n_max + 2,))``."""
+    nets = [sorting_network(n) for n in range(n_max + 1)]
+    start = np.zeros(n_max + 2, dtype=np.int64)
+    start[1:] = np.cumsum([len(a) for a in nets])
+    pairs = np.concatenate(nets) if start[-1] else np.zeros((0, 2), np.int32)
+    return pairs, start
+
+
+@_jit(inline="always")
+def _median_tile(buf, cnt, w, pairs, net_start, out_row, x0):
+    """Median of the first ``cnt[x]`` values of each column ``x < w`` of ``buf``.
+
+    Pads every column with +inf up to the tile's largest count, sorts the columns with the
+    network for that many lines (vectorised across columns), and writes the median (mean of
+    the two middle values for even counts, as ``np.median``; NaN for none) to ``out_row``.
+    """
+    n = 0
+    for x in range(w):
+        n = max(n, cnt[x])
+    for x in range(w):
+        for i in range(cnt[x], n):
+            buf[i, x] = _INF
+    for q in range(net_start[n], net_start[n + 1]):
+        bi = buf[pairs[q, 0]]
+        bj = buf[pairs[q, 1]]
+        for x in range(w):
+            a = bi[x]
+            b = bj[x]
+            bi[x] = a if a < b else b
+            bj[x] = b if a < b else a
+    for x in range(w):
+        c = cnt[x]
+        h = c // 2
+        if c == 0:
+            out_row[x0 + x] = _NAN
+        elif c % 2:
+            out_row[x0 + x] = buf[h, x]
+        else:
+            out_row[x0 + x] = (buf[h - 1, x] + buf[h, x]) * _HALF
+
+
+@_jit(parallel=True)
+def _median_kernel(arr, pairs, net_start, out):
+    T, Y, X = arr.shape
+    for y in prange(Y):
+        buf = np.empty((T, _TILE), np.float32)
+        cnt = np.empty(_TILE, np.int64)
+        for x0 in range(0, X, _TILE):
+            w = min(_TILE, X - x0)
+            cnt[:] = 0
+            for t in range(T):
+                row = arr[t, y]
+                for x in range(w):
+                    v = row[x0 + x]
+                    buf[cnt[x], x] = v
+                    cnt[x] += v == v
+            _median_tile(buf, cnt, w, pairs, net_start, out[y], x0)
+
+
+def median_over_time(arr: np.ndarray) -> np.ndarray:
+    """NaN-median over axis 0 of a ``(time, y, x)`` float array, as float32 ``(y, x)``.
+
+    Equals ``np.nanmedian(arr.astype(np.float32), axis=0)`` (NaN where every value is NaN),
+    for finite-or-NaN input, about 10x faster. Numpy in, numpy out.
+    """
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.ndim != 3:
+        raise ValueError(f"median_over_time expects (time, y, x), got shape {arr.shape}")
+    pairs, start = sorting_networks(arr.shape[0])
+    out = np.empty(arr.shape[1:], np.float32)
+    with KERNEL_LOCK:
+        _median_kernel(arr, pairs, start, out)
+    return out
+
+
+@_jit(parallel=True)
+def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, out):
+    """Per period, median reflectance of the clear observations and their count.
+
+    ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``
+    int32; period ``p`` spans times ``starts[p]:starts[p + 1]``. An observation is clear where
+    SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero. ``out`` ``(n_bands + 1, P, Y, X)`` float32:
+    the medians (NaN where none is clear), then the clear count.
+    """
+    nb = len(bands)
+    T, Y, X = scl.shape
+    P = starts.shape[0] - 1
+    for r in prange(P * Y):
+        p = r // Y
+        y = r - p * Y
+        t0 = starts[p]
+        n = starts[p + 1] - t0
+        ok = np.empty((n, _TILE), np.bool_)
+        buf = np.empty((n, _TILE), np.float32)
+        cnt = np.empty(_TILE, np.int64)
+        for x0 in range(0, X, _TILE):
+            w = min(_TILE, X - x0)
+            for i in range(n):
+                srow = scl[t0 + i, y]
+                for x in range(w):
+                    ok[i, x] = scl_in(srow[x0 + x], valid_bits)
+                for b in range(nb):
+                    brow = bands[b][t0 + i, y]
+                    for x in range(w):
+                        ok[i, x] &= brow[x0 + x] != 0
+            for b in range(nb):
+                cnt[:] = 0
+                for i in range(n):
+                    brow = bands[b][t0 + i, y]
+                    off = offsets[t0 + i]
+                    for x in range(w):
+                        buf[cnt[x], x] = dn_reflectance(brow[x0 + x], off)
+                        cnt[x] += ok[i, x]
+                _median_tile(buf, cnt, w, pairs, net_start, out[b, p, y], x0)
+            for x in range(w):
+                out[nb, p, y, x0 + x] = cnt[x]

@@ -1,0 +1,162 @@
+"""Median composites of clear observations: per calendar month, or over a date range.
+
+A composite band is the median over time of the *clear* observations' surface reflectance
+(``max(DN + boa_offset, 0) / 10000``, each scene's own offset applied before the median), float32,
+NaN where no observation is clear; ``n_clear`` (int16) counts them. An observation is clear where
+SCL is in :data:`indices.masks.VALID_SCL` and every composited band is nonzero.
+
+The median is a numba kernel (:func:`indices._kernels.composite_kernel`): per row of pixels it
+compacts the clear values, sorts them with a sorting network vectorised across pixels and
+picks the middle (mean of the two middle values for even counts, as ``np.nanmedian``). It runs
+per spatial chunk with each period's scenes in one chunk: the time axis is rechunked lazily to
+one chunk per period, and y is split where a period's stack would exceed
+:data:`MAX_BLOCK_BYTES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from indices import _kernels
+from indices._kernels import median_over_time
+from indices.masks import BANDS, VALID_SCL
+
+__all__ = ["MAX_BLOCK_BYTES", "composite", "median_over_time", "monthly_composite"]
+
+MAX_BLOCK_BYTES = 256 * 2**20
+"""Input bytes of one composite task (all scenes of a period, bands + SCL) above which the
+chunk is split along y: a year's baseline of 2048² chunks would otherwise be ~4 GB a task."""
+
+
+@dataclass(frozen=True)
+class _CompositeBlock:
+    """Block function: ``(*bands, scl, offsets) -> (n_bands + 1, n_periods, y, x)`` float32."""
+
+    starts: tuple[int, ...] | None = None
+    """Period boundaries along time within the block; None: the whole block is one period."""
+    __name__ = "median-composite"  # dask names the chunk tasks after it
+
+    def __call__(self, *blocks: np.ndarray) -> np.ndarray:
+        *bands, scl, offsets = blocks
+        bands = tuple(np.ascontiguousarray(b) for b in bands)
+        n_t = scl.shape[0]
+        starts = np.asarray(self.starts if self.starts is not None else (0, n_t), np.int64)
+        pairs, net_start = _kernels.sorting_networks(int(np.diff(starts).max()))
+        out = np.empty((len(bands) + 1, len(starts) - 1) + scl.shape[1:], np.float32)
+        with _kernels.KERNEL_LOCK:
+            _kernels.composite_kernel(bands, np.ascontiguousarray(scl),
+                                      _kernels.scl_bits(VALID_SCL),
+                                      np.ascontiguousarray(offsets, np.int32), starts,
+                                      pairs, net_start, out)
+        return out
+
+
+def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
+    """Run the composite kernel for consecutive time groups ``labels`` (sorted by time).
+
+    Returns ``(stack (n_bands + 1, P, y, x), unique labels)``.
+    """
+    missing = [b for b in (*bands, "SCL") if b not in cube.data_vars]
+    if missing:
+        raise ValueError(f"composite needs {missing} (cube has {sorted(map(str, cube.data_vars))})")
+    if "boa_offset" not in cube.coords:
+        raise ValueError("cube has no 'boa_offset' coord; set it to 0 for harmonised sources")
+    wrong = [b for b in bands if cube[b].dtype != np.uint16]
+    if wrong:
+        raise ValueError(f"composite takes uint16 DN bands; {wrong} are not uint16")
+    periods, starts = np.unique(labels, return_index=True)
+    counts = np.diff(np.append(starts, len(labels)))
+    grids = [cube[v].transpose("time", "y", "x").data for v in (*bands, "SCL")]
+    offsets = cube["boa_offset"].data
+    if not any(isinstance(g, da.Array) for g in grids):
+        block = _CompositeBlock(tuple(int(s) for s in np.append(starts, len(labels))))
+        return block(*grids, offsets), periods
+    grids = [da.asarray(g) for g in grids]
+    chunks = {0: tuple(int(c) for c in counts)}
+    row_bytes = int(counts.max()) * max(grids[0].chunks[2]) * (2 * len(bands) + 1)
+    y_max = max(grids[0].chunks[1])
+    if y_max * row_bytes > MAX_BLOCK_BYTES:  # split y evenly, as few pieces as fit the budget
+        pieces = -(-y_max * row_bytes // MAX_BLOCK_BYTES)
+        chunks[1] = -(-y_max // pieces)
+    grids = [g.rechunk(chunks) for g in grids]
+    offsets = da.from_array(np.asarray(offsets) if not isinstance(offsets, da.Array)
+                            else offsets, chunks=(tuple(int(c) for c in counts),))
+    args = [x for g in grids for x in (g, "tyx")] + [offsets, "t"]
+    stack = da.blockwise(_CompositeBlock(), "ktyx", *args, new_axes={"k": len(bands) + 1},
+                         adjust_chunks={"t": 1}, dtype=np.float32,
+                         meta=np.empty((0, 0, 0, 0), np.float32))
+    return stack, periods
+
+
+def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Dataset:
+    """Wrap the kernel stack as ``bands`` (float32) + ``n_clear`` (int16) with ``lead`` dims."""
+    spatial = {k: v for k, v in cube.coords.items() if "time" not in v.dims}
+    coords = {**{k: v for k, v in spatial.items() if k != "time"}, **lead}
+    dims = (*lead, "y", "x")
+    data = {b: xr.DataArray(stack[i], dims=dims, coords=coords,
+                            attrs={"long_name": f"median clear surface reflectance {b}",
+                                   "units": "1"})
+            for i, b in enumerate(bands)}
+    data["n_clear"] = xr.DataArray(stack[len(bands)].astype(np.int16), dims=dims, coords=coords,
+                                   attrs={"long_name": "number of clear observations"})
+    return xr.Dataset(data)
+
+
+def _sorted_by_time(cube: xr.Dataset) -> xr.Dataset:
+    times = cube["time"].values  # index coordinate: numpy, never lazy
+    order = np.argsort(times, kind="stable")
+    return cube if np.all(order == np.arange(len(order))) else cube.isel(time=order)
+
+
+def monthly_composite(cube: xr.Dataset, bands: Sequence[str] = BANDS) -> xr.Dataset:
+    """Median composite of the clear observations per calendar month.
+
+    Parameters
+    ----------
+    cube
+        Scene cube, dims ``(time, y, x)``, uint16 DN bands, ``SCL``, coord ``boa_offset``.
+    bands
+        Bands to composite (all must be present).
+
+    Returns
+    -------
+    xr.Dataset
+        Dims ``(period, y, x)``, ``period`` the first day of each month with at least one scene
+        (datetime64[ns]); ``bands`` as float32 reflectance (NaN where no clear observation) and
+        ``n_clear`` int16. Lazy when the cube is dask-backed.
+    """
+    bands = tuple(bands)
+    cube = _sorted_by_time(cube)
+    months = cube["time"].values.astype("datetime64[M]")
+    stack, periods = _split_periods(cube, months, bands)
+    return _dataset(stack, bands, cube, {"period": periods.astype("datetime64[ns]")})
+
+
+def composite(cube: xr.Dataset, start, end, bands: Sequence[str] = BANDS) -> xr.Dataset:
+    """One median composite of the clear observations acquired from ``start`` to ``end``.
+
+    ``start``/``end`` are dates or timestamps (str, ``datetime``, ``np.datetime64``); a date
+    without a time of day covers that whole day, so ``("2024-01-01", "2024-12-31")`` is the
+    year. Returns dims ``(y, x)``: ``bands`` float32 reflectance and ``n_clear`` int16.
+    Raises ValueError when no scene falls in the range.
+    """
+    bands = tuple(bands)
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+    lo, hi = (t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t for t in (lo, hi))
+    if hi == hi.normalize():
+        hi = hi + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    times = cube["time"].values
+    keep = np.flatnonzero((times >= lo.to_datetime64()) & (times <= hi.to_datetime64()))
+    if keep.size == 0:
+        raise ValueError(f"no scenes between {start} and {end} "
+                         f"(cube spans {times.min() if times.size else None} .. "
+                         f"{times.max() if times.size else None})")
+    cube = cube.isel(time=keep)
+    stack, _ = _split_periods(cube, np.zeros(keep.size, np.int8), bands)
+    return _dataset(stack[:, 0], bands, cube, {})
