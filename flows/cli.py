@@ -56,6 +56,19 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunks", help="spatial chunk size in pixels (default 1024)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
+    report = sub.add_parser("report", help="monthly partner summaries (HTML, PDF, CSV)")
+    report.add_argument("--month", required=True, help="month to report, YYYY-MM")
+    report.add_argument("--out", default="results", help="results folder (default: ./results)")
+    report.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
+    report.add_argument("--deliver", action="store_true",
+                        help="email each partner its summary (SMTP settings from the environment; "
+                             "without them, written to an outbox folder)")
+
+    serve = sub.add_parser("serve", help="run the nightly and monthly schedules in this process")
+    serve.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
+    serve.add_argument("--out", default="results", help="results folder (default: ./results)")
+    serve.add_argument("--source", default="demo", help="scene source (default: demo)")
+
     sites = sub.add_parser("sites", help="work with sites files")
     sites_sub = sites.add_subparsers(dest="sites_command", parser_class=_Parser)
     validate = sites_sub.add_parser("validate", help="check a sites GeoJSON file or folder")
@@ -120,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "run":
         return _cmd_run(args)
+    if args.command == "report":
+        from flows.report import cli_report
+
+        return cli_report(args)
+    if args.command == "serve":
+        from flows.serve import cli_serve
+
+        return cli_serve(args)
     if args.command == "sites" and args.sites_command == "validate":
         return _cmd_sites_validate(args)
     parser.print_help()

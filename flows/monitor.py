@@ -21,7 +21,7 @@ from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
 from flows import progress, store
-from flows.config import RunConfig
+from flows.config import RunConfig, load_config
 from flows.pipeline import SiteTables, load_range, site_tables
 from flows.sources import SceneRef, Source, get_source
 
@@ -96,9 +96,25 @@ def _distributed(address: str | None):
 
 
 @flow(name="monitor-sites", log_prints=False)
-def monitor_sites(config: RunConfig | None = None) -> dict[str, Any]:
-    """Nightly monitoring of every site in ``config.sites`` (the bundled sites by default)."""
-    config = config or RunConfig()
+def monitor_sites(
+    sites: str | None = None,
+    source: str = "demo",
+    catalog: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    out: str = "results",
+    dask_address: str | None = None,
+    seed: int = 0,
+    mmu_ha: float = 0.1,
+    max_area_ha: float = RunConfig.max_area_ha,
+    chunks: int = 1024,
+):
+    """Nightly monitoring of every site in ``sites`` (a GeoJSON file or folder; None: the
+    bundled sites): new scenes searched, indices and change computed, Parquet rows upserted.
+    Parameters are those of ``bluecarbon run`` (see :class:`flows.config.RunConfig`)."""
+    config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
+                         out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
+                         max_area_ha=max_area_ha, chunks=chunks)
     logger = get_run_logger()
     started = time.monotonic()
     run_id = str(flow_run.id or "local")
@@ -142,7 +158,8 @@ def run_monitoring(config: RunConfig) -> dict[str, Any]:
     Returns the run summary; raises ``SitesFailed`` (after every other site was written) when
     some sites failed.
     """
-    state = monitor_sites(config, return_state=True)
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    state = monitor_sites(**params, return_state=True)
     if state.is_failed():
         raise SitesFailed(state.message or "the monitoring run failed")
     return state.result()

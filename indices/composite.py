@@ -85,8 +85,7 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
         pieces = -(-y_max * row_bytes // MAX_BLOCK_BYTES)
         chunks[1] = -(-y_max // pieces)
     grids = [g.rechunk(chunks) for g in grids]
-    offsets = da.from_array(np.asarray(offsets) if not isinstance(offsets, da.Array)
-                            else offsets, chunks=(tuple(int(c) for c in counts),))
+    offsets = da.asarray(offsets).rechunk((chunks[0],))
     args = [x for g in grids for x in (g, "tyx")] + [offsets, "t"]
     stack = da.blockwise(_CompositeBlock(), "ktyx", *args, new_axes={"k": len(bands) + 1},
                          adjust_chunks={"t": 1}, dtype=np.float32,

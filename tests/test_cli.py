@@ -1,0 +1,199 @@
+"""The command line as a user runs it: real subprocesses, real Prefect (ephemeral API), real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aoi import bundled_sites_path
+from flows import store
+
+REPO = Path(__file__).resolve().parents[1]
+OBS_COLUMNS = ["site_id", "scene_id", "datetime", "source", "valid_fraction", "cloud_fraction",
+               "ndvi_mean", "ndwi_mean", "mndwi_mean", "mvi_mean", "habitat_area_ha",
+               "processing_version", "run_id"]
+CHANGE_COLUMNS = ["site_id", "habitat", "period", "n_observations", "valid_fraction", "extent_ha",
+                  "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
+                  "extent_ci_low_ha", "extent_ci_high_ha", "processing_version", "run_id"]
+
+
+@pytest.fixture(scope="session")
+def prefect_env(tmp_path_factory):
+    """One PREFECT_HOME for the CLI runs of this session (its SQLite is created once)."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")
+    return env
+
+
+def bluecarbon(*args: str, env: dict | None = None, cwd: Path | None = None,
+               timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd or REPO, timeout=timeout)
+
+
+def _one_site_file(tmp_path: Path, site_id: str) -> Path:
+    for path in sorted(bundled_sites_path().glob("*.geojson")):
+        fc = json.loads(path.read_text())
+        feats = [f for f in fc["features"] if f["properties"]["id"] == site_id]
+        if feats:
+            out = tmp_path / f"{site_id}.geojson"
+            out.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+            return out
+    raise LookupError(site_id)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, prefect_env):
+    """`bluecarbon run` with no arguments, in an empty working directory."""
+    work = tmp_path_factory.mktemp("demo-run")
+    proc = bluecarbon("run", env=prefect_env, cwd=work)
+    return work, proc
+
+
+@pytest.mark.slow
+def test_demo_run_writes_the_contract(demo_run):
+    work, proc = demo_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    results = work / "results"
+    obs = pd.read_parquet(results / "observations")
+    change = pd.read_parquet(results / "change")
+    assert sorted(obs.columns) == sorted(OBS_COLUMNS)
+    assert sorted(change.columns) == sorted(CHANGE_COLUMNS)
+    ids = {"selangor-kuala-selangor", "andalusia-cabo-de-gata-genoveses", "kenya-mida-creek",
+           "mexico-puerto-morelos"}
+    assert set(obs["site_id"].astype(str)) == ids
+    for site_id in ids:  # hive partitioning by site_id
+        assert (results / "observations" / f"site_id={site_id}" / "part-0.parquet").is_file()
+        assert (results / "change" / f"site_id={site_id}" / "part-0.parquet").is_file()
+    assert str(obs["datetime"].dtype) == "datetime64[us, UTC]"
+    assert not obs.duplicated(["site_id", "scene_id"]).any()
+    assert not change.duplicated(["site_id", "period"]).any()
+    assert obs["run_id"].nunique() == 1 and change["run_id"].nunique() == 1
+    # every change row adds up; the selangor replanting shows as gain by the end
+    assert (change["net_change_ha"] - (change["gain_ha"] - change["loss_ha"])).abs().max() < 1e-6
+    last = change[change["site_id"] == "selangor-kuala-selangor"].sort_values("period").iloc[-1]
+    assert last["gain_ha"] > 3 and last["loss_ha"] > 3
+    # the summary table is printed for people
+    assert "selangor-kuala-selangor" in proc.stdout and "extent ha" in proc.stdout
+
+
+@pytest.mark.slow
+def test_rerun_replaces_rows_and_leaves_identical_tables(tmp_path, prefect_env):
+    sites = _one_site_file(tmp_path, "mexico-puerto-morelos")
+    out = tmp_path / "results"
+    args = ("run", "--sites", str(sites), "--out", str(out), "--start", "2024-01-01",
+            "--end", "2024-12-31")
+    first = bluecarbon(*args, env=prefect_env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    tables1 = {t: store.read_table(out, t) for t in ("observations", "change")}
+    second = bluecarbon(*args, env=prefect_env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    for table, before in tables1.items():
+        after = store.read_table(out, table)
+        assert len(after) == len(before) > 0
+        assert after["run_id"].iloc[0] != before["run_id"].iloc[0]  # a new run wrote them
+        pd.testing.assert_frame_equal(before.drop(columns="run_id"), after.drop(columns="run_id"))
+    change = tables1["change"]
+    assert pd.Timestamp(change["period"].min()) == pd.Timestamp("2024-01-01")
+    assert pd.Timestamp(change["period"].max()) == pd.Timestamp("2024-12-01")
+
+
+BAD_SITES = {
+    "bad-json": '{"type": "FeatureCollection", "features": [',
+    "empty": "",
+    "point": {"type": "Point", "coordinates": [101.2, 3.3]},
+    "bowtie": {"type": "Polygon", "coordinates": [[[101.20, 3.30], [101.22, 3.32],
+                                                   [101.22, 3.30], [101.20, 3.32],
+                                                   [101.20, 3.30]]]},
+    "out-of-range": {"type": "Polygon", "coordinates": [[[200, 3.30], [200.01, 3.30],
+                                                         [200.01, 3.31], [200, 3.30]]]},
+    "unsafe-id": {"id": "../../etc"},
+    "duplicate-id": "dup",
+    "unknown-habitat": {"habitat": "coral"},
+    "reversed-dates": {"baseline_start": "2023-12-31", "baseline_end": "2023-01-01"},
+    "malformed-date": {"baseline_start": "2023-13-01"},
+    "too-large": "cap",
+}
+
+
+def _bad_sites_file(tmp_path: Path, case: str) -> tuple[Path, list[str]]:
+    good = json.loads(_one_site_file(tmp_path, "selangor-kuala-selangor").read_text())
+    feature = good["features"][0]
+    spec = BAD_SITES[case]
+    extra: list[str] = []
+    path = tmp_path / f"{case}.geojson"
+    if isinstance(spec, str) and case in ("bad-json", "empty"):
+        path.write_text(spec)
+        return path, extra
+    if case == "duplicate-id":
+        good["features"].append(json.loads(json.dumps(feature)))
+    elif case == "too-large":
+        extra = ["--max-area-ha", "10"]
+    elif "type" in spec:
+        feature["geometry"] = spec
+    else:
+        feature["properties"].update(spec)
+    path.write_text(json.dumps(good))
+    return path, extra
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SITES))
+def test_bad_sites_are_refused_by_validate(tmp_path, case):
+    path, extra = _bad_sites_file(tmp_path, case)
+    proc = bluecarbon("sites", "validate", str(path), *extra)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bluecarbon: error:"), proc.stderr
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SITES))
+def test_bad_sites_are_refused_by_run_and_nothing_is_written(tmp_path, case, prefect_env):
+    path, extra = _bad_sites_file(tmp_path, case)
+    out = tmp_path / "results"
+    proc = bluecarbon("run", "--sites", str(path), "--out", str(out), *extra, env=prefect_env)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--start", "2024-02-30"], ["--end", "tomorrow"], ["--start", "2025-01-01", "--end", "2024-01-01"],
+    ["--source", "landsat"], ["--mmu-ha", "-1"], ["--chunks", "abc"], ["--config", "missing.toml"],
+    ["--dask-address", "http://x"], ["--bogus-flag"],
+])
+def test_bad_run_options_are_one_line_errors(tmp_path, args, prefect_env):
+    out = tmp_path / "results"
+    proc = bluecarbon("run", "--out", str(out), *args, env=prefect_env, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not out.exists()
+
+
+def test_validate_accepts_the_bundled_sites():
+    proc = bluecarbon("sites", "validate", str(bundled_sites_path()))
+    assert proc.returncode == 0, proc.stderr
+    assert "4 site(s) valid" in proc.stdout
+
+
+def test_config_file_is_read(tmp_path):
+    from flows.config import ConfigError, load_config
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[run]\nsource = "demo"\nstart = "2024-01-01"\nmmu_ha = 0.5\nout = "x"\n')
+    config = load_config(cfg, mmu_ha=None, out="y")
+    assert str(config.start) == "2024-01-01" and config.mmu_ha == 0.5 and str(config.out) == "y"
+    cfg.write_text('[run]\nmmu_hectares = 1\n')
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_config(cfg)
