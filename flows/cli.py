@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mmu-ha", help="minimum mapping unit for gain/loss, hectares (default 0.1)")
     run.add_argument("--max-area-ha", help="refuse sites larger than this (hectares)")
     run.add_argument("--chunks", help="spatial chunk size in pixels (default 1024)")
+    run.add_argument("--full", action="store_true",
+                     help="recompute every row (default: only scenes not yet in the store)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
     report = sub.add_parser("report", help="monthly partner summaries (HTML, PDF, CSV)")
@@ -120,7 +122,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with display:
         try:
-            run_monitoring(config)
+            run_monitoring(config, full=args.full)
         except SitesFailed as exc:
             display.finish(failed=str(exc))
             return EXIT_FAILED

@@ -22,7 +22,7 @@ from prefect.states import Completed, Failed
 from aoi import Site, load_sites
 from flows import progress, store
 from flows.config import RunConfig, load_config
-from flows.pipeline import SiteTables, load_range, site_tables
+from flows.pipeline import SitePlan, SiteTables, load_range, plan_site, site_tables
 from flows.sources import SceneRef, Source, get_source
 
 __all__ = ["monitor_sites", "run_monitoring", "RunSummary"]
@@ -66,11 +66,25 @@ def search_scenes(source: Source, site: Site, start: dt.date, end: dt.date) -> l
     return scenes
 
 
+@task(name="plan-site", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date | None,
+                   full: bool) -> SitePlan:
+    stored = store.read_table(out, "observations", site.id)
+    plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full)
+    logger = get_run_logger()
+    if plan.up_to_date:
+        logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
+    else:
+        logger.info("%s: %d new scenes, months from %s to update", site.id,
+                    len(plan.new_scene_ids), plan.since)
+    return plan
+
+
 @task(name="compute-site", cache_policy=NO_CACHE)
 def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: RunConfig,
-                 end: dt.date, run_id: str) -> SiteTables:
+                 end: dt.date, run_id: str, plan: SitePlan) -> SiteTables:
     tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
-                         mmu_ha=config.mmu_ha, chunks=config.chunks)
+                         mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan)
     get_run_logger().info("%s: %d scenes processed, %d observation rows, %d monthly rows",
                           site.id, tables.n_scenes, len(tables.observations), len(tables.change))
     return tables
@@ -108,10 +122,12 @@ def monitor_sites(
     mmu_ha: float = 0.1,
     max_area_ha: float = RunConfig.max_area_ha,
     chunks: int = 1024,
+    full: bool = False,
 ):
     """Nightly monitoring of every site in ``sites`` (a GeoJSON file or folder; None: the
     bundled sites): new scenes searched, indices and change computed, Parquet rows upserted.
-    Parameters are those of ``bluecarbon run`` (see :class:`flows.config.RunConfig`)."""
+    Parameters are those of ``bluecarbon run`` (see :class:`flows.config.RunConfig`); ``full``
+    recomputes and rewrites every row instead of only the new scenes' rows."""
     config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
                          max_area_ha=max_area_ha, chunks=chunks)
@@ -130,7 +146,12 @@ def monitor_sites(
                 first, last = load_range(site, config.start, end)
                 scenes = search_scenes(source, site, first, last)
                 progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
-                tables = compute_site(source, site, scenes, config, end, run_id)
+                plan = plan_site_task(config.out, site, scenes, config.start, full)
+                if plan.up_to_date:
+                    summary.sites[site.id] = {"scenes": len(scenes), "skipped": True}
+                    progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
+                    continue
+                tables = compute_site(source, site, scenes, config, end, run_id, plan)
                 written = write_results(config.out, tables)
             except Exception as exc:  # per-site isolation: record, carry on with the others
                 message = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -152,14 +173,14 @@ def monitor_sites(
     return Completed(message=f"{len(summary.sites)} sites written", data=summary.as_dict())
 
 
-def run_monitoring(config: RunConfig) -> dict[str, Any]:
+def run_monitoring(config: RunConfig, *, full: bool = False) -> dict[str, Any]:
     """Run the flow in this process (ephemeral Prefect API when no server is configured).
 
     Returns the run summary; raises ``SitesFailed`` (after every other site was written) when
     some sites failed.
     """
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-    state = monitor_sites(**params, return_state=True)
+    state = monitor_sites(**params, full=full, return_state=True)
     if state.is_failed():
         raise SitesFailed(state.message or "the monitoring run failed")
     return state.result()

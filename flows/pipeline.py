@@ -20,7 +20,7 @@ from flows import PROCESSING_VERSION
 from flows.sources import SceneRef, Source
 from indices.summary import OBSERVATION_INDICES, monthly_change, scene_statistics
 
-__all__ = ["SiteTables", "load_range", "site_tables", "month_start"]
+__all__ = ["SitePlan", "SiteTables", "load_range", "month_start", "plan_site", "site_tables"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,36 @@ class SiteTables:
     observations: pd.DataFrame
     change: pd.DataFrame
     n_scenes: int
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """What a run has to do for one site, given what the store already holds."""
+
+    new_scene_ids: frozenset[str]
+    """Scenes found that the store does not hold yet (all found scenes on a full run)."""
+    since: dt.date | None
+    """First month whose change row the new scenes can alter; None: nothing to do."""
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.since is None
+
+
+def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.date,
+              full: bool = False) -> SitePlan:
+    """Incremental processing: only scenes the store does not hold, and the months from the
+    first of them on (later months carry its pixels forward). ``stored`` is the site's
+    ``observations`` rows; a different ``processing_version`` there forces a full run.
+    Scenes before ``report_from`` (the baseline, read for context) are never rows."""
+    if not full and len(stored) and (stored["processing_version"] != PROCESSING_VERSION).any():
+        full = True
+    known = set() if full else set(stored["scene_id"])
+    new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
+    if not new:
+        return SitePlan(frozenset(), None)
+    since = month_start(min(s.datetime for s in new).date())
+    return SitePlan(frozenset(s.scene_id for s in new), since)
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -45,8 +75,13 @@ def load_range(site: Site, start: dt.date | None, end: dt.date) -> tuple[dt.date
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
                 end: dt.date, run_id: str, mmu_ha: float = 0.1,
-                chunks: int | None = 1024) -> SiteTables:
-    """Load the site's scenes, compute its observation and change rows (one dask.compute)."""
+                chunks: int | None = 1024, plan: SitePlan | None = None) -> SiteTables:
+    """Load the site's scenes, compute its observation and change rows (one dask.compute).
+
+    With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
+    ``plan.since`` on are returned; the baseline and earlier months are still read because the
+    monthly maps carry each pixel's last observation forward.
+    """
     report_from = start or site.baseline_start
     grid = site_grid(site)
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
@@ -64,6 +99,9 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     change = _change_rows(site, monthly, obs_all=_observation_rows(site, scenes, per_scene, run_id),
                           run_id=run_id)
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
+    if plan is not None:
+        obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
+        change = change[change["period"] >= (plan.since or dt.date.max)]
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes))
 

@@ -52,6 +52,10 @@ class RunDisplay:
             p.console.print(f"[green]done[/]   {f['site_id']}: {f['n_scenes']} scenes, "
                             f"{f.get('observations', 0)} observations, {f.get('change', 0)} months")
             p.advance(task)
+        elif event == "site_skipped":
+            p.console.print(f"[dim]skip[/]   {f['site_id']}: no new scenes ({f['n_scenes']} found, "
+                            "all stored)")
+            p.advance(task)
         elif event == "site_failed":
             p.console.print(f"[red]failed[/] {f['site_id']}: {f['error']}")
             p.advance(task)
@@ -65,8 +69,6 @@ class RunDisplay:
         change = store.read_table(out, "change")
         for site in self.sites:
             rows = change[change["site_id"] == site.id]
-            if self.run_id:
-                rows = rows[rows["run_id"] == self.run_id]
             if rows.empty:
                 table.add_row(site.id, site.habitat, "-", "-", "-", "-", "-", "-", "-")
                 continue

@@ -38,11 +38,14 @@ _jit = functools.partial(numba.njit, nogil=True, error_model="numpy")
 
 @_jit(inline="always")
 def dn_reflectance(dn, offset):
-    """Reflectance of a DN (any unsigned int) with an int32 offset, floored at 0, float32."""
-    v = np.int32(dn) + offset
-    if v < 0:
-        v = 0
-    return np.float32(v) * SCALE
+    """Reflectance of a DN (uint16) and its scene's offset (float32), floored at 0, float32.
+
+    ``DN + offset`` is an integer below 2**24, so float32 holds it exactly (the same value as
+    integer arithmetic); float32 keeps the loop in 8-wide vector lanes, where numba's int64
+    promotion of integer sums would force scalar int64 -> float conversions.
+    """
+    v = np.float32(dn) + offset
+    return (v if v > _ZERO else _ZERO) * SCALE
 
 
 @_jit(inline="always")
@@ -80,7 +83,7 @@ def fused(__ARGS__, offsets, out):
     for r in prange(T * Y):
         t = r // Y
         y = r - t * Y
-        off = np.int32(offsets[t])
+        off = np.float32(offsets[t])
 __ROWS__
         for x in range(X):
 __BODY__
@@ -96,13 +99,26 @@ __BODY__
 """
 
 
+def _membership(var: str, classes: tuple[int, ...]) -> str:
+    """Source of a branch-free ``var in classes`` test from runs of consecutive classes."""
+    runs: list[list[int]] = []
+    for c in sorted(set(classes)):
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    tests = [f"({var} == {a})" if a == b else f"(({var} >= {a}) & ({var} <= {b}))"
+             for a, b in runs]
+    return " | ".join(tests) or "False"
+
+
 def _indent(lines: list[str], n: int) -> str:
     return "\n".join(" " * n + line for line in lines)
 
 
 @functools.lru_cache(maxsize=None)
 def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, ...]], ...],
-                 source: str, use_scl: bool = True):
+                 source: str, valid_scl: tuple[int, ...] | None = None):
     """Compile (once per argument tuple) a kernel computing several indices in one pass.
 
     Parameters
@@ -114,11 +130,17 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
         symbols, ``abs``, ``safe_div`` and ``f32`` (float32 constants), as built by
         ``indices.spectral``.
     source
-        ``"dn"``: arguments ``(*bands (T, Y, X) uint, [scl (T, Y, X) uint8, valid_bits uint32],
-        offsets (T,) int32, out (k, T, Y, X) float32)``; an output is NaN where any band it
-        uses is 0 or SCL is not in the valid classes (``valid_bits = scl_bits(classes)``).
+        ``"dn"``: arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], offsets (T,)
+        int, out (k, T, Y, X) float32)``; an output is NaN where any band it uses is 0 or,
+        given ``valid_scl``, where SCL is not one of those classes.
         ``"reflectance"``: arguments ``(*bands (R, X) float, out (k, R, X) float32)``; NaN
         propagates.
+    valid_scl
+        ``"dn"`` only: SCL classes that count as valid (``None``: no SCL argument, no test).
+        The test is generated as comparisons on the uint8 value, e.g.
+        ``(s == 2) | ((s >= 4) & (s <= 7))``, which vectorise in byte lanes (a lookup table is
+        a gather that stops LLVM vectorising; a bit-set shift runs in 64-bit lanes, ~12 %
+        slower).
     """
     args = [f"a_{s}" for s in symbols]
     if source == "dn":
@@ -127,10 +149,11 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
         body = []
         for s in symbols:
             body += [f"d_{s} = r_{s}[x]", f"{s} = dn_reflectance(d_{s}, off)"]
+        use_scl = valid_scl is not None
         if use_scl:
-            args += ["scl", "valid_bits"]
+            args.append("scl")
             rows.append("r_scl = scl[t, y]")
-            body.append("m = scl_in(r_scl[x], valid_bits)")
+            body += ["s = r_scl[x]", f"m = {_membership('s', valid_scl)}"]
         for i, (expr, used) in enumerate(outputs):
             ok = " & ".join((["m"] if use_scl else []) + [f"(d_{s} != 0)" for s in used])
             body += [f"v_{i} = {expr}", f"o_{i}[x] = v_{i} if {ok} else NAN"]
@@ -149,7 +172,7 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
            .replace("__BODY__", _indent(body, 12)))
     namespace = {"np": np, "prange": prange, "NAN": _NAN, "f32": np.float32,
                  "dn_reflectance": dn_reflectance, "floor_reflectance": floor_reflectance,
-                 "safe_div": safe_div, "scl_in": scl_in}
+                 "safe_div": safe_div}
     exec(compile(src, f"<fused kernel {source} {[o[0] for o in outputs]}>", "exec"), namespace)
     kernel = _jit(parallel=True)(namespace["fused"])
     kernel.source = src
@@ -293,7 +316,7 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
                 cnt[:] = 0
                 for i in range(n):
                     brow = bands[b][t0 + i, y]
-                    off = offsets[t0 + i]
+                    off = np.float32(offsets[t0 + i])
                     for x in range(w):
                         buf[cnt[x], x] = dn_reflectance(brow[x0 + x], off)
                         cnt[x] += ok[i, x]

@@ -140,18 +140,17 @@ class _FusedBlock:
     symbols: tuple[str, ...]
     outputs: tuple[tuple[str, tuple[str, ...]], ...]
     source: str
-    use_scl: bool = False
+    valid_scl: tuple[int, ...] | None = None
     __name__ = "fused-indices"  # dask names the chunk tasks after it
 
     def __dask_tokenize__(self) -> tuple:
-        return ("bluecarbon-fused", self.symbols, self.outputs, self.source, self.use_scl)
+        return ("bluecarbon-fused", self.symbols, self.outputs, self.source, self.valid_scl)
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
-        kernel = _kernels.fused_kernel(self.symbols, self.outputs, self.source, self.use_scl)
+        kernel = _kernels.fused_kernel(self.symbols, self.outputs, self.source, self.valid_scl)
         k = len(self.outputs)
         if self.source == "dn":  # (*bands, [scl], offsets): (T, Y, X) -> (k, T, Y, X)
             args = [np.ascontiguousarray(b) for b in blocks[:-1]]
-            args += [_kernels.scl_bits(VALID_SCL)] if self.use_scl else []
             args.append(np.ascontiguousarray(blocks[-1], dtype=np.int32))
             shape = args[0].shape
         else:  # (*bands): any shape, run as rows of the last axis
@@ -206,8 +205,8 @@ def compute_indices(cube: xr.Dataset, names: str | Sequence[str], *,
     Raises
     ------
     ValueError
-        Unknown names, missing bands/SCL/boa_offset, or bands that are neither all unsigned
-        integer (DN) nor all float (reflectance).
+        Unknown names, missing bands/SCL/boa_offset, or bands that are neither all uint16 (DN)
+        nor all float (reflectance).
     """
     names = _resolve(names)
     ordered = [n for n in INDICES if n in names]  # one kernel per set, whatever the order
@@ -223,7 +222,7 @@ def compute_indices(cube: xr.Dataset, names: str | Sequence[str], *,
     if any(a.dims != dims for a in arrays):
         raise ValueError(f"bands {bands} must share dims; got {[a.dims for a in arrays]}")
     kinds = {a.dtype.kind for a in arrays}
-    if kinds == {"u"}:
+    if kinds == {"u"} and all(a.dtype.itemsize <= 2 for a in arrays):
         if set(dims) == {"y", "x"}:  # one scene without a time dim
             return compute_indices(cube.expand_dims("time"), names, mask=mask).isel(time=0)
         stack, template = _dn_stack(cube, arrays, symbols, outputs, mask)
@@ -233,7 +232,7 @@ def compute_indices(cube: xr.Dataset, names: str | Sequence[str], *,
                      [(a.data, index) for a in arrays], len(outputs))
         template = arrays[0]
     else:
-        raise ValueError(f"bands {bands} must be all uint (DN) or all float (reflectance); "
+        raise ValueError(f"bands {bands} must be all uint16 (DN) or all float (reflectance); "
                          f"got {[str(a.dtype) for a in arrays]}")
     ds = xr.Dataset({n: _variable(stack[ordered.index(n)], template, INDICES[n])
                      for n in names})
@@ -261,8 +260,8 @@ def _dn_stack(cube: xr.Dataset, arrays: list[xr.DataArray], symbols, outputs, ma
     off = offsets.data
     if chunked and not isinstance(off, da.Array):
         off = da.from_array(off, chunks=(chunked[0],))
-    stack = _run(_FusedBlock(symbols, outputs, "dn", mask), grids + [(off, ("t",))],
-                 len(outputs))
+    block = _FusedBlock(symbols, outputs, "dn", VALID_SCL if mask else None)
+    stack = _run(block, grids + [(off, ("t",))], len(outputs))
     return stack, arrays[0].transpose("time", "y", "x")
 
 

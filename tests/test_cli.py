@@ -86,25 +86,50 @@ def test_demo_run_writes_the_contract(demo_run):
     assert "selangor-kuala-selangor" in proc.stdout and "extent ha" in proc.stdout
 
 
+def _files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.parquet"))}
+
+
 @pytest.mark.slow
-def test_rerun_replaces_rows_and_leaves_identical_tables(tmp_path, prefect_env):
+def test_reruns_are_idempotent_and_incremental(tmp_path, prefect_env):
     sites = _one_site_file(tmp_path, "mexico-puerto-morelos")
     out = tmp_path / "results"
-    args = ("run", "--sites", str(sites), "--out", str(out), "--start", "2024-01-01",
-            "--end", "2024-12-31")
-    first = bluecarbon(*args, env=prefect_env)
+    args = ("run", "--sites", str(sites), "--out", str(out), "--start", "2024-01-01")
+    first = bluecarbon(*args, "--end", "2024-12-10", env=prefect_env)
     assert first.returncode == 0, first.stderr[-3000:]
+    files1 = _files(out)
     tables1 = {t: store.read_table(out, t) for t in ("observations", "change")}
-    second = bluecarbon(*args, env=prefect_env)
-    assert second.returncode == 0, second.stderr[-3000:]
-    for table, before in tables1.items():
-        after = store.read_table(out, table)
-        assert len(after) == len(before) > 0
-        assert after["run_id"].iloc[0] != before["run_id"].iloc[0]  # a new run wrote them
-        pd.testing.assert_frame_equal(before.drop(columns="run_id"), after.drop(columns="run_id"))
     change = tables1["change"]
     assert pd.Timestamp(change["period"].min()) == pd.Timestamp("2024-01-01")
     assert pd.Timestamp(change["period"].max()) == pd.Timestamp("2024-12-01")
+
+    # the same run again: nothing new, nothing loaded, identical files to the byte
+    second = bluecarbon(*args, "--end", "2024-12-10", env=prefect_env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "no new scenes" in second.stderr
+    assert _files(out) == files1
+
+    # --full recomputes and replaces every row: same values, a new run id, no duplicates
+    third = bluecarbon(*args, "--end", "2024-12-10", "--full", env=prefect_env)
+    assert third.returncode == 0, third.stderr[-3000:]
+    for table, before in tables1.items():
+        after = store.read_table(out, table)
+        assert len(after) == len(before) > 0
+        assert after["run_id"].iloc[0] != before["run_id"].iloc[0]
+        pd.testing.assert_frame_equal(before.drop(columns="run_id"), after.drop(columns="run_id"))
+
+    # a later end date brings new scenes: only their rows and December's row are written
+    fourth = bluecarbon(*args, "--end", "2024-12-31", env=prefect_env)
+    assert fourth.returncode == 0, fourth.stderr[-3000:]
+    obs = store.read_table(out, "observations")
+    new = obs[obs["run_id"] != obs["run_id"].iloc[0]]
+    assert len(obs) > len(tables1["observations"])
+    assert len(new) == len(obs) - len(tables1["observations"])
+    assert (new["datetime"] > pd.Timestamp("2024-12-10", tz="UTC")).all()
+    change4 = store.read_table(out, "change")
+    rewritten = change4[change4["run_id"] == new["run_id"].iloc[0]]
+    assert list(pd.to_datetime(rewritten["period"])) == [pd.Timestamp("2024-12-01")]
+    assert len(change4) == len(change)
 
 
 BAD_SITES = {

@@ -217,7 +217,7 @@ def test_dn_inputs_need_scl_and_offset():
     with pytest.raises(ValueError, match="boa_offset"):
         compute_indices(random_cube().drop_vars("boa_offset"), ["ndvi"])
     mixed = random_cube().assign(B04=lambda d: d["B04"].astype(np.float32))
-    with pytest.raises(ValueError, match="all uint"):
+    with pytest.raises(ValueError, match="all uint16"):
         compute_indices(mixed, ["ndvi"])
 
 

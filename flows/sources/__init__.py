@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
     from aoi import Site
 
-__all__ = ["BANDS", "SceneRef", "Source", "get_source", "SOURCES"]
+__all__ = ["BANDS", "SceneRef", "Source", "SourceError", "get_source", "SOURCES"]
+
+
+class SourceError(RuntimeError):
+    """A source cannot deliver: missing catalogue, unreachable service, unusable item.
+
+    The message is one line, fit for the command line and the run summary."""
+
 
 #: The bands of the scene cube, in order; SCL rides along as uint8.
 BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -60,7 +67,19 @@ def _demo(**kwargs: Any) -> Source:
     return DemoSource(**kwargs)
 
 
-SOURCES = {"demo": _demo}
+def _stac(**kwargs: Any) -> Source:
+    from flows.sources.stac import StacSource
+
+    return StacSource(**kwargs)
+
+
+def _safe(**kwargs: Any) -> Source:
+    from flows.sources.safe import SafeSource
+
+    return SafeSource(**kwargs)
+
+
+SOURCES = {"demo": _demo, "stac": _stac, "safe": _safe}
 """Source factories by the name ``--source`` takes."""
 
 
