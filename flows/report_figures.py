@@ -17,18 +17,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import StrMethodFormatter
 
-matplotlib.use("Agg")  # before pyplot: no display on servers and in CI
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from aoi import Site, site_grid, to_grid_crs  # noqa: E402
+from aoi import Site, site_grid, to_grid_crs
 
 __all__ = [
     "CHANGE_MAP_CLASSES",
@@ -77,10 +75,10 @@ def change_map_path(out: str | Path, site_id: str, month: dt.date) -> Path:
     return Path(out) / "maps" / site_id / f"{month:%Y-%m}_change.tif"
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
+    """PNG of a pyplot-free Figure (Agg canvas: no display, no global figure registry)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI, facecolor="white")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -93,7 +91,8 @@ def extent_chart(history: pd.DataFrame, month: dt.date, *, min_valid: float,
     extent_ci_high_ha, baseline_extent_ha, valid_fraction, n_observations``)."""
     h = history.sort_values("period")
     x = pd.to_datetime(h["period"]) + pd.Timedelta(days=14)  # plot mid-month
-    fig, ax = plt.subplots(figsize=(7.2, 2.7), layout="constrained")
+    fig = Figure(figsize=(7.2, 2.7), layout="constrained")
+    ax = fig.subplots()
     ax.axvspan(pd.Timestamp(baseline[0]), pd.Timestamp(baseline[1]) + pd.Timedelta(days=1),
                color=COLORS["baseline"], alpha=0.08, lw=0, label="baseline period")
     first = pd.Timestamp(month)
@@ -113,7 +112,7 @@ def extent_chart(history: pd.DataFrame, month: dt.date, *, min_valid: float,
                 mec=COLORS["low_valid"], mew=2,
                 label=f"under {min_valid:.0%} of site seen")
     ax.set_ylabel("hectares")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     lo = np.nanmin(h[["extent_ci_low_ha", "extent_ha"]].to_numpy(float))
     hi = np.nanmax(h[["extent_ci_high_ha", "extent_ha"]].to_numpy(float))
     if np.isfinite(lo) and np.isfinite(hi):
@@ -141,7 +140,7 @@ def change_map(site: Site, month: dt.date, out: str | Path) -> MapImage:
     return MapImage(_map_outline(site), MAP_UNAVAILABLE)
 
 
-def _draw_outline(ax: plt.Axes, geometry) -> None:
+def _draw_outline(ax: Axes, geometry) -> None:
     parts = getattr(geometry, "geoms", [geometry])
     for part in parts:
         for ring in (part.exterior, *part.interiors):
@@ -149,7 +148,7 @@ def _draw_outline(ax: plt.Axes, geometry) -> None:
             ax.plot(xs, ys, color=COLORS["outline"], lw=2)
 
 
-def _scale_bar(ax: plt.Axes) -> None:
+def _scale_bar(ax: Axes) -> None:
     """A bar of a round length (1, 2 or 5 x 10^n metres) about a fifth of the map's width."""
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
@@ -163,8 +162,9 @@ def _scale_bar(ax: plt.Axes) -> None:
             fontsize=7, color="#222222")
 
 
-def _map_axes(aspect_bounds: tuple[float, float, float, float]) -> tuple[plt.Figure, plt.Axes]:
-    fig, ax = plt.subplots(figsize=(3.6, 3.6), layout="constrained")
+def _map_axes(aspect_bounds: tuple[float, float, float, float]) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(3.6, 3.6), layout="constrained")
+    ax = fig.subplots()
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])

@@ -216,27 +216,22 @@ def sorting_networks(n_max: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @_jit(inline="always")
-def _median_tile(buf, cnt, w, pairs, net_start, out_row, x0):
-    """Median of the first ``cnt[x]`` values of each column ``x < w`` of ``buf``.
+def _median_tile(buf, n, cnt, w, pairs, net_start, out_row, x0):
+    """Write the median of each column ``x < w`` of ``buf[:n]`` to ``out_row[x0 + x]``.
 
-    Pads every column with +inf up to the tile's largest count, sorts the columns with the
-    network for that many lines (vectorised across columns), and writes the median (mean of
-    the two middle values for even counts, as ``np.median``; NaN for none) to ``out_row``.
+    Missing values in ``buf`` are +inf and column ``x`` holds ``cnt[x]`` finite ones. The
+    columns are sorted together by the network for ``n`` lines (each compare-exchange is a
+    vectorised min/max across the tile); the median is the middle value, or the mean of the
+    two middle values for even counts (as ``np.median``); NaN for none.
     """
-    n = 0
-    for x in range(w):
-        n = max(n, cnt[x])
-    for x in range(w):
-        for i in range(cnt[x], n):
-            buf[i, x] = _INF
     for q in range(net_start[n], net_start[n + 1]):
         bi = buf[pairs[q, 0]]
         bj = buf[pairs[q, 1]]
         for x in range(w):
             a = bi[x]
             b = bj[x]
-            bi[x] = a if a < b else b
-            bj[x] = b if a < b else a
+            bi[x] = min(a, b)
+            bj[x] = max(a, b)
     for x in range(w):
         c = cnt[x]
         h = c // 2
@@ -257,20 +252,26 @@ def _median_kernel(arr, pairs, net_start, out):
         for x0 in range(0, X, _TILE):
             w = min(_TILE, X - x0)
             cnt[:] = 0
+            n = 0  # lines kept: a time step with no value in this tile is skipped
             for t in range(T):
                 row = arr[t, y]
+                line = buf[n]
+                seen = 0
                 for x in range(w):
                     v = row[x0 + x]
-                    buf[cnt[x], x] = v
-                    cnt[x] += v == v
-            _median_tile(buf, cnt, w, pairs, net_start, out[y], x0)
+                    ok = v == v
+                    line[x] = v if ok else _INF
+                    cnt[x] += ok
+                    seen += ok
+                n += seen > 0
+            _median_tile(buf, n, cnt, w, pairs, net_start, out[y], x0)
 
 
 def median_over_time(arr: np.ndarray) -> np.ndarray:
     """NaN-median over axis 0 of a ``(time, y, x)`` float array, as float32 ``(y, x)``.
 
-    Equals ``np.nanmedian(arr.astype(np.float32), axis=0)`` (NaN where every value is NaN),
-    for finite-or-NaN input, about 10x faster. Numpy in, numpy out.
+    Equals ``np.nanmedian(arr.astype(np.float32), axis=0)`` bitwise (NaN where every value is
+    NaN) for finite-or-NaN input, 20-30x faster. Numpy in, numpy out.
     """
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if arr.ndim != 3:
@@ -287,9 +288,10 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
     """Per period, median reflectance of the clear observations and their count.
 
     ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``
-    int32; period ``p`` spans times ``starts[p]:starts[p + 1]``. An observation is clear where
-    SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero. ``out`` ``(n_bands + 1, P, Y, X)`` float32:
-    the medians (NaN where none is clear), then the clear count.
+    int; period ``p`` spans times ``starts[p]:starts[p + 1]``. An observation is clear where
+    SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero.
+    ``out`` ``(n_bands + 1, P, Y, X)`` float32: the medians (NaN where none is clear), then
+    the clear count.
     """
     nb = len(bands)
     T, Y, X = scl.shape
@@ -298,28 +300,39 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
         p = r // Y
         y = r - p * Y
         t0 = starts[p]
-        n = starts[p + 1] - t0
-        ok = np.empty((n, _TILE), np.bool_)
-        buf = np.empty((n, _TILE), np.float32)
+        n_t = starts[p + 1] - t0
+        ok = np.empty((n_t, _TILE), np.bool_)
+        keep = np.empty(n_t, np.bool_)
+        buf = np.empty((n_t, _TILE), np.float32)
         cnt = np.empty(_TILE, np.int64)
         for x0 in range(0, X, _TILE):
             w = min(_TILE, X - x0)
-            for i in range(n):
+            cnt[:] = 0
+            for i in range(n_t):
                 srow = scl[t0 + i, y]
+                line = ok[i]
                 for x in range(w):
-                    ok[i, x] = scl_in(srow[x0 + x], valid_bits)
+                    line[x] = scl_in(srow[x0 + x], valid_bits)
                 for b in range(nb):
                     brow = bands[b][t0 + i, y]
                     for x in range(w):
-                        ok[i, x] &= brow[x0 + x] != 0
+                        line[x] &= brow[x0 + x] != 0
+                seen = 0
+                for x in range(w):
+                    cnt[x] += line[x]
+                    seen += line[x]
+                keep[i] = seen > 0  # scenes with nothing clear in this tile are skipped
             for b in range(nb):
-                cnt[:] = 0
-                for i in range(n):
-                    brow = bands[b][t0 + i, y]
-                    off = np.float32(offsets[t0 + i])
-                    for x in range(w):
-                        buf[cnt[x], x] = dn_reflectance(brow[x0 + x], off)
-                        cnt[x] += ok[i, x]
-                _median_tile(buf, cnt, w, pairs, net_start, out[b, p, y], x0)
+                n = 0
+                for i in range(n_t):
+                    if keep[i]:
+                        brow = bands[b][t0 + i, y]
+                        off = np.float32(offsets[t0 + i])
+                        line = buf[n]
+                        for x in range(w):
+                            v = dn_reflectance(brow[x0 + x], off)
+                            line[x] = v if ok[i, x] else _INF
+                        n += 1
+                _median_tile(buf, n, cnt, w, pairs, net_start, out[b, p, y], x0)
             for x in range(w):
                 out[nb, p, y, x0 + x] = cnt[x]

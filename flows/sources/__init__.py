@@ -79,7 +79,13 @@ def _safe(**kwargs: Any) -> Source:
     return SafeSource(**kwargs)
 
 
-SOURCES = {"demo": _demo, "stac": _stac, "safe": _safe}
+def _sentinelhub(**kwargs: Any) -> Source:
+    from flows.sources.sentinelhub import SentinelHubSource
+
+    return SentinelHubSource(**kwargs)
+
+
+SOURCES = {"demo": _demo, "stac": _stac, "safe": _safe, "sentinelhub": _sentinelhub}
 """Source factories by the name ``--source`` takes."""
 
 

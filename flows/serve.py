@@ -1,0 +1,283 @@
+"""``bluecarbon serve``: both schedules in one long-running process, for a small deployment.
+
+    bluecarbon serve [--sites F] [--out DIR] [--source demo]
+
+Serves two deployments with Prefect 3's ``serve`` (no work pool, no worker): the nightly
+monitoring (``0 2 * * *`` UTC) and the monthly partner summary (``0 6 1 * *`` UTC, the month
+before), the same schedules as ``prefect.yaml``. Runs execute one at a time in subprocesses
+of this process, so the monthly summary on the 1st waits for that night's monitoring.
+
+Cron schedules are turned into runs by the Prefect *server's* scheduler, which the ephemeral
+API does not run. So with ``PREFECT_API_URL`` set, the deployments go to that server; without
+it, this command starts a local server itself (``prefect server start`` on
+127.0.0.1:``PREFECT_SERVER_API_PORT``, default 4200, its SQLite and log under
+``PREFECT_HOME``, the UI at http://127.0.0.1:4200) and stops it on the way out.
+
+SIGTERM or SIGINT (Ctrl-C) shut down cleanly: a run in progress is cancelled, the schedules
+are paused (``serve`` re-activates them on the next start), the local server is stopped and
+the exit code is 0. Bad input gets one line on stderr and exit code 2 before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MONTHLY_CRON",
+    "MONTHLY_DEPLOYMENT",
+    "NIGHTLY_CRON",
+    "NIGHTLY_DEPLOYMENT",
+    "TIMEZONE",
+    "LocalServer",
+    "ServeError",
+    "build_deployments",
+    "cli_serve",
+]
+
+NIGHTLY_DEPLOYMENT = "nightly-monitoring"
+NIGHTLY_CRON = "0 2 * * *"
+MONTHLY_DEPLOYMENT = "monthly-summary"
+MONTHLY_CRON = "0 6 1 * *"
+TIMEZONE = "UTC"
+"""The schedules; ``prefect.yaml`` holds the same (``tests/test_prefect_e2e.py`` checks)."""
+
+EXIT_OK, EXIT_USAGE = 0, 2
+_SERVER_START_TIMEOUT_S = 180.0  # fresh SQLite migrations take ~20 s on 2 busy cores
+_SERVER_STOP_TIMEOUT_S = 15.0
+
+
+class ServeError(RuntimeError):
+    """Serving cannot start; the message is one line."""
+
+
+class _Shutdown(BaseException):
+    """Raised from the SIGTERM handler before Prefect's runner installs its own."""
+
+
+# --------------------------------------------------------------------------- local server
+
+
+def _prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as resp:  # noqa: S310
+            return resp.status == 200 and resp.read().strip() == b"true"
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+
+
+class LocalServer:
+    """A ``prefect server start`` child on 127.0.0.1, in its own process group.
+
+    ``start()`` returns once ``/api/health`` answers; ``stop()`` sends SIGTERM to the group,
+    then SIGKILL after a grace period. Use it as a context manager.
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1", home: Path | None = None) -> None:
+        self.host, self.port = host, port
+        self.home = home or _prefect_home()
+        self.api_url = f"http://{host}:{port}/api"
+        self.log_path = self.home / "bluecarbon-serve-server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        """Environment of the server (and of clients that should use it)."""
+        env = dict(os.environ)
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_API_URL=self.api_url,
+            PREFECT_UI_API_URL=self.api_url,  # the browser UI calls this, not the default port
+            PREFECT_SERVER_API_HOST=self.host,
+            PREFECT_SERVER_API_PORT=str(self.port),
+        )
+        env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        return env
+
+    def start(self, timeout: float = _SERVER_START_TIMEOUT_S) -> None:
+        if not _port_free(self.host, self.port):
+            raise ServeError(
+                f"port {self.port} on {self.host} is in use: to use a Prefect server already "
+                f"running there, set PREFECT_API_URL={self.api_url}; otherwise pick another "
+                "port with PREFECT_SERVER_API_PORT"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start",
+                 "--host", self.host, "--port", str(self.port)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env(), start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                raise ServeError(f"the Prefect server exited during start; see {self.log_path}")
+            if _healthy(self.api_url):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise ServeError(f"the Prefect server was not healthy after {timeout:.0f} s; "
+                         f"see {self.log_path}")
+
+    def stop(self, timeout: float = _SERVER_STOP_TIMEOUT_S) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+def build_deployments(*, sites: str | None, out: str, source: str) -> list[Any]:
+    """The two runner deployments, with ``sites``, ``out`` and ``source`` as parameters."""
+    from prefect.schedules import Cron
+
+    from flows.monitor import monitor_sites
+    from flows.summary_flow import monthly_summary
+
+    nightly = monitor_sites.to_deployment(
+        name=NIGHTLY_DEPLOYMENT,
+        description="Search new Sentinel-2 L2A scenes for every site, update the observations "
+                    "and change tables.",
+        schedules=[Cron(NIGHTLY_CRON, timezone=TIMEZONE)],
+        parameters={"sites": sites, "source": source, "out": out},
+        tags=["bluecarbon", "serve"],
+    )
+    monthly = monthly_summary.to_deployment(
+        name=MONTHLY_DEPLOYMENT,
+        description="Partner summaries of the previous month.",
+        schedules=[Cron(MONTHLY_CRON, timezone=TIMEZONE)],
+        parameters={"sites": sites, "out": out},
+        tags=["bluecarbon", "serve"],
+    )
+    return [nightly, monthly]
+
+
+def _validated(args: argparse.Namespace) -> tuple[str | None, str, str]:
+    """(sites, out, source) as absolute paths, or ConfigError / SitesError (one line)."""
+    from aoi import load_sites
+    from flows.config import load_config
+
+    config = load_config(None, sites=args.sites, out=args.out, source=args.source)
+    load_sites(config.sites, max_area_ha=config.max_area_ha)
+    sites = str(config.sites.resolve()) if config.sites is not None else None
+    return sites, str(config.out.resolve()), config.source
+
+
+@contextlib.contextmanager
+def _sigterm_as_shutdown() -> Iterator[None]:
+    """Until Prefect's runner installs its own SIGTERM handler (which stops the runner and
+    exits 0), a SIGTERM unwinds this process like Ctrl-C, so the local server is stopped."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Shutdown()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(sites: str | None, out: str, source: str) -> None:
+    from prefect import serve
+
+    deployments = build_deployments(sites=sites, out=out, source=source)
+    # limit=1: one run at a time on a small machine; the 1st's summary waits for that night
+    serve(*deployments, limit=1)
+
+
+def cli_serve(args: argparse.Namespace) -> int:
+    """``bluecarbon serve``: exit 0 after a clean shutdown, 2 on bad input."""
+    from aoi import SitesError
+    from flows.config import ConfigError
+
+    try:
+        sites, out, source = _validated(args)
+    except (ConfigError, SitesError) as exc:
+        print(f"bluecarbon: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    server: LocalServer | None = None
+    try:
+        with _sigterm_as_shutdown():
+            if not os.environ.get("PREFECT_API_URL"):
+                port = os.environ.get("PREFECT_SERVER_API_PORT", "4200")
+                if not port.isdigit() or not 0 < int(port) < 65536:
+                    print(f"bluecarbon: error: PREFECT_SERVER_API_PORT must be a port number, "
+                          f"got {port!r}", file=sys.stderr)
+                    return EXIT_USAGE
+                server = LocalServer(int(port))
+                print(f"bluecarbon serve: starting a local Prefect server on "
+                      f"http://{server.host}:{server.port} (log: {server.log_path})", flush=True)
+                server.start()
+                # before prefect is imported: its settings, the runner and every flow-run
+                # subprocess read the API URL from the environment
+                os.environ.update({k: v for k, v in server.env().items()
+                                   if k.startswith("PREFECT_")})
+            _serve_with_settings(sites, out, source)
+    except ServeError as exc:
+        print(f"bluecarbon: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (_Shutdown, KeyboardInterrupt):
+        pass
+    except SystemExit as exc:  # the runner's SIGTERM handler: stop() then sys.exit(0)
+        if exc.code not in (0, None):
+            raise
+    finally:
+        if server is not None:
+            server.stop()
+    print("bluecarbon serve: stopped", flush=True)
+    return EXIT_OK
+
+
+def _serve_with_settings(sites: str | None, out: str, source: str) -> None:
+    """Serve with Prefect's settings following the environment, even if prefect was imported
+    before the API URL was set (its settings are read at import)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = os.environ.get("PREFECT_API_URL")
+    with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
+        _serve(sites, out, source)

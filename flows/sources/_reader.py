@@ -1,0 +1,329 @@
+"""Windowed reads of Sentinel-2 L2A rasters onto a site grid, and the solar-day mosaic.
+
+Shared by the ``stac`` source (COGs over http, s3 or on disk) and the ``safe`` source (JPEG2000
+inside an ESA SAFE folder). A source turns what its catalogue found into :class:`Granule` s
+(one MGRS tile of one pass: its hrefs per band and its DN offset); :func:`solar_day_scenes`
+groups them into one :class:`~flows.sources.SceneRef` per site and solar day; :func:`load_cube`
+turns scenes into the lazy scene cube of the contract, **one dask task per scene x band x
+spatial chunk**, each reading only its window from each tile of the mosaic.
+
+Mosaic: tiles in a fixed order (item id), first valid (non-zero) pixel wins, band by band.
+Tiles of one pass whose offset differs from the first tile's (a half-reprocessed day) have their
+valid DN shifted by the difference, so one ``boa_offset`` per scene stays true; integer
+arithmetic, DN stay uint16.
+
+Resampling onto the site grid (``aoi.site_grid``: UTM, 10 m, origin on a 60 m multiple):
+
+* source grid nested in the site grid (same CRS, pixel edges on ours, source pixel a whole
+  multiple of ours: every 10, 20 and 60 m tile of the site's own UTM zone): **nearest**, done
+  as an exact block replication of the source window. A 20 m B11 pixel becomes 2x2 of ours
+  with its DN as delivered; bilinear would only make B11/B12 look 10 m without adding
+  information, and would blend DN across cloud, shadow and swath (nodata) edges that SCL
+  marks at 20 m anyway. Also the cheapest path: a plain windowed read, no warper.
+* anything else (a tile of the neighbouring UTM zone, a source finer than the grid): GDAL's
+  warper through a ``WarpedVRT`` onto the whole site grid, read by window: bilinear for
+  reflectance (average when the source is finer than the grid), nearest for SCL always.
+  Source nodata is 0 and stays 0.
+
+Handles: one rasterio dataset (and VRT) per href *per thread*, cached (LRU) in thread-local
+storage, so tasks never share a GDAL handle and need no global lock. Every read runs under
+:data:`GDAL_ENV` (COGs over http: no directory listing on open, merged range requests, retries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import rasterio
+import rasterio.errors
+import xarray as xr
+from affine import Affine
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from aoi import Site, site_grid
+from aoi.grid import SiteGrid
+from flows.sources import BANDS, SceneRef, SourceError
+
+__all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "redact",
+           "solar_day_scenes"]
+
+log = logging.getLogger(__name__)
+
+#: Variables of the scene cube, in order: the six reflectance bands, then SCL.
+CUBE_BANDS: tuple[str, ...] = (*BANDS, "SCL")
+
+GDAL_ENV: dict[str, Any] = {
+    # opening /vsicurl/ URLs: do not list the "directory" (one request saved per file, and S3
+    # or Azure listings can be huge); read the COG header in one 32 kB request
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_INGESTED_BYTES_AT_OPEN": 32768,
+    # merge adjacent COG tiles into one range request; cache what was read
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "GDAL_HTTP_MULTIPLEX": "YES",
+    "VSI_CACHE": "TRUE",
+    "VSI_CACHE_SIZE": 16 * 2**20,
+    # transient 429/5xx from public buckets: retry, but do not hang a nightly run forever
+    "GDAL_HTTP_MAX_RETRY": 3,
+    "GDAL_HTTP_RETRY_DELAY": 1,
+    "GDAL_HTTP_CONNECTTIMEOUT": 10,
+    "GDAL_HTTP_TIMEOUT": 120,
+    # public buckets (Earth Search's s3:// hrefs) need no credentials
+    "AWS_NO_SIGN_REQUEST": "YES",
+}
+"""GDAL settings for every read. ``CPL_VSIL_CURL_ALLOWED_EXTENSIONS`` is deliberately not set:
+signed hrefs (Planetary Computer SAS tokens) end in a query string, not ``.tif``."""
+
+_DTYPES = {band: np.uint16 for band in BANDS} | {"SCL": np.uint8}
+_MAX_HANDLES = 32  # per thread; a day mosaic touches 7 bands x a few tiles
+
+
+@dataclass(frozen=True)
+class Granule:
+    """One tile of one pass, as a source found it: what a mosaic is made of."""
+
+    item_id: str
+    """The provider's id of this tile (STAC item id, SAFE product name)."""
+    datetime: dt.datetime
+    """Acquisition time, timezone-aware UTC."""
+    hrefs: Mapping[str, str]
+    """Readable href (path, http(s) URL, s3:// URL) per cube band ``B02 ... B12, SCL``."""
+    boa_offset: int
+    """DN offset of this tile's reflectance bands (-1000 or 0)."""
+    cloud_cover: float = float("nan")
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def solar_day_scenes(site: Site, granules: Iterable[Granule], source: str) -> list[SceneRef]:
+    """One :class:`SceneRef` per local solar day over ``site``, oldest first.
+
+    The solar day is the UTC time shifted by the site centroid's longitude / 15 h, so one
+    overpass (about 10:30 local time) never splits across two days and two passes on one UTC
+    day at high latitude stay apart only if they fall on different local days. Tiles are
+    ordered by item id: that order decides the mosaic ("first valid pixel wins"), and the first
+    id becomes ``scene_id``, stable when a later-sorting tile is added to a catalogue.
+    ``boa_offset`` is the first tile's; the others carry a DN ``shift`` to match it.
+    """
+    lon, _ = site.centroid_lonlat
+    days: dict[dt.date, list[Granule]] = {}
+    for g in granules:
+        if g.datetime.tzinfo is None:
+            raise SourceError(f"{g.item_id}: acquisition time has no time zone")
+        day = (g.datetime.astimezone(dt.UTC) + dt.timedelta(hours=lon / 15.0)).date()
+        days.setdefault(day, []).append(g)
+    scenes = []
+    for day in sorted(days):
+        tiles = sorted(days[day], key=lambda g: g.item_id)
+        first = tiles[0]
+        assets = {band: tuple((g.hrefs[band], 0 if band == "SCL" else
+                               g.boa_offset - first.boa_offset) for g in tiles)
+                  for band in CUBE_BANDS}
+        clouds = [g.cloud_cover for g in tiles if math.isfinite(g.cloud_cover)]
+        props = dict(first.properties)
+        props.update(items=tuple(g.item_id for g in tiles), assets=assets, solar_day=day)
+        scenes.append(SceneRef(
+            datetime=first.datetime.astimezone(dt.UTC), scene_id=first.item_id,
+            boa_offset=first.boa_offset,
+            cloud_cover=round(float(np.mean(clouds)), 4) if clouds else float("nan"),
+            source=source, properties=props))
+    return scenes
+
+
+# -- the cube ------------------------------------------------------------------------------
+def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
+              source: str) -> xr.Dataset:
+    """The lazy scene cube of ``scenes`` (made by :func:`solar_day_scenes`) on ``site``'s grid.
+
+    Dims ``(time, y, x)``, chunks ``(1, chunks, chunks)``; uint16 ``B02 ... B12``, uint8 ``SCL``;
+    coords ``time`` (datetime64[ns], naive UTC), ``boa_offset`` (int16), ``scene_id``. Nothing
+    is read until computed.
+    """
+    grid = site_grid(site)
+    step = int(chunks or max(grid.shape))
+    ys = _spans(grid.height, step)
+    xs = _spans(grid.width, step)
+    data = {}
+    for band in CUBE_BANDS:
+        per_scene = [_assets(s, band) for s in scenes]
+        data[band] = _band_array(band, per_scene, grid, ys, xs)
+    times = np.array([np.datetime64(s.datetime.astimezone(dt.UTC).replace(tzinfo=None), "ns")
+                      for s in scenes], dtype="datetime64[ns]")
+    coords = {
+        "time": times, "y": grid.y_coords(), "x": grid.x_coords(),
+        "boa_offset": ("time", np.array([s.boa_offset for s in scenes], np.int16)),
+        "scene_id": ("time", np.array([s.scene_id for s in scenes], dtype=object)),
+    }
+    ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
+    ds.attrs.update(crs=grid.crs, transform=grid.transform, res=grid.res, site_id=site.id,
+                    source=source)
+    return ds
+
+
+def _assets(scene: SceneRef, band: str) -> tuple[tuple[str, int], ...]:
+    try:
+        return tuple((str(h), int(s)) for h, s in scene.properties["assets"][band])
+    except (KeyError, TypeError, ValueError):
+        raise SourceError(f"scene {scene.scene_id} carries no {band} asset; "
+                          "was it found by this source's search()?") from None
+
+
+def _spans(size: int, step: int) -> tuple[tuple[int, int], ...]:
+    return tuple((start, min(step, size - start)) for start in range(0, size, step))
+
+
+def _band_array(band: str, per_scene: list[tuple[tuple[str, int], ...]], grid: SiteGrid,
+                ys: tuple[tuple[int, int], ...], xs: tuple[tuple[int, int], ...]) -> da.Array:
+    dtype = _DTYPES[band]
+    ychunks = tuple(n for _, n in ys)
+    xchunks = tuple(n for _, n in xs)
+    if not per_scene:
+        return da.zeros((0, grid.height, grid.width), dtype=dtype, chunks=(1, ychunks, xchunks))
+    name = f"read-{band}-{tokenize(band, per_scene, grid, ys, xs)}"
+    dsk: dict[tuple, tuple] = {}
+    for t, rasters in enumerate(per_scene):
+        for i, (y0, h) in enumerate(ys):
+            for j, (x0, w) in enumerate(xs):
+                dsk[(name, t, i, j)] = (read_block, rasters, grid, band, (y0, x0, h, w))
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
+    return da.Array(graph, name, chunks=((1,) * len(per_scene), ychunks, xchunks), dtype=dtype)
+
+
+# -- one task: one band of one scene, one window ------------------------------------------
+def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
+               window: tuple[int, int, int, int]) -> np.ndarray:
+    """Mosaic ``band`` of one scene in ``window`` = (row, col, height, width) of ``grid``.
+
+    ``rasters`` are ``(href, shift)`` in mosaic order; the first non-zero pixel wins; ``shift``
+    is added to valid DN (clipped to 1..65535). Returns a ``(1, height, width)`` array.
+    """
+    row, col, h, w = window
+    dtype = _DTYPES[band]
+    out = np.zeros((h, w), dtype=dtype)
+    with rasterio.Env(**GDAL_ENV):
+        for href, shift in rasters:
+            empty = out == 0
+            if not empty.any():
+                break
+            try:
+                part = _read_one(href, grid, band, window)
+            except rasterio.errors.RasterioError as exc:
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SourceError(f"cannot read {band} from {redact(href)}: "
+                                  f"{redact(message)}") from None
+            if part is None:
+                continue
+            (r0, r1, c0, c1), values = part
+            target = out[r0:r1, c0:c1]
+            fill = empty[r0:r1, c0:c1] & (values != 0)
+            if shift:
+                shifted = np.clip(values.astype(np.int32) + shift, 1, np.iinfo(dtype).max)
+                target[fill] = shifted[fill].astype(dtype)
+            else:
+                target[fill] = values[fill]
+    return out[np.newaxis]
+
+
+def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int]):
+    """One raster's pixels in the window: ``((r0, r1, c0, c1), values)`` relative to the
+    window, or None where the raster does not reach it."""
+    src = _handles().dataset(href)
+    factor = _nesting(src, grid)
+    if factor is not None:
+        return _read_nested(src, grid, factor, window)
+    resampling = Resampling.nearest if band == "SCL" else (
+        Resampling.average if abs(src.res[0]) < grid.res else Resampling.bilinear)
+    vrt = _handles().warped(href, src, grid, resampling)
+    row, col, h, w = window
+    values = vrt.read(1, window=Window(col, row, w, h))
+    return (0, h, 0, w), values
+
+
+def _nesting(src, grid: SiteGrid) -> tuple[int, int, int] | None:
+    """``(k, row_offset, col_offset)`` when every source pixel is exactly k x k grid pixels
+    starting at a grid pixel edge (same CRS, north-up), else None."""
+    t = src.transform
+    if src.crs is None or src.crs.to_epsg() != grid.epsg or t.b != 0 or t.d != 0 or t.a != -t.e:
+        return None
+    k = t.a / grid.res
+    oc = (t.c - grid.left) / grid.res
+    orow = (grid.top - t.f) / grid.res
+    if not all(abs(v - round(v)) < 1e-6 for v in (k, oc, orow)) or round(k) < 1:
+        return None
+    return int(round(k)), int(round(orow)), int(round(oc))
+
+
+def _read_nested(src, grid: SiteGrid, nesting: tuple[int, int, int],
+                 window: tuple[int, int, int, int]):
+    k, orow, ocol = nesting
+    row, col, h, w = window
+    # the window clipped to the raster's footprint, in grid pixels
+    r0, r1 = max(row, orow), min(row + h, orow + src.height * k)
+    c0, c1 = max(col, ocol), min(col + w, ocol + src.width * k)
+    if r0 >= r1 or c0 >= c1:
+        return None
+    sr0, sc0 = (r0 - orow) // k, (c0 - ocol) // k
+    sr1, sc1 = -(-(r1 - orow) // k), -(-(c1 - ocol) // k)
+    values = src.read(1, window=Window(sc0, sr0, sc1 - sc0, sr1 - sr0))
+    if k > 1:
+        values = np.repeat(np.repeat(values, k, axis=0), k, axis=1)
+        dr, dc = r0 - orow - sr0 * k, c0 - ocol - sc0 * k
+        values = values[dr:dr + r1 - r0, dc:dc + c1 - c0]
+    return (r0 - row, r1 - row, c0 - col, c1 - col), values
+
+
+class _Handles(threading.local):
+    """This thread's open datasets and warped views, least recently used closed first."""
+
+    def __init__(self) -> None:
+        self.open: OrderedDict[tuple, Any] = OrderedDict()
+
+    def _get(self, key: tuple, make, valid=lambda obj: not obj.closed) -> Any:
+        obj = self.open.get(key)
+        if obj is not None and valid(obj):
+            self.open.move_to_end(key)
+            return obj
+        obj = self.open[key] = make()
+        while len(self.open) > _MAX_HANDLES:
+            _, old = self.open.popitem(last=False)
+            old.close()
+        return obj
+
+    def dataset(self, href: str):
+        return self._get(("ds", href), lambda: rasterio.open(href))
+
+    def warped(self, href: str, src, grid: SiteGrid, resampling: Resampling):
+        def make():
+            return WarpedVRT(src, crs=grid.crs, transform=Affine(*grid.transform),
+                             width=grid.width, height=grid.height, resampling=resampling,
+                             src_nodata=0, nodata=0)
+        # a view is only good while the very handle it was made on is open
+        return self._get(("vrt", href, grid, resampling), make,
+                         valid=lambda vrt: vrt.src_dataset is src and not src.closed)
+
+
+_LOCAL = _Handles()
+
+
+def _handles() -> _Handles:
+    return _LOCAL
+
+
+_SECRET = re.compile(r"\?[^\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with URL query strings (SAS tokens, signatures) cut: safe for logs."""
+    return _SECRET.sub("?…", str(text))

@@ -1,0 +1,437 @@
+"""The Sentinel Hub source: Catalog API search and Process API download through sentinelhub-py.
+
+``search`` pages through the Catalog API (STAC search, optional cloud filter) and groups the
+items into one :class:`~flows.sources.SceneRef` per solar day. ``load`` builds the lazy scene
+cube: one Process API request per scene and spatial tile (at most ``max_tile_px`` = 2500 px a
+side, the service's limit; larger sites are split on 60 m boundaries and stitched), one dask
+task each, onto the site's UTM grid at 10 m (``aoi.site_grid``).
+
+Choices, and why:
+
+* **harmonizeValues false**: DN as delivered, and ``boa_offset`` from the ``_Nxxxx_`` baseline
+  in the catalog item id (-1000 from 04.00 on). With the service default (true) the offset is
+  removed *and negatives are clamped to 0*, and 0 is nodata in the scene cube: dark water in
+  B11/B12 (reflectance near 0, negative with noise) would be masked out over every seagrass
+  site. A day mosaicking tiles of different baselines (a half-reprocessed pass) is the one
+  exception: it is requested harmonised, with ``boa_offset`` 0, so one offset per scene holds.
+* **units DN, UINT16** bands and **UINT8** SCL + dataMask, as two responses (a tar). Where
+  ``dataMask`` is 0 every band and SCL are set to 0, the cube's nodata.
+* **Failures are data, not exceptions**: a tile that still fails after the client's bounded
+  retries (5xx and broken connections ``max_download_attempts`` times with backoff; 429
+  honouring ``Retry-After`` up to ``max_rate_limit_retries``; one token refresh on 401; an
+  undecodable body retried like a 5xx) is logged, its pixels come back as nodata, and the
+  cube's ``fetch_status`` variable (time,) int16 says which scenes are incomplete: 0 fetched,
+  else the HTTP status of the last failure, or :data:`FETCH_BROKEN` (connection dropped,
+  truncated or undecodable body). It is lazy and computed with everything else, so it works
+  on a distributed cluster too. The flow must not store observation rows of those scenes
+  (an incremental run then fetches them again): see :func:`failed_scenes`.
+
+Credentials come from ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET``; ``SH_BASE_URL`` / ``SH_TOKEN_URL``
+point at another deployment (Copernicus Data Space Ecosystem, a test server). One
+``SHConfig(use_defaults=True, ...)`` is built from them and passed to every sentinelhub-py call,
+so nothing is read from or written to ``~/.config/sentinelhub``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import requests
+import xarray as xr
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from sentinelhub import (
+    CRS,
+    BBox,
+    DataCollection,
+    MimeType,
+    MosaickingOrder,
+    ResamplingType,
+    SentinelHubCatalog,
+    SentinelHubDownloadClient,
+    SentinelHubRequest,
+    SHConfig,
+)
+from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException
+
+from aoi import Site
+from aoi.grid import SiteGrid, site_grid
+from flows.sources import BANDS, SceneRef, SourceError
+
+__all__ = ["FETCH_BROKEN", "FETCH_OK", "SentinelHubSettings", "SentinelHubSource", "failed_scenes"]
+
+LOGGER = logging.getLogger(__name__)
+
+ENV_ID, ENV_SECRET, ENV_BASE, ENV_TOKEN = ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "SH_BASE_URL",
+                                          "SH_TOKEN_URL")
+DEFAULT_BASE_URL = "https://services.sentinel-hub.com"
+DEFAULT_TOKEN_URL = f"{DEFAULT_BASE_URL}/auth/realms/main/protocol/openid-connect/token"
+_KNOWN_TOKEN_URLS = {  # deployments whose token service is not the Sentinel Hub main one
+    "https://sh.dataspace.copernicus.eu":
+        "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token",
+}
+MAX_TILE_PX = 2500
+"""Largest width or height the Process API renders in one request."""
+FETCH_OK = 0
+FETCH_BROKEN = 1
+"""``fetch_status`` of a tile whose connection broke or whose body could not be decoded."""
+
+_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
+_PASS_MARGIN = dt.timedelta(minutes=10)
+
+EVALSCRIPT = """//VERSION=3
+function setup() {
+  return {
+    input: [{bands: ["B02", "B03", "B04", "B08", "B11", "B12", "SCL", "dataMask"], units: "DN"}],
+    output: [
+      {id: "bands", bands: 6, sampleType: "UINT16"},
+      {id: "scl", bands: 2, sampleType: "UINT8"}
+    ],
+    mosaicking: "SIMPLE"
+  };
+}
+function evaluatePixel(s) {
+  return {bands: [s.B02, s.B03, s.B04, s.B08, s.B11, s.B12], scl: [s.SCL, s.dataMask]};
+}
+"""
+
+
+@dataclass(frozen=True)
+class SentinelHubSettings:
+    """Where and how to reach Sentinel Hub. Secrets are kept out of ``repr``."""
+
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    token_url: str = DEFAULT_TOKEN_URL
+    max_download_attempts: int = 4
+    """Tries per request on 5xx, broken connections and undecodable bodies."""
+    download_sleep_time: float = 5.0
+    """Seconds before the second try; tripled before each further one."""
+    max_rate_limit_retries: int = 10
+    """Requests answered 429 (each after its ``Retry-After``) before a tile is given up."""
+    timeout_s: float = 120.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any
+                 ) -> SentinelHubSettings:
+        """Settings from ``SH_CLIENT_ID``, ``SH_CLIENT_SECRET``, ``SH_BASE_URL``, ``SH_TOKEN_URL``.
+
+        Raises :class:`SourceError` naming the missing variables (never any value)."""
+        env = os.environ if environ is None else environ
+        missing = [k for k in (ENV_ID, ENV_SECRET) if not env.get(k, "").strip()]
+        if missing:
+            raise SourceError(
+                f"sentinelhub source needs credentials: set {' and '.join(missing)} "
+                f"(an OAuth client of your Sentinel Hub or Copernicus Data Space account)")
+        base = (env.get(ENV_BASE) or DEFAULT_BASE_URL).strip().rstrip("/")
+        token = (env.get(ENV_TOKEN) or _KNOWN_TOKEN_URLS.get(base, DEFAULT_TOKEN_URL)).strip()
+        for name, url in ((ENV_BASE, base), (ENV_TOKEN, token)):
+            if not re.match(r"https?://[^/\s]+", url):
+                raise SourceError(f"{name} must be an http(s) URL, got {url!r}")
+        return cls(client_id=env[ENV_ID].strip(), client_secret=env[ENV_SECRET].strip(),
+                   base_url=base, token_url=token, **overrides)
+
+    def sh_config(self) -> SHConfig:
+        """The one sentinelhub-py configuration, never read from or saved to disk."""
+        return SHConfig(use_defaults=True, sh_client_id=self.client_id,
+                        sh_client_secret=self.client_secret, sh_base_url=self.base_url,
+                        sh_token_url=self.token_url,
+                        max_download_attempts=self.max_download_attempts,
+                        download_sleep_time=self.download_sleep_time,
+                        download_timeout_seconds=self.timeout_s,
+                        max_retries=self.max_rate_limit_retries)
+
+
+def l2a_collection(base_url: str) -> DataCollection:
+    """Sentinel-2 L2A bound to ``base_url``: the stock collection carries its own service URL
+    (the public host), which would override ``sh_base_url`` for Process requests."""
+    stock = DataCollection.SENTINEL2_L2A
+    if base_url.rstrip("/") == (stock.service_url or "").rstrip("/"):
+        return stock
+    name = "BLUECARBON_S2L2A_" + hashlib.sha1(base_url.encode()).hexdigest()[:12].upper()
+    return stock.define_from(name, service_url=base_url)
+
+
+def baseline_offset(item_id: str) -> tuple[str, int]:
+    """``("05.09", -1000)`` from ``..._N0509_...``: baseline 04.00 and later carry the offset."""
+    match = _BASELINE.search(item_id)
+    if not match:
+        raise SourceError(f"sentinelhub: catalog item {item_id!r} has no _Nxxxx_ processing baseline")
+    major, minor = match.groups()
+    return f"{major}.{minor}", (-1000 if int(major) >= 4 else 0)
+
+
+def failed_scenes(scene_ids: Any, fetch_status: Any) -> dict[str, str]:
+    """``{scene_id: reason}`` for scenes whose ``fetch_status`` (computed) is not 0."""
+    out = {}
+    for sid, code in zip(np.asarray(scene_ids).tolist(), np.asarray(fetch_status).tolist(),
+                         strict=True):
+        if code != FETCH_OK:
+            out[str(sid)] = ("connection broken or response undecodable" if code == FETCH_BROKEN
+                             else f"HTTP {code}")
+    return out
+
+
+class SentinelHubSource:
+    """Sentinel-2 L2A from a Sentinel Hub deployment (see the module docstring)."""
+
+    name = "sentinelhub"
+
+    def __init__(self, settings: SentinelHubSettings | None = None, *,
+                 max_cloud_cover: float | None = None, max_tile_px: int = MAX_TILE_PX,
+                 page_size: int = 100, catalog: str | None = None):
+        """``max_cloud_cover`` (percent): catalog filter ``eo:cloud_cover < value`` and the
+        Process API's ``maxCloudCoverage``; None keeps every scene (SCL masks the clouds)."""
+        if catalog is not None:
+            raise SourceError("--catalog is for the stac source; point the sentinelhub source "
+                              f"at another deployment with {ENV_BASE} and {ENV_TOKEN}")
+        if not 6 <= int(max_tile_px) <= MAX_TILE_PX:
+            raise SourceError(f"max_tile_px must be between 6 and {MAX_TILE_PX}, got {max_tile_px}")
+        if max_cloud_cover is not None and not 0 < max_cloud_cover <= 100:
+            raise SourceError(f"max_cloud_cover must be in (0, 100] percent, got {max_cloud_cover}")
+        if not 1 <= page_size <= 100:
+            raise SourceError(f"page_size must be between 1 and 100, got {page_size}")
+        self.settings = settings or SentinelHubSettings.from_env()
+        self.max_cloud_cover, self.max_tile_px, self.page_size = (
+            max_cloud_cover, int(max_tile_px), int(page_size))
+        self._fetcher = _Fetcher(self.settings, max_cloud_cover)
+
+    # -- search --------------------------------------------------------------------------
+    def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
+        """Catalog items over the site's bounding box in ``[start, end]``, one ref per solar
+        day, oldest first."""
+        catalog = SentinelHubCatalog(config=self._fetcher.config)
+        query = "" if self.max_cloud_cover is None else f"eo:cloud_cover < {self.max_cloud_cover:g}"
+        try:
+            items = list(catalog.search(
+                self._fetcher.collection, time=(start, end), limit=self.page_size,
+                bbox=BBox(site.geometry.bounds, crs=CRS.WGS84), filter=query or None,
+                fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
+                        "exclude": []}))
+        except Exception as exc:
+            raise SourceError(f"sentinelhub: catalog search for site {site.id} failed: "
+                              f"{_describe(exc)}") from None
+        lon = site.centroid_lonlat[0]
+        days: dict[dt.date, list[tuple[dt.datetime, str, float]]] = {}
+        for item in items:
+            when = dt.datetime.fromisoformat(item["properties"]["datetime"]).astimezone(dt.UTC)
+            solar_day = (when + dt.timedelta(hours=lon / 15)).date()
+            cloud = float(item["properties"].get("eo:cloud_cover", math.nan))
+            days.setdefault(solar_day, []).append((when, item["id"], cloud))
+        return [self._scene(sorted(group)) for _, group in sorted(days.items())]
+
+    def _scene(self, group: list[tuple[dt.datetime, str, float]]) -> SceneRef:
+        ids = sorted({item_id for _, item_id, _ in group})
+        baselines = {baseline_offset(i) for i in ids}
+        harmonize = len({off for _, off in baselines}) > 1
+        (baseline, offset), *_ = sorted(baselines)
+        first, last = group[0][0], group[-1][0]
+        span = ((first - _PASS_MARGIN).isoformat(), (last + _PASS_MARGIN).isoformat())
+        return SceneRef(
+            datetime=first, scene_id=group[0][1], boa_offset=0 if harmonize else offset,
+            cloud_cover=float(np.nanmean([c for *_, c in group])) if group else math.nan,
+            source=self.name,
+            properties={"s2:processing_baseline": baseline, "sentinelhub:items": tuple(ids),
+                        "sentinelhub:time_range": span, "sentinelhub:harmonize": harmonize})
+
+    # -- load ----------------------------------------------------------------------------
+    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
+        """The lazy scene cube of the contract plus ``fetch_status`` (time,) int16."""
+        grid = site_grid(site)
+        ny, nx = grid.shape
+        tiles = _tiles(grid, self.max_tile_px)
+        fetch = dask.delayed(self._fetcher, pure=True, nout=2)
+        stacks, statuses = [], []
+        for ref in scenes:
+            plan = _ScenePlan.of(ref)
+            rows, codes = [], []
+            for tile_row in tiles:
+                row = []
+                for tile in tile_row:
+                    data, code = fetch(plan, grid.epsg, tile,
+                                       dask_key_name=f"sentinelhub-{ref.scene_id}-{tile.key}")
+                    row.append(da.from_delayed(data, shape=(7, tile.height, tile.width),
+                                               dtype=np.uint16))
+                    codes.append(da.from_delayed(code, shape=(), dtype=np.int16))
+                rows.append(row)
+            stacks.append(da.block(rows))
+            statuses.append(da.stack(codes).max())
+        stack = da.stack(stacks) if scenes else da.zeros((0, 7, ny, nx), dtype=np.uint16)
+        status = da.stack(statuses) if scenes else da.zeros((0,), dtype=np.int16)
+        chunks = chunks or max(ny, nx)
+        data = {b: stack[:, i].rechunk((1, chunks, chunks)) for i, b in enumerate(BANDS)}
+        data["SCL"] = stack[:, 6].astype(np.uint8).rechunk((1, chunks, chunks))
+        times = np.array([np.datetime64(s.datetime.astimezone(dt.UTC).replace(tzinfo=None), "ns")
+                          for s in scenes], dtype="datetime64[ns]")
+        coords = {
+            "time": times, "y": grid.y_coords(), "x": grid.x_coords(),
+            "boa_offset": ("time", np.array([s.boa_offset for s in scenes], np.int16)),
+            "scene_id": ("time", np.array([s.scene_id for s in scenes], dtype=object)),
+        }
+        ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
+        ds["fetch_status"] = ("time", status)
+        ds["fetch_status"].attrs["meaning"] = (
+            f"{FETCH_OK}: fetched; {FETCH_BROKEN}: connection broken or body undecodable; "
+            "else the HTTP status of the last failed request (pixels of that tile are nodata)")
+        ds.attrs.update(crs=f"EPSG:{grid.epsg}", transform=grid.transform, res=grid.res,
+                        site_id=site.id, source=self.name)
+        return ds
+
+
+@dataclass(frozen=True)
+class _Tile:
+    row0: int
+    col0: int
+    height: int
+    width: int
+    bounds: tuple[float, float, float, float]
+    """``(left, bottom, right, top)`` in the grid's CRS, metres."""
+
+    @property
+    def key(self) -> str:
+        return f"r{self.row0}c{self.col0}"
+
+
+def _tiles(grid: SiteGrid, max_px: int) -> list[list[_Tile]]:
+    """Rows of tiles covering the grid, at most ``max_px`` a side, cut on 60 m (6 px) lines
+    where that still fits."""
+    def cuts(n: int) -> list[tuple[int, int]]:
+        step = -(-n // -(-n // max_px))  # ceil(n / number of tiles needed)
+        if -(-step // 6) * 6 <= max_px:
+            step = -(-step // 6) * 6
+        return [(a, min(step, n - a)) for a in range(0, n, step)]
+
+    res = grid.res
+    return [[_Tile(r, c, h, w, (grid.left + c * res, grid.top - (r + h) * res,
+                                grid.left + (c + w) * res, grid.top - r * res))
+             for c, w in cuts(grid.width)] for r, h in cuts(grid.height)]
+
+
+@dataclass(frozen=True)
+class _ScenePlan:
+    scene_id: str
+    time_range: tuple[str, str]
+    harmonize: bool
+
+    @classmethod
+    def of(cls, ref: SceneRef) -> _ScenePlan:
+        props = ref.properties or {}
+        span = props.get("sentinelhub:time_range") or (
+            (ref.datetime - _PASS_MARGIN).isoformat(), (ref.datetime + _PASS_MARGIN).isoformat())
+        return cls(ref.scene_id, tuple(span), bool(props.get("sentinelhub:harmonize", False)))
+
+
+class _Fetcher:
+    """One Process API request per call, with the bounded failure handling of the module
+    docstring; picklable (it travels to dask workers with the settings it needs)."""
+
+    def __init__(self, settings: SentinelHubSettings, max_cloud_cover: float | None):
+        self.settings, self.max_cloud_cover = settings, max_cloud_cover
+        self.config = settings.sh_config()
+        self.collection = l2a_collection(settings.base_url)
+
+    def __dask_tokenize__(self) -> tuple:
+        return ("bluecarbon-sentinelhub", self.settings.base_url, self.max_cloud_cover)
+
+    def __call__(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> tuple[np.ndarray, int]:
+        attempts, refreshed, code, reason = 0, False, FETCH_BROKEN, ""
+        while attempts < max(1, self.settings.max_download_attempts):
+            try:
+                return self._request(plan, epsg, tile), FETCH_OK
+            except DownloadFailedException as exc:
+                code, reason = _status(exc) or FETCH_BROKEN, _describe(exc)
+                if code == 401 and not refreshed:  # token revoked or expired early: new one
+                    SentinelHubDownloadClient.clear_cache()
+                    refreshed = True
+                    continue
+                break  # the client already retried 5xx and broken connections
+            except OutOfRequestsException:
+                code, reason = 429, "still rate limited (HTTP 429) after the allowed retries"
+                break
+            except OAuth2Error as exc:
+                code, reason = 401, f"token refused ({exc.error})"
+                break
+            except _Undecodable as exc:
+                code, reason = FETCH_BROKEN, str(exc)
+                attempts += 1
+                if attempts < self.settings.max_download_attempts:
+                    time.sleep(self.settings.download_sleep_time * 3 ** (attempts - 1))
+        LOGGER.warning("sentinelhub: scene %s tile %s not fetched, left as nodata: %s",
+                       plan.scene_id, tile.key, reason)
+        return np.zeros((7, tile.height, tile.width), np.uint16), code
+
+    def _request(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> np.ndarray:
+        maxcc = None if self.max_cloud_cover is None else self.max_cloud_cover / 100
+        request = SentinelHubRequest(
+            evalscript=EVALSCRIPT,
+            input_data=[SentinelHubRequest.input_data(
+                self.collection, time_interval=plan.time_range, maxcc=maxcc,
+                mosaicking_order=MosaickingOrder.LEAST_CC, upsampling=ResamplingType.NEAREST,
+                other_args={"processing": {"harmonizeValues": plan.harmonize}})],
+            responses=[SentinelHubRequest.output_response("bands", MimeType.TIFF),
+                       SentinelHubRequest.output_response("scl", MimeType.TIFF)],
+            bbox=BBox(tile.bounds, crs=CRS(epsg)), size=(tile.width, tile.height),
+            config=self.config)
+        (response,) = request.get_data(decode_data=False, max_threads=1)
+        return _decode(response, tile.height, tile.width)
+
+
+class _Undecodable(Exception):
+    pass
+
+
+def _decode(response: Any, h: int, w: int) -> np.ndarray:
+    """(7, h, w) uint16 from the tar of ``bands.tif`` (6 x UINT16) and ``scl.tif`` (SCL,
+    dataMask as UINT8); everything 0 where dataMask is 0."""
+    try:
+        files = response.decode()
+        bands = np.asarray(files["bands.tif"]).reshape(h, w, 6)
+        scl, mask = np.moveaxis(np.asarray(files["scl.tif"]).reshape(h, w, 2), -1, 0)
+    except Exception as exc:  # tar, TIFF or layout: whatever the body was, it is not usable
+        raise _Undecodable(f"undecodable response ({type(exc).__name__}: {exc})") from None
+    out = np.zeros((7, h, w), np.uint16)
+    valid = mask != 0
+    out[:6] = np.where(valid, np.moveaxis(bands, -1, 0), 0)
+    out[6] = np.where(valid, scl, 0)
+    return out
+
+
+def _status(exc: DownloadFailedException) -> int | None:
+    response = getattr(exc.request_exception, "response", None)
+    return None if response is None else int(response.status_code)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a failed call: HTTP status and the service's message, no URL query."""
+    if isinstance(exc, OAuth2Error):
+        return (f"the token service refused the client credentials in {ENV_ID}/{ENV_SECRET} "
+                f"({exc.error})")
+    if isinstance(exc, OutOfRequestsException):
+        return "rate limited (HTTP 429) beyond the allowed retries"
+    if isinstance(exc, DownloadFailedException):
+        inner = exc.request_exception
+        code = _status(exc)
+        if code is not None:
+            message = ""
+            try:
+                body = inner.response.json()
+                error = body.get("error", body) if isinstance(body, dict) else body
+                message = error.get("message", "") if isinstance(error, dict) else str(error)
+            except (ValueError, AttributeError):
+                pass
+            return f"HTTP {code}" + (f": {message}" if message else "")
+        if isinstance(inner, requests.RequestException):
+            return f"connection failed ({type(inner).__name__})"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
