@@ -45,6 +45,7 @@ import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -52,7 +53,7 @@ from pathlib import Path
 
 from flows.report import PartnerReport, content_id, render_html
 
-__all__ = ["Delivery", "DeliveryError", "SmtpSettings", "build_message", "deliver",
+__all__ = ["Delivery", "DeliveryError", "DeliverySettings", "build_message", "deliver",
            "load_settings", "plan"]
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,8 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True)
-class SmtpSettings:
-    """SMTP settings; ``host`` None means: write messages to the outbox."""
+class DeliverySettings:
+    """SMTP settings and partner addresses; ``host`` None means: write to the outbox."""
 
     host: str | None = None
     port: int = 587
@@ -79,6 +80,8 @@ class SmtpSettings:
     starttls: bool = True
     cafile: str | None = None
     timeout: float = 30.0
+    partner_emails: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``BLUECARBON_PARTNER_EMAILS``, checked: partner name or slug -> addresses."""
 
     def secrets(self) -> list[str]:
         """Every form in which the password could travel (plain, AUTH PLAIN/LOGIN base64)."""
@@ -100,10 +103,10 @@ class Delivery:
 def _address(text: str, what: str) -> str:
     try:
         addr = Address(addr_spec=text.strip())
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, HeaderParseError) as exc:
         raise DeliveryError(f"{what}: not an email address {text.strip()[:80]!r} "
                             f"({type(exc).__name__})") from None
-    if not addr.username or "." not in addr.domain:
+    if not addr.username or ("." not in addr.domain and addr.domain != "localhost"):
         raise DeliveryError(f"{what}: not an email address {text.strip()[:80]!r}")
     return addr.addr_spec
 
@@ -118,7 +121,7 @@ def _sender(text: str) -> str:
     return _address(text, f"{_ENV}FROM")
 
 
-def load_settings(env: Mapping[str, str]) -> SmtpSettings:
+def load_settings(env: Mapping[str, str]) -> DeliverySettings:
     """Read and check the SMTP settings; :class:`DeliveryError` (one line) on bad ones."""
     def get(key: str) -> str | None:
         value = env.get(_ENV + key)
@@ -149,9 +152,10 @@ def load_settings(env: Mapping[str, str]) -> SmtpSettings:
     cafile = get("CAFILE")
     if cafile and not os.path.isfile(cafile):
         raise DeliveryError(f"{_ENV}CAFILE {cafile[:120]!r}: no such file")
-    sender = _sender(get("FROM")) if get("FROM") else SmtpSettings.sender
-    return SmtpSettings(host=host, port=int(port_text), user=user, password=password,
-                        sender=sender, starttls=starttls, cafile=cafile, timeout=timeout)
+    sender = _sender(get("FROM")) if get("FROM") else DeliverySettings.sender
+    return DeliverySettings(host=host, port=int(port_text), user=user, password=password,
+                            sender=sender, starttls=starttls, cafile=cafile, timeout=timeout,
+                            partner_emails=_partner_emails(env))
 
 
 def _addresses(value: object, what: str) -> list[str]:
@@ -170,8 +174,7 @@ def _addresses(value: object, what: str) -> list[str]:
     return [_address(i, what) for i in items if i.strip()]
 
 
-def plan(reports: list[PartnerReport], env: Mapping[str, str]) -> list[Delivery]:
-    """Recipients of each partner's report (see the module docstring), checked."""
+def _partner_emails(env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     raw = env.get("BLUECARBON_PARTNER_EMAILS", "").strip()
     try:
         mapping = json.loads(raw) if raw else {}
@@ -180,17 +183,21 @@ def plan(reports: list[PartnerReport], env: Mapping[str, str]) -> list[Delivery]
                             f"column {exc.colno})") from None
     if not isinstance(mapping, dict):
         raise DeliveryError("BLUECARBON_PARTNER_EMAILS must be a JSON object {partner: address}")
+    return {key: tuple(_addresses(value, f"BLUECARBON_PARTNER_EMAILS[{key[:60]!r}]"))
+            for key, value in mapping.items()}
+
+
+def plan(reports: list[PartnerReport], settings: DeliverySettings) -> list[Delivery]:
+    """Recipients of each partner's report (see the module docstring), checked."""
     deliveries = []
     for report in reports:
-        key = next((k for k in (report.partner, report.slug) if k in mapping), None)
-        if key is not None:
-            found = _addresses(mapping[key], f"BLUECARBON_PARTNER_EMAILS[{key[:60]!r}]")
-        else:
-            found = []
-            for s in report.sites:
-                if s.site.properties.get("partner_email") is not None:
-                    found += _addresses(s.site.properties["partner_email"],
-                                        f"site {s.site.id}: partner_email")
+        key = next((k for k in (report.partner, report.slug) if k in settings.partner_emails),
+                   None)
+        found: list[str] = list(settings.partner_emails[key]) if key is not None else []
+        for s in report.sites if key is None else ():
+            if s.site.properties.get("partner_email") is not None:
+                found += _addresses(s.site.properties["partner_email"],
+                                    f"site {s.site.id}: partner_email")
         deliveries.append(Delivery(report, tuple(dict.fromkeys(found))))
     return deliveries
 
@@ -224,13 +231,13 @@ def _write_eml(msg: EmailMessage, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _scrub(text: str, settings: SmtpSettings) -> str:
+def _scrub(text: str, settings: DeliverySettings) -> str:
     for secret in settings.secrets():
         text = text.replace(secret, "***")
     return " ".join(text.split())
 
 
-def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+def _connect(settings: DeliverySettings) -> smtplib.SMTP:
     assert settings.host is not None
     smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     try:
@@ -247,7 +254,7 @@ def _connect(settings: SmtpSettings) -> smtplib.SMTP:
     return smtp
 
 
-def deliver(deliveries: list[Delivery], settings: SmtpSettings, out: str | Path) -> list[str]:
+def deliver(deliveries: list[Delivery], settings: DeliverySettings, out: str | Path) -> list[str]:
     """Send (or write to the outbox) every partner's message; returns one line per failure,
     also printed to stderr. Credentials never appear in what is logged or printed."""
     outbox = Path(out) / "outbox"

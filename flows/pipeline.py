@@ -153,8 +153,16 @@ def _change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
         "n_observations": [int(n_obs.get(p.to_period("M"), 0)) for p in periods],
     })
     for col in ("valid_fraction", "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha",
-                "net_change_ha", "extent_ci_low_ha", "extent_ci_high_ha"):
+                "net_change_ha", "extent_ci_low_ha", "extent_ci_high_ha", "gain_ci_low_ha",
+                "gain_ci_high_ha", "loss_ci_low_ha", "loss_ci_high_ha",
+                "baseline_observed_fraction", "canopy_20_50_ha", "canopy_50_80_ha",
+                "canopy_80_100_ha", "habitat_ndvi_mean", "restored_ndvi_mean"):
         frame[col] = np.round(np.asarray(monthly[col].values, np.float64), 6)
+    if site.habitat != "mangrove":
+        frame[["canopy_20_50_ha", "canopy_50_80_ha", "canopy_80_100_ha"]] = np.nan
+    frame["turbid"] = np.asarray(monthly["turbid"].values) > 0.5
+    frame["recovery_ratio"] = np.nan  # filled by the flow for sites with a reference_site
+    frame["canopy_closure_period"] = None
     frame["processing_version"] = PROCESSING_VERSION
     frame["run_id"] = run_id
     return frame

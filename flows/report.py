@@ -11,9 +11,8 @@ each partner (sites grouped by their ``partner`` property, :data:`UNASSIGNED` wi
 Everything is rendered in memory first and the month's folder replaced in one rename: a failure
 leaves the previous reports as they were. Sites seen over less than :data:`VALID_FRACTION_MIN`
 of their area that month, or with no usable scene, get no figure. HTML is rendered by Jinja2 with
-autoescape on. PDF: WeasyPrint (PyPI; Debian libpango-1.0-0 libpangoft2-1.0-0), else headless
-Chromium (Debian chromium); ``BLUECARBON_PDF_RENDERER`` picks one. ``--deliver``: see
-:mod:`flows.deliver`.
+autoescape on; figures: :mod:`flows.report_figures`; PDF: :mod:`flows.report_pdf` (WeasyPrint,
+else headless Chromium). ``--deliver``: see :mod:`flows.deliver`.
 """
 
 from __future__ import annotations
@@ -26,9 +25,7 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
-import tempfile
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,18 +36,17 @@ import pandas as pd
 from aoi import Site, SitesError, load_sites
 from flows import store
 from flows.report_figures import MapImage, change_map, extent_chart
+from flows.report_pdf import PDF_RENDERERS, PdfError, pdf_renderer
 
 __all__ = ["PDF_RENDERERS", "UNASSIGNED", "VALID_FRACTION_MIN", "PartnerReport", "ReportError",
            "SiteReport", "build_reports", "cli_report", "content_id", "parse_month",
-           "partner_slug", "render_html", "render_pdf", "write_reports"]
+           "partner_slug", "render_html", "write_reports"]
 
 VALID_FRACTION_MIN = 0.3
 """Below this fraction of the site seen clear in a month, the month gets no figure: gap-filled
 extent from older views would be presented as if it were this month's."""
 UNASSIGNED = "unassigned"
 """Partner slug of sites without a ``partner`` property."""
-PDF_RENDERERS = ("weasyprint", "chromium")
-"""PDF renderers in order of preference."""
 _HABITAT_LABEL = {"mangrove": "Mangrove", "seagrass": "Seagrass"}
 _MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _TEMPLATES = jinja2.Environment(
@@ -188,62 +184,76 @@ def _seen(row: pd.Series | None, scenes: int) -> tuple[str, str]:
     return f"{row['valid_fraction']:.0%}", f"{n} usable of {scenes} scene{'s' * (scenes != 1)}"
 
 
+def _signed(value: float) -> str:
+    return f"{value:+,.1f} ha".replace("-", "\u2212")
+
+
+def _ok_text(site: Site, row: pd.Series, seen: tuple[str, str]) -> tuple[str, list, list]:
+    """Headline, detail sentences and metric rows of a month with a reliable figure."""
+    habitat = _HABITAT_LABEL.get(site.habitat, site.habitat.capitalize())
+    base = _baseline_label(site)
+    extent, baseline, net = row["extent_ha"], row["baseline_extent_ha"], row["net_change_ha"]
+    low, high = row["extent_ci_low_ha"], row["extent_ci_high_ha"]
+    has_ci = not (pd.isna(low) or pd.isna(high))
+    if abs(net) < 0.05:
+        headline = f"{habitat} cover at {site.name} is about the same as at its {base} baseline."
+    else:
+        verb = "grew" if net > 0 else "shrank"
+        headline = f"{habitat} cover at {site.name} {verb} by {_ha(abs(net))} since the {base} baseline."
+    if has_ci:
+        headline += (f" The true change is likely between {_change_words(low - baseline)} "
+                     f"and {_change_words(high - baseline)}.")
+    details = [
+        f"It now covers {_ha(extent)}" + (f" (likely {_range(low, high)})" if has_ci else "")
+        + f": {_ha(row['gain_ha'])} of new {site.habitat} and {_ha(row['loss_ha'])} lost "
+        f"since the baseline, when it covered {_ha(baseline)}.",
+        f"Satellites saw {seen[0]} of the site clear of cloud this month ({seen[1]}).",
+    ]
+    metrics = [("Habitat extent", _ha(extent), _range(low, high) if has_ci else ""),
+               (f"Baseline extent ({base})", _ha(baseline), "")]
+    for name, label in (("gain", "Gain since baseline"), ("loss", "Loss since baseline")):
+        ci = _interval(row, name)
+        metrics.append((label, _ha(row[f"{name}_ha"]),
+                        _range(*ci) if ci else "no interval available"))
+    net_range = f"{_signed(low - baseline)[:-3]} to {_signed(high - baseline)}" if has_ci else ""
+    metrics.append(("Net change since baseline", _signed(net), net_range))
+    return headline, details, metrics
+
+
+def _missing_text(site: Site, status: str, row: pd.Series | None, history: pd.DataFrame,
+                  month: dt.date, seen: tuple[str, str]) -> tuple[str, list]:
+    """Headline and details of a month without a reliable figure, and the last reliable one."""
+    if status == "no_data":
+        headline, details = f"No results for {site.name} this month yet.", []
+    else:
+        headline = f"Too few clear satellite views of {site.name} this month to give a figure."
+        details = [f"Satellites saw {seen[0]} of the site clear of cloud ({seen[1]}); at least "
+                   f"{VALID_FRACTION_MIN:.0%} is needed for a monthly figure."]
+    earlier = [r for _, r in history.iterrows() if r["period"] < month and _status(r) == "ok"]
+    if earlier:
+        last = earlier[-1]
+        details.append(f"The last reliable figure, for {last['period']:%B %Y}, was "
+                       f"{_ha(last['extent_ha'])} ({_change_words(last['net_change_ha'])} since "
+                       f"the {_baseline_label(site)} baseline).")
+    return headline, details
+
+
 def _site_report(site: Site, month: dt.date, history: pd.DataFrame, scenes: int,
                  out: Path) -> SiteReport:
     current = history[history["period"] == month]
     row = current.iloc[0] if len(current) else None
     status = _status(row)
-    habitat = _HABITAT_LABEL.get(site.habitat, site.habitat.capitalize())
-    seen, seen_detail = _seen(row, scenes)
-    place, base = site.name, _baseline_label(site)
-    metrics = [("Seen clear of cloud", seen, seen_detail)]
-    overview = {"seen": seen, "extent": "", "net": "", "short_status": ""}
+    seen = _seen(row, scenes)
+    overview = {"seen": seen[0], "extent": "", "net": "", "short_status": ""}
     if status == "ok":
         assert row is not None
-        extent, baseline, net = row["extent_ha"], row["baseline_extent_ha"], row["net_change_ha"]
-        low, high = row["extent_ci_low_ha"], row["extent_ci_high_ha"]
-        verb = ("is about the same as" if abs(net) < 0.05
-                else "grew by" if net > 0 else "shrank by")
-        headline = f"{habitat} cover at {place} {verb} "
-        headline += (f"at its {base} baseline." if abs(net) < 0.05
-                     else f"{_ha(abs(net))} since the {base} baseline.")
-        if not (pd.isna(low) or pd.isna(high)):
-            headline += (f" The true change is likely between {_change_words(low - baseline)} "
-                         f"and {_change_words(high - baseline)}.")
-        details = [
-            f"It now covers {_ha(extent)}" + ("" if pd.isna(low) else f" (likely {_range(low, high)})")
-            + f": {_ha(row['gain_ha'])} of new {site.habitat} and {_ha(row['loss_ha'])} lost "
-            f"since the baseline, when it covered {_ha(baseline)}.",
-            f"Satellites saw {seen} of the site clear of cloud this month ({seen_detail}).",
-        ]
-        metrics = [
-            ("Habitat extent", _ha(extent), "" if pd.isna(low) else _range(low, high)),
-            (f"Baseline extent ({base})", _ha(baseline), ""),
-            *((label, _ha(row[f"{name}_ha"]),
-               _range(*ci) if (ci := _interval(row, name)) else "no interval available")
-              for name, label in (("gain", "Gain since baseline"), ("loss", "Loss since baseline"))),
-            ("Net change since baseline", f"{net:+,.1f} ha",
-             "" if pd.isna(low) else _range(low - baseline, high - baseline)),
-            *metrics,
-        ]
-        overview.update(extent=_ha(extent), net=f"{net:+,.1f} ha")
+        headline, details, metrics = _ok_text(site, row, seen)
+        overview.update(extent=_ha(row["extent_ha"]), net=_signed(row["net_change_ha"]))
     else:
-        if status == "no_data":
-            headline = f"No results for {place} this month yet."
-            overview["short_status"] = "no results yet"
-        else:
-            headline = (f"Too few clear satellite views of {place} this month to give a reliable "
-                        f"figure.")
-            overview["short_status"] = "too few clear views"
-        details = [f"Satellites saw {seen} of the site clear of cloud ({seen_detail}); at least "
-                   f"{VALID_FRACTION_MIN:.0%} is needed for a monthly figure."] if row is not None else []
-        earlier = history[(history["period"] < month).to_numpy()
-                          & [(_status(r) == "ok") for _, r in history.iterrows()]]
-        if len(earlier):
-            last = earlier.iloc[-1]
-            details.append(f"The last reliable figure, for {last['period']:%B %Y}, was "
-                           f"{_ha(last['extent_ha'])} ({_change_words(last['net_change_ha'])} since "
-                           f"the {base} baseline).")
+        headline, details = _missing_text(site, status, row, history, month, seen)
+        metrics = []
+        overview["short_status"] = "no results yet" if row is None else "too few clear views"
+    metrics.append(("Seen clear of cloud", *seen))
     past = history[history["period"] <= month]
     chart = (extent_chart(past, month, min_valid=VALID_FRACTION_MIN,
                           baseline=(site.baseline_start, site.baseline_end)) if len(past) else None)
@@ -260,7 +270,7 @@ def _csv_rows(rows: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     frame = rows.copy()
     frame.insert(1, "site_name", frame["site_id"].map(names))
     for col in frame.columns:
-        if frame[col].dtype == object:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
             frame[col] = frame[col].map(
                 lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r")
                 else v)
@@ -286,7 +296,7 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
     for site in known:
         groups.setdefault((site.partner or "").strip(), []).append(site)
     month_obs = obs[obs["period"] == month]
-    renderer = _pdf_renderer()
+    renderer = pdf_renderer()  # fails before any work where no PDF renderer is installed
     reports, slugs = [], set()
     for partner, members in sorted(groups.items(), key=lambda kv: (not kv[0], kv[0].lower())):
         slug = partner_slug(partner)
@@ -339,75 +349,6 @@ def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool =
         versions=report.versions)
 
 
-# --------------------------------------------------------------------------- PDF
-
-
-def _data_only_fetcher(url: str, *args: object, **kwargs: object) -> dict:
-    """WeasyPrint URL fetcher that loads data: URIs only (no files, no network)."""
-    if not url.startswith("data:"):
-        raise ValueError("only data: URIs are loaded")
-    import weasyprint
-
-    return weasyprint.default_url_fetcher(url, *args, **kwargs)
-
-
-def _pdf_weasyprint(html: str) -> bytes:
-    import weasyprint  # OSError where pango is missing
-
-    return weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher).write_pdf()
-
-
-def _chromium() -> str | None:
-    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
-                                                "google-chrome"))), None)
-
-
-def _pdf_chromium(html: str) -> bytes:
-    binary = _chromium()
-    if binary is None:
-        raise ReportError("chromium not found")
-    with tempfile.TemporaryDirectory(prefix="bluecarbon-pdf-") as tmp:
-        page, pdf = Path(tmp) / "summary.html", Path(tmp) / "summary.pdf"
-        page.write_text(html, encoding="utf-8")
-        # --no-sandbox: the page is our own, escaped, and loads nothing (CSP default-src 'none')
-        cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
-               f"--print-to-pdf={pdf}", page.as_uri()]
-        proc = subprocess.run(cmd, capture_output=True, timeout=180, check=False)
-        if not pdf.is_file() or pdf.read_bytes()[:5] != b"%PDF-":
-            raise ReportError(f"chromium could not print the PDF (exit {proc.returncode})")
-        return pdf.read_bytes()
-
-
-def _available(name: str) -> bool:
-    if name == "chromium":
-        return _chromium() is not None
-    try:
-        import weasyprint  # noqa: F401
-    except (ImportError, OSError):  # not installed, or its system libraries (pango) missing
-        return False
-    return True
-
-
-def _pdf_renderer(name: str | None = None):
-    name = name or os.environ.get("BLUECARBON_PDF_RENDERER") or None
-    if name is not None and name not in PDF_RENDERERS:
-        raise ReportError(f"unknown PDF renderer {name!r} (one of {', '.join(PDF_RENDERERS)})")
-    for candidate in (name,) if name else PDF_RENDERERS:
-        if _available(candidate):
-            return _pdf_weasyprint if candidate == "weasyprint" else _pdf_chromium
-    raise ReportError(
-        f"no PDF renderer: {name or 'weasyprint or chromium'} is not available; install "
-        "weasyprint (pip) with Debian's libpango-1.0-0 libpangoft2-1.0-0, or chromium")
-
-
-def render_pdf(html: str, renderer: str | None = None) -> bytes:
-    """PDF of a summary page with ``renderer`` (default: the first of :data:`PDF_RENDERERS`
-    available, or ``BLUECARBON_PDF_RENDERER``)."""
-    return _pdf_renderer(renderer)(html)
-
-
 # --------------------------------------------------------------------------- output
 
 
@@ -445,9 +386,9 @@ def cli_report(args: argparse.Namespace) -> int:
         month = parse_month(args.month)
         settings = deliver.load_settings(os.environ) if args.deliver else None
         reports = build_reports(out, month, args.sites)
-        plan = deliver.plan(reports, os.environ) if settings is not None else None
+        plan = deliver.plan(reports, settings) if settings is not None else None
         folder = write_reports(out, month, reports)
-    except (ReportError, SitesError, store.StoreError, deliver.DeliveryError) as exc:
+    except (ReportError, PdfError, SitesError, store.StoreError, deliver.DeliveryError) as exc:
         print(f"bluecarbon: error: {exc}", file=sys.stderr)
         return 2
     for report in reports:

@@ -96,8 +96,8 @@ def extent_chart(history: pd.DataFrame, month: dt.date, *, min_valid: float,
     ax.axvspan(pd.Timestamp(baseline[0]), pd.Timestamp(baseline[1]) + pd.Timedelta(days=1),
                color=COLORS["baseline"], alpha=0.08, lw=0, label="baseline period")
     first = pd.Timestamp(month)
-    ax.axvspan(first, first + pd.offsets.MonthBegin(1), color=COLORS["month"], alpha=0.45, lw=0,
-               label="this month")
+    ax.axvspan(first, first + pd.offsets.MonthBegin(1), color=COLORS["month"], alpha=0.5, lw=0,
+               label="this month", zorder=0)
     ax.fill_between(x, h["extent_ci_low_ha"], h["extent_ci_high_ha"], color=COLORS["extent"],
                     alpha=0.18, lw=0, label="likely range")
     ax.plot(x, h["extent_ha"], color=COLORS["extent"], lw=2, marker="o", ms=3.5,
@@ -182,11 +182,10 @@ def _map_outline(site: Site) -> bytes:
     fig, ax = _map_axes(polygon.bounds)
     ax.set_facecolor("#f7f7f5")
     _draw_outline(ax, polygon)
-    ax.text(0.5, 0.5, MAP_UNAVAILABLE.capitalize(), transform=ax.transAxes, ha="center",
-            va="center", fontsize=8, color="#444444", wrap=True,
-            bbox={"boxstyle": "round,pad=0.4", "fc": "white", "ec": "#cccccc"})
     _scale_bar(ax)
-    ax.set_title("Site boundary (UTM)", fontsize=8, color="#444444")
+    ax.set_title("Site boundary", fontsize=8, color="#444444")
+    fig.supxlabel(MAP_UNAVAILABLE.capitalize(), fontsize=8, color="#444444",
+                  bbox={"boxstyle": "round,pad=0.35", "fc": "white", "ec": "#cccccc"})
     return _png(fig)
 
 

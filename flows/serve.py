@@ -75,6 +75,8 @@ def _prefect_home() -> Path:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as uvicorn binds: a port in TIME_WAIT after a previous server is free, a listener not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -117,13 +119,17 @@ class LocalServer:
         env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         return env
 
-    def start(self, timeout: float = _SERVER_START_TIMEOUT_S) -> None:
+    def check_port(self) -> None:
+        """ServeError (one line) if something listens on the port already."""
         if not _port_free(self.host, self.port):
             raise ServeError(
                 f"port {self.port} on {self.host} is in use: to use a Prefect server already "
                 f"running there, set PREFECT_API_URL={self.api_url}; otherwise pick another "
                 "port with PREFECT_SERVER_API_PORT"
             )
+
+    def start(self, timeout: float = _SERVER_START_TIMEOUT_S) -> None:
+        self.check_port()
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -168,8 +174,10 @@ class LocalServer:
 # --------------------------------------------------------------------------- deployments
 
 
-def build_deployments(*, sites: str | None, out: str, source: str) -> list[Any]:
-    """The two runner deployments, with ``sites``, ``out`` and ``source`` as parameters."""
+def build_deployments(*, sites: str | None, out: str, source: str,
+                      deliver: bool = False) -> list[Any]:
+    """The two runner deployments, with ``sites``, ``out`` and ``source`` (nightly) and
+    ``deliver`` (monthly) as parameters."""
     from prefect.schedules import Cron
 
     from flows.monitor import monitor_sites
@@ -187,7 +195,7 @@ def build_deployments(*, sites: str | None, out: str, source: str) -> list[Any]:
         name=MONTHLY_DEPLOYMENT,
         description="Partner summaries of the previous month.",
         schedules=[Cron(MONTHLY_CRON, timezone=TIMEZONE)],
-        parameters={"sites": sites, "out": out},
+        parameters={"sites": sites, "out": out, "deliver": deliver},
         tags=["bluecarbon", "serve"],
     )
     return [nightly, monthly]
@@ -206,25 +214,77 @@ def _validated(args: argparse.Namespace) -> tuple[str | None, str, str]:
 
 @contextlib.contextmanager
 def _sigterm_as_shutdown() -> Iterator[None]:
-    """Until Prefect's runner installs its own SIGTERM handler (which stops the runner and
-    exits 0), a SIGTERM unwinds this process like Ctrl-C, so the local server is stopped."""
+    """Until the runner installs its graceful handler, a SIGTERM unwinds this process like
+    Ctrl-C, so the local server is still stopped; both handlers are restored on the way out."""
 
     def handler(signum: int, frame: object) -> None:
         raise _Shutdown()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, handler), signal.getsignal(signal.SIGINT)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
 
 
-def _serve(sites: str | None, out: str, source: str) -> None:
-    from prefect import serve
+def _make_runner(limit: int) -> Any:
+    """Prefect's Runner (what ``prefect.serve`` builds), with a working graceful stop.
 
-    deployments = build_deployments(sites=sites, out=out, source=source)
+    Prefect 3.8.8's own SIGTERM handler calls the sync ``stop()`` from inside the event loop,
+    which only creates a coroutine that is never awaited, then ``sys.exit(0)``: a traceback in
+    the log, and the run in progress is left 'Running' in the database forever. Here SIGTERM
+    and the first SIGINT schedule ``astop()`` in the loop instead: in-flight runs are cancelled
+    (state 'Cancelled', "Runner is shutting down."), the poll loop ends, the schedules are
+    paused, and ``start()`` returns. A second SIGINT interrupts at once.
+    """
+    import asyncio
+
+    from prefect.runner import Runner
+
+    class _GracefulRunner(Runner):
+        _stopping_task: asyncio.Task[None] | None = None
+
+        def handle_sigterm(self, signum: int = signal.SIGTERM, *args: Any) -> None:
+            if self._stopping_task is not None:
+                return
+            if not self.started:  # still setting up: unwind like Ctrl-C
+                raise _Shutdown()
+            name = signal.Signals(signum).name
+            self._logger.info("%s received, stopping: runs in progress are cancelled", name)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # 2nd Ctrl-C: now
+            loop = asyncio.get_running_loop()
+            loop.call_soon_threadsafe(self._begin_stop, loop)
+
+        def _begin_stop(self, loop: asyncio.AbstractEventLoop) -> None:
+            if self._stopping_task is None and self.started:
+                self._stopping_task = loop.create_task(self.astop())
+
+        async def start(self, run_once: bool = False, webserver: bool | None = None) -> None:
+            signal.signal(signal.SIGINT, self.handle_sigterm)
+            await super().start(run_once=run_once, webserver=webserver)  # sets SIGTERM
+
+    return _GracefulRunner(pause_on_shutdown=True, limit=limit)
+
+
+def _serve(sites: str | None, out: str, source: str, deliver: bool) -> None:
+    """``prefect.serve(*deployments, limit=1)``, with a graceful SIGTERM/SIGINT."""
+    import asyncio
+
+    deployments = build_deployments(sites=sites, out=out, source=source, deliver=deliver)
     # limit=1: one run at a time on a small machine; the 1st's summary waits for that night
-    serve(*deployments, limit=1)
+    runner = _make_runner(limit=1)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value()
+    print(f"bluecarbon serve: {NIGHTLY_DEPLOYMENT} ({NIGHTLY_CRON} {TIMEZONE}) and "
+          f"{MONTHLY_DEPLOYMENT} ({MONTHLY_CRON} {TIMEZONE}) served; sites={sites or 'bundled'}, "
+          f"out={out}" + (f"; UI {ui}/deployments" if ui else ""), flush=True)
+    print("bluecarbon serve: run one now with: prefect deployment run "
+          f"'monitor-sites/{NIGHTLY_DEPLOYMENT}'; stop with Ctrl-C or SIGTERM", flush=True)
+    asyncio.run(runner.start())
 
 
 def cli_serve(args: argparse.Namespace) -> int:
@@ -250,6 +310,7 @@ def cli_serve(args: argparse.Namespace) -> int:
                           f"got {port!r}", file=sys.stderr)
                     return EXIT_USAGE
                 server = LocalServer(int(port))
+                server.check_port()
                 print(f"bluecarbon serve: starting a local Prefect server on "
                       f"http://{server.host}:{server.port} (log: {server.log_path})", flush=True)
                 server.start()
@@ -257,15 +318,12 @@ def cli_serve(args: argparse.Namespace) -> int:
                 # subprocess read the API URL from the environment
                 os.environ.update({k: v for k, v in server.env().items()
                                    if k.startswith("PREFECT_")})
-            _serve_with_settings(sites, out, source)
+            _serve_with_settings(sites, out, source, bool(getattr(args, "deliver", False)))
     except ServeError as exc:
         print(f"bluecarbon: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (_Shutdown, KeyboardInterrupt):
         pass
-    except SystemExit as exc:  # the runner's SIGTERM handler: stop() then sys.exit(0)
-        if exc.code not in (0, None):
-            raise
     finally:
         if server is not None:
             server.stop()
@@ -273,11 +331,11 @@ def cli_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serve_with_settings(sites: str | None, out: str, source: str) -> None:
+def _serve_with_settings(sites: str | None, out: str, source: str, deliver: bool) -> None:
     """Serve with Prefect's settings following the environment, even if prefect was imported
     before the API URL was set (its settings are read at import)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     url = os.environ.get("PREFECT_API_URL")
     with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
-        _serve(sites, out, source)
+        _serve(sites, out, source, deliver)

@@ -1,5 +1,8 @@
 """Numba kernels behind indices/: the fused DN -> index kernel and the median over time.
 
+The static kernels (median, composite) are cached on disk by numba (``cache=True``); the fused
+index kernels are generated per set of indices and compiled once per process (~2-5 s).
+
 Every kernel takes C-contiguous numpy blocks (callers ``np.ascontiguousarray`` them: numba loses
 vectorisation on strided views), writes float32 into a preallocated output and is parallel over
 rows (``prange``). Kernels release the GIL; :data:`KERNEL_LOCK` serialises launches so that dask
@@ -116,7 +119,7 @@ def _indent(lines: list[str], n: int) -> str:
     return "\n".join(" " * n + line for line in lines)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, ...]], ...],
                  source: str, valid_scl: tuple[int, ...] | None = None):
     """Compile (once per argument tuple) a kernel computing several indices in one pass.
@@ -181,7 +184,7 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
 
 # --------------------------------------------------------------------------- median over time
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sorting_network(n: int) -> np.ndarray:
     """Comparators ``(i, j)``, ``i < j``, of Batcher's merge-exchange network for ``n`` lines.
 
@@ -205,7 +208,7 @@ def sorting_network(n: int) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sorting_networks(n_max: int) -> tuple[np.ndarray, np.ndarray]:
     """Networks for 0..n_max lines, concatenated: ``(pairs (m, 2), start (n_max + 2,))``."""
     nets = [sorting_network(n) for n in range(n_max + 1)]
@@ -243,7 +246,7 @@ def _median_tile(buf, n, cnt, w, pairs, net_start, out_row, x0):
             out_row[x0 + x] = (buf[h - 1, x] + buf[h, x]) * _HALF
 
 
-@_jit(parallel=True)
+@_jit(parallel=True, cache=True)
 def _median_kernel(arr, pairs, net_start, out):
     T, Y, X = arr.shape
     for y in prange(Y):
@@ -283,7 +286,7 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-@_jit(parallel=True)
+@_jit(parallel=True, cache=True)
 def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, out):
     """Per period, median reflectance of the clear observations and their count.
 

@@ -1,4 +1,4 @@
-"""Change against the baseline: monthly extent, gain, loss, net change and an extent interval.
+"""Change against the baseline: monthly extent, gain, loss, net change, and their intervals.
 
 The monthly habitat map is carried forward: a pixel observed in a month takes that month's
 class, a pixel not observed keeps its last known class (the baseline's before anything was
@@ -7,21 +7,30 @@ cumulative since the baseline and cleaned with a minimum mapping unit (connected
 8-neighbours smaller than ``mmu_ha`` are dropped, so sensor noise does not add up to hectares).
 The extent is then ``baseline + gain - loss``, so the table always adds up.
 
-The interval counts every pixel whose class is uncertain (``|score| < 1``: within the rule's
-tolerance of its threshold, see :mod:`indices.habitat`) as possibly either class.
+Intervals: a pixel's class is *uncertain* when its last score is within the rule's tolerance of
+the threshold (``|score| < 1``, see :mod:`indices.habitat`), or when it was last seen more than
+``stale_months`` ago (it may have changed unseen: the interval widens as observation thins).
+Each bound counts every uncertain pixel as the class that moves the bound furthest, and the
+baseline's uncertain pixels likewise for gain and loss. The bounds are therefore conservative
+rather than statistical; the tests check their coverage against planted truth.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["change_metrics", "CHANGE_METRICS", "drop_small_patches"]
+__all__ = ["CHANGE_METRICS", "MonthState", "change_metrics", "drop_small_patches",
+           "mmu_pixels", "monthly_states"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
-    "extent_ci_low_ha", "extent_ci_high_ha", "valid_fraction",
+    "extent_ci_low_ha", "extent_ci_high_ha", "gain_ci_low_ha", "gain_ci_high_ha",
+    "loss_ci_low_ha", "loss_ci_high_ha", "valid_fraction",
 )
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -37,39 +46,74 @@ def drop_small_patches(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     return keep[labels]
 
 
-def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
-                   pixel_area_ha: float, mmu_pixels: int) -> np.ndarray:
-    """(period, y, x) scores + (y, x) baseline score + site mask -> (period, metric)."""
-    n_site = max(int(site.sum()), 1)
+@dataclass(frozen=True)
+class MonthState:
+    """One month of a site, as boolean (y, x) maps inside the site polygon."""
+
+    seen: np.ndarray
+    """Observed clear this month."""
+    habitat: np.ndarray
+    """Habitat map after gap-filling and the minimum mapping unit: baseline + gain - loss."""
+    baseline: np.ndarray
+    gain: np.ndarray
+    loss: np.ndarray
+    uncertain: np.ndarray
+    """Class within tolerance of its threshold, or not seen for more than ``stale_months``."""
+    baseline_uncertain: np.ndarray
+
+
+def monthly_states(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
+                   mmu_pixels: int, stale_months: int = 2) -> Iterator[MonthState]:
+    """Walk the months of (period, y, x) scores against a (y, x) baseline score.
+
+    The one place the gap-filling, minimum-mapping-unit and uncertainty rules live: change
+    metrics, maps and canopy metrics all iterate these states.
+    """
+    site = site.astype(bool)
     base = (baseline > 0) & site
-    base_extent = base.sum() * pixel_area_ha
+    base_uncertain = ~(np.abs(baseline) >= 1) & site  # NaN (never seen) is uncertain too
     state = base.copy()
     last_score = np.where(np.isnan(baseline), 0.0, baseline)
-    out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
+    age = np.zeros(site.shape, np.int32)
     for p in range(scores.shape[0]):
         seen = ~np.isnan(scores[p]) & site
         state = np.where(seen, scores[p] > 0, state) & site
         last_score = np.where(seen, scores[p], last_score)
+        age = np.where(seen, 0, age + 1)
         gain = drop_small_patches(state & ~base, mmu_pixels)
         loss = drop_small_patches(base & ~state, mmu_pixels)
-        habitat = (base | gain) & ~loss
-        uncertain = (np.abs(last_score) < 1) & site
-        extent = habitat.sum() * pixel_area_ha
-        out[p] = (
-            extent,
-            base_extent,
-            gain.sum() * pixel_area_ha,
-            loss.sum() * pixel_area_ha,
-            (gain.sum() - loss.sum()) * pixel_area_ha,
-            extent - (uncertain & habitat).sum() * pixel_area_ha,
-            extent + (uncertain & ~habitat).sum() * pixel_area_ha,
-            seen.sum() / n_site,
+        yield MonthState(
+            seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain, loss=loss,
+            uncertain=((np.abs(last_score) < 1) | (age > stale_months)) & site,
+            baseline_uncertain=base_uncertain,
         )
+
+
+def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
+                   pixel_area_ha: float, mmu_pixels: int, stale_months: int) -> np.ndarray:
+    """(period, y, x) scores + (y, x) baseline score + site mask -> (period, metric)."""
+    n_site = max(int(site.sum()), 1)
+    out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
+    for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
+                                         stale_months=stale_months)):
+        u, ub = m.uncertain, m.baseline_uncertain
+        could_be_now = m.habitat | u
+        could_have_been = m.baseline | ub
+        counts = (
+            m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
+            m.gain.sum() - m.loss.sum(),
+            (m.habitat & ~u).sum(), could_be_now.sum(),
+            (m.gain & ~u & ~ub).sum(), (m.gain | (could_be_now & ~(m.baseline & ~ub))).sum(),
+            (m.loss & ~u & ~ub).sum(), (m.loss | (could_have_been & ~(m.habitat & ~u))).sum(),
+        )
+        out[p, :-1] = np.asarray(counts, np.float64) * pixel_area_ha
+        out[p, -1] = m.seen.sum() / n_site
     return out
 
 
 def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
-                   *, pixel_area_ha: float, mmu_ha: float = 0.1) -> xr.Dataset:
+                   *, pixel_area_ha: float, mmu_ha: float = 0.1,
+                   stale_months: int = 2) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 
     Parameters
@@ -84,24 +128,30 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         Area of one pixel in hectares (0.01 at 10 m).
     mmu_ha
         Minimum mapping unit for gain and loss patches, hectares.
+    stale_months
+        Months without a clear observation after which a pixel's class counts as uncertain.
 
     Returns
     -------
     Dataset over ``period`` with the variables of ``CHANGE_METRICS`` (hectares; valid_fraction
     is the share of the site's pixels observed clear in that period).
     """
-    mmu_pixels = max(1, int(np.ceil(mmu_ha / pixel_area_ha - 1e-9)))
-    core = ["y", "x"]
     table = xr.apply_ufunc(
         _change_kernel,
         scores.chunk({"period": -1, "y": -1, "x": -1}) if scores.chunks else scores,
         baseline_score, site_mask,
-        input_core_dims=[["period", *core], core, core],
+        input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"]],
         output_core_dims=[["period", "metric"]],
-        kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels},
+        kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
+                "stale_months": stale_months},
         dask="parallelized",
         output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"metric": len(CHANGE_METRICS)}},
     )
     table = table.assign_coords(metric=list(CHANGE_METRICS))
     return table.to_dataset(dim="metric")
+
+
+def mmu_pixels(mmu_ha: float, pixel_area_ha: float) -> int:
+    """Pixels in the minimum mapping unit (at least one)."""
+    return max(1, int(np.ceil(mmu_ha / pixel_area_ha - 1e-9)))

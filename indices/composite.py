@@ -62,6 +62,8 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
 
     Returns ``(stack (n_bands + 1, P, y, x), unique labels)``.
     """
+    if not bands:
+        raise ValueError("composite needs at least one band")
     missing = [b for b in (*bands, "SCL") if b not in cube.data_vars]
     if missing:
         raise ValueError(f"composite needs {missing} (cube has {sorted(map(str, cube.data_vars))})")

@@ -22,7 +22,7 @@ from indices.spectral import compute_indices
 
 __all__ = [
     "MangroveRule", "SeagrassRule", "RULES", "habitat_score", "mangrove_score",
-    "seagrass_score", "scene_reflectance",
+    "seagrass_score", "scene_reflectance", "turbid_scenes",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -71,6 +71,8 @@ class SeagrassRule:
     dii_tolerance: float = 0.25
     min_bottom_signal: float = 0.004
     glint_min: float = 0.005
+    turbid_red: float = 0.02
+    turbid_excess: float = 0.3
 
 
 RULES = {"mangrove": MangroveRule(), "seagrass": SeagrassRule()}
@@ -102,6 +104,36 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.
     not_habitat = blue.notnull() & ~(water & visible)
     score = score.where(~not_habitat, -10.0)
     return score.astype(np.float32).rename("seagrass_score")
+
+
+def turbid_scenes(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tuple[
+        xr.DataArray, xr.DataArray]:
+    """Scenes whose water is turbid, and the water mask: ``(turbid[time], water[time, y, x])``;
+    ``turbid`` is 1.0/0.0, NaN where too little water was seen to judge.
+
+    Suspended sediment lifts red reflectance over the whole water body, while in clear water
+    only the shallowest sand shows in red (red attenuates within a few metres); sun glint,
+    which lifts red too, is removed with NIR first. A scene is
+    turbid when the share of its clear water with red above ``turbid_red`` exceeds the site's
+    median share over all scenes by ``turbid_excess``. The bottom is not visible through a plume:
+    the seagrass flow drops those scenes' water from the composites and flags the months.
+    """
+    refl = scene_reflectance(cube)
+    water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
+    n_water = water.sum(("y", "x"))
+    glint = np.maximum(refl["B08"] - rule.deep_water[2], 0)  # Hedley: glint is flat, NIR shows it
+    red = refl["B04"] - glint
+    share = ((red > rule.turbid_red) & water).sum(("y", "x")) / np.maximum(n_water, 1)
+
+    def median(a: xr.DataArray) -> xr.DataArray:
+        return xr.apply_ufunc(np.nanmedian, a.chunk({"time": -1}) if a.chunks else a,
+                              input_core_dims=[["time"]], dask="parallelized",
+                              output_dtypes=[np.float64])
+
+    # judge only scenes that show a fair part of the water (not a cloud gap's edge)
+    share = share.where(n_water >= 0.3 * median(n_water.astype(np.float64)))
+    turbid = (share - median(share) > rule.turbid_excess).where(share.notnull())
+    return turbid, water
 
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}

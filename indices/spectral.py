@@ -1,9 +1,11 @@
 """Spectral indices: the registry and :func:`compute_indices`.
 
 Symbols in formulas are surface reflectance: B=B02, G=B03, R=B04, N=B08, S1=B11, S2=B12.
-One fused numba kernel, generated from the formulas of the requested set, reads each needed
-band once per pixel (uint16 DN), applies the scene's ``boa_offset`` and the SCL/nodata mask and
-writes every requested index in the same pass (see ``docs`` in :mod:`indices._kernels`).
+One fused numba kernel, generated from the formulas of the requested set and compiled once per
+set and process, reads each needed band once per pixel (uint16 DN), applies the scene's
+``boa_offset`` and the SCL/nodata mask and writes every requested index in the same pass
+(:func:`indices._kernels.fused_kernel`). Measured on the 2-core machine, ndvi+ndwi+mndwi+mvi: a
+generated kernel ~1.1 Gpx/s, one kernel with run-time flags per index ~0.4 Gpx/s.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ import datetime as dt
 import numpy as np
 import xarray as xr
 
+from indices.canopy import canopy_metrics
 from indices.change import change_metrics
 from indices.composite import composite, monthly_composite
-from indices.habitat import habitat_score, scene_reflectance
+from indices.habitat import habitat_score, scene_reflectance, turbid_scenes
 from indices.masks import clear_mask, cloud_mask
 from indices.spectral import compute_indices
 
@@ -45,11 +46,30 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date], pixel_area_ha: float,
                    mmu_ha: float = 0.1) -> xr.Dataset:
     """Per calendar month: extent, gain, loss, net change and interval against the baseline."""
+    if habitat == "seagrass":
+        # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
+        # composites as if it were defective (SCL 1), and flag months that were mostly turbid
+        turbid, water = turbid_scenes(cube)
+        cube = cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
     months = monthly_composite(cube)
     scores = habitat_score(months, habitat)
     base = composite(cube, *baseline)
     base_score = habitat_score(base, habitat)
+    if habitat == "seagrass":
+        month_of = xr.DataArray(turbid["time"].values.astype("datetime64[M]")
+                                .astype("datetime64[ns]"), dims="time", name="period")
+        share = turbid.groupby(month_of).mean(skipna=True)
+        turbid_month = (share >= 0.5).reindex(period=months["period"].values, fill_value=False)
+    else:
+        turbid_month = xr.zeros_like(months["period"], dtype=bool)
     table = change_metrics(scores, base_score, site_mask, pixel_area_ha=pixel_area_ha,
                            mmu_ha=mmu_ha)
     table["baseline_observed_fraction"] = (base_score.notnull() & site_mask).sum() / site_mask.sum()
+    ix_names = ["ndvi", "ndwi"]
+    canopy = canopy_metrics(scores, months, compute_indices(months, ix_names), base_score, base,
+                            compute_indices(base, ix_names), site_mask, habitat=habitat,
+                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
+    table = table.merge(canopy)
+    table["turbid"] = turbid_month.astype(np.float64).drop_vars(
+        [c for c in turbid_month.coords if c != "period"])
     return table.astype({k: np.float64 for k in table.data_vars})

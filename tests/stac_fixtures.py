@@ -22,7 +22,6 @@ intersects/bbox, datetime, collections, ``query`` on ``eo:cloud_cover``, paging)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import http.server
 import json
@@ -39,8 +38,8 @@ import numpy as np
 import pystac
 import rasterio
 import shapely
+from affine import Affine
 from pyproj import Transformer
-from rasterio.transform import from_origin
 from shapely.geometry import box, mapping, shape
 
 from aoi import Site
@@ -190,7 +189,7 @@ def _write_cog(path: Path, pixels: np.ndarray, left: float, top: float, res: flo
                epsg: int) -> None:
     with rasterio.open(path, "w", driver="COG", width=pixels.shape[1], height=pixels.shape[0],
                        count=1, dtype=pixels.dtype, crs=f"EPSG:{epsg}",
-                       transform=from_origin(left, top, res, res), nodata=0, compress="ZSTD",
+                       transform=Affine(res, 0.0, left, 0.0, -res, top), nodata=0, compress="ZSTD",
                        level=1, predictor=2, blocksize=256) as dst:
         dst.write(pixels, 1)
 
@@ -207,10 +206,6 @@ def write_cog(path: Path, pixels: np.ndarray, left: float, top: float, res: floa
     """One single-band COG (tests build odd rasters with it)."""
     _write_cog(Path(path), pixels, left, top, res, epsg)
     return Path(path)
-
-
-def shifted_site(site: Site, **changes: Any) -> Site:
-    return dataclasses.replace(site, **changes)
 
 
 # -- HTTP -----------------------------------------------------------------------------------

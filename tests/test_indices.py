@@ -190,11 +190,12 @@ def test_result_does_not_depend_on_what_else_is_requested():
 @given(dn=st.lists(st.integers(0, 65535), min_size=6, max_size=6),
        offset=st.sampled_from([-1000, 0]), scl=st.sampled_from(range(16)))
 def test_normalised_differences_stay_in_unit_interval(dn, offset, scl):
-    out = compute_indices(spectra_cube([dict(zip(BANDS, dn))], offset, [scl]), NORMALISED)
+    spectrum = dict(zip(BANDS, dn, strict=True))
+    out = compute_indices(spectra_cube([spectrum], offset, [scl]), NORMALISED)
     for name in NORMALISED:
         v = out[name].values.ravel()[0]
         assert np.isnan(v) or -1.0 <= v <= 1.0, (name, v)
-        reads = [dict(zip(BANDS, dn))[b] for b in INDICES[name].bands]
+        reads = [spectrum[b] for b in INDICES[name].bands]
         if scl in VALID_SCL and all(reads) and max(reads) + offset > 0:
             assert np.isfinite(v), name  # defined whenever a denominator can be nonzero
 

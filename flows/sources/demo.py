@@ -61,6 +61,8 @@ SPECTRA: dict[str, tuple[float, ...]] = {
     "deep_water": (0.020, 0.008, 0.003, 0.002, 0.001, 0.001),
     "cloud": (0.450, 0.450, 0.460, 0.500, 0.350, 0.250),
 }
+# Water-leaving reflectance added by a dense sediment plume (B02 B03 B04 B08 B11 B12).
+SEDIMENT = (0.020, 0.045, 0.050, 0.012, 0.0, 0.0)
 # Irradiance reflectance of the sea floor just below the surface (B02, B03, B04).
 BOTTOM_ALBEDO = {"sand": (0.250, 0.300, 0.280), "seagrass": (0.050, 0.070, 0.040)}
 
@@ -83,6 +85,10 @@ class DemoScenario:
         default_factory=lambda: {"mangrove": 0.45, "seagrass": 0.20})
     """Mean cloud fraction per scene by habitat (tropical mangrove coasts are cloudier)."""
     glint_probability: float = 0.3
+    plume_probability: float = 0.04
+    """Chance that a scene over a seagrass site shows a sediment plume (turbid water)."""
+    plume_months: tuple[str, ...] = ()
+    """Months ('YYYY-MM') in which every scene shows a plume, e.g. to test turbid flags."""
     swath_edge_probability: float = 0.15
     noise: float = 0.003
     """Sensor noise, reflectance units (1 sigma)."""
@@ -142,6 +148,7 @@ class _SceneParams:
     swath_edge: float
     turbidity: float
     tide: float
+    plume: float
 
 
 class DemoTruth:
@@ -336,7 +343,9 @@ class _Landscape:
         if when >= self.events["seagrass_loss"]:
             bottom = bottom & ~self.loss[water]
         deep = sc.spectrum("deep_water")
-        k = np.asarray(sc.attenuation, np.float32) * np.float32(p.turbidity)
+        k = np.asarray(sc.attenuation, np.float32) * np.float32(p.turbidity * (1 + 2 * p.plume))
+        if p.plume:  # suspended sediment: a bright, reddish water body hiding the bottom
+            deep = deep + np.float32(p.plume) * np.array(SEDIMENT, np.float32)
         depth = self.depth[water]
         for band in range(3):
             albedo = np.where(bottom, np.float32(BOTTOM_ALBEDO["seagrass"][band]),
@@ -437,6 +446,9 @@ class DemoSource:
             glint=float(rng.uniform(0.01, 0.05)) if rng.random() < self.scenario.glint_probability else 0.0,
             swath_edge=float(rng.uniform(0.1, 0.4)) if rng.random() < self.scenario.swath_edge_probability else 0.0,
             turbidity=float(np.clip(rng.lognormal(0, 0.12), 0.7, 1.5)), tide=tide,
+            plume=(float(rng.uniform(0.5, 1.0))
+                   if (rng.random() < self.scenario.plume_probability
+                       or when.strftime("%Y-%m") in self.scenario.plume_months) else 0.0),
         )
 
     def _scene_id(self, site: Site, p: _SceneParams) -> str:

@@ -63,7 +63,11 @@ from sentinelhub import (
     SentinelHubRequest,
     SHConfig,
 )
-from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException
+from sentinelhub.exceptions import (
+    DownloadFailedException,
+    MissingDataInRequestException,
+    OutOfRequestsException,
+)
 
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid
@@ -87,6 +91,7 @@ FETCH_OK = 0
 FETCH_BROKEN = 1
 """``fetch_status`` of a tile whose connection broke or whose body could not be decoded."""
 
+_RATE_LIMITED = "rate limited (HTTP 429) beyond the allowed retries"
 _BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _PASS_MARGIN = dt.timedelta(minutes=10)
 
@@ -220,7 +225,8 @@ class SentinelHubSource:
                 bbox=BBox(site.geometry.bounds, crs=CRS.WGS84), filter=query or None,
                 fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
                         "exclude": []}))
-        except Exception as exc:
+        except (DownloadFailedException, MissingDataInRequestException, OAuth2Error,
+                requests.RequestException, KeyError, TypeError) as exc:
             raise SourceError(f"sentinelhub: catalog search for site {site.id} failed: "
                               f"{_describe(exc)}") from None
         lon = site.centroid_lonlat[0]
@@ -241,7 +247,7 @@ class SentinelHubSource:
         span = ((first - _PASS_MARGIN).isoformat(), (last + _PASS_MARGIN).isoformat())
         return SceneRef(
             datetime=first, scene_id=group[0][1], boa_offset=0 if harmonize else offset,
-            cloud_cover=float(np.nanmean([c for *_, c in group])) if group else math.nan,
+            cloud_cover=_mean([c for *_, c in group]),
             source=self.name,
             properties={"s2:processing_baseline": baseline, "sentinelhub:items": tuple(ids),
                         "sentinelhub:time_range": span, "sentinelhub:harmonize": harmonize})
@@ -345,11 +351,18 @@ class _Fetcher:
     def __dask_tokenize__(self) -> tuple:
         return ("bluecarbon-sentinelhub", self.settings.base_url, self.max_cloud_cover)
 
-    def __call__(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> tuple[np.ndarray, int]:
+    def __call__(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> tuple[np.ndarray, np.ndarray]:
+        data, code = self._fetch(plan, epsg, tile)
+        return data, np.array(code, np.int16)  # 0-d arrays: dask stacks them, not Python ints
+
+    def _fetch(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> tuple[np.ndarray, int]:
         attempts, refreshed, code, reason = 0, False, FETCH_BROKEN, ""
         while attempts < max(1, self.settings.max_download_attempts):
             try:
                 return self._request(plan, epsg, tile), FETCH_OK
+            except OutOfRequestsException:  # a DownloadFailedException: catch it first
+                code, reason = 429, _RATE_LIMITED
+                break
             except DownloadFailedException as exc:
                 code, reason = _status(exc) or FETCH_BROKEN, _describe(exc)
                 if code == 401 and not refreshed:  # token revoked or expired early: new one
@@ -357,9 +370,6 @@ class _Fetcher:
                     refreshed = True
                     continue
                 break  # the client already retried 5xx and broken connections
-            except OutOfRequestsException:
-                code, reason = 429, "still rate limited (HTTP 429) after the allowed retries"
-                break
             except OAuth2Error as exc:
                 code, reason = 401, f"token refused ({exc.error})"
                 break
@@ -408,6 +418,11 @@ def _decode(response: Any, h: int, w: int) -> np.ndarray:
     return out
 
 
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
 def _status(exc: DownloadFailedException) -> int | None:
     response = getattr(exc.request_exception, "response", None)
     return None if response is None else int(response.status_code)
@@ -419,7 +434,7 @@ def _describe(exc: BaseException) -> str:
         return (f"the token service refused the client credentials in {ENV_ID}/{ENV_SECRET} "
                 f"({exc.error})")
     if isinstance(exc, OutOfRequestsException):
-        return "rate limited (HTTP 429) beyond the allowed retries"
+        return _RATE_LIMITED
     if isinstance(exc, DownloadFailedException):
         inner = exc.request_exception
         code = _status(exc)

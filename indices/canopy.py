@@ -1,0 +1,95 @@
+"""Canopy density and restoration trajectories.
+
+Canopy cover is unmixed linearly from NIR between two endmembers taken from the site's own
+baseline composite: closed canopy (median NIR of confidently classified habitat) and bare
+background (median NIR of unvegetated, dry pixels: NDVI < 0.25, NDWI < 0). NIR mixes linearly
+with cover, NDVI does not (a 50 % canopy over mud reads NDVI ~0.6, i.e. "68 %" by scaled NDVI),
+so the classes 20-50, 50-80 and 80-100 % are counted on unmixed cover.
+
+They are counted over the mangrove *and* the restoration zone: pixels that were not mangrove in
+the baseline and have gained at least ``MIN_GAIN`` cover since (a replanting on the mudflat),
+leaving out stable terrestrial vegetation, which unmixes as closed canopy too.
+
+The trajectory compares the mean NDVI of the restoration zone with the mean NDVI of intact
+habitat (habitat in the baseline and now) of a reference site, month by month.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from indices.change import mmu_pixels, monthly_states
+
+__all__ = ["CANOPY_CLASSES", "MIN_GAIN", "canopy_metrics", "CANOPY_METRICS"]
+
+CANOPY_CLASSES = {"canopy_20_50_ha": (0.2, 0.5), "canopy_50_80_ha": (0.5, 0.8),
+                  "canopy_80_100_ha": (0.8, np.inf)}
+MIN_GAIN = 0.15
+"""Cover gained since the baseline that puts a non-habitat pixel in the restoration zone."""
+DEFAULT_ENDMEMBERS = (0.09, 0.32)
+"""NIR of bare intertidal mud and of closed mangrove canopy, used when a site lacks either."""
+
+CANOPY_METRICS = (*CANOPY_CLASSES, "habitat_ndvi_mean", "restored_ndvi_mean")
+
+
+def _endmembers(nir_base, ndvi_base, ndwi_base, base_score, site) -> tuple[float, float]:
+    canopy = site & (base_score >= 1) & np.isfinite(nir_base)
+    bare = site & (ndvi_base < 0.25) & (ndwi_base < 0) & np.isfinite(nir_base)
+    lo = float(np.median(nir_base[bare])) if bare.sum() >= 20 else DEFAULT_ENDMEMBERS[0]
+    hi = float(np.median(nir_base[canopy])) if canopy.sum() >= 20 else DEFAULT_ENDMEMBERS[1]
+    return (lo, hi) if hi - lo > 0.05 else DEFAULT_ENDMEMBERS
+
+
+def _canopy_kernel(scores, nir, ndvi, base_score, nir_base, ndvi_base, ndwi_base, site, *,
+                   pixel_area_ha: float, mmu: int, habitat: str):
+    site = site.astype(bool)
+    n = scores.shape[0]
+    out = np.full((n, len(CANOPY_METRICS)), np.nan)
+    lo, hi = _endmembers(nir_base, ndvi_base, ndwi_base, base_score, site)
+    cover_base = np.clip((nir_base - lo) / (hi - lo), 0, None)
+    cover = np.where(np.isfinite(cover_base), cover_base, 0.0)
+    last_ndvi = np.where(np.isfinite(ndvi_base), ndvi_base, np.nan)
+    for p, m in enumerate(monthly_states(scores, base_score, site, mmu_pixels=mmu)):
+        seen = m.seen & np.isfinite(nir[p])
+        cover = np.where(seen, np.clip((nir[p] - lo) / (hi - lo), 0, None), cover)
+        last_ndvi = np.where(seen, ndvi[p], last_ndvi)
+        stable = m.habitat & m.baseline
+        out[p, 3] = np.nanmean(last_ndvi[stable]) if stable.any() else np.nan
+        if habitat == "mangrove":
+            gained = np.nan_to_num(cover - cover_base, nan=0.0) >= MIN_GAIN
+            restoring = site & ~m.baseline & (gained | m.habitat)
+            counted = m.habitat | restoring
+            for i, (a, b) in enumerate(CANOPY_CLASSES.values()):
+                out[p, i] = (counted & (cover >= a) & (cover < b)).sum() * pixel_area_ha
+            out[p, 4] = np.nanmean(last_ndvi[restoring]) if restoring.any() else np.nan
+    return out
+
+
+def canopy_metrics(scores: xr.DataArray, months: xr.Dataset, month_ix: xr.Dataset,
+                   base_score: xr.DataArray, base: xr.Dataset, base_ix: xr.Dataset,
+                   site_mask: xr.DataArray, *, habitat: str, pixel_area_ha: float,
+                   mmu_ha: float = 0.1) -> xr.Dataset:
+    """Per month: canopy class areas (ha, NaN for seagrass), mean NDVI of intact habitat and of
+    the restoration zone. ``months``/``base`` are reflectance composites, ``month_ix``/``base_ix``
+    their ``ndvi`` and ``ndwi``; lazy when the inputs are."""
+    core = ["y", "x"]
+    whole = {"period": -1, "y": -1, "x": -1}
+
+    def _one(a):
+        return a.chunk(whole) if a.chunks else a
+
+    period_core, core = ["period", "y", "x"], ["y", "x"]
+    monthly = [scores, months["B08"], month_ix["ndvi"]]
+    monthly = [a.chunk({"period": -1, "y": -1, "x": -1}) if a.chunks else a for a in monthly]
+    table = xr.apply_ufunc(
+        _canopy_kernel,
+        *monthly, base_score, base["B08"], base_ix["ndvi"], base_ix["ndwi"], site_mask,
+        input_core_dims=[period_core] * 3 + [core] * 5,
+        output_core_dims=[["period", "metric"]],
+        kwargs={"pixel_area_ha": pixel_area_ha, "mmu": mmu_pixels(mmu_ha, pixel_area_ha),
+                "habitat": habitat},
+        dask="parallelized", output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"metric": len(CANOPY_METRICS)}},
+    )
+    return table.assign_coords(metric=list(CANOPY_METRICS)).to_dataset(dim="metric")

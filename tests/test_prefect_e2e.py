@@ -1,0 +1,410 @@
+"""Scheduled runs for real: a Prefect server, ``prefect deploy --all`` of prefect.yaml, a process
+worker, and ``bluecarbon serve``.
+
+The slow tests start real processes (server on 127.0.0.1 at a free port, SQLite under a fresh
+``PREFECT_HOME`` in tmp, telemetry off), each in its own process group, and stop them by PID
+(SIGTERM to the group, SIGKILL after a grace period). They talk to the server over its REST API
+with urllib, so this test process never imports a Prefect client or touches ~/.prefect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import inspect
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import pytest
+import yaml
+
+from aoi import bundled_sites_path
+from flows import serve as serve_module
+
+REPO = Path(__file__).resolve().parents[1]
+PREFECT_YAML = REPO / "prefect.yaml"
+SITE_ID = "kenya-mida-creek"
+RUN_END = "2024-03-31"  # a short demo window: baseline 2023 + one quarter reported
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _yaml() -> dict[str, Any]:
+    return yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _prefect_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment minus any outer PREFECT_* setting, plus an isolated home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               PREFECT_CLI_PROMPT="false", PREFECT_WORKER_QUERY_SECONDS="2",
+               PREFECT_RUNNER_POLL_FREQUENCY="2", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+class Service:
+    """A long-running child in its own process group, logging to a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO):
+        self.log = log
+        with open(log, "wb") as fh:
+            self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=fh, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.pid = self.proc.pid
+
+    def tail(self, n: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+
+    def descendants(self) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return psutil.Process(self.pid).children(recursive=True)
+        return []
+
+    def stop(self, grace: float = 20.0) -> int:
+        """SIGTERM to the group, SIGKILL after ``grace`` seconds; returns the exit code."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # stragglers of the group
+            os.killpg(self.pid, signal.SIGKILL)
+        return self.proc.returncode
+
+
+class Api:
+    def __init__(self, url: str):
+        self.url = url
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback only
+            return json.loads(resp.read() or b"null")
+
+    def healthy(self) -> bool:
+        try:
+            return self("GET", "/health") is True
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
+    def deployments(self) -> dict[str, dict]:
+        return {d["name"]: d for d in self("POST", "/deployments/filter", {})}
+
+    def scheduled_runs(self, deployment_ids: list[str]) -> list[dict]:
+        """Runs the server's scheduler created from the deployments' schedules (not the
+        ones created by hand, which are 'Scheduled' for now too)."""
+        runs = self("POST", "/deployments/get_scheduled_flow_runs",
+                    {"deployment_ids": deployment_ids})
+        return [r for r in runs if r["auto_scheduled"]]
+
+    def run_deployment(self, deployment_id: str, parameters: dict) -> dict:
+        return self("POST", f"/deployments/{deployment_id}/create_flow_run",
+                    {"parameters": parameters})
+
+    def flow_run(self, run_id: str) -> dict:
+        return self("GET", f"/flow_runs/{run_id}")
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, *,
+             alive: Service | None = None, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if alive is not None and alive.proc.poll() is not None:
+            pytest.fail(f"{what}: the process exited with {alive.proc.returncode}:\n"
+                        f"{alive.tail()}")
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_terminal(api: Api, run_id: str, timeout: float, logs: list[Service]) -> dict:
+    def done():
+        run = api.flow_run(run_id)
+        return run if run["state"]["type"] in TERMINAL else None
+
+    try:
+        return wait_for(done, timeout, f"flow run {run_id}", every=1.0)
+    except pytest.fail.Exception:
+        print("\n\n".join(s.tail() for s in logs))
+        raise
+
+
+def _one_site_file(folder: Path) -> Path:
+    """A sites file holding a single bundled site (the smallest run that is still real)."""
+    for path in sorted(bundled_sites_path().glob("*.geojson")):
+        fc = json.loads(path.read_text(encoding="utf-8"))
+        feats = [f for f in fc["features"] if f["properties"]["id"] == SITE_ID]
+        if feats:
+            out = folder / f"{SITE_ID}.geojson"
+            out.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+            return out
+    raise LookupError(SITE_ID)
+
+
+def _assert_cron_runs(runs: list[dict], deployments: dict[str, dict]) -> None:
+    """The scheduler created runs at the crons' times (UTC): nightly 02:00, monthly 06:00 on
+    the 1st. None at all means the scheduler loop fails (SQLAlchemy 2.1 with prefect 3.8.8)."""
+    by_name = {d["id"]: name for name, d in deployments.items()}
+    starts: dict[str, list[dt.datetime]] = {}
+    for run in runs:
+        when = dt.datetime.fromisoformat(run["expected_start_time"].replace("Z", "+00:00"))
+        starts.setdefault(by_name[run["deployment_id"]], []).append(when.astimezone(dt.UTC))
+    assert set(starts) == {"nightly-monitoring", "monthly-summary"}, starts
+    assert all((t.hour, t.minute) == (2, 0) for t in starts["nightly-monitoring"])
+    assert all((t.day, t.hour, t.minute) == (1, 6, 0) for t in starts["monthly-summary"])
+    assert len(starts["nightly-monitoring"]) >= 2  # one a day ahead, not a single run
+
+
+def _repo_snapshot() -> tuple[bytes, set[str]]:
+    return PREFECT_YAML.read_bytes(), {p.name for p in REPO.iterdir()}
+
+
+# --------------------------------------------------------------------------- fast checks
+
+
+def test_prefect_yaml_matches_the_flows_and_serve():
+    """Both deployments share the pool, pull step and crons of flows/serve.py, and every
+    parameter they set is one their flow takes (a typo would only fail at 02:00)."""
+    from flows.monitor import monitor_sites
+    from flows.summary_flow import monthly_summary
+
+    spec = _yaml()
+    assert "definitions" in spec
+    steps = spec["pull"]
+    assert steps == [{"prefect.deployments.steps.set_working_directory":
+                      {"directory": "{{ $PWD }}"}}]
+    deps = {d["name"]: d for d in spec["deployments"]}
+    assert set(deps) == {"nightly-monitoring", "monthly-summary"}
+    flows = {"flows/monitor.py:monitor_sites": monitor_sites,
+             "flows/summary_flow.py:monthly_summary": monthly_summary}
+    crons = {"nightly-monitoring": serve_module.NIGHTLY_CRON,
+             "monthly-summary": serve_module.MONTHLY_CRON}
+    for name, dep in deps.items():
+        fn = flows[dep["entrypoint"]]
+        accepted = set(inspect.signature(fn.fn).parameters)
+        assert set(dep["parameters"]) <= accepted, (name, set(dep["parameters"]) - accepted)
+        assert dep["schedules"] == [{"cron": crons[name], "timezone": serve_module.TIMEZONE}]
+        assert dep["work_pool"] == deps["nightly-monitoring"]["work_pool"]
+    nightly = set(inspect.signature(monitor_sites.fn).parameters)
+    assert nightly >= {"sites", "source", "catalog", "start", "end", "out", "dask_address",
+                       "seed", "mmu_ha", "max_area_ha", "chunks"}
+
+
+@pytest.mark.parametrize(("when", "month"), [
+    (dt.date(2026, 12, 1), "2026-11"),
+    (dt.date(2027, 1, 1), "2026-12"),
+    (dt.date(2024, 3, 31), "2024-02"),
+    (dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC), "2026-02"),
+    # 00:30 on 1 April in UTC+2 is still 31 March in UTC: the month before is February
+    (dt.datetime(2026, 4, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))), "2026-02"),
+])
+def test_previous_month(when, month):
+    from flows.summary_flow import previous_month
+
+    assert previous_month(when) == month
+
+
+def _serve_cli(*args: str, env: dict[str, str], timeout: float = 60):
+    return subprocess.run([sys.executable, "-m", "flows.cli", "serve", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(("args", "extra_env", "message"), [
+    (["--sites", "no-such-sites.geojson"], {}, "no-such-sites.geojson"),
+    (["--source", "nope"], {}, "unknown source"),
+    ([], {"PREFECT_SERVER_API_PORT": "http"}, "PREFECT_SERVER_API_PORT"),
+])
+def test_serve_refuses_bad_input_in_one_line(tmp_path, args, extra_env, message):
+    env = _prefect_env(tmp_path / "home", **extra_env)
+    proc = _serve_cli(*args, "--out", str(tmp_path / "out"), env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bluecarbon: error:") and message in lines[0]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "home").exists()
+
+
+def test_serve_refuses_a_busy_port_without_starting_anything(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = _prefect_env(tmp_path / "home", PREFECT_SERVER_API_PORT=str(port))
+        proc = _serve_cli("--out", str(tmp_path / "out"), env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line and f"port {port}" in line and "PREFECT_API_URL" in line
+
+
+# --------------------------------------------------------------------------- server + worker
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    """Every process a test starts; stopped in reverse order, whatever happened."""
+    started: list[Service] = []
+    yield started
+    for svc in reversed(started):
+        svc.stop()
+
+
+@pytest.mark.slow
+def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
+    """The team's way: server, pool, `prefect deploy --all`, worker; both deployments run."""
+    spec = _yaml()
+    pool = spec["definitions"]["work_pools"]["process"]["name"]
+    port = _free_port()
+    api = Api(f"http://127.0.0.1:{port}/api")
+    env = _prefect_env(tmp_path / "home", PREFECT_API_URL=api.url,
+                       PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port))
+    prefect = [sys.executable, "-m", "prefect"]
+    sites, out = _one_site_file(tmp_path), tmp_path / "results"
+
+    server = Service([*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                     env, tmp_path / "server.log")
+    services.append(server)
+    wait_for(api.healthy, 150, "the Prefect server", alive=server)
+
+    def cli(*args: str) -> None:
+        proc = subprocess.run([*prefect, *args], cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=180)
+        assert proc.returncode == 0, f"prefect {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+
+    cli("work-pool", "create", pool, "--type", "process", "--overwrite")
+    before = _repo_snapshot()
+    cli("--no-prompt", "deploy", "--all")
+    assert _repo_snapshot() == before, "prefect deploy changed prefect.yaml or wrote into the repo"
+
+    worker = Service([*prefect, "worker", "start", "--pool", pool], env, tmp_path / "worker.log")
+    services.append(worker)
+    deployments = api.deployments()
+    assert set(deployments) == {"nightly-monitoring", "monthly-summary"}
+    nightly, monthly = deployments["nightly-monitoring"], deployments["monthly-summary"]
+    assert nightly["entrypoint"] == "flows/monitor.py:monitor_sites"
+    assert nightly["work_pool_name"] == monthly["work_pool_name"] == pool
+    assert str(REPO) in json.dumps(nightly["pull_steps"])  # {{ $PWD }} resolved at deploy
+    run = api.run_deployment(nightly["id"], {"sites": str(sites), "out": str(out),
+                                             "end": RUN_END})
+
+    # while it runs: the scheduler turned both crons into runs
+    ids = [d["id"] for d in deployments.values()]
+    runs = wait_for(lambda: (r := api.scheduled_runs(ids)) and
+                    len({x["deployment_id"] for x in r}) == 2 and r,
+                    90, "scheduled runs of both deployments (the server's scheduler)")
+    _assert_cron_runs(runs, deployments)
+
+    done = wait_terminal(api, run["id"], 150, [worker, server])
+    assert done["state"]["type"] == "COMPLETED", (done["state"], worker.tail())
+    assert done["parameters"]["source"] == "demo"  # the deployment's defaults merged in
+    change = pd.read_parquet(out / "change" / f"site_id={SITE_ID}" / "part-0.parquet")
+    obs = pd.read_parquet(out / "observations" / f"site_id={SITE_ID}" / "part-0.parquet")
+    assert len(change) and len(obs)
+    assert set(change["run_id"]) == {run["id"]}  # written by that very run, via the worker
+    assert max(pd.to_datetime(change["period"])) == pd.Timestamp("2024-03-01")
+
+    summary = api.run_deployment(monthly["id"], {"sites": str(sites), "out": str(out),
+                                                 "month": "2024-03"})
+    done = wait_terminal(api, summary["id"], 150, [worker, server])
+    assert done["state"]["type"] == "COMPLETED", (done["state"], worker.tail())
+    reports = list((out / "reports" / "2024-03").rglob("*.html"))
+    assert reports, "the monthly summary wrote no report"
+    assert SITE_ID in reports[0].read_text(encoding="utf-8")
+
+    children = [p for svc in services for p in svc.descendants()]
+    for svc in reversed(services):
+        svc.stop()
+    assert worker.proc.returncode is not None and server.proc.returncode is not None
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not Api(api.url).healthy()
+
+
+# --------------------------------------------------------------------------- bluecarbon serve
+
+
+def _state_in_db(home: Path, run_id: str) -> str:
+    with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
+        row = db.execute("SELECT state_type FROM flow_run WHERE id = ?", (run_id,)).fetchone()
+    return row[0] if row else "missing"
+
+
+@pytest.mark.slow
+def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, services):
+    """`bluecarbon serve` with no PREFECT_API_URL: it starts its own server, serves both
+    deployments with its parameters, runs one, and on SIGTERM cancels the run in progress,
+    stops every child and exits 0."""
+    port = _free_port()
+    api = Api(f"http://127.0.0.1:{port}/api")
+    home = tmp_path / "home"
+    env = _prefect_env(home, PREFECT_SERVER_API_PORT=str(port))
+    sites, out = _one_site_file(tmp_path), tmp_path / "results"
+    serve = Service([sys.executable, "-m", "flows.cli", "serve", "--sites", str(sites),
+                     "--out", str(out)], env, tmp_path / "serve.log", cwd=tmp_path)
+    services.append(serve)
+
+    wait_for(api.healthy, 150, "the server started by bluecarbon serve", alive=serve)
+    deployments = wait_for(lambda: len(d := api.deployments()) == 2 and d, 90,
+                           "the served deployments", alive=serve)
+    nightly = deployments["nightly-monitoring"]
+    assert nightly["parameters"] == {"sites": str(sites), "out": str(out), "source": "demo"}
+    assert deployments["monthly-summary"]["parameters"] == {"sites": str(sites), "out": str(out),
+                                                            "deliver": False}
+    ids = [d["id"] for d in deployments.values()]
+    runs = wait_for(lambda: (r := api.scheduled_runs(ids)) and
+                    len({x["deployment_id"] for x in r}) == 2 and r,
+                    90, "scheduled runs of both served deployments", alive=serve)
+    _assert_cron_runs(runs, deployments)
+
+    run = api.run_deployment(nightly["id"], {"end": RUN_END})
+    done = wait_terminal(api, run["id"], 150, [serve])
+    assert done["state"]["type"] == "COMPLETED", (done["state"], serve.tail())
+    change = pd.read_parquet(out / "change" / f"site_id={SITE_ID}" / "part-0.parquet")
+    assert set(change["run_id"]) == {run["id"]}
+
+    # a second run, stopped half-way by SIGTERM to bluecarbon serve alone
+    second = api.run_deployment(nightly["id"], {"end": "2025-12-31"})
+    wait_for(lambda: api.flow_run(second["id"])["state"]["type"] == "RUNNING", 90,
+             "the second run to start", alive=serve)
+    children = serve.descendants()
+    assert len(children) >= 2  # the server and the flow run
+    os.kill(serve.pid, signal.SIGTERM)
+    try:
+        code = serve.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"bluecarbon serve ignored SIGTERM:\n{serve.tail()}")
+    assert code == 0, serve.tail()
+    log = serve.tail(20000)
+    assert "Traceback" not in log and "never awaited" not in log, log
+    assert "bluecarbon serve: stopped" in log
+    time.sleep(0.5)
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not api.healthy()
+    assert _state_in_db(home, second["id"]) == "CANCELLED"

@@ -1,0 +1,430 @@
+"""Monthly partner summaries, from a real results folder (pipeline + store) to HTML, PDF and CSV,
+checked as a person sees them: Chromium screenshots of the HTML, pdftoppm pages of the PDF."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from aoi import bundled_sites_path, load_sites, site_grid, site_mask
+from flows import report, store
+from flows.cli import main
+from flows.pipeline import load_range, site_tables
+from flows.report_figures import (
+    CHANGE_MAP_CLASSES,
+    COLORS,
+    MAP_UNAVAILABLE,
+    change_map,
+    change_map_path,
+    extent_chart,
+)
+from flows.report_pdf import PDF_RENDERERS, chromium_binary, render_pdf
+from flows.sources.demo import DemoScenario, DemoSource
+
+REPO = Path(__file__).resolve().parents[1]
+HOSTILE = "<script>alert(1)</script> Kuala Selangor"
+PARTNER = "Selangor <Mangrove> Partners"
+MANGROVE, SEAGRASS = "report-mangrove", "report-seagrass"
+OK_MONTH = dt.date(2024, 3, 1)
+CHROMIUM = chromium_binary()
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium binary not installed "
+                                    "(apt-get install chromium)")
+needs_pdftoppm = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm not "
+                                    "installed (apt-get install poppler-utils)")
+needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not "
+                                     "installed (apt-get install poppler-utils)")
+
+
+# --------------------------------------------------------------------------- inputs
+
+_INPUTS: dict[str, types.SimpleNamespace] = {}
+
+
+def _bundled_features() -> dict[str, dict]:
+    out = {}
+    for path in sorted(bundled_sites_path().glob("*.geojson")):
+        for feature in json.loads(path.read_text())["features"]:
+            out[feature["properties"]["id"]] = feature
+    return out
+
+
+def report_inputs_for(tmp_path_factory) -> types.SimpleNamespace:
+    """A results folder from the real pipeline (demo source, 10-day revisit, short baselines)
+    for two bundled sites, and a sites file giving one a hostile name and a partner and leaving
+    the other without one. Built once per session (also used by test_deliver.py)."""
+    if "inputs" in _INPUTS:
+        return _INPUTS["inputs"]
+    root = tmp_path_factory.mktemp("report-inputs")
+    features = _bundled_features()
+    mangrove = json.loads(json.dumps(features["selangor-kuala-selangor"]))
+    mangrove["properties"].update(id=MANGROVE, name=HOSTILE, partner=PARTNER,
+                                  partner_email="selangor@example.org",
+                                  baseline_start="2023-01-01", baseline_end="2023-03-31")
+    seagrass = json.loads(json.dumps(features["andalusia-cabo-de-gata-genoveses"]))
+    seagrass["properties"].update(id=SEAGRASS, baseline_start="2023-04-01",
+                                  baseline_end="2023-06-30")
+    del seagrass["properties"]["partner"]
+    sites_file = root / "sites.geojson"
+    sites_file.write_text(json.dumps({"type": "FeatureCollection",
+                                      "features": [mangrove, seagrass]}))
+    source = DemoSource(seed=0, scenario=DemoScenario(revisit_days=10))
+    results = root / "results"
+    end = dt.date(2024, 4, 30)
+    for site in load_sites(sites_file):
+        scenes = source.search(site, *load_range(site, None, end))
+        tables = site_tables(site, source, scenes, start=None, end=end, run_id="report-test")
+        store.write_rows(results, "observations", tables.observations)
+        store.write_rows(results, "change", tables.change)
+    change = store.read_table(results, "change")
+    change["period"] = pd.to_datetime(change["period"]).dt.date
+    _INPUTS["inputs"] = types.SimpleNamespace(sites_file=sites_file, results=results, change=change)
+    return _INPUTS["inputs"]
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory):
+    return report_inputs_for(tmp_path_factory)
+
+
+def fresh_results(inputs, tmp_path: Path) -> Path:
+    out = tmp_path / "results"
+    shutil.copytree(inputs.results, out)
+    return out
+
+
+def run_report(out: Path, month: str, sites: Path, *extra: str) -> int:
+    return main(["report", "--month", month, "--out", str(out), "--sites", str(sites), *extra])
+
+
+def partner_files(out: Path, month: dt.date, slug: str) -> dict[str, Path]:
+    folder = out / "reports" / f"{month:%Y-%m}" / slug
+    return {ext: folder / f"{slug}-{month:%Y-%m}.{ext}" for ext in ("html", "pdf", "csv")}
+
+
+@pytest.fixture(scope="module")
+def ok_reports(inputs, tmp_path_factory):
+    out = fresh_results(inputs, tmp_path_factory.mktemp("ok-month"))
+    assert run_report(out, f"{OK_MONTH:%Y-%m}", inputs.sites_file) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def low_month(inputs) -> dt.date:
+    """A month the demo saw less than the threshold of the mangrove site (cloudy tropics)."""
+    rows = inputs.change[inputs.change["site_id"] == MANGROVE]
+    low = rows[rows["valid_fraction"] < report.VALID_FRACTION_MIN]
+    assert len(low), "the demo no longer has a poorly observed month for the mangrove site"
+    return low["period"].iloc[0]
+
+
+def _row(inputs, site_id: str, month: dt.date) -> pd.Series:
+    c = inputs.change
+    return c[(c["site_id"] == site_id) & (c["period"] == month)].iloc[0]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _rgb(hex_color: str) -> np.ndarray:
+    return np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)])
+
+
+def color_pixels(image: Image.Image, hex_color: str, tol: int = 24) -> int:
+    """Pixels within ``tol`` (per channel) of a colour."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return int((np.abs(rgb - _rgb(hex_color)).max(axis=-1) <= tol).sum())
+
+
+def embedded_pngs(html: str) -> list[Image.Image]:
+    found = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    return [Image.open(io.BytesIO(base64.b64decode(b))) for b in found]
+
+
+def screenshot(html_file: Path, tmp_path: Path, size: str = "1000,2400") -> Image.Image:
+    png = tmp_path / f"{html_file.stem}.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+           "--hide-scrollbars", f"--window-size={size}", f"--screenshot={png}",
+           html_file.as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert png.is_file(), "chromium wrote no screenshot"
+    return Image.open(png)
+
+
+def pdf_pages(pdf: Path, tmp_path: Path, dpi: int = 80) -> list[Image.Image]:
+    prefix = tmp_path / pdf.stem
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(prefix)], check=True,
+                   capture_output=True, timeout=120)
+    return [Image.open(p) for p in sorted(tmp_path.glob(f"{pdf.stem}*.png"))]
+
+
+def assert_not_blank(image: Image.Image) -> None:
+    gray = np.asarray(image.convert("L"), dtype=float)
+    assert gray.std() > 10, f"image looks blank (std {gray.std():.1f})"
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_writes_html_pdf_csv_per_partner(inputs, ok_reports):
+    folder = ok_reports / "reports" / f"{OK_MONTH:%Y-%m}"
+    assert sorted(p.name for p in folder.iterdir()) == ["selangor-mangrove-partners",
+                                                        report.UNASSIGNED]
+    for slug, site_id in (("selangor-mangrove-partners", MANGROVE), (report.UNASSIGNED, SEAGRASS)):
+        files = partner_files(ok_reports, OK_MONTH, slug)
+        assert files["pdf"].read_bytes()[:5] == b"%PDF-"
+        assert "<html" in files["html"].read_text()
+        csv = pd.read_csv(files["csv"])
+        stored = _row(inputs, site_id, OK_MONTH)
+        assert list(csv["site_id"]) == [site_id]
+        for col in ("extent_ha", "gain_ha", "loss_ha", "net_change_ha", "valid_fraction",
+                    "extent_ci_low_ha", "extent_ci_high_ha"):
+            assert csv[col].iloc[0] == pytest.approx(stored[col])
+    assert not [p for p in (ok_reports / "reports").iterdir() if p.name.startswith(".")]
+
+
+def test_plain_language_numbers_come_from_the_store(inputs, ok_reports):
+    html = partner_files(ok_reports, OK_MONTH, report.UNASSIGNED)["html"].read_text()
+    row = _row(inputs, SEAGRASS, OK_MONTH)
+    verb = "grew by" if row["net_change_ha"] > 0 else "shrank by"
+    assert "Seagrass cover at " in html
+    assert f"{verb} {abs(row['net_change_ha']):,.1f} ha since the 2023 baseline" in html
+    assert f"{row['extent_ci_low_ha']:,.1f} – {row['extent_ci_high_ha']:,.1f} ha" in html
+    assert f"{row['extent_ha']:,.1f} ha" in html and f"{row['valid_fraction']:.0%}" in html
+    for name in ("gain", "loss"):  # interval columns added to the contract in issue 6
+        low, high = row.get(f"{name}_ci_low_ha"), row.get(f"{name}_ci_high_ha")
+        if low is not None and not pd.isna(low):
+            assert f"{low:,.1f} – {high:,.1f} ha" in html
+    assert MAP_UNAVAILABLE in html.lower()  # no maps COG in this results folder
+
+
+def test_gain_and_loss_intervals_when_the_columns_exist_or_not(inputs):
+    site = next(s for s in load_sites(inputs.sites_file) if s.id == SEAGRASS)
+    history = inputs.change[inputs.change["site_id"] == SEAGRASS].reset_index(drop=True).copy()
+    for name in ("gain", "loss"):
+        history[f"{name}_ci_low_ha"] = history[f"{name}_ha"] * 0.5
+        history[f"{name}_ci_high_ha"] = history[f"{name}_ha"] * 1.5 + 0.01
+    part = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results)
+    rows = {label: interval for label, _, interval in part.metrics}
+    row = history[history["period"] == OK_MONTH].iloc[0]
+    assert rows["Loss since baseline"] == (
+        f"{row['loss_ha'] * 0.5:,.1f} – {row['loss_ha'] * 1.5 + 0.01:,.1f} ha")
+    assert "no interval available" not in rows.values()
+    older = history.drop(columns=[c for c in history if c.startswith(("gain_ci", "loss_ci"))])
+    part = report._site_report(site, OK_MONTH, older, scenes=3, out=inputs.results)
+    rows = {label: interval for label, _, interval in part.metrics}
+    assert rows["Gain since baseline"] == rows["Loss since baseline"] == "no interval available"
+
+
+def test_too_few_clear_views_give_no_number(inputs, low_month, tmp_path):
+    out = fresh_results(inputs, tmp_path)
+    assert run_report(out, f"{low_month:%Y-%m}", inputs.sites_file) == 0
+    html = partner_files(out, low_month, "selangor-mangrove-partners")["html"].read_text()
+    row = _row(inputs, MANGROVE, low_month)
+    assert "Too few clear satellite views" in html and "too few clear views" in html
+    assert f"{row['valid_fraction']:.0%}" in html
+    assert "Habitat extent</td>" not in html and "Net change since baseline" not in html
+    assert "The last reliable figure, for " in html
+
+
+def test_threshold_is_the_named_constant(inputs, low_month, monkeypatch):
+    site = next(s for s in load_sites(inputs.sites_file) if s.id == MANGROVE)
+    history = inputs.change[inputs.change["site_id"] == MANGROVE].reset_index(drop=True)
+    row = history[history["period"] == low_month].iloc[0]
+    assert report._site_report(site, low_month, history, 3, inputs.results).status == "too_few"
+    monkeypatch.setattr(report, "VALID_FRACTION_MIN", row["valid_fraction"] / 2)
+    assert report._site_report(site, low_month, history, 3, inputs.results).status == "ok"
+
+
+def test_hostile_names_arrive_escaped(ok_reports):
+    html = partner_files(ok_reports, OK_MONTH, "selangor-mangrove-partners")["html"].read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Kuala Selangor" in html
+    assert "Selangor &lt;Mangrove&gt; Partners" in html
+    assert "Content-Security-Policy" in html
+
+
+@needs_pdftotext
+def test_pdf_shows_the_hostile_name_as_text(ok_reports):
+    pdf = partner_files(ok_reports, OK_MONTH, "selangor-mangrove-partners")["pdf"]
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "<script>alert(1)</script>" in " ".join(text.split())
+
+
+def test_csv_cells_cannot_become_formulas(inputs):
+    rows = inputs.change[inputs.change["period"] == OK_MONTH]
+    frame = report._csv_rows(rows, {MANGROVE: "=HYPERLINK(\"x\")", SEAGRASS: "+1"})
+    assert set(frame["site_name"]) == {"'=HYPERLINK(\"x\")", "'+1"}
+
+
+def test_rerun_replaces_the_month(inputs, tmp_path):
+    out = fresh_results(inputs, tmp_path)
+    assert run_report(out, f"{OK_MONTH:%Y-%m}", inputs.sites_file) == 0
+    stale = out / "reports" / f"{OK_MONTH:%Y-%m}" / "old-partner"
+    stale.mkdir()
+    assert run_report(out, f"{OK_MONTH:%Y-%m}", inputs.sites_file) == 0
+    assert not stale.exists()
+    assert sorted(p.name for p in (out / "reports").iterdir()) == [f"{OK_MONTH:%Y-%m}"]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("month,message", [
+    ("2024-13", "--month must be YYYY-MM"), ("June", "--month must be YYYY-MM"),
+    ("2030-01", "no results for 2030-01"),
+])
+def test_bad_month_is_one_line_and_writes_nothing(inputs, tmp_path, capsys, month, message):
+    out = fresh_results(inputs, tmp_path)
+    assert run_report(out, month, inputs.sites_file) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bluecarbon: error: ") and message in err and err.count("\n") == 1
+    assert not (out / "reports").exists()
+
+
+def test_missing_results_and_bad_sites(inputs, tmp_path, capsys):
+    assert run_report(tmp_path / "nowhere", "2024-03", inputs.sites_file) == 2
+    assert "not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("{not json")
+    out = fresh_results(inputs, tmp_path)
+    assert run_report(out, "2024-03", bad) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bluecarbon: error: ") and "bad JSON" in err and err.count("\n") == 1
+    assert not (out / "reports").exists()
+
+
+def test_cli_subprocess_bad_month_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "report", "--month", "2024-1",
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "YYYY-MM" in proc.stderr
+
+
+def test_partner_slug():
+    assert report.partner_slug("Selangor <Mangrove> Partners") == "selangor-mangrove-partners"
+    assert report.partner_slug("Cabo de Gata-Níjar") == "cabo-de-gata-nijar"
+    assert report.partner_slug(None) == report.partner_slug("  ") == report.UNASSIGNED
+    odd = report.partner_slug("海草")
+    assert re.fullmatch(r"partner-[0-9a-f]{8}", odd) and odd == report.partner_slug("海草")
+    assert len(report.partner_slug("x" * 300)) <= 64
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_chart_marks_poorly_seen_months(inputs, low_month):
+    history = inputs.change[inputs.change["site_id"] == MANGROVE]
+    site = next(s for s in load_sites(inputs.sites_file) if s.id == MANGROVE)
+    base = (site.baseline_start, site.baseline_end)
+    marked = Image.open(io.BytesIO(extent_chart(history, OK_MONTH, min_valid=0.3, baseline=base)))
+    clean = Image.open(io.BytesIO(extent_chart(history, OK_MONTH, min_valid=0.0, baseline=base)))
+    assert color_pixels(marked, COLORS["low_valid"], 12) > 50
+    assert color_pixels(clean, COLORS["low_valid"], 12) == 0
+    assert color_pixels(clean, COLORS["extent"], 12) > 300
+
+
+def _write_change_cog(site, month, out: Path) -> Path:
+    import rasterio
+    from rasterio.transform import Affine
+
+    grid = site_grid(site)
+    inside = site_mask(site, grid)
+    classes = np.where(inside, 1, 0).astype(np.uint8)
+    rows, cols = np.nonzero(inside)
+    r0, c0 = int(np.median(rows)), int(np.median(cols))
+    classes[r0:r0 + 25, c0:c0 + 25][inside[r0:r0 + 25, c0:c0 + 25]] = 3  # loss patch
+    classes[r0 - 25:r0, c0 - 25:c0][inside[r0 - 25:r0, c0 - 25:c0]] = 2  # gain patch
+    path = change_map_path(out, site.id, month)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(path, "w", driver="COG", width=grid.width, height=grid.height, count=1,
+                       dtype="uint8", crs=grid.crs, transform=Affine(*grid.transform),
+                       nodata=255) as dst:
+        dst.write(classes, 1)
+    return path
+
+
+def test_change_map_prefers_the_maps_cog(inputs, tmp_path):
+    site = next(s for s in load_sites(inputs.sites_file) if s.id == SEAGRASS)
+    fallback = change_map(site, OK_MONTH, tmp_path)
+    assert fallback.note == MAP_UNAVAILABLE
+    _write_change_cog(site, OK_MONTH, tmp_path)
+    real = change_map(site, OK_MONTH, tmp_path)
+    assert real.note is None
+    image = Image.open(io.BytesIO(real.png))
+    assert color_pixels(image, CHANGE_MAP_CLASSES[3][1], 10) > 100  # loss
+    assert color_pixels(image, CHANGE_MAP_CLASSES[2][1], 10) > 100  # gain
+    assert color_pixels(image, COLORS["outline"], 10) > 100
+    change_map_path(tmp_path, site.id, OK_MONTH).write_bytes(b"not a tiff")
+    assert change_map(site, OK_MONTH, tmp_path).note == MAP_UNAVAILABLE
+
+
+def test_embedded_images_are_present_and_not_blank(ok_reports):
+    html = partner_files(ok_reports, OK_MONTH, report.UNASSIGNED)["html"].read_text()
+    images = embedded_pngs(html)
+    assert len(images) == 2  # chart and map of the one site
+    for image in images:
+        assert_not_blank(image)
+    assert max(color_pixels(i, COLORS["extent"]) for i in images) > 300
+    assert max(color_pixels(i, COLORS["outline"]) for i in images) > 100
+
+
+@needs_chromium
+def test_html_as_seen_in_chromium(ok_reports, tmp_path):
+    for slug in ("selangor-mangrove-partners", report.UNASSIGNED):
+        shot = screenshot(partner_files(ok_reports, OK_MONTH, slug)["html"], tmp_path)
+        assert_not_blank(shot)
+        assert color_pixels(shot, COLORS["extent"]) > 300, "chart not visible"
+        assert color_pixels(shot, COLORS["outline"]) > 100, "map not visible"
+        assert color_pixels(shot, "#0b3954", 4) > 10_000, "masthead not rendered"
+
+
+@needs_pdftoppm
+def test_pdf_as_seen_in_a_viewer(ok_reports, tmp_path):
+    pdf = partner_files(ok_reports, OK_MONTH, "selangor-mangrove-partners")["pdf"]
+    pages = pdf_pages(pdf, tmp_path)
+    assert pages
+    for page in pages:
+        assert_not_blank(page)
+    assert sum(color_pixels(p, COLORS["extent"]) for p in pages) > 200, "chart not in PDF"
+    assert sum(color_pixels(p, COLORS["outline"]) for p in pages) > 50, "map not in PDF"
+
+
+@needs_pdftoppm
+@pytest.mark.parametrize("renderer", PDF_RENDERERS)
+def test_each_pdf_renderer(ok_reports, tmp_path, renderer):
+    from flows.report_pdf import _available
+
+    if not _available(renderer):
+        pytest.skip(f"PDF renderer {renderer} not installed")
+    html = partner_files(ok_reports, OK_MONTH, report.UNASSIGNED)["html"].read_text()
+    pdf = tmp_path / f"{renderer}.pdf"
+    pdf.write_bytes(render_pdf(html, renderer))
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    pages = pdf_pages(pdf, tmp_path)
+    assert sum(color_pixels(p, COLORS["extent"]) for p in pages) > 200
+    assert sum(color_pixels(p, COLORS["outline"]) for p in pages) > 50
+
+
+def test_unknown_pdf_renderer_is_refused(inputs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BLUECARBON_PDF_RENDERER", "wkhtmltopdf")
+    out = fresh_results(inputs, tmp_path)
+    assert run_report(out, "2024-03", inputs.sites_file) == 2
+    assert "unknown PDF renderer" in capsys.readouterr().err
+    assert not (out / "reports").exists()
