@@ -266,7 +266,11 @@ def deliver(deliveries: list[Delivery], settings: DeliverySettings, out: str | P
         if settings.host and d.recipients:
             to_send.append((d, msg))
             continue
-        _write_eml(msg, eml)
+        try:
+            _write_eml(msg, eml)
+        except OSError as exc:
+            failures.append(f"{d.report.partner}: cannot write {eml}: {exc.strerror or exc}")
+            continue
         print(f"outbox: {eml}")
         if settings.host:
             failures.append(f"{d.report.partner}: no email address (set partner_email on its "

@@ -22,7 +22,14 @@ from prefect.states import Completed, Failed
 from aoi import Site, load_sites
 from flows import progress, store
 from flows.config import RunConfig, load_config
-from flows.pipeline import SitePlan, SiteTables, load_range, plan_site, site_tables
+from flows.pipeline import (
+    SitePlan,
+    SiteTables,
+    load_range,
+    plan_site,
+    recovery_trajectory,
+    site_tables,
+)
 from flows.sources import SceneRef, Source, get_source
 
 __all__ = ["monitor_sites", "run_monitoring", "RunSummary"]
@@ -101,6 +108,25 @@ def write_results(out: Path, tables: SiteTables) -> dict[str, int]:
     return written
 
 
+@task(name="restoration-trajectories", retries=2, retry_delay_seconds=[1, 5],
+      cache_policy=NO_CACHE)
+def update_trajectories(out: Path, sites: list[Site]) -> list[str]:
+    """Recovery ratio of each site with a ``reference_site`` against that site's rows."""
+    logger, updated = get_run_logger(), []
+    for site in sites:
+        ref_id = site.properties.get("reference_site")
+        if not ref_id:
+            continue
+        rows = store.read_table(out, "change", site.id)
+        reference = store.read_table(out, "change", str(ref_id))
+        if rows.empty or reference.empty:
+            logger.warning("%s: reference site %s has no rows yet; no trajectory", site.id, ref_id)
+            continue
+        store.write_rows(out, "change", recovery_trajectory(rows, reference))
+        updated.append(site.id)
+    return updated
+
+
 def _distributed(address: str | None):
     if not address:
         return contextlib.nullcontext()
@@ -161,6 +187,11 @@ def monitor_sites(
                 continue
             summary.sites[site.id] = {"scenes": tables.n_scenes, **written}
             progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes, **written)
+        trajectory_sites = [s for s in sites if s.id in summary.sites]
+        try:
+            update_trajectories(config.out, trajectory_sites)
+        except Exception as exc:
+            summary.failed["trajectories"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     summary.seconds = round(time.monotonic() - started, 2)
     logger.info("run %s: %d sites written, %d failed in %.1f s", run_id, len(summary.sites),
                 len(summary.failed), summary.seconds)

@@ -20,7 +20,11 @@ from flows import PROCESSING_VERSION
 from flows.sources import SceneRef, Source
 from indices.summary import OBSERVATION_INDICES, monthly_change, scene_statistics
 
-__all__ = ["SitePlan", "SiteTables", "load_range", "month_start", "plan_site", "site_tables"]
+__all__ = ["SitePlan", "SiteTables", "load_range", "month_start", "plan_site",
+           "recovery_trajectory", "site_tables", "CLOSURE_RATIO"]
+
+CLOSURE_RATIO = 0.9
+"""Canopy closure: the restored area's NDVI reaches this fraction of the reference's."""
 
 
 @dataclass(frozen=True)
@@ -166,3 +170,20 @@ def _change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
     frame["processing_version"] = PROCESSING_VERSION
     frame["run_id"] = run_id
     return frame
+
+
+def recovery_trajectory(site_rows: pd.DataFrame, reference_rows: pd.DataFrame) -> pd.DataFrame:
+    """The site's change rows with ``recovery_ratio`` and ``canopy_closure_period`` filled in.
+
+    ``recovery_ratio`` = mean NDVI of the restoration zone / mean NDVI of the reference site's
+    intact habitat, month by month; ``canopy_closure_period`` = the first month the ratio
+    reaches ``CLOSURE_RATIO`` (set on that month and every later one, empty before).
+    """
+    reference = reference_rows.set_index("period")["habitat_ndvi_mean"]
+    out = site_rows.sort_values("period").copy()
+    out["recovery_ratio"] = (out["restored_ndvi_mean"] / out["period"].map(reference)).round(6)
+    closed = out.loc[out["recovery_ratio"] >= CLOSURE_RATIO, "period"]
+    first = closed.min() if len(closed) else None
+    out["canopy_closure_period"] = [first if first is not None and p >= first else None
+                                    for p in out["period"]]
+    return out.reset_index(drop=True)

@@ -48,7 +48,7 @@ extent from older views would be presented as if it were this month's."""
 UNASSIGNED = "unassigned"
 """Partner slug of sites without a ``partner`` property."""
 _HABITAT_LABEL = {"mangrove": "Mangrove", "seagrass": "Seagrass"}
-_MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("flows", "templates"),
     autoescape=jinja2.select_autoescape(disabled_extensions=("txt.j2",), default=True),
@@ -209,6 +209,10 @@ def _ok_text(site: Site, row: pd.Series, seen: tuple[str, str]) -> tuple[str, li
         f"since the baseline, when it covered {_ha(baseline)}.",
         f"Satellites saw {seen[0]} of the site clear of cloud this month ({seen[1]}).",
     ]
+    turbid = row.get("turbid")  # column added in issue 6; null where not assessed
+    if turbid is not None and not pd.isna(turbid) and bool(turbid):
+        details.append("The water was turbid this month, so part of the seagrass may have been "
+                       "hidden from view; treat this month's figure with care.")
     metrics = [("Habitat extent", _ha(extent), _range(low, high) if has_ci else ""),
                (f"Baseline extent ({base})", _ha(baseline), "")]
     for name, label in (("gain", "Gain since baseline"), ("loss", "Loss since baseline")):
@@ -298,7 +302,8 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
     month_obs = obs[obs["period"] == month]
     renderer = pdf_renderer()  # fails before any work where no PDF renderer is installed
     reports, slugs = [], set()
-    for partner, members in sorted(groups.items(), key=lambda kv: (not kv[0], kv[0].lower())):
+    # sites without a partner first, so that they always get the slug UNASSIGNED
+    for partner, members in sorted(groups.items(), key=lambda kv: (bool(kv[0]), kv[0].lower())):
         slug = partner_slug(partner)
         if slug in slugs:  # two partner names with one slug: a stable suffix from the name
             slug = f"{slug[:55]}-{hashlib.blake2b(partner.encode(), digest_size=4).hexdigest()}"

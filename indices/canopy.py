@@ -27,6 +27,8 @@ CANOPY_CLASSES = {"canopy_20_50_ha": (0.2, 0.5), "canopy_50_80_ha": (0.5, 0.8),
                   "canopy_80_100_ha": (0.8, np.inf)}
 MIN_GAIN = 0.15
 """Cover gained since the baseline that puts a non-habitat pixel in the restoration zone."""
+MIN_ZONE_HA = 0.5
+"""Smallest restoration zone whose NDVI is reported (below it, noise would pass for growth)."""
 DEFAULT_ENDMEMBERS = (0.09, 0.32)
 """NIR of bare intertidal mud and of closed mangrove canopy, used when a site lacks either."""
 
@@ -62,7 +64,8 @@ def _canopy_kernel(scores, nir, ndvi, base_score, nir_base, ndvi_base, ndwi_base
             counted = m.habitat | restoring
             for i, (a, b) in enumerate(CANOPY_CLASSES.values()):
                 out[p, i] = (counted & (cover >= a) & (cover < b)).sum() * pixel_area_ha
-            out[p, 4] = np.nanmean(last_ndvi[restoring]) if restoring.any() else np.nan
+            zone_ok = restoring.sum() * pixel_area_ha >= MIN_ZONE_HA
+            out[p, 4] = np.nanmean(last_ndvi[restoring]) if zone_ok else np.nan
     return out
 
 

@@ -491,7 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
             token = shub._check_token(self.headers.get("Authorization"))
             if not isinstance(body, dict):
                 raise BadRequest("Request body is not a JSON object")
-            fault = shub._fault(endpoint, n, _days(body) if endpoint == "process" else None)
+            fault = shub._fault(endpoint, n, request_days(body) if endpoint == "process" else None)
             if fault and fault.kind == "401":
                 shub._revoke(token)
                 shub._check_token(self.headers.get("Authorization"))
@@ -551,7 +551,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _days(body: dict) -> tuple[dt.date, dt.date] | None:
+def request_days(body: dict) -> tuple[dt.date, dt.date] | None:
     """The days a process request's time range covers (None when it is malformed)."""
     try:
         tr = body["input"]["data"][0]["dataFilter"]["timeRange"]

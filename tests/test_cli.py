@@ -69,7 +69,7 @@ def test_demo_run_writes_the_contract(demo_run):
     assert sorted(obs.columns) == sorted(OBS_COLUMNS)
     assert sorted(change.columns) == sorted(CHANGE_COLUMNS)
     ids = {"selangor-kuala-selangor", "andalusia-cabo-de-gata-genoveses", "kenya-mida-creek",
-           "mexico-puerto-morelos"}
+           "mexico-puerto-morelos", "selangor-kuala-selangor-reference"}
     assert set(obs["site_id"].astype(str)) == ids
     for site_id in ids:  # hive partitioning by site_id
         assert (results / "observations" / f"site_id={site_id}" / "part-0.parquet").is_file()
@@ -82,6 +82,12 @@ def test_demo_run_writes_the_contract(demo_run):
     assert (change["net_change_ha"] - (change["gain_ha"] - change["loss_ha"])).abs().max() < 1e-6
     last = change[change["site_id"] == "selangor-kuala-selangor"].sort_values("period").iloc[-1]
     assert last["gain_ha"] > 3 and last["loss_ha"] > 3
+    # the replanting's recovery against its reference site, closing by the end of the demo
+    sel = change[change["site_id"] == "selangor-kuala-selangor"].sort_values("period")
+    assert sel["recovery_ratio"].notna().sum() > 6
+    assert sel["recovery_ratio"].iloc[-1] > 0.9
+    assert pd.notna(sel["canopy_closure_period"].iloc[-1])
+    assert change.loc[change["site_id"] != "selangor-kuala-selangor", "recovery_ratio"].isna().all()
     # the summary table is printed for people
     assert "selangor-kuala-selangor" in proc.stdout and "extent ha" in proc.stdout
 
@@ -209,7 +215,7 @@ def test_bad_run_options_are_one_line_errors(tmp_path, args, prefect_env):
 def test_validate_accepts_the_bundled_sites():
     proc = bluecarbon("sites", "validate", str(bundled_sites_path()))
     assert proc.returncode == 0, proc.stderr
-    assert "4 site(s) valid" in proc.stdout
+    assert "5 site(s) valid" in proc.stdout
 
 
 def test_config_file_is_read(tmp_path):

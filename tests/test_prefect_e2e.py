@@ -103,11 +103,19 @@ class Api:
         self.url = url
 
     def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        """One API call; 429/503 (SQLite busy under load) retried as Prefect's client does."""
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback only
-            return json.loads(resp.read() or b"null")
+        for attempt in range(6):
+            req = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (429, 503) or attempt == 5:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def healthy(self) -> bool:
         try:
@@ -131,6 +139,17 @@ class Api:
 
     def flow_run(self, run_id: str) -> dict:
         return self("GET", f"/flow_runs/{run_id}")
+
+
+class Phases:
+    """Seconds since the test started, at each named step (printed: `pytest -s` shows them)."""
+
+    def __init__(self) -> None:
+        self.t0, self.marks = time.monotonic(), []
+
+    def __call__(self, name: str) -> None:
+        self.marks.append(f"{name} {time.monotonic() - self.t0:.1f}s")
+        print(f"[e2e] {self.marks[-1]}", flush=True)
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, *,
@@ -288,11 +307,13 @@ def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
                        PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port))
     prefect = [sys.executable, "-m", "prefect"]
     sites, out = _one_site_file(tmp_path), tmp_path / "results"
+    mark = Phases()
 
     server = Service([*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                      env, tmp_path / "server.log")
     services.append(server)
     wait_for(api.healthy, 150, "the Prefect server", alive=server)
+    mark("server healthy")
 
     def cli(*args: str) -> None:
         proc = subprocess.run([*prefect, *args], cwd=REPO, env=env, capture_output=True,
@@ -300,8 +321,10 @@ def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
         assert proc.returncode == 0, f"prefect {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
 
     cli("work-pool", "create", pool, "--type", "process", "--overwrite")
+    mark("pool created")
     before = _repo_snapshot()
     cli("--no-prompt", "deploy", "--all")
+    mark("deployed")
     assert _repo_snapshot() == before, "prefect deploy changed prefect.yaml or wrote into the repo"
 
     worker = Service([*prefect, "worker", "start", "--pool", pool], env, tmp_path / "worker.log")
@@ -321,8 +344,10 @@ def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
                     len({x["deployment_id"] for x in r}) == 2 and r,
                     90, "scheduled runs of both deployments (the server's scheduler)")
     _assert_cron_runs(runs, deployments)
+    mark("cron runs materialised")
 
     done = wait_terminal(api, run["id"], 150, [worker, server])
+    mark("nightly run done")
     assert done["state"]["type"] == "COMPLETED", (done["state"], worker.tail())
     assert done["parameters"]["source"] == "demo"  # the deployment's defaults merged in
     change = pd.read_parquet(out / "change" / f"site_id={SITE_ID}" / "part-0.parquet")
@@ -334,6 +359,7 @@ def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
     summary = api.run_deployment(monthly["id"], {"sites": str(sites), "out": str(out),
                                                  "month": "2024-03"})
     done = wait_terminal(api, summary["id"], 150, [worker, server])
+    mark("monthly run done")
     assert done["state"]["type"] == "COMPLETED", (done["state"], worker.tail())
     reports = list((out / "reports" / "2024-03").rglob("*.html"))
     assert reports, "the monthly summary wrote no report"
@@ -345,6 +371,7 @@ def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
     assert worker.proc.returncode is not None and server.proc.returncode is not None
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not Api(api.url).healthy()
+    mark("all stopped")
 
 
 # --------------------------------------------------------------------------- bluecarbon serve
@@ -369,8 +396,10 @@ def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, servic
     serve = Service([sys.executable, "-m", "flows.cli", "serve", "--sites", str(sites),
                      "--out", str(out)], env, tmp_path / "serve.log", cwd=tmp_path)
     services.append(serve)
+    mark = Phases()
 
     wait_for(api.healthy, 150, "the server started by bluecarbon serve", alive=serve)
+    mark("server healthy")
     deployments = wait_for(lambda: len(d := api.deployments()) == 2 and d, 90,
                            "the served deployments", alive=serve)
     nightly = deployments["nightly-monitoring"]
@@ -382,12 +411,14 @@ def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, servic
                     len({x["deployment_id"] for x in r}) == 2 and r,
                     90, "scheduled runs of both served deployments", alive=serve)
     _assert_cron_runs(runs, deployments)
+    mark("served, cron runs materialised")
 
     run = api.run_deployment(nightly["id"], {"end": RUN_END})
     done = wait_terminal(api, run["id"], 150, [serve])
     assert done["state"]["type"] == "COMPLETED", (done["state"], serve.tail())
     change = pd.read_parquet(out / "change" / f"site_id={SITE_ID}" / "part-0.parquet")
     assert set(change["run_id"]) == {run["id"]}
+    mark("run done")
 
     # a second run, stopped half-way by SIGTERM to bluecarbon serve alone
     second = api.run_deployment(nightly["id"], {"end": "2025-12-31"})
@@ -395,6 +426,7 @@ def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, servic
              "the second run to start", alive=serve)
     children = serve.descendants()
     assert len(children) >= 2  # the server and the flow run
+    mark("second run running")
     os.kill(serve.pid, signal.SIGTERM)
     try:
         code = serve.proc.wait(timeout=60)
@@ -408,3 +440,4 @@ def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, servic
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not api.healthy()
     assert _state_in_db(home, second["id"]) == "CANCELLED"
+    mark("stopped")

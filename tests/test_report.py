@@ -230,6 +230,15 @@ def test_gain_and_loss_intervals_when_the_columns_exist_or_not(inputs):
     assert rows["Gain since baseline"] == rows["Loss since baseline"] == "no interval available"
 
 
+@pytest.mark.parametrize("turbid", [True, False, None])
+def test_turbid_month_gets_a_caveat(inputs, turbid):
+    site = next(s for s in load_sites(inputs.sites_file) if s.id == SEAGRASS)
+    history = inputs.change[inputs.change["site_id"] == SEAGRASS].reset_index(drop=True).copy()
+    history["turbid"] = pd.Series([turbid] * len(history), dtype=object)
+    part = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results)
+    assert any("turbid" in line for line in part.details) == bool(turbid)
+
+
 def test_too_few_clear_views_give_no_number(inputs, low_month, tmp_path):
     out = fresh_results(inputs, tmp_path)
     assert run_report(out, f"{low_month:%Y-%m}", inputs.sites_file) == 0
@@ -324,6 +333,18 @@ def test_partner_slug():
     odd = report.partner_slug("海草")
     assert re.fullmatch(r"partner-[0-9a-f]{8}", odd) and odd == report.partner_slug("海草")
     assert len(report.partner_slug("x" * 300)) <= 64
+
+
+def test_sites_without_partner_keep_the_unassigned_slug(inputs, tmp_path):
+    fc = json.loads(inputs.sites_file.read_text())
+    fc["features"][0]["properties"]["partner"] = "Unassigned"  # the mangrove site
+    sites = tmp_path / "sites.geojson"
+    sites.write_text(json.dumps(fc))
+    reports = report.build_reports(inputs.results, OK_MONTH, sites)
+    slugs = {r.slug: [s.site.id for s in r.sites] for r in reports}
+    assert slugs.pop(report.UNASSIGNED) == [SEAGRASS]
+    (other, ids), = slugs.items()
+    assert ids == [MANGROVE] and re.fullmatch(r"unassigned-[0-9a-f]{8}", other)
 
 
 # --------------------------------------------------------------------------- figures

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 from sentinelhub import SentinelHubDownloadClient, SHConfig
-from shub_standin import PROCESS_PATH, Fault, StandIn, _days
+from shub_standin import PROCESS_PATH, Fault, StandIn, request_days
 
 from aoi import load_sites, site_grid
 from flows.pipeline import site_tables
@@ -224,7 +224,7 @@ def test_persistent_failure_is_recorded_for_that_scene_only(shub, kind, status, 
         if status == FETCH_BROKEN else f"HTTP {status}"}
     assert not got["B04"].values[bad].any() and not got["SCL"].values[bad].any()
     day = refs[bad].datetime.date()
-    assert sum(_days(b) == (day, day) for e, b in shub.requests if e == "process") == tries
+    assert sum(request_days(b) == (day, day) for e, b in shub.requests if e == "process") == tries
     _assert_same_pixels(got, _demo_cube(SMALL, refs), skip={bad})
 
 

@@ -360,3 +360,21 @@ def test_unreadable_asset_fails_with_one_line(catalog, tmp_path):
     with pytest.raises(SourceError) as exc:
         source.load(site, [bad]).B04.compute()
     assert "cannot read B04 from" in _one_line(exc)
+
+
+def test_planetary_computer_hrefs_left_unsigned_without_the_package(caplog):
+    pytest.importorskip("pystac_client")
+    try:
+        import planetary_computer  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("planetary_computer is installed here: hrefs would be signed")
+    from flows.sources.stac import _signer
+
+    with caplog.at_level("WARNING"):
+        assert _signer("https://planetarycomputer.microsoft.com/api/stac/v1", None) is None
+    assert "left unsigned" in caplog.text
+    assert _signer("https://earth-search.aws.element84.com/v1", None) is None
+    with pytest.raises(SourceError, match="needs the planetary-computer package"):
+        _signer("https://example.org/stac", True)

@@ -127,7 +127,9 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale_px: fl
 
 def _blob(center: tuple[int, int], area_px: float, shape: tuple[int, int],
           rng: np.random.Generator) -> np.ndarray:
-    """An irregular patch of about ``area_px`` pixels around ``center`` (row, col)."""
+    """An irregular patch of about ``area_px`` pixels around ``center`` (row, col); none if 0."""
+    if area_px <= 0:
+        return np.zeros(shape, dtype=bool)
     yy, xx = np.indices(shape, dtype=np.float32)
     dy, dx = yy - center[0], xx - center[1]
     angle = np.arctan2(dy, dx)
@@ -217,6 +219,8 @@ class _Landscape:
         self.brightness = 1 + 0.06 * _smooth_field(rng, shape, 3)
         self.events: dict[str, dt.date] = {}
         base_end = site.baseline_end
+        # reference sites (intact habitat a restoration is compared with) get no planted change
+        self.is_reference = site.properties.get("role") == "reference"
         if site.habitat == "mangrove":
             self._mangrove_layout(rng, base_end)
         else:
@@ -248,12 +252,14 @@ class _Landscape:
             pond = _blob(self._pick_center(pond_zone, rng), 2.0 / px_ha, self.shape, rng)
             cover[pond & pond_zone] = POND
         self.cover = cover
-        self.clearing = _blob(self._pick_center(cover == MANGROVE, rng),
-                              self.scenario.clearing_ha / px_ha, self.shape, rng)
+        area = 0.0 if self.is_reference else self.scenario.clearing_ha
+        self.clearing = _blob(self._pick_center(cover == MANGROVE, rng), area / px_ha,
+                              self.shape, rng)
         self.clearing &= cover == MANGROVE
         upper_flat = (cover == MUDFLAT) & (self.elevation > 0.45)
-        self.replant = _blob(self._pick_center(upper_flat, rng),
-                             self.scenario.replant_ha / px_ha, self.shape, rng) & upper_flat
+        area = 0.0 if self.is_reference else self.scenario.replant_ha
+        self.replant = _blob(self._pick_center(upper_flat, rng), area / px_ha, self.shape,
+                             rng) & upper_flat
         self.events = {"replanting": base_end + dt.timedelta(days=95),
                        "clearing": base_end + dt.timedelta(days=280)}
         # seedlings establish unevenly: 0-4 months of delay, patchy in space
@@ -272,8 +278,9 @@ class _Landscape:
         self.seagrass = (cover == SHALLOW) & (self.depth >= 2) & (self.depth <= 14) & (patches > -0.8)
         self.cover = cover
         px_ha = self.grid.pixel_area_ha
-        self.loss = _blob(self._pick_center(self.seagrass, rng),
-                          self.scenario.seagrass_loss_ha / px_ha, self.shape, rng) & self.seagrass
+        area = 0.0 if self.is_reference else self.scenario.seagrass_loss_ha
+        self.loss = _blob(self._pick_center(self.seagrass, rng), area / px_ha, self.shape,
+                          rng) & self.seagrass
         self.events = {"seagrass_loss": base_end + dt.timedelta(days=240)}
 
     # -- truth ---------------------------------------------------------------------------
