@@ -54,6 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mmu-ha", help="minimum mapping unit for gain/loss, hectares (default 0.1)")
     run.add_argument("--max-area-ha", help="refuse sites larger than this (hectares)")
     run.add_argument("--chunks", help="spatial chunk size in pixels (default 1024)")
+    run.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, percent")
     run.add_argument("--full", action="store_true",
                      help="recompute every row (default: only scenes not yet in the store)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
@@ -106,7 +107,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "sites": args.sites, "source": args.source, "catalog": args.catalog,
         "start": args.start, "end": args.end, "out": args.out,
         "dask_address": args.dask_address, "seed": args.seed, "mmu_ha": args.mmu_ha,
-        "max_area_ha": args.max_area_ha, "chunks": args.chunks,
+        "max_area_ha": args.max_area_ha, "chunks": args.chunks, "max_cloud": args.max_cloud,
     }
     try:
         config = load_config(args.config, **overrides)
@@ -115,8 +116,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
     _quiet_prefect(args.verbose)
-    from flows.monitor import SitesFailed, run_monitoring
+    from flows.monitor import SitesFailed, make_source, run_monitoring
     from flows.report_console import RunDisplay
+    from flows.sources import SourceError
+
+    try:  # a source that cannot work (no catalog, no credentials) fails before Prefect starts
+        make_source(config)
+    except SourceError as exc:
+        return _fail(str(exc))
 
     display = RunDisplay(sites, config)
     started = time.monotonic()

@@ -43,6 +43,8 @@ class RunConfig:
     max_area_ha: float = DEFAULT_MAX_AREA_HA
     chunks: int = 1024
     """Spatial chunk size in pixels (the cube is chunked time=1, chunks x chunks)."""
+    max_cloud: float | None = None
+    """Scene-level cloud cover limit in percent for catalogue searches (None: the source's)."""
 
     def __post_init__(self) -> None:
         from flows.sources import SOURCES
@@ -55,6 +57,10 @@ class RunConfig:
             raise ConfigError(f"mmu_ha must be between 0 and 100 hectares, got {self.mmu_ha}")
         if not 0 < self.max_area_ha <= 10_000_000:
             raise ConfigError(f"max_area_ha must be positive (hectares), got {self.max_area_ha}")
+        if self.max_cloud is not None and not 0 <= self.max_cloud <= 100:
+            raise ConfigError(f"max_cloud must be a percentage 0-100, got {self.max_cloud}")
+        if self.source != "demo" and self.source in ("stac", "safe") and not self.catalog:
+            raise ConfigError(f"--source {self.source} needs --catalog URL_OR_PATH")
         if not 64 <= self.chunks <= 8192:
             raise ConfigError(f"chunks must be between 64 and 8192 pixels, got {self.chunks}")
         if self.dask_address is not None and not _DASK_ADDRESS.match(self.dask_address):
@@ -88,7 +94,7 @@ def _coerce(name: str, value: Any) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return int(value)
-        if name in ("mmu_ha", "max_area_ha"):
+        if name in ("mmu_ha", "max_area_ha", "max_cloud"):
             if isinstance(value, bool):
                 raise ValueError
             return float(value)

@@ -50,12 +50,15 @@ class SitesFailed(RuntimeError):
     """Some sites could not be processed; the others were written."""
 
 
-def _source_for(config: RunConfig) -> Source:
+def make_source(config: RunConfig) -> Source:
+    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used."""
     kwargs: dict[str, Any] = {}
     if config.source == "demo":
         kwargs["seed"] = config.seed
     if config.catalog:
         kwargs["catalog"] = config.catalog
+    if config.max_cloud is not None and config.source != "demo":
+        kwargs["max_cloud"] = config.max_cloud
     return get_source(config.source, **kwargs)
 
 
@@ -148,6 +151,7 @@ def monitor_sites(
     mmu_ha: float = 0.1,
     max_area_ha: float = RunConfig.max_area_ha,
     chunks: int = 1024,
+    max_cloud: float | None = None,
     full: bool = False,
 ):
     """Nightly monitoring of every site in ``sites`` (a GeoJSON file or folder; None: the
@@ -156,12 +160,12 @@ def monitor_sites(
     recomputes and rewrites every row instead of only the new scenes' rows."""
     config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
-                         max_area_ha=max_area_ha, chunks=chunks)
+                         max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
     logger = get_run_logger()
     started = time.monotonic()
     run_id = str(flow_run.id or "local")
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
-    source = _source_for(config)
+    source = make_source(config)
     end = _default_end(config, source)
     summary = RunSummary(run_id=run_id)
     progress.emit("run_started", n_sites=len(sites), run_id=run_id)

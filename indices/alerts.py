@@ -21,7 +21,8 @@ baseline composite (so seasonality and old losses do not count as new loss):
   ~0.1 % of observations, but almost never doubles both signals at once.
 
 Observations that cannot be judged (cloud, shadow, nodata, an inundated mangrove pixel, an
-optically deep seagrass pixel) leave the score as it is (``-1``); clear, judgeable observations
+optically deep seagrass pixel, the water of a scene with a sediment plume, see
+:func:`mask_turbid_water`) leave the score as it is (``-1``); clear, judgeable observations
 without evidence reset a pixel that is not yet confirmed (``0``). Confirmed pixels stay
 confirmed (an alert is an event) and keep counting further evidence.
 
@@ -43,12 +44,13 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from indices.change import mmu_pixels
 from indices.composite import composite, monthly_composite
-from indices.habitat import RULES, SeagrassRule, habitat_score, scene_reflectance
+from indices.habitat import RULES, SeagrassRule, habitat_score, scene_reflectance, turbid_scenes
 from indices.spectral import compute_indices
 
 __all__ = ["AlertRule", "PATCH_COLUMNS", "alert_patches", "bottom_signal", "loss_evidence",
-           "mmu_pixels", "scan_evidence"]
+           "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -85,11 +87,6 @@ class AlertRule:
             raise ValueError(f"AlertRule.mmu_ha must be >= 0 hectares, got {self.mmu_ha!r}")
 
 
-def mmu_pixels(mmu_ha: float, pixel_area_ha: float) -> int:
-    """Pixels in the minimum mapping unit, rounded up (as :func:`indices.change.change_metrics`)."""
-    return max(1, int(np.ceil(mmu_ha / pixel_area_ha - 1e-9)))
-
-
 def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"]):
     """Deglinted bottom signals ``(blue, green)`` above deep water, NaN where the pixel is not
     water or the bottom is not visible: the quantities :func:`indices.habitat.seagrass_score`
@@ -102,6 +99,17 @@ def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"]):
     b_sig, g_sig = blue - glint - bd, green - glint - gd
     seen = water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
     return b_sig.where(seen).astype(np.float32), g_sig.where(seen).astype(np.float32)
+
+
+def mask_turbid_water(cube: xr.Dataset) -> xr.Dataset:
+    """The cube with the water of turbid scenes (sediment plumes) masked as defective (SCL 1).
+
+    The bottom is not seen through a plume, and a plume brightens the water like sand does:
+    exactly what :func:`indices.summary.monthly_change` does before compositing seagrass sites,
+    so that the alerts' baseline is the change table's baseline.
+    """
+    turbid, water = turbid_scenes(cube)
+    return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
 
 
 def _reference(monthly: xr.DataArray, base: xr.DataArray, times: np.ndarray) -> xr.DataArray:
@@ -131,6 +139,8 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if habitat not in ("mangrove", "seagrass"):
         raise ValueError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
     times = cube["time"].values
+    if habitat == "seagrass":
+        cube = mask_turbid_water(cube)
     base = composite(cube, *baseline)
     monitored = (habitat_score(base, habitat) > 0) & site_mask.astype(bool)
     months = monthly_composite(cube)

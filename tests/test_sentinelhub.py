@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import pickle
 
@@ -268,6 +269,17 @@ def test_bad_credentials_refused_without_leaking_them(monkeypatch, shub):
     assert "invalid_client" in message and "SH_CLIENT_SECRET" in message
     assert "wrong-secret-value" not in message and "\n" not in message
     assert "wrong-secret-value" not in repr(src.settings)
+
+
+def test_secrets_stay_out_of_debug_logs(shub, caplog):
+    caplog.set_level(logging.DEBUG)
+    src = get_source("sentinelhub")
+    refs = src.search(SMALL, dt.date(2023, 6, 1), dt.date(2023, 6, 5))
+    src.load(SMALL, refs).compute()
+    tokens = list(shub._tokens)
+    assert refs and tokens and "127.0.0.1" in caplog.text  # debug logging was on
+    for secret in (shub.client_secret, *tokens):
+        assert secret not in caplog.text
 
 
 def test_nothing_is_written_under_home(monkeypatch, tmp_path, shub):

@@ -76,6 +76,11 @@ from flows.sources import BANDS, SceneRef, SourceError
 __all__ = ["FETCH_BROKEN", "FETCH_OK", "SentinelHubSettings", "SentinelHubSource", "failed_scenes"]
 
 LOGGER = logging.getLogger(__name__)
+# requests-oauthlib logs token request bodies (the client secret) and tokens at DEBUG: keep
+# them out of any log, whatever level the application (or a dask worker) runs at
+for _name in ("requests_oauthlib", "oauthlib"):
+    if logging.getLogger(_name).level < logging.INFO:  # NOTSET (0) would inherit DEBUG
+        logging.getLogger(_name).setLevel(logging.INFO)
 
 ENV_ID, ENV_SECRET, ENV_BASE, ENV_TOKEN = ("SH_CLIENT_ID", "SH_CLIENT_SECRET", "SH_BASE_URL",
                                           "SH_TOKEN_URL")
