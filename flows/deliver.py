@@ -88,8 +88,8 @@ class DeliverySettings:
         if not self.password:
             return []
         user, pw = self.user or "", self.password
-        forms = [pw, f"\0{user}\0{pw}", pw.encode().hex()]
-        return forms + [base64.b64encode(f.encode()).decode() for f in forms[:2]]
+        forms = [pw, f"\0{user}\0{pw}"]
+        return forms + [base64.b64encode(f.encode()).decode() for f in forms]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,10 @@ def _sender(text: str) -> str:
     if "<" in text and text.endswith(">"):
         name, spec = text[:-1].split("<", 1)
         spec = _address(spec, f"{_ENV}FROM")
-        return str(Address(display_name=name.strip().strip('"'), addr_spec=spec))
+        try:
+            return str(Address(display_name=name.strip().strip('"'), addr_spec=spec))
+        except (ValueError, HeaderParseError):
+            raise DeliveryError(f"{_ENV}FROM: bad display name {name.strip()[:60]!r}") from None
     return _address(text, f"{_ENV}FROM")
 
 

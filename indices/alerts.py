@@ -49,7 +49,7 @@ from indices.composite import composite, monthly_composite
 from indices.habitat import RULES, SeagrassRule, habitat_score, scene_reflectance, turbid_scenes
 from indices.spectral import compute_indices
 
-__all__ = ["AlertRule", "PATCH_COLUMNS", "alert_patches", "bottom_signal", "loss_evidence",
+__all__ = ["AlertRule", "DEFAULT_RULE", "PATCH_COLUMNS", "alert_patches", "bottom_signal", "loss_evidence",
            "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
@@ -85,6 +85,9 @@ class AlertRule:
             raise ValueError(f"AlertRule.confirm must be a positive integer, got {self.confirm!r}")
         if not (np.isfinite(self.mmu_ha) and self.mmu_ha >= 0):
             raise ValueError(f"AlertRule.mmu_ha must be >= 0 hectares, got {self.mmu_ha!r}")
+
+
+DEFAULT_RULE = AlertRule()
 
 
 def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"]):
@@ -128,7 +131,7 @@ def _reference(monthly: xr.DataArray, base: xr.DataArray, times: np.ndarray) -> 
 
 
 def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
-                  baseline: tuple[dt.date, dt.date], rule: AlertRule = AlertRule()) -> xr.DataArray:
+                  baseline: tuple[dt.date, dt.date], rule: AlertRule = DEFAULT_RULE) -> xr.DataArray:
     """Evidence of habitat loss per scene and pixel, int8 ``(time, y, x)``, lazy.
 
     ``1`` evidence of loss, ``0`` a clear observation that looks like habitat (or at least not
@@ -219,7 +222,7 @@ def _kth(values: np.ndarray, k: int, largest: bool = False):
 
 
 def alert_patches(pixels: xr.Dataset, *, pixel_area_ha: float,
-                  rule: AlertRule = AlertRule()) -> tuple[np.ndarray, pd.DataFrame]:
+                  rule: AlertRule = DEFAULT_RULE) -> tuple[np.ndarray, pd.DataFrame]:
     """Group flagged pixels (``score >= 1``) into 8-connected patches of at least the MMU.
 
     ``pixels`` is the *computed* output of :func:`scan_evidence` (numpy-backed). Order

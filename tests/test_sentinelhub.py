@@ -138,6 +138,21 @@ def test_cube_equals_the_simulator_also_when_tiled(shub):
     assert (got["B02"].values == 0).any(), "swath-edge nodata should come through as 0"
 
 
+def test_harmonised_scene_holds_offset_applied_dn(shub):
+    """The mixed-baseline path: harmonizeValues true with boa_offset 0 gives the same
+    reflectance as raw DN with the scene's -1000 (negatives clamped, as the service does)."""
+    src = _source()
+    raw_ref = next(r for r in src.search(SMALL, *MONTH) if r.boa_offset == -1000)
+    ref = dataclasses.replace(raw_ref, boa_offset=0, properties={
+        **raw_ref.properties, "sentinelhub:harmonize": True})
+    got, raw = src.load(SMALL, [ref]).compute(), _demo_cube(SMALL, [raw_ref])
+    assert got["boa_offset"].values.tolist() == [0]
+    for band in ("B02", "B11", "B12"):
+        dn = raw[band].values.astype(np.int32)
+        np.testing.assert_array_equal(got[band].values, np.where(dn > 0, np.maximum(dn - 1000, 0), 0))
+    np.testing.assert_array_equal(got["SCL"].values, raw["SCL"].values)
+
+
 def test_fetch_tasks_survive_pickling_for_distributed_workers(shub):
     src = _source()
     refs = src.search(SMALL, *MONTH)[:2]

@@ -1,0 +1,340 @@
+"""Habitat-loss alerts of a site: table rows, the ``alerts/`` Parquet table and GeoJSON.
+
+Layout under the results root::
+
+    <root>/alerts/site_id=<id>/part-0.parquet      one row per alert (GeoParquet, WKB polygons)
+    <root>/alerts/.write.lock                      writers' lock (readers never lock)
+    <root>/alerts_geojson/<id>.geojson             the same rows as a FeatureCollection (WGS84)
+
+The alerts are recomputed from the whole record after the baseline on every run (the flow
+loads it anyway for the change table), so a run is *authoritative for its window*: the scenes
+it scanned, from the first after the baseline to the last. Writing upserts by ``alert_id`` and
+drops the stored alerts first seen inside that window that the run no longer finds (a
+candidate reset by a clear look at intact habitat, or an id superseded when two patches grew
+into one); alerts first seen after the window (a later run's) are kept. Reruns therefore
+replace, never duplicate. Both files are replaced atomically (temp file, fsync,
+``os.replace``, directory fsync) under the table lock, the GeoJSON rebuilt from the merged
+table so the two always agree.
+
+``alert_id`` = ``<first_seen YYYYMMDD>-<12 hex>``, the hex a digest of site id, first_seen and
+the patch's seed pixel (see :func:`indices.alerts.alert_patches`): stable from night to night
+while a patch grows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+import xarray as xr
+from pyproj import Transformer
+from rasterio import features
+from rasterio.transform import Affine
+
+from aoi import Site, site_grid, site_mask
+from aoi.grid import SiteGrid
+from flows import PROCESSING_VERSION
+from flows.store import PARTITION_COLUMN, StoreError, check_site_id
+from indices.alerts import DEFAULT_RULE, AlertRule, alert_patches, loss_evidence, scan_evidence
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writers are not serialised
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["ALERT_SCHEMA", "AlertWrite", "SiteAlerts", "alert_pixels", "alert_rows",
+           "alerts_geojson", "atomic_path", "read_alerts", "site_alerts", "write_alerts",
+           "writer_lock"]
+
+TABLE, GEOJSON_DIR, PART_FILE, LOCK_FILE = "alerts", "alerts_geojson", "part-0.parquet", ".write.lock"
+_TS = pa.timestamp("us", tz="UTC")
+ALERT_SCHEMA = pa.schema([
+    ("site_id", pa.string()), ("alert_id", pa.string()), ("habitat", pa.string()),
+    ("status", pa.string()), ("score", pa.int32()), ("first_seen", _TS), ("last_seen", _TS),
+    ("confirmed_at", _TS), ("area_ha", pa.float64()), ("confirmed_ha", pa.float64()),
+    ("centroid_lon", pa.float64()), ("centroid_lat", pa.float64()),
+    ("confirm_threshold", pa.int32()), ("geometry", pa.binary()),
+    ("processing_version", pa.string()), ("run_id", pa.string()),
+])
+"""``site_id`` (from the directory) and the columns of the files. ``geometry``: WKB polygon in
+WGS84 lon/lat (GeoParquet 1.1 metadata, CRS84); ``confirmed_at`` null for candidates."""
+_GEO_META = {b"geo": json.dumps({
+    "version": "1.1.0", "primary_column": "geometry",
+    "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Polygon", "MultiPolygon"]}},
+}).encode()}
+_FILE_SCHEMA = pa.schema([f for f in ALERT_SCHEMA if f.name != PARTITION_COLUMN],
+                         metadata={**_GEO_META, b"bluecarbon.table": TABLE.encode()})
+
+
+@dataclass(frozen=True)
+class SiteAlerts:
+    """What one run found for one site."""
+
+    site_id: str
+    rows: pd.DataFrame
+    """One row per alert, columns of :data:`ALERT_SCHEMA`."""
+    window: tuple[pd.Timestamp, pd.Timestamp] | None
+    """First and last scene scanned (UTC); None: no scene after the baseline, nothing to say."""
+
+
+@dataclass(frozen=True)
+class AlertWrite:
+    inserted: int
+    replaced: int
+    removed: int
+    parquet: Path
+    geojson: Path
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def alert_pixels(site: Site, cube: xr.Dataset, mask: xr.DataArray | None = None, *,
+                 rule: AlertRule = DEFAULT_RULE) -> xr.Dataset:
+    """Lazy per-pixel alert state of ``site`` from its scene cube (compute it with the rest).
+
+    ``attrs['window']`` holds the first and last scene after the baseline (ISO strings)."""
+    if mask is None:
+        grid = site_grid(site)
+        mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                            coords={"y": grid.y_coords(), "x": grid.x_coords()})
+    ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start, site.baseline_end),
+                       rule=rule)
+    pixels = scan_evidence(ev, confirm=rule.confirm)
+    times = cube["time"].values
+    after = times[times >= np.datetime64(site.baseline_end) + np.timedelta64(1, "D")]
+    pixels.attrs["window"] = ((str(after.min()), str(after.max())) if after.size else ())
+    return pixels
+
+
+def _utc(values) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="datetime64[ns]")).dt.tz_localize("UTC") \
+        .dt.as_unit("us")
+
+
+def alert_rows(site: Site, pixels: xr.Dataset, *, run_id: str, grid: SiteGrid | None = None,
+               rule: AlertRule = DEFAULT_RULE) -> SiteAlerts:
+    """Table rows (polygons, WGS84 centroids, stable ids) from *computed* :func:`alert_pixels`."""
+    site_id = check_site_id(site.id)
+    grid = grid or site_grid(site)
+    labels, patches = alert_patches(pixels, pixel_area_ha=grid.pixel_area_ha, rule=rule)
+    window = tuple(pd.Timestamp(t, tz="UTC") for t in pixels.attrs.get("window", ()))
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    left, top, res = grid.left, grid.top, grid.res
+    cx, cy = left + (patches["col"] + 0.5) * res, top - (patches["row"] + 0.5) * res
+    lon, lat = to_lonlat.transform(cx.to_numpy(), cy.to_numpy())
+    seed_x = left + (patches["seed_col"] + 0.5) * res
+    seed_y = top - (patches["seed_row"] + 0.5) * res
+    first = _utc(patches["first_seen"])
+    ids = [_alert_id(site_id, t, x, y) for t, x, y in zip(first, seed_x, seed_y, strict=True)]
+    rows = pd.DataFrame({
+        "site_id": site_id, "alert_id": ids, "habitat": site.habitat,
+        "status": patches["status"].astype(str), "score": patches["score"].astype(np.int32),
+        "first_seen": first, "last_seen": _utc(patches["last_seen"]),
+        "confirmed_at": _utc(patches["confirmed_at"]),
+        "area_ha": patches["area_ha"].round(6), "confirmed_ha": patches["confirmed_ha"].round(6),
+        "centroid_lon": np.round(lon, 7), "centroid_lat": np.round(lat, 7),
+        "confirm_threshold": np.int32(rule.confirm),
+        "geometry": _polygons(labels, patches["patch"].to_numpy(), grid, to_lonlat),
+        "processing_version": PROCESSING_VERSION, "run_id": run_id,
+    }, columns=ALERT_SCHEMA.names)
+    return SiteAlerts(site_id, rows.sort_values(["first_seen", "alert_id"]).reset_index(drop=True),
+                      window if window else None)
+
+
+def site_alerts(site: Site, cube: xr.Dataset, *, run_id: str, mask: xr.DataArray | None = None,
+                rule: AlertRule = DEFAULT_RULE) -> SiteAlerts:
+    """One call for notebooks and tests: :func:`alert_pixels`, computed, then :func:`alert_rows`.
+    The flow instead computes ``alert_pixels`` in its one ``dask.compute`` with the tables."""
+    return alert_rows(site, alert_pixels(site, cube, mask, rule=rule).compute(), run_id=run_id,
+                      rule=rule)
+
+
+def _alert_id(site_id: str, first_seen: pd.Timestamp, x: float, y: float) -> str:
+    key = f"{site_id}|{first_seen.isoformat()}|{x:.1f}|{y:.1f}".encode()
+    return f"{first_seen:%Y%m%d}-{hashlib.blake2b(key, digest_size=6).hexdigest()}"
+
+
+def _polygons(labels: np.ndarray, patch_ids: np.ndarray, grid: SiteGrid,
+              to_lonlat: Transformer) -> list[bytes]:
+    """WKB (WGS84) of each patch: pixel outlines (4-connected pieces unioned per patch)."""
+    pieces: dict[int, list] = {int(p): [] for p in patch_ids}
+    if len(patch_ids):
+        for geom, value in features.shapes(labels.astype(np.int32), mask=labels > 0,
+                                           connectivity=4, transform=Affine(*grid.transform)):
+            pieces[int(value)].append(shapely.geometry.shape(geom))
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1]))
+
+    return [shapely.to_wkb(shapely.transform(shapely.union_all(pieces[int(p)]), project))
+            for p in patch_ids]
+
+
+# --------------------------------------------------------------------------- files
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a hidden temp path beside ``path``; on success fsync it, ``os.replace`` it over
+    ``path`` and fsync the directory; on failure remove it. Readers see old or new, never half."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":  # pragma: no cover
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path, *also_clean: Path) -> Iterator[None]:
+    """Exclusive lock of ``directory`` for writers. Once it is held, temp files of killed
+    writers under ``directory`` and ``also_clean`` are removed (no live writer owns them)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        for folder in (directory, *also_clean):
+            for tmp in folder.rglob(".*.tmp") if folder.is_dir() else ():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        yield
+    finally:
+        os.close(fd)
+
+
+def _partition(root: Path, site_id: str) -> Path:
+    return root / TABLE / f"{PARTITION_COLUMN}={check_site_id(site_id)}" / PART_FILE
+
+
+def _to_arrow(alerts: SiteAlerts) -> pa.Table:
+    rows = alerts.rows
+    if list(rows.columns) != ALERT_SCHEMA.names:
+        raise StoreError(f"alerts: expected columns {ALERT_SCHEMA.names}, got {list(rows.columns)}")
+    if len(rows) and (rows["site_id"] != alerts.site_id).any():
+        raise StoreError(f"alerts: rows of another site than {alerts.site_id!r}")
+    if rows["alert_id"].isna().any() or rows["alert_id"].duplicated().any():
+        raise StoreError(f"alerts of {alerts.site_id}: missing or duplicate alert_id")
+    try:
+        table = pa.Table.from_pandas(rows, schema=ALERT_SCHEMA, preserve_index=False, safe=True)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise StoreError(f"alerts of {alerts.site_id}: {str(exc).splitlines()[0]}") from None
+    return table.drop_columns([PARTITION_COLUMN]).cast(_FILE_SCHEMA)
+
+
+def write_alerts(root: str | os.PathLike[str], alerts: SiteAlerts) -> AlertWrite | None:
+    """Upsert a run's alerts of one site (see the module docstring); None if the run scanned no
+    scene after the baseline. Raises :class:`flows.store.StoreError`, writing nothing, on a
+    malformed frame or an unsafe site id."""
+    root = Path(root)
+    path = _partition(root, alerts.site_id)
+    geojson = root / GEOJSON_DIR / f"{alerts.site_id}.geojson"
+    new = _to_arrow(alerts)
+    if alerts.window is None:
+        return None
+    lo, hi = (pd.Timestamp(t) for t in alerts.window)
+    try:
+        with writer_lock(root / TABLE, geojson.parent):
+            old = _read_file(path) if path.is_file() else _FILE_SCHEMA.empty_table()
+            old_ids = old.column("alert_id").to_pylist()
+            first = pd.to_datetime(old.column("first_seen").to_pandas(), utc=True)
+            new_ids = set(new.column("alert_id").to_pylist())
+            in_window = ((first >= lo) & (first <= hi)).to_numpy()
+            keep = [a not in new_ids and not w for a, w in zip(old_ids, in_window, strict=True)]
+            merged = pa.concat_tables([old.filter(pa.array(keep, pa.bool_())), new])
+            merged = merged.sort_by([("first_seen", "ascending"), ("alert_id", "ascending")])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                pq.write_table(merged.combine_chunks(), tmp, compression="zstd")
+            geojson.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(geojson) as tmp:
+                frame = merged.to_pandas()
+                frame.insert(0, PARTITION_COLUMN, alerts.site_id)
+                tmp.write_text(json.dumps(alerts_geojson(frame), separators=(",", ":")))
+    except OSError as exc:
+        raise StoreError(f"{path}: write failed: {str(exc).splitlines()[0]}") from exc
+    replaced = sum(1 for a in old_ids if a in new_ids)
+    return AlertWrite(inserted=new.num_rows - replaced, replaced=replaced,
+                      removed=len(old_ids) - sum(keep) - replaced, parquet=path, geojson=geojson)
+
+
+def _read_file(path: Path) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+        return table.select(_FILE_SCHEMA.names).cast(_FILE_SCHEMA)
+    except (OSError, pa.ArrowException, KeyError) as exc:
+        raise StoreError(f"{path}: unreadable alerts file: {str(exc).splitlines()[0]}") from None
+
+
+def read_alerts(root: str | os.PathLike[str], site_id: str | None = None) -> pd.DataFrame:
+    """Stored alerts (of one site, or all) with ``site_id`` as strings; empty frame if none."""
+    table_dir = Path(root) / TABLE
+    if site_id is not None:
+        sites = [check_site_id(site_id)]
+    else:
+        prefix = f"{PARTITION_COLUMN}="
+        sites = sorted(p.name[len(prefix):] for p in table_dir.glob(f"{prefix}*") if p.is_dir())
+    parts = []
+    for sid in sites:
+        path = _partition(Path(root), sid)
+        if path.is_file():
+            t = _read_file(path)
+            parts.append(t.add_column(0, ALERT_SCHEMA.field(0), pa.array([sid] * t.num_rows)))
+    table = pa.concat_tables(parts) if parts else ALERT_SCHEMA.empty_table()
+    return table.cast(ALERT_SCHEMA).to_pandas()
+
+
+def alerts_geojson(rows: pd.DataFrame) -> dict:
+    """RFC 7946 FeatureCollection of alert rows: the polygon, every other column a property
+    (timestamps ISO 8601 UTC, null where missing)."""
+    feats = []
+    for rec in rows.to_dict("records"):
+        geom = shapely.from_wkb(rec.pop("geometry"))
+        props = {k: _json_value(v) for k, v in rec.items()}
+        feats.append({"type": "Feature", "id": rec["alert_id"], "properties": props,
+                      "geometry": _rounded(shapely.geometry.mapping(geom))})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _json_value(v):
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _rounded(obj, ndigits: int = 7):
+    """Coordinates to 1 cm (RFC 7946 advises against needless precision)."""
+    if isinstance(obj, dict):
+        return {k: _rounded(v, ndigits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_rounded(v, ndigits) for v in obj]
+    return round(obj, ndigits) if isinstance(obj, float) else obj

@@ -1,0 +1,176 @@
+"""Monthly class and change maps of a site as Cloud Optimized GeoTIFFs.
+
+Layout under the results root::
+
+    <root>/maps/<site_id>/<YYYY-MM>_class.tif     0 not habitat, 1 habitat, 255 nodata
+    <root>/maps/<site_id>/<YYYY-MM>_change.tif    0 stable non-habitat, 1 stable habitat,
+                                                  2 gain, 3 loss, 255 nodata
+    <root>/maps/.write.lock                       writers' lock
+
+Each file: one uint8 band on the site grid (UTM CRS and transform of :func:`aoi.site_grid`),
+COG layout with 256 px tiles (512 above 2048 px), compressed with zstd level 1 (deflate where
+this GDAL lacks zstd; zstd-1 writes ~5x faster than deflate-6 at the same ratio, see
+docs/performance.md), overviews down to one tile resampled by MODE (a class map must not be
+averaged), a colour table and nodata 255 (QGIS shows it as is), and tags ``site_id``,
+``habitat``, ``period``, ``product``, ``processing_version``, ``legend`` (JSON), ``mmu_ha``.
+Files are written to a hidden temp file and ``os.replace``d (atomic); the same input gives the
+same bytes, so reruns are idempotent. The arrays come from :func:`indices.maps.monthly_maps`,
+which shares the change table's month walk: the maps' areas are the table's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+import xarray as xr
+from rasterio.io import MemoryFile
+from rasterio.transform import Affine
+
+from aoi import Site, site_grid
+from aoi.grid import SiteGrid
+from flows import PROCESSING_VERSION
+from flows.alerts_io import atomic_path, writer_lock
+from flows.store import StoreError, check_site_id
+from indices.alerts import mask_turbid_water
+from indices.composite import composite, monthly_composite
+from indices.habitat import habitat_score
+from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, monthly_maps
+
+__all__ = ["COLOURS", "map_path", "site_maps", "write_cog", "write_site_maps"]
+
+MAPS_DIR = "maps"
+_CLEAR = (0, 0, 0, 0)
+_HABITAT_RGBA = {"mangrove": (0, 109, 44, 255), "seagrass": (0, 128, 128, 255)}
+COLOURS = {
+    "class": {0: (236, 226, 198, 255), 1: None, NODATA: _CLEAR},
+    "change": {0: (224, 224, 224, 255), 1: None, 2: (43, 131, 186, 255),
+               3: (215, 25, 28, 255), NODATA: _CLEAR},
+}
+"""Colour table per product (RGBA); ``None``: the habitat's colour (mangrove green, seagrass
+teal). Gain blue, loss red, no data transparent."""
+_LEGENDS = {"class": CLASS_CODES, "change": CHANGE_CODES}
+_DESCRIPTIONS = {"class": "habitat class", "change": "change since the baseline"}
+
+
+def site_maps(site: Site, cube: xr.Dataset, mask: xr.DataArray, *, pixel_area_ha: float,
+              mmu_ha: float = 0.1) -> xr.Dataset:
+    """Lazy ``class`` and ``change`` maps ``(period, y, x)`` of ``site`` from its scene cube,
+    prepared exactly as :func:`indices.summary.monthly_change` prepares the change table
+    (turbid water masked at seagrass sites, monthly and baseline composites, habitat score)."""
+    if site.habitat == "seagrass":
+        cube = mask_turbid_water(cube)
+    scores = habitat_score(monthly_composite(cube), site.habitat)
+    base = habitat_score(composite(cube, site.baseline_start, site.baseline_end), site.habitat)
+    classes, change = monthly_maps(scores, base, mask, pixel_area_ha=pixel_area_ha,
+                                   mmu_ha=mmu_ha)
+    return xr.Dataset({"class": classes, "change": change}, attrs={"mmu_ha": float(mmu_ha)})
+
+
+def map_path(root: str | os.PathLike[str], site_id: str, period, product: str) -> Path:
+    """``<root>/maps/<site_id>/<YYYY-MM>_<product>.tif`` (the site id is checked)."""
+    if product not in _LEGENDS:
+        raise ValueError(f"unknown map product {product!r}; expected one of {sorted(_LEGENDS)}")
+    month = pd.Timestamp(period).strftime("%Y-%m")
+    return Path(root) / MAPS_DIR / check_site_id(site_id) / f"{month}_{product}.tif"
+
+
+@functools.cache
+def _compression() -> dict:
+    """zstd level 1 where this GDAL has it, else deflate."""
+    try:
+        with MemoryFile() as mem:
+            with mem.open(driver="GTiff", width=1, height=1, count=1, dtype="uint8",
+                          compress="ZSTD") as dst:
+                dst.write(np.zeros((1, 1, 1), np.uint8))
+            with mem.open() as src:
+                if src.compression is not None and src.compression.value == "ZSTD":
+                    return {"compress": "ZSTD", "level": 1}
+    except rasterio.errors.RasterioError:
+        pass
+    return {"compress": "DEFLATE", "level": 6}
+
+
+def _overview_count(height: int, width: int, block: int) -> int:
+    """Halvings until the coarsest overview fits one tile; at least one when it can shrink."""
+    longest = max(height, width)
+    if longest < 2:
+        return 0
+    return max(1, math.ceil(math.log2(longest / block)))
+
+
+def write_cog(path: Path, array: np.ndarray, grid: SiteGrid, *, colormap: dict,
+              tags: dict[str, str], description: str = "") -> Path:
+    """Write a uint8 ``(y, x)`` array on ``grid`` as a COG at ``path``, atomically."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or array.shape != grid.shape:
+        raise ValueError(f"{path.name}: expected uint8 {grid.shape}, got {array.dtype} "
+                         f"{array.shape}")
+    block = 256 if max(grid.shape) <= 2048 else 512
+    profile = {
+        "driver": "COG", "height": grid.height, "width": grid.width, "count": 1,
+        "dtype": "uint8", "crs": grid.crs, "transform": Affine(*grid.transform),
+        "nodata": NODATA, "blocksize": block, "overview_resampling": "MODE",
+        "overview_count": _overview_count(*grid.shape, block), **_compression(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(array, 1)
+            dst.write_colormap(1, colormap)
+            dst.update_tags(**tags)
+            dst.set_band_description(1, description)
+    return path
+
+
+def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, *,
+                    grid: SiteGrid | None = None, since: dt.date | None = None,
+                    until: dt.date | None = None,
+                    processing_version: str = PROCESSING_VERSION) -> list[Path]:
+    """Write the class and change COG of each period of computed :func:`site_maps` output.
+
+    Periods from ``since`` to ``until`` (month starts, inclusive; None: unbounded) are written,
+    plus any earlier or later period whose files are missing (a first run with maps after
+    incremental runs without them fills the history). Returns the paths written.
+    Raises :class:`flows.store.StoreError` for an unsafe site id, before anything is written.
+    """
+    site_id = check_site_id(site.id)
+    if any(v.chunks for v in maps.data_vars.values()):
+        raise ValueError("write_site_maps needs computed maps: compute site_maps() first")
+    grid = grid or site_grid(site)
+    habitat_rgba = _HABITAT_RGBA.get(site.habitat, (0, 109, 44, 255))
+    root = Path(root)
+    written = []
+    try:
+        with writer_lock(root / MAPS_DIR):
+            for i, period in enumerate(pd.to_datetime(maps["period"].values)):
+                day = period.date()
+                due = (since is None or day >= since) and (until is None or day <= until)
+                for product in ("class", "change"):
+                    path = map_path(root, site_id, period, product)
+                    if not due and path.is_file():
+                        continue
+                    legend = _LEGENDS[product]
+                    colours = {k: (habitat_rgba if v is None else v)
+                               for k, v in COLOURS[product].items()}
+                    tags = {
+                        "site_id": site_id, "habitat": site.habitat,
+                        "period": period.strftime("%Y-%m"), "product": product,
+                        "processing_version": processing_version,
+                        "legend": json.dumps({str(k): v for k, v in legend.items()}),
+                        "mmu_ha": str(maps.attrs.get("mmu_ha", "")),
+                    }
+                    written.append(write_cog(path, maps[product].values[i], grid,
+                                             colormap=colours, tags=tags,
+                                             description=_DESCRIPTIONS[product]))
+    except OSError as exc:
+        raise StoreError(f"{root / MAPS_DIR / site_id}: write failed: "
+                         f"{str(exc).splitlines()[0]}") from exc
+    return written

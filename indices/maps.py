@@ -1,0 +1,72 @@
+"""Monthly class and change maps: the pixels behind each row of the change table.
+
+Both maps are built from :func:`indices.change.monthly_states`, the walk over the months that
+:func:`indices.change.change_metrics` sums, so the maps and the table cannot disagree: the
+pixels of class 1 add up to ``extent_ha``, those of change 2 and 3 to ``gain_ha`` and
+``loss_ha`` (same gap-filling, same minimum mapping unit).
+
+Codes (uint8; 255 is nodata in both):
+
+* class: 0 not habitat, 1 habitat;
+* change: 0 stable non-habitat, 1 stable habitat, 2 gain, 3 loss (cumulative since the baseline);
+* 255: outside the site polygon, or never observed clear (neither in the baseline composite nor
+  in any month up to this one): a class there would only be the gap-filling default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from indices.change import mmu_pixels, monthly_states
+
+__all__ = ["CHANGE_CODES", "CLASS_CODES", "NODATA", "monthly_maps"]
+
+NODATA = 255
+CLASS_CODES = {0: "not habitat", 1: "habitat", NODATA: "no data"}
+CHANGE_CODES = {0: "stable non-habitat", 1: "stable habitat", 2: "gain", 3: "loss",
+                NODATA: "no data"}
+
+
+def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
+                 mmu_px: int, stale_months: int) -> tuple[np.ndarray, np.ndarray]:
+    """(period, y, x) scores, (y, x) baseline score and site -> class, change (period, y, x)."""
+    site = site.astype(bool)
+    classes = np.full(scores.shape, NODATA, np.uint8)
+    change = np.full(scores.shape, NODATA, np.uint8)
+    observed = ~np.isnan(baseline) & site
+    for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_px,
+                                         stale_months=stale_months)):
+        observed |= m.seen
+        code = np.where(m.loss, 3, np.where(m.gain, 2, m.baseline.astype(np.uint8)))
+        classes[p] = np.where(observed, m.habitat.astype(np.uint8), NODATA)
+        change[p] = np.where(observed, code, NODATA)
+    return classes, change
+
+
+def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
+                 *, pixel_area_ha: float, mmu_ha: float = 0.1,
+                 stale_months: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
+    """Class and change map of every period (lazy when the inputs are).
+
+    Takes exactly what :func:`indices.change.change_metrics` takes: habitat scores per period
+    ``(period, y, x)`` (NaN not observed), the baseline composite's score ``(y, x)``, the
+    boolean site mask, the pixel area and the minimum mapping unit in hectares.
+
+    Returns ``(class, change)``, uint8 ``(period, y, x)`` with the codes of :data:`CLASS_CODES`
+    and :data:`CHANGE_CODES`.
+    """
+    core = ["period", "y", "x"]
+    classes, change = xr.apply_ufunc(
+        _maps_kernel,
+        scores.chunk({"period": -1, "y": -1, "x": -1}) if scores.chunks else scores,
+        baseline_score, site_mask,
+        input_core_dims=[core, ["y", "x"], ["y", "x"]],
+        output_core_dims=[core, core],
+        kwargs={"mmu_px": mmu_pixels(mmu_ha, pixel_area_ha), "stale_months": stale_months},
+        dask="parallelized",
+        output_dtypes=[np.uint8, np.uint8],
+    )
+    classes = classes.rename("class").assign_attrs(legend=dict(CLASS_CODES), nodata=NODATA)
+    change = change.rename("change").assign_attrs(legend=dict(CHANGE_CODES), nodata=NODATA)
+    return classes.transpose("period", "y", "x"), change.transpose("period", "y", "x")

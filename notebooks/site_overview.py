@@ -1,0 +1,197 @@
+# %% [markdown]
+# # Site overview: habitat extent and change over time
+#
+# For one site: how much mangrove or seagrass it holds each month and the likely range of that
+# figure, what was gained and lost since the baseline, how well each month was actually seen,
+# and where the site is.
+#
+# The notebook reads only the Parquet results written by `bluecarbon run` (the `change` and
+# `observations` tables, see `docs/design.md`, "Parquet outputs") and, for the map, the sites
+# GeoJSON. It writes nothing.
+#
+# **Parameters** (the next cell; papermill can inject them, or set environment variables):
+#
+# * `RESULTS`: the results folder (`bluecarbon run --out`), or `BLUECARBON_RESULTS`;
+# * `SITE_ID`: the site to show, or `BLUECARBON_SITE`; default: the first site in the results;
+# * `SITES`: a sites GeoJSON file or folder for the map, or `BLUECARBON_SITES`; default: the
+#   sites bundled with bluecarbon.
+
+# %% tags=["parameters"]
+import os
+
+RESULTS = os.environ.get("BLUECARBON_RESULTS", "results")
+SITE_ID = os.environ.get("BLUECARBON_SITE") or None
+SITES = os.environ.get("BLUECARBON_SITES") or None
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+SEEN_MIN = 0.3  # below this fraction of the site seen clear, a month is mostly gap-filled
+
+
+def read_table(name: str) -> pd.DataFrame:
+    """One table of the results folder; ``site_id`` (from the folder names) kept as text."""
+    path = Path(RESULTS) / name
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} not found: set RESULTS (or BLUECARBON_RESULTS) to "
+                                "the folder that `bluecarbon run --out` wrote")
+    site_id_as_text = ds.partitioning(pa.schema([("site_id", pa.string())]), flavor="hive")
+    return pd.read_parquet(path, partitioning=site_id_as_text)
+
+
+def read_sites(path: str | None) -> dict[str, dict]:
+    """Site features by id from a GeoJSON file or folder (default: the bundled sites)."""
+    if path is None:
+        try:
+            from aoi import bundled_sites_path
+        except ImportError:
+            return {}
+        path = bundled_sites_path()
+    path = Path(path)
+    files = sorted(path.glob("*.geojson")) if path.is_dir() else [path]
+    features = {}
+    for file in files:
+        for feature in json.loads(file.read_text(encoding="utf-8"))["features"]:
+            features[feature["properties"]["id"]] = feature
+    return features
+
+
+change = read_table("change")
+observations = read_table("observations")
+if change.empty:
+    raise ValueError(f"{RESULTS}: the change table has no rows; run `bluecarbon run` first")
+available = sorted(change["site_id"].unique())
+site_id = SITE_ID or available[0]
+if site_id not in available:
+    raise ValueError(f"site {site_id!r} has no results in {RESULTS}; "
+                     f"sites there: {', '.join(available)}")
+
+monthly = change[change["site_id"] == site_id].copy()
+monthly["period"] = pd.to_datetime(monthly["period"])
+monthly = monthly.sort_values("period").reset_index(drop=True)
+scenes = observations[observations["site_id"] == site_id].sort_values("datetime")
+habitat = monthly["habitat"].iloc[0]
+baseline = float(monthly["baseline_extent_ha"].iloc[0])
+print(f"{site_id}: {habitat}, {len(monthly)} months "
+      f"({monthly['period'].min():%Y-%m} to {monthly['period'].max():%Y-%m}), "
+      f"{len(scenes)} scenes")
+
+# %% [markdown]
+# ## At a glance
+#
+# The latest month against the baseline. *Likely range* is the interval of the extent
+# estimate: pixels whose class lies close to its threshold could go either way. A month seen
+# over less than 30 % of the site is mostly gap-filled from earlier observations.
+
+# %%
+latest = monthly.iloc[-1]
+net_pct = 100 * latest["net_change_ha"] / baseline if baseline else np.nan
+glance = pd.Series({
+    "habitat": habitat,
+    "baseline extent (ha)": f"{baseline:,.1f}",
+    "latest month": f"{latest['period']:%Y-%m}",
+    "extent (ha)": f"{latest['extent_ha']:,.1f}",
+    "likely range (ha)": f"{latest['extent_ci_low_ha']:,.1f} – {latest['extent_ci_high_ha']:,.1f}",
+    "net change since baseline (ha)": f"{latest['net_change_ha']:+,.2f} ({net_pct:+.1f} %)",
+    "gained / lost since baseline (ha)": f"{latest['gain_ha']:,.2f} / {latest['loss_ha']:,.2f}",
+    "site seen that month": f"{latest['valid_fraction']:.0%}",
+    "months mostly gap-filled": f"{int((monthly['valid_fraction'] < SEEN_MIN).sum())} "
+                                f"of {len(monthly)}",
+    "scenes used": f"{int((scenes['valid_fraction'] > 0).sum())} of {len(scenes)}",
+}, name=site_id)
+glance.to_frame()
+
+# %% [markdown]
+# ## Extent over time, with its likely range
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
+ax.fill_between(monthly["period"], monthly["extent_ci_low_ha"], monthly["extent_ci_high_ha"],
+                step="mid", alpha=0.25, color="C2", label="likely range")
+ax.plot(monthly["period"], monthly["extent_ha"], marker="o", color="C2", label=f"{habitat} extent")
+ax.axhline(baseline, ls="--", color="0.4", label="baseline")
+gap = monthly["valid_fraction"] < SEEN_MIN
+ax.scatter(monthly.loc[gap, "period"], monthly.loc[gap, "extent_ha"], s=60, zorder=3,
+           facecolors="white", edgecolors="C3", label=f"< {SEEN_MIN:.0%} of site seen")
+ax.set_ylabel("hectares")
+ax.set_title(f"{site_id}: {habitat} extent by month")
+ax.legend(loc="best", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Gain and loss since the baseline
+#
+# Cumulative since the baseline composite, after the minimum mapping unit: a patch of gain
+# stays counted as long as it remains habitat.
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
+width = 20  # days
+ax.bar(monthly["period"], monthly["gain_ha"], width=width, color="#90be6d", label="gain")
+ax.bar(monthly["period"], -monthly["loss_ha"], width=width, color="#d62828", label="loss")
+ax.plot(monthly["period"], monthly["net_change_ha"], color="0.2", marker=".", label="net")
+ax.axhline(0, color="0.6", lw=0.8)
+ax.set_ylabel("hectares since baseline")
+ax.legend(loc="best", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Scene by scene
+#
+# Habitat area measured in each scene, over the part of the site seen clear in it. Only
+# scenes that saw most of the site are comparable with the monthly extent (line).
+
+# %%
+well_seen = scenes[scenes["valid_fraction"] >= 0.8]
+fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
+points = ax.scatter(well_seen["datetime"], well_seen["habitat_area_ha"], s=14,
+                    c=well_seen["valid_fraction"], cmap="viridis", vmin=0.8, vmax=1.0)
+ax.plot(monthly["period"] + pd.Timedelta(days=14), monthly["extent_ha"], color="C2", lw=1,
+        label="monthly extent (mid-month)")
+fig.colorbar(points, ax=ax, label="fraction of site seen")
+ax.set_ylabel("hectares")
+ax.set_title(f"{len(well_seen)} of {len(scenes)} scenes saw at least 80 % of the site")
+ax.legend(loc="best", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Where the site is
+#
+# The site boundary from the sites file (longitude / latitude), shaded by the net change of the
+# latest month.
+
+# %%
+feature = read_sites(SITES).get(site_id)
+if feature is None:
+    print(f"{site_id} is not in the sites file: no map (set SITES / BLUECARBON_SITES)")
+else:
+    geometry = feature["geometry"]
+    polygons = (geometry["coordinates"] if geometry["type"] == "MultiPolygon"
+                else [geometry["coordinates"]])
+    color = "#90be6d" if latest["net_change_ha"] > 0 else (
+        "#d62828" if latest["net_change_ha"] < 0 else "0.7")
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    lats = []
+    for rings in polygons:
+        outer = np.asarray(rings[0])
+        lats.extend(outer[:, 1])
+        ax.fill(outer[:, 0], outer[:, 1], color=color, alpha=0.45)
+        for ring in rings:
+            ring = np.asarray(ring)
+            ax.plot(ring[:, 0], ring[:, 1], color="0.2", lw=1.2)
+    ax.set_aspect(1 / np.cos(np.radians(np.mean(lats))))  # local metres the same both ways
+    ax.set_xlabel("longitude (°)")
+    ax.set_ylabel("latitude (°)")
+    ax.grid(True, lw=0.3)
+    name = str(feature["properties"].get("name", site_id)).replace("$", r"\$")  # no mathtext
+    ax.set_title(f"{name}\n"
+                 f"net change {latest['net_change_ha']:+,.2f} ha by {latest['period']:%Y-%m}",
+                 fontsize=9)
+    plt.show()
