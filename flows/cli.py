@@ -4,8 +4,9 @@
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
     bluecarbon sites validate F
 
-Exit codes: 0 done; 1 the run finished but some sites failed; 2 bad input (one line on
-stderr, nothing written).
+Exit codes: 0 done; 1 the run finished but some sites failed (the others were written);
+2 bad input (one line on stderr, nothing written); 3 every site done but some scenes could
+not be fetched (recorded in ``<out>/runs/<run_id>.json``; the next run tries them again).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def _quiet_prefect(verbose: bool) -> None:
@@ -129,12 +130,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with display:
         try:
-            run_monitoring(config, full=args.full)
+            record = run_monitoring(config, full=args.full)
         except SitesFailed as exc:
             display.finish(failed=str(exc))
             return EXIT_FAILED
     display.finish(seconds=time.monotonic() - started)
-    return EXIT_OK
+    return EXIT_PARTIAL if record.get("status") == "partial" else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
+import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
-from flows import progress, store
+from flows import PROCESSING_VERSION, progress, store
 from flows.config import RunConfig, load_config
 from flows.pipeline import (
     SitePlan,
@@ -32,18 +33,76 @@ from flows.pipeline import (
 )
 from flows.sources import SceneRef, Source, get_source
 
-__all__ = ["monitor_sites", "run_monitoring", "RunSummary"]
+__all__ = ["RunRecord", "SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
 
 
 @dataclass
-class RunSummary:
+class RunRecord:
+    """What one run did, written to ``<out>/runs/<run_id>.json`` (no settings that are secret:
+    the run's parameters hold paths, dates and numbers only; credentials live in the env)."""
+
     run_id: str
+    started_at: str
+    parameters: dict[str, Any]
     sites: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
+    trajectories: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    finished_at: str | None = None
+    status: str = "running"
+    processing_version: str = PROCESSING_VERSION
+
+    @classmethod
+    def start(cls, run_id: str, config: RunConfig, end: dt.date) -> RunRecord:
+        params = {k: (str(v) if isinstance(v, (Path, dt.date)) else v)
+                  for k, v in asdict(config).items()}
+        params["effective_end"] = end.isoformat()
+        return cls(run_id=run_id, started_at=_now(), parameters=params)
+
+    @property
+    def failed_sites(self) -> dict[str, str]:
+        return {k: v.get("reason", "") for k, v in self.sites.items() if v["status"] == "failed"}
+
+    @property
+    def failed_scene_count(self) -> int:
+        return sum(len(v.get("failed_scenes", {})) for v in self.sites.values())
+
+    @property
+    def headline(self) -> str:
+        counts = {k: sum(v["status"] == k for v in self.sites.values())
+                  for k in ("processed", "skipped", "failed")}
+        text = (f"{counts['processed']} sites processed, {counts['skipped']} up to date, "
+                f"{counts['failed']} failed")
+        if self.failed_scene_count:
+            text += f"; {self.failed_scene_count} scenes could not be fetched"
+        if self.failed_sites:
+            text += ": " + ", ".join(f"{k} ({v})" for k, v in self.failed_sites.items())
+        return text
+
+    def finish(self) -> None:
+        self.finished_at = _now()
+        self.status = ("failed" if self.failed_sites or self.errors
+                       else "partial" if self.failed_scene_count else "completed")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def write_run_record(out: Path, record: RunRecord) -> Path:
+    """``<out>/runs/<run_id>.json``, written atomically (temp file, fsync, rename)."""
+    folder = Path(out) / "runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record.run_id}.json"
+    tmp = folder / f".{record.run_id}.json.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(record.as_dict(), fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
 
 
 class SitesFailed(RuntimeError):
@@ -162,23 +221,26 @@ def monitor_sites(
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
                          max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
     logger = get_run_logger()
-    started = time.monotonic()
     run_id = str(flow_run.id or "local")
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
     source = make_source(config)
     end = _default_end(config, source)
-    summary = RunSummary(run_id=run_id)
+    record = RunRecord.start(run_id, config, end)
     progress.emit("run_started", n_sites=len(sites), run_id=run_id)
     with _distributed(config.dask_address):
         for site in sites:
             progress.emit("site_started", site_id=site.id)
+            entry = record.sites.setdefault(site.id, {"status": "running"})
             try:
                 first, last = load_range(site, config.start, end)
                 scenes = search_scenes(source, site, first, last)
+                entry["scenes_found"] = len(scenes)
                 progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
                 plan = plan_site_task(config.out, site, scenes, config.start, full)
+                entry["scenes_new"] = len(plan.new_scene_ids)
                 if plan.up_to_date:
-                    summary.sites[site.id] = {"scenes": len(scenes), "skipped": True}
+                    entry["status"] = "skipped"
+                    entry["reason"] = "no new scenes"
                     progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
                     continue
                 tables = compute_site(source, site, scenes, config, end, run_id, plan)
@@ -186,26 +248,27 @@ def monitor_sites(
             except Exception as exc:  # per-site isolation: record, carry on with the others
                 message = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 logger.error("%s: failed: %s", site.id, message)
-                summary.failed[site.id] = message
+                entry.update(status="failed", reason=message)
                 progress.emit("site_failed", site_id=site.id, error=message)
                 continue
-            summary.sites[site.id] = {"scenes": tables.n_scenes, **written}
-            progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes, **written)
-        trajectory_sites = [s for s in sites if s.id in summary.sites]
+            for scene_id, reason in tables.failed_scenes.items():
+                logger.warning("%s: scene %s failed: %s", site.id, scene_id, reason)
+            entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes)
+            progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes,
+                          failed_scenes=len(tables.failed_scenes), **written)
+        done = [s for s in sites if record.sites[s.id]["status"] in ("processed", "skipped")]
         try:
-            update_trajectories(config.out, trajectory_sites)
+            record.trajectories = update_trajectories(config.out, done)
         except Exception as exc:
-            summary.failed["trajectories"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    summary.seconds = round(time.monotonic() - started, 2)
-    logger.info("run %s: %d sites written, %d failed in %.1f s", run_id, len(summary.sites),
-                len(summary.failed), summary.seconds)
-    if summary.failed:
-        names = ", ".join(f"{k} ({v})" for k, v in summary.failed.items())
+            record.errors.append(f"trajectories: {type(exc).__name__}: {exc}".splitlines()[0])
+    record.finish()
+    write_run_record(config.out, record)
+    logger.info("run %s: %s", run_id, record.headline)
+    if record.failed_sites or record.errors:
         # a Failed state, not an exception: the run is marked failed with this summary, and
         # nobody reading the log wades through a traceback of what is already explained
-        return Failed(message=f"{len(summary.failed)} of {len(sites)} sites failed: {names}",
-                      data=summary.as_dict())
-    return Completed(message=f"{len(summary.sites)} sites written", data=summary.as_dict())
+        return Failed(message=record.headline, data=record.as_dict())
+    return Completed(message=record.headline, data=record.as_dict())
 
 
 def run_monitoring(config: RunConfig, *, full: bool = False) -> dict[str, Any]:

@@ -8,7 +8,7 @@ call them directly. The cube stays lazy until ``site_tables`` computes the two s
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dask
 import numpy as np
@@ -17,7 +17,7 @@ import xarray as xr
 
 from aoi import Site, site_grid, site_mask
 from flows import PROCESSING_VERSION
-from flows.sources import SceneRef, Source
+from flows.sources import SceneRef, Source, failed_scenes
 from indices.summary import OBSERVATION_INDICES, monthly_change, scene_statistics
 
 __all__ = ["SitePlan", "SiteTables", "load_range", "month_start", "plan_site",
@@ -35,6 +35,8 @@ class SiteTables:
     observations: pd.DataFrame
     change: pd.DataFrame
     n_scenes: int
+    failed_scenes: dict[str, str] = field(default_factory=dict)
+    """Scenes the source could not deliver, with the reason; they have no observation row."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
     monthly = monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
                              baseline=(site.baseline_start, site.baseline_end), mmu_ha=mmu_ha)
-    per_scene, monthly = dask.compute(per_scene, monthly)
+    status = cube["fetch_status"] if "fetch_status" in cube else None
+    per_scene, monthly, status = dask.compute(per_scene, monthly, status)
+    failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = _observation_rows(site, scenes, per_scene, run_id)
+    obs = obs[~obs["scene_id"].isin(failed)]
     obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
     change = _change_rows(site, monthly, obs_all=_observation_rows(site, scenes, per_scene, run_id),
                           run_id=run_id)
@@ -107,7 +112,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
         change = change[change["period"] >= (plan.since or dt.date.max)]
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
-                      len(scenes))
+                      len(scenes), failed)
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

@@ -49,8 +49,11 @@ class RunDisplay:
         elif event == "site_searched":
             p.update(task, description=f"{f['site_id']}: {f['n_scenes']} scenes -> indices, change")
         elif event == "site_done":
+            failed = (f", [yellow]{f['failed_scenes']} scenes not fetched[/]"
+                      if f.get("failed_scenes") else "")
             p.console.print(f"[green]done[/]   {f['site_id']}: {f['n_scenes']} scenes, "
-                            f"{f.get('observations', 0)} observations, {f.get('change', 0)} months")
+                            f"{f.get('observations', 0)} observations, "
+                            f"{f.get('change', 0)} months{failed}")
             p.advance(task)
         elif event == "site_skipped":
             p.console.print(f"[dim]skip[/]   {f['site_id']}: no new scenes ({f['n_scenes']} found, "

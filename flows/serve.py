@@ -15,7 +15,9 @@ it, this command starts a local server itself (``prefect server start`` on
 
 SIGTERM or SIGINT (Ctrl-C) shut down cleanly: a run in progress is cancelled, the schedules
 are paused (``serve`` re-activates them on the next start), the local server is stopped and
-the exit code is 0. Bad input gets one line on stderr and exit code 2 before anything starts.
+the exit code is 0. If the local server dies, serving stops the same way and the exit code is
+1 (so a service manager restarts it). Bad input gets one line on stderr and exit code 2 before
+anything starts.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ __all__ = [
     "TIMEZONE",
     "LocalServer",
     "ServeError",
+    "ServerFailed",
     "build_deployments",
     "cli_serve",
 ]
@@ -53,13 +57,17 @@ MONTHLY_CRON = "0 6 1 * *"
 TIMEZONE = "UTC"
 """The schedules; ``prefect.yaml`` holds the same (``tests/test_prefect_e2e.py`` checks)."""
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _SERVER_START_TIMEOUT_S = 180.0  # fresh SQLite migrations take ~20 s on 2 busy cores
 _SERVER_STOP_TIMEOUT_S = 15.0
 
 
 class ServeError(RuntimeError):
-    """Serving cannot start; the message is one line."""
+    """Serving cannot start (bad setting, busy port); the message is one line."""
+
+
+class ServerFailed(ServeError):
+    """The local Prefect server did not start, or died while serving; one line."""
 
 
 class _Shutdown(BaseException):
@@ -142,13 +150,28 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.process = None
-                raise ServeError(f"the Prefect server exited during start; see {self.log_path}")
+                raise ServerFailed(f"the Prefect server exited during start; see {self.log_path}")
             if _healthy(self.api_url):
                 return
             time.sleep(0.5)
         self.stop()
-        raise ServeError(f"the Prefect server was not healthy after {timeout:.0f} s; "
-                         f"see {self.log_path}")
+        raise ServerFailed(f"the Prefect server was not healthy after {timeout:.0f} s; "
+                           f"see {self.log_path}")
+
+    def watch(self, on_death: Callable[[], None], every: float = 2.0) -> None:
+        """Call ``on_death`` (once, from a daemon thread) if the server process exits while
+        this object still owns it, i.e. not through :meth:`stop`."""
+        process = self.process
+
+        def loop() -> None:
+            while self.process is process and process is not None:
+                if process.poll() is not None:
+                    if self.process is process:
+                        on_death()
+                    return
+                time.sleep(every)
+
+        threading.Thread(target=loop, name="bluecarbon-server-watch", daemon=True).start()
 
     def stop(self, timeout: float = _SERVER_STOP_TIMEOUT_S) -> None:
         process, self.process = self.process, None
@@ -267,13 +290,16 @@ def _make_runner(limit: int) -> Any:
     return _GracefulRunner(pause_on_shutdown=True, limit=limit)
 
 
-def _serve(sites: str | None, out: str, source: str, deliver: bool) -> None:
-    """``prefect.serve(*deployments, limit=1)``, with a graceful SIGTERM/SIGINT."""
+def _serve(sites: str | None, out: str, source: str, deliver: bool,
+           runners: list[Any]) -> None:
+    """``prefect.serve(*deployments, limit=1)``, with a graceful SIGTERM/SIGINT; the runner is
+    appended to ``runners`` before it starts."""
     import asyncio
 
     deployments = build_deployments(sites=sites, out=out, source=source, deliver=deliver)
     # limit=1: one run at a time on a small machine; the 1st's summary waits for that night
     runner = _make_runner(limit=1)
+    runners.append(runner)
     for deployment in deployments:
         runner.add_deployment(deployment)
     from prefect.settings import PREFECT_UI_URL
@@ -288,7 +314,8 @@ def _serve(sites: str | None, out: str, source: str, deliver: bool) -> None:
 
 
 def cli_serve(args: argparse.Namespace) -> int:
-    """``bluecarbon serve``: exit 0 after a clean shutdown, 2 on bad input."""
+    """``bluecarbon serve``: exit 0 after a clean shutdown (SIGTERM, SIGINT), 1 when the local
+    Prefect server failed to start or died, 2 on bad input."""
     from aoi import SitesError
     from flows.config import ConfigError
 
@@ -301,6 +328,15 @@ def cli_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     server: LocalServer | None = None
+    died: list[str] = []
+    runners: list[Any] = []
+
+    def server_died() -> None:  # from the watch thread: stop serving like a SIGTERM would,
+        died.append(f"the local Prefect server exited unexpectedly; see {server.log_path}")
+        for runner in runners:  # minus pausing the schedules: there is no API left to ask
+            runner.pause_on_shutdown = False
+        os.kill(os.getpid(), signal.SIGTERM)
+
     try:
         with _sigterm_as_shutdown():
             if not os.environ.get("PREFECT_API_URL"):
@@ -318,24 +354,36 @@ def cli_serve(args: argparse.Namespace) -> int:
                 # subprocess read the API URL from the environment
                 os.environ.update({k: v for k, v in server.env().items()
                                    if k.startswith("PREFECT_")})
-            _serve_with_settings(sites, out, source, bool(getattr(args, "deliver", False)))
+                server.watch(server_died)
+            _serve_with_settings(sites, out, source, bool(getattr(args, "deliver", False)),
+                                 runners)
+    except ServerFailed as exc:
+        print(f"bluecarbon: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except ServeError as exc:
         print(f"bluecarbon: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (_Shutdown, KeyboardInterrupt):
         pass
+    except Exception:
+        if not died:  # without its server, the runner's shutdown calls fail: expected then
+            raise
     finally:
         if server is not None:
             server.stop()
+    if died:
+        print(f"bluecarbon: error: {died[0]}", file=sys.stderr)
+        return EXIT_FAILED
     print("bluecarbon serve: stopped", flush=True)
     return EXIT_OK
 
 
-def _serve_with_settings(sites: str | None, out: str, source: str, deliver: bool) -> None:
+def _serve_with_settings(sites: str | None, out: str, source: str, deliver: bool,
+                         runners: list[Any]) -> None:
     """Serve with Prefect's settings following the environment, even if prefect was imported
     before the API URL was set (its settings are read at import)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     url = os.environ.get("PREFECT_API_URL")
     with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
-        _serve(sites, out, source, deliver)
+        _serve(sites, out, source, deliver, runners)

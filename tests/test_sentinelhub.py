@@ -81,17 +81,17 @@ def _assert_same_pixels(cube, expected, skip=()):
 
 # -- search --------------------------------------------------------------------------------
 def test_search_pages_through_the_catalog_with_the_cloud_filter(shub):
-    refs = _source(max_cloud_cover=40, page_size=4).search(SMALL, dt.date(2023, 4, 1),
+    refs = _source(max_cloud=40, page_size=4).search(SMALL, dt.date(2023, 4, 1),
                                                           dt.date(2023, 6, 30))
     expected = [r for r in DemoSource(seed=SEED).search(SMALL, dt.date(2023, 4, 1),
                                                          dt.date(2023, 6, 30))
-                if r.cloud_cover < 40]
+                if r.cloud_cover <= 40]
     assert 4 < len(expected) < 18, "the filter should drop some scenes and need several pages"
     assert [(r.scene_id, r.datetime, r.boa_offset, r.cloud_cover) for r in refs] == \
         [(r.scene_id, r.datetime, r.boa_offset, r.cloud_cover) for r in expected]
     bodies = [b for e, b in shub.requests if e == "catalog"]
     assert len(bodies) == -(-len(expected) // 4)
-    assert all(b["filter"] == "eo:cloud_cover < 40" and b["limit"] == 4 for b in bodies)
+    assert all(b["filter"] == "eo:cloud_cover <= 40" and b["limit"] == 4 for b in bodies)
     assert [b.get("next") for b in bodies] == [None, *range(4, 4 * len(bodies), 4)][:len(bodies)]
     assert all(r.datetime.tzinfo is not None and r.source == "sentinelhub" for r in refs)
 
@@ -126,7 +126,9 @@ def test_cube_equals_the_simulator_also_when_tiled(shub):
     for _, body in shub.requests:
         if "output" in body:
             assert body["output"]["width"] <= 96 and body["output"]["height"] <= 96
-            assert body["input"]["data"][0]["processing"]["harmonizeValues"] is False
+            data = body["input"]["data"][0]
+            assert data["processing"]["harmonizeValues"] is False
+            assert data["dataFilter"]["maxCloudCoverage"] == 80  # the default max_cloud
     expected = _demo_cube(SMALL, refs)
     _assert_same_pixels(got, expected)
     assert got["time"].dtype == np.dtype("datetime64[ns]")
@@ -179,7 +181,7 @@ def test_same_change_table_through_sentinel_hub_and_in_memory(shub):
     site, end = SEAGRASS, dt.date(2024, 3, 31)  # the planted loss shows from March 2024
     src, demo = _source(), DemoSource(seed=SEED)
     refs = src.search(site, site.baseline_start, end)
-    demo_refs = demo.search(site, site.baseline_start, end)
+    demo_refs = [r for r in demo.search(site, site.baseline_start, end) if r.cloud_cover <= 80]
     assert [r.scene_id for r in refs] == [r.scene_id for r in demo_refs]
     via_shub = site_tables(site, src, refs, start=None, end=end, run_id="t").change
     in_memory = site_tables(site, demo, demo_refs, start=None, end=end, run_id="t").change
@@ -195,13 +197,15 @@ def test_same_change_table_through_sentinel_hub_and_in_memory(shub):
 def test_transient_process_faults_are_retried_to_success(shub, kind):
     src = _source()
     refs = src.search(SMALL, *MONTH)
-    shub.reset(Fault("process", kind, calls=frozenset({1, 2})))
+    # a revoked token (401) also fails the requests already in flight with it: revoke once
+    shub.reset(Fault("process", kind, calls=frozenset({1} if kind == "401" else {1, 2})))
     got = src.load(SMALL, refs).compute()
     assert (got["fetch_status"].values == 0).all()
     _assert_same_pixels(got, _demo_cube(SMALL, refs))
-    assert shub.calls["process"] == len(refs) + 2
     if kind == "401":  # the revoked token was replaced by a new one, not retried as is
-        assert shub.calls["token"] >= 2
+        assert shub.calls["process"] > len(refs) and shub.calls["token"] >= 1
+    else:
+        assert shub.calls["process"] == len(refs) + 2
 
 
 def test_retry_after_is_honoured(shub):
@@ -226,7 +230,7 @@ def test_transient_catalog_faults_are_retried(shub):
 @pytest.mark.parametrize(("kind", "status", "tries"), [
     ("500", 500, FAST["max_download_attempts"]), ("429", 429, FAST["max_rate_limit_retries"]),
     ("truncate", FETCH_BROKEN, FAST["max_download_attempts"]),
-    ("corrupt", FETCH_BROKEN, FAST["max_download_attempts"]), ("401", 401, 2)])
+    ("corrupt", FETCH_BROKEN, FAST["max_download_attempts"])])
 def test_persistent_failure_is_recorded_for_that_scene_only(shub, kind, status, tries):
     src = _source()
     refs = src.search(SMALL, *MONTH)
@@ -242,6 +246,17 @@ def test_persistent_failure_is_recorded_for_that_scene_only(shub, kind, status, 
     day = refs[bad].datetime.date()
     assert sum(request_days(b) == (day, day) for e, b in shub.requests if e == "process") == tries
     _assert_same_pixels(got, _demo_cube(SMALL, refs), skip={bad})
+
+
+def test_tokens_refused_for_good_fail_every_scene_after_one_refresh(shub):
+    src = _source()
+    refs = src.search(SMALL, *MONTH)
+    shub.reset(Fault("process", "401"))  # every token is revoked as soon as it is used
+    got = src.load(SMALL, refs).compute()
+    assert got["fetch_status"].values.tolist() == [401] * len(refs)
+    assert shub.calls["process"] == 2 * len(refs)
+    assert set(failed_scenes(got["scene_id"].values, got["fetch_status"].values).values()) == \
+        {"HTTP 401"}
 
 
 def test_a_failed_scene_does_not_stop_the_site(shub):
@@ -307,9 +322,15 @@ def test_nothing_is_written_under_home(monkeypatch, tmp_path, shub):
     assert refs and list(tmp_path.rglob("*")) == []
 
 
-def test_catalog_option_is_refused():
+def test_options_as_the_flow_passes_them(shub):
     with pytest.raises(SourceError, match="SH_BASE_URL"):
         get_source("sentinelhub", catalog="https://earth-search.aws.element84.com/v1")
+    with pytest.raises(SourceError, match="max_cloud"):
+        get_source("sentinelhub", max_cloud=120)
+    everything = get_source("sentinelhub", max_cloud=100).search(SMALL, dt.date(2023, 8, 1),
+                                                                  dt.date(2023, 8, 10))
+    assert any(r.cloud_cover > 80 for r in everything)  # 2023-08-05 is 94 % cloudy
+    assert all("filter" not in b for e, b in shub.requests if e == "catalog")
 
 
 # -- the stand-in itself answers like the service -----------------------------------------

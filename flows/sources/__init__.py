@@ -22,13 +22,37 @@ if TYPE_CHECKING:
 
     from aoi import Site
 
-__all__ = ["BANDS", "SceneRef", "Source", "SourceError", "get_source", "SOURCES"]
+__all__ = ["BANDS", "FETCH_BROKEN", "FETCH_OK", "SceneRef", "Source", "SourceError",
+           "failed_scenes", "get_source", "SOURCES"]
 
 
 class SourceError(RuntimeError):
     """A source cannot deliver: missing catalogue, unreachable service, unusable item.
 
     The message is one line, fit for the command line and the run summary."""
+
+
+FETCH_OK = 0
+FETCH_BROKEN = 1
+"""``fetch_status`` of a scene whose connection broke or whose body could not be decoded.
+
+A source that can lose scenes (a download that fails after its retries) adds an int16
+``fetch_status`` variable over ``time`` to the cube: 0 fetched, ``FETCH_BROKEN``, or the HTTP
+status of the last failure. The failed scene's pixels are nodata; the flow records the scene as
+failed and writes no observation row for it, so the next run fetches it again."""
+
+
+def failed_scenes(scene_ids: Any, fetch_status: Any) -> dict[str, str]:
+    """``{scene_id: reason}`` for scenes whose ``fetch_status`` (computed) is not 0."""
+    import numpy as np
+
+    out = {}
+    for sid, code in zip(np.asarray(scene_ids).tolist(), np.asarray(fetch_status).tolist(),
+                         strict=True):
+        if code != FETCH_OK:
+            out[str(sid)] = ("connection broken or response undecodable" if code == FETCH_BROKEN
+                             else f"HTTP {code}")
+    return out
 
 
 #: The bands of the scene cube, in order; SCL rides along as uint8.

@@ -71,9 +71,10 @@ from sentinelhub.exceptions import (
 
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid
-from flows.sources import BANDS, SceneRef, SourceError
+from flows.sources import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, failed_scenes
 
 __all__ = ["FETCH_BROKEN", "FETCH_OK", "SentinelHubSettings", "SentinelHubSource", "failed_scenes"]
+# re-exported: the fetch-status vocabulary is shared by every source (flows.sources)
 
 LOGGER = logging.getLogger(__name__)
 # requests-oauthlib logs token request bodies (the client secret) and tokens at DEBUG: keep
@@ -92,9 +93,6 @@ _KNOWN_TOKEN_URLS = {  # deployments whose token service is not the Sentinel Hub
 }
 MAX_TILE_PX = 2500
 """Largest width or height the Process API renders in one request."""
-FETCH_OK = 0
-FETCH_BROKEN = 1
-"""``fetch_status`` of a tile whose connection broke or whose body could not be decoded."""
 
 _RATE_LIMITED = "rate limited (HTTP 429) beyond the allowed retries"
 _BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
@@ -183,47 +181,39 @@ def baseline_offset(item_id: str) -> tuple[str, int]:
     return f"{major}.{minor}", (-1000 if int(major) >= 4 else 0)
 
 
-def failed_scenes(scene_ids: Any, fetch_status: Any) -> dict[str, str]:
-    """``{scene_id: reason}`` for scenes whose ``fetch_status`` (computed) is not 0."""
-    out = {}
-    for sid, code in zip(np.asarray(scene_ids).tolist(), np.asarray(fetch_status).tolist(),
-                         strict=True):
-        if code != FETCH_OK:
-            out[str(sid)] = ("connection broken or response undecodable" if code == FETCH_BROKEN
-                             else f"HTTP {code}")
-    return out
-
-
 class SentinelHubSource:
     """Sentinel-2 L2A from a Sentinel Hub deployment (see the module docstring)."""
 
     name = "sentinelhub"
 
     def __init__(self, settings: SentinelHubSettings | None = None, *,
-                 max_cloud_cover: float | None = None, max_tile_px: int = MAX_TILE_PX,
+                 max_cloud: float | None = 80.0, max_tile_px: int = MAX_TILE_PX,
                  page_size: int = 100, catalog: str | None = None):
-        """``max_cloud_cover`` (percent): catalog filter ``eo:cloud_cover < value`` and the
-        Process API's ``maxCloudCoverage``; None keeps every scene (SCL masks the clouds)."""
+        """``max_cloud``: scene-level cloud limit in percent, the catalog filter
+        ``eo:cloud_cover <= max_cloud`` (80 by default, as the stac source: nearly overcast
+        scenes cost processing units and add next to nothing); 100 or None keeps every scene."""
         if catalog is not None:
             raise SourceError("--catalog is for the stac source; point the sentinelhub source "
                               f"at another deployment with {ENV_BASE} and {ENV_TOKEN}")
         if not 6 <= int(max_tile_px) <= MAX_TILE_PX:
             raise SourceError(f"max_tile_px must be between 6 and {MAX_TILE_PX}, got {max_tile_px}")
-        if max_cloud_cover is not None and not 0 < max_cloud_cover <= 100:
-            raise SourceError(f"max_cloud_cover must be in (0, 100] percent, got {max_cloud_cover}")
+        if max_cloud is not None and not (isinstance(max_cloud, int | float)
+                                          and 0 <= max_cloud <= 100):
+            raise SourceError(f"max_cloud must be a percentage 0..100, got {max_cloud!r}")
+        max_cloud = None if max_cloud is None or max_cloud >= 100 else float(max_cloud)
         if not 1 <= page_size <= 100:
             raise SourceError(f"page_size must be between 1 and 100, got {page_size}")
         self.settings = settings or SentinelHubSettings.from_env()
-        self.max_cloud_cover, self.max_tile_px, self.page_size = (
-            max_cloud_cover, int(max_tile_px), int(page_size))
-        self._fetcher = _Fetcher(self.settings, max_cloud_cover)
+        self.max_cloud, self.max_tile_px, self.page_size = (
+            max_cloud, int(max_tile_px), int(page_size))
+        self._fetcher = _Fetcher(self.settings, max_cloud)
 
     # -- search --------------------------------------------------------------------------
     def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
         """Catalog items over the site's bounding box in ``[start, end]``, one ref per solar
         day, oldest first."""
         catalog = SentinelHubCatalog(config=self._fetcher.config)
-        query = "" if self.max_cloud_cover is None else f"eo:cloud_cover < {self.max_cloud_cover:g}"
+        query = "" if self.max_cloud is None else f"eo:cloud_cover <= {self.max_cloud:g}"
         try:
             items = list(catalog.search(
                 self._fetcher.collection, time=(start, end), limit=self.page_size,
@@ -348,13 +338,13 @@ class _Fetcher:
     """One Process API request per call, with the bounded failure handling of the module
     docstring; picklable (it travels to dask workers with the settings it needs)."""
 
-    def __init__(self, settings: SentinelHubSettings, max_cloud_cover: float | None):
-        self.settings, self.max_cloud_cover = settings, max_cloud_cover
+    def __init__(self, settings: SentinelHubSettings, max_cloud: float | None):
+        self.settings, self.max_cloud = settings, max_cloud
         self.config = settings.sh_config()
         self.collection = l2a_collection(settings.base_url)
 
     def __dask_tokenize__(self) -> tuple:
-        return ("bluecarbon-sentinelhub", self.settings.base_url, self.max_cloud_cover)
+        return ("bluecarbon-sentinelhub", self.settings.base_url, self.max_cloud)
 
     def __call__(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> tuple[np.ndarray, np.ndarray]:
         data, code = self._fetch(plan, epsg, tile)
@@ -388,13 +378,16 @@ class _Fetcher:
         return np.zeros((7, tile.height, tile.width), np.uint16), code
 
     def _request(self, plan: _ScenePlan, epsg: int, tile: _Tile) -> np.ndarray:
-        maxcc = None if self.max_cloud_cover is None else self.max_cloud_cover / 100
+        # the same limit for the tiles mosaicked, rounded up (the client's maxcc= truncates
+        # 0.29 * 100 to 28 and could drop a scene the catalog kept)
+        data_filter = {} if self.max_cloud is None else {
+            "dataFilter": {"maxCloudCoverage": math.ceil(self.max_cloud)}}
         request = SentinelHubRequest(
             evalscript=EVALSCRIPT,
             input_data=[SentinelHubRequest.input_data(
-                self.collection, time_interval=plan.time_range, maxcc=maxcc,
+                self.collection, time_interval=plan.time_range,
                 mosaicking_order=MosaickingOrder.LEAST_CC, upsampling=ResamplingType.NEAREST,
-                other_args={"processing": {"harmonizeValues": plan.harmonize}})],
+                other_args={"processing": {"harmonizeValues": plan.harmonize}, **data_filter})],
             responses=[SentinelHubRequest.output_response("bands", MimeType.TIFF),
                        SentinelHubRequest.output_response("scl", MimeType.TIFF)],
             bbox=BBox(tile.bounds, crs=CRS(epsg)), size=(tile.width, tile.height),
