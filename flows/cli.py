@@ -72,6 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
     serve.add_argument("--out", default="results", help="results folder (default: ./results)")
     serve.add_argument("--source", default="demo", help="scene source (default: demo)")
+    serve.add_argument("--deliver", action="store_true", help="email the monthly summaries")
 
     sites = sub.add_parser("sites", help="work with sites files")
     sites_sub = sites.add_subparsers(dest="sites_command", parser_class=_Parser)

@@ -25,6 +25,7 @@ import functools
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,8 @@ def map_path(root: str | os.PathLike[str], site_id: str, period, product: str) -
 def _compression() -> dict:
     """zstd level 1 where this GDAL has it, else deflate."""
     try:
-        with MemoryFile() as mem:
+        with warnings.catch_warnings(), MemoryFile() as mem:
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             with mem.open(driver="GTiff", width=1, height=1, count=1, dtype="uint8",
                           compress="ZSTD") as dst:
                 dst.write(np.zeros((1, 1, 1), np.uint8))

@@ -2,7 +2,8 @@
 
     bluecarbon serve [--sites F] [--out DIR] [--source demo]
 
-Serves two deployments with Prefect 3's ``serve`` (no work pool, no worker): the nightly
+Serves two deployments the way Prefect 3's ``serve(flow.to_deployment(...), ...)`` does (no
+work pool, no worker; the same Runner, with a working graceful stop): the nightly
 monitoring (``0 2 * * *`` UTC) and the monthly partner summary (``0 6 1 * *`` UTC, the month
 before), the same schedules as ``prefect.yaml``. Runs execute one at a time in subprocesses
 of this process, so the monthly summary on the 1st waits for that night's monitoring.

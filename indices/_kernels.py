@@ -274,7 +274,7 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
     """NaN-median over axis 0 of a ``(time, y, x)`` float array, as float32 ``(y, x)``.
 
     Equals ``np.nanmedian(arr.astype(np.float32), axis=0)`` bitwise (NaN where every value is
-    NaN) for finite-or-NaN input, 20-30x faster. Numpy in, numpy out.
+    NaN) for finite-or-NaN input, 10-20x faster (24 x 2048², 2 cores). Numpy in, numpy out.
     """
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if arr.ndim != 3:

@@ -57,10 +57,12 @@ def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: 
     and :data:`CHANGE_CODES`.
     """
     core = ["period", "y", "x"]
+
+    def whole(a: xr.DataArray) -> xr.DataArray:  # the MMU needs whole patches: one chunk
+        return a.chunk({d: -1 for d in a.dims}) if a.chunks else a
+
     classes, change = xr.apply_ufunc(
-        _maps_kernel,
-        scores.chunk({"period": -1, "y": -1, "x": -1}) if scores.chunks else scores,
-        baseline_score, site_mask,
+        _maps_kernel, whole(scores), whole(baseline_score), whole(site_mask),
         input_core_dims=[core, ["y", "x"], ["y", "x"]],
         output_core_dims=[core, core],
         kwargs={"mmu_px": mmu_pixels(mmu_ha, pixel_area_ha), "stale_months": stale_months},

@@ -63,14 +63,22 @@ def _window_scenes(src, site, start: dt.date, end: dt.date):
             if s.datetime.date() <= site.baseline_end or s.datetime.date() >= start]
 
 
-def _evidence(src, site, start, end, rule=RULE):
-    """(evidence, clear mask) of the windowed cube, rendered once; the numpy path is twice as
-    fast as many small dask tasks here (test_loss_evidence_stays_lazy checks they agree)."""
-    cube = src.load(site, _window_scenes(src, site, start, end)).compute()
+def _cube(src, site, start, end) -> xr.Dataset:
+    """The windowed cube, rendered once into memory: the numpy path is about twice as fast as
+    many small dask tasks here (test_loss_evidence_stays_lazy_and_matches_numpy: they agree)."""
+    return src.load(site, _window_scenes(src, site, start, end)).compute()
+
+
+def _judge(src, site, cube, rule=RULE) -> xr.DataArray:
     mask = xr.DataArray(src.truth(site).site_mask, dims=("y", "x"))
-    ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start,
-                                                           site.baseline_end), rule=rule)
-    return ev, clear_mask(cube)
+    return loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start,
+                                                             site.baseline_end), rule=rule)
+
+
+def _evidence(src, site, start, end, rule=RULE):
+    """(evidence, clear mask) of the windowed cube."""
+    cube = _cube(src, site, start, end)
+    return _judge(src, site, cube, rule), clear_mask(cube)
 
 
 def _alerts(ev: xr.DataArray, until=None, rule=RULE):
@@ -201,7 +209,8 @@ def test_tidal_fringe_is_never_confirmed():
         "turbid_water": (0.06, 0.08, 0.09, 0.010, 0.005, 0.003)})  # flood NDVI < 0.25
     site, src = SITES["selangor-kuala-selangor"], DemoSource(seed=0, scenario=fringe)
     land = src.landscape(site)
-    ev, _ = _evidence(src, site, site.baseline_end, dt.date(2024, 9, 30))
+    cube = _cube(src, site, site.baseline_end, dt.date(2024, 9, 30))
+    ev = _judge(src, site, cube)
     flat = (land.cover == 1) & src.truth(site).site_mask  # MUDFLAT
     monitored_flat = flat & (ev != NOT_OBSERVED).any("time").values
     assert monitored_flat.sum() > 500, "baseline must take the fringe for mangrove"
@@ -209,7 +218,7 @@ def test_tidal_fringe_is_never_confirmed():
     assert not _confirmed(labels, table).any()
     # the same record judged without the inundation guard: tides confirm false losses
     naive = AlertRule(water_mndwi_min=np.inf)
-    ev_naive, _ = _evidence(src, site, site.baseline_end, dt.date(2024, 9, 30), rule=naive)
+    ev_naive = _judge(src, site, cube, rule=naive)
     labels, table = _alerts(ev_naive, rule=naive)
     assert (_confirmed(labels, table) & flat).sum() > 100
 
@@ -218,13 +227,9 @@ def test_glint_is_never_confirmed():
     """Every scene glinted (Hedley deglinting from NIR): no evidence on the intact meadow."""
     src = DemoSource(seed=1, scenario=DemoScenario(glint_probability=1.0, seagrass_loss_ha=0))
     site = SITES["mexico-puerto-morelos"]
-    scenes = _window_scenes(src, site, site.baseline_end, dt.date(2024, 6, 30))
-    cube = src.load(site, scenes)
-    nir = scene_reflectance(cube)["B08"]
-    mask = xr.DataArray(src.truth(site).site_mask, dims=("y", "x"))
-    ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start,
-                                                           site.baseline_end))
-    ev, glint = dask.compute(ev, (nir - 0.002 > 0.01).sum(("y", "x")))
+    cube = _cube(src, site, site.baseline_end, dt.date(2024, 6, 30))
+    ev = _judge(src, site, cube)
+    glint = (scene_reflectance(cube)["B08"] - 0.002 > 0.01).sum(("y", "x"))
     assert (glint.values > 1000).mean() > 0.5, "scenes should be glinted"
     assert (ev == LOSS).sum() < 1e-4 * (ev == NO_LOSS).sum()
     labels, table = _alerts(ev)

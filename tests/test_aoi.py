@@ -486,8 +486,10 @@ def _mutated_collections(draw: st.DrawFn) -> Any:
     )
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         paths = _paths(doc)[1:]
+        if not paths:  # everything already deleted: nothing left to mutate
+            break
         structure = [p for p in paths if "coordinates" not in p[:-1]]  # not single vertices
-        path = draw(st.sampled_from(structure if draw(st.booleans()) else paths))
+        path = draw(st.sampled_from(structure if structure and draw(st.booleans()) else paths))
         parent = doc
         for step in path[:-1]:
             parent = parent[step]

@@ -378,16 +378,24 @@ def test_deploy_all_and_worker_run_nightly_and_monthly(tmp_path, services):
 
 
 def _state_in_db(home: Path, run_id: str) -> str:
+    """A run's state read from the stopped server's SQLite (the API is gone by then)."""
     with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
         row = db.execute("SELECT state_type FROM flow_run WHERE id = ?", (run_id,)).fetchone()
     return row[0] if row else "missing"
+
+
+def _paused_in_db(home: Path) -> dict[str, bool]:
+    with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
+        return {name: bool(paused) for name, paused in
+                db.execute("SELECT name, paused FROM deployment")}
 
 
 @pytest.mark.slow
 def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, services):
     """`bluecarbon serve` with no PREFECT_API_URL: it starts its own server, serves both
     deployments with its parameters, runs one, and on SIGTERM cancels the run in progress,
-    stops every child and exits 0."""
+    pauses the schedules, stops every child and exits 0. Started again on the same home, it
+    re-activates the schedules; when its server dies, it stops and exits 1."""
     port = _free_port()
     api = Api(f"http://127.0.0.1:{port}/api")
     home = tmp_path / "home"
@@ -440,4 +448,24 @@ def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, servic
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not api.healthy()
     assert _state_in_db(home, second["id"]) == "CANCELLED"
+    assert _paused_in_db(home) == {"nightly-monitoring": True, "monthly-summary": True}
     mark("stopped")
+
+    again = Service(serve.proc.args, env, tmp_path / "serve-again.log", cwd=tmp_path)
+    services.append(again)
+    wait_for(api.healthy, 150, "the server of the restarted bluecarbon serve", alive=again)
+    wait_for(lambda: "served;" in again.tail(), 90, "serving again", alive=again)
+    deployments = api.deployments()
+    assert not any(d["paused"] for d in deployments.values())  # schedules active again
+    mark("restarted, schedules active")
+    server = next(p for p in again.descendants() if "server" in p.cmdline())
+    server.kill()  # the local server dies under the running serve
+    try:
+        code = again.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"bluecarbon serve outlived its server:\n{again.tail()}")
+    assert code == 1, again.tail()
+    assert again.tail().strip().endswith(
+        f"bluecarbon: error: the local Prefect server exited unexpectedly; see "
+        f"{home / 'bluecarbon-serve-server.log'}")
+    mark("server died, serve exited 1")
