@@ -102,6 +102,9 @@ class TableSpec:
     sort_by: tuple[str, ...]
     not_null: tuple[str, ...] = ()
     month_start: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    """Columns added after the contract: a frame may leave them out (they are stored as null),
+    so writers of the contract's columns keep working."""
 
     def __post_init__(self) -> None:
         names = self.schema.names
@@ -109,7 +112,7 @@ class TableSpec:
             raise ValueError(f"{self.name}: duplicate column names")
         if not names or names[0] != PARTITION_COLUMN or self.key[:1] != (PARTITION_COLUMN,):
             raise ValueError(f"{self.name}: {PARTITION_COLUMN} must be the first column and key")
-        for group in ("key", "sort_by", "not_null", "month_start"):
+        for group in ("key", "sort_by", "not_null", "month_start", "optional"):
             missing = [c for c in getattr(self, group) if c not in names]
             if missing:
                 raise ValueError(f"{self.name}: {group} names unknown columns {missing}")
@@ -137,6 +140,14 @@ def _spec_schema(fields: list[tuple[str, pa.DataType]], table: str) -> pa.Schema
         fields, metadata={_META_TABLE: table.encode(), _META_VERSION: SCHEMA_VERSION.encode()}
     )
 
+
+CHANGE_ADDED_COLUMNS = (
+    "gain_ci_low_ha", "gain_ci_high_ha", "loss_ci_low_ha", "loss_ci_high_ha",
+    "baseline_observed_fraction", "canopy_20_50_ha", "canopy_50_80_ha", "canopy_80_100_ha",
+    "turbid", "habitat_ndvi_mean", "restored_ndvi_mean", "recovery_ratio",
+    "canopy_closure_period",
+)
+"""Columns of ``change`` beyond the contract in design.md (issue 6: science)."""
 
 _F64 = pa.float64()
 _STR = pa.string()
@@ -206,6 +217,7 @@ TABLES: dict[str, TableSpec] = {
         sort_by=("site_id", "period"),
         not_null=("site_id", "period"),
         month_start=("period",),
+        optional=CHANGE_ADDED_COLUMNS,
     ),
 }
 
@@ -333,7 +345,7 @@ def _validate(spec: TableSpec, df: pd.DataFrame) -> pa.Table:
     dup_cols = sorted({str(c) for c in given if given.count(c) > 1})
     if dup_cols:
         raise StoreError(f"{spec.name}: duplicate columns {dup_cols}")
-    missing = [c for c in spec.columns if c not in given]
+    missing = [c for c in spec.columns if c not in given and c not in spec.optional]
     unknown = [str(c) for c in given if c not in spec.columns]
     if missing or unknown:
         parts = []
@@ -343,7 +355,8 @@ def _validate(spec: TableSpec, df: pd.DataFrame) -> pa.Table:
             parts.append(f"unknown columns {unknown}")
         raise StoreError(f"{spec.name}: " + "; ".join(parts))
 
-    arrays = [_convert_column(spec.name, f.name, df[f.name], f.type) for f in spec.schema]
+    arrays = [_convert_column(spec.name, f.name, df[f.name], f.type) if f.name in given
+              else pa.nulls(len(df), f.type) for f in spec.schema]
     data = pa.Table.from_arrays(arrays, schema=spec.schema)
 
     for col in spec.not_null:

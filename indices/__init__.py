@@ -4,17 +4,18 @@ masks -> spectral indices -> composites -> habitat -> change -> per-site summari
 No I/O, no Prefect, no dask configuration; everything returned is lazy when its input is.
 """
 
-from indices.masks import INVALID_SCL, clear_mask, cloud_mask, nodata_mask, reflectance
+# ruff: noqa: I001  (imports follow the data flow, not the alphabet)
+from indices.masks import INVALID_SCL, VALID_SCL, clear_mask, cloud_mask, nodata_mask, reflectance
 from indices.spectral import INDICES, IndexSpec, compute_indices
-from indices.composite import composite, monthly_composite
+from indices.composite import composite, median_over_time, monthly_composite
 from indices.habitat import RULES, MangroveRule, SeagrassRule, habitat_score
 from indices.change import CHANGE_METRICS, change_metrics
 from indices.summary import monthly_change, scene_statistics
 
 __all__ = [
-    "INVALID_SCL", "clear_mask", "cloud_mask", "nodata_mask", "reflectance",
+    "INVALID_SCL", "VALID_SCL", "clear_mask", "cloud_mask", "nodata_mask", "reflectance",
     "INDICES", "IndexSpec", "compute_indices",
-    "composite", "monthly_composite",
+    "composite", "median_over_time", "monthly_composite",
     "RULES", "MangroveRule", "SeagrassRule", "habitat_score",
     "CHANGE_METRICS", "change_metrics",
     "monthly_change", "scene_statistics",

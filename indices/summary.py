@@ -60,6 +60,9 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                                 .astype("datetime64[ns]"), dims="time", name="period")
         share = turbid.groupby(month_of).mean(skipna=True)
         turbid_month = (share >= 0.5).reindex(period=months["period"].values, fill_value=False)
+        # a month mostly under a plume says nothing reliable about the bottom, even in the
+        # scenes too cloudy to be judged turbid themselves: carry the last classes forward
+        scores = scores.where(~turbid_month)
     else:
         turbid_month = xr.zeros_like(months["period"], dtype=bool)
     table = change_metrics(scores, base_score, site_mask, pixel_area_ha=pixel_area_ha,

@@ -265,8 +265,11 @@ def test_a_failed_scene_does_not_stop_the_site(shub):
     shub.reset(Fault("process", "500", scene_day=refs[5].datetime.date()))
     tables = site_tables(SMALL, src, refs, start=None, end=dt.date(2023, 10, 31), run_id="t")
     obs = tables.observations.set_index("scene_id")
-    assert obs.loc[refs[5].scene_id, "valid_fraction"] == 0
-    assert obs["valid_fraction"].drop(refs[5].scene_id).max() > 0.5
+    # the failed scene is recorded with its reason and gets no row (the next run retries it)
+    assert tables.failed_scenes == {refs[5].scene_id: "HTTP 500"}
+    assert refs[5].scene_id not in obs.index
+    assert len(obs) == len(refs) - 1
+    assert obs["valid_fraction"].max() > 0.5
     assert len(tables.change) == 7
 
 

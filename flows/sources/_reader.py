@@ -28,6 +28,13 @@ Resampling onto the site grid (``aoi.site_grid``: UTM, 10 m, origin on a 60 m mu
 Handles: one rasterio dataset (and VRT) per href *per thread*, cached (LRU) in thread-local
 storage, so tasks never share a GDAL handle and need no global lock. Every read runs under
 :data:`GDAL_ENV` (COGs over http: no directory listing on open, merged range requests, retries).
+
+Failures are data, as in the Sentinel Hub source: a raster that cannot be read after GDAL's
+retries (404 or 403 asset, 429/5xx beyond the retries, a connection reset, a truncated or
+corrupt TIFF) leaves its block nodata, is logged in one line, and sets the scene's entry of the
+cube's ``fetch_status`` (time,) int16 variable (0 fetched, the HTTP status where GDAL names one,
+else :data:`~flows.sources.FETCH_BROKEN`). The flow records such scenes as failed, writes no
+observation row for them and fetches them again next run; the site's other scenes complete.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import operator
 import re
 import threading
 from collections import OrderedDict
@@ -56,10 +64,10 @@ from rasterio.windows import Window
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
-from flows.sources import BANDS, SceneRef, SourceError
+from flows.sources import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError
 
-__all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "redact",
-           "solar_day_scenes"]
+__all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "read_block_status",
+           "redact", "solar_day_scenes"]
 
 log = logging.getLogger(__name__)
 
@@ -148,17 +156,19 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
     """The lazy scene cube of ``scenes`` (made by :func:`solar_day_scenes`) on ``site``'s grid.
 
     Dims ``(time, y, x)``, chunks ``(1, chunks, chunks)``; uint16 ``B02 ... B12``, uint8 ``SCL``;
-    coords ``time`` (datetime64[ns], naive UTC), ``boa_offset`` (int16), ``scene_id``. Nothing
-    is read until computed.
+    coords ``time`` (datetime64[ns], naive UTC), ``boa_offset`` (int16), ``scene_id``; and
+    ``fetch_status`` (time,) int16 (see the module doc). Nothing is read until computed; the
+    status comes from the same read tasks as the pixels, so computing both reads once.
     """
     grid = site_grid(site)
     step = int(chunks or max(grid.shape))
     ys = _spans(grid.height, step)
     xs = _spans(grid.width, step)
-    data = {}
+    data, statuses = {}, []
     for band in CUBE_BANDS:
         per_scene = [_assets(s, band) for s in scenes]
-        data[band] = _band_array(band, per_scene, grid, ys, xs)
+        data[band], status = _band_array(band, per_scene, grid, ys, xs)
+        statuses.append(status)
     times = np.array([np.datetime64(s.datetime.astimezone(dt.UTC).replace(tzinfo=None), "ns")
                       for s in scenes], dtype="datetime64[ns]")
     coords = {
@@ -167,6 +177,10 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
         "scene_id": ("time", np.array([s.scene_id for s in scenes], dtype=object)),
     }
     ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
+    ds["fetch_status"] = ("time", da.stack(statuses).max(axis=(0, 2, 3)))
+    ds["fetch_status"].attrs["meaning"] = (
+        f"{FETCH_OK}: read; {FETCH_BROKEN}: connection broken or raster undecodable; else the "
+        "HTTP status of the failed read (pixels of that block are nodata)")
     ds.attrs.update(crs=grid.crs, transform=grid.transform, res=grid.res, site_id=site.id,
                     source=source)
     return ds
@@ -185,23 +199,55 @@ def _spans(size: int, step: int) -> tuple[tuple[int, int], ...]:
 
 
 def _band_array(band: str, per_scene: list[tuple[tuple[str, int], ...]], grid: SiteGrid,
-                ys: tuple[tuple[int, int], ...], xs: tuple[tuple[int, int], ...]) -> da.Array:
+                ys: tuple[tuple[int, int], ...], xs: tuple[tuple[int, int], ...]
+                ) -> tuple[da.Array, da.Array]:
+    """The band (time, y, x) and the read status of each of its blocks (time, ny, nx), both
+    getters of one read task per block."""
     dtype = _DTYPES[band]
     ychunks = tuple(n for _, n in ys)
     xchunks = tuple(n for _, n in xs)
     if not per_scene:
-        return da.zeros((0, grid.height, grid.width), dtype=dtype, chunks=(1, ychunks, xchunks))
-    name = f"read-{band}-{tokenize(band, per_scene, grid, ys, xs)}"
-    dsk: dict[tuple, tuple] = {}
+        return (da.zeros((0, grid.height, grid.width), dtype=dtype, chunks=(1, ychunks, xchunks)),
+                da.zeros((0, len(ys), len(xs)), dtype=np.int16, chunks=1))
+    token = tokenize(band, per_scene, grid, ys, xs)
+    read, name, status = f"read-{band}-{token}", f"{band}-{token}", f"status-{band}-{token}"
+    reads: dict[tuple, tuple] = {}
+    blocks: dict[tuple, tuple] = {}
+    codes: dict[tuple, tuple] = {}
     for t, rasters in enumerate(per_scene):
         for i, (y0, h) in enumerate(ys):
             for j, (x0, w) in enumerate(xs):
-                dsk[(name, t, i, j)] = (read_block, rasters, grid, band, (y0, x0, h, w))
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=())
-    return da.Array(graph, name, chunks=((1,) * len(per_scene), ychunks, xchunks), dtype=dtype)
+                reads[(read, t, i, j)] = (read_block_status, rasters, grid, band, (y0, x0, h, w))
+                blocks[(name, t, i, j)] = (operator.getitem, (read, t, i, j), 0)
+                codes[(status, t, i, j)] = (operator.getitem, (read, t, i, j), 1)
+    ntime = (1,) * len(per_scene)
+    pixels = HighLevelGraph({read: reads, name: blocks}, {read: set(), name: {read}})
+    flags = HighLevelGraph({read: reads, status: codes}, {read: set(), status: {read}})
+    return (da.Array(pixels, name, chunks=(ntime, ychunks, xchunks), dtype=dtype),
+            da.Array(flags, status, chunks=(ntime, (1,) * len(ys), (1,) * len(xs)),
+                     dtype=np.int16))
 
 
 # -- one task: one band of one scene, one window ------------------------------------------
+_HTTP_CODE = re.compile(r"HTTP (?:response )?(?:code|status)[: ]+(\d{3})", re.I)
+
+
+def read_block_status(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
+                      window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_block`, with a failed read turned into data: ``(block, status)`` where
+    ``status`` is a (1, 1, 1) int16 array, 0 when read, else the HTTP status GDAL reported or
+    :data:`~flows.sources.FETCH_BROKEN`; a failed block is all nodata (a mosaic missing one
+    of its tiles would be silently incomplete)."""
+    try:
+        block, code = read_block(rasters, grid, band, window), FETCH_OK
+    except SourceError as exc:
+        match = _HTTP_CODE.search(str(exc))
+        code = int(match.group(1)) if match else FETCH_BROKEN
+        log.warning("%s; block %s left as nodata", exc, window)
+        block = np.zeros((1, window[2], window[3]), dtype=_DTYPES[band])
+    return block, np.full((1, 1, 1), code, dtype=np.int16)
+
+
 def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
                window: tuple[int, int, int, int]) -> np.ndarray:
     """Mosaic ``band`` of one scene in ``window`` = (row, col, height, width) of ``grid``.
@@ -220,6 +266,7 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
             try:
                 part = _read_one(href, grid, band, window)
             except rasterio.errors.RasterioError as exc:
+                _handles().forget(href)  # a handle that failed may hold a broken state
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise SourceError(f"cannot read {band} from {redact(href)}: "
                                   f"{redact(message)}") from None
@@ -303,6 +350,11 @@ class _Handles(threading.local):
 
     def dataset(self, href: str):
         return self._get(("ds", href), lambda: rasterio.open(href))
+
+    def forget(self, href: str) -> None:
+        """Close and drop this thread's handles of ``href`` (after a failed read)."""
+        for key in [k for k in self.open if k[1] == href]:
+            self.open.pop(key).close()
 
     def warped(self, href: str, src, grid: SiteGrid, resampling: Resampling):
         def make():
