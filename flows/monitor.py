@@ -31,6 +31,7 @@ from flows.pipeline import (
     recovery_trajectory,
     site_tables,
 )
+from flows.runlock import run_lock
 from flows.sources import SceneRef, Source, get_source
 
 __all__ = ["RunRecord", "SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
@@ -47,6 +48,8 @@ class RunRecord:
     sites: dict[str, dict[str, Any]] = field(default_factory=dict)
     trajectories: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    waited_for: str | None = None
+    """The other run this one waited for (same results folder), if any."""
     finished_at: str | None = None
     status: str = "running"
     processing_version: str = PROCESSING_VERSION
@@ -227,7 +230,13 @@ def monitor_sites(
     end = _default_end(config, source)
     record = RunRecord.start(run_id, config, end)
     progress.emit("run_started", n_sites=len(sites), run_id=run_id)
-    with _distributed(config.dask_address):
+
+    def waiting(message: str) -> None:
+        logger.warning("%s", message)
+        progress.emit("waiting", message=message)
+        record.waited_for = message
+
+    with run_lock(config.out, run_id, on_wait=waiting), _distributed(config.dask_address):
         for site in sites:
             progress.emit("site_started", site_id=site.id)
             entry = record.sites.setdefault(site.id, {"status": "running"})
@@ -261,8 +270,8 @@ def monitor_sites(
             record.trajectories = update_trajectories(config.out, done)
         except Exception as exc:
             record.errors.append(f"trajectories: {type(exc).__name__}: {exc}".splitlines()[0])
-    record.finish()
-    write_run_record(config.out, record)
+        record.finish()
+        write_run_record(config.out, record)
     logger.info("run %s: %s", run_id, record.headline)
     if record.failed_sites or record.errors:
         # a Failed state, not an exception: the run is marked failed with this summary, and

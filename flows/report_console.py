@@ -44,6 +44,9 @@ class RunDisplay:
         if event == "run_started":
             self.run_id = f["run_id"]
             p.update(task, description=f"run {f['run_id'][:8]}: {f['n_sites']} sites")
+        elif event == "waiting":
+            p.console.print(f"[yellow]wait[/]   {f['message']}")
+            p.update(task, description="waiting for the other run")
         elif event == "site_started":
             p.update(task, description=f"{f['site_id']}: searching scenes")
         elif event == "site_searched":
