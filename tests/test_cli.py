@@ -67,7 +67,8 @@ def test_demo_run_writes_the_contract(demo_run):
     obs = pd.read_parquet(results / "observations")
     change = pd.read_parquet(results / "change")
     assert sorted(obs.columns) == sorted(OBS_COLUMNS)
-    assert sorted(change.columns) == sorted(CHANGE_COLUMNS)
+    # the contract's columns, plus the documented additions (docs/design.md, extensions)
+    assert sorted(change.columns) == sorted(CHANGE_COLUMNS + list(store.CHANGE_ADDED_COLUMNS))
     ids = {"selangor-kuala-selangor", "andalusia-cabo-de-gata-genoveses", "kenya-mida-creek",
            "mexico-puerto-morelos", "selangor-kuala-selangor-reference"}
     assert set(obs["site_id"].astype(str)) == ids
