@@ -22,7 +22,9 @@ from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
 from flows import PROCESSING_VERSION, progress, store
+from flows.alerts_io import write_alerts
 from flows.config import RunConfig, load_config
+from flows.maps import write_site_maps
 from flows.pipeline import (
     SitePlan,
     SiteTables,
@@ -156,20 +158,27 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
 def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: RunConfig,
                  end: dt.date, run_id: str, plan: SitePlan) -> SiteTables:
     tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
-                         mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan)
+                         mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True)
     get_run_logger().info("%s: %d scenes processed, %d observation rows, %d monthly rows",
                           site.id, tables.n_scenes, len(tables.observations), len(tables.change))
     return tables
 
 
 @task(name="write-results", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def write_results(out: Path, tables: SiteTables) -> dict[str, int]:
+def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | None) -> dict[str, int]:
+    """Change rows first, observation rows last: a scene's observation row is what tells the
+    next incremental run (``plan_site``) that the scene is done, so it must not be stored
+    before the change rows it affects. A run killed between the two writes leaves the scenes
+    to redo, not months that are never rewritten (tests/test_crash_safety.py)."""
     written = {}
-    for name, frame in (("observations", tables.observations), ("change", tables.change)):
+    if tables.maps is not None:  # products first too: the observation rows mark a scene done
+        written["maps"] = len(write_site_maps(out, site, tables.maps, since=since))
+    if tables.alerts is not None and write_alerts(out, tables.alerts) is not None:
+        written["alerts"] = len(tables.alerts.rows)
+    for name, frame in (("change", tables.change), ("observations", tables.observations)):
         if len(frame):
-            summary = store.write_rows(out, name, frame)
+            store.write_rows(out, name, frame)
             written[name] = len(frame)
-            del summary
     return written
 
 
@@ -249,11 +258,12 @@ def monitor_sites(
                 entry["scenes_new"] = len(plan.new_scene_ids)
                 if plan.up_to_date:
                     entry["status"] = "skipped"
-                    entry["reason"] = "no new scenes"
+                    entry["reason"] = ("no new scenes" if scenes else
+                                       "no scenes found for the site and dates")
                     progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
                     continue
                 tables = compute_site(source, site, scenes, config, end, run_id, plan)
-                written = write_results(config.out, tables)
+                written = write_results(config.out, tables, site, plan.since)
             except Exception as exc:  # per-site isolation: record, carry on with the others
                 message = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 logger.error("%s: failed: %s", site.id, message)

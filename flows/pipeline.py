@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import dask
 import numpy as np
@@ -37,6 +38,10 @@ class SiteTables:
     n_scenes: int
     failed_scenes: dict[str, str] = field(default_factory=dict)
     """Scenes the source could not deliver, with the reason; they have no observation row."""
+    alerts: Any = None
+    """:class:`flows.alerts_io.SiteAlerts` of this run (None when not computed)."""
+    maps: xr.Dataset | None = None
+    """Computed monthly ``class`` and ``change`` maps (:func:`flows.maps.site_maps`)."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ def load_range(site: Site, start: dt.date | None, end: dt.date) -> tuple[dt.date
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
                 end: dt.date, run_id: str, mmu_ha: float = 0.1,
-                chunks: int | None = 1024, plan: SitePlan | None = None) -> SiteTables:
+                chunks: int | None = 1024, plan: SitePlan | None = None,
+                products: bool = False) -> SiteTables:
     """Load the site's scenes, compute its observation and change rows (one dask.compute).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
@@ -100,7 +106,15 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     monthly = monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
                              baseline=(site.baseline_start, site.baseline_end), mmu_ha=mmu_ha)
     status = cube["fetch_status"] if "fetch_status" in cube else None
-    per_scene, monthly, status = dask.compute(per_scene, monthly, status)
+    alert_state = maps = None
+    if products:  # alerts and monthly maps, from the same cube in the same compute
+        from flows.alerts_io import alert_pixels
+        from flows.maps import site_maps
+
+        alert_state = alert_pixels(site, cube, mask)
+        maps = site_maps(site, cube, mask, pixel_area_ha=grid.pixel_area_ha, mmu_ha=mmu_ha)
+    per_scene, monthly, status, alert_state, maps = dask.compute(
+        per_scene, monthly, status, alert_state, maps)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = _observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
@@ -111,8 +125,13 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
         change = change[change["period"] >= (plan.since or dt.date.max)]
+    alerts = None
+    if alert_state is not None:
+        from flows.alerts_io import alert_rows
+
+        alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
-                      len(scenes), failed)
+                      len(scenes), failed, alerts, maps)
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:
