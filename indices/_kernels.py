@@ -30,6 +30,7 @@ from numba import prange
 
 KERNEL_LOCK = threading.Lock()
 _THIS_FILE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+_LOAD_LOCK = threading.Lock()
 """Held while a parallel kernel runs (see the module docstring)."""
 
 SCALE = np.float32(1e-4)
@@ -219,12 +220,13 @@ def _load_generated(src: str):
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)  # atomic: concurrent processes write the same bytes
         name = f"_bluecarbon_fused_{digest}"
-        if name not in sys.modules:  # numba's cache re-imports the module by name
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        return sys.modules[name].fused
+        with _LOAD_LOCK:  # dask threads may ask for the same kernel at once
+            if name not in sys.modules:  # numba's cache re-imports the module by name
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                sys.modules[name] = module  # only once complete: others never see it half-run
+            return sys.modules[name].fused
     except OSError:
         namespace: dict = {}
         exec(compile(text, f"<fused kernel {digest}>", "exec"), namespace)

@@ -107,12 +107,11 @@ def canopy_metrics(scores: xr.DataArray, months: xr.Dataset, month_ix: xr.Datase
         return a.chunk(whole) if a.chunks else a
 
     period_core, core = ["period", "y", "x"], ["y", "x"]
-    monthly = [scores, month_ix["ndvi"], months["n_clear"]]
-    monthly = [a.chunk({"period": -1, "y": -1, "x": -1}) if a.chunks else a for a in monthly]
+    inputs = [scores, month_ix["ndvi"], months["n_clear"], base_score, base["B04"], base["B08"],
+              base_ix["ndvi"], base_ix["ndwi"], site_mask]
+    inputs = [a.chunk(-1) if a.chunks else a for a in inputs]  # whole maps per month walk
     table = xr.apply_ufunc(
-        _canopy_kernel,
-        *monthly, base_score, base["B04"], base["B08"], base_ix["ndvi"], base_ix["ndwi"],
-        site_mask,
+        _canopy_kernel, *inputs,
         input_core_dims=[period_core] * 3 + [core] * 6,
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu": mmu_pixels(mmu_ha, pixel_area_ha),

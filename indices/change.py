@@ -158,10 +158,11 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
     Dataset over ``period`` with the variables of ``CHANGE_METRICS`` (hectares; valid_fraction
     is the share of the site's pixels observed clear in that period).
     """
+    # the walk over months needs whole maps: one chunk per input (lazy inputs stay lazy)
+    scores, baseline_score, site_mask = (a.chunk(-1) if a.chunks else a
+                                         for a in (scores, baseline_score, site_mask))
     table = xr.apply_ufunc(
-        _change_kernel,
-        scores.chunk({"period": -1, "y": -1, "x": -1}) if scores.chunks else scores,
-        baseline_score, site_mask,
+        _change_kernel, scores, baseline_score, site_mask,
         input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"]],
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
