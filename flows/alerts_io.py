@@ -24,9 +24,11 @@ while a patch grows.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +47,7 @@ from rasterio.transform import Affine
 from aoi import Site, site_grid, site_mask
 from aoi.grid import SiteGrid
 from flows import PROCESSING_VERSION
-from flows.store import PARTITION_COLUMN, StoreError, check_site_id
+from flows.store import PARTITION_COLUMN, SITE_ID_PATTERN, StoreError, check_site_id
 from indices.alerts import DEFAULT_RULE, AlertRule, alert_patches, loss_evidence, scan_evidence
 
 try:
@@ -124,10 +126,13 @@ def _utc(values) -> pd.Series:
 
 
 def alert_rows(site: Site, pixels: xr.Dataset, *, run_id: str, grid: SiteGrid | None = None,
-               rule: AlertRule = DEFAULT_RULE) -> SiteAlerts:
-    """Table rows (polygons, WGS84 centroids, stable ids) from *computed* :func:`alert_pixels`."""
+               mmu_ha: float | None = None, rule: AlertRule = DEFAULT_RULE) -> SiteAlerts:
+    """Table rows (polygons, WGS84 centroids, stable ids) from *computed* :func:`alert_pixels`.
+    ``mmu_ha`` (the run's minimum mapping unit) overrides ``rule.mmu_ha``."""
     site_id = check_site_id(site.id)
     grid = grid or site_grid(site)
+    if mmu_ha is not None:
+        rule = dataclasses.replace(rule, mmu_ha=float(mmu_ha))
     labels, patches = alert_patches(pixels, pixel_area_ha=grid.pixel_area_ha, rule=rule)
     window = tuple(pd.Timestamp(t, tz="UTC") for t in pixels.attrs.get("window", ()))
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
@@ -299,14 +304,16 @@ def read_alerts(root: str | os.PathLike[str], site_id: str | None = None) -> pd.
     if site_id is not None:
         sites = [check_site_id(site_id)]
     else:
-        prefix = f"{PARTITION_COLUMN}="
-        sites = sorted(p.name[len(prefix):] for p in table_dir.glob(f"{prefix}*") if p.is_dir())
+        prefix = f"{PARTITION_COLUMN}="  # foreign folders with unsafe names are not ours: skip
+        sites = sorted(p.name[len(prefix):] for p in table_dir.glob(f"{prefix}*")
+                       if p.is_dir() and re.fullmatch(SITE_ID_PATTERN, p.name[len(prefix):]))
     parts = []
     for sid in sites:
         path = _partition(Path(root), sid)
         if path.is_file():
             t = _read_file(path)
-            parts.append(t.add_column(0, ALERT_SCHEMA.field(0), pa.array([sid] * t.num_rows)))
+            parts.append(t.add_column(0, ALERT_SCHEMA.field(0),
+                                     pa.array([sid] * t.num_rows, pa.string())))
     table = pa.concat_tables(parts) if parts else ALERT_SCHEMA.empty_table()
     return table.cast(ALERT_SCHEMA).to_pandas()
 

@@ -49,10 +49,12 @@ from indices.composite import composite, monthly_composite
 from indices.habitat import RULES, SeagrassRule, habitat_score, scene_reflectance, turbid_scenes
 from indices.spectral import compute_indices
 
-__all__ = ["AlertRule", "DEFAULT_RULE", "PATCH_COLUMNS", "alert_patches", "bottom_signal", "loss_evidence",
-           "mask_turbid_water", "scan_evidence"]
+__all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
+           "alert_patches", "bottom_signal", "loss_evidence", "mask_turbid_water",
+           "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
+"""Codes of :func:`loss_evidence`: nothing to judge, a clear look at habitat, evidence of loss."""
 _EIGHT = np.ones((3, 3), dtype=bool)
 PATCH_COLUMNS = (
     "patch", "status", "score", "first_seen", "last_seen", "confirmed_at", "n_pixels",
@@ -115,59 +117,75 @@ def mask_turbid_water(cube: xr.Dataset) -> xr.Dataset:
     return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
 
 
-def _reference(monthly: xr.DataArray, base: xr.DataArray, times: np.ndarray) -> xr.DataArray:
-    """Per scene: the composite of the same month a year earlier, else the baseline's."""
+def _reference(monthly: xr.DataArray, base: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    """Per scene of ``like``: the composite of the same month a year earlier, else (that month
+    not in the cube, or the pixel not seen in it) the baseline composite. Filled per month,
+    then picked per scene and chunked like ``like``: a few tasks, not one per scene."""
+    times = like["time"].values
     periods = monthly["period"].values.astype("datetime64[M]")
     wanted = times.astype("datetime64[M]") - np.timedelta64(12, "M")
     idx = np.searchsorted(periods, wanted)
     found = idx < len(periods)
     found[found] = periods[idx[found]] == wanted[found]
-    if not found.any():
-        return base.expand_dims(time=times)
-    pick = xr.DataArray(np.where(found, idx, 0), dims="time", coords={"time": times})
-    ref = monthly.isel(period=pick).drop_vars("period")
-    ref = ref.where(xr.DataArray(found, dims="time", coords={"time": times}))
-    return ref.fillna(base)
+    table = xr.concat([monthly.fillna(base), base.expand_dims(period=[np.datetime64("NaT", "ns")])],
+                      dim="period")
+    pick = xr.DataArray(np.where(found, idx, len(periods)), dims="time", coords={"time": times})
+    ref = table.isel(period=pick).drop_vars("period")
+    if ref.chunks and like.chunks:
+        ref = ref.chunk({"time": like.chunksizes["time"]})
+    return ref
 
 
 def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
                   baseline: tuple[dt.date, dt.date], rule: AlertRule = DEFAULT_RULE) -> xr.DataArray:
-    """Evidence of habitat loss per scene and pixel, int8 ``(time, y, x)``, lazy.
+    """Evidence of habitat loss per scene after the baseline and pixel, int8 ``(time, y, x)``.
 
-    ``1`` evidence of loss, ``0`` a clear observation that looks like habitat (or at least not
-    like loss), ``-1`` nothing to judge: not observed clear, an inundated mangrove or optically
-    deep seagrass observation, a pixel outside ``site_mask`` or not habitat in the baseline
-    composite (``habitat_score > 0``), or a scene acquired up to ``baseline[1]``.
+    ``time`` holds the scenes acquired after ``baseline[1]``, sorted (earlier scenes only make
+    the composites: judging them would be work thrown away). ``1`` evidence of loss, ``0`` a
+    clear observation that looks like habitat (or at least not like loss), ``-1`` nothing to
+    judge: not observed clear, an inundated mangrove or an optically deep or turbid seagrass
+    observation, a pixel outside ``site_mask`` or not habitat in the baseline composite
+    (``habitat_score > 0``). Lazy when the cube is.
     """
     if habitat not in ("mangrove", "seagrass"):
         raise ValueError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
-    times = cube["time"].values
     if habitat == "seagrass":
         cube = mask_turbid_water(cube)
     base = composite(cube, *baseline)
     monitored = (habitat_score(base, habitat) > 0) & site_mask.astype(bool)
     months = monthly_composite(cube)
+    times = cube["time"].values
+    over = np.datetime64(pd.Timestamp(baseline[1]).date(), "D") + np.timedelta64(1, "D")
+    after = np.flatnonzero(times >= over)
+    scenes = cube.isel(time=after[np.argsort(times[after], kind="stable")])
     if habitat == "mangrove":
-        ix = compute_indices(cube, ["ndvi", "mndwi"])
+        ix = compute_indices(scenes, ["ndvi", "mndwi"])
         ndvi = ix["ndvi"]
         ref = _reference(compute_indices(months, ["ndvi"])["ndvi"],
-                         compute_indices(base, ["ndvi"])["ndvi"], times)
+                         compute_indices(base, ["ndvi"])["ndvi"], ndvi)
         judged = ndvi.notnull() & ~(ix["mndwi"] > rule.water_mndwi_min)
         loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
     else:
-        refl = scene_reflectance(cube)
-        b_sig, g_sig = bottom_signal(refl)
-        ref_b, ref_g = (_reference(m, b, times)
-                        for m, b in zip(bottom_signal(months), bottom_signal(base), strict=True))
+        b_sig, g_sig = bottom_signal(scene_reflectance(scenes))
+        ref_b, ref_g = (_reference(m, b, like)
+                        for m, b, like in zip(bottom_signal(months), bottom_signal(base),
+                                              (b_sig, g_sig), strict=True))
         judged = b_sig.notnull()
-        loss = ((habitat_score(refl, habitat) < rule.seagrass_score_max)
+        loss = ((_dii_score(b_sig, g_sig) < rule.seagrass_score_max)
                 & (b_sig >= rule.bottom_brightening * ref_b)
                 & (g_sig >= rule.bottom_brightening * ref_g))
-    baseline_over = np.datetime64(pd.Timestamp(baseline[1]).date(), "D") + np.timedelta64(1, "D")
-    after = xr.DataArray(times >= baseline_over, dims="time", coords={"time": times})
     ev = xr.where(judged, xr.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
-    ev = ev.where(monitored & after, np.int8(NOT_OBSERVED)).astype(np.int8)
+    ev = ev.where(monitored, np.int8(NOT_OBSERVED)).astype(np.int8)
     return ev.transpose("time", "y", "x").rename("loss_evidence")
+
+
+def _dii_score(b_sig: xr.DataArray, g_sig: xr.DataArray,
+               rule: SeagrassRule = RULES["seagrass"]) -> xr.DataArray:
+    """:func:`indices.habitat.seagrass_score` where the bottom is visible, from the bottom
+    signals already at hand (the score's own path would recompute them; a test keeps the two
+    equal)."""
+    dii = np.log(b_sig) - rule.k_ratio * np.log(g_sig)
+    return ((rule.dii_max - dii) / rule.dii_tolerance).astype(np.float32)
 
 
 def _scan_kernel(ev: np.ndarray, times: np.ndarray, confirm: int):

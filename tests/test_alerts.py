@@ -11,6 +11,7 @@ the scans below slice the computed evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from indices.alerts import (
     NO_LOSS,
     NOT_OBSERVED,
     AlertRule,
+    _dii_score,
     alert_patches,
     bottom_signal,
     loss_evidence,
@@ -280,7 +282,9 @@ def test_scan_is_lazy_and_chunking_does_not_matter():
 def test_loss_evidence_stays_lazy_and_matches_numpy(site_id):
     site, src = SITES[site_id], DemoSource(0)
     _, event = _loss_patch(src, site)
-    cube = src.load(site, _window_scenes(src, site, event, event + dt.timedelta(days=30)))
+    # several spatial chunks, as on a site larger than one chunk
+    cube = src.load(site, _window_scenes(src, site, event, event + dt.timedelta(days=30)),
+                    chunks=100)
     mask = xr.DataArray(src.truth(site).site_mask, dims=("y", "x"))
     baseline = (site.baseline_start, site.baseline_end)
     with _no_compute():
@@ -300,11 +304,13 @@ def test_bottom_signal_matches_the_seagrass_score():
     site, src = SITES["andalusia-cabo-de-gata-genoveses"], DemoSource(0)
     cube = src.load(site, src.search(site, dt.date(2023, 6, 1), dt.date(2023, 6, 20)))
     refl = scene_reflectance(cube)
-    (b, _), score = dask.compute(bottom_signal(refl), seagrass_score(refl))
+    (b, g), score = dask.compute(bottom_signal(refl), seagrass_score(refl))
     seen = b.notnull().values
     assert seen.sum() > 1000
     assert np.isfinite(score.values[seen]).all() and (score.values[seen] != -10).all()
     assert (np.isnan(score.values[~seen]) | (score.values[~seen] == -10)).all()
+    np.testing.assert_allclose(_dii_score(b, g).values[seen], score.values[seen], rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_patches_use_order_statistics_and_a_stable_seed():
@@ -333,6 +339,19 @@ def test_patches_use_order_statistics_and_a_stable_seed():
     score[1:4, 1:5] = 2
     _, cand = alert_patches(_pixels(score, first), pixel_area_ha=0.01)
     assert cand.iloc[0]["status"] == "candidate" and pd.isna(cand.iloc[0]["confirmed_at"])
+
+
+def test_no_scene_after_the_baseline_no_alerts_no_write(tmp_path):
+    site, src = SITES["kenya-mida-creek"], DemoSource(0)
+    cube = src.load(site, src.search(site, dt.date(2023, 11, 1), site.baseline_end)).compute()
+    mask = xr.DataArray(src.truth(site).site_mask, dims=("y", "x"))
+    ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start,
+                                                           site.baseline_end))
+    assert ev.sizes["time"] == 0
+    result = alerts_io.site_alerts(site, cube, run_id="r")
+    assert result.window is None and result.rows.empty
+    assert alerts_io.write_alerts(tmp_path, result) is None
+    assert not list(tmp_path.iterdir())
 
 
 def test_alert_patches_refuses_lazy_pixels():
@@ -370,8 +389,10 @@ def nights():
     def night(k: int, run_id: str):
         return alerts_io.site_alerts(SEAGRASS, cube.isel(time=slice(0, after[0] + k)),
                                      run_id=run_id)
-    return {"two": night(2, "n2"), "four": night(4, "n4"), "nine": night(9, "n9"),
-            "nine_again": night(9, "n9b"), "event": event}
+    pixels = alerts_io.alert_pixels(SEAGRASS, cube.isel(time=slice(0, after[0] + 9))).compute()
+    return {"two": night(2, "n2"), "four": night(4, "n4"),
+            "nine": alerts_io.alert_rows(SEAGRASS, pixels, run_id="n9"),
+            "nine_again": night(9, "n9b"), "event": event, "pixels": pixels}
 
 
 def test_alert_rows_geometry_and_ids(nights):
@@ -387,6 +408,13 @@ def test_alert_rows_geometry_and_ids(nights):
     assert row["alert_id"].startswith(row["first_seen"].strftime("%Y%m%d"))
     assert row["first_seen"] >= pd.Timestamp(nights["event"], tz="UTC")
     assert str(row["first_seen"].tz) == "UTC"
+
+
+def test_the_run_mmu_applies(nights):
+    rows = alerts_io.alert_rows(SEAGRASS, nights["pixels"], run_id="x", mmu_ha=5.0).rows
+    assert rows.empty, "a 4 ha patch is below a 5 ha minimum mapping unit"
+    rows = alerts_io.alert_rows(SEAGRASS, nights["pixels"], run_id="x", mmu_ha=3.0).rows
+    assert len(rows) == 1
 
 
 def test_ids_are_stable_from_night_to_night(nights):
@@ -422,6 +450,20 @@ def test_write_is_an_idempotent_upsert(nights, tmp_path):
     assert json.loads(meta.metadata[b"geo"])["primary_column"] == "geometry"
 
 
+def test_empty_partitions_and_foreign_folders_read_cleanly(nights, tmp_path):
+    good = nights["nine"]
+    alerts_io.write_alerts(tmp_path, alerts_io.SiteAlerts("quiet-site", good.rows.iloc[:0],
+                                                          good.window))
+    alerts_io.write_alerts(tmp_path, good)
+    (tmp_path / "alerts" / "site_id=NOT-OURS").mkdir()
+    stored = alerts_io.read_alerts(tmp_path)
+    assert stored["site_id"].tolist() == [SEAGRASS.id]
+    assert alerts_io.read_alerts(tmp_path, "quiet-site").empty
+    assert len(pd.read_parquet(tmp_path / "alerts" / "site_id=quiet-site")) == 0
+    geo = json.loads((tmp_path / "alerts_geojson" / "quiet-site.geojson").read_text())
+    assert geo == {"type": "FeatureCollection", "features": []}
+
+
 def test_window_replaces_what_the_run_no_longer_finds(nights, tmp_path):
     """A stored candidate inside the new run's window that the run does not find is dropped;
     an alert first seen after the window (a later run's) is kept."""
@@ -448,6 +490,8 @@ def test_hostile_site_ids_write_nothing(nights, tmp_path, bad):
         alerts_io.write_alerts(tmp_path / "results", evil)
     with pytest.raises(StoreError, match="unsafe site id"):
         alerts_io.read_alerts(tmp_path / "results", bad)
+    with pytest.raises(StoreError, match="unsafe site id"):
+        alerts_io.alert_rows(dataclasses.replace(SEAGRASS, id=bad), nights["pixels"], run_id="x")
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 

@@ -182,15 +182,25 @@ def test_rerun_is_idempotent_and_incremental(computed, tmp_path):
     m, _ = computed[site.id]
     first = maps.write_site_maps(tmp_path, site, m)
     before = {p: (p.read_bytes(), p.stat().st_ino) for p in first}
+    # a rerun on the same maps touches nothing but a file that went missing
+    first[0].unlink()
+    assert maps.write_site_maps(tmp_path, site, m) == [first[0]]
+    # a new processing version rewrites the periods from `since` only
     periods = pd.to_datetime(m["period"].values)
     since = periods[-2].date()
-    first[0].unlink()  # a file missing from an earlier run is filled in
-    again = maps.write_site_maps(tmp_path, site, m, since=since)
-    assert set(again) == {first[0], *[p for p in first if p.name >= f"{since:%Y-%m}"]}
+    again = maps.write_site_maps(tmp_path, site, m, since=since, processing_version="2")
+    assert again == [p for p in first if p.name >= f"{since:%Y-%m}"]
+    changed = m.copy(deep=True)
+    changed["class"].values[-1, 0, 0] = 1 - changed["class"].values[-1, 0, 0] % 2
+    assert maps.write_site_maps(tmp_path, site, changed, since=periods[-1].date(),
+                                processing_version="2") == [first[-2]]
     for p, (data, ino) in before.items():
-        assert p.read_bytes() == data, "same input, same bytes"
-        if p != first[0]:  # (the re-created file may get the freed inode number back)
-            assert (p.stat().st_ino != ino) == (p in again), p.name
+        if p not in again:
+            assert p.read_bytes() == data, "same input, same bytes"
+            if p != first[0]:  # (the re-created file may get the freed inode number back)
+                assert p.stat().st_ino == ino, p.name
+    with rasterio.open(first[-1]) as src:
+        assert src.tags()["processing_version"] == "2"
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
