@@ -89,10 +89,12 @@ def _fail(message: str) -> int:
 
 def _cmd_sites_validate(args: argparse.Namespace) -> int:
     from aoi import DEFAULT_MAX_AREA_HA, SitesError, load_sites
+    from flows.config import ConfigError, check_sites_path
 
     try:
+        check_sites_path(args.path)  # a FIFO or /dev/zero would never finish reading
         sites = load_sites(args.path, max_area_ha=args.max_area_ha or DEFAULT_MAX_AREA_HA)
-    except SitesError as exc:
+    except (SitesError, ConfigError) as exc:
         return _fail(str(exc))
     for site in sites:
         print(f"ok  {site.id:<40} {site.habitat:<9} {site.area_ha:10.1f} ha  "
@@ -118,6 +120,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
     _quiet_prefect(args.verbose)
+    from flows.localapi import TemporaryAPI
+
+    # no server configured: boot Prefect's temporary API now, while the pipeline is imported
+    api = None if os.environ.get("PREFECT_API_URL") else TemporaryAPI().start()
+    try:
+        return _run(args, config, sites, api)
+    finally:
+        if api is not None:
+            api.stop()
+
+
+def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
+    from flows.localapi import TemporaryAPIError
     from flows.monitor import SitesFailed, make_source, run_monitoring
     from flows.report_console import RunDisplay
     from flows.sources import SourceError
@@ -127,11 +142,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except SourceError as exc:
         return _fail(str(exc))
 
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if api is not None and get_current_settings().api.url:
+        api.stop()  # a Prefect profile names a server: the run goes there
+        api = None
     display = RunDisplay(sites, config)
     started = time.monotonic()
     with display:
         try:
-            record = run_monitoring(config, full=args.full)
+            url = api.wait() if api is not None else None
+            with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
+                record = run_monitoring(config, full=args.full)
+        except TemporaryAPIError as exc:
+            display.finish(failed=str(exc))
+            return EXIT_FAILED
         except SitesFailed as exc:
             display.finish(failed=str(exc))
             return EXIT_FAILED

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 
 from aoi.sites import DEFAULT_MAX_AREA_HA
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "parse_date"]
+__all__ = ["ConfigError", "RunConfig", "check_sites_path", "load_config", "parse_date"]
 
 _DASK_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9.\-\[\]:]+$")
 
@@ -67,9 +69,50 @@ class RunConfig:
             raise ConfigError(f"dask address must look like tcp://HOST:PORT, got {self.dask_address!r}")
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(f"--out {self.out} exists and is not a folder")
+        _check_out(self.out)
+        if self.sites is not None:
+            check_sites_path(self.sites)
+        if self.catalog and self.source == "demo":
+            raise ConfigError("--catalog is for the stac, safe and sentinelhub sources, "
+                              "not the demo source")
 
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+
+MAX_SITES_FILE_BYTES = 256 * 2**20
+"""Largest sites file read (a GeoJSON of thousands of detailed polygons is a few MB)."""
+
+
+def check_sites_path(path: Path) -> None:
+    """Refuse a sites path that is not a regular file or a folder (a FIFO or ``/dev/zero``
+    would block or never end) or a file too large to be a sites file; a missing path is left
+    to the sites loader, which names it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"sites {path}: cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"sites {path} is not a regular file or a folder")
+    if st.st_size > MAX_SITES_FILE_BYTES:
+        raise ConfigError(f"sites file {path} is {st.st_size / 2**20:.0f} MB; files over "
+                          f"{MAX_SITES_FILE_BYTES // 2**20} MB are refused")
+
+
+def _check_out(out: Path) -> None:
+    """The results folder, or its nearest existing ancestor, must be a writable folder:
+    otherwise every site would fail at its first write, after all the work."""
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"--out {out}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: {probe} is not writable")
 
 
 def parse_date(value: Any, name: str) -> dt.date | None:
@@ -102,6 +145,8 @@ def _coerce(name: str, value: Any) -> Any:
             if not isinstance(value, str):
                 raise ValueError
             return value
+    except ConfigError:  # already says what is wrong (a malformed date)
+        raise
     except (TypeError, ValueError):
         raise ConfigError(f"{name} has a value of the wrong type: {value!r}") from None
     raise ConfigError(f"unknown setting {name!r}")

@@ -8,9 +8,12 @@ finishes every site it can, writes their rows, and then fails naming the sites t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +204,28 @@ def update_trajectories(out: Path, sites: list[Site]) -> list[str]:
     return updated
 
 
+SITE_WORKERS = 2
+"""Sites processed at once. One site's compute keeps about one core busy (rendering or
+reading, Python between dask tasks, Parquet and COG writes); two overlap one site's writes
+and search with the other's compute (demo run: 31 s against 41 s one at a time)."""
+
+
+def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
+    """``process`` each site, :data:`SITE_WORKERS` at a time, in the flow run's context (each
+    thread gets a copy, so the sites' tasks belong to this flow run, as with Prefect's own
+    thread-pool task runner). Sites are started in file order; an exception that is not a
+    site's own failure (``process`` records those) is raised once the others are done."""
+    if SITE_WORKERS <= 1 or len(sites) <= 1:
+        for site in sites:
+            process(site)
+        return
+    with ThreadPoolExecutor(max_workers=SITE_WORKERS,
+                            thread_name_prefix="bluecarbon-site") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, process, site) for site in sites]
+    for future in futures:
+        future.result()
+
+
 def _distributed(address: str | None):
     if not address:
         return contextlib.nullcontext()
@@ -245,36 +270,40 @@ def monitor_sites(
         progress.emit("waiting", message=message)
         record.waited_for = message
 
+    def process(site: Site) -> None:
+        progress.emit("site_started", site_id=site.id)
+        entry = record.sites[site.id]
+        try:
+            first, last = load_range(site, config.start, end)
+            scenes = search_scenes(source, site, first, last)
+            entry["scenes_found"] = len(scenes)
+            progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
+            plan = plan_site_task(config.out, site, scenes, config.start, full)
+            entry["scenes_new"] = len(plan.new_scene_ids)
+            if plan.up_to_date:
+                entry["status"] = "skipped"
+                entry["reason"] = ("no new scenes" if scenes else
+                                   "no scenes found for the site and dates")
+                progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
+                return
+            tables = compute_site(source, site, scenes, config, end, run_id, plan)
+            written = write_results(config.out, tables, site, plan.since)
+        except Exception as exc:  # per-site isolation: record, carry on with the others
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            logger.error("%s: failed: %s", site.id, message)
+            entry.update(status="failed", reason=message)
+            progress.emit("site_failed", site_id=site.id, error=message)
+            return
+        for scene_id, reason in tables.failed_scenes.items():
+            logger.warning("%s: scene %s failed: %s", site.id, scene_id, reason)
+        entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes)
+        progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes,
+                      failed_scenes=len(tables.failed_scenes), **written)
+
     with run_lock(config.out, run_id, on_wait=waiting), _distributed(config.dask_address):
-        for site in sites:
-            progress.emit("site_started", site_id=site.id)
-            entry = record.sites.setdefault(site.id, {"status": "running"})
-            try:
-                first, last = load_range(site, config.start, end)
-                scenes = search_scenes(source, site, first, last)
-                entry["scenes_found"] = len(scenes)
-                progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
-                plan = plan_site_task(config.out, site, scenes, config.start, full)
-                entry["scenes_new"] = len(plan.new_scene_ids)
-                if plan.up_to_date:
-                    entry["status"] = "skipped"
-                    entry["reason"] = ("no new scenes" if scenes else
-                                       "no scenes found for the site and dates")
-                    progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
-                    continue
-                tables = compute_site(source, site, scenes, config, end, run_id, plan)
-                written = write_results(config.out, tables, site, plan.since)
-            except Exception as exc:  # per-site isolation: record, carry on with the others
-                message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-                logger.error("%s: failed: %s", site.id, message)
-                entry.update(status="failed", reason=message)
-                progress.emit("site_failed", site_id=site.id, error=message)
-                continue
-            for scene_id, reason in tables.failed_scenes.items():
-                logger.warning("%s: scene %s failed: %s", site.id, scene_id, reason)
-            entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes)
-            progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes,
-                          failed_scenes=len(tables.failed_scenes), **written)
+        for site in sites:  # the record lists sites in the order of the sites file
+            record.sites[site.id] = {"status": "running"}
+        _each_site(process, sites)
         done = [s for s in sites if record.sites[s.id]["status"] in ("processed", "skipped")]
         try:
             record.trajectories = update_trajectories(config.out, done)

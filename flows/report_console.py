@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.table import Table
@@ -45,7 +46,7 @@ class RunDisplay:
             self.run_id = f["run_id"]
             p.update(task, description=f"run {f['run_id'][:8]}: {f['n_sites']} sites")
         elif event == "waiting":
-            p.console.print(f"[yellow]wait[/]   {f['message']}")
+            p.console.print(f"[yellow]wait[/]   {escape(f['message'])}")
             p.update(task, description="waiting for the other run")
         elif event == "site_started":
             p.update(task, description=f"{f['site_id']}: searching scenes")
@@ -63,12 +64,14 @@ class RunDisplay:
                             "all stored)")
             p.advance(task)
         elif event == "site_failed":
-            p.console.print(f"[red]failed[/] {f['site_id']}: {f['error']}")
+            # messages carry text from servers and exceptions: never markup ("[/]" would
+            # raise inside the flow, "[link=...]" would make a link)
+            p.console.print(f"[red]failed[/] {escape(f['site_id'])}: {escape(f['error'])}")
             p.advance(task)
 
     def finish(self, seconds: float | None = None, failed: str | None = None) -> None:
         out = self.config.out
-        table = Table(title=f"bluecarbon results in {out}/ (latest month per site)")
+        table = Table(title=f"bluecarbon results in {escape(str(out))}/ (latest month per site)")
         for col in ("site", "habitat", "month", "seen %", "baseline ha", "extent ha",
                     "interval ha", "gain ha", "loss ha"):
             table.add_column(col, justify="left" if col in ("site", "habitat") else "right")
@@ -89,6 +92,8 @@ class RunDisplay:
         console = Console(width=None if Console().is_terminal else 132)
         console.print(table)
         if failed:
-            self.console.print(f"[red]bluecarbon: {failed}[/]")
+            self.console.print(f"[red]bluecarbon: {escape(failed)}[/]")
         elif seconds is not None:
-            self.console.print(f"finished in {seconds:.1f} s; tables: {out}/observations, {out}/change")
+            where = escape(str(out))
+            self.console.print(f"finished in {seconds:.1f} s; tables: {where}/observations, "
+                               f"{where}/change")

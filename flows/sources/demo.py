@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +36,7 @@ from typing import Any
 
 import dask
 import dask.array as da
+import numba
 import numpy as np
 import xarray as xr
 from scipy import ndimage
@@ -315,6 +318,11 @@ class _Landscape:
         return refl
 
     @cached_property
+    def scl_base(self) -> np.ndarray:
+        """SCL of each pixel's cover when nothing hides it (water is set per scene: tides)."""
+        return _SCL_OF[self.cover]
+
+    @cached_property
     def noise_bank(self) -> np.ndarray:
         """Gaussian noise (6, y + 64, x + 64): each scene adds a randomly offset window of it
         (drawing 400k normals per scene would cost more than everything else in a render)."""
@@ -362,6 +370,12 @@ class _Landscape:
         return refl, water
 
 
+_LANDSCAPES_KEPT = 16
+"""Landscapes a source keeps (least recently used dropped; they are rebuilt identically on
+demand): a nightly run over hundreds of sites would otherwise hold every site's, ~1 MB each,
+until it ends (tests/test_load.py)."""
+
+
 class DemoSource:
     """Simulated Sentinel-2 L2A over any site; ``truth(site)`` returns what was planted."""
 
@@ -370,13 +384,26 @@ class DemoSource:
     def __init__(self, seed: int = 0, scenario: DemoScenario | None = None):
         self.seed = int(seed)
         self.scenario = scenario or DemoScenario()
-        self._landscapes: dict[str, _Landscape] = {}
+        self._landscapes: OrderedDict[str, _Landscape] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to dask workers: no lock, no cache
+        return {"seed": self.seed, "scenario": self.scenario}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["seed"], state["scenario"])
 
     # -- public API ----------------------------------------------------------------------
     def landscape(self, site: Site) -> _Landscape:
-        if site.id not in self._landscapes:
-            self._landscapes[site.id] = _Landscape(site, self.scenario, self.seed)
-        return self._landscapes[site.id]
+        with self._lock:  # sites are processed concurrently (flows.monitor.SITE_WORKERS)
+            land = self._landscapes.get(site.id)
+            if land is None:
+                land = self._landscapes[site.id] = _Landscape(site, self.scenario, self.seed)
+                while len(self._landscapes) > _LANDSCAPES_KEPT:
+                    self._landscapes.popitem(last=False)
+            else:
+                self._landscapes.move_to_end(site.id)
+            return land
 
     def truth(self, site: Site) -> DemoTruth:
         return DemoTruth(self.landscape(site))
@@ -467,42 +494,96 @@ class DemoSource:
 
 
 def _render_scene(land: _Landscape, p: _SceneParams) -> np.ndarray:
-    """One L2A scene as a (7, y, x) uint16 stack: six bands of DN, then SCL."""
+    """One L2A scene as a (7, y, x) uint16 stack: six bands of DN, then SCL.
+
+    The random fields (glint, cirrus, clouds) are drawn here; putting them together with the
+    surface is one pass of :func:`_compose` (masked numpy assignments cost 5x more)."""
     sc = land.scenario
     rng = np.random.default_rng(_seed_for("render", land.seed, land.site.id, p.datetime))
     shape = land.shape
     refl, water = land.surface(p)
     # per-scene radiometric residuals (imperfect atmospheric correction)
-    refl *= rng.normal(1.0, 0.02, size=(6, 1, 1)).astype(np.float32)
-    refl[0] += np.float32(rng.normal(0, 0.002))
-    scl = _SCL_OF[land.cover]
-    scl[water] = 6
+    gain = rng.normal(1.0, 0.02, size=6).astype(np.float32)
+    bias = np.float32(rng.normal(0, 0.002))
+    none = np.zeros((1, 1), np.float32)
+    glint = none
     if p.glint > 0:  # sun glint: nearly flat in spectrum, strongest across a band of the site
-        glint = p.glint * np.clip(0.6 + 0.4 * _smooth_field(rng, shape, 12), 0, None)
-        refl[:, water] += (np.array([1.0, 1.0, 1.0, 1.0, 0.9, 0.9], np.float32)[:, None]
-                           * glint[water])
-    oy, ox = rng.integers(0, 64, size=2)
-    window = land.noise_bank[rng.permutation(6), oy:oy + shape[0], ox:ox + shape[1]]
-    refl += np.float32(sc.noise) * window
+        glint = np.float32(p.glint) * np.maximum(0.6 + 0.4 * _smooth_field(rng, shape, 12), 0)
+    oy, ox = (int(v) for v in rng.integers(0, 64, size=2))
+    perm = rng.permutation(6)
+    cirrus = none
     if p.cirrus:
-        thin = np.clip(_smooth_field(rng, shape, 15), 0, None) > 0.5
-        refl[:, thin] += 0.03
-        scl[thin] = 10
+        cirrus = _smooth_field(rng, shape, 15)
+    cloud, thin_cut, thick_cut, dy, dx = none, np.inf, np.inf, 0, 0
     if p.cloud > 0.01:
-        field_ = _smooth_field(rng, shape, 8)
-        cloud = field_ > np.quantile(field_, 1 - p.cloud)
-        dy, dx = rng.integers(3, 10, size=2)
-        shadow = np.roll(cloud, (int(dy), int(dx)), axis=(0, 1)) & ~cloud
-        halo = ndimage.binary_dilation(cloud, iterations=1) & ~cloud
-        refl[:, shadow] *= 0.35
-        refl[:, halo] = 0.85 * refl[:, halo] + 0.15 * sc.spectrum("cloud")[:, None]
-        refl[:, cloud] = sc.spectrum("cloud")[:, None] * (1 + 0.05 * field_[cloud])
-        scl[shadow] = 3
-        scl[cloud] = np.where(field_[cloud] > np.quantile(field_, 1 - p.cloud / 2), 9, 8)
-    dn = np.clip(np.rint(refl * 10000 - p.boa_offset), 1, 65535).astype(np.uint16)
-    if p.swath_edge > 0:
-        yy, xx = np.indices(shape)
-        edge = (xx + 0.3 * yy) < p.swath_edge * (shape[1] + 0.3 * shape[0])
-        dn[:, edge] = 0
-        scl[edge] = 0
-    return np.concatenate([dn, scl[None].astype(np.uint16)])
+        cloud = _smooth_field(rng, shape, 8)
+        thin_cut, thick_cut = np.quantile(cloud, [1 - p.cloud, 1 - p.cloud / 2])
+        dy, dx = (int(v) for v in rng.integers(3, 10, size=2))
+    out = np.empty((7, *shape), np.uint16)
+    _compose(refl, water, land.scl_base, gain, bias, glint, land.noise_bank, perm, oy, ox,
+             np.float32(sc.noise), cirrus, cloud, np.float32(thin_cut), np.float32(thick_cut),
+             dy, dx, sc.spectrum("cloud"), np.float32(p.boa_offset), float(p.swath_edge), out)
+    return out
+
+
+_GLINT_SPECTRUM = np.array([1.0, 1.0, 1.0, 1.0, 0.9, 0.9], np.float32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _compose(refl, water, scl_base, gain, bias, glint, noise_bank, perm, oy, ox, noise,
+             cirrus, cloud, thin_cut, thick_cut, dy, dx, cloud_spectrum, offset, swath_edge,
+             out):  # pragma: no cover - compiled
+    """Surface + residuals + glint + noise + cirrus + cloud, shadow and halo, to DN and SCL.
+
+    A pixel is cloud where ``cloud`` > ``thin_cut`` (SCL 9 above ``thick_cut``, else 8), shadow
+    where the cloud field shifted by (dy, dx) is cloud, halo where a 4-neighbour is cloud;
+    the order of the effects is that of the physics: surface, glint, cirrus, shadow, halo,
+    cloud top. Swath-edge nodata (DN 0, SCL 0) is the corner left of a slanted line."""
+    ny, nx = out.shape[1], out.shape[2]
+    has_glint = glint.shape[0] == ny
+    has_cirrus = cirrus.shape[0] == ny
+    has_cloud = cloud.shape[0] == ny
+    edge_cut = swath_edge * (nx + 0.3 * ny)
+    v = np.empty(6, np.float32)
+    for i in range(ny):
+        for j in range(nx):
+            if swath_edge > 0 and (j + 0.3 * i) < edge_cut:
+                for b in range(7):
+                    out[b, i, j] = 0
+                continue
+            wet = water[i, j]
+            scl = 6 if wet else scl_base[i, j]
+            for b in range(6):
+                x = refl[b, i, j] * gain[b]
+                if b == 0:
+                    x += bias
+                if has_glint and wet:
+                    x += _GLINT_SPECTRUM[b] * glint[i, j]
+                x += noise * noise_bank[perm[b], oy + i, ox + j]
+                v[b] = x
+            if has_cirrus and cirrus[i, j] > 0.5:
+                for b in range(6):
+                    v[b] += np.float32(0.03)
+                scl = 10
+            if has_cloud:
+                c = cloud[i, j]
+                if c > thin_cut:
+                    for b in range(6):
+                        v[b] = cloud_spectrum[b] * (np.float32(1) + np.float32(0.05) * c)
+                    scl = 9 if c > thick_cut else 8
+                else:
+                    if cloud[(i - dy) % ny, (j - dx) % nx] > thin_cut:  # shadow
+                        for b in range(6):
+                            v[b] *= np.float32(0.35)
+                        scl = 3
+                    if ((i > 0 and cloud[i - 1, j] > thin_cut)
+                            or (i < ny - 1 and cloud[i + 1, j] > thin_cut)
+                            or (j > 0 and cloud[i, j - 1] > thin_cut)
+                            or (j < nx - 1 and cloud[i, j + 1] > thin_cut)):  # halo
+                        for b in range(6):
+                            v[b] = (np.float32(0.85) * v[b]
+                                    + np.float32(0.15) * cloud_spectrum[b])
+            for b in range(6):
+                d = np.rint(v[b] * np.float32(10000) - offset)
+                out[b, i, j] = 1 if d < 1 else (65535 if d > 65535 else np.uint16(d))
+            out[6, i, j] = scl
