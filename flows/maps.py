@@ -11,8 +11,9 @@ Each file: one uint8 band on the site grid (UTM CRS and transform of :func:`aoi.
 COG layout with 256 px tiles (512 above 2048 px), compressed with zstd level 1 (deflate where
 this GDAL lacks zstd; zstd-1 writes ~5x faster than deflate-6 at the same ratio, see
 docs/performance.md), overviews down to one tile resampled by MODE (a class map must not be
-averaged; none for a map of at most 2 x 2 tiles), a colour table and nodata 255 (QGIS shows it as is), and tags ``site_id``,
-``habitat``, ``period``, ``product``, ``processing_version``, ``legend`` (JSON), ``mmu_ha``.
+averaged; none for a map of at most 2 x 2 tiles), a colour table and nodata 255 (QGIS shows
+it as is), and tags ``site_id``, ``habitat``, ``period``, ``product``, ``processing_version``,
+``legend`` (JSON), ``mmu_ha``.
 Files are written to a hidden temp file and ``os.replace``d (atomic); the same input gives the
 same bytes, so reruns are idempotent. The arrays come from :func:`indices.maps.monthly_maps`,
 which shares the change table's month walk: the maps' areas are the table's.
