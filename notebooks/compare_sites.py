@@ -40,46 +40,16 @@ HABITAT = os.environ.get("BLUECARBON_HABITAT") or None
 SITES = os.environ.get("BLUECARBON_SITES") or None
 
 # %%
-import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.dataset as ds
+
+from flows.results import read_table, site_features
 
 SEEN_MIN = 0.3  # below this fraction of the site seen clear, a month is mostly gap-filled
 
-
-def read_table(name: str) -> pd.DataFrame:
-    """One table of the results folder; ``site_id`` (from the folder names) kept as text."""
-    path = Path(RESULTS) / name
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} not found: set RESULTS (or BLUECARBON_RESULTS) to "
-                                "the folder that `bluecarbon run --out` wrote")
-    site_id_as_text = ds.partitioning(pa.schema([("site_id", pa.string())]), flavor="hive")
-    return pd.read_parquet(path, partitioning=site_id_as_text)
-
-
-def read_sites(path: str | None) -> dict[str, dict]:
-    """Site features by id from a GeoJSON file or folder (default: the bundled sites)."""
-    if path is None:
-        try:
-            from aoi import bundled_sites_path
-        except ImportError:
-            return {}
-        path = bundled_sites_path()
-    path = Path(path)
-    files = sorted(path.glob("*.geojson")) if path.is_dir() else [path]
-    features = {}
-    for file in files:
-        for feature in json.loads(file.read_text(encoding="utf-8"))["features"]:
-            features[feature["properties"]["id"]] = feature
-    return features
-
-
-change = read_table("change")
+change = read_table(RESULTS, "change")
 change["period"] = pd.to_datetime(change["period"])
 if HABITAT:
     change = change[change["habitat"] == HABITAT]
@@ -160,7 +130,7 @@ plt.show()
 # % of baseline; circles are mangrove sites, triangles seagrass.
 
 # %%
-features = read_sites(SITES)
+features = site_features(SITES)
 rows = []
 for site_id, row in latest.iterrows():
     feature = features.get(site_id)

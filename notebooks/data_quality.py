@@ -37,27 +37,15 @@ RESULTS = os.environ.get("BLUECARBON_RESULTS", "results")
 SEEN_MIN = float(os.environ.get("BLUECARBON_SEEN_MIN", "0.3"))
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.dataset as ds
 
+from flows.results import read_table
 
-def read_table(name: str) -> pd.DataFrame:
-    """One table of the results folder; ``site_id`` (from the folder names) kept as text."""
-    path = Path(RESULTS) / name
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} not found: set RESULTS (or BLUECARBON_RESULTS) to "
-                                "the folder that `bluecarbon run --out` wrote")
-    site_id_as_text = ds.partitioning(pa.schema([("site_id", pa.string())]), flavor="hive")
-    return pd.read_parquet(path, partitioning=site_id_as_text)
-
-
-observations = read_table("observations")
-change = read_table("change")
+observations = read_table(RESULTS, "observations")
+change = read_table(RESULTS, "change")
 if observations.empty:
     raise ValueError(f"{RESULTS}: the observations table has no rows; run `bluecarbon run`")
 observations["month"] = (observations["datetime"].dt.tz_convert("UTC").dt.tz_localize(None)

@@ -40,47 +40,17 @@ SITE_ID = os.environ.get("BLUECARBON_SITE") or None
 SITES = os.environ.get("BLUECARBON_SITES") or None
 
 # %%
-import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.dataset as ds
+
+from flows.results import read_table, site_features
 
 SEEN_MIN = 0.3  # below this fraction of the site seen clear, a month is mostly gap-filled
 
-
-def read_table(name: str) -> pd.DataFrame:
-    """One table of the results folder; ``site_id`` (from the folder names) kept as text."""
-    path = Path(RESULTS) / name
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path} not found: set RESULTS (or BLUECARBON_RESULTS) to "
-                                "the folder that `bluecarbon run --out` wrote")
-    site_id_as_text = ds.partitioning(pa.schema([("site_id", pa.string())]), flavor="hive")
-    return pd.read_parquet(path, partitioning=site_id_as_text)
-
-
-def read_sites(path: str | None) -> dict[str, dict]:
-    """Site features by id from a GeoJSON file or folder (default: the bundled sites)."""
-    if path is None:
-        try:
-            from aoi import bundled_sites_path
-        except ImportError:
-            return {}
-        path = bundled_sites_path()
-    path = Path(path)
-    files = sorted(path.glob("*.geojson")) if path.is_dir() else [path]
-    features = {}
-    for file in files:
-        for feature in json.loads(file.read_text(encoding="utf-8"))["features"]:
-            features[feature["properties"]["id"]] = feature
-    return features
-
-
-change = read_table("change")
-observations = read_table("observations")
+change = read_table(RESULTS, "change")
+observations = read_table(RESULTS, "observations")
 if change.empty:
     raise ValueError(f"{RESULTS}: the change table has no rows; run `bluecarbon run` first")
 available = sorted(change["site_id"].unique())
@@ -184,7 +154,7 @@ plt.show()
 # latest month.
 
 # %%
-feature = read_sites(SITES).get(site_id)
+feature = site_features(SITES).get(site_id)
 if feature is None:
     print(f"{site_id} is not in the sites file: no map (set SITES / BLUECARBON_SITES)")
 else:
