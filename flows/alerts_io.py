@@ -47,7 +47,13 @@ from rasterio.transform import Affine
 from aoi import Site, site_grid, site_mask
 from aoi.grid import SiteGrid
 from flows import PROCESSING_VERSION
-from flows.store import PARTITION_COLUMN, SITE_ID_PATTERN, StoreError, check_site_id
+from flows.store import (  # the store's directory fsync: one implementation for every table
+    PARTITION_COLUMN,
+    SITE_ID_PATTERN,
+    StoreError,
+    _fsync_dir,
+    check_site_id,
+)
 from indices.alerts import DEFAULT_RULE, AlertRule, alert_patches, loss_evidence, scan_evidence
 
 try:
@@ -205,16 +211,6 @@ def atomic_path(path: Path) -> Iterator[Path]:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
