@@ -46,7 +46,14 @@ from scipy import ndimage
 
 from indices.change import mmu_pixels
 from indices.composite import composite, monthly_composite
-from indices.habitat import RULES, SeagrassRule, habitat_score, scene_reflectance, turbid_scenes
+from indices.habitat import (
+    RULES,
+    SeagrassRule,
+    bottom_signals,
+    habitat_score,
+    scene_reflectance,
+    turbid_scenes,
+)
 from indices.spectral import compute_indices
 
 __all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
@@ -95,14 +102,8 @@ DEFAULT_RULE = AlertRule()
 def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"]):
     """Deglinted bottom signals ``(blue, green)`` above deep water, NaN where the pixel is not
     water or the bottom is not visible: the quantities :func:`indices.habitat.seagrass_score`
-    takes the logarithm of (same rule, same formulas, kept in step by a test)."""
-    blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
-    bd, gd, nd = rule.deep_water
-    water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
-    excess = nir - nd
-    glint = excess.where(excess > rule.glint_min, 0.0)
-    b_sig, g_sig = blue - glint - bd, green - glint - gd
-    seen = water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
+    takes the logarithm of (:func:`indices.habitat.bottom_signals`)."""
+    b_sig, g_sig, seen = bottom_signals(refl, rule)
     return b_sig.where(seen).astype(np.float32), g_sig.where(seen).astype(np.float32)
 
 

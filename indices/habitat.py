@@ -21,7 +21,7 @@ from indices.masks import reflectance
 from indices.spectral import compute_indices
 
 __all__ = [
-    "MangroveRule", "SeagrassRule", "RULES", "habitat_score", "mangrove_score",
+    "MangroveRule", "SeagrassRule", "RULES", "bottom_signals", "habitat_score", "mangrove_score",
     "seagrass_score", "scene_reflectance", "turbid_scenes",
 ]
 
@@ -90,18 +90,28 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.
     return score.astype(np.float32).rename("mangrove_score")
 
 
-def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
+def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tuple[
+        xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Deglinted blue and green signals of the bottom above deep water, and where the bottom
+    is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
+    ``min_bottom_signal``. Glint (Hedley) is the NIR excess over deep water, flat in spectrum.
+    Shared by the seagrass score and the loss alerts, so the two always judge alike."""
     blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
     bd, gd, nd = rule.deep_water
     water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
     excess = nir - nd
     glint = excess.where(excess > rule.glint_min, 0.0)
     b_sig, g_sig = blue - glint - bd, green - glint - gd
-    visible = (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
-    dii = np.log(b_sig.where(visible)) - rule.k_ratio * np.log(g_sig.where(visible))
-    score = ((rule.dii_max - dii) / rule.dii_tolerance).where(water & visible)
+    seen = water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
+    return b_sig, g_sig, seen
+
+
+def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
+    b_sig, g_sig, seen = bottom_signals(refl, rule)
+    dii = np.log(b_sig.where(seen)) - rule.k_ratio * np.log(g_sig.where(seen))
+    score = ((rule.dii_max - dii) / rule.dii_tolerance).where(seen)
     # land and optically deep water are confidently "not seagrass" where observed
-    not_habitat = blue.notnull() & ~(water & visible)
+    not_habitat = refl["B02"].notnull() & ~seen
     score = score.where(~not_habitat, -10.0)
     return score.astype(np.float32).rename("seagrass_score")
 
