@@ -35,6 +35,9 @@ import pandas as pd
 
 from aoi import Site, SitesError, load_sites
 from flows import store
+from flows.alerts_io import TABLE as ALERTS_TABLE
+from flows.alerts_io import read_alerts
+from flows.pipeline import CLOSURE_RATIO
 from flows.report_figures import MapImage, change_map, extent_chart
 from flows.report_pdf import PDF_RENDERERS, PdfError, pdf_renderer
 
@@ -213,6 +216,12 @@ def _ok_text(site: Site, row: pd.Series, seen: tuple[str, str]) -> tuple[str, li
     if turbid is not None and not pd.isna(turbid) and bool(turbid):
         details.append("The water was turbid this month, so part of the seagrass may have been "
                        "hidden from view; treat this month's figure with care.")
+    canopy = _canopy_text(row)
+    if canopy:
+        details.append(canopy[0])
+    recovery = _recovery_text(row)
+    if recovery:
+        details.append(recovery[0])
     metrics = [("Habitat extent", _ha(extent), _range(low, high) if has_ci else ""),
                (f"Baseline extent ({base})", _ha(baseline), "")]
     for name, label in (("gain", "Gain since baseline"), ("loss", "Loss since baseline")):
@@ -221,7 +230,52 @@ def _ok_text(site: Site, row: pd.Series, seen: tuple[str, str]) -> tuple[str, li
                         _range(*ci) if ci else "no interval available"))
     net_range = f"{_signed(low - baseline)[:-3]} to {_signed(high - baseline)}" if has_ci else ""
     metrics.append(("Net change since baseline", _signed(net), net_range))
+    for extra in (canopy, recovery):
+        if extra:
+            metrics.extend(extra[1])
     return headline, details, metrics
+
+
+_CANOPY_CLASSES = (("canopy_80_100_ha", "dense", "80–100 %"),
+                   ("canopy_50_80_ha", "medium", "50–80 %"),
+                   ("canopy_20_50_ha", "open", "20–50 %"))
+
+
+def _value(row: pd.Series, name: str) -> float | None:
+    value = row.get(name)  # columns added in issue 6: absent in older stores, null where n/a
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _canopy_text(row: pd.Series) -> tuple[str, list] | None:
+    """Canopy density classes (mangrove sites) as a sentence and metric rows; None if the
+    store has none for this month."""
+    values = [(_value(row, col), word, span) for col, word, span in _CANOPY_CLASSES]
+    if any(v is None for v, _, _ in values):
+        return None
+    parts = [f"{_ha(v)} {word} ({span})" for v, word, span in values]
+    sentence = ("Canopy cover over the mangrove and the restoration zone: "
+                f"{', '.join(parts[:-1])} and {parts[-1]}.")
+    return sentence, [(f"Canopy {word} ({span} cover)", _ha(v), "") for v, word, span in values]
+
+
+def _recovery_text(row: pd.Series) -> tuple[str, list] | None:
+    """The restoration's greenness against its intact reference site (sites with a
+    ``reference_site``), and whether canopy closure was reached."""
+    ratio = _value(row, "recovery_ratio")
+    if ratio is None:
+        return None
+    closure = row.get("canopy_closure_period")
+    closed = closure is not None and not pd.isna(closure) and str(closure) != ""
+    when = pd.Timestamp(str(closure)).strftime("%B %Y") if closed else ""
+    sentence = (f"The restoration zone is {ratio:.0%} as green as the intact reference site "
+                f"(canopy greenness, NDVI); " + (
+                    f"canopy closure ({CLOSURE_RATIO:.0%} of the reference) was reached in {when}."
+                    if closed else
+                    f"canopy closure ({CLOSURE_RATIO:.0%} of the reference) is not reached yet."))
+    rows = [("Recovery against the reference site", f"{ratio:.0%}",
+             f"canopy closure at {CLOSURE_RATIO:.0%}"),
+            ("Canopy closure reached", when or "not yet", "")]
+    return sentence, rows
 
 
 def _missing_text(site: Site, status: str, row: pd.Series | None, history: pd.DataFrame,
@@ -242,8 +296,34 @@ def _missing_text(site: Site, status: str, row: pd.Series | None, history: pd.Da
     return headline, details
 
 
+def _alerts_text(alerts: pd.DataFrame | None, month: dt.date) -> tuple[str, list] | None:
+    """Loss alerts of the month: confirmed in it, and candidates still under watch at its end
+    (seen in it, not confirmed); None when there are none."""
+    if alerts is None or alerts.empty:
+        return None
+    start = pd.Timestamp(month, tz="UTC")
+    end = start + pd.offsets.MonthBegin(1)
+    confirmed = alerts[(alerts["confirmed_at"] >= start) & (alerts["confirmed_at"] < end)]
+    watched = alerts[(alerts["status"] == "candidate") & (alerts["last_seen"] >= start)
+                     & (alerts["first_seen"] < end)]
+    if confirmed.empty and watched.empty:
+        return None
+    parts = []
+    if len(confirmed):
+        parts.append(f"{len(confirmed)} loss alert{'s' * (len(confirmed) != 1)} confirmed this "
+                     f"month, covering {_ha(confirmed['confirmed_ha'].sum())}")
+    if len(watched):
+        parts.append(f"{len(watched)} possible loss{'es' * (len(watched) != 1)} under watch "
+                     f"({_ha(watched['area_ha'].sum())}), not yet confirmed by enough clear views")
+    rows = [("Loss alerts confirmed this month", str(len(confirmed)),
+             _ha(confirmed["confirmed_ha"].sum()) if len(confirmed) else ""),
+            ("Possible losses under watch", str(len(watched)),
+             _ha(watched["area_ha"].sum()) if len(watched) else "")]
+    return "; ".join(parts) + ".", rows
+
+
 def _site_report(site: Site, month: dt.date, history: pd.DataFrame, scenes: int,
-                 out: Path) -> SiteReport:
+                 out: Path, alerts: pd.DataFrame | None = None) -> SiteReport:
     current = history[history["period"] == month]
     row = current.iloc[0] if len(current) else None
     status = _status(row)
@@ -257,6 +337,10 @@ def _site_report(site: Site, month: dt.date, history: pd.DataFrame, scenes: int,
         headline, details = _missing_text(site, status, row, history, month, seen)
         metrics = []
         overview["short_status"] = "no results yet" if row is None else "too few clear views"
+    alert = _alerts_text(alerts, month)
+    if alert:
+        details = (*details, alert[0])
+        metrics = [*metrics, *alert[1]]
     metrics.append(("Seen clear of cloud", *seen))
     past = history[history["period"] <= month]
     chart = (extent_chart(past, month, min_valid=VALID_FRACTION_MIN,
@@ -300,6 +384,7 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
     for site in known:
         groups.setdefault((site.partner or "").strip(), []).append(site)
     month_obs = obs[obs["period"] == month]
+    alerts = read_alerts(out) if (out / ALERTS_TABLE).is_dir() else None
     renderer = pdf_renderer()  # fails before any work where no PDF renderer is installed
     reports, slugs = [], set()
     # sites without a partner first, so that they always get the slug UNASSIGNED
@@ -311,7 +396,9 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
         ids = [s.id for s in members]
         site_reports = tuple(
             _site_report(s, month, change[change["site_id"] == s.id].reset_index(drop=True),
-                         int((month_obs["site_id"] == s.id).sum()), out) for s in members)
+                         int((month_obs["site_id"] == s.id).sum()), out,
+                         alerts=alerts[alerts["site_id"] == s.id] if alerts is not None else None)
+            for s in members)
         rows = month_rows[month_rows["site_id"].isin(ids)]
         sources = set(obs.loc[obs["site_id"].isin(ids), "source"].dropna())
         report = PartnerReport(

@@ -449,3 +449,60 @@ def test_unknown_pdf_renderer_is_refused(inputs, tmp_path, capsys, monkeypatch):
     assert run_report(out, "2024-03", inputs.sites_file) == 2
     assert "unknown PDF renderer" in capsys.readouterr().err
     assert not (out / "reports").exists()
+
+
+# --------------------------------------------------------------------------- restoration
+
+
+def _mangrove_history(inputs) -> tuple:
+    site = next(s for s in load_sites(inputs.sites_file) if s.id == MANGROVE)
+    history = inputs.change[inputs.change["site_id"] == MANGROVE].reset_index(drop=True).copy()
+    return site, history
+
+
+def test_canopy_classes_and_recovery_come_from_the_store(inputs):
+    site, history = _mangrove_history(inputs)
+    ok = [p for p in history["period"] if report._status(history[history["period"] == p].iloc[0])
+          == "ok"]
+    month = ok[-1]
+    row = history[history["period"] == month].iloc[0]
+    assert not pd.isna(row["canopy_80_100_ha"]), "the pipeline no longer writes canopy classes"
+    part = report._site_report(site, month, history, scenes=3, out=inputs.results)
+    text = " ".join(part.details)
+    for col, word in (("canopy_80_100_ha", "dense"), ("canopy_50_80_ha", "medium"),
+                      ("canopy_20_50_ha", "open")):
+        assert f"{row[col]:,.1f} ha {word}" in text
+    assert "as green as" not in text  # no reference site: no recovery sentence
+    history.loc[history["period"] == month, "recovery_ratio"] = 0.824
+    part = report._site_report(site, month, history, scenes=3, out=inputs.results)
+    text = " ".join(part.details)
+    assert "82% as green as the intact reference site" in text and "not reached yet" in text
+    history.loc[history["period"] == month, "canopy_closure_period"] = "2024-02-01"
+    part = report._site_report(site, month, history, scenes=3, out=inputs.results)
+    assert "was reached in February 2024" in " ".join(part.details)
+    assert dict((label, value) for label, value, _ in part.metrics)[
+        "Canopy closure reached"] == "February 2024"
+
+
+def test_loss_alerts_of_the_month_are_reported(inputs):
+    from flows.alerts_io import ALERT_SCHEMA
+
+    site, history = _mangrove_history(inputs)
+    ts = lambda text: pd.Timestamp(text, tz="UTC")  # noqa: E731
+    alerts = pd.DataFrame({name: [None] * 4 for name in ALERT_SCHEMA.names})
+    alerts = alerts.assign(
+        site_id=MANGROVE, status=["confirmed", "confirmed", "candidate", "candidate"],
+        first_seen=[ts("2024-02-03"), ts("2024-03-02"), ts("2024-03-20"), ts("2024-01-05")],
+        last_seen=[ts("2024-03-25"), ts("2024-03-28"), ts("2024-03-28"), ts("2024-01-20")],
+        confirmed_at=[ts("2024-02-25"), ts("2024-03-22"), pd.NaT, pd.NaT],
+        area_ha=[1.0, 0.6, 0.3, 0.2], confirmed_ha=[0.9, 0.5, 0.0, 0.0])
+    part = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results,
+                               alerts=alerts)
+    text = " ".join(part.details)
+    # one confirmed in March (the other in February), one candidate seen in March (the
+    # January candidate was not seen since)
+    assert "1 loss alert confirmed this month, covering 0.5 ha" in text
+    assert "1 possible loss under watch (0.3 ha)" in text
+    quiet = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results,
+                                alerts=alerts.iloc[[0, 3]])
+    assert "loss alert" not in " ".join(quiet.details)
