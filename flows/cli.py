@@ -12,6 +12,7 @@ not be fetched (recorded in ``<out>/runs/<run_id>.json``; the next run tries the
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -31,6 +32,22 @@ def _quiet_prefect(verbose: bool) -> None:
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
+
+
+class _OneLineTaskFailures(logging.Filter):
+    """Without ``-v``, a task that failed is logged in one line, not with its traceback: the
+    flow catches a site's failure, prints it and records it with its reason, and a traceback
+    on stderr would read as a crash to whoever runs or schedules the command (``-v`` keeps
+    it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_task_failures(verbose: bool) -> None:
+    if not verbose:
+        logging.getLogger("prefect.task_runs").addFilter(_OneLineTaskFailures())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,7 +145,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _run(args, config, sites, api)
     finally:
         if api is not None:
+            _flush_prefect()
             api.stop()
+
+
+def _flush_prefect(timeout: float = 10.0) -> None:
+    """Send Prefect's queued logs and events while the temporary API still answers. Left to
+    Prefect's exit hook, they would go to a stopped server, whose client retries each batch
+    with backoff: a run that ended with warnings (failed scenes) then lingered for ~75 s
+    before exiting, printing "Error logging to API"."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
 
 
 def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
@@ -152,6 +184,7 @@ def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
     with display:
         try:
             url = api.wait() if api is not None else None
+            _quiet_task_failures(args.verbose)
             with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
                 record = run_monitoring(config, full=args.full)
         except TemporaryAPIError as exc:

@@ -33,10 +33,14 @@ _M_PER_DEG = 111_320.0
 def coastal_sites(n: int, *, seed: int = 0, lon0: float = 101.05, lat0: float = 3.05,
                   baseline: tuple[str, str] = ("2025-01-01", "2025-01-31"),
                   min_ha: float = 30.0, max_ha: float = 60.0,
-                  prefix: str = "coast") -> dict[str, Any]:
+                  prefix: str = "coast", one_zone_each: bool = False) -> dict[str, Any]:
     """``n`` valid sites as a FeatureCollection, ids ``<prefix>-0000`` ..., laid along a coast
     running north-west from (lon0, lat0), ~1 km apart, each a slightly rotated rectangle of
-    ``min_ha``..``max_ha`` hectares; even indices mangrove, odd ones seagrass."""
+    ``min_ha``..``max_ha`` hectares; even indices mangrove, odd ones seagrass.
+
+    ``one_zone_each``: site i moved 6 degrees east per index instead, into its own UTM zone
+    (``stac_fixtures.build_demo_catalog`` names items by zone and day, so sites sharing a zone
+    and a pass day would share item ids)."""
     rng = random.Random(seed)
     features = []
     for i in range(n):
@@ -45,8 +49,9 @@ def coastal_sites(n: int, *, seed: int = 0, lon0: float = 101.05, lat0: float = 
         w, h = math.sqrt(area_m2 * aspect), math.sqrt(area_m2 / aspect)
         angle = math.radians(rng.uniform(-20, 20))
         # centres along a coastline heading 300 degrees, 1 km apart, with a little wobble
-        along = i * 1000.0
-        cx = lon0 + (-along * 0.866 + rng.uniform(-80, 80)) / (_M_PER_DEG * math.cos(
+        along = 0.0 if one_zone_each else i * 1000.0
+        lon0_i = lon0 + 6.0 * i if one_zone_each else lon0
+        cx = lon0_i + (-along * 0.866 + rng.uniform(-80, 80)) / (_M_PER_DEG * math.cos(
             math.radians(lat0)))
         cy = lat0 + (along * 0.5 + rng.uniform(-80, 80)) / _M_PER_DEG
         kx = _M_PER_DEG * math.cos(math.radians(cy))

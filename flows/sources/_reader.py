@@ -43,8 +43,11 @@ import datetime as dt
 import logging
 import math
 import operator
+import os
 import re
 import threading
+import urllib.error
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +97,12 @@ GDAL_ENV: dict[str, Any] = {
 }
 """GDAL settings for every read. ``CPL_VSIL_CURL_ALLOWED_EXTENSIONS`` is deliberately not set:
 signed hrefs (Planetary Computer SAS tokens) end in a query string, not ``.tif``."""
+
+_TUNABLE = ("GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY", "GDAL_HTTP_CONNECTTIMEOUT",
+            "GDAL_HTTP_TIMEOUT")
+# rasterio.Env's options override GDAL's environment variables: without this, a user setting
+# GDAL_HTTP_MAX_RETRY for a flaky link (the GDAL way) would be silently ignored
+GDAL_ENV.update({k: os.environ[k] for k in _TUNABLE if os.environ.get(k, "").strip()})
 
 _DTYPES = {band: np.uint16 for band in BANDS} | {"SCL": np.uint8}
 _MAX_HANDLES = 32  # per thread; a day mosaic touches 7 bands x a few tiles
@@ -229,7 +238,10 @@ def _band_array(band: str, per_scene: list[tuple[tuple[str, int], ...]], grid: S
 
 
 # -- one task: one band of one scene, one window ------------------------------------------
-_HTTP_CODE = re.compile(r"HTTP (?:response )?(?:code|status)[: ]+(\d{3})", re.I)
+_HTTP_CODE = re.compile(r"\bHTTP (?:(?:error|response) code(?: on \S+)? ?: ?)?(\d{3})\b")
+"""An HTTP status in a read error: ours (``HTTP 404``, see :func:`_why`) or GDAL's (``HTTP error
+code : 503``, ``HTTP response code: 429``, ``HTTP response code on <url>: 500``). Case matters:
+the lower-case ``http://`` of an href never matches."""
 
 
 def read_block_status(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
@@ -267,9 +279,8 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
                 part = _read_one(href, grid, band, window)
             except rasterio.errors.RasterioError as exc:
                 _handles().forget(href)  # a handle that failed may hold a broken state
-                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise SourceError(f"cannot read {band} from {redact(href)}: "
-                                  f"{redact(message)}") from None
+                                  f"{redact(_why(exc, href))}") from None
             if part is None:
                 continue
             (r0, r1, c0, c1), values = part
@@ -281,6 +292,40 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
             else:
                 target[fill] = values[fill]
     return out[np.newaxis]
+
+
+def _why(exc: BaseException, href: str) -> str:
+    """One line on a failed read: GDAL's innermost message (rasterio's outer one is often
+    "Read failed. See previous exception"), and for an http(s) raster GDAL could not open,
+    the HTTP status it answers now (GDAL's open error does not say; a 404 asset must not
+    read as a corrupt file)."""
+    causes = []
+    while exc is not None and len(causes) < 10:
+        causes.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    texts = [" ".join(str(c).split()) for c in causes if str(c).strip()]
+    message = texts[-1] if texts else type(causes[0]).__name__
+    if "not recognized as being in a supported file format" in message or \
+            "No such file" in message:
+        status = _probe_status(href)
+        if status is not None and status >= 400:
+            return f"HTTP {status}"
+    return message[:300]
+
+
+def _probe_status(href: str, timeout: float = 10.0) -> int | None:
+    """The HTTP status of a one-byte GET of an http(s) ``href``; None when it is no URL or
+    nothing answers."""
+    if not re.match(r"^https?://", href, re.I):
+        return None
+    request = urllib.request.Request(href, headers={"Range": "bytes=0-0"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int]):
