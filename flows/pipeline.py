@@ -139,8 +139,9 @@ def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.
     would make thousands of 60k-pixel tasks whose scheduling costs more than their compute."""
     per_scene = cube.sizes["y"] * cube.sizes["x"]
     batch = max(1, target_pixels // max(per_scene, 1))
-    if batch <= 1:
-        return cube
+    first = next(iter(cube.data_vars.values()), None)
+    if batch <= 1 or first is None or first.chunks is None or max(first.chunks[0]) > 1:
+        return cube  # large scenes, numpy, or already batched by the source (demo)
     out = cube.copy()
     for name, var in cube.data_vars.items():  # data only: coords (boa_offset, ...) stay numpy
         out[name] = (var.dims, var.data.rechunk({var.get_axis_num("time"): batch}), var.attrs)

@@ -449,15 +449,20 @@ class DemoSource:
     def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
         land = self.landscape(site)
         ny, nx = land.shape
-        render = dask.delayed(_render_scene, pure=True)
-        stack = da.stack([
-            da.from_delayed(render(land, self._params(site, s.datetime.date())),
-                            shape=(7, ny, nx), dtype=np.uint16)
-            for s in scenes
+        # scenes rendered in batches of ~4 Mpx (at least 4 batches, for the threads): one
+        # task per scene would make thousands of tiny tasks on a small site, whose scheduling
+        # costs more than their compute (the pipeline batches them anyway)
+        batch = max(1, min(_BATCH_PIXELS // (ny * nx), -(-len(scenes) // 4)))
+        render = dask.delayed(_render_scenes, pure=True)
+        params = [self._params(site, s.datetime.date()) for s in scenes]
+        stack = da.concatenate([
+            da.from_delayed(render(land, params[i:i + batch]),
+                            shape=(len(params[i:i + batch]), 7, ny, nx), dtype=np.uint16)
+            for i in range(0, len(params), batch)
         ]) if scenes else da.zeros((0, 7, ny, nx), dtype=np.uint16)
         chunks = chunks or max(ny, nx)
-        data = {b: stack[:, i].rechunk((1, chunks, chunks)) for i, b in enumerate(BANDS)}
-        data["SCL"] = stack[:, 6].astype(np.uint8).rechunk((1, chunks, chunks))
+        data = {b: stack[:, i].rechunk({1: chunks, 2: chunks}) for i, b in enumerate(BANDS)}
+        data["SCL"] = stack[:, 6].astype(np.uint8).rechunk({1: chunks, 2: chunks})
         times = np.array([np.datetime64(s.datetime.replace(tzinfo=None), "ns") for s in scenes],
                          dtype="datetime64[ns]")
         grid = land.grid
@@ -518,6 +523,17 @@ class DemoSource:
         stamp = p.datetime.strftime("%Y%m%dT%H%M%S")
         relorbit = _seed_for("relorbit", site.id) % 143 + 1
         return f"{p.satellite}_MSIL2A_{stamp}_{p.baseline}_R{relorbit:03d}_T{tile}_{stamp}"
+
+
+_BATCH_PIXELS = 4 * 2**20
+
+
+def _render_scenes(land: _Landscape, params: list[_SceneParams]) -> np.ndarray:
+    """Scenes as a (n, 7, y, x) uint16 stack (see :func:`_render_scene`)."""
+    out = np.empty((len(params), 7, *land.shape), np.uint16)
+    for k, p in enumerate(params):
+        out[k] = _render_scene(land, p)
+    return out
 
 
 def _render_scene(land: _Landscape, p: _SceneParams) -> np.ndarray:
