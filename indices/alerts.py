@@ -220,6 +220,13 @@ def scan_evidence(evidence: xr.DataArray, *, confirm: int = AlertRule.confirm) -
     ``last_seen`` (first and last observation with evidence of that run) and ``confirmed_at``
     (the observation that reached ``confirm``), datetime64[ns], NaT where none.
     """
+    if evidence.sizes["time"] == 0:  # nothing after the baseline yet (a new site): no alert
+        score = evidence.isnull().sum("time").astype(np.int16) * np.int16(0)
+        never = xr.full_like(score, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+        ds = xr.Dataset({"score": score, "first_seen": never, "last_seen": never,
+                         "confirmed_at": never})
+        ds.attrs.update(confirm=int(confirm))
+        return ds
     ev = evidence.chunk({"time": -1}) if evidence.chunks else evidence
     out = xr.apply_ufunc(
         _scan_kernel, ev, input_core_dims=[["time"]], output_core_dims=[[], [], [], []],

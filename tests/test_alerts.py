@@ -352,6 +352,11 @@ def test_no_scene_after_the_baseline_no_alerts_no_write(tmp_path):
     assert result.window is None and result.rows.empty
     assert alerts_io.write_alerts(tmp_path, result) is None
     assert not list(tmp_path.iterdir())
+    # the flow's lazy path too (a new site whose run ends within its baseline)
+    lazy = src.load(site, src.search(site, dt.date(2023, 11, 1), site.baseline_end))
+    state = alerts_io.alert_pixels(site, lazy, mask).compute()
+    assert state["score"].shape == mask.shape and int(state["score"].max()) == 0
+    assert bool(state["confirmed_at"].isnull().all()) and state.attrs["window"] == ()
 
 
 def test_alert_patches_refuses_lazy_pixels():
