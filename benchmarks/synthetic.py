@@ -52,7 +52,7 @@ PATCH_M, CLOUD_M = 600, 1200
 CREATION = {"driver": "GTiff", "tiled": True, "blockxsize": 1024, "blockysize": 1024,
             "compress": "ZSTD", "zstd_level": 1, "predictor": 2, "nodata": 0,
             "num_threads": "ALL_CPUS"}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _coarse(rng: np.random.Generator, size: int, cell_px: int, **kw) -> np.ndarray:
@@ -75,9 +75,9 @@ def _noise(rng: np.random.Generator, size: int, shift: int) -> np.ndarray:
 def scene_arrays(i: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
     """The bands of scene ``i`` (10 m bands ``size``², 20 m ones ``size // 2``²)."""
     land = np.random.default_rng(seed)  # the same landscape every scene
-    classes_c = (_coarse(land, size, PATCH_M // 10) % 3).astype(np.uint8)
+    classes_c = (_coarse(land, size, PATCH_M // 10, dtype=np.uint16) % 3).astype(np.uint8)
     sky = np.random.default_rng([seed, i])
-    cloud_c = _coarse(sky, size, CLOUD_M // 10)
+    cloud_c = _coarse(sky, size, CLOUD_M // 10, dtype=np.uint16)
     out = {}
     for res, bands in ((10, BANDS10), (20, (*BANDS20, "SCL"))):
         n = size * 10 // res
@@ -163,8 +163,8 @@ def write_tile(root: str | os.PathLike, size: int, n_scenes: int, *, seed: int =
                 log(f"writing scene {i} of {size}² to {folder}")
             arrays = scene_arrays(i, size, seed)
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda b: _write(folder / f"{b}.tif", arrays[b],
-                                               10.0 if b in BANDS10 else 20.0), arrays))
+                list(pool.map(_write, [folder / f"{b}.tif" for b in arrays], arrays.values(),
+                              [10.0 if b in BANDS10 else 20.0 for b in arrays]))
             del arrays
             done.write_text("ok")
         items.append(item)

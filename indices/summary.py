@@ -12,12 +12,13 @@ import datetime as dt
 import numpy as np
 import xarray as xr
 
+from indices._kernels import membership
 from indices.canopy import canopy_metrics
 from indices.change import change_metrics
 from indices.composite import composite, monthly_composite
-from indices.habitat import habitat_score, scene_reflectance, turbid_scenes
-from indices.masks import clear_mask, cloud_mask
-from indices.spectral import compute_indices
+from indices.habitat import RULES, MangroveRule, SeagrassRule, habitat_score, turbid_scenes
+from indices.masks import BANDS, CLOUD_SCL
+from indices.spectral import SYMBOLS, compute_indices, reduce_dn
 
 __all__ = ["scene_statistics", "monthly_change", "OBSERVATION_INDICES"]
 
@@ -26,20 +27,83 @@ OBSERVATION_INDICES = ("ndvi", "ndwi", "mndwi", "mvi")
 
 def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
                      *, pixel_area_ha: float) -> xr.Dataset:
-    """Per scene: valid and cloud fractions of the site, index means, habitat area (ha)."""
-    mask = site_mask
-    n_site = mask.sum()
-    clear = clear_mask(cube) & mask
-    stats = {
-        "valid_fraction": clear.sum(("y", "x")) / n_site,
-        "cloud_fraction": (cloud_mask(cube) & mask).sum(("y", "x")) / n_site,
-    }
-    ix = compute_indices(cube, list(OBSERVATION_INDICES))
+    """Per scene: valid and cloud fractions of the site, index means, habitat area (ha).
+
+    Everything is reduced inside one fused kernel per chunk (:func:`indices.spectral.reduce_dn`)
+    that reads each DN once and returns per-scene sums and counts: no full-resolution layer
+    (mask, index, score) is materialised, so memory stays at the chunks being read whatever
+    the number of scenes, and a chunk costs about what reading it costs.
+
+    The numbers are those of the array expressions they replace, with the site mask:
+    ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
+    :func:`compute_indices` (float64 sums of the same float32 values) and
+    ``(habitat_score(scene_reflectance(cube), habitat) > 0).sum() * pixel_area_ha``, the
+    score's sign evaluated per pixel with the same float32 arithmetic (see
+    :func:`_habitat_test`).
+    """
+    rule = RULES.get(habitat)
+    if rule is None:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
+    if "SCL" not in cube.data_vars:
+        raise ValueError("cube has no SCL variable")
+    present = [b for b in BANDS if b in cube.data_vars]
+    symbols = [s for s, b in SYMBOLS.items() if b in present]
+    prelude, habitat_test, needs = _habitat_test(rule)
+    missing = [SYMBOLS[s] for s in needs if s not in symbols]
+    if missing:
+        raise ValueError(f"{habitat} habitat needs bands {missing} (cube has {sorted(present)})")
+    clear = " & ".join(["mi"] + [f"(d_{s} != 0)" for s in symbols])
+    cloud = f"inside & ({membership('sv', CLOUD_SCL)})"
+    table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=site_mask,
+                               extra_symbols=symbols, prelude=prelude,
+                               counts=(clear, cloud, habitat_test))
+    n_site = site_mask.sum()
+    k = 2 * len(ordered)
+    coords = {c: v for c, v in cube.coords.items() if v.dims == ("time",)}
+
+    def column(values) -> xr.DataArray:
+        return xr.DataArray(values, dims="time", coords=coords)
+
+    stats = {"valid_fraction": column(table[:, k]) / n_site,
+             "cloud_fraction": column(table[:, k + 1]) / n_site}
     for name in OBSERVATION_INDICES:
-        stats[f"{name}_mean"] = ix[name].where(mask).mean(("y", "x"), skipna=True)
-    score = habitat_score(scene_reflectance(cube), habitat)
-    stats["habitat_area_ha"] = ((score > 0) & mask).sum(("y", "x")) * pixel_area_ha
+        i = ordered.index(name)
+        total, count = column(table[:, 2 * i]), column(table[:, 2 * i + 1])
+        stats[f"{name}_mean"] = (total / count).where(count > 0)
+    stats["habitat_area_ha"] = column(table[:, k + 2]) * pixel_area_ha
     return xr.Dataset(stats)
+
+
+def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """``(per-pixel statements, test, band symbols needed)``: the kernel source of
+    ``habitat_score(...) > 0`` for ``rule`` (:mod:`indices.habitat`), inside the site.
+
+    A score is a difference to a threshold divided by a positive tolerance, so its sign is
+    the comparison with the threshold: ``(ndvi - 0.5) / 0.08 > 0`` exactly when
+    ``ndvi > float32(0.5)`` (a nonzero float difference never rounds to 0 or changes sign).
+    Constants are float32, as numpy's weak Python scalars make them in the array code.
+    """
+    def f(value: float) -> str:
+        return f"f32({float(value)!r})"
+
+    if isinstance(rule, MangroveRule):
+        return ((), f"ok_ndvi & ok_mvi & (v_ndvi > {f(rule.ndvi_min)}) "
+                    f"& (v_mvi > {f(rule.mvi_min)})", ("R", "N", "G", "S1"))
+    if isinstance(rule, SeagrassRule):
+        blue_deep, green_deep, nir_deep = rule.deep_water
+        prelude = (
+            f"h_excess = N - {f(nir_deep)}",
+            f"h_glint = h_excess if h_excess > {f(rule.glint_min)} else ZERO",
+            f"h_blue = B - h_glint - {f(blue_deep)}",
+            f"h_green = G - h_glint - {f(green_deep)}",
+            f"h_visible = (h_blue > {f(rule.min_bottom_signal)}) "
+            f"& (h_green > {f(rule.min_bottom_signal)})",
+            f"h_dii = np.log(h_blue) - {f(rule.k_ratio)} * np.log(h_green)",
+        )
+        test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) & (d_B != 0) & h_visible "
+                f"& (h_dii < {f(rule.dii_max)})")
+        return prelude, test, ("B", "G", "N")
+    raise ValueError(f"no in-kernel habitat test for {type(rule).__name__}")
 
 
 def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,

@@ -82,11 +82,14 @@ GDAL_ENV: dict[str, Any] = {
     # or Azure listings can be huge); read the COG header in one 32 kB request
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "GDAL_INGESTED_BYTES_AT_OPEN": 32768,
-    # merge adjacent COG tiles into one range request; cache what was read
+    # merge adjacent COG tiles into one range request
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
-    "VSI_CACHE": "TRUE",
-    "VSI_CACHE_SIZE": 16 * 2**20,
+    # bounded caches: a 16 MB VSI cache per open handle (up to 32 handles a thread) and a
+    # block cache of 5 % of RAM grew with the files read (tile x 12: 3.1 GiB peak against
+    # 1.0 GiB without, same speed; tests/test_memory.py). Each window is read once anyway.
+    "VSI_CACHE": "FALSE",
+    "GDAL_CACHEMAX": 64,
     # transient 429/5xx from public buckets: retry, but do not hang a nightly run forever
     "GDAL_HTTP_MAX_RETRY": 3,
     "GDAL_HTTP_RETRY_DELAY": 1,

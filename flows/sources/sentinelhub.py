@@ -29,17 +29,22 @@ Choices, and why:
 Credentials come from ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET``; ``SH_BASE_URL`` / ``SH_TOKEN_URL``
 point at another deployment (Copernicus Data Space Ecosystem, a test server). One
 ``SHConfig(use_defaults=True, ...)`` is built from them and passed to every sentinelhub-py call,
-so nothing is read from or written to ``~/.config/sentinelhub``.
+so nothing is read from or written to ``~/.config/sentinelhub``. Credentials never enter a dask
+graph: on a distributed cluster each worker reads them from its own environment (see
+:class:`_Fetcher`), so set ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET`` there too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import math
 import os
 import re
+import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -334,14 +339,46 @@ class _ScenePlan:
         return cls(ref.scene_id, tuple(span), bool(props.get("sentinelhub:harmonize", False)))
 
 
+_CREDENTIALS: dict[str, tuple[str, str]] = {}
+"""Client id and secret of each fetcher made in this process, by the fetcher's random key.
+Kept out of the fetcher itself, which dask puts into task graphs."""
+_CONFIGS: dict[str, SHConfig] = {}
+"""The sentinelhub-py configuration of each fetcher key, built on first use in a process."""
+_CONFIG_LOCK = threading.Lock()
+
+
 class _Fetcher:
     """One Process API request per call, with the bounded failure handling of the module
-    docstring; picklable (it travels to dask workers with the settings it needs)."""
+    docstring.
+
+    It holds no credential: it travels in the dask graph, and a graph is pickled to
+    distributed workers and may be kept or logged by a scheduler. The client id and secret
+    stay in this process (:data:`_CREDENTIALS`, under a random key); a process that does not
+    know the key (a dask worker) reads ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET`` from its own
+    environment, with the URLs and retry settings the fetcher carries.
+    """
 
     def __init__(self, settings: SentinelHubSettings, max_cloud: float | None):
-        self.settings, self.max_cloud = settings, max_cloud
-        self.config = settings.sh_config()
+        self.key = secrets.token_hex(8)
+        _CREDENTIALS[self.key] = (settings.client_id, settings.client_secret)
+        self.settings = dataclasses.replace(settings, client_id="", client_secret="")
+        self.max_cloud = max_cloud
         self.collection = l2a_collection(settings.base_url)
+
+    @property
+    def config(self) -> SHConfig:
+        """This process's configuration for the fetcher, with the credentials."""
+        with _CONFIG_LOCK:
+            config = _CONFIGS.get(self.key)
+            if config is None:
+                known = _CREDENTIALS.get(self.key)
+                if known is None:  # another process: its environment has the credentials
+                    env = SentinelHubSettings.from_env()
+                    known = (env.client_id, env.client_secret)
+                settings = dataclasses.replace(self.settings, client_id=known[0],
+                                               client_secret=known[1])
+                config = _CONFIGS[self.key] = settings.sh_config()
+            return config
 
     def __dask_tokenize__(self) -> tuple:
         return ("bluecarbon-sentinelhub", self.settings.base_url, self.max_cloud)

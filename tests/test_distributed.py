@@ -1,0 +1,282 @@
+"""The per-site computation on a real dask.distributed cluster: same numbers as without one.
+
+A ``dask scheduler`` and two ``dask worker`` processes (one process, one thread each) run on
+127.0.0.1 at free ports, each in its own process group with a scratch folder in tmp; they are
+stopped by PID at the end (SIGTERM to the group, SIGKILL after a grace period). The flow only
+uses dask for array compute inside its Prefect tasks (``distributed.Client(address)`` around
+the site loop, not prefect-dask's task runner), so the workers run plain functions and never
+need Prefect: the end-to-end test checks that no worker starts a Prefect server of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+
+from aoi import bundled_sites_path, load_sites
+from flows.pipeline import load_range, site_tables
+from flows.sources.demo import DemoSource
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SITES = ("kenya-mida-creek", "andalusia-cabo-de-gata-genoveses")  # mangrove, seagrass
+END = dt.date(2024, 3, 31)
+# columns that are counts (or counts times a pixel area): the same bits on any scheduler
+EXACT = ("valid_fraction", "cloud_fraction", "habitat_area_ha", "n_observations", "extent_ha",
+         "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha", "extent_ci_low_ha",
+         "extent_ci_high_ha", "gain_ci_low_ha", "gain_ci_high_ha", "loss_ci_low_ha",
+         "loss_ci_high_ha", "baseline_observed_fraction", "canopy_20_50_ha",
+         "canopy_50_80_ha", "canopy_80_100_ha", "turbid")
+
+
+class Proc:
+    """A child in its own process group, output to a log file; stopped by its PID."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]):
+        self.log = log
+        with open(log, "wb") as fh:
+            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=fh, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.pid = self.proc.pid
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def processes(self) -> list[psutil.Process]:
+        """This child and everything it started."""
+        with contextlib.suppress(psutil.NoSuchProcess):
+            me = psutil.Process(self.pid)
+            return [me, *me.children(recursive=True)]
+        return []
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # stragglers of the group
+            os.killpg(self.pid, signal.SIGKILL)
+
+
+def _dask_cli() -> list[str]:
+    exe = Path(sys.executable).with_name("dask")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dask"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[dict]:
+    """A scheduler and two single-threaded workers on 127.0.0.1; yields address and procs."""
+    from distributed import Client
+
+    root = tmp_path_factory.mktemp("dask")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(DASK_TEMPORARY_DIRECTORY=str(root), PYTHONUNBUFFERED="1")
+    scheduler_file = root / "scheduler.json"
+    procs: list[Proc] = []
+    try:
+        procs.append(Proc([*_dask_cli(), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                           "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                          root / "scheduler.log", env))
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            if procs[0].proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"dask scheduler did not start:\n{procs[0].text()[-3000:]}")
+            time.sleep(0.2)
+        time.sleep(0.2)  # the file is written whole, but give the writer a moment
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        for i in range(2):
+            procs.append(Proc([*_dask_cli(), "worker", address, "--nworkers", "1",
+                               "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
+                               "--local-directory", str(root / f"w{i}"), "--name", f"w{i}"],
+                              root / f"worker{i}.log", env))
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=90)
+            workers = sorted(client.scheduler_info()["workers"])
+        yield {"address": address, "procs": procs, "workers": workers, "root": root}
+    finally:
+        for p in reversed(procs):
+            p.stop()
+    leftover = [p for p in procs if p.proc.poll() is None]
+    assert not leftover, f"dask processes still running: {[p.pid for p in leftover]}"
+
+
+def _site(site_id: str):
+    return next(s for s in load_sites(bundled_sites_path()) if s.id == site_id)
+
+
+def _tables(site_id: str, address: str | None):
+    """``site_tables`` for one site, on the cluster at ``address`` (None: dask's threads);
+    returns the tables and the workers that ran tasks."""
+    site = _site(site_id)
+    source = DemoSource(seed=3)
+    first, last = load_range(site, None, END)
+    scenes = source.search(site, first, last)
+    if address is None:
+        return site_tables(site, source, scenes, start=None, end=END, run_id="t"), set()
+    from distributed import Client, get_task_stream
+
+    with Client(address, set_as_default=True) as client, get_task_stream(client) as stream:
+        tables = site_tables(site, source, scenes, start=None, end=END, run_id="t")
+    return tables, {t["worker"] for t in stream.data}
+
+
+def _assert_same(a: pd.DataFrame, b: pd.DataFrame, what: str) -> None:
+    assert list(a.columns) == list(b.columns), what
+    assert len(a) == len(b) and len(a) > 0, f"{what}: {len(a)} vs {len(b)} rows"
+    for col in a.columns:
+        x, y = a[col].to_numpy(), b[col].to_numpy()
+        if col in EXACT or not np.issubdtype(np.asarray(x).dtype, np.floating):
+            # bitwise: NaN == NaN, and 0.1 + 0.2 must not become 0.30000000000000004
+            same = pd.Series(x).equals(pd.Series(y))
+            assert same, f"{what}.{col} differs:\n{x}\n{y}"
+        else:
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6, equal_nan=True,
+                                       err_msg=f"{what}.{col}")
+
+
+@pytest.mark.parametrize("site_id", SITES)
+def test_site_tables_are_the_same_on_a_cluster(cluster, site_id):
+    local, _ = _tables(site_id, None)
+    remote, used = _tables(site_id, cluster["address"])
+    # the work really ran on the cluster, on both workers
+    assert used == set(cluster["workers"]), f"tasks ran on {used}, cluster has {cluster['workers']}"
+    assert remote.n_scenes == local.n_scenes > 10
+    assert remote.failed_scenes == local.failed_scenes == {}
+    _assert_same(local.observations, remote.observations, f"{site_id} observations")
+    _assert_same(local.change, remote.change, f"{site_id} change")
+    assert local.observations["ndvi_mean"].notna().sum() > 5  # the comparison compared numbers
+
+
+def test_cli_run_on_a_cluster_writes_the_same_rows(cluster, tmp_path):
+    """``bluecarbon run --dask-address``: Prefect in this run's own process (ephemeral API),
+    array compute on the workers; the rows equal ``site_tables`` without a cluster, and no
+    worker started a Prefect server."""
+    from flows import store
+
+    site_id = SITES[0]
+    sites_file = tmp_path / "site.geojson"
+    for path in sorted(bundled_sites_path().glob("*.geojson")):
+        fc = json.loads(path.read_text(encoding="utf-8"))
+        feats = [f for f in fc["features"] if f["properties"]["id"] == site_id]
+        if feats:
+            sites_file.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
+    from distributed import Client
+
+    def transitions() -> dict[str, int]:  # tasks the workers have handled so far
+        with Client(cluster["address"], timeout=30) as client:
+            return client.run(lambda dask_worker: dask_worker.state.transition_counter)
+
+    def prefect_on_workers() -> dict[str, bool]:
+        with Client(cluster["address"], timeout=30) as client:
+            return client.run(lambda: "prefect" in sys.modules)
+
+    counts = transitions()
+    worker_logs = {p.log: len(p.text()) for p in cluster["procs"]}
+    before = {p.pid for c in cluster["procs"] for p in c.processes()}
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--sites", str(sites_file), "--seed", "3",
+         "--end", END.isoformat(), "--out", str(out), "--dask-address", cluster["address"]],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    ran = {w: n - counts[w] for w, n in transitions().items()}
+    assert all(n > 0 for n in ran.values()) and len(ran) == 2, f"tasks per worker: {ran}"
+    after = {p.pid for c in cluster["procs"] for p in c.processes()}
+    assert after == before, "a dask process started or lost processes during the run"
+    new_log = "".join(p.text()[worker_logs[p.log]:] for p in cluster["procs"])
+    assert "temporary server" not in new_log.lower() and "uvicorn" not in new_log.lower()
+    # the graph holds plain functions (readers, kernels): workers never even import Prefect
+    assert not any(prefect_on_workers().values())
+    # the rows the flow wrote are those of site_tables without a cluster
+    local, _ = _tables(site_id, None)
+    written = store.read_table(out, "observations", site_id).sort_values("datetime")
+    assert len(written) == len(local.observations) > 10
+    for col in ("valid_fraction", "cloud_fraction", "habitat_area_ha"):
+        assert written[col].to_numpy().tolist() == local.observations[col].tolist(), col
+    for col in ("ndvi_mean", "ndwi_mean", "mndwi_mean", "mvi_mean"):
+        np.testing.assert_allclose(written[col].to_numpy(), local.observations[col], rtol=1e-6,
+                                   equal_nan=True, err_msg=col)
+    change = store.read_table(out, "change", site_id).sort_values("period")
+    np.testing.assert_array_equal(change["extent_ha"].to_numpy(),
+                                  local.change.sort_values("period")["extent_ha"].to_numpy())
+
+
+def test_no_credential_in_the_graph_and_workers_read_their_own(cluster, monkeypatch):
+    """A Sentinel Hub cube's graph, pickled as the client ships it, holds neither the client
+    id nor the secret in any spelling; the workers authenticate from their own environment
+    and fetch the same pixels as the threaded scheduler."""
+    import base64
+    import pickle
+    import urllib.parse
+
+    import cloudpickle
+    from distributed import Client
+    from shub_standin import StandIn
+
+    from flows.sources.sentinelhub import SentinelHubSettings, SentinelHubSource
+
+    site = _site(SITES[1])
+    client_id, secret = "bc-graph-id-7Qm2", "bc-graph-SECRET-4d9a-leakcheck"
+    with StandIn(DemoSource(seed=3), client_id=client_id, client_secret=secret) as shub:
+        shub.add_site(site)
+        env = {"SH_CLIENT_ID": client_id, "SH_CLIENT_SECRET": secret,
+               "SH_BASE_URL": shub.base_url, "SH_TOKEN_URL": shub.token_url,
+               "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        source = SentinelHubSource(SentinelHubSettings.from_env(download_sleep_time=0.01))
+        refs = source.search(site, dt.date(2023, 6, 1), dt.date(2023, 6, 30))[:2]
+        assert len(refs) == 2
+        cube = source.load(site, refs)
+        shipped = cloudpickle.dumps(dict(cube.__dask_graph__())) + pickle.dumps(cube)
+        forms = [client_id, secret, urllib.parse.quote_plus(secret),
+                 base64.b64encode(secret.encode()).decode(),
+                 base64.b64encode(f"{client_id}:{secret}".encode()).decode()]
+        leaked = [f for f in forms if f.encode() in shipped]
+        assert not leaked, f"credentials in the pickled graph: {leaked}"
+        local = cube.compute(scheduler="threads")
+        with Client(cluster["address"], timeout=30) as client:
+            def set_env(values):
+                os.environ.update(values)
+                return sorted(values)
+
+            def clear_env(names):
+                for name in names:
+                    os.environ.pop(name, None)
+                return True
+
+            client.run(set_env, env)
+            try:
+                tokens_before = shub.calls["token"]
+                remote = client.compute(cube).result(timeout=120)
+                assert shub.calls["token"] > tokens_before, "workers should authenticate"
+            finally:
+                client.run(clear_env, list(env))
+    assert int(remote["fetch_status"].max()) == 0
+    for band in ("B02", "B08", "B11", "SCL"):
+        np.testing.assert_array_equal(remote[band].values, local[band].values, err_msg=band)
+    assert (local["B08"].values > 0).any()

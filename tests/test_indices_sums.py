@@ -1,0 +1,162 @@
+"""In-kernel reductions: ``index_sums`` and ``scene_statistics`` equal the array expressions they
+replace (counts bitwise, sums to float64 rounding), on numpy and on dask in any chunking."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dask
+import numpy as np
+import pytest
+import xarray as xr
+from test_indices import BANDS, UNEVEN, raise_if_dask_computes, random_cube
+
+from aoi import load_sites, site_grid, site_mask
+from flows.pipeline import load_range
+from flows.sources.demo import DemoSource
+from indices.habitat import habitat_score, scene_reflectance
+from indices.masks import clear_mask, cloud_mask
+from indices.spectral import INDICES, compute_indices, index_sums
+from indices.summary import OBSERVATION_INDICES, scene_statistics
+
+SITES = {s.id: s for s in load_sites()}
+CHUNKINGS = [{"time": 1}, {"time": 2, **UNEVEN}, {"time": 4, "y": 9, "x": 41}]
+
+
+def random_where(cube: xr.Dataset, seed: int = 5) -> xr.DataArray:
+    rng = np.random.default_rng(seed)
+    return xr.DataArray(rng.random((cube.sizes["y"], cube.sizes["x"])) > 0.35, dims=("y", "x"))
+
+
+def layer_sums(cube, names, where=None, mask=True):
+    """The reference: compute_indices' float32 layers, summed in float64 by numpy."""
+    ix = compute_indices(cube, names, mask=mask)
+    out = {}
+    for name in names:
+        values = ix[name].values.astype(np.float64)
+        if where is not None:
+            values = np.where(where.values, values, np.nan)
+        out[name] = (np.nansum(values, axis=(-2, -1)), np.isfinite(values).sum(axis=(-2, -1)))
+    return out
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_index_sums_equal_the_sums_of_the_layers(masked):
+    cube = random_cube((5, 37, 53))
+    names = list(INDICES)
+    where = random_where(cube)
+    for w in (None, where):
+        got = index_sums(cube, names, where=w, mask=masked)
+        want = layer_sums(cube, names, w, masked)
+        for name in names:
+            total, count = want[name]
+            assert count.min() > 0, "the comparison should compare numbers"
+            np.testing.assert_array_equal(got[f"{name}_count"].values, count, err_msg=name)
+            np.testing.assert_allclose(got[f"{name}_sum"].values, total, rtol=1e-12,
+                                       atol=1e-12, err_msg=name)
+            assert got[f"{name}_sum"].dtype == np.float64
+            assert got[f"{name}_count"].dtype == np.int64
+
+
+@pytest.mark.parametrize("chunks", CHUNKINGS)
+def test_index_sums_are_the_same_on_dask_in_any_chunking_and_stay_lazy(chunks):
+    cube = random_cube((6, 23, 41))
+    names = ["ndvi", "ndwi", "mndwi", "mvi", "cmri"]
+    where = random_where(cube)
+    eager = index_sums(cube, names, where=where)
+    with raise_if_dask_computes():
+        lazy = index_sums(cube.chunk(chunks), names, where=where)
+    assert all(isinstance(v.data, dask.array.Array) for v in lazy.data_vars.values())
+    computed = lazy.compute()
+    assert list(computed.data_vars) == list(eager.data_vars)
+    for name in names:
+        np.testing.assert_array_equal(computed[f"{name}_count"].values,
+                                      eager[f"{name}_count"].values)
+        np.testing.assert_allclose(computed[f"{name}_sum"].values, eager[f"{name}_sum"].values,
+                                   rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(computed["time"].values, cube["time"].values)
+    np.testing.assert_array_equal(computed["boa_offset"].values, cube["boa_offset"].values)
+
+
+def test_one_reduction_task_per_chunk_and_no_layer_in_the_graph():
+    cube = random_cube((6, 23, 41)).chunk({"time": 1, **UNEVEN})
+    graph = dict(index_sums(cube, ["ndvi", "ndwi", "mndwi", "mvi"]).__dask_graph__())
+    sums = [k for k in graph if isinstance(k, tuple) and k[0].startswith("fused-sums-")]
+    assert len(sums) == 6 * len(UNEVEN["y"]) * len(UNEVEN["x"])
+    assert not any(isinstance(k, tuple) and k[0].startswith("fused-indices-") for k in graph)
+
+
+def test_single_scene_and_input_errors():
+    cube = random_cube((3, 11, 13))
+    one = index_sums(cube.isel(time=1), "ndvi")
+    assert one["ndvi_count"].dims == ()
+    assert int(one["ndvi_count"]) == int(index_sums(cube, "ndvi")["ndvi_count"][1])
+    with pytest.raises(ValueError, match="unknown index"):
+        index_sums(cube, ["ndvi", "nope"])
+    with pytest.raises(ValueError, match="where must be a"):
+        index_sums(cube, "ndvi", where=xr.DataArray(np.ones((5, 5), bool), dims=("y", "x")))
+    with pytest.raises(ValueError, match="uint16 DN"):
+        index_sums(scene_reflectance(cube), "ndvi")
+    with pytest.raises(ValueError, match="missing"):
+        index_sums(cube.drop_vars("B11"), "mndwi")
+
+
+# --------------------------------------------------------------------------- scene statistics
+
+def reference_statistics(cube, mask, habitat, pixel_area_ha):
+    """The array expressions scene_statistics computed before it reduced in a kernel."""
+    n_site = mask.sum()
+    stats = {"valid_fraction": (clear_mask(cube) & mask).sum(("y", "x")) / n_site,
+             "cloud_fraction": (cloud_mask(cube) & mask).sum(("y", "x")) / n_site}
+    ix = compute_indices(cube, list(OBSERVATION_INDICES))
+    for name in OBSERVATION_INDICES:
+        stats[f"{name}_mean"] = ix[name].where(mask).astype(np.float64).mean(("y", "x"))
+    score = habitat_score(scene_reflectance(cube), habitat)
+    stats["habitat_area_ha"] = ((score > 0) & mask).sum(("y", "x")) * pixel_area_ha
+    return xr.Dataset(stats).compute()
+
+
+def demo_cube(site_id: str, n: int = 6):
+    site = SITES[site_id]
+    source = DemoSource(seed=3)
+    scenes = source.search(site, *load_range(site, None, dt.date(2023, 9, 30)))[:n]
+    grid = site_grid(site)
+    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                        coords={"y": grid.y_coords(), "x": grid.x_coords()})
+    return source.load(site, scenes, chunks=None).compute(), mask, site.habitat, grid
+
+
+@pytest.mark.parametrize("site_id", ["kenya-mida-creek", "mexico-puerto-morelos"])
+def test_scene_statistics_equal_the_array_expressions(site_id):
+    cube, mask, habitat, grid = demo_cube(site_id)
+    want = reference_statistics(cube, mask, habitat, grid.pixel_area_ha)
+    assert (want["habitat_area_ha"] > 0).any(), "the site should show some habitat"
+    assert want["valid_fraction"].min() < 1 and want["cloud_fraction"].max() > 0
+    for chunks in (None, {"time": 1, "y": 64, "x": 100}, {"time": 3, "y": 50}):
+        lazy = cube if chunks is None else cube.chunk(chunks)
+        got = scene_statistics(lazy, mask, habitat, pixel_area_ha=grid.pixel_area_ha).compute()
+        for col in ("valid_fraction", "cloud_fraction", "habitat_area_ha"):
+            np.testing.assert_array_equal(got[col].values, want[col].values, err_msg=col)
+        for name in OBSERVATION_INDICES:
+            np.testing.assert_allclose(got[f"{name}_mean"].values, want[f"{name}_mean"].values,
+                                       rtol=1e-12, err_msg=name)
+        np.testing.assert_array_equal(got["time"].values, cube["time"].values)
+
+
+def test_scene_statistics_of_a_scene_outside_the_clear_sky_is_nan_not_zero():
+    cube, mask, habitat, grid = demo_cube("kenya-mida-creek", n=2)
+    cube["SCL"][0] = 9  # the first scene all cloud
+    got = scene_statistics(cube, mask, habitat, pixel_area_ha=grid.pixel_area_ha)
+    assert float(got["valid_fraction"][0]) == 0.0 and float(got["cloud_fraction"][0]) == 1.0
+    assert np.isnan(got["ndvi_mean"][0]) and float(got["habitat_area_ha"][0]) == 0.0
+    assert np.isfinite(got["ndvi_mean"][1])
+
+
+def test_scene_statistics_refuses_what_it_cannot_compute():
+    cube = random_cube((2, 8, 9))
+    mask = xr.DataArray(np.ones((8, 9), bool), dims=("y", "x"))
+    with pytest.raises(ValueError, match="unknown habitat"):
+        scene_statistics(cube, mask, "kelp", pixel_area_ha=0.01)
+    with pytest.raises(ValueError, match="needs bands"):
+        scene_statistics(cube.drop_vars("B02"), mask, "seagrass", pixel_area_ha=0.01)
+    assert set(BANDS) <= set(cube.data_vars)

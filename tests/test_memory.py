@@ -1,0 +1,139 @@
+"""Bounded memory: the observation path of a large site must not hold its scenes in memory.
+
+A 3072² site (9.4 Mpx, 940 km²) is read through the real path, ``StacSource`` over a static
+catalog of local COGs (B02-B08 at 10 m, B11 B12 SCL at 20 m, tiled, ZSTD) -> the lazy scene
+cube in 1024² chunks (the flow's default) -> ``indices.summary.scene_statistics`` (masks, the
+four indices, habitat score, per-site sums), with 3 and then 6 scenes, each in a fresh
+subprocess that measures its own peak RSS (``VmHWM``) after a warm-up that compiles the
+kernels. Streaming chunk by chunk, 3 more scenes must add next to nothing (the raw pixels of 3
+scenes are 368 MB); a pipeline that holds the site's scenes adds more than their raw size.
+
+Two runs of it: with the GDAL cache limits proposed for the reader (``GDAL_LIMITS`` in
+``benchmarks/run.py``: no VSI cache, a 64 MB block cache), which isolates the compute path, and
+with the reader as it is (expected to fail until its ``GDAL_ENV`` bounds those caches).
+
+The COGs are written once per session (``benchmarks/synthetic.py``, ~10 s); a watchdog kills
+a child past 6 GiB, so a regression cannot take the CI machine down.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = 3072
+CHUNKS = 1024
+RAW_BYTES_PER_PX = 13  # 6 uint16 bands + uint8 SCL on the 10 m grid
+KILL_AT = 6 * 2**30
+
+CHILD = r"""
+import json, sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
+import psutil, xarray as xr
+import synthetic
+from aoi import site_grid, site_mask
+from flows.sources.stac import StacSource
+from indices.summary import scene_statistics
+
+root, size, n, chunks = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+if sys.argv[6:] == ["limits"]:  # the GDAL cache limits proposed for the reader (run.py)
+    from run import apply_gdal_limits
+    apply_gdal_limits()
+
+def run(sz, k):
+    items = synthetic.write_tile(root, sz, k)
+    site = synthetic.tile_site(sz)
+    source = StacSource(str(items))
+    scenes = source.search(site, *synthetic.scene_dates(k))
+    grid = site_grid(site)
+    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                        coords={"y": grid.y_coords(), "x": grid.x_coords()})
+    cube = source.load(site, scenes, chunks=chunks)
+    return scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha).compute()
+
+def peak():  # VmHWM, not ru_maxrss: Linux keeps that across exec (it would be pytest's size)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+run(1026, 2)  # imports, kernel compilation, GDAL start-up: not what is measured
+before = psutil.Process().memory_info().rss
+t0 = time.perf_counter()
+stats = run(size, n)
+print(json.dumps({
+    "seconds": time.perf_counter() - t0, "rss_before": before,
+    "peak": peak(),
+    "scenes": int(stats.sizes["time"]),
+    "ndvi_mean": [float(v) for v in stats["ndvi_mean"].values],
+    "valid_fraction": [float(v) for v in stats["valid_fraction"].values]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def tiles(tmp_path_factory) -> Path:
+    """The COGs of 6 scenes (3-scene catalogues reuse the first 3), written once."""
+    root = tmp_path_factory.mktemp("memory-cogs")
+    for size, n in ((1026, 2), (SIZE, 6)):
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / "synthetic.py"), str(root),
+                        "--size", str(size), "--scenes", str(n)],
+                       check=True, capture_output=True, cwd=REPO, timeout=300)
+    return root
+
+
+def _measure(root: Path, n: int, limits: bool = False) -> dict:
+    """One run in a fresh interpreter, killed past ``KILL_AT``."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(REPO), str(root), str(SIZE), str(n),
+                             str(CHUNKS)] + (["limits"] if limits else []), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watched = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            if watched.memory_info().rss > KILL_AT:
+                proc.kill()
+                proc.communicate()
+                pytest.fail(f"{n} scenes of {SIZE}²: RSS passed {KILL_AT / 2**30:.0f} GiB")
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["scenes"] == n
+    # the run computed real numbers: clear pixels found, NDVI of a vegetated landscape
+    assert all(0.3 < v < 0.95 for v in result["valid_fraction"]), result["valid_fraction"]
+    assert all(-1 < v < 1 for v in result["ndvi_mean"]), result["ndvi_mean"]
+    return result
+
+
+def _check_bounded(three: dict, six: dict) -> None:
+    growth3 = three["peak"] - three["rss_before"]
+    growth6 = six["peak"] - six["rss_before"]
+    extra_raw = 3 * SIZE * SIZE * RAW_BYTES_PER_PX
+    report = (f"peak RSS over the warmed-up process: 3 scenes +{growth3 / 2**20:.0f} MiB "
+              f"({three['seconds']:.1f} s), 6 scenes +{growth6 / 2**20:.0f} MiB "
+              f"({six['seconds']:.1f} s); raw pixels of 3 scenes {extra_raw / 2**20:.0f} MiB")
+    print(report)
+    # 3 more scenes: at most a quarter of their raw size (or 128 MiB, allocator noise)
+    assert six["peak"] - three["peak"] < max(128 * 2**20, extra_raw // 4), report
+    # and in absolute terms a few chunks in flight plus bounded GDAL caches, not a site
+    assert growth6 < 1 * 2**30, report
+
+
+def test_observation_memory_is_bounded_with_gdal_cache_limits(tiles):
+    """The compute side: scene_statistics reduces every chunk in its read task's wake (one
+    fused kernel a chunk, a few numbers out), so with GDAL's caches bounded (no VSI cache, a
+    64 MB block cache) memory does not grow with scenes."""
+    _check_bounded(_measure(tiles, 3, limits=True), _measure(tiles, 6, limits=True))
+
+
+def test_observation_memory_does_not_grow_with_scenes(tiles):
+    _check_bounded(_measure(tiles, 3), _measure(tiles, 6))
