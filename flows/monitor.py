@@ -12,6 +12,8 @@ import contextvars
 import datetime as dt
 import json
 import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -226,6 +228,32 @@ def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
         future.result()
 
 
+def _redeliver_swallowed_termination() -> None:
+    """Make a SIGTERM that lands in a garbage-collector callback stop the run anyway.
+
+    Prefect turns SIGTERM (a cancelled deployment run, a stopping worker) into an exception
+    raised wherever the main thread is. Inside a weakref or ``__del__`` callback Python can
+    only print it ("Exception ignored in ...", a traceback) and carry on: the run would go on
+    as if never cancelled. This hook sends the signal again, so that it is raised at the next
+    ordinary line (tests/test_prefect_e2e.py stops a serve mid-run); should that land in a
+    callback again, the hook sends it again."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_bluecarbon", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        if type(exc).__name__ == "TerminationSignal" and isinstance(
+                getattr(exc, "signal", None), int):
+            # from another thread, a moment later: raised now, it would land in this hook
+            threading.Timer(0.05, os.kill, (os.getpid(), exc.signal)).start()
+            return
+        previous(unraisable)
+
+    hook._bluecarbon = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 def _distributed(address: str | None):
     if not address:
         return contextlib.nullcontext()
@@ -257,6 +285,7 @@ def monitor_sites(
     config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
                          max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
+    _redeliver_swallowed_termination()
     logger = get_run_logger()
     run_id = str(flow_run.id or "local")
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)

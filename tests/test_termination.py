@@ -1,0 +1,48 @@
+"""A SIGTERM that lands in a garbage-collector callback still stops a flow run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import os, signal, time, weakref
+from prefect.exceptions import TerminationSignal
+from prefect.utilities.engine import _prefect_sigterm_handler
+import flows.monitor as monitor
+if len(__import__("sys").argv) > 1:
+    monitor._redeliver_swallowed_termination()
+signal.signal(signal.SIGTERM, _prefect_sigterm_handler)  # as in a Prefect flow-run process
+
+class Thing: pass
+
+def callback(_):  # the signal arrives while the collector runs this
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.01)
+
+thing = Thing()
+ref = weakref.ref(thing, callback)
+try:
+    del thing
+    for _ in range(500):
+        time.sleep(0.002)
+    print("still running")
+except TerminationSignal:
+    print("stopped")
+"""
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CHILD, *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_swallowed_sigterm_is_delivered_again():
+    plain = _run()  # Python's default: printed as "Exception ignored", and the run goes on
+    assert plain.stdout.strip() == "still running" and "TerminationSignal" in plain.stderr
+    fixed = _run("hook")
+    assert fixed.stdout.strip() == "stopped", fixed.stderr
+    assert "Traceback" not in fixed.stderr
