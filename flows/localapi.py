@@ -20,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from importlib.util import find_spec
 from pathlib import Path
 
-__all__ = ["TemporaryAPI", "TemporaryAPIError"]
+__all__ = ["TemporaryAPI", "TemporaryAPIError", "healthy", "port_free"]
 
 _EXIT_ADDRESS_IN_USE = 3
 """uvicorn's exit status when the port was taken meanwhile, but also when the app failed to
@@ -40,11 +42,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _port_free(port: int | None) -> bool:
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could bind ``port`` on ``host`` now, as uvicorn binds: a port in
+    TIME_WAIT after a previous server is free, a listener is not."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", port or 0))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -57,13 +61,11 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _healthy(api_url: str, timeout: float = 1.0) -> bool:
-    import urllib.error
-    import urllib.request
-
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether the Prefect API at ``api_url`` answers its health check."""
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as resp:  # noqa: S310
-            return resp.status == 200
+            return resp.status == 200 and resp.read().strip() == b"true"
     except (OSError, urllib.error.URLError, ValueError):
         return False
 
@@ -106,7 +108,7 @@ class TemporaryAPI:
             if self.process is None:
                 raise TemporaryAPIError("the temporary Prefect API was not started")
             code = self.process.poll()
-            if code == _EXIT_ADDRESS_IN_USE and restarts < 3 and not _port_free(self.port):
+            if code == _EXIT_ADDRESS_IN_USE and restarts < 3 and not port_free("127.0.0.1", self.port):
                 restarts += 1  # another program took the port between our probe and uvicorn
                 self.start()
                 continue
@@ -114,7 +116,7 @@ class TemporaryAPI:
                 self.process = None
                 raise TemporaryAPIError(f"the temporary Prefect API exited ({code}): "
                                         f"{self._last_words()}")
-            if _healthy(self.api_url):
+            if healthy(self.api_url, timeout=1.0):
                 return self.api_url
             time.sleep(0.1)
         words = self._last_words()

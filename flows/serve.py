@@ -27,16 +27,15 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from flows.localapi import healthy, port_free
 
 __all__ = [
     "MONTHLY_CRON",
@@ -82,25 +81,6 @@ def _prefect_home() -> Path:
     return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # as uvicorn binds: a port in TIME_WAIT after a previous server is free, a listener not
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _healthy(api_url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as resp:  # noqa: S310
-            return resp.status == 200 and resp.read().strip() == b"true"
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
-
-
 class LocalServer:
     """A ``prefect server start`` child on 127.0.0.1, in its own process group.
 
@@ -130,7 +110,7 @@ class LocalServer:
 
     def check_port(self) -> None:
         """ServeError (one line) if something listens on the port already."""
-        if not _port_free(self.host, self.port):
+        if not port_free(self.host, self.port):
             raise ServeError(
                 f"port {self.port} on {self.host} is in use: to use a Prefect server already "
                 f"running there, set PREFECT_API_URL={self.api_url}; otherwise pick another "
@@ -152,7 +132,7 @@ class LocalServer:
             if self.process.poll() is not None:
                 self.process = None
                 raise ServerFailed(f"the Prefect server exited during start; see {self.log_path}")
-            if _healthy(self.api_url):
+            if healthy(self.api_url):
                 return
             time.sleep(0.5)
         self.stop()

@@ -10,11 +10,9 @@ need Prefect: the end-to-end test checks that no worker starts a Prefect server 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 import pytest
+from services import Service
 
 from aoi import bundled_sites_path, load_sites
 from flows.pipeline import load_range, site_tables
@@ -43,41 +41,6 @@ EXACT = ("valid_fraction", "cloud_fraction", "habitat_area_ha", "n_observations"
          "canopy_50_80_ha", "canopy_80_100_ha", "turbid")
 
 
-class Proc:
-    """A child in its own process group, output to a log file; stopped by its PID."""
-
-    def __init__(self, args: list[str], log: Path, env: dict[str, str]):
-        self.log = log
-        with open(log, "wb") as fh:
-            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=fh, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        self.pid = self.proc.pid
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def processes(self) -> list[psutil.Process]:
-        """This child and everything it started."""
-        with contextlib.suppress(psutil.NoSuchProcess):
-            me = psutil.Process(self.pid)
-            return [me, *me.children(recursive=True)]
-        return []
-
-    def stop(self, grace: float = 15.0) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # stragglers of the group
-            os.killpg(self.pid, signal.SIGKILL)
-
-
 def _dask_cli() -> list[str]:
     exe = Path(sys.executable).with_name("dask")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dask"]
@@ -92,11 +55,11 @@ def cluster(tmp_path_factory) -> Iterator[dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(DASK_TEMPORARY_DIRECTORY=str(root), PYTHONUNBUFFERED="1")
     scheduler_file = root / "scheduler.json"
-    procs: list[Proc] = []
+    procs: list[Service] = []
     try:
-        procs.append(Proc([*_dask_cli(), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                           "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                          root / "scheduler.log", env))
+        procs.append(Service([*_dask_cli(), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                              "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                             env, root / "scheduler.log"))
         deadline = time.monotonic() + 60
         while not scheduler_file.exists():
             if procs[0].proc.poll() is not None or time.monotonic() > deadline:
@@ -106,17 +69,17 @@ def cluster(tmp_path_factory) -> Iterator[dict]:
         address = json.loads(scheduler_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
         for i in range(2):
-            procs.append(Proc([*_dask_cli(), "worker", address, "--nworkers", "1",
-                               "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
-                               "--local-directory", str(root / f"w{i}"), "--name", f"w{i}"],
-                              root / f"worker{i}.log", env))
+            procs.append(Service([*_dask_cli(), "worker", address, "--nworkers", "1",
+                                  "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
+                                  "--local-directory", str(root / f"w{i}"), "--name", f"w{i}"],
+                                 env, root / f"worker{i}.log"))
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=90)
             workers = sorted(client.scheduler_info()["workers"])
         yield {"address": address, "procs": procs, "workers": workers, "root": root}
     finally:
         for p in reversed(procs):
-            p.stop()
+            p.stop(grace=15.0)
     leftover = [p for p in procs if p.proc.poll() is None]
     assert not leftover, f"dask processes still running: {[p.pid for p in leftover]}"
 

@@ -30,6 +30,7 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
+from services import Service
 
 from aoi import bundled_sites_path
 from flows import serve as serve_module
@@ -61,41 +62,6 @@ def _prefect_env(home: Path, **extra: str) -> dict[str, str]:
                PREFECT_CLI_PROMPT="false", PREFECT_WORKER_QUERY_SECONDS="2",
                PREFECT_RUNNER_POLL_FREQUENCY="2", PYTHONUNBUFFERED="1", **extra)
     return env
-
-
-class Service:
-    """A long-running child in its own process group, logging to a file."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO):
-        self.log = log
-        with open(log, "wb") as fh:
-            self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=fh, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        self.pid = self.proc.pid
-
-    def tail(self, n: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
-
-    def descendants(self) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            return psutil.Process(self.pid).children(recursive=True)
-        return []
-
-    def stop(self, grace: float = 20.0) -> int:
-        """SIGTERM to the group, SIGKILL after ``grace`` seconds; returns the exit code."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # stragglers of the group
-            os.killpg(self.pid, signal.SIGKILL)
-        return self.proc.returncode
 
 
 class Api:
