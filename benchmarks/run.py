@@ -370,7 +370,7 @@ def bench_cog(cache: Path, size: int, n_scenes: int, rounds: int, log=print) -> 
                      dtype=np.float64), 1e-6)
     stats = read_scene_statistics()
     _check("read -> scene_statistics ndvi_mean, scene 0", float(stats["ndvi_mean"][0]),
-           float(got["ndvi_sum"][0] / got["ndvi_count"][0]), 1e-12)
+           float(got["ndvi_sum"][0] / got["ndvi_count"][0]), 1e-6)  # two kernels, own sums
     del arrays, up, r, ok
     res = interleaved({"GDAL whole bands, 1 handle/thread": gdal_whole,
                        "reader, all 7 bands (decode only)": reader_all,

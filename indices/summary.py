@@ -36,7 +36,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
 
     The numbers are those of the array expressions they replace, with the site mask:
     ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
-    :func:`compute_indices` (float64 sums of the same float32 values) and
+    :func:`compute_indices` (sums of the same float32 values, to ~1e-7; see
+    :func:`indices.spectral.index_sums`) and
     ``(habitat_score(scene_reflectance(cube), habitat) > 0).sum() * pixel_area_ha``, the
     score's sign evaluated per pixel with the same float32 arithmetic (see
     :func:`_habitat_test`).
