@@ -140,15 +140,74 @@ def to_grid_crs(site: Site, grid: SiteGrid) -> BaseGeometry:
 def site_mask(site: Site, grid: SiteGrid) -> np.ndarray:
     """Boolean ``(height, width)`` array, True where the pixel centre lies inside the site.
 
-    Vectorised: one ``shapely.contains_xy`` call over broadcast centre coordinates
-    (no meshgrid copy, no per-pixel Python loop). Centres on the boundary are outside.
+    Exactly ``shapely.contains_xy`` at every pixel centre (centres on the boundary are
+    outside), by scanlines: :func:`centres_inside`.
     """
-    polygon = to_grid_crs(site, grid)
-    shapely.prepare(polygon)
-    x = grid.x_coords()[np.newaxis, :]
-    y = grid.y_coords()[:, np.newaxis]
-    mask = shapely.contains_xy(polygon, x, y)
-    return np.asarray(mask, dtype=bool).reshape(grid.shape)
+    return centres_inside(to_grid_crs(site, grid), grid.x_coords(), grid.y_coords())
+
+
+_NEAR_M = 1e-6
+"""Centres closer than this to a crossing (metres) are decided by shapely's exact predicate."""
+
+
+def centres_inside(polygon: BaseGeometry, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``shapely.contains_xy(polygon, xs[None, :], ys[:, None])`` for a valid (multi)polygon,
+    by even-odd scanlines: per row of centres, the crossings of the rings' edges are sorted
+    and the centres strictly between each pair are inside.
+
+    ``contains_xy`` over every centre of a whole Sentinel-2 tile (120 Mpx) takes 12-16 s here;
+    this takes well under a second, and its memory is two bytes a pixel. Rows through a
+    vertex or along a horizontal edge, and centres within :data:`_NEAR_M` of a crossing, are
+    handed to ``contains_xy`` itself, so the result is the same bit for bit.
+    """
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    height, width = len(ys), len(xs)
+    if polygon.is_empty or not height or not width:
+        return np.zeros((height, width), bool)
+    if polygon.geom_type not in ("Polygon", "MultiPolygon"):
+        raise ValueError(f"centres_inside takes a Polygon or MultiPolygon, not {polygon.geom_type}")
+    order = np.argsort(ys, kind="stable")  # rows by increasing northing
+    ys_up = ys[order]
+    rings = shapely.get_rings(shapely.get_parts(polygon))
+    edges = np.concatenate([np.column_stack([c[:-1], c[1:]])
+                            for c in map(shapely.get_coordinates, rings)])
+    x0, y0, x1, y1 = edges.T
+    lo, hi = np.minimum(y0, y1), np.maximum(y0, y1)
+    # a row crosses an edge when lo <= y < hi: each vertex counts once, horizontals never
+    first = np.searchsorted(ys_up, lo, "left")
+    stop = np.searchsorted(ys_up, hi, "left")
+    n = stop - first
+    keep = n > 0
+    edge = np.repeat(np.flatnonzero(keep), n[keep])
+    k = np.arange(edge.size) - np.repeat(np.cumsum(n[keep]) - n[keep], n[keep]) + first[edge]
+    y = ys_up[k]
+    x = x0[edge] + (y - y0[edge]) * ((x1[edge] - x0[edge]) / (y1[edge] - y0[edge]))
+    rows = order[k]
+    sort = np.lexsort((x, rows))
+    rows, x = rows[sort], x[sort]
+    start, end = x[0::2], x[1::2]  # every row crosses an even number of times
+    pair_rows = rows[0::2]
+    c0 = np.searchsorted(xs, start, "right")  # first centre east of the entry
+    c1 = np.searchsorted(xs, end, "left")  # first centre at or east of the exit
+    toggles = np.zeros((height, width + 1), np.uint8)
+    np.bitwise_xor.at(toggles, (pair_rows, c0), 1)
+    np.bitwise_xor.at(toggles, (pair_rows, c1), 1)
+    mask = np.bitwise_xor.accumulate(toggles, axis=1, out=toggles)[:, :width].view(bool)
+    # exactness: rows through a vertex (incl. horizontal edges), centres near a crossing
+    vertex_rows = np.flatnonzero(np.isin(ys, edges[:, 1]))
+    if vertex_rows.size:
+        mask[vertex_rows] = shapely.contains_xy(polygon, xs[np.newaxis, :],
+                                                ys[vertex_rows, np.newaxis])
+    near_r, near_c = [], []
+    for crossing, c in ((start, c0), (start, c0 - 1), (end, c1), (end, c1 - 1)):
+        ok = (c >= 0) & (c < width)
+        close = ok & (np.abs(xs[np.clip(c, 0, width - 1)] - crossing) < _NEAR_M)
+        near_r.append(pair_rows[close])
+        near_c.append(c[close])
+    near_r, near_c = np.concatenate(near_r), np.concatenate(near_c)
+    if near_r.size:
+        mask[near_r, near_c] = shapely.contains_xy(polygon, xs[near_c], ys[near_r])
+    return np.ascontiguousarray(mask)
 
 
 def _alignment(res: float) -> float:
