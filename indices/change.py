@@ -77,18 +77,22 @@ def monthly_states(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *
     base = (baseline > 0) & site
     base_uncertain = ~(np.abs(baseline) >= 1) & site  # NaN (never seen) is uncertain too
     state = base.copy()
-    last_score = np.where(np.isnan(baseline), 0.0, baseline)
-    age = np.zeros(site.shape, np.int32)
+    # per pixel, only what the rules read: whether the last score was within tolerance (the
+    # baseline's, 0 where never seen), and months since the last look, saturating (one byte
+    # each a pixel, not a float score and an int32 age: a whole tile is 120 Mpx)
+    close_call = ~(np.abs(baseline) >= 1)
+    age = np.zeros(site.shape, np.uint8)
     for p in range(scores.shape[0]):
-        seen = ~np.isnan(scores[p]) & site
-        state = np.where(seen, scores[p] > 0, state) & site
-        last_score = np.where(seen, scores[p], last_score)
-        age = np.where(seen, 0, age + 1)
+        score = scores[p]
+        seen = ~np.isnan(score) & site
+        state = np.where(seen, score > 0, state) & site
+        close_call = np.where(seen, np.abs(score) < 1, close_call)
+        age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         gain = drop_small_patches(state & ~base, mmu_pixels)
         loss = drop_small_patches(base & ~state, mmu_pixels)
         yield MonthState(
             seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain, loss=loss,
-            uncertain=((np.abs(last_score) < 1) | (age > stale_months)) & site,
+            uncertain=(close_call | (age > stale_months)) & site,  # exact below 255 months
             baseline_uncertain=base_uncertain,
         )
 
