@@ -236,7 +236,7 @@ _REDUCE_RUN = 256
 """Pixels summed in float32 before a reduce kernel adds them to its float64 totals."""
 
 _DN_REDUCE_TEMPLATE = """
-@numba.njit(nogil=True, error_model="numpy", fastmath=False, cache=CACHE)
+@numba.njit(nogil=True, error_model="numpy", fastmath=False, forceinline=True, cache=CACHE)
 def pixel(__PIXARGS__, off):
 __PIXBODY__
     return (__RESULTS__,)
@@ -304,7 +304,8 @@ def reduce_kernel(symbols: tuple[str, ...],
     LLVM keeps in vector lanes (``reassoc`` on that loop only: the pixel function says
     ``fastmath=False`` explicitly, as numba otherwise compiles a callee with its caller's
     fastmath flags, and reassociated index arithmetic moves values, EVI's by ~1e-5, and
-    thresholds with them). Partial sums cover
+    thresholds with them; and ``forceinline``: a loop that calls it is not vectorised, and
+    LLVM's inliner declines a pixel function with a few counts). Partial sums cover
     :data:`_REDUCE_RUN` pixels, then go to float64: counts are exact, sums within ~1e-7 of
     the float64 sum of the same values, relative to the sum of their magnitudes. ~1.7x the
     speed of the row-buffer kernel (4 indices, 8192² uint16, 2 cores).
@@ -333,7 +334,8 @@ def reduce_kernel(symbols: tuple[str, ...],
     names = [f"d_{s}" for s in symbols]
     body = []
     for s in symbols:
-        body += [f"f_{s} = f32(d_{s})", f"{s} = dn_reflectance(d_{s}, off)",
+        # dn_reflectance's value, as max(): a select, where its conditional is a branch
+        body += [f"f_{s} = f32(d_{s})", f"{s} = max(f_{s} + off, ZERO) * SCALE",
                  f"n_{s} = min(f_{s}, ONE)"]
     if valid_scl is not None:
         names.append("sv")
@@ -353,7 +355,7 @@ def reduce_kernel(symbols: tuple[str, ...],
         plain = ast.unparse(rewrite.visit(ast.parse(expr, mode="eval")))
         weight = " * ".join(["mif"] + [f"n_{s}" for s in used])
         defined = " & ".join(rewrite.tests)
-        # the weight before the value: the other order stops LLVM vectorising (~6x slower)
+        # the weight before the value (the other order once stopped LLVM vectorising)
         body += rewrite.statements + [
             f"w_{name} = ({weight}) if {defined} else ZERO" if defined
             else f"w_{name} = {weight}",
@@ -391,7 +393,7 @@ import numba
 import numpy as np
 from numba import prange
 from indices._kernels import _NAN as NAN, _ONE as ONE, _ZERO as ZERO, _REDUCE_RUN as RUN
-from indices._kernels import dn_reflectance, floor_reflectance, safe_div
+from indices._kernels import SCALE, dn_reflectance, floor_reflectance, safe_div
 f32 = np.float32
 CACHE = "__file__" in globals()  # numba caches functions of files only
 """

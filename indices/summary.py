@@ -49,15 +49,9 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         raise ValueError("cube has no SCL variable")
     present = [b for b in BANDS if b in cube.data_vars]
     symbols = [s for s, b in SYMBOLS.items() if b in present]
-    prelude, habitat_test, needs = _habitat_test(rule)
-    missing = [SYMBOLS[s] for s in needs if s not in symbols]
-    if missing:
-        raise ValueError(f"{habitat} habitat needs bands {missing} (cube has {sorted(present)})")
-    clear = " & ".join(["mi"] + [f"(d_{s} != 0)" for s in symbols])
-    cloud = f"inside & ({membership('sv', CLOUD_SCL)})"
+    prelude, counts = statistics_counts(symbols, habitat)
     table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=site_mask,
-                               extra_symbols=symbols, prelude=prelude,
-                               counts=(clear, cloud, habitat_test))
+                               extra_symbols=symbols, prelude=prelude, counts=counts)
     n_site = site_mask.sum()
     k = 2 * len(ordered)
     coords = {c: v for c, v in cube.coords.items() if v.dims == ("time",)}
@@ -73,6 +67,19 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         stats[f"{name}_mean"] = (total / count).where(count > 0)
     stats["habitat_area_ha"] = column(table[:, k + 2]) * pixel_area_ha
     return xr.Dataset(stats)
+
+
+def statistics_counts(symbols: list[str], habitat: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(prelude, counts)`` of :func:`scene_statistics`' reduce kernel for a cube with band
+    ``symbols``: clear pixels, cloud pixels and habitat pixels inside the site."""
+    prelude, habitat_test, needs = _habitat_test(RULES[habitat])
+    missing = [SYMBOLS[s] for s in needs if s not in symbols]
+    if missing:
+        raise ValueError(f"{habitat} habitat needs bands {missing} "
+                         f"(cube has {sorted(SYMBOLS[s] for s in symbols)})")
+    clear = " & ".join(["mi"] + [f"(d_{s} != 0)" for s in symbols])
+    cloud = f"inside & ({membership('sv', CLOUD_SCL)})"
+    return prelude, (clear, cloud, habitat_test)
 
 
 def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:

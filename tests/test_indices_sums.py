@@ -21,7 +21,7 @@ from indices import _kernels
 from indices.habitat import habitat_score, scene_reflectance
 from indices.masks import VALID_SCL, clear_mask, cloud_mask
 from indices.spectral import INDICES, SYMBOLS, compute_indices, index_sums, kernel_expression
-from indices.summary import OBSERVATION_INDICES, scene_statistics
+from indices.summary import OBSERVATION_INDICES, scene_statistics, statistics_counts
 
 SITES = {s.id: s for s in load_sites()}
 SUM_TOLERANCE = 1e-6
@@ -175,23 +175,39 @@ def test_scene_statistics_refuses_what_it_cannot_compute():
     assert set(BANDS) <= set(cube.data_vars)
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 assembly")
-def test_the_pixel_loop_of_the_reduce_kernel_is_vectorised():
-    """A small change to the generated source (an index's value computed before its weight)
-    once made LLVM give up vectorising the pixel loop: 6x slower, and no other test fails.
-    Packed division (``divps``; scalar is ``divss``) in the row function says it vectorised.
-    Compiled here from the generated source, not loaded from numba's cache (whose machine
-    code cannot be inspected)."""
-    names = ["ndvi", "ndwi", "mndwi", "mvi"]
-    outputs = tuple((n, *kernel_expression(n)) for n in names)
-    symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
-    source = _kernels.reduce_kernel(symbols, outputs, VALID_SCL).source
+def _uncached_row(source: str):
+    """The ``row`` function of generated kernel source, compiled here (machine code loaded
+    from numba's cache cannot be inspected)."""
     namespace: dict = {}
     exec(compile(_kernels._GENERATED_HEADER + source, "<reduce kernel>", "exec"), namespace)
     assert namespace["CACHE"] is False
-    row = namespace["row"]
-    bands, scl, out = np.ones(300, np.uint16), np.full(300, 4, np.uint8), np.zeros(8)
-    row(bands, bands, bands, bands, scl, np.float32(-1000), out)
-    assert out[1] == 0 and out[0] == 0  # DN 1 - 1000 floors to 0: 0/0, nothing counted
+    return namespace["row"]
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 assembly")
+@pytest.mark.parametrize("kernel", ["index_sums", "mangrove", "seagrass"])
+def test_the_pixel_loop_of_the_reduce_kernels_is_vectorised(kernel):
+    """Small changes to the generated source (an index's value computed before its weight;
+    a pixel function grown by a few counts past what LLVM's inliner takes) once made LLVM
+    give up vectorising the pixel loop: 1.4-6x slower, and no other test fails. Packed
+    division (``divps``; scalar is ``divss``) in the row function says it vectorised."""
+    names = list(OBSERVATION_INDICES) if kernel != "index_sums" else ["ndvi", "ndwi", "mndwi",
+                                                                          "mvi"]
+    outputs = tuple((n, *kernel_expression(n)) for n in INDICES if n in names)
+    if kernel == "index_sums":
+        symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
+        source = _kernels.reduce_kernel(symbols, outputs, VALID_SCL).source
+    else:  # scene_statistics' kernel: every band, the site mask, three counts
+        symbols = tuple(SYMBOLS)
+        prelude, counts = statistics_counts(list(symbols), kernel)
+        source = _kernels.reduce_kernel(symbols, outputs, VALID_SCL, where=True,
+                                        prelude=prelude, counts=counts).source
+    row = _uncached_row(source)
+    n = 300
+    bands = [np.full(n, 1001 + 300 * i, np.uint16) for i in range(len(symbols))]
+    extra = [np.ones(n, np.uint8)] if kernel != "index_sums" else []
+    out = np.zeros(2 * len(outputs) + (3 if kernel != "index_sums" else 0))
+    row(*bands, np.full(n, 4, np.uint8), *extra, np.float32(-1000), out)
+    assert out[1] == n, "every pixel clear and defined: the first index counts them all"
     assembly = "\n".join(row.inspect_asm().values())
-    assert "divps" in assembly, "the pixel loop of the reduce kernel is not vectorised"
+    assert "divps" in assembly, f"the pixel loop of the {kernel} reduce kernel is not vectorised"
