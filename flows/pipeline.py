@@ -21,8 +21,8 @@ from flows import PROCESSING_VERSION
 from flows.sources import SceneRef, Source, failed_scenes
 from indices.summary import OBSERVATION_INDICES, monthly_change, scene_statistics
 
-__all__ = ["SitePlan", "SiteTables", "load_range", "month_start", "plan_site",
-           "recovery_trajectory", "site_tables", "CLOSURE_RATIO"]
+__all__ = ["SitePlan", "SiteTables", "SiteTooLarge", "load_range", "month_start", "plan_site",
+           "recovery_trajectory", "site_tables", "walk_memory", "CLOSURE_RATIO"]
 
 CLOSURE_RATIO = 0.9
 """Canopy closure: the restored area's NDVI reaches this fraction of the reference's."""
@@ -74,6 +74,56 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     return SitePlan(frozenset(s.scene_id for s in new), since)
 
 
+WALK_BYTES_PER_PIXEL_MONTH = 64
+"""Peak memory of the monthly change walk per site-grid pixel and month, measured (~60 B:
+``benchmarks/README.md``): it holds every month's score, NDVI and clear-count maps at once."""
+WALK_BYTES_PER_PIXEL = 96
+"""Its fixed part per pixel (baseline composites, masks, walk state)."""
+
+
+class SiteTooLarge(RuntimeError):
+    """A site whose monthly change would not fit in the memory this run may use."""
+
+
+def walk_memory(n_pixels: int, n_months: int) -> int:
+    """Bytes the monthly change walk of a site needs at its peak (an estimate from
+    measurement, on the safe side)."""
+    return n_pixels * (WALK_BYTES_PER_PIXEL + WALK_BYTES_PER_PIXEL_MONTH * n_months)
+
+
+def memory_budget() -> int:
+    """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set, else the
+    smallest worker's memory limit on a dask.distributed cluster, else 90 % of the memory
+    available on this machine now."""
+    import os
+
+    import psutil
+
+    configured = os.environ.get("BLUECARBON_MEMORY_GB")
+    if configured:
+        return int(float(configured) * 2**30)
+    try:
+        from distributed import default_client
+
+        limits = [w.get("memory_limit") or 0 for w in
+                  default_client().scheduler_info()["workers"].values()]
+        if limits and min(limits) > 0:
+            return int(min(limits))
+    except (ImportError, ValueError):  # no cluster: this machine
+        pass
+    return int(0.9 * psutil.virtual_memory().available)
+
+
+def _check_walk_fits(site: Site, n_pixels: int, scenes: list[SceneRef]) -> None:
+    months = len({month_start(s.datetime.date()) for s in scenes})
+    need, budget = walk_memory(n_pixels, months), memory_budget()
+    if need > budget:
+        raise SiteTooLarge(
+            f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB ({months} months of "
+            f"{n_pixels / 1e6:.1f} Mpx) and {budget / 2**30:.1f} GiB may be used: run fewer "
+            f"months at a time (--start/--end), split the site, or raise BLUECARBON_MEMORY_GB")
+
+
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
@@ -101,6 +151,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     if not scenes:
         return SiteTables(site.id, _observation_rows(site, scenes, None, run_id),
                           _empty_change(), 0)
+    # refuse before reading anything, not with the machine out of memory mid-run
+    _check_walk_fits(site, grid.width * grid.height, scenes)
     cube = _batch_small_scenes(source.load(site, scenes, chunks=chunks))
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
     monthly = monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,

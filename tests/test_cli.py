@@ -229,3 +229,49 @@ def test_config_file_is_read(tmp_path):
     cfg.write_text('[run]\nmmu_hectares = 1\n')
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config(cfg)
+
+
+def _two_sites_file(tmp_path: Path, ids: tuple[str, str]) -> Path:
+    feats = [f for p in sorted(bundled_sites_path().glob("*.geojson"))
+             for f in json.loads(p.read_text())["features"] if f["properties"]["id"] in ids]
+    out = tmp_path / "two.geojson"
+    out.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    return out
+
+
+def test_a_site_whose_monthly_change_would_not_fit_fails_alone(tmp_path, prefect_env):
+    """With a memory budget between two sites' needs, the larger fails with one line before
+    reading anything, the other is written, and the exit code says some sites failed."""
+    import datetime as dt
+
+    from aoi import load_sites, site_grid
+    from flows.pipeline import load_range, month_start, walk_memory
+    from flows.sources.demo import DemoSource
+
+    big, small = "selangor-kuala-selangor", "selangor-kuala-selangor-reference"
+    sites = {s.id: s for s in load_sites()}
+    end = dt.date(2024, 6, 30)
+    need = {}
+    for site_id in (big, small):
+        site = sites[site_id]
+        scenes = DemoSource().search(site, *load_range(site, None, end))
+        grid = site_grid(site)
+        need[site_id] = walk_memory(grid.width * grid.height,
+                                    len({month_start(s.datetime.date()) for s in scenes}))
+    assert need[big] > 2 * need[small]
+    budget_gb = (need[big] + need[small]) / 2 / 2**30
+    out = tmp_path / "results"
+    proc = bluecarbon("run", "--sites", str(_two_sites_file(tmp_path, (big, small))),
+                      "--out", str(out), "--end", end.isoformat(),
+                      env={**prefect_env, "BLUECARBON_MEMORY_GB": f"{budget_gb:.6f}"})
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if "needs ~" in ln]
+    assert lines and big in lines[0] and "BLUECARBON_MEMORY_GB" in lines[0], proc.stderr[-2000:]
+    obs = store.read_table(out, "observations")
+    assert set(obs["site_id"].astype(str)) == {small}
+    assert not (out / "observations" / f"site_id={big}").exists()
+    (record,) = [json.loads(p.read_text()) for p in (out / "runs").glob("*.json")]
+    assert record["sites"][big]["status"] == "failed"
+    assert "SiteTooLarge" in record["sites"][big]["reason"]
+    assert record["sites"][small]["status"] == "processed"

@@ -34,6 +34,7 @@ SIZE = 3072
 CHUNKS = 1024
 RAW_BYTES_PER_PX = 13  # 6 uint16 bands + uint8 SCL on the 10 m grid
 KILL_AT = 6 * 2**30
+WALK_SIZE, WALK_SCENES = 1026, 12  # 12 scenes a month apart: 12 months of change
 
 CHILD = r"""
 import json, sys, time
@@ -82,7 +83,7 @@ print(json.dumps({
 def tiles(tmp_path_factory) -> Path:
     """The COGs of 6 scenes (3-scene catalogues reuse the first 3), written once."""
     root = tmp_path_factory.mktemp("memory-cogs")
-    for size, n in ((1026, 2), (SIZE, 6)):
+    for size, n in ((1026, 2), (SIZE, 6), (WALK_SIZE, WALK_SCENES)):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "synthetic.py"), str(root),
                         "--size", str(size), "--scenes", str(n)],
                        check=True, capture_output=True, cwd=REPO, timeout=300)
@@ -137,3 +138,51 @@ def test_observation_memory_is_bounded_with_gdal_cache_limits(tiles):
 
 def test_observation_memory_does_not_grow_with_scenes(tiles):
     _check_bounded(_measure(tiles, 3), _measure(tiles, 6))
+
+
+CHILD_WALK = r"""
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
+import psutil
+import synthetic
+from aoi import site_grid
+from flows.pipeline import month_start, site_tables, walk_memory
+from flows.sources.stac import StacSource
+
+root, size, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+
+def run(sz, k):
+    source = StacSource(str(synthetic.write_tile(root, sz, k)))
+    site = synthetic.tile_site(sz)
+    first, last = synthetic.scene_dates(k)
+    scenes = source.search(site, first, last)
+    tables = site_tables(site, source, scenes, start=None, end=last, run_id="walk")
+    grid = site_grid(site)
+    months = len({month_start(s.datetime.date()) for s in scenes})
+    return tables, walk_memory(grid.width * grid.height, months), months
+
+run(1026, 2)  # imports and kernels
+before = psutil.Process().memory_info().rss
+tables, estimate, months = run(size, n)
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+            if line.startswith("VmHWM:"))
+print(json.dumps({"growth": peak - before, "estimate": estimate, "months": months,
+                  "change_rows": len(tables.change)}))
+"""
+
+
+def test_the_monthly_walk_estimate_is_on_the_safe_side(tiles):
+    """``flows.pipeline.walk_memory`` decides whether a site's monthly change may run (a site
+    that would not fit fails with a one-line reason instead of taking the machine down): it
+    must not be below what the walk takes, nor so far above that it refuses sites that fit."""
+    proc = subprocess.run([sys.executable, "-c", CHILD_WALK, str(REPO), str(tiles),
+                           str(WALK_SIZE), str(WALK_SCENES)], capture_output=True, text=True,
+                          cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["months"] >= 11 and result["change_rows"] >= 11
+    report = (f"walk of {WALK_SIZE}² x {result['months']} months: peak +"
+              f"{result['growth'] / 2**20:.0f} MiB, estimate {result['estimate'] / 2**20:.0f} MiB")
+    print(report)
+    assert result["growth"] <= result["estimate"], report
+    assert result["growth"] >= 0.4 * result["estimate"], report
