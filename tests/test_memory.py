@@ -8,9 +8,12 @@ subprocess that measures its own peak RSS (``VmHWM``) after a warm-up that compi
 kernels. Streaming chunk by chunk, 3 more scenes must add next to nothing (the raw pixels of 3
 scenes are 368 MB); a pipeline that holds the site's scenes adds more than their raw size.
 
-Two runs of it: with the GDAL cache limits proposed for the reader (``GDAL_LIMITS`` in
+Two runs of it: with the GDAL cache limits applied explicitly (``GDAL_LIMITS`` in
 ``benchmarks/run.py``: no VSI cache, a 64 MB block cache), which isolates the compute path, and
-with the reader as it is (expected to fail until its ``GDAL_ENV`` bounds those caches).
+with the reader as it is (its ``GDAL_ENV`` sets the same limits).
+
+The monthly change walk does hold whole maps of every month: a last test checks that
+``flows.pipeline.walk_memory``, which refuses sites that would not fit, is on the safe side.
 
 The COGs are written once per session (``benchmarks/synthetic.py``, ~10 s); a watchdog kills
 a child past 6 GiB, so a regression cannot take the CI machine down.
