@@ -18,7 +18,7 @@ from indices.change import change_metrics
 from indices.composite import composite, monthly_composite
 from indices.habitat import RULES, MangroveRule, SeagrassRule, habitat_score, turbid_scenes
 from indices.masks import BANDS, CLOUD_SCL
-from indices.spectral import SYMBOLS, compute_indices, reduce_dn
+from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
 
 __all__ = ["scene_statistics", "monthly_change", "OBSERVATION_INDICES"]
 
@@ -55,17 +55,14 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     n_site = site_mask.sum()
     k = 2 * len(ordered)
     coords = {c: v for c, v in cube.coords.items() if v.dims == ("time",)}
-
-    def column(values) -> xr.DataArray:
-        return xr.DataArray(values, dims="time", coords=coords)
-
-    stats = {"valid_fraction": column(table[:, k]) / n_site,
-             "cloud_fraction": column(table[:, k + 1]) / n_site}
+    columns = [xr.DataArray(values, dims="time", coords=coords)
+               for values in table_columns(table, [(j, np.float64) for j in range(k + 3)])]
+    stats = {"valid_fraction": columns[k] / n_site, "cloud_fraction": columns[k + 1] / n_site}
     for name in OBSERVATION_INDICES:
         i = ordered.index(name)
-        total, count = column(table[:, 2 * i]), column(table[:, 2 * i + 1])
+        total, count = columns[2 * i], columns[2 * i + 1]
         stats[f"{name}_mean"] = (total / count).where(count > 0)
-    stats["habitat_area_ha"] = column(table[:, k + 2]) * pixel_area_ha
+    stats["habitat_area_ha"] = columns[k + 2] * pixel_area_ha
     return xr.Dataset(stats)
 
 

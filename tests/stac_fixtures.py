@@ -382,11 +382,10 @@ def _search(items: list[dict], params: dict, base: str) -> dict:
             "numberMatched": len(found), "numberReturned": len(page)}
 
 
-@contextlib.contextmanager
-def serve(root: Path, api_items: list[dict] | None = None) -> Iterator[Served]:
-    """Serve ``root`` on 127.0.0.1 (a free port) in a thread; yield its :class:`Served`."""
-    served = Served(url="")
-    handler = type("Handler", (_Handler,), {"served": served, "api_items": api_items})
+def start_server(root: Path, handler: type) -> tuple[http.server.ThreadingHTTPServer,
+                                                    threading.Thread, str]:
+    """Serve ``root`` with ``handler`` (a ``SimpleHTTPRequestHandler``) on 127.0.0.1, a free
+    port, from a daemon thread: ``(server, thread, url)``."""
     directory = os.fspath(root)
 
     def factory(*args: Any, **kwargs: Any):
@@ -396,7 +395,15 @@ def serve(root: Path, api_items: list[dict] | None = None) -> Iterator[Served]:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    served.url = f"http://127.0.0.1:{server.server_address[1]}"
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@contextlib.contextmanager
+def serve(root: Path, api_items: list[dict] | None = None) -> Iterator[Served]:
+    """Serve ``root`` on 127.0.0.1 (a free port) in a thread; yield its :class:`Served`."""
+    served = Served(url="")
+    handler = type("Handler", (_Handler,), {"served": served, "api_items": api_items})
+    server, thread, served.url = start_server(root, handler)
     try:
         yield served
     finally:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import http.server
 import json
 import os
 import random
@@ -460,7 +459,7 @@ class KillingServer:
     ``kill_at``-th COG request arrives (before answering it)."""
 
     def __init__(self, root: Path) -> None:
-        from stac_fixtures import Served, _Handler
+        from stac_fixtures import Served, _Handler, start_server
 
         self.cog_gets = 0
         self.kill_at: int | None = None
@@ -484,12 +483,7 @@ class KillingServer:
                         return  # no answer: the process waiting for it is gone
                 super().do_GET()
 
-        directory = os.fspath(root)
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), lambda *a, **k: Handler(*a, directory=directory, **k))
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd, _, self.url = start_server(root, Handler)
 
     def arm(self, kill_at: int | None) -> None:
         self.cog_gets, self.kill_at, self.killed, self.pid = 0, kill_at, False, 0

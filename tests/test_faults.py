@@ -18,9 +18,7 @@ Sentinel Hub faults through the command line are in tests/test_secrets.py (its r
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import os
 import re
 import socket
 import struct
@@ -70,7 +68,7 @@ class FaultyServer:
     """
 
     def __init__(self, root: Path) -> None:
-        from stac_fixtures import Served, _byte_range, _Handler
+        from stac_fixtures import Served, _byte_range, _Handler, start_server
 
         self.root = root
         self.faults: dict[str, tuple[str, int | None]] = {}
@@ -129,12 +127,7 @@ class FaultyServer:
                     self.wfile.write(body[: len(body) // 2] if kind == "truncate" else body)
                     self.close_connection = True
 
-        directory = os.fspath(root)
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), lambda *a, **k: Handler(*a, directory=directory, **k))
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd, _, self.url = start_server(root, Handler)
 
     def path_of(self, href: str) -> str:
         assert href.startswith(self.url), href
