@@ -71,7 +71,10 @@ def certificate(tmp_path_factory) -> tuple[Path, Path]:
 
 
 class Mailbox:
-    """aiosmtpd handler and authenticator: keeps what arrived and who logged in."""
+    """aiosmtpd handler and authenticator: keeps what arrived and who logged in (the login
+    and password it accepts: ``user``, ``password``)."""
+
+    user, password = USER, PASSWORD
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes, bool]] = []
@@ -79,8 +82,8 @@ class Mailbox:
         self.lock = threading.Lock()
 
     def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-              and auth_data.password == PASSWORD.encode())
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == self.user.encode()
+              and auth_data.password == self.password.encode())
         if ok:
             with self.lock:
                 self.logins.append(auth_data.login.decode())
