@@ -50,8 +50,10 @@ class Fault:
     ``kind``: ``"429"`` (with ``Retry-After`` in ms), ``"500"``, ``"truncate"`` (headers announce
     the whole body, half of it is sent, the connection closes), ``"corrupt"`` (a complete 200
     response whose body is cut in half) or ``"401"`` (the caller's token is revoked and refused,
-    as when it expired early). ``calls``: 1-based numbers of the endpoint's
-    calls hit (None: every call); ``scene_day``: process calls whose time range covers that day.
+    as when it expired early; with ``revoke=False`` the request is refused and the token left
+    valid, so a fault on one scene cannot reach the other scenes sharing the token).
+    ``calls``: 1-based numbers of the endpoint's calls hit (None: every call); ``scene_day``:
+    process calls whose time range covers that day.
     """
 
     endpoint: str
@@ -59,6 +61,7 @@ class Fault:
     calls: frozenset[int] | None = None
     scene_day: dt.date | None = None
     retry_after_ms: int = 30
+    revoke: bool = True
 
 
 class BadRequest(Exception):
@@ -493,8 +496,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise BadRequest("Request body is not a JSON object")
             fault = shub._fault(endpoint, n, request_days(body) if endpoint == "process" else None)
             if fault and fault.kind == "401":
-                shub._revoke(token)
-                shub._check_token(self.headers.get("Authorization"))
+                if fault.revoke:
+                    shub._revoke(token)
+                    shub._check_token(self.headers.get("Authorization"))
+                raise BadRequest("You are not authorized! Please provide a valid access token "
+                                 "within the header [Authorization: Bearer <accessToken>] of "
+                                 "your request.", 401, "COMMON_UNAUTHORIZED")
             if fault and fault.kind in ("429", "500"):
                 status = int(fault.kind)
                 headers = {"Retry-After": str(fault.retry_after_ms)} if status == 429 else {}

@@ -205,10 +205,12 @@ def test_no_secret_reaches_logs_tables_records_reports_outbox_or_notebooks(
     failing_day = DemoSource(0).search(sites[1], dt.date(2025, 2, 1), END)[1].datetime.date()
     # a token revoked once (refreshed: the secret is sent again), a rate limit, and a scene
     # whose requests are refused for good (recorded; refused fast: a persistent 5xx would
-    # cost the client's full backoff, 65 s, tested with short settings in test_sentinelhub)
+    # cost the client's full backoff, 65 s, tested with short settings in test_sentinelhub).
+    # That scene's refusals leave the token valid: revoking the token every tile shares would
+    # make the other scenes' outcome depend on thread timing (one refresh each).
     standin.reset(Fault("process", "401", calls=frozenset({2})),
                   Fault("process", "429", calls=frozenset({4, 5})),
-                  Fault("process", "401", scene_day=failing_day))
+                  Fault("process", "401", scene_day=failing_day, revoke=False))
     home = tmp_path / "home"  # the user's home: nothing may be written there
     home.mkdir()
     out = tmp_path / "results"
