@@ -23,6 +23,7 @@ def test_benchmark_smoke_run(tmp_path):
     summary = report["summary"]
     assert set(summary) == {"tile", "indices", "median", "cog"}
     for section, key in [("indices", "ratio_index_px_vs_xrs_ndvi"),
+                         ("indices", "ratio_index_px_vs_xrs_l2a_ndvi"),
                          ("indices", "input_fraction_of_copy"),
                          ("indices", "ratio_vs_spyndex"),
                          ("median", "ratio_ours_vs_dask_bn"),
