@@ -19,10 +19,19 @@ import xarray as xr
 from aoi import Site, site_grid, site_mask
 from flows import PROCESSING_VERSION
 from flows.sources import SceneRef, Source, failed_scenes
-from indices.summary import OBSERVATION_INDICES, monthly_change, scene_statistics
+from indices.summary import (
+    MONTHLY_COLUMNS,
+    OBSERVATION_INDICES,
+    MonthlyInputs,
+    monthly_change,
+    monthly_inputs,
+    scene_statistics,
+    walk_months,
+)
 
 __all__ = ["SitePlan", "SiteTables", "SiteTooLarge", "load_range", "month_start", "plan_site",
-           "recovery_trajectory", "site_tables", "walk_memory", "CLOSURE_RATIO"]
+           "recovery_trajectory", "site_tables", "stream_memory", "walk_memory", "WALKS",
+           "CLOSURE_RATIO"]
 
 CLOSURE_RATIO = 0.9
 """Canopy closure: the restored area's NDVI reaches this fraction of the reference's."""
@@ -74,11 +83,19 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     return SitePlan(frozenset(s.scene_id for s in new), since)
 
 
-WALK_BYTES_PER_PIXEL_MONTH = 64
-"""Peak memory of the monthly change walk per site-grid pixel and month, measured (~60 B:
-``benchmarks/README.md``): it holds every month's score, NDVI and clear-count maps at once."""
+WALK_BYTES_PER_PIXEL_MONTH = 72
+"""Peak memory of the monthly change walk of :func:`site_tables` with everything in memory
+(``walk="memory"``) per site-grid pixel and month, measured with the flow's products (alerts
+and maps; ~70 B, ~60 B without: ``benchmarks/README.md``): it holds every month's score,
+NDVI and clear-count maps at once."""
 WALK_BYTES_PER_PIXEL = 96
 """Its fixed part per pixel (baseline composites, masks, walk state)."""
+STREAM_BYTES_PER_PIXEL = 160
+"""The same for the walk month by month (``walk="stream"``): one month's maps, the walk's
+state and the baseline's maps (~110 B measured, ``tests/test_memory.py``)."""
+STREAM_BYTES_PER_PIXEL_MONTH = 24
+"""Its part per month (~17 B measured): the alerts' monthly reference composites, and the
+maps' pages in their temporary files; nothing without products."""
 
 
 class SiteTooLarge(RuntimeError):
@@ -86,9 +103,14 @@ class SiteTooLarge(RuntimeError):
 
 
 def walk_memory(n_pixels: int, n_months: int) -> int:
-    """Bytes the monthly change walk of a site needs at its peak (an estimate from
+    """Bytes the in-memory monthly change walk of a site needs at its peak (an estimate from
     measurement, on the safe side)."""
     return n_pixels * (WALK_BYTES_PER_PIXEL + WALK_BYTES_PER_PIXEL_MONTH * n_months)
+
+
+def stream_memory(n_pixels: int, n_months: int) -> int:
+    """Bytes the month-by-month walk (with products) needs at its peak."""
+    return n_pixels * (STREAM_BYTES_PER_PIXEL + STREAM_BYTES_PER_PIXEL_MONTH * n_months)
 
 
 def memory_budget() -> int:
@@ -114,14 +136,28 @@ def memory_budget() -> int:
     return int(0.9 * psutil.virtual_memory().available)
 
 
-def _check_walk_fits(site: Site, n_pixels: int, scenes: list[SceneRef]) -> None:
+WALKS = ("auto", "memory", "stream")
+
+
+def _walk_mode(site: Site, n_pixels: int, scenes: list[SceneRef], walk: str) -> str:
+    """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
+    else ``"stream"`` (month by month) when that fits, else :class:`SiteTooLarge`."""
+    if walk not in WALKS:
+        raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
+    if walk != "auto":
+        return walk
     months = len({month_start(s.datetime.date()) for s in scenes})
-    need, budget = walk_memory(n_pixels, months), memory_budget()
+    budget = memory_budget()
+    if walk_memory(n_pixels, months) <= budget:
+        return "memory"
+    need = stream_memory(n_pixels, months)
     if need > budget:
         raise SiteTooLarge(
-            f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB ({months} months of "
-            f"{n_pixels / 1e6:.1f} Mpx) and {budget / 2**30:.1f} GiB may be used: run fewer "
-            f"months at a time (--start/--end), split the site, or raise BLUECARBON_MEMORY_GB")
+            f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "
+            f"({months} months of {n_pixels / 1e6:.1f} Mpx) and {budget / 2**30:.1f} GiB may be "
+            f"used: run fewer months at a time (--start/--end), split the site, or raise "
+            f"BLUECARBON_MEMORY_GB")
+    return "stream"
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -137,12 +173,19 @@ def load_range(site: Site, start: dt.date | None, end: dt.date) -> tuple[dt.date
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
                 end: dt.date, run_id: str, mmu_ha: float = 0.1,
                 chunks: int | None = 1024, plan: SitePlan | None = None,
-                products: bool = False) -> SiteTables:
+                products: bool = False, walk: str = "auto") -> SiteTables:
     """Load the site's scenes, compute its observation and change rows (one dask.compute).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
     ``plan.since`` on are returned; the baseline and earlier months are still read because the
     monthly maps carry each pixel's last observation forward.
+
+    ``walk``: how the months are walked. ``"memory"``: every month's maps at once, in the one
+    compute (~60 B a pixel and month); ``"stream"``: month by month, each month's composites
+    computed when the walk reaches it (memory for one month whatever their number; scenes are
+    read twice: once for the per-scene rows, alerts and baseline, once month by month; maps
+    kept in temporary files); ``"auto"``: memory if it fits :func:`memory_budget`, else stream
+    if that fits, else :class:`SiteTooLarge` before anything is read. Same numbers either way.
     """
     report_from = start or site.baseline_start
     grid = site_grid(site)
@@ -152,21 +195,33 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         return SiteTables(site.id, _observation_rows(site, scenes, None, run_id),
                           _empty_change(), 0)
     # refuse before reading anything, not with the machine out of memory mid-run
-    _check_walk_fits(site, grid.width * grid.height, scenes)
+    mode = _walk_mode(site, grid.width * grid.height, scenes, walk)
     cube = _batch_small_scenes(source.load(site, scenes, chunks=chunks))
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
-    monthly = monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
-                             baseline=(site.baseline_start, site.baseline_end), mmu_ha=mmu_ha)
     status = cube["fetch_status"] if "fetch_status" in cube else None
     alert_state = maps = None
-    if products:  # alerts and monthly maps, from the same cube in the same compute
+    if products:  # alerts (and monthly maps), from the same cube in the same compute
         from flows.alerts_io import alert_pixels
-        from flows.maps import site_maps
 
         alert_state = alert_pixels(site, cube, mask)
-        maps = site_maps(site, cube, mask, pixel_area_ha=grid.pixel_area_ha, mmu_ha=mmu_ha)
-    per_scene, monthly, status, alert_state, maps = dask.compute(
-        per_scene, monthly, status, alert_state, maps)
+    baseline = (site.baseline_start, site.baseline_end)
+    if mode == "memory":
+        monthly = monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
+                                 baseline=baseline, mmu_ha=mmu_ha)
+        if products:
+            from flows.maps import site_maps
+
+            maps = site_maps(site, cube, mask, pixel_area_ha=grid.pixel_area_ha, mmu_ha=mmu_ha)
+        per_scene, monthly, status, alert_state, maps = dask.compute(
+            per_scene, monthly, status, alert_state, maps)
+    else:
+        inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+        per_scene, status, alert_state, base, turbid, observed = dask.compute(
+            per_scene, status, alert_state, inputs.base, inputs.turbid,
+            inputs.baseline_observed_fraction)
+        monthly, maps = _walk_streamed(site, inputs, base, turbid, observed, mask,
+                                       pixel_area_ha=grid.pixel_area_ha, mmu_ha=mmu_ha,
+                                       maps=products)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = _observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
@@ -184,6 +239,50 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps)
+
+
+def _walk_streamed(site: Site, inputs: MonthlyInputs, base, turbid: xr.DataArray,
+                   observed: xr.DataArray, mask: xr.DataArray, *, pixel_area_ha: float,
+                   mmu_ha: float, maps: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The monthly table (and maps) of :func:`monthly_change` (and :func:`flows.maps.site_maps`)
+    walking the months one at a time: each month's composites are computed when the walk
+    reaches them, so memory holds one month whatever their number. Maps go to temporary
+    files (unlinked: the space returns when the arrays are dropped)."""
+    import tempfile
+
+    periods = inputs.scores["period"].values
+    yx = ("y", "x")
+
+    def month_maps():
+        for p in range(len(periods)):
+            layers = [a.isel(period=p).transpose(*yx).data
+                      for a in (inputs.scores, inputs.map_scores, inputs.ndvi, inputs.n_clear)]
+            yield tuple(np.asarray(a) for a in dask.compute(*layers))
+
+    shape = (len(periods), mask.sizes["y"], mask.sizes["x"])
+    stores = ([np.memmap(tempfile.TemporaryFile(prefix="bluecarbon-maps-"), np.uint8, "w+",
+                         shape=shape) for _ in range(2)] if maps and len(periods) else None)
+    rows = []
+    walk = walk_months(month_maps(), [b.transpose(*yx).values for b in base],
+                       mask.transpose(*yx).values, habitat=site.habitat,
+                       pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
+                       plume_months=bool(np.asarray(turbid).any()))
+    for p, (row, pair) in enumerate(walk):
+        rows.append(row)
+        if stores is not None:
+            stores[0][p], stores[1][p] = pair
+    table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
+    monthly = xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
+                         coords={"period": periods})
+    monthly["baseline_observed_fraction"] = float(observed)
+    monthly["turbid"] = ("period", np.asarray(turbid, np.float64))
+    if not maps:
+        return monthly, None
+    coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}
+    dims = ("period", "y", "x")
+    arrays = stores or [np.zeros(shape, np.uint8)] * 2
+    return monthly, xr.Dataset({"class": (dims, arrays[0]), "change": (dims, arrays[1])},
+                               coords=coords, attrs={"mmu_ha": float(mmu_ha)})
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

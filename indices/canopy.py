@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from indices.change import mmu_pixels, monthly_states
+from indices.change import MonthState, mmu_pixels, monthly_states
 
-__all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "MIN_GAIN", "canopy_metrics", "unmix_cover"]
+__all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "MIN_GAIN", "CanopyWalk", "canopy_metrics",
+           "unmix_cover"]
 
 CANOPY_CLASSES = {"canopy_20_50_ha": (0.2, 0.5), "canopy_50_80_ha": (0.5, 0.8),
                   "canopy_80_100_ha": (0.8, np.inf)}
@@ -64,51 +65,65 @@ def unmix_cover(ndvi: np.ndarray, bare: tuple[float, float],
     return np.clip(f, 0, None)
 
 
-def _canopy_kernel(scores, ndvi, n_clear, base_score, red_base, nir_base, ndvi_base, ndwi_base, site, *,
-                   pixel_area_ha: float, mmu: int, habitat: str):
-    site = site.astype(bool)
-    n = scores.shape[0]
-    out = np.full((n, len(CANOPY_METRICS)), np.nan)
-    bare, canopy = _endmembers(red_base, nir_base, ndvi_base, ndwi_base, base_score, site)
-    cover_base = unmix_cover(ndvi_base, bare, canopy)
-    cover = np.where(np.isfinite(cover_base), cover_base, 0.0)
-    last_ndvi = np.where(np.isfinite(ndvi_base), ndvi_base, np.nan)
-    for p, m in enumerate(monthly_states(scores, base_score, site, mmu_pixels=mmu)):
-        seen = m.seen & np.isfinite(ndvi[p])
+class CanopyWalk:
+    """The canopy metrics month by month, fed the :func:`indices.change.monthly_states` of the
+    change table: built from the baseline composite's maps, then :meth:`step` once a month
+    with that month's state, NDVI and clear-view count. Holds two float maps (last cover and
+    last NDVI), so a walk over any number of months needs the same memory."""
+
+    def __init__(self, base_score, red_base, nir_base, ndvi_base, ndwi_base, site, *,
+                 pixel_area_ha: float, habitat: str):
+        self.site = site.astype(bool)
+        self.pixel_area_ha, self.habitat = pixel_area_ha, habitat
+        self.bare, self.canopy = _endmembers(red_base, nir_base, ndvi_base, ndwi_base, base_score,
+                                             self.site)
+        self.cover_base = unmix_cover(ndvi_base, self.bare, self.canopy)
+        self.cover = np.where(np.isfinite(self.cover_base), self.cover_base, 0.0)
+        self.last_ndvi = np.where(np.isfinite(ndvi_base), ndvi_base, np.nan)
+
+    def step(self, m: MonthState, ndvi: np.ndarray, n_clear: np.ndarray) -> np.ndarray:
+        """This month's :data:`CANOPY_METRICS`."""
+        out = np.full(len(CANOPY_METRICS), np.nan)
+        seen = m.seen & np.isfinite(ndvi)
         # a clear view can be hazy at a cloud's unflagged edge and a median of two averages it in:
         # cover moves on three or more views
-        steady = seen & (n_clear[p] >= MIN_VIEWS)
-        cover = np.where(steady, unmix_cover(ndvi[p], bare, canopy), cover)
-        last_ndvi = np.where(seen, ndvi[p], last_ndvi)
+        steady = seen & (n_clear >= MIN_VIEWS)
+        self.cover = np.where(steady, unmix_cover(ndvi, self.bare, self.canopy), self.cover)
+        self.last_ndvi = np.where(seen, ndvi, self.last_ndvi)
         stable = m.habitat & m.baseline
-        out[p, 3] = np.nanmean(last_ndvi[stable]) if stable.any() else np.nan
-        if habitat == "mangrove":
-            gained = np.nan_to_num(cover - cover_base, nan=0.0) >= MIN_GAIN
-            restoring = site & ~m.baseline & (gained | m.habitat)
+        out[3] = np.nanmean(self.last_ndvi[stable]) if stable.any() else np.nan
+        if self.habitat == "mangrove":
+            gained = np.nan_to_num(self.cover - self.cover_base, nan=0.0) >= MIN_GAIN
+            restoring = self.site & ~m.baseline & (gained | m.habitat)
             counted = m.habitat | restoring
             for i, (a, b) in enumerate(CANOPY_CLASSES.values()):
-                out[p, i] = (counted & (cover >= a) & (cover < b)).sum() * pixel_area_ha
-            zone_ok = restoring.sum() * pixel_area_ha >= MIN_ZONE_HA
-            out[p, 4] = np.nanmean(last_ndvi[restoring]) if zone_ok else np.nan
+                out[i] = (counted & (self.cover >= a) & (self.cover < b)).sum() * self.pixel_area_ha
+            zone_ok = restoring.sum() * self.pixel_area_ha >= MIN_ZONE_HA
+            out[4] = np.nanmean(self.last_ndvi[restoring]) if zone_ok else np.nan
+        return out
+
+
+def _canopy_kernel(scores, ndvi, n_clear, base_score, red_base, nir_base, ndvi_base, ndwi_base, site, *,
+                   pixel_area_ha: float, mmu: int, habitat: str):
+    walk = CanopyWalk(base_score, red_base, nir_base, ndvi_base, ndwi_base, site,
+                      pixel_area_ha=pixel_area_ha, habitat=habitat)
+    out = np.full((scores.shape[0], len(CANOPY_METRICS)), np.nan)
+    for p, m in enumerate(monthly_states(scores, base_score, walk.site, mmu_pixels=mmu)):
+        out[p] = walk.step(m, ndvi[p], n_clear[p])
     return out
 
 
-def canopy_metrics(scores: xr.DataArray, months: xr.Dataset, month_ix: xr.Dataset,
-                   base_score: xr.DataArray, base: xr.Dataset, base_ix: xr.Dataset,
-                   site_mask: xr.DataArray, *, habitat: str, pixel_area_ha: float,
-                   mmu_ha: float = 0.1) -> xr.Dataset:
+def canopy_metrics(scores: xr.DataArray, ndvi: xr.DataArray, n_clear: xr.DataArray,
+                   base_score: xr.DataArray, base_red: xr.DataArray, base_nir: xr.DataArray,
+                   base_ndvi: xr.DataArray, base_ndwi: xr.DataArray, site_mask: xr.DataArray, *,
+                   habitat: str, pixel_area_ha: float, mmu_ha: float = 0.1) -> xr.Dataset:
     """Per month: canopy class areas (ha, NaN for seagrass), mean NDVI of intact habitat and of
-    the restoration zone. ``months``/``base`` are reflectance composites, ``month_ix``/``base_ix``
-    their ``ndvi`` and ``ndwi``; lazy when the inputs are."""
-    core = ["y", "x"]
-    whole = {"period": -1, "y": -1, "x": -1}
-
-    def _one(a):
-        return a.chunk(whole) if a.chunks else a
-
+    the restoration zone. ``ndvi`` and ``n_clear`` are the monthly composites' ``(period, y,
+    x)``, ``base_*`` the baseline composite's red, NIR, NDVI and NDWI; lazy when the inputs
+    are."""
     period_core, core = ["period", "y", "x"], ["y", "x"]
-    inputs = [scores, month_ix["ndvi"], months["n_clear"], base_score, base["B04"], base["B08"],
-              base_ix["ndvi"], base_ix["ndwi"], site_mask]
+    inputs = [scores, ndvi, n_clear, base_score, base_red, base_nir, base_ndvi, base_ndwi,
+              site_mask]
     inputs = [a.chunk(-1) if a.chunks else a for a in inputs]  # whole maps per month walk
     table = xr.apply_ufunc(
         _canopy_kernel, *inputs,

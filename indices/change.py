@@ -19,14 +19,14 @@ against planted truth (>= 90 % of site-months).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["CHANGE_METRICS", "MonthState", "change_metrics", "drop_small_patches",
+__all__ = ["CHANGE_METRICS", "MonthState", "change_metrics", "change_row", "drop_small_patches",
            "mmu_pixels", "monthly_states"]
 
 CHANGE_METRICS = (
@@ -66,10 +66,13 @@ class MonthState:
     baseline_uncertain: np.ndarray
 
 
-def monthly_states(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
+def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.ndarray, *,
                    mmu_pixels: int, stale_months: int = 2) -> Iterator[MonthState]:
-    """Walk the months of (period, y, x) scores against a (y, x) baseline score.
+    """Walk the months of scores against a (y, x) baseline score.
 
+    ``scores``: the (y, x) score map of each month in order: a (period, y, x) array, or any
+    iterable of maps (a generator computing each month only when the walk reaches it keeps
+    one month in memory: :func:`flows.pipeline.site_tables` walks large sites so).
     The one place the gap-filling, minimum-mapping-unit and uncertainty rules live: change
     metrics, maps and canopy metrics all iterate these states.
     """
@@ -82,8 +85,7 @@ def monthly_states(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *
     # each a pixel, not a float score and an int32 age: a whole tile is 120 Mpx)
     close_call = ~(np.abs(baseline) >= 1)
     age = np.zeros(site.shape, np.uint8)
-    for p in range(scores.shape[0]):
-        score = scores[p]
+    for score in scores:
         seen = ~np.isnan(score) & site
         state = np.where(seen, score > 0, state) & site
         close_call = np.where(seen, np.abs(score) < 1, close_call)
@@ -109,31 +111,39 @@ def _fringe(patches: np.ndarray, min_pixels: int) -> tuple[np.ndarray, np.ndarra
     return edges | small, ring
 
 
+def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
+               mmu_pixels: int) -> np.ndarray:
+    """One month's :data:`CHANGE_METRICS` (hectares; valid fraction) from its state."""
+    u, ub = m.uncertain, m.baseline_uncertain
+    gain_doubt, gain_ring = _fringe(m.gain, mmu_pixels)
+    loss_doubt, loss_ring = _fringe(m.loss, mmu_pixels)
+    # the habitat map could be otherwise wherever a class or a change is in doubt
+    could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
+    could_be_now = m.habitat | could_flip
+    could_have_been = m.baseline | ub
+    counts = (
+        m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
+        m.gain.sum() - m.loss.sum(),
+        (m.habitat & ~could_flip).sum(), could_be_now.sum(),
+        (m.gain & ~u & ~ub & ~gain_doubt).sum(),
+        (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
+        (m.loss & ~u & ~ub & ~loss_doubt).sum(),
+        (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
+    )
+    out = np.empty(len(CHANGE_METRICS), np.float64)
+    out[:-1] = np.asarray(counts, np.float64) * pixel_area_ha
+    out[-1] = m.seen.sum() / max(int(site.sum()), 1)
+    return out
+
+
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
                    pixel_area_ha: float, mmu_pixels: int, stale_months: int) -> np.ndarray:
     """(period, y, x) scores + (y, x) baseline score + site mask -> (period, metric)."""
-    n_site = max(int(site.sum()), 1)
+    site = site.astype(bool)
     out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
                                          stale_months=stale_months)):
-        u, ub = m.uncertain, m.baseline_uncertain
-        gain_doubt, gain_ring = _fringe(m.gain, mmu_pixels)
-        loss_doubt, loss_ring = _fringe(m.loss, mmu_pixels)
-        # the habitat map could be otherwise wherever a class or a change is in doubt
-        could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
-        could_be_now = m.habitat | could_flip
-        could_have_been = m.baseline | ub
-        counts = (
-            m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
-            m.gain.sum() - m.loss.sum(),
-            (m.habitat & ~could_flip).sum(), could_be_now.sum(),
-            (m.gain & ~u & ~ub & ~gain_doubt).sum(),
-            (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
-            (m.loss & ~u & ~ub & ~loss_doubt).sum(),
-            (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
-        )
-        out[p, :-1] = np.asarray(counts, np.float64) * pixel_area_ha
-        out[p, -1] = m.seen.sum() / n_site
+        out[p] = change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu_pixels)
     return out
 
 

@@ -18,14 +18,29 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from indices.change import mmu_pixels, monthly_states
+from indices.change import MonthState, mmu_pixels, monthly_states
 
-__all__ = ["CHANGE_CODES", "CLASS_CODES", "NODATA", "monthly_maps"]
+__all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "monthly_maps"]
 
 NODATA = 255
 CLASS_CODES = {0: "not habitat", 1: "habitat", NODATA: "no data"}
 CHANGE_CODES = {0: "stable non-habitat", 1: "stable habitat", 2: "gain", 3: "loss",
                 NODATA: "no data"}
+
+
+class MapsWalk:
+    """The class and change maps month by month from :func:`indices.change.monthly_states`
+    (:meth:`step` once a month); holds one boolean map (observed so far)."""
+
+    def __init__(self, baseline: np.ndarray, site: np.ndarray):
+        self.observed = ~np.isnan(baseline) & site.astype(bool)
+
+    def step(self, m: MonthState) -> tuple[np.ndarray, np.ndarray]:
+        """This month's ``(class, change)`` uint8 maps."""
+        self.observed |= m.seen
+        code = np.where(m.loss, 3, np.where(m.gain, 2, m.baseline.astype(np.uint8)))
+        return (np.where(self.observed, m.habitat.astype(np.uint8), NODATA).astype(np.uint8),
+                np.where(self.observed, code, NODATA).astype(np.uint8))
 
 
 def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
@@ -34,13 +49,10 @@ def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
     site = site.astype(bool)
     classes = np.full(scores.shape, NODATA, np.uint8)
     change = np.full(scores.shape, NODATA, np.uint8)
-    observed = ~np.isnan(baseline) & site
+    walk = MapsWalk(baseline, site)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_px,
                                          stale_months=stale_months)):
-        observed |= m.seen
-        code = np.where(m.loss, 3, np.where(m.gain, 2, m.baseline.astype(np.uint8)))
-        classes[p] = np.where(observed, m.habitat.astype(np.uint8), NODATA)
-        change[p] = np.where(observed, code, NODATA)
+        classes[p], change[p] = walk.step(m)
     return classes, change
 
 

@@ -8,19 +8,23 @@ return lazy datasets: the flow computes them together, once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from indices._kernels import membership
-from indices.canopy import canopy_metrics
-from indices.change import change_metrics
+from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
+from indices.change import CHANGE_METRICS, change_metrics, change_row, mmu_pixels, monthly_states
 from indices.composite import composite, monthly_composite
 from indices.habitat import RULES, MangroveRule, SeagrassRule, habitat_score, turbid_scenes
+from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
 
-__all__ = ["scene_statistics", "monthly_change", "OBSERVATION_INDICES"]
+__all__ = ["MONTHLY_COLUMNS", "MonthlyInputs", "OBSERVATION_INDICES", "monthly_change",
+           "monthly_inputs", "scene_statistics", "walk_months"]
 
 OBSERVATION_INDICES = ("ndvi", "ndwi", "mndwi", "mvi")
 
@@ -111,17 +115,44 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
     raise ValueError(f"no in-kernel habitat test for {type(rule).__name__}")
 
 
-def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
-                   baseline: tuple[dt.date, dt.date], pixel_area_ha: float,
-                   mmu_ha: float = 0.1) -> xr.Dataset:
-    """Per calendar month: extent, gain, loss, net change and interval against the baseline."""
+@dataclass(frozen=True)
+class MonthlyInputs:
+    """What the month walk of a site reads, lazy (see :func:`monthly_inputs`)."""
+
+    scores: xr.DataArray
+    """Habitat score per month ``(period, y, x)``; NaN not observed, and all NaN in a month
+    mostly under a sediment plume (seagrass: its classes are carried forward)."""
+    map_scores: xr.DataArray
+    """The same before the plume months are dropped: what :func:`flows.maps.site_maps` maps."""
+    ndvi: xr.DataArray
+    """NDVI of each month's composite ``(period, y, x)``."""
+    n_clear: xr.DataArray
+    """Clear views in each month's composite ``(period, y, x)``."""
+    base_score: xr.DataArray
+    base_red: xr.DataArray
+    base_nir: xr.DataArray
+    base_ndvi: xr.DataArray
+    base_ndwi: xr.DataArray
+    turbid: xr.DataArray
+    """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
+    baseline_observed_fraction: xr.DataArray
+
+    @property
+    def base(self) -> tuple[xr.DataArray, ...]:
+        """The baseline maps :class:`indices.canopy.CanopyWalk` starts from, in its order."""
+        return (self.base_score, self.base_red, self.base_nir, self.base_ndvi, self.base_ndwi)
+
+
+def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
+                   baseline: tuple[dt.date, dt.date]) -> MonthlyInputs:
+    """The composites and scores the change walk of a site reads (lazy when the cube is)."""
     if habitat == "seagrass":
         # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
         # composites as if it were defective (SCL 1), and flag months that were mostly turbid
         turbid, water = turbid_scenes(cube)
         cube = cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
     months = monthly_composite(cube)
-    scores = habitat_score(months, habitat)
+    map_scores = scores = habitat_score(months, habitat)
     base = composite(cube, *baseline)
     base_score = habitat_score(base, habitat)
     if habitat == "seagrass":
@@ -134,14 +165,83 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         scores = scores.where(~turbid_month)
     else:
         turbid_month = xr.zeros_like(months["period"], dtype=bool)
-    table = change_metrics(scores, base_score, site_mask, pixel_area_ha=pixel_area_ha,
-                           mmu_ha=mmu_ha)
-    table["baseline_observed_fraction"] = (base_score.notnull() & site_mask).sum() / site_mask.sum()
     ix_names = ["ndvi", "ndwi"]
-    canopy = canopy_metrics(scores, months, compute_indices(months, ix_names), base_score, base,
-                            compute_indices(base, ix_names), site_mask, habitat=habitat,
-                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
+    month_ix, base_ix = compute_indices(months, ix_names), compute_indices(base, ix_names)
+    return MonthlyInputs(
+        scores=scores, map_scores=map_scores, ndvi=month_ix["ndvi"], n_clear=months["n_clear"],
+        base_score=base_score, base_red=base["B04"], base_nir=base["B08"],
+        base_ndvi=base_ix["ndvi"], base_ndwi=base_ix["ndwi"],
+        turbid=turbid_month.astype(np.float64).drop_vars(
+            [c for c in turbid_month.coords if c != "period"]),
+        baseline_observed_fraction=(base_score.notnull() & site_mask).sum() / site_mask.sum(),
+    )
+
+
+def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
+                   baseline: tuple[dt.date, dt.date], pixel_area_ha: float,
+                   mmu_ha: float = 0.1) -> xr.Dataset:
+    """Per calendar month: extent, gain, loss, net change and interval against the baseline.
+
+    The walk over the months takes whole maps (patches and the minimum mapping unit are not
+    local): lazily, it holds every month of the site at once. :func:`walk_months` takes the
+    same inputs one month at a time."""
+    inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline)
+    table = change_metrics(inputs.scores, inputs.base_score, site_mask,
+                           pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
+    table["baseline_observed_fraction"] = inputs.baseline_observed_fraction
+    canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
+                            site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
+                            mmu_ha=mmu_ha)
     table = table.merge(canopy)
-    table["turbid"] = turbid_month.astype(np.float64).drop_vars(
-        [c for c in turbid_month.coords if c != "period"])
+    table["turbid"] = inputs.turbid
     return table.astype({k: np.float64 for k in table.data_vars})
+
+
+MONTHLY_COLUMNS = (*CHANGE_METRICS, *CANOPY_METRICS)
+"""The per-month values of :func:`walk_months`, in order."""
+
+
+def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                base: Sequence[np.ndarray], site: np.ndarray, *, habitat: str,
+                pixel_area_ha: float, mmu_ha: float = 0.1, maps: bool = False,
+                plume_months: bool = True,
+                ) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]]:
+    """The month walk of :func:`monthly_change` (and of :func:`flows.maps.site_maps` with
+    ``maps``) over computed maps, one month at a time.
+
+    ``months`` yields, in order, each month's ``(score, map_score, ndvi, n_clear)`` (y, x)
+    maps (see :class:`MonthlyInputs`); a generator computing each month when asked keeps one
+    month in memory whatever their number. ``base``: the computed :attr:`MonthlyInputs.base`.
+    ``plume_months``: False when no month was dropped as turbid (the maps then share the
+    table's walk instead of walking their own scores). Yields per month the values of
+    :data:`MONTHLY_COLUMNS` and, with ``maps``, the month's ``(class, change)`` maps: the
+    numbers of the lazy path, bit for bit.
+    """
+    site = np.asarray(site, bool)
+    base_score = base[0]
+    mmu = mmu_pixels(mmu_ha, pixel_area_ha)
+    canopy = CanopyWalk(*base, site, pixel_area_ha=pixel_area_ha, habitat=habitat)
+    score_in, map_in = _Slot(), _Slot()
+    states = monthly_states(score_in, base_score, site, mmu_pixels=mmu)
+    separate = maps and plume_months
+    map_states = monthly_states(map_in, base_score, site, mmu_pixels=mmu) if separate else None
+    mapper = MapsWalk(base_score, site) if maps else None
+    for score, map_score, ndvi, n_clear in months:
+        score_in.value, map_in.value = score, map_score
+        m = next(states)
+        row = np.concatenate([change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu),
+                              canopy.step(m, ndvi, n_clear)])
+        yield row, (mapper.step(next(map_states) if separate else m) if maps else None)
+
+
+class _Slot:
+    """An endless iterator of whatever was put in it last: feeds a generator one value per
+    step, so the walk is driven month by month from outside."""
+
+    value: np.ndarray | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        return self.value

@@ -241,25 +241,27 @@ def _two_sites_file(tmp_path: Path, ids: tuple[str, str]) -> Path:
 
 def test_a_site_whose_monthly_change_would_not_fit_fails_alone(tmp_path, prefect_env):
     """With a memory budget between two sites' needs, the larger fails with one line before
-    reading anything, the other is written, and the exit code says some sites failed."""
+    reading anything, the other is written, and the exit code says some sites failed. With
+    a budget the larger fits only month by month, it is walked so and written."""
     import datetime as dt
 
     from aoi import load_sites, site_grid
-    from flows.pipeline import load_range, month_start, walk_memory
+    from flows.pipeline import load_range, month_start, stream_memory, walk_memory
     from flows.sources.demo import DemoSource
 
     big, small = "selangor-kuala-selangor", "selangor-kuala-selangor-reference"
     sites = {s.id: s for s in load_sites()}
     end = dt.date(2024, 6, 30)
-    need = {}
+    whole, streamed = {}, {}
     for site_id in (big, small):
         site = sites[site_id]
         scenes = DemoSource().search(site, *load_range(site, None, end))
         grid = site_grid(site)
-        need[site_id] = walk_memory(grid.width * grid.height,
-                                    len({month_start(s.datetime.date()) for s in scenes}))
-    assert need[big] > 2 * need[small]
-    budget_gb = (need[big] + need[small]) / 2 / 2**30
+        months = len({month_start(s.datetime.date()) for s in scenes})
+        whole[site_id] = walk_memory(grid.width * grid.height, months)
+        streamed[site_id] = stream_memory(grid.width * grid.height, months)
+    assert streamed[big] > 1.5 * whole[small] and whole[big] > 1.5 * streamed[big]
+    budget_gb = (streamed[big] + whole[small]) / 2 / 2**30
     out = tmp_path / "results"
     proc = bluecarbon("run", "--sites", str(_two_sites_file(tmp_path, (big, small))),
                       "--out", str(out), "--end", end.isoformat(),
@@ -268,6 +270,7 @@ def test_a_site_whose_monthly_change_would_not_fit_fails_alone(tmp_path, prefect
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if "needs ~" in ln]
     assert lines and big in lines[0] and "BLUECARBON_MEMORY_GB" in lines[0], proc.stderr[-2000:]
+    assert "month by month" in lines[0]
     obs = store.read_table(out, "observations")
     assert set(obs["site_id"].astype(str)) == {small}
     assert not (out / "observations" / f"site_id={big}").exists()
@@ -275,3 +278,14 @@ def test_a_site_whose_monthly_change_would_not_fit_fails_alone(tmp_path, prefect
     assert record["sites"][big]["status"] == "failed"
     assert "SiteTooLarge" in record["sites"][big]["reason"]
     assert record["sites"][small]["status"] == "processed"
+
+    # room for the month-by-month walk only: the big site is walked so, rows and maps written
+    budget_gb = (streamed[big] + whole[big]) / 2 / 2**30
+    proc = bluecarbon("run", "--sites", str(_two_sites_file(tmp_path, (big, small))),
+                      "--out", str(out), "--end", end.isoformat(),
+                      env={**prefect_env, "BLUECARBON_MEMORY_GB": f"{budget_gb:.6f}"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    change = store.read_table(out, "change", big)
+    assert len(change) >= 10 and change["extent_ha"].gt(0).all()
+    maps = sorted((out / "maps" / big).glob("*_class.tif"))
+    assert len(maps) == len(change)

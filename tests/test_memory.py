@@ -12,8 +12,11 @@ Two runs of it: with the GDAL cache limits applied explicitly (``GDAL_LIMITS`` i
 ``benchmarks/run.py``: no VSI cache, a 64 MB block cache), which isolates the compute path, and
 with the reader as it is (its ``GDAL_ENV`` sets the same limits).
 
-The monthly change walk does hold whole maps of every month: a last test checks that
-``flows.pipeline.walk_memory``, which refuses sites that would not fit, is on the safe side.
+The monthly change walk held in memory holds whole maps of every month: a test checks that
+``flows.pipeline.walk_memory``, which decides whether a site may be walked so, is on the safe
+side. A site that would not fit is walked month by month (``walk="stream"``): its memory must
+not grow with the months (without products; the alerts' part that does is in its estimate,
+``flows.pipeline.stream_memory``, checked on the safe side too).
 
 The COGs are written once per session (``benchmarks/synthetic.py``, ~10 s); a watchdog kills
 a child past 6 GiB, so a regression cannot take the CI machine down.
@@ -38,6 +41,7 @@ CHUNKS = 1024
 RAW_BYTES_PER_PX = 13  # 6 uint16 bands + uint8 SCL on the 10 m grid
 KILL_AT = 6 * 2**30
 WALK_SIZE, WALK_SCENES = 1026, 12  # 12 scenes a month apart: 12 months of change
+LONG_WALK = 24
 
 CHILD = r"""
 import json, sys, time
@@ -86,7 +90,7 @@ print(json.dumps({
 def tiles(tmp_path_factory) -> Path:
     """The COGs of 6 scenes (3-scene catalogues reuse the first 3), written once."""
     root = tmp_path_factory.mktemp("memory-cogs")
-    for size, n in ((1026, 2), (SIZE, 6), (WALK_SIZE, WALK_SCENES)):
+    for size, n in ((1026, 2), (SIZE, 6), (WALK_SIZE, LONG_WALK)):
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "synthetic.py"), str(root),
                         "--size", str(size), "--scenes", str(n)],
                        check=True, capture_output=True, cwd=REPO, timeout=300)
@@ -149,20 +153,24 @@ sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
 import psutil
 import synthetic
 from aoi import site_grid
-from flows.pipeline import month_start, site_tables, walk_memory
+from flows.pipeline import month_start, site_tables, stream_memory, walk_memory
 from flows.sources.stac import StacSource
 
-root, size, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+root, size, n, walk, products = (sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
+                                 sys.argv[6] == "products")
 
 def run(sz, k):
     source = StacSource(str(synthetic.write_tile(root, sz, k)))
     site = synthetic.tile_site(sz)
     first, last = synthetic.scene_dates(k)
     scenes = source.search(site, first, last)
-    tables = site_tables(site, source, scenes, start=None, end=last, run_id="walk")
+    tables = site_tables(site, source, scenes, start=None, end=last, run_id="walk", walk=walk,
+                         products=products)
     grid = site_grid(site)
     months = len({month_start(s.datetime.date()) for s in scenes})
-    return tables, walk_memory(grid.width * grid.height, months), months
+    estimate = (walk_memory if walk == "memory" else stream_memory)(grid.width * grid.height,
+                                                                    months)
+    return tables, estimate, months
 
 run(1026, 2)  # imports and kernels
 before = psutil.Process().memory_info().rss
@@ -174,18 +182,45 @@ print(json.dumps({"growth": peak - before, "estimate": estimate, "months": month
 """
 
 
-def test_the_monthly_walk_estimate_is_on_the_safe_side(tiles):
-    """``flows.pipeline.walk_memory`` decides whether a site's monthly change may run (a site
-    that would not fit fails with a one-line reason instead of taking the machine down): it
-    must not be below what the walk takes, nor so far above that it refuses sites that fit."""
-    proc = subprocess.run([sys.executable, "-c", CHILD_WALK, str(REPO), str(tiles),
-                           str(WALK_SIZE), str(WALK_SCENES)], capture_output=True, text=True,
-                          cwd=REPO, timeout=600)
+def _walk(root: Path, scenes: int, walk: str, products: bool) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD_WALK, str(REPO), str(root),
+                           str(WALK_SIZE), str(scenes), walk,
+                           "products" if products else "tables"],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["months"] >= 11 and result["change_rows"] >= 11
-    report = (f"walk of {WALK_SIZE}² x {result['months']} months: peak +"
-              f"{result['growth'] / 2**20:.0f} MiB, estimate {result['estimate'] / 2**20:.0f} MiB")
+    assert result["change_rows"] == result["months"] >= scenes - 1
+    return result
+
+
+def _report(result: dict, walk: str) -> str:
+    return (f"{walk} walk of {WALK_SIZE}² x {result['months']} months: peak +"
+            f"{result['growth'] / 2**20:.0f} MiB, estimate {result['estimate'] / 2**20:.0f} MiB")
+
+
+@pytest.mark.parametrize("walk", ["memory", "stream"])
+def test_the_monthly_walk_estimates_are_on_the_safe_side(tiles, walk):
+    """``flows.pipeline.walk_memory`` and ``stream_memory`` decide how a site's monthly change
+    may run (and a site that fits neither way fails with a one-line reason instead of taking
+    the machine down): measured as the flow runs (with alerts and maps), neither may be below
+    what the walk takes, nor so far above that it refuses sites that fit."""
+    result = _walk(tiles, WALK_SCENES, walk, products=True)
+    report = _report(result, walk)
     print(report)
     assert result["growth"] <= result["estimate"], report
     assert result["growth"] >= 0.4 * result["estimate"], report
+
+
+def test_the_month_by_month_walk_does_not_grow_with_the_months(tiles):
+    """Twice the months, about the same memory: the month-by-month walk holds one month's maps.
+    (Peak RSS of a ~100 MiB run moves by tens of MiB from run to run: the bound is a quarter
+    of what the extra months cost the in-memory walk, ~220 MiB here.)"""
+    from flows.pipeline import WALK_BYTES_PER_PIXEL_MONTH
+
+    short, long = (_walk(tiles, n, "stream", products=False) for n in (WALK_SCENES, LONG_WALK))
+    report = f"{_report(short, 'stream')}; {_report(long, 'stream')}"
+    print(report)
+    extra_months = long["months"] - short["months"]
+    assert extra_months >= 10
+    in_memory = WALK_BYTES_PER_PIXEL_MONTH * WALK_SIZE**2 * extra_months
+    assert long["growth"] - short["growth"] < in_memory / 4, report

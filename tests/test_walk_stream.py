@@ -1,0 +1,102 @@
+"""The month walk of a site, month by month (``site_tables(walk="stream")``, what a site too
+large for the in-memory walk gets) gives the rows and maps of the in-memory walk, bit for bit;
+``walk="auto"`` picks it only when the in-memory walk would not fit, and refuses a site that
+would not fit either way. Memory: tests/test_memory.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from aoi import load_sites, site_grid
+from flows.pipeline import (
+    SiteTooLarge,
+    load_range,
+    month_start,
+    site_tables,
+    stream_memory,
+    walk_memory,
+)
+from flows.sources.demo import DemoScenario, DemoSource
+
+SITES = {s.id: s for s in load_sites()}
+END = dt.date(2024, 9, 30)
+# a plume month at the seagrass sites: the maps then walk their own scores (the table's skip it)
+PLUMES = DemoScenario(plume_months=("2024-02",), glint_probability=0.3, end=END)
+
+
+def _both(site_id: str, source: DemoSource):
+    site = SITES[site_id]
+    scenes = source.search(site, *load_range(site, None, END))
+    run = {walk: site_tables(site, source, scenes, start=None, end=END, run_id="r",
+                             products=True, walk=walk) for walk in ("memory", "stream")}
+    return run["memory"], run["stream"]
+
+
+@pytest.mark.parametrize("site_id, scenario", [
+    ("selangor-kuala-selangor", None),
+    ("kenya-mida-creek", PLUMES),
+    ("andalusia-cabo-de-gata-genoveses", PLUMES),
+    ("mexico-puerto-morelos", None),
+])
+def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scenario):
+    source = DemoSource(seed=3, scenario=scenario) if scenario else DemoSource(seed=3)
+    memory, stream = _both(site_id, source)
+    assert len(memory.change) >= 10
+    assert stream.change.equals(memory.change)
+    assert stream.observations.equals(memory.observations)
+    assert stream.failed_scenes == memory.failed_scenes
+    assert list(stream.maps.data_vars) == list(memory.maps.data_vars) == ["class", "change"]
+    np.testing.assert_array_equal(stream.maps["period"].values, memory.maps["period"].values)
+    for product in ("class", "change"):
+        np.testing.assert_array_equal(stream.maps[product].values, memory.maps[product].values)
+    assert stream.maps.attrs == memory.maps.attrs
+    if scenario is PLUMES and SITES[site_id].habitat == "seagrass":
+        assert memory.change["turbid"].any(), "the plume month must be in the test"
+    # the alerts do not depend on the walk
+    assert stream.alerts.rows.equals(memory.alerts.rows)
+
+
+def _needs(site_id: str) -> tuple[int, int]:
+    site = SITES[site_id]
+    scenes = DemoSource().search(site, *load_range(site, None, END))
+    grid = site_grid(site)
+    months = len({month_start(s.datetime.date()) for s in scenes})
+    px = grid.width * grid.height
+    return walk_memory(px, months), stream_memory(px, months)
+
+
+def test_auto_walks_month_by_month_only_when_the_whole_walk_would_not_fit(monkeypatch):
+    site_id = "selangor-kuala-selangor"
+    site = SITES[site_id]
+    source = DemoSource()
+    scenes = source.search(site, *load_range(site, None, END))
+    whole, stream = _needs(site_id)
+    assert stream < whole
+
+    def run():
+        return site_tables(site, source, scenes, start=None, end=END, run_id="r",
+                           products=True)
+
+    monkeypatch.setenv("BLUECARBON_MEMORY_GB", str(whole * 1.01 / 2**30))
+    in_memory = run()
+    assert not isinstance(in_memory.maps["class"].values, np.memmap)
+    monkeypatch.setenv("BLUECARBON_MEMORY_GB", str((whole + stream) / 2 / 2**30))
+    streamed = run()
+    assert isinstance(streamed.maps["class"].data, np.memmap)  # maps spilled to a temp file
+    assert streamed.change.equals(in_memory.change)
+    monkeypatch.setenv("BLUECARBON_MEMORY_GB", str(stream * 0.99 / 2**30))
+    with pytest.raises(SiteTooLarge) as err:
+        run()
+    message = str(err.value)
+    assert "even month by month" in message and site_id in message and "\n" not in message
+
+
+def test_an_unknown_walk_is_refused():
+    site = SITES["selangor-kuala-selangor"]
+    source = DemoSource()
+    scenes = source.search(site, *load_range(site, None, END))
+    with pytest.raises(ValueError, match="walk must be one of"):
+        site_tables(site, source, scenes, start=None, end=END, run_id="r", walk="disk")
