@@ -113,10 +113,11 @@ def stream_memory(n_pixels: int, n_months: int) -> int:
     return n_pixels * (STREAM_BYTES_PER_PIXEL + STREAM_BYTES_PER_PIXEL_MONTH * n_months)
 
 
-def memory_budget() -> int:
+def memory_budget(*, here: bool = False) -> int:
     """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set, else the
-    smallest worker's memory limit on a dask.distributed cluster, else 90 % of the memory
-    available on this machine now."""
+    smallest worker's memory limit on a dask.distributed cluster (``here``: this process's
+    machine, where the month-by-month walk runs), else 90 % of the memory available on this
+    machine now."""
     import os
 
     import psutil
@@ -124,15 +125,16 @@ def memory_budget() -> int:
     configured = os.environ.get("BLUECARBON_MEMORY_GB")
     if configured:
         return int(float(configured) * 2**30)
-    try:
-        from distributed import default_client
+    if not here:
+        try:
+            from distributed import default_client
 
-        limits = [w.get("memory_limit") or 0 for w in
-                  default_client().scheduler_info()["workers"].values()]
-        if limits and min(limits) > 0:
-            return int(min(limits))
-    except (ImportError, ValueError):  # no cluster: this machine
-        pass
+            limits = [w.get("memory_limit") or 0 for w in
+                      default_client().scheduler_info()["workers"].values()]
+            if limits and min(limits) > 0:
+                return int(min(limits))
+        except (ImportError, ValueError):  # no cluster: this machine
+            pass
     return int(0.9 * psutil.virtual_memory().available)
 
 
@@ -150,7 +152,8 @@ def _walk_mode(site: Site, n_pixels: int, scenes: list[SceneRef], walk: str) -> 
     budget = memory_budget()
     if walk_memory(n_pixels, months) <= budget:
         return "memory"
-    need = stream_memory(n_pixels, months)
+    # month by month, the walk runs here and a worker holds one month's maps
+    need, budget = stream_memory(n_pixels, months), min(budget, memory_budget(here=True))
     if need > budget:
         raise SiteTooLarge(
             f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "

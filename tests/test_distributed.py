@@ -88,7 +88,7 @@ def _site(site_id: str):
     return next(s for s in load_sites(bundled_sites_path()) if s.id == site_id)
 
 
-def _tables(site_id: str, address: str | None):
+def _tables(site_id: str, address: str | None, walk: str = "auto"):
     """``site_tables`` for one site, on the cluster at ``address`` (None: dask's threads);
     returns the tables and the workers that ran tasks."""
     site = _site(site_id)
@@ -96,11 +96,12 @@ def _tables(site_id: str, address: str | None):
     first, last = load_range(site, None, END)
     scenes = source.search(site, first, last)
     if address is None:
-        return site_tables(site, source, scenes, start=None, end=END, run_id="t"), set()
+        return site_tables(site, source, scenes, start=None, end=END, run_id="t",
+                           walk=walk), set()
     from distributed import Client, get_task_stream
 
     with Client(address, set_as_default=True) as client, get_task_stream(client) as stream:
-        tables = site_tables(site, source, scenes, start=None, end=END, run_id="t")
+        tables = site_tables(site, source, scenes, start=None, end=END, run_id="t", walk=walk)
     return tables, {t["worker"] for t in stream.data}
 
 
@@ -129,6 +130,17 @@ def test_site_tables_are_the_same_on_a_cluster(cluster, site_id):
     _assert_same(local.observations, remote.observations, f"{site_id} observations")
     _assert_same(local.change, remote.change, f"{site_id} change")
     assert local.observations["ndvi_mean"].notna().sum() > 5  # the comparison compared numbers
+
+
+def test_the_month_by_month_walk_on_a_cluster_gives_the_same_rows(cluster):
+    """A site too large for the in-memory walk: each month computed on the workers, walked
+    here; the rows of the whole walk without a cluster."""
+    site_id = SITES[0]
+    local, _ = _tables(site_id, None, walk="memory")
+    remote, used = _tables(site_id, cluster["address"], walk="stream")
+    assert used == set(cluster["workers"]), f"tasks ran on {used}, cluster has {cluster['workers']}"
+    _assert_same(local.observations, remote.observations, f"{site_id} observations")
+    _assert_same(local.change, remote.change, f"{site_id} change")
 
 
 def test_cli_run_on_a_cluster_writes_the_same_rows(cluster, tmp_path):
