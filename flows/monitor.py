@@ -164,8 +164,12 @@ def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: Run
                  end: dt.date, run_id: str, plan: SitePlan) -> SiteTables:
     tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
                          mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True)
-    get_run_logger().info("%s: %d scenes processed, %d observation rows, %d monthly rows",
-                          site.id, tables.n_scenes, len(tables.observations), len(tables.change))
+    logger = get_run_logger()
+    if tables.walk == "stream":
+        logger.info("%s: walked month by month: its months would not fit in memory at once "
+                    "(BLUECARBON_MEMORY_GB); its scenes were read twice", site.id)
+    logger.info("%s: %d scenes processed, %d observation rows, %d monthly rows",
+                site.id, tables.n_scenes, len(tables.observations), len(tables.change))
     return tables
 
 
@@ -325,7 +329,8 @@ def monitor_sites(
             return
         for scene_id, reason in tables.failed_scenes.items():
             logger.warning("%s: scene %s failed: %s", site.id, scene_id, reason)
-        entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes)
+        entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes,
+                     walk=tables.walk)
         progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes,
                       failed_scenes=len(tables.failed_scenes), **written)
 

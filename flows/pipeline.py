@@ -51,6 +51,8 @@ class SiteTables:
     """:class:`flows.alerts_io.SiteAlerts` of this run (None when not computed)."""
     maps: xr.Dataset | None = None
     """Computed monthly ``class`` and ``change`` maps (:func:`flows.maps.site_maps`)."""
+    walk: str = "memory"
+    """How the months were walked: ``"memory"`` (all at once) or ``"stream"`` (month by month)."""
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
 
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
-                      len(scenes), failed, alerts, maps)
+                      len(scenes), failed, alerts, maps, walk=mode)
 
 
 def _walk_streamed(site: Site, inputs: MonthlyInputs, base, turbid: xr.DataArray,

@@ -285,6 +285,9 @@ def test_a_site_whose_monthly_change_would_not_fit_fails_alone(tmp_path, prefect
                       "--out", str(out), "--end", end.isoformat(),
                       env={**prefect_env, "BLUECARBON_MEMORY_GB": f"{budget_gb:.6f}"})
     assert proc.returncode == 0, proc.stderr[-3000:]
+    record = next(r for r in (json.loads(p.read_text()) for p in (out / "runs").glob("*.json"))
+                  if r["sites"][big]["status"] == "processed")
+    assert record["sites"][big]["walk"] == "stream"
     change = store.read_table(out, "change", big)
     assert len(change) >= 10 and change["extent_ha"].gt(0).all()
     maps = sorted((out / "maps" / big).glob("*_class.tif"))

@@ -48,6 +48,7 @@ def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scena
     assert stream.change.equals(memory.change)
     assert stream.observations.equals(memory.observations)
     assert stream.failed_scenes == memory.failed_scenes
+    assert (memory.walk, stream.walk) == ("memory", "stream")
     assert list(stream.maps.data_vars) == list(memory.maps.data_vars) == ["class", "change"]
     np.testing.assert_array_equal(stream.maps["period"].values, memory.maps["period"].values)
     for product in ("class", "change"):
