@@ -15,8 +15,9 @@ averaged; none for a map of at most 2 x 2 tiles), a colour table and nodata 255 
 it as is), and tags ``site_id``, ``habitat``, ``period``, ``product``, ``processing_version``,
 ``legend`` (JSON), ``mmu_ha``.
 Files are written to a hidden temp file and ``os.replace``d (atomic); the same input gives the
-same bytes, so reruns are idempotent. The arrays come from :func:`indices.maps.monthly_maps`,
-which shares the change table's month walk: the maps' areas are the table's.
+same bytes, so reruns are idempotent. The arrays come from :func:`indices.maps.monthly_maps`
+(or, for a site walked month by month, :class:`indices.maps.MapsWalk`), which share the change
+table's month walk: the maps' areas are the table's.
 """
 
 from __future__ import annotations
@@ -42,12 +43,10 @@ from aoi.grid import SiteGrid
 from flows import PROCESSING_VERSION
 from flows.alerts_io import atomic_path, writer_lock
 from flows.store import StoreError, check_site_id
-from indices.alerts import mask_turbid_water
-from indices.composite import composite, monthly_composite
-from indices.habitat import habitat_score
 from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, monthly_maps
+from indices.summary import monthly_inputs
 
-__all__ = ["COLOURS", "map_path", "site_maps", "write_cog", "write_site_maps"]
+__all__ = ["COLOURS", "map_path", "maps_dataset", "site_maps", "write_cog", "write_site_maps"]
 
 MAPS_DIR = "maps"
 _CLEAR = (0, 0, 0, 0)
@@ -66,14 +65,18 @@ _DESCRIPTIONS = {"class": "habitat class", "change": "change since the baseline"
 def site_maps(site: Site, cube: xr.Dataset, mask: xr.DataArray, *, pixel_area_ha: float,
               mmu_ha: float = 0.1) -> xr.Dataset:
     """Lazy ``class`` and ``change`` maps ``(period, y, x)`` of ``site`` from its scene cube,
-    prepared exactly as :func:`indices.summary.monthly_change` prepares the change table
-    (turbid water masked at seagrass sites, monthly and baseline composites, habitat score)."""
-    if site.habitat == "seagrass":
-        cube = mask_turbid_water(cube)
-    scores = habitat_score(monthly_composite(cube), site.habitat)
-    base = habitat_score(composite(cube, site.baseline_start, site.baseline_end), site.habitat)
-    classes, change = monthly_maps(scores, base, mask, pixel_area_ha=pixel_area_ha,
-                                   mmu_ha=mmu_ha)
+    from the inputs of the change table (:func:`indices.summary.monthly_inputs`: turbid water
+    masked at seagrass sites, monthly and baseline composites, habitat score)."""
+    inputs = monthly_inputs(cube, mask, site.habitat,
+                            baseline=(site.baseline_start, site.baseline_end))
+    classes, change = monthly_maps(inputs.map_scores, inputs.base_score, mask,
+                                   pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
+    return maps_dataset(classes, change, mmu_ha)
+
+
+def maps_dataset(classes, change, mmu_ha: float) -> xr.Dataset:
+    """The maps as :func:`site_maps` gives them, from ``(period, y, x)`` class and change
+    arrays (DataArrays, or numpy with ``coords`` set by the caller)."""
     return xr.Dataset({"class": classes, "change": change}, attrs={"mmu_ha": float(mmu_ha)})
 
 

@@ -159,6 +159,15 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
     return plan
 
 
+def _drop_maps(tables: SiteTables) -> None:
+    """Let a site's maps go once written: Prefect keeps every task's result until the flow
+    ends, and the maps are the big part (whole rasters, or temporary files for a site walked
+    month by month), so later sites would find that much less memory and disk."""
+    if tables.maps is not None:
+        for name in list(tables.maps.data_vars):
+            del tables.maps[name]
+
+
 @task(name="compute-site", cache_policy=NO_CACHE)
 def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: RunConfig,
                  end: dt.date, run_id: str, plan: SitePlan) -> SiteTables:
@@ -321,6 +330,7 @@ def monitor_sites(
                 return
             tables = compute_site(source, site, scenes, config, end, run_id, plan)
             written = write_results(config.out, tables, site, plan.since)
+            _drop_maps(tables)
         except Exception as exc:  # per-site isolation: record, carry on with the others
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("%s: failed: %s", site.id, message)

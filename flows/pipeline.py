@@ -18,13 +18,13 @@ import xarray as xr
 
 from aoi import Site, site_grid, site_mask
 from flows import PROCESSING_VERSION
-from flows.sources import SceneRef, Source, failed_scenes
+from flows.sources import FETCH_OK, SceneRef, Source, failed_scenes
 from indices.summary import (
     MONTHLY_COLUMNS,
     OBSERVATION_INDICES,
-    MonthlyInputs,
     monthly_change,
     monthly_inputs,
+    monthly_table,
     scene_statistics,
     walk_months,
 )
@@ -50,7 +50,8 @@ class SiteTables:
     alerts: Any = None
     """:class:`flows.alerts_io.SiteAlerts` of this run (None when not computed)."""
     maps: xr.Dataset | None = None
-    """Computed monthly ``class`` and ``change`` maps (:func:`flows.maps.site_maps`)."""
+    """Computed monthly ``class`` and ``change`` maps (:func:`flows.maps.site_maps`; numpy maps
+    on temporary files for a site walked month by month)."""
     walk: str = "memory"
     """How the months were walked: ``"memory"`` (all at once) or ``"stream"`` (month by month)."""
 
@@ -146,9 +147,7 @@ WALKS = ("auto", "memory", "stream")
 def _walk_mode(site: Site, n_pixels: int, scenes: list[SceneRef], walk: str) -> str:
     """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
     else ``"stream"`` (month by month) when that fits, else :class:`SiteTooLarge`."""
-    if walk not in WALKS:
-        raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
-    if walk != "auto":
+    if walk != "auto":  # as asked, unchecked (tests, benchmarks)
         return walk
     months = len({month_start(s.datetime.date()) for s in scenes})
     budget = memory_budget()
@@ -179,19 +178,23 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
                 end: dt.date, run_id: str, mmu_ha: float = 0.1,
                 chunks: int | None = 1024, plan: SitePlan | None = None,
                 products: bool = False, walk: str = "auto") -> SiteTables:
-    """Load the site's scenes, compute its observation and change rows (one dask.compute).
+    """Load the site's scenes, compute its observation and change rows (with ``products``,
+    its alerts and monthly maps too).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
     ``plan.since`` on are returned; the baseline and earlier months are still read because the
     monthly maps carry each pixel's last observation forward.
 
-    ``walk``: how the months are walked. ``"memory"``: every month's maps at once, in the one
-    compute (~60 B a pixel and month); ``"stream"``: month by month, each month's composites
-    computed when the walk reaches it (memory for one month whatever their number; scenes are
-    read twice: once for the per-scene rows, alerts and baseline, once month by month; maps
-    kept in temporary files); ``"auto"``: memory if it fits :func:`memory_budget`, else stream
-    if that fits, else :class:`SiteTooLarge` before anything is read. Same numbers either way.
+    ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
+    ``dask.compute`` (each scene read once; ~70 B a pixel and month with products);
+    ``"stream"``: month by month, each month's composites computed when the walk reaches it
+    (memory for one month whatever their number, see :func:`_walk_streamed`; each scene read
+    twice); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that fits,
+    else :class:`SiteTooLarge` before anything is read. ``"memory"`` and ``"stream"`` are
+    taken as asked, unchecked. Same rows and maps either way.
     """
+    if walk not in WALKS:
+        raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
     report_from = start or site.baseline_start
     grid = site_grid(site)
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
@@ -201,11 +204,13 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
                           _empty_change(), 0)
     # refuse before reading anything, not with the machine out of memory mid-run
     mode = _walk_mode(site, grid.width * grid.height, scenes, walk)
-    cube = _batch_small_scenes(source.load(site, scenes, chunks=chunks))
+    cube = source.load(site, scenes, chunks=chunks)
+    if mode == "memory":  # month by month, a batch would be read again for each of its months
+        cube = _batch_small_scenes(cube)
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
     status = cube["fetch_status"] if "fetch_status" in cube else None
     alert_state = maps = None
-    if products:  # alerts (and monthly maps), from the same cube in the same compute
+    if products:  # alerts (and monthly maps), from the same cube
         from flows.alerts_io import alert_pixels
 
         alert_state = alert_pixels(site, cube, mask)
@@ -220,13 +225,9 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         per_scene, monthly, status, alert_state, maps = dask.compute(
             per_scene, monthly, status, alert_state, maps)
     else:
-        inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
-        per_scene, status, alert_state, base, turbid, observed = dask.compute(
-            per_scene, status, alert_state, inputs.base, inputs.turbid,
-            inputs.baseline_observed_fraction)
-        monthly, maps = _walk_streamed(site, inputs, base, turbid, observed, mask,
-                                       pixel_area_ha=grid.pixel_area_ha, mmu_ha=mmu_ha,
-                                       maps=products)
+        per_scene, status, alert_state, monthly, maps = _walk_streamed(
+            site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
+            mmu_ha=mmu_ha, maps=products)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = _observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
@@ -246,48 +247,87 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
                       len(scenes), failed, alerts, maps, walk=mode)
 
 
-def _walk_streamed(site: Site, inputs: MonthlyInputs, base, turbid: xr.DataArray,
-                   observed: xr.DataArray, mask: xr.DataArray, *, pixel_area_ha: float,
-                   mmu_ha: float, maps: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The monthly table (and maps) of :func:`monthly_change` (and :func:`flows.maps.site_maps`)
-    walking the months one at a time: each month's composites are computed when the walk
-    reaches them, so memory holds one month whatever their number. Maps go to temporary
-    files (unlinked: the space returns when the arrays are dropped)."""
+def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
+                   pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+    """``lazy`` (per-scene statistics, fetch status, alert state), computed, then the monthly
+    table (and maps) of :func:`monthly_change` (and :func:`flows.maps.site_maps`), walking
+    the months one at a time: each month's composites are computed when the walk reaches it,
+    so memory holds one month whatever their number.
+
+    Two passes over the scenes: the first computes ``lazy``, the baseline composite and the
+    per-scene plume flags (seagrass: each scene is judged against the median of all); the
+    second reads each month's scenes for its composites, with their fetch status (a scene
+    that fails only then is failed, so that a later run retries it). Maps go to unlinked
+    temporary files under ``TMPDIR`` (on disk, unless that is a tmpfs), freed with the arrays.
+    """
     import tempfile
 
+    from indices.maps import labelled
+
+    baseline = (site.baseline_start, site.baseline_end)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+    *computed, base, turbid, observed, scene_turbid = dask.compute(
+        *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction,
+        inputs.scene_turbid)
+    per_scene, status, alert_state = computed
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
+                            scene_turbid=scene_turbid)
     periods = inputs.scores["period"].values
+    scene_month = cube["time"].values.astype("datetime64[M]")
+    fetched = cube["fetch_status"] if status is not None else None
+    status = None if status is None else np.array(status)
     yx = ("y", "x")
 
     def month_maps():
-        for p in range(len(periods)):
-            layers = [a.isel(period=p).transpose(*yx).data
+        for period in periods:
+            layers = [a.sel(period=period).transpose(*yx).data
                       for a in (inputs.scores, inputs.map_scores, inputs.ndvi, inputs.n_clear)]
-            yield tuple(np.asarray(a) for a in dask.compute(*layers))
+            scenes = np.flatnonzero(scene_month == period.astype("datetime64[M]"))
+            codes = [] if fetched is None else [fetched.isel(time=scenes).data]
+            got = dask.compute(*layers, *codes)
+            if codes:  # a scene failed in either pass is failed (the first pass's code kept)
+                status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
+            yield tuple(np.asarray(a) for a in got[:4])
 
     shape = (len(periods), mask.sizes["y"], mask.sizes["x"])
-    stores = ([np.memmap(tempfile.TemporaryFile(prefix="bluecarbon-maps-"), np.uint8, "w+",
-                         shape=shape) for _ in range(2)] if maps and len(periods) else None)
+    stores = []
+    for _ in range(2 if maps else 0):
+        with tempfile.TemporaryFile(prefix="bluecarbon-maps-") as f:  # the map keeps its own fd
+            stores.append(np.memmap(f, np.uint8, "w+", shape=shape) if len(periods)
+                          else np.zeros(shape, np.uint8))
     rows = []
-    walk = walk_months(month_maps(), [b.transpose(*yx).values for b in base],
-                       mask.transpose(*yx).values, habitat=site.habitat,
-                       pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
-                       plume_months=bool(np.asarray(turbid).any()))
+    base_maps = [b.transpose(*yx).values for b in base]
+    del base  # walk_months drops the baseline's maps once its walks are set up
+    walk = walk_months(month_maps(), base_maps, mask.transpose(*yx).values,
+                       habitat=site.habitat, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
+                       maps=maps, plume_months=bool(np.asarray(turbid).any()))
     for p, (row, pair) in enumerate(walk):
         rows.append(row)
-        if stores is not None:
+        if maps:
             stores[0][p], stores[1][p] = pair
     table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
-    monthly = xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
-                         coords={"period": periods})
-    monthly["baseline_observed_fraction"] = float(observed)
-    monthly["turbid"] = ("period", np.asarray(turbid, np.float64))
-    if not maps:
-        return monthly, None
-    coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}
-    dims = ("period", "y", "x")
-    arrays = stores or [np.zeros(shape, np.uint8)] * 2
-    return monthly, xr.Dataset({"class": (dims, arrays[0]), "change": (dims, arrays[1])},
-                               coords=coords, attrs={"mmu_ha": float(mmu_ha)})
+    monthly = monthly_table(
+        xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
+                   coords={"period": periods}),
+        _Computed(baseline_observed_fraction=float(observed), turbid=turbid))
+    out_maps = None
+    if maps:
+        from flows.maps import maps_dataset
+
+        coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}
+        dims = ("period", "y", "x")
+        out_maps = maps_dataset(*labelled(xr.DataArray(stores[0], dims=dims, coords=coords),
+                                          xr.DataArray(stores[1], dims=dims, coords=coords)),
+                                mmu_ha)
+    return per_scene, status, alert_state, monthly, out_maps
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """What :func:`indices.summary.monthly_table` reads of the inputs, computed."""
+
+    baseline_observed_fraction: float
+    turbid: xr.DataArray
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

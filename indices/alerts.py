@@ -51,8 +51,8 @@ from indices.habitat import (
     SeagrassRule,
     bottom_signals,
     habitat_score,
+    mask_turbid_water,
     scene_reflectance,
-    turbid_scenes,
 )
 from indices.spectral import compute_indices
 
@@ -105,17 +105,6 @@ def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"]):
     takes the logarithm of (:func:`indices.habitat.bottom_signals`)."""
     b_sig, g_sig, seen = bottom_signals(refl, rule)
     return b_sig.where(seen).astype(np.float32), g_sig.where(seen).astype(np.float32)
-
-
-def mask_turbid_water(cube: xr.Dataset) -> xr.Dataset:
-    """The cube with the water of turbid scenes (sediment plumes) masked as defective (SCL 1).
-
-    The bottom is not seen through a plume, and a plume brightens the water like sand does:
-    exactly what :func:`indices.summary.monthly_change` does before compositing seagrass sites,
-    so that the alerts' baseline is the change table's baseline.
-    """
-    turbid, water = turbid_scenes(cube)
-    return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
 
 
 def _reference(monthly: xr.DataArray, base: xr.DataArray, like: xr.DataArray) -> xr.DataArray:

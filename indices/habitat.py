@@ -22,7 +22,7 @@ from indices.spectral import compute_indices
 
 __all__ = [
     "MangroveRule", "SeagrassRule", "RULES", "bottom_signals", "habitat_score", "mangrove_score",
-    "seagrass_score", "scene_reflectance", "turbid_scenes",
+    "mask_turbid_water", "seagrass_score", "scene_reflectance", "turbid_scenes",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -144,6 +144,18 @@ def turbid_scenes(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tupl
     share = share.where(n_water >= 0.3 * median(n_water.astype(np.float64)))
     turbid = (share - median(share) > rule.turbid_excess).where(share.notnull())
     return turbid, water
+
+
+def mask_turbid_water(cube: xr.Dataset,
+                      flags: tuple[xr.DataArray, xr.DataArray] | None = None) -> xr.Dataset:
+    """The cube with the water of turbid scenes (sediment plumes) masked as defective (SCL 1).
+
+    The bottom is not seen through a plume, and a plume brightens the water like sand does:
+    what the seagrass change table, its maps and the alerts' baseline all do before
+    compositing. ``flags``: :func:`turbid_scenes` of the cube, when already at hand.
+    """
+    turbid, water = flags if flags is not None else turbid_scenes(cube)
+    return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
 
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}

@@ -20,7 +20,7 @@ import xarray as xr
 
 from indices.change import MonthState, mmu_pixels, monthly_states
 
-__all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "monthly_maps"]
+__all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "labelled", "monthly_maps"]
 
 NODATA = 255
 CLASS_CODES = {0: "not habitat", 1: "habitat", NODATA: "no data"}
@@ -81,6 +81,15 @@ def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: 
         dask="parallelized",
         output_dtypes=[np.uint8, np.uint8],
     )
-    classes = classes.rename("class").assign_attrs(legend=dict(CLASS_CODES), nodata=NODATA)
-    change = change.rename("change").assign_attrs(legend=dict(CHANGE_CODES), nodata=NODATA)
-    return classes.transpose("period", "y", "x"), change.transpose("period", "y", "x")
+    return labelled(classes.transpose("period", "y", "x"), change.transpose("period", "y", "x"))
+
+
+def labelled(classes: xr.DataArray, change: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    """The class and change maps named, with their legends and nodata code as their only
+    attributes (not those of the scores they came from)."""
+    out = []
+    for array, name, codes in ((classes, "class", CLASS_CODES), (change, "change", CHANGE_CODES)):
+        array = array.rename(name)
+        array.attrs = {"legend": dict(codes), "nodata": NODATA}
+        out.append(array)
+    return out[0], out[1]

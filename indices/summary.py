@@ -2,7 +2,9 @@
 
 ``scene_statistics`` gives one value per scene (the ``observations`` table), ``monthly_change``
 one row per month (the ``change`` table). Both reduce inside the site polygon only, and both
-return lazy datasets: the flow computes them together, once.
+return lazy datasets: the flow computes them together, once. ``walk_months`` is the month walk
+of ``monthly_change`` over computed maps, one month at a time, for sites too large to hold
+every month at once (:func:`flows.pipeline.site_tables`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ from indices._kernels import membership
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import CHANGE_METRICS, change_metrics, change_row, mmu_pixels, monthly_states
 from indices.composite import composite, monthly_composite
-from indices.habitat import RULES, MangroveRule, SeagrassRule, habitat_score, turbid_scenes
+from indices.habitat import (
+    RULES,
+    MangroveRule,
+    SeagrassRule,
+    habitat_score,
+    mask_turbid_water,
+    turbid_scenes,
+)
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
 
 __all__ = ["MONTHLY_COLUMNS", "MonthlyInputs", "OBSERVATION_INDICES", "monthly_change",
-           "monthly_inputs", "scene_statistics", "walk_months"]
+           "monthly_inputs", "monthly_table", "scene_statistics", "walk_months"]
 
 OBSERVATION_INDICES = ("ndvi", "ndwi", "mndwi", "mvi")
 
@@ -136,6 +145,10 @@ class MonthlyInputs:
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
+    scene_turbid: xr.DataArray | None = None
+    """Seagrass: the per-scene plume flag ``(time,)`` (:func:`indices.habitat.turbid_scenes`);
+    it compares each scene with the median of all, so every month depends on every scene
+    until it is computed and given back (``monthly_inputs(..., scene_turbid=...)``)."""
 
     @property
     def base(self) -> tuple[xr.DataArray, ...]:
@@ -144,13 +157,18 @@ class MonthlyInputs:
 
 
 def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
-                   baseline: tuple[dt.date, dt.date]) -> MonthlyInputs:
-    """The composites and scores the change walk of a site reads (lazy when the cube is)."""
+                   baseline: tuple[dt.date, dt.date],
+                   scene_turbid: xr.DataArray | None = None) -> MonthlyInputs:
+    """The composites and scores the change walk of a site reads (lazy when the cube is).
+    ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube, so
+    that a month's composites read only that month's scenes (seagrass)."""
     if habitat == "seagrass":
         # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
         # composites as if it were defective (SCL 1), and flag months that were mostly turbid
         turbid, water = turbid_scenes(cube)
-        cube = cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
+        if scene_turbid is not None:
+            turbid = turbid.copy(data=np.asarray(scene_turbid))
+        cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube)
     map_scores = scores = habitat_score(months, habitat)
     base = composite(cube, *baseline)
@@ -174,7 +192,17 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         turbid=turbid_month.astype(np.float64).drop_vars(
             [c for c in turbid_month.coords if c != "period"]),
         baseline_observed_fraction=(base_score.notnull() & site_mask).sum() / site_mask.sum(),
+        scene_turbid=turbid if habitat == "seagrass" else None,
     )
+
+
+def monthly_table(table: xr.Dataset, inputs: MonthlyInputs) -> xr.Dataset:
+    """The change table of :func:`monthly_change` from its per-month metrics (lazy or
+    computed, with ``inputs`` alike): the baseline's observed fraction, the plume flag, all
+    float64."""
+    table = table.assign(baseline_observed_fraction=inputs.baseline_observed_fraction,
+                         turbid=inputs.turbid)
+    return table.astype({k: np.float64 for k in table.data_vars})
 
 
 def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
@@ -188,13 +216,10 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline)
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
-    table["baseline_observed_fraction"] = inputs.baseline_observed_fraction
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
-    table = table.merge(canopy)
-    table["turbid"] = inputs.turbid
-    return table.astype({k: np.float64 for k in table.data_vars})
+    return monthly_table(table.merge(canopy), inputs)
 
 
 MONTHLY_COLUMNS = (*CHANGE_METRICS, *CANOPY_METRICS)
@@ -211,7 +236,9 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
     ``months`` yields, in order, each month's ``(score, map_score, ndvi, n_clear)`` (y, x)
     maps (see :class:`MonthlyInputs`); a generator computing each month when asked keeps one
-    month in memory whatever their number. ``base``: the computed :attr:`MonthlyInputs.base`.
+    month in memory whatever their number. ``base``: the computed :attr:`MonthlyInputs.base`
+    as a list, which is emptied once the walks are set up (only the baseline score is needed
+    after: pass the only references to drop the other maps).
     ``plume_months``: False when no month was dropped as turbid (the maps then share the
     table's walk instead of walking their own scores). Yields per month the values of
     :data:`MONTHLY_COLUMNS` and, with ``maps``, the month's ``(class, change)`` maps: the
@@ -221,6 +248,8 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     base_score = base[0]
     mmu = mmu_pixels(mmu_ha, pixel_area_ha)
     canopy = CanopyWalk(*base, site, pixel_area_ha=pixel_area_ha, habitat=habitat)
+    if isinstance(base, list):
+        base.clear()
     score_in, map_in = _Slot(), _Slot()
     states = monthly_states(score_in, base_score, site, mmu_pixels=mmu)
     separate = maps and plume_months

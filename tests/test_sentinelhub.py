@@ -273,6 +273,35 @@ def test_a_failed_scene_does_not_stop_the_site(shub):
     assert len(tables.change) == 7
 
 
+def test_month_by_month_reads_each_scene_twice_and_fails_a_scene_failing_then(shub):
+    """A site walked month by month (too large for memory) reads every scene once for its
+    per-scene rows and baseline, then each month's scenes for that month only (a seagrass
+    site's plume flags compare every scene with the median of all: computed in the first
+    pass, not redone per month). A scene refused only in the second pass is failed, not
+    stored as done with its month computed without it."""
+    src = _source()
+    end = dt.date(2023, 10, 31)
+    refs = src.search(SMALL, SMALL.baseline_start, end)
+    kw = dict(start=None, end=end, run_id="t", products=True)
+    memory = site_tables(SMALL, src, refs, walk="memory", **kw)
+    once = shub.calls["process"]
+    assert once >= len(refs)
+    shub.reset()
+    stream = site_tables(SMALL, src, refs, walk="stream", **kw)
+    assert shub.calls["process"] == 2 * once
+    assert stream.change.equals(memory.change)
+    assert stream.observations.equals(memory.observations)
+    assert stream.failed_scenes == memory.failed_scenes == {}
+    late = refs[-2]  # after the baseline: the first pass's composites do not need it
+    assert late.datetime.date() > SMALL.baseline_end
+    shub.reset(Fault("process", "500", calls=frozenset(range(once + 1, 4 * once)),
+                     scene_day=late.datetime.date()))
+    got = site_tables(SMALL, src, refs, walk="stream", **kw)
+    assert got.failed_scenes == {late.scene_id: "HTTP 500"}
+    assert late.scene_id not in set(got.observations["scene_id"])
+    assert len(got.observations) == len(refs) - 1
+
+
 def test_persistent_catalog_failure_names_the_site(shub):
     shub.reset(Fault("catalog", "500"))
     with pytest.raises(SourceError) as err:

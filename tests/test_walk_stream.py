@@ -23,7 +23,8 @@ from flows.sources.demo import DemoScenario, DemoSource
 
 SITES = {s.id: s for s in load_sites()}
 END = dt.date(2024, 9, 30)
-# a plume month at the seagrass sites: the maps then walk their own scores (the table's skip it)
+# another scenario, with a plume month: at a seagrass site the maps then walk their own scores
+# (the table's skip that month); at a mangrove site it is just other data
 PLUMES = DemoScenario(plume_months=("2024-02",), glint_probability=0.3, end=END)
 
 
@@ -54,6 +55,8 @@ def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scena
     for product in ("class", "change"):
         np.testing.assert_array_equal(stream.maps[product].values, memory.maps[product].values)
     assert stream.maps.attrs == memory.maps.attrs
+    for product in ("class", "change"):
+        assert stream.maps[product].attrs == memory.maps[product].attrs
     if scenario is PLUMES and SITES[site_id].habitat == "seagrass":
         assert memory.change["turbid"].any(), "the plume month must be in the test"
     # the alerts do not depend on the walk
@@ -101,3 +104,26 @@ def test_an_unknown_walk_is_refused():
     scenes = source.search(site, *load_range(site, None, END))
     with pytest.raises(ValueError, match="walk must be one of"):
         site_tables(site, source, scenes, start=None, end=END, run_id="r", walk="disk")
+
+
+def test_the_maps_of_a_walk_month_by_month_let_go_of_their_files_once_dropped():
+    """The flow drops a site's maps once written (Prefect keeps task results until the flow
+    ends): the temporary files of a site walked month by month must then be closed."""
+    import gc
+
+    import psutil
+
+    from flows.monitor import _drop_maps
+
+    site = SITES["selangor-kuala-selangor-reference"]
+    source = DemoSource()
+    scenes = source.search(site, *load_range(site, None, END))
+    gc.collect()
+    before = psutil.Process().num_fds()
+    tables = site_tables(site, source, scenes, start=None, end=END, run_id="r", products=True,
+                         walk="stream")
+    assert psutil.Process().num_fds() == before + 2  # class and change, unlinked
+    _drop_maps(tables)
+    gc.collect()
+    assert psutil.Process().num_fds() == before
+    assert len(tables.change) >= 10  # the rows stay
