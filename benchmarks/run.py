@@ -580,14 +580,17 @@ def summarise_tile(tile: dict) -> dict:
     big = max(tile["observations"], key=lambda r: r["size"] * r["size"] * r["scenes"])
     # linear cost: least-squares fit of seconds = fixed + per_px * pixels (once per site:
     # site mask, graph, opening files) + per_px_scene * pixels x scenes over every completed
-    # run; linear if no run is off the fit by more than 25 %
+    # run, in relative terms (each run weighted by 1 / its time: a plain fit is the biggest
+    # runs' and leaves the 0.4 s ones' fixed costs as a "residual"); linear if no run is off
+    # the fit by more than 25 %
     fit = [(r["size"] ** 2, r["scenes"], done[f"{r['size']}x{r['scenes']}"]["seconds"])
            for r in tile["observations"] if f"{r['size']}x{r['scenes']}" in done]
     linear = {}
     if len(fit) > 3:
         n_px, n_scenes, secs = np.array(fit, dtype=float).T
         design = np.c_[np.ones_like(n_px), n_px, n_px * n_scenes]
-        (fixed, per_px, per_px_scene), *_ = np.linalg.lstsq(design, secs, rcond=None)
+        (fixed, per_px, per_px_scene), *_ = np.linalg.lstsq(design / secs[:, None],
+                                                             np.ones_like(secs), rcond=None)
         predicted = design @ np.array([fixed, per_px, per_px_scene])
         linear = {"fixed_s": float(fixed), "ns_per_px": float(per_px * 1e9),
                   "ns_per_px_scene": float(per_px_scene * 1e9),
