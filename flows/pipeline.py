@@ -22,7 +22,6 @@ from flows.sources import FETCH_OK, SceneRef, Source, failed_scenes
 from indices.summary import (
     MONTHLY_COLUMNS,
     OBSERVATION_INDICES,
-    monthly_change,
     monthly_inputs,
     monthly_table,
     scene_statistics,
@@ -86,13 +85,13 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     return SitePlan(frozenset(s.scene_id for s in new), since)
 
 
-WALK_BYTES_PER_PIXEL_MONTH = 72
-"""Peak memory of the monthly change walk of :func:`site_tables` with everything in memory
+WALK_BYTES_PER_PIXEL_MONTH = 48
+"""Peak memory of the monthly change walk of :func:`site_tables` with every month in memory
 (``walk="memory"``) per site-grid pixel and month, measured with the flow's products (alerts
-and maps; ~70 B, ~60 B without: ``benchmarks/README.md``): it holds every month's score,
-NDVI and clear-count maps at once."""
-WALK_BYTES_PER_PIXEL = 96
-"""Its fixed part per pixel (baseline composites, masks, walk state)."""
+and maps): ~38 B (``tests/test_memory.py``; ~70 B before the walk ran once in this process
+instead of three dask tasks on single-chunk copies)."""
+WALK_BYTES_PER_PIXEL = 128
+"""Its fixed part per pixel (baseline composites, masks, walk state: ~110 B measured)."""
 STREAM_BYTES_PER_PIXEL = 160
 """The same for the walk month by month (``walk="stream"``): one month's maps, the walk's
 state and the baseline's maps (~110 B measured, ``tests/test_memory.py``)."""
@@ -186,7 +185,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     monthly maps carry each pixel's last observation forward.
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
-    ``dask.compute`` (each scene read once; ~70 B a pixel and month with products);
+    ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
     ``"stream"``: month by month, each month's composites computed when the walk reaches it
     (memory for one month whatever their number, see :func:`_walk_streamed`; each scene read
     twice); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that fits,
@@ -214,20 +213,10 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         from flows.alerts_io import alert_pixels
 
         alert_state = alert_pixels(site, cube, mask)
-    baseline = (site.baseline_start, site.baseline_end)
-    if mode == "memory":
-        monthly = monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
-                                 baseline=baseline, mmu_ha=mmu_ha)
-        if products:
-            from flows.maps import site_maps
-
-            maps = site_maps(site, cube, mask, pixel_area_ha=grid.pixel_area_ha, mmu_ha=mmu_ha)
-        per_scene, monthly, status, alert_state, maps = dask.compute(
-            per_scene, monthly, status, alert_state, maps)
-    else:
-        per_scene, status, alert_state, monthly, maps = _walk_streamed(
-            site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
-            mmu_ha=mmu_ha, maps=products)
+    walker = _walk_whole if mode == "memory" else _walk_streamed
+    per_scene, status, alert_state, monthly, maps = walker(
+        site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
+        mmu_ha=mmu_ha, maps=products)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = _observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
@@ -247,6 +236,28 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
                       len(scenes), failed, alerts, maps, walk=mode)
 
 
+def _walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
+                pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+    """``lazy`` (per-scene statistics, fetch status, alert state) and every month's maps in one
+    ``dask.compute`` (each scene read once), then the month walk over them in this process:
+    the numbers of :func:`monthly_change` (and :func:`flows.maps.site_maps`), walked once
+    for the table, the canopy and the maps instead of once each, and without dask's
+    single-chunk copies of every month."""
+    inputs = monthly_inputs(cube, mask, site.habitat,
+                            baseline=(site.baseline_start, site.baseline_end))
+    layers = [a.transpose("period", "y", "x")
+              for a in (inputs.scores, inputs.map_scores, inputs.ndvi, inputs.n_clear)]
+    *computed, base, turbid, observed, layers = dask.compute(
+        *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction, layers)
+    arrays = [np.asarray(a) for a in layers]
+    del layers
+    months = (tuple(a[p] for a in arrays) for p in range(arrays[0].shape[0]))
+    monthly, out_maps = _walk(site, mask, months, inputs.scores["period"].values, base, turbid,
+                              observed, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
+                              spill=False)
+    return (*computed, monthly, out_maps)
+
+
 def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
                    pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state), computed, then the monthly
@@ -260,10 +271,6 @@ def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple
     that fails only then is failed, so that a later run retries it). Maps go to unlinked
     temporary files under ``TMPDIR`` (on disk, unless that is a tmpfs), freed with the arrays.
     """
-    import tempfile
-
-    from indices.maps import labelled
-
     baseline = (site.baseline_start, site.baseline_end)
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
     *computed, base, turbid, observed, scene_turbid = dask.compute(
@@ -289,16 +296,34 @@ def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple
                 status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
             yield tuple(np.asarray(a) for a in got[:4])
 
+    monthly, out_maps = _walk(site, mask, month_maps(), periods, base, turbid, observed,
+                              pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps, spill=True)
+    return per_scene, status, alert_state, monthly, out_maps
+
+
+def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tuple,
+          turbid, observed, *, pixel_area_ha: float, mmu_ha: float, maps: bool,
+          spill: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The month walk (:func:`indices.summary.walk_months`) of ``months``' computed maps,
+    assembled as :func:`monthly_change`'s table and :func:`flows.maps.site_maps`' maps
+    (``spill``: on unlinked temporary files)."""
+    import tempfile
+
+    from indices.maps import labelled
+
+    yx = ("y", "x")
     shape = (len(periods), mask.sizes["y"], mask.sizes["x"])
     stores = []
     for _ in range(2 if maps else 0):
+        if not spill or not len(periods):
+            stores.append(np.empty(shape, np.uint8))
+            continue
         with tempfile.TemporaryFile(prefix="bluecarbon-maps-") as f:  # the map keeps its own fd
-            stores.append(np.memmap(f, np.uint8, "w+", shape=shape) if len(periods)
-                          else np.zeros(shape, np.uint8))
+            stores.append(np.memmap(f, np.uint8, "w+", shape=shape))
     rows = []
     base_maps = [b.transpose(*yx).values for b in base]
     del base  # walk_months drops the baseline's maps once its walks are set up
-    walk = walk_months(month_maps(), base_maps, mask.transpose(*yx).values,
+    walk = walk_months(months, base_maps, mask.transpose(*yx).values,
                        habitat=site.habitat, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
                        maps=maps, plume_months=bool(np.asarray(turbid).any()))
     for p, (row, pair) in enumerate(walk):
@@ -310,16 +335,15 @@ def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple
         xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
                    coords={"period": periods}),
         _Computed(baseline_observed_fraction=float(observed), turbid=turbid))
-    out_maps = None
-    if maps:
-        from flows.maps import maps_dataset
+    if not maps:
+        return monthly, None
+    from flows.maps import maps_dataset
 
-        coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}
-        dims = ("period", "y", "x")
-        out_maps = maps_dataset(*labelled(xr.DataArray(stores[0], dims=dims, coords=coords),
-                                          xr.DataArray(stores[1], dims=dims, coords=coords)),
-                                mmu_ha)
-    return per_scene, status, alert_state, monthly, out_maps
+    coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}
+    dims = ("period", "y", "x")
+    return monthly, maps_dataset(*labelled(xr.DataArray(stores[0], dims=dims, coords=coords),
+                                           xr.DataArray(stores[1], dims=dims, coords=coords)),
+                                 mmu_ha)
 
 
 @dataclass(frozen=True)

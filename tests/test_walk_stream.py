@@ -1,13 +1,16 @@
 """The month walk of a site, month by month (``site_tables(walk="stream")``, what a site too
-large for the in-memory walk gets) gives the rows and maps of the in-memory walk, bit for bit;
-``walk="auto"`` picks it only when the in-memory walk would not fit, and refuses a site that
-would not fit either way. Memory: tests/test_memory.py."""
+large for the in-memory walk gets) gives the rows and maps of the in-memory walk, bit for bit,
+and both give the numbers of the lazy API (``indices.summary.monthly_change``,
+``flows.maps.site_maps``: one dask task a walk); ``walk="auto"`` picks it only when the
+in-memory walk would not fit, and refuses a site that would not fit either way.
+Memory: tests/test_memory.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aoi import load_sites, site_grid
@@ -36,6 +39,27 @@ def _both(site_id: str, source: DemoSource):
     return run["memory"], run["stream"]
 
 
+def _lazy(site_id: str, source: DemoSource):
+    """The change metrics and maps of the lazy API, computed."""
+    import dask
+    import xarray as xr
+
+    from aoi import site_mask
+    from flows.maps import site_maps
+    from indices.summary import monthly_change
+
+    site = SITES[site_id]
+    scenes = source.search(site, *load_range(site, None, END))
+    grid = site_grid(site)
+    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                        coords={"y": grid.y_coords(), "x": grid.x_coords()})
+    cube = source.load(site, scenes)
+    return dask.compute(
+        monthly_change(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
+                       baseline=(site.baseline_start, site.baseline_end)),
+        site_maps(site, cube, mask, pixel_area_ha=grid.pixel_area_ha))
+
+
 @pytest.mark.parametrize("site_id, scenario", [
     ("selangor-kuala-selangor", None),
     ("kenya-mida-creek", PLUMES),
@@ -61,6 +85,22 @@ def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scena
         assert memory.change["turbid"].any(), "the plume month must be in the test"
     # the alerts do not depend on the walk
     assert stream.alerts.rows.equals(memory.alerts.rows)
+    # and the walk of site_tables is the lazy API's (one dask task for each of the table, the
+    # canopy metrics and the maps)
+    table, maps = _lazy(site_id, source)
+    periods = [p.date() for p in pd.to_datetime(table["period"].values)]
+    rows = memory.change.set_index("period")
+    assert set(rows.index) <= set(periods) and len(rows) >= len(periods) - 1
+    for column in ("extent_ha", "gain_ha", "loss_ha", "extent_ci_low_ha", "loss_ci_high_ha",
+                   "canopy_20_50_ha", "habitat_ndvi_mean", "valid_fraction",
+                   "baseline_observed_fraction"):
+        want = pd.Series(np.round(table[column].values, 6), index=periods)[rows.index]
+        if SITES[site_id].habitat != "mangrove" and column.startswith("canopy"):
+            continue
+        np.testing.assert_array_equal(rows[column].to_numpy(), want.to_numpy(), err_msg=column)
+    for product in ("class", "change"):
+        np.testing.assert_array_equal(memory.maps[product].values, maps[product].values)
+        assert memory.maps[product].attrs == maps[product].attrs
 
 
 def _needs(site_id: str) -> tuple[int, int]:
