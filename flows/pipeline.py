@@ -118,8 +118,8 @@ def stream_memory(n_pixels: int, n_months: int) -> int:
 def memory_budget(*, here: bool = False) -> int:
     """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set, else the
     smallest worker's memory limit on a dask.distributed cluster (``here``: this process's
-    machine, where the month-by-month walk runs), else 90 % of the memory available on this
-    machine now."""
+    machine, where the month walk runs), else 90 % of the memory available on this machine
+    now."""
     import os
 
     import psutil
@@ -149,11 +149,11 @@ def _walk_mode(site: Site, n_pixels: int, scenes: list[SceneRef], walk: str) -> 
     if walk != "auto":  # as asked, unchecked (tests, benchmarks)
         return walk
     months = len({month_start(s.datetime.date()) for s in scenes})
-    budget = memory_budget()
+    # the walk runs in this process, and on a cluster a worker assembles each result array
+    budget = min(memory_budget(), memory_budget(here=True))
     if walk_memory(n_pixels, months) <= budget:
         return "memory"
-    # month by month, the walk runs here and a worker holds one month's maps
-    need, budget = stream_memory(n_pixels, months), min(budget, memory_budget(here=True))
+    need = stream_memory(n_pixels, months)
     if need > budget:
         raise SiteTooLarge(
             f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "
