@@ -245,13 +245,12 @@ def _walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     single-chunk copies of every month."""
     inputs = monthly_inputs(cube, mask, site.habitat,
                             baseline=(site.baseline_start, site.baseline_end))
-    layers = [a.transpose("period", "y", "x")
-              for a in (inputs.scores, inputs.map_scores, inputs.ndvi, inputs.n_clear)]
+    layers = [a.transpose("period", "y", "x") for a in _month_layers(inputs)]
     *computed, base, turbid, observed, layers = dask.compute(
         *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction, layers)
     arrays = [np.asarray(a) for a in layers]
     del layers
-    months = (tuple(a[p] for a in arrays) for p in range(arrays[0].shape[0]))
+    months = (_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
     monthly, out_maps = _walk(site, mask, months, inputs.scores["period"].values, base, turbid,
                               observed, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
                               spill=False)
@@ -287,18 +286,32 @@ def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple
 
     def month_maps():
         for period in periods:
-            layers = [a.sel(period=period).transpose(*yx).data
-                      for a in (inputs.scores, inputs.map_scores, inputs.ndvi, inputs.n_clear)]
+            layers = [a.sel(period=period).transpose(*yx).data for a in _month_layers(inputs)]
             scenes = np.flatnonzero(scene_month == period.astype("datetime64[M]"))
             codes = [] if fetched is None else [fetched.isel(time=scenes).data]
             got = dask.compute(*layers, *codes)
             if codes:  # a scene failed in either pass is failed (the first pass's code kept)
                 status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
-            yield tuple(np.asarray(a) for a in got[:4])
+            yield _month(tuple(np.asarray(a) for a in got[:len(layers)]))
 
     monthly, out_maps = _walk(site, mask, month_maps(), periods, base, turbid, observed,
                               pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps, spill=True)
     return per_scene, status, alert_state, monthly, out_maps
+
+
+def _month_layers(inputs) -> list[xr.DataArray]:
+    """The maps a month of the walk reads: score, [the maps' score,] NDVI, clear views. The
+    maps' score only where it is another array (seagrass): a mangrove site's is the table's,
+    and computing it twice would assemble every month's score twice."""
+    scores = [inputs.scores] + ([inputs.map_scores] if inputs.map_scores is not inputs.scores
+                                else [])
+    return [*scores, inputs.ndvi, inputs.n_clear]
+
+
+def _month(maps: tuple) -> tuple:
+    """``(score, map_score, ndvi, n_clear)`` for :func:`walk_months` from the computed
+    :func:`_month_layers`."""
+    return maps if len(maps) == 4 else (maps[0], *maps)
 
 
 def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tuple,
@@ -333,8 +346,7 @@ def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tup
     table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
     monthly = monthly_table(
         xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
-                   coords={"period": periods}),
-        _Computed(baseline_observed_fraction=float(observed), turbid=turbid))
+                   coords={"period": periods}), float(observed), turbid)
     if not maps:
         return monthly, None
     from flows.maps import maps_dataset
@@ -344,14 +356,6 @@ def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tup
     return monthly, maps_dataset(*labelled(xr.DataArray(stores[0], dims=dims, coords=coords),
                                            xr.DataArray(stores[1], dims=dims, coords=coords)),
                                  mmu_ha)
-
-
-@dataclass(frozen=True)
-class _Computed:
-    """What :func:`indices.summary.monthly_table` reads of the inputs, computed."""
-
-    baseline_observed_fraction: float
-    turbid: xr.DataArray
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

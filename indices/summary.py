@@ -196,12 +196,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     )
 
 
-def monthly_table(table: xr.Dataset, inputs: MonthlyInputs) -> xr.Dataset:
+def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid) -> xr.Dataset:
     """The change table of :func:`monthly_change` from its per-month metrics (lazy or
-    computed, with ``inputs`` alike): the baseline's observed fraction, the plume flag, all
-    float64."""
-    table = table.assign(baseline_observed_fraction=inputs.baseline_observed_fraction,
-                         turbid=inputs.turbid)
+    computed, with the baseline's observed fraction and the plume flag per month alike):
+    those two added, all float64."""
+    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid)
     return table.astype({k: np.float64 for k in table.data_vars})
 
 
@@ -219,7 +218,8 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
-    return monthly_table(table.merge(canopy), inputs)
+    return monthly_table(table.merge(canopy), inputs.baseline_observed_fraction,
+                         inputs.turbid)
 
 
 MONTHLY_COLUMNS = (*CHANGE_METRICS, *CANOPY_METRICS)
