@@ -95,6 +95,14 @@ WALK_BYTES_PER_PIXEL = 128
 STREAM_BYTES_PER_PIXEL = 160
 """The same for the walk month by month (``walk="stream"``): one month's maps, the walk's
 state and the baseline's maps (~110 B measured, ``tests/test_memory.py``)."""
+STRIPS_BYTES_PER_PIXEL = 16
+"""The walk month by month in row strips (``walk="strips"``), per pixel of the site: the
+walk's bits (3-5 B, :mod:`indices.strips`), the site mask and its copies."""
+STRIPS_BYTES_PER_STRIP_PIXEL = 160
+"""Its part per pixel of a strip (the cube's chunk rows): the strip's layers, the composites
+being computed and the strip's temporaries."""
+STRIPS_BYTES = 512 * 2**20
+"""Its fixed part: the interpreter, numpy, dask, GDAL."""
 STREAM_BYTES_PER_PIXEL_MONTH = 24
 """Its part per month (~17 B measured): the alerts' monthly reference composites, and the
 maps' pages in their temporary files; nothing without products."""
@@ -113,6 +121,14 @@ def walk_memory(n_pixels: int, n_months: int) -> int:
 def stream_memory(n_pixels: int, n_months: int) -> int:
     """Bytes the month-by-month walk (with products) needs at its peak."""
     return n_pixels * (STREAM_BYTES_PER_PIXEL + STREAM_BYTES_PER_PIXEL_MONTH * n_months)
+
+
+def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: bool) -> int:
+    """Bytes the month-by-month walk in row strips needs at its peak: the carried bits, a
+    strip of every layer, and with products the alerts' state and the maps' pages."""
+    per_month = STREAM_BYTES_PER_PIXEL_MONTH * n_months if products else 0
+    return (n_pixels * (STRIPS_BYTES_PER_PIXEL + per_month)
+            + strip_pixels * STRIPS_BYTES_PER_STRIP_PIXEL + STRIPS_BYTES)
 
 
 def memory_budget(*, here: bool = False) -> int:
@@ -140,27 +156,33 @@ def memory_budget(*, here: bool = False) -> int:
     return int(0.9 * psutil.virtual_memory().available)
 
 
-WALKS = ("auto", "memory", "stream")
+WALKS = ("auto", "memory", "stream", "strips")
 
 
-def _walk_mode(site: Site, n_pixels: int, scenes: list[SceneRef], walk: str) -> str:
+def _walk_mode(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
+               products: bool) -> str:
     """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
-    else ``"stream"`` (month by month) when that fits, else :class:`SiteTooLarge`."""
+    else ``"stream"`` (month by month) when that fits, else ``"strips"`` (month by month in
+    row strips) when that fits, else :class:`SiteTooLarge`."""
     if walk != "auto":  # as asked, unchecked (tests, benchmarks)
         return walk
+    n_pixels = grid.width * grid.height
     months = len({month_start(s.datetime.date()) for s in scenes})
     # the walk runs in this process, and on a cluster a worker assembles each result array
     budget = min(memory_budget(), memory_budget(here=True))
     if walk_memory(n_pixels, months) <= budget:
         return "memory"
-    need = stream_memory(n_pixels, months)
+    if stream_memory(n_pixels, months) <= budget:
+        return "stream"
+    need = strips_memory(n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
+                         * grid.width, products=products)
     if need > budget:
         raise SiteTooLarge(
             f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "
-            f"({months} months of {n_pixels / 1e6:.1f} Mpx) and {budget / 2**30:.1f} GiB may be "
-            f"used: run fewer months at a time (--start/--end), split the site, or raise "
-            f"BLUECARBON_MEMORY_GB")
-    return "stream"
+            f"in strips ({months} months of {n_pixels / 1e6:.1f} Mpx) and "
+            f"{budget / 2**30:.1f} GiB may be used: run fewer months at a time (--start/--end), "
+            f"split the site, or raise BLUECARBON_MEMORY_GB")
+    return "strips"
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -202,7 +224,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         return SiteTables(site.id, _observation_rows(site, scenes, None, run_id),
                           _empty_change(), 0)
     # refuse before reading anything, not with the machine out of memory mid-run
-    mode = _walk_mode(site, grid.width * grid.height, scenes, walk)
+    mode = _walk_mode(site, grid, scenes, walk, chunks=chunks, products=products)
     cube = source.load(site, scenes, chunks=chunks)
     if mode == "memory":  # month by month, a batch would be read again for each of its months
         cube = _batch_small_scenes(cube)
@@ -213,7 +235,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         from flows.alerts_io import alert_pixels
 
         alert_state = alert_pixels(site, cube, mask)
-    walker = _walk_whole if mode == "memory" else _walk_streamed
+    walker = {"memory": _walk_whole, "stream": _walk_streamed, "strips": _walk_strips}[mode]
     per_scene, status, alert_state, monthly, maps = walker(
         site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
         mmu_ha=mmu_ha, maps=products)
@@ -299,6 +321,89 @@ def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple
     return per_scene, status, alert_state, monthly, out_maps
 
 
+def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
+                 pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+    """:func:`_walk_streamed`, each month computed and walked in strips of the cube's chunk
+    rows (:class:`indices.strips.StripWalk`): no map of the whole site is ever in memory
+    but the walk's bits (and, with products, the alerts' state and the maps' pages).
+
+    Three passes over the scenes: the first as :func:`_walk_streamed`'s, the second computes
+    the baseline's composites strip by strip into a temporary file, the third each month's
+    strips. Each strip's fetch status comes with it (``fetch_status_rows``): a scene failing
+    in a later pass is failed."""
+    from indices.strips import StripWalk, _Spill
+
+    baseline = (site.baseline_start, site.baseline_end)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+    *computed, turbid, observed, scene_turbid = dask.compute(
+        *lazy, inputs.turbid, inputs.baseline_observed_fraction, inputs.scene_turbid)
+    per_scene, status, alert_state = computed
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
+                            scene_turbid=scene_turbid)
+    periods = inputs.scores["period"].values
+    scene_month = cube["time"].values.astype("datetime64[M]")
+    rows_status = cube["fetch_status_rows"] if status is not None else None
+    status = None if status is None else np.array(status)
+    # strips of the source's read rows (each read once a pass), else of the cube's chunks
+    heights = (rows_status if rows_status is not None else cube["SCL"]).chunksizes.get("y") \
+        or (mask.sizes["y"],)
+    starts = np.cumsum((0,) + tuple(heights))[:-1]
+    spans = [slice(int(a), int(a + h)) for a, h in zip(starts, heights, strict=True)]
+    yx = ("y", "x")
+
+    def strips(layers: list[xr.DataArray], scenes: np.ndarray):
+        """``(first row, computed layers)`` per strip, merging the strip's fetch status."""
+        for rows in spans:
+            parts = [a.isel(y=rows).transpose(*yx).data for a in layers]
+            codes = ([] if rows_status is None
+                     else [rows_status.isel(time=scenes, y=rows).max("y").data])
+            got = dask.compute(*parts, *codes)
+            if codes:  # a scene failed in any pass is failed (the first pass's code kept)
+                status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
+            yield rows.start, tuple(np.asarray(a) for a in got[:len(parts)])
+
+    base_scenes = np.flatnonzero((cube["time"].values >= np.datetime64(baseline[0]))
+                                 & (cube["time"].values
+                                    < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
+    base_file = None
+    try:
+        for rows, layers in strips(list(inputs.base), base_scenes):
+            if base_file is None:
+                base_file = _Spill((mask.sizes["y"], mask.sizes["x"]),
+                                   tuple(a.dtype for a in layers))
+            for j, a in enumerate(layers):
+                base_file.write(j, rows, a)
+
+        def base():
+            for rows in spans:
+                yield rows.start, tuple(base_file.read(j, rows)
+                                        for j in range(len(base_file.dtypes)))
+
+        stores = _map_stores(len(periods), mask, spill=True) if maps else []
+        table = []
+        with StripWalk(base, mask.transpose(*yx).values, habitat=site.habitat,
+                       pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
+                       plume_months=bool(np.asarray(turbid).any())) as walk:
+            base_file.close()
+            base_file = None
+            for p, period in enumerate(periods):
+                scenes = np.flatnonzero(scene_month == period.astype("datetime64[M]"))
+                layers = [a.sel(period=period) for a in _month_layers(inputs)]
+                month = ((r0, _month(layers)) for r0, layers in strips(layers, scenes))
+
+                def emit(r0, classes, change, p=p):
+                    stores[0][p, r0:r0 + classes.shape[0]] = classes
+                    stores[1][p, r0:r0 + change.shape[0]] = change
+
+                table.append(walk.step(month, emit if maps else None))
+    finally:
+        if base_file is not None:
+            base_file.close()
+    monthly, out_maps = _assemble(site, mask, periods, table, stores, turbid, observed,
+                                  mmu_ha=mmu_ha)
+    return per_scene, status, alert_state, monthly, out_maps
+
+
 def _month_layers(inputs) -> list[xr.DataArray]:
     """The maps a month of the walk reads: score, [the maps' score,] NDVI, clear views. The
     maps' score only where it is another array (seagrass): a mangrove site's is the table's,
@@ -320,19 +425,8 @@ def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tup
     """The month walk (:func:`indices.summary.walk_months`) of ``months``' computed maps,
     assembled as :func:`monthly_change`'s table and :func:`flows.maps.site_maps`' maps
     (``spill``: on unlinked temporary files)."""
-    import tempfile
-
-    from indices.maps import labelled
-
     yx = ("y", "x")
-    shape = (len(periods), mask.sizes["y"], mask.sizes["x"])
-    stores = []
-    for _ in range(2 if maps else 0):
-        if not spill or not len(periods):
-            stores.append(np.empty(shape, np.uint8))
-            continue
-        with tempfile.TemporaryFile(prefix="bluecarbon-maps-") as f:  # the map keeps its own fd
-            stores.append(np.memmap(f, np.uint8, "w+", shape=shape))
+    stores = _map_stores(len(periods), mask, spill=spill) if maps else []
     rows = []
     base_maps = [b.transpose(*yx).values for b in base]
     del base  # walk_months drops the baseline's maps once its walks are set up
@@ -343,11 +437,35 @@ def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tup
         rows.append(row)
         if maps:
             stores[0][p], stores[1][p] = pair
+    return _assemble(site, mask, periods, rows, stores, turbid, observed, mmu_ha=mmu_ha)
+
+
+def _map_stores(n_periods: int, mask: xr.DataArray, *, spill: bool) -> list[np.ndarray]:
+    """The class and change maps' arrays (period, y, x) uint8, to be filled (``spill``: on
+    unlinked temporary files under ``TMPDIR``)."""
+    import tempfile
+
+    shape = (n_periods, mask.sizes["y"], mask.sizes["x"])
+    stores = []
+    for _ in range(2):
+        if not spill or not n_periods:
+            stores.append(np.empty(shape, np.uint8))
+            continue
+        with tempfile.TemporaryFile(prefix="bluecarbon-maps-") as f:  # the map keeps its own fd
+            stores.append(np.memmap(f, np.uint8, "w+", shape=shape))
+    return stores
+
+
+def _assemble(site: Site, mask: xr.DataArray, periods: np.ndarray, rows: list, stores: list,
+              turbid, observed, *, mmu_ha: float) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The monthly table from the walk's rows, and the maps from their filled stores."""
+    from indices.maps import labelled
+
     table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
     monthly = monthly_table(
         xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
                    coords={"period": periods}), float(observed), turbid)
-    if not maps:
+    if not stores:
         return monthly, None
     from flows.maps import maps_dataset
 

@@ -26,8 +26,8 @@ import xarray as xr
 
 from indices.change import MonthState, mmu_pixels, monthly_states
 
-__all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "MIN_GAIN", "CanopyWalk", "canopy_metrics",
-           "unmix_cover"]
+__all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "CANOPY_SUMS", "MIN_GAIN", "CanopyWalk",
+           "canopy_metrics", "canopy_row", "canopy_step", "endmembers", "unmix_cover"]
 
 CANOPY_CLASSES = {"canopy_20_50_ha": (0.2, 0.5), "canopy_50_80_ha": (0.5, 0.8),
                   "canopy_80_100_ha": (0.8, np.inf)}
@@ -44,15 +44,31 @@ enough pixels of either in its baseline."""
 CANOPY_METRICS = (*CANOPY_CLASSES, "habitat_ndvi_mean", "restored_ndvi_mean")
 
 
-def _endmembers(red_base, nir_base, ndvi_base, ndwi_base, base_score, site):
+MIN_ENDMEMBER_PIXELS = 20
+"""Baseline pixels an endmember's median needs; fewer, and :data:`DEFAULT_ENDMEMBERS` is used."""
+
+
+def endmember_masks(red_base, nir_base, ndvi_base, ndwi_base, base_score,
+                    site) -> tuple[np.ndarray, np.ndarray]:
+    """``(bare, canopy)``: the baseline pixels whose median red and NIR are the endmembers
+    (of a map or of rows of it)."""
     ok = site & np.isfinite(nir_base) & np.isfinite(red_base)
-    canopy = ok & (base_score >= 1)
-    bare = ok & (ndvi_base < 0.25) & (ndwi_base < 0)
-    bare_rn = ((float(np.median(red_base[bare])), float(np.median(nir_base[bare])))
-               if bare.sum() >= 20 else DEFAULT_ENDMEMBERS[0])
-    canopy_rn = ((float(np.median(red_base[canopy])), float(np.median(nir_base[canopy])))
-                 if canopy.sum() >= 20 else DEFAULT_ENDMEMBERS[1])
-    return bare_rn, canopy_rn
+    return ok & (ndvi_base < 0.25) & (ndwi_base < 0), ok & (base_score >= 1)
+
+
+def endmembers(median, counts: tuple[int, int]) -> tuple[tuple[float, float], ...]:
+    """``(bare, canopy)`` endmembers: ``median(which, band)`` gives the median red (band 0) or
+    NIR (band 1) of the bare (``which`` 0) or canopy (1) pixels, which number ``counts``."""
+    return tuple((float(median(i, 0)), float(median(i, 1)))
+                 if counts[i] >= MIN_ENDMEMBER_PIXELS else DEFAULT_ENDMEMBERS[i]
+                 for i in (0, 1))
+
+
+def _endmembers(red_base, nir_base, ndvi_base, ndwi_base, base_score, site):
+    masks = endmember_masks(red_base, nir_base, ndvi_base, ndwi_base, base_score, site)
+    bands = (red_base, nir_base)
+    return endmembers(lambda i, b: np.median(bands[b][masks[i]]),
+                      (int(masks[0].sum()), int(masks[1].sum())))
 
 
 def unmix_cover(ndvi: np.ndarray, bare: tuple[float, float],
@@ -83,24 +99,58 @@ class CanopyWalk:
 
     def step(self, m: MonthState, ndvi: np.ndarray, n_clear: np.ndarray) -> np.ndarray:
         """This month's :data:`CANOPY_METRICS`."""
-        out = np.full(len(CANOPY_METRICS), np.nan)
-        seen = m.seen & np.isfinite(ndvi)
-        # a clear view can be hazy at a cloud's unflagged edge and a median of two averages it in:
-        # cover moves on three or more views
-        steady = seen & (n_clear >= MIN_VIEWS)
-        self.cover = np.where(steady, unmix_cover(ndvi, self.bare, self.canopy), self.cover)
-        self.last_ndvi = np.where(seen, ndvi, self.last_ndvi)
-        stable = m.habitat & m.baseline
-        out[3] = np.nanmean(self.last_ndvi[stable]) if stable.any() else np.nan
-        if self.habitat == "mangrove":
-            gained = np.nan_to_num(self.cover - self.cover_base, nan=0.0) >= MIN_GAIN
-            restoring = self.site & ~m.baseline & (gained | m.habitat)
-            counted = m.habitat | restoring
-            for i, (a, b) in enumerate(CANOPY_CLASSES.values()):
-                out[i] = (counted & (self.cover >= a) & (self.cover < b)).sum() * self.pixel_area_ha
-            zone_ok = restoring.sum() * self.pixel_area_ha >= MIN_ZONE_HA
-            out[4] = np.nanmean(self.last_ndvi[restoring]) if zone_ok else np.nan
-        return out
+        sums = canopy_step(self.cover, self.last_ndvi, self.cover_base, m, ndvi, n_clear,
+                           self.site, bare=self.bare, canopy=self.canopy, habitat=self.habitat)
+        return canopy_row(sums, pixel_area_ha=self.pixel_area_ha, habitat=self.habitat)
+
+
+CANOPY_SUMS = 8
+"""Length of :func:`canopy_step`'s sums: three class counts, then the sum and the number of
+the NDVI of intact habitat, of the restoration zone, and the zone's pixel count."""
+
+
+def canopy_step(cover: np.ndarray, last_ndvi: np.ndarray, cover_base: np.ndarray,
+                m: MonthState, ndvi: np.ndarray, n_clear: np.ndarray, site: np.ndarray, *,
+                bare: tuple[float, float], canopy: tuple[float, float],
+                habitat: str) -> np.ndarray:
+    """One month of :class:`CanopyWalk` on a map or on rows of it: updates ``cover`` and
+    ``last_ndvi`` in place and returns the sums behind :func:`canopy_row` (float64, length
+    :data:`CANOPY_SUMS`), which add up over row strips (:mod:`indices.strips`)."""
+    sums = np.zeros(CANOPY_SUMS)
+    seen = m.seen & np.isfinite(ndvi)
+    # a clear view can be hazy at a cloud's unflagged edge and a median of two averages it in:
+    # cover moves on three or more views
+    steady = seen & (n_clear >= MIN_VIEWS)
+    cover[...] = np.where(steady, unmix_cover(ndvi, bare, canopy), cover)
+    last_ndvi[...] = np.where(seen, ndvi, last_ndvi)
+    sums[3:5] = _sum_count(last_ndvi[m.habitat & m.baseline])
+    if habitat == "mangrove":
+        gained = np.nan_to_num(cover - cover_base, nan=0.0) >= MIN_GAIN
+        restoring = site & ~m.baseline & (gained | m.habitat)
+        counted = m.habitat | restoring
+        for i, (a, b) in enumerate(CANOPY_CLASSES.values()):
+            sums[i] = (counted & (cover >= a) & (cover < b)).sum()
+        sums[5:7] = _sum_count(last_ndvi[restoring])
+        sums[7] = restoring.sum()
+    return sums
+
+
+def _sum_count(values: np.ndarray) -> tuple[float, int]:
+    """Sum (float64) and number of the values that are not NaN."""
+    ok = ~np.isnan(values)
+    return float(values.sum(where=ok, dtype=np.float64)), int(ok.sum())
+
+
+def canopy_row(sums: np.ndarray, *, pixel_area_ha: float, habitat: str) -> np.ndarray:
+    """:data:`CANOPY_METRICS` from :func:`canopy_step`'s sums (of a map or of its strips)."""
+    out = np.full(len(CANOPY_METRICS), np.nan)
+    if sums[4]:
+        out[3] = sums[3] / sums[4]
+    if habitat == "mangrove":
+        out[:3] = sums[:3] * pixel_area_ha
+        if sums[7] * pixel_area_ha >= MIN_ZONE_HA and sums[6]:
+            out[4] = sums[5] / sums[6]
+    return out
 
 
 def _canopy_kernel(scores, ndvi, n_clear, base_score, red_base, nir_base, ndvi_base, ndwi_base, site, *,

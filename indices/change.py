@@ -26,8 +26,8 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["CHANGE_METRICS", "MonthState", "change_metrics", "change_row", "drop_small_patches",
-           "mmu_pixels", "monthly_states"]
+__all__ = ["CHANGE_METRICS", "MonthState", "change_counts", "change_metrics", "change_row",
+           "change_values", "drop_small_patches", "fringe", "mmu_pixels", "monthly_states"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
@@ -105,23 +105,35 @@ def _fringe(patches: np.ndarray, min_pixels: int) -> tuple[np.ndarray, np.ndarra
     only a few times the mapping unit may be noise that happened to persist."""
     if not patches.any():
         return patches, patches
-    edges = patches & ~ndimage.binary_erosion(patches, structure=_EIGHT)
     small = patches & ~drop_small_patches(patches, SMALL_PATCH_MMUS * min_pixels)
-    ring = ndimage.binary_dilation(patches, structure=_EIGHT) & ~patches
+    return fringe(patches, small)
+
+
+def fringe(patches: np.ndarray, small: np.ndarray, *, above: np.ndarray | None = None,
+           below: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges | small, ring)`` of :func:`_fringe` for rows of a map, given its ``small``
+    patches: ``above`` and ``below`` are the map's rows just outside these (None at the map's
+    edge), so that a map walked in row strips (:mod:`indices.strips`) gets the whole map's
+    erosion and dilation."""
+    rows = [r for r in (above, patches, below) if r is not None]
+    ext = np.concatenate([np.atleast_2d(r) for r in rows]) if len(rows) > 1 else patches
+    inner = slice(0 if above is None else 1, ext.shape[0] - (0 if below is None else 1))
+    edges = patches & ~ndimage.binary_erosion(ext, structure=_EIGHT)[inner]
+    ring = ndimage.binary_dilation(ext, structure=_EIGHT)[inner] & ~patches
     return edges | small, ring
 
 
-def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
-               mmu_pixels: int) -> np.ndarray:
-    """One month's :data:`CHANGE_METRICS` (hectares; valid fraction) from its state."""
+def change_counts(m: MonthState, site: np.ndarray, gain_fringe: tuple[np.ndarray, np.ndarray],
+                  loss_fringe: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The pixel counts behind :func:`change_row` (int64): one per hectare metric, then the
+    pixels seen. Counts of row strips add up to those of the whole map."""
     u, ub = m.uncertain, m.baseline_uncertain
-    gain_doubt, gain_ring = _fringe(m.gain, mmu_pixels)
-    loss_doubt, loss_ring = _fringe(m.loss, mmu_pixels)
+    (gain_doubt, gain_ring), (loss_doubt, loss_ring) = gain_fringe, loss_fringe
     # the habitat map could be otherwise wherever a class or a change is in doubt
     could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
     could_be_now = m.habitat | could_flip
     could_have_been = m.baseline | ub
-    counts = (
+    return np.array([
         m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
         m.gain.sum() - m.loss.sum(),
         (m.habitat & ~could_flip).sum(), could_be_now.sum(),
@@ -129,11 +141,23 @@ def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
         (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
         (m.loss & ~u & ~ub & ~loss_doubt).sum(),
         (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
-    )
+        m.seen.sum(),
+    ], np.int64)
+
+
+def change_values(counts: np.ndarray, n_site: int, *, pixel_area_ha: float) -> np.ndarray:
+    """:data:`CHANGE_METRICS` from :func:`change_counts` (summed over strips or not)."""
     out = np.empty(len(CHANGE_METRICS), np.float64)
-    out[:-1] = np.asarray(counts, np.float64) * pixel_area_ha
-    out[-1] = m.seen.sum() / max(int(site.sum()), 1)
+    out[:-1] = np.asarray(counts[:-1], np.float64) * pixel_area_ha
+    out[-1] = counts[-1] / max(int(n_site), 1)
     return out
+
+
+def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
+               mmu_pixels: int) -> np.ndarray:
+    """One month's :data:`CHANGE_METRICS` (hectares; valid fraction) from its state."""
+    counts = change_counts(m, site, _fringe(m.gain, mmu_pixels), _fringe(m.loss, mmu_pixels))
+    return change_values(counts, int(site.sum()), pixel_area_ha=pixel_area_ha)
 
 
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,

@@ -20,7 +20,8 @@ import xarray as xr
 
 from indices.change import MonthState, mmu_pixels, monthly_states
 
-__all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "labelled", "monthly_maps"]
+__all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "labelled", "map_codes",
+           "monthly_maps"]
 
 NODATA = 255
 CLASS_CODES = {0: "not habitat", 1: "habitat", NODATA: "no data"}
@@ -38,9 +39,15 @@ class MapsWalk:
     def step(self, m: MonthState) -> tuple[np.ndarray, np.ndarray]:
         """This month's ``(class, change)`` uint8 maps."""
         self.observed |= m.seen
-        code = np.where(m.loss, 3, np.where(m.gain, 2, m.baseline.astype(np.uint8)))
-        return (np.where(self.observed, m.habitat.astype(np.uint8), NODATA).astype(np.uint8),
-                np.where(self.observed, code, NODATA).astype(np.uint8))
+        return map_codes(self.observed, m)
+
+
+def map_codes(observed: np.ndarray, m: MonthState) -> tuple[np.ndarray, np.ndarray]:
+    """A month's ``(class, change)`` uint8 maps (or rows of them) from its state and the
+    pixels observed so far."""
+    code = np.where(m.loss, 3, np.where(m.gain, 2, m.baseline.astype(np.uint8)))
+    return (np.where(observed, m.habitat.astype(np.uint8), NODATA).astype(np.uint8),
+            np.where(observed, code, NODATA).astype(np.uint8))
 
 
 def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,

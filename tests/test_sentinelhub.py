@@ -300,6 +300,20 @@ def test_month_by_month_reads_each_scene_twice_and_fails_a_scene_failing_then(sh
     assert got.failed_scenes == {late.scene_id: "HTTP 500"}
     assert late.scene_id not in set(got.observations["scene_id"])
     assert len(got.observations) == len(refs) - 1
+    # in strips (a site too large for a month's maps): strips of the requests' tile rows, the
+    # baseline's scenes read once more for its composites, each strip's reads checked
+    shub.reset()
+    strips = site_tables(SMALL, src, refs, walk="strips", **kw)
+    per_scene = once // len(refs)
+    in_baseline = sum(SMALL.baseline_start <= r.datetime.date() <= SMALL.baseline_end
+                      for r in refs)
+    assert shub.calls["process"] == 2 * once + in_baseline * per_scene
+    assert strips.change.equals(memory.change) and strips.failed_scenes == {}
+    shub.reset(Fault("process", "500", calls=frozenset(range(once + 1, 4 * once)),
+                     scene_day=late.datetime.date()))
+    got = site_tables(SMALL, src, refs, walk="strips", **kw)
+    assert got.failed_scenes == {late.scene_id: "HTTP 500"}
+    assert late.scene_id not in set(got.observations["scene_id"])
 
 
 def test_persistent_catalog_failure_names_the_site(shub):

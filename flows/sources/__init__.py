@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from aoi import Site
 
 __all__ = ["BANDS", "FETCH_BROKEN", "FETCH_OK", "SceneRef", "Source", "SourceError",
-           "failed_scenes", "get_source", "SOURCES"]
+           "failed_scenes", "get_source", "status_rows", "SOURCES"]
 
 
 class SourceError(RuntimeError):
@@ -38,8 +38,22 @@ FETCH_BROKEN = 1
 
 A source that can lose scenes (a download that fails after its retries) adds an int16
 ``fetch_status`` variable over ``time`` to the cube: 0 fetched, ``FETCH_BROKEN``, or the HTTP
-status of the last failure. The failed scene's pixels are nodata; the flow records the scene as
+status of the last failure, and ``fetch_status_rows`` (time, y), the same per pixel row
+(:func:`status_rows`). The failed scene's pixels are nodata; the flow records the scene as
 failed and writes no observation row for it, so the next run fetches it again."""
+
+
+def status_rows(blocks: Any, heights: Any) -> Any:
+    """``fetch_status_rows`` (time, y) from the read status of each row of blocks (time,
+    block rows) and the blocks' heights: each pixel row gets the status of the reads it comes
+    from, so that a strip of rows checks its own reads (a walk over row strips, see
+    :func:`flows.pipeline.site_tables`) and the max over rows is ``fetch_status``. Chunked
+    along ``y`` as the reads are: the strips follow them."""
+    import dask.array as da
+
+    n = blocks.shape[0]
+    return da.concatenate([da.broadcast_to(blocks[:, i:i + 1], (n, int(h)))
+                           for i, h in enumerate(heights)], axis=1)
 
 
 def failed_scenes(scene_ids: Any, fetch_status: Any) -> dict[str, str]:

@@ -67,7 +67,7 @@ from rasterio.windows import Window
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
-from flows.sources import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError
+from flows.sources import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, status_rows
 
 __all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "read_block_status",
            "redact", "solar_day_scenes"]
@@ -189,6 +189,8 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
         "scene_id": ("time", np.array([s.scene_id for s in scenes], dtype=object)),
     }
     ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
+    rows = status_rows(da.stack(statuses).max(axis=(0, 3)), [h for _, h in ys])
+    ds["fetch_status_rows"] = (("time", "y"), rows)  # chunked as the reads
     ds["fetch_status"] = ("time", da.stack(statuses).max(axis=(0, 2, 3)))
     ds["fetch_status"].attrs["meaning"] = (
         f"{FETCH_OK}: read; {FETCH_BROKEN}: connection broken or raster undecodable; else the "

@@ -76,7 +76,15 @@ from sentinelhub.exceptions import (
 
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid
-from flows.sources import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, failed_scenes
+from flows.sources import (
+    BANDS,
+    FETCH_BROKEN,
+    FETCH_OK,
+    SceneRef,
+    SourceError,
+    failed_scenes,
+    status_rows,
+)
 
 __all__ = ["FETCH_BROKEN", "FETCH_OK", "SentinelHubSettings", "SentinelHubSource", "failed_scenes"]
 # re-exported: the fetch-status vocabulary is shared by every source (flows.sources)
@@ -264,18 +272,21 @@ class SentinelHubSource:
             plan = _ScenePlan.of(ref)
             rows, codes = [], []
             for tile_row in tiles:
-                row = []
+                row, row_codes = [], []
                 for tile in tile_row:
                     data, code = fetch(plan, grid.epsg, tile,
                                        dask_key_name=f"sentinelhub-{ref.scene_id}-{tile.key}")
                     row.append(da.from_delayed(data, shape=(7, tile.height, tile.width),
                                                dtype=np.uint16))
-                    codes.append(da.from_delayed(code, shape=(), dtype=np.int16))
+                    row_codes.append(da.from_delayed(code, shape=(), dtype=np.int16))
                 rows.append(row)
+                codes.append(da.stack(row_codes).max())
             stacks.append(da.block(rows))
-            statuses.append(da.stack(codes).max())
+            statuses.append(da.stack(codes))
         stack = da.stack(stacks) if scenes else da.zeros((0, 7, ny, nx), dtype=np.uint16)
-        status = da.stack(statuses) if scenes else da.zeros((0,), dtype=np.int16)
+        blocks = (da.stack(statuses) if scenes
+                  else da.zeros((0, len(tiles)), dtype=np.int16))  # (time, tile rows)
+        status = blocks.max(axis=1)
         chunks = chunks or max(ny, nx)
         data = {b: stack[:, i].rechunk((1, chunks, chunks)) for i, b in enumerate(BANDS)}
         data["SCL"] = stack[:, 6].astype(np.uint8).rechunk((1, chunks, chunks))
@@ -288,6 +299,8 @@ class SentinelHubSource:
         }
         ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
         ds["fetch_status"] = ("time", status)
+        rows = status_rows(blocks, [row[0].height for row in tiles])
+        ds["fetch_status_rows"] = (("time", "y"), rows)  # chunked as the requests: tile rows
         ds["fetch_status"].attrs["meaning"] = (
             f"{FETCH_OK}: fetched; {FETCH_BROKEN}: connection broken or body undecodable; "
             "else the HTTP status of the last failed request (pixels of that tile are nodata)")

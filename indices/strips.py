@@ -1,0 +1,405 @@
+"""The month walk in row strips: a site larger than one month's maps in memory.
+
+:func:`indices.summary.walk_months` walks whole maps: a month of a whole Sentinel-2 tile
+(120 Mpx) is ~110-130 B a pixel of float maps, label images and boolean temporaries. Only the
+patches are not local: the minimum mapping unit and the small-patch doubt need each patch's
+size, patch edges and the ring around them a pixel's neighbours. :class:`StripWalk` walks the
+same months over horizontal strips of rows, giving the same numbers:
+
+* per pixel, only what the rules carry from month to month stays in memory, as bits: the
+  site, the baseline's class and doubt, the class carried forward, whether the last look was a
+  close call, whether it was seen this month and ever (maps), and the months since the last
+  look (one byte): 3 B a pixel (5 with the maps' own walk of a seagrass site with plume
+  months);
+* the canopy's float state (last cover, last NDVI, baseline cover) and each month's NDVI and
+  clear views wait in temporary files between passes (read and written with ``pread`` and
+  ``pwrite``: file pages are not this process's memory);
+* patches are labelled strip by strip, and the labels that touch across a strip edge joined
+  (a graph of the edge pairs, :func:`scipy.sparse.csgraph.connected_components`), so every
+  pixel knows the size of its whole patch; erosion and dilation see the rows just outside the
+  strip;
+* the endmembers' medians are exact order statistics found with two histogram passes over the
+  baseline's strips (:func:`order_statistics`), not a copy of every selected pixel.
+
+A month is two passes over its strips: the first updates the carried state and labels the
+candidate gain and loss, the second applies the patch sizes and counts. Strips arrive in row
+order, of any heights (the flow gives the cube's chunk rows, so each scene is read once a
+month).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
+
+from indices.canopy import (
+    CANOPY_SUMS,
+    canopy_row,
+    canopy_step,
+    endmember_masks,
+    endmembers,
+    unmix_cover,
+)
+from indices.change import (
+    SMALL_PATCH_MMUS,
+    MonthState,
+    change_counts,
+    change_values,
+    fringe,
+    mmu_pixels,
+)
+from indices.maps import map_codes
+
+__all__ = ["STRIP_BYTES_PER_PIXEL", "Patches", "StripWalk", "order_statistics"]
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+STRIP_BYTES_PER_PIXEL = 5
+"""Bytes a pixel the strip walk holds in memory from month to month (at most)."""
+
+# bits of the shared map and of each walk's map
+_SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED = 1, 2, 4, 8
+_STATE, _CLOSE, _SEEN = 1, 2, 4
+
+Strips = Iterable[tuple[int, tuple[np.ndarray, ...]]]
+"""``(first row, maps)`` per strip, in row order, covering every row once."""
+STRIP_PIXELS = 2**21
+"""Pixels of the strips walked: larger strips given are walked in parts of about this many
+pixels (a strip's temporaries are ~100 B a pixel)."""
+
+
+def _split(strips: Strips, rows: int) -> Iterator[tuple[int, tuple[np.ndarray, ...]]]:
+    """``strips`` in parts of at most ``rows`` rows."""
+    for r0, maps in strips:
+        for s0 in range(0, maps[0].shape[0], rows):
+            yield r0 + s0, tuple(m[s0:s0 + rows] for m in maps)
+
+
+class Patches:
+    """The sizes of the 8-connected patches of a boolean map given strip by strip.
+
+    :meth:`add` labels each strip (in row order); :meth:`finish` joins the labels touching
+    across strip edges and gives every label the size of its whole patch; :meth:`sizes` then
+    gives a strip's pixels their patch's size when it is labelled again. Memory: a strip's
+    labels, two rows of labels per strip and a few bytes per label."""
+
+    def __init__(self) -> None:
+        self.offsets, self.first, self.last, self._sizes = [0], [], [], []
+        self.size_of: np.ndarray | None = None
+
+    def add(self, mask: np.ndarray) -> None:
+        labels, n = ndimage.label(mask, structure=_EIGHT)
+        self._sizes.append(np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.int64))
+        self.first.append(labels[0].copy())
+        self.last.append(labels[-1].copy())
+        self.offsets.append(self.offsets[-1] + n)
+
+    def finish(self) -> None:
+        n = self.offsets[-1]
+        a, b = [], []
+        for k in range(len(self.first) - 1):
+            lower, upper = self.last[k], self.first[k + 1]
+            for dx in (-1, 0, 1):  # (x in the strip above) touches x + dx below
+                lo = lower[max(0, -dx):lower.size - max(0, dx)]
+                up = upper[max(0, dx):upper.size - max(0, -dx)]
+                ok = (lo > 0) & (up > 0)
+                a.append(lo[ok] - 1 + self.offsets[k])
+                b.append(up[ok] - 1 + self.offsets[k + 1])
+        sizes = np.concatenate(self._sizes) if self._sizes else np.zeros(0, np.int64)
+        self._sizes = []
+        if n and a and sum(x.size for x in a):
+            i, j = np.concatenate(a), np.concatenate(b)
+            graph = sparse.coo_matrix((np.ones(i.size, np.int8), (i, j)), shape=(n, n))
+            _, patch = connected_components(graph, directed=False)
+            self.size_of = np.bincount(patch, weights=sizes).astype(np.int64)[patch]
+        else:
+            self.size_of = sizes
+
+    def sizes(self, k: int, labels: np.ndarray) -> np.ndarray:
+        """Patch size of each pixel of strip ``k`` (0 outside patches) from its labels."""
+        table = np.concatenate([[0], self.size_of[self.offsets[k]:self.offsets[k + 1]]])
+        return table[labels]
+
+    def first_row_sizes(self, k: int) -> np.ndarray:
+        return self.sizes(k, self.first[k])
+
+
+class _Walk:
+    """One walk of :func:`indices.change.monthly_states` over strips: its class carried
+    forward, close calls, seen and age as bits and a byte per pixel."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.bits = np.zeros(shape, np.uint8)
+        self.age = np.zeros(shape, np.uint8)
+        self.gain = self.loss = None
+
+    def init(self, rows: slice, base: np.ndarray, close_call: np.ndarray) -> None:
+        self.bits[rows] = base * np.uint8(_STATE) | close_call * np.uint8(_CLOSE)
+
+    def update(self, rows: slice, score: np.ndarray, site: np.ndarray,
+               base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A strip's month: the carried state updated; returns the gain and loss candidates."""
+        bits = self.bits[rows]
+        seen = ~np.isnan(score) & site
+        state = np.where(seen, score > 0, (bits & _STATE) != 0) & site
+        close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
+        age = self.age[rows]
+        age[...] = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
+        bits[...] = (state * np.uint8(_STATE) | close * np.uint8(_CLOSE)
+                     | seen * np.uint8(_SEEN))
+        return state & ~base, base & ~state
+
+    def start_month(self) -> None:
+        self.gain, self.loss = Patches(), Patches()
+
+    def state(self, rows: slice, k: int, site: np.ndarray, base: np.ndarray,
+              base_uncertain: np.ndarray, mmu: int, stale_months: int
+              ) -> tuple[MonthState, np.ndarray, np.ndarray]:
+        """Strip ``k``'s :class:`MonthState`, with the patch sizes of its gain and loss."""
+        bits = self.bits[rows]
+        state = (bits & _STATE) != 0
+        changes = []
+        for patches, candidates in ((self.gain, state & ~base), (self.loss, base & ~state)):
+            labels, _ = ndimage.label(candidates, structure=_EIGHT)
+            size = patches.sizes(k, labels)
+            changes += [size >= mmu, size]
+        gain, gain_size, loss, loss_size = changes
+        m = MonthState(seen=(bits & _SEEN) != 0, habitat=(base | gain) & ~loss, baseline=base,
+                       gain=gain, loss=loss,
+                       uncertain=(((bits & _CLOSE) != 0) | (self.age[rows] > stale_months))
+                       & site, baseline_uncertain=base_uncertain)
+        return m, gain_size, loss_size
+
+
+class _Spill:
+    """Float maps in an unlinked temporary file, read and written by rows (``pread`` and
+    ``pwrite``: the pages are the kernel's page cache, not this process's memory)."""
+
+    def __init__(self, shape: tuple[int, int], dtypes: tuple) -> None:
+        self.shape, self.dtypes = shape, [np.dtype(d) for d in dtypes]
+        self.starts = np.cumsum([0] + [shape[0] * shape[1] * d.itemsize for d in self.dtypes])
+        self.file = tempfile.TemporaryFile(prefix="bluecarbon-strips-")
+
+    def _offset(self, j: int, row: int) -> int:
+        return int(self.starts[j]) + row * self.shape[1] * self.dtypes[j].itemsize
+
+    def write(self, j: int, row: int, values: np.ndarray) -> None:
+        data = np.ascontiguousarray(values, self.dtypes[j])
+        view, offset = memoryview(data).cast("B"), self._offset(j, row)
+        while view.nbytes:
+            n = os.pwrite(self.file.fileno(), view, offset)
+            view, offset = view[n:], offset + n
+
+    def read(self, j: int, rows: slice) -> np.ndarray:
+        out = np.empty((rows.stop - rows.start, self.shape[1]), self.dtypes[j])
+        view, offset = memoryview(out).cast("B"), self._offset(j, rows.start)
+        while view.nbytes:
+            n = os.preadv(self.file.fileno(), [view], offset)
+            if not n:
+                raise EOFError("strip spill file ended early")
+            view, offset = view[n:], offset + n
+        return out
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def order_statistics(values: Callable[[], Iterable[np.ndarray]], ranks: list[int]) -> list:
+    """The ``ranks``-th smallest (0-based) of float32 values given in pieces, exactly, without
+    holding them: a histogram of the high 16 bits of their order-preserving integer keys finds
+    each rank's bin, a second over that bin's low 16 bits the value. ``values()`` yields the
+    pieces anew for each pass (two passes). NaN must not be among them."""
+    hist = np.zeros(65536, np.int64)
+    for v in values():
+        hist += np.bincount((_keys(v) >> np.uint32(16)).astype(np.int64), minlength=65536)
+    cum = np.cumsum(hist)
+    bins = [int(np.searchsorted(cum, r, side="right")) for r in ranks]
+    low = {b: np.zeros(65536, np.int64) for b in set(bins)}
+    for v in values():
+        keys = _keys(v)
+        high = keys >> np.uint32(16)
+        for b, h in low.items():
+            h += np.bincount((keys[high == b] & np.uint32(0xFFFF)).astype(np.int64),
+                             minlength=65536)
+    out = []
+    for r, b in zip(ranks, bins, strict=True):
+        before = int(cum[b - 1]) if b else 0
+        lo = int(np.searchsorted(np.cumsum(low[b]), r - before, side="right"))
+        out.append(_from_key(np.uint32((b << 16) | lo)))
+    return out
+
+
+def _keys(values: np.ndarray) -> np.ndarray:
+    """Order-preserving uint32 keys of float32 values (negatives' bits flipped)."""
+    u = np.ascontiguousarray(values, np.float32).view(np.uint32)
+    return np.where(u & np.uint32(0x80000000), ~u, u | np.uint32(0x80000000))
+
+
+def _from_key(key: np.uint32) -> np.float32:
+    u = key ^ np.uint32(0x80000000) if key & np.uint32(0x80000000) else ~key
+    return np.array([u], np.uint32).view(np.float32)[0]
+
+
+def _median(values: Callable[[], Iterable[np.ndarray]], n: int) -> float:
+    """``np.median`` of the ``n`` values, exactly (its mean of the two middle ones)."""
+    ranks = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    return float(np.median(np.array(order_statistics(values, ranks), np.float32)))
+
+
+class StripWalk:
+    """:func:`indices.summary.walk_months` over row strips (see the module doc).
+
+    ``site``: the (y, x) boolean site mask. ``base``: a callable giving the baseline's strips,
+    ``(first row, (score, red, nir, ndvi, ndwi))`` (:attr:`MonthInputs.base`'s order), anew
+    each time it is called (three times, at the start). Then :meth:`step` once a month with
+    that month's strips of ``(score, map_score, ndvi, n_clear)`` returns its row of
+    :data:`indices.summary.MONTHLY_COLUMNS`; with ``maps``, ``emit(first row, class,
+    change)`` gets the month's map rows as they are done. Call :meth:`close` (or use it as a
+    context manager) to free its temporary files.
+    """
+
+    def __init__(self, base: Callable[[], Strips], site: np.ndarray, *, habitat: str,
+                 pixel_area_ha: float, mmu_ha: float = 0.1, maps: bool = False,
+                 plume_months: bool = True, stale_months: int = 2) -> None:
+        site = np.asarray(site, bool)
+        self.shape = site.shape
+        self.habitat, self.pixel_area_ha = habitat, pixel_area_ha
+        self.mmu = mmu_pixels(mmu_ha, pixel_area_ha)
+        self.stale_months, self.maps = stale_months, maps
+        self.n_site = int(site.sum())
+        self.rows = max(1, STRIP_PIXELS // max(1, self.shape[1]))
+        self.shared = site.astype(np.uint8)  # _SITE
+        del site
+        self.walk = _Walk(self.shape)
+        self.map_walk = _Walk(self.shape) if maps and plume_months else None
+        self.canopy = _Spill(self.shape, (np.float32,) * 3)  # cover, last NDVI, baseline cover
+        self.month = _Spill(self.shape, (np.float32, np.int16))  # NDVI, clear views
+        try:
+            self._start(base)
+        except BaseException:
+            self.close()
+            raise
+
+    def _site(self, rows: slice) -> np.ndarray:
+        return (self.shared[rows] & _SITE) != 0
+
+    def _start(self, base: Callable[[], Strips]) -> None:
+        counts = np.zeros(2, np.int64)
+        for r0, (score, red, nir, ndvi, ndwi) in _split(base(), self.rows):
+            masks = endmember_masks(red, nir, ndvi, ndwi, score,
+                                    self._site(slice(r0, r0 + score.shape[0])))
+            counts += [int(m.sum()) for m in masks]
+
+        def median(which: int, band: int) -> float:
+            def values():
+                for r0, (score, red, nir, ndvi, ndwi) in _split(base(), self.rows):
+                    rows = slice(r0, r0 + score.shape[0])
+                    mask = endmember_masks(red, nir, ndvi, ndwi, score, self._site(rows))[which]
+                    yield (red, nir)[band][mask]
+            return _median(values, int(counts[which]))
+
+        self.bare, self.canopy_rn = endmembers(median, (int(counts[0]), int(counts[1])))
+        for r0, (score, _, _, ndvi, _) in _split(base(), self.rows):
+            rows = slice(r0, r0 + score.shape[0])
+            site = self._site(rows)
+            base_habitat = (score > 0) & site
+            close_call = ~(np.abs(score) >= 1)
+            self.shared[rows] |= (base_habitat * np.uint8(_BASE)
+                                  | (close_call & site) * np.uint8(_BASE_UNCERTAIN)
+                                  | (~np.isnan(score) & site) * np.uint8(_OBSERVED))
+            for walk in self._walks():
+                walk.init(rows, base_habitat, close_call)
+            cover_base = unmix_cover(ndvi, self.bare, self.canopy_rn)
+            self.canopy.write(0, r0, np.where(np.isfinite(cover_base), cover_base, 0.0))
+            self.canopy.write(1, r0, np.where(np.isfinite(ndvi), ndvi, np.nan))
+            self.canopy.write(2, r0, cover_base)
+
+    def _walks(self) -> list[_Walk]:
+        return [self.walk] + ([self.map_walk] if self.map_walk is not None else [])
+
+    def step(self, strips: Strips,
+             emit: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
+        """One month (see the class doc): its row of values."""
+        walks = self._walks()
+        for w in walks:
+            w.start_month()
+        spans = []
+        for r0, (score, map_score, ndvi, n_clear) in _split(strips, self.rows):
+            rows = slice(r0, r0 + score.shape[0])
+            if spans and rows.start != spans[-1].stop or not spans and r0 != 0:
+                raise ValueError(f"strips must follow each other from row 0; got row {r0}")
+            spans.append(rows)
+            site, base = self._site(rows), (self.shared[rows] & _BASE) != 0
+            for w, s in zip(walks, (score, map_score), strict=False):
+                gain, loss = w.update(rows, s, site, base)
+                w.gain.add(gain)
+                w.loss.add(loss)
+            self.month.write(0, r0, ndvi)
+            self.month.write(1, r0, n_clear)
+        if not spans or spans[-1].stop != self.shape[0]:
+            raise ValueError(f"strips cover {spans[-1].stop if spans else 0} of "
+                             f"{self.shape[0]} rows")
+        for w in walks:
+            w.gain.finish()
+            w.loss.finish()
+        counts = np.zeros(12, np.int64)
+        sums = np.zeros(CANOPY_SUMS)
+        small = SMALL_PATCH_MMUS * self.mmu
+        above = None  # the previous strip's last row of final gain and loss
+        for k, rows in enumerate(spans):
+            site = self._site(rows)
+            shared = self.shared[rows]
+            base = (shared & _BASE) != 0
+            m, gain_size, loss_size = self.walk.state(
+                rows, k, site, base, (shared & _BASE_UNCERTAIN) != 0, self.mmu,
+                self.stale_months)
+            if k + 1 < len(spans):
+                below = tuple(p.first_row_sizes(k + 1) >= self.mmu
+                              for p in (self.walk.gain, self.walk.loss))
+            else:
+                below = (None, None)
+            up = (None, None) if above is None else above
+            fringes = [fringe(patches, patches & (size < small), above=a, below=b)
+                       for patches, size, a, b in ((m.gain, gain_size, up[0], below[0]),
+                                                   (m.loss, loss_size, up[1], below[1]))]
+            counts += change_counts(m, site, *fringes)
+            above = (m.gain[-1], m.loss[-1])
+            cover, last_ndvi, cover_base = (self.canopy.read(j, rows) for j in range(3))
+            sums += canopy_step(cover, last_ndvi, cover_base, m, self.month.read(0, rows),
+                                self.month.read(1, rows), site, bare=self.bare,
+                                canopy=self.canopy_rn, habitat=self.habitat)
+            self.canopy.write(0, rows.start, cover)
+            self.canopy.write(1, rows.start, last_ndvi)
+            if self.maps:
+                mm = m if self.map_walk is None else self.map_walk.state(
+                    rows, k, site, base, m.baseline_uncertain, self.mmu, self.stale_months)[0]
+                observed = ((shared & _OBSERVED) != 0) | mm.seen
+                self.shared[rows] |= observed * np.uint8(_OBSERVED)
+                if emit is not None:
+                    emit(rows.start, *map_codes(observed, mm))
+        for w in walks:
+            w.gain = w.loss = None
+        return np.concatenate([
+            change_values(counts, self.n_site, pixel_area_ha=self.pixel_area_ha),
+            canopy_row(sums, pixel_area_ha=self.pixel_area_ha, habitat=self.habitat)])
+
+    def close(self) -> None:
+        self.canopy.close()
+        self.month.close()
+
+    def __enter__(self) -> StripWalk:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def strips_of(arrays: tuple[np.ndarray, ...], rows: int) -> Iterator[tuple[int, tuple]]:
+    """Strips of ``rows`` rows of (y, x) arrays, for :class:`StripWalk` (tests, notebooks)."""
+    height = arrays[0].shape[0]
+    for r0 in range(0, height, rows):
+        yield r0, tuple(a[r0:r0 + rows] for a in arrays)

@@ -1,0 +1,140 @@
+"""The month walk in row strips (``indices.strips``, what ``site_tables(walk="strips")`` runs
+for a site too large for one month's maps in memory) gives the numbers and maps of the
+whole-map walk (``indices.summary.walk_months``) whatever the strips: patch sizes joined
+across strip edges, erosion and dilation across them, exact medians without the values.
+Through the flow: tests/test_walk_stream.py; memory: tests/test_memory.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from indices.strips import Patches, StripWalk, order_statistics, strips_of
+from indices.summary import MONTHLY_COLUMNS, walk_months
+
+EIGHT = np.ones((3, 3), bool)
+
+
+def _cuts(rng, height: int) -> list[int]:
+    """Random strip heights adding up to ``height`` (some of one row)."""
+    cuts, left = [], height
+    while left:
+        cuts.append(int(min(left, rng.choice([1, 2, 3, 7, 19]))))
+        left -= cuts[-1]
+    return cuts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_patch_sizes_joined_across_strips_are_the_whole_maps(seed):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((61, 47)) < [0.2, 0.45, 0.6][seed % 3]  # near percolation: long patches
+    labels, _ = ndimage.label(mask, structure=EIGHT)
+    want = np.bincount(labels.ravel())[labels] * mask
+    patches, r0, spans = Patches(), 0, []
+    for h in _cuts(rng, mask.shape[0]):
+        spans.append(slice(r0, r0 + h))
+        patches.add(mask[spans[-1]])
+        r0 += h
+    patches.finish()
+    got = np.concatenate([patches.sizes(k, ndimage.label(mask[s], structure=EIGHT)[0])
+                          for k, s in enumerate(spans)])
+    np.testing.assert_array_equal(got, want)
+    for k, s in enumerate(spans):
+        np.testing.assert_array_equal(patches.first_row_sizes(k), want[s.start])
+
+
+def test_a_patch_joined_only_through_a_diagonal_across_an_edge():
+    mask = np.zeros((4, 6), bool)
+    mask[0:2, 0] = True  # above the edge
+    mask[2:4, 1] = True  # below, touching only diagonally
+    patches = Patches()
+    patches.add(mask[:2])
+    patches.add(mask[2:])
+    patches.finish()
+    assert patches.sizes(0, ndimage.label(mask[:2], structure=EIGHT)[0])[0, 0] == 4
+
+
+@pytest.mark.parametrize("values", [
+    np.array([3.0, -1.5, 0.0, -0.0, 2.5, 2.5, 1e-30, -1e30, 7.0], np.float32),
+    np.random.default_rng(1).normal(0.1, 0.05, 10001).astype(np.float32),
+    np.random.default_rng(2).random(4000).astype(np.float32),
+])
+def test_order_statistics_are_exact_and_median_is_numpys(values):
+    from indices.strips import _median
+
+    pieces = np.array_split(values, 7)
+    ranks = [0, values.size // 2, values.size - 1]
+    got = order_statistics(lambda: iter(pieces), ranks)
+    want = np.sort(values)[ranks]
+    assert np.array_equal(np.array(got, np.float32).view(np.uint32) & 0x7FFFFFFF,
+                          want.view(np.uint32) & 0x7FFFFFFF)  # -0.0 and 0.0 are one value
+    assert _median(lambda: iter(pieces), values.size) == float(np.median(values))
+
+
+def _synthetic_months(rng, shape, n):
+    """Scores with patches of change growing and shrinking, clouds, NDVI and clear views."""
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    base = np.where(((yy - 20) ** 2 + (xx - 25) ** 2) < 180, 2.0, -2.0) + rng.normal(0, 0.8, shape)
+    months = []
+    for p in range(n):
+        blob = ((yy - 10 - 2 * p) ** 2 + (xx - 40) ** 2) < 25 + 8 * p
+        cut = ((yy - 20) ** 2 + (xx - 18) ** 2) < 10 * p + 4
+        score = base + np.where(blob, 4.0, 0.0) - np.where(cut, 4.5, 0.0)
+        score = score + rng.normal(0, 0.9, shape)
+        score[rng.random(shape) < 0.15] = np.nan  # clouds
+        ndvi = np.clip(0.3 + 0.1 * score, -1, 1).astype(np.float32)
+        months.append((score.astype(np.float32), score.astype(np.float32), ndvi,
+                       rng.integers(0, 6, shape).astype(np.int16)))
+    red = rng.uniform(0.02, 0.09, shape).astype(np.float32)
+    nir = rng.uniform(0.08, 0.35, shape).astype(np.float32)
+    base_ndvi = ((nir - red) / (nir + red)).astype(np.float32)
+    base_ndwi = rng.uniform(-0.5, 0.2, shape).astype(np.float32)
+    base_score = base.astype(np.float32)
+    base_score[rng.random(shape) < 0.05] = np.nan
+    return months, [base_score, red, nir, base_ndvi, base_ndwi]
+
+
+@pytest.mark.parametrize("habitat, rows", [("mangrove", 1), ("mangrove", 5), ("seagrass", 9),
+                                           ("mangrove", 100)])
+def test_the_strip_walk_gives_the_whole_walks_rows_and_maps(habitat, rows, monkeypatch):
+    import indices.strips
+
+    # strips given taller than the walk's parts are walked in parts (here of 4 rows)
+    monkeypatch.setattr(indices.strips, "STRIP_PIXELS", 4 * 64 + 3)
+    rng = np.random.default_rng(rows)
+    shape = (53, 64)
+    months, base = _synthetic_months(rng, shape, 6)
+    site = np.ones(shape, bool)
+    site[:, :3] = False
+    site[-4:, -10:] = False
+    kw = dict(habitat=habitat, pixel_area_ha=0.01, mmu_ha=0.05, maps=True, plume_months=False)
+    whole = list(walk_months(iter(months), list(base), site, **kw))
+    assert any(row[2] > 0 for row, _ in whole) and any(row[3] > 0 for row, _ in whole)
+    with StripWalk(lambda: strips_of(tuple(base), rows), site, **kw) as walk:
+        for (want, (want_class, want_change)), month in zip(whole, months, strict=True):
+            classes = np.full(shape, 77, np.uint8)
+            change = classes.copy()
+
+            def emit(r0, c, g, classes=classes, change=change):
+                classes[r0:r0 + c.shape[0]], change[r0:r0 + g.shape[0]] = c, g
+
+            got = walk.step(strips_of(month, rows), emit)
+            assert got.shape == (len(MONTHLY_COLUMNS),)
+            np.testing.assert_array_equal(got[:12], want[:12])  # hectares: the same pixels
+            np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
+            np.testing.assert_array_equal(classes, want_class)
+            np.testing.assert_array_equal(change, want_change)
+
+
+def test_strips_out_of_order_are_refused():
+    rng = np.random.default_rng(0)
+    months, base = _synthetic_months(rng, (20, 30), 1)
+    site = np.ones((20, 30), bool)
+    with StripWalk(lambda: strips_of(tuple(base), 5), site, habitat="mangrove",
+                   pixel_area_ha=0.01) as walk:
+        pieces = list(strips_of(months[0], 5))
+        with pytest.raises(ValueError, match="strips must follow"):
+            walk.step([pieces[1], pieces[0]])
+        with pytest.raises(ValueError, match="cover 15 of 20 rows"):
+            walk.step(pieces[:3])
