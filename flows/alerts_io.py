@@ -54,7 +54,14 @@ from flows.store import (  # the store's directory fsync: one implementation for
     _fsync_dir,
     check_site_id,
 )
-from indices.alerts import DEFAULT_RULE, AlertRule, alert_patches, loss_evidence, scan_evidence
+from indices.alerts import (
+    DEFAULT_RULE,
+    AlertRule,
+    FlaggedPixels,
+    flagged_patches,
+    loss_evidence,
+    scan_evidence,
+)
 
 try:
     import fcntl
@@ -139,7 +146,9 @@ def alert_rows(site: Site, pixels: xr.Dataset, *, run_id: str, grid: SiteGrid | 
     grid = grid or site_grid(site)
     if mmu_ha is not None:
         rule = dataclasses.replace(rule, mmu_ha=float(mmu_ha))
-    labels, patches = alert_patches(pixels, pixel_area_ha=grid.pixel_area_ha, rule=rule)
+    if not isinstance(pixels, FlaggedPixels):
+        pixels = FlaggedPixels.of(pixels)
+    members, patches = flagged_patches(pixels, pixel_area_ha=grid.pixel_area_ha, rule=rule)
     window = tuple(pd.Timestamp(t, tz="UTC") for t in pixels.attrs.get("window", ()))
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
     left, top, res = grid.left, grid.top, grid.res
@@ -157,7 +166,7 @@ def alert_rows(site: Site, pixels: xr.Dataset, *, run_id: str, grid: SiteGrid | 
         "area_ha": patches["area_ha"].round(6), "confirmed_ha": patches["confirmed_ha"].round(6),
         "centroid_lon": np.round(lon, 7), "centroid_lat": np.round(lat, 7),
         "confirm_threshold": np.int32(rule.confirm),
-        "geometry": _polygons(labels, patches["patch"].to_numpy(), grid, to_lonlat),
+        "geometry": _polygons(members, pixels.shape[1], grid, to_lonlat),
         "processing_version": PROCESSING_VERSION, "run_id": run_id,
     }, columns=ALERT_SCHEMA.names)
     return SiteAlerts(site_id, rows.sort_values(["first_seen", "alert_id"]).reset_index(drop=True),
@@ -177,20 +186,26 @@ def _alert_id(site_id: str, first_seen: pd.Timestamp, x: float, y: float) -> str
     return f"{first_seen:%Y%m%d}-{hashlib.blake2b(key, digest_size=6).hexdigest()}"
 
 
-def _polygons(labels: np.ndarray, patch_ids: np.ndarray, grid: SiteGrid,
+def _polygons(members: list[np.ndarray], width: int, grid: SiteGrid,
               to_lonlat: Transformer) -> list[bytes]:
-    """WKB (WGS84) of each patch: pixel outlines (4-connected pieces unioned per patch)."""
-    pieces: dict[int, list] = {int(p): [] for p in patch_ids}
-    if len(patch_ids):
-        for geom, value in features.shapes(labels.astype(np.int32), mask=labels > 0,
-                                           connectivity=4, transform=Affine(*grid.transform)):
-            pieces[int(value)].append(shapely.geometry.shape(geom))
+    """WKB (WGS84) of each patch, given its pixels' flat raster indices: pixel outlines
+    (4-connected pieces unioned per patch), traced in the patch's bounding box."""
+    transform = Affine(*grid.transform)
 
     def project(xy: np.ndarray) -> np.ndarray:
         return np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1]))
 
-    return [shapely.to_wkb(shapely.transform(shapely.union_all(pieces[int(p)]), project))
-            for p in patch_ids]
+    out = []
+    for flat in members:
+        rows, cols = flat // width, flat % width
+        r0, c0 = int(rows.min()), int(cols.min())
+        box = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), np.uint8)
+        box[rows - r0, cols - c0] = 1
+        pieces = [shapely.geometry.shape(geom) for geom, _ in features.shapes(
+            box, mask=box > 0, connectivity=4,
+            transform=transform * Affine.translation(c0, r0))]
+        out.append(shapely.to_wkb(shapely.transform(shapely.union_all(pieces), project)))
+    return out
 
 
 # --------------------------------------------------------------------------- files

@@ -149,6 +149,24 @@ def _unchanged(path: Path, array: np.ndarray, grid: SiteGrid, tags: dict[str, st
         return False
 
 
+def release_pages(array: np.ndarray) -> None:
+    """Unmap the pages of ``array`` if it lies in a file mapping (the maps of a large site,
+    :func:`flows.pipeline.site_tables`): its content stays in the file (and the page cache),
+    but no longer counts as this process's memory until read again. Nothing otherwise."""
+    import mmap
+
+    mapping = getattr(array, "_mmap", None)  # np.memmap and its views
+    if mapping is None or not array.size:
+        return
+    origin = np.frombuffer(mapping, np.uint8).__array_interface__["data"][0]
+    start = array.__array_interface__["data"][0] - origin
+    end = start + array.nbytes  # the span of a contiguous view (rows of a map)
+    first = start - start % mmap.PAGESIZE
+    length = min(end - first, mapping.size() - first)
+    if first >= 0 and length > 0:
+        mapping.madvise(mmap.MADV_DONTNEED, first, length)
+
+
 def write_cog(path: Path, array: np.ndarray, grid: SiteGrid, *, colormap: dict,
               tags: dict[str, str], description: str = "") -> Path:
     """Write a uint8 ``(y, x)`` array on ``grid`` as a COG at ``path``, atomically."""
@@ -206,10 +224,13 @@ def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, 
 
     def write(job) -> Path | None:
         path, array, colours, tags, product = job
-        if path.is_file() and _unchanged(path, array, grid, tags, colours):
-            return None
-        return write_cog(path, array, grid, colormap=colours, tags=tags,
-                         description=_DESCRIPTIONS[product])
+        try:
+            if path.is_file() and _unchanged(path, array, grid, tags, colours):
+                return None
+            return write_cog(path, array, grid, colormap=colours, tags=tags,
+                             description=_DESCRIPTIONS[product])
+        finally:
+            release_pages(array)  # a large site's maps: one month's pages at a time
 
     _compression()  # probe once, here: warnings filters are not thread-safe
     try:

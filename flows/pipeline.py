@@ -327,21 +327,27 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
     rows (:class:`indices.strips.StripWalk`): no map of the whole site is ever in memory
     but the walk's bits (and, with products, the alerts' state and the maps' pages).
 
-    Three passes over the scenes: the first as :func:`_walk_streamed`'s, the second computes
-    the baseline's composites strip by strip into a temporary file, the third each month's
-    strips. Each strip's fetch status comes with it (``fetch_status_rows``): a scene failing
-    in a later pass is failed."""
-    from indices.strips import StripWalk, _Spill
+    Three passes over the scenes: the first computes the per-scene rows and the plume flags,
+    the second, strip by strip, the baseline's composites (into a temporary file) and, with
+    products, the alerts' state (of which only the flagged pixels are kept: a whole tile's
+    dense state is 3 GB), the third each month's strips. Each strip's fetch status comes
+    with it (``fetch_status_rows``): a scene failing in a later pass is failed."""
+    from flows.maps import release_pages
+    from indices.alerts import FlaggedPixels
+    from indices.strips import STRIP_PIXELS, Spill, StripWalk
 
     baseline = (site.baseline_start, site.baseline_end)
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
-    *computed, turbid, observed, scene_turbid = dask.compute(
-        *lazy, inputs.turbid, inputs.baseline_observed_fraction, inputs.scene_turbid)
-    per_scene, status, alert_state = computed
+    per_scene, status, alert_state = lazy
+    # the baseline's observed fraction is counted over the strips of the second pass: here,
+    # dask would hold every baseline scene's blocks for it while the per-scene rows read them
+    per_scene, status, turbid, scene_turbid = dask.compute(
+        per_scene, status, inputs.turbid, inputs.scene_turbid)
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
                             scene_turbid=scene_turbid)
     periods = inputs.scores["period"].values
-    scene_month = cube["time"].values.astype("datetime64[M]")
+    times = cube["time"].values
+    scene_month = times.astype("datetime64[M]")
     rows_status = cube["fetch_status_rows"] if status is not None else None
     status = None if status is None else np.array(status)
     # strips of the source's read rows (each read once a pass), else of the cube's chunks
@@ -358,30 +364,57 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
             codes = ([] if rows_status is None
                      else [rows_status.isel(time=scenes, y=rows).max("y").data])
             got = dask.compute(*parts, *codes)
+            _trim_memory()
             if codes:  # a scene failed in any pass is failed (the first pass's code kept)
                 status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
             yield rows.start, tuple(np.asarray(a) for a in got[:len(parts)])
 
-    base_scenes = np.flatnonzero((cube["time"].values >= np.datetime64(baseline[0]))
-                                 & (cube["time"].values
-                                    < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
-    base_file = None
+    # the baseline's composites (and the alerts' state, kept for the flagged pixels only),
+    # computed block by block: assembling a strip's blocks would hold them twice
+    base_scenes = np.flatnonzero((times >= np.datetime64(baseline[0]))
+                                 & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
+    if alert_state is not None:  # every scene: after the baseline, and the references
+        base_scenes = np.arange(times.size)
+    shape = (mask.sizes["y"], mask.sizes["x"])
+    base_file, flagged, seen = None, [], 0
+    inside = mask.transpose(*yx).values
     try:
-        for rows, layers in strips(list(inputs.base), base_scenes):
+        for rows in spans:
+            blocks = [_blocks(a.isel(y=rows).transpose(*yx).data) for a in inputs.base]
+            flags = []
+            if alert_state is not None:
+                state = [alert_state[v].isel(y=rows).transpose(*yx).data
+                         for v in ("score", "first_seen", "last_seen", "confirmed_at")]
+                flags = [_flagged_blocks(state, shape, rows.start, alert_state.attrs)]
+            codes = ([] if rows_status is None
+                     else [rows_status.isel(time=base_scenes, y=rows).max("y").data])
+            blocks, flags, codes = dask.compute(blocks, flags, codes)
+            _trim_memory()
+            if codes:
+                status[base_scenes] = np.where(status[base_scenes] != FETCH_OK,
+                                               status[base_scenes], codes[0])
+            flagged += [f for part in flags for f in part.ravel()]
             if base_file is None:
-                base_file = _Spill((mask.sizes["y"], mask.sizes["x"]),
-                                   tuple(a.dtype for a in layers))
-            for j, a in enumerate(layers):
-                base_file.write(j, rows, a)
+                base_file = Spill(shape, tuple(grid[0][0].dtype for grid in blocks))
+            for j, grid in enumerate(blocks):
+                layer = np.block(grid)
+                grid.clear()
+                if j == 0:
+                    seen += int((~np.isnan(layer) & inside[rows]).sum())
+                base_file.write(j, rows.start, layer)
+                del layer
+        alert_state = FlaggedPixels.concat(flagged) if flagged else None
+        observed = seen / inside.sum()  # MonthlyInputs.baseline_observed_fraction
 
-        def base():
-            for rows in spans:
-                yield rows.start, tuple(base_file.read(j, rows)
-                                        for j in range(len(base_file.dtypes)))
+        def base():  # in the walk's parts, not the cube's strips
+            step = max(1, STRIP_PIXELS // shape[1])
+            for r0 in range(0, shape[0], step):
+                rows = slice(r0, min(r0 + step, shape[0]))
+                yield r0, tuple(base_file.read(j, rows) for j in range(len(base_file.dtypes)))
 
         stores = _map_stores(len(periods), mask, spill=True) if maps else []
         table = []
-        with StripWalk(base, mask.transpose(*yx).values, habitat=site.habitat,
+        with StripWalk(base, inside, habitat=site.habitat,
                        pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
                        plume_months=bool(np.asarray(turbid).any())) as walk:
             base_file.close()
@@ -392,8 +425,9 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
                 month = ((r0, _month(layers)) for r0, layers in strips(layers, scenes))
 
                 def emit(r0, classes, change, p=p):
-                    stores[0][p, r0:r0 + classes.shape[0]] = classes
-                    stores[1][p, r0:r0 + change.shape[0]] = change
+                    for store, rows in zip(stores, (classes, change), strict=True):
+                        store[p, r0:r0 + rows.shape[0]] = rows
+                        release_pages(store[p, r0:r0 + rows.shape[0]])
 
                 table.append(walk.step(month, emit if maps else None))
     finally:
@@ -402,6 +436,57 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
     monthly, out_maps = _assemble(site, mask, periods, table, stores, turbid, observed,
                                   mmu_ha=mmu_ha)
     return per_scene, status, alert_state, monthly, out_maps
+
+
+def _blocks(array) -> list[list]:
+    """The blocks of a 2-d dask array as rows of dask arrays: computed together with others,
+    they share their reads and are not assembled (which would hold them twice)."""
+    import dask.array as da
+
+    array = da.asarray(array)
+    ny, nx = array.numblocks
+    return [[array.blocks[i, j] for j in range(nx)] for i in range(ny)]
+
+
+def _flagged_blocks(state: list, shape: tuple[int, int], row0: int, attrs: dict):
+    """Per block of the (y, x) alert state arrays (score, first_seen, last_seen,
+    confirmed_at; rows ``row0`` on of a map of ``shape``), its
+    :class:`indices.alerts.FlaggedPixels`: a dask array of objects, one per block."""
+    import dask.array as da
+
+    from indices.alerts import FlaggedPixels
+
+    def flag(*arrays, block_info=None):
+        (r0, _), (c0, _) = block_info[0]["array-location"]
+        out = np.empty((1, 1), object)
+        out[0, 0] = FlaggedPixels.of_arrays(*arrays, shape=shape, row0=row0 + r0, col0=c0,
+                                            attrs=attrs)
+        return out
+
+    arrays = [da.asarray(a) for a in state]
+    return da.map_blocks(flag, *arrays, dtype=object,
+                         chunks=tuple((1,) * n for n in arrays[0].numblocks),
+                         meta=np.empty((0, 0), object))
+
+
+def _trim_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``, as
+    dask.distributed's workers do; nothing elsewhere). Dask's threads free chunk-sized
+    blocks in several arenas, which otherwise stay in the process: ~5 B a pixel more per pass
+    over a large site, measured."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 def _month_layers(inputs) -> list[xr.DataArray]:
@@ -425,6 +510,8 @@ def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tup
     """The month walk (:func:`indices.summary.walk_months`) of ``months``' computed maps,
     assembled as :func:`monthly_change`'s table and :func:`flows.maps.site_maps`' maps
     (``spill``: on unlinked temporary files)."""
+    from flows.maps import release_pages
+
     yx = ("y", "x")
     stores = _map_stores(len(periods), mask, spill=spill) if maps else []
     rows = []
@@ -436,7 +523,9 @@ def _walk(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tup
     for p, (row, pair) in enumerate(walk):
         rows.append(row)
         if maps:
-            stores[0][p], stores[1][p] = pair
+            for store, month in zip(stores, pair, strict=True):
+                store[p] = month
+                release_pages(store[p])
     return _assemble(site, mask, periods, rows, stores, turbid, observed, mmu_ha=mmu_ha)
 
 

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from indices.change import mmu_pixels
 from indices.composite import composite, monthly_composite
@@ -56,13 +57,12 @@ from indices.habitat import (
 )
 from indices.spectral import compute_indices
 
-__all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
-           "alert_patches", "bottom_signal", "loss_evidence", "mask_turbid_water",
-           "scan_evidence"]
+__all__ = ["DEFAULT_RULE", "FlaggedPixels", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS",
+           "AlertRule", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
+           "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
 """Codes of :func:`loss_evidence`: nothing to judge, a clear look at habitat, evidence of loss."""
-_EIGHT = np.ones((3, 3), dtype=bool)
 PATCH_COLUMNS = (
     "patch", "status", "score", "first_seen", "last_seen", "confirmed_at", "n_pixels",
     "n_confirmed", "area_ha", "confirmed_ha", "row", "col", "seed_row", "seed_col",
@@ -236,6 +236,126 @@ def _kth(values: np.ndarray, k: int, largest: bool = False):
     return ordered[len(ordered) - k] if largest else ordered[k - 1]
 
 
+@dataclass(frozen=True)
+class FlaggedPixels:
+    """The computed :func:`scan_evidence` state of the flagged pixels only (``score >= 1``,
+    the only ones in patches): flat raster indices (ascending) into a map of ``shape``, and
+    their score and times. Kilobytes where the dense state of a whole tile is 3 GB; a site
+    walked in strips (:func:`flows.pipeline.site_tables`) gathers it strip by strip."""
+
+    shape: tuple[int, int]
+    index: np.ndarray
+    score: np.ndarray
+    first_seen: np.ndarray
+    last_seen: np.ndarray
+    confirmed_at: np.ndarray
+    attrs: dict
+
+    @classmethod
+    def of(cls, pixels: xr.Dataset, *, shape: tuple[int, int] | None = None,
+           row0: int = 0) -> FlaggedPixels:
+        """From computed :func:`scan_evidence` output (``(y, x)``; rows ``row0`` on of a map
+        of ``shape``, for a strip)."""
+        if any(v.chunks for v in pixels.data_vars.values()):
+            raise ValueError("alert_patches needs computed pixels: compute scan_evidence() "
+                             "first")
+        arrays = [np.asarray(pixels[k].transpose("y", "x").values) for k in _STATE]
+        return cls.of_arrays(*arrays, shape=shape or arrays[0].shape, row0=row0,
+                             attrs=dict(pixels.attrs))
+
+    @classmethod
+    def of_arrays(cls, score, first_seen, last_seen, confirmed_at, *,
+                  shape: tuple[int, int], row0: int = 0, col0: int = 0,
+                  attrs: dict | None = None) -> FlaggedPixels:
+        """From the computed state's arrays (a block at ``row0``, ``col0`` of a map of
+        ``shape``)."""
+        rows, cols = np.nonzero(score >= 1)
+        fields = [a[rows, cols] for a in (score, first_seen, last_seen, confirmed_at)]
+        return cls(tuple(shape), (rows + row0).astype(np.int64) * shape[1] + cols + col0,
+                   *fields, attrs=dict(attrs or {}))
+
+    @classmethod
+    def concat(cls, parts: list[FlaggedPixels]) -> FlaggedPixels:
+        """Strips or blocks, in any order, as one."""
+        fields = [np.concatenate([getattr(p, k) for p in parts])
+                  for k in ("index", "score", *_STATE[1:])]
+        order = np.argsort(fields[0], kind="stable")
+        return cls(parts[0].shape, *(f[order] for f in fields), attrs=parts[0].attrs)
+
+
+_STATE = ("score", "first_seen", "last_seen", "confirmed_at")
+
+
+def flagged_patches(pixels: FlaggedPixels, *, pixel_area_ha: float,
+                    rule: AlertRule = DEFAULT_RULE) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """:func:`alert_patches` of the flagged pixels: ``(members, table)``, the flat raster
+    indices of each patch's pixels (raster order) in the table's order, and its table.
+
+    8-connected patches are found among the flagged pixels only (a graph of neighbouring
+    indices), numbered as :func:`scipy.ndimage.label` numbers them: by their first pixel in
+    raster order."""
+    idx, width = pixels.index, pixels.shape[1]
+    m = mmu_pixels(rule.mmu_ha, pixel_area_ha)
+    n = idx.size
+    if n:
+        col = idx % width
+        a, b = [], []
+        for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):
+            ok = (col + dc >= 0) & (col + dc < width)
+            want = idx[ok] + dr * width + dc
+            at = np.minimum(np.searchsorted(idx, want), n - 1)
+            hit = idx[at] == want
+            a.append(np.flatnonzero(ok)[hit])
+            b.append(at[hit])
+        i, j = np.concatenate(a), np.concatenate(b)
+        graph = sparse.coo_matrix((np.ones(i.size, np.int8), (i, j)), shape=(n, n))
+        _, comp = connected_components(graph, directed=False)
+        _, first, sizes = np.unique(comp, return_index=True, return_counts=True)
+        number = np.empty(first.size, np.int64)
+        number[np.argsort(first, kind="stable")] = np.arange(first.size)  # raster order
+        keep = sizes >= m
+        new_id = np.zeros(first.size, np.int32)
+        kept = np.flatnonzero(keep)
+        new_id[kept[np.argsort(number[kept], kind="stable")]] = np.arange(1, kept.size + 1)
+        label = new_id[comp]
+    else:
+        label = np.zeros(0, np.int32)
+    order = np.argsort(label, kind="stable")[int((label == 0).sum()):]  # raster order
+    bounds = np.flatnonzero(np.diff(label[order])) + 1
+    rows, members = [], []
+    for at in np.split(order, bounds) if order.size else []:
+        flat = idx[at]
+        s = pixels.score[at]
+        first = pixels.first_seen[at]
+        k_score = int(_kth(s, m, largest=True))
+        confirmed = k_score >= rule.confirm
+        t_first = _kth(first, m)
+        seed = int(flat[first <= t_first].min())
+        n_conf = int((s >= rule.confirm).sum())
+        members.append(flat)
+        rows.append({
+            "patch": int(label[at[0]]),
+            "status": "confirmed" if confirmed else "candidate",
+            "score": k_score,
+            "first_seen": t_first,
+            "last_seen": pixels.last_seen[at].max(),
+            "confirmed_at": (_kth(pixels.confirmed_at[at], m) if confirmed
+                             else np.datetime64("NaT", "ns")),
+            "n_pixels": at.size, "n_confirmed": n_conf,
+            "area_ha": at.size * pixel_area_ha, "confirmed_ha": n_conf * pixel_area_ha,
+            "row": float((flat // width).mean()), "col": float((flat % width).mean()),
+            "seed_row": seed // width, "seed_col": seed % width,
+        })
+    table = pd.DataFrame(rows, columns=list(PATCH_COLUMNS))
+    for key in ("first_seen", "last_seen", "confirmed_at"):
+        table[key] = table[key].astype("datetime64[ns]")
+    table = table.astype({"patch": np.int32, "score": np.int32, "n_pixels": np.int64,
+                          "n_confirmed": np.int64, "seed_row": np.int64, "seed_col": np.int64,
+                          "area_ha": np.float64, "confirmed_ha": np.float64,
+                          "row": np.float64, "col": np.float64})
+    return members, table
+
+
 def alert_patches(pixels: xr.Dataset, *, pixel_area_ha: float,
                   rule: AlertRule = DEFAULT_RULE) -> tuple[np.ndarray, pd.DataFrame]:
     """Group flagged pixels (``score >= 1``) into 8-connected patches of at least the MMU.
@@ -250,50 +370,11 @@ def alert_patches(pixels: xr.Dataset, *, pixel_area_ha: float,
 
     Returns ``(labels, table)``: int32 ``(y, x)`` patch labels (0: none, else the ``patch``
     column), and one row per patch with :data:`PATCH_COLUMNS`, sorted by ``patch``.
+    (:func:`flagged_patches` gives the same without the dense labels.)
     """
-    if any(v.chunks for v in pixels.data_vars.values()):
-        raise ValueError("alert_patches needs computed pixels: compute scan_evidence() first")
-    score = pixels["score"].values
-    m = mmu_pixels(rule.mmu_ha, pixel_area_ha)
-    labels, n = ndimage.label(score >= 1, structure=_EIGHT)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes >= m
-    keep[0] = False
-    new_id = np.zeros(n + 1, np.int32)
-    new_id[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    labels = new_id[labels]
-    flat = labels.ravel()
-    order = np.argsort(flat, kind="stable")[int((flat == 0).sum()):]  # raster order per patch
-    bounds = np.flatnonzero(np.diff(flat[order])) + 1
-    fields = {k: pixels[k].values.ravel() for k in ("first_seen", "last_seen", "confirmed_at")}
-    width = score.shape[1]
-    rows = []
-    for members in np.split(order, bounds) if order.size else []:
-        s = score.ravel()[members]
-        first = fields["first_seen"][members]
-        k_score = int(_kth(s, m, largest=True))
-        confirmed = k_score >= rule.confirm
-        t_first = _kth(first, m)
-        seed = int(members[first <= t_first].min())
-        n_conf = int((s >= rule.confirm).sum())
-        rows.append({
-            "patch": int(flat[members[0]]),
-            "status": "confirmed" if confirmed else "candidate",
-            "score": k_score,
-            "first_seen": t_first,
-            "last_seen": fields["last_seen"][members].max(),
-            "confirmed_at": (_kth(fields["confirmed_at"][members], m) if confirmed
-                             else np.datetime64("NaT", "ns")),
-            "n_pixels": members.size, "n_confirmed": n_conf,
-            "area_ha": members.size * pixel_area_ha, "confirmed_ha": n_conf * pixel_area_ha,
-            "row": float((members // width).mean()), "col": float((members % width).mean()),
-            "seed_row": seed // width, "seed_col": seed % width,
-        })
-    table = pd.DataFrame(rows, columns=list(PATCH_COLUMNS))
-    for key in ("first_seen", "last_seen", "confirmed_at"):
-        table[key] = table[key].astype("datetime64[ns]")
-    table = table.astype({"patch": np.int32, "score": np.int32, "n_pixels": np.int64,
-                          "n_confirmed": np.int64, "seed_row": np.int64, "seed_col": np.int64,
-                          "area_ha": np.float64, "confirmed_ha": np.float64,
-                          "row": np.float64, "col": np.float64})
+    flagged = FlaggedPixels.of(pixels)
+    members, table = flagged_patches(flagged, pixel_area_ha=pixel_area_ha, rule=rule)
+    labels = np.zeros(flagged.shape, np.int32)
+    for patch, flat in zip(table["patch"].to_numpy(), members, strict=True):
+        labels.ravel()[flat] = patch
     return labels, table

@@ -55,7 +55,7 @@ from indices.change import (
 )
 from indices.maps import map_codes
 
-__all__ = ["STRIP_BYTES_PER_PIXEL", "Patches", "StripWalk", "order_statistics"]
+__all__ = ["STRIP_BYTES_PER_PIXEL", "Patches", "Spill", "StripWalk", "order_statistics", "strips_of"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 STRIP_BYTES_PER_PIXEL = 5
@@ -175,7 +175,7 @@ class _Walk:
         return m, gain_size, loss_size
 
 
-class _Spill:
+class Spill:
     """Float maps in an unlinked temporary file, read and written by rows (``pread`` and
     ``pwrite``: the pages are the kernel's page cache, not this process's memory)."""
 
@@ -276,8 +276,8 @@ class StripWalk:
         del site
         self.walk = _Walk(self.shape)
         self.map_walk = _Walk(self.shape) if maps and plume_months else None
-        self.canopy = _Spill(self.shape, (np.float32,) * 3)  # cover, last NDVI, baseline cover
-        self.month = _Spill(self.shape, (np.float32, np.int16))  # NDVI, clear views
+        self.canopy = Spill(self.shape, (np.float32,) * 3)  # cover, last NDVI, baseline cover
+        self.month = Spill(self.shape, (np.float32, np.int16))  # NDVI, clear views
         try:
             self._start(base)
         except BaseException:

@@ -138,3 +138,42 @@ def test_strips_out_of_order_are_refused():
             walk.step([pieces[1], pieces[0]])
         with pytest.raises(ValueError, match="cover 15 of 20 rows"):
             walk.step(pieces[:3])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_alert_patches_from_flagged_pixels_are_the_labelled_maps(seed):
+    """The alerts' patches are found among the flagged pixels only (what a site walked in
+    strips keeps of the alerts' state), numbered and measured as labelling the whole map."""
+    import pandas as pd
+    import xarray as xr
+
+    from indices.alerts import AlertRule, FlaggedPixels, alert_patches, flagged_patches
+
+    rng = np.random.default_rng(seed)
+    shape = (40, 57)
+    score = np.where(rng.random(shape) < [0.3, 0.5, 0.55, 0.62][seed],
+                     rng.integers(1, 6, shape), 0).astype(np.int16)
+    days = np.datetime64("2024-01-01", "ns") + rng.integers(0, 300, shape) * np.timedelta64(
+        1, "D")
+    nat = np.datetime64("NaT", "ns")
+    pixels = xr.Dataset({"score": (("y", "x"), score),
+                         "first_seen": (("y", "x"), np.where(score > 0, days, nat)),
+                         "last_seen": (("y", "x"), np.where(score > 0, days + 86400 * 10**9, nat)),
+                         "confirmed_at": (("y", "x"), np.where(score >= 3, days, nat))})
+    rule = AlertRule(mmu_ha=0.04)
+    labels, table = alert_patches(pixels, pixel_area_ha=0.01, rule=rule)
+    # the whole map, labelled
+    want, n = ndimage.label(score >= 1, structure=EIGHT)
+    sizes = np.bincount(want.ravel(), minlength=n + 1)
+    keep = sizes >= 4
+    keep[0] = False
+    renumber = np.zeros(n + 1, np.int32)
+    renumber[keep] = np.arange(1, keep.sum() + 1)
+    np.testing.assert_array_equal(labels, renumber[want])
+    assert len(table) == keep.sum() > 0
+    np.testing.assert_array_equal(table["n_pixels"], sizes[keep])
+    # in strips, gathered: the same table
+    parts = [FlaggedPixels.of(pixels.isel(y=slice(r, r + 7)), shape=shape, row0=r)
+             for r in range(0, shape[0], 7)]
+    _, strips = flagged_patches(FlaggedPixels.concat(parts), pixel_area_ha=0.01, rule=rule)
+    pd.testing.assert_frame_equal(strips, table)
