@@ -95,14 +95,17 @@ WALK_BYTES_PER_PIXEL = 128
 STREAM_BYTES_PER_PIXEL = 160
 """The same for the walk month by month (``walk="stream"``): one month's maps, the walk's
 state and the baseline's maps (~110 B measured, ``tests/test_memory.py``)."""
-STRIPS_BYTES_PER_PIXEL = 16
+STRIPS_BYTES_PER_PIXEL = 6
 """The walk month by month in row strips (``walk="strips"``), per pixel of the site: the
-walk's bits (3-5 B, :mod:`indices.strips`), the site mask and its copies."""
-STRIPS_BYTES_PER_STRIP_PIXEL = 160
-"""Its part per pixel of a strip (the cube's chunk rows): the strip's layers, the composites
-being computed and the strip's temporaries."""
-STRIPS_BYTES = 512 * 2**20
-"""Its fixed part: the interpreter, numpy, dask, GDAL."""
+walk's bits (3-5 B, :mod:`indices.strips`) and the site mask. Nothing per month: the alerts
+keep their flagged pixels only and the maps' pages are released as they are written."""
+STRIPS_BYTES_PER_STRIP_PIXEL = 60
+"""Its part per pixel of a strip (the cube's chunk rows, or the source's requests): the
+strip's layers, the composites being computed and the strip's temporaries."""
+STRIPS_BYTES = 256 * 2**20
+"""Its fixed part. Measured (with products, maps not written): a whole tile (10980² x 12
+scenes, 1024-row strips) +1.07 GiB over the warmed-up process (2.02 GB peak RSS in all),
+5490² +0.64 GiB; the estimates say 1.56 and 0.74 GiB."""
 STREAM_BYTES_PER_PIXEL_MONTH = 24
 """Its part per month (~17 B measured): the alerts' monthly reference composites, and the
 maps' pages in their temporary files; nothing without products."""
@@ -124,11 +127,11 @@ def stream_memory(n_pixels: int, n_months: int) -> int:
 
 
 def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: bool) -> int:
-    """Bytes the month-by-month walk in row strips needs at its peak: the carried bits, a
-    strip of every layer, and with products the alerts' state and the maps' pages."""
-    per_month = STREAM_BYTES_PER_PIXEL_MONTH * n_months if products else 0
-    return (n_pixels * (STRIPS_BYTES_PER_PIXEL + per_month)
-            + strip_pixels * STRIPS_BYTES_PER_STRIP_PIXEL + STRIPS_BYTES)
+    """Bytes the month-by-month walk in row strips needs at its peak: the carried bits and a
+    strip of every layer, whatever the number of months, with products or not."""
+    del n_months, products  # measured: neither moves it (see STRIPS_BYTES)
+    return (n_pixels * STRIPS_BYTES_PER_PIXEL + strip_pixels * STRIPS_BYTES_PER_STRIP_PIXEL
+            + STRIPS_BYTES)
 
 
 def memory_budget(*, here: bool = False) -> int:

@@ -153,7 +153,7 @@ sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
 import psutil
 import synthetic
 from aoi import site_grid
-from flows.pipeline import month_start, site_tables, stream_memory, walk_memory
+from flows.pipeline import month_start, site_tables, stream_memory, strips_memory, walk_memory
 from flows.sources.stac import StacSource
 
 root, size, n, walk, products = (sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
@@ -169,8 +169,10 @@ def run(sz, k):
                          products=products)
     grid = site_grid(site)
     months = len({month_start(s.datetime.date()) for s in scenes})
-    estimate = (walk_memory if walk == "memory" else stream_memory)(grid.width * grid.height,
-                                                                    months)
+    n_px = grid.width * grid.height
+    estimate = (walk_memory(n_px, months) if walk == "memory" else stream_memory(n_px, months)
+                if walk == "stream" else strips_memory(n_px, months, products=products,
+                                                       strip_pixels=1024 * grid.width))
     return tables, estimate, months
 
 run(1026, 2)  # imports and kernels
@@ -203,7 +205,7 @@ def _report(result: dict, walk: str) -> str:
             f"{result['growth'] / 2**20:.0f} MiB, estimate {result['estimate'] / 2**20:.0f} MiB")
 
 
-@pytest.mark.parametrize("walk", ["memory", "stream"])
+@pytest.mark.parametrize("walk", ["memory", "stream", "strips"])
 def test_the_monthly_walk_estimates_are_on_the_safe_side(tiles, walk):
     """``flows.pipeline.walk_memory`` and ``stream_memory`` decide how a site's monthly change
     may run (and a site that fits neither way fails with a one-line reason instead of taking
