@@ -155,7 +155,10 @@ def release_pages(array: np.ndarray) -> None:
     but no longer counts as this process's memory until read again. Nothing otherwise."""
     import mmap
 
-    mapping = getattr(array, "_mmap", None)  # np.memmap and its views
+    mapping, owner = None, array
+    while mapping is None and owner is not None:  # np.memmap, or a plain view of one
+        mapping = getattr(owner, "_mmap", None)
+        owner = getattr(owner, "base", None)
     if mapping is None or not array.size:
         return
     origin = np.frombuffer(mapping, np.uint8).__array_interface__["data"][0]

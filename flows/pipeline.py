@@ -438,6 +438,7 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
             base_file.close()
     monthly, out_maps = _assemble(site, mask, periods, table, stores, turbid, observed,
                                   mmu_ha=mmu_ha)
+    _trim_memory()  # the walk's arrays, before the maps are written
     return per_scene, status, alert_state, monthly, out_maps
 
 
