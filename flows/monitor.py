@@ -177,6 +177,10 @@ def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: Run
     if tables.walk == "stream":
         logger.info("%s: walked month by month: its months would not fit in memory at once "
                     "(BLUECARBON_MEMORY_GB); its scenes were read twice", site.id)
+    elif tables.walk == "strips":
+        logger.info("%s: walked month by month in strips of rows: one month of it would not "
+                    "fit in memory (BLUECARBON_MEMORY_GB); its scenes were read three times",
+                    site.id)
     logger.info("%s: %d scenes processed, %d observation rows, %d monthly rows",
                 site.id, tables.n_scenes, len(tables.observations), len(tables.change))
     return tables

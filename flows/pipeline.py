@@ -213,9 +213,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
     ``"stream"``: month by month, each month's composites computed when the walk reaches it
     (memory for one month whatever their number, see :func:`_walk_streamed`; each scene read
-    twice); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that fits,
-    else :class:`SiteTooLarge` before anything is read. ``"memory"`` and ``"stream"`` are
-    taken as asked, unchecked. Same rows and maps either way.
+    twice); ``"strips"``: month by month in strips of rows (a few bytes a pixel whatever the
+    months: a whole Sentinel-2 tile, see :func:`_walk_strips`; each scene read three times
+    with products); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that
+    fits, else strips if they fit, else :class:`SiteTooLarge` before anything is read. Other
+    values are taken as asked, unchecked. Same rows and maps either way.
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")

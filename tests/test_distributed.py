@@ -132,12 +132,14 @@ def test_site_tables_are_the_same_on_a_cluster(cluster, site_id):
     assert local.observations["ndvi_mean"].notna().sum() > 5  # the comparison compared numbers
 
 
-def test_the_month_by_month_walk_on_a_cluster_gives_the_same_rows(cluster):
-    """A site too large for the in-memory walk: each month computed on the workers, walked
-    here; the rows of the whole walk without a cluster."""
+@pytest.mark.parametrize("walk", ["stream", "strips"])
+def test_the_month_by_month_walk_on_a_cluster_gives_the_same_rows(cluster, walk):
+    """A site too large for the in-memory walk (or for one month in memory: in strips): each
+    month computed on the workers, walked here; the rows of the whole walk without a
+    cluster."""
     site_id = SITES[0]
     local, _ = _tables(site_id, None, walk="memory")
-    remote, used = _tables(site_id, cluster["address"], walk="stream")
+    remote, used = _tables(site_id, cluster["address"], walk=walk)
     assert used == set(cluster["workers"]), f"tasks ran on {used}, cluster has {cluster['workers']}"
     _assert_same(local.observations, remote.observations, f"{site_id} observations")
     _assert_same(local.change, remote.change, f"{site_id} change")
