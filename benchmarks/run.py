@@ -625,8 +625,8 @@ def summarise_tile(tile: dict) -> dict:
             "max_peak_rss_gib": (max(v["peak_rss_gib"] for v in done.values()) if complete
                                  else tile["rss_limit"] / 2**30),
             "site_tables": row(tile["site_tables"]),
-            "pipeline": row(tile.get("pipeline")) | (
-                {"walk": tile["pipeline"].get("walk")} if tile.get("pipeline") else {}),
+            "pipeline": (None if tile.get("pipeline") is None else
+                         row(tile["pipeline"]) | {"walk": tile["pipeline"].get("walk")}),
             "tile_seconds": row(big).get("seconds"),
             "tile_peak_rss_gib": row(big).get("peak_rss_gib"),
             "tile_as_is_peak_rss_gib": (row(tile["as_is"]) or {}).get("peak_rss_gib"),
