@@ -254,12 +254,13 @@ class StripWalk:
     """:func:`indices.summary.walk_months` over row strips (see the module doc).
 
     ``site``: the (y, x) boolean site mask. ``base``: a callable giving the baseline's strips,
-    ``(first row, (score, red, nir, ndvi, ndwi))`` (:attr:`MonthInputs.base`'s order), anew
-    each time it is called (three times, at the start). Then :meth:`step` once a month with
-    that month's strips of ``(score, map_score, ndvi, n_clear)`` returns its row of
-    :data:`indices.summary.MONTHLY_COLUMNS`; with ``maps``, ``emit(first row, class,
-    change)`` gets the month's map rows as they are done. Call :meth:`close` (or use it as a
-    context manager) to free its temporary files.
+    ``(first row, (score, red, nir, ndvi, ndwi))`` (the order of
+    :attr:`indices.summary.MonthlyInputs.base`), anew each time it is called (at the start:
+    once to count, twice for each of the four endmember medians, once to set up). Then
+    :meth:`step` once a month with that month's strips of ``(score, map_score, ndvi,
+    n_clear)`` returns its row of :data:`indices.summary.MONTHLY_COLUMNS`; with ``maps``,
+    ``emit(first row, class, change)`` gets the month's map rows as they are done. Call
+    :meth:`close` (or use it as a context manager) to free its temporary files.
     """
 
     def __init__(self, base: Callable[[], Strips], site: np.ndarray, *, habitat: str,
