@@ -353,7 +353,9 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
     periods = inputs.scores["period"].values
     times = cube["time"].values
     scene_month = times.astype("datetime64[M]")
-    rows_status = cube["fetch_status_rows"] if status is not None else None
+    # per-row read status (the sources here give it; without it, later passes go unchecked)
+    rows_status = (cube["fetch_status_rows"]
+                   if status is not None and "fetch_status_rows" in cube else None)
     status = None if status is None else np.array(status)
     # strips of the source's read rows (each read once a pass), else of the cube's chunks
     heights = (rows_status if rows_status is not None else cube["SCL"]).chunksizes.get("y") \
