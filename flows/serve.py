@@ -139,6 +139,10 @@ class LocalServer:
         raise ServerFailed(f"the Prefect server was not healthy after {timeout:.0f} s; "
                            f"see {self.log_path}")
 
+    def exited(self) -> bool:
+        """The server was started and has exited since."""
+        return self.process is not None and self.process.poll() is not None
+
     def watch(self, on_death: Callable[[], None], every: float = 2.0) -> None:
         """Call ``on_death`` (once, from a daemon thread) if the server process exits while
         this object still owns it, i.e. not through :meth:`stop`."""
@@ -312,8 +316,11 @@ def cli_serve(args: argparse.Namespace) -> int:
     died: list[str] = []
     runners: list[Any] = []
 
+    def death() -> str:
+        return f"the local Prefect server exited unexpectedly; see {server.log_path}"
+
     def server_died() -> None:  # from the watch thread: stop serving like a SIGTERM would,
-        died.append(f"the local Prefect server exited unexpectedly; see {server.log_path}")
+        died.append(death())
         for runner in runners:  # minus pausing the schedules: there is no API left to ask
             runner.pause_on_shutdown = False
         os.kill(os.getpid(), signal.SIGTERM)
@@ -347,6 +354,8 @@ def cli_serve(args: argparse.Namespace) -> int:
     except (_Shutdown, KeyboardInterrupt):
         pass
     except Exception:
+        if not died and server is not None and server.exited():
+            died.append(death())  # the runner failed on it before the watch thread looked
         if not died:  # without its server, the runner's shutdown calls fail: expected then
             raise
     finally:
