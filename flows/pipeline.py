@@ -317,8 +317,8 @@ def _walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple
             scenes = np.flatnonzero(scene_month == period.astype("datetime64[M]"))
             codes = [] if fetched is None else [fetched.isel(time=scenes).data]
             got = dask.compute(*layers, *codes)
-            if codes:  # a scene failed in either pass is failed (the first pass's code kept)
-                status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
+            if codes:
+                _merge_status(status, scenes, got[-1])
             yield _month(tuple(np.asarray(a) for a in got[:len(layers)]))
 
     monthly, out_maps = _walk(site, mask, month_maps(), periods, base, turbid, observed,
@@ -364,16 +364,20 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
     spans = [slice(int(a), int(a + h)) for a, h in zip(starts, heights, strict=True)]
     yx = ("y", "x")
 
+    def strip_codes(scenes: np.ndarray, rows: slice) -> list:
+        """The read status of ``scenes`` in the strip ``rows``, lazy (none without it)."""
+        return ([] if rows_status is None
+                else [rows_status.isel(time=scenes, y=rows).max("y").data])
+
     def strips(layers: list[xr.DataArray], scenes: np.ndarray):
         """``(first row, computed layers)`` per strip, merging the strip's fetch status."""
         for rows in spans:
             parts = [a.isel(y=rows).transpose(*yx).data for a in layers]
-            codes = ([] if rows_status is None
-                     else [rows_status.isel(time=scenes, y=rows).max("y").data])
+            codes = strip_codes(scenes, rows)
             got = dask.compute(*parts, *codes)
             _trim_memory()
-            if codes:  # a scene failed in any pass is failed (the first pass's code kept)
-                status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], got[-1])
+            if codes:
+                _merge_status(status, scenes, got[-1])
             yield rows.start, tuple(np.asarray(a) for a in got[:len(parts)])
 
     # the baseline's composites (and the alerts' state, kept for the flagged pixels only),
@@ -393,13 +397,11 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
                 state = [alert_state[v].isel(y=rows).transpose(*yx).data
                          for v in ("score", "first_seen", "last_seen", "confirmed_at")]
                 flags = [_flagged_blocks(state, shape, rows.start, alert_state.attrs)]
-            codes = ([] if rows_status is None
-                     else [rows_status.isel(time=base_scenes, y=rows).max("y").data])
+            codes = strip_codes(base_scenes, rows)
             blocks, flags, codes = dask.compute(blocks, flags, codes)
             _trim_memory()
             if codes:
-                status[base_scenes] = np.where(status[base_scenes] != FETCH_OK,
-                                               status[base_scenes], codes[0])
+                _merge_status(status, base_scenes, codes[0])
             flagged += [f for part in flags for f in part.ravel()]
             if base_file is None:
                 base_file = Spill(shape, tuple(grid[0][0].dtype for grid in blocks))
@@ -444,6 +446,12 @@ def _walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, 
                                   mmu_ha=mmu_ha)
     _trim_memory()  # the walk's arrays, before the maps are written
     return per_scene, status, alert_state, monthly, out_maps
+
+
+def _merge_status(status: np.ndarray, scenes: np.ndarray, codes) -> None:
+    """Fold a later pass's fetch status of ``scenes`` into ``status``, in place: a scene that
+    failed in any pass is failed (the first failure's code kept), so a later run retries it."""
+    status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], codes)
 
 
 def _blocks(array) -> list[list]:
