@@ -55,11 +55,9 @@ from indices.change import (
 )
 from indices.maps import map_codes
 
-__all__ = ["STRIP_BYTES_PER_PIXEL", "Patches", "Spill", "StripWalk", "order_statistics", "strips_of"]
+__all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "order_statistics", "strips_of"]
 
 _EIGHT = np.ones((3, 3), dtype=bool)
-STRIP_BYTES_PER_PIXEL = 5
-"""Bytes a pixel the strip walk holds in memory from month to month (at most)."""
 
 # bits of the shared map and of each walk's map
 _SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED = 1, 2, 4, 8
