@@ -9,7 +9,8 @@ Every kernel takes C-contiguous numpy blocks (callers ``np.ascontiguousarray`` t
 vectorisation on strided views), writes float32 into a preallocated output and is parallel over
 rows (``prange``). Kernels release the GIL; :data:`KERNEL_LOCK` serialises launches so that dask
 threads never start two parallel kernels at once (each already uses every core, and numba's
-``workqueue`` threading layer aborts the process on concurrent launches).
+``workqueue`` threading layer aborts the process on concurrent launches). The reduce kernels
+also come serial (``kernel.serial``): dask tasks run those, one a thread, with no lock.
 
 Reflectance from a DN is ``max(DN + boa_offset, 0) * 1e-4`` in float32: negative surface
 reflectance (noise over dark water, kept by the -1000 offset) is floored at 0 so that
@@ -26,10 +27,13 @@ import os
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numba
 import numpy as np
-from numba import prange
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
 
 KERNEL_LOCK = threading.Lock()
 _THIS_FILE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
@@ -81,6 +85,29 @@ def scl_in(scl, bits):
     """``scl in classes`` for ``bits = scl_bits(classes)``; branch-free, so loops vectorise
     (a 256-entry lookup table is a gather that stops LLVM vectorising the fused kernel)."""
     return ((bits >> min(np.uint32(scl), np.uint32(31))) & np.uint32(1)) != 0
+
+
+@intrinsic
+def scl_weight(typingctx, bits, scl):
+    """float32 1.0 where bit ``scl`` of ``bits`` (a :func:`scl_bits` set) is set, else 0.0
+    (``scl`` > 31: 0.0), computed in 32-bit integer lanes.
+
+    :func:`scl_in` in numba's integer arithmetic shifts in 64 bits (numba widens uint32), so
+    LLVM vectorises it as pairs of 4-lane 64-bit shifts and packs; written here in LLVM IR it
+    is one 8-lane ``vpsrlvd``: ~15 % of the reduce kernels' time on AVX2."""
+    if not (isinstance(bits, types.Integer) and isinstance(scl, types.Integer)
+            and scl.bitwidth <= 32):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        b = context.cast(builder, args[0], signature.args[0], types.uint32)
+        v = builder.zext(args[1], i32) if scl.bitwidth < 32 else args[1]
+        top = ir.Constant(i32, 31)
+        v = builder.select(builder.icmp_unsigned("<", v, top), v, top)
+        bit = builder.and_(builder.lshr(b, v), ir.Constant(i32, 1))
+        return builder.uitofp(bit, ir.FloatType())
+    return types.float32(bits, scl), codegen
 
 
 @_jit(inline="always")
@@ -263,6 +290,14 @@ def fused(__ARGS__, offsets, out):
         t = r // Y
         y = r - t * Y
         row(__SLICES__, np.float32(offsets[t]), out[r])
+
+
+def fused_serial(__ARGS__, offsets, out):
+    T, Y, X = __FIRST__.shape
+    for r in range(T * Y):
+        t = r // Y
+        y = r - t * Y
+        row(__SLICES__, np.float32(offsets[t]), out[r])
 """
 
 
@@ -296,8 +331,10 @@ def reduce_kernel(symbols: tuple[str, ...],
     No index layer is written. Per pixel, a strict-IEEE function computes each index exactly
     as :func:`fused_kernel` does (same float32 operations in the same order, so the same
     bits) and a weight, 1 where the index is counted and 0 elsewhere, all in float32 lanes:
-    a band's nonzero test is ``min(DN, 1)``, the SCL test a bit-set shift, a zero
-    denominator divides by 1 and zeroes the weight. Boolean masks of mixed widths (uint8
+    the weight is ``min(scl_ok, DN_a, DN_b, ...)`` over the bands the index uses (the SCL
+    test, :func:`scl_weight`, is 0 or 1 and a DN a nonnegative integer; indices share
+    prefixes of these), and a zero denominator divides by 1 and zeroes the weight. Boolean
+    masks of mixed widths (uint8
     SCL, uint16 DN, float32 values) make LLVM pack and widen them in every iteration, and
     per-pixel stores to row buffers summed afterwards cost as much as the indices; here the
     pixel loop only adds ``value * weight`` and ``weight`` into float32 partial sums, which
@@ -308,7 +345,12 @@ def reduce_kernel(symbols: tuple[str, ...],
     LLVM's inliner declines a pixel function with a few counts). Partial sums cover
     :data:`_REDUCE_RUN` pixels, then go to float64: counts are exact, sums within ~1e-7 of
     the float64 sum of the same values, relative to the sum of their magnitudes. ~1.7x the
-    speed of the row-buffer kernel (4 indices, 8192² uint16, 2 cores).
+    speed of the row-buffer kernel (4 indices, 8192² uint16, 2 cores); the 32-bit SCL test
+    and the min weights another ~1.2x (~30 cycles for 8 pixels and 4 indices on Zen 3, four
+    ``vdivps`` among ~90 instructions, 16 of them spills of the 8 partial sums).
+
+    The compiled kernel is parallel over rows; ``kernel.serial`` is the same loop on the
+    calling thread, for dask tasks (:class:`indices.spectral._ReduceBlock`).
 
     Parameters
     ----------
@@ -335,12 +377,10 @@ def reduce_kernel(symbols: tuple[str, ...],
     body = []
     for s in symbols:
         # dn_reflectance's value, as max(): a select, where its conditional is a branch
-        body += [f"f_{s} = f32(d_{s})", f"{s} = max(f_{s} + off, ZERO) * SCALE",
-                 f"n_{s} = min(f_{s}, ONE)"]
+        body += [f"f_{s} = f32(d_{s})", f"{s} = max(f_{s} + off, ZERO) * SCALE"]
     if valid_scl is not None:
         names.append("sv")
-        body.append(f"mf = f32((np.uint32({int(scl_bits(valid_scl))}) "
-                    f">> min(np.uint32(sv), np.uint32(31))) & np.uint32(1))")
+        body.append(f"mf = scl_weight(np.uint32({int(scl_bits(valid_scl))}), sv)")
     else:
         body.append("mf = ONE")
     if where:
@@ -350,14 +390,21 @@ def reduce_kernel(symbols: tuple[str, ...],
         body.append("inf = ONE")
     body += ["mif = mf * inf", "m = mf != ZERO", "inside = inf != ZERO", "mi = mif != ZERO"]
     results = []
+    present: dict[tuple[str, ...], str] = {(): "mif"}
     for name, expr, used in outputs:
         rewrite = _SafeDenominators(f"{name}_")
         plain = ast.unparse(rewrite.visit(ast.parse(expr, mode="eval")))
-        weight = " * ".join(["mif"] + [f"n_{s}" for s in used])
+        # 1 where SCL and site allow and every band used is nonzero: min(mif, f_A, f_B, ...)
+        # (mif is 0 or 1, a DN a nonnegative integer), prefixes shared between indices
+        for k in range(1, len(used) + 1):
+            if used[:k] not in present:
+                present[used[:k]] = f"p_{'_'.join(used[:k])}"
+                body.append(f"{present[used[:k]]} = min({present[used[:k - 1]]}, f_{used[k - 1]})")
+        weight = present[tuple(used)]
         defined = " & ".join(rewrite.tests)
         # the weight before the value (the other order once stopped LLVM vectorising)
         body += rewrite.statements + [
-            f"w_{name} = ({weight}) if {defined} else ZERO" if defined
+            f"w_{name} = {weight} if {defined} else ZERO" if defined
             else f"w_{name} = {weight}",
             f"v_{name} = {plain}",
             f"ok_{name} = w_{name} != ZERO"]
@@ -393,7 +440,7 @@ import numba
 import numpy as np
 from numba import prange
 from indices._kernels import _NAN as NAN, _ONE as ONE, _ZERO as ZERO, _REDUCE_RUN as RUN
-from indices._kernels import SCALE, dn_reflectance, floor_reflectance, safe_div
+from indices._kernels import SCALE, dn_reflectance, floor_reflectance, safe_div, scl_weight
 f32 = np.float32
 CACHE = "__file__" in globals()  # numba caches functions of files only
 """
@@ -411,9 +458,10 @@ def _kernel_cache_dir() -> Path:
 
 
 def _load_generated(src: str):
-    """The ``fused`` function of ``src``, from a module file named by the hash of the source and
-    of this file (a change to either gives a new module, so a stale cache is never used).
-    Falls back to an in-memory definition (no cross-process cache) where the disk is read-only.
+    """The module of ``src`` (its ``fused`` function, ...), from a file named by the hash of the
+    source and of this file (a change to either gives a new module, so a stale cache is never
+    used). Falls back to an in-memory namespace (no cross-process cache) where the disk is
+    read-only.
     """
     text = _GENERATED_HEADER + src
     digest = hashlib.sha256((text + _THIS_FILE_HASH).encode()).hexdigest()[:20]
@@ -432,21 +480,25 @@ def _load_generated(src: str):
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 sys.modules[name] = module  # only once complete: others never see it half-run
-            return sys.modules[name].fused
+            return sys.modules[name]
     except OSError:
         namespace: dict = {}
         exec(compile(text, f"<fused kernel {digest}>", "exec"), namespace)
-        return namespace["fused"]
+        return SimpleNamespace(**namespace)
 
 
 def _compile_generated(src: str):
     """The parallel kernel of generated source ``src``: cached on disk by numba where its
     module could be written, else compiled in memory only (numba caches only file-backed
     functions)."""
-    func = _load_generated(src)
-    cacheable = not func.__code__.co_filename.startswith("<")
-    kernel = _jit(parallel=True, cache=cacheable)(func)
+    module = _load_generated(src)
+    cacheable = not module.fused.__code__.co_filename.startswith("<")
+    kernel = _jit(parallel=True, cache=cacheable)(module.fused)
     kernel.source = src
+    # the same loop without prange where the source has one (its own name: numba's disk cache
+    # keys a function by name and signature, not by its parallel flag)
+    serial = getattr(module, "fused_serial", None)
+    kernel.serial = _jit(cache=cacheable)(serial) if serial is not None else None
     return kernel
 
 
