@@ -492,7 +492,7 @@ def index_sums(cube: xr.Dataset, names: str | Sequence[str], *,
     picks = [(2 * ordered.index(n) + k, dtype) for n in names
              for k, dtype in ((0, np.float64), (1, np.int64))]
     columns = iter(table_columns(table, picks))
-    out = {f"{n}_{what}": xr.DataArray(next(columns), dims="time")
+    out = {f"{n}_{what}": xr.Variable("time", next(columns))  # (DataArrays would be aligned)
            for n in names for what in ("sum", "count")}
     ds = xr.Dataset(out, coords=coords if not single else None)
     return ds.isel(time=0) if single else ds

@@ -211,3 +211,62 @@ def test_the_pixel_loop_of_the_reduce_kernels_is_vectorised(kernel):
     assert out[1] == n, "every pixel clear and defined: the first index counts them all"
     assembly = "\n".join(row.inspect_asm().values())
     assert "divps" in assembly, f"the pixel loop of the {kernel} reduce kernel is not vectorised"
+
+
+@pytest.mark.parametrize("classes", [VALID_SCL, (0,), (30,), tuple(range(31)), (3, 8, 9, 10)])
+def test_scl_weight_is_scl_in_for_every_byte(classes):
+    """The reduce kernels' SCL test (32-bit LLVM shift, classes > 31 give 0) agrees with the
+    plain numba test for every uint8 value, scalar and in a vectorised loop."""
+    import numba
+
+    @numba.njit
+    def weights(bits, values, out):
+        for i in range(values.shape[0]):
+            out[i] = _kernels.scl_weight(bits, values[i])
+
+    @numba.njit
+    def tests(bits, values, out):
+        for i in range(values.shape[0]):
+            out[i] = _kernels.scl_in(values[i], bits)
+
+    values = np.arange(256, dtype=np.uint8)
+    bits = _kernels.scl_bits(classes)
+    got, want = np.empty(256, np.float32), np.empty(256, np.bool_)
+    weights(bits, values, got)
+    tests(bits, values, want)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    assert got.sum() == len(set(classes))
+
+
+def test_serial_and_parallel_reduce_kernels_give_the_same_bits():
+    """Dask tasks run ``kernel.serial``, direct numpy calls the parallel kernel: per row, the
+    same loop, so the same float64 partial sums."""
+    cube = random_cube((3, 29, 301))
+    names = ["ndvi", "ndwi", "mndwi", "mvi", "cmri", "evi"]
+    outputs = tuple((n, *kernel_expression(n)) for n in INDICES if n in names)
+    symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
+    kernel = _kernels.reduce_kernel(symbols, outputs, VALID_SCL)
+    args = [np.ascontiguousarray(cube[SYMBOLS[s]].values) for s in symbols]
+    args += [np.ascontiguousarray(cube["SCL"].values),
+             cube["boa_offset"].values.astype(np.int32)]
+    parallel = np.full((3 * 29, 2 * len(outputs)), np.nan)
+    serial = np.full_like(parallel, np.nan)
+    kernel(*args, parallel)
+    kernel.serial(*args, serial)
+    np.testing.assert_array_equal(serial, parallel)
+    assert np.all(parallel[:, 1::2] > 0), "every row counts something"
+
+
+def test_mvi_differences_are_shared_and_exact():
+    """MVI's ``abs(N - G) / abs(S1 - G)`` is generated as ``abs(G - N) / abs(G - S1)`` (the
+    kernels then reuse NDWI's and MNDWI's differences): the same float32 values, bit for bit."""
+    assert kernel_expression("mvi")[0] == "safe_div(abs(G - N), abs(G - S1))"
+    rng = np.random.default_rng(3)
+    refl = {b: xr.DataArray(rng.integers(0, 12000, (1, 64, 64)).astype(np.float32) * 1e-4,
+                            dims=("time", "y", "x")) for b in ("B03", "B08", "B11")}
+    got = compute_indices(xr.Dataset(refl), ["mvi"])["mvi"].values
+    g, n, s1 = (refl[b].values for b in ("B03", "B08", "B11"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.abs(n - g) / np.abs(s1 - g)
+    want[np.abs(s1 - g) == 0] = np.nan
+    np.testing.assert_array_equal(got, want)
