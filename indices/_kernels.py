@@ -290,14 +290,6 @@ def fused(__ARGS__, offsets, out):
         t = r // Y
         y = r - t * Y
         row(__SLICES__, np.float32(offsets[t]), out[r])
-
-
-def fused_serial(__ARGS__, offsets, out):
-    T, Y, X = __FIRST__.shape
-    for r in range(T * Y):
-        t = r // Y
-        y = r - t * Y
-        row(__SLICES__, np.float32(offsets[t]), out[r])
 """
 
 
@@ -432,6 +424,9 @@ def reduce_kernel(symbols: tuple[str, ...],
            .replace("__ARGS__", ", ".join(args))
            .replace("__FIRST__", args[0])
            .replace("__SLICES__", ", ".join(slices)))
+    # the serial twin (kernel.serial): the same loop without prange, under its own name
+    parallel = src[src.index("def fused("):]
+    src += "\n\n" + parallel.replace("def fused(", "def fused_serial(").replace("prange(", "range(")
     return _compile_generated(src)
 
 
