@@ -11,7 +11,8 @@ Each file: one uint8 band on the site grid (UTM CRS and transform of :func:`aoi.
 COG layout with 256 px tiles (512 above 2048 px), compressed with zstd level 1 (deflate where
 this GDAL lacks zstd; zstd-1 writes ~5x faster than deflate-6 at the same ratio, see
 docs/performance.md), overviews down to one tile resampled by MODE (a class map must not be
-averaged; none for a map of at most 2 x 2 tiles), a colour table and nodata 255 (QGIS shows
+averaged; computed by :func:`indices.maps.mode_halve`, ~2.4x faster than GDAL's for a whole
+tile; none for a map of at most 2 x 2 tiles), a colour table and nodata 255 (QGIS shows
 it as is), and tags ``site_id``, ``habitat``, ``period``, ``product``, ``processing_version``,
 ``legend`` (JSON), ``mmu_ha``.
 Files are written to a hidden temp file and ``os.replace``d (atomic); the same input gives the
@@ -22,6 +23,7 @@ table's month walk: the maps' areas are the table's.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -30,10 +32,12 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.shutil
 import xarray as xr
 from rasterio.io import MemoryFile
 from rasterio.transform import Affine
@@ -43,7 +47,7 @@ from aoi.grid import SiteGrid
 from flows import PROCESSING_VERSION
 from flows.alerts_io import atomic_path, writer_lock
 from flows.store import StoreError, check_site_id
-from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, monthly_maps
+from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, mode_halve, monthly_maps
 from indices.summary import monthly_inputs
 
 __all__ = ["COLOURS", "map_path", "maps_dataset", "site_maps", "write_cog", "write_site_maps"]
@@ -180,12 +184,69 @@ def write_cog(path: Path, array: np.ndarray, grid: SiteGrid, *, colormap: dict,
     profile = _profile(grid)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(array, 1)
-            dst.write_colormap(1, colormap)
-            dst.update_tags(**tags)
-            dst.set_band_description(1, description)
+        if profile.get("overview_count"):
+            _write_with_overviews(tmp, array, grid, profile, colormap=colormap, tags=tags,
+                                  description=description)
+        else:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(array, 1)
+                dst.write_colormap(1, colormap)
+                dst.update_tags(**tags)
+                dst.set_band_description(1, description)
     return path
+
+
+def _write_with_overviews(tmp: Path, array: np.ndarray, grid: SiteGrid, profile: dict, *,
+                          colormap: dict, tags: dict[str, str], description: str) -> None:
+    """The COG of :func:`write_cog` with MODE overviews computed by
+    :func:`indices.maps.mode_halve`: each level goes to an uncompressed in-memory GeoTIFF, a
+    VRT gives them as the map's overviews (with its grid, colours, tags and description), and
+    GDAL's COG driver copies it with ``OVERVIEWS=FORCE_USE_EXISTING``. A whole tile's map:
+    ~1 s against 3.3 s with GDAL's own MODE overviews (~0.4 s with none)."""
+    levels = [array]
+    for _ in range(profile["overview_count"]):
+        levels.append(mode_halve(levels[-1], NODATA))
+    with contextlib.ExitStack() as stack:
+        names = []
+        for k, level in enumerate(levels):
+            mem = stack.enter_context(MemoryFile())
+            with mem.open(driver="GTiff", height=level.shape[0], width=level.shape[1],
+                          count=1, dtype="uint8", tiled=True, blockxsize=512,
+                          blockysize=512, crs=grid.crs,
+                          transform=Affine(*grid.transform) @ Affine.scale(2 ** k)) as dst:
+                dst.write(level, 1)
+            names.append(mem.name)
+        with rasterio.open(_vrt(grid, names, colormap, tags, description)) as src:
+            rasterio.shutil.copy(src, tmp, driver="COG", OVERVIEWS="FORCE_USE_EXISTING",
+                                 BLOCKSIZE=profile["blocksize"],
+                                 COMPRESS=profile["compress"], LEVEL=profile["level"])
+
+
+def _vrt(grid: SiteGrid, names: list[str], colormap: dict, tags: dict[str, str],
+         description: str) -> str:
+    """VRT XML of a uint8 map on ``grid`` read from ``names[0]`` with the others as its
+    overviews, palette ``colormap`` (entries missing below its largest code transparent),
+    dataset metadata ``tags`` and band ``description``."""
+    def source(name: str) -> str:
+        return (f"<SourceFilename relativeToVRT=\"0\">{escape(name)}</SourceFilename>"
+                f"<SourceBand>1</SourceBand>")
+
+    entries = "".join(
+        "<Entry c1=\"{}\" c2=\"{}\" c3=\"{}\" c4=\"{}\"/>".format(
+            *colormap.get(code, (0, 0, 0, 0))) for code in range(max(colormap, default=-1) + 1))
+    palette = (f"<ColorInterp>Palette</ColorInterp><ColorTable>{entries}</ColorTable>"
+               if entries else "<ColorInterp>Gray</ColorInterp>")
+    metadata = "".join(f"<MDI key={quoteattr(k)}>{escape(v)}</MDI>" for k, v in tags.items())
+    geotransform = ", ".join(repr(float(v)) for v in Affine(*grid.transform).to_gdal())
+    return (f"<VRTDataset rasterXSize=\"{grid.width}\" rasterYSize=\"{grid.height}\">"
+            f"<SRS>{escape(grid.crs)}</SRS><GeoTransform>{geotransform}</GeoTransform>"
+            f"<Metadata>{metadata}</Metadata>"
+            f"<VRTRasterBand dataType=\"Byte\" band=\"1\">"
+            f"<Description>{escape(description)}</Description>"
+            f"<NoDataValue>{NODATA}</NoDataValue>{palette}"
+            f"<SimpleSource>{source(names[0])}</SimpleSource>"
+            + "".join(f"<Overview>{source(n)}</Overview>" for n in names[1:])
+            + "</VRTRasterBand></VRTDataset>")
 
 
 def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, *,

@@ -21,7 +21,7 @@ from aoi.grid import SiteGrid
 from flows import maps
 from flows.sources.demo import DemoSource
 from flows.store import StoreError
-from indices.maps import NODATA, monthly_maps
+from indices.maps import NODATA, mode_halve, monthly_maps
 from indices.summary import monthly_change
 
 SITES = {s.id: s for s in load_sites()}
@@ -228,6 +228,52 @@ def test_big_grids_get_512_tiles_and_more_overviews(tmp_path):
     with rasterio.open(maps.write_cog(tmp_path / "tiny.tif", np.zeros((1, 1), np.uint8), tiny,
                                       colormap={}, tags={})) as src:
         assert src.read(1).shape == (1, 1)
+
+
+def _mode_of(values, nodata):
+    """The reference: most frequent non-nodata value, ties to the smallest; nodata if none."""
+    values = [int(v) for v in values if v != nodata]
+    if not values:
+        return nodata
+    return min(set(values), key=lambda v: (-values.count(v), v))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (8, 6), (33, 2)])
+def test_mode_halve_is_the_2x2_mode_ignoring_nodata(shape):
+    rng = np.random.default_rng(sum(shape))
+    codes = rng.choice(np.array([0, 1, 2, 3, NODATA], np.uint8), size=shape,
+                       p=[0.3, 0.3, 0.1, 0.1, 0.2])
+    got = mode_halve(codes, NODATA)
+    want = np.array([[_mode_of(codes[2 * i:2 * i + 2, 2 * j:2 * j + 2].ravel(), NODATA)
+                      for j in range((shape[1] + 1) // 2)]
+                     for i in range((shape[0] + 1) // 2)], np.uint8)
+    np.testing.assert_array_equal(got, want)
+    assert mode_halve(np.array([[NODATA, NODATA], [NODATA, 3]], np.uint8), NODATA)[0, 0] == 3
+
+
+def test_overviews_are_the_mode_of_each_level_and_palette_tags_survive(tmp_path):
+    grid = SiteGrid(epsg=32647, left=600000.0, top=360000.0, width=2300, height=1100)
+    rng = np.random.default_rng(7)
+    data = np.kron(rng.integers(0, 4, (11, 23)).astype(np.uint8), np.ones((100, 100), np.uint8))
+    data = data[:1100, :2300].copy()
+    data[:, :150] = NODATA
+    tags = {"site_id": "x", "legend": json.dumps({"0": "a & <b>", "1": 'c"d'})}
+    path = maps.write_cog(tmp_path / "m.tif", data, grid, tags=tags, description="class & co",
+                          colormap={0: (1, 2, 3, 255), 2: (9, 8, 7, 255), NODATA: (0, 0, 0, 0)})
+    with rasterio.open(path) as src:
+        assert src.overviews(1) == [2, 4, 8]
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert {k: src.tags()[k] for k in tags} == tags and src.descriptions == ("class & co",)
+        assert src.colormap(1)[2] == (9, 8, 7, 255) and src.nodata == NODATA
+        assert src.transform == Affine(*grid.transform) and src.crs.to_epsg() == 32647
+        level = data
+        for factor in src.overviews(1):
+            level = mode_halve(level, NODATA)
+            np.testing.assert_array_equal(src.read(1, out_shape=level.shape), level,
+                                          err_msg=f"overview {factor}")
+    plain = maps.write_cog(tmp_path / "plain.tif", data, grid, colormap={}, tags={})
+    with rasterio.open(plain) as src:
+        np.testing.assert_array_equal(src.read(1), data)
 
 
 def test_write_cog_refuses_wrong_arrays(tmp_path):
