@@ -22,6 +22,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
@@ -271,6 +272,21 @@ def _redeliver_swallowed_termination() -> None:
     sys.unraisablehook = hook
 
 
+def _raise_termination_behind(exc: BaseException) -> None:
+    """Raise the termination signal (SIGTERM, Ctrl-C) that ``exc`` was raised while handling,
+    if any. A SIGTERM landing while Prefect creates a task run makes its task engine raise
+    ``ValueError: Task run is not set`` from the signal's handling; recorded as the site's
+    failure, it would turn a stopped run into a failed one (with a traceback), so the stop
+    goes on instead."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, KeyboardInterrupt | SystemExit | TerminationSignal):
+            raise cause
+        cause = cause.__cause__ or cause.__context__
+
+
 def _distributed(address: str | None):
     if not address:
         return contextlib.nullcontext()
@@ -336,6 +352,7 @@ def monitor_sites(
             written = write_results(config.out, tables, site, plan.since)
             _drop_maps(tables)
         except Exception as exc:  # per-site isolation: record, carry on with the others
+            _raise_termination_behind(exc)
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("%s: failed: %s", site.id, message)
             entry.update(status="failed", reason=message)
