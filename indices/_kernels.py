@@ -83,8 +83,9 @@ def scl_bits(classes) -> np.uint32:
 @_jit(inline="always")
 def scl_in(scl, bits):
     """``scl in classes`` for ``bits = scl_bits(classes)``; branch-free, so loops vectorise
-    (a 256-entry lookup table is a gather that stops LLVM vectorising the fused kernel)."""
-    return ((bits >> min(np.uint32(scl), np.uint32(31))) & np.uint32(1)) != 0
+    (a 256-entry lookup table is a gather that stops LLVM vectorising the fused kernel), and
+    in 32-bit lanes (:func:`scl_weight`)."""
+    return scl_weight(bits, scl) != _ZERO
 
 
 @intrinsic
@@ -92,8 +93,8 @@ def scl_weight(typingctx, bits, scl):
     """float32 1.0 where bit ``scl`` of ``bits`` (a :func:`scl_bits` set) is set, else 0.0
     (``scl`` > 31: 0.0), computed in 32-bit integer lanes.
 
-    :func:`scl_in` in numba's integer arithmetic shifts in 64 bits (numba widens uint32), so
-    LLVM vectorises it as pairs of 4-lane 64-bit shifts and packs; written here in LLVM IR it
+    The same test in numba's integer arithmetic shifts in 64 bits (numba widens uint32), so
+    LLVM vectorised it as pairs of 4-lane 64-bit shifts and packs; written here in LLVM IR it
     is one 8-lane ``vpsrlvd``: ~15 % of the reduce kernels' time on AVX2."""
     if not (isinstance(bits, types.Integer) and isinstance(scl, types.Integer)
             and scl.bitwidth <= 32):
