@@ -373,6 +373,7 @@ def monitor_sites(
         try:
             record.trajectories = update_trajectories(config.out, done)
         except Exception as exc:
+            _raise_termination_behind(exc)
             record.errors.append(f"trajectories: {type(exc).__name__}: {exc}".splitlines()[0])
         record.finish()
         write_run_record(config.out, record)
