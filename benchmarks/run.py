@@ -402,8 +402,11 @@ def bench_cog(cache: Path, size: int, n_scenes: int, rounds: int, log=print) -> 
     colours = {0: (1, 2, 3, 255), 1: (0, 109, 44, 255), 255: (0, 0, 0, 0)}
     out_dir = Path(tempfile.mkdtemp(prefix="bluecarbon-bench-cog-"))
 
-    def gdal_write(name: str, **profile):
-        with rasterio.open(out_dir / name, "w", **{**flow_maps._profile(grid), **profile}) as dst:
+    with_mode = flow_maps._profile(grid)  # GDAL's MODE overviews
+    without = {k: v for k, v in with_mode.items() if "overview" not in k} | {"overviews": "NONE"}
+
+    def gdal_write(name: str, profile: dict):
+        with rasterio.open(out_dir / name, "w", **profile) as dst:
             dst.write(codes, 1)
             dst.write_colormap(1, colours)
 
@@ -411,13 +414,10 @@ def bench_cog(cache: Path, size: int, n_scenes: int, rounds: int, log=print) -> 
         flow_maps.write_cog(out_dir / "ours.tif", codes, grid, colormap=colours, tags={})
 
     def map_gdal_mode():
-        gdal_write("gdal.tif")
+        gdal_write("gdal.tif", with_mode)
 
     def map_no_overviews():
-        profile = {k: v for k, v in flow_maps._profile(grid).items() if "overview" not in k}
-        with rasterio.open(out_dir / "none.tif", "w", **profile, overviews="NONE") as dst:
-            dst.write(codes, 1)
-            dst.write_colormap(1, colours)
+        gdal_write("none.tif", without)
 
     res = interleaved({"GDAL whole bands, 1 handle/thread": gdal_whole,
                        "reader, all 7 bands (decode only)": reader_all,
