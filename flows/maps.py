@@ -13,8 +13,8 @@ this GDAL lacks zstd; zstd-1 writes ~5x faster than deflate-6 at the same ratio,
 docs/performance.md), overviews down to one tile resampled by MODE (a class map must not be
 averaged; computed by :func:`indices.maps.mode_halve`: a whole tile's map is written in
 0.76 s, 3.3 s with GDAL's own; none for a map of at most 2 x 2 tiles), a colour table and
-nodata 255 (QGIS shows it as is), and tags ``site_id``, ``habitat``, ``period``, ``product``, ``processing_version``,
-``legend`` (JSON), ``mmu_ha``.
+nodata 255 (QGIS shows it as is), and tags ``site_id``, ``habitat``, ``period``,
+``product``, ``processing_version``, ``legend`` (JSON), ``mmu_ha``.
 Files are written to a hidden temp file and ``os.replace``d (atomic); the same input gives the
 same bytes, so reruns are idempotent. The arrays come from :func:`indices.maps.monthly_maps`
 (or, for a site walked month by month, :class:`indices.maps.MapsWalk`), which share the change
