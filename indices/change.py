@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import xarray as xr
 from scipy import ndimage
@@ -114,13 +115,58 @@ def fringe(patches: np.ndarray, small: np.ndarray, *, above: np.ndarray | None =
     """``(edges | small, ring)`` of :func:`_fringe` for rows of a map, given its ``small``
     patches: ``above`` and ``below`` are the map's rows just outside these (None at the map's
     edge), so that a map walked in row strips (:mod:`indices.strips`) gets the whole map's
-    erosion and dilation."""
-    rows = [r for r in (above, patches, below) if r is not None]
-    ext = np.concatenate([np.atleast_2d(r) for r in rows]) if len(rows) > 1 else patches
-    inner = slice(0 if above is None else 1, ext.shape[0] - (0 if below is None else 1))
-    edges = patches & ~ndimage.binary_erosion(ext, structure=_EIGHT)[inner]
-    ring = ndimage.binary_dilation(ext, structure=_EIGHT)[inner] & ~patches
-    return edges | small, ring
+    erosion and dilation.
+
+    ``edges`` are the patch pixels that an 8-connected erosion removes (outside the map counts
+    as no patch, scipy's ``border_value=0``), ``ring`` the pixels that an 8-connected dilation
+    adds: :func:`_fringe_kernel`, one pass, the same booleans as
+    ``ndimage.binary_erosion``/``binary_dilation`` with a 3 x 3 structure, ~0.4 ms for a
+    strip of 2M pixels against their 15-60 ms (they were ~10 % of a tile's month walk)."""
+    patches = np.ascontiguousarray(patches, dtype=bool)
+    width = patches.shape[1] if patches.ndim == 2 else 0
+    none = np.zeros(width, np.uint8)
+    edge_rows = [none if r is None else np.ascontiguousarray(r, dtype=bool).reshape(-1)
+                 .view(np.uint8) for r in (above, below)]
+    if any(r.shape != (width,) for r in edge_rows):
+        raise ValueError(f"above/below must be rows of {width} pixels, got "
+                         f"{[np.shape(r) for r in (above, below)]}")
+    doubt = np.empty(patches.shape, bool)
+    ring = np.empty(patches.shape, bool)
+    _fringe_kernel(patches.view(np.uint8), np.ascontiguousarray(small, dtype=bool).view(np.uint8),
+                   *edge_rows, doubt.view(np.uint8), ring.view(np.uint8))
+    return doubt, ring
+
+
+@numba.njit(nogil=True, cache=True)
+def _fringe_kernel(patches, small, above, below, doubt, ring):  # pragma: no cover (numba)
+    """Rows of ``patches`` (0/1 uint8) with ``above``/``below`` the rows outside them (zeros
+    at the map's edge): ``doubt = patches & ~erode(patches) | small`` and
+    ``ring = dilate(patches) & ~patches`` with 8-connected 3 x 3 erosion and dilation, the
+    map padded with zeros. Per row, the 3-row AND and OR first, then across columns."""
+    height, width = patches.shape
+    v_and = np.empty(width, np.uint8)
+    v_or = np.empty(width, np.uint8)
+    for i in range(height):
+        up = above if i == 0 else patches[i - 1]
+        down = below if i == height - 1 else patches[i + 1]
+        mid = patches[i]
+        for x in range(width):
+            v_and[x] = up[x] & mid[x] & down[x]
+            v_or[x] = up[x] | mid[x] | down[x]
+        for x in range(1, width - 1):  # eroded: 0 at the first and last column (padding)
+            p = mid[x]
+            eroded = v_and[x - 1] & v_and[x] & v_and[x + 1]
+            dilated = v_or[x - 1] | v_or[x] | v_or[x + 1]
+            doubt[i, x] = (p & (eroded ^ 1)) | small[i, x]
+            ring[i, x] = dilated & (p ^ 1)
+        for x in range(0, width, max(width - 1, 1)):  # the first and the last column
+            dilated = v_or[x]
+            if x > 0:
+                dilated |= v_or[x - 1]
+            if x < width - 1:
+                dilated |= v_or[x + 1]
+            doubt[i, x] = mid[x] | small[i, x]
+            ring[i, x] = dilated & (mid[x] ^ 1)
 
 
 def change_counts(m: MonthState, site: np.ndarray, gain_fringe: tuple[np.ndarray, np.ndarray],

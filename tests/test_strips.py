@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from indices.change import fringe
 from indices.strips import Patches, StripWalk, order_statistics, strips_of
 from indices.summary import MONTHLY_COLUMNS, walk_months
 
@@ -23,6 +24,40 @@ def _cuts(rng, height: int) -> list[int]:
         cuts.append(int(min(left, rng.choice([1, 2, 3, 7, 19]))))
         left -= cuts[-1]
     return cuts
+
+
+def _scipy_fringe(patches, small, above, below):
+    """The fringe as scipy's morphology gives it: the whole map's rows around the strip."""
+    rows = [r for r in (above, patches, below) if r is not None]
+    ext = np.concatenate([np.atleast_2d(r) for r in rows])
+    inner = slice(0 if above is None else 1, ext.shape[0] - (0 if below is None else 1))
+    edges = patches & ~ndimage.binary_erosion(ext, structure=EIGHT)[inner]
+    ring = ndimage.binary_dilation(ext, structure=EIGHT)[inner] & ~patches
+    return edges | small, ring
+
+
+@pytest.mark.parametrize("height", [1, 2, 3, 17])
+@pytest.mark.parametrize("width", [1, 2, 3, 33])
+def test_fringe_is_scipys_erosion_and_dilation(height, width):
+    """Patch edges (8-connected erosion, outside the map no patch) and the ring (dilation) of
+    the one-pass kernel are scipy's, at the map's edges and inside a strip's neighbours."""
+    rng = np.random.default_rng(height * 100 + width)
+    for density in (0.3, 0.7, 0.97):
+        for above_below in range(4):
+            patches = rng.random((height, width)) < density
+            small = patches & (rng.random((height, width)) < 0.2)
+            above = rng.random(width) < density if above_below & 1 else None
+            below = rng.random(width) < density if above_below & 2 else None
+            got = fringe(patches, small, above=above, below=below)
+            want = _scipy_fringe(patches, small, above, below)
+            for g, w in zip(got, want, strict=True):
+                assert g.dtype == bool and g.shape == patches.shape
+                np.testing.assert_array_equal(g, w)
+
+
+def test_fringe_rejects_neighbour_rows_of_another_width():
+    with pytest.raises(ValueError, match="rows of 4 pixels"):
+        fringe(np.ones((2, 4), bool), np.zeros((2, 4), bool), above=np.ones(5, bool))
 
 
 @pytest.mark.parametrize("seed", range(6))
