@@ -211,24 +211,51 @@ def order_statistics(values: Callable[[], Iterable[np.ndarray]], ranks: list[int
     holding them: a histogram of the high 16 bits of their order-preserving integer keys finds
     each rank's bin, a second over that bin's low 16 bits the value. ``values()`` yields the
     pieces anew for each pass (two passes). NaN must not be among them."""
-    hist = np.zeros(65536, np.int64)
-    for v in values():
-        hist += np.bincount((_keys(v) >> np.uint32(16)).astype(np.int64), minlength=65536)
-    cum = np.cumsum(hist)
-    bins = [int(np.searchsorted(cum, r, side="right")) for r in ranks]
-    low = {b: np.zeros(65536, np.int64) for b in set(bins)}
-    for v in values():
-        keys = _keys(v)
-        high = keys >> np.uint32(16)
-        for b, h in low.items():
-            h += np.bincount((keys[high == b] & np.uint32(0xFFFF)).astype(np.int64),
-                             minlength=65536)
+    return order_statistics_of(lambda: ((v,) for v in values()), lambda counts: [ranks])[1][0]
+
+
+def order_statistics_of(pieces: Callable[[], Iterable[tuple[np.ndarray, ...]]],
+                        ranks: Callable[[list[int]], list[list[int]]]
+                        ) -> tuple[list[int], list[list]]:
+    """:func:`order_statistics` of several sets of values in the same two passes:
+    ``pieces()`` yields a tuple of pieces, one of each set; ``ranks(counts)`` gives each set's
+    ranks once the first pass has counted its values. ``(counts, values at the ranks)``."""
+    hists: list[np.ndarray] = []
+    for part in pieces():
+        if not hists:
+            hists = [np.zeros(65536, np.int64) for _ in part]
+        for h, v in zip(hists, part, strict=True):
+            h += np.bincount((_keys(v) >> np.uint32(16)).astype(np.int64), minlength=65536)
+    cums = [np.cumsum(h) for h in hists]
+    counts = [int(c[-1]) for c in cums]
+    wanted = ranks(counts)
+    bins = [[int(np.searchsorted(c, r, side="right")) for r in rs]
+            for c, rs in zip(cums, wanted, strict=True)]
+    lows = [{b: np.zeros(65536, np.int64) for b in set(bs)} for bs in bins]
+    if any(bins):
+        for part in pieces():
+            for low, v in zip(lows, part, strict=True):
+                if not low:
+                    continue
+                keys = _keys(v)
+                high = keys >> np.uint32(16)
+                for b, h in low.items():
+                    h += np.bincount((keys[high == b] & np.uint32(0xFFFF)).astype(np.int64),
+                                     minlength=65536)
     out = []
-    for r, b in zip(ranks, bins, strict=True):
-        before = int(cum[b - 1]) if b else 0
-        lo = int(np.searchsorted(np.cumsum(low[b]), r - before, side="right"))
-        out.append(_from_key(np.uint32((b << 16) | lo)))
-    return out
+    for cum, rs, bs, low in zip(cums, wanted, bins, lows, strict=True):
+        found = []
+        for r, b in zip(rs, bs, strict=True):
+            before = int(cum[b - 1]) if b else 0
+            lo = int(np.searchsorted(np.cumsum(low[b]), r - before, side="right"))
+            found.append(_from_key(np.uint32((b << 16) | lo)))
+        out.append(found)
+    return counts, out
+
+
+def _median_ranks(n: int) -> list[int]:
+    """The ranks whose mean is ``np.median`` of ``n`` values (none for none)."""
+    return [n // 2] if n % 2 else [n // 2 - 1, n // 2] if n else []
 
 
 def _keys(values: np.ndarray) -> np.ndarray:
@@ -244,8 +271,7 @@ def _from_key(key: np.uint32) -> np.float32:
 
 def _median(values: Callable[[], Iterable[np.ndarray]], n: int) -> float:
     """``np.median`` of the ``n`` values, exactly (its mean of the two middle ones)."""
-    ranks = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
-    return float(np.median(np.array(order_statistics(values, ranks), np.float32)))
+    return float(np.median(np.array(order_statistics(values, _median_ranks(n)), np.float32)))
 
 
 class StripWalk:
@@ -254,7 +280,8 @@ class StripWalk:
     ``site``: the (y, x) boolean site mask. ``base``: a callable giving the baseline's strips,
     ``(first row, (score, red, nir, ndvi, ndwi))`` (the order of
     :attr:`indices.summary.MonthlyInputs.base`), anew each time it is called (at the start:
-    once to count, twice for each of the four endmember medians, once to set up). Then
+    twice for the four endmember medians, whose order statistics share the passes, and once
+    to set up). Then
     :meth:`step` once a month with that month's strips of ``(score, map_score, ndvi,
     n_clear)`` returns its row of :data:`indices.summary.MONTHLY_COLUMNS`; with ``maps``,
     ``emit(first row, class, change)`` gets the month's map rows as they are done. Call
@@ -287,21 +314,22 @@ class StripWalk:
         return (self.shared[rows] & _SITE) != 0
 
     def _start(self, base: Callable[[], Strips]) -> None:
-        counts = np.zeros(2, np.int64)
-        for r0, (score, red, nir, ndvi, ndwi) in _split(base(), self.rows):
-            masks = endmember_masks(red, nir, ndvi, ndwi, score,
-                                    self._site(slice(r0, r0 + score.shape[0])))
-            counts += [int(m.sum()) for m in masks]
+        def pieces():  # red and NIR of the bare, then of the canopy endmember pixels
+            for r0, (score, red, nir, ndvi, ndwi) in _split(base(), self.rows):
+                masks = endmember_masks(red, nir, ndvi, ndwi, score,
+                                        self._site(slice(r0, r0 + score.shape[0])))
+                yield tuple(band[m] for m in masks for band in (red, nir))
+
+        # the four medians' exact order statistics in the same two passes over the baseline
+        counts, found = order_statistics_of(
+            pieces, lambda counts: [_median_ranks(n) for n in counts])
+        counts = counts or [0] * 4  # (no strips at all)
+        medians = [float(np.median(np.array(f, np.float32))) if f else np.nan for f in found]
 
         def median(which: int, band: int) -> float:
-            def values():
-                for r0, (score, red, nir, ndvi, ndwi) in _split(base(), self.rows):
-                    rows = slice(r0, r0 + score.shape[0])
-                    mask = endmember_masks(red, nir, ndvi, ndwi, score, self._site(rows))[which]
-                    yield (red, nir)[band][mask]
-            return _median(values, int(counts[which]))
+            return medians[2 * which + band]
 
-        self.bare, self.canopy_rn = endmembers(median, (int(counts[0]), int(counts[1])))
+        self.bare, self.canopy_rn = endmembers(median, (counts[0], counts[2]))
         for r0, (score, _, _, ndvi, _) in _split(base(), self.rows):
             rows = slice(r0, r0 + score.shape[0])
             site = self._site(rows)

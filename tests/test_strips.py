@@ -107,6 +107,30 @@ def test_order_statistics_are_exact_and_median_is_numpys(values):
     assert _median(lambda: iter(pieces), values.size) == float(np.median(values))
 
 
+def test_order_statistics_of_several_sets_share_two_passes():
+    """The endmembers' four medians in the same two passes: each set's counts and medians are
+    numpy's, an empty set gives none, and the pieces are read twice, not twice a set."""
+    from indices.strips import _median_ranks, order_statistics_of
+
+    rng = np.random.default_rng(3)
+    sets = [rng.normal(0.1, 0.05, 5001).astype(np.float32),
+            rng.random(4000).astype(np.float32),
+            np.array([], np.float32),
+            np.full(10, 0.25, np.float32)]
+    parts = [np.array_split(v, 5) for v in sets]
+    passes = []
+
+    def pieces():
+        passes.append(1)
+        return zip(*parts, strict=True)
+
+    counts, found = order_statistics_of(pieces, lambda n: [_median_ranks(k) for k in n])
+    assert counts == [v.size for v in sets] and len(passes) == 2
+    for v, f in zip(sets, found, strict=True):
+        assert (float(np.median(np.array(f, np.float32))) == float(np.median(v))) if v.size \
+            else f == []
+
+
 def _synthetic_months(rng, shape, n):
     """Scores with patches of change growing and shrinking, clouds, NDVI and clear views."""
     yy, xx = np.mgrid[:shape[0], :shape[1]]
