@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["CHANGE_METRICS", "MonthState", "change_counts", "change_metrics", "change_row",
+__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MonthState", "change_counts", "change_metrics", "change_row",
            "change_values", "drop_small_patches", "fringe", "mmu_pixels", "monthly_states"]
 
 CHANGE_METRICS = (
@@ -35,7 +35,8 @@ CHANGE_METRICS = (
     "extent_ci_low_ha", "extent_ci_high_ha", "gain_ci_low_ha", "gain_ci_high_ha",
     "loss_ci_low_ha", "loss_ci_high_ha", "valid_fraction",
 )
-_EIGHT = np.ones((3, 3), dtype=bool)
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+"""The structure of a patch: pixels touching at a side or a corner are one patch."""
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
 
@@ -44,7 +45,7 @@ def drop_small_patches(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     """Remove 8-connected patches of fewer than ``min_pixels`` pixels from a boolean map."""
     if min_pixels <= 1 or not mask.any():
         return mask
-    labels, n = ndimage.label(mask, structure=_EIGHT)
+    labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes >= min_pixels
     keep[0] = False

@@ -46,6 +46,7 @@ from indices.canopy import (
     unmix_cover,
 )
 from indices.change import (
+    EIGHT_CONNECTED,
     SMALL_PATCH_MMUS,
     MonthState,
     change_counts,
@@ -56,8 +57,6 @@ from indices.change import (
 from indices.maps import map_codes
 
 __all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "order_statistics", "strips_of"]
-
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 # bits of the shared map and of each walk's map
 _SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED = 1, 2, 4, 8
@@ -90,7 +89,7 @@ class Patches:
         self.size_of: np.ndarray | None = None
 
     def add(self, mask: np.ndarray) -> None:
-        labels, n = ndimage.label(mask, structure=_EIGHT)
+        labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
         self._sizes.append(np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.int64))
         self.first.append(labels[0].copy())
         self.last.append(labels[-1].copy())
@@ -162,7 +161,7 @@ class _Walk:
         state = (bits & _STATE) != 0
         changes = []
         for patches, candidates in ((self.gain, state & ~base), (self.loss, base & ~state)):
-            labels, _ = ndimage.label(candidates, structure=_EIGHT)
+            labels, _ = ndimage.label(candidates, structure=EIGHT_CONNECTED)
             size = patches.sizes(k, labels)
             changes += [size >= mmu, size]
         gain, gain_size, loss, loss_size = changes
