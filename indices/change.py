@@ -27,8 +27,9 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MonthState", "change_counts", "change_metrics", "change_row",
-           "change_values", "drop_small_patches", "fringe", "mmu_pixels", "monthly_states"]
+__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MonthState", "change_counts", "change_metrics",
+           "change_row", "change_values", "drop_small_patches", "fringe", "mmu_pixels",
+           "monthly_states"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
