@@ -125,7 +125,11 @@ def fringe(patches: np.ndarray, small: np.ndarray, *, above: np.ndarray | None =
     ``ndimage.binary_erosion``/``binary_dilation`` with a 3 x 3 structure, ~0.4 ms for a
     strip of 2M pixels against their 15-60 ms (they were ~10 % of a tile's month walk)."""
     patches = np.ascontiguousarray(patches, dtype=bool)
-    width = patches.shape[1] if patches.ndim == 2 else 0
+    small = np.ascontiguousarray(small, dtype=bool)
+    if patches.ndim != 2 or small.shape != patches.shape:
+        raise ValueError(f"fringe needs (y, x) patches and small of one shape, got "
+                         f"{patches.shape} and {small.shape}")
+    width = patches.shape[1]
     none = np.zeros(width, np.uint8)
     edge_rows = [none if r is None else np.ascontiguousarray(r, dtype=bool).reshape(-1)
                  .view(np.uint8) for r in (above, below)]
@@ -134,7 +138,7 @@ def fringe(patches: np.ndarray, small: np.ndarray, *, above: np.ndarray | None =
                          f"{[np.shape(r) for r in (above, below)]}")
     doubt = np.empty(patches.shape, bool)
     ring = np.empty(patches.shape, bool)
-    _fringe_kernel(patches.view(np.uint8), np.ascontiguousarray(small, dtype=bool).view(np.uint8),
+    _fringe_kernel(patches.view(np.uint8), small.view(np.uint8),
                    *edge_rows, doubt.view(np.uint8), ring.view(np.uint8))
     return doubt, ring
 

@@ -55,9 +55,12 @@ def test_fringe_is_scipys_erosion_and_dilation(height, width):
                 np.testing.assert_array_equal(g, w)
 
 
-def test_fringe_rejects_neighbour_rows_of_another_width():
+def test_fringe_rejects_maps_of_other_shapes():
+    """The kernel indexes without bounds checks: shapes are checked before it runs."""
     with pytest.raises(ValueError, match="rows of 4 pixels"):
         fringe(np.ones((2, 4), bool), np.zeros((2, 4), bool), above=np.ones(5, bool))
+    with pytest.raises(ValueError, match="one shape"):
+        fringe(np.ones((2, 4), bool), np.zeros((3, 4), bool))
 
 
 @pytest.mark.parametrize("seed", range(6))
