@@ -210,19 +210,18 @@ def order_statistics(values: Callable[[], Iterable[np.ndarray]], ranks: list[int
     holding them: a histogram of the high 16 bits of their order-preserving integer keys finds
     each rank's bin, a second over that bin's low 16 bits the value. ``values()`` yields the
     pieces anew for each pass (two passes). NaN must not be among them."""
-    return order_statistics_of(lambda: ((v,) for v in values()), lambda counts: [ranks])[1][0]
+    return order_statistics_of(lambda: ((v,) for v in values()), lambda counts: [ranks],
+                               sets=1)[1][0]
 
 
 def order_statistics_of(pieces: Callable[[], Iterable[tuple[np.ndarray, ...]]],
-                        ranks: Callable[[list[int]], list[list[int]]]
+                        ranks: Callable[[list[int]], list[list[int]]], *, sets: int
                         ) -> tuple[list[int], list[list]]:
-    """:func:`order_statistics` of several sets of values in the same two passes:
+    """:func:`order_statistics` of ``sets`` sets of values in the same two passes:
     ``pieces()`` yields a tuple of pieces, one of each set; ``ranks(counts)`` gives each set's
     ranks once the first pass has counted its values. ``(counts, values at the ranks)``."""
-    hists: list[np.ndarray] = []
+    hists = [np.zeros(65536, np.int64) for _ in range(sets)]
     for part in pieces():
-        if not hists:
-            hists = [np.zeros(65536, np.int64) for _ in part]
         for h, v in zip(hists, part, strict=True):
             h += np.bincount((_keys(v) >> np.uint32(16)).astype(np.int64), minlength=65536)
     cums = [np.cumsum(h) for h in hists]
@@ -321,8 +320,7 @@ class StripWalk:
 
         # the four medians' exact order statistics in the same two passes over the baseline
         counts, found = order_statistics_of(
-            pieces, lambda counts: [_median_ranks(n) for n in counts])
-        counts = counts or [0] * 4  # (no strips at all)
+            pieces, lambda counts: [_median_ranks(n) for n in counts], sets=4)
         medians = [float(np.median(np.array(f, np.float32))) if f else np.nan for f in found]
 
         def median(which: int, band: int) -> float:

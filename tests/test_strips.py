@@ -127,7 +127,8 @@ def test_order_statistics_of_several_sets_share_two_passes():
         passes.append(1)
         return zip(*parts, strict=True)
 
-    counts, found = order_statistics_of(pieces, lambda n: [_median_ranks(k) for k in n])
+    counts, found = order_statistics_of(pieces, lambda n: [_median_ranks(k) for k in n],
+                                        sets=4)
     assert counts == [v.size for v in sets] and len(passes) == 2
     for v, f in zip(sets, found, strict=True):
         assert (float(np.median(np.array(f, np.float32))) == float(np.median(v))) if v.size \
