@@ -65,7 +65,9 @@ def test_many_sites_in_one_run_flat_handles_and_memory(tmp_path, tmp_path_factor
     fds = [s["fds"] for s in done]
     assert statistics.median(fds[-third:]) - statistics.median(fds[:third]) <= 1, fds
     assert max(fds) <= statistics.median(fds[:third]) + 6, fds
-    assert abs(summary["fds_per_site_2nd_half"]) < 0.1, fds
+    # growth only: handles closed as the run goes are no leak (CI once saw 14 -> 13 over the
+    # second half, a slope of -0.12 a site with 15 sites)
+    assert summary["fds_per_site_2nd_half"] < 0.1, fds
     threads = [s["threads"] for s in done]
     assert statistics.median(threads[-third:]) - statistics.median(threads[:third]) <= 2, threads
     # memory: bounded, and not growing with the number of sites (the first sites warm caches
