@@ -56,7 +56,8 @@ from indices.change import (
 )
 from indices.maps import map_codes
 
-__all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "order_statistics", "strips_of"]
+__all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "medians_of", "order_statistics",
+           "order_statistics_of", "strips_of"]
 
 # bits of the shared map and of each walk's map
 _SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED = 1, 2, 4, 8
@@ -251,9 +252,15 @@ def order_statistics_of(pieces: Callable[[], Iterable[tuple[np.ndarray, ...]]],
     return counts, out
 
 
-def _median_ranks(n: int) -> list[int]:
-    """The ranks whose mean is ``np.median`` of ``n`` values (none for none)."""
-    return [n // 2] if n % 2 else [n // 2 - 1, n // 2] if n else []
+def medians_of(pieces: Callable[[], Iterable[tuple[np.ndarray, ...]]], *, sets: int
+               ) -> tuple[list[int], list[float]]:
+    """``np.median`` of each of ``sets`` sets of values given in pieces, exactly (the mean of
+    the two middle ones; NaN for an empty set), by :func:`order_statistics_of` in its two
+    passes: ``(counts, medians)``."""
+    counts, found = order_statistics_of(
+        pieces, lambda counts: [[n // 2] if n % 2 else [n // 2 - 1, n // 2] if n else []
+                                for n in counts], sets=sets)
+    return counts, [float(np.median(np.array(f, np.float32))) if f else np.nan for f in found]
 
 
 def _keys(values: np.ndarray) -> np.ndarray:
@@ -265,11 +272,6 @@ def _keys(values: np.ndarray) -> np.ndarray:
 def _from_key(key: np.uint32) -> np.float32:
     u = key ^ np.uint32(0x80000000) if key & np.uint32(0x80000000) else ~key
     return np.array([u], np.uint32).view(np.float32)[0]
-
-
-def _median(values: Callable[[], Iterable[np.ndarray]], n: int) -> float:
-    """``np.median`` of the ``n`` values, exactly (its mean of the two middle ones)."""
-    return float(np.median(np.array(order_statistics(values, _median_ranks(n)), np.float32)))
 
 
 class StripWalk:
@@ -318,10 +320,8 @@ class StripWalk:
                                         self._site(slice(r0, r0 + score.shape[0])))
                 yield tuple(band[m] for m in masks for band in (red, nir))
 
-        # the four medians' exact order statistics in the same two passes over the baseline
-        counts, found = order_statistics_of(
-            pieces, lambda counts: [_median_ranks(n) for n in counts], sets=4)
-        medians = [float(np.median(np.array(f, np.float32))) if f else np.nan for f in found]
+        # the four medians, exactly, in the same two passes over the baseline
+        counts, medians = medians_of(pieces, sets=4)
 
         def median(which: int, band: int) -> float:
             return medians[2 * which + band]

@@ -99,7 +99,7 @@ def test_a_patch_joined_only_through_a_diagonal_across_an_edge():
     np.random.default_rng(2).random(4000).astype(np.float32),
 ])
 def test_order_statistics_are_exact_and_median_is_numpys(values):
-    from indices.strips import _median
+    from indices.strips import medians_of
 
     pieces = np.array_split(values, 7)
     ranks = [0, values.size // 2, values.size - 1]
@@ -107,13 +107,14 @@ def test_order_statistics_are_exact_and_median_is_numpys(values):
     want = np.sort(values)[ranks]
     assert np.array_equal(np.array(got, np.float32).view(np.uint32) & 0x7FFFFFFF,
                           want.view(np.uint32) & 0x7FFFFFFF)  # -0.0 and 0.0 are one value
-    assert _median(lambda: iter(pieces), values.size) == float(np.median(values))
+    assert medians_of(lambda: ((p,) for p in pieces), sets=1) == (
+        [values.size], [float(np.median(values))])
 
 
-def test_order_statistics_of_several_sets_share_two_passes():
+def test_medians_of_several_sets_share_two_passes():
     """The endmembers' four medians in the same two passes: each set's counts and medians are
     numpy's, an empty set gives none, and the pieces are read twice, not twice a set."""
-    from indices.strips import _median_ranks, order_statistics_of
+    from indices.strips import medians_of
 
     rng = np.random.default_rng(3)
     sets = [rng.normal(0.1, 0.05, 5001).astype(np.float32),
@@ -127,12 +128,10 @@ def test_order_statistics_of_several_sets_share_two_passes():
         passes.append(1)
         return zip(*parts, strict=True)
 
-    counts, found = order_statistics_of(pieces, lambda n: [_median_ranks(k) for k in n],
-                                        sets=4)
+    counts, medians = medians_of(pieces, sets=4)
     assert counts == [v.size for v in sets] and len(passes) == 2
-    for v, f in zip(sets, found, strict=True):
-        assert (float(np.median(np.array(f, np.float32))) == float(np.median(v))) if v.size \
-            else f == []
+    for v, m in zip(sets, medians, strict=True):
+        assert m == float(np.median(v)) if v.size else np.isnan(m)
 
 
 def _synthetic_months(rng, shape, n):
