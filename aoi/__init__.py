@@ -8,6 +8,7 @@ from aoi.grid import SiteGrid, site_grid, site_mask, to_grid_crs, utm_epsg
 from aoi.sites import (
     DEFAULT_MAX_AREA_HA,
     HABITATS,
+    SITE_ID_PATTERN,
     Site,
     SitesError,
     bundled_sites_path,
@@ -18,6 +19,7 @@ from aoi.sites import (
 __all__ = [
     "DEFAULT_MAX_AREA_HA",
     "HABITATS",
+    "SITE_ID_PATTERN",
     "Site",
     "SiteGrid",
     "SitesError",

@@ -28,6 +28,7 @@ from shapely.geometry.polygon import orient
 __all__ = [
     "DEFAULT_MAX_AREA_HA",
     "HABITATS",
+    "SITE_ID_PATTERN",
     "Site",
     "SitesError",
     "bundled_sites_path",
@@ -43,7 +44,9 @@ DEFAULT_MAX_AREA_HA: float = 100_000.0
 (e.g. projected metres read as degrees) turning a nightly run into a continental one;
 raise it with ``max_area_ha=`` for genuinely large protected areas."""
 
-_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,63})")
+SITE_ID_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,63})"
+"""A site id: a slug ``[a-z0-9-]{1,64}`` starting with a letter or digit (safe in paths and keys)."""
+_ID_RE = re.compile(SITE_ID_PATTERN)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _GEOD = Geod(ellps="WGS84")
 _WGS84_CRS_NAMES = frozenset(

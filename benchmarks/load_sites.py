@@ -8,7 +8,7 @@ over a short period (baseline 1-15 Jan 2025, rows 16-31 Jan: ~6 scenes a site) i
 results folder, and samples the CLI process with psutil each time it reports a site
 done (its per-site progress lines): resident memory, open file descriptors, threads, and the
 memory of its children (Prefect's ephemeral API server). Then, unless ``--no-driver``, the
-same sites through the flow's steps without Prefect (``flows.pipeline`` + the flow's
+same sites through the flow's steps without Prefect (``flows.site`` + the flow's
 ``write_results``) in one process, to put a number on Prefect's per-site overhead.
 
 Prints a JSON summary: wall time, seconds per site (median, p90), RSS and fds at the first
@@ -138,9 +138,9 @@ def run_driver(sites: Path, out: Path) -> dict:
 import datetime as dt, json, sys, time
 sys.path[:0] = [{str(REPO)!r}]
 from aoi import load_sites
-from flows import store
 from flows.monitor import write_results
-from flows.pipeline import load_range, plan_site, site_tables
+from flows.results import store
+from flows.site import load_range, plan_site, site_tables
 from flows.sources.demo import DemoSource
 start, end = dt.date.fromisoformat({START!r}), dt.date.fromisoformat({END!r})
 src, times = DemoSource(0), []

@@ -394,7 +394,7 @@ def bench_cog(cache: Path, size: int, n_scenes: int, rounds: int, log=print) -> 
     # GDAL's MODE overviews (before session 6) and without overviews (the encoding alone)
     import tempfile
 
-    from flows import maps as flow_maps
+    from flows.results import maps as flow_maps
     rng = np.random.default_rng(0)
     codes = np.kron(rng.integers(0, 4, (size // 64 + 1,) * 2).astype(np.uint8),
                     np.ones((64, 64), np.uint8))[:size, :size]
@@ -465,7 +465,7 @@ def _child(args: argparse.Namespace) -> int:
     import psutil
 
     from aoi import site_grid, site_mask
-    from flows.pipeline import site_tables
+    from flows.site import site_tables
     from flows.sources.stac import StacSource
     from indices.summary import scene_statistics
 

@@ -1,53 +1,32 @@
-"""The ``bluecarbon`` command line.
+"""The ``bluecarbon`` command line: every subcommand's handler, and the exit codes.
 
     bluecarbon run      [--config F] [--sites F] [--source demo] [--start DATE] [--end DATE]
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
+    bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
+    bluecarbon serve    [--sites F] [--out DIR] [--source demo] [--deliver]
     bluecarbon sites validate F
 
-Exit codes: 0 done; 1 the run finished but some sites failed (the others were written);
-2 bad input (one line on stderr, nothing written); 3 every site done but some scenes could
-not be fetched (recorded in ``<out>/runs/<run_id>.json``; the next run tries them again).
+Exit codes: 0 done; 1 the run finished but some sites failed (the others were written), a
+report was written but some deliveries failed, or serving stopped because its Prefect server
+died; 2 bad input (one line on stderr, nothing written); 3 every site done but some scenes
+could not be fetched (recorded in ``<out>/runs/<run_id>.json``; the next run tries them
+again). Handlers parse and check; the work is in the packages they call.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+from flows.config import RunConfig
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-
-
-def _quiet_prefect(verbose: bool) -> None:
-    """Prefect settings for a local run: no telemetry, a patient ephemeral API, calm logs."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-        os.environ.setdefault("PREFECT_LOGGING_SERVER_LEVEL", "WARNING")
-
-
-class _OneLineTaskFailures(logging.Filter):
-    """Without ``-v``, a task that failed is logged in one line, not with its traceback: the
-    flow catches a site's failure, prints it and records it with its reason, and a traceback
-    on stderr would read as a crash to whoever runs or schedules the command (``-v`` keeps
-    it)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _quiet_task_failures(verbose: bool) -> None:
-    if not verbose:
-        logging.getLogger("prefect.task_runs").addFilter(_OneLineTaskFailures())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,16 +41,18 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the monitoring flow (no arguments: the offline demo)")
     run.add_argument("--config", type=Path, help="TOML file of run settings ([run] table)")
     run.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
-    run.add_argument("--source", help="scene source: demo (default)")
+    run.add_argument("--source", help=f"scene source (default {RunConfig.source})")
     run.add_argument("--catalog", help="STAC API URL or catalog path (stac source)")
     run.add_argument("--start", help="first day to report, YYYY-MM-DD (default: baseline start)")
     run.add_argument("--end", help="last day to report, YYYY-MM-DD (default: today)")
-    run.add_argument("--out", help="results folder (default: ./results)")
+    run.add_argument("--out", help=f"results folder (default: ./{RunConfig.out})")
     run.add_argument("--dask-address", help="run on a dask.distributed cluster, tcp://HOST:PORT")
-    run.add_argument("--seed", help="seed of the demo source (default 0)")
-    run.add_argument("--mmu-ha", help="minimum mapping unit for gain/loss, hectares (default 0.1)")
-    run.add_argument("--max-area-ha", help="refuse sites larger than this (hectares)")
-    run.add_argument("--chunks", help="spatial chunk size in pixels (default 1024)")
+    run.add_argument("--seed", help=f"seed of the demo source (default {RunConfig.seed})")
+    run.add_argument("--mmu-ha", help="minimum mapping unit for gain/loss, hectares "
+                                      f"(default {RunConfig.mmu_ha})")
+    run.add_argument("--max-area-ha", help="refuse sites larger than this, hectares "
+                                           f"(default {RunConfig.max_area_ha:g})")
+    run.add_argument("--chunks", help=f"spatial chunk size in pixels (default {RunConfig.chunks})")
     run.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, percent")
     run.add_argument("--full", action="store_true",
                      help="recompute every row (default: only scenes not yet in the store)")
@@ -79,7 +60,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="monthly partner summaries (HTML, PDF, CSV)")
     report.add_argument("--month", required=True, help="month to report, YYYY-MM")
-    report.add_argument("--out", default="results", help="results folder (default: ./results)")
+    report.add_argument("--out", default=str(RunConfig.out),
+                        help=f"results folder (default: ./{RunConfig.out})")
     report.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
     report.add_argument("--deliver", action="store_true",
                         help="email each partner its summary (SMTP settings from the environment; "
@@ -87,8 +69,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the nightly and monthly schedules in this process")
     serve.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
-    serve.add_argument("--out", default="results", help="results folder (default: ./results)")
-    serve.add_argument("--source", default="demo", help="scene source (default: demo)")
+    serve.add_argument("--out", default=str(RunConfig.out),
+                       help=f"results folder (default: ./{RunConfig.out})")
+    serve.add_argument("--source", default=RunConfig.source,
+                       help=f"scene source (default: {RunConfig.source})")
     serve.add_argument("--deliver", action="store_true", help="email the monthly summaries")
 
     sites = sub.add_parser("sites", help="work with sites files")
@@ -136,8 +120,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, SitesError) as exc:
         return _fail(str(exc))
 
-    _quiet_prefect(args.verbose)
-    from flows.localapi import TemporaryAPI
+    from flows.runtime.localapi import TemporaryAPI
+    from flows.runtime.prefect import quiet_prefect
+
+    quiet_prefect(args.verbose)
 
     # no server configured: boot Prefect's temporary API now, while the pipeline is imported
     api = None if os.environ.get("PREFECT_API_URL") else TemporaryAPI().start()
@@ -145,28 +131,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _run(args, config, sites, api)
     finally:
         if api is not None:
-            _flush_prefect()
+            from flows.runtime.prefect import flush_prefect
+
+            flush_prefect()
             api.stop()
 
 
-def _flush_prefect(timeout: float = 10.0) -> None:
-    """Send Prefect's queued logs and events while the temporary API still answers. Left to
-    Prefect's exit hook, they would go to a stopped server, whose client retries each batch
-    with backoff: a run that ended with warnings (failed scenes) then lingered for ~75 s
-    before exiting, printing "Error logging to API"."""
-    if "prefect" not in sys.modules:
-        return
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    for worker in (APILogWorker, EventsWorker):
-        worker.drain_all(timeout=timeout)
-
-
 def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
-    from flows.localapi import TemporaryAPIError
     from flows.monitor import SitesFailed, make_source, run_monitoring
-    from flows.report_console import RunDisplay
+    from flows.runtime.display import RunDisplay
+    from flows.runtime.localapi import TemporaryAPIError
+    from flows.runtime.prefect import quiet_task_failures
     from flows.sources import SourceError
 
     try:  # a source that cannot work (no catalog, no credentials) fails before Prefect starts
@@ -184,7 +159,7 @@ def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
     with display:
         try:
             url = api.wait() if api is not None else None
-            _quiet_task_failures(args.verbose)
+            quiet_task_failures(args.verbose)
             with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
                 record = run_monitoring(config, full=args.full)
         except TemporaryAPIError as exc:
@@ -197,19 +172,59 @@ def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
     return EXIT_PARTIAL if record.get("status") == "partial" else EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """``bluecarbon report``: 0 done, 1 written but some deliveries failed, 2 bad input."""
+    from flows.reports.month import REPORT_ERRORS, report_month
+
+    def written(folder: Path, reports: list) -> None:
+        for report in reports:
+            states = ", ".join(f"{sum(s.status == k for s in report.sites)} {k.replace('_', ' ')}"
+                               for k in ("ok", "too_few", "no_data")
+                               if any(s.status == k for s in report.sites))
+            print(f"{folder / report.slug}/  {report.partner}: {len(report.sites)} site(s) "
+                  f"({states})")
+
+    try:
+        result = report_month(Path(args.out), args.month, args.sites, deliver=args.deliver,
+                              on_written=written)
+    except REPORT_ERRORS as exc:
+        return _fail(str(exc))
+    return EXIT_FAILED if result.failures else EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """``bluecarbon serve``: exit 0 after a clean shutdown (SIGTERM, SIGINT), 1 when the local
+    Prefect server failed to start or died, 2 on bad input."""
+    from aoi import SitesError, load_sites
+    from flows.config import ConfigError, load_config
+    from flows.runtime.serve import ServeError, ServerFailed, serve
+
+    try:
+        config = load_config(None, sites=args.sites, out=args.out, source=args.source)
+        load_sites(config.sites, max_area_ha=config.max_area_ha)
+    except (ConfigError, SitesError) as exc:
+        return _fail(str(exc))
+    # absolute: flow runs start in the worker's directory
+    sites = str(config.sites.resolve()) if config.sites is not None else None
+    try:
+        serve(sites, str(config.out.resolve()), config.source, deliver=bool(args.deliver))
+    except ServerFailed as exc:
+        print(f"bluecarbon: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ServeError as exc:
+        return _fail(str(exc))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "run":
         return _cmd_run(args)
     if args.command == "report":
-        from flows.report import cli_report
-
-        return cli_report(args)
+        return _cmd_report(args)
     if args.command == "serve":
-        from flows.serve import cli_serve
-
-        return cli_serve(args)
+        return _cmd_serve(args)
     if args.command == "sites" and args.sites_command == "validate":
         return _cmd_sites_validate(args)
     parser.print_help()

@@ -1,6 +1,10 @@
 """Run settings: one frozen dataclass, read from a TOML file and/or the command line, validated once.
 
-Every bad value is refused with a one-line ``ConfigError`` before any work starts.
+Every bad value is refused with a one-line ``ConfigError`` before any work starts. This is the
+one place of each run setting's default: the flow's signature (:func:`flows.monitor.monitor_sites`),
+the command line's help and ``prefect.yaml`` read or match :class:`RunConfig`
+(``tests/test_layout.py`` checks they agree). The thresholds the tables and the reports share
+are here too.
 """
 
 from __future__ import annotations
@@ -16,8 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from aoi.sites import DEFAULT_MAX_AREA_HA
+from flows.sources import CHUNKS, SOURCES
 
-__all__ = ["ConfigError", "RunConfig", "check_sites_path", "load_config", "parse_date"]
+__all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_sites_path",
+           "load_config", "parse_date"]
+
+SEEN_MIN = 0.3
+"""Below this fraction of a site seen clear in a month, the month gets no figure in the partner
+summary and the notebooks: gap-filled extent from older views would be presented as if it
+were this month's."""
+CLOSURE_RATIO = 0.9
+"""Canopy closure: the restored area's NDVI reaches this fraction of the reference site's
+(``change.canopy_closure_period``, and the words of the partner summary)."""
 
 _DASK_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[A-Za-z0-9.\-\[\]:]+$")
 
@@ -41,16 +55,15 @@ class RunConfig:
     seed: int = 0
     """Seed of the demo source."""
     mmu_ha: float = 0.1
-    """Minimum mapping unit of gain and loss patches, hectares."""
+    """Minimum mapping unit of gain and loss patches, hectares (``indices.change.MMU_HA``, the
+    science functions' default, is the same: a test checks)."""
     max_area_ha: float = DEFAULT_MAX_AREA_HA
-    chunks: int = 1024
+    chunks: int = CHUNKS
     """Spatial chunk size in pixels (the cube is chunked time=1, chunks x chunks)."""
     max_cloud: float | None = None
     """Scene-level cloud cover limit in percent for catalogue searches (None: the source's)."""
 
     def __post_init__(self) -> None:
-        from flows.sources import SOURCES
-
         if self.source not in SOURCES:
             raise ConfigError(f"unknown source {self.source!r}; choose one of: {', '.join(SOURCES)}")
         if self.start and self.end and self.start > self.end:

@@ -10,28 +10,25 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-import json
-import os
-import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
-from flows import PROCESSING_VERSION, progress, store
-from flows.alerts_io import write_alerts
 from flows.config import RunConfig, load_config
-from flows.maps import write_site_maps
-from flows.pipeline import (
+from flows.results import RunRecord, read_table, run_lock, write_rows, write_run_record
+from flows.results.alerts import write_alerts
+from flows.results.maps import write_site_maps
+from flows.runtime import progress
+from flows.runtime.termination import raise_termination_behind, redeliver_swallowed_termination
+from flows.site import (
     SitePlan,
     SiteTables,
     load_range,
@@ -39,81 +36,9 @@ from flows.pipeline import (
     recovery_trajectory,
     site_tables,
 )
-from flows.runlock import run_lock
 from flows.sources import SceneRef, Source, get_source
 
-__all__ = ["RunRecord", "SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
-
-
-@dataclass
-class RunRecord:
-    """What one run did, written to ``<out>/runs/<run_id>.json`` (no settings that are secret:
-    the run's parameters hold paths, dates and numbers only; credentials live in the env)."""
-
-    run_id: str
-    started_at: str
-    parameters: dict[str, Any]
-    sites: dict[str, dict[str, Any]] = field(default_factory=dict)
-    trajectories: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    waited_for: str | None = None
-    """The other run this one waited for (same results folder), if any."""
-    finished_at: str | None = None
-    status: str = "running"
-    processing_version: str = PROCESSING_VERSION
-
-    @classmethod
-    def start(cls, run_id: str, config: RunConfig, end: dt.date) -> RunRecord:
-        params = {k: (str(v) if isinstance(v, (Path, dt.date)) else v)
-                  for k, v in asdict(config).items()}
-        params["effective_end"] = end.isoformat()
-        return cls(run_id=run_id, started_at=_now(), parameters=params)
-
-    @property
-    def failed_sites(self) -> dict[str, str]:
-        return {k: v.get("reason", "") for k, v in self.sites.items() if v["status"] == "failed"}
-
-    @property
-    def failed_scene_count(self) -> int:
-        return sum(len(v.get("failed_scenes", {})) for v in self.sites.values())
-
-    @property
-    def headline(self) -> str:
-        counts = {k: sum(v["status"] == k for v in self.sites.values())
-                  for k in ("processed", "skipped", "failed")}
-        text = (f"{counts['processed']} sites processed, {counts['skipped']} up to date, "
-                f"{counts['failed']} failed")
-        if self.failed_scene_count:
-            text += f"; {self.failed_scene_count} scenes could not be fetched"
-        if self.failed_sites:
-            text += ": " + ", ".join(f"{k} ({v})" for k, v in self.failed_sites.items())
-        return text
-
-    def finish(self) -> None:
-        self.finished_at = _now()
-        self.status = ("failed" if self.failed_sites or self.errors
-                       else "partial" if self.failed_scene_count else "completed")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def write_run_record(out: Path, record: RunRecord) -> Path:
-    """``<out>/runs/<run_id>.json``, written atomically (temp file, fsync, rename)."""
-    folder = Path(out) / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{record.run_id}.json"
-    tmp = folder / f".{record.run_id}.json.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record.as_dict(), fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+__all__ = ["SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
 
 
 class SitesFailed(RuntimeError):
@@ -149,7 +74,7 @@ def search_scenes(source: Source, site: Site, start: dt.date, end: dt.date) -> l
 @task(name="plan-site", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date | None,
                    full: bool) -> SitePlan:
-    stored = store.read_table(out, "observations", site.id)
+    stored = read_table(out, "observations", site.id)
     plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full)
     logger = get_run_logger()
     if plan.up_to_date:
@@ -200,7 +125,7 @@ def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | No
         written["alerts"] = len(tables.alerts.rows)
     for name, frame in (("change", tables.change), ("observations", tables.observations)):
         if len(frame):
-            store.write_rows(out, name, frame)
+            write_rows(out, name, frame)
             written[name] = len(frame)
     return written
 
@@ -214,12 +139,12 @@ def update_trajectories(out: Path, sites: list[Site]) -> list[str]:
         ref_id = site.properties.get("reference_site")
         if not ref_id:
             continue
-        rows = store.read_table(out, "change", site.id)
-        reference = store.read_table(out, "change", str(ref_id))
+        rows = read_table(out, "change", site.id)
+        reference = read_table(out, "change", str(ref_id))
         if rows.empty or reference.empty:
             logger.warning("%s: reference site %s has no rows yet; no trajectory", site.id, ref_id)
             continue
-        store.write_rows(out, "change", recovery_trajectory(rows, reference))
+        write_rows(out, "change", recovery_trajectory(rows, reference))
         updated.append(site.id)
     return updated
 
@@ -246,47 +171,6 @@ def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
         future.result()
 
 
-def _redeliver_swallowed_termination() -> None:
-    """Make a SIGTERM that lands in a garbage-collector callback stop the run anyway.
-
-    Prefect turns SIGTERM (a cancelled deployment run, a stopping worker) into an exception
-    raised wherever the main thread is. Inside a weakref or ``__del__`` callback Python can
-    only print it ("Exception ignored in ...", a traceback) and carry on: the run would go on
-    as if never cancelled. This hook sends the signal again, so that it is raised at the next
-    ordinary line (tests/test_prefect_e2e.py stops a serve mid-run); should that land in a
-    callback again, the hook sends it again."""
-    previous = sys.unraisablehook
-    if getattr(previous, "_bluecarbon", False):
-        return
-
-    def hook(unraisable: Any) -> None:
-        exc = unraisable.exc_value
-        if type(exc).__name__ == "TerminationSignal" and isinstance(
-                getattr(exc, "signal", None), int):
-            # from another thread, a moment later: raised now, it would land in this hook
-            threading.Timer(0.05, os.kill, (os.getpid(), exc.signal)).start()
-            return
-        previous(unraisable)
-
-    hook._bluecarbon = True  # type: ignore[attr-defined]
-    sys.unraisablehook = hook
-
-
-def _raise_termination_behind(exc: BaseException) -> None:
-    """Raise the termination signal (SIGTERM, Ctrl-C) that ``exc`` was raised while handling,
-    if any. A SIGTERM landing while Prefect creates a task run makes its task engine raise
-    ``ValueError: Task run is not set`` from the signal's handling; recorded as the site's
-    failure, it would turn a stopped run into a failed one (with a traceback), so the stop
-    goes on instead."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, KeyboardInterrupt | SystemExit | TerminationSignal):
-            raise cause
-        cause = cause.__cause__ or cause.__context__
-
-
 def _distributed(address: str | None):
     if not address:
         return contextlib.nullcontext()
@@ -298,17 +182,17 @@ def _distributed(address: str | None):
 @flow(name="monitor-sites", log_prints=False)
 def monitor_sites(
     sites: str | None = None,
-    source: str = "demo",
-    catalog: str | None = None,
+    source: str = RunConfig.source,
+    catalog: str | None = RunConfig.catalog,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    out: str = "results",
-    dask_address: str | None = None,
-    seed: int = 0,
-    mmu_ha: float = 0.1,
+    out: str = str(RunConfig.out),
+    dask_address: str | None = RunConfig.dask_address,
+    seed: int = RunConfig.seed,
+    mmu_ha: float = RunConfig.mmu_ha,
     max_area_ha: float = RunConfig.max_area_ha,
-    chunks: int = 1024,
-    max_cloud: float | None = None,
+    chunks: int = RunConfig.chunks,
+    max_cloud: float | None = RunConfig.max_cloud,
     full: bool = False,
 ):
     """Nightly monitoring of every site in ``sites`` (a GeoJSON file or folder; None: the
@@ -318,7 +202,7 @@ def monitor_sites(
     config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
                          max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
-    _redeliver_swallowed_termination()
+    redeliver_swallowed_termination()
     logger = get_run_logger()
     run_id = str(flow_run.id or "local")
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
@@ -352,7 +236,7 @@ def monitor_sites(
             written = write_results(config.out, tables, site, plan.since)
             _drop_maps(tables)
         except Exception as exc:  # per-site isolation: record, carry on with the others
-            _raise_termination_behind(exc)
+            raise_termination_behind(exc)
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
             logger.error("%s: failed: %s", site.id, message)
             entry.update(status="failed", reason=message)
@@ -373,7 +257,7 @@ def monitor_sites(
         try:
             record.trajectories = update_trajectories(config.out, done)
         except Exception as exc:
-            _raise_termination_behind(exc)
+            raise_termination_behind(exc)
             record.errors.append(f"trajectories: {type(exc).__name__}: {exc}".splitlines()[0])
         record.finish()
         write_run_record(config.out, record)

@@ -45,7 +45,7 @@ import xarray as xr
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from indices.change import mmu_pixels
+from indices.change import MMU_HA, mmu_pixels
 from indices.composite import composite, monthly_composite
 from indices.habitat import (
     RULES,
@@ -76,7 +76,7 @@ class AlertRule:
 
     confirm: int = 3
     """Consecutive clear observations with evidence of loss that confirm a pixel."""
-    mmu_ha: float = 0.1
+    mmu_ha: float = MMU_HA
     """Minimum mapping unit of a patch, hectares (the change table's default)."""
     ndvi_max: float = 0.25
     """Mangrove: NDVI below this is not canopy."""
@@ -241,7 +241,7 @@ class FlaggedPixels:
     """The computed :func:`scan_evidence` state of the flagged pixels only (``score >= 1``,
     the only ones in patches): flat raster indices (ascending) into a map of ``shape``, and
     their score and times. Kilobytes where the dense state of a whole tile is 3 GB; a site
-    walked in strips (:func:`flows.pipeline.site_tables`) gathers it strip by strip."""
+    walked in strips (:func:`flows.site.site_tables`) gathers it strip by strip."""
 
     shape: tuple[int, int]
     index: np.ndarray

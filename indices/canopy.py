@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from indices.change import MonthState, mmu_pixels, monthly_states
+from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states
 
 __all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "CANOPY_SUMS", "MIN_GAIN", "CanopyWalk",
            "canopy_metrics", "canopy_row", "canopy_step", "endmembers", "unmix_cover"]
@@ -166,7 +166,7 @@ def _canopy_kernel(scores, ndvi, n_clear, base_score, red_base, nir_base, ndvi_b
 def canopy_metrics(scores: xr.DataArray, ndvi: xr.DataArray, n_clear: xr.DataArray,
                    base_score: xr.DataArray, base_red: xr.DataArray, base_nir: xr.DataArray,
                    base_ndvi: xr.DataArray, base_ndwi: xr.DataArray, site_mask: xr.DataArray, *,
-                   habitat: str, pixel_area_ha: float, mmu_ha: float = 0.1) -> xr.Dataset:
+                   habitat: str, pixel_area_ha: float, mmu_ha: float = MMU_HA) -> xr.Dataset:
     """Per month: canopy class areas (ha, NaN for seagrass), mean NDVI of intact habitat and of
     the restoration zone. ``ndvi`` and ``n_clear`` are the monthly composites' ``(period, y,
     x)``, ``base_*`` the baseline composite's red, NIR, NDVI and NDWI; lazy when the inputs

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MonthState", "change_counts", "change_metrics",
+__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "drop_small_patches", "fringe", "mmu_pixels",
            "monthly_states"]
 
@@ -36,6 +36,10 @@ CHANGE_METRICS = (
     "extent_ci_low_ha", "extent_ci_high_ha", "gain_ci_low_ha", "gain_ci_high_ha",
     "loss_ci_low_ha", "loss_ci_high_ha", "valid_fraction",
 )
+MMU_HA = 0.1
+"""Default minimum mapping unit of gain and loss patches, hectares: ten 10 m pixels, so a
+speckle of a few noisy pixels never adds up to change. Every function here and the run's
+setting (``flows.config.RunConfig.mmu_ha``) take it from this one place."""
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 """The structure of a patch: pixels touching at a side or a corner are one patch."""
 SMALL_PATCH_MMUS = 5
@@ -75,7 +79,7 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
 
     ``scores``: the (y, x) score map of each month in order: a (period, y, x) array, or any
     iterable of maps (a generator computing each month only when the walk reaches it keeps
-    one month in memory: :func:`flows.pipeline.site_tables` walks large sites so).
+    one month in memory: :func:`flows.site.site_tables` walks large sites so).
     The one place the gap-filling, minimum-mapping-unit and uncertainty rules live: change
     metrics, maps and canopy metrics all iterate these states.
     """
@@ -224,7 +228,7 @@ def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
 
 
 def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
-                   *, pixel_area_ha: float, mmu_ha: float = 0.1,
+                   *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
                    stale_months: int = 2) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 

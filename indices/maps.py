@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from indices.change import MonthState, mmu_pixels, monthly_states
+from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states
 
 __all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "labelled", "map_codes",
            "mode_halve", "monthly_maps"]
@@ -65,7 +65,7 @@ def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
 
 
 def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
-                 *, pixel_area_ha: float, mmu_ha: float = 0.1,
+                 *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
                  stale_months: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
     """Class and change map of every period (lazy when the inputs are).
 

@@ -47,6 +47,7 @@ from indices.canopy import (
 )
 from indices.change import (
     EIGHT_CONNECTED,
+    MMU_HA,
     SMALL_PATCH_MMUS,
     MonthState,
     change_counts,
@@ -289,7 +290,7 @@ class StripWalk:
     """
 
     def __init__(self, base: Callable[[], Strips], site: np.ndarray, *, habitat: str,
-                 pixel_area_ha: float, mmu_ha: float = 0.1, maps: bool = False,
+                 pixel_area_ha: float, mmu_ha: float = MMU_HA, maps: bool = False,
                  plume_months: bool = True, stale_months: int = 2) -> None:
         site = np.asarray(site, bool)
         self.shape = site.shape

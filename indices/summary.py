@@ -4,7 +4,7 @@
 one row per month (the ``change`` table). Both reduce inside the site polygon only, and both
 return lazy datasets: the flow computes them together, once. ``walk_months`` is the month walk
 of ``monthly_change`` over computed maps, one month at a time, for sites too large to hold
-every month at once (:func:`flows.pipeline.site_tables`).
+every month at once (:func:`flows.site.site_tables`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ import xarray as xr
 
 from indices._kernels import membership
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
-from indices.change import CHANGE_METRICS, change_metrics, change_row, mmu_pixels, monthly_states
+from indices.change import (
+    CHANGE_METRICS,
+    MMU_HA,
+    change_metrics,
+    change_row,
+    mmu_pixels,
+    monthly_states,
+)
 from indices.composite import composite, monthly_composite
 from indices.habitat import (
     RULES,
@@ -132,7 +139,7 @@ class MonthlyInputs:
     """Habitat score per month ``(period, y, x)``; NaN not observed, and all NaN in a month
     mostly under a sediment plume (seagrass: its classes are carried forward)."""
     map_scores: xr.DataArray
-    """The same before the plume months are dropped: what :func:`flows.maps.site_maps` maps."""
+    """The same before the plume months are dropped: what :func:`flows.site.site_maps` maps."""
     ndvi: xr.DataArray
     """NDVI of each month's composite ``(period, y, x)``."""
     n_clear: xr.DataArray
@@ -206,7 +213,7 @@ def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid) -> xr.D
 
 def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date], pixel_area_ha: float,
-                   mmu_ha: float = 0.1) -> xr.Dataset:
+                   mmu_ha: float = MMU_HA) -> xr.Dataset:
     """Per calendar month: extent, gain, loss, net change and interval against the baseline.
 
     The walk over the months takes whole maps (patches and the minimum mapping unit are not
@@ -228,10 +235,10 @@ MONTHLY_COLUMNS = (*CHANGE_METRICS, *CANOPY_METRICS)
 
 def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
                 base: Sequence[np.ndarray], site: np.ndarray, *, habitat: str,
-                pixel_area_ha: float, mmu_ha: float = 0.1, maps: bool = False,
+                pixel_area_ha: float, mmu_ha: float = MMU_HA, maps: bool = False,
                 plume_months: bool = True,
                 ) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]]:
-    """The month walk of :func:`monthly_change` (and of :func:`flows.maps.site_maps` with
+    """The month walk of :func:`monthly_change` (and of :func:`flows.site.site_maps` with
     ``maps``) over computed maps, one month at a time.
 
     ``months`` yields, in order, each month's ``(score, map_score, ndvi, n_clear)`` (y, x)

@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from flows.results import read_table
+from flows.results.read import read_table
 
 observations = read_table(RESULTS, "observations")
 change = read_table(RESULTS, "change")

@@ -45,7 +45,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from flows.results import read_table, site_features
+from flows.results.read import read_table, site_features
 
 SEEN_MIN = 0.3  # below this fraction of the site seen clear, a month is mostly gap-filled
 

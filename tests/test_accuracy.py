@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from aoi import load_sites
-from flows.pipeline import load_range, site_tables
+from flows.site import load_range, site_tables
 from flows.sources.demo import DemoSource
 
 SEEDS = (0, 1, 2)

@@ -26,9 +26,10 @@ import xarray as xr
 from pyproj import Transformer
 
 from aoi import load_sites, site_grid
-from flows import alerts_io
+from flows.results import StoreError
+from flows.results.alerts import SiteAlerts, read_alerts, write_alerts
+from flows.site import alert_pixels, alert_rows, site_alerts
 from flows.sources.demo import SPECTRA, DemoScenario, DemoSource
-from flows.store import StoreError
 from indices.alerts import (
     LOSS,
     NO_LOSS,
@@ -348,13 +349,13 @@ def test_no_scene_after_the_baseline_no_alerts_no_write(tmp_path):
     ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start,
                                                            site.baseline_end))
     assert ev.sizes["time"] == 0
-    result = alerts_io.site_alerts(site, cube, run_id="r")
+    result = site_alerts(site, cube, run_id="r")
     assert result.window is None and result.rows.empty
-    assert alerts_io.write_alerts(tmp_path, result) is None
+    assert write_alerts(tmp_path, result) is None
     assert not list(tmp_path.iterdir())
     # the flow's lazy path too (a new site whose run ends within its baseline)
     lazy = src.load(site, src.search(site, dt.date(2023, 11, 1), site.baseline_end))
-    state = alerts_io.alert_pixels(site, lazy, mask).compute()
+    state = alert_pixels(site, lazy, mask).compute()
     assert state["score"].shape == mask.shape and int(state["score"].max()) == 0
     assert bool(state["confirmed_at"].isnull().all()) and state.attrs["window"] == ()
 
@@ -392,11 +393,11 @@ def nights():
     after = np.flatnonzero(times >= np.datetime64(event))
 
     def night(k: int, run_id: str):
-        return alerts_io.site_alerts(SEAGRASS, cube.isel(time=slice(0, after[0] + k)),
+        return site_alerts(SEAGRASS, cube.isel(time=slice(0, after[0] + k)),
                                      run_id=run_id)
-    pixels = alerts_io.alert_pixels(SEAGRASS, cube.isel(time=slice(0, after[0] + 9))).compute()
+    pixels = alert_pixels(SEAGRASS, cube.isel(time=slice(0, after[0] + 9))).compute()
     return {"two": night(2, "n2"), "four": night(4, "n4"),
-            "nine": alerts_io.alert_rows(SEAGRASS, pixels, run_id="n9"),
+            "nine": alert_rows(SEAGRASS, pixels, run_id="n9"),
             "nine_again": night(9, "n9b"), "event": event, "pixels": pixels}
 
 
@@ -416,9 +417,9 @@ def test_alert_rows_geometry_and_ids(nights):
 
 
 def test_the_run_mmu_applies(nights):
-    rows = alerts_io.alert_rows(SEAGRASS, nights["pixels"], run_id="x", mmu_ha=5.0).rows
+    rows = alert_rows(SEAGRASS, nights["pixels"], run_id="x", mmu_ha=5.0).rows
     assert rows.empty, "a 4 ha patch is below a 5 ha minimum mapping unit"
-    rows = alerts_io.alert_rows(SEAGRASS, nights["pixels"], run_id="x", mmu_ha=3.0).rows
+    rows = alert_rows(SEAGRASS, nights["pixels"], run_id="x", mmu_ha=3.0).rows
     assert len(rows) == 1
 
 
@@ -432,14 +433,14 @@ def test_ids_are_stable_from_night_to_night(nights):
 
 def test_write_is_an_idempotent_upsert(nights, tmp_path):
     for key in ("two", "four", "nine"):
-        alerts_io.write_alerts(tmp_path, nights[key])
+        write_alerts(tmp_path, nights[key])
     first = (tmp_path / "alerts" / f"site_id={SEAGRASS.id}" / "part-0.parquet").read_bytes()
-    summary = alerts_io.write_alerts(tmp_path, nights["nine_again"])
+    summary = write_alerts(tmp_path, nights["nine_again"])
     assert (summary.inserted, summary.replaced, summary.removed) == (0, 1, 0)
-    stored = alerts_io.read_alerts(tmp_path)
+    stored = read_alerts(tmp_path)
     assert len(stored) == 1 and stored.iloc[0]["run_id"] == "n9b"
     assert stored.iloc[0]["status"] == "confirmed"
-    alerts_io.write_alerts(tmp_path, nights["nine"])
+    write_alerts(tmp_path, nights["nine"])
     again = (tmp_path / "alerts" / f"site_id={SEAGRASS.id}" / "part-0.parquet").read_bytes()
     assert again == first, "same rows, same bytes"
     # readers: pandas on the directory, the GeoJSON, no temp files left behind
@@ -457,13 +458,13 @@ def test_write_is_an_idempotent_upsert(nights, tmp_path):
 
 def test_empty_partitions_and_foreign_folders_read_cleanly(nights, tmp_path):
     good = nights["nine"]
-    alerts_io.write_alerts(tmp_path, alerts_io.SiteAlerts("quiet-site", good.rows.iloc[:0],
+    write_alerts(tmp_path, SiteAlerts("quiet-site", good.rows.iloc[:0],
                                                           good.window))
-    alerts_io.write_alerts(tmp_path, good)
+    write_alerts(tmp_path, good)
     (tmp_path / "alerts" / "site_id=NOT-OURS").mkdir()
-    stored = alerts_io.read_alerts(tmp_path)
+    stored = read_alerts(tmp_path)
     assert stored["site_id"].tolist() == [SEAGRASS.id]
-    assert alerts_io.read_alerts(tmp_path, "quiet-site").empty
+    assert read_alerts(tmp_path, "quiet-site").empty
     assert len(pd.read_parquet(tmp_path / "alerts" / "site_id=quiet-site")) == 0
     geo = json.loads((tmp_path / "alerts_geojson" / "quiet-site.geojson").read_text())
     assert geo == {"type": "FeatureCollection", "features": []}
@@ -478,25 +479,25 @@ def test_window_replaces_what_the_run_no_longer_finds(nights, tmp_path):
                         first_seen=good.window[0] + pd.Timedelta(days=1))
     future = rows.assign(alert_id="20990101-000000000000",
                          first_seen=pd.Timestamp("2099-01-01", tz="UTC"))
-    alerts_io.write_alerts(tmp_path, alerts_io.SiteAlerts(
+    write_alerts(tmp_path, SiteAlerts(
         SEAGRASS.id, pd.concat([stale, future], ignore_index=True),
         (good.window[0], pd.Timestamp("2099-12-31", tz="UTC"))))
-    summary = alerts_io.write_alerts(tmp_path, good)
+    summary = write_alerts(tmp_path, good)
     assert summary.removed == 1
-    stored = alerts_io.read_alerts(tmp_path, SEAGRASS.id)
+    stored = read_alerts(tmp_path, SEAGRASS.id)
     assert sorted(stored["alert_id"]) == sorted([rows.iloc[0]["alert_id"], future.iloc[0]["alert_id"]])
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "", "UPPER", "x" * 70, "..", "/abs"])
 def test_hostile_site_ids_write_nothing(nights, tmp_path, bad):
     good = nights["nine"]
-    evil = alerts_io.SiteAlerts(bad, good.rows.assign(site_id=bad), good.window)
+    evil = SiteAlerts(bad, good.rows.assign(site_id=bad), good.window)
     with pytest.raises(StoreError, match="unsafe site id"):
-        alerts_io.write_alerts(tmp_path / "results", evil)
+        write_alerts(tmp_path / "results", evil)
     with pytest.raises(StoreError, match="unsafe site id"):
-        alerts_io.read_alerts(tmp_path / "results", bad)
+        read_alerts(tmp_path / "results", bad)
     with pytest.raises(StoreError, match="unsafe site id"):
-        alerts_io.alert_rows(dataclasses.replace(SEAGRASS, id=bad), nights["pixels"], run_id="x")
+        alert_rows(dataclasses.replace(SEAGRASS, id=bad), nights["pixels"], run_id="x")
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
@@ -506,6 +507,6 @@ def test_malformed_rows_are_refused_in_one_line(nights, tmp_path):
                  pd.concat([good.rows, good.rows], ignore_index=True),
                  good.rows.assign(first_seen="yesterday")):
         with pytest.raises(StoreError) as err:
-            alerts_io.write_alerts(tmp_path, alerts_io.SiteAlerts(SEAGRASS.id, rows, good.window))
+            write_alerts(tmp_path, SiteAlerts(SEAGRASS.id, rows, good.window))
         assert "\n" not in str(err.value)
     assert not list(tmp_path.rglob("*.parquet"))

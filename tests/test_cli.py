@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from aoi import bundled_sites_path
-from flows import store
+from flows.results import store
 
 REPO = Path(__file__).resolve().parents[1]
 OBS_COLUMNS = ["site_id", "scene_id", "datetime", "source", "valid_fraction", "cloud_fraction",
@@ -246,7 +246,7 @@ def test_a_site_whose_monthly_change_would_not_fit_fails_alone(tmp_path, prefect
     import datetime as dt
 
     from aoi import load_sites, site_grid
-    from flows.pipeline import load_range, month_start, stream_memory, walk_memory
+    from flows.site import load_range, month_start, stream_memory, walk_memory
     from flows.sources.demo import DemoSource
 
     big, small = "selangor-kuala-selangor", "selangor-kuala-selangor-reference"

@@ -1,7 +1,7 @@
 """Two runs over one results folder at once (the nightly schedule overlapping a manual run):
 nothing corrupted or duplicated, and the second run says what it waited for.
 
-:mod:`flows.runlock` is tested on its own with real processes (a holder that is SIGKILLed
+:mod:`flows.results.lock` is tested on its own with real processes (a holder that is SIGKILLed
 releases it; ``wait=False`` refuses in one line naming the holder), then through the command
 line: run A is frozen (SIGSTOP) while it holds the folder, run B is started and must say
 ``waiting for run <A's id> (pid <A's pid> ...) holding <out>``; A is resumed; both exit 0, every
@@ -31,8 +31,8 @@ from test_crash_safety import (
     temp_files,
 )
 
-from flows import store
-from flows.runlock import LOCK_FILE, RunLocked, read_holder, run_lock
+from flows.results import store
+from flows.results.lock import LOCK_FILE, RunLocked, read_holder, run_lock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def _holder_process(out: Path, run_id: str) -> subprocess.Popen:
     """A process that takes the run lock of ``out``, says so, and sleeps."""
     code = textwrap.dedent(f"""
         import sys, time
-        from flows.runlock import run_lock
+        from flows.results.lock import run_lock
         with run_lock({str(out)!r}, {run_id!r}):
             print("held", flush=True)
             time.sleep(120)
@@ -114,7 +114,7 @@ def _wait_for_holder(out: Path, proc: subprocess.Popen, stderr: Lines, timeout: 
         if proc.poll() is not None:
             break
         time.sleep(0.05)
-    pytest.fail("run A never took the results folder's run lock (is flows.runlock.run_lock "
+    pytest.fail("run A never took the results folder's run lock (is flows.results.lock.run_lock "
                 f"wired into monitor_sites?); its stderr:\n{stderr.text[-2000:]}")
 
 

@@ -156,7 +156,8 @@ def snapshot(out: Path) -> dict[tuple[str, ...], Any]:
     import pyarrow.dataset as pads
     import rasterio
 
-    from flows import alerts_io, store
+    from flows.results import store
+    from flows.results.alerts import read_alerts
 
     state = {}
     for table in TABLES:
@@ -174,7 +175,7 @@ def snapshot(out: Path) -> dict[tuple[str, ...], Any]:
         for site_id, part in rows.groupby("site_id"):
             state[(table, str(site_id))] = (part.drop(columns="run_id")
                                             .sort_values(KEYS[table]).reset_index(drop=True))
-    alerts = alerts_io.read_alerts(out)
+    alerts = read_alerts(out)
     assert not alerts.duplicated(["site_id", "alert_id"]).any(), "duplicate alerts"
     for site_id, part in alerts.groupby("site_id"):
         features = json.loads((out / "alerts_geojson" / f"{site_id}.geojson").read_text())
@@ -299,7 +300,7 @@ def _zygote(workdir: str) -> None:  # pragma: no cover - runs in the subprocess
     import dask
 
     from aoi import parse_sites
-    from flows.pipeline import load_range, site_tables
+    from flows.site import load_range, site_tables
     from flows.sources.demo import DemoSource
 
     # compile every kernel before forking (synchronous scheduler: no thread pool to inherit)
@@ -362,11 +363,12 @@ def _arm(kill: dict) -> list[int]:
     import dask.local
     import pyarrow.parquet as pq
 
-    from flows import pipeline, store
+    from flows import site
+    from flows.results import files, store
 
-    python_targets = {"_atomic_write": store._atomic_write, "_fsync_dir": store._fsync_dir,
+    python_targets = {"_atomic_write": store._atomic_write, "_fsync_dir": files.fsync_dir,
                       "write_rows": store.write_rows, "write_table": pq.write_table,
-                      "site_tables": pipeline.site_tables,
+                      "site_tables": site.site_tables,
                       # the threaded scheduler's bookkeeping of each finished task runs in the
                       # main thread: the n-th call is a point in the middle of dask.compute
                       "finish_task": dask.local.finish_task}
@@ -396,9 +398,9 @@ def _arm(kill: dict) -> list[int]:
 def _child(job: dict, warm: bool = False) -> int:  # pragma: no cover - in the subprocess
     """The flow's per-site steps, without Prefect (see the module doc)."""
     from aoi import load_sites, parse_sites
-    from flows import store
     from flows.monitor import write_results
-    from flows.pipeline import load_range, plan_site, site_tables
+    from flows.results import store
+    from flows.site import load_range, plan_site, site_tables
     from flows.sources.demo import DemoSource
     from flows.sources.stac import StacSource
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from test_report import HOSTILE, MANGROVE, OK_MONTH, SEAGRASS, report_inputs_for, run_report
 
-from flows.deliver import DeliveryError, DeliverySettings, load_settings
+from flows.reports.deliver import DeliveryError, DeliverySettings, load_settings
 
 USER, PASSWORD = "bluecarbon-bot", "s3cr3t-Pa55-do-not-leak"
 MONTH = f"{OK_MONTH:%Y-%m}"

@@ -25,7 +25,7 @@ import pytest
 from services import Service
 
 from aoi import bundled_sites_path, load_sites
-from flows.pipeline import load_range, site_tables
+from flows.site import load_range, site_tables
 from flows.sources.demo import DemoSource
 
 pytestmark = pytest.mark.slow
@@ -149,7 +149,7 @@ def test_cli_run_on_a_cluster_writes_the_same_rows(cluster, tmp_path):
     """``bluecarbon run --dask-address``: Prefect in this run's own process (ephemeral API),
     array compute on the workers; the rows equal ``site_tables`` without a cluster, and no
     worker started a Prefect server."""
-    from flows import store
+    from flows.results import store
 
     site_id = SITES[0]
     sites_file = tmp_path / "site.geojson"

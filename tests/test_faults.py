@@ -41,7 +41,7 @@ from test_crash_safety import (
 )
 
 from aoi import load_sites
-from flows.pipeline import load_range, plan_site, site_tables
+from flows.site import load_range, plan_site, site_tables
 from flows.sources import FETCH_BROKEN, SourceError, failed_scenes
 from flows.sources.demo import DemoSource
 from flows.sources.stac import StacSource
@@ -268,7 +268,7 @@ def test_broken_scenes_are_recorded_others_complete_and_the_rerun_heals(world, t
     said = " ".join((proc.stdout + proc.stderr).split())  # the console wraps long lines
     assert "1 failed; 5 scenes could not be fetched: fault-0003 (StoreError" in said, said[-2000:]
 
-    from flows import store
+    from flows.results import store
 
     blocker.unlink()
     obs = store.read_table(out, "observations")

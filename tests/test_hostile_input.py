@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from strategies import HOSTILE_TEXT, coastal_sites, sites_documents, sites_payloads
 
 from aoi import Site, SitesError, parse_sites
-from flows import cli, store
-from flows.store import StoreError
+from flows import cli
+from flows.results import StoreError, store
 
 REPO = Path(__file__).resolve().parents[1]
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -256,7 +256,8 @@ def _inside(path: Path, root: Path) -> bool:
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_ids)
 def test_no_site_id_leaves_the_results_folder(site_id):
-    from flows import alerts_io, maps
+    from flows.results import alerts as stored_alerts
+    from flows.results import maps
 
     root = Path(tempfile.mkdtemp(prefix="hostile-"))
     try:
@@ -264,7 +265,7 @@ def test_no_site_id_leaves_the_results_folder(site_id):
         for make in (lambda: store.partition_path(root, "change", site_id),
                      lambda: store.partition_path(root, "observations", site_id),
                      lambda: maps.map_path(root, site_id, "2025-01-01", "class"),
-                     lambda: alerts_io._partition(root, site_id)):
+                     lambda: stored_alerts._partition(root, site_id)):
             if safe:
                 path = make()
                 assert _inside(path, root) and f"{site_id}" in path.parts[-2]
@@ -275,7 +276,7 @@ def test_no_site_id_leaves_the_results_folder(site_id):
             with pytest.raises(StoreError):
                 store.read_table(root, "change", site_id)
             with pytest.raises(StoreError):
-                alerts_io.read_alerts(root, site_id)
+                stored_alerts.read_alerts(root, site_id)
             frame = store.read_table(root, "observations").iloc[:0].copy()
             row = {c: None for c in frame.columns} | {
                 "site_id": site_id, "scene_id": "S2A_X", "datetime": pd.Timestamp(
@@ -283,7 +284,7 @@ def test_no_site_id_leaves_the_results_folder(site_id):
             with pytest.raises(StoreError):
                 store.write_rows(root, "observations", pd.DataFrame([row]))
             with pytest.raises(StoreError):
-                alerts_io.write_alerts(root, alerts_io.SiteAlerts(site_id, pd.DataFrame(), None))
+                stored_alerts.write_alerts(root, stored_alerts.SiteAlerts(site_id, pd.DataFrame(), None))
             assert list(root.iterdir()) == [], "a refused id created something"
     finally:
         import shutil
@@ -294,7 +295,7 @@ def test_no_site_id_leaves_the_results_folder(site_id):
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(max_size=120), st.sampled_from(HOSTILE_TEXT), st.none()))
 def test_partner_names_become_safe_folder_names(partner):
-    from flows.report import partner_slug
+    from flows.reports import partner_slug
 
     slug = partner_slug(partner)
     assert SLUG.fullmatch(slug), slug
@@ -309,7 +310,7 @@ def test_console_shows_error_text_literally(text, tmp_path):
     from rich.console import Console
 
     from flows.config import RunConfig
-    from flows.report_console import RunDisplay
+    from flows.runtime.display import RunDisplay
 
     sites = parse_sites(coastal_sites(1))
     console = Console(file=io.StringIO(), width=200, color_system=None)
@@ -361,7 +362,7 @@ _names = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=60))
 @pytest.fixture(scope="module")
 def outline_map():
     """One site-outline map image, drawn once (drawing costs ~0.1 s an example)."""
-    from flows.report_figures import change_map
+    from flows.reports.figures import change_map
 
     (site,) = parse_sites(coastal_sites(1))
     with tempfile.TemporaryDirectory() as out:
@@ -373,7 +374,7 @@ def _partner_page(name: str, partner: str, country: str, image, *, email: bool) 
     without: the real text builders and template, given these names."""
     import datetime as dt
 
-    from flows import report
+    from flows.reports import build, model, render, text
 
     doc = coastal_sites(2)
     for feature in doc["features"]:
@@ -383,21 +384,21 @@ def _partner_page(name: str, partner: str, country: str, image, *, email: bool) 
     row = pd.Series({"extent_ha": 12.0, "baseline_extent_ha": 10.0, "net_change_ha": 2.0,
                      "gain_ha": 3.0, "loss_ha": 1.0, "extent_ci_low_ha": 11.0,
                      "extent_ci_high_ha": 13.0, "valid_fraction": 0.8, "n_observations": 3})
-    seen = report._seen(row, 4)
-    headline, details, metrics = report._ok_text(ok_site, row, seen)
+    seen = text.seen_clear(row, 4)
+    headline, details, metrics = text.ok_text(ok_site, row, seen)
     overview = {"seen": seen[0], "extent": "12.0 ha", "net": "+2.0 ha", "short_status": ""}
-    sites = [report.SiteReport(ok_site, "ok", headline, tuple(details), tuple(metrics),
+    sites = [model.SiteReport(ok_site, "ok", headline, tuple(details), tuple(metrics),
                                overview, None, image)]
-    headline, details = report._missing_text(missing_site, "no_data", None,
+    headline, details = text.missing_text(missing_site, "no_data", None,
                                              pd.DataFrame({"period": []}), month, ("—", ""))
-    sites.append(report.SiteReport(missing_site, "no_data", headline, tuple(details), (),
+    sites.append(model.SiteReport(missing_site, "no_data", headline, tuple(details), (),
                                    overview | {"short_status": "no results yet"}, None, image))
     rows = pd.DataFrame({"site_id": [ok_site.id], "period": [month]})
-    page = report.PartnerReport(
+    page = model.PartnerReport(
         partner=" ".join(partner.split()) or "Sites without a partner",
-        slug=report.partner_slug(partner), month=month, sites=tuple(sites),
-        rows=report._csv_rows(rows, {ok_site.id: ok_site.name}), simulated=True, versions="t")
-    return report.render_html(page, inline_cid=email)
+        slug=build.partner_slug(partner), month=month, sites=tuple(sites),
+        rows=build.csv_rows(rows, {ok_site.id: ok_site.name}), simulated=True, versions="t")
+    return render.render_html(page, inline_cid=email)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

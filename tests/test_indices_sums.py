@@ -15,7 +15,7 @@ import xarray as xr
 from test_indices import BANDS, UNEVEN, raise_if_dask_computes, random_cube
 
 from aoi import load_sites, site_grid, site_mask
-from flows.pipeline import load_range
+from flows.site import load_range
 from flows.sources.demo import DemoSource
 from indices import _kernels
 from indices.habitat import habitat_score, scene_reflectance

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from test_crash_safety import cli_env, prefect_template
 
-from flows import store
+from flows.results import store
 
 REPO = Path(__file__).resolve().parents[1]
 N_SITES = int(os.environ.get("BLUECARBON_LOAD_SITES", "30"))

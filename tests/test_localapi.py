@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.localapi import TemporaryAPI, TemporaryAPIError
+from flows.runtime.localapi import TemporaryAPI, TemporaryAPIError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,9 @@ from rasterio.transform import Affine
 
 from aoi import load_sites, site_grid
 from aoi.grid import SiteGrid
-from flows import maps
+from flows.results import StoreError, maps
+from flows.site import site_maps
 from flows.sources.demo import DemoSource
-from flows.store import StoreError
 from indices.maps import NODATA, mode_halve, monthly_maps
 from indices.summary import monthly_change
 
@@ -48,7 +48,7 @@ def computed():
         mask = _mask(src, site)
         table = monthly_change(cube, mask, site.habitat, pixel_area_ha=PX,
                                baseline=(site.baseline_start, site.baseline_end))
-        out[site_id] = dask.compute(maps.site_maps(site, cube, mask, pixel_area_ha=PX), table)
+        out[site_id] = dask.compute(site_maps(site, cube, mask, pixel_area_ha=PX), table)
     return out
 
 

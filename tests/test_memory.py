@@ -13,10 +13,10 @@ Two runs of it: with the GDAL cache limits applied explicitly (``GDAL_LIMITS`` i
 with the reader as it is (its ``GDAL_ENV`` sets the same limits).
 
 The monthly change walk held in memory holds whole maps of every month: a test checks that
-``flows.pipeline.walk_memory``, which decides whether a site may be walked so, is on the safe
+``flows.site.walk_memory``, which decides whether a site may be walked so, is on the safe
 side. A site that would not fit is walked month by month (``walk="stream"``): its memory must
 not grow with the months (without products; the alerts' part that does is in its estimate,
-``flows.pipeline.stream_memory``, checked on the safe side too).
+``flows.site.stream_memory``, checked on the safe side too).
 
 The COGs are written once per session (``benchmarks/synthetic.py``, ~10 s); a watchdog kills
 a child past 6 GiB, so a regression cannot take the CI machine down.
@@ -153,7 +153,7 @@ sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
 import psutil
 import synthetic
 from aoi import site_grid
-from flows.pipeline import month_start, site_tables, stream_memory, strips_memory, walk_memory
+from flows.site import month_start, site_tables, stream_memory, strips_memory, walk_memory
 from flows.sources.stac import StacSource
 
 root, size, n, walk, products = (sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
@@ -207,7 +207,7 @@ def _report(result: dict, walk: str) -> str:
 
 @pytest.mark.parametrize("walk", ["memory", "stream", "strips"])
 def test_the_monthly_walk_estimates_are_on_the_safe_side(tiles, walk):
-    """``flows.pipeline.walk_memory`` and ``stream_memory`` decide how a site's monthly change
+    """``flows.site.walk_memory`` and ``stream_memory`` decide how a site's monthly change
     may run (and a site that fits neither way fails with a one-line reason instead of taking
     the machine down): measured as the flow runs (with alerts and maps), neither may be below
     what the walk takes, nor so far above that it refuses sites that fit."""

@@ -1,5 +1,5 @@
 """The result notebooks: jupytext pairs in sync, and every notebook executes without error on
-demo output (two sites, three quarters, written with flows.pipeline + flows.store; no Prefect).
+demo output (two sites, three quarters, written with flows.site + flows.results; no Prefect).
 
 Kernels are the venv's own: kernel ``python3`` from ipykernel in this Python (jupyter_client
 starts a spec whose argv is ``python`` with ``sys.executable``), checked by a final cell.
@@ -19,8 +19,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from aoi import load_sites
-from flows import store
-from flows.pipeline import load_range, site_tables
+from flows.results import store
+from flows.site import load_range, site_tables
 from flows.sources.demo import DemoSource
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

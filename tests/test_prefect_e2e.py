@@ -33,7 +33,7 @@ import yaml
 from services import Service
 
 from aoi import bundled_sites_path
-from flows import serve as serve_module
+from flows.runtime import serve as serve_module
 
 REPO = Path(__file__).resolve().parents[1]
 PREFECT_YAML = REPO / "prefect.yaml"
@@ -178,10 +178,10 @@ def _repo_snapshot() -> tuple[bytes, set[str]]:
 
 
 def test_prefect_yaml_matches_the_flows_and_serve():
-    """Both deployments share the pool, pull step and crons of flows/serve.py, and every
+    """Both deployments share the pool, pull step and crons of flows/runtime/serve.py, and every
     parameter they set is one their flow takes (a typo would only fail at 02:00)."""
     from flows.monitor import monitor_sites
-    from flows.summary_flow import monthly_summary
+    from flows.monthly import monthly_summary
 
     spec = _yaml()
     assert "definitions" in spec
@@ -191,7 +191,7 @@ def test_prefect_yaml_matches_the_flows_and_serve():
     deps = {d["name"]: d for d in spec["deployments"]}
     assert set(deps) == {"nightly-monitoring", "monthly-summary"}
     flows = {"flows/monitor.py:monitor_sites": monitor_sites,
-             "flows/summary_flow.py:monthly_summary": monthly_summary}
+             "flows/monthly.py:monthly_summary": monthly_summary}
     crons = {"nightly-monitoring": serve_module.NIGHTLY_CRON,
              "monthly-summary": serve_module.MONTHLY_CRON}
     for name, dep in deps.items():
@@ -214,7 +214,7 @@ def test_prefect_yaml_matches_the_flows_and_serve():
     (dt.datetime(2026, 4, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))), "2026-02"),
 ])
 def test_previous_month(when, month):
-    from flows.summary_flow import previous_month
+    from flows.monthly import previous_month
 
     assert previous_month(when) == month
 

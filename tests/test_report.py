@@ -20,10 +20,11 @@ import pytest
 from PIL import Image
 
 from aoi import bundled_sites_path, load_sites, site_grid, site_mask
-from flows import report, store
+from flows import reports as report
 from flows.cli import main
-from flows.pipeline import load_range, site_tables
-from flows.report_figures import (
+from flows.config import SEEN_MIN
+from flows.reports import build
+from flows.reports.figures import (
     CHANGE_MAP_CLASSES,
     COLORS,
     MAP_UNAVAILABLE,
@@ -31,7 +32,10 @@ from flows.report_figures import (
     change_map_path,
     extent_chart,
 )
-from flows.report_pdf import PDF_RENDERERS, chromium_binary, render_pdf
+from flows.reports.pdf import PDF_RENDERERS, chromium_binary, render_pdf
+from flows.reports.text import month_status
+from flows.results import store
+from flows.site import load_range, site_tables
 from flows.sources.demo import DemoScenario, DemoSource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,7 +129,7 @@ def ok_reports(inputs, tmp_path_factory):
 def low_month(inputs) -> dt.date:
     """A month the demo saw less than the threshold of the mangrove site (cloudy tropics)."""
     rows = inputs.change[inputs.change["site_id"] == MANGROVE]
-    low = rows[rows["valid_fraction"] < report.VALID_FRACTION_MIN]
+    low = rows[rows["valid_fraction"] < SEEN_MIN]
     assert len(low), "the demo no longer has a poorly observed month for the mangrove site"
     return low["period"].iloc[0]
 
@@ -218,14 +222,14 @@ def test_gain_and_loss_intervals_when_the_columns_exist_or_not(inputs):
     for name in ("gain", "loss"):
         history[f"{name}_ci_low_ha"] = history[f"{name}_ha"] * 0.5
         history[f"{name}_ci_high_ha"] = history[f"{name}_ha"] * 1.5 + 0.01
-    part = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results)
+    part = build.site_report(site, OK_MONTH, history, scenes=3, out=inputs.results)
     rows = {label: interval for label, _, interval in part.metrics}
     row = history[history["period"] == OK_MONTH].iloc[0]
     assert rows["Loss since baseline"] == (
         f"{row['loss_ha'] * 0.5:,.1f} – {row['loss_ha'] * 1.5 + 0.01:,.1f} ha")
     assert "no interval available" not in rows.values()
     older = history.drop(columns=[c for c in history if c.startswith(("gain_ci", "loss_ci"))])
-    part = report._site_report(site, OK_MONTH, older, scenes=3, out=inputs.results)
+    part = build.site_report(site, OK_MONTH, older, scenes=3, out=inputs.results)
     rows = {label: interval for label, _, interval in part.metrics}
     assert rows["Gain since baseline"] == rows["Loss since baseline"] == "no interval available"
 
@@ -235,7 +239,7 @@ def test_turbid_month_gets_a_caveat(inputs, turbid):
     site = next(s for s in load_sites(inputs.sites_file) if s.id == SEAGRASS)
     history = inputs.change[inputs.change["site_id"] == SEAGRASS].reset_index(drop=True).copy()
     history["turbid"] = pd.Series([turbid] * len(history), dtype=object)
-    part = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results)
+    part = build.site_report(site, OK_MONTH, history, scenes=3, out=inputs.results)
     assert any("turbid" in line for line in part.details) == bool(turbid)
 
 
@@ -250,13 +254,15 @@ def test_too_few_clear_views_give_no_number(inputs, low_month, tmp_path):
     assert "The last reliable figure, for " in html
 
 
-def test_threshold_is_the_named_constant(inputs, low_month, monkeypatch):
+def test_threshold_is_the_named_constant(inputs, low_month):
     site = next(s for s in load_sites(inputs.sites_file) if s.id == MANGROVE)
     history = inputs.change[inputs.change["site_id"] == MANGROVE].reset_index(drop=True)
     row = history[history["period"] == low_month].iloc[0]
-    assert report._site_report(site, low_month, history, 3, inputs.results).status == "too_few"
-    monkeypatch.setattr(report, "VALID_FRACTION_MIN", row["valid_fraction"] / 2)
-    assert report._site_report(site, low_month, history, 3, inputs.results).status == "ok"
+    assert row["valid_fraction"] < SEEN_MIN
+    assert build.site_report(site, low_month, history, 3, inputs.results).status == "too_few"
+    lower = row["valid_fraction"] / 2
+    assert build.site_report(site, low_month, history, 3, inputs.results,
+                             seen_min=lower).status == "ok"
 
 
 def test_hostile_names_arrive_escaped(ok_reports):
@@ -277,7 +283,7 @@ def test_pdf_shows_the_hostile_name_as_text(ok_reports):
 
 def test_csv_cells_cannot_become_formulas(inputs):
     rows = inputs.change[inputs.change["period"] == OK_MONTH]
-    frame = report._csv_rows(rows, {MANGROVE: "=HYPERLINK(\"x\")", SEAGRASS: "+1"})
+    frame = build.csv_rows(rows, {MANGROVE: "=HYPERLINK(\"x\")", SEAGRASS: "+1"})
     assert set(frame["site_name"]) == {"'=HYPERLINK(\"x\")", "'+1"}
 
 
@@ -430,7 +436,7 @@ def test_pdf_as_seen_in_a_viewer(ok_reports, tmp_path):
 @needs_pdftoppm
 @pytest.mark.parametrize("renderer", PDF_RENDERERS)
 def test_each_pdf_renderer(ok_reports, tmp_path, renderer):
-    from flows.report_pdf import _available
+    from flows.reports.pdf import _available
 
     if not _available(renderer):
         pytest.skip(f"PDF renderer {renderer} not installed")
@@ -462,30 +468,30 @@ def _mangrove_history(inputs) -> tuple:
 
 def test_canopy_classes_and_recovery_come_from_the_store(inputs):
     site, history = _mangrove_history(inputs)
-    ok = [p for p in history["period"] if report._status(history[history["period"] == p].iloc[0])
+    ok = [p for p in history["period"] if month_status(history[history["period"] == p].iloc[0])
           == "ok"]
     month = ok[-1]
     row = history[history["period"] == month].iloc[0]
     assert not pd.isna(row["canopy_80_100_ha"]), "the pipeline no longer writes canopy classes"
-    part = report._site_report(site, month, history, scenes=3, out=inputs.results)
+    part = build.site_report(site, month, history, scenes=3, out=inputs.results)
     text = " ".join(part.details)
     for col, word in (("canopy_80_100_ha", "dense"), ("canopy_50_80_ha", "medium"),
                       ("canopy_20_50_ha", "open")):
         assert f"{row[col]:,.1f} ha {word}" in text
     assert "as green as" not in text  # no reference site: no recovery sentence
     history.loc[history["period"] == month, "recovery_ratio"] = 0.824
-    part = report._site_report(site, month, history, scenes=3, out=inputs.results)
+    part = build.site_report(site, month, history, scenes=3, out=inputs.results)
     text = " ".join(part.details)
     assert "82% as green as the intact reference site" in text and "not reached yet" in text
     history.loc[history["period"] == month, "canopy_closure_period"] = "2024-02-01"
-    part = report._site_report(site, month, history, scenes=3, out=inputs.results)
+    part = build.site_report(site, month, history, scenes=3, out=inputs.results)
     assert "was reached in February 2024" in " ".join(part.details)
     assert dict((label, value) for label, value, _ in part.metrics)[
         "Canopy closure reached"] == "February 2024"
 
 
 def test_loss_alerts_of_the_month_are_reported(inputs):
-    from flows.alerts_io import ALERT_SCHEMA
+    from flows.results.alerts import ALERT_SCHEMA
 
     site, history = _mangrove_history(inputs)
     ts = lambda text: pd.Timestamp(text, tz="UTC")  # noqa: E731
@@ -496,13 +502,13 @@ def test_loss_alerts_of_the_month_are_reported(inputs):
         last_seen=[ts("2024-03-25"), ts("2024-03-28"), ts("2024-03-28"), ts("2024-01-20")],
         confirmed_at=[ts("2024-02-25"), ts("2024-03-22"), pd.NaT, pd.NaT],
         area_ha=[1.0, 0.6, 0.3, 0.2], confirmed_ha=[0.9, 0.5, 0.0, 0.0])
-    part = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results,
+    part = build.site_report(site, OK_MONTH, history, scenes=3, out=inputs.results,
                                alerts=alerts)
     text = " ".join(part.details)
     # one confirmed in March (the other in February), one candidate seen in March (the
     # January candidate was not seen since)
     assert "1 loss alert confirmed this month, covering 0.5 ha" in text
     assert "1 possible loss under watch (0.3 ha)" in text
-    quiet = report._site_report(site, OK_MONTH, history, scenes=3, out=inputs.results,
+    quiet = build.site_report(site, OK_MONTH, history, scenes=3, out=inputs.results,
                                 alerts=alerts.iloc[[0, 3]])
     assert "loss alert" not in " ".join(quiet.details)

@@ -16,7 +16,7 @@ import shapely
 from rasterio.windows import Window
 
 from aoi import Site, site_grid, site_mask
-from flows.pipeline import site_tables
+from flows.site import site_tables
 from flows.sources import SourceError, get_source
 from flows.sources.safe import SafeSource, read_product
 from indices import compute_indices

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from aoi import load_sites
-from flows.pipeline import load_range, recovery_trajectory, site_tables
+from flows.site import load_range, recovery_trajectory, site_tables
 from flows.sources.demo import DemoScenario, DemoSource
 
 SITES = {s.id: s for s in load_sites()}

@@ -19,7 +19,7 @@ from sentinelhub import SentinelHubDownloadClient, SHConfig
 from shub_standin import PROCESS_PATH, Fault, StandIn, request_days
 
 from aoi import load_sites, site_grid
-from flows.pipeline import site_tables
+from flows.site import site_tables
 from flows.sources import SourceError, get_source
 from flows.sources.demo import DemoSource
 from flows.sources.sentinelhub import (

@@ -22,7 +22,7 @@ from pyproj import Transformer
 from stac_fixtures import build_demo_catalog, serve, write_cog
 
 from aoi import Site, load_sites, site_grid
-from flows.pipeline import load_range, site_tables
+from flows.site import load_range, site_tables
 from flows.sources import SourceError, get_source
 from flows.sources._reader import Granule, load_cube, solar_day_scenes
 from flows.sources.demo import DemoScenario, DemoSource

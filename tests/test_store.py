@@ -1,4 +1,4 @@
-"""flows.store: the Parquet store of the results folder (design.md, "Parquet outputs")."""
+"""flows.results.store: the Parquet store of the results folder (design.md, "Parquet outputs")."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows import store
-from flows.store import StoreError
+from flows.results import StoreError, store
+from flows.results.files import temp_path
 
 try:
     import duckdb
@@ -621,12 +621,12 @@ def test_leftover_temp_files_ignored_by_readers_and_cleaned(tmp_path):
     store.write_rows(tmp_path, "observations", obs_frame(scenes=range(3)))
     site_dir = tmp_path / "observations" / "site_id=selangor-01"
     # a killed writer's complete-but-unrenamed temp (a valid Parquet file with other rows) ...
-    complete = store._temp_path(site_dir)
+    complete = temp_path(site_dir / store.PART_FILE)
     pq.write_table(pq.read_table(site_dir / "part-0.parquet").slice(0, 2), complete)
     # ... and a truncated one in a partition that never got its part-0 file
     new_dir = tmp_path / "observations" / "site_id=other-site"
     new_dir.mkdir()
-    truncated = store._temp_path(new_dir)
+    truncated = temp_path(new_dir / store.PART_FILE)
     truncated.write_bytes((site_dir / "part-0.parquet").read_bytes()[:500])
     assert complete.name.startswith(".") and not complete.name.endswith(".parquet")
 

@@ -58,7 +58,7 @@ def test_a_site_failing_while_a_termination_is_handled_stops_the_run():
 
     from prefect.exceptions import TerminationSignal
 
-    from flows.monitor import _raise_termination_behind
+    from flows.runtime.termination import raise_termination_behind
 
     def engine():
         try:
@@ -70,8 +70,8 @@ def test_a_site_failing_while_a_termination_is_handled_stops_the_run():
         engine()
     except ValueError as exc:
         with pytest.raises(TerminationSignal):
-            _raise_termination_behind(exc)
+            raise_termination_behind(exc)
     try:
         raise ValueError("bad input") from KeyError("x")
     except ValueError as exc:
-        _raise_termination_behind(exc)  # a site's own failure: nothing raised
+        raise_termination_behind(exc)  # a site's own failure: nothing raised

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from aoi import load_sites, site_grid
-from flows.pipeline import (
+from flows.site import (
     SiteTooLarge,
     load_range,
     month_start,
@@ -46,7 +46,7 @@ def _lazy(site_id: str, source: DemoSource):
     import xarray as xr
 
     from aoi import site_mask
-    from flows.maps import site_maps
+    from flows.site import site_maps
     from indices.summary import monthly_change
 
     site = SITES[site_id]
@@ -162,10 +162,10 @@ def test_auto_walks_month_by_month_only_when_the_whole_walk_would_not_fit(monkey
     assert streamed.change.equals(in_memory.change)
     # below that, in strips when they fit (a site this small is one strip: here with the
     # strips' fixed part and most of the strip's left out)
-    import flows.pipeline
+    from flows.site import budget
 
-    monkeypatch.setattr(flows.pipeline, "STRIPS_BYTES", 0)
-    monkeypatch.setattr(flows.pipeline, "STRIPS_BYTES_PER_STRIP_PIXEL", 8)
+    monkeypatch.setattr(budget, "STRIPS_BYTES", 0)
+    monkeypatch.setattr(budget, "STRIPS_BYTES_PER_STRIP_PIXEL", 8)
     grid = site_grid(site)
     months = len({month_start(s.datetime.date()) for s in scenes})
     in_strips = strips_memory(grid.width * grid.height, months, products=True,

@@ -67,7 +67,7 @@ from rasterio.windows import Window
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
-from flows.sources import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, status_rows
+from flows.sources.base import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, status_rows
 
 __all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "read_block_status",
            "redact", "solar_day_scenes"]

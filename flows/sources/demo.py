@@ -43,7 +43,7 @@ from scipy import ndimage
 
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid, site_mask
-from flows.sources import BANDS, SceneRef
+from flows.sources.base import BANDS, CHUNKS, SceneRef
 
 __all__ = ["DemoScenario", "DemoSource", "DemoTruth", "SPECTRA", "BASELINE_04_00"]
 
@@ -446,7 +446,7 @@ class DemoSource:
                 properties={"s2:processing_baseline": p.baseline[1:3] + "." + p.baseline[3:]}))
         return refs
 
-    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
+    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = CHUNKS) -> xr.Dataset:
         land = self.landscape(site)
         ny, nx = land.shape
         # scenes rendered in batches of ~4 Mpx (at least 4 batches, for the threads): one

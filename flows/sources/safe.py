@@ -36,8 +36,8 @@ import shapely
 import xarray as xr
 
 from aoi import Site
-from flows.sources import SceneRef, SourceError
 from flows.sources._reader import CUBE_BANDS, Granule, load_cube, solar_day_scenes
+from flows.sources.base import CHUNKS, SceneRef, SourceError
 
 __all__ = ["SafeProduct", "SafeSource", "find_products"]
 
@@ -164,7 +164,7 @@ class SafeSource:
                   and p.footprint.intersects(site.geometry)]
         return solar_day_scenes(site, chosen, self.name)
 
-    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
+    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = CHUNKS) -> xr.Dataset:
         return load_cube(site, scenes, chunks, source=self.name)
 
 

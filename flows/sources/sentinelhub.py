@@ -76,8 +76,9 @@ from sentinelhub.exceptions import (
 
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid
-from flows.sources import (
+from flows.sources.base import (
     BANDS,
+    CHUNKS,
     FETCH_BROKEN,
     FETCH_OK,
     SceneRef,
@@ -261,7 +262,7 @@ class SentinelHubSource:
                         "sentinelhub:time_range": span, "sentinelhub:harmonize": harmonize})
 
     # -- load ----------------------------------------------------------------------------
-    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
+    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = CHUNKS) -> xr.Dataset:
         """The lazy scene cube of the contract plus ``fetch_status`` (time,) int16."""
         grid = site_grid(site)
         ny, nx = grid.shape

@@ -63,8 +63,8 @@ import xarray as xr
 from shapely.geometry import shape
 
 from aoi import Site
-from flows.sources import SceneRef, SourceError
 from flows.sources._reader import CUBE_BANDS, Granule, load_cube, redact, solar_day_scenes
+from flows.sources.base import CHUNKS, SceneRef, SourceError
 
 __all__ = ["ASSET_KEYS", "StacSource", "asset_hrefs", "boa_offset"]
 
@@ -120,7 +120,7 @@ class StacSource:
         items = self.items(site, start, end)
         return solar_day_scenes(site, (_granule(it) for it in items), self.name)
 
-    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = 1024) -> xr.Dataset:
+    def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = CHUNKS) -> xr.Dataset:
         return load_cube(site, scenes, chunks, source=self.name)
 
     # -- catalogue -----------------------------------------------------------------------

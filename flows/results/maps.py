@@ -45,12 +45,12 @@ from rasterio.transform import Affine
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
 from flows import PROCESSING_VERSION
-from flows.alerts_io import atomic_path, writer_lock
-from flows.store import StoreError, check_site_id
-from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, mode_halve, monthly_maps
-from indices.summary import monthly_inputs
+from flows.results.files import StoreError, atomic_path, writer_lock
+from flows.results.store import check_site_id
+from flows.runtime.memory import release_pages
+from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, mode_halve
 
-__all__ = ["COLOURS", "map_path", "maps_dataset", "site_maps", "write_cog", "write_site_maps"]
+__all__ = ["COLOURS", "MAPS_DIR", "map_path", "write_cog", "write_site_maps"]
 
 MAPS_DIR = "maps"
 _CLEAR = (0, 0, 0, 0)
@@ -64,24 +64,6 @@ COLOURS = {
 teal). Gain blue, loss red, no data transparent."""
 _LEGENDS = {"class": CLASS_CODES, "change": CHANGE_CODES}
 _DESCRIPTIONS = {"class": "habitat class", "change": "change since the baseline"}
-
-
-def site_maps(site: Site, cube: xr.Dataset, mask: xr.DataArray, *, pixel_area_ha: float,
-              mmu_ha: float = 0.1) -> xr.Dataset:
-    """Lazy ``class`` and ``change`` maps ``(period, y, x)`` of ``site`` from its scene cube,
-    from the inputs of the change table (:func:`indices.summary.monthly_inputs`: turbid water
-    masked at seagrass sites, monthly and baseline composites, habitat score)."""
-    inputs = monthly_inputs(cube, mask, site.habitat,
-                            baseline=(site.baseline_start, site.baseline_end))
-    classes, change = monthly_maps(inputs.map_scores, inputs.base_score, mask,
-                                   pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
-    return maps_dataset(classes, change, mmu_ha)
-
-
-def maps_dataset(classes, change, mmu_ha: float) -> xr.Dataset:
-    """The maps as :func:`site_maps` gives them, from ``(period, y, x)`` class and change
-    arrays (DataArrays, or numpy with ``coords`` set by the caller)."""
-    return xr.Dataset({"class": classes, "change": change}, attrs={"mmu_ha": float(mmu_ha)})
 
 
 def map_path(root: str | os.PathLike[str], site_id: str, period, product: str) -> Path:
@@ -151,27 +133,6 @@ def _unchanged(path: Path, array: np.ndarray, grid: SiteGrid, tags: dict[str, st
                     and np.array_equal(src.read(1), array))
     except (rasterio.errors.RasterioError, ValueError):
         return False
-
-
-def release_pages(array: np.ndarray) -> None:
-    """Unmap the pages of ``array`` if it lies in a file mapping (the maps of a large site,
-    :func:`flows.pipeline.site_tables`): its content stays in the file (and the page cache),
-    but no longer counts as this process's memory until read again. Nothing otherwise."""
-    import mmap
-
-    mapping, owner = None, array
-    while mapping is None and owner is not None:  # np.memmap, or a plain view of one
-        mapping = getattr(owner, "_mmap", None)
-        owner = getattr(owner, "base", None)
-    if mapping is None or not array.size:
-        return
-    origin = np.frombuffer(mapping, np.uint8).__array_interface__["data"][0]
-    start = array.__array_interface__["data"][0] - origin
-    end = start + array.nbytes  # the span of a contiguous view (rows of a map)
-    first = start - start % mmap.PAGESIZE
-    length = min(end - first, mapping.size() - first)
-    if first >= 0 and length > 0:
-        mapping.madvise(mmap.MADV_DONTNEED, first, length)
 
 
 def write_cog(path: Path, array: np.ndarray, grid: SiteGrid, *, colormap: dict,
@@ -260,7 +221,7 @@ def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, 
     incremental runs without them fills the history). A file that already holds exactly the
     same map is left alone (same bytes; a full rerun costs reads, not encodes and fsyncs).
     Returns the paths written.
-    Raises :class:`flows.store.StoreError` for an unsafe site id, before anything is written.
+    Raises :class:`flows.results.StoreError` for an unsafe site id, before anything is written.
     """
     site_id = check_site_id(site.id)
     if any(v.chunks for v in maps.data_vars.values()):

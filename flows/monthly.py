@@ -4,18 +4,14 @@ Deployed by ``prefect.yaml`` (``monthly-summary``, 06:00 UTC on the 1st) and by
 ``bluecarbon serve``. With no ``month`` it reports the month *before the run's scheduled
 time*, so a run that starts late, or is retried on the 2nd, still reports the right month.
 
-The steps are those of ``bluecarbon report`` (:func:`flows.report.cli_report`), one task each:
-SMTP settings checked before any work, every partner's summary rendered in memory
-(:func:`flows.report.build_reports`), recipients checked (:func:`flows.deliver.plan`), the
-month's folder written in one swap (:func:`flows.report.write_reports`), then the emails sent
-(:func:`flows.deliver.deliver`). Bad input or a failed delivery ends the run ``Failed`` with a
-one-line message; SMTP credentials never reach a task argument or a log line.
+The steps are those of ``bluecarbon report`` (:func:`flows.reports.month.report_month`), each
+a task here. Bad input or a failed delivery ends the run ``Failed`` with a one-line message;
+SMTP credentials never reach a task argument or a log line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -23,23 +19,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from aoi import SitesError
-from flows import deliver as delivery
-from flows import store
-from flows.report import PartnerReport, ReportError, build_reports, parse_month, write_reports
-from flows.report_pdf import PdfError
+from flows.reports.build import build_reports
+from flows.reports.model import PartnerReport
+from flows.reports.month import (
+    REPORT_ERRORS,
+    MonthSteps,
+    previous_month,
+    report_month,
+    send_reports,
+)
+from flows.reports.render import write_reports
 
 __all__ = ["monthly_summary", "previous_month"]
-
-_REPORT_ERRORS = (ReportError, PdfError, SitesError, store.StoreError, delivery.DeliveryError)
-
-
-def previous_month(when: dt.date | dt.datetime) -> str:
-    """``YYYY-MM`` of the calendar month before ``when`` (a datetime is taken in UTC)."""
-    if isinstance(when, dt.datetime):
-        when = (when.astimezone(dt.UTC) if when.tzinfo else when).date()
-    last_day = when.replace(day=1) - dt.timedelta(days=1)
-    return f"{last_day.year:04d}-{last_day.month:02d}"
 
 
 @task(name="build-reports", cache_policy=NO_CACHE)
@@ -56,10 +47,11 @@ def write_reports_task(out: str, month: dt.date, reports: list[PartnerReport]) -
 
 @task(name="deliver-reports", cache_policy=NO_CACHE)
 def deliver_reports_task(reports: list[PartnerReport], out: str) -> list[str]:
-    """Failures, one line each. Settings are read here from the environment, so credentials
-    are never a task argument."""
-    settings = delivery.load_settings(os.environ)
-    return delivery.deliver(delivery.plan(reports, settings), settings, out)
+    """Failures, one line each (settings read inside, from the environment)."""
+    return send_reports(reports, out)
+
+
+_TASKS = MonthSteps(build=build_reports_task, write=write_reports_task, send=deliver_reports_task)
 
 
 @flow(name="monthly-summary", log_prints=True)
@@ -77,19 +69,14 @@ def monthly_summary(
     if month is None:
         month = previous_month(flow_run.scheduled_start_time)
     try:
-        first_day = parse_month(month)
-        if deliver:  # bad SMTP settings or addresses: refused before anything is written
-            delivery.load_settings(os.environ)
-        reports = build_reports_task(out, first_day, sites)
-        if deliver:
-            delivery.plan(reports, delivery.load_settings(os.environ))
-        folder = write_reports_task(out, first_day, reports)
-        failures = deliver_reports_task(reports, out) if deliver else []
-    except _REPORT_ERRORS as exc:
+        result = report_month(out, month, sites, deliver=deliver, steps=_TASKS)
+    except REPORT_ERRORS as exc:
         logger.error("monthly summary of %s: %s", month, exc)
         return Failed(message=f"monthly summary of {month}: {exc}")
-    logger.info("monthly summary of %s: %d partner(s) in %s", month, len(reports), folder)
-    if failures:
+    folder = result.folder
+    logger.info("monthly summary of %s: %d partner(s) in %s", month, len(result.reports), folder)
+    if result.failures:
         return Failed(message=f"summaries of {month} written to {folder}, but "
-                              f"{len(failures)} delivery(ies) failed: {'; '.join(failures)}")
+                              f"{len(result.failures)} delivery(ies) failed: "
+                              f"{'; '.join(result.failures)}")
     return Completed(message=f"summaries of {month} written to {Path(folder)}")

@@ -18,14 +18,15 @@ from rich.progress import (
 from rich.table import Table
 
 from aoi import Site
-from flows import progress, store
 from flows.config import RunConfig
+from flows.results.store import read_table
+from flows.runtime import progress
 
 __all__ = ["RunDisplay"]
 
 
 class RunDisplay:
-    """Rich progress for a monitoring run, fed by :mod:`flows.progress` events."""
+    """Rich progress for a monitoring run, fed by :mod:`flows.runtime.progress` events."""
 
     def __init__(self, sites: list[Site], config: RunConfig, console: Console | None = None):
         self.sites, self.config = sites, config
@@ -81,7 +82,7 @@ class RunDisplay:
         for col in ("site", "habitat", "month", "seen %", "baseline ha", "extent ha",
                     "interval ha", "gain ha", "loss ha"):
             table.add_column(col, justify="left" if col in ("site", "habitat") else "right")
-        change = store.read_table(out, "change")
+        change = read_table(out, "change")
         for site in self.sites:
             rows = change[change["site_id"] == site.id]
             if rows.empty:

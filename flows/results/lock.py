@@ -1,7 +1,7 @@
 """One monitoring run at a time per results folder.
 
 The nightly schedule and a manual ``bluecarbon run`` may start over the same ``--out`` at the
-same time. Table writes are atomic and serialised per table (:mod:`flows.store`), but two runs
+same time. Table writes are atomic and serialised per table (:mod:`flows.results.store`), but two runs
 interleaving their incremental plans would each compute the same new scenes and rewrite the
 same months, and their run records would describe work the other one did. So a run holds
 ``<out>/.run.lock`` from planning to its run record:
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-try:  # POSIX; elsewhere runs are not serialised (documented limitation, as flows.store)
+try:  # POSIX; elsewhere runs are not serialised (documented limitation, as flows.results.files)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]

@@ -1,4 +1,4 @@
-"""The Parquet store of the results folder (see docs: design.md, "Parquet outputs").
+"""The Parquet tables of the results folder (see docs: design.md, "Parquet outputs").
 
 Layout, one hive-partitioned dataset per table under the results root::
 
@@ -30,11 +30,9 @@ bytes (rows sorted by each table's total sort order, no time-varying metadata).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +42,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-try:  # POSIX advisory locks; on other platforms concurrent writers are not serialised
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from aoi.sites import SITE_ID_PATTERN
+from flows.results.files import (
+    StoreError,
+    atomic_path,
+    ensure_dir,
+    first_line,
+    writer_lock,
+)
 
 __all__ = [
     "PARTITION_COLUMN",
@@ -68,21 +70,10 @@ __all__ = [
 SCHEMA_VERSION = "1"
 PARTITION_COLUMN = "site_id"
 PART_FILE = "part-0.parquet"
-LOCK_FILE = ".write.lock"
-_TEMP_PREFIX = "." + PART_FILE + "."
-_TEMP_SUFFIX = ".tmp"
-SITE_ID_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,63})"
 _SITE_ID_RE = re.compile(SITE_ID_PATTERN)
 _META_TABLE = b"bluecarbon.table"
 _META_VERSION = b"bluecarbon.schema_version"
 _WRITE_OPTIONS = {"compression": "zstd"}
-
-
-class StoreError(Exception):
-    """A frame or a stored file the store refuses; the message is one line."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
 
 
 @dataclass(frozen=True)
@@ -279,11 +270,6 @@ def hive_partitioning() -> ds.Partitioning:
 # --------------------------------------------------------------------------- validation
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def _convert_column(table: str, name: str, series: pd.Series, target: pa.DataType) -> pa.Array:
     where = f"{table}.{name}"
     if isinstance(series.dtype, pd.PeriodDtype):
@@ -291,7 +277,7 @@ def _convert_column(table: str, name: str, series: pd.Series, target: pa.DataTyp
     try:
         arr = pa.array(series, from_pandas=True)  # NaN -> null
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-        raise StoreError(f"{where}: cannot convert to Arrow: {_first_line(exc)}") from None
+        raise StoreError(f"{where}: cannot convert to Arrow: {first_line(exc)}") from None
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):  # pandas categorical
@@ -329,7 +315,7 @@ def _convert_column(table: str, name: str, series: pd.Series, target: pa.DataTyp
         return arr.cast(target, safe=True)
     except (pa.ArrowException, OverflowError) as exc:
         raise StoreError(
-            f"{where}: cannot be cast safely to {target}: {_first_line(exc)}"
+            f"{where}: cannot be cast safely to {target}: {first_line(exc)}"
         ) from None
 
 
@@ -389,7 +375,7 @@ def _read_partition(spec: TableSpec, path: Path) -> pa.Table:
     try:
         stored = pq.ParquetFile(path).read()
     except (OSError, pa.ArrowException) as exc:
-        raise StoreError(f"{path}: unreadable Parquet file: {_first_line(exc)}") from None
+        raise StoreError(f"{path}: unreadable Parquet file: {first_line(exc)}") from None
     meta = stored.schema.metadata or {}
     owner = meta.get(_META_TABLE)
     if owner is not None and owner.decode(errors="replace") != spec.name:
@@ -406,88 +392,18 @@ def _read_partition(spec: TableSpec, path: Path) -> pa.Table:
             try:
                 columns.append(stored.column(f.name).cast(f.type, safe=True))
             except (pa.ArrowException, OverflowError) as exc:
-                raise StoreError(f"{path}: column {f.name!r}: {_first_line(exc)}") from None
+                raise StoreError(f"{path}: column {f.name!r}: {first_line(exc)}") from None
         else:
             columns.append(pa.nulls(stored.num_rows, f.type))
     return pa.Table.from_arrays(columns, schema=fschema)
 
 
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be opened on Windows
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _ensure_dir(path: Path) -> None:
-    """``mkdir -p`` that fsyncs the parent of every directory it creates."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            d.mkdir()
-        _fsync_dir(d.parent)
-    if not path.is_dir():
-        raise StoreError(f"{path}: exists and is not a directory")
-
-
-@contextlib.contextmanager
-def _table_lock(table_dir: Path) -> Iterator[None]:
-    """Exclusive lock for writers of one table (readers never lock)."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    fd = os.open(table_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _is_temp(name: str) -> bool:
-    return name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)
-
-
-def _temp_path(part_dir: Path) -> Path:
-    return part_dir / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{_TEMP_SUFFIX}"
-
-
-def _remove_stale_temps(table_dir: Path) -> None:
-    """Delete the temp files of killed writers in every partition of a table. Call it with the
-    table lock held: then no temp file can belong to a live writer."""
-    prefix = f"{PARTITION_COLUMN}="
-    for part in os.scandir(table_dir):
-        if not (part.name.startswith(prefix) and part.is_dir(follow_symlinks=False)):
-            continue
-        for entry in os.scandir(part.path):
-            if _is_temp(entry.name) and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-
-
 def _atomic_write(table: pa.Table, path: Path) -> None:
-    part_dir = path.parent
-    tmp = _temp_path(part_dir)
     try:
-        with open(tmp, "xb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "xb") as fh:
             pq.write_table(table, fh, **_WRITE_OPTIONS)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError | pa.ArrowException):
-            raise StoreError(f"{path}: write failed: {_first_line(exc)}") from exc
-        raise
-    _fsync_dir(part_dir)
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"{path}: write failed: {first_line(exc)}") from exc
 
 
 def _merge(spec: TableSpec, existing: pa.Table | None, new: pa.Table) -> tuple[pa.Table, int]:
@@ -524,16 +440,15 @@ def write_rows(root: str | os.PathLike[str], table: str, df: pd.DataFrame) -> Wr
     try:
         return _upsert(spec, Path(root), table_dir, data)
     except OSError as exc:  # disk full, permissions, a file where a directory should be ...
-        raise StoreError(f"{table_dir}: {_first_line(exc)}") from exc
+        raise StoreError(f"{table_dir}: {first_line(exc)}") from exc
 
 
 def _upsert(spec: TableSpec, root: Path, table_dir: Path, data: pa.Table) -> WriteSummary:
     site_ids = sorted(pc.unique(data.column(PARTITION_COLUMN)).to_pylist())
-    _ensure_dir(table_dir)
     inserted: dict[str, int] = {}
     replaced: dict[str, int] = {}
     files: dict[str, Path] = {}
-    with _table_lock(table_dir):
+    with writer_lock(table_dir):  # also removes the temp files of killed writers
         merged: dict[str, pa.Table] = {}
         for site_id in site_ids:
             path = partition_path(root, spec.name, site_id)
@@ -544,10 +459,9 @@ def _upsert(spec: TableSpec, root: Path, table_dir: Path, data: pa.Table) -> Wri
             replaced[site_id] = n_replaced
             inserted[site_id] = rows.num_rows - n_replaced
             files[site_id] = path
-        _remove_stale_temps(table_dir)
         for site_id in site_ids:
             path = files[site_id]
-            _ensure_dir(path.parent)
+            ensure_dir(path.parent)
             _atomic_write(merged[site_id], path)
     return WriteSummary(spec.name, inserted, replaced, files)
 
@@ -597,5 +511,5 @@ def latest_datetime(root: str | os.PathLike[str], site_id: str) -> pd.Timestamp 
         column = pq.ParquetFile(path).read(columns=["datetime"]).column("datetime")
         newest = pc.max(column.cast(pa.timestamp("us", tz="UTC"))).as_py()
     except (OSError, pa.ArrowException, KeyError) as exc:
-        raise StoreError(f"{path}: unreadable datetime column: {_first_line(exc)}") from None
+        raise StoreError(f"{path}: unreadable datetime column: {first_line(exc)}") from None
     return None if newest is None else pd.Timestamp(newest)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from flows import store
+from flows.config import SEEN_MIN
+from flows.results import store
+from flows.results.alerts import read_alerts
 
-__all__ = ["read_table", "site_features"]
+__all__ = ["SEEN_MIN", "read_table", "site_features"]
 
 
 def read_table(results: str | os.PathLike[str], name: str) -> pd.DataFrame:
@@ -26,8 +28,6 @@ def read_table(results: str | os.PathLike[str], name: str) -> pd.DataFrame:
         raise FileNotFoundError(f"{path} not found: set RESULTS (or BLUECARBON_RESULTS) to "
                                 "the folder that `bluecarbon run --out` wrote")
     if name == "alerts":
-        from flows.alerts_io import read_alerts
-
         return read_alerts(results)
     return store.read_table(results, name)
 

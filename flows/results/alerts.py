@@ -1,4 +1,6 @@
-"""Habitat-loss alerts of a site: table rows, the ``alerts/`` Parquet table and GeoJSON.
+"""Habitat-loss alerts in the results folder: the ``alerts/`` Parquet table and GeoJSON.
+
+The rows are computed by :mod:`flows.site.alerts`.
 
 Layout under the results root::
 
@@ -23,14 +25,9 @@ while a patch grows.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import hashlib
 import json
 import os
 import re
-import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,40 +36,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
-import xarray as xr
-from pyproj import Transformer
-from rasterio import features
-from rasterio.transform import Affine
 
-from aoi import Site, site_grid, site_mask
-from aoi.grid import SiteGrid
-from flows import PROCESSING_VERSION
-from flows.store import (  # the store's directory fsync: one implementation for every table
-    PARTITION_COLUMN,
-    SITE_ID_PATTERN,
-    StoreError,
-    _fsync_dir,
-    check_site_id,
-)
-from indices.alerts import (
-    DEFAULT_RULE,
-    AlertRule,
-    FlaggedPixels,
-    flagged_patches,
-    loss_evidence,
-    scan_evidence,
-)
+from aoi import SITE_ID_PATTERN
+from flows.results.files import StoreError, atomic_path, writer_lock
+from flows.results.store import PARTITION_COLUMN, check_site_id
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: writers are not serialised
-    fcntl = None  # type: ignore[assignment]
+__all__ = ["ALERT_SCHEMA", "AlertWrite", "SiteAlerts", "alerts_geojson", "read_alerts",
+           "write_alerts"]
 
-__all__ = ["ALERT_SCHEMA", "AlertWrite", "SiteAlerts", "alert_pixels", "alert_rows",
-           "alerts_geojson", "atomic_path", "read_alerts", "site_alerts", "write_alerts",
-           "writer_lock"]
-
-TABLE, GEOJSON_DIR, PART_FILE, LOCK_FILE = "alerts", "alerts_geojson", "part-0.parquet", ".write.lock"
+TABLE, GEOJSON_DIR, PART_FILE = "alerts", "alerts_geojson", "part-0.parquet"
 _TS = pa.timestamp("us", tz="UTC")
 ALERT_SCHEMA = pa.schema([
     ("site_id", pa.string()), ("alert_id", pa.string()), ("habitat", pa.string()),
@@ -112,140 +84,6 @@ class AlertWrite:
     geojson: Path
 
 
-# --------------------------------------------------------------------------- compute
-
-
-def alert_pixels(site: Site, cube: xr.Dataset, mask: xr.DataArray | None = None, *,
-                 rule: AlertRule = DEFAULT_RULE) -> xr.Dataset:
-    """Lazy per-pixel alert state of ``site`` from its scene cube (compute it with the rest).
-
-    ``attrs['window']`` holds the first and last scene after the baseline (ISO strings)."""
-    if mask is None:
-        grid = site_grid(site)
-        mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
-                            coords={"y": grid.y_coords(), "x": grid.x_coords()})
-    ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start, site.baseline_end),
-                       rule=rule)
-    pixels = scan_evidence(ev, confirm=rule.confirm)
-    times = cube["time"].values
-    after = times[times >= np.datetime64(site.baseline_end) + np.timedelta64(1, "D")]
-    pixels.attrs["window"] = ((str(after.min()), str(after.max())) if after.size else ())
-    return pixels
-
-
-def _utc(values) -> pd.Series:
-    return pd.to_datetime(pd.Series(values, dtype="datetime64[ns]")).dt.tz_localize("UTC") \
-        .dt.as_unit("us")
-
-
-def alert_rows(site: Site, pixels: xr.Dataset, *, run_id: str, grid: SiteGrid | None = None,
-               mmu_ha: float | None = None, rule: AlertRule = DEFAULT_RULE) -> SiteAlerts:
-    """Table rows (polygons, WGS84 centroids, stable ids) from *computed* :func:`alert_pixels`.
-    ``mmu_ha`` (the run's minimum mapping unit) overrides ``rule.mmu_ha``."""
-    site_id = check_site_id(site.id)
-    grid = grid or site_grid(site)
-    if mmu_ha is not None:
-        rule = dataclasses.replace(rule, mmu_ha=float(mmu_ha))
-    if not isinstance(pixels, FlaggedPixels):
-        pixels = FlaggedPixels.of(pixels)
-    members, patches = flagged_patches(pixels, pixel_area_ha=grid.pixel_area_ha, rule=rule)
-    window = tuple(pd.Timestamp(t, tz="UTC") for t in pixels.attrs.get("window", ()))
-    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
-    left, top, res = grid.left, grid.top, grid.res
-    cx, cy = left + (patches["col"] + 0.5) * res, top - (patches["row"] + 0.5) * res
-    lon, lat = to_lonlat.transform(cx.to_numpy(), cy.to_numpy())
-    seed_x = left + (patches["seed_col"] + 0.5) * res
-    seed_y = top - (patches["seed_row"] + 0.5) * res
-    first = _utc(patches["first_seen"])
-    ids = [_alert_id(site_id, t, x, y) for t, x, y in zip(first, seed_x, seed_y, strict=True)]
-    rows = pd.DataFrame({
-        "site_id": site_id, "alert_id": ids, "habitat": site.habitat,
-        "status": patches["status"].astype(str), "score": patches["score"].astype(np.int32),
-        "first_seen": first, "last_seen": _utc(patches["last_seen"]),
-        "confirmed_at": _utc(patches["confirmed_at"]),
-        "area_ha": patches["area_ha"].round(6), "confirmed_ha": patches["confirmed_ha"].round(6),
-        "centroid_lon": np.round(lon, 7), "centroid_lat": np.round(lat, 7),
-        "confirm_threshold": np.int32(rule.confirm),
-        "geometry": _polygons(members, pixels.shape[1], grid, to_lonlat),
-        "processing_version": PROCESSING_VERSION, "run_id": run_id,
-    }, columns=ALERT_SCHEMA.names)
-    return SiteAlerts(site_id, rows.sort_values(["first_seen", "alert_id"]).reset_index(drop=True),
-                      window if window else None)
-
-
-def site_alerts(site: Site, cube: xr.Dataset, *, run_id: str, mask: xr.DataArray | None = None,
-                rule: AlertRule = DEFAULT_RULE) -> SiteAlerts:
-    """One call for notebooks and tests: :func:`alert_pixels`, computed, then :func:`alert_rows`.
-    The flow instead computes ``alert_pixels`` in its one ``dask.compute`` with the tables."""
-    return alert_rows(site, alert_pixels(site, cube, mask, rule=rule).compute(), run_id=run_id,
-                      rule=rule)
-
-
-def _alert_id(site_id: str, first_seen: pd.Timestamp, x: float, y: float) -> str:
-    key = f"{site_id}|{first_seen.isoformat()}|{x:.1f}|{y:.1f}".encode()
-    return f"{first_seen:%Y%m%d}-{hashlib.blake2b(key, digest_size=6).hexdigest()}"
-
-
-def _polygons(members: list[np.ndarray], width: int, grid: SiteGrid,
-              to_lonlat: Transformer) -> list[bytes]:
-    """WKB (WGS84) of each patch, given its pixels' flat raster indices: pixel outlines
-    (4-connected pieces unioned per patch), traced in the patch's bounding box."""
-    transform = Affine(*grid.transform)
-
-    def project(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1]))
-
-    out = []
-    for flat in members:
-        rows, cols = flat // width, flat % width
-        r0, c0 = int(rows.min()), int(cols.min())
-        box = np.zeros((int(rows.max()) - r0 + 1, int(cols.max()) - c0 + 1), np.uint8)
-        box[rows - r0, cols - c0] = 1
-        pieces = [shapely.geometry.shape(geom) for geom, _ in features.shapes(
-            box, mask=box > 0, connectivity=4,
-            transform=transform * Affine.translation(c0, r0))]
-        out.append(shapely.to_wkb(shapely.transform(shapely.union_all(pieces), project)))
-    return out
-
-
-# --------------------------------------------------------------------------- files
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a hidden temp path beside ``path``; on success fsync it, ``os.replace`` it over
-    ``path`` and fsync the directory; on failure remove it. Readers see old or new, never half."""
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-@contextlib.contextmanager
-def writer_lock(directory: Path, *also_clean: Path) -> Iterator[None]:
-    """Exclusive lock of ``directory`` for writers. Once it is held, temp files of killed
-    writers under ``directory`` and ``also_clean`` are removed (no live writer owns them)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        for folder in (directory, *also_clean):
-            for tmp in folder.rglob(".*.tmp") if folder.is_dir() else ():
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-        yield
-    finally:
-        os.close(fd)
-
-
 def _partition(root: Path, site_id: str) -> Path:
     return root / TABLE / f"{PARTITION_COLUMN}={check_site_id(site_id)}" / PART_FILE
 
@@ -267,7 +105,7 @@ def _to_arrow(alerts: SiteAlerts) -> pa.Table:
 
 def write_alerts(root: str | os.PathLike[str], alerts: SiteAlerts) -> AlertWrite | None:
     """Upsert a run's alerts of one site (see the module docstring); None if the run scanned no
-    scene after the baseline. Raises :class:`flows.store.StoreError`, writing nothing, on a
+    scene after the baseline. Raises :class:`flows.results.StoreError`, writing nothing, on a
     malformed frame or an unsafe site id."""
     root = Path(root)
     path = _partition(root, alerts.site_id)

@@ -18,12 +18,11 @@ SIGTERM or SIGINT (Ctrl-C) shut down cleanly: a run in progress is cancelled, th
 are paused (``serve`` re-activates them on the next start), the local server is stopped and
 the exit code is 0. If the local server dies, serving stops the same way and the exit code is
 1 (so a service manager restarts it). Bad input gets one line on stderr and exit code 2 before
-anything starts.
+anything starts (the command's handler is in :mod:`flows.cli`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -35,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from flows.localapi import healthy, port_free
+from flows.runtime.localapi import healthy, port_free
 
 __all__ = [
     "MONTHLY_CRON",
@@ -47,7 +46,7 @@ __all__ = [
     "ServeError",
     "ServerFailed",
     "build_deployments",
-    "cli_serve",
+    "serve",
 ]
 
 NIGHTLY_DEPLOYMENT = "nightly-monitoring"
@@ -57,7 +56,6 @@ MONTHLY_CRON = "0 6 1 * *"
 TIMEZONE = "UTC"
 """The schedules; ``prefect.yaml`` holds the same (``tests/test_prefect_e2e.py`` checks)."""
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _SERVER_START_TIMEOUT_S = 180.0  # fresh SQLite migrations take ~20 s on 2 busy cores
 _SERVER_STOP_TIMEOUT_S = 15.0
 
@@ -189,7 +187,7 @@ def build_deployments(*, sites: str | None, out: str, source: str,
     from prefect.schedules import Cron
 
     from flows.monitor import monitor_sites
-    from flows.summary_flow import monthly_summary
+    from flows.monthly import monthly_summary
 
     nightly = monitor_sites.to_deployment(
         name=NIGHTLY_DEPLOYMENT,
@@ -207,17 +205,6 @@ def build_deployments(*, sites: str | None, out: str, source: str,
         tags=["bluecarbon", "serve"],
     )
     return [nightly, monthly]
-
-
-def _validated(args: argparse.Namespace) -> tuple[str | None, str, str]:
-    """(sites, out, source) as absolute paths, or ConfigError / SitesError (one line)."""
-    from aoi import load_sites
-    from flows.config import load_config
-
-    config = load_config(None, sites=args.sites, out=args.out, source=args.source)
-    load_sites(config.sites, max_area_ha=config.max_area_ha)
-    sites = str(config.sites.resolve()) if config.sites is not None else None
-    return sites, str(config.out.resolve()), config.source
 
 
 @contextlib.contextmanager
@@ -298,18 +285,12 @@ def _serve(sites: str | None, out: str, source: str, deliver: bool,
     asyncio.run(runner.start())
 
 
-def cli_serve(args: argparse.Namespace) -> int:
-    """``bluecarbon serve``: exit 0 after a clean shutdown (SIGTERM, SIGINT), 1 when the local
-    Prefect server failed to start or died, 2 on bad input."""
-    from aoi import SitesError
-    from flows.config import ConfigError
+def serve(sites: str | None, out: str, source: str, deliver: bool = False) -> None:
+    """Serve both deployments until SIGTERM or SIGINT (then return: a clean shutdown).
 
-    try:
-        sites, out, source = _validated(args)
-    except (ConfigError, SitesError) as exc:
-        print(f"bluecarbon: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
+    ``sites`` and ``out`` are absolute paths (a run starts in the worker's directory). Raises
+    :class:`ServerFailed` when the local Prefect server failed to start or died,
+    :class:`ServeError` for a busy or malformed port."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     server: LocalServer | None = None
@@ -330,9 +311,7 @@ def cli_serve(args: argparse.Namespace) -> int:
             if not os.environ.get("PREFECT_API_URL"):
                 port = os.environ.get("PREFECT_SERVER_API_PORT", "4200")
                 if not port.isdigit() or not 0 < int(port) < 65536:
-                    print(f"bluecarbon: error: PREFECT_SERVER_API_PORT must be a port number, "
-                          f"got {port!r}", file=sys.stderr)
-                    return EXIT_USAGE
+                    raise ServeError(f"PREFECT_SERVER_API_PORT must be a port number, got {port!r}")
                 server = LocalServer(int(port))
                 server.check_port()
                 print(f"bluecarbon serve: starting a local Prefect server on "
@@ -343,16 +322,11 @@ def cli_serve(args: argparse.Namespace) -> int:
                 os.environ.update({k: v for k, v in server.env().items()
                                    if k.startswith("PREFECT_")})
                 server.watch(server_died)
-            _serve_with_settings(sites, out, source, bool(getattr(args, "deliver", False)),
-                                 runners)
-    except ServerFailed as exc:
-        print(f"bluecarbon: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except ServeError as exc:
-        print(f"bluecarbon: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+            _serve_with_settings(sites, out, source, deliver, runners)
     except (_Shutdown, KeyboardInterrupt):
         pass
+    except ServeError:
+        raise
     except Exception:
         if not died and server is not None and server.exited():
             died.append(death())  # the runner failed on it before the watch thread looked
@@ -362,10 +336,8 @@ def cli_serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     if died:
-        print(f"bluecarbon: error: {died[0]}", file=sys.stderr)
-        return EXIT_FAILED
+        raise ServerFailed(died[0])
     print("bluecarbon serve: stopped", flush=True)
-    return EXIT_OK
 
 
 def _serve_with_settings(sites: str | None, out: str, source: str, deliver: bool,

@@ -51,7 +51,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from flows.report import PartnerReport, content_id, render_html
+from flows.reports.model import PartnerReport
+from flows.reports.render import content_id, render_html
+from flows.results.files import atomic_path
 
 __all__ = ["Delivery", "DeliveryError", "DeliverySettings", "build_message", "deliver",
            "load_settings", "plan"]
@@ -229,9 +231,8 @@ def build_message(delivery: Delivery, sender: str) -> EmailMessage:
 
 def _write_eml(msg: EmailMessage, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(msg.as_bytes())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(msg.as_bytes())
 
 
 def _scrub(text: str, settings: DeliverySettings) -> str:

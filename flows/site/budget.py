@@ -1,0 +1,118 @@
+"""How much memory a site's month walk needs, how much it may take, and which walk fits.
+
+The estimates are measured (``tests/test_memory.py`` checks them against peak RSS), on the safe
+side; the budget is ``BLUECARBON_MEMORY_GB`` or what this machine (or the smallest dask
+worker) has available.
+"""
+
+from __future__ import annotations
+
+from aoi import Site
+from flows.site.plan import month_start
+from flows.sources import SceneRef
+
+__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "stream_memory",
+           "strips_memory", "walk_memory"]
+
+
+WALK_BYTES_PER_PIXEL_MONTH = 48
+"""Peak memory of the monthly change walk of :func:`site_tables` with every month in memory
+(``walk="memory"``) per site-grid pixel and month, measured with the flow's products (alerts
+and maps): ~38 B (``tests/test_memory.py``; ~70 B before the walk ran once in this process
+instead of three dask tasks on single-chunk copies)."""
+WALK_BYTES_PER_PIXEL = 128
+"""Its fixed part per pixel (baseline composites, masks, walk state: ~110 B measured)."""
+STREAM_BYTES_PER_PIXEL = 160
+"""The same for the walk month by month (``walk="stream"``): one month's maps, the walk's
+state and the baseline's maps (~110 B measured, ``tests/test_memory.py``)."""
+STRIPS_BYTES_PER_PIXEL = 6
+"""The walk month by month in row strips (``walk="strips"``), per pixel of the site: the
+walk's bits (3-5 B, :mod:`indices.strips`) and the site mask. Nothing per month: the alerts
+keep their flagged pixels only and the maps' pages are released as they are written."""
+STRIPS_BYTES_PER_STRIP_PIXEL = 60
+"""Its part per pixel of a strip (the cube's chunk rows, or the source's requests): the
+strip's layers, the composites being computed and the strip's temporaries."""
+STRIPS_BYTES = 256 * 2**20
+"""Its fixed part. Measured (with products, maps not written): a whole tile (10980² x 12
+scenes, 1024-row strips) +1.07 GiB over the warmed-up process (2.02 GB peak RSS in all),
+5490² +0.64 GiB; the estimates say 1.56 and 0.74 GiB."""
+STREAM_BYTES_PER_PIXEL_MONTH = 24
+"""Its part per month (~17 B measured): the alerts' monthly reference composites, and the
+maps' pages in their temporary files; nothing without products."""
+
+
+class SiteTooLarge(RuntimeError):
+    """A site whose monthly change would not fit in the memory this run may use."""
+
+
+def walk_memory(n_pixels: int, n_months: int) -> int:
+    """Bytes the in-memory monthly change walk of a site needs at its peak (an estimate from
+    measurement, on the safe side)."""
+    return n_pixels * (WALK_BYTES_PER_PIXEL + WALK_BYTES_PER_PIXEL_MONTH * n_months)
+
+
+def stream_memory(n_pixels: int, n_months: int) -> int:
+    """Bytes the month-by-month walk (with products) needs at its peak."""
+    return n_pixels * (STREAM_BYTES_PER_PIXEL + STREAM_BYTES_PER_PIXEL_MONTH * n_months)
+
+
+def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: bool) -> int:
+    """Bytes the month-by-month walk in row strips needs at its peak: the carried bits and a
+    strip of every layer, whatever the number of months, with products or not."""
+    del n_months, products  # measured: neither moves it (see STRIPS_BYTES)
+    return (n_pixels * STRIPS_BYTES_PER_PIXEL + strip_pixels * STRIPS_BYTES_PER_STRIP_PIXEL
+            + STRIPS_BYTES)
+
+
+def memory_budget(*, here: bool = False) -> int:
+    """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set, else the
+    smallest worker's memory limit on a dask.distributed cluster (``here``: this process's
+    machine, where the month walk runs), else 90 % of the memory available on this machine
+    now."""
+    import os
+
+    import psutil
+
+    configured = os.environ.get("BLUECARBON_MEMORY_GB")
+    if configured:
+        return int(float(configured) * 2**30)
+    if not here:
+        try:
+            from distributed import default_client
+
+            limits = [w.get("memory_limit") or 0 for w in
+                      default_client().scheduler_info()["workers"].values()]
+            if limits and min(limits) > 0:
+                return int(min(limits))
+        except (ImportError, ValueError):  # no cluster: this machine
+            pass
+    return int(0.9 * psutil.virtual_memory().available)
+
+
+WALKS = ("auto", "memory", "stream", "strips")
+
+
+def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
+               products: bool) -> str:
+    """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
+    else ``"stream"`` (month by month) when that fits, else ``"strips"`` (month by month in
+    row strips) when that fits, else :class:`SiteTooLarge`."""
+    if walk != "auto":  # as asked, unchecked (tests, benchmarks)
+        return walk
+    n_pixels = grid.width * grid.height
+    months = len({month_start(s.datetime.date()) for s in scenes})
+    # the walk runs in this process, and on a cluster a worker assembles each result array
+    budget = min(memory_budget(), memory_budget(here=True))
+    if walk_memory(n_pixels, months) <= budget:
+        return "memory"
+    if stream_memory(n_pixels, months) <= budget:
+        return "stream"
+    need = strips_memory(n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
+                         * grid.width, products=products)
+    if need > budget:
+        raise SiteTooLarge(
+            f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "
+            f"in strips ({months} months of {n_pixels / 1e6:.1f} Mpx) and "
+            f"{budget / 2**30:.1f} GiB may be used: run fewer months at a time (--start/--end), "
+            f"split the site, or raise BLUECARBON_MEMORY_GB")
+    return "strips"

@@ -1,0 +1,122 @@
+"""One site, end to end, without Prefect: load -> indices -> change -> table rows.
+
+The Prefect flow in :mod:`flows.monitor` wraps these steps in tasks; tests and notebooks can
+call them directly. The cube stays lazy until the chosen walk computes it (every month at once
+in one ``dask.compute``, or month by month, or in strips: :mod:`flows.site.budget`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from aoi import Site, site_grid, site_mask
+from flows.site.alerts import alert_pixels, alert_rows
+from flows.site.budget import WALKS, choose_walk
+from flows.site.plan import SitePlan, month_start
+from flows.site.rows import change_rows, empty_change, observation_rows
+from flows.site.strips import walk_strips
+from flows.site.walks import walk_streamed, walk_whole
+from flows.sources import CHUNKS, SceneRef, Source, failed_scenes
+from indices.change import MMU_HA
+from indices.summary import scene_statistics
+
+__all__ = ["SiteTables", "site_tables"]
+
+
+@dataclass(frozen=True)
+class SiteTables:
+    """What one site contributes to the store."""
+
+    site_id: str
+    observations: pd.DataFrame
+    change: pd.DataFrame
+    n_scenes: int
+    failed_scenes: dict[str, str] = field(default_factory=dict)
+    """Scenes the source could not deliver, with the reason; they have no observation row."""
+    alerts: Any = None
+    """:class:`flows.results.alerts.SiteAlerts` of this run (None when not computed)."""
+    maps: xr.Dataset | None = None
+    """Computed monthly ``class`` and ``change`` maps (:func:`flows.site.maps.site_maps`; numpy maps
+    on temporary files for a site walked month by month)."""
+    walk: str = "memory"
+    """How the months were walked: ``"memory"`` (all at once) or ``"stream"`` (month by month)."""
+
+
+def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
+                end: dt.date, run_id: str, mmu_ha: float = MMU_HA,
+                chunks: int | None = CHUNKS, plan: SitePlan | None = None,
+                products: bool = False, walk: str = "auto") -> SiteTables:
+    """Load the site's scenes, compute its observation and change rows (with ``products``,
+    its alerts and monthly maps too).
+
+    With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
+    ``plan.since`` on are returned; the baseline and earlier months are still read because the
+    monthly maps carry each pixel's last observation forward.
+
+    ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
+    ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
+    ``"stream"``: month by month, each month's composites computed when the walk reaches it
+    (memory for one month whatever their number, see :func:`walk_streamed`; each scene read
+    twice); ``"strips"``: month by month in strips of rows (a few bytes a pixel whatever the
+    months: a whole Sentinel-2 tile, see :func:`walk_strips`; each scene read three times
+    with products); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that
+    fits, else strips if they fit, else :class:`SiteTooLarge` before anything is read. Other
+    values are taken as asked, unchecked. Same rows and maps either way.
+    """
+    if walk not in WALKS:
+        raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
+    report_from = start or site.baseline_start
+    grid = site_grid(site)
+    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                        coords={"y": grid.y_coords(), "x": grid.x_coords()})
+    if not scenes:
+        return SiteTables(site.id, observation_rows(site, scenes, None, run_id),
+                          empty_change(), 0)
+    # refuse before reading anything, not with the machine out of memory mid-run
+    mode = choose_walk(site, grid, scenes, walk, chunks=chunks, products=products)
+    cube = source.load(site, scenes, chunks=chunks)
+    if mode == "memory":  # month by month, a batch would be read again for each of its months
+        cube = _batch_small_scenes(cube)
+    per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
+    status = cube["fetch_status"] if "fetch_status" in cube else None
+    alert_state = maps = None
+    if products:  # alerts (and monthly maps), from the same cube
+        alert_state = alert_pixels(site, cube, mask)
+    walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips}[mode]
+    per_scene, status, alert_state, monthly, maps = walker(
+        site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
+        mmu_ha=mmu_ha, maps=products)
+    failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
+    obs = observation_rows(site, scenes, per_scene, run_id)
+    obs = obs[~obs["scene_id"].isin(failed)]
+    obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
+    change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
+                          run_id=run_id)
+    change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
+    if plan is not None:
+        obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
+        change = change[change["period"] >= (plan.since or dt.date.max)]
+    alerts = None
+    if alert_state is not None:
+        alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
+    return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
+                      len(scenes), failed, alerts, maps, walk=mode)
+
+
+def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:
+    """Group scenes of a small site into one chunk of ~4 Mpx: a 250 x 250 px site at time=1
+    would make thousands of 60k-pixel tasks whose scheduling costs more than their compute."""
+    per_scene = cube.sizes["y"] * cube.sizes["x"]
+    batch = max(1, target_pixels // max(per_scene, 1))
+    first = next(iter(cube.data_vars.values()), None)
+    if batch <= 1 or first is None or first.chunks is None or max(first.chunks[0]) > 1:
+        return cube  # large scenes, numpy, or already batched by the source (demo)
+    out = cube.copy()
+    for name, var in cube.data_vars.items():  # data only: coords (boa_offset, ...) stay numpy
+        out[name] = (var.dims, var.data.rechunk({var.get_axis_num("time"): batch}), var.attrs)
+    return out

@@ -1,0 +1,160 @@
+"""The month walks of :func:`flows.site.site_tables`: every month at once, or one at a time.
+
+Both walk :func:`indices.summary.walk_months` over computed monthly maps and give the monthly
+table (and the class and change maps); :mod:`flows.site.strips` walks in strips of rows.
+"""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import xarray as xr
+
+from aoi import Site
+from flows.runtime.memory import release_pages
+from flows.site.maps import maps_dataset
+from flows.sources import FETCH_OK
+from indices.maps import labelled
+from indices.summary import MONTHLY_COLUMNS, monthly_inputs, monthly_table, walk_months
+
+__all__ = ["as_month", "assemble", "map_stores", "merge_status", "month_layers", "walk_computed",
+           "walk_streamed", "walk_whole"]
+
+
+def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
+                pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+    """``lazy`` (per-scene statistics, fetch status, alert state) and every month's maps in one
+    ``dask.compute`` (each scene read once), then the month walk over them in this process:
+    the numbers of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walked once
+    for the table, the canopy and the maps instead of once each, and without dask's
+    single-chunk copies of every month."""
+    inputs = monthly_inputs(cube, mask, site.habitat,
+                            baseline=(site.baseline_start, site.baseline_end))
+    layers = [a.transpose("period", "y", "x") for a in month_layers(inputs)]
+    *computed, base, turbid, observed, layers = dask.compute(
+        *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction, layers)
+    arrays = [np.asarray(a) for a in layers]
+    del layers
+    months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
+    monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base, turbid,
+                              observed, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
+                              spill=False)
+    return (*computed, monthly, out_maps)
+
+
+def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
+                   pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+    """``lazy`` (per-scene statistics, fetch status, alert state), computed, then the monthly
+    table (and maps) of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walking
+    the months one at a time: each month's composites are computed when the walk reaches it,
+    so memory holds one month whatever their number.
+
+    Two passes over the scenes: the first computes ``lazy``, the baseline composite and the
+    per-scene plume flags (seagrass: each scene is judged against the median of all); the
+    second reads each month's scenes for its composites, with their fetch status (a scene
+    that fails only then is failed, so that a later run retries it). Maps go to unlinked
+    temporary files under ``TMPDIR`` (on disk, unless that is a tmpfs), freed with the arrays.
+    """
+    baseline = (site.baseline_start, site.baseline_end)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+    *computed, base, turbid, observed, scene_turbid = dask.compute(
+        *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction,
+        inputs.scene_turbid)
+    per_scene, status, alert_state = computed
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
+                            scene_turbid=scene_turbid)
+    periods = inputs.scores["period"].values
+    scene_month = cube["time"].values.astype("datetime64[M]")
+    fetched = cube["fetch_status"] if status is not None else None
+    status = None if status is None else np.array(status)
+    yx = ("y", "x")
+
+    def month_maps():
+        for period in periods:
+            layers = [a.sel(period=period).transpose(*yx).data for a in month_layers(inputs)]
+            scenes = np.flatnonzero(scene_month == period.astype("datetime64[M]"))
+            codes = [] if fetched is None else [fetched.isel(time=scenes).data]
+            got = dask.compute(*layers, *codes)
+            if codes:
+                merge_status(status, scenes, got[-1])
+            yield as_month(tuple(np.asarray(a) for a in got[:len(layers)]))
+
+    monthly, out_maps = walk_computed(site, mask, month_maps(), periods, base, turbid, observed,
+                              pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps, spill=True)
+    return per_scene, status, alert_state, monthly, out_maps
+
+
+def merge_status(status: np.ndarray, scenes: np.ndarray, codes) -> None:
+    """Fold a later pass's fetch status of ``scenes`` into ``status``, in place: a scene that
+    failed in any pass is failed (the first failure's code kept), so a later run retries it."""
+    status[scenes] = np.where(status[scenes] != FETCH_OK, status[scenes], codes)
+
+
+def month_layers(inputs) -> list[xr.DataArray]:
+    """The maps a month of the walk reads: score, [the maps' score,] NDVI, clear views. The
+    maps' score only where it is another array (seagrass): a mangrove site's is the table's,
+    and computing it twice would assemble every month's score twice."""
+    scores = [inputs.scores] + ([inputs.map_scores] if inputs.map_scores is not inputs.scores
+                                else [])
+    return [*scores, inputs.ndvi, inputs.n_clear]
+
+
+def as_month(maps: tuple) -> tuple:
+    """``(score, map_score, ndvi, n_clear)`` for :func:`walk_months` from the computed
+    :func:`month_layers`."""
+    return maps if len(maps) == 4 else (maps[0], *maps)
+
+
+def walk_computed(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tuple,
+          turbid, observed, *, pixel_area_ha: float, mmu_ha: float, maps: bool,
+          spill: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The month walk (:func:`indices.summary.walk_months`) of ``months``' computed maps,
+    assembled as :func:`monthly_change`'s table and :func:`flows.site.maps.site_maps`' maps
+    (``spill``: on unlinked temporary files)."""
+    yx = ("y", "x")
+    stores = map_stores(len(periods), mask, spill=spill) if maps else []
+    rows = []
+    base_maps = [b.transpose(*yx).values for b in base]
+    del base  # walk_months drops the baseline's maps once its walks are set up
+    walk = walk_months(months, base_maps, mask.transpose(*yx).values,
+                       habitat=site.habitat, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
+                       maps=maps, plume_months=bool(np.asarray(turbid).any()))
+    for p, (row, pair) in enumerate(walk):
+        rows.append(row)
+        if maps:
+            for store, month in zip(stores, pair, strict=True):
+                store[p] = month
+                release_pages(store[p])
+    return assemble(site, mask, periods, rows, stores, turbid, observed, mmu_ha=mmu_ha)
+
+
+def map_stores(n_periods: int, mask: xr.DataArray, *, spill: bool) -> list[np.ndarray]:
+    """The class and change maps' arrays (period, y, x) uint8, to be filled (``spill``: on
+    unlinked temporary files under ``TMPDIR``)."""
+    import tempfile
+
+    shape = (n_periods, mask.sizes["y"], mask.sizes["x"])
+    stores = []
+    for _ in range(2):
+        if not spill or not n_periods:
+            stores.append(np.empty(shape, np.uint8))
+            continue
+        with tempfile.TemporaryFile(prefix="bluecarbon-maps-") as f:  # the map keeps its own fd
+            stores.append(np.memmap(f, np.uint8, "w+", shape=shape))
+    return stores
+
+
+def assemble(site: Site, mask: xr.DataArray, periods: np.ndarray, rows: list, stores: list,
+              turbid, observed, *, mmu_ha: float) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The monthly table from the walk's rows, and the maps from their filled stores."""
+    table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
+    monthly = monthly_table(
+        xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
+                   coords={"period": periods}), float(observed), turbid)
+    if not stores:
+        return monthly, None
+    coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}
+    dims = ("period", "y", "x")
+    return monthly, maps_dataset(*labelled(xr.DataArray(stores[0], dims=dims, coords=coords),
+                                           xr.DataArray(stores[1], dims=dims, coords=coords)),
+                                 mmu_ha)
