@@ -5,7 +5,7 @@ A composite band is the median over time of the *clear* observations' surface re
 NaN where no observation is clear; ``n_clear`` (int16) counts them. An observation is clear where
 SCL is in :data:`indices.masks.VALID_SCL` and every composited band is nonzero.
 
-The median is a numba kernel (:func:`indices._kernels.composite_kernel`): per row of pixels it
+The median is a numba kernel (:func:`indices._median.composite_kernel`): per row of pixels it
 compacts the clear values, sorts them with a sorting network vectorised across pixels and
 picks the middle (mean of the two middle values for even counts, as ``np.nanmedian``). It runs
 per spatial chunk with each period's scenes in one chunk: the time axis is rechunked lazily to
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from indices import _kernels
-from indices._kernels import median_over_time
+from indices import _kernels, _median
+from indices._median import median_over_time
 from indices.masks import BANDS, VALID_SCL
 
 __all__ = ["MAX_BLOCK_BYTES", "composite", "median_over_time", "monthly_composite"]
@@ -47,13 +47,13 @@ class _CompositeBlock:
         bands = tuple(np.ascontiguousarray(b) for b in bands)
         n_t = scl.shape[0]
         starts = np.asarray(self.starts if self.starts is not None else (0, n_t), np.int64)
-        pairs, net_start = _kernels.sorting_networks(int(np.diff(starts).max()))
+        pairs, net_start = _median.sorting_networks(int(np.diff(starts).max()))
         out = np.empty((len(bands) + 1, len(starts) - 1) + scl.shape[1:], np.float32)
         with _kernels.KERNEL_LOCK:
-            _kernels.composite_kernel(bands, np.ascontiguousarray(scl),
-                                      _kernels.scl_bits(VALID_SCL),
-                                      np.ascontiguousarray(offsets, np.int32), starts,
-                                      pairs, net_start, out)
+            _median.composite_kernel(bands, np.ascontiguousarray(scl),
+                                     _kernels.scl_bits(VALID_SCL),
+                                     np.ascontiguousarray(offsets, np.int32), starts,
+                                     pairs, net_start, out)
         return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from indices._kernels import sorting_network
+from indices._median import sorting_network
 from indices.composite import composite, median_over_time, monthly_composite
 from indices.masks import VALID_SCL, reflectance
 
