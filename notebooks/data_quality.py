@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,13 +28,16 @@
 #
 # * `RESULTS`: the results folder (`bluecarbon run --out`), or `BLUECARBON_RESULTS`;
 # * `SEEN_MIN`: the fraction of a site that must be seen clear for a month to count as
-#   observed (`BLUECARBON_SEEN_MIN`, default 0.3, the threshold of the partner summaries).
+#   observed (`BLUECARBON_SEEN_MIN`; default: the threshold of the partner summaries,
+#   `flows.config.SEEN_MIN`).
 
 # %% tags=["parameters"]
 import os
 
+from flows.results.read import SEEN_MIN
+
 RESULTS = os.environ.get("BLUECARBON_RESULTS", "results")
-SEEN_MIN = float(os.environ.get("BLUECARBON_SEEN_MIN", "0.3"))
+SEEN_MIN = float(os.environ.get("BLUECARBON_SEEN_MIN", SEEN_MIN))
 
 # %%
 

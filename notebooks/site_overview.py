@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -45,9 +45,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from flows.results.read import read_table, site_features
+from flows.results.read import SEEN_MIN, read_table, site_features
 
-SEEN_MIN = 0.3  # below this fraction of the site seen clear, a month is mostly gap-filled
+# SEEN_MIN: below this fraction of the site seen clear, a month is mostly gap-filled (the
+# partner summaries' threshold)
 
 change = read_table(RESULTS, "change")
 observations = read_table(RESULTS, "observations")
