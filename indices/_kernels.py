@@ -314,6 +314,54 @@ class _SafeDenominators(ast.NodeTransformer):
         return node
 
 
+def _pixel_function(symbols: tuple[str, ...],
+                    outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
+                    valid_scl: tuple[int, ...] | None, *, where: bool,
+                    prelude: tuple[str, ...], counts: tuple[str, ...]
+                    ) -> tuple[list[str], list[str], list[str]]:
+    """The pixel function of :func:`reduce_kernel`: ``(arguments, body lines, results)``,
+    each index's value and weight, then the counts (see there for what each name means)."""
+    names = [f"d_{s}" for s in symbols]
+    body = []
+    for s in symbols:
+        # dn_reflectance's value, as max(): a select, where its conditional is a branch
+        body += [f"f_{s} = f32(d_{s})", f"{s} = max(f_{s} + off, ZERO) * SCALE"]
+    if valid_scl is not None:
+        names.append("sv")
+        body.append(f"mf = scl_weight(np.uint32({int(scl_bits(valid_scl))}), sv)")
+    else:
+        body.append("mf = ONE")
+    if where:
+        names.append("site")
+        body.append("inf = min(f32(site), ONE)")
+    else:
+        body.append("inf = ONE")
+    body += ["mif = mf * inf", "m = mf != ZERO", "inside = inf != ZERO", "mi = mif != ZERO"]
+    results = []
+    present: dict[tuple[str, ...], str] = {(): "mif"}
+    for name, expr, used in outputs:
+        rewrite = _SafeDenominators(f"{name}_")
+        plain = ast.unparse(rewrite.visit(ast.parse(expr, mode="eval")))
+        # 1 where SCL and site allow and every band used is nonzero: min(mif, f_A, f_B, ...)
+        # (mif is 0 or 1, a DN a nonnegative integer), prefixes shared between indices
+        for k in range(1, len(used) + 1):
+            if used[:k] not in present:
+                present[used[:k]] = f"p_{'_'.join(used[:k])}"
+                body.append(f"{present[used[:k]]} = min({present[used[:k - 1]]}, f_{used[k - 1]})")
+        weight = present[tuple(used)]
+        defined = " & ".join(rewrite.tests)
+        # the weight before the value (the other order once stopped LLVM vectorising)
+        body += rewrite.statements + [
+            f"w_{name} = {weight} if {defined} else ZERO" if defined
+            else f"w_{name} = {weight}",
+            f"v_{name} = {plain}",
+            f"ok_{name} = w_{name} != ZERO"]
+        results += [f"v_{name}", f"w_{name}"]
+    body += list(prelude)
+    results += [f"f32({expr})" for expr in counts]
+    return names, body, results
+
+
 @_one_at_a_time
 def reduce_kernel(symbols: tuple[str, ...],
                   outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
@@ -368,44 +416,8 @@ def reduce_kernel(symbols: tuple[str, ...],
     of ``out`` gets, per index, the sum of its counted values and their number, then each
     count.
     """
-    names = [f"d_{s}" for s in symbols]
-    body = []
-    for s in symbols:
-        # dn_reflectance's value, as max(): a select, where its conditional is a branch
-        body += [f"f_{s} = f32(d_{s})", f"{s} = max(f_{s} + off, ZERO) * SCALE"]
-    if valid_scl is not None:
-        names.append("sv")
-        body.append(f"mf = scl_weight(np.uint32({int(scl_bits(valid_scl))}), sv)")
-    else:
-        body.append("mf = ONE")
-    if where:
-        names.append("site")
-        body.append("inf = min(f32(site), ONE)")
-    else:
-        body.append("inf = ONE")
-    body += ["mif = mf * inf", "m = mf != ZERO", "inside = inf != ZERO", "mi = mif != ZERO"]
-    results = []
-    present: dict[tuple[str, ...], str] = {(): "mif"}
-    for name, expr, used in outputs:
-        rewrite = _SafeDenominators(f"{name}_")
-        plain = ast.unparse(rewrite.visit(ast.parse(expr, mode="eval")))
-        # 1 where SCL and site allow and every band used is nonzero: min(mif, f_A, f_B, ...)
-        # (mif is 0 or 1, a DN a nonnegative integer), prefixes shared between indices
-        for k in range(1, len(used) + 1):
-            if used[:k] not in present:
-                present[used[:k]] = f"p_{'_'.join(used[:k])}"
-                body.append(f"{present[used[:k]]} = min({present[used[:k - 1]]}, f_{used[k - 1]})")
-        weight = present[tuple(used)]
-        defined = " & ".join(rewrite.tests)
-        # the weight before the value (the other order once stopped LLVM vectorising)
-        body += rewrite.statements + [
-            f"w_{name} = {weight} if {defined} else ZERO" if defined
-            else f"w_{name} = {weight}",
-            f"v_{name} = {plain}",
-            f"ok_{name} = w_{name} != ZERO"]
-        results += [f"v_{name}", f"w_{name}"]
-    body += list(prelude)
-    results += [f"f32({expr})" for expr in counts]
+    names, body, results = _pixel_function(symbols, outputs, valid_scl, where=where,
+                                           prelude=prelude, counts=counts)
     width = len(results)
     # value * weight summed in the loop, where ``contract`` makes it one FMA (~6 %)
     adds = [f"p_{j} += q[{j}] * q[{j + 1}]" if j < 2 * len(outputs) and j % 2 == 0
