@@ -93,7 +93,7 @@ WALKS = ("auto", "memory", "stream", "strips")
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
-               products: bool) -> str:
+                products: bool) -> str:
     """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
     else ``"stream"`` (month by month) when that fits, else ``"strips"`` (month by month in
     row strips) when that fits, else :class:`SiteTooLarge`."""

@@ -17,7 +17,7 @@ __all__ = ["change_rows", "empty_change", "observation_rows", "recovery_trajecto
 
 
 def observation_rows(site: Site, scenes: list[SceneRef], stats: xr.Dataset | None,
-                      run_id: str) -> pd.DataFrame:
+                     run_id: str) -> pd.DataFrame:
     frame = pd.DataFrame({
         "site_id": site.id,
         "scene_id": [s.scene_id for s in scenes],
@@ -38,7 +38,7 @@ def empty_change() -> pd.DataFrame:
 
 
 def change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
-                 run_id: str) -> pd.DataFrame:
+                run_id: str) -> pd.DataFrame:
     periods = pd.to_datetime(monthly["period"].values)
     months = obs_all["datetime"].dt.tz_convert(None).dt.to_period("M")
     usable = obs_all[obs_all["valid_fraction"] > 0]

@@ -18,7 +18,7 @@ __all__ = ["walk_strips"]
 
 
 def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-                 pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+                pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
     """:func:`walk_streamed`, each month computed and walked in strips of the cube's chunk
     rows (:class:`indices.strips.StripWalk`): no map of the whole site is ever in memory
     but the walk's bits (and, with products, the alerts' state and the maps' pages).
@@ -130,7 +130,7 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
         if base_file is not None:
             base_file.close()
     monthly, out_maps = assemble(site, mask, periods, table, stores, turbid, observed,
-                                  mmu_ha=mmu_ha)
+                                 mmu_ha=mmu_ha)
     trim_memory()  # the walk's arrays, before the maps are written
     return per_scene, status, alert_state, monthly, out_maps
 

@@ -22,7 +22,7 @@ __all__ = ["as_month", "assemble", "map_stores", "merge_status", "month_layers",
 
 
 def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-                pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+               pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state) and every month's maps in one
     ``dask.compute`` (each scene read once), then the month walk over them in this process:
     the numbers of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walked once
@@ -36,14 +36,14 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     arrays = [np.asarray(a) for a in layers]
     del layers
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
-    monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base, turbid,
-                              observed, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
-                              spill=False)
+    monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base,
+                                      turbid, observed, pixel_area_ha=pixel_area_ha,
+                                      mmu_ha=mmu_ha, maps=maps, spill=False)
     return (*computed, monthly, out_maps)
 
 
 def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-                   pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+                  pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state), computed, then the monthly
     table (and maps) of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walking
     the months one at a time: each month's composites are computed when the walk reaches it,
@@ -80,7 +80,8 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
             yield as_month(tuple(np.asarray(a) for a in got[:len(layers)]))
 
     monthly, out_maps = walk_computed(site, mask, month_maps(), periods, base, turbid, observed,
-                              pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps, spill=True)
+                                      pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
+                                      spill=True)
     return per_scene, status, alert_state, monthly, out_maps
 
 
@@ -106,8 +107,8 @@ def as_month(maps: tuple) -> tuple:
 
 
 def walk_computed(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tuple,
-          turbid, observed, *, pixel_area_ha: float, mmu_ha: float, maps: bool,
-          spill: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
+                  turbid, observed, *, pixel_area_ha: float, mmu_ha: float, maps: bool,
+                  spill: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The month walk (:func:`indices.summary.walk_months`) of ``months``' computed maps,
     assembled as :func:`monthly_change`'s table and :func:`flows.site.maps.site_maps`' maps
     (``spill``: on unlinked temporary files)."""
@@ -145,7 +146,7 @@ def map_stores(n_periods: int, mask: xr.DataArray, *, spill: bool) -> list[np.nd
 
 
 def assemble(site: Site, mask: xr.DataArray, periods: np.ndarray, rows: list, stores: list,
-              turbid, observed, *, mmu_ha: float) -> tuple[xr.Dataset, xr.Dataset | None]:
+             turbid, observed, *, mmu_ha: float) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The monthly table from the walk's rows, and the maps from their filled stores."""
     table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
     monthly = monthly_table(
