@@ -78,7 +78,8 @@ def validate_labels(labels: pd.DataFrame, design: Design) -> pd.DataFrame:
     if len(off):
         raise LabelError(f"labels for {where}: {len(off)} sample ids not in the design "
                          f"({_few(off)})")
-    missing = [i for i in known if i not in set(ids)]
+    seen = set(ids)
+    missing = [i for i in known if i not in seen]
     if missing:
         raise LabelError(f"labels for {where}: {len(missing)} design samples have no row "
                          f"({_few(missing)})")
