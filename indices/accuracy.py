@@ -22,7 +22,7 @@ from indices.maps import NODATA
 from indices.sampling import CLASS_CODES, CLASSES, Design
 
 __all__ = ["EXTENT_CLASSES", "TABLE_COLUMNS", "Z95", "Assessment", "LabelError", "assess",
-           "estimate", "labels_from_codes", "reference_change", "stratified_proportion",
+           "assess_extent", "estimate", "labels_from_codes", "reference_change", "stratified_proportion",
            "validate_labels"]
 
 #: Two-sided 95 % normal quantile (Olofsson et al. 2014, section 4.4: CI = estimate +- 1.96 SE).
@@ -105,8 +105,8 @@ def validate_labels(labels: pd.DataFrame, design: Design) -> pd.DataFrame:
     return order.merge(out, on="sample_id", how="left", validate="one_to_one")
 
 
-def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarray
-                          ) -> tuple[float, float]:
+def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarray,
+                          census: np.ndarray | None = None) -> tuple[float, float]:
     """Stratified estimate of the share of the area where ``y`` holds, and its standard error.
 
     p = sum_h W_h ybar_h, V(p) = sum_h W_h^2 ybar_h (1 - ybar_h) / (n_h - 1) for a 0/1
@@ -114,8 +114,8 @@ def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarra
     finite population correction), which is Olofsson et al. 2014 eq. 9-10 for
     y = [reference is class k] and eq. 5 for y = [map agrees with reference]. Any indicator
     works (Stehman 2014, Int. J. Remote Sens. 35:4923-4939), e.g. the union of two reference
-    classes (:attr:`Assessment.extent_ha`). A stratum with W_h > 0 and fewer than 2 units
-    makes the standard error NaN.
+    classes (:attr:`Assessment.extent_ha`). A stratum sampled whole (``census[h]``) adds no
+    variance; one with W_h > 0, fewer than 2 units and not whole makes the SE NaN.
     """
     p, var = 0.0, 0.0
     for h, w in enumerate(weights):
@@ -126,8 +126,19 @@ def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarra
             return np.nan, np.nan
         m = float(yh.mean())
         p += w * m
-        var += w * w * m * (1 - m) / (yh.size - 1) if yh.size > 1 else np.nan
+        var += w * w * m * (1 - m) * _inv_dof(yh.size, census is not None and census[h])
     return p, float(np.sqrt(var))
+
+
+def _inv_dof(n: int | np.ndarray, census: bool | np.ndarray) -> float | np.ndarray:
+    """1 / (n_h - 1), the variance factor of the estimators; 0 for a stratum sampled whole
+    (its mean is known exactly: the finite population correction 1 - n_h / N_h is 0), NaN
+    below 2 units. Olofsson et al. 2014 drop the correction elsewhere (sampling fractions
+    are tiny); so do we, which overstates the variance of a stratum sampled in large part."""
+    n = np.asarray(n, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(census, 0.0, np.where(n > 1, 1 / (n - 1), np.nan))
+    return out if out.ndim else float(out)
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,8 @@ class Assessment:
     extent_ha: float
     """Estimated area whose reference class is stable habitat or gain: habitat now."""
     extent_se_ha: float
+    census: np.ndarray
+    """Strata sampled whole (no variance)."""
 
     @property
     def total_area_ha(self) -> float:
@@ -187,7 +200,8 @@ class Assessment:
         if extent:
             e_lo, e_hi = self.ci_ha(self.extent_ha, self.extent_se_ha)
             idx = [CLASS_CODES[c] for c in EXTENT_CLASSES]
-            ua, ua_se, pa, pa_se = _extent_accuracies(self.counts, self.stratum_area_ha, idx)
+            ua, ua_se, pa, pa_se = _extent_accuracies(self.counts, self.stratum_area_ha, idx,
+                                                      self.census)
             out.loc[len(out)] = {
                 "class": "extent", "n_samples": int(n_i[idx].sum()),
                 "map_area_ha": float(self.stratum_area_ha[idx].sum()),
@@ -209,8 +223,8 @@ def _unit_level(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(i, reps), np.repeat(j, reps)
 
 
-def _ratio(area: np.ndarray, stratum: np.ndarray, y: np.ndarray, x: np.ndarray
-           ) -> tuple[float, float]:
+def _ratio(area: np.ndarray, stratum: np.ndarray, y: np.ndarray, x: np.ndarray,
+           census: np.ndarray | None = None) -> tuple[float, float]:
     """R = Y / X of two stratified totals and its linearised standard error (Stehman 2014,
     eqs. 27-28; Cochran 1977, section 6.11), without finite population correction."""
     ybar = np.array([y[stratum == h].mean() if (stratum == h).any() else 0.0
@@ -223,6 +237,8 @@ def _ratio(area: np.ndarray, stratum: np.ndarray, y: np.ndarray, x: np.ndarray
     r = float(area @ ybar) / big_x
     var = 0.0
     for h in np.flatnonzero(area):
+        if census is not None and census[h]:
+            continue
         d = (y - r * x)[stratum == h]
         if d.size < 2:
             return r, np.nan
@@ -230,18 +246,19 @@ def _ratio(area: np.ndarray, stratum: np.ndarray, y: np.ndarray, x: np.ndarray
     return r, float(np.sqrt(var)) / big_x
 
 
-def _extent_accuracies(counts: np.ndarray, area: np.ndarray, idx: list[int]
-                       ) -> tuple[float, float, float, float]:
+def _extent_accuracies(counts: np.ndarray, area: np.ndarray, idx: list[int],
+                       census: np.ndarray) -> tuple[float, float, float, float]:
     """User's and producer's accuracy (and SEs) of the map's habitat-now extent."""
     stratum, ref = _unit_level(counts)
     map_in = np.isin(stratum, idx).astype(float)
     ref_in = np.isin(ref, idx).astype(float)
-    ua, ua_se = _ratio(area, stratum, map_in * ref_in, map_in)
-    pa, pa_se = _ratio(area, stratum, map_in * ref_in, ref_in)
+    ua, ua_se = _ratio(area, stratum, map_in * ref_in, map_in, census)
+    pa, pa_se = _ratio(area, stratum, map_in * ref_in, ref_in, census)
     return ua, ua_se, pa, pa_se
 
 
-def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *, site_id: str = "",
+def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *,
+             stratum_pixels: np.ndarray | None = None, site_id: str = "",
              period: str = "1970-01") -> Assessment:
     """Olofsson et al. 2014 estimators from an error matrix of sample counts.
 
@@ -262,8 +279,9 @@ def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *, site_id: str = 
       shares are negatively correlated (cov = -p_a p_b / (n_h - 1)); the indicator accounts
       for it, SE = A sqrt(sum_i W_i^2 q_i (1 - q_i) / (n_i. - 1)), q_i = (n_i,sh + n_i,gain) / n_i.
 
-    Accuracies of a class with no sample (or no reference area) are NaN, as is any SE whose
-    stratum holds fewer than 2 samples.
+    ``stratum_pixels`` (optional): N_h; a stratum whose every pixel was sampled adds no
+    variance (see :func:`_inv_dof`). Accuracies of a class with no sample (or no reference
+    area) are NaN, as is any SE whose stratum holds fewer than 2 samples and is not whole.
     """
     counts = np.asarray(counts, np.int64)
     area = np.asarray(stratum_area_ha, float)
@@ -283,31 +301,33 @@ def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *, site_id: str = 
         p_i, p_j = p.sum(axis=1), p.sum(axis=0)
         users = np.where(n_i > 0, np.diag(p) / p_i, np.nan)
         producers = np.where(p_j > 0, np.diag(p) / p_j, np.nan)
-        dof = np.where(n_i > 1, n_i - 1, np.nan)
+        census = (np.zeros(k, bool) if stratum_pixels is None
+                  else n_i >= np.asarray(stratum_pixels, float))
+        inv = _inv_dof(n_i, census)
         sampled = w > 0
-        cell_var = np.where(sampled[:, None], w[:, None] ** 2 * frac * (1 - frac) / dof[:, None], 0)
-        users_se = np.sqrt(users * (1 - users) / dof)
-        overall_var = np.sum(np.where(sampled, w ** 2 * users * (1 - users) / dof, 0))
+        cell_var = np.where(sampled[:, None], w[:, None] ** 2 * frac * (1 - frac) * inv[:, None], 0)
+        users_se = np.sqrt(users * (1 - users) * inv)
+        overall_var = np.sum(np.where(sampled, w ** 2 * users * (1 - users) * inv, 0))
         # eq. 7 in areas (N_i. = A_i): N_.j = sum_i A_i n_ij / n_i.
         n_j = area @ frac
         producers_se = np.full(k, np.nan)
         for j in range(k):
             if not n_j[j] > 0:
                 continue
-            others = sum(area[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / dof[i]
+            others = sum(area[i] ** 2 * frac[i, j] * (1 - frac[i, j]) * inv[i]
                          for i in range(k) if i != j and sampled[i])
-            own = (area[j] ** 2 * (1 - producers[j]) ** 2 * users[j] * (1 - users[j]) / dof[j]
+            own = (area[j] ** 2 * (1 - producers[j]) ** 2 * users[j] * (1 - users[j]) * inv[j]
                    if sampled[j] else 0.0)
             producers_se[j] = np.sqrt(own + producers[j] ** 2 * others) / n_j[j]
     stratum, ref = _unit_level(counts)
     ext = np.isin(ref, [CLASS_CODES[c] for c in EXTENT_CLASSES]).astype(float)
-    ext_p, ext_se = stratified_proportion(w, ext, stratum)
+    ext_p, ext_se = stratified_proportion(w, ext, stratum, census)
     return Assessment(
         site_id=site_id, period=period, counts=counts, stratum_area_ha=area, proportions=p,
         overall=float(np.trace(p)), overall_se=float(np.sqrt(overall_var)), users=users,
         users_se=users_se, producers=producers, producers_se=producers_se,
         area_ha=total * p_j, area_se_ha=total * np.sqrt(cell_var.sum(axis=0)),
-        extent_ha=total * ext_p, extent_se_ha=total * ext_se)
+        extent_ha=total * ext_p, extent_se_ha=total * ext_se, census=census)
 
 
 def assess(design: Design, labels: pd.DataFrame) -> Assessment:
@@ -317,6 +337,7 @@ def assess(design: Design, labels: pd.DataFrame) -> Assessment:
     np.add.at(counts, (checked["stratum"].map(CLASS_CODES).to_numpy(),
                        checked["reference_class"].map(CLASS_CODES).to_numpy()), 1)
     return estimate(counts, np.array([s.area_ha for s in design.strata]),
+                    stratum_pixels=np.array([s.pixels for s in design.strata]),
                     site_id=design.site_id, period=design.period)
 
 
@@ -344,3 +365,48 @@ def labels_from_codes(design: Design, codes: np.ndarray) -> pd.DataFrame:
                          f"{design.period} ({_few(off)})")
     frame["reference_class"] = [CLASSES[c] for c in got]
     return frame[["sample_id", "stratum", "map_class", "reference_class"]]
+
+
+def assess_extent(design: Design, habitat_now: np.ndarray, valid: np.ndarray | None = None
+                  ) -> pd.DataFrame:
+    """The extent alone, labelled from one reference habitat map on the design's grid (e.g.
+    GMW v3 of the month's year, 1 = mangrove, reprojected): a one-row table, ``class='extent'``.
+
+    The change strata stay the strata; y = [reference is habitat] is estimated with the
+    stratified estimator (:func:`stratified_proportion`), the map extent's user's and
+    producer's accuracies with ratio estimators (Stehman 2014, strata differing from the
+    classes assessed). Equal to the ``extent`` row of :meth:`Assessment.table` when the
+    four classes are labelled, except ``overall_accuracy``, here that of the two-class
+    habitat / not-habitat map. Samples where ``valid`` is False are refused.
+    """
+    if habitat_now.shape != design.shape:
+        raise LabelError(f"reference {habitat_now.shape} is not on the design's grid {design.shape}")
+    frame = design.sample_frame()
+    r, c = frame["row"].to_numpy(), frame["col"].to_numpy()
+    if valid is not None:
+        off = frame["sample_id"][~np.asarray(valid, bool)[r, c]]
+        if len(off):
+            raise LabelError(f"reference has no data at {len(off)} samples of {design.site_id} "
+                             f"{design.period} ({_few(off)})")
+    y = np.asarray(habitat_now, bool)[r, c].astype(float)
+    stratum = frame["stratum"].map(CLASS_CODES).to_numpy()
+    area = np.array([s.area_ha for s in design.strata])
+    total = float(area.sum())
+    idx = [CLASS_CODES[k] for k in EXTENT_CLASSES]
+    map_in = np.isin(stratum, idx).astype(float)
+    n_h = np.bincount(stratum, minlength=len(CLASSES))
+    census = n_h >= np.array([s.pixels for s in design.strata])
+    p, se = stratified_proportion(area / total, y, stratum, census)
+    o, o_se = stratified_proportion(area / total, (map_in == y).astype(float), stratum, census)
+    ua, ua_se = _ratio(area, stratum, map_in * y, map_in, census)
+    pa, pa_se = _ratio(area, stratum, map_in * y, y, census)
+    est, est_se = total * p, total * se
+    row = {"site_id": design.site_id, "period": dt.date.fromisoformat(f"{design.period}-01"),
+           "class": "extent", "n_samples": int(map_in.sum()),
+           "map_area_ha": float(area[idx].sum()), "estimated_area_ha": est,
+           "ci_low_ha": float(np.clip(est - Z95 * est_se, 0, total)),
+           "ci_high_ha": float(np.clip(est + Z95 * est_se, 0, total)),
+           "users_accuracy": ua, "producers_accuracy": pa, "overall_accuracy": o,
+           "estimated_area_se_ha": est_se, "users_accuracy_se": ua_se,
+           "producers_accuracy_se": pa_se, "overall_accuracy_se": o_se}
+    return pd.DataFrame([row])[TABLE_COLUMNS]

@@ -24,7 +24,7 @@ from pyproj import CRS, Transformer
 from indices.maps import NODATA
 
 __all__ = ["CLASSES", "CLASS_CODES", "Design", "Stratum", "USERS_ACCURACY_ASSUMED",
-           "allocate", "draw_sample", "geographic_row_areas_ha", "map_digest",
+           "allocate", "draw_sample", "field_sheet", "geographic_row_areas_ha", "map_digest",
            "pixel_areas_ha", "sample_size", "stratum_pixels", "to_lonlat"]
 
 #: The change classes, in the order of their codes in :data:`indices.maps.CHANGE_CODES`.
@@ -377,3 +377,15 @@ def to_lonlat(x: np.ndarray, y: np.ndarray, crs: CRS | str) -> tuple[np.ndarray,
     t = Transformer.from_crs(CRS.from_user_input(crs), CRS.from_epsg(4326), always_xy=True)
     lon, lat = t.transform(np.asarray(x, float), np.asarray(y, float))
     return np.asarray(lon), np.asarray(lat)
+
+
+def field_sheet(design: Design) -> pd.DataFrame:
+    """The sample for a field team or a photo-interpreter: ``sample_id, stratum, map_class,
+    reference_class`` (empty), ``lon, lat`` (WGS84 degrees), ``x, y`` (map CRS). The rows of
+    ``samples.csv``; ``samples.geojson`` holds the same as Point features at (lon, lat)."""
+    frame = design.sample_frame()
+    lon, lat = to_lonlat(frame["x"].to_numpy(), frame["y"].to_numpy(), design.crs)
+    out = frame[["sample_id", "stratum", "map_class", "reference_class"]].copy()
+    out["lon"], out["lat"] = lon, lat
+    out["x"], out["y"] = frame["x"], frame["y"]
+    return out

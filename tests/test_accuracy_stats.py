@@ -15,12 +15,13 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from indices.accuracy import (
     Assessment,
     LabelError,
     assess,
+    assess_extent,
     estimate,
     labels_from_codes,
     reference_change,
@@ -32,6 +33,7 @@ from indices.sampling import (
     Design,
     allocate,
     draw_sample,
+    field_sheet,
     geographic_row_areas_ha,
     pixel_areas_ha,
     sample_size,
@@ -325,6 +327,26 @@ def test_draw_jitter_and_default_size():
     assert d.target_se == 0.01
 
 
+def test_census_and_single_pixel_strata():
+    """A stratum sampled whole adds no variance (its share is known): a census gives the true
+    areas with zero SE, and a one-pixel loss stratum leaves the other SEs finite."""
+    rng = np.random.default_rng(12)
+    change = rng.choice(4, size=(6, 7), p=[0.5, 0.3, 0.1, 0.1]).astype(np.uint8)
+    truth = np.where(rng.random(change.shape) < 0.3, rng.choice(4, size=change.shape), change)
+    d = draw_sample(change, **UTM, site_id="s", period="2025-06", seed=0, n=1000)
+    assert d.n == change.size
+    a = assess(d, labels_from_codes(d, truth.astype(np.uint8)))
+    assert np.allclose(a.area_ha, np.bincount(truth.ravel(), minlength=4) * 0.01)
+    assert np.allclose(a.area_se_ha, 0) and a.extent_se_ha == 0 and a.overall_se == 0
+    change, _ = _map(shape=(60, 60))
+    change[change == 3] = 0
+    change[30, 30] = 3                                       # loss: one pixel
+    d = draw_sample(change, **UTM, site_id="s", period="2025-06", seed=0, n=150)
+    assert d.stratum("loss").n == 1
+    a = assess(d, labels_from_codes(d, np.where(change == 255, 0, change).astype(np.uint8)))
+    assert np.isfinite(a.area_se_ha).all() and np.isfinite(a.extent_se_ha)
+
+
 def test_design_round_trips_through_json():
     change, site = _map()
     d = draw_sample(change, **UTM, site=site, site_id="s", period="2025-06", seed=1, n=80)
@@ -333,9 +355,17 @@ def test_design_round_trips_through_json():
     pd.testing.assert_frame_equal(back.sample_frame(), d.sample_frame())
 
 
-def test_to_lonlat():
+def test_to_lonlat_and_field_sheet():
     lon, lat = to_lonlat(np.array([500_000.0]), np.array([0.0]), "EPSG:32647")   # UTM 47N
     assert np.allclose([lon[0], lat[0]], [99.0, 0.0])
+    change, site = _map()
+    d = draw_sample(change, **UTM, site=site, site_id="s", period="2025-06", seed=1, n=40)
+    sheet = field_sheet(d)
+    assert sheet.columns.tolist() == ["sample_id", "stratum", "map_class", "reference_class",
+                                      "lon", "lat", "x", "y"]
+    back = Transformer.from_crs("EPSG:4326", "EPSG:32647", always_xy=True).transform(
+        sheet.lon.to_numpy(), sheet.lat.to_numpy())
+    assert np.allclose(back, (sheet.x, sheet.y), atol=1e-6)
 
 
 def test_rank_lookup_matches_flat_index():
@@ -407,6 +437,25 @@ def test_labels_from_reference_rasters(labelled):
     valid[s.row[0], s.col[0]] = False
     with pytest.raises(LabelError, match="no data at 1 samples"):
         labels_from_codes(d, reference_change(then, now, valid))
+
+
+def test_extent_from_one_reference_equals_extent_row(labelled):
+    """One reference habitat map (now) gives the same extent estimate, interval and extent
+    accuracies as the four labelled classes; only the overall accuracy differs (two classes)."""
+    d, _ = labelled
+    rng = np.random.default_rng(6)
+    then, now = rng.random(d.shape) < 0.4, rng.random(d.shape) < 0.45
+    full = assess(d, labels_from_codes(d, reference_change(then, now))).table()
+    full = full.set_index("class").loc["extent"]
+    one = assess_extent(d, now).iloc[0]
+    for col in ("n_samples", "map_area_ha", "estimated_area_ha", "ci_low_ha", "ci_high_ha",
+                "users_accuracy", "producers_accuracy", "estimated_area_se_ha",
+                "users_accuracy_se", "producers_accuracy_se"):
+        assert np.isclose(one[col], full[col]), col
+    valid = np.ones(d.shape, bool)
+    valid[d.samples[0][2], d.samples[0][3]] = False
+    with pytest.raises(LabelError, match="no data at 1 samples"):
+        assess_extent(d, now, valid)
 
 
 # --- map-to-map agreement and pixel areas --------------------------------------------------
