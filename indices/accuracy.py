@@ -110,8 +110,8 @@ def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarra
     """Stratified estimate of the share of the area where ``y`` holds, and its standard error.
 
     p = sum_h W_h ybar_h, V(p) = sum_h W_h^2 ybar_h (1 - ybar_h) / (n_h - 1) for a 0/1
-    indicator: the stratified estimator of a proportion (Cochran 1977, eqs. 5.52-5.53, no
-    finite population correction), which is Olofsson et al. 2014 eq. 9-10 for
+    indicator: the stratified estimator of a proportion (Cochran 1977, Sampling Techniques,
+    section 5.12; no finite population correction), which is Olofsson et al. 2014 eqs. 9-10 for
     y = [reference is class k] and eq. 5 for y = [map agrees with reference]. Any indicator
     works (Stehman 2014, Int. J. Remote Sens. 35:4923-4939), e.g. the union of two reference
     classes (:attr:`Assessment.extent_ha`). A stratum sampled whole (``census[h]``) adds no
@@ -153,7 +153,7 @@ class Assessment:
     stratum_area_ha: np.ndarray
     """A_i: mapped area of each class (the strata)."""
     proportions: np.ndarray
-    """p_ij = W_i n_ij / n_i. (Olofsson 2014 eq. 4): the error matrix in area proportions."""
+    """p_ij = W_i n_ij / n_i. (Olofsson et al. 2014): the error matrix in area proportions."""
     overall: float
     overall_se: float
     users: np.ndarray
@@ -225,8 +225,9 @@ def _unit_level(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _ratio(area: np.ndarray, stratum: np.ndarray, y: np.ndarray, x: np.ndarray,
            census: np.ndarray | None = None) -> tuple[float, float]:
-    """R = Y / X of two stratified totals and its linearised standard error (Stehman 2014,
-    eqs. 27-28; Cochran 1977, section 6.11), without finite population correction."""
+    """R = Y / X of two stratified totals and its linearised standard error (the combined
+    ratio estimator: Cochran 1977, chapter 6; Stehman 2014 for accuracies with strata other
+    than the classes assessed), without finite population correction."""
     ybar = np.array([y[stratum == h].mean() if (stratum == h).any() else 0.0
                      for h in range(area.size)])
     xbar = np.array([x[stratum == h].mean() if (stratum == h).any() else 0.0
@@ -265,7 +266,7 @@ def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *,
     ``counts[i, j]``: samples of stratum (map class) i whose reference class is j;
     ``stratum_area_ha[i]``: mapped area of class i. With W_i = A_i / A and n_i. the row sums:
 
-    * p_ij = W_i n_ij / n_i. (eq. 4); O = sum_j p_jj, U_i = p_ii / p_i., P_j = p_jj / p_.j;
+    * p_ij = W_i n_ij / n_i.; O = sum_j p_jj, U_i = p_ii / p_i., P_j = p_jj / p_.j;
     * V(O) = sum_i W_i^2 U_i (1 - U_i) / (n_i. - 1) (eq. 5);
       V(U_i) = U_i (1 - U_i) / (n_i. - 1) (eq. 6);
       V(P_j) = [N_.j^2 (1 - P_j)^2 U_j (1 - U_j) / (n_j. - 1) + P_j^2 sum_{i != j} N_i.^2

@@ -4,8 +4,9 @@ Not a sample-based estimate: every pixel of the two maps is compared, so there i
 sampling error, only the reference's own. Areas come from per-pixel areas
 (:func:`indices.sampling.pixel_areas_ha`: nominal on a projected grid, ellipsoidal on a
 geographic one), so GMW v3 (EPSG:4326) can be compared on its own grid as well as after
-reprojection onto a site's UTM grid. Agreement measures as in Pontius & Millones 2011
-(Int. J. Remote Sens. 32:4407-4429) for the area matrix; F1 = 2 TP / (2 TP + FP + FN).
+reprojection onto a site's UTM grid. The area matrix is the error matrix of Olofsson et
+al. 2014 in hectares over the whole population; F1 = 2 TP / (2 TP + FP + FN) with areas
+for counts, commission = FP / (TP + FP), omission = FN / (TP + FN).
 """
 
 from __future__ import annotations

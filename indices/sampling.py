@@ -3,7 +3,8 @@
 A month's change map (codes of :data:`indices.maps.CHANGE_CODES`) is the stratification:
 the strata are the map classes ``stable_other, stable_habitat, gain, loss`` (codes 0-3), as
 in the stratified random design that Olofsson et al. 2014 (Remote Sens. Environ. 148:42-57,
-doi:10.1016/j.rse.2014.02.015, section 4.1 and 5.1) recommend for change maps. The design
+doi:10.1016/j.rse.2014.02.015, with the worked example of their section 5) recommend for
+change maps. The design
 record (:class:`Design`) holds everything the estimator needs (stratum areas and weights, the
 sample's pixels), so an assessment reads nothing else.
 
@@ -31,8 +32,8 @@ __all__ = ["CLASSES", "CLASS_CODES", "Design", "Stratum", "USERS_ACCURACY_ASSUME
 CLASSES: tuple[str, ...] = ("stable_other", "stable_habitat", "gain", "loss")
 CLASS_CODES: dict[str, int] = {name: code for code, name in enumerate(CLASSES)}
 
-#: Anticipated user's accuracies for the sample size (Olofsson et al. 2014, section 5.1.2:
-#: 0.95 stable non-forest, 0.9 stable forest, 0.6 forest gain, 0.7 deforestation), carried to
+#: Anticipated user's accuracies for the sample size (Olofsson et al. 2014's example: 0.95
+#: stable non-forest, 0.9 stable forest, 0.6 forest gain, 0.7 deforestation), carried to
 #: the classes they correspond to. Global Mangrove Watch v3 measured gain and loss accuracies
 #: of 58.1 % and 60.6 % (Bunting et al. 2022, Remote Sens. 14:3657): the same order.
 USERS_ACCURACY_ASSUMED: dict[str, float] = {
@@ -56,7 +57,7 @@ class Stratum:
     area_ha: float
     """Their area in hectares (nominal on a projected grid, ellipsoidal on a geographic one)."""
     weight: float
-    """W_h: the stratum's share of the mapped area (Olofsson 2014, section 4.3)."""
+    """W_h: the stratum's share of the mapped area."""
     n: int
     """Sample units drawn from it (n_h)."""
 
@@ -258,8 +259,9 @@ def geographic_row_areas_ha(transform: Sequence[float], height: int,
     Closed form of the area of a quadrangle between parallels phi1, phi2 and meridians
     dlambda apart on an ellipsoid of revolution (semi-minor axis b, eccentricity e):
     A = dlambda * b^2 / 2 * [g(phi2) - g(phi1)], g(phi) = sin(phi) / (1 - e^2 sin^2(phi)) +
-    atanh(e sin(phi)) / e (the authalic-latitude integral, e.g. Snyder 1987, USGS Prof. Paper
-    1395, eqs. 3-12 and 3-13 with q = (1 - e^2) g). Exact up to float rounding.
+    atanh(e sin(phi)) / e, i.e. q / (1 - e^2) with q the authalic-latitude function (Snyder
+    1987, USGS Prof. Paper 1395, eq. 3-12). Exact up to float rounding; checked against
+    Karney's geodesic polygon areas (pyproj.Geod) in the tests.
     """
     a_, b_, c_, d_, e_, f_ = (float(v) for v in tuple(transform)[:6])
     if b_ != 0 or d_ != 0:
