@@ -26,7 +26,7 @@ from indices.maps import NODATA
 
 __all__ = ["CLASSES", "CLASS_CODES", "Design", "Stratum", "USERS_ACCURACY_ASSUMED",
            "allocate", "draw_sample", "field_sheet", "geographic_row_areas_ha", "map_digest",
-           "pixel_areas_ha", "sample_size", "stratum_pixels", "to_lonlat"]
+           "pixel_areas_ha", "sample_id_parts", "sample_size", "stratum_pixels", "to_lonlat"]
 
 #: The change classes, in the order of their codes in :data:`indices.maps.CHANGE_CODES`.
 CLASSES: tuple[str, ...] = ("stable_other", "stable_habitat", "gain", "loss")
@@ -391,3 +391,12 @@ def field_sheet(design: Design) -> pd.DataFrame:
     out["lon"], out["lat"] = lon, lat
     out["x"], out["y"] = frame["x"], frame["y"]
     return out
+
+
+def sample_id_parts(sample_id: str) -> tuple[str, str]:
+    """``(site_id, period)`` of a sample id ``<site_id>_<YYYY-MM>_<k>`` (site ids are slugs
+    without underscores), so a labels file finds its design. ValueError if it is not one."""
+    parts = str(sample_id).strip().split("_")
+    if len(parts) != 3 or len(parts[1]) != 7 or parts[1][4] != "-" or not parts[2].isdigit():
+        raise ValueError(f"{sample_id!r} is not a sample id of the form <site>_<YYYY-MM>_<k>")
+    return parts[0], parts[1]

@@ -36,6 +36,7 @@ from indices.sampling import (
     field_sheet,
     geographic_row_areas_ha,
     pixel_areas_ha,
+    sample_id_parts,
     sample_size,
     stratum_pixels,
     to_lonlat,
@@ -307,6 +308,9 @@ def test_draw_is_reproducible_unique_and_in_stratum():
     assert np.allclose(s.x, c + (s.col + 0.5) * a) and np.allclose(s.y, f + (s.row + 0.5) * e)
     assert (s["stratum"] == s["map_class"]).all() and (s["reference_class"] == "").all()
     assert s["sample_id"].str.match(r"^selangor-1_2025-06_\d{4}$").all()
+    assert {sample_id_parts(i) for i in s["sample_id"]} == {("selangor-1", "2025-06")}
+    with pytest.raises(ValueError, match="not a sample id"):
+        sample_id_parts("selangor-1_2025-6_0001")
     counts = stratum_pixels(change, site)
     assert [st.pixels for st in d1.strata] == [counts[c] for c in CLASSES]
     assert np.isclose(sum(st.weight for st in d1.strata), 1)
