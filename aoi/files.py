@@ -85,11 +85,12 @@ def check_file(path: Path, error: _Error) -> int:
 
 
 def kind_of(path: Path, error: _Error) -> str:
-    """The format of a checked file: by suffix (:data:`KINDS`), else by its first bytes
-    (SQLite: GeoPackage; zip: KMZ when it holds a .kml, else zipped shapefile; XML: KML);
-    anything else is read as GeoJSON, whose parser names what is wrong."""
+    """The format of a checked file: by suffix (:data:`KINDS`); for ``.geojson``, ``.json``
+    and other suffixes by its first bytes (SQLite: GeoPackage; zip: KMZ when it holds a .kml,
+    else zipped shapefile; XML: KML); anything else is read as GeoJSON, whose parser names
+    what is wrong."""
     kind = KINDS.get(path.suffix.lower())
-    if kind is None:
+    if kind in (None, "GeoJSON"):  # a GeoPackage or zip saved as .geojson is still read
         head = _head(path, error)
         if head.startswith(_SQLITE_MAGIC):
             kind = "GeoPackage"
