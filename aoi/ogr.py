@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,7 +70,7 @@ def read_layers(path: Path, kind: str, error: _Error) -> list[Layer]:
             names = [str(name) for name, gtype in pyogrio.list_layers(path) if gtype is not None]
             layers = [_read_layer(path, name, error) for name in names]
         except gdal_errors as exc:
-            raise error(f"{path}: cannot read as {kind}: {_gdal_message(exc, path)}") from None
+            raise error(f"{path}: cannot read as {kind}: {_gdal_message(exc, path, kind)}") from None
     return layers
 
 
@@ -163,14 +162,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _gdal_message(exc: Exception, path: Path) -> str:
-    """GDAL's message in one short line, without the path and the driver hints."""
+def _gdal_message(exc: Exception, path: Path, kind: str) -> str:
+    """GDAL's message in one short line, without the path, SQL or driver hints."""
     text = " ".join(str(exc).split())
-    for p in (f"/vsizip/{path}", str(path), f"'{path.name}'", path.name):
+    if "not recognized as" in text or "not recognised as" in text:
+        return f"not a valid {kind}"
+    if "failed: " in text:  # sqlite3_prepare_v2(SELECT ...) failed: database disk image is...
+        text = text.rsplit("failed: ", 1)[1]
+    if text.lower().startswith("error parsing kml"):
+        text = "bad XML: " + text.split(":", 1)[-1]
+    for p in (f"/vsizip/{path}", str(path), path.name):
         text = text.replace(f"'{p}'", "the file").replace(p, "the file")
-    text = re.sub(r";? ?It might help to specify the correct driver.*", "", text)
-    text = text.replace("the file the file", "the file").strip(" .;:")
-    return (text[:157] + "...") if len(text) > 160 else (text or type(exc).__name__)
+    text = "; ".join(dict.fromkeys(t.strip(" .;:") for t in text.split("; ")))  # no repeats
+    return (text[:117] + "...") if len(text) > 120 else (text or type(exc).__name__)
 
 
 @contextlib.contextmanager

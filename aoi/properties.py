@@ -119,8 +119,10 @@ def site_layers(path: Path, kind: str, notes: list[str]) -> list[tuple[str, dict
                 props = shapefile_properties(props)
             hint = missing_hint(props, kind) if kml or "shapefile" in kind else None
             if hint:
-                label = f"placemark {props.get('name')!r}" if kml else f"id {props.get('id')!r}"
-                raise SitesError(f"{source}: feature {len(features)} ({label}): {hint}")
+                label = f" (placemark {props.get('name')!r})" if kml else (
+                    f" (id {props['id']!r})" if props.get("id") else ""
+                )
+                raise SitesError(f"{source}: feature {len(features)}{label}: {hint}")
             features.append({**feature, "properties": props})
         if features:
             out.append((source, {"type": "FeatureCollection", "features": features}))
