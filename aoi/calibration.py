@@ -186,7 +186,7 @@ def _check_overlaps_site(
         (x, y), (sx, sy) = merged.centroid.coords[0], site.geometry.centroid.coords[0]
         _, _, metres = _GEOD.inv(sx, sy, x, y)
         raise CalibrationError(
-            f"{path}: none of the {len(polygons)} polygons overlaps site {site.id!r}; they lie "
+            f"{path}: none of the {len(polygons)} polygon(s) overlaps site {site.id!r}; they lie "
             f"around lon {x:.4f}, lat {y:.4f}, {metres / 1000:,.1f} km from the site "
             "(another site's polygons, or a wrong CRS?)"
         )
