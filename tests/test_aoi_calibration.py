@@ -6,6 +6,7 @@ import math
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
 import shapely.affinity
@@ -15,8 +16,10 @@ from vector_files import kml_text, shapefile_parts, to_crs, write_geojson, write
 from aoi import (
     CalibrationError,
     calibration_input,
+    geometry_mask,
     load_calibration_polygons,
     load_sites,
+    site_grid,
 )
 
 # the site: ~1.1 km square on the Selangor coast; habitat in its west, other land in its east
@@ -166,3 +169,15 @@ def test_far_polygons_say_where_they_are(tmp_path: Path, site, capfd) -> None:
     km = float(message.split("lat 3.3250, ")[1].split(" km")[0])
     # centroids 0.9975 deg of longitude apart at 3.325 N: 111.32 km x cos(3.325 deg) a degree
     assert km == pytest.approx(0.9975 * 111.32 * math.cos(math.radians(3.325)), abs=0.2)
+
+
+def test_classes_on_the_site_grid(site) -> None:
+    """flows/ rasterises each class on the site's grid: pixel centres inside, the same as
+    shapely's predicate at every centre, and about area / 100 m2 pixels."""
+    grid = site_grid(site)
+    mask = geometry_mask(WEST, grid)
+    xs, ys = np.meshgrid(grid.x_coords(), grid.y_coords())
+    truth = shapely.contains_xy(to_crs(WEST, f"EPSG:{grid.epsg}"), xs, ys)
+    assert mask.shape == (grid.height, grid.width) and (mask == truth).all()
+    area_m2 = to_crs(WEST, f"EPSG:{grid.epsg}").area
+    assert mask.sum() == pytest.approx(area_m2 / 100.0, rel=0.02)
