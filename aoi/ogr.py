@@ -62,9 +62,13 @@ def read_layers(path: Path, kind: str, error: _Error) -> list[Layer]:
     GeoJSON file, for calibration polygons). pyogrio is imported here, not with aoi: it brings
     pandas (~1 s)."""
     import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
-    gdal_errors = (DataSourceError, DataLayerError, FieldError, GeometryError, UnicodeDecodeError)
+    try:  # GDAL errors pyogrio does not map to its own classes (private module, may move)
+        from pyogrio._err import CPLE_BaseError as unmapped
+    except ImportError:  # pragma: no cover
+        unmapped = RuntimeError
+    # pyogrio's DataSourceError, DataLayerError (CRS, feature, field, geometry) are RuntimeErrors
+    gdal_errors = (RuntimeError, OSError, UnicodeDecodeError, unmapped)
     with _quiet_gdal(kind):
         try:
             names = [str(name) for name, gtype in pyogrio.list_layers(path) if gtype is not None]
@@ -84,7 +88,11 @@ def _read_layer(path: Path, name: str, error: _Error) -> Layer:
     features = []
     for i, wkb in enumerate(wkbs):
         props = {key: _plain(column[i]) for key, column in zip(fields, values, strict=True)}
-        geometry = None if wkb is None else _geometry(shapely.from_wkb(wkb), to_wgs84)
+        try:
+            geometry = None if wkb is None else _geometry(shapely.from_wkb(wkb), to_wgs84)
+        except (shapely.errors.GEOSException, ValueError) as exc:  # e.g. an unclosed ring
+            problem = " ".join(str(exc).split()).removeprefix("IllegalArgumentException: ")
+            raise error(f"{path}: layer {name!r} feature {i}: invalid geometry: {problem}") from None
         features.append({"type": "Feature", "properties": props, "geometry": geometry})
     return Layer(name=name, crs=crs, features=features)
 

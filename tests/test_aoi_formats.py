@@ -273,6 +273,11 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     case("zip without a shapefile", folder / "nothing.zip", "zip holds no .shp")
     (folder / "broken.kml").write_text("<kml><Document><Placemark>")
     case("malformed KML", folder / "broken.kml", "cannot read as KML")
+    unclosed = kml_text([("Bay", "id: bay", {}, POLYGON)]).replace(
+        "101.24,3.32,0</coordinates>", "101.2401,3.32,0</coordinates>")
+    (folder / "unclosed.kml").write_text(unclosed)
+    case("KML polygon with an unclosed ring", folder / "unclosed.kml",
+         "feature 0: invalid geometry: Points of LinearRing do not form a closed linestring")
     (folder / "pins.kml").write_text(kml_text([("Pin", None, {}, shapely.Point(101.2, 3.3))]))
     case("KML with only a pin", folder / "pins.kml", "no polygon placemarks")
     (folder / "noid.kml").write_text(kml_text([("Bay", "habitat: mangrove", {}, POLYGON)]))
