@@ -102,6 +102,10 @@ def kind_of(path: Path, error: _Error) -> str:
             kind = "KML"
         else:
             kind = "GeoJSON"
+    elif kind == "zipped shapefile":  # Google Earth's .kmz renamed .zip is still KML
+        names = [n.lower() for n in _zip_names(path, error)]
+        if not any(n.endswith(".shp") for n in names) and any(n.endswith(".kml") for n in names):
+            kind = "KMZ"
     _check_companions(path, kind, error)
     return kind
 

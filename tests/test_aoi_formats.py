@@ -342,3 +342,11 @@ def test_folder_without_site_files(tmp_path: Path, capfd: pytest.CaptureFixture[
     (tmp_path / "notes.txt").write_text("x")
     message = one_line_refusal(tmp_path, capfd)
     assert "no *.geojson files" in message and "*.gpkg" in message and "*.kml" in message
+
+
+def test_kmz_renamed_zip_is_read_as_kml(tmp_path: Path) -> None:
+    path = tmp_path / "from-google-earth.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("doc.kml", google_earth_kml(PROPS))
+    (site,) = load_sites(path)
+    assert site.id == PROPS["id"] and "tessellate" not in site.properties
