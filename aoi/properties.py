@@ -7,6 +7,9 @@ property when the full name is absent (:data:`SHAPEFILE_NAMES`): ``baseline_s`` 
 stay cut (``seedlings_planned`` is read as ``seedlings_``), and a shapefile text field holds at
 most 254 characters: long notes need a GeoPackage.
 
+In every format but GeoJSON, the names above and the site properties are also read in any
+case (``ID``, ``HABITAT``, ``BASELINE_S``: ArcGIS writes upper case).
+
 **KML** (Google Earth) placemarks carry a name, a description and optionally ExtendedData.
 Each property is taken from, in order:
 
@@ -108,7 +111,7 @@ def site_layers(path: Path, kind: str, notes: list[str]) -> list[tuple[str, dict
         source = f"{path} layer {layer.name!r}" if len(layers) > 1 else str(path)
         features = []
         for feature in layer.features:
-            props = feature["properties"]
+            props = _known_names_lowercase(feature["properties"])
             if kml:
                 gtype = (feature["geometry"] or {}).get("type")
                 if gtype not in ("Polygon", "MultiPolygon"):
@@ -136,6 +139,18 @@ def site_layers(path: Path, kind: str, notes: list[str]) -> list[tuple[str, dict
     if not out:
         what = "polygon placemarks (draw the site as a polygon)" if kml else "features"
         raise SitesError(f"{path}: no {what}; a sites file needs at least one site")
+    return out
+
+
+def _known_names_lowercase(props: Mapping[str, Any]) -> dict[str, Any]:
+    """``ID``, ``Habitat``... (ArcGIS writes upper-case field names) read as the lower-case
+    property, for the names of :data:`KML_KEYS` and :data:`SHAPEFILE_NAMES`, unless the
+    lower-case name is there too."""
+    known = set(KML_KEYS) | set(SHAPEFILE_NAMES)
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        lower = key.lower()
+        out[lower if lower in known and lower not in props else key] = value
     return out
 
 

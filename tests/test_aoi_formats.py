@@ -350,3 +350,10 @@ def test_kmz_renamed_zip_is_read_as_kml(tmp_path: Path) -> None:
         archive.writestr("doc.kml", google_earth_kml(PROPS))
     (site,) = load_sites(path)
     assert site.id == PROPS["id"] and "tessellate" not in site.properties
+
+
+def test_upper_case_field_names_as_arcgis_writes_them(tmp_path: Path) -> None:
+    upper = {key.upper(): value for key, value in PROPS.items()}
+    shp = write_ogr(tmp_path / "arc.shp", [(upper, POLYGON)], driver="ESRI Shapefile")
+    (site,) = load_sites(shp)
+    assert dict(site.properties) == PROPS  # BASELINE_S -> baseline_start, ID -> id, ...
