@@ -266,7 +266,8 @@ def _check_crs(crs: object, source: str) -> None:
     if name not in _WGS84_CRS_NAMES:
         raise SitesError(
             f"{source}: crs {name if isinstance(name, str) else _kind(crs)!r} is not "
-            "supported; sites must be in WGS84 longitude/latitude (CRS84)"
+            "supported; GeoJSON sites must be in WGS84 longitude/latitude (CRS84); a GeoPackage "
+            "or shapefile may be in any CRS"
         )
 
 
