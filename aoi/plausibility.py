@@ -95,7 +95,7 @@ def _place_problems(habitat: str, geometry: BaseGeometry, posidonia: bool) -> li
     if habitat == "mangrove" and (south > MANGROVE_MAX_LAT or north < MANGROVE_MIN_LAT):
         problems.append(
             "mangroves grow only between about 39 S and 32.5 N "
-            "(Bermuda to Corner Inlet, Victoria; Giri et al. 2011)"
+            "(Corner Inlet, Australia, to Bermuda; Ellison 1996)"
         )
     if posidonia and not in_mediterranean(geometry):
         problems.append(
