@@ -7,9 +7,8 @@ for every site, prefixed with the file and feature. Checks, each with its source
   Bermuda, 32.3 N ("the northern latitudinal limit for mangroves", Ellison 1996, Global Ecol.
   Biogeogr. Lett. 5:315-326); the southern limit is Corner Inlet, Victoria, Australia,
   ~38.8-38.9 S (Avicennia marina; the latitude is from secondary sources, not verified in a
-  primary paper here). Giri et al. (2011, Global Ecol. Biogeogr. 20:154-159) put mangroves in
-  "the tropical and subtropical regions"; Bunting et al. (2022, Remote Sens. 14:3657, GMW v3)
-  map none poleward of these limits.
+  primary paper here). Giri et al. (2011, Global Ecol. Biogeogr. 20:154-159) confine mangroves
+  to "the tropical and subtropical regions" (abstract; no limits in degrees there).
 - **Posidonia oceanica** is endemic to the Mediterranean (Telesca et al. 2015, Sci. Rep.
   5:12505: "the most important endemic seagrass species of the Mediterranean Sea"); a site that
   names it (``species``, ``name`` or ``notes``) must touch the Mediterranean (``aoi.land``).
@@ -18,12 +17,13 @@ for every site, prefixed with the file and feature. Checks, each with its source
   :data:`OPEN_OCEAN_KM` from the bundled coastline, or entirely on land more than
   :data:`INLAND_KM` from it, is implausible. The distances are generous on purpose: the
   coastline is Natural Earth 1:10m (good to ~5 km, and without narrow estuaries and lagoons);
-  mangroves follow tidal rivers tens of km inland (measured on this layer: 38 km up the
-  Gambia at Kauur; ~60 km at Mandora Marsh, Western Australia, per the A. marina literature,
-  unverified here); seagrass grows on banks ~25 km from the nearest mapped island (Great Bahama
-  Bank, Belize cays, measured on this layer) and, rarely, on remote banks (Saya de Malha,
-  ~480 km from land: such a site warns and the warning says why). Coordinate mistakes put
-  sites hundreds of km off (swapped or sign-flipped bundled sites: 263-1,042 km).
+  mangroves follow tidal rivers tens of km inland (the Gambia river at 15.0 W, 13.7 N is 38 km
+  from this layer's coast, the Sundarbans' interior 23 km; a stand at Mandora Marsh, Western
+  Australia, is described as ~60 km from the coast in secondary sources, unverified here);
+  seagrass grows on banks ~25 km from the nearest mapped island (Great Bahama Bank, Belize
+  cays, measured on this layer) and, rarely, on remote banks (Saya de Malha, ~480 km from
+  land: such a site warns and the warning says why). Coordinate mistakes put sites hundreds
+  of km off (bundled sites swapped or sign-flipped, measured: 263-1,042 km).
 - **Swapped coordinates**: when swapping longitude and latitude turns an implausible site
   into a plausible one, the warning says so and where the swapped site would lie.
 - **Dates**: a baseline that starts before Sentinel-2A's launch (23 June 2015, ESA) has no
