@@ -17,7 +17,14 @@ from shapely.geometry.base import BaseGeometry
 
 from aoi.sites import Site
 
-__all__ = ["SiteGrid", "site_grid", "site_mask", "to_grid_crs", "utm_epsg"]
+__all__ = [
+    "SiteGrid",
+    "geometry_mask",
+    "site_grid",
+    "site_mask",
+    "to_grid_crs",
+    "utm_epsg",
+]
 
 S2_ALIGNMENT_M = 60.0
 """Grid origins are multiples of 60 m, like every Sentinel-2 MGRS tile origin, so that
@@ -144,6 +151,12 @@ def site_mask(site: Site, grid: SiteGrid) -> np.ndarray:
     outside), by scanlines: :func:`centres_inside`.
     """
     return centres_inside(to_grid_crs(site, grid), grid.x_coords(), grid.y_coords())
+
+
+def geometry_mask(geometry: BaseGeometry, grid: SiteGrid) -> np.ndarray:
+    """Like :func:`site_mask` for any WGS84 lon/lat (multi)polygon, e.g. one class of a
+    site's calibration polygons (``aoi.calibration``): True where the pixel centre is inside."""
+    return centres_inside(_to_crs(geometry, grid.epsg), grid.x_coords(), grid.y_coords())
 
 
 _NEAR_M = 1e-6

@@ -1,34 +1,39 @@
-"""Sites: the Site model, and the loader that validates GeoJSON before any work starts.
+"""Sites: the Site model, and the loader that validates sites files before any work starts.
 
-A sites file is a GeoJSON FeatureCollection in WGS84 lon/lat with one Polygon or
-MultiPolygon feature a site (see ``design.md``, "Sites (aoi/)"). Loading is all or
-nothing: the first problem found raises :class:`SitesError` with one line naming the
-file, the feature (index, and id when known) and the problem; no partial list is
-ever returned. Every check lives in its own ``_check_*`` / ``_parse_*`` function.
+A sites file holds one Polygon or MultiPolygon feature a site (see ``design.md``, "Sites
+(aoi/)"): a GeoJSON FeatureCollection in WGS84 lon/lat, or a GeoPackage, shapefile (plain or
+zipped), KML or KMZ in any CRS, read by ``aoi.ogr`` and validated here the same way. Loading
+is all or nothing: the first problem found raises :class:`SitesError` with one line naming
+the file, the feature (index, and id when known) and the problem; no partial list is ever
+returned. Every check lives in its own ``_check_*`` / ``_parse_*`` function.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
-import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import shapely
-from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon
-from shapely.geometry.polygon import orient
+
+from aoi import files
+from aoi.errors import SitesError
+from aoi.geojson import decode, geodesic_area_m2, parse_geometry
+from aoi.geojson import kind as _kind
+from aoi.geojson import short as _short
 
 __all__ = [
     "DEFAULT_MAX_AREA_HA",
     "HABITATS",
     "SITE_ID_PATTERN",
+    "SENTINEL2_FIRST_DAY",
     "Site",
     "SitesError",
     "bundled_sites_path",
@@ -47,8 +52,10 @@ raise it with ``max_area_ha=`` for genuinely large protected areas."""
 SITE_ID_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,63})"
 """A site id: a slug ``[a-z0-9-]{1,64}`` starting with a letter or digit (safe in paths and keys)."""
 _ID_RE = re.compile(SITE_ID_PATTERN)
+SENTINEL2_FIRST_DAY: dt.date = dt.date(2015, 6, 23)
+"""Launch of Sentinel-2A (ESA: 23 June 2015, 01:52 UTC); no Sentinel-2 scene is older."""
+
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_GEOD = Geod(ellps="WGS84")
 _WGS84_CRS_NAMES = frozenset(
     {
         "urn:ogc:def:crs:OGC:1.3:CRS84",
@@ -61,13 +68,6 @@ _WGS84_CRS_NAMES = frozenset(
 _OPTIONAL_TEXT = ("partner", "country", "notes")
 
 SitesInput = bytes | str | Mapping[str, Any]
-
-
-class SitesError(ValueError):
-    """A sites file was refused; the message is one line naming file, feature and problem."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).splitlines()))
 
 
 _Fail = Callable[[str], SitesError]
@@ -99,7 +99,11 @@ class Site:
     properties: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), hash=False, compare=False
     )
-    """All properties of the GeoJSON feature as read (read-only), e.g. ``reference_site``."""
+    """All properties of the feature as read (read-only), e.g. ``reference_site``; for
+    shapefiles and KML after the mapping of ``aoi.properties``."""
+    source: Path | None = field(default=None, compare=False, hash=False, repr=False)
+    """The file the site was read from (``load_sites``); ``None`` from :func:`parse_sites`.
+    Relative paths in properties (``calibration``) are relative to its folder."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.properties, MappingProxyType):
@@ -109,7 +113,7 @@ class Site:
     @property
     def area_ha(self) -> float:
         """Geodesic area on the WGS84 ellipsoid, in hectares."""
-        return _geodesic_area_m2(self.geometry) / 10_000.0
+        return geodesic_area_m2(self.geometry) / 10_000.0
 
     @property
     def centroid_lonlat(self) -> tuple[float, float]:
@@ -124,17 +128,30 @@ def bundled_sites_path() -> Path:
 
 
 def load_sites(
-    path: str | Path | None = None, *, max_area_ha: float = DEFAULT_MAX_AREA_HA
+    path: str | Path | None = None,
+    *,
+    max_area_ha: float = DEFAULT_MAX_AREA_HA,
+    warnings: list[str] | None = None,
+    today: dt.date | None = None,
 ) -> list[Site]:
-    """Load and validate sites from a GeoJSON file or a directory of ``*.geojson`` files.
+    """Load and validate sites from a sites file or a folder of them.
 
     Parameters
     ----------
     path
-        A GeoJSON file, or a directory whose ``*.geojson`` files are read in sorted
-        order. ``None`` reads the bundled sites (:func:`bundled_sites_path`).
+        A GeoJSON (WGS84), GeoPackage, shapefile (``.shp`` with its sidecars, or a ``.zip``),
+        KML or KMZ file in any CRS; or a folder whose files of these kinds
+        (``aoi.files.FOLDER_SUFFIXES``) are read in sorted order. ``None`` reads the bundled
+        sites (:func:`bundled_sites_path`).
     max_area_ha
         Refuse any site larger than this many hectares (geodesic area).
+    warnings
+        When given, one-line warnings are appended to it, each starting with the file and
+        the feature: the plausibility of every site (``aoi.plausibility``: a habitat unlikely
+        where the site lies, swapped coordinates) and what the reader did (placemarks that
+        are not polygons skipped, a layer without CRS taken as WGS84). Not computed otherwise.
+    today
+        The date a baseline may not end after (default: the machine's local date).
 
     Returns
     -------
@@ -148,35 +165,59 @@ def load_sites(
     root = bundled_sites_path() if path is None else Path(path)
     sites: list[Site] = []
     seen: dict[str, str] = {}
-    for file in _site_files(root):
-        data = _read_bytes(file)
-        file_sites = parse_sites(data, source=str(file), max_area_ha=max_area_ha)
-        for index, site in enumerate(file_sites):
-            if site.id in seen:
-                raise SitesError(
-                    f"{file}: {_feature_label(index, site.id)}: duplicate id, "
-                    f"already used in {seen[site.id]}"
-                )
-            seen[site.id] = str(file)
-        sites.extend(file_sites)
+    notes: list[str] = []
+    options: dict[str, Any] = {"max_area_ha": max_area_ha, "today": today}
+    for file in files.vector_files(root, SitesError):
+        files.check_file(file, SitesError)
+        kind = files.kind_of(file, SitesError)
+        if kind == "GeoJSON":
+            data = files.read_bytes(file, SitesError)
+            chunks = [(str(file), parse_sites(data, source=str(file), **options))]
+        else:
+            from aoi.properties import site_layers
+
+            chunks = [
+                (source, parse_sites(doc, source=source, **options))
+                for source, doc in site_layers(file, kind, notes)
+            ]
+        for source, chunk in chunks:
+            for index, site in enumerate(chunk):
+                if site.id in seen:
+                    raise SitesError(
+                        f"{source}: {_feature_label(index, site.id)}: duplicate id, "
+                        f"already used in {seen[site.id]}"
+                    )
+                seen[site.id] = source
+                chunk[index] = dataclasses.replace(site, source=file)
+                if warnings is not None:
+                    notes.extend(_plausibility(site, f"{source}: {_feature_label(index, site.id)}"))
+            sites.extend(chunk)
+    if warnings is not None:
+        warnings.extend(notes)
     return sites
 
 
 def parse_sites(
-    data: SitesInput, *, source: str = "<sites>", max_area_ha: float = DEFAULT_MAX_AREA_HA
+    data: SitesInput,
+    *,
+    source: str = "<sites>",
+    max_area_ha: float = DEFAULT_MAX_AREA_HA,
+    today: dt.date | None = None,
 ) -> list[Site]:
     """Validate a GeoJSON FeatureCollection given as bytes, JSON text or a parsed mapping.
 
-    ``source`` names the input in error messages (a file path, usually).
+    ``source`` names the input in error messages (a file path, usually); ``today`` is the
+    date a baseline may not end after (default: the machine's local date).
     Raises :class:`SitesError` on the first problem; see :func:`load_sites`.
     """
     cap = _check_max_area(max_area_ha)
-    collection = _decode(data, source)
+    day = dt.date.today() if today is None else today
+    collection = decode(data, source, SitesError)
     features = _features(collection, source)
     sites: list[Site] = []
     seen: set[str] = set()
     for index, feature in enumerate(features):
-        site = _parse_feature(feature, index, source, cap)
+        site = _parse_feature(feature, index, source, cap, day)
         if site.id in seen:
             raise SitesError(f"{source}: {_feature_label(index, site.id)}: duplicate id")
         seen.add(site.id)
@@ -184,25 +225,10 @@ def parse_sites(
     return sites
 
 
-# --- files -----------------------------------------------------------------------------
+def _plausibility(site: Site, where: str) -> list[str]:
+    from aoi.plausibility import plausibility
 
-
-def _site_files(root: Path) -> list[Path]:
-    if root.is_dir():
-        files = sorted(p for p in root.glob("*.geojson") if p.is_file())
-        if not files:
-            raise SitesError(f"{root}: no *.geojson files in this directory")
-        return files
-    if not root.exists():
-        raise SitesError(f"{root}: no such file or directory")
-    return [root]
-
-
-def _read_bytes(file: Path) -> bytes:
-    try:
-        return file.read_bytes()
-    except OSError as exc:
-        raise SitesError(f"{file}: cannot read file: {exc.strerror or exc}") from None
+    return [f"{where}: {message}" for message in plausibility(site)]
 
 
 # --- document level --------------------------------------------------------------------
@@ -217,32 +243,6 @@ def _check_max_area(max_area_ha: object) -> float:
     ):
         raise SitesError(f"max_area_ha must be a positive number of hectares, got {max_area_ha!r}")
     return float(max_area_ha)
-
-
-def _decode(data: object, source: str) -> object:
-    if isinstance(data, Mapping):
-        return data
-    if isinstance(data, bytes | bytearray):
-        if not data.strip():
-            raise SitesError(f"{source}: empty file")
-        try:
-            data = bytes(data).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise SitesError(
-                f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from None
-    if not isinstance(data, str):
-        raise SitesError(f"{source}: expected GeoJSON bytes, text or a mapping, got {_kind(data)}")
-    if not data.strip():
-        raise SitesError(f"{source}: empty file")
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise SitesError(
-            f"{source}: bad JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except (RecursionError, ValueError) as exc:  # nesting too deep, huge integer literals
-        raise SitesError(f"{source}: bad JSON: {type(exc).__name__}") from None
 
 
 def _features(collection: object, source: str) -> list[object]:
@@ -269,14 +269,17 @@ def _check_crs(crs: object, source: str) -> None:
     if name not in _WGS84_CRS_NAMES:
         raise SitesError(
             f"{source}: crs {name if isinstance(name, str) else _kind(crs)!r} is not "
-            "supported; sites must be in WGS84 longitude/latitude (CRS84)"
+            "supported; GeoJSON sites must be in WGS84 longitude/latitude (CRS84); a GeoPackage "
+            "or shapefile may be in any CRS"
         )
 
 
 # --- feature level ---------------------------------------------------------------------
 
 
-def _parse_feature(feature: object, index: int, source: str, max_area_ha: float) -> Site:
+def _parse_feature(
+    feature: object, index: int, source: str, max_area_ha: float, today: dt.date
+) -> Site:
     if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
         raise SitesError(f"{source}: feature {index}: not a GeoJSON Feature ({_kind(feature)})")
     props = feature.get("properties")
@@ -294,8 +297,9 @@ def _parse_feature(feature: object, index: int, source: str, max_area_ha: float)
     start = _parse_date(props.get("baseline_start"), "baseline_start", fail)
     end = _parse_date(props.get("baseline_end"), "baseline_end", fail)
     _check_baseline_order(start, end, fail)
+    _check_baseline_possible(end, today, fail)
     optional = {key: _parse_optional_text(props.get(key), key, fail) for key in _OPTIONAL_TEXT}
-    geometry = _parse_geometry(feature.get("geometry"), fail)
+    geometry = parse_geometry(feature.get("geometry"), fail)
     _check_area(geometry, max_area_ha, fail)
     return Site(
         id=site_id,
@@ -368,6 +372,21 @@ def _check_baseline_order(start: dt.date, end: dt.date, fail: _Fail) -> None:
         raise fail(f"baseline dates reversed: baseline_end {end} is before baseline_start {start}")
 
 
+def _check_baseline_possible(end: dt.date, today: dt.date, fail: _Fail) -> None:
+    """A baseline still running would change under the months already compared with it (and
+    a future year is usually a typo); one that ended before Sentinel-2 has no scenes."""
+    if end > today:
+        raise fail(
+            f"baseline_end {end} is in the future (today is {today}): the baseline must be "
+            "over before months can be compared with it"
+        )
+    if end < SENTINEL2_FIRST_DAY:
+        raise fail(
+            f"baseline_end {end} is before Sentinel-2A's launch ({SENTINEL2_FIRST_DAY}): "
+            "the baseline would have no scenes"
+        )
+
+
 def _parse_optional_text(value: object, key: str, fail: _Fail) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -377,79 +396,8 @@ def _parse_optional_text(value: object, key: str, fail: _Fail) -> str | None:
 # --- geometry --------------------------------------------------------------------------
 
 
-def _parse_geometry(geometry: object, fail: _Fail) -> Polygon | MultiPolygon:
-    if geometry is None:
-        raise fail("missing geometry")
-    if not isinstance(geometry, Mapping):
-        raise fail(f"geometry must be an object, got {_kind(geometry)}")
-    kind = geometry.get("type")
-    coords = geometry.get("coordinates")
-    if kind == "Polygon":
-        parts = [_polygon_rings(coords, fail, "")]
-    elif kind == "MultiPolygon":
-        if not isinstance(coords, list) or not coords:
-            raise fail("MultiPolygon coordinates must be a non-empty list of polygons")
-        parts = [_polygon_rings(part, fail, f"polygon {i} ") for i, part in enumerate(coords)]
-    else:
-        got = _short(kind) if isinstance(kind, str) else _kind(kind)
-        raise fail(f"geometry type {got} is not supported (expected Polygon or MultiPolygon)")
-    try:
-        polygons = [Polygon(rings[0], rings[1:]) for rings in parts]
-        shape: Polygon | MultiPolygon = polygons[0] if kind == "Polygon" else MultiPolygon(polygons)
-    except (shapely.errors.GEOSException, ValueError) as exc:
-        raise fail(f"invalid polygon: {exc}") from None
-    _check_valid(shape, fail)
-    return shape
-
-
-def _polygon_rings(coords: object, fail: _Fail, where: str) -> list[list[tuple[float, float]]]:
-    if not isinstance(coords, list) or not coords:
-        raise fail(f"{where}coordinates must be a non-empty list of linear rings")
-    return [_ring(ring, fail, f"{where}ring {i}") for i, ring in enumerate(coords)]
-
-
-def _ring(ring: object, fail: _Fail, where: str) -> list[tuple[float, float]]:
-    if not isinstance(ring, list):
-        raise fail(f"{where}: a linear ring must be a list of positions, got {_kind(ring)}")
-    points = [_position(p, fail, f"{where} position {i}") for i, p in enumerate(ring)]
-    if len(points) < 4:
-        raise fail(f"{where}: a linear ring needs at least 4 positions, got {len(points)}")
-    if points[0] != points[-1]:
-        raise fail(f"{where}: unclosed ring (first position {points[0]} != last {points[-1]})")
-    return points
-
-
-def _position(position: object, fail: _Fail, where: str) -> tuple[float, float]:
-    if not isinstance(position, list) or len(position) not in (2, 3):
-        raise fail(f"{where}: a position must be [lon, lat] or [lon, lat, z]")
-    values: list[float] = []
-    for v in position:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise fail(f"{where}: coordinates must be numbers, got {_kind(v)}")
-        try:
-            values.append(float(v))
-        except OverflowError:
-            values.append(math.inf)
-    lon, lat = values[0], values[1]
-    if not all(math.isfinite(v) for v in values):
-        raise fail(f"{where}: non-finite coordinate {_short(str(values))}")
-    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-        raise fail(
-            f"{where}: coordinate ({lon}, {lat}) outside lon [-180, 180] / lat [-90, 90]; "
-            "sites must be WGS84 longitude/latitude"
-        )
-    return (lon, lat)
-
-
-def _check_valid(shape: Polygon | MultiPolygon, fail: _Fail) -> None:
-    if not shape.is_valid:
-        raise fail(f"invalid polygon: {shapely.is_valid_reason(shape)}")
-    if shape.area <= 0.0:
-        raise fail("polygon has zero area")
-
-
 def _check_area(shape: Polygon | MultiPolygon, max_area_ha: float, fail: _Fail) -> None:
-    area_ha = _geodesic_area_m2(shape) / 10_000.0
+    area_ha = geodesic_area_m2(shape) / 10_000.0
     if not area_ha > 0.0:
         raise fail("polygon has zero area")
     if area_ha > max_area_ha:
@@ -459,35 +407,8 @@ def _check_area(shape: Polygon | MultiPolygon, max_area_ha: float, fail: _Fail) 
         )
 
 
-def _geodesic_area_m2(shape: Polygon | MultiPolygon) -> float:
-    """Geodesic area in m²: |exterior| minus |holes| for each part, orientation-proof."""
-    parts: Iterable[Polygon] = shape.geoms if isinstance(shape, MultiPolygon) else [shape]
-    total = 0.0
-    for part in parts:
-        area, _ = _GEOD.geometry_area_perimeter(orient(part, sign=1.0))
-        total += abs(area)
-    return total
-
-
 # --- messages --------------------------------------------------------------------------
 
 
 def _feature_label(index: int, site_id: str | None) -> str:
     return f"feature {index} (id {site_id!r})" if site_id else f"feature {index}"
-
-
-def _short(value: str, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
-
-
-def _kind(value: object) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    for typ, label in names.items():
-        if isinstance(value, typ):
-            return label
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__

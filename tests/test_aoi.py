@@ -371,6 +371,27 @@ def test_reversed_baseline(tmp_path: Path) -> None:
     assert "reversed" in message and "2023-01-01" in message and "2023-12-31" in message
 
 
+def test_baseline_in_the_future_refused(tmp_path: Path) -> None:
+    """The issue's example: a baseline in 2027 validated "ok". A baseline still running would
+    change under months already compared with it, and a future year is usually a typo."""
+    doc = collection(feature(baseline_start="2027-01-01", baseline_end="2027-12-31"))
+    message = refused(write(tmp_path, doc))
+    assert "baseline_end 2027-12-31 is in the future" in message
+    today = dt.date(2024, 6, 30)
+    late = collection(feature(baseline_end="2024-07-01"))
+    with pytest.raises(SitesError, match=r"in the future \(today is 2024-06-30\)"):
+        parse_sites(late, today=today)
+    assert parse_sites(collection(feature(baseline_end="2024-06-30")), today=today)
+    assert load_sites(write(tmp_path, late, "late.geojson"), today=dt.date(2024, 7, 1))
+
+
+def test_baseline_before_sentinel2_refused() -> None:
+    doc = collection(feature(baseline_start="2014-01-01", baseline_end="2015-06-22"))
+    message = refused(doc)
+    assert "before Sentinel-2A's launch (2015-06-23)" in message and "no scenes" in message
+    assert parse_sites(collection(feature(baseline_start="2014-01-01", baseline_end="2015-06-23")))
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [
