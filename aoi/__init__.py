@@ -18,8 +18,8 @@ from aoi.plausibility import plausibility
 from aoi.sites import (
     DEFAULT_MAX_AREA_HA,
     HABITATS,
-    SITE_ID_PATTERN,
     SENTINEL2_FIRST_DAY,
+    SITE_ID_PATTERN,
     Site,
     bundled_sites_path,
     load_sites,

@@ -32,14 +32,18 @@ for every site, prefixed with the file and feature. Checks, each with its source
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from aoi.land import in_mediterranean, shore
-from aoi.sites import SENTINEL2_FIRST_DAY, Site
+
+if TYPE_CHECKING:
+    from aoi.sites import Site
 
 __all__ = [
     "INLAND_KM",
@@ -50,6 +54,8 @@ __all__ = [
     "plausibility",
 ]
 
+SENTINEL2_FIRST_DAY: dt.date = dt.date(2015, 6, 23)
+"""Launch of Sentinel-2A (ESA: 23 June 2015, 01:52 UTC); no Sentinel-2 scene is older."""
 MANGROVE_MAX_LAT: float = 32.5
 """Northernmost latitude of mangroves, deg (Bermuda, 32.3 N; Ellison 1996), rounded up."""
 MANGROVE_MIN_LAT: float = -39.0

@@ -28,6 +28,7 @@ from aoi.errors import SitesError
 from aoi.geojson import decode, geodesic_area_m2, parse_geometry
 from aoi.geojson import kind as _kind
 from aoi.geojson import short as _short
+from aoi.plausibility import SENTINEL2_FIRST_DAY, plausibility
 
 __all__ = [
     "DEFAULT_MAX_AREA_HA",
@@ -52,8 +53,6 @@ raise it with ``max_area_ha=`` for genuinely large protected areas."""
 SITE_ID_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,63})"
 """A site id: a slug ``[a-z0-9-]{1,64}`` starting with a letter or digit (safe in paths and keys)."""
 _ID_RE = re.compile(SITE_ID_PATTERN)
-SENTINEL2_FIRST_DAY: dt.date = dt.date(2015, 6, 23)
-"""Launch of Sentinel-2A (ESA: 23 June 2015, 01:52 UTC); no Sentinel-2 scene is older."""
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WGS84_CRS_NAMES = frozenset(
@@ -226,7 +225,6 @@ def parse_sites(
 
 
 def _plausibility(site: Site, where: str) -> list[str]:
-    from aoi.plausibility import plausibility
 
     return [f"{where}: {message}" for message in plausibility(site)]
 

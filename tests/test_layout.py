@@ -1,7 +1,8 @@
 """The house's layout: packages by role, no import cycles, short modules, defaults in one place.
 
 The import graph is read from the source with ``ast`` (every ``import``, at module level or
-inside a function: a cycle through a lazy import is still a cycle, it only fails later).
+inside a function: a cycle through a lazy import is still a cycle, it only fails later; but
+not those under ``if TYPE_CHECKING:``, which never run).
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     a module, else ``a.b``)."""
     is_package = path.name == "__init__.py"
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for block in ast.walk(tree):  # imports for type checkers only never run: not an edge
+        if isinstance(block, ast.If) and ast.unparse(block.test).endswith("TYPE_CHECKING"):
+            block.body = []
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name in modules}
         elif isinstance(node, ast.ImportFrom):
