@@ -70,7 +70,8 @@ def test_demo_run_writes_the_contract(demo_run):
     # the contract's columns, plus the documented additions (docs/design.md, extensions)
     assert sorted(change.columns) == sorted(CHANGE_COLUMNS + list(store.CHANGE_ADDED_COLUMNS))
     ids = {"selangor-kuala-selangor", "andalusia-cabo-de-gata-genoveses", "kenya-mida-creek",
-           "mexico-puerto-morelos", "selangor-kuala-selangor-reference"}
+           "mexico-puerto-morelos", "selangor-kuala-selangor-reference", "brazil-guapimirim",
+           "china-futian", "turkey-gokova-sedir"}
     assert set(obs["site_id"].astype(str)) == ids
     for site_id in ids:  # hive partitioning by site_id
         assert (results / "observations" / f"site_id={site_id}" / "part-0.parquet").is_file()
