@@ -217,7 +217,7 @@ def test_bad_run_options_are_one_line_errors(tmp_path, args, prefect_env):
 def test_validate_accepts_the_bundled_sites():
     proc = bluecarbon("sites", "validate", str(bundled_sites_path()))
     assert proc.returncode == 0, proc.stderr
-    assert "5 site(s) valid" in proc.stdout
+    assert "8 site(s) valid" in proc.stdout
 
 
 def test_config_file_is_read(tmp_path):
