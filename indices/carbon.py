@@ -189,7 +189,7 @@ def _series(rows: pd.DataFrame, baseline_end: object) -> _Series:
     frame = frame.sort_values("_month").set_index("_month")
     grid = pd.period_range(frame.index[0], frame.index[-1], freq="M")
     keep = grid.isin(frame.index)
-    frame = frame.reindex(grid).ffill()
+    frame = frame.reindex(grid, method="ffill")     # fills inserted months only, not NaNs
     extent, gain, loss = (frame[c].to_numpy(dtype=float) for c in ("extent_ha", "gain_ha",
                                                                     "loss_ha"))
     if not (np.all(np.isfinite(extent)) and np.all(gain >= 0) and np.all(loss >= 0)):

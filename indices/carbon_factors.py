@@ -327,22 +327,26 @@ def parse_factors(spec: Mapping[str, Any]) -> tuple[str, dict[str, Factor]]:
 
 def apply_overrides(defaults: FactorSet, source: str, overrides: Mapping[str, Factor]
                     ) -> FactorSet:
-    """``defaults`` with ``overrides`` in place; the method becomes ``site-plots``."""
+    """``defaults`` with ``overrides`` in place; the method becomes ``site-plots`` and the
+    ``source`` is added to the note."""
     for name in overrides:
         if getattr(defaults, name) is None:
             raise FactorsError(f"{name} does not apply to {defaults.habitat} (no such pool)")
-    return dataclasses.replace(defaults, **dict(overrides), method="site-plots", note=source)
+    note = f"{defaults.note}; {source}" if defaults.note else source
+    return dataclasses.replace(defaults, **dict(overrides), method="site-plots", note=note)
 
 
-def site_factors(habitat: str, lat: float, properties: Mapping[str, Any] | None = None
-                 ) -> FactorSet:
+def site_factors(habitat: str, lat: float, properties: Mapping[str, Any] | None = None,
+                 file_spec: Mapping[str, Any] | None = None) -> FactorSet:
     """The factors a site's ledger uses: the defaults of its habitat (and climate zone, for
-    mangrove), with the site's ``carbon_factors`` property applied when it has one."""
+    mangrove), then the site's ``carbon_factors`` property, then ``file_spec`` (the site's table
+    of a ``factors.toml``, as the flow parsed it), each overriding what came before."""
     props = properties or {}
     zone = climate_zone(lat, props) if habitat == "mangrove" else None
     factors = default_factors(habitat, zone)
-    if props.get("carbon_factors") is not None:
-        factors = apply_overrides(factors, *parse_factors(props["carbon_factors"]))
+    for spec in (props.get("carbon_factors"), file_spec):
+        if spec is not None:
+            factors = apply_overrides(factors, *parse_factors(spec))
     return factors
 
 

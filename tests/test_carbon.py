@@ -158,6 +158,15 @@ def test_seagrass_soil_only_with_half_life() -> None:
     assert out["change_tco2e"].iloc[13] == pytest.approx(-10 * soil * 0.5, abs=0.5)  # 1 yr
 
 
+def test_a_month_without_interval_gets_none_from_its_neighbour() -> None:
+    r = rows([0, 5, 5, 5], [0, 0, 0, 0], gain_ci_low_ha=[0.0, 2.0, 2.0, np.nan],
+             gain_ci_high_ha=[0.0, 9.0, 9.0, np.nan])
+    out = carbon_ledger(r, round_factors(agb_growth_t_dm_ha_yr=120.0), n_draws=256)
+    assert out["change_ci_high_tco2e"].iloc[2] > out["change_tco2e"].iloc[2] + 1
+    assert out["change_ci_low_tco2e"].iloc[3] == pytest.approx(out["change_tco2e"].iloc[3])
+    assert out["change_ci_high_tco2e"].iloc[3] == pytest.approx(out["change_tco2e"].iloc[3])
+
+
 def test_missing_months_keep_calendar_ages() -> None:
     full = rows([0] + [20] * 13, [0] + [10] * 13)
     gap = full.iloc[[0, 1, 13]]
@@ -340,6 +349,11 @@ def test_overrides_merge_and_change_the_id() -> None:
     via_props = site_factors("mangrove", 3.3, {"carbon_factors": {
         "source": "12 plots, 2024", "agb_t_dm_ha": {"mean": 210, "se": 10}, "soil_c_t_ha": 450}})
     assert via_props == merged
+    # a factors.toml table for the site overrides the property, sources noted in order
+    both = site_factors("mangrove", 3.3, {"carbon_factors": {"source": "plots", "root_shoot": 0.6}},
+                        {"source": "cores 2025", "soil_c_t_ha": {"mean": 500, "se": 40}})
+    assert (both.root_shoot.value, both.soil_c_t_ha.value) == (0.6, 500)
+    assert both.note == "plots; cores 2025" and both.agb_t_dm_ha == defaults.agb_t_dm_ha
     ids = {factors_id(defaults), factors_id(merged), factors_id(site_factors("mangrove", 30.0))}
     assert len(ids) == 3 and all(len(i) == 12 for i in ids)
     assert factors_id(merged) == factors_id(via_props)
