@@ -36,8 +36,9 @@ from scipy import ndimage
 
 from indices.change import EIGHT_CONNECTED
 
-__all__ = ["ACCOUNT_COLUMNS", "ExtentTrend", "Fragmentation", "extent_account",
-           "extent_account_from_maps", "extent_trend", "fragmentation", "gbf_a2"]
+__all__ = ["ACCOUNT_COLUMNS", "ExtentTrend", "Fragmentation", "baseline_class_map",
+           "extent_account", "extent_account_from_maps", "extent_trend", "fragmentation",
+           "gbf_a2"]
 
 ACCOUNT_COLUMNS = ("site_id", "year", "habitat", "opening_ha", "additions_ha", "reductions_ha",
                    "net_change_ha", "closing_ha", "n_patches", "mean_patch_ha",
@@ -70,6 +71,16 @@ def _habitat_and_site(class_map: np.ndarray, site: np.ndarray | None
         return m & inside, inside
     inside = (m != NODATA) if site is None else (np.asarray(site, bool) & (m != NODATA))
     return (m == HABITAT) & inside, inside
+
+
+def baseline_class_map(change_map: np.ndarray) -> np.ndarray:
+    """The baseline's class map (0/1/255) from any month's change map (0 stable non-habitat,
+    1 stable habitat, 2 gain, 3 loss, 255 no data: :mod:`indices.maps`): habitat in the
+    baseline is stable habitat or loss. The opening map of the first year."""
+    m = np.asarray(change_map)
+    out = np.where((m == 1) | (m == 3), HABITAT, 0).astype(np.uint8)
+    out[m == NODATA] = NODATA
+    return out
 
 
 def fragmentation(class_map: np.ndarray, *, pixel_size_m: float = 10.0,

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from indices.accounts import (
     ACCOUNT_COLUMNS,
+    baseline_class_map,
     extent_account,
     extent_account_from_maps,
     extent_trend,
@@ -166,6 +167,12 @@ def test_account_from_maps_counts_gross_transitions() -> None:
     table = extent_account(rows)
     assert table["additions_ha"].iloc[1] == 0 and table["reductions_ha"].iloc[1] == 0
     assert acc["net_change_ha"].iloc[0] == pytest.approx(table["net_change_ha"].iloc[0])
+
+
+def test_baseline_class_map_from_a_change_map() -> None:
+    change = np.array([[0, 1, 2], [3, 255, 1]], np.uint8)
+    np.testing.assert_array_equal(baseline_class_map(change),
+                                  np.array([[0, 1, 0], [1, 255, 1]], np.uint8))
 
 
 # --- GBF A.2, trend ---------------------------------------------------------------------------
