@@ -345,9 +345,11 @@ def test_item_without_needed_assets(catalog, tmp_path):
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [item]}))
     site = next(s for s in SITES if shapely.geometry.shape(item["geometry"]).intersects(
         s.geometry))
-    with pytest.raises(SourceError) as exc:
-        StacSource(path, max_cloud=100).search(site, START, END)
-    assert f"item {item['id']} has no asset for B11, SCL" in _one_line(exc)
+    # one bad item must not sink the site: it is skipped and named, with why, in one line
+    source = StacSource(path, max_cloud=100)
+    assert source.search(site, START, END) == []
+    reason = source.skipped_items[item["id"]]
+    assert f"item {item['id']} has no asset for B11, SCL" in reason and "\n" not in reason
 
 
 def test_unreadable_asset_marks_the_scene_with_one_line(catalog, tmp_path, caplog):

@@ -19,15 +19,19 @@ from flows.sources.base import (
     CHUNKS,
     FETCH_BROKEN,
     FETCH_OK,
+    FETCH_REASONS,
     SceneRef,
     Source,
     SourceError,
+    SourceUnreachable,
     failed_scenes,
+    redact,
     status_rows,
 )
 
-__all__ = ["BANDS", "CHUNKS", "FETCH_BROKEN", "FETCH_OK", "SOURCES", "SceneRef", "Source",
-           "SourceError", "failed_scenes", "get_source", "status_rows"]
+__all__ = ["BANDS", "CHUNKS", "FETCH_BROKEN", "FETCH_OK", "FETCH_REASONS", "SOURCES", "SceneRef",
+           "Source", "SourceError", "SourceUnreachable", "failed_scenes", "get_source", "redact",
+           "status_rows"]
 
 
 def _demo(**kwargs: Any) -> Source:

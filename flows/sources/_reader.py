@@ -29,6 +29,14 @@ Handles: one rasterio dataset (and VRT) per href *per thread*, cached (LRU) in t
 storage, so tasks never share a GDAL handle and need no global lock. Every read runs under
 :data:`GDAL_ENV` (COGs over http: no directory listing on open, merged range requests, retries).
 
+Every raster is checked before use, once per opened handle: a local href must be a regular
+file (a FIFO would block the read), the raster must hold one band of integers (floating-point
+pixels are reflectance, not L2A digital numbers), have a CRS, and cover at least half of the
+part of the site its catalogue item says it covers (a wrong CRS, a wrong transform or a 1 x 1
+raster does not); every window read is checked for values outside 0..65535 (SCL: 0..11), which
+a signed or wider integer type could carry and a cast to uint16 would wrap. An unusable raster
+fails its scene with the reason (:data:`~flows.sources.FETCH_REASONS`), logged once.
+
 Failures are data, as in the Sentinel Hub source: a raster that cannot be read after GDAL's
 retries (404 or 403 asset, 429/5xx beyond the retries, a connection reset, a truncated or
 corrupt TIFF) leaves its block nodata, is logged in one line, and sets the scene's entry of the
@@ -57,20 +65,36 @@ import dask.array as da
 import numpy as np
 import rasterio
 import rasterio.errors
+import shapely
 import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
-from flows.sources.base import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, status_rows
+from flows.sources._io import regular_file
+from flows.sources.base import (
+    BANDS,
+    FETCH_BANDS,
+    FETCH_BROKEN,
+    FETCH_DTYPE,
+    FETCH_GEOREF,
+    FETCH_NOT_FILE,
+    FETCH_OK,
+    FETCH_RANGE,
+    SceneRef,
+    SourceError,
+    redact,
+    status_rows,
+)
 
-__all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "read_block_status",
-           "redact", "solar_day_scenes"]
+__all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "Unusable", "check_raster", "load_cube",
+           "read_block", "read_block_status", "redact", "solar_day_scenes"]
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +118,10 @@ GDAL_ENV: dict[str, Any] = {
     "GDAL_HTTP_MAX_RETRY": 3,
     "GDAL_HTTP_RETRY_DELAY": 1,
     "GDAL_HTTP_CONNECTTIMEOUT": 10,
-    "GDAL_HTTP_TIMEOUT": 120,
+    "GDAL_HTTP_TIMEOUT": 120,  # the whole request (curl's CURLOPT_TIMEOUT), body included
+    # a server that answers a byte now and then: given up after 30 s under 100 B/s
+    "GDAL_HTTP_LOW_SPEED_TIME": 30,
+    "GDAL_HTTP_LOW_SPEED_LIMIT": 100,
     # public buckets (Earth Search's s3:// hrefs) need no credentials
     "AWS_NO_SIGN_REQUEST": "YES",
 }
@@ -102,13 +129,17 @@ GDAL_ENV: dict[str, Any] = {
 signed hrefs (Planetary Computer SAS tokens) end in a query string, not ``.tif``."""
 
 _TUNABLE = ("GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY", "GDAL_HTTP_CONNECTTIMEOUT",
-            "GDAL_HTTP_TIMEOUT")
+            "GDAL_HTTP_TIMEOUT", "GDAL_HTTP_LOW_SPEED_TIME", "GDAL_HTTP_LOW_SPEED_LIMIT")
 # rasterio.Env's options override GDAL's environment variables: without this, a user setting
 # GDAL_HTTP_MAX_RETRY for a flaky link (the GDAL way) would be silently ignored
 GDAL_ENV.update({k: os.environ[k] for k in _TUNABLE if os.environ.get(k, "").strip()})
 
 _DTYPES = {band: np.uint16 for band in BANDS} | {"SCL": np.uint8}
+_MAX_VALUE = {band: 65535 for band in BANDS} | {"SCL": 11}
+"""Largest valid value: L2A DN are uint16; SCL classes run 0..11."""
 _MAX_HANDLES = 32  # per thread; a day mosaic touches 7 bands x a few tiles
+MIN_COVER = 0.5
+"""Share of the part of the site grid an item's footprint covers that its raster must cover."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +156,8 @@ class Granule:
     """DN offset of this tile's reflectance bands (-1000 or 0)."""
     cloud_cover: float = float("nan")
     properties: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    footprint: tuple[float, float, float, float] | None = None
+    """Lon/lat bounds the catalogue gives the tile (its rasters must cover it over the site)."""
 
 
 def solar_day_scenes(site: Site, granules: Iterable[Granule], source: str) -> list[SceneRef]:
@@ -153,13 +186,25 @@ def solar_day_scenes(site: Site, granules: Iterable[Granule], source: str) -> li
                   for band in CUBE_BANDS}
         clouds = [g.cloud_cover for g in tiles if math.isfinite(g.cloud_cover)]
         props = dict(first.properties)
-        props.update(items=tuple(g.item_id for g in tiles), assets=assets, solar_day=day)
+        props.update(items=tuple(g.item_id for g in tiles), assets=assets, solar_day=day,
+                     footprints=tuple(_bounds(g.footprint) for g in tiles))
         scenes.append(SceneRef(
             datetime=first.datetime.astimezone(dt.UTC), scene_id=first.item_id,
             boa_offset=first.boa_offset,
             cloud_cover=round(float(np.mean(clouds)), 4) if clouds else float("nan"),
             source=source, properties=props))
     return scenes
+
+
+def _bounds(footprint: Any) -> tuple[float, float, float, float] | None:
+    """Finite lon/lat bounds not spanning the antimeridian, else None (no coverage check)."""
+    try:
+        b = tuple(float(v) for v in footprint)
+    except (TypeError, ValueError):
+        return None
+    ok = len(b) == 4 and all(math.isfinite(v) for v in b) and 0 < b[2] - b[0] <= 180 \
+        and b[1] < b[3]
+    return b if ok else None  # type: ignore[return-value]
 
 
 # -- the cube ------------------------------------------------------------------------------
@@ -200,9 +245,15 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
     return ds
 
 
-def _assets(scene: SceneRef, band: str) -> tuple[tuple[str, int], ...]:
+def _assets(scene: SceneRef, band: str) -> tuple[tuple[str, int, Any], ...]:
+    """``(href, shift, footprint)`` of each tile of the scene's mosaic, for ``band``."""
     try:
-        return tuple((str(h), int(s)) for h, s in scene.properties["assets"][band])
+        tiles = scene.properties["assets"][band]
+        footprints = tuple(scene.properties.get("footprints") or ())
+        if len(footprints) != len(tiles):  # a scene made elsewhere: no coverage check
+            footprints = (None,) * len(tiles)
+        return tuple((str(h), int(s), _bounds(f)) for (h, s), f in zip(tiles, footprints,
+                                                                        strict=True))
     except (KeyError, TypeError, ValueError):
         raise SourceError(f"scene {scene.scene_id} carries no {band} asset; "
                           "was it found by this source's search()?") from None
@@ -257,6 +308,10 @@ def read_block_status(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: 
     of its tiles would be silently incomplete)."""
     try:
         block, code = read_block(rasters, grid, band, window), FETCH_OK
+    except Unusable as exc:
+        code = exc.code
+        _log_once(f"{exc}; its scene is failed")
+        block = np.zeros((1, window[2], window[3]), dtype=_DTYPES[band])
     except SourceError as exc:
         match = _HTTP_CODE.search(str(exc))
         code = int(match.group(1)) if match else FETCH_BROKEN
@@ -269,19 +324,22 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
                window: tuple[int, int, int, int]) -> np.ndarray:
     """Mosaic ``band`` of one scene in ``window`` = (row, col, height, width) of ``grid``.
 
-    ``rasters`` are ``(href, shift)`` in mosaic order; the first non-zero pixel wins; ``shift``
-    is added to valid DN (clipped to 1..65535). Returns a ``(1, height, width)`` array.
+    ``rasters`` are ``(href, shift)`` or ``(href, shift, footprint)`` in mosaic order (the
+    footprint: the tile's lon/lat bounds from its catalogue, see :func:`check_raster`); the
+    first non-zero pixel wins; ``shift`` is added to valid DN (clipped to 1..65535). Returns a
+    ``(1, height, width)`` array; :class:`Unusable` for a raster that fails the checks.
     """
     row, col, h, w = window
     dtype = _DTYPES[band]
     out = np.zeros((h, w), dtype=dtype)
     with rasterio.Env(**GDAL_ENV):
-        for href, shift in rasters:
+        for href, shift, *rest in rasters:
+            footprint = rest[0] if rest else None
             empty = out == 0
             if not empty.any():
                 break
             try:
-                part = _read_one(href, grid, band, window)
+                part = _read_one(href, grid, band, window, footprint)
             except rasterio.errors.RasterioError as exc:
                 _handles().forget(href)  # a handle that failed may hold a broken state
                 raise SourceError(f"cannot read {band} from {redact(href)}: "
@@ -289,6 +347,14 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
             if part is None:
                 continue
             (r0, r1, c0, c1), values = part
+            if values.dtype != dtype and values.size:
+                low, high = int(values.min()), int(values.max())
+                if low < 0 or high > _MAX_VALUE[band]:
+                    raise Unusable(FETCH_RANGE, f"{band} of {redact(href)} holds values "
+                                                f"{low}..{high}, outside 0..{_MAX_VALUE[band]}")
+            elif band == "SCL" and values.size and int(values.max()) > _MAX_VALUE[band]:
+                raise Unusable(FETCH_RANGE, f"SCL of {redact(href)} holds class "
+                                            f"{int(values.max())}; SCL classes are 0..11")
             target = out[r0:r1, c0:c1]
             fill = empty[r0:r1, c0:c1] & (values != 0)
             if shift:
@@ -333,10 +399,70 @@ def _probe_status(href: str, timeout: float = 10.0) -> int | None:
         return None
 
 
-def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int]):
+class Unusable(SourceError):
+    """A raster that must not be used (see :func:`check_raster`); ``code`` is its
+    ``fetch_status`` (:data:`~flows.sources.FETCH_REASONS`)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_raster(src: Any, href: str, band: str, grid: SiteGrid,
+                 footprint: tuple[float, float, float, float] | None) -> None:
+    """Raise :class:`Unusable` unless ``src`` is one band of integers with a CRS whose
+    footprint covers the site where its catalogue says (module doc)."""
+    shown = redact(href)
+    if src.count != 1:
+        raise Unusable(FETCH_BANDS, f"{band} asset {shown} has {src.count} bands, not one")
+    kind = np.dtype(src.dtypes[0]).kind
+    if kind not in "ui":
+        raise Unusable(FETCH_DTYPE, f"{band} of {shown} is {src.dtypes[0]}: L2A pixels are "
+                                    "integer digital numbers (floats would be reflectance)")
+    if src.crs is None:
+        raise Unusable(FETCH_GEOREF, f"{band} of {shown} has no CRS")
+    grid_box = shapely.box(*grid.bounds)
+    try:
+        raster = shapely.box(*transform_bounds(src.crs, grid.crs, *src.bounds,
+                                               densify_pts=21))
+        target = grid_box
+        if footprint is not None:
+            item = shapely.box(*transform_bounds("EPSG:4326", grid.crs, *footprint,
+                                                 densify_pts=21))
+            target = item.intersection(grid_box)
+    except (rasterio.errors.RasterioError, ValueError, shapely.errors.GEOSException) as exc:
+        raise Unusable(FETCH_GEOREF, f"{band} of {shown} cannot be placed on the site's grid "
+                                     f"({' '.join(str(exc).split())[:120]})") from None
+    covered = raster.intersection(target).area if target.area > 0 else 0.0
+    if footprint is None or target.area <= 0:
+        ok = raster.intersects(grid_box) and raster.area > 0
+    else:
+        ok = covered >= MIN_COVER * target.area
+    if not ok:
+        share = covered / target.area if target.area > 0 else 0.0
+        raise Unusable(FETCH_GEOREF, f"{band} of {shown} covers {share:.0%} of the site where "
+                                     f"its item lies (its CRS {src.crs}, bounds "
+                                     f"{tuple(round(v) for v in src.bounds)})")
+
+
+_LOGGED: set[str] = set()
+_LOGGED_LOCK = threading.Lock()
+
+
+def _log_once(message: str) -> None:
+    """Log a warning once per process (every block of an unusable raster fails alike)."""
+    with _LOGGED_LOCK:
+        if message in _LOGGED or len(_LOGGED) > 10_000:
+            return
+        _LOGGED.add(message)
+    log.warning("%s", message)
+
+
+def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int],
+              footprint: tuple[float, float, float, float] | None = None):
     """One raster's pixels in the window: ``((r0, r1, c0, c1), values)`` relative to the
     window, or None where the raster does not reach it."""
-    src = _handles().dataset(href)
+    src = _handles().dataset(href, band, grid, footprint)
     factor = _nesting(src, grid)
     if factor is not None:
         return _read_nested(src, grid, factor, window)
@@ -386,6 +512,7 @@ class _Handles(threading.local):
 
     def __init__(self) -> None:
         self.open: OrderedDict[tuple, Any] = OrderedDict()
+        self.verdicts: dict[tuple, Any] = {}
 
     def _get(self, key: tuple, make, valid=lambda obj: not obj.closed) -> Any:
         obj = self.open.get(key)
@@ -398,8 +525,32 @@ class _Handles(threading.local):
             old.close()
         return obj
 
-    def dataset(self, href: str):
-        return self._get(("ds", href), lambda: rasterio.open(href))
+    def dataset(self, href: str, band: str | None = None, grid: SiteGrid | None = None,
+                footprint: tuple[float, float, float, float] | None = None):
+        """The open dataset of ``href``, checked (:func:`check_raster`) when first opened for
+        this band, grid and footprint (a failed check is remembered too)."""
+        checked = ("checked", href, band, grid, footprint)
+        verdict = self.verdicts.get(checked)
+        if isinstance(verdict, Unusable):
+            raise verdict
+
+        def make():
+            if not _REMOTE.match(href) and not regular_file(href):
+                if os.path.lexists(href):  # a FIFO would block the open, a device never end
+                    raise Unusable(FETCH_NOT_FILE, f"{redact(href)} is not a regular file")
+            return rasterio.open(href)
+
+        src = self._get(("ds", href), make)
+        if band is not None and grid is not None and verdict is None:
+            try:
+                check_raster(src, href, band, grid, footprint)
+            except Unusable as exc:
+                self.verdicts[checked] = exc
+                raise
+            self.verdicts[checked] = True
+            if len(self.verdicts) > 4 * _MAX_HANDLES:
+                self.verdicts.pop(next(iter(self.verdicts)))
+        return src
 
     def forget(self, href: str) -> None:
         """Close and drop this thread's handles of ``href`` (after a failed read)."""
@@ -417,15 +568,8 @@ class _Handles(threading.local):
 
 
 _LOCAL = _Handles()
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|/vsi)", re.I)
 
 
 def _handles() -> _Handles:
     return _LOCAL
-
-
-_SECRET = re.compile(r"\?[^\s'\"]*")
-
-
-def redact(text: str) -> str:
-    """``text`` with URL query strings (SAS tokens, signatures) cut: safe for logs."""
-    return _SECRET.sub("?…", str(text))

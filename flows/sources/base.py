@@ -4,6 +4,7 @@ status and the errors a source raises (see :mod:`flows.sources` for the registry
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -13,14 +14,46 @@ if TYPE_CHECKING:
 
     from aoi import Site
 
-__all__ = ["BANDS", "CHUNKS", "FETCH_BROKEN", "FETCH_OK", "SceneRef", "Source", "SourceError",
-           "failed_scenes", "status_rows"]
+__all__ = ["BANDS", "CHUNKS", "FETCH_BROKEN", "FETCH_OK", "FETCH_REASONS", "SceneRef", "Source",
+           "SourceError", "SourceUnreachable", "failed_scenes", "redact", "status_rows"]
 
 
 class SourceError(RuntimeError):
-    """A source cannot deliver: missing catalogue, unreachable service, unusable item.
+    """A source cannot deliver: missing catalogue, unusable item, refused request.
 
-    The message is one line, fit for the command line and the run summary."""
+    The message is one line (URLs in it redacted: :func:`redact`), fit for the command line
+    and the run summary. ``retryable``: whether trying again later could help (a timeout, a
+    reset connection, HTTP 429 or 5xx); the flow retries only those."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(" ".join(redact(str(message)).split()))
+        self.retryable = retryable
+
+
+class SourceUnreachable(SourceError):
+    """The source's service cannot be reached at all (no DNS answer, connection refused, no
+    route, connection timed out): every site would fail the same way, so the run stops
+    before or at the first site that meets it, says so once and exits with its own code."""
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]*@")
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:token|sig|signature|secret|password|passwd|pwd|credential|"
+    r"auth|key|session|code)[a-z0-9_.-]*|sv|se|sp|sr|st|skoid|sktid|skt|ske|sks|skv)=)"
+    r"[^&#\s'\"<>]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{8,}")
+
+
+def redact(text: object) -> str:
+    """``text`` with the secrets URLs carry replaced by ``***``: the password (and user) of
+    ``scheme://user:password@host``, and the values of query parameters that hold tokens or
+    signatures (``token``, ``access_token``, ``sig``, ``X-Amz-Signature``,
+    ``X-Amz-Credential``, ``X-Amz-Security-Token``, ``key``, ``password``, Azure SAS fields
+    ``sv se sp sr st ...``), plus ``Bearer``/``Basic`` credentials. The one redaction of the
+    project: every message, log line, run record and report that shows a URL goes through it."""
+    out = _USERINFO.sub(r"\1***@", str(text))
+    out = _QUERY_SECRET.sub(r"\1***", out)
+    return _BEARER.sub(r"\1 ***", out)
 
 
 FETCH_OK = 0
@@ -47,6 +80,22 @@ def status_rows(blocks: Any, heights: Any) -> Any:
                            for i, h in enumerate(heights)], axis=1)
 
 
+FETCH_DTYPE, FETCH_BANDS, FETCH_GEOREF, FETCH_RANGE, FETCH_NOT_FILE = 2, 3, 4, 5, 6
+FETCH_REASONS: dict[int, str] = {
+    FETCH_BROKEN: "connection broken or response undecodable",
+    FETCH_DTYPE: "unusable raster: pixels are not integer digital numbers (floating point)",
+    FETCH_BANDS: "unusable raster: a band's asset holds more than one band",
+    FETCH_GEOREF: "unusable raster: no CRS, or its footprint does not cover the site as its "
+                  "catalogue item says",
+    FETCH_RANGE: "unusable raster: values outside L2A's range (negative or above 65535, or "
+                 "SCL above 11)",
+    FETCH_NOT_FILE: "unusable asset: not a regular file",
+}
+"""Reasons of the ``fetch_status`` codes below 100 (codes 100-599 are HTTP statuses). An
+unusable raster is checked before use (:mod:`flows.sources._reader`): its scene is failed
+with the reason, never stored as observed, and fetched again by the next run."""
+
+
 def failed_scenes(scene_ids: Any, fetch_status: Any) -> dict[str, str]:
     """``{scene_id: reason}`` for scenes whose ``fetch_status`` (computed) is not 0."""
     import numpy as np
@@ -55,8 +104,7 @@ def failed_scenes(scene_ids: Any, fetch_status: Any) -> dict[str, str]:
     for sid, code in zip(np.asarray(scene_ids).tolist(), np.asarray(fetch_status).tolist(),
                          strict=True):
         if code != FETCH_OK:
-            out[str(sid)] = ("connection broken or response undecodable" if code == FETCH_BROKEN
-                             else f"HTTP {code}")
+            out[str(sid)] = FETCH_REASONS.get(int(code), f"HTTP {code}")
     return out
 
 

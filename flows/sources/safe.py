@@ -75,7 +75,7 @@ class SafeProduct:
         return Granule(item_id=self.product_id, datetime=self.datetime,
                        hrefs={b: str(p) for b, p in self.files.items()},
                        boa_offset=self.boa_offset, cloud_cover=self.cloud_cover,
-                       properties=props)
+                       properties=props, footprint=tuple(self.footprint.bounds))
 
 
 def find_products(root: str | os.PathLike[str]) -> list[Path]:

@@ -35,8 +35,18 @@ pre-2022 scenes reprocessed at baseline 05.xx carry the offset too:
    04.00 and later -> -1000, else 0 (Planetary Computer items).
 4. the ``_Nxxxx_`` of the product id (``s2:product_uri``, ``sentinel:product_id``, item id).
 
-An item none of these settles, or without the needed assets, fails the site with a one-line
-:class:`~flows.sources.SourceError` naming it: a silently wrong offset shifts NDVI by up to 0.3.
+An item none of these settles, without the needed assets, with a footprint, bbox or offset
+that is not a finite number, or with a datetime outside Sentinel-2's record, is **skipped and
+named** (:attr:`StacSource.skipped_items`, the run record's ``skipped_items``): a silently wrong
+offset shifts NDVI by up to 0.3, and one bad item must not sink the site's other scenes.
+
+Reading: a static catalog is walked **once per source** (the sites of a run share the walk, or
+its failure), breadth first over ``child`` and ``item`` links with every document read once
+(a link loop ends), each document a regular file or an http answer of at most 64 MB within
+the request deadline (:mod:`flows.sources._io`); API pages likewise. Only errors a retry can
+fix (timeouts, resets, HTTP 429 and 5xx) are marked ``retryable``; a service that cannot be
+reached at all raises :class:`~flows.sources.SourceUnreachable` (:meth:`StacSource.preflight`
+finds it before a run).
 
 Planetary Computer hrefs need a SAS token: they are signed through ``planetary_computer``
 when that package is installed; otherwise they are left as they are, with a warning.
@@ -50,9 +60,8 @@ import logging
 import math
 import os
 import re
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -62,9 +71,18 @@ import shapely
 import xarray as xr
 from shapely.geometry import shape
 
-from aoi import Site
-from flows.sources._reader import CUBE_BANDS, Granule, load_cube, redact, solar_day_scenes
-from flows.sources.base import CHUNKS, SceneRef, SourceError
+from aoi import SENTINEL2_FIRST_DAY, Site
+from flows.sources._io import (
+    MAX_DOCUMENT_BYTES,
+    check_reachable,
+    deadline_session,
+    http_deadline,
+    read_local,
+    read_url,
+    unreachable_reason,
+)
+from flows.sources._reader import CUBE_BANDS, Granule, load_cube, solar_day_scenes
+from flows.sources.base import CHUNKS, SceneRef, SourceError, SourceUnreachable, redact
 
 __all__ = ["ASSET_KEYS", "StacSource", "asset_hrefs", "boa_offset"]
 
@@ -83,6 +101,10 @@ _PRODUCT_KEYS = ("s2:product_uri", "sentinel:product_id", "s2:product_id")
 _PRODUCT_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _API_CONFORMANCE = "https://api.stacspec.org/v1."
 _ABSOLUTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+MAX_DOCUMENTS = 200_000
+"""Most documents (catalogs, collections, item files) one static catalog walk reads."""
+MAX_SKIPPED_SHOWN = 100
+"""Skipped items named in the run record (the count is always there)."""
 
 
 class StacSource:
@@ -92,12 +114,14 @@ class StacSource:
 
     def __init__(self, catalog: str | os.PathLike[str] | None = None, *,
                  collections: Sequence[str] = ("sentinel-2-l2a",), max_cloud: float = 80.0,
-                 sign: bool | None = None, timeout: float = 30.0, max_items: int = 10_000):
+                 sign: bool | None = None, timeout: float | None = None,
+                 max_items: int = 10_000):
         """``collections`` are searched on APIs (static catalogs are taken whole);
         ``max_cloud`` is the scene-level ``eo:cloud_cover`` limit in percent (80: keep
         partly cloudy scenes, whose clear pixels SCL still yields, but not the overcast ones
         that only cost reads); ``sign``: None signs Planetary Computer hrefs when possible,
-        True insists, False never signs."""
+        True insists, False never signs; ``timeout``: the deadline of one http request,
+        seconds (default ``BLUECARBON_HTTP_TIMEOUT`` or 120)."""
         if catalog is None or not str(catalog).strip():
             raise SourceError("the stac source needs a catalog: --catalog URL_OR_PATH")
         if not (isinstance(max_cloud, int | float) and 0 <= max_cloud <= 100):
@@ -106,19 +130,55 @@ class StacSource:
         self.collections = tuple(collections)
         self.max_cloud = float(max_cloud)
         self.sign = sign
-        self.timeout = float(timeout)
+        self.timeout = http_deadline() if timeout is None else float(timeout)
         self.max_items = int(max_items)
         self._is_url = bool(re.match(r"^https?://", self.catalog, re.I))
         if not self._is_url and not Path(self.catalog).expanduser().exists():
             raise SourceError(f"STAC catalog {self.catalog} does not exist")
         self._api: Any = None
         self._static: list[pystac.Item] | None = None
+        self._failed: SourceError | None = None
+        self._lock = threading.Lock()
+        self.skipped_items: dict[str, str] = {}
+        """Items left out, with why (an item id, or where it was when it has none)."""
+
+    def __getstate__(self) -> dict[str, Any]:  # the lock stays behind (dask, pickling)
+        state = dict(self.__dict__)
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def preflight(self) -> None:
+        """Fail now, in one line, if the catalogue cannot be reached or opened: an http(s)
+        catalogue's host must accept a connection (:class:`SourceUnreachable` within ~10 s
+        otherwise); a local one must be a regular file or a folder holding one. Reads no
+        document: the run's walk stays the only one."""
+        if self._is_url:
+            check_reachable(self.catalog, what="STAC catalog")
+        else:
+            path = Path(_catalog_file(self.catalog))
+            if not path.is_file():
+                raise SourceError(f"STAC catalog {path} is not a regular file")
 
     # -- Source protocol -----------------------------------------------------------------
     def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
-        """One scene per solar day over ``site`` between ``start`` and ``end`` (inclusive)."""
-        items = self.items(site, start, end)
-        return solar_day_scenes(site, (_granule(it) for it in items), self.name)
+        """One scene per solar day over ``site`` between ``start`` and ``end`` (inclusive);
+        items that cannot be used are skipped and named in :attr:`skipped_items`."""
+        granules = []
+        for item in self.items(site, start, end):
+            try:
+                granules.append(_granule(item))
+            except SourceError as exc:
+                self._skip(item.id, str(exc))
+        return solar_day_scenes(site, granules, self.name)
+
+    def _skip(self, name: str, reason: str) -> None:
+        if name not in self.skipped_items:
+            log.warning("STAC item %s skipped: %s", name, reason)
+        self.skipped_items[name] = reason
 
     def load(self, site: Site, scenes: list[SceneRef], chunks: int | None = CHUNKS) -> xr.Dataset:
         return load_cube(site, scenes, chunks, source=self.name)
@@ -135,6 +195,10 @@ class StacSource:
         found = self._api_items(site, lo, hi) if self._is_api() else self._static_items(site)
         keep = {}
         for item in found:
+            reason = _unusable(item)
+            if reason is not None:
+                self._skip(item.id, reason)
+                continue
             when = _item_time(item)
             cloud = item.properties.get("eo:cloud_cover")
             if when is None or not start <= (when + solar).date() <= end:
@@ -147,27 +211,38 @@ class StacSource:
     def _is_api(self) -> bool:
         if not self._is_url:
             return False
-        if self._api is None and self._static is None:
-            root = _read_json(self.catalog, self.timeout)
-            conforms = root.get("conformsTo") or []
-            searchable = any(str(c).startswith(_API_CONFORMANCE) and "item-search" in str(c)
-                             for c in conforms)
-            if searchable and any(link.get("rel") == "search" for link in root.get("links", [])):
-                self._api = self._open_api()
-            else:
-                self._static = _walk(root, self.catalog)
+        with self._lock:  # the sites of a run share one look at the root, and its failure
+            if self._failed is not None:
+                raise self._failed
+            if self._api is None and self._static is None:
+                try:
+                    root = _read_json(self.catalog, self.timeout)
+                    conforms = root.get("conformsTo") or []
+                    searchable = any(str(c).startswith(_API_CONFORMANCE)
+                                     and "item-search" in str(c) for c in conforms)
+                    if searchable and any(isinstance(link, dict) and link.get("rel") == "search"
+                                          for link in root.get("links") or []):
+                        self._api = self._open_api()
+                    else:
+                        self._static = self._walk(root, self.catalog)
+                except SourceError as exc:
+                    if not exc.retryable:
+                        self._failed = exc
+                    raise
         return self._api is not None
 
     def _open_api(self):
         from pystac_client import Client
         from pystac_client.exceptions import APIError
+        from pystac_client.stac_api_io import StacApiIO
 
         try:
+            io = StacApiIO(timeout=self.timeout)
+            deadline_session(io.session, self.timeout)
             return Client.open(self.catalog, modifier=_signer(self.catalog, self.sign),
-                               timeout=self.timeout)
+                               stac_io=io)
         except (APIError, OSError, ValueError) as exc:
-            raise SourceError(f"cannot open STAC API {redact(self.catalog)}: "
-                              f"{_one_line(exc)}") from None
+            raise _api_error(f"cannot open STAC API {redact(self.catalog)}", exc) from None
 
     def _api_items(self, site: Site, lo: dt.datetime, hi: dt.datetime) -> list[pystac.Item]:
         from pystac_client.exceptions import APIError
@@ -185,17 +260,98 @@ class StacSource:
                                    intersects=shapely.geometry.mapping(site.geometry),
                                    datetime=[lo, hi], max_items=self.max_items, limit=100,
                                    **kwargs)
-            return list(search.items())
-        except (APIError, OSError, ValueError) as exc:
-            raise SourceError(f"STAC search on {redact(self.catalog)} failed: "
-                              f"{_one_line(exc)}") from None
+            items = []
+            for page in search.pages_as_dicts():
+                for feature in page.get("features") or []:
+                    item = self._parse_item(feature, None, f"a search page of {self.catalog}")
+                    if item is not None:
+                        items.append(item)
+                    if len(items) >= self.max_items:
+                        return items
+            return items
+        except (APIError, OSError, ValueError, TypeError, KeyError) as exc:
+            raise _api_error(f"STAC search on {redact(self.catalog)} failed", exc) from None
 
     def _static_items(self, site: Site) -> list[pystac.Item]:
-        if self._static is None:
-            href = _catalog_file(self.catalog) if not self._is_url else self.catalog
-            self._static = _walk(_read_json(href, self.timeout), href)
+        with self._lock:  # walked once per source: the sites of a run share it, or its failure
+            if self._failed is not None:
+                raise self._failed
+            if self._static is None:
+                href = _catalog_file(self.catalog) if not self._is_url else self.catalog
+                try:
+                    self._static = self._walk(_read_json(href, self.timeout), href)
+                except SourceError as exc:
+                    if not exc.retryable:
+                        self._failed = exc
+                    raise
         area = site.geometry
         return [it for it in self._static if _footprint(it).intersects(area)]
+
+    # -- the walk ------------------------------------------------------------------------
+    def _walk(self, root: dict, href: str) -> list[pystac.Item]:
+        """Every usable item under a static catalog, collection, item collection or single
+        item: breadth first over ``child`` and ``item`` links, each document read once (a
+        link loop ends; at most :data:`MAX_DOCUMENTS`); unusable items are skipped."""
+        items: list[pystac.Item] = []
+        queue: list[tuple[str, dict]] = [(href, root)]
+        seen = {_key(href)}
+        while queue:
+            where, doc = queue.pop(0)
+            kind = doc.get("type")
+            if kind == "Feature":
+                features: list = [doc]
+            elif kind == "FeatureCollection":
+                features = doc.get("features") if isinstance(doc.get("features"), list) else []
+            elif kind in ("Catalog", "Collection"):
+                features = []
+                for link in doc.get("links") or []:
+                    if not (isinstance(link, dict) and link.get("rel") in ("child", "item")
+                            and isinstance(link.get("href"), str) and link["href"].strip()):
+                        continue
+                    target = _join(where, link["href"].strip())
+                    if _key(target) in seen:
+                        continue
+                    seen.add(_key(target))
+                    if len(seen) > MAX_DOCUMENTS:
+                        raise SourceError(f"STAC catalog {redact(href)} links more than "
+                                          f"{MAX_DOCUMENTS} documents; refused")
+                    try:
+                        queue.append((target, _read_json(target, self.timeout)))
+                    except SourceError as exc:
+                        if exc.retryable or isinstance(exc, SourceUnreachable):
+                            raise  # the catalogue, not this document, is at fault
+                        self._skip(f"<{link['rel']} {redact(target)}>", str(exc))
+            elif where == href:
+                raise SourceError(f"{redact(href)} is not a STAC catalog, collection or item "
+                                  f"collection (type {str(kind)[:40]!r})")
+            else:
+                self._skip(f"<document {redact(where)}>", f"not a STAC object (type "
+                                                          f"{str(kind)[:40]!r})")
+                continue
+            for n, feature in enumerate(features):
+                item = self._parse_item(feature, where, f"feature {n} of {redact(where)}")
+                if item is not None:
+                    items.append(item)
+        return items
+
+    def _parse_item(self, feature: object, base: str | None, where: str) -> pystac.Item | None:
+        """A pystac Item from one feature, its relative asset hrefs made absolute against
+        ``base``; None (and the item named in :attr:`skipped_items`) if it is unusable."""
+        name = where
+        try:
+            if not isinstance(feature, dict):
+                raise ValueError("not a JSON object")
+            if isinstance(feature.get("id"), str) and feature["id"].strip():
+                name = feature["id"][:200]
+            item = pystac.Item.from_dict(feature, preserve_dict=False, migrate=True)
+        except Exception as exc:  # noqa: BLE001 - whatever a broken item raises, it is skipped
+            self._skip(name, f"not a readable STAC item ({_one_line(exc)[:200]})")
+            return None
+        if base is not None:
+            for asset in item.assets.values():
+                if not _ABSOLUTE.match(asset.href) and not os.path.isabs(asset.href):
+                    asset.href = _join(base, asset.href)
+        return item
 
 
 # -- items -> granules -----------------------------------------------------------------
@@ -210,7 +366,7 @@ def _granule(item: pystac.Item) -> Granule:
     return Granule(item_id=item.id, datetime=when, hrefs=asset_hrefs(item),
                    boa_offset=boa_offset(item),
                    cloud_cover=float(cloud) if isinstance(cloud, int | float) else math.nan,
-                   properties=props)
+                   properties=props, footprint=tuple(_footprint(item).bounds))
 
 
 def asset_hrefs(item: pystac.Item) -> dict[str, str]:
@@ -252,7 +408,14 @@ def boa_offset(item: pystac.Item) -> int:
         rb = bands[0] if isinstance(bands, list) and bands and isinstance(bands[0], dict) else {}
         if "offset" not in rb and "scale" not in rb:
             continue
-        scale, offset = float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0))
+        try:
+            scale, offset = float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0))
+        except (TypeError, ValueError):
+            raise SourceError(f"item {item.id}: raster:bands scale/offset of {key} are not "
+                              "numbers") from None
+        if not (math.isfinite(scale) and math.isfinite(offset)):
+            raise SourceError(f"item {item.id}: raster:bands scale {scale} / offset {offset} of "
+                              f"{key} are not finite numbers")
         if not math.isclose(scale, 1e-4, rel_tol=1e-6):
             raise SourceError(f"item {item.id}: raster:bands scale {scale:g} of {key} is not "
                               "0.0001, so its pixels are not L2A digital numbers")
@@ -288,6 +451,31 @@ def _item_time(item: pystac.Item) -> dt.datetime | None:
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
+def _unusable(item: pystac.Item) -> str | None:
+    """Why an item cannot be used (its time or footprint), or None."""
+    try:
+        when = _item_time(item)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return f"unreadable datetime ({_one_line(exc)[:80]})"
+    if when is None:
+        return "no datetime"
+    latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    if not SENTINEL2_FIRST_DAY <= when.date() <= latest.date():
+        return (f"datetime {when:%Y-%m-%d} is outside Sentinel-2's record "
+                f"({SENTINEL2_FIRST_DAY} to today)")
+    try:
+        footprint = _footprint(item)
+    except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
+        return f"unreadable footprint ({_one_line(exc)[:80]})"
+    coords = shapely.get_coordinates(footprint)
+    if footprint.is_empty or not len(coords):
+        return "no footprint (geometry or bbox)"
+    if not (math.isfinite(coords.sum()) and (abs(coords[:, 0]) <= 360).all()
+            and (abs(coords[:, 1]) <= 90).all()):
+        return "footprint coordinates are not finite lon/lat numbers"
+    return None
+
+
 def _footprint(item: pystac.Item):
     if item.geometry:
         return shape(item.geometry)
@@ -309,57 +497,42 @@ def _catalog_file(path: str) -> str:
 
 
 def _read_json(href: str, timeout: float) -> dict:
+    """One STAC document, bounded (:mod:`flows.sources._io`): a regular file or an http
+    answer of at most 64 MB within ``timeout`` seconds; a one-line SourceError otherwise."""
+    if re.match(r"^https?://", href, re.I):
+        body = read_url(href, what="STAC catalog", deadline=timeout,
+                        max_bytes=MAX_DOCUMENT_BYTES, headers={"Accept": "application/json"})
+    elif _ABSOLUTE.match(href) and not href.lower().startswith("file://"):
+        raise SourceError(f"STAC document {redact(href)}: only http(s) and local files are read")
+    else:
+        body = read_local(href.removeprefix("file://"), what="STAC catalog")
     try:
-        if re.match(r"^https?://", href, re.I):
-            request = urllib.request.Request(href, headers={"Accept": "application/json"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                text = response.read().decode("utf-8")
-        else:
-            text = Path(href).read_text(encoding="utf-8")
-        data = json.loads(text)
-    except urllib.error.HTTPError as exc:
-        raise SourceError(f"cannot read STAC catalog {redact(href)}: HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        why = "connection refused" if isinstance(reason, ConnectionRefusedError) else \
-            _one_line(reason)
-        raise SourceError(f"cannot reach STAC catalog {redact(href)}: {why}") from None
-    except TimeoutError:
-        raise SourceError(f"cannot reach STAC catalog {redact(href)}: timed out") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"cannot read STAC catalog {redact(href)}: {_one_line(exc)}") from None
-    except json.JSONDecodeError:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise SourceError(f"STAC catalog {redact(href)} is not JSON") from None
     if not isinstance(data, dict):
         raise SourceError(f"STAC catalog {redact(href)} is not a STAC object")
     return data
 
 
-def _walk(root: dict, href: str) -> list[pystac.Item]:
-    """Every item under a static catalog, collection, item collection or single item."""
-    kind = root.get("type")
-    try:
-        if kind == "FeatureCollection":
-            items: Iterable[pystac.Item] = pystac.ItemCollection.from_dict(root).items
-        elif kind == "Feature":
-            items = [pystac.Item.from_dict(root)]
-        elif kind in ("Catalog", "Collection"):
-            obj = pystac.read_dict(root, href=href)
-            items = obj.get_items(recursive=True)
-        else:
-            raise SourceError(f"{redact(href)} is not a STAC catalog, collection or item "
-                              f"collection (type {kind!r})")
-        items = list(items)
-    except SourceError:
-        raise
-    except (pystac.STACError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise SourceError(f"cannot read STAC catalog {redact(href)}: {_one_line(exc)}") from None
-    for item in items:
-        if item.get_self_href() is None:  # item-collection members: relative to the file
-            for asset in item.assets.values():
-                if not _ABSOLUTE.match(asset.href) and not os.path.isabs(asset.href):
-                    asset.href = _join(href, asset.href)
-    return items
+def _key(href: str) -> str:
+    """A document's identity for the walk (so that a link loop ends)."""
+    if re.match(r"^https?://", href, re.I):
+        return href.split("#", 1)[0]
+    return os.path.normpath(href)
+
+
+def _api_error(prefix: str, exc: BaseException) -> SourceError:
+    """A pystac-client failure as a one-line SourceError: unreachable, retryable (timeout,
+    429, 5xx) or not."""
+    reason = unreachable_reason(exc)
+    if reason is not None:
+        return SourceUnreachable(f"{prefix}: {reason}")
+    status = getattr(exc, "status_code", None)
+    text = _one_line(exc)
+    retryable = (isinstance(status, int) and (status in (408, 429) or status >= 500)) or \
+        "timed out" in text.lower() or "timeout" in type(exc).__name__.lower()
+    return SourceError(f"{prefix}: {text[:300]}", retryable=retryable)
 
 
 def _join(base: str, relative: str) -> str:
