@@ -9,8 +9,11 @@
 Exit codes: 0 done; 1 the run finished but some sites failed (the others were written), a
 report was written but some deliveries failed, or serving stopped because its Prefect server
 died; 2 bad input (one line on stderr, nothing written); 3 every site done but some scenes
-could not be fetched (recorded in ``<out>/runs/<run_id>.json``; the next run tries them
-again). Handlers parse and check; the work is in the packages they call.
+could not be fetched or were unusable (recorded in ``<out>/runs/<run_id>.json``; the next run
+tries them again); 4 the scene source cannot be reached (no DNS answer, connection refused or
+timed out: one line, within ~15 s, before any work; or met by a site during the run, which
+then stops); 130 stopped by Ctrl-C (one line; the tables hold what was written). Handlers
+parse and check; the work is in the packages they call.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ from typing import Any
 
 from flows.config import RunConfig
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PARTIAL",
+           "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # as flows.runtime.termination.EXIT_INTERRUPTED (not imported: Prefect)
+EXIT_CODES = (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL, EXIT_UNREACHABLE, EXIT_INTERRUPTED)
+"""Every exit status ``bluecarbon`` documents (the module doc says what each means)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,7 +113,7 @@ def _cmd_sites_validate(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from aoi import SitesError, load_sites
-    from flows.config import ConfigError, load_config
+    from flows.config import ConfigError, check_environment, check_scheduler, load_config
 
     overrides: dict[str, Any] = {
         "sites": args.sites, "source": args.source, "catalog": args.catalog,
@@ -116,20 +123,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     }
     try:
         config = load_config(args.config, **overrides)
+        check_environment()  # settings read deep inside the run: checked before any work
         sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
+        check_scheduler(config.dask_address)
     except (ConfigError, SitesError) as exc:
         return _fail(str(exc))
 
     from flows.runtime.localapi import TemporaryAPI
     from flows.runtime.prefect import quiet_prefect
 
-    quiet_prefect(args.verbose)
+    quiet_prefect(args.verbose)  # before Prefect is imported: it reads its settings once
+
+    from flows.runtime.termination import exit_on_interrupt
 
     # no server configured: boot Prefect's temporary API now, while the pipeline is imported
     api = None if os.environ.get("PREFECT_API_URL") else TemporaryAPI().start()
+    restore = exit_on_interrupt(cleanup=(lambda: api.stop(timeout=2.0)) if api else None)
     try:
         return _run(args, config, sites, api)
     finally:
+        restore()
         if api is not None:
             from flows.runtime.prefect import flush_prefect
 
@@ -142,10 +155,17 @@ def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
     from flows.runtime.display import RunDisplay
     from flows.runtime.localapi import TemporaryAPIError
     from flows.runtime.prefect import quiet_task_failures
-    from flows.sources import SourceError
+    from flows.sources import SourceError, SourceUnreachable
 
-    try:  # a source that cannot work (no catalog, no credentials) fails before Prefect starts
-        make_source(config)
+    try:  # a source that cannot work (no catalog, no credentials, unreachable) fails before
+        # any work, while the temporary API boots
+        source = make_source(config)
+        preflight = getattr(source, "preflight", None)
+        if preflight is not None:
+            preflight()
+    except SourceUnreachable as exc:
+        print(f"bluecarbon: error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except SourceError as exc:
         return _fail(str(exc))
 
@@ -166,8 +186,8 @@ def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
             display.finish(failed=str(exc))
             return EXIT_FAILED
         except SitesFailed as exc:
-            display.finish(failed=str(exc))
-            return EXIT_FAILED
+            display.finish(failed=exc.unreachable or str(exc))
+            return EXIT_UNREACHABLE if exc.unreachable else EXIT_FAILED
     display.finish(seconds=time.monotonic() - started)
     return EXIT_PARTIAL if record.get("status") == "partial" else EXIT_OK
 

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import os
 import re
+import socket
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from aoi.sites import DEFAULT_MAX_AREA_HA
-from flows.sources import CHUNKS, SOURCES
+from flows.sources import CHUNKS, SOURCES, redact
 
-__all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_sites_path",
-           "load_config", "parse_date"]
+__all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_environment",
+           "check_input_file", "check_scheduler", "check_sites_path", "hide_secret_url",
+           "load_config", "parse_date", "reveal_secret_url"]
 
 SEEN_MIN = 0.3
 """Below this fraction of a site seen clear in a month, the month gets no figure in the partner
@@ -68,6 +70,10 @@ class RunConfig:
             raise ConfigError(f"unknown source {self.source!r}; choose one of: {', '.join(SOURCES)}")
         if self.start and self.end and self.start > self.end:
             raise ConfigError(f"start {self.start} is after end {self.end}")
+        today = dt.datetime.now(dt.UTC).date()
+        if self.start and self.start > today + dt.timedelta(days=1):
+            raise ConfigError(f"start {self.start} is in the future (today is {today}): "
+                              "there is nothing to report yet")
         if not 0 <= self.mmu_ha <= 100:
             raise ConfigError(f"mmu_ha must be between 0 and 100 hectares, got {self.mmu_ha}")
         if not 0 < self.max_area_ha <= 10_000_000:
@@ -83,6 +89,7 @@ class RunConfig:
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(f"--out {self.out} exists and is not a folder")
         _check_out(self.out)
+        _check_out_entries(self.out)
         if self.sites is not None:
             check_sites_path(self.sites)
         if self.catalog and self.source == "demo":
@@ -93,8 +100,75 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+RESULT_FOLDERS = ("observations", "change", "alerts", "alerts_geojson", "maps", "runs",
+                  "reports", "outbox")
+"""What a run and the reports write under ``--out`` (each must be a folder if present)."""
 MAX_SITES_FILE_BYTES = 256 * 2**20
 """Largest sites file read (a GeoJSON of thousands of detailed polygons is a few MB)."""
+MAX_CONFIG_FILE_BYTES = 2**20
+"""Largest run settings (TOML) file read."""
+
+
+def check_input_file(path: Path, what: str, max_bytes: int) -> None:
+    """Refuse (one line) an input that is not a regular file (a FIFO would block, a device
+    never end) or is over ``max_bytes``; a missing path is left to the reader, which names
+    it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{what} {path} is not a regular file")
+    if st.st_size > max_bytes:
+        raise ConfigError(f"{what} {path} is {st.st_size / 2**20:.1f} MB; files over "
+                          f"{max_bytes / 2**20:g} MB are refused")
+
+
+ENV_NUMBERS = {"BLUECARBON_MEMORY_GB": (0.05, 1e6), "BLUECARBON_HTTP_TIMEOUT": (0.1, 86_400.0),
+               "GDAL_HTTP_MAX_RETRY": (0, 100), "GDAL_HTTP_RETRY_DELAY": (0, 3600),
+               "GDAL_HTTP_TIMEOUT": (1, 86_400), "GDAL_HTTP_CONNECTTIMEOUT": (1, 3600),
+               "GDAL_HTTP_LOW_SPEED_TIME": (0, 86_400), "GDAL_HTTP_LOW_SPEED_LIMIT": (0, 1e12)}
+"""Numeric settings read from the environment, with their allowed ranges."""
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse, before any work, a numeric setting from the environment that is not a number
+    in range (:data:`ENV_NUMBERS`): read where it is used, it would fail every site after
+    its search, or be silently replaced by a default."""
+    env = os.environ if environ is None else environ
+    for name, (low, high) in ENV_NUMBERS.items():
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise ConfigError(f"{name}={text[:40]!r} must be a number from {low:g} to {high:g}")
+
+
+def check_scheduler(address: str | None, timeout: float = 5.0) -> None:
+    """Refuse, before any work, a ``--dask-address`` nothing answers at (a TCP connection to
+    its host and port within ``timeout`` seconds)."""
+    if not address or address.startswith("inproc://"):
+        return
+    rest = address.split("://", 1)[-1]
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise ConfigError(f"dask address must look like tcp://HOST:PORT, got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        why = ("connection refused" if isinstance(exc, ConnectionRefusedError) else
+               f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else
+               "cannot resolve the host name" if isinstance(exc, socket.gaierror) else
+               " ".join(str(exc).split())[:120])
+        raise ConfigError(f"cannot reach the dask scheduler at {address}: {why}") from None
 
 
 def check_sites_path(path: Path) -> None:
@@ -128,6 +202,42 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: {probe} is not writable")
 
 
+_SECRET_URLS: dict[str, str] = {}
+
+
+def hide_secret_url(url: str) -> str:
+    """``url`` redacted (:func:`flows.sources.redact`); this process remembers the original,
+    so that a flow run given the redacted form (Prefect stores and shows flow parameters)
+    still reads from the real one (:func:`reveal_secret_url`)."""
+    shown = redact(url)
+    if shown != url:
+        _SECRET_URLS[shown] = url
+    return shown
+
+
+def reveal_secret_url(url: str) -> str:
+    """The URL :func:`hide_secret_url` redacted into ``url`` in this process, else ``url``."""
+    return _SECRET_URLS.get(url, url)
+
+
+def _check_out_entries(out: Path) -> None:
+    """What a run writes under ``--out`` must be a folder where a folder goes, and nothing at
+    its top level may be a link (nothing is ever written through one): found now, not by a
+    write after all the work."""
+    if not out.is_dir():
+        return
+    try:
+        entries = list(os.scandir(out))
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot list it: {exc.strerror or exc}") from None
+    for entry in entries:
+        if entry.is_symlink():
+            raise ConfigError(f"--out {out}: {entry.path} is a symbolic link; bluecarbon never "
+                              "writes through links inside the results folder (remove it)")
+        if entry.name in RESULT_FOLDERS and not entry.is_dir(follow_symlinks=False):
+            raise ConfigError(f"--out {out}: {entry.path} is not a folder; move it away")
+
+
 def parse_date(value: Any, name: str) -> dt.date | None:
     if value is None or isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
@@ -147,7 +257,7 @@ def _coerce(name: str, value: Any) -> Any:
         if name in ("sites", "out"):
             return Path(value).expanduser()
         if name in ("seed", "chunks"):
-            if isinstance(value, bool):
+            if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
         if name in ("mmu_ha", "max_area_ha", "max_cloud"):
@@ -160,8 +270,8 @@ def _coerce(name: str, value: Any) -> Any:
             return value
     except ConfigError:  # already says what is wrong (a malformed date)
         raise
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} has a value of the wrong type: {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} has a value of the wrong type: {str(value)[:40]!r}") from None
     raise ConfigError(f"unknown setting {name!r}")
 
 
@@ -169,6 +279,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> RunConfig:
     """Settings from an optional TOML file (a ``[run]`` table or top-level keys) plus overrides."""
     values: dict[str, Any] = {}
     if path is not None:
+        check_input_file(Path(path), "config file", MAX_CONFIG_FILE_BYTES)
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -178,6 +289,9 @@ def load_config(path: Path | None = None, **overrides: Any) -> RunConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         data = data.get("run", data)
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path}: [run] must be a table of settings, "
+                              f"got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(RunConfig)}
         for key, value in data.items():
             key = key.replace("-", "_")

@@ -1,8 +1,11 @@
 """The nightly monitoring flow: sites -> search -> load -> indices -> change -> Parquet store.
 
-One task per I/O step, with retries where the network is involved; tasks pass site ids, scene
-references and small frames, never cubes. A site that fails does not stop the others: the flow
-finishes every site it can, writes their rows, and then fails naming the sites that did not.
+One task per I/O step, with retries where the network is involved (only of errors a retry can
+fix: :func:`retryable`); tasks pass site ids, scene references and small frames, never cubes.
+A site that fails does not stop the others: the flow finishes every site it can, writes their
+rows, and then fails naming the sites that did not. A source that cannot be reached at all
+(:class:`~flows.sources.SourceUnreachable`) stops the run instead, said once: every other site
+would fail the same way.
 """
 
 from __future__ import annotations
@@ -22,12 +25,17 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
-from flows.config import RunConfig, load_config
-from flows.results import RunRecord, read_table, run_lock, write_rows, write_run_record
+from flows.config import RunConfig, hide_secret_url, load_config, reveal_secret_url
+from flows.results import TABLES, RunRecord, read_table, run_lock, write_rows, write_run_record
 from flows.results.alerts import write_alerts
+from flows.results.files import StoreError, set_aside
 from flows.results.maps import write_site_maps
 from flows.runtime import progress
-from flows.runtime.termination import raise_termination_behind, redeliver_swallowed_termination
+from flows.runtime.termination import (
+    STOP,
+    raise_termination_behind,
+    redeliver_swallowed_termination,
+)
 from flows.site import (
     SitePlan,
     SiteTables,
@@ -36,13 +44,31 @@ from flows.site import (
     recovery_trajectory,
     site_tables,
 )
-from flows.sources import SceneRef, Source, get_source
+from flows.sources import SceneRef, Source, SourceError, SourceUnreachable, get_source, redact
 
-__all__ = ["SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
+__all__ = ["SitesFailed", "make_source", "monitor_sites", "retryable", "run_monitoring"]
 
 
 class SitesFailed(RuntimeError):
-    """Some sites could not be processed; the others were written."""
+    """Some sites could not be processed; the others were written. ``unreachable``: the
+    one-line reason when the run stopped because its source could not be reached."""
+
+    def __init__(self, message: str, unreachable: str | None = None) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def retryable(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's ``retry_condition_fn``: retry only what trying again can fix (a
+    :class:`SourceError` marked ``retryable``: timeouts, resets, HTTP 429 and 5xx; a timeout
+    or dropped connection elsewhere). A bad item, a refused request, an unreachable service,
+    an unreadable file or a full disk fail at once."""
+    exc = getattr(state, "data", None)
+    if isinstance(exc, SourceError):
+        return exc.retryable and not isinstance(exc, SourceUnreachable)
+    if isinstance(exc, StoreError):
+        return isinstance(exc.__cause__, TimeoutError | ConnectionError | InterruptedError)
+    return isinstance(exc, TimeoutError | ConnectionError)
 
 
 def make_source(config: RunConfig) -> Source:
@@ -51,7 +77,7 @@ def make_source(config: RunConfig) -> Source:
     if config.source == "demo":
         kwargs["seed"] = config.seed
     if config.catalog:
-        kwargs["catalog"] = config.catalog
+        kwargs["catalog"] = reveal_secret_url(config.catalog)
     if config.max_cloud is not None and config.source != "demo":
         kwargs["max_cloud"] = config.max_cloud
     return get_source(config.source, **kwargs)
@@ -64,25 +90,58 @@ def _default_end(config: RunConfig, source: Source) -> dt.date:
     return scenario.end if scenario is not None else dt.datetime.now(dt.UTC).date()
 
 
-@task(name="search-scenes", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
+@task(name="search-scenes", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE,
+      retry_condition_fn=retryable)
 def search_scenes(source: Source, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
     scenes = source.search(site, start, end)
     get_run_logger().info("%s: %d scenes found %s..%s", site.id, len(scenes), start, end)
     return scenes
 
 
-@task(name="plan-site", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(name="plan-site", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE,
+      retry_condition_fn=retryable)
 def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date | None,
-                   full: bool) -> SitePlan:
-    stored = read_table(out, "observations", site.id)
-    plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full)
+                   full: bool) -> tuple[SitePlan, list[str]]:
+    """The site's plan, and what had to be recovered: a stored file of this site that
+    cannot be read is set aside (renamed, never deleted) and the site recomputed in full,
+    once, rather than failing every run from now on."""
     logger = get_run_logger()
+    recovered = []
+    for name, read, path in _site_files(out, site.id):
+        try:
+            frame = read()
+        except StoreError as exc:
+            moved = set_aside(path, root=Path(out))
+            logger.warning("%s: %s; set aside as %s, the site is recomputed", site.id, exc,
+                           moved.name if moved else "-")
+            recovered.append(f"{name}: {exc}")
+            frame = None
+        if name == "observations":
+            stored = frame if frame is not None else TABLES["observations"].schema \
+                .empty_table().to_pandas()
+    plan = plan_site(scenes, stored, report_from=start or site.baseline_start,
+                     full=full or bool(recovered))
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
     else:
         logger.info("%s: %d new scenes, months from %s to update", site.id,
                     len(plan.new_scene_ids), plan.since)
-    return plan
+    return plan, recovered
+
+
+def _site_files(out: Path, site_id: str) -> list[tuple[str, Callable[[], Any], Path]]:
+    """Each stored file of a site a run reads before writing: its name, a reader and path."""
+    from flows.results import alerts as stored_alerts
+    from flows.results.store import partition_path
+
+    return [
+        ("observations", lambda: read_table(out, "observations", site_id),
+         partition_path(out, "observations", site_id)),
+        ("change", lambda: read_table(out, "change", site_id),
+         partition_path(out, "change", site_id)),
+        ("alerts", lambda: stored_alerts.read_alerts(out, site_id),
+         stored_alerts._partition(Path(out), site_id)),
+    ]
 
 
 def _drop_maps(tables: SiteTables) -> None:
@@ -112,7 +171,8 @@ def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: Run
     return tables
 
 
-@task(name="write-results", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(name="write-results", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE,
+      retry_condition_fn=retryable)
 def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | None) -> dict[str, int]:
     """Change rows first, observation rows last: a scene's observation row is what tells the
     next incremental run (``plan_site``) that the scene is done, so it must not be stored
@@ -131,7 +191,7 @@ def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | No
 
 
 @task(name="restoration-trajectories", retries=2, retry_delay_seconds=[1, 5],
-      cache_policy=NO_CACHE)
+      cache_policy=NO_CACHE, retry_condition_fn=retryable)
 def update_trajectories(out: Path, sites: list[Site]) -> list[str]:
     """Recovery ratio of each site with a ``reference_site`` against that site's rows."""
     logger, updated = get_run_logger(), []
@@ -164,11 +224,16 @@ def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
         for site in sites:
             process(site)
         return
-    with ThreadPoolExecutor(max_workers=SITE_WORKERS,
-                            thread_name_prefix="bluecarbon-site") as pool:
+    pool = ThreadPoolExecutor(max_workers=SITE_WORKERS, thread_name_prefix="bluecarbon-site")
+    try:
         futures = [pool.submit(contextvars.copy_context().run, process, site) for site in sites]
-    for future in futures:
-        future.result()
+        for future in futures:
+            future.result()
+    except BaseException:  # a stop (SIGTERM, Ctrl-C): no site is started after it
+        STOP.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _distributed(address: str | None):
@@ -203,6 +268,7 @@ def monitor_sites(
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
                          max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
     redeliver_swallowed_termination()
+    STOP.clear()
     logger = get_run_logger()
     run_id = str(flow_run.id or "local")
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
@@ -210,6 +276,13 @@ def monitor_sites(
     end = _default_end(config, source)
     record = RunRecord.start(run_id, config, end)
     progress.emit("run_started", n_sites=len(sites), run_id=run_id)
+    unreachable: list[str] = []  # the reason, once the source proved unreachable
+    preflight = getattr(source, "preflight", None)
+    try:
+        if preflight is not None:
+            preflight()
+    except SourceUnreachable as exc:
+        unreachable.append(str(exc))
 
     def waiting(message: str) -> None:
         logger.warning("%s", message)
@@ -217,15 +290,23 @@ def monitor_sites(
         record.waited_for = message
 
     def process(site: Site) -> None:
-        progress.emit("site_started", site_id=site.id)
         entry = record.sites[site.id]
+        if STOP.is_set():
+            return
+        if unreachable:  # said once, for the site that met it; the others are not tried
+            entry.update(status="failed", reason="not tried: the source is unreachable")
+            progress.emit("site_not_tried", site_id=site.id)
+            return
+        progress.emit("site_started", site_id=site.id)
         try:
             first, last = load_range(site, config.start, end)
             scenes = search_scenes(source, site, first, last)
             entry["scenes_found"] = len(scenes)
             progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
-            plan = plan_site_task(config.out, site, scenes, config.start, full)
+            plan, recovered = plan_site_task(config.out, site, scenes, config.start, full)
             entry["scenes_new"] = len(plan.new_scene_ids)
+            if recovered:
+                entry["recovered"] = recovered
             if plan.up_to_date:
                 entry["status"] = "skipped"
                 entry["reason"] = ("no new scenes" if scenes else
@@ -237,7 +318,9 @@ def monitor_sites(
             _drop_maps(tables)
         except Exception as exc:  # per-site isolation: record, carry on with the others
             raise_termination_behind(exc)
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            message = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            if isinstance(exc, SourceUnreachable) and not unreachable:
+                unreachable.append(str(exc))
             logger.error("%s: failed: %s", site.id, message)
             entry.update(status="failed", reason=message)
             progress.emit("site_failed", site_id=site.id, error=message)
@@ -259,8 +342,20 @@ def monitor_sites(
         except Exception as exc:
             raise_termination_behind(exc)
             record.errors.append(f"trajectories: {type(exc).__name__}: {exc}".splitlines()[0])
+        skipped = dict(getattr(source, "skipped_items", None) or {})
+        if skipped:
+            logger.warning("%d catalogue item(s) skipped as unusable (named in the run "
+                           "record)", len(skipped))
+            record.skipped_items = {k: skipped[k] for k in list(skipped)[:100]}
+            record.skipped_item_count = len(skipped)
+        if unreachable:
+            record.unreachable = unreachable[0]
+            record.errors.append(f"source unreachable: {unreachable[0]}")
         record.finish()
-        write_run_record(config.out, record)
+        try:
+            write_run_record(config.out, record)
+        except StoreError as exc:  # the tables are written; say so in one line, exit 1
+            record.errors.append(f"run record not written: {exc}")
     logger.info("run %s: %s", run_id, record.headline)
     if record.failed_sites or record.errors:
         # a Failed state, not an exception: the run is marked failed with this summary, and
@@ -276,7 +371,11 @@ def run_monitoring(config: RunConfig, *, full: bool = False) -> dict[str, Any]:
     some sites failed.
     """
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+    if config.catalog:  # Prefect stores a flow's parameters: never a URL's password or token
+        params["catalog"] = hide_secret_url(config.catalog)
     state = monitor_sites(**params, full=full, return_state=True)
     if state.is_failed():
-        raise SitesFailed(state.message or "the monitoring run failed")
+        data = state.result(raise_on_failure=False)
+        unreachable = data.get("unreachable") if isinstance(data, dict) else None
+        raise SitesFailed(state.message or "the monitoring run failed", unreachable)
     return state.result()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from aoi import Site, load_sites
-from flows.config import SEEN_MIN
+from flows.config import SEEN_MIN, ConfigError, check_sites_path
 from flows.reports.figures import change_map, extent_chart
 from flows.reports.model import PartnerReport, ReportError, SiteReport
 from flows.reports.pdf import pdf_renderer
@@ -38,6 +38,7 @@ from flows.reports.text import (
 )
 from flows.results.alerts import TABLE as ALERTS_TABLE
 from flows.results.alerts import read_alerts
+from flows.results.files import StoreError
 from flows.results.store import read_table
 
 __all__ = ["UNASSIGNED", "build_reports", "csv_rows", "parse_month", "partner_slug",
@@ -54,7 +55,7 @@ _MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 def parse_month(text: object) -> dt.date:
     """``YYYY-MM`` -> the first day of that month; :class:`ReportError` otherwise."""
     match = _MONTH_RE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
+    if match is None or int(match[1]) < 1:
         raise ReportError(f"--month must be YYYY-MM (e.g. 2024-06), got {str(text)[:40]!r}")
     return dt.date(int(match[1]), int(match[2]), 1)
 
@@ -68,14 +69,20 @@ def partner_slug(partner: str | None) -> str:
     return slug or "partner-" + hashlib.blake2b(partner.encode(), digest_size=4).hexdigest()
 
 
-def _read(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read(out: Path, unreadable: dict[str, str] | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The change and observation rows; a site whose files cannot be read is left out of
+    both and named in ``unreadable`` (one broken partition must not refuse every report)."""
     if not out.is_dir():
         raise ReportError(f"results folder {out} not found (set --out)")
-    change = read_table(out, "change")
+    broken: dict[str, str] = {} if unreadable is None else unreadable
+    change = read_table(out, "change", unreadable=broken)
+    obs = read_table(out, "observations", unreadable=broken)
+    change = change[~change["site_id"].isin(list(broken))].reset_index(drop=True)
+    obs = obs[~obs["site_id"].isin(list(broken))].reset_index(drop=True)
     if change.empty:
         raise ReportError(f"{out}: no change rows; run `bluecarbon run --out {out}` first")
     change["period"] = pd.to_datetime(change["period"]).dt.date
-    obs = read_table(out, "observations")
     obs["period"] = obs["datetime"].dt.tz_convert(None).dt.to_period("M").dt.start_time.dt.date
     return change, obs
 
@@ -110,6 +117,23 @@ def site_report(site: Site, month: dt.date, history: pd.DataFrame, scenes: int,
                       change_map(site, month, out))
 
 
+def _alerts(out: Path, site_ids: list[str]) -> pd.DataFrame | None:
+    """The sites' alerts, site by site: an unreadable alerts file leaves that site without
+    alerts in the report, not every site without a report."""
+    if not (out / ALERTS_TABLE).is_dir():
+        return None
+    frames = []
+    for site_id in site_ids:
+        try:
+            frames.append(read_alerts(out, site_id))
+        except StoreError:
+            continue
+    if not frames:
+        return None
+    filled = [f for f in frames if len(f)]
+    return pd.concat(filled, ignore_index=True) if filled else frames[0]
+
+
 # --------------------------------------------------------------------------- assembly
 
 
@@ -126,12 +150,18 @@ def csv_rows(rows: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None = None
-                  ) -> list[PartnerReport]:
-    """Render every partner's summary for ``month`` in memory (HTML, PDF, CSV rows)."""
+def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None = None,
+                  unreadable: dict[str, str] | None = None) -> list[PartnerReport]:
+    """Render every partner's summary for ``month`` in memory (HTML, PDF, CSV rows). Sites
+    whose stored files cannot be read are left out and named in ``unreadable``."""
     out = Path(out)
+    if sites_path is not None:
+        try:  # a FIFO or /dev/zero as the sites file would never finish reading
+            check_sites_path(Path(sites_path))
+        except ConfigError as exc:
+            raise ReportError(str(exc)) from None
     sites = load_sites(sites_path)
-    change, obs = _read(out)
+    change, obs = _read(out, unreadable)
     stored = set(change["site_id"])
     known = [s for s in sites if s.id in stored]
     if not known:
@@ -145,7 +175,7 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
     for site in known:
         groups.setdefault((site.partner or "").strip(), []).append(site)
     month_obs = obs[obs["period"] == month]
-    alerts = read_alerts(out) if (out / ALERTS_TABLE).is_dir() else None
+    alerts = _alerts(out, [s.id for s in known])
     renderer = pdf_renderer()  # fails before any work where no PDF renderer is installed
     reports, slugs = [], set()
     # sites without a partner first, so that they always get the slug UNASSIGNED

@@ -53,7 +53,7 @@ from pathlib import Path
 
 from flows.reports.model import PartnerReport
 from flows.reports.render import content_id, render_html
-from flows.results.files import atomic_path
+from flows.results.files import StoreError, atomic_path, ensure_dir
 
 __all__ = ["Delivery", "DeliveryError", "DeliverySettings", "build_message", "deliver",
            "load_settings", "plan"]
@@ -229,9 +229,9 @@ def build_message(delivery: Delivery, sender: str) -> EmailMessage:
     return msg
 
 
-def _write_eml(msg: EmailMessage, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
+def _write_eml(msg: EmailMessage, path: Path, root: Path | None = None) -> None:
+    ensure_dir(path.parent, root)
+    with atomic_path(path, root) as tmp:
         tmp.write_bytes(msg.as_bytes())
 
 
@@ -271,9 +271,10 @@ def deliver(deliveries: list[Delivery], settings: DeliverySettings, out: str | P
             to_send.append((d, msg))
             continue
         try:
-            _write_eml(msg, eml)
-        except OSError as exc:
-            failures.append(f"{d.report.partner}: cannot write {eml}: {exc.strerror or exc}")
+            _write_eml(msg, eml, Path(out))
+        except (OSError, StoreError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            failures.append(f"{d.report.partner}: cannot write {eml}: {why}")
             continue
         print(f"outbox: {eml}")
         if settings.host:

@@ -6,13 +6,21 @@ email body; plain text), and the month's folder written whole::
     <out>/reports/<YYYY-MM>/<partner-slug>/<partner-slug>-<YYYY-MM>.csv    the month's change rows
 
 The folder is built beside the old one and swapped in by rename: a failure leaves the previous
-reports as they were. HTML is rendered by Jinja2 with autoescape on.
+reports as they were. Reports of the same results folder written at once (two ``bluecarbon
+report`` of one month, or of two months) build their folders apart and swap them in one at a
+time, under the writers' lock of ``<out>/reports`` (:func:`flows.results.files.writer_lock`),
+which also clears what killed writers left (``.<month>.old-*``, and ``.<month>.tmp-<pid>-*``
+of processes no longer alive). Nothing is written through a link. HTML is rendered by Jinja2
+with autoescape on.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -22,6 +30,7 @@ import jinja2
 from flows.config import SEEN_MIN
 from flows.reports.model import PartnerReport, ReportError
 from flows.reports.text import HABITAT_LABEL
+from flows.results.files import StoreError, check_inside, ensure_dir, writer_lock
 
 __all__ = ["content_id", "render_html", "write_reports"]
 
@@ -61,26 +70,52 @@ def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool =
         versions=report.versions)
 
 
+_LEFT_BEHIND = re.compile(r"^\.\d{4}-\d{2}\.(?:old-[0-9a-f]+|tmp-(\d+)-[0-9a-f]+)$")
+
+
 def write_reports(out: str | Path, month: dt.date, reports: list[PartnerReport]) -> Path:
-    """Write ``<out>/reports/<YYYY-MM>/`` whole: built beside it, then swapped in by rename."""
-    root = Path(out) / "reports"
+    """Write ``<out>/reports/<YYYY-MM>/`` whole: built beside it, then swapped in by rename
+    under the reports' writers' lock (module doc)."""
+    out = Path(out)
+    root = out / "reports"
     final = root / f"{month:%Y-%m}"
-    token = secrets.token_hex(6)
+    token = f"{os.getpid()}-{secrets.token_hex(6)}"
     tmp, old = root / f".{final.name}.tmp-{token}", root / f".{final.name}.old-{token}"
     try:
+        ensure_dir(root, out)
+        check_inside(final, out)
         for report in reports:
             folder = tmp / report.slug
             folder.mkdir(parents=True)
             (folder / report.filename("html")).write_text(report.html, encoding="utf-8")
             (folder / report.filename("pdf")).write_bytes(report.pdf)
             (folder / report.filename("csv")).write_bytes(report.csv)
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-    except OSError as exc:
+        with writer_lock(root, root=out):
+            _clear_left_behind(root)
+            check_inside(final, out)
+            if final.exists():
+                final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old, ignore_errors=True)
+    except (OSError, StoreError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not final.exists():
             old.rename(final)
-        raise ReportError(f"{final}: cannot write reports: {exc.strerror or exc}") from None
-    shutil.rmtree(old, ignore_errors=True)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ReportError(f"{final}: cannot write reports: {why}") from None
     return final
+
+
+def _clear_left_behind(root: Path) -> None:
+    """Under the lock: remove old folders (only ever made under it, so any seen now is a
+    killed writer's) and temp folders of processes that no longer run."""
+    import psutil
+
+    for entry in os.scandir(root):
+        match = _LEFT_BEHIND.match(entry.name)
+        if not match or entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
+            continue
+        if match.group(1) is not None and psutil.pid_exists(int(match.group(1))):
+            continue  # being built by a live writer
+        with contextlib.suppress(OSError):
+            shutil.rmtree(entry.path)

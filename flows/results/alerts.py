@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from aoi import SITE_ID_PATTERN
-from flows.results.files import StoreError, atomic_path, writer_lock
+from flows.results.files import StoreError, atomic_path, check_inside, ensure_dir, writer_lock
 from flows.results.store import PARTITION_COLUMN, check_site_id
 
 __all__ = ["ALERT_SCHEMA", "AlertWrite", "SiteAlerts", "alerts_geojson", "read_alerts",
@@ -115,7 +115,8 @@ def write_alerts(root: str | os.PathLike[str], alerts: SiteAlerts) -> AlertWrite
         return None
     lo, hi = (pd.Timestamp(t) for t in alerts.window)
     try:
-        with writer_lock(root / TABLE, geojson.parent):
+        with writer_lock(root / TABLE, geojson.parent, root=root):
+            check_inside(path, root)
             old = _read_file(path) if path.is_file() else _FILE_SCHEMA.empty_table()
             old_ids = old.column("alert_id").to_pylist()
             first = pd.to_datetime(old.column("first_seen").to_pandas(), utc=True)
@@ -124,11 +125,11 @@ def write_alerts(root: str | os.PathLike[str], alerts: SiteAlerts) -> AlertWrite
             keep = [a not in new_ids and not w for a, w in zip(old_ids, in_window, strict=True)]
             merged = pa.concat_tables([old.filter(pa.array(keep, pa.bool_())), new])
             merged = merged.sort_by([("first_seen", "ascending"), ("alert_id", "ascending")])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
+            ensure_dir(path.parent, root)
+            with atomic_path(path, root) as tmp:
                 pq.write_table(merged.combine_chunks(), tmp, compression="zstd")
-            geojson.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(geojson) as tmp:
+            ensure_dir(geojson.parent, root)
+            with atomic_path(geojson, root) as tmp:
                 frame = merged.to_pandas()
                 frame.insert(0, PARTITION_COLUMN, alerts.site_id)
                 tmp.write_text(json.dumps(alerts_geojson(frame), separators=(",", ":")))

@@ -18,6 +18,9 @@ so that a run that has to wait can say for what::
     waiting for run 0b5e... (pid 4242 on host-a, started 2025-06-01T02:00:03+00:00) holding results
 
 ``wait=False`` raises :class:`RunLocked` with that line (``... holds results``) instead.
+
+The lock file is opened with ``O_NOFOLLOW``: a link planted at ``<out>/.run.lock`` is refused
+(:class:`~flows.results.StoreError`), never followed to truncate the file it points to.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from flows.results.files import NOFOLLOW, open_nofollow
 
 try:  # POSIX; elsewhere runs are not serialised (documented limitation, as flows.results.files)
     import fcntl
@@ -67,10 +72,13 @@ def read_holder(out: str | os.PathLike[str]) -> LockHolder | None:
     The record says who took the lock last; whether the lock is still held is only known by
     trying to take it (:func:`run_lock`)."""
     try:
-        text = (Path(out) / LOCK_FILE).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        fd = os.open(Path(out) / LOCK_FILE, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
         return None
-    return _parse(text)
+    try:
+        return _read_fd(fd)
+    finally:
+        os.close(fd)
 
 
 def _parse(text: str) -> LockHolder | None:
@@ -117,8 +125,7 @@ def run_lock(out: str | os.PathLike[str], run_id: str, *, wait: bool = True,
     if fcntl is None:  # pragma: no cover
         yield me
         return
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
-                 0o644)
+    fd = open_nofollow(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -45,7 +45,7 @@ from rasterio.transform import Affine
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
 from flows import PROCESSING_VERSION
-from flows.results.files import StoreError, atomic_path, writer_lock
+from flows.results.files import StoreError, atomic_path, check_inside, ensure_dir, writer_lock
 from flows.results.store import check_site_id
 from flows.runtime.memory import release_pages
 from indices.maps import CHANGE_CODES, CLASS_CODES, NODATA, mode_halve
@@ -136,15 +136,16 @@ def _unchanged(path: Path, array: np.ndarray, grid: SiteGrid, tags: dict[str, st
 
 
 def write_cog(path: Path, array: np.ndarray, grid: SiteGrid, *, colormap: dict,
-              tags: dict[str, str], description: str = "") -> Path:
-    """Write a uint8 ``(y, x)`` array on ``grid`` as a COG at ``path``, atomically."""
+              tags: dict[str, str], description: str = "", root: Path | None = None) -> Path:
+    """Write a uint8 ``(y, x)`` array on ``grid`` as a COG at ``path``, atomically (never
+    through a link below the results folder ``root``)."""
     array = np.asarray(array)
     if array.dtype != np.uint8 or array.shape != grid.shape:
         raise ValueError(f"{path.name}: expected uint8 {grid.shape}, got {array.dtype} "
                          f"{array.shape}")
     profile = _profile(grid)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
+    ensure_dir(path.parent, root)
+    with atomic_path(path, root) as tmp:
         if profile.get("overview_count"):
             _write_with_overviews(tmp, array, grid, profile, colormap=colormap, tags=tags,
                                   description=description)
@@ -250,16 +251,17 @@ def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, 
     def write(job) -> Path | None:
         path, array, colours, tags, product = job
         try:
+            check_inside(path, root)
             if path.is_file() and _unchanged(path, array, grid, tags, colours):
                 return None
             return write_cog(path, array, grid, colormap=colours, tags=tags,
-                             description=_DESCRIPTIONS[product])
+                             description=_DESCRIPTIONS[product], root=root)
         finally:
             release_pages(array)  # a large site's maps: one month's pages at a time
 
     _compression()  # probe once, here: warnings filters are not thread-safe
     try:
-        with writer_lock(root / MAPS_DIR):
+        with writer_lock(root / MAPS_DIR, root=root):
             # GDAL encodes outside the GIL: a few threads keep the cores busy on many small maps
             with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
                 done = list(pool.map(write, jobs))

@@ -16,7 +16,8 @@ from typing import Any
 
 from flows import PROCESSING_VERSION
 from flows.config import RunConfig
-from flows.results.files import atomic_path, ensure_dir
+from flows.results.files import StoreError, atomic_path, ensure_dir, first_line
+from flows.sources.base import redact
 
 __all__ = ["RUNS_DIR", "RunRecord", "write_run_record"]
 
@@ -36,13 +37,18 @@ class RunRecord:
     errors: list[str] = field(default_factory=list)
     waited_for: str | None = None
     """The other run this one waited for (same results folder), if any."""
+    skipped_items: dict[str, str] = field(default_factory=dict)
+    """Catalogue items left out as unusable (the first 100), with why."""
+    skipped_item_count: int = 0
+    unreachable: str | None = None
+    """Why the source could not be reached, when that stopped the run."""
     finished_at: str | None = None
     status: str = "running"
     processing_version: str = PROCESSING_VERSION
 
     @classmethod
     def start(cls, run_id: str, config: RunConfig, end: dt.date) -> RunRecord:
-        params = {k: (str(v) if isinstance(v, (Path, dt.date)) else v)
+        params = {k: redact(str(v)) if isinstance(v, (Path, dt.date, str)) else v
                   for k, v in asdict(config).items()}
         params["effective_end"] = end.isoformat()
         return cls(run_id=run_id, started_at=_now(), parameters=params)
@@ -81,10 +87,15 @@ def _now() -> str:
 
 
 def write_run_record(out: Path, record: RunRecord) -> Path:
-    """``<out>/runs/<run_id>.json``, written atomically (:func:`flows.results.files.atomic_path`)."""
+    """``<out>/runs/<run_id>.json``, written atomically (:func:`flows.results.files.atomic_path`):
+    whole or not at all, never through a link; :class:`StoreError` (one line) if it cannot be."""
     folder = Path(out) / RUNS_DIR
-    ensure_dir(folder)
     path = folder / f"{record.run_id}.json"
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record.as_dict(), fh, indent=2, sort_keys=True)
+    try:
+        ensure_dir(folder, Path(out))
+        with atomic_path(path, Path(out)) as tmp, open(tmp, "x", encoding="utf-8") as fh:
+            json.dump(record.as_dict(), fh, indent=2, sort_keys=True)
+    except OSError as exc:  # a full disk, a file where the folder goes: one line
+        raise StoreError(f"{path}: cannot write the run record: "
+                         f"{exc.strerror or first_line(exc)}") from None
     return path

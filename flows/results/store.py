@@ -46,6 +46,7 @@ from aoi.sites import SITE_ID_PATTERN
 from flows.results.files import (
     StoreError,
     atomic_path,
+    check_inside,
     ensure_dir,
     first_line,
     writer_lock,
@@ -398,9 +399,9 @@ def _read_partition(spec: TableSpec, path: Path) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=fschema)
 
 
-def _atomic_write(table: pa.Table, path: Path) -> None:
+def _atomic_write(table: pa.Table, path: Path, root: Path | None = None) -> None:
     try:
-        with atomic_path(path) as tmp, open(tmp, "xb") as fh:
+        with atomic_path(path, root) as tmp, open(tmp, "xb") as fh:
             pq.write_table(table, fh, **_WRITE_OPTIONS)
     except (OSError, pa.ArrowException) as exc:
         raise StoreError(f"{path}: write failed: {first_line(exc)}") from exc
@@ -448,12 +449,13 @@ def _upsert(spec: TableSpec, root: Path, table_dir: Path, data: pa.Table) -> Wri
     inserted: dict[str, int] = {}
     replaced: dict[str, int] = {}
     files: dict[str, Path] = {}
-    with writer_lock(table_dir):  # also removes the temp files of killed writers
+    with writer_lock(table_dir, root=root):  # also removes the temp files of killed writers
         merged: dict[str, pa.Table] = {}
         for site_id in site_ids:
             path = partition_path(root, spec.name, site_id)
             rows = data.filter(pc.equal(data.column(PARTITION_COLUMN), site_id))
             rows = rows.drop_columns([PARTITION_COLUMN])
+            check_inside(path, root)  # never read (nor replace) through a link
             existing = _read_partition(spec, path) if path.is_file() else None
             merged[site_id], n_replaced = _merge(spec, existing, rows)
             replaced[site_id] = n_replaced
@@ -461,8 +463,8 @@ def _upsert(spec: TableSpec, root: Path, table_dir: Path, data: pa.Table) -> Wri
             files[site_id] = path
         for site_id in site_ids:
             path = files[site_id]
-            ensure_dir(path.parent)
-            _atomic_write(merged[site_id], path)
+            ensure_dir(path.parent, root)
+            _atomic_write(merged[site_id], path, root)
     return WriteSummary(spec.name, inserted, replaced, files)
 
 
@@ -482,10 +484,15 @@ def _stored_sites(table_dir: Path) -> list[str]:
 
 
 def read_table(
-    root: str | os.PathLike[str], table: str, site_id: str | None = None
+    root: str | os.PathLike[str], table: str, site_id: str | None = None, *,
+    unreadable: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The stored rows (of one site, or all), in the table's column order and sort order, with
-    ``site_id`` as strings; an empty frame with the table's columns and dtypes if none."""
+    ``site_id`` as strings; an empty frame with the table's columns and dtypes if none.
+
+    A partition that cannot be read raises :class:`StoreError`, unless ``unreadable`` is
+    given: then it is left out and named there (``{site_id: message}``), so that one broken
+    site does not take every other site's rows with it (summaries, reports)."""
     spec = _spec(table)
     table_dir = Path(root) / spec.name
     sites = [check_site_id(site_id)] if site_id is not None else _stored_sites(table_dir)
@@ -494,7 +501,13 @@ def read_table(
         path = partition_path(root, spec.name, sid)
         if not path.is_file():
             continue
-        stored = _read_partition(spec, path)
+        try:
+            stored = _read_partition(spec, path)
+        except StoreError as exc:
+            if unreadable is None:
+                raise
+            unreadable[sid] = str(exc)
+            continue
         ids = pa.array([sid] * stored.num_rows, pa.string())
         parts.append(stored.add_column(0, spec.schema.field(PARTITION_COLUMN), ids))
     if not parts:

@@ -70,6 +70,8 @@ class RunDisplay:
             p.console.print(f"[dim]skip[/]   {f['site_id']}: no new scenes ({f['n_scenes']} found, "
                             "all stored)")
             p.advance(task)
+        elif event == "site_not_tried":  # the source is unreachable: said once, at the end
+            p.advance(task)
         elif event == "site_failed":
             # messages carry text from servers and exceptions: never markup ("[/]" would
             # raise inside the flow, "[link=...]" would make a link)
@@ -82,9 +84,13 @@ class RunDisplay:
         for col in ("site", "habitat", "month", "seen %", "baseline ha", "extent ha",
                     "interval ha", "gain ha", "loss ha"):
             table.add_column(col, justify="left" if col in ("site", "habitat") else "right")
-        change = read_table(out, "change")
+        unreadable: dict[str, str] = {}  # one broken partition must not hide the others
+        change = read_table(out, "change", unreadable=unreadable)
         for site in self.sites:
             rows = change[change["site_id"] == site.id]
+            if site.id in unreadable:
+                table.add_row(site.id, site.habitat, "unreadable", "-", "-", "-", "-", "-", "-")
+                continue
             if rows.empty:
                 table.add_row(site.id, site.habitat, "-", "-", "-", "-", "-", "-", "-")
                 continue

@@ -97,6 +97,9 @@ class TemporaryAPI:
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log, env=env,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            # out of the terminal's process group: Ctrl-C there reaches the run, which stops
+            # this server itself, and never kills it under a run still talking to it
+            start_new_session=True,
         )
         return self
 

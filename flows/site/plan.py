@@ -32,10 +32,15 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
               full: bool = False) -> SitePlan:
     """Incremental processing: only scenes the store does not hold, and the months from the
     first of them on (later months carry its pixels forward). ``stored`` is the site's
-    ``observations`` rows; a different ``processing_version`` there forces a full run.
-    Scenes before ``report_from`` (the baseline, read for context) are never rows."""
-    if not full and len(stored) and (stored["processing_version"] != PROCESSING_VERSION).any():
-        full = True
+    ``observations`` rows; a different ``processing_version`` among the rows of the scenes
+    found forces a full run. Only those: a full run rewrites exactly them, so an older row it
+    cannot rewrite (a scene no longer in the catalogue, or before ``report_from``) does not
+    force a full recompute every night. Scenes before ``report_from`` (the baseline, read for
+    context) are never rows."""
+    if not full and len(stored):
+        found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
+        rewritable = stored[stored["scene_id"].isin(found)]
+        full = bool((rewritable["processing_version"] != PROCESSING_VERSION).any())
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:
