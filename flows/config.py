@@ -120,9 +120,10 @@ def check_input_file(path: Path, what: str, max_bytes: int) -> None:
     except OSError as exc:
         raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"{what} {path} is not a regular file")
+        raise ConfigError(f"cannot read {what} {path}: not a regular file (a folder, a FIFO "
+                          "or a device)")
     if st.st_size > max_bytes:
-        raise ConfigError(f"{what} {path} is {st.st_size / 2**20:.1f} MB; files over "
+        raise ConfigError(f"cannot read {what} {path}: {st.st_size / 2**20:.1f} MB; files over "
                           f"{max_bytes / 2**20:g} MB are refused")
 
 
