@@ -35,7 +35,8 @@ from pathlib import Path
 import shapely
 import xarray as xr
 
-from aoi import Site
+from aoi import SENTINEL2_FIRST_DAY, Site
+from flows.sources._io import read_local
 from flows.sources._reader import CUBE_BANDS, Granule, load_cube, solar_day_scenes
 from flows.sources.base import CHUNKS, SceneRef, SourceError
 
@@ -88,12 +89,17 @@ def find_products(root: str | os.PathLike[str]) -> list[Path]:
     return found
 
 
+MAX_MTD_BYTES = 16 * 2**20
+"""Largest product metadata file read (a real MTD_MSIL2A.xml is ~60 kB)."""
+
+
 def read_product(path: Path) -> SafeProduct:
-    """Parse ``MTD_MSIL2A.xml`` of one SAFE folder; a one-line SourceError if unusable."""
+    """Parse ``MTD_MSIL2A.xml`` of one SAFE folder; a one-line SourceError if unusable (a
+    FIFO or device in its place is refused unread, a file over 16 MB too)."""
     mtd = path / "MTD_MSIL2A.xml"
     try:
-        root = ET.parse(mtd).getroot()
-    except (OSError, ET.ParseError) as exc:
+        root = ET.fromstring(read_local(mtd, what="SAFE metadata", max_bytes=MAX_MTD_BYTES))
+    except ET.ParseError as exc:
         raise SourceError(f"cannot read {mtd}: {str(exc).splitlines()[0]}") from None
     text = _texts(root)
 
@@ -142,13 +148,41 @@ class SafeSource:
         if not 0 <= max_cloud <= 100:
             raise SourceError(f"max_cloud must be a percentage 0..100, got {max_cloud!r}")
         self.max_cloud = float(max_cloud)
+        self.skipped_items: dict[str, str] = {}
+        """Products left out, with why."""
+
+    def preflight(self) -> None:
+        """Fail now, in one line, if the folder cannot be listed."""
+        if not self.root.is_dir():
+            raise SourceError(f"SAFE folder {self.root} is not a folder")
 
     @cached_property
     def products(self) -> list[SafeProduct]:
+        """Every usable product; one that is not (unreadable metadata, missing bands, a time
+        outside Sentinel-2's record) is skipped and named in :attr:`skipped_items`."""
         paths = find_products(self.root)
         if not paths:
             raise SourceError(f"no Sentinel-2 L2A SAFE product (MTD_MSIL2A.xml) under {self.root}")
-        products = [read_product(p) for p in paths]
+        products = []
+        for path in paths:
+            try:
+                product = read_product(path)
+            except SourceError as exc:
+                self.skipped_items[path.name] = str(exc)
+                log.warning("SAFE product %s skipped: %s", path.name, exc)
+                continue
+            latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+            if not SENTINEL2_FIRST_DAY <= product.datetime.date() <= latest.date():
+                self.skipped_items[product.product_id] = (
+                    f"acquisition time {product.datetime:%Y-%m-%d} is outside Sentinel-2's "
+                    "record")
+                continue
+            products.append(product)
+        if not products:  # nothing usable at all: a setup problem, said in one line
+            first = next(iter(self.skipped_items.values()))
+            raise SourceError(f"no usable SAFE product under {self.root}"
+                              + (f" ({len(self.skipped_items)} skipped); the first: {first}"
+                                 if len(self.skipped_items) > 1 else f": {first}"))
         for p in products:
             if p.stand_ins:
                 log.info("%s: no 10 m B08 on disk, reading %s", p.product_id,

@@ -26,6 +26,12 @@ Choices, and why:
   on a distributed cluster too. The flow must not store observation rows of those scenes
   (an incremental run then fetches them again): see :func:`failed_scenes`.
 
+Every request has a deadline for the whole answer, body included (``BLUECARBON_HTTP_TIMEOUT``,
+:class:`flows.sources._io.DeadlineAdapter`): the client's own timeout bounds each socket read
+only. A service that cannot be reached at all (no DNS answer, connection refused, no route) is
+not retried: :meth:`SentinelHubSource.preflight` finds it before a run (exit code 4), a search
+raises :class:`~flows.sources.SourceUnreachable`, and a tile request fails at once.
+
 Credentials come from ``SH_CLIENT_ID`` / ``SH_CLIENT_SECRET``; ``SH_BASE_URL`` / ``SH_TOKEN_URL``
 point at another deployment (Copernicus Data Space Ecosystem, a test server). One
 ``SHConfig(use_defaults=True, ...)`` is built from them and passed to every sentinelhub-py call,
@@ -76,6 +82,7 @@ from sentinelhub.exceptions import (
 
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid
+from flows.sources._io import check_reachable, deadline_session, unreachable_reason
 from flows.sources.base import (
     BANDS,
     CHUNKS,
@@ -83,7 +90,9 @@ from flows.sources.base import (
     FETCH_OK,
     SceneRef,
     SourceError,
+    SourceUnreachable,
     failed_scenes,
+    redact,
     status_rows,
 )
 
@@ -222,11 +231,19 @@ class SentinelHubSource:
             max_cloud, int(max_tile_px), int(page_size))
         self._fetcher = _Fetcher(self.settings, max_cloud)
 
+    def preflight(self) -> None:
+        """Fail now, in one line (:class:`SourceUnreachable`, within ~10 s each), unless the
+        service and its token service accept a connection. Sends nothing."""
+        check_reachable(self.settings.base_url, what="Sentinel Hub")
+        check_reachable(self.settings.token_url, what="the Sentinel Hub token service")
+
     # -- search --------------------------------------------------------------------------
     def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
         """Catalog items over the site's bounding box in ``[start, end]``, one ref per solar
         day, oldest first."""
         catalog = SentinelHubCatalog(config=self._fetcher.config)
+        catalog.client = _DeadlineClient(config=self._fetcher.config,
+                                         default_retry_time=catalog.client.default_retry_time / 1000)
         query = "" if self.max_cloud is None else f"eo:cloud_cover <= {self.max_cloud:g}"
         try:
             items = list(catalog.search(
@@ -235,9 +252,17 @@ class SentinelHubSource:
                 fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
                         "exclude": []}))
         except (DownloadFailedException, MissingDataInRequestException, OAuth2Error,
-                requests.RequestException, KeyError, TypeError) as exc:
-            raise SourceError(f"sentinelhub: catalog search for site {site.id} failed: "
-                              f"{_describe(exc)}") from None
+                requests.RequestException, KeyError, TypeError, _Unreachable) as exc:
+            where = f"sentinelhub: catalog search for site {site.id} failed"
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                raise SourceUnreachable(f"{where}: {redact(self.settings.base_url)}: "
+                                        f"{reason}") from None
+            code = _status(exc) if isinstance(exc, DownloadFailedException) else None
+            retryable = (code is None and isinstance(exc, DownloadFailedException | requests.
+                                                     RequestException)) or \
+                (code is not None and (code in (408, 429) or code >= 500))
+            raise SourceError(f"{where}: {_describe(exc)}", retryable=retryable) from None
         lon = site.centroid_lonlat[0]
         days: dict[dt.date, list[tuple[dt.datetime, str, float]]] = {}
         for item in items:
@@ -419,6 +444,9 @@ class _Fetcher:
             except OAuth2Error as exc:
                 code, reason = 401, f"token refused ({exc.error})"
                 break
+            except _Unreachable as exc:  # not retried: the service is not there
+                code, reason = FETCH_BROKEN, str(exc)
+                break
             except _Undecodable as exc:
                 code, reason = FETCH_BROKEN, str(exc)
                 attempts += 1
@@ -443,12 +471,45 @@ class _Fetcher:
                        SentinelHubRequest.output_response("scl", MimeType.TIFF)],
             bbox=BBox(tile.bounds, crs=CRS(epsg)), size=(tile.width, tile.height),
             config=self.config)
+        request.download_client_class = _DeadlineClient  # the whole answer has a deadline
         (response,) = request.get_data(decode_data=False, max_threads=1)
         return _decode(response, tile.height, tile.width)
 
 
 class _Undecodable(Exception):
     pass
+
+
+class _Unreachable(Exception):
+    """The service cannot be reached (no DNS answer, refused, no route): not a
+    ``requests`` exception, so that sentinelhub-py does not retry it with backoff."""
+
+
+_SESSIONS = threading.local()
+
+
+class _DeadlineClient(SentinelHubDownloadClient):
+    """sentinelhub-py's client with a deadline for each whole answer (a requests session
+    with :class:`flows.sources._io.DeadlineAdapter`, one per thread), and connections that
+    cannot be made at all failing at once."""
+
+    def _do_download(self, request: Any) -> Any:
+        if request.url is None:
+            raise ValueError(f"Faulty request {request}, no URL specified.")
+        session = getattr(_SESSIONS, "session", None)
+        if session is None:
+            session = _SESSIONS.session = deadline_session()
+        try:
+            return session.request(request.request_type.value, url=request.url,
+                                   json=request.post_values,
+                                   headers=self._prepare_headers(request),
+                                   timeout=self.config.download_timeout_seconds)
+        except requests.ConnectionError as exc:
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                raise _Unreachable(f"cannot reach {redact(request.url.split('?')[0])}: "
+                                   f"{reason}") from None
+            raise
 
 
 def _decode(response: Any, h: int, w: int) -> np.ndarray:
