@@ -91,6 +91,10 @@ def _ring(ring: object, fail: Fail, where: str) -> list[tuple[float, float]]:
         raise fail(f"{where}: a linear ring needs at least 4 positions, got {len(points)}")
     if points[0] != points[-1]:
         raise fail(f"{where}: unclosed ring (first position {points[0]} != last {points[-1]})")
+    for (lon0, _), (lon1, _) in zip(points, points[1:], strict=False):
+        if abs(lon1 - lon0) > 180.0:  # an edge the long way round: the ring crosses 180 deg
+            raise fail(f"{where}: crosses the antimeridian (longitude {lon0} to {lon1}); "
+                       "split it at 180 deg into a MultiPolygon (RFC 7946, section 3.1.9)")
     return points
 
 

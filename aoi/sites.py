@@ -24,6 +24,7 @@ from typing import Any
 from shapely.geometry import MultiPolygon, Polygon
 
 from aoi import files
+from aoi.antimeridian import real_centroid_lonlat
 from aoi.errors import SitesError
 from aoi.geojson import decode, geodesic_area_m2, parse_geometry
 from aoi.geojson import kind as _kind
@@ -116,9 +117,10 @@ class Site:
 
     @property
     def centroid_lonlat(self) -> tuple[float, float]:
-        """Planar centroid of the lon/lat polygon (fine at site scale), as ``(lon, lat)``."""
-        c = self.geometry.centroid
-        return (float(c.x), float(c.y))
+        """Planar centroid of the lon/lat polygon (fine at site scale), as ``(lon, lat)``;
+        for a site split at the antimeridian, the centroid where it is
+        (:func:`aoi.antimeridian.real_centroid_lonlat`), not near longitude 0."""
+        return real_centroid_lonlat(self.geometry)
 
 
 def bundled_sites_path() -> Path:

@@ -66,6 +66,7 @@ from sentinelhub import (
     CRS,
     BBox,
     DataCollection,
+    Geometry,
     MimeType,
     MosaickingOrder,
     ResamplingType,
@@ -81,6 +82,7 @@ from sentinelhub.exceptions import (
 )
 
 from aoi import Site
+from aoi.antimeridian import crosses_antimeridian
 from aoi.grid import SiteGrid, site_grid
 from flows.sources._io import check_reachable, deadline_session, unreachable_reason
 from flows.sources.base import (
@@ -246,9 +248,13 @@ class SentinelHubSource:
                                          default_retry_time=catalog.client.default_retry_time / 1000)
         query = "" if self.max_cloud is None else f"eo:cloud_cover <= {self.max_cloud:g}"
         try:
+            # a site split at the antimeridian: its parts, not a bounding box round the world
+            where = ({"geometry": Geometry(site.geometry, crs=CRS.WGS84)}
+                     if crosses_antimeridian(site.geometry)
+                     else {"bbox": BBox(site.geometry.bounds, crs=CRS.WGS84)})
             items = list(catalog.search(
                 self._fetcher.collection, time=(start, end), limit=self.page_size,
-                bbox=BBox(site.geometry.bounds, crs=CRS.WGS84), filter=query or None,
+                filter=query or None, **where,
                 fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
                         "exclude": []}))
         except (DownloadFailedException, MissingDataInRequestException, OAuth2Error,
