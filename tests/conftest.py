@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from hostile import prefect_api, tiny_catalog  # noqa: F401 - fixtures of the hardening tests
 from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -37,7 +37,7 @@ from requests.adapters import HTTPAdapter
 from flows.sources.base import SourceError, SourceUnreachable, redact
 
 __all__ = ["CONNECT_TIMEOUT_S", "DeadlineAdapter", "HTTP_TIMEOUT_ENV", "MAX_DOCUMENT_BYTES",
-           "REACH_TIMEOUT_S", "check_reachable", "deadline_session", "http_deadline", "read_local",
+           "REACH_TIMEOUT_S", "check_local", "check_reachable", "deadline_session", "http_deadline", "read_local",
            "read_url", "regular_file", "split_userinfo", "unreachable_reason"]
 
 MAX_DOCUMENT_BYTES = 64 * 2**20
@@ -102,6 +102,22 @@ def read_local(path: str | os.PathLike[str], *, what: str,
         raise SourceError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def check_local(path: str | os.PathLike[str], *, what: str,
+                max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+    """What :func:`read_local` would refuse, found without opening ``path``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise SourceError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceError(f"{what} {path} is not a regular file")
+    if st.st_size > max_bytes:
+        raise SourceError(f"{what} {path} is {st.st_size / 2**20:.0f} MB; files over "
+                          f"{max_bytes // 2**20} MB are refused")
 
 
 def regular_file(path: str | os.PathLike[str]) -> bool:
@@ -199,7 +215,14 @@ def _read_body(resp: Any, end: float, deadline: float, max_bytes: int, where: st
                               f"({size} bytes received)", retryable=True)
         if sock is not None:
             sock.settimeout(min(left, CONNECT_TIMEOUT_S * 3))
-        chunk = resp.read1(65536)
+        try:
+            chunk = resp.read1(65536)
+        except TimeoutError:
+            if time.monotonic() < end:
+                raise
+            chunk = None
+        if chunk is None:
+            continue  # the deadline passed: said at the top of the loop
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)

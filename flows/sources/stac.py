@@ -74,6 +74,7 @@ from shapely.geometry import shape
 from aoi import SENTINEL2_FIRST_DAY, Site
 from flows.sources._io import (
     MAX_DOCUMENT_BYTES,
+    check_local,
     check_reachable,
     deadline_session,
     http_deadline,
@@ -159,9 +160,7 @@ class StacSource:
         if self._is_url:
             check_reachable(self.catalog, what="STAC catalog")
         else:
-            path = Path(_catalog_file(self.catalog))
-            if not path.is_file():
-                raise SourceError(f"STAC catalog {path} is not a regular file")
+            check_local(_catalog_file(self.catalog), what="STAC catalog")
 
     # -- Source protocol -----------------------------------------------------------------
     def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
