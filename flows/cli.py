@@ -128,6 +128,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_scheduler(config.dask_address)
     except (ConfigError, SitesError) as exc:
         return _fail(str(exc))
+    problem = _check_source(config)  # before Prefect: an unreachable source fails in seconds
+    if problem is not None:
+        return problem
 
     from flows.runtime.localapi import TemporaryAPI
     from flows.runtime.prefect import quiet_prefect
@@ -150,17 +153,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             api.stop()
 
 
-def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
-    from flows.monitor import SitesFailed, make_source, run_monitoring
-    from flows.runtime.display import RunDisplay
-    from flows.runtime.localapi import TemporaryAPIError
-    from flows.runtime.prefect import quiet_task_failures
+def _check_source(config: Any) -> int | None:
+    """A source that cannot work (no catalog, no credentials: exit 2) or cannot be reached
+    (exit 4) fails here, in one line, before Prefect is started or imported."""
+    from flows.config import make_source
     from flows.sources import SourceError, SourceUnreachable
 
-    try:  # a source that cannot work (no catalog, no credentials, unreachable) fails before
-        # any work, while the temporary API boots
-        source = make_source(config)
-        preflight = getattr(source, "preflight", None)
+    try:
+        preflight = getattr(make_source(config), "preflight", None)
         if preflight is not None:
             preflight()
     except SourceUnreachable as exc:
@@ -168,8 +168,16 @@ def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
         return EXIT_UNREACHABLE
     except SourceError as exc:
         return _fail(str(exc))
+    return None
 
+
+def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.monitor import SitesFailed, run_monitoring
+    from flows.runtime.display import RunDisplay
+    from flows.runtime.localapi import TemporaryAPIError
+    from flows.runtime.prefect import quiet_task_failures
 
     if api is not None and get_current_settings().api.url:
         api.stop()  # a Prefect profile names a server: the run goes there

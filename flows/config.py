@@ -25,7 +25,7 @@ from flows.sources import CHUNKS, SOURCES, redact
 
 __all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_environment",
            "check_input_file", "check_scheduler", "check_sites_path", "hide_secret_url",
-           "load_config", "parse_date", "reveal_secret_url"]
+           "load_config", "make_source", "parse_date", "reveal_secret_url"]
 
 SEEN_MIN = 0.3
 """Below this fraction of a site seen clear in a month, the month gets no figure in the partner
@@ -219,6 +219,21 @@ def hide_secret_url(url: str) -> str:
 def reveal_secret_url(url: str) -> str:
     """The URL :func:`hide_secret_url` redacted into ``url`` in this process, else ``url``."""
     return _SECRET_URLS.get(url, url)
+
+
+def make_source(config: RunConfig) -> Any:
+    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used.
+    Imports no Prefect: the command line checks the source with it before anything starts."""
+    from flows.sources import get_source
+
+    kwargs: dict[str, Any] = {}
+    if config.source == "demo":
+        kwargs["seed"] = config.seed
+    if config.catalog:
+        kwargs["catalog"] = reveal_secret_url(config.catalog)
+    if config.max_cloud is not None and config.source != "demo":
+        kwargs["max_cloud"] = config.max_cloud
+    return get_source(config.source, **kwargs)
 
 
 def _check_out_entries(out: Path) -> None:

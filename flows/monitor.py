@@ -25,7 +25,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
-from flows.config import RunConfig, hide_secret_url, load_config, reveal_secret_url
+from flows.config import RunConfig, hide_secret_url, load_config, make_source
 from flows.results import TABLES, RunRecord, read_table, run_lock, write_rows, write_run_record
 from flows.results.alerts import write_alerts
 from flows.results.files import StoreError, set_aside
@@ -44,7 +44,7 @@ from flows.site import (
     recovery_trajectory,
     site_tables,
 )
-from flows.sources import SceneRef, Source, SourceError, SourceUnreachable, get_source, redact
+from flows.sources import SceneRef, Source, SourceError, SourceUnreachable, redact
 
 __all__ = ["SitesFailed", "make_source", "monitor_sites", "retryable", "run_monitoring"]
 
@@ -69,18 +69,6 @@ def retryable(task: Any, task_run: Any, state: Any) -> bool:
     if isinstance(exc, StoreError):
         return isinstance(exc.__cause__, TimeoutError | ConnectionError | InterruptedError)
     return isinstance(exc, TimeoutError | ConnectionError)
-
-
-def make_source(config: RunConfig) -> Source:
-    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used."""
-    kwargs: dict[str, Any] = {}
-    if config.source == "demo":
-        kwargs["seed"] = config.seed
-    if config.catalog:
-        kwargs["catalog"] = reveal_secret_url(config.catalog)
-    if config.max_cloud is not None and config.source != "demo":
-        kwargs["max_cloud"] = config.max_cloud
-    return get_source(config.source, **kwargs)
 
 
 def _default_end(config: RunConfig, source: Source) -> dt.date:
