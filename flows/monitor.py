@@ -307,10 +307,14 @@ def monitor_sites(
         except Exception as exc:  # per-site isolation: record, carry on with the others
             raise_termination_behind(exc)
             message = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
-            if isinstance(exc, SourceUnreachable) and not unreachable:
-                unreachable.append(str(exc))
-            logger.error("%s: failed: %s", site.id, message)
             entry.update(status="failed", reason=message)
+            if isinstance(exc, SourceUnreachable):  # said once, by the run's last line
+                if not unreachable:
+                    unreachable.append(str(exc))
+                logger.info("%s: stopped: %s", site.id, message)
+                progress.emit("site_not_tried", site_id=site.id)
+                return
+            logger.error("%s: failed: %s", site.id, message)
             progress.emit("site_failed", site_id=site.id, error=message)
             return
         for scene_id, reason in tables.failed_scenes.items():

@@ -31,9 +31,26 @@ class _OneLineTaskFailures(logging.Filter):
         return True
 
 
+class _SaidByTheFlow(logging.Filter):
+    """Without ``-v``, on the console only: Prefect's own two lines about a failed task
+    ("failed with exception", "finished in state Failed") are left out, since the flow says
+    each site's failure itself, once (Prefect's API still gets them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("prefect.task_runs")
+                    and record.levelno >= logging.ERROR
+                    and str(record.msg).startswith(("Task run failed with exception",
+                                                    "Finished in state Failed")))
+
+
 def quiet_task_failures(verbose: bool) -> None:
     if not verbose:
         logging.getLogger("prefect.task_runs").addFilter(_OneLineTaskFailures())
+        for logger in (logging.getLogger("prefect"), logging.getLogger()):
+            for handler in logger.handlers:
+                if type(handler).__name__ == "PrefectConsoleHandler" and not any(
+                        isinstance(f, _SaidByTheFlow) for f in handler.filters):
+                    handler.addFilter(_SaidByTheFlow())
 
 
 def flush_prefect(timeout: float = 10.0) -> None:
