@@ -193,11 +193,7 @@ class StacSource:
         hi = dt.datetime.combine(end, dt.time(23, 59, 59), dt.UTC) + dt.timedelta(days=1)
         found = self._api_items(site, lo, hi) if self._is_api() else self._static_items(site)
         keep = {}
-        for item in found:
-            reason = _unusable(item)
-            if reason is not None:
-                self._skip(item.id, reason)
-                continue
+        for item in found:  # each usable (checked as parsed: _parse_item)
             when = _item_time(item)
             cloud = item.properties.get("eo:cloud_cover")
             if when is None or not start <= (when + solar).date() <= end:
@@ -346,6 +342,10 @@ class StacSource:
         except Exception as exc:  # noqa: BLE001 - whatever a broken item raises, it is skipped
             self._skip(name, f"not a readable STAC item ({_one_line(exc)[:200]})")
             return None
+        reason = _unusable(item)
+        if reason is not None:
+            self._skip(item.id, reason)
+            return None
         if base is not None:
             for asset in item.assets.values():
                 if not _ABSOLUTE.match(asset.href) and not os.path.isabs(asset.href):
@@ -464,7 +464,9 @@ def _unusable(item: pystac.Item) -> str | None:
                 f"({SENTINEL2_FIRST_DAY} to today)")
     try:
         footprint = _footprint(item)
-    except (ValueError, TypeError, shapely.errors.GEOSException) as exc:
+        footprint.intersects(shapely.Point(0, 0))  # GEOS reads it now, or says why not
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError,
+            shapely.errors.GEOSException) as exc:
         return f"unreadable footprint ({_one_line(exc)[:80]})"
     coords = shapely.get_coordinates(footprint)
     if footprint.is_empty or not len(coords):
