@@ -336,8 +336,9 @@ class StacSource:
         try:
             if not isinstance(feature, dict):
                 raise ValueError("not a JSON object")
-            if isinstance(feature.get("id"), str) and feature["id"].strip():
-                name = feature["id"][:200]
+            if not (isinstance(feature.get("id"), str) and feature["id"].strip()):
+                raise ValueError("no id")
+            name = feature["id"][:200]
             item = pystac.Item.from_dict(feature, preserve_dict=False, migrate=True)
         except Exception as exc:  # noqa: BLE001 - whatever a broken item raises, it is skipped
             self._skip(name, f"not a readable STAC item ({_one_line(exc)[:200]})")
