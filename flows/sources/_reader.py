@@ -65,28 +65,23 @@ import dask.array as da
 import numpy as np
 import rasterio
 import rasterio.errors
-import shapely
 import xarray as xr
 from affine import Affine
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
+from flows.sources._checks import Unusable, check_raster, check_values, log_once
 from flows.sources._io import regular_file
 from flows.sources.base import (
     BANDS,
-    FETCH_BANDS,
     FETCH_BROKEN,
-    FETCH_DTYPE,
-    FETCH_GEOREF,
     FETCH_NOT_FILE,
     FETCH_OK,
-    FETCH_RANGE,
     SceneRef,
     SourceError,
     redact,
@@ -135,11 +130,7 @@ _TUNABLE = ("GDAL_HTTP_MAX_RETRY", "GDAL_HTTP_RETRY_DELAY", "GDAL_HTTP_CONNECTTI
 GDAL_ENV.update({k: os.environ[k] for k in _TUNABLE if os.environ.get(k, "").strip()})
 
 _DTYPES = {band: np.uint16 for band in BANDS} | {"SCL": np.uint8}
-_MAX_VALUE = {band: 65535 for band in BANDS} | {"SCL": 11}
-"""Largest valid value: L2A DN are uint16; SCL classes run 0..11."""
 _MAX_HANDLES = 32  # per thread; a day mosaic touches 7 bands x a few tiles
-MIN_COVER = 0.5
-"""Share of the part of the site grid an item's footprint covers that its raster must cover."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +301,7 @@ def read_block_status(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: 
         block, code = read_block(rasters, grid, band, window), FETCH_OK
     except Unusable as exc:
         code = exc.code
-        _log_once(f"{exc}; its scene is failed")
+        log_once(f"{exc}; its scene is failed")
         block = np.zeros((1, window[2], window[3]), dtype=_DTYPES[band])
     except SourceError as exc:
         match = _HTTP_CODE.search(str(exc))
@@ -347,14 +338,7 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
             if part is None:
                 continue
             (r0, r1, c0, c1), values = part
-            if values.dtype != dtype and values.size:
-                low, high = int(values.min()), int(values.max())
-                if low < 0 or high > _MAX_VALUE[band]:
-                    raise Unusable(FETCH_RANGE, f"{band} of {redact(href)} holds values "
-                                                f"{low}..{high}, outside 0..{_MAX_VALUE[band]}")
-            elif band == "SCL" and values.size and int(values.max()) > _MAX_VALUE[band]:
-                raise Unusable(FETCH_RANGE, f"SCL of {redact(href)} holds class "
-                                            f"{int(values.max())}; SCL classes are 0..11")
+            check_values(values, band, href, dtype)
             target = out[r0:r1, c0:c1]
             fill = empty[r0:r1, c0:c1] & (values != 0)
             if shift:
@@ -397,65 +381,6 @@ def _probe_status(href: str, timeout: float = 10.0) -> int | None:
         return int(err.code)
     except (urllib.error.URLError, OSError, ValueError):
         return None
-
-
-class Unusable(SourceError):
-    """A raster that must not be used (see :func:`check_raster`); ``code`` is its
-    ``fetch_status`` (:data:`~flows.sources.FETCH_REASONS`)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def check_raster(src: Any, href: str, band: str, grid: SiteGrid,
-                 footprint: tuple[float, float, float, float] | None) -> None:
-    """Raise :class:`Unusable` unless ``src`` is one band of integers with a CRS whose
-    footprint covers the site where its catalogue says (module doc)."""
-    shown = redact(href)
-    if src.count != 1:
-        raise Unusable(FETCH_BANDS, f"{band} asset {shown} has {src.count} bands, not one")
-    kind = np.dtype(src.dtypes[0]).kind
-    if kind not in "ui":
-        raise Unusable(FETCH_DTYPE, f"{band} of {shown} is {src.dtypes[0]}: L2A pixels are "
-                                    "integer digital numbers (floats would be reflectance)")
-    if src.crs is None:
-        raise Unusable(FETCH_GEOREF, f"{band} of {shown} has no CRS")
-    grid_box = shapely.box(*grid.bounds)
-    try:
-        raster = shapely.box(*transform_bounds(src.crs, grid.crs, *src.bounds,
-                                               densify_pts=21))
-        target = grid_box
-        if footprint is not None:
-            item = shapely.box(*transform_bounds("EPSG:4326", grid.crs, *footprint,
-                                                 densify_pts=21))
-            target = item.intersection(grid_box)
-    except (rasterio.errors.RasterioError, ValueError, shapely.errors.GEOSException) as exc:
-        raise Unusable(FETCH_GEOREF, f"{band} of {shown} cannot be placed on the site's grid "
-                                     f"({' '.join(str(exc).split())[:120]})") from None
-    covered = raster.intersection(target).area if target.area > 0 else 0.0
-    if footprint is None or target.area <= 0:
-        ok = raster.intersects(grid_box) and raster.area > 0
-    else:
-        ok = covered >= MIN_COVER * target.area
-    if not ok:
-        share = covered / target.area if target.area > 0 else 0.0
-        raise Unusable(FETCH_GEOREF, f"{band} of {shown} covers {share:.0%} of the site where "
-                                     f"its item lies (its CRS {src.crs}, bounds "
-                                     f"{tuple(round(v) for v in src.bounds)})")
-
-
-_LOGGED: set[str] = set()
-_LOGGED_LOCK = threading.Lock()
-
-
-def _log_once(message: str) -> None:
-    """Log a warning once per process (every block of an unusable raster fails alike)."""
-    with _LOGGED_LOCK:
-        if message in _LOGGED or len(_LOGGED) > 10_000:
-            return
-        _LOGGED.add(message)
-    log.warning("%s", message)
 
 
 def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int],

@@ -84,7 +84,14 @@ from sentinelhub.exceptions import (
 from aoi import Site
 from aoi.antimeridian import crosses_antimeridian
 from aoi.grid import SiteGrid, site_grid
-from flows.sources._io import check_reachable, deadline_session, unreachable_reason
+from flows.sources._io import check_reachable, unreachable_reason
+from flows.sources._sh_client import (
+    RATE_LIMITED,
+    DeadlineClient,
+    Unreachable,
+    describe,
+    status,
+)
 from flows.sources.base import (
     BANDS,
     CHUNKS,
@@ -119,7 +126,6 @@ _KNOWN_TOKEN_URLS = {  # deployments whose token service is not the Sentinel Hub
 MAX_TILE_PX = 2500
 """Largest width or height the Process API renders in one request."""
 
-_RATE_LIMITED = "rate limited (HTTP 429) beyond the allowed retries"
 _BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _PASS_MARGIN = dt.timedelta(minutes=10)
 
@@ -244,7 +250,7 @@ class SentinelHubSource:
         """Catalog items over the site's bounding box in ``[start, end]``, one ref per solar
         day, oldest first."""
         catalog = SentinelHubCatalog(config=self._fetcher.config)
-        catalog.client = _DeadlineClient(config=self._fetcher.config,
+        catalog.client = DeadlineClient(config=self._fetcher.config,
                                          default_retry_time=catalog.client.default_retry_time / 1000)
         query = "" if self.max_cloud is None else f"eo:cloud_cover <= {self.max_cloud:g}"
         try:
@@ -258,17 +264,17 @@ class SentinelHubSource:
                 fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
                         "exclude": []}))
         except (DownloadFailedException, MissingDataInRequestException, OAuth2Error,
-                requests.RequestException, KeyError, TypeError, _Unreachable) as exc:
+                requests.RequestException, KeyError, TypeError, Unreachable) as exc:
             where = f"sentinelhub: catalog search for site {site.id} failed"
             reason = unreachable_reason(exc)
             if reason is not None:
                 raise SourceUnreachable(f"{where}: {redact(self.settings.base_url)}: "
                                         f"{reason}") from None
-            code = _status(exc) if isinstance(exc, DownloadFailedException) else None
+            code = status(exc) if isinstance(exc, DownloadFailedException) else None
             retryable = (code is None and isinstance(exc, DownloadFailedException | requests.
                                                      RequestException)) or \
                 (code is not None and (code in (408, 429) or code >= 500))
-            raise SourceError(f"{where}: {_describe(exc)}", retryable=retryable) from None
+            raise SourceError(f"{where}: {describe(exc)}", retryable=retryable) from None
         lon = site.centroid_lonlat[0]
         days: dict[dt.date, list[tuple[dt.datetime, str, float]]] = {}
         for item in items:
@@ -438,10 +444,10 @@ class _Fetcher:
             try:
                 return self._request(plan, epsg, tile), FETCH_OK
             except OutOfRequestsException:  # a DownloadFailedException: catch it first
-                code, reason = 429, _RATE_LIMITED
+                code, reason = 429, RATE_LIMITED
                 break
             except DownloadFailedException as exc:
-                code, reason = _status(exc) or FETCH_BROKEN, _describe(exc)
+                code, reason = status(exc) or FETCH_BROKEN, describe(exc)
                 if code == 401 and not refreshed:  # token revoked or expired early: new one
                     SentinelHubDownloadClient.clear_cache()
                     refreshed = True
@@ -450,7 +456,7 @@ class _Fetcher:
             except OAuth2Error as exc:
                 code, reason = 401, f"token refused ({exc.error})"
                 break
-            except _Unreachable as exc:  # not retried: the service is not there
+            except Unreachable as exc:  # not retried: the service is not there
                 code, reason = FETCH_BROKEN, str(exc)
                 break
             except _Undecodable as exc:
@@ -477,45 +483,13 @@ class _Fetcher:
                        SentinelHubRequest.output_response("scl", MimeType.TIFF)],
             bbox=BBox(tile.bounds, crs=CRS(epsg)), size=(tile.width, tile.height),
             config=self.config)
-        request.download_client_class = _DeadlineClient  # the whole answer has a deadline
+        request.download_client_class = DeadlineClient  # the whole answer has a deadline
         (response,) = request.get_data(decode_data=False, max_threads=1)
         return _decode(response, tile.height, tile.width)
 
 
 class _Undecodable(Exception):
     pass
-
-
-class _Unreachable(Exception):
-    """The service cannot be reached (no DNS answer, refused, no route): not a
-    ``requests`` exception, so that sentinelhub-py does not retry it with backoff."""
-
-
-_SESSIONS = threading.local()
-
-
-class _DeadlineClient(SentinelHubDownloadClient):
-    """sentinelhub-py's client with a deadline for each whole answer (a requests session
-    with :class:`flows.sources._io.DeadlineAdapter`, one per thread), and connections that
-    cannot be made at all failing at once."""
-
-    def _do_download(self, request: Any) -> Any:
-        if request.url is None:
-            raise ValueError(f"Faulty request {request}, no URL specified.")
-        session = getattr(_SESSIONS, "session", None)
-        if session is None:
-            session = _SESSIONS.session = deadline_session()
-        try:
-            return session.request(request.request_type.value, url=request.url,
-                                   json=request.post_values,
-                                   headers=self._prepare_headers(request),
-                                   timeout=self.config.download_timeout_seconds)
-        except requests.ConnectionError as exc:
-            reason = unreachable_reason(exc)
-            if reason is not None:
-                raise _Unreachable(f"cannot reach {redact(request.url.split('?')[0])}: "
-                                   f"{reason}") from None
-            raise
 
 
 def _decode(response: Any, h: int, w: int) -> np.ndarray:
@@ -537,32 +511,3 @@ def _decode(response: Any, h: int, w: int) -> np.ndarray:
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
-
-
-def _status(exc: DownloadFailedException) -> int | None:
-    response = getattr(exc.request_exception, "response", None)
-    return None if response is None else int(response.status_code)
-
-
-def _describe(exc: BaseException) -> str:
-    """One line about a failed call: HTTP status and the service's message, no URL query."""
-    if isinstance(exc, OAuth2Error):
-        return (f"the token service refused the client credentials in {ENV_ID}/{ENV_SECRET} "
-                f"({exc.error})")
-    if isinstance(exc, OutOfRequestsException):
-        return _RATE_LIMITED
-    if isinstance(exc, DownloadFailedException):
-        inner = exc.request_exception
-        code = _status(exc)
-        if code is not None:
-            message = ""
-            try:
-                body = inner.response.json()
-                error = body.get("error", body) if isinstance(body, dict) else body
-                message = error.get("message", "") if isinstance(error, dict) else str(error)
-            except (ValueError, AttributeError):
-                pass
-            return f"HTTP {code}" + (f": {message}" if message else "")
-        if isinstance(inner, requests.RequestException):
-            return f"connection failed ({type(inner).__name__})"
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

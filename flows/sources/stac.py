@@ -55,7 +55,6 @@ when that package is installed; otherwise they are left as they are, with a warn
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import os
@@ -64,25 +63,29 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import pystac
 import shapely
 import xarray as xr
-from shapely.geometry import shape
 
-from aoi import SENTINEL2_FIRST_DAY, Site
+from aoi import Site
 from flows.sources._io import (
-    MAX_DOCUMENT_BYTES,
     check_local,
     check_reachable,
     deadline_session,
     http_deadline,
-    read_local,
-    read_url,
     unreachable_reason,
 )
 from flows.sources._reader import CUBE_BANDS, Granule, load_cube, solar_day_scenes
+from flows.sources._stac_catalog import (
+    catalog_file,
+    footprint,
+    item_time,
+    one_line,
+    parse_item,
+    read_json,
+    walk,
+)
 from flows.sources.base import CHUNKS, SceneRef, SourceError, SourceUnreachable, redact
 
 __all__ = ["ASSET_KEYS", "StacSource", "asset_hrefs", "boa_offset"]
@@ -101,11 +104,6 @@ _BASELINE_KEYS = ("s2:processing_baseline", "sentinel:processing_baseline", "pro
 _PRODUCT_KEYS = ("s2:product_uri", "sentinel:product_id", "s2:product_id")
 _PRODUCT_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _API_CONFORMANCE = "https://api.stacspec.org/v1."
-_ABSOLUTE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-MAX_DOCUMENTS = 200_000
-"""Most documents (catalogs, collections, item files) one static catalog walk reads."""
-MAX_SKIPPED_SHOWN = 100
-"""Skipped items named in the run record (the count is always there)."""
 
 
 class StacSource:
@@ -160,7 +158,7 @@ class StacSource:
         if self._is_url:
             check_reachable(self.catalog, what="STAC catalog")
         else:
-            check_local(_catalog_file(self.catalog), what="STAC catalog")
+            check_local(catalog_file(self.catalog), what="STAC catalog")
 
     # -- Source protocol -----------------------------------------------------------------
     def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
@@ -194,7 +192,7 @@ class StacSource:
         found = self._api_items(site, lo, hi) if self._is_api() else self._static_items(site)
         keep = {}
         for item in found:  # each usable (checked as parsed: _parse_item)
-            when = _item_time(item)
+            when = item_time(item)
             cloud = item.properties.get("eo:cloud_cover")
             if when is None or not start <= (when + solar).date() <= end:
                 continue
@@ -211,7 +209,7 @@ class StacSource:
                 raise self._failed
             if self._api is None and self._static is None:
                 try:
-                    root = _read_json(self.catalog, self.timeout)
+                    root = read_json(self.catalog, self.timeout)
                     conforms = root.get("conformsTo") or []
                     searchable = any(str(c).startswith(_API_CONFORMANCE)
                                      and "item-search" in str(c) for c in conforms)
@@ -219,7 +217,7 @@ class StacSource:
                                           for link in root.get("links") or []):
                         self._api = self._open_api()
                     else:
-                        self._static = self._walk(root, self.catalog)
+                        self._static = walk(root, self.catalog, timeout=self.timeout, skip=self._skip)
                 except SourceError as exc:
                     if not exc.retryable:
                         self._failed = exc
@@ -258,7 +256,8 @@ class StacSource:
             items = []
             for page in search.pages_as_dicts():
                 for feature in page.get("features") or []:
-                    item = self._parse_item(feature, None, f"a search page of {self.catalog}")
+                    item = parse_item(feature, None, f"a search page of {redact(self.catalog)}",
+                                      self._skip)
                     if item is not None:
                         items.append(item)
                     if len(items) >= self.max_items:
@@ -272,91 +271,20 @@ class StacSource:
             if self._failed is not None:
                 raise self._failed
             if self._static is None:
-                href = _catalog_file(self.catalog) if not self._is_url else self.catalog
+                href = catalog_file(self.catalog) if not self._is_url else self.catalog
                 try:
-                    self._static = self._walk(_read_json(href, self.timeout), href)
+                    self._static = walk(read_json(href, self.timeout), href, timeout=self.timeout,
+                                        skip=self._skip)
                 except SourceError as exc:
                     if not exc.retryable:
                         self._failed = exc
                     raise
         area = site.geometry
-        return [it for it in self._static if _footprint(it).intersects(area)]
-
-    # -- the walk ------------------------------------------------------------------------
-    def _walk(self, root: dict, href: str) -> list[pystac.Item]:
-        """Every usable item under a static catalog, collection, item collection or single
-        item: breadth first over ``child`` and ``item`` links, each document read once (a
-        link loop ends; at most :data:`MAX_DOCUMENTS`); unusable items are skipped."""
-        items: list[pystac.Item] = []
-        queue: list[tuple[str, dict]] = [(href, root)]
-        seen = {_key(href)}
-        while queue:
-            where, doc = queue.pop(0)
-            kind = doc.get("type")
-            if kind == "Feature":
-                features: list = [doc]
-            elif kind == "FeatureCollection":
-                features = doc.get("features") if isinstance(doc.get("features"), list) else []
-            elif kind in ("Catalog", "Collection"):
-                features = []
-                for link in doc.get("links") or []:
-                    if not (isinstance(link, dict) and link.get("rel") in ("child", "item")
-                            and isinstance(link.get("href"), str) and link["href"].strip()):
-                        continue
-                    target = _join(where, link["href"].strip())
-                    if _key(target) in seen:
-                        continue
-                    seen.add(_key(target))
-                    if len(seen) > MAX_DOCUMENTS:
-                        raise SourceError(f"STAC catalog {redact(href)} links more than "
-                                          f"{MAX_DOCUMENTS} documents; refused")
-                    try:
-                        queue.append((target, _read_json(target, self.timeout)))
-                    except SourceError as exc:
-                        if exc.retryable or isinstance(exc, SourceUnreachable):
-                            raise  # the catalogue, not this document, is at fault
-                        self._skip(f"<{link['rel']} {redact(target)}>", str(exc))
-            elif where == href:
-                raise SourceError(f"{redact(href)} is not a STAC catalog, collection or item "
-                                  f"collection (type {str(kind)[:40]!r})")
-            else:
-                self._skip(f"<document {redact(where)}>", f"not a STAC object (type "
-                                                          f"{str(kind)[:40]!r})")
-                continue
-            for n, feature in enumerate(features):
-                item = self._parse_item(feature, where, f"feature {n} of {redact(where)}")
-                if item is not None:
-                    items.append(item)
-        return items
-
-    def _parse_item(self, feature: object, base: str | None, where: str) -> pystac.Item | None:
-        """A pystac Item from one feature, its relative asset hrefs made absolute against
-        ``base``; None (and the item named in :attr:`skipped_items`) if it is unusable."""
-        name = where
-        try:
-            if not isinstance(feature, dict):
-                raise ValueError("not a JSON object")
-            if not (isinstance(feature.get("id"), str) and feature["id"].strip()):
-                raise ValueError("no id")
-            name = feature["id"][:200]
-            item = pystac.Item.from_dict(feature, preserve_dict=False, migrate=True)
-        except Exception as exc:  # noqa: BLE001 - whatever a broken item raises, it is skipped
-            self._skip(name, f"not a readable STAC item ({_one_line(exc)[:200]})")
-            return None
-        reason = _unusable(item)
-        if reason is not None:
-            self._skip(item.id, reason)
-            return None
-        if base is not None:
-            for asset in item.assets.values():
-                if not _ABSOLUTE.match(asset.href) and not os.path.isabs(asset.href):
-                    asset.href = _join(base, asset.href)
-        return item
-
+        return [it for it in self._static if footprint(it).intersects(area)]
 
 # -- items -> granules -----------------------------------------------------------------
 def _granule(item: pystac.Item) -> Granule:
-    when = _item_time(item)
+    when = item_time(item)
     if when is None:
         raise SourceError(f"item {item.id} has no datetime")
     cloud = item.properties.get("eo:cloud_cover")
@@ -366,7 +294,7 @@ def _granule(item: pystac.Item) -> Granule:
     return Granule(item_id=item.id, datetime=when, hrefs=asset_hrefs(item),
                    boa_offset=boa_offset(item),
                    cloud_cover=float(cloud) if isinstance(cloud, int | float) else math.nan,
-                   properties=props, footprint=tuple(_footprint(item).bounds))
+                   properties=props, footprint=tuple(footprint(item).bounds))
 
 
 def asset_hrefs(item: pystac.Item) -> dict[str, str]:
@@ -444,84 +372,17 @@ def _baseline(text: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def _item_time(item: pystac.Item) -> dt.datetime | None:
-    when = item.datetime or item.common_metadata.start_datetime
-    if when is None:
-        return None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
-def _unusable(item: pystac.Item) -> str | None:
-    """Why an item cannot be used (its time or footprint), or None."""
-    try:
-        when = _item_time(item)
-    except (ValueError, TypeError, OverflowError) as exc:
-        return f"unreadable datetime ({_one_line(exc)[:80]})"
-    if when is None:
-        return "no datetime"
-    latest = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
-    if not SENTINEL2_FIRST_DAY <= when.date() <= latest.date():
-        return (f"datetime {when:%Y-%m-%d} is outside Sentinel-2's record "
-                f"({SENTINEL2_FIRST_DAY} to today)")
-    try:
-        footprint = _footprint(item)
-        footprint.intersects(shapely.Point(0, 0))  # GEOS reads it now, or says why not
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError,
-            shapely.errors.GEOSException) as exc:
-        return f"unreadable footprint ({_one_line(exc)[:80]})"
-    coords = shapely.get_coordinates(footprint)
-    if footprint.is_empty or not len(coords):
-        return "no footprint (geometry or bbox)"
-    if not (math.isfinite(coords.sum()) and (abs(coords[:, 0]) <= 360).all()
-            and (abs(coords[:, 1]) <= 90).all()):
-        return "footprint coordinates are not finite lon/lat numbers"
-    return None
 
 
-def _footprint(item: pystac.Item):
-    if item.geometry:
-        return shape(item.geometry)
-    if item.bbox:
-        return shapely.box(*item.bbox[:2], *item.bbox[-2:]) if len(item.bbox) == 4 else \
-            shapely.box(item.bbox[0], item.bbox[1], item.bbox[3], item.bbox[4])
-    return shapely.Point()  # nothing to intersect
 
 
 # -- reading catalogues ------------------------------------------------------------------
-def _catalog_file(path: str) -> str:
-    p = Path(path).expanduser()
-    if p.is_dir():
-        for name in ("catalog.json", "collection.json"):
-            if (p / name).is_file():
-                return str((p / name).resolve())
-        raise SourceError(f"STAC catalog folder {p} holds no catalog.json or collection.json")
-    return str(p.resolve())
 
 
-def _read_json(href: str, timeout: float) -> dict:
-    """One STAC document, bounded (:mod:`flows.sources._io`): a regular file or an http
-    answer of at most 64 MB within ``timeout`` seconds; a one-line SourceError otherwise."""
-    if re.match(r"^https?://", href, re.I):
-        body = read_url(href, what="STAC catalog", deadline=timeout,
-                        max_bytes=MAX_DOCUMENT_BYTES, headers={"Accept": "application/json"})
-    elif _ABSOLUTE.match(href) and not href.lower().startswith("file://"):
-        raise SourceError(f"STAC document {redact(href)}: only http(s) and local files are read")
-    else:
-        body = read_local(href.removeprefix("file://"), what="STAC catalog")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise SourceError(f"STAC catalog {redact(href)} is not JSON") from None
-    if not isinstance(data, dict):
-        raise SourceError(f"STAC catalog {redact(href)} is not a STAC object")
-    return data
 
 
-def _key(href: str) -> str:
-    """A document's identity for the walk (so that a link loop ends)."""
-    if re.match(r"^https?://", href, re.I):
-        return href.split("#", 1)[0]
-    return os.path.normpath(href)
 
 
 def _api_error(prefix: str, exc: BaseException) -> SourceError:
@@ -531,16 +392,12 @@ def _api_error(prefix: str, exc: BaseException) -> SourceError:
     if reason is not None:
         return SourceUnreachable(f"{prefix}: {reason}")
     status = getattr(exc, "status_code", None)
-    text = _one_line(exc)
+    text = one_line(exc)
     retryable = (isinstance(status, int) and (status in (408, 429) or status >= 500)) or \
         "timed out" in text.lower() or "timeout" in type(exc).__name__.lower()
     return SourceError(f"{prefix}: {text[:300]}", retryable=retryable)
 
 
-def _join(base: str, relative: str) -> str:
-    if re.match(r"^https?://", base, re.I):
-        return urljoin(base, relative)
-    return str((Path(base).resolve().parent / relative).resolve())
 
 
 def _signer(url: str, sign: bool | None):
@@ -556,7 +413,3 @@ def _signer(url: str, sign: bool | None):
         return None
     return planetary_computer.sign_inplace
 
-
-def _one_line(exc: object) -> str:
-    text = str(exc).strip().splitlines()
-    return redact(text[0] if text else type(exc).__name__)
