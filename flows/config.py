@@ -127,7 +127,7 @@ def check_input_file(path: Path, what: str, max_bytes: int) -> None:
                           f"{max_bytes / 2**20:g} MB are refused")
 
 
-ENV_NUMBERS = {"BLUECARBON_MEMORY_GB": (0.05, 1e6), "BLUECARBON_HTTP_TIMEOUT": (0.1, 86_400.0),
+ENV_NUMBERS = {"BLUECARBON_MEMORY_GB": (1e-6, 1e6), "BLUECARBON_HTTP_TIMEOUT": (0.1, 86_400.0),
                "GDAL_HTTP_MAX_RETRY": (0, 100), "GDAL_HTTP_RETRY_DELAY": (0, 3600),
                "GDAL_HTTP_TIMEOUT": (1, 86_400), "GDAL_HTTP_CONNECTTIMEOUT": (1, 3600),
                "GDAL_HTTP_LOW_SPEED_TIME": (0, 86_400), "GDAL_HTTP_LOW_SPEED_LIMIT": (0, 1e12)}

@@ -34,7 +34,6 @@ from hostile import items, run_cli, run_record, stac_run, tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.cli import EXIT_CODES
 from flows.results import store
 from flows.results.alerts import read_alerts
 
@@ -197,6 +196,8 @@ mutation = st.one_of(st.tuples(st.just("item"), st.sampled_from(ITEM_MUTATIONS))
 @given(seed=st.integers(0, 2**32 - 1), mutations=st.lists(mutation, min_size=1, max_size=4))
 def test_a_run_on_a_mutated_catalogue_ends_cleanly(seed, mutations, tiny_catalog, prefect_api,
                                                    capfd):
+    from flows.cli import EXIT_CODES
+
     seed = int(os.environ.get("BLUECARBON_FUZZ_SEED", seed))
     with capfd.disabled():  # on the terminal whatever the capture: a failure can be replayed
         print(f"\nfuzz example: seed={seed} mutations={mutations}", end="", flush=True)

@@ -35,9 +35,6 @@ from hostile import (
 )
 from stac_fixtures import serve
 
-from flows.sources import FETCH_REASONS, redact
-from flows.sources.base import FETCH_BANDS, FETCH_DTYPE, FETCH_GEOREF, FETCH_RANGE
-
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD, TOKEN = "pw-S3CRET-4417", "tok-T0KEN-9921"
 
@@ -54,6 +51,8 @@ PASSWORD, TOKEN = "pw-S3CRET-4417", "tok-T0KEN-9921"
     ("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9", "eyJhbGciOiJSUzI1NiJ9"),
 ])
 def test_one_redaction_hides_passwords_and_tokens(text, secret):
+    from flows.sources import redact
+
     shown = redact(text)
     assert secret not in shown and "***" in shown
     assert redact(shown) == shown  # idempotent: redacting twice changes nothing
@@ -144,6 +143,7 @@ def _scl_beyond_11(px, prof):
     return np.where(px > 0, 200, 0).astype(px.dtype), prof
 
 
+FETCH_DTYPE, FETCH_BANDS, FETCH_GEOREF, FETCH_RANGE = 2, 3, 4, 5  # flows.sources.base
 BROKEN = {"float reflectance": ("B04", _float_reflectance, FETCH_DTYPE),
           "int32 with negatives": ("B08", _int32_negative, FETCH_RANGE),
           "values beyond uint16": ("B03", _beyond_uint16, FETCH_RANGE),
@@ -177,6 +177,7 @@ def test_unusable_scenes_are_recorded_failed_never_observed_and_fetched_again(
         tiny_catalog, prefect_api, tmp_path, capfd):
     world = copy_world(tiny_catalog, tmp_path)
     from aoi import load_sites
+    from flows.sources import FETCH_REASONS
     from flows.sources.stac import StacSource
 
     (site,) = load_sites(world / "sites.geojson")
