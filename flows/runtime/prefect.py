@@ -34,7 +34,7 @@ class _OneLineTaskFailures(logging.Filter):
 class _SaidByTheFlow(logging.Filter):
     """Without ``-v``, on the console only: Prefect's own two lines about a failed task
     ("failed with exception", "finished in state Failed") are left out, since the flow says
-    each site's failure itself, once (Prefect's API still gets them)."""
+    each site's failure itself (Prefect's API still gets them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.name.startswith("prefect.task_runs")
