@@ -299,7 +299,7 @@ def deadline_session(session: Any = None, deadline: float | None = None) -> Any:
 def check_reachable(url: str, *, what: str, timeout: float = REACH_TIMEOUT_S) -> None:
     """Raise :class:`SourceUnreachable` (one line, URL redacted) unless a TCP connection to
     the host of ``url`` (or to the proxy the environment names for it) can be made: the name
-    lookup and the connection each within ``timeout`` seconds. Nothing is sent."""
+    lookup and the connection together within ``timeout`` seconds. Nothing is sent."""
     parts = urlsplit(url)
     scheme = (parts.scheme or "http").lower()
     proxy = urllib.request.getproxies().get(scheme)
@@ -314,6 +314,7 @@ def check_reachable(url: str, *, what: str, timeout: float = REACH_TIMEOUT_S) ->
         raise SourceError(f"{what} {redact(url)} has no valid port") from None
     shown = redact(url)
     answer: list[Any] = []
+    end = time.monotonic() + timeout  # the lookup and the connection share the time
 
     def lookup() -> None:
         try:
@@ -333,7 +334,7 @@ def check_reachable(url: str, *, what: str, timeout: float = REACH_TIMEOUT_S) ->
     last: BaseException | None = None
     for family, kind, proto, _, address in answer[0][:4]:
         sock = socket.socket(family, kind, proto)
-        sock.settimeout(timeout)
+        sock.settimeout(max(0.5, end - time.monotonic()))
         try:
             sock.connect(address)
             return

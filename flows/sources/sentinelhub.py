@@ -240,10 +240,12 @@ class SentinelHubSource:
         self._fetcher = _Fetcher(self.settings, max_cloud)
 
     def preflight(self) -> None:
-        """Fail now, in one line (:class:`SourceUnreachable`, within ~10 s each), unless the
-        service and its token service accept a connection. Sends nothing."""
-        check_reachable(self.settings.base_url, what="Sentinel Hub")
-        check_reachable(self.settings.token_url, what="the Sentinel Hub token service")
+        """Fail now, in one line (:class:`SourceUnreachable`, within 12 s), unless the service
+        and its token service accept a connection. Sends nothing."""
+        end = time.monotonic() + 12.0
+        check_reachable(self.settings.base_url, what="Sentinel Hub", timeout=10.0)
+        check_reachable(self.settings.token_url, what="the Sentinel Hub token service",
+                        timeout=max(1.0, end - time.monotonic()))
 
     # -- search --------------------------------------------------------------------------
     def search(self, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:

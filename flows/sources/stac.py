@@ -104,6 +104,9 @@ _BASELINE_KEYS = ("s2:processing_baseline", "sentinel:processing_baseline", "pro
 _PRODUCT_KEYS = ("s2:product_uri", "sentinel:product_id", "s2:product_id")
 _PRODUCT_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _API_CONFORMANCE = "https://api.stacspec.org/v1."
+RETRIED = 2
+"""Failed tries to read a catalogue (timeouts, 5xx) after which its failure is final for
+the run: the search task retries each site, and the sites share the catalogue."""
 
 
 class StacSource:
@@ -137,6 +140,7 @@ class StacSource:
         self._api: Any = None
         self._static: list[pystac.Item] | None = None
         self._failed: SourceError | None = None
+        self._tries = 0
         self._lock = threading.Lock()
         self.skipped_items: dict[str, str] = {}
         """Items left out, with why (an item id, or where it was when it has none)."""
@@ -217,12 +221,20 @@ class StacSource:
                                           for link in root.get("links") or []):
                         self._api = self._open_api()
                     else:
-                        self._static = walk(root, self.catalog, timeout=self.timeout, skip=self._skip)
+                        self._static = walk(root, self.catalog, timeout=self.timeout,
+                                            skip=self._skip)
                 except SourceError as exc:
-                    if not exc.retryable:
-                        self._failed = exc
+                    self._remember(exc)
                     raise
         return self._api is not None
+
+    def _remember(self, exc: SourceError) -> None:
+        """Share a failure to read the catalogue with every later site of the run: at once
+        if a retry cannot fix it, after :data:`RETRIED` tries if it could (a timeout), so
+        that sites do not each wait out the same deadline again."""
+        self._tries += 1
+        if not exc.retryable or self._tries >= RETRIED:
+            self._failed = exc
 
     def _open_api(self):
         from pystac_client import Client
@@ -276,8 +288,7 @@ class StacSource:
                     self._static = walk(read_json(href, self.timeout), href, timeout=self.timeout,
                                         skip=self._skip)
                 except SourceError as exc:
-                    if not exc.retryable:
-                        self._failed = exc
+                    self._remember(exc)
                     raise
         area = site.geometry
         return [it for it in self._static if footprint(it).intersects(area)]
