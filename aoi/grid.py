@@ -112,7 +112,8 @@ def utm_epsg(lon: float, lat: float) -> int:
 
 
 def site_grid(site: Site, res: float = 10.0, pad_px: int = 0) -> SiteGrid:
-    """The grid covering ``site`` in the UTM zone of its centroid.
+    """The grid covering ``site`` in the UTM zone of its centroid (for a site split at the
+    antimeridian, the centroid where the site is, not near longitude 0: :mod:`aoi.antimeridian`).
 
     The polygon's UTM bounding box, widened by ``pad_px`` pixels on every side, is
     snapped outward to multiples of 60 m (:data:`S2_ALIGNMENT_M`), so the grid lines of
