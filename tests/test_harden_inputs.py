@@ -318,6 +318,11 @@ def test_a_run_over_a_site_across_the_antimeridian_completes(prefect_api, tmp_pa
     change = store.read_table(out, "change")
     (site,) = parse_sites(_antimeridian_doc(_SPLIT))
     assert len(change) >= 2 and (change["extent_ha"] <= site.area_ha * 1.05).all()
+    import rasterio
+
+    (first, *_) = sorted((out / "maps" / site.id).glob("*_class.tif"))
+    with rasterio.open(first) as src:  # the maps are on the site's own grid
+        assert src.crs.to_epsg() in (32701, 32760) and src.width * src.res[0] < 2_000
 
 
 # --------------------------------------------------------------------------- helpers
