@@ -271,6 +271,8 @@ def monitor_sites(
             preflight()
     except SourceUnreachable as exc:
         unreachable.append(str(exc))
+    except SourceError:  # anything else is met and said by each site's search
+        pass
 
     def waiting(message: str) -> None:
         logger.warning("%s", message)
