@@ -8,9 +8,9 @@ email body; plain text), and the month's folder written whole::
 The folder is built beside the old one and swapped in by rename: a failure leaves the previous
 reports as they were. Reports of the same results folder written at once (two ``bluecarbon
 report`` of one month, or of two months) build their folders apart and swap them in one at a
-time, under the writers' lock of ``<out>/reports`` (:func:`flows.results.files.writer_lock`),
-which also clears what killed writers left (``.<month>.old-*``, and ``.<month>.tmp-<pid>-*``
-of processes no longer alive). Nothing is written through a link. HTML is rendered by Jinja2
+time, under the lock ``<out>/.reports.lock`` (:func:`flows.results.files.file_lock`), which
+also clears what killed writers left (``.<month>.old-*``, and ``.<month>.tmp-<pid>-*`` of
+processes no longer alive). Nothing is written through a link. HTML is rendered by Jinja2
 with autoescape on.
 """
 
@@ -30,7 +30,7 @@ import jinja2
 from flows.config import SEEN_MIN
 from flows.reports.model import PartnerReport, ReportError
 from flows.reports.text import HABITAT_LABEL
-from flows.results.files import StoreError, check_inside, ensure_dir, writer_lock
+from flows.results.files import StoreError, check_inside, ensure_dir, file_lock
 
 __all__ = ["content_id", "render_html", "write_reports"]
 
@@ -70,6 +70,8 @@ def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool =
         versions=report.versions)
 
 
+REPORTS_LOCK = ".reports.lock"
+"""The reports' lock file, in the results folder (hidden: table readers skip it)."""
 _LEFT_BEHIND = re.compile(r"^\.\d{4}-\d{2}\.(?:old-[0-9a-f]+|tmp-(\d+)-[0-9a-f]+)$")
 
 
@@ -90,7 +92,7 @@ def write_reports(out: str | Path, month: dt.date, reports: list[PartnerReport])
             (folder / report.filename("html")).write_text(report.html, encoding="utf-8")
             (folder / report.filename("pdf")).write_bytes(report.pdf)
             (folder / report.filename("csv")).write_bytes(report.csv)
-        with writer_lock(root, root=out):
+        with file_lock(out / REPORTS_LOCK, out):
             _clear_left_behind(root)
             check_inside(final, out)
             if final.exists():

@@ -38,7 +38,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["LOCK_FILE", "NOFOLLOW", "StoreError", "atomic_path", "check_inside", "ensure_dir",
-           "first_line", "fsync_dir", "is_temp", "open_nofollow", "set_aside", "writer_lock"]
+           "file_lock", "first_line", "fsync_dir", "is_temp", "open_nofollow", "set_aside",
+           "writer_lock"]
 
 LOCK_FILE = ".write.lock"
 """Writers' lock file inside a locked folder (hidden: readers skip it, and never lock)."""
@@ -184,6 +185,20 @@ def _remove_temps(folder: Path) -> None:
 
 
 @contextlib.contextmanager
+def file_lock(path: Path, root: Path | None = None) -> Iterator[None]:
+    """Exclusive advisory ``flock`` on the file ``path`` (created if missing, never through a
+    link below ``root``), released by the kernel however the holder exits."""
+    check_inside(path, root)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
 def writer_lock(directory: Path, *also_clean: Path, root: Path | None = None) -> Iterator[None]:
     """Exclusive lock of ``directory`` (created if missing) for writers. Once it is held,
     temp files of killed writers under ``directory`` and ``also_clean`` are removed. Nothing
@@ -191,12 +206,7 @@ def writer_lock(directory: Path, *also_clean: Path, root: Path | None = None) ->
     ensure_dir(directory, root)
     for folder in also_clean:
         check_inside(folder, root)
-    fd = open_nofollow(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(directory / LOCK_FILE, root):
         for folder in (directory, *also_clean):
             _remove_temps(folder)
         yield
-    finally:
-        os.close(fd)  # releases the lock
