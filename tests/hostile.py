@@ -134,10 +134,12 @@ def run_cli(argv: list[str], api_url: str, capfd, timeout: float = 300.0
             result.append(exc)
 
     t0 = time.monotonic()
+    saved = _logging_state()
     thread = threading.Thread(target=target, daemon=True, name="bluecarbon-cli")
     thread.start()
     thread.join(timeout)
     seconds = time.monotonic() - t0
+    _restore_logging(saved)
     captured = capfd.readouterr()
     said = captured.out + captured.err
     assert not thread.is_alive(), f"bluecarbon {' '.join(argv)} still running after " \
@@ -146,6 +148,32 @@ def run_cli(argv: list[str], api_url: str, capfd, timeout: float = 300.0
     if isinstance(code, BaseException):
         raise AssertionError(f"bluecarbon raised {type(code).__name__}: {code}\n{said[-3000:]}")
     return code, said, seconds
+
+
+def _logging_state() -> dict:
+    """Every logger's handlers, filters, level and propagation: a command configures logging
+    for its process (Prefect at its first flow run); in a test session the later tests must
+    find it as it was."""
+    import logging
+
+    loggers = {"": logging.getLogger(), **{k: v for k, v in logging.Logger.manager.loggerDict
+                                           .items() if isinstance(v, logging.Logger)}}
+    return {name: (list(lg.handlers), list(lg.filters), lg.level, lg.propagate, lg.disabled)
+            for name, lg in loggers.items()}
+
+
+def _restore_logging(saved: dict) -> None:
+    import logging
+
+    for name, lg in [("", logging.getLogger()),
+                     *((k, v) for k, v in logging.Logger.manager.loggerDict.items()
+                       if isinstance(v, logging.Logger))]:
+        handlers, filters, level, propagate, disabled = saved.get(
+            name, ([], [], logging.NOTSET, True, False))
+        lg.handlers[:] = handlers
+        lg.filters[:] = filters
+        lg.setLevel(level)
+        lg.propagate, lg.disabled = propagate, disabled
 
 
 def _console_to_current_stderr() -> None:
