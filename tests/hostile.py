@@ -75,19 +75,30 @@ def prefect_api(tmp_path_factory) -> Iterator[str]:
     from flows.runtime.localapi import TemporaryAPI
 
     home = tmp_path_factory.mktemp("prefect-api-home")
+    _API_HOME.append(home)
     shutil.rmtree(home)
     shutil.copytree(prefect_template(tmp_path_factory), home)
     saved = os.environ.get("PREFECT_HOME")
-    os.environ["PREFECT_HOME"] = str(home)
-    api = TemporaryAPI().start()
+    os.environ["PREFECT_HOME"] = str(home)  # for the server only: other tests keep theirs
     try:
-        yield api.wait()
+        api = TemporaryAPI().start()
     finally:
-        api.stop()
         if saved is None:
             os.environ.pop("PREFECT_HOME", None)
         else:
             os.environ["PREFECT_HOME"] = saved
+    try:
+        yield api.wait()
+    finally:
+        api.stop()
+
+
+_API_HOME: list[Path] = []
+
+
+def prefect_api_home() -> Path:
+    """The Prefect home (its SQLite database) of :func:`prefect_api`'s server."""
+    return _API_HOME[-1]
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import socket
 import subprocess
@@ -29,6 +28,7 @@ from hostile import (
     free_port,
     items,
     one_line_error,
+    prefect_api_home,
     run_cli,
     run_record,
     stac_run,
@@ -88,8 +88,9 @@ def test_a_password_and_token_in_the_catalog_url_never_leak(tiny_catalog, prefec
     assert run_record(out)["parameters"]["catalog"].startswith("http://***@127.0.0.1:")
     places = [(Path("<stdout and stderr>"), (said + said2 + said3).encode()),
               *_secret_texts(out)]
-    prefect_home = Path(os.environ["PREFECT_HOME"])  # the flow runs' parameters, logs
+    prefect_home = Path(prefect_api_home())  # the flow runs' parameters, logs
     places += [(p, p.read_bytes()) for p in prefect_home.glob("prefect.db*")]
+    assert any(p.name == "prefect.db" for p, _ in places)
     for secret in (PASSWORD, TOKEN):
         for path, data in places:
             for form in _encodings(secret):
