@@ -3,7 +3,7 @@
     bluecarbon run      [--config F] [--sites F] [--source demo] [--start DATE] [--end DATE]
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
     bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
-    bluecarbon serve    [--sites F] [--out DIR] [--source demo] [--deliver]
+    bluecarbon serve    [the options of run] [--deliver]
     bluecarbon sites validate F
 
 Exit codes: 0 done; 1 the run finished but some sites failed (the others were written), a
@@ -35,25 +35,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from flows import PROCESSING_VERSION
+
     parser = _Parser(prog="bluecarbon", description="Mangrove and seagrass monitoring from Sentinel-2.")
+    parser.add_argument("--version", action="version", version=f"bluecarbon {PROCESSING_VERSION}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the monitoring flow (no arguments: the offline demo)")
-    run.add_argument("--config", type=Path, help="TOML file of run settings ([run] table)")
-    run.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
-    run.add_argument("--source", help=f"scene source (default {RunConfig.source})")
-    run.add_argument("--catalog", help="STAC API URL or catalog path (stac source)")
-    run.add_argument("--start", help="first day to report, YYYY-MM-DD (default: baseline start)")
-    run.add_argument("--end", help="last day to report, YYYY-MM-DD (default: today)")
-    run.add_argument("--out", help=f"results folder (default: ./{RunConfig.out})")
-    run.add_argument("--dask-address", help="run on a dask.distributed cluster, tcp://HOST:PORT")
-    run.add_argument("--seed", help=f"seed of the demo source (default {RunConfig.seed})")
-    run.add_argument("--mmu-ha", help="minimum mapping unit for gain/loss, hectares "
-                                      f"(default {RunConfig.mmu_ha})")
-    run.add_argument("--max-area-ha", help="refuse sites larger than this, hectares "
-                                           f"(default {RunConfig.max_area_ha:g})")
-    run.add_argument("--chunks", help=f"spatial chunk size in pixels (default {RunConfig.chunks})")
-    run.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, percent")
+    _add_run_options(run)
     run.add_argument("--full", action="store_true",
                      help="recompute every row (default: only scenes not yet in the store)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
@@ -62,17 +51,15 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", required=True, help="month to report, YYYY-MM")
     report.add_argument("--out", default=str(RunConfig.out),
                         help=f"results folder (default: ./{RunConfig.out})")
-    report.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
+    report.add_argument("--sites", help="sites file or folder (default: the sites the runs into "
+                                         "--out read, from their run records)")
     report.add_argument("--deliver", action="store_true",
                         help="email each partner its summary (SMTP settings from the environment; "
                              "without them, written to an outbox folder)")
 
-    serve = sub.add_parser("serve", help="run the nightly and monthly schedules in this process")
-    serve.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
-    serve.add_argument("--out", default=str(RunConfig.out),
-                       help=f"results folder (default: ./{RunConfig.out})")
-    serve.add_argument("--source", default=RunConfig.source,
-                       help=f"scene source (default: {RunConfig.source})")
+    serve = sub.add_parser("serve", help="run the nightly and monthly schedules in this process "
+                                          "(the options of run are the nightly run's settings)")
+    _add_run_options(serve)
     serve.add_argument("--deliver", action="store_true", help="email the monthly summaries")
 
     sites = sub.add_parser("sites", help="work with sites files")
@@ -81,6 +68,46 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("path", type=Path)
     validate.add_argument("--max-area-ha", type=float, default=None)
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The run settings (:class:`flows.config.RunConfig`), taken by ``run`` and ``serve``. No
+    argparse defaults: a setting not given comes from ``--config``, else from RunConfig."""
+    parser.add_argument("--config", type=Path, help="TOML file of run settings ([run] table)")
+    parser.add_argument("--sites", help="sites file (GeoJSON, GeoPackage, shapefile or .zip, "
+                                        "KML/KMZ) or folder (default: the bundled sites)")
+    parser.add_argument("--source", help=f"scene source (default {RunConfig.source})")
+    parser.add_argument("--catalog", help="STAC API URL or catalog path (stac, safe sources)")
+    parser.add_argument("--start", help="first day to report, YYYY-MM-DD (default: baseline start)")
+    parser.add_argument("--end", help="last day to report, YYYY-MM-DD (default: today)")
+    parser.add_argument("--out", help=f"results folder (default: ./{RunConfig.out})")
+    parser.add_argument("--dask-address", help="run on a dask.distributed cluster, tcp://HOST:PORT")
+    parser.add_argument("--seed", help=f"seed of the demo source (default {RunConfig.seed})")
+    parser.add_argument("--mmu-ha", help="minimum mapping unit for gain/loss, hectares "
+                                         f"(default {RunConfig.mmu_ha})")
+    parser.add_argument("--max-area-ha", help="refuse sites larger than this, hectares "
+                                              f"(default {RunConfig.max_area_ha:g})")
+    parser.add_argument("--chunks", help=f"spatial chunk size in pixels (default {RunConfig.chunks})")
+    parser.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, "
+                                            "percent")
+
+
+def _run_config(args: argparse.Namespace) -> tuple[Any, list]:
+    """The run settings of ``run`` or ``serve`` and the sites, checked: ConfigError or
+    SitesError (one line) on bad input."""
+    from aoi import load_sites
+    from flows.config import check_period, load_config
+
+    overrides: dict[str, Any] = {
+        "sites": args.sites, "source": args.source, "catalog": args.catalog,
+        "start": args.start, "end": args.end, "out": args.out,
+        "dask_address": args.dask_address, "seed": args.seed, "mmu_ha": args.mmu_ha,
+        "max_area_ha": args.max_area_ha, "chunks": args.chunks, "max_cloud": args.max_cloud,
+    }
+    config = load_config(args.config, **overrides)
+    sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
+    check_period(config, sites)
+    return config, sites
 
 
 def _fail(message: str) -> int:
@@ -105,18 +132,11 @@ def _cmd_sites_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from aoi import SitesError, load_sites
-    from flows.config import ConfigError, load_config
+    from aoi import SitesError
+    from flows.config import ConfigError
 
-    overrides: dict[str, Any] = {
-        "sites": args.sites, "source": args.source, "catalog": args.catalog,
-        "start": args.start, "end": args.end, "out": args.out,
-        "dask_address": args.dask_address, "seed": args.seed, "mmu_ha": args.mmu_ha,
-        "max_area_ha": args.max_area_ha, "chunks": args.chunks, "max_cloud": args.max_cloud,
-    }
     try:
-        config = load_config(args.config, **overrides)
-        sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
+        config, sites = _run_config(args)
     except (ConfigError, SitesError) as exc:
         return _fail(str(exc))
 
@@ -194,20 +214,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     """``bluecarbon serve``: exit 0 after a clean shutdown (SIGTERM, SIGINT), 1 when the local
-    Prefect server failed to start or died, 2 on bad input."""
-    from aoi import SitesError, load_sites
-    from flows.config import ConfigError, load_config
+    Prefect server failed to start or died, 2 on bad input (settings, sites, period, a source
+    that cannot work), before anything starts."""
+    from aoi import SitesError
+    from flows.config import ConfigError, deployment_parameters, make_source
     from flows.runtime.serve import ServeError, ServerFailed, serve
+    from flows.sources import SourceError
 
     try:
-        config = load_config(None, sites=args.sites, out=args.out, source=args.source)
-        load_sites(config.sites, max_area_ha=config.max_area_ha)
-    except (ConfigError, SitesError) as exc:
+        config, _ = _run_config(args)
+        make_source(config)  # Prefect-free: Prefect reads its settings once, at import
+    except (ConfigError, SitesError, SourceError) as exc:
         return _fail(str(exc))
-    # absolute: flow runs start in the worker's directory
-    sites = str(config.sites.resolve()) if config.sites is not None else None
     try:
-        serve(sites, str(config.out.resolve()), config.source, deliver=bool(args.deliver))
+        serve(deployment_parameters(config), deliver=bool(args.deliver))
     except ServerFailed as exc:
         print(f"bluecarbon: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

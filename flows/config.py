@@ -17,13 +17,20 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aoi.sites import DEFAULT_MAX_AREA_HA
-from flows.sources import CHUNKS, SOURCES
+from flows.sources import CHUNKS, SOURCES, get_source
 
-__all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_sites_path",
-           "load_config", "parse_date"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aoi import Site
+    from flows.sources import Source
+
+__all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_period",
+           "check_sites_path", "deployment_parameters", "load_config", "make_source",
+           "parse_date"]
 
 SEEN_MIN = 0.3
 """Below this fraction of a site seen clear in a month, the month gets no figure in the partner
@@ -186,3 +193,62 @@ def load_config(path: Path | None = None, **overrides: Any) -> RunConfig:
             values[key] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
     return RunConfig(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+# --------------------------------------------------------------------------- what a run needs
+
+
+def make_source(config: RunConfig) -> Source:
+    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used.
+    Prefect-free, so that ``bluecarbon serve`` checks it before Prefect is imported."""
+    kwargs: dict[str, Any] = {}
+    if config.source == "demo":
+        kwargs["seed"] = config.seed
+    if config.catalog:
+        kwargs["catalog"] = config.catalog
+    if config.max_cloud is not None and config.source != "demo":
+        kwargs["max_cloud"] = config.max_cloud
+    return get_source(config.source, **kwargs)
+
+
+def check_period(config: RunConfig, sites: Sequence[Site]) -> None:
+    """Refuse, in one line, a run that could report nothing: its last day (``--end``; for the
+    demo source without one, the demo's fixed 'today') before a site's baseline ends. The
+    change is measured against the baseline composite, so there would be no month to report,
+    and the run would end "0 scenes found" with exit code 0 (issue 21)."""
+    end, why = config.end, "--end"
+    if end is None and config.source == "demo":
+        from flows.sources.demo import DemoScenario
+
+        end, why = DemoScenario().end, "the demo source simulates scenes up to"
+    if end is None:
+        return
+    early = [s for s in sites if end < s.baseline_end]
+    if not early:
+        return
+    site = early[0]
+    others = f" (and {len(early) - 1} other site(s))" if len(early) > 1 else ""
+    advice = ("give the site an earlier baseline, or use a real source (--source stac)"
+              if config.end is None else f"set --end on or after {site.baseline_end}")
+    raise ConfigError(f"{why} {end}, before the baseline of site {site.id}{others} ends "
+                      f"({site.baseline_start}..{site.baseline_end}): no month to compare with "
+                      f"it; {advice}")
+
+
+def deployment_parameters(config: RunConfig) -> dict[str, Any]:
+    """The nightly deployment's parameters for ``config`` (``bluecarbon serve``): every run
+    setting, as JSON (dates ISO, paths absolute: flow runs start in the worker's folder; a
+    local catalog path too, URLs as they are)."""
+    params: dict[str, Any] = {}
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(config, f.name)
+        if isinstance(value, Path):
+            value = str(value.expanduser().resolve())
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        params[f.name] = value
+    catalog = config.catalog
+    if (catalog and not re.match(r"^[a-z][a-z0-9+.-]*://", catalog, re.I)
+            and Path(catalog).expanduser().exists()):
+        params["catalog"] = str(Path(catalog).expanduser().resolve())
+    return params

@@ -22,7 +22,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from aoi import Site, load_sites
-from flows.config import RunConfig, load_config
+from flows.config import RunConfig, load_config, make_source
 from flows.results import RunRecord, read_table, run_lock, write_rows, write_run_record
 from flows.results.alerts import write_alerts
 from flows.results.maps import write_site_maps
@@ -36,25 +36,13 @@ from flows.site import (
     recovery_trajectory,
     site_tables,
 )
-from flows.sources import SceneRef, Source, get_source
+from flows.sources import SceneRef, Source
 
 __all__ = ["SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
 
 
 class SitesFailed(RuntimeError):
     """Some sites could not be processed; the others were written."""
-
-
-def make_source(config: RunConfig) -> Source:
-    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used."""
-    kwargs: dict[str, Any] = {}
-    if config.source == "demo":
-        kwargs["seed"] = config.seed
-    if config.catalog:
-        kwargs["catalog"] = config.catalog
-    if config.max_cloud is not None and config.source != "demo":
-        kwargs["max_cloud"] = config.max_cloud
-    return get_source(config.source, **kwargs)
 
 
 def _default_end(config: RunConfig, source: Source) -> dt.date:

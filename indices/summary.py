@@ -81,7 +81,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     for name in OBSERVATION_INDICES:
         i = ordered.index(name)
         total, count = columns[2 * i], columns[2 * i + 1]
-        stats[f"{name}_mean"] = (total / count).where(count > 0)
+        # NaN where no pixel was clear: dividing by NaN, not by 0 (no 0/0 RuntimeWarning)
+        stats[f"{name}_mean"] = total / count.where(count > 0)
     stats["habitat_area_ha"] = columns[k + 2] * pixel_area_ha
     return xr.Dataset(stats)
 

@@ -282,3 +282,27 @@ def test_write_cog_refuses_wrong_arrays(tmp_path):
         with pytest.raises(ValueError, match="expected uint8"):
             maps.write_cog(tmp_path / "x.tif", bad, grid, colormap={}, tags={})
     assert not os.listdir(tmp_path)
+
+
+
+def test_the_compression_probe_warns_of_nothing_and_sets_no_filter(monkeypatch):
+    """The first map write probes GDAL for zstd. It used to silence rasterio's
+    NotGeoreferencedWarning with a warnings filter, which is process-wide and not
+    thread-safe: with two sites writing maps at once, one thread's filter was undone by the
+    other's exit and the first run printed the warning (issue 21). The probe is now
+    georeferenced: it warns of nothing, with no filter to set."""
+    import warnings
+
+    def no_filters(*args, **kwargs):
+        raise AssertionError("the probe changed the process's warning filters")
+
+    maps._compression.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            monkeypatch.setattr(warnings, "simplefilter", no_filters)
+            monkeypatch.setattr(warnings, "filterwarnings", no_filters)
+            assert maps._compression()["compress"] in ("ZSTD", "DEFLATE")
+            monkeypatch.undo()
+    finally:
+        maps._compression.cache_clear()

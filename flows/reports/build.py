@@ -126,11 +126,19 @@ def csv_rows(rows: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None = None
+def build_reports(out: str | Path, month: dt.date,
+                  sites_path: str | Path | list[str | Path | None] | None = None,
                   ) -> list[PartnerReport]:
-    """Render every partner's summary for ``month`` in memory (HTML, PDF, CSV rows)."""
+    """Render every partner's summary for ``month`` in memory (HTML, PDF, CSV rows).
+    ``sites_path``: a sites file or folder (None: the bundled sites), or a list of them (a site
+    in several: the first one's)."""
     out = Path(out)
-    sites = load_sites(sites_path)
+    paths = sites_path if isinstance(sites_path, list) else [sites_path]
+    by_id: dict[str, Site] = {}
+    for path in paths:
+        for site in load_sites(path):
+            by_id.setdefault(site.id, site)
+    sites = list(by_id.values())
     change, obs = _read(out)
     stored = set(change["site_id"])
     known = [s for s in sites if s.id in stored]

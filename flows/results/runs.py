@@ -18,7 +18,7 @@ from flows import PROCESSING_VERSION
 from flows.config import RunConfig
 from flows.results.files import atomic_path, ensure_dir
 
-__all__ = ["RUNS_DIR", "RunRecord", "write_run_record"]
+__all__ = ["RUNS_DIR", "RunRecord", "recorded_sites", "write_run_record"]
 
 RUNS_DIR = "runs"
 
@@ -44,6 +44,8 @@ class RunRecord:
     def start(cls, run_id: str, config: RunConfig, end: dt.date) -> RunRecord:
         params = {k: (str(v) if isinstance(v, (Path, dt.date)) else v)
                   for k, v in asdict(config).items()}
+        if config.sites is not None:  # absolute: a report made elsewhere finds the sites
+            params["sites"] = str(Path(config.sites).expanduser().resolve())
         params["effective_end"] = end.isoformat()
         return cls(run_id=run_id, started_at=_now(), parameters=params)
 
@@ -88,3 +90,31 @@ def write_run_record(out: Path, record: RunRecord) -> Path:
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(record.as_dict(), fh, indent=2, sort_keys=True)
     return path
+
+
+def recorded_sites(out: Path | str) -> list[str | None]:
+    """The sites files a results folder was made from, read from its run records: for each
+    site some run wrote rows for (status ``processed``), the ``sites`` parameter of the latest
+    such run (``None``: the bundled sites); distinct, the latest run's first. Empty when no
+    record says (no ``<out>/runs/``, or only runs that wrote nothing). Unreadable records are
+    passed over: a record is what a finished run left, never needed to read the tables."""
+    latest: dict[str, tuple[str, str, str | None]] = {}
+    for path in sorted((Path(out) / RUNS_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            started, sites = str(record["started_at"]), record["parameters"].get("sites")
+            entries = record["sites"].items()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if sites is not None and not isinstance(sites, str):
+            continue
+        for site_id, entry in entries:
+            if isinstance(entry, dict) and entry.get("status") == "processed":
+                key = (started, path.name, sites)
+                if site_id not in latest or key[:2] > latest[site_id][:2]:
+                    latest[site_id] = key
+    found: list[str | None] = []
+    for _, _, sites in sorted(latest.values(), key=lambda k: k[:2], reverse=True):
+        if sites not in found:
+            found.append(sites)
+    return found

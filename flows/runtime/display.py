@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pandas as pd
@@ -22,7 +23,22 @@ from flows.config import RunConfig
 from flows.results.store import read_table
 from flows.runtime import progress
 
-__all__ = ["RunDisplay"]
+__all__ = ["PIPE_WIDTH", "RunDisplay", "make_console"]
+
+PIPE_WIDTH = 200
+"""Columns given to the results table when the output is not a terminal (a pipe, a log file
+under cron or systemd): rich would otherwise assume 80 and wrap every longer line."""
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A terminal's console as rich sets it up; anything else never wraps a line (a failure
+    reason stays one line a log reader can grep) and lays tables out on :data:`PIPE_WIDTH`
+    columns, unless ``COLUMNS`` says otherwise."""
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    width = None if os.environ.get("COLUMNS", "").isdigit() else PIPE_WIDTH
+    return Console(stderr=stderr, soft_wrap=True, width=width)
 
 
 class RunDisplay:
@@ -30,7 +46,7 @@ class RunDisplay:
 
     def __init__(self, sites: list[Site], config: RunConfig, console: Console | None = None):
         self.sites, self.config = sites, config
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=self.console, transient=False,
@@ -96,8 +112,7 @@ class RunDisplay:
                 f"{last['extent_ci_low_ha']:.1f}-{last['extent_ci_high_ha']:.1f}",
                 f"{last['gain_ha']:.1f}", f"{last['loss_ha']:.1f}",
             )
-        console = Console(width=None if Console().is_terminal else 132)
-        console.print(table)
+        make_console().print(table)
         if failed:
             self.console.print(f"[red]bluecarbon: {escape(failed)}[/]")
         elif seconds is not None:
