@@ -4,6 +4,7 @@
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
     bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
     bluecarbon serve    [the options of run] [--deliver]
+    bluecarbon notebooks [--out DIR] [--sites F] [--port N] [--no-browser]
     bluecarbon sites validate F
 
 Exit codes: 0 done; 1 the run finished but some sites failed (the others were written), a
@@ -61,6 +62,15 @@ def _build_parser() -> argparse.ArgumentParser:
                                           "(the options of run are the nightly run's settings)")
     _add_run_options(serve)
     serve.add_argument("--deliver", action="store_true", help="email the monthly summaries")
+
+    notebooks = sub.add_parser("notebooks", help="open the result notebooks in JupyterLab "
+                                                 "on a results folder")
+    notebooks.add_argument("--out", default=str(RunConfig.out),
+                           help=f"results folder (default: ./{RunConfig.out})")
+    notebooks.add_argument("--sites", type=Path, help="sites file or folder, for the maps' "
+                                                      "boundaries (default: the runs' sites)")
+    notebooks.add_argument("--port", type=int, help="JupyterLab's port (default: its own, 8888)")
+    notebooks.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
     sites = sub.add_parser("sites", help="work with sites files")
     sites_sub = sites.add_subparsers(dest="sites_command", parser_class=_Parser)
@@ -236,6 +246,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    """``bluecarbon notebooks``: JupyterLab's exit code, 2 on bad input."""
+    from flows.runtime.notebooks import NotebooksError, jupyter_command, launch
+
+    try:
+        argv, env = jupyter_command(Path(args.out), args.sites, port=args.port,
+                                    browser=not args.no_browser)
+    except NotebooksError as exc:
+        return _fail(str(exc))
+    print(f"bluecarbon notebooks: JupyterLab on the result notebooks with "
+          f"BLUECARBON_RESULTS={env['BLUECARBON_RESULTS']}; stop it with Ctrl-C", flush=True)
+    return launch(argv, env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -245,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_report(args)
     if args.command == "serve":
         return _cmd_serve(args)
+    if args.command == "notebooks":
+        return _cmd_notebooks(args)
     if args.command == "sites" and args.sites_command == "validate":
         return _cmd_sites_validate(args)
     parser.print_help()

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -179,3 +182,61 @@ def test_piped_output_is_never_wrapped(tmp_path, capsys, monkeypatch):
     assert sites[0].id in captured.out.replace("\n", "") and \
         any(sites[0].id in line for line in captured.out.splitlines())
 
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_JUPYTERLAB = '''import json, os, sys
+with open(os.environ["FAKE_JUPYTER_REPORT"], "w") as fh:
+    json.dump({"argv": sys.argv[1:], "cwd": os.getcwd(),
+               "results": os.environ.get("BLUECARBON_RESULTS"),
+               "sites": os.environ.get("BLUECARBON_SITES")}, fh)
+sys.exit(7)
+'''
+
+
+def test_notebooks_starts_jupyterlab_on_the_notebooks_with_absolute_paths(tmp_path):
+    """`bluecarbon notebooks --out results` typed in the folder holding `results`: this
+    Python's JupyterLab (here a stand-in package that records how it was started) runs in
+    notebooks/ with BLUECARBON_RESULTS absolute, and its exit code is the command's."""
+
+    fake = tmp_path / "fake" / "jupyterlab"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(FAKE_JUPYTERLAB)
+    work = tmp_path / "work"
+    (work / "results" / "change").mkdir(parents=True)
+    sites = sites_file(work, "mine.geojson", [("s", "2023-01-01", "2023-12-31")])
+    report = tmp_path / "report.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake.parent), str(REPO)]),
+               FAKE_JUPYTER_REPORT=str(report))
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "notebooks", "--out", "results",
+                           "--sites", sites.name, "--port", "8899", "--no-browser"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 7, proc.stderr
+    started = json.loads(report.read_text())
+    notebooks = REPO / "notebooks"
+    assert started == {"argv": [f"--ServerApp.root_dir={notebooks}", "--ServerApp.port=8899",
+                                "--no-browser"],
+                       "cwd": str(notebooks), "results": str(work / "results"),
+                       "sites": str(sites)}
+    assert f"BLUECARBON_RESULTS={work / 'results'}" in proc.stdout
+
+
+def test_notebooks_refuses_in_one_line_what_it_cannot_open(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    def refused(*args):
+        code = main(["notebooks", *args])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+        return err
+
+    assert "bluecarbon run --out" in refused("--out", str(tmp_path / "nothing-here"))
+    (tmp_path / "results" / "change").mkdir(parents=True)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jupyterlab" else real_find_spec(name, *a))
+    assert "pip install -e '.[notebooks]'" in refused("--out", str(tmp_path / "results"))

@@ -257,7 +257,7 @@ def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, 
         finally:
             release_pages(array)  # a large site's maps: one month's pages at a time
 
-    _compression()  # probe once, here: warnings filters are not thread-safe
+    _compression()  # probe once, before the threads
     try:
         with writer_lock(root / MAPS_DIR):
             # GDAL encodes outside the GIL: a few threads keep the cores busy on many small maps
