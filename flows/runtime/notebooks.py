@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -58,14 +59,21 @@ def jupyter_command(out: Path, sites: Path | None = None, *, port: int | None = 
         argv.append(f"--ServerApp.port={port}")
     if not browser:
         argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers, CI: JupyterLab exits as
+        argv.append("--allow-root")                    # root without it ("not recommended")
     return argv, env
 
 
 def launch(argv: list[str], env: dict[str, str]) -> int:
-    """Run JupyterLab in the notebooks folder until it exits; its exit code."""
+    """Run JupyterLab in the notebooks folder until it exits; its exit code. A SIGTERM to
+    this process is passed on (a service manager stopping it leaves no server behind)."""
     process = subprocess.Popen(argv, env=env, cwd=NOTEBOOKS_DIR)
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:  # the terminal sent it to JupyterLab too: let it decide
-            continue
+    previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # the terminal sent it to JupyterLab too: its call
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
