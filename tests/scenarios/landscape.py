@@ -201,11 +201,11 @@ def mangrove_landscape(rng: np.random.Generator, size: int, n_months: int,
     H = W = size
     yy = np.arange(H)[:, None].astype(float)
     tidal_range = float(rng.uniform(1.5, 4.0))
-    width_px = float(rng.uniform(30, 90))  # intertidal zone 300-900 m wide
+    width_px = float(rng.uniform(40, 130))  # intertidal zone 0.4-1.3 km wide
     coast = H * rng.uniform(0.62, 0.78) + 0.06 * H * _smooth_1d(rng, W, W / 6)
     h = tidal_range * (coast[None, :] - yy) / width_px
     h += 0.12 * tidal_range * smooth_field(rng, (H, W), 6)
-    mud_line = tidal_range * rng.uniform(0.35, 0.55) + 0.12 * tidal_range * smooth_field(
+    mud_line = tidal_range * rng.uniform(0.25, 0.5) + 0.12 * tidal_range * smooth_field(
         rng, (H, W), 10)
     classes = np.zeros((H, W), np.uint8)
     classes[h <= 0] = SEA
