@@ -57,6 +57,25 @@ def run_bluecarbon(sc: Scenario, out: Path, *, timeout: float = 1800) -> pd.Data
     return change.sort_values("period").reset_index(drop=True)
 
 
+def site_change_rows(sc: Scenario) -> pd.DataFrame:
+    """The same ``change`` rows computed in this process, without Prefect or a results
+    folder (``flows.pipeline.site_tables`` on the ``stac`` source): for accuracy tests over
+    many seeds. Depends on where ``site_tables`` lives (flows/ is being reorganised); the
+    command line of :func:`run_bluecarbon` is the stable contract."""
+    from aoi import load_sites
+    from flows.pipeline import site_tables
+    from flows.sources import get_source
+
+    (site,) = load_sites(sc.sites)
+    source = get_source("stac", catalog=str(sc.catalog))
+    scenes = source.search(site, sc.start, sc.end)
+    tables = site_tables(site, source, scenes, start=sc.start, end=sc.end, run_id="scenario",
+                         chunks=None)
+    change = tables.change.copy()
+    change["period"] = pd.to_datetime(change["period"]).dt.date
+    return change.sort_values("period").reset_index(drop=True)
+
+
 def _err(got: float, want: float) -> str:
     if want == 0:
         return f"{got - want:+.1f} ha"
