@@ -63,7 +63,7 @@ def site_change_rows(sc: Scenario) -> pd.DataFrame:
     many seeds. Depends on where ``site_tables`` lives (flows/ is being reorganised); the
     command line of :func:`run_bluecarbon` is the stable contract."""
     from aoi import load_sites
-    from flows.pipeline import site_tables
+    from flows.site import site_tables
     from flows.sources import get_source
 
     (site,) = load_sites(sc.sites)
