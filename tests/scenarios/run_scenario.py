@@ -59,7 +59,7 @@ def run_bluecarbon(sc: Scenario, out: Path, *, timeout: float = 1800) -> pd.Data
 
 def site_change_rows(sc: Scenario) -> pd.DataFrame:
     """The same ``change`` rows computed in this process, without Prefect or a results
-    folder (``flows.pipeline.site_tables`` on the ``stac`` source): for accuracy tests over
+    folder (``flows.site.site_tables`` on the ``stac`` source): for accuracy tests over
     many seeds. Depends on where ``site_tables`` lives (flows/ is being reorganised); the
     command line of :func:`run_bluecarbon` is the stable contract."""
     from aoi import load_sites
