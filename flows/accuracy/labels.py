@@ -151,7 +151,7 @@ def check_points(labels: pd.DataFrame, design: Design) -> None:
             to_map = Transformer.from_crs(CRS.from_user_input(crs),
                                           CRS.from_user_input(design.crs), always_xy=True)
             u, v = to_map.transform(u, v)
-        col, row = inverse * (np.asarray(u, float), np.asarray(v, float))
+        col, row = inverse @ (np.asarray(u, float), np.asarray(v, float))
         want = frame.loc[ids[given], ["row", "col"]].to_numpy()
         with np.errstate(invalid="ignore"):
             off = ~((np.floor(row) == want[:, 0]) & (np.floor(col) == want[:, 1]))
