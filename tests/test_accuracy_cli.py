@@ -208,6 +208,9 @@ def test_design_is_reproducible_and_never_replaced_silently(base, tmp_path, caps
     assert design.n == 120 and design.target_se is None and design.floor_applied == 20
     assert f"seed {design.seed}" in printed
     assert {s.name: s.n for s in design.strata}["gain"] == 20
+    # the replaced design's files are kept beside it (a sheet may hold a team's labels)
+    kept = {p.name.split(".replaced-")[0]: p.read_bytes() for p in folder.glob("*.replaced-*")}
+    assert kept == before and "kept as" in printed
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -10,6 +10,7 @@ silently: a field team may be labelling it; ``replace=True`` draws a new one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ class DesignWritten:
     paths: list[Path]
     unchanged: bool = False
     """The folder already held this very design (same map, seed and size): nothing rewritten."""
+    kept: str | None = None
+    """Suffix the replaced design's files were kept under (``samples.csv.<kept>`` ...)."""
 
     def lines(self) -> list[str]:
         """What the command prints: size, strata, floor, seed, where the files are."""
@@ -47,6 +50,8 @@ class DesignWritten:
         folder = self.paths[0].parent
         names = ", ".join(p.name for p in self.paths)
         rows.append(f"{'unchanged' if self.unchanged else 'written'}: {folder}/ ({names})")
+        if self.kept:
+            rows.append(f"the replaced design's files were kept as <name>.{self.kept}")
         rows.append("next: fill in reference_class (one of stable_other, stable_habitat, gain, "
                     f"loss) in samples.csv or samples.geojson, then run `bluecarbon accuracy "
                     f"assess --labels {folder / 'samples.csv'}`")
@@ -96,4 +101,7 @@ def make_design(out: str | Path, site_id: str, period: str, *, n: int | None = N
             raise AccuracyError(f"{folder} already holds a design of {site.id} {change.period} "
                                 f"({held}); its points may be being labelled. Pass --replace "
                                 "to draw a new one (labels of the old one will no longer fit)")
-    return DesignWritten(design, write_design(out, design))
+    kept = None
+    if (folder / "design.json").is_file() or (folder / "samples.csv").is_file():
+        kept = f"replaced-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    return DesignWritten(design, write_design(out, design, keep_old=kept), kept=kept)

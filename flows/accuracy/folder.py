@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -112,11 +113,14 @@ def _geojson_bytes(collection: dict) -> bytes:
             + "\n]}\n").encode("utf-8")
 
 
-def write_design(out: str | Path, design: Design) -> list[Path]:
+def write_design(out: str | Path, design: Design, *, keep_old: str | None = None
+                 ) -> list[Path]:
     """Write ``samples.geojson``, ``samples.csv`` and ``design.json`` of ``design`` into its
     folder. Each is written whole to a temp file first; all three are written before any is
     put in place, ``design.json`` last, so a crash leaves the old design or the new one (a
-    labels file with coordinates is checked against the design's pixels anyway)."""
+    labels file with coordinates is checked against the design's pixels anyway). With
+    ``keep_old`` (a suffix), files already there are first renamed ``<name>.<keep_old>``: a
+    replaced design's sheet may hold a field team's labels."""
     folder = design_dir(out, design.site_id, design.period)
     sheet = field_sheet(design)
     content = {
@@ -127,6 +131,10 @@ def write_design(out: str | Path, design: Design) -> list[Path]:
     paths = [folder / name for name in DESIGN_FILES]
     with writer_lock(Path(out) / ACCURACY_DIR):
         ensure_dir(folder)
+        if keep_old:
+            for path in paths:
+                if path.is_file():
+                    os.replace(path, path.with_name(f"{path.name}.{keep_old}"))
         with contextlib.ExitStack() as stack:
             # entered first, left last: design.json is replaced after the two sample files
             for path in reversed(paths):
