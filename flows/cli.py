@@ -100,11 +100,11 @@ def _accuracy_parser(sub: Any) -> None:
                                                "change map, for field or photo labels")
     design.add_argument("--site", required=True, help="site id")
     design.add_argument("--period", required=True, help="month of the change map, YYYY-MM")
-    design.add_argument("--n", type=int, help="total sample points (default: enough for a "
+    design.add_argument("--n", type=int, metavar="N", help="total sample points (default: enough for a "
                                               "standard error of 0.01 of overall accuracy)")
-    design.add_argument("--seed", type=int, help="seed of the draw (default: a random one, "
+    design.add_argument("--seed", type=int, metavar="S", help="seed of the draw (default: a random one, "
                                                   "recorded in design.json)")
-    design.add_argument("--floor", type=int, default=50,
+    design.add_argument("--floor", type=int, default=50, metavar="F",
                         help="points in each rare stratum (gain, loss; default 50)")
     design.add_argument("--out", default=str(RunConfig.out), help=out_help)
     design.add_argument("--sites", help=sites_help)
@@ -114,11 +114,11 @@ def _accuracy_parser(sub: Any) -> None:
     assess = acc_sub.add_parser("assess", help="error-adjusted areas and accuracies from "
                                                "labelled samples or reference maps")
     given = assess.add_mutually_exclusive_group(required=True)
-    given.add_argument("--labels", help="samples.csv or samples.geojson with reference_class "
+    given.add_argument("--labels", metavar="FILE", help="samples.csv or samples.geojson with reference_class "
                                         "filled in")
-    given.add_argument("--reference", help="reference habitat raster of the month's year "
+    given.add_argument("--reference", metavar="RASTER", help="reference habitat raster of the month's year "
                                            "(1 habitat, 0 not; e.g. GMW v3)")
-    assess.add_argument("--reference-baseline", help="reference habitat raster of the "
+    assess.add_argument("--reference-baseline", metavar="RASTER", help="reference habitat raster of the "
                                                      "baseline's year: change classes too")
     assess.add_argument("--site", help="site id (with --reference)")
     assess.add_argument("--period", help="month, YYYY-MM (with --reference)")
@@ -131,7 +131,7 @@ def _accuracy_parser(sub: Any) -> None:
     compare = acc_sub.add_parser("compare", help="map-to-map agreement with a reference map")
     compare.add_argument("--site", required=True, help="site id")
     compare.add_argument("--period", required=True, help="month, YYYY-MM")
-    compare.add_argument("--reference", required=True, help="reference habitat raster "
+    compare.add_argument("--reference", required=True, metavar="RASTER", help="reference habitat raster "
                                                             "(1 habitat, 0 not; e.g. GMW v3)")
     compare.add_argument("--out", default=str(RunConfig.out), help=out_help)
     compare.add_argument("--sites", help=sites_help)
