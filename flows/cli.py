@@ -2,6 +2,7 @@
 
     bluecarbon run      [--config F] [--sites F] [--source demo] [--start DATE] [--end DATE]
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
+                        [--factors factors.toml]
     bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
     bluecarbon serve    [--sites F] [--out DIR] [--source demo] [--deliver]
     bluecarbon sites validate F
@@ -54,6 +55,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                            f"(default {RunConfig.max_area_ha:g})")
     run.add_argument("--chunks", help=f"spatial chunk size in pixels (default {RunConfig.chunks})")
     run.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, percent")
+    run.add_argument("--factors", help="factors.toml of site carbon factors from field plots "
+                                       "(default: IPCC Tier 1 defaults and site properties)")
     run.add_argument("--full", action="store_true",
                      help="recompute every row (default: only scenes not yet in the store)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
@@ -113,11 +116,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "start": args.start, "end": args.end, "out": args.out,
         "dask_address": args.dask_address, "seed": args.seed, "mmu_ha": args.mmu_ha,
         "max_area_ha": args.max_area_ha, "chunks": args.chunks, "max_cloud": args.max_cloud,
+        "factors": args.factors,
     }
+    from flows.site.carbon import FactorsError, site_factor_sets
+
     try:
         config = load_config(args.config, **overrides)
         sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
-    except (ConfigError, SitesError) as exc:
+        site_factor_sets(sites, config.factors)  # bad carbon factors: refused before any work
+    except (ConfigError, SitesError, FactorsError) as exc:
         return _fail(str(exc))
 
     from flows.runtime.localapi import TemporaryAPI
