@@ -198,14 +198,16 @@ class Browser:
     def look(self, html_file: Path, width: int, height: int = 900, *,
              blocks: tuple[str, ...] = BLOCKS, media: str = "screen") -> Look:
         """``html_file`` laid out ``width`` CSS px wide (a phone's viewport under 600 px:
-        mobile emulation, so ``<meta name=viewport>`` counts), screenshot of the whole page;
+        mobile emulation, so ``<meta name=viewport>`` counts, at 2 device pixels per CSS px),
+        screenshot of the whole page (in device pixels);
         ``media="print"`` lays it out with the page's print styles (as for a PDF)."""
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self._send("Target.attachToTarget", {"targetId": target,
                                                       "flatten": True})["sessionId"]
         try:
-            metrics = {"width": width, "height": height, "deviceScaleFactor": 1,
-                       "mobile": width < 600}
+            # a phone draws 2-3 device pixels per CSS px (a 390-px iPhone: 3); 2 here
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 2 if width < 600
+                       else 1, "mobile": width < 600}
             self._send("Emulation.setDeviceMetricsOverride", metrics, session)
             self._send("Emulation.setEmulatedMedia", {"media": media}, session)
             self._send("Page.enable", session=session)
