@@ -25,7 +25,7 @@ from aoi import Site, load_sites
 from flows.config import RunConfig, load_config
 from flows.results import RunRecord, read_table, run_lock, write_rows, write_run_record
 from flows.results.alerts import write_alerts
-from flows.results.carbon import read_accuracy, read_year_maps
+from flows.results.carbon import read_accuracy, read_year_maps, same_rows
 from flows.results.maps import write_site_maps
 from flows.runtime import progress
 from flows.runtime.termination import raise_termination_behind, redeliver_swallowed_termination
@@ -152,8 +152,9 @@ def update_carbon(out: Path, site: Site, factors: FactorSet, seed: int, run_id: 
                          run_id=run_id)
     maps = read_year_maps(out, site.id, closing_periods(change, site.id))
     account = account_rows(site, change, maps, run_id=run_id)
-    write_rows(out, "carbon", ledger)
-    write_rows(out, "accounts", account)
+    for name, rows in (("carbon", ledger), ("accounts", account)):
+        if not same_rows(read_table(out, name, site.id), rows):  # else: keep the file's bytes
+            write_rows(out, name, rows)
     return {"carbon": len(ledger), "accounts": len(account)}
 
 

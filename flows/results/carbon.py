@@ -24,7 +24,7 @@ from flows.results.maps import map_path
 from flows.results.store import PART_FILE, PARTITION_COLUMN, TABLES, check_site_id, read_table
 from indices.accounts import baseline_class_map
 
-__all__ = ["ACCURACY_TABLE", "YearMaps", "read_accuracy", "read_year_maps"]
+__all__ = ["ACCURACY_TABLE", "YearMaps", "read_accuracy", "read_year_maps", "same_rows"]
 
 ACCURACY_TABLE = "accuracy"
 """The accuracy assessments' table (``bluecarbon accuracy assess``): ``site_id, period,
@@ -84,3 +84,23 @@ def read_year_maps(root: str | os.PathLike[str], site_id: str,
     except (OSError, rasterio.errors.RasterioError):
         return None
     return YearMaps(baseline_class_map(change_map), year_end, pixel)
+
+
+def same_rows(stored: pd.DataFrame, new: pd.DataFrame, ignore: tuple[str, ...] = ("run_id",)
+              ) -> bool:
+    """True when ``new`` (rows about to be written) holds exactly the ``stored`` rows (as
+    :func:`flows.results.store.read_table` returns them, in the table's order) but for the
+    ``ignore`` columns: a recomputation that changes nothing keeps the file's bytes, as reruns
+    do for the other tables and the maps."""
+    if len(stored) != len(new) or not set(new.columns) <= set(stored.columns):
+        return False
+    for col in (c for c in new.columns if c not in ignore):
+        a, b = stored[col].reset_index(drop=True), new[col].reset_index(drop=True)
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            same = np.array_equal(a.to_numpy(float), b.to_numpy(float), equal_nan=True)
+        else:
+            same = [None if pd.isna(v) else str(v) for v in a] == \
+                   [None if pd.isna(v) else str(v) for v in b]
+        if not same:
+            return False
+    return True
