@@ -6,9 +6,11 @@ Also here: the monthly summary's carbon line, read from the same folder."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
+import re
 import shutil
 import subprocess
 import types
@@ -252,16 +254,18 @@ def test_pack_pdf_pages(pack, tmp_path):
     assert "<script>alert(1)</script>" in " ".join(text.split())
 
 
-def test_pack_charts_are_not_blank(results):
-    from flows.reports.annual import build_annual
-    from flows.reports.year import render_annual
-
-    report, = build_annual(results.out, YEAR, results.sites_file, render_annual)
-    for part in report.sites:
-        for chart in (part.extent_chart, part.carbon_chart):
-            image = Image.open(io.BytesIO(chart.png))
-            assert np.asarray(image.convert("L"), float).std() > 10
-        assert color_pixels(Image.open(io.BytesIO(part.carbon_chart.png)), COLORS["carbon"]) > 300
+def test_pack_charts_are_not_blank(pack):
+    """Every image of the page has content; each site has an extent and a carbon chart."""
+    html = pack_files(pack)["html"].read_text()
+    found = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"', html)
+    assert len(found) == 6  # map, extent chart, carbon chart of each of the two sites
+    for data, alt in found:
+        image = Image.open(io.BytesIO(base64.b64decode(data)))
+        assert np.asarray(image.convert("L"), float).std() > 10, alt
+        if alt.startswith("Carbon change"):
+            assert color_pixels(image, COLORS["carbon"]) > 300, alt
+        if alt.startswith("Habitat extent"):
+            assert color_pixels(image, COLORS["extent"]) > 300, alt
 
 
 # --------------------------------------------------------------------------- bad input
