@@ -2,7 +2,9 @@
 
     bluecarbon run      [--config F] [--sites F] [--source demo] [--start DATE] [--end DATE]
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
+                        [--factors factors.toml]
     bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
+    bluecarbon report   --year YYYY [--out DIR] [--sites F]
     bluecarbon serve    [--sites F] [--out DIR] [--source demo] [--deliver]
     bluecarbon sites validate F
     bluecarbon accuracy design  --site ID --period YYYY-MM [--n N] [--seed S] [--floor F]
@@ -58,12 +60,18 @@ def _build_parser() -> argparse.ArgumentParser:
                                            f"(default {RunConfig.max_area_ha:g})")
     run.add_argument("--chunks", help=f"spatial chunk size in pixels (default {RunConfig.chunks})")
     run.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, percent")
+    run.add_argument("--factors", help="factors.toml of site carbon factors from field plots "
+                                       "(default: IPCC Tier 1 defaults and site properties)")
     run.add_argument("--full", action="store_true",
                      help="recompute every row (default: only scenes not yet in the store)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
-    report = sub.add_parser("report", help="monthly partner summaries (HTML, PDF, CSV)")
-    report.add_argument("--month", required=True, help="month to report, YYYY-MM")
+    report = sub.add_parser("report", help="partner summaries: a month's, or a year's evidence "
+                                           "pack (HTML, PDF, CSV)")
+    period = report.add_mutually_exclusive_group(required=True)
+    period.add_argument("--month", help="month to report, YYYY-MM")
+    period.add_argument("--year", help="year of the annual evidence pack (extent accounts, "
+                                       "carbon ledger, standards' indicators), YYYY")
     report.add_argument("--out", default=str(RunConfig.out),
                         help=f"results folder (default: ./{RunConfig.out})")
     report.add_argument("--sites", help="sites GeoJSON file or folder (default: the bundled sites)")
@@ -167,11 +175,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "start": args.start, "end": args.end, "out": args.out,
         "dask_address": args.dask_address, "seed": args.seed, "mmu_ha": args.mmu_ha,
         "max_area_ha": args.max_area_ha, "chunks": args.chunks, "max_cloud": args.max_cloud,
+        "factors": args.factors,
     }
+    from flows.site.carbon import FactorsError, site_factor_sets
+
     try:
         config = load_config(args.config, **overrides)
         sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
-    except (ConfigError, SitesError) as exc:
+        site_factor_sets(sites, config.factors)  # bad carbon factors: refused before any work
+    except (ConfigError, SitesError, FactorsError) as exc:
         return _fail(str(exc))
 
     from flows.runtime.localapi import TemporaryAPI
@@ -238,12 +250,33 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"{folder / report.slug}/  {report.partner}: {len(report.sites)} site(s) "
                   f"({states})")
 
+    if args.year is not None:
+        return _report_year(args)
     try:
         result = report_month(Path(args.out), args.month, args.sites, deliver=args.deliver,
                               on_written=written)
     except REPORT_ERRORS as exc:
         return _fail(str(exc))
     return EXIT_FAILED if result.failures else EXIT_OK
+
+
+def _report_year(args: argparse.Namespace) -> int:
+    """``bluecarbon report --year``: 0 done, 2 bad input (nothing written)."""
+    from flows.reports.month import REPORT_ERRORS
+    from flows.reports.year import report_year
+
+    if args.deliver:
+        return _fail("--deliver sends the monthly summaries; the annual pack is written only")
+
+    def written(folder: Path, reports: list) -> None:
+        for report in reports:
+            print(f"{folder / report.slug}/  {report.partner}: {len(report.sites)} site(s)")
+
+    try:
+        report_year(Path(args.out), args.year, args.sites, on_written=written)
+    except REPORT_ERRORS as exc:
+        return _fail(str(exc))
+    return EXIT_OK
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
