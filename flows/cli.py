@@ -2,7 +2,9 @@
 
     bluecarbon run      [--config F] [--sites F] [--source demo] [--start DATE] [--end DATE]
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
+                        [--factors factors.toml]
     bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
+    bluecarbon report   --year YYYY [--out DIR] [--sites F]
     bluecarbon serve    [the options of run] [--deliver]
     bluecarbon notebooks [--out DIR] [--sites F] [--port N] [--no-browser]
     bluecarbon sites validate F
@@ -52,8 +54,12 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="recompute every row (default: only scenes not yet in the store)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
 
-    report = sub.add_parser("report", help="monthly partner summaries (HTML, PDF, CSV)")
-    report.add_argument("--month", required=True, help="month to report, YYYY-MM")
+    report = sub.add_parser("report", help="partner summaries: a month's, or a year's evidence "
+                                           "pack (HTML, PDF, CSV)")
+    period = report.add_mutually_exclusive_group(required=True)
+    period.add_argument("--month", help="month to report, YYYY-MM")
+    period.add_argument("--year", help="year of the annual evidence pack (extent accounts, "
+                                       "carbon ledger, standards' indicators), YYYY")
     report.add_argument("--out", default=str(RunConfig.out),
                         help=f"results folder (default: ./{RunConfig.out})")
     report.add_argument("--sites", help="sites file or folder (default: the sites the runs into "
@@ -105,23 +111,28 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunks", help=f"spatial chunk size in pixels (default {RunConfig.chunks})")
     parser.add_argument("--max-cloud", help="scene cloud cover limit for catalogue searches, "
                                             "percent")
+    parser.add_argument("--factors", help="factors.toml of site carbon factors from field plots "
+                                          "(default: IPCC Tier 1 defaults and site properties)")
 
 
 def _run_config(args: argparse.Namespace) -> tuple[Any, list]:
-    """The run settings of ``run`` or ``serve`` and the sites, checked: ConfigError or
-    SitesError (one line) on bad input."""
+    """The run settings of ``run`` or ``serve`` and the sites, checked: ConfigError,
+    SitesError or FactorsError (one line) on bad input, before any work."""
     from aoi import load_sites
     from flows.config import check_period, load_config
+    from flows.site.carbon import site_factor_sets
 
     overrides: dict[str, Any] = {
         "sites": args.sites, "source": args.source, "catalog": args.catalog,
         "start": args.start, "end": args.end, "out": args.out,
         "dask_address": args.dask_address, "seed": args.seed, "mmu_ha": args.mmu_ha,
         "max_area_ha": args.max_area_ha, "chunks": args.chunks, "max_cloud": args.max_cloud,
+        "factors": args.factors,
     }
     config = load_config(args.config, **overrides)
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
     check_period(config, sites)
+    site_factor_sets(sites, config.factors)  # bad carbon factors
     return config, sites
 
 
@@ -198,10 +209,11 @@ def _cmd_sites_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from aoi import SitesError
     from flows.config import ConfigError
+    from flows.site.carbon import FactorsError
 
     try:
         config, sites = _run_config(args)
-    except (ConfigError, SitesError) as exc:
+    except (ConfigError, SitesError, FactorsError) as exc:
         return _fail(str(exc))
 
     from flows.runtime.localapi import TemporaryAPI
@@ -268,12 +280,33 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"{folder / report.slug}/  {report.partner}: {len(report.sites)} site(s) "
                   f"({states})")
 
+    if args.year is not None:
+        return _report_year(args)
     try:
         result = report_month(Path(args.out), args.month, args.sites, deliver=args.deliver,
                               on_written=written)
     except REPORT_ERRORS as exc:
         return _fail(str(exc))
     return EXIT_FAILED if result.failures else EXIT_OK
+
+
+def _report_year(args: argparse.Namespace) -> int:
+    """``bluecarbon report --year``: 0 done, 2 bad input (nothing written)."""
+    from flows.reports.month import REPORT_ERRORS
+    from flows.reports.year import report_year
+
+    if args.deliver:
+        return _fail("--deliver sends the monthly summaries; the annual pack is written only")
+
+    def written(folder: Path, reports: list) -> None:
+        for report in reports:
+            print(f"{folder / report.slug}/  {report.partner}: {len(report.sites)} site(s)")
+
+    try:
+        report_year(Path(args.out), args.year, args.sites, on_written=written)
+    except REPORT_ERRORS as exc:
+        return _fail(str(exc))
+    return EXIT_OK
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -283,12 +316,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from aoi import SitesError
     from flows.config import ConfigError, deployment_parameters, make_source
     from flows.runtime.serve import ServeError, ServerFailed, serve
+    from flows.site.carbon import FactorsError
     from flows.sources import SourceError
 
     try:
         config, _ = _run_config(args)
         make_source(config)  # Prefect-free: Prefect reads its settings once, at import
-    except (ConfigError, SitesError, SourceError) as exc:
+    except (ConfigError, SitesError, SourceError, FactorsError) as exc:
         return _fail(str(exc))
     try:
         serve(deployment_parameters(config), deliver=bool(args.deliver))

@@ -69,6 +69,8 @@ class RunConfig:
     """Spatial chunk size in pixels (the cube is chunked time=1, chunks x chunks)."""
     max_cloud: float | None = None
     """Scene-level cloud cover limit in percent for catalogue searches (None: the source's)."""
+    factors: Path | None = None
+    """``factors.toml`` of site carbon factors (field plots) overriding the IPCC defaults."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -151,7 +153,7 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if name in ("start", "end"):
             return parse_date(value, name)
-        if name in ("sites", "out"):
+        if name in ("sites", "out", "factors"):
             return Path(value).expanduser()
         if name in ("seed", "chunks"):
             if isinstance(value, bool):

@@ -25,6 +25,7 @@ from aoi import Site, load_sites
 from flows.config import RunConfig, load_config, make_source
 from flows.results import RunRecord, read_table, run_lock, write_rows, write_run_record
 from flows.results.alerts import write_alerts
+from flows.results.carbon import read_accuracy, read_year_maps, same_rows
 from flows.results.maps import write_site_maps
 from flows.runtime import progress
 from flows.runtime.termination import raise_termination_behind, redeliver_swallowed_termination
@@ -36,7 +37,15 @@ from flows.site import (
     recovery_trajectory,
     site_tables,
 )
+from flows.site.carbon import (
+    account_rows,
+    carbon_rows,
+    closing_periods,
+    factors_record,
+    site_factor_sets,
+)
 from flows.sources import SceneRef, Source
+from indices.carbon_factors import FactorSet
 
 __all__ = ["SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
 
@@ -118,6 +127,25 @@ def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | No
     return written
 
 
+@task(name="carbon-and-accounts", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def update_carbon(out: Path, site: Site, factors: FactorSet, seed: int, run_id: str
+                  ) -> dict[str, int]:
+    """The site's carbon ledger and extent account over its whole stored series, once its
+    change rows and maps are written (:mod:`flows.site.carbon`): error-adjusted areas where
+    an accuracy assessment exists, accounts on the year-end class maps where they all are."""
+    change = read_table(out, "change", site.id)
+    if change.empty:
+        return {}
+    ledger = carbon_rows(site, change, factors, accuracy=read_accuracy(out, site.id), seed=seed,
+                         run_id=run_id)
+    maps = read_year_maps(out, site.id, closing_periods(change, site.id))
+    account = account_rows(site, change, maps, run_id=run_id)
+    for name, rows in (("carbon", ledger), ("accounts", account)):
+        if not same_rows(read_table(out, name, site.id), rows):  # else: keep the file's bytes
+            write_rows(out, name, rows)
+    return {"carbon": len(ledger), "accounts": len(account)}
+
+
 @task(name="restoration-trajectories", retries=2, retry_delay_seconds=[1, 5],
       cache_policy=NO_CACHE)
 def update_trajectories(out: Path, sites: list[Site]) -> list[str]:
@@ -181,6 +209,7 @@ def monitor_sites(
     max_area_ha: float = RunConfig.max_area_ha,
     chunks: int = RunConfig.chunks,
     max_cloud: float | None = RunConfig.max_cloud,
+    factors: str | None = RunConfig.factors,
     full: bool = False,
 ):
     """Nightly monitoring of every site in ``sites`` (a GeoJSON file or folder; None: the
@@ -189,11 +218,13 @@ def monitor_sites(
     recomputes and rewrites every row instead of only the new scenes' rows."""
     config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
-                         max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
+                         max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud,
+                         factors=factors)
     redeliver_swallowed_termination()
     logger = get_run_logger()
     run_id = str(flow_run.id or "local")
     sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
+    carbon_factors = site_factor_sets(sites, config.factors)  # bad factors: before any work
     source = make_source(config)
     end = _default_end(config, source)
     record = RunRecord.start(run_id, config, end)
@@ -203,6 +234,20 @@ def monitor_sites(
         logger.warning("%s", message)
         progress.emit("waiting", message=message)
         record.waited_for = message
+
+    def carbon(site: Site, entry: dict[str, Any]) -> None:
+        """The carbon step of a site whose tables are written; a failure is the run's error,
+        not the site's (its change rows and maps are stored)."""
+        entry["carbon"] = factors_record(carbon_factors[site.id])
+        try:
+            entry["carbon"]["rows"] = update_carbon(config.out, site, carbon_factors[site.id],
+                                                    config.seed, run_id)
+        except Exception as exc:
+            raise_termination_behind(exc)
+            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            logger.error("%s: carbon and accounts failed: %s", site.id, message)
+            entry["carbon"]["error"] = message
+            record.errors.append(f"carbon {site.id}: {message}")
 
     def process(site: Site) -> None:
         progress.emit("site_started", site_id=site.id)
@@ -219,6 +264,7 @@ def monitor_sites(
                 entry["reason"] = ("no new scenes" if scenes else
                                    "no scenes found for the site and dates")
                 progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
+                carbon(site, entry)  # a new factors file or accuracy assessment counts
                 return
             tables = compute_site(source, site, scenes, config, end, run_id, plan)
             written = write_results(config.out, tables, site, plan.since)
@@ -230,6 +276,7 @@ def monitor_sites(
             entry.update(status="failed", reason=message)
             progress.emit("site_failed", site_id=site.id, error=message)
             return
+        carbon(site, entry)
         for scene_id, reason in tables.failed_scenes.items():
             logger.warning("%s: scene %s failed: %s", site.id, scene_id, reason)
         entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes,

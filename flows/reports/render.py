@@ -23,9 +23,10 @@ from flows.config import SEEN_MIN
 from flows.reports.model import PartnerReport, ReportError
 from flows.reports.text import HABITAT_LABEL, MAP_BASED_NOTE
 
-__all__ = ["content_id", "render_html", "write_reports"]
+__all__ = ["TEMPLATES", "content_id", "map_caption", "render_html", "write_folder",
+           "write_reports"]
 
-_TEMPLATES = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("flows.reports", "templates"),
     autoescape=jinja2.select_autoescape(disabled_extensions=("txt.j2",), default=True),
     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -34,6 +35,14 @@ _TEMPLATES = jinja2.Environment(
 def content_id(key: str) -> str:
     """Content-ID (without angle brackets) of an inline image in the email body."""
     return f"{key}@bluecarbon"
+
+
+def map_caption(note: str | None) -> str:
+    """The change map's caption: what it shows, and what the inset and the arrow are."""
+    what = (note.capitalize() + "; the site boundary is shown." if note
+            else "Change since the baseline; the site boundary in red.")
+    return (f"{what} Inset: the site (square) on its coast (Natural Earth 1:10m land, public "
+            "domain); the arrow points to true north.")
 
 
 def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool = False) -> str:
@@ -47,34 +56,42 @@ def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool =
         "habitat_label": HABITAT_LABEL.get(s.site.habitat, s.site.habitat),
         "baseline": f"{s.site.baseline_start:%b %Y} – {s.site.baseline_end:%b %Y}",
         "status": s.status, "headline": s.headline, "details": s.details, "metrics": s.metrics,
-        **s.overview, "map_key": f"{s.site.id}-map.png",
-        "map_caption": s.map.note.capitalize() + "; the site boundary is shown." if s.map.note
-        else "Change since the baseline; the site boundary in red.",
+        **s.overview, "map_key": f"{s.site.id}-map.png", "map_legend": s.map.legend,
+        "map_caption": map_caption(s.map.note), "place": s.place, "alerts": s.alerts,
         "chart_key": f"{s.site.id}-chart.png" if s.chart else None,
         "accuracy": s.accuracy,
+        "chart_legend": s.chart.legend if s.chart else (),
     } for s in report.sites]
     habitats = sorted({s.site.habitat for s in report.sites})
-    template = _TEMPLATES.get_template("summary.txt.j2" if text else "summary.html.j2")
+    template = TEMPLATES.get_template("summary.txt.j2" if text else "summary.html.j2")
     return template.render(
         partner=report.partner, month_label=f"{report.month:%B %Y}", sites=sites, src=src,
         generated=f"{dt.datetime.now(dt.UTC):%d %B %Y}", simulated=report.simulated,
         threshold=f"{SEEN_MIN:.0%}", habitats=" or ".join(habitats),
-        versions=report.versions, map_based_note=MAP_BASED_NOTE)
+        versions=report.versions, map_based_note=MAP_BASED_NOTE,
+        footer_label=f"bluecarbon · {report.month:%B %Y}")
 
 
 def write_reports(out: str | Path, month: dt.date, reports: list[PartnerReport]) -> Path:
     """Write ``<out>/reports/<YYYY-MM>/`` whole: built beside it, then swapped in by rename."""
+    return write_folder(out, f"{month:%Y-%m}", {
+        f"{r.slug}/{r.filename(ext)}": data for r in reports
+        for ext, data in (("html", r.html.encode("utf-8")), ("pdf", r.pdf), ("csv", r.csv))})
+
+
+def write_folder(out: str | Path, name: str, files: dict[str, bytes]) -> Path:
+    """Write ``<out>/reports/<name>/`` with ``files`` (relative path -> bytes) whole: built
+    beside it, then swapped in by rename; a failure leaves the previous folder as it was."""
     root = Path(out) / "reports"
-    final = root / f"{month:%Y-%m}"
+    final = root / name
     token = secrets.token_hex(6)
     tmp, old = root / f".{final.name}.tmp-{token}", root / f".{final.name}.old-{token}"
     try:
-        for report in reports:
-            folder = tmp / report.slug
-            folder.mkdir(parents=True)
-            (folder / report.filename("html")).write_text(report.html, encoding="utf-8")
-            (folder / report.filename("pdf")).write_bytes(report.pdf)
-            (folder / report.filename("csv")).write_bytes(report.csv)
+        for rel, data in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        tmp.mkdir(parents=True, exist_ok=True)
         if final.exists():
             final.rename(old)
         tmp.rename(final)

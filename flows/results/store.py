@@ -140,6 +140,13 @@ CHANGE_ADDED_COLUMNS = (
     "canopy_closure_period",
 )
 """Columns of ``change`` beyond the contract in design.md (issue 6: science)."""
+CARBON_ADDED_COLUMNS = (
+    "change_conservative_tco2e", "change_uncertainty_90_pct", "baseline_stock_tco2e",
+    "baseline_stock_ci_low_tco2e", "baseline_stock_ci_high_tco2e", "area_source",
+    "processing_version", "run_id",
+)
+"""Columns of ``carbon`` after the contract's (issue 19): the VM0033-conservative change and
+its uncertainty, the baseline stock and its interval, where the areas came from."""
 
 _F64 = pa.float64()
 _STR = pa.string()
@@ -233,6 +240,43 @@ TABLES: dict[str, TableSpec] = {
         sort_by=("site_id", "period", "class"),
         not_null=("site_id", "period", "class", "n_samples", "method", "assessed_on"),
         month_start=("period",),
+    ),
+    # issue 19: carbon ledger and extent accounts, recomputed by every run over a site's whole
+    # series (flows.site.carbon); columns after the contract's are optional
+    "carbon": TableSpec(
+        name="carbon",
+        schema=_spec_schema(
+            [("site_id", _STR), ("period", pa.date32()), ("habitat", _STR)]
+            + [(c, _F64) for c in ("extent_ha", "stock_tco2e", "stock_ci_low_tco2e",
+                                   "stock_ci_high_tco2e", "change_tco2e", "change_ci_low_tco2e",
+                                   "change_ci_high_tco2e")]
+            + [("method", _STR), ("factors_id", _STR)]
+            + [(c, _F64) for c in CARBON_ADDED_COLUMNS[:5]]
+            + [("area_source", _STR), ("processing_version", _STR), ("run_id", _STR)],
+            "carbon",
+        ),
+        key=("site_id", "period"),
+        sort_by=("site_id", "period"),
+        not_null=("site_id", "period", "method", "factors_id"),
+        month_start=("period",),
+        optional=CARBON_ADDED_COLUMNS,
+    ),
+    "accounts": TableSpec(
+        name="accounts",
+        schema=_spec_schema(
+            [("site_id", _STR), ("year", pa.int32()), ("habitat", _STR)]
+            + [(c, _F64) for c in ("opening_ha", "additions_ha", "reductions_ha",
+                                   "net_change_ha", "closing_ha")]
+            + [("n_patches", pa.int32()), ("mean_patch_ha", _F64),
+               ("edge_density_m_per_ha", _F64), ("closing_period", pa.date32()),
+               ("flows_from", _STR), ("processing_version", _STR), ("run_id", _STR)],
+            "accounts",
+        ),
+        key=("site_id", "year"),
+        sort_by=("site_id", "year"),
+        not_null=("site_id", "year", "opening_ha", "closing_ha"),
+        month_start=("closing_period",),
+        optional=("closing_period", "flows_from", "processing_version", "run_id"),
     ),
 }
 
