@@ -10,7 +10,6 @@ other, 1 stable habitat, 2 gain, 3 loss, 255 no data, on the site's UTM grid
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,33 +20,11 @@ from rasterio.transform import Affine
 from aoi import DEFAULT_MAX_AREA_HA, Site, SitesError, load_sites, site_grid, site_mask
 from flows.accuracy.folder import AccuracyError, parse_period
 from flows.results.maps import MAPS_DIR, map_path
-from flows.results.runs import RUNS_DIR
+from flows.results.runs import recorded_runs
 from flows.results.store import check_site_id
 from indices.maps import NODATA
 
-__all__ = ["ChangeMap", "find_site", "read_change_map", "recorded_sites"]
-
-
-def recorded_sites(out: str | Path) -> list[tuple[str | None, float]]:
-    """``(sites path or None for the bundled sites, max_area_ha)`` of the runs recorded in
-    ``out``, newest first, each once. Unreadable records are skipped."""
-    records = []
-    for path in sorted((Path(out) / RUNS_DIR).glob("*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            params = record["parameters"]
-            sites = params.get("sites")
-            area = float(params.get("max_area_ha") or DEFAULT_MAX_AREA_HA)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        records.append((str(record.get("started_at", "")), None if sites is None else str(sites),
-                        area))
-    seen, out_list = set(), []
-    for _, sites, area in sorted(records, key=lambda r: r[0], reverse=True):
-        if sites not in seen:
-            seen.add(sites)
-            out_list.append((sites, area))
-    return out_list
+__all__ = ["ChangeMap", "find_site", "read_change_map"]
 
 
 def find_site(out: str | Path, site_id: str, sites: str | Path | None = None) -> Site:
@@ -62,7 +39,7 @@ def find_site(out: str | Path, site_id: str, sites: str | Path | None = None) ->
                                 f"{', '.join(sorted(found)) or 'none'})")
         return found[site_id]
     tried = []
-    candidates = recorded_sites(out)
+    candidates = [(r.sites, r.max_area_ha) for r in recorded_runs(out)]
     if None not in [c[0] for c in candidates]:
         candidates.append((None, DEFAULT_MAX_AREA_HA))
     for path, max_area in candidates:

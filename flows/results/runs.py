@@ -12,13 +12,15 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from aoi import DEFAULT_MAX_AREA_HA
 from flows import PROCESSING_VERSION
 from flows.config import RunConfig
 from flows.results.files import atomic_path, ensure_dir
 
-__all__ = ["RUNS_DIR", "RunRecord", "recorded_sites", "write_run_record"]
+__all__ = ["RUNS_DIR", "RecordedSites", "RunRecord", "recorded_runs", "recorded_sites",
+           "write_run_record"]
 
 RUNS_DIR = "runs"
 
@@ -92,17 +94,27 @@ def write_run_record(out: Path, record: RunRecord) -> Path:
     return path
 
 
-def recorded_sites(out: Path | str) -> list[str | None]:
+class RecordedSites(NamedTuple):
+    """A sites file a results folder was made from, and the run's area cap for it."""
+
+    sites: str | None
+    """The run's ``sites`` parameter (``None``: the bundled sites)."""
+    max_area_ha: float
+
+
+def recorded_runs(out: Path | str) -> list[RecordedSites]:
     """The sites files a results folder was made from, read from its run records: for each
-    site some run wrote rows for (status ``processed``), the ``sites`` parameter of the latest
-    such run (``None``: the bundled sites); distinct, the latest run's first. Empty when no
+    site some run wrote rows for (status ``processed``), the ``sites`` parameter (and
+    ``max_area_ha``) of the latest such run; distinct, the latest run's first. Empty when no
     record says (no ``<out>/runs/``, or only runs that wrote nothing). Unreadable records are
     passed over: a record is what a finished run left, never needed to read the tables."""
-    latest: dict[str, tuple[str, str, str | None]] = {}
+    latest: dict[str, tuple[str, str, str | None, float]] = {}
     for path in sorted((Path(out) / RUNS_DIR).glob("*.json")):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-            started, sites = str(record["started_at"]), record["parameters"].get("sites")
+            params = record["parameters"]
+            started, sites = str(record["started_at"]), params.get("sites")
+            area = float(params.get("max_area_ha") or DEFAULT_MAX_AREA_HA)
             entries = record["sites"].items()
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
@@ -110,11 +122,16 @@ def recorded_sites(out: Path | str) -> list[str | None]:
             continue
         for site_id, entry in entries:
             if isinstance(entry, dict) and entry.get("status") == "processed":
-                key = (started, path.name, sites)
+                key = (started, path.name, sites, area)
                 if site_id not in latest or key[:2] > latest[site_id][:2]:
                     latest[site_id] = key
-    found: list[str | None] = []
-    for _, _, sites in sorted(latest.values(), key=lambda k: k[:2], reverse=True):
-        if sites not in found:
-            found.append(sites)
+    found: list[RecordedSites] = []
+    for _, _, sites, area in sorted(latest.values(), key=lambda k: k[:2], reverse=True):
+        if sites not in [f.sites for f in found]:
+            found.append(RecordedSites(sites, area))
     return found
+
+
+def recorded_sites(out: Path | str) -> list[str | None]:
+    """The ``sites`` of :func:`recorded_runs`: the sites files, latest first."""
+    return [r.sites for r in recorded_runs(out)]
