@@ -132,11 +132,17 @@ def watched(cmd: list[str], *, env: dict[str, str], cwd: Path, rss_limit: float,
 
     def sample() -> None:
         main = psutil.Process(proc.pid)
+        children: list[psutil.Process] = []
+        listed = 0.0
         while not done.wait(interval):
             try:
+                # listing children scans every process of the machine: twice a second, not
+                # at each sample (the RSS of a known process is one small read of /proc)
+                if time.perf_counter() - listed > 0.5:
+                    children, listed = main.children(recursive=True), time.perf_counter()
                 rss = main.memory_info().rss
                 kids = 0
-                for child in main.children(recursive=True):
+                for child in children:
                     with contextlib.suppress(psutil.Error):
                         kids += child.memory_info().rss
             except psutil.Error:
