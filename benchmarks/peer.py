@@ -148,7 +148,9 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
     seen_months = np.unique(ds.time.values.astype("datetime64[M]")).astype("datetime64[ns]")
     monthly = monthly.sel(time=seen_months)
     t1 = time.perf_counter()
-    monthly_cls, base_cls = dask.compute(mangrove_class(monthly), mangrove_class(base))
+    with warnings.catch_warnings():  # months in which a pixel is never clear
+        warnings.filterwarnings("ignore", "All-NaN slice")
+        monthly_cls, base_cls = dask.compute(mangrove_class(monthly), mangrove_class(base))
     t2 = time.perf_counter()
 
     geobox = ds.odc.geobox
@@ -185,7 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunks", type=int, default=2048)
     p.add_argument("--end", type=dt.date.fromisoformat)
     args = p.parse_args(argv)
-    warnings.filterwarnings("ignore", "All-NaN slice")  # months a pixel is never clear
     t0 = time.perf_counter()
     items = read_items(args.catalog)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,9 @@ import peer  # noqa: E402
 import synthetic  # noqa: E402
 import whole_job  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings(  # odc-geo's own use of affine's `*`
+    "ignore:Use `@` matmul:PendingDeprecationWarning")
+
 SITE_PX, SCENES = 600, 12  # 10 x 10 patches of 600 m; gains from scene 3, losses from 5
 
 
