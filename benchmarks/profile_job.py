@@ -40,8 +40,8 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 import psutil  # noqa: E402
 import whole_job  # noqa: E402
 
-# (phase, function name or None, file substring or None): the innermost frame that matches
-# names the phase of a main-thread sample
+# (phase, function name or None, file substring or None): the first rule that a frame of a
+# main-thread sample matches names its phase (imports first, wherever they happen)
 PHASES = [
     ("imports", "_find_and_load", None),
     ("start-up: waiting for the Prefect server", "TemporaryAPI.wait", None),
@@ -53,9 +53,9 @@ PHASES = [
     ("alerts written", "write_alerts", None),
     ("Parquet rows written", "write_rows", "flows/store.py"),
     ("alerts (rows, patches)", "alert_rows", None),
-    ("dask.compute (reads, kernels, composites)", "compute", "dask/base.py"),
     ("month walk (gap-fill, labels, canopy, maps)", "_walk", "flows/pipeline.py"),
-    ("graph building (cube, lazy tables)", "site_tables", "flows/pipeline.py"),
+    ("dask.compute (reads, kernels, composites)", "compute", "dask/base.py"),
+    ("site_tables: graph building, rows", "site_tables", "flows/pipeline.py"),
     ("trajectories, run record", "update_trajectories", None),
     ("trajectories, run record", "write_run_record", None),
     ("flow (other)", "monitor_sites", None),
@@ -63,12 +63,18 @@ PHASES = [
     ("CLI (config, sites, console)", None, "flows/"),
 ]
 
-# (kind, function name or None, file substring or None, process substring or None)
+_WAITS = {"_worker", "Condition.wait", "Condition.notify", "Condition.__enter__",
+          "Condition.__exit__", "Event.wait", "Thread.join", "_wait_for_tstate_lock",
+          "Queue.get", "Queue.put", "select", "Selector.select", "EpollSelector.select"}
+
+# (kind, function name or None, file substring or None, process or None): the first rule
+# that a frame of a busy sample matches (process: "child", the Prefect server)
 KINDS = [
     ("Prefect server (subprocess)", None, None, "child"),
     ("imports", "_find_and_load", None, None),
     ("COG decode (rasterio/GDAL)", None, "rasterio/", None),
-    ("COG decode (rasterio/GDAL)", "read_block", "_reader.py", None),
+    ("COG decode (rasterio/GDAL)", None, "flows/sources/_reader.py", None),
+    ("maps written (COG encode, overviews)", None, "flows/maps.py", None),
     ("composite kernel (numba)", "_CompositeBlock.__call__", None, None),
     ("index and statistics kernels (numba)", None, "indices/spectral.py", None),
     ("index and statistics kernels (numba)", None, "indices/_kernels.py", None),
@@ -77,16 +83,19 @@ KINDS = [
     ("month walk (change, canopy, maps)", "walk_months", None, None),
     ("month walk (change, canopy, maps)", "_walk", "flows/pipeline.py", None),
     ("alerts", None, "alerts", None),
-    ("maps written (COGs)", "write_site_maps", None, None),
     ("Parquet", None, "flows/store.py", None),
     ("numba dispatch/compile", None, "numba/", None),
     ("dask scheduling and graph", None, "dask/", None),
+    ("console display (rich)", None, "rich/", None),
     ("xarray", None, "xarray/", None),
     ("Prefect engine (client, logging, events)", None, "/prefect/", None),
     ("Prefect engine (client, logging, events)", None, "/httpx/", None),
     ("Prefect engine (client, logging, events)", None, "/anyio/", None),
+    ("Prefect engine (client, logging, events)", None, "aiosqlite", None),
     ("Prefect engine (client, logging, events)", None, "asyncio/", None),
 ]
+WAITING = "threads waking to wait (GIL handovers, pool queues)"
+NATIVE = "no Python frame (interpreter start and exit)"
 
 
 def _matches(frame: dict, name: str | None, file: str | None) -> bool:
@@ -94,22 +103,32 @@ def _matches(frame: dict, name: str | None, file: str | None) -> bool:
             and (file is None or file in (frame.get("file") or "")))
 
 
+def _python(stack: list[dict]) -> list[dict]:
+    """The stack without py-spy's "process ..." and "thread (...)" root entries."""
+    return [f for f in stack if f.get("file") or not f["name"].startswith(("process ", "thread "))]
+
+
 def phase_of(stack: list[dict]) -> str:
-    for frame in reversed(stack):  # innermost first
-        for phase, name, file in PHASES:
-            if _matches(frame, name, file):
-                return phase
-    return "interpreter start, other"
+    frames = _python(stack)
+    if not frames:
+        return NATIVE
+    for phase, name, file in PHASES:
+        if any(_matches(f, name, file) for f in frames):
+            return phase
+    return "other"
 
 
 def kind_of(stack: list[dict], process: str) -> str:
     """``process``: "main" or "child" (the Prefect server)."""
-    for kind, name, file, proc in KINDS:
-        if proc is not None:
-            if proc == process:
-                return kind
-            continue
-        if any(_matches(f, name, file) for f in stack):
+    if process == "child":
+        return KINDS[0][0]
+    frames = _python(stack)
+    if not frames:
+        return NATIVE
+    if frames[-1]["name"] in _WAITS:
+        return WAITING
+    for kind, name, file, _ in KINDS[1:]:
+        if any(_matches(f, name, file) for f in frames):
             return kind
     return "other"
 
@@ -218,6 +237,20 @@ def cpu_kinds(path: Path, pid: int) -> dict:
         "processes": dict(by_process)}
 
 
+def analyse(folder: Path, size: int, report: dict) -> dict:
+    """The two tables from the profiles and RSS samples saved in ``folder``."""
+    for mode in ("wall", "cpu"):
+        run = json.loads((folder / f"run-{mode}-{size}.json").read_text())
+        prof = folder / f"{mode}-{size}.speedscope.json"
+        report[f"{mode}_run_s"] = run["seconds"]
+        if mode == "wall":
+            report["wall"] = wall_phases(prof, run["rss"], run["main_pid"])
+            report["peak_rss_gib"] = max(r[1] for r in run["rss"]) / 2**30
+        else:
+            report["cpu"] = cpu_kinds(prof, run["main_pid"])
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=2000, help="site side in px (default 2000)")
@@ -225,40 +258,43 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=int, default=50, help="samples a second (default 50)")
     p.add_argument("--cache", type=Path, default=Path("/tmp/bluecarbon-bench"))
     p.add_argument("--out", type=Path, default=Path("profile-job"))
+    p.add_argument("--reanalyse", action="store_true",
+                   help="only the tables, from the profiles already in --out")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bluecarbon-profile-"))
-    try:
-        env = whole_job.environment(args.cache)
-        inputs = whole_job.prepare(args.cache, work, args.size, args.scenes)
-        warm = whole_job.run_contender("bluecarbon", inputs, work, env, 2**40, "warm")
-        print(f"warm-up (unprofiled): {warm['seconds']:.1f} s, peak RSS "
-              f"{warm['peak_rss'] / 2**30:.2f} GiB")
-        report: dict = {"size": args.size, "scenes": args.scenes, "rate": args.rate,
-                        "unprofiled_s": warm["seconds"],
-                        "unprofiled_peak_rss_gib": warm["peak_rss"] / 2**30}
-        for mode in ("wall", "cpu"):
-            out = work / f"out-{mode}"
-            cmd = whole_job.command("bluecarbon", inputs["catalog"], inputs["sites"], out,
-                                    inputs["end"])
-            prof = args.out / f"{mode}-{args.size}.speedscope.json"
-            run = record(cmd, prof, idle=mode == "wall", rate=args.rate, env=env, cwd=work)
-            shutil.rmtree(out, ignore_errors=True)
-            report[f"{mode}_run_s"] = run["seconds"]
-            if mode == "wall":
-                report["wall"] = wall_phases(prof, run["rss"], run["main_pid"])
-                report["peak_rss_gib"] = max(r[1] for r in run["rss"]) / 2**30
-            else:
-                report["cpu"] = cpu_kinds(prof, run["main_pid"])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    report: dict = {"size": args.size, "scenes": args.scenes, "rate": args.rate}
+    if args.reanalyse:
+        report |= {k: v for k, v in json.loads(
+            (args.out / f"profile-{args.size}.json").read_text()).items()
+            if k.startswith("unprofiled")}
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bluecarbon-profile-"))
+        try:
+            env = whole_job.environment(args.cache)
+            inputs = whole_job.prepare(args.cache, work, args.size, args.scenes)
+            warm = whole_job.run_contender("bluecarbon", inputs, work, env, 2**40, "warm")
+            print(f"warm-up (unprofiled): {warm['seconds']:.1f} s, peak RSS "
+                  f"{warm['peak_rss'] / 2**30:.2f} GiB")
+            report |= {"unprofiled_s": warm["seconds"],
+                       "unprofiled_peak_rss_gib": warm["peak_rss"] / 2**30}
+            for mode in ("wall", "cpu"):
+                out = work / f"out-{mode}"
+                cmd = whole_job.command("bluecarbon", inputs["catalog"], inputs["sites"], out,
+                                        inputs["end"])
+                prof = args.out / f"{mode}-{args.size}.speedscope.json"
+                run = record(cmd, prof, idle=mode == "wall", rate=args.rate, env=env, cwd=work)
+                shutil.rmtree(out, ignore_errors=True)
+                (args.out / f"run-{mode}-{args.size}.json").write_text(json.dumps(run))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    report = analyse(args.out, args.size, report)
     print(f"\nwall (main thread, {report['wall']['total_s']:.1f} s sampled, run "
           f"{report['wall_run_s']:.1f} s under py-spy):")
     for k, v in report["wall"]["phases"].items():
         print(f"  {v['share']:6.1%} {v['seconds']:6.1f} s  peak RSS {v['peak_rss_gib']:5.2f} GiB "
               f"(main {v['peak_rss_main_gib']:.2f})  {k}")
     print(f"\ncpu (busy samples, all threads and processes: {report['cpu']['total_cpu_s']:.1f} "
-          f"CPU s):")
+          f"CPU s in {report['cpu_run_s']:.1f} s):")
     for k, v in report["cpu"]["kinds"].items():
         print(f"  {v['share']:6.1%} {v['cpu_s']:6.1f} s  {k}")
     (args.out / f"profile-{args.size}.json").write_text(json.dumps(report, indent=1))
