@@ -21,7 +21,7 @@ Sections:
                   month's extent, gain and loss of each peer must be bluecarbon's within 1 %
                   (else the run stops with an error). On the tile, each contender runs
                   ``--tile-rounds`` times (default 1), the numpy peer only if asked
-                  (``--tile-contenders``: ~20 min there).
+                  (``--tile-contenders``: ~20 min there); ``--contenders`` for the others.
 ``materialised``  ``compute_indices`` layers then xarray sums (as notebooks do) against
                   xarray-spatial's NDVI, per index-pixel, on the 8192² in-memory cube of
                   :mod:`benchmarks.run` (``--smoke``: 1024²).
@@ -290,8 +290,8 @@ def summarise_size(runs: dict[str, list[dict]]) -> dict:
 
 
 def bench_job(cache: Path, work: Path, sizes: list[str], *, rounds: int, tile_rounds: int,
-              tile_contenders: tuple[str, ...], rss_limit: float, small_scenes: int,
-              warm_px: int, log=print) -> dict:
+              contenders: tuple[str, ...], tile_contenders: tuple[str, ...], rss_limit: float,
+              small_scenes: int, warm_px: int, log=print) -> dict:
     env = environment(cache)
     plan = {}
     for size in sizes:  # write every input first: no run pays for writing
@@ -301,20 +301,20 @@ def bench_job(cache: Path, work: Path, sizes: list[str], *, rounds: int, tile_ro
     log(f"  warm-up on {warm_px}² x {small_scenes} (Prefect's database, numba's caches, page "
         f"cache; untimed) ...")
     warmup = {}
-    for c in CONTENDERS:
+    for c in dict.fromkeys(contenders + tile_contenders):
         warmup[c] = run_contender(c, warm, work, env, rss_limit, "warmup")
         log(f"    {c:<16} {_describe(warmup[c])}")
         if "error" in warmup[c]:
             raise SystemExit(f"whole_job: {c} failed in the warm-up:\n{warmup[c]['stderr']}")
     report: dict = {"warmup": _strip(warmup), "sizes": {}}
     for size, inputs in plan.items():
-        contenders = tile_contenders if size == "tile" else CONTENDERS
+        these = tile_contenders if size == "tile" else contenders
         n_rounds = tile_rounds if size == "tile" else rounds
         log(f"\n  site {inputs['site_px']}² px x {inputs['scenes']} scenes "
             f"({n_rounds} rounds, order rotated) ...")
-        runs: dict[str, list[dict]] = {c: [] for c in contenders}
+        runs: dict[str, list[dict]] = {c: [] for c in these}
         for r in range(n_rounds):
-            order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+            order = these[r % len(these):] + these[:r % len(these)]
             for c in order:
                 res = run_contender(c, inputs, work, env, rss_limit, f"{size}-{r}")
                 runs[c].append(res)
@@ -477,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 400,2000,tile)")
     p.add_argument("--rounds", type=int, default=3, help="rounds per size (default 3)")
     p.add_argument("--tile-rounds", type=int, default=1, help="rounds on the tile (default 1)")
+    p.add_argument("--contenders", default=",".join(CONTENDERS),
+                   help=f"contenders on the other sizes (default {','.join(CONTENDERS)})")
     p.add_argument("--tile-contenders", default="bluecarbon,peer-bottleneck",
                    help="contenders on the tile (default bluecarbon,peer-bottleneck; the "
                         "numpy peer takes ~20 min there)")
@@ -499,9 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = [s for s in sizes if s != "tile" and not (s.isdigit() and int(s) >= 6)]
     if bad:
         p.error(f"--sizes takes pixel counts and 'tile', not {bad}")
+    contenders = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
     tile_contenders = tuple(c.strip() for c in args.tile_contenders.split(",") if c.strip())
-    if not set(tile_contenders) <= set(CONTENDERS):
-        p.error(f"--tile-contenders takes {CONTENDERS}")
+    if not set(contenders) | set(tile_contenders) <= set(CONTENDERS):
+        p.error(f"--contenders and --tile-contenders take {CONTENDERS}")
     limit = args.rss_limit_gib * 2**30
     import run as bench_run
 
@@ -517,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print("\n[job]")
         report["job"] = bench_job(args.cache, work, sizes, rounds=rounds,
-                                  tile_rounds=args.tile_rounds, tile_contenders=tile_contenders,
+                                  tile_rounds=args.tile_rounds, contenders=contenders,
+                                  tile_contenders=tile_contenders,
                                   rss_limit=limit, small_scenes=scenes, warm_px=warm_px)
         summary["job"] = {k: v["summary"] for k, v in report["job"]["sizes"].items()}
         if "tile" in sizes and "tile-paths" not in skip:
