@@ -228,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=2048)
     p.add_argument("--scenes", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--change", action="store_true", help="the changing landscape")
     args = p.parse_args(argv)
-    path = write_tile(args.root, args.size, args.scenes, seed=args.seed,
+    path = write_tile(args.root, args.size, args.scenes, seed=args.seed, change=args.change,
                       log=lambda m: print(m, file=sys.stderr))
     print(json.dumps({"items": str(path), "size": args.size, "scenes": args.scenes,
                       "raw_gb": round(bytes_per_scene(args.size) * args.scenes / 1e9, 3),

@@ -21,7 +21,7 @@ Sections:
                   month's extent, gain and loss of each peer must be bluecarbon's within 1 %
                   (else the run stops with an error). On the tile, each contender runs
                   ``--tile-rounds`` times (default 1), the numpy peer only if asked
-                  (``--tile-contenders``: ~20 min there); ``--contenders`` for the others.
+                  (``--tile-contenders``: est. 20-30 min there); ``--contenders`` for the others.
 ``materialised``  ``compute_indices`` layers then xarray sums (as notebooks do) against
                   xarray-spatial's NDVI, per index-pixel, on the 8192² in-memory cube of
                   :mod:`benchmarks.run` (``--smoke``: 1024²).
