@@ -23,7 +23,6 @@ again). Handlers parse and check; the work is in the packages they call.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -52,7 +51,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.add_argument("--full", action="store_true",
                      help="recompute every row (default: only scenes not yet in the store)")
-    run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show the run's logs (and Prefect's, with --prefect)")
+    run.add_argument("--prefect", action="store_true",
+                     help="run as a Prefect flow, recorded by the Prefect API configured "
+                          "(PREFECT_API_URL, a Prefect profile) or, with none, by a temporary "
+                          "local one on PREFECT_HOME's database (default: a Prefect flow only "
+                          "when an API is configured; else no Prefect at all)")
 
     report = sub.add_parser("report", help="partner summaries: a month's, or a year's evidence "
                                            "pack (HTML, PDF, CSV)")
@@ -216,13 +221,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, SitesError, FactorsError) as exc:
         return _fail(str(exc))
 
+    from flows.runtime.prefect import configured_api_url
+
+    configured = configured_api_url()
+    if configured is None and not args.prefect:
+        return _run_plain(args, config, sites)
+
     from flows.runtime.localapi import TemporaryAPI
     from flows.runtime.prefect import quiet_prefect
 
     quiet_prefect(args.verbose)
 
-    # no server configured: boot Prefect's temporary API now, while the pipeline is imported
-    api = None if os.environ.get("PREFECT_API_URL") else TemporaryAPI().start()
+    # --prefect and no server configured: boot Prefect's temporary API now, while the
+    # pipeline is imported
+    api = None if configured else TemporaryAPI().start()
     try:
         return _run(args, config, sites, api)
     finally:
@@ -231,6 +243,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             flush_prefect()
             api.stop()
+
+
+def _run_plain(args: argparse.Namespace, config: Any, sites: list) -> int:
+    """``bluecarbon run`` with no Prefect API configured: the run in this process, without
+    Prefect (:func:`flows.nightly.run_nightly`: no server, no Prefect import)."""
+    from flows.config import make_source
+    from flows.nightly import SitesFailed, run_nightly
+    from flows.runtime.display import RunDisplay, show_logs
+    from flows.sources import SourceError
+
+    try:  # a source that cannot work (no catalog, no credentials) fails before any work
+        make_source(config)
+    except SourceError as exc:
+        return _fail(str(exc))
+    display = RunDisplay(sites, config, starting="starting")
+    show_logs(args.verbose)
+    started = time.monotonic()
+    with display:
+        try:
+            record = run_nightly(config, full=args.full)
+        except SitesFailed as exc:
+            display.finish(failed=str(exc))
+            return EXIT_FAILED
+    display.finish(seconds=time.monotonic() - started)
+    return EXIT_PARTIAL if record.get("status") == "partial" else EXIT_OK
 
 
 def _run(args: argparse.Namespace, config: Any, sites: list, api: Any) -> int:

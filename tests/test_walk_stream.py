@@ -197,7 +197,7 @@ def test_the_maps_of_a_walk_month_by_month_let_go_of_their_files_once_dropped():
 
     import psutil
 
-    from flows.monitor import _drop_maps
+    from flows.nightly import _drop_maps
 
     site = SITES["selangor-kuala-selangor-reference"]
     source = DemoSource()
