@@ -205,7 +205,8 @@ def _one_at_a_time(func):
 @_one_at_a_time
 def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, ...]], ...],
                  source: str, valid_scl: tuple[int, ...] | None = None):
-    """Compile (once per argument tuple) a kernel computing several indices in one pass.
+    """Compile (once per argument tuple) a kernel computing several indices in one pass,
+    parallel over rows; ``kernel.serial`` is the same loop on the calling thread.
 
     Parameters
     ----------
@@ -217,10 +218,12 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
         ``indices.spectral``.
     source
         ``"dn"``: arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], offsets (T,)
-        int, out (k, T, Y, X) float32)``; an output is NaN where any band it uses is 0 or,
-        given ``valid_scl``, where SCL is not one of those classes.
-        ``"reflectance"``: arguments ``(*bands (R, X) float, out (k, R, X) float32)``; NaN
-        propagates.
+        int, out)``, ``out`` k float32 layers ``(T, Y, X)``: a tuple of arrays (each its own
+        allocation: see :class:`indices.spectral._FusedBlock`) or one ``(k, T, Y, X)`` array;
+        an output is NaN where any band it uses is 0 or, given ``valid_scl``, where SCL is
+        not one of those classes.
+        ``"reflectance"``: arguments ``(*bands (R, X) float, out)``, ``out`` k layers
+        ``(R, X)`` as above; NaN propagates.
     valid_scl
         ``"dn"`` only: SCL classes that count as valid (``None``: no SCL argument, no test).
         The test is generated as comparisons on the uint8 value, e.g.
@@ -231,7 +234,7 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
     args = [f"a_{s}" for s in symbols]
     if source == "dn":
         rows = [f"r_{s} = a_{s}[t, y]" for s in symbols] + [
-            f"o_{i} = out[{i}, t, y]" for i in range(len(outputs))]
+            f"o_{i} = out[{i}][t, y]" for i in range(len(outputs))]
         body = []
         for s in symbols:
             body += [f"d_{s} = r_{s}[x]", f"{s} = dn_reflectance(d_{s}, off)"]
@@ -246,7 +249,7 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
         template = _DN_TEMPLATE
     elif source == "reflectance":
         rows = [f"r_{s} = a_{s}[r]" for s in symbols] + [
-            f"o_{i} = out[{i}, r]" for i in range(len(outputs))]
+            f"o_{i} = out[{i}][r]" for i in range(len(outputs))]
         body = [f"{s} = floor_reflectance(r_{s}[x])" for s in symbols]
         body += [f"o_{i}[x] = {expr}" for i, (expr, _) in enumerate(outputs)]
         template = _REFL_TEMPLATE
@@ -256,6 +259,8 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
            .replace("__FIRST__", args[0])
            .replace("__ROWS__", _indent(rows, 8))
            .replace("__BODY__", _indent(body, 12)))
+    # the serial twin (kernel.serial), as for the reduce kernels
+    src += "\n\n" + src.replace("def fused(", "def fused_serial(").replace("prange(", "range(")
     return _compile_generated(src)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -165,25 +166,33 @@ def _resolve(names: str | Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class _FusedBlock:
-    """The block function: compiles (cached per process) and runs the fused kernel on one chunk.
+    """The block function: compiles (cached per process) and runs the fused kernel on one chunk,
+    returning its ``k`` layers as a tuple of arrays of the chunk's shape.
 
-    Holds only hashable specs, so dask tokenises it deterministically and distributed workers
-    unpickle it cheaply and compile their own kernel.
+    Each layer is its own allocation: a 2048² chunk's layers are 16 MB each, which glibc serves
+    again from memory freed by earlier chunks, where one ``(k, ...)`` block of 64 MB is above
+    its mmap threshold and comes as fresh pages every chunk (page faults: 17 against ~4 ms to
+    write the four, measured in dask's threads). Holds only hashable specs, so dask tokenises
+    it deterministically and distributed workers unpickle it cheaply and compile their own
+    kernel.
     """
 
     symbols: tuple[str, ...]
     outputs: tuple[tuple[str, tuple[str, ...]], ...]
     source: str
     valid_scl: tuple[int, ...] | None = None
+    parallel: bool = True
+    """Run the kernel on every core (a direct numpy call); in a dask task, on the task's
+    thread, as :class:`_ReduceBlock` (no launch lock, no kernel threads woken per chunk)."""
     __name__ = "fused-indices"  # dask names the chunk tasks after it
 
     def __dask_tokenize__(self) -> tuple:
-        return ("bluecarbon-fused", self.symbols, self.outputs, self.source, self.valid_scl)
+        return ("bluecarbon-fused", self.symbols, self.outputs, self.source, self.valid_scl,
+                self.parallel)
 
-    def __call__(self, *blocks: np.ndarray) -> np.ndarray:
+    def __call__(self, *blocks: np.ndarray) -> tuple[np.ndarray, ...]:
         kernel = _kernels.fused_kernel(self.symbols, self.outputs, self.source, self.valid_scl)
-        k = len(self.outputs)
-        if self.source == "dn":  # (*bands, [scl], offsets): (T, Y, X) -> (k, T, Y, X)
+        if self.source == "dn":  # (*bands, [scl], offsets): k layers (T, Y, X)
             args = [np.ascontiguousarray(b) for b in blocks[:-1]]
             args.append(np.ascontiguousarray(blocks[-1], dtype=np.int32))
             shape = args[0].shape
@@ -191,26 +200,33 @@ class _FusedBlock:
             shape = blocks[0].shape
             args = [np.ascontiguousarray(b).reshape(-1, shape[-1] if shape else 1)
                     for b in blocks]
-        out = np.empty((k,) + args[0].shape, dtype=np.float32)
-        with _kernels.KERNEL_LOCK:
-            kernel(*args, out)
-        return out.reshape((k,) + shape)
+        out = tuple(np.empty(args[0].shape, dtype=np.float32) for _ in self.outputs)
+        if self.parallel:
+            with _kernels.KERNEL_LOCK:
+                kernel(*args, out)
+        else:
+            kernel.serial(*args, out)
+        return tuple(layer.reshape(shape) for layer in out)
 
 
-def _run(func: _FusedBlock, args: list[tuple[object, tuple[str, ...]]], k: int):
-    """Apply ``func`` blockwise, adding a leading axis of ``k`` layers.
+def _run(func: _FusedBlock, args: list[tuple[object, tuple[str, ...]]], k: int) -> list:
+    """Apply ``func`` blockwise: its ``k`` layers, each shaped like the output index.
 
     ``args`` pairs arrays with blockwise indices; the output index is the first one's. Dask
-    inputs give a lazy float32 dask array (one task per chunk, chunks unified across inputs);
-    numpy inputs run now.
+    inputs give lazy float32 dask arrays (one kernel task per chunk, chunks unified across
+    inputs, and a pick of each layer from it); numpy inputs run now.
     """
     if not any(isinstance(a, da.Array) for a, _ in args):
-        return func(*(np.asarray(a) for a, _ in args))
+        return list(func(*(np.asarray(a) for a, _ in args)))
     index = args[0][1]
     flat = [x for a, ind in args for x in (da.asarray(a), ind)]
-    meta = np.empty((0,) * (len(index) + 1), dtype=np.float32)
-    return da.blockwise(func, ("k",) + index, *flat, new_axes={"k": k},
-                        dtype=np.float32, meta=meta)
+    func = dataclasses.replace(func, parallel=False)
+    layers = da.blockwise(func, index, *flat, dtype=object,
+                          meta=np.empty((0,) * len(index), dtype=object))
+    meta = np.empty((0,) * len(index), dtype=np.float32)
+    return [layers.map_blocks(operator.itemgetter(i), dtype=np.float32, meta=meta,
+                              name=f"index-layer-{i}-{layers.name.rsplit('-', 1)[-1]}")
+            for i in range(k)]
 
 
 def compute_indices(cube: xr.Dataset, names: str | Sequence[str], *,
