@@ -384,3 +384,23 @@ def test_planetary_computer_hrefs_left_unsigned_without_the_package(caplog):
     assert _signer("https://earth-search.aws.element84.com/v1", None) is None
     with pytest.raises(SourceError, match="needs the planetary-computer package"):
         _signer("https://example.org/stac", True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_replicate_is_block_repetition(seed):
+    """A nested source pixel becomes k x k grid pixels (``_reader.replicate``), from any row
+    and column offset into its block: the same as repeating it and cutting the window."""
+    from flows.sources._reader import replicate
+
+    rng = np.random.default_rng(seed)
+    print(f"seed {seed}")
+    for _ in range(20):
+        k = int(rng.integers(1, 7))
+        values = rng.integers(0, 65535, size=rng.integers(1, 9, size=2), dtype=np.uint16)
+        dr, dc = (int(v) for v in rng.integers(0, k, size=2))
+        full = np.repeat(np.repeat(values, k, axis=0), k, axis=1)
+        h = int(rng.integers(1, full.shape[0] - dr + 1))
+        w = int(rng.integers(1, full.shape[1] - dc + 1))
+        target = np.zeros((h, w), np.uint16)
+        replicate(values, k, dr, dc, target)
+        np.testing.assert_array_equal(target, full[dr:dr + h, dc:dc + w])

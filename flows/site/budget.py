@@ -70,13 +70,14 @@ def memory_budget(*, here: bool = False) -> int:
     machine, where the month walk runs), else 90 % of the memory available on this machine
     now."""
     import os
+    import sys
 
     import psutil
 
     configured = os.environ.get("BLUECARBON_MEMORY_GB")
     if configured:
         return int(float(configured) * 2**30)
-    if not here:
+    if not here and "distributed" in sys.modules:  # a client needs it imported: else none
         try:
             from distributed import default_client
 

@@ -275,13 +275,16 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
     row, col, h, w = window
     dtype = _DTYPES[band]
     out = np.zeros((h, w), dtype=dtype)
+    fresh = True  # nothing written yet: every pixel is empty (and written in place if it can)
     with rasterio.Env(**GDAL_ENV):
         for href, shift in rasters:
-            empty = out == 0
-            if not empty.any():
-                break
+            if not fresh:
+                empty = out == 0
+                if not empty.any():
+                    break
             try:
-                part = _read_one(href, grid, band, window)
+                part = _read_one(href, grid, band, window, into=out if fresh and not shift
+                                 else None)
             except rasterio.errors.RasterioError as exc:
                 _handles().forget(href)  # a handle that failed may hold a broken state
                 raise SourceError(f"cannot read {band} from {redact(href)}: "
@@ -289,8 +292,12 @@ def read_block(rasters: Sequence[tuple[str, int]], grid: SiteGrid, band: str,
             if part is None:
                 continue
             (r0, r1, c0, c1), values = part
+            if values is None:  # written into ``out`` as read (zeros stay zeros)
+                fresh = False
+                continue
             target = out[r0:r1, c0:c1]
-            fill = empty[r0:r1, c0:c1] & (values != 0)
+            fill = (values != 0) if fresh else empty[r0:r1, c0:c1] & (values != 0)
+            fresh = False
             if shift:
                 shifted = np.clip(values.astype(np.int32) + shift, 1, np.iinfo(dtype).max)
                 target[fill] = shifted[fill].astype(dtype)
@@ -333,13 +340,15 @@ def _probe_status(href: str, timeout: float = 10.0) -> int | None:
         return None
 
 
-def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int]):
+def _read_one(href: str, grid: SiteGrid, band: str, window: tuple[int, int, int, int],
+              into: np.ndarray | None = None):
     """One raster's pixels in the window: ``((r0, r1, c0, c1), values)`` relative to the
-    window, or None where the raster does not reach it."""
+    window, or None where the raster does not reach it. ``into``: the window's array, where a
+    nested raster's pixels are written in place (``values`` is then None), as delivered."""
     src = _handles().dataset(href)
     factor = _nesting(src, grid)
     if factor is not None:
-        return _read_nested(src, grid, factor, window)
+        return _read_nested(src, grid, factor, window, into)
     resampling = Resampling.nearest if band == "SCL" else (
         Resampling.average if abs(src.res[0]) < grid.res else Resampling.bilinear)
     vrt = _handles().warped(href, src, grid, resampling)
@@ -363,7 +372,7 @@ def _nesting(src, grid: SiteGrid) -> tuple[int, int, int] | None:
 
 
 def _read_nested(src, grid: SiteGrid, nesting: tuple[int, int, int],
-                 window: tuple[int, int, int, int]):
+                 window: tuple[int, int, int, int], into: np.ndarray | None = None):
     k, orow, ocol = nesting
     row, col, h, w = window
     # the window clipped to the raster's footprint, in grid pixels
@@ -374,11 +383,32 @@ def _read_nested(src, grid: SiteGrid, nesting: tuple[int, int, int],
     sr0, sc0 = (r0 - orow) // k, (c0 - ocol) // k
     sr1, sc1 = -(-(r1 - orow) // k), -(-(c1 - ocol) // k)
     values = src.read(1, window=Window(sc0, sr0, sc1 - sc0, sr1 - sr0))
+    region = (r0 - row, r1 - row, c0 - col, c1 - col)
+    dr, dc = r0 - orow - sr0 * k, c0 - ocol - sc0 * k
+    if into is not None:
+        replicate(values, k, dr, dc, into[region[0]:region[1], region[2]:region[3]])
+        return region, None
     if k > 1:
-        values = np.repeat(np.repeat(values, k, axis=0), k, axis=1)
-        dr, dc = r0 - orow - sr0 * k, c0 - ocol - sc0 * k
-        values = values[dr:dr + r1 - r0, dc:dc + c1 - c0]
-    return (r0 - row, r1 - row, c0 - col, c1 - col), values
+        out = np.empty((r1 - r0, c1 - c0), values.dtype)
+        replicate(values, k, dr, dc, out)
+        values = out
+    return region, values
+
+
+def replicate(values: np.ndarray, k: int, dr: int, dc: int, target: np.ndarray) -> None:
+    """``target[i, j] = values[(i + dr) // k, (j + dc) // k]``: a source pixel as k x k grid
+    pixels (nearest, exact), from row ``dr`` and column ``dc`` of the first one's block;
+    written as k² strided copies (~2 ms a 2000² window at k = 2, where two ``np.repeat`` and
+    a copy took ~6)."""
+    height, width = target.shape
+    for a in range(k):
+        i0 = (a - dr) % k  # the target rows i0, i0 + k, ... come from source row (i0 + dr) // k + m
+        rows = len(range(i0, height, k))
+        for b in range(k):
+            j0 = (b - dc) % k
+            cols = len(range(j0, width, k))
+            s0, t0 = (i0 + dr) // k, (j0 + dc) // k
+            target[i0::k, j0::k] = values[s0:s0 + rows, t0:t0 + cols]
 
 
 class _Handles(threading.local):
