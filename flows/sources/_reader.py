@@ -5,7 +5,8 @@ inside an ESA SAFE folder). A source turns what its catalogue found into :class:
 (one MGRS tile of one pass: its hrefs per band and its DN offset); :func:`solar_day_scenes`
 groups them into one :class:`~flows.sources.SceneRef` per site and solar day; :func:`load_cube`
 turns scenes into the lazy scene cube of the contract, **one dask task per scene x band x
-spatial chunk**, each reading only its window from each tile of the mosaic.
+read window** (the whole site, or a spatial chunk of a larger site), each reading only its
+window from each tile of the mosaic.
 
 Mosaic: tiles in a fixed order (item id), first valid (non-zero) pixel wins, band by band.
 Tiles of one pass whose offset differs from the first tile's (a half-reprocessed day) have their
@@ -69,8 +70,8 @@ from aoi import Site, site_grid
 from aoi.grid import SiteGrid
 from flows.sources.base import BANDS, FETCH_BROKEN, FETCH_OK, SceneRef, SourceError, status_rows
 
-__all__ = ["CUBE_BANDS", "GDAL_ENV", "Granule", "load_cube", "read_block", "read_block_status",
-           "redact", "solar_day_scenes"]
+__all__ = ["CUBE_BANDS", "GDAL_ENV", "READ_WINDOW", "Granule", "load_cube", "read_block",
+           "read_block_status", "redact", "replicate", "solar_day_scenes"]
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,12 @@ def solar_day_scenes(site: Site, granules: Iterable[Granule], source: str) -> li
 
 
 # -- the cube ------------------------------------------------------------------------------
+READ_WINDOW = 2048
+"""A site up to this many pixels on a side (or up to one chunk) is read whole: one task per
+scene for all bands, its chunks views into it. COGs of 20 m bands are tiled 1024 px (2048 of
+our pixels), so chunks of 1024 would decode each such tile up to four times, once a chunk."""
+
+
 def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
               source: str) -> xr.Dataset:
     """The lazy scene cube of ``scenes`` (made by :func:`solar_day_scenes`) on ``site``'s grid.
@@ -171,16 +178,18 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
     coords ``time`` (datetime64[ns], naive UTC), ``boa_offset`` (int16), ``scene_id``; and
     ``fetch_status`` (time,) int16 (see the module doc). Nothing is read until computed; the
     status comes from the same read tasks as the pixels, so computing both reads once.
+
+    One read task per band, scene and read window: the window is the whole site when it fits
+    :data:`READ_WINDOW`, else a chunk. Chunks are views into it, so the cube's chunking (and
+    every sum over it) is what ``chunks`` says either way.
     """
     grid = site_grid(site)
     step = int(chunks or max(grid.shape))
     ys = _spans(grid.height, step)
     xs = _spans(grid.width, step)
-    data, statuses = {}, []
-    for band in CUBE_BANDS:
-        per_scene = [_assets(s, band) for s in scenes]
-        data[band], status = _band_array(band, per_scene, grid, ys, xs)
-        statuses.append(status)
+    whole = max(grid.shape) <= max(READ_WINDOW, step)
+    read_step = step * len(ys if grid.height >= grid.width else xs) if whole else step
+    data, statuses = _band_arrays(scenes, grid, ys, xs, read_step)
     times = np.array([np.datetime64(s.datetime.astimezone(dt.UTC).replace(tzinfo=None), "ns")
                       for s in scenes], dtype="datetime64[ns]")
     coords = {
@@ -212,34 +221,52 @@ def _spans(size: int, step: int) -> tuple[tuple[int, int], ...]:
     return tuple((start, min(step, size - start)) for start in range(0, size, step))
 
 
-def _band_array(band: str, per_scene: list[tuple[tuple[str, int], ...]], grid: SiteGrid,
-                ys: tuple[tuple[int, int], ...], xs: tuple[tuple[int, int], ...]
-                ) -> tuple[da.Array, da.Array]:
-    """The band (time, y, x) and the read status of each of its blocks (time, ny, nx), both
-    getters of one read task per block."""
-    dtype = _DTYPES[band]
+def _band_arrays(scenes: Sequence[SceneRef], grid: SiteGrid, ys: tuple[tuple[int, int], ...],
+                 xs: tuple[tuple[int, int], ...], read_step: int
+                 ) -> tuple[dict[str, da.Array], list[da.Array]]:
+    """Each band (time, y, x) and the read status of each of its blocks (time, ny, nx): views
+    into one read task per band, scene and read window (``read_step`` px, a multiple of the
+    chunk side), so that computing one band reads that band only."""
     ychunks = tuple(n for _, n in ys)
     xchunks = tuple(n for _, n in xs)
-    if not per_scene:
-        return (da.zeros((0, grid.height, grid.width), dtype=dtype, chunks=(1, ychunks, xchunks)),
-                da.zeros((0, len(ys), len(xs)), dtype=np.int16, chunks=1))
-    token = tokenize(band, per_scene, grid, ys, xs)
-    read, name, status = f"read-{band}-{token}", f"{band}-{token}", f"status-{band}-{token}"
-    reads: dict[tuple, tuple] = {}
-    blocks: dict[tuple, tuple] = {}
-    codes: dict[tuple, tuple] = {}
-    for t, rasters in enumerate(per_scene):
-        for i, (y0, h) in enumerate(ys):
-            for j, (x0, w) in enumerate(xs):
-                reads[(read, t, i, j)] = (read_block_status, rasters, grid, band, (y0, x0, h, w))
-                blocks[(name, t, i, j)] = (operator.getitem, (read, t, i, j), 0)
-                codes[(status, t, i, j)] = (operator.getitem, (read, t, i, j), 1)
-    ntime = (1,) * len(per_scene)
-    pixels = HighLevelGraph({read: reads, name: blocks}, {read: set(), name: {read}})
-    flags = HighLevelGraph({read: reads, status: codes}, {read: set(), status: {read}})
-    return (da.Array(pixels, name, chunks=(ntime, ychunks, xchunks), dtype=dtype),
-            da.Array(flags, status, chunks=(ntime, (1,) * len(ys), (1,) * len(xs)),
-                     dtype=np.int16))
+    ntime = (1,) * len(scenes)
+    windows = {}
+    for i, (y0, h) in enumerate(ys):
+        for j, (x0, w) in enumerate(xs):
+            ry, rx = y0 // read_step * read_step, x0 // read_step * read_step
+            read = (ry, rx, min(read_step, grid.height - ry), min(read_step, grid.width - rx))
+            windows[(i, j)] = (read, (y0 - ry, y0 - ry + h, x0 - rx, x0 - rx + w))
+    bands, statuses = {}, []
+    for band in CUBE_BANDS:
+        if not scenes:
+            bands[band] = da.zeros((0, grid.height, grid.width), dtype=_DTYPES[band],
+                                   chunks=(1, ychunks, xchunks))
+            statuses.append(da.zeros((0, len(ys), len(xs)), dtype=np.int16, chunks=1))
+            continue
+        per_scene = [_assets(s, band) for s in scenes]
+        token = tokenize(band, per_scene, grid, ys, xs, read_step)
+        read, name, status = f"read-{band}-{token}", f"{band}-{token}", f"status-{band}-{token}"
+        reads: dict[tuple, tuple] = {}
+        blocks: dict[tuple, tuple] = {}
+        codes: dict[tuple, tuple] = {}
+        for t, rasters in enumerate(per_scene):
+            for (i, j), (window, cut) in windows.items():
+                key = (read, t, window[0] // read_step, window[1] // read_step)
+                reads[key] = (read_block_status, rasters, grid, band, window)
+                blocks[(name, t, i, j)] = (_window, key, cut)
+                codes[(status, t, i, j)] = (operator.getitem, key, 1)
+        pixels = HighLevelGraph({read: reads, name: blocks}, {read: set(), name: {read}})
+        flags = HighLevelGraph({read: reads, status: codes}, {read: set(), status: {read}})
+        bands[band] = da.Array(pixels, name, chunks=(ntime, ychunks, xchunks),
+                               dtype=_DTYPES[band])
+        statuses.append(da.Array(flags, status, chunks=(ntime, (1,) * len(ys), (1,) * len(xs)),
+                                 dtype=np.int16))
+    return bands, statuses
+
+
+def _window(read: tuple[np.ndarray, np.ndarray], cut: tuple[int, int, int, int]) -> np.ndarray:
+    """Rows ``cut[0]:cut[1]`` and columns ``cut[2]:cut[3]`` of a read block (a view)."""
+    return read[0][:, cut[0]:cut[1], cut[2]:cut[3]]
 
 
 # -- one task: one band of one scene, one window ------------------------------------------
