@@ -57,9 +57,9 @@ from indices.habitat import (
 )
 from indices.spectral import compute_indices
 
-__all__ = ["DEFAULT_RULE", "FlaggedPixels", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS",
-           "AlertRule", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
-           "mask_turbid_water", "scan_evidence"]
+__all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
+           "AlertScan", "FlaggedPixels", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
+           "mangrove_evidence", "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
 """Codes of :func:`loss_evidence`: nothing to judge, a clear look at habitat, evidence of loss."""
@@ -153,8 +153,9 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         ndvi = ix["ndvi"]
         ref = _reference(compute_indices(months, ["ndvi"])["ndvi"],
                          compute_indices(base, ["ndvi"])["ndvi"], ndvi)
-        judged = ndvi.notnull() & ~(ix["mndwi"] > rule.water_mndwi_min)
-        loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
+        ev = xr.apply_ufunc(mangrove_evidence, ndvi, ix["mndwi"], ref, monitored,
+                            kwargs={"rule": rule}, dask="parallelized", output_dtypes=[np.int8])
+        return ev.transpose("time", "y", "x").rename("loss_evidence")
     else:
         b_sig, g_sig = bottom_signal(scene_reflectance(scenes))
         ref_b, ref_g = (_reference(m, b, like)
@@ -169,6 +170,18 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     return ev.transpose("time", "y", "x").rename("loss_evidence")
 
 
+def mangrove_evidence(ndvi: np.ndarray, mndwi: np.ndarray, ref: np.ndarray,
+                      monitored: np.ndarray, *, rule: AlertRule = DEFAULT_RULE) -> np.ndarray:
+    """:func:`loss_evidence` codes (int8) of mangrove scenes from their NDVI and MNDWI
+    (float32), the reference NDVI and the monitored pixels (broadcast alike; numpy): the
+    one definition, for the lazy cube and for a walk that judges each month's scenes as it
+    reads them (:mod:`flows.site.onepass`)."""
+    judged = ~np.isnan(ndvi) & ~(mndwi > rule.water_mndwi_min)
+    loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
+    ev = np.where(judged, np.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
+    return np.where(monitored, ev, np.int8(NOT_OBSERVED)).astype(np.int8)
+
+
 def _dii_score(b_sig: xr.DataArray, g_sig: xr.DataArray,
                rule: SeagrassRule = RULES["seagrass"]) -> xr.DataArray:
     """:func:`indices.habitat.seagrass_score` where the bottom is visible, from the bottom
@@ -178,27 +191,46 @@ def _dii_score(b_sig: xr.DataArray, g_sig: xr.DataArray,
     return ((rule.dii_max - dii) / rule.dii_tolerance).astype(np.float32)
 
 
-def _scan_kernel(ev: np.ndarray, times: np.ndarray, confirm: int):
-    """``ev (..., time)`` int8 -> score int16, first_seen, last_seen, confirmed_at (ns)."""
-    ev = np.moveaxis(ev, -1, 0)
-    shape = ev.shape[1:]
-    run = np.zeros(shape, np.int16)
-    first = np.full(shape, -1, np.int64)
-    last = np.full(shape, -1, np.int64)
-    conf = np.full(shape, -1, np.int64)
-    confirmed = np.zeros(shape, bool)
-    for t in range(ev.shape[0]):
-        hit = ev[t] == LOSS
-        reset = (ev[t] == NO_LOSS) & ~confirmed
+class AlertScan:
+    """The per-pixel confirmation state of :func:`scan_evidence`, one scene at a time:
+    :meth:`step` with each scene's evidence in time order, then :meth:`state`. Scene numbers
+    are int32 (-1: none), so the state is 14 bytes a pixel."""
+
+    def __init__(self, shape: tuple[int, ...], confirm: int):
+        self.confirm, self.t = int(confirm), 0
+        self.run = np.zeros(shape, np.int16)
+        self.first = np.full(shape, -1, np.int32)
+        self.last = np.full(shape, -1, np.int32)
+        self.conf = np.full(shape, -1, np.int32)
+        self.confirmed = np.zeros(shape, bool)
+
+    def step(self, ev: np.ndarray) -> None:
+        t, run, first, last = self.t, self.run, self.first, self.last
+        hit = ev == LOSS
+        reset = (ev == NO_LOSS) & ~self.confirmed
         first[hit & (run == 0)] = t
         last[hit] = t
         run[hit] += 1
         run[reset], first[reset], last[reset] = 0, -1, -1
-        newly = ~confirmed & (run >= confirm)
-        conf[newly] = t
-        confirmed |= newly
-    stamps = np.append(times.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
-    return run, stamps[first], stamps[last], stamps[conf]  # index -1 -> NaT
+        newly = ~self.confirmed & (run >= self.confirm)
+        self.conf[newly] = t
+        self.confirmed |= newly
+        self.t += 1
+
+    def state(self, times: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(score int16, first_seen, last_seen, confirmed_at)`` (datetime64[ns], NaT where
+        none) after the scenes stepped, whose times are ``times``."""
+        stamps = np.append(times.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
+        return self.run, stamps[self.first], stamps[self.last], stamps[self.conf]  # -1: NaT
+
+
+def _scan_kernel(ev: np.ndarray, times: np.ndarray, confirm: int):
+    """``ev (..., time)`` int8 -> score int16, first_seen, last_seen, confirmed_at (ns)."""
+    ev = np.moveaxis(ev, -1, 0)
+    scan = AlertScan(ev.shape[1:], confirm)
+    for t in range(ev.shape[0]):
+        scan.step(ev[t])
+    return scan.state(times)
 
 
 def scan_evidence(evidence: xr.DataArray, *, confirm: int = AlertRule.confirm) -> xr.Dataset:

@@ -90,7 +90,7 @@ def memory_budget(*, here: bool = False) -> int:
     return int(0.9 * psutil.virtual_memory().available)
 
 
-WALKS = ("auto", "memory", "stream", "strips")
+WALKS = ("auto", "memory", "stream", "strips", "once")
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,

@@ -17,6 +17,7 @@ import xarray as xr
 from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
 from flows.site.budget import WALKS, choose_walk
+from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
 from flows.site.strips import walk_strips
@@ -87,7 +88,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     alert_state = maps = None
     if products:  # alerts (and monthly maps), from the same cube
         alert_state = alert_pixels(site, cube, mask)
-    walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips}[mode]
+    walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips,
+              "once": walk_once}[mode]
     per_scene, status, alert_state, monthly, maps = walker(
         site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
         mmu_ha=mmu_ha, maps=products)

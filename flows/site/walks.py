@@ -121,6 +121,8 @@ def walk_computed(site: Site, mask: xr.DataArray, months, periods: np.ndarray, b
     stores = map_stores(len(periods), mask, spill=spill) if maps else []
     rows = []
     base_maps = [b.transpose(*yx).values for b in base]
+    if isinstance(base, list):  # the caller's list: its maps go when the walk drops them
+        base.clear()
     del base  # walk_months drops the baseline's maps once its walks are set up
     walk = walk_months(months, base_maps, mask.transpose(*yx).values,
                        habitat=site.habitat, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
