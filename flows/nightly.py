@@ -118,13 +118,18 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
 
 
 def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: RunConfig,
-                 end: dt.date, run_id: str, plan: SitePlan) -> SiteTables:
+                 end: dt.date, run_id: str, plan: SitePlan, share: int = 1) -> SiteTables:
+    """The site's tables (:func:`flows.site.site_tables`), its walk chosen for the memory it
+    may take: the budget divided by ``share``, the sites computed at once."""
     from flows.site import site_tables
 
     tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
-                         mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True)
+                         mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True,
+                         share=share)
     logger = run_logger()
-    if tables.walk == "stream":
+    if tables.walk == "once":
+        logger.info("%s: walked month by month in one pass over its scenes", site.id)
+    elif tables.walk == "stream":
         logger.info("%s: walked month by month: its months would not fit in memory at once "
                     "(BLUECARBON_MEMORY_GB); its scenes were read twice", site.id)
     elif tables.walk == "strips":
@@ -324,7 +329,8 @@ def run_sites(config: RunConfig, *, full: bool = False, run_id: str | None = Non
                 progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
                 carbon(site, entry)  # a new factors file or accuracy assessment counts
                 return
-            tables = call["compute_site"](source, site, scenes, config, end, run_id, plan)
+            tables = call["compute_site"](source, site, scenes, config, end, run_id, plan,
+                                          min(SITE_WORKERS, len(sites)))
             written = call["write_results"](config.out, tables, site, plan.since)
             _drop_maps(tables)
         except Exception as exc:  # per-site isolation: record, carry on with the others

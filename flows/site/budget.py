@@ -11,8 +11,8 @@ from aoi import Site
 from flows.site.plan import month_start
 from flows.sources import SceneRef
 
-__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "stream_memory",
-           "strips_memory", "walk_memory"]
+__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "once_memory",
+           "stream_memory", "strips_memory", "walk_memory"]
 
 
 WALK_BYTES_PER_PIXEL_MONTH = 48
@@ -41,6 +41,16 @@ STREAM_BYTES_PER_PIXEL_MONTH = 24
 maps' pages in their temporary files; nothing without products."""
 
 
+ONCE_BYTES_PER_PIXEL = 200
+"""Peak memory of the one-pass walk (``walk="once"``, :mod:`flows.site.onepass`) per site
+pixel, with products: the baseline's maps, the walk's and the alerts' state, a year of the
+monitored pixels' NDVI, and two batches of months (one walked, one read). Measured: 175 B
+(2004² x 23 months and 1026² x 11, with :data:`ONCE_BYTES`); nothing per month beyond."""
+ONCE_BYTES = 384 * 2**20
+"""Its fixed part (measured ~330 MiB over the warmed-up process): dask's chunks in flight,
+a batch's composites and reads, the threads' heaps."""
+
+
 class SiteTooLarge(RuntimeError):
     """A site whose monthly change would not fit in the memory this run may use."""
 
@@ -54,6 +64,11 @@ def walk_memory(n_pixels: int, n_months: int) -> int:
 def stream_memory(n_pixels: int, n_months: int) -> int:
     """Bytes the month-by-month walk (with products) needs at its peak."""
     return n_pixels * (STREAM_BYTES_PER_PIXEL + STREAM_BYTES_PER_PIXEL_MONTH * n_months)
+
+
+def once_memory(n_pixels: int) -> int:
+    """Bytes the one-pass walk (with products) needs at its peak, whatever the months."""
+    return n_pixels * ONCE_BYTES_PER_PIXEL + ONCE_BYTES
 
 
 def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: bool) -> int:
@@ -94,17 +109,23 @@ WALKS = ("auto", "memory", "stream", "strips", "once")
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
-                products: bool) -> str:
-    """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
-    else ``"stream"`` (month by month) when that fits, else ``"strips"`` (month by month in
-    row strips) when that fits, else :class:`SiteTooLarge`."""
+                products: bool, share: int = 1) -> str:
+    """The walk of least memory that costs no time, that fits the budget (divided by
+    ``share``, the sites computed at once): a mangrove site ``"once"`` (one pass over the
+    scenes, month by month, :mod:`flows.site.onepass`: less memory than every month at once,
+    and less time); a seagrass site ``"memory"`` (every month at once, one pass over the
+    scenes: its plume flags need every scene before any month). Else ``"stream"`` (month by
+    month, two passes), else ``"strips"`` (month by month in row strips, three passes), else
+    :class:`SiteTooLarge`."""
     if walk != "auto":  # as asked, unchecked (tests, benchmarks)
         return walk
     n_pixels = grid.width * grid.height
     months = len({month_start(s.datetime.date()) for s in scenes})
     # the walk runs in this process, and on a cluster a worker assembles each result array
-    budget = min(memory_budget(), memory_budget(here=True))
-    if walk_memory(n_pixels, months) <= budget:
+    budget = min(memory_budget(), memory_budget(here=True)) // max(int(share), 1)
+    if site.habitat == "mangrove" and once_memory(n_pixels) <= budget:
+        return "once"
+    if site.habitat != "mangrove" and walk_memory(n_pixels, months) <= budget:
         return "memory"
     if stream_memory(n_pixels, months) <= budget:
         return "stream"

@@ -53,13 +53,14 @@ class _Batch:
 
 def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
               pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
-    """``lazy`` (per-scene statistics, fetch status, alert state, all of the whole cube) and
-    the monthly table (and maps), walking the months in batches of one ``dask.compute``
-    each, every scene read once (see the module doc). Returns what the other walks return:
-    ``(per_scene, status, alert_state, monthly, maps)``."""
+    """``lazy`` (per-scene statistics and fetch status of the whole cube; no alert state: with
+    ``maps``, the alerts are judged here) and the monthly table (and maps and alerts),
+    walking the months in batches of one ``dask.compute`` each, every scene read once (see
+    the module doc). Returns what the other walks return: ``(per_scene, status,
+    alert_state, monthly, maps)``."""
     if site.habitat != "mangrove":
         raise ValueError(f"walk='once' is for mangrove sites; {site.id} is {site.habitat}")
-    per_scene, status, alert_state = lazy
+    per_scene, status, _ = lazy
     baseline = (site.baseline_start, site.baseline_end)
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
     periods = inputs.scores["period"].values
@@ -70,7 +71,7 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
                        mask.sizes["y"] * mask.sizes["x"])
     lazy_layers = month_layers(inputs)
     after = times >= np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
-    judge = _Judge(inputs, periods, mask) if alert_state is not None else None
+    judge = _Judge(inputs, periods, mask) if maps else None  # the alerts: with products
 
     def compute(batch: _Batch, first: bool) -> _Batch:
         todo = [[a.sel(period=batch.periods).transpose("period", "y", "x").data

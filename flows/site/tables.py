@@ -45,13 +45,14 @@ class SiteTables:
     """Computed monthly ``class`` and ``change`` maps (:func:`flows.site.maps.site_maps`; numpy maps
     on temporary files for a site walked month by month)."""
     walk: str = "memory"
-    """How the months were walked: ``"memory"`` (all at once) or ``"stream"`` (month by month)."""
+    """How the months were walked: ``"memory"`` (all at once), ``"once"`` (month by month,
+    one pass), ``"stream"`` (month by month, two passes) or ``"strips"``."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
                 end: dt.date, run_id: str, mmu_ha: float = MMU_HA,
                 chunks: int | None = CHUNKS, plan: SitePlan | None = None,
-                products: bool = False, walk: str = "auto") -> SiteTables:
+                products: bool = False, walk: str = "auto", share: int = 1) -> SiteTables:
     """Load the site's scenes, compute its observation and change rows (with ``products``,
     its alerts and monthly maps too).
 
@@ -61,13 +62,17 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
     ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
-    ``"stream"``: month by month, each month's composites computed when the walk reaches it
-    (memory for one month whatever their number, see :func:`walk_streamed`; each scene read
-    twice); ``"strips"``: month by month in strips of rows (a few bytes a pixel whatever the
-    months: a whole Sentinel-2 tile, see :func:`walk_strips`; each scene read three times
-    with products); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that
-    fits, else strips if they fit, else :class:`SiteTooLarge` before anything is read. Other
-    values are taken as asked, unchecked. Same rows and maps either way.
+    ``"once"`` (mangrove): month by month in one pass, each batch of months computed while
+    the one before is walked (each scene read once; ~200 B a pixel whatever the months, see
+    :func:`flows.site.onepass.walk_once`); ``"stream"``: month by month, each month's
+    composites computed when the walk reaches it (memory for one month whatever their number,
+    see :func:`walk_streamed`; each scene read twice); ``"strips"``: month by month in strips
+    of rows (a few bytes a pixel whatever the months: a whole Sentinel-2 tile, see
+    :func:`walk_strips`; each scene read three times with products); ``"auto"``: the first
+    of once (mangrove) or memory (seagrass), stream, strips that fits :func:`memory_budget`
+    divided by ``share`` (the sites computed at once), else :class:`SiteTooLarge` before
+    anything is read (:func:`flows.site.budget.choose_walk`). Other values are taken as
+    asked, unchecked. Same rows and maps either way.
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
@@ -79,15 +84,15 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         return SiteTables(site.id, observation_rows(site, scenes, None, run_id),
                           empty_change(), 0)
     # refuse before reading anything, not with the machine out of memory mid-run
-    mode = choose_walk(site, grid, scenes, walk, chunks=chunks, products=products)
+    mode = choose_walk(site, grid, scenes, walk, chunks=chunks, products=products, share=share)
     cube = source.load(site, scenes, chunks=chunks)
     if mode == "memory":  # month by month, a batch would be read again for each of its months
         cube = _batch_small_scenes(cube)
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
     status = cube["fetch_status"] if "fetch_status" in cube else None
     alert_state = maps = None
-    if products:  # alerts (and monthly maps), from the same cube
-        alert_state = alert_pixels(site, cube, mask)
+    if products and mode != "once":  # alerts (and monthly maps), from the same cube (the
+        alert_state = alert_pixels(site, cube, mask)  # one-pass walk judges as it reads)
     walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips,
               "once": walk_once}[mode]
     per_scene, status, alert_state, monthly, maps = walker(
