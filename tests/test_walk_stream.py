@@ -18,6 +18,7 @@ from flows.site import (
     SiteTooLarge,
     load_range,
     month_start,
+    once_memory,
     site_tables,
     stream_memory,
     strips_memory,
@@ -32,12 +33,12 @@ END = dt.date(2024, 9, 30)
 PLUMES = DemoScenario(plume_months=("2024-02",), glint_probability=0.3, end=END)
 
 
-def _both(site_id: str, source: DemoSource):
+def _both(site_id: str, source: DemoSource, walks=("memory", "stream"), end=END):
     site = SITES[site_id]
-    scenes = source.search(site, *load_range(site, None, END))
-    run = {walk: site_tables(site, source, scenes, start=None, end=END, run_id="r",
-                             products=True, walk=walk) for walk in ("memory", "stream")}
-    return run["memory"], run["stream"]
+    scenes = source.search(site, *load_range(site, None, end))
+    run = {walk: site_tables(site, source, scenes, start=None, end=end, run_id="r",
+                             products=True, walk=walk) for walk in walks}
+    return tuple(run[w] for w in walks)
 
 
 def _lazy(site_id: str, source: DemoSource):
@@ -104,6 +105,45 @@ def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scena
         assert memory.maps[product].attrs == maps[product].attrs
 
 
+@pytest.mark.parametrize("site_id, scenario, batch", [
+    ("selangor-kuala-selangor", None, None),
+    ("kenya-mida-creek", None, 1),
+    ("brazil-guapimirim", None, 3),
+])
+def test_one_pass_gives_the_rows_alerts_and_maps_of_the_whole_walk(site_id, scenario, batch,
+                                                                 monkeypatch):
+    """``walk="once"`` (mangrove: each scene read once, months computed in batches while the
+    one before is walked, the alerts judged as their scenes are read) gives the in-memory
+    walk's rows, alerts and maps, bit for bit: in one batch (a small site), a month a batch
+    and three (a year back from a scene is then in an earlier batch, or in its own), over 15
+    months after the baseline (the alerts' references a year back) with an alert."""
+    from flows.site import onepass
+
+    if batch is not None:  # months a batch: BATCH_PIXELS is pixel-months
+        site = SITES[site_id]
+        grid = site_grid(site)
+        monkeypatch.setattr(onepass, "BATCH_PIXELS", batch * grid.width * grid.height)
+    source = DemoSource(seed=3, scenario=scenario) if scenario else DemoSource(seed=3)
+    memory, once = _both(site_id, source, ("memory", "once"), end=dt.date(2025, 3, 31))
+    assert once.walk == "once" and len(once.change) >= 10
+    assert once.change.equals(memory.change)
+    assert once.observations.equals(memory.observations)
+    assert once.failed_scenes == memory.failed_scenes
+    assert len(memory.alerts.rows) and once.alerts.rows.equals(memory.alerts.rows)
+    assert once.alerts.window == memory.alerts.window
+    for product in ("class", "change"):
+        np.testing.assert_array_equal(once.maps[product].values, memory.maps[product].values)
+        assert once.maps[product].attrs == memory.maps[product].attrs
+
+
+def test_one_pass_is_for_mangrove_only():
+    site = SITES["andalusia-cabo-de-gata-genoveses"]
+    source = DemoSource()
+    scenes = source.search(site, *load_range(site, None, END))
+    with pytest.raises(ValueError, match="for mangrove"):
+        site_tables(site, source, scenes, start=None, end=END, run_id="r", walk="once")
+
+
 @pytest.mark.parametrize("site_id, scenario", [
     ("selangor-kuala-selangor", None),
     ("andalusia-cabo-de-gata-genoveses", PLUMES),
@@ -142,7 +182,9 @@ def _needs(site_id: str) -> tuple[int, int]:
 
 
 def test_auto_walks_month_by_month_only_when_the_whole_walk_would_not_fit(monkeypatch):
-    site_id = "selangor-kuala-selangor"
+    """A seagrass site (its plume flags need every scene first) walks every month at once
+    when that fits, else month by month in two passes, else in strips."""
+    site_id = "andalusia-cabo-de-gata-genoveses"
     site = SITES[site_id]
     source = DemoSource()
     scenes = source.search(site, *load_range(site, None, END))
@@ -155,9 +197,11 @@ def test_auto_walks_month_by_month_only_when_the_whole_walk_would_not_fit(monkey
 
     monkeypatch.setenv("BLUECARBON_MEMORY_GB", str(whole * 1.01 / 2**30))
     in_memory = run()
+    assert in_memory.walk == "memory"
     assert not isinstance(in_memory.maps["class"].values, np.memmap)
     monkeypatch.setenv("BLUECARBON_MEMORY_GB", str((whole + stream) / 2 / 2**30))
     streamed = run()
+    assert streamed.walk == "stream"
     assert isinstance(streamed.maps["class"].data, np.memmap)  # maps spilled to a temp file
     assert streamed.change.equals(in_memory.change)
     # below that, in strips when they fit (a site this small is one strip: here with the
@@ -180,6 +224,34 @@ def test_auto_walks_month_by_month_only_when_the_whole_walk_would_not_fit(monkey
         run()
     message = str(err.value)
     assert "even month by month" in message and site_id in message and "\n" not in message
+
+
+def test_auto_walks_a_mangrove_site_in_one_pass_within_its_share(monkeypatch):
+    """A mangrove site walks in one pass when that fits the memory available divided by the
+    sites computed at once (``share``; ``BLUECARBON_MEMORY_GB`` is a site's own budget),
+    else as a seagrass site would."""
+    site = SITES["selangor-kuala-selangor"]
+    source = DemoSource()
+    scenes = source.search(site, *load_range(site, None, END))
+    grid = site_grid(site)
+    once = once_memory(grid.width * grid.height)
+    _, stream = _needs(site.id)
+    assert stream < once, "the budgets below need the one-pass walk to take more"
+
+    def run(share):
+        return site_tables(site, source, scenes, start=None, end=END, run_id="r",
+                           products=True, share=share).walk
+
+    from flows.site import budget
+
+    monkeypatch.delenv("BLUECARBON_MEMORY_GB", raising=False)
+    monkeypatch.setattr(budget, "available_memory", lambda: once * 1.01 / 0.9)
+    assert run(1) == "once"
+    assert run(2) == "stream"  # half of what is available each, for two sites at once
+    monkeypatch.setattr(budget, "available_memory", lambda: 2.02 * once / 0.9)
+    assert run(2) == "once"
+    monkeypatch.setenv("BLUECARBON_MEMORY_GB", str(once * 1.01 / 2**30))  # a site's own
+    assert run(2) == "once"
 
 
 def test_an_unknown_walk_is_refused():

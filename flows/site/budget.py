@@ -79,19 +79,20 @@ def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: 
             + STRIPS_BYTES)
 
 
-def memory_budget(*, here: bool = False) -> int:
-    """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set, else the
-    smallest worker's memory limit on a dask.distributed cluster (``here``: this process's
-    machine, where the month walk runs), else 90 % of the memory available on this machine
-    now."""
+def memory_budget(*, here: bool = False, share: int = 1) -> int:
+    """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set (a site's
+    budget, whatever else runs), else the smallest worker's memory limit on a
+    dask.distributed cluster (``here``: this process's machine, where the month walk runs),
+    else 90 % of the memory available on this machine now; either of the last two divided by
+    ``share``, the sites computed at once, so that two sites do not each count on all of
+    it."""
     import os
     import sys
-
-    import psutil
 
     configured = os.environ.get("BLUECARBON_MEMORY_GB")
     if configured:
         return int(float(configured) * 2**30)
+    share = max(int(share), 1)
     if not here and "distributed" in sys.modules:  # a client needs it imported: else none
         try:
             from distributed import default_client
@@ -99,10 +100,17 @@ def memory_budget(*, here: bool = False) -> int:
             limits = [w.get("memory_limit") or 0 for w in
                       default_client().scheduler_info()["workers"].values()]
             if limits and min(limits) > 0:
-                return int(min(limits))
+                return int(min(limits)) // share
         except (ImportError, ValueError):  # no cluster: this machine
             pass
-    return int(0.9 * psutil.virtual_memory().available)
+    return int(0.9 * available_memory()) // share
+
+
+def available_memory() -> int:
+    """Bytes of memory available on this machine now (psutil)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 WALKS = ("auto", "memory", "stream", "strips", "once")
@@ -110,7 +118,7 @@ WALKS = ("auto", "memory", "stream", "strips", "once")
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
                 products: bool, share: int = 1) -> str:
-    """The walk of least memory that costs no time, that fits the budget (divided by
+    """The walk of least memory that costs no time, that fits :func:`memory_budget` (with
     ``share``, the sites computed at once): a mangrove site ``"once"`` (one pass over the
     scenes, month by month, :mod:`flows.site.onepass`: less memory than every month at once,
     and less time); a seagrass site ``"memory"`` (every month at once, one pass over the
@@ -122,7 +130,7 @@ def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: 
     n_pixels = grid.width * grid.height
     months = len({month_start(s.datetime.date()) for s in scenes})
     # the walk runs in this process, and on a cluster a worker assembles each result array
-    budget = min(memory_budget(), memory_budget(here=True)) // max(int(share), 1)
+    budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
     if site.habitat == "mangrove" and once_memory(n_pixels) <= budget:
         return "once"
     if site.habitat != "mangrove" and walk_memory(n_pixels, months) <= budget:
