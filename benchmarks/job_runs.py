@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -95,9 +96,11 @@ def sites_file(folder: Path, site_px: int) -> Path:
 # -- running and watching a contender ------------------------------------------------------
 def watched(cmd: list[str], *, env: dict[str, str], cwd: Path, rss_limit: float,
             timeout: float = 7200, interval: float = 0.05) -> dict:
-    """Run ``cmd``; wall seconds from start to exit, and the peak over 50 ms samples of the
-    RSS summed over the process and all its descendants (Prefect's server included), and of
-    the main process and the children alone. Killed (process group) past ``rss_limit``."""
+    """Run ``cmd``; wall seconds from start to exit, CPU seconds (user + system, of the
+    process and the children it waited for: the machine's load moves it far less than the
+    wall time), and the peak over 50 ms samples of the RSS summed over the process and all
+    its descendants (Prefect's server included), and of the main process and the children
+    alone. Killed (process group) past ``rss_limit``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -136,13 +139,17 @@ def watched(cmd: list[str], *, env: dict[str, str], cwd: Path, rss_limit: float,
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the contender and what it waited for
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     done.set()
     watcher.join()
     with contextlib.suppress(OSError):  # nothing of it may outlive the measurement
         os.killpg(proc.pid, 9)
-    out = {"seconds": seconds, "returncode": proc.returncode, "peak_rss": peaks["tree"],
+    out = {"seconds": seconds, "cpu_seconds": cpu, "returncode": proc.returncode,
+           "peak_rss": peaks["tree"],
            "peak_rss_main": peaks["main"], "peak_rss_children": peaks["children"],
            "stdout": stdout[-4000:], "stderr": stderr[-4000:]}
     if state["killed"] is not None:

@@ -41,7 +41,7 @@ def _same_frames(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
                                   y.view(np.uint64 if y.itemsize == 8 else np.uint32)) or \
                 np.array_equal(x, y, equal_nan=True)
         else:
-            same = all((u is v) or (u == v) or (u != u and v != v) for u, v in zip(x, y))
+            same = all((u is v) or (u == v) or (u != u and v != v) for u, v in zip(x, y, strict=True))
         if not same:
             return f"column {col} differs"
     if str(a.dtypes.to_dict()) != str(b.dtypes.to_dict()):

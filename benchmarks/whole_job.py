@@ -75,7 +75,7 @@ def _describe(res: dict) -> str:
     if "error" in res:
         return f"FAILED: {res['error']}"
     final = res.get("final", {})
-    return (f"{res['seconds']:7.1f} s, peak RSS {res['peak_rss'] / 2**30:5.2f} GiB (main "
+    return (f"{res['seconds']:7.1f} s ({res.get('cpu_seconds', float('nan')):.1f} CPU s), peak RSS {res['peak_rss'] / 2**30:5.2f} GiB (main "
             f"{res['peak_rss_main'] / 2**30:.2f}, children {res['peak_rss_children'] / 2**30:.2f}); "
             f"{final.get('period')}: extent {final.get('extent_ha', float('nan')):.1f} ha, "
             f"gain {final.get('gain_ha', float('nan')):.1f}, "
@@ -115,6 +115,8 @@ def summarise_size(runs: dict[str, list[dict]]) -> dict:
             continue
         out[c] = {"median_s": statistics.median(r["seconds"] for r in ok),
                   "min_s": min(r["seconds"] for r in ok), "max_s": max(r["seconds"] for r in ok),
+                  "median_cpu_s": statistics.median(r.get("cpu_seconds", float("nan"))
+                                                    for r in ok),
                   "peak_rss_gib": statistics.median(r["peak_rss"] for r in ok) / 2**30,
                   "peak_rss_main_gib": statistics.median(r["peak_rss_main"] for r in ok) / 2**30,
                   "peak_rss_children_gib": statistics.median(r["peak_rss_children"]
@@ -126,6 +128,7 @@ def summarise_size(runs: dict[str, list[dict]]) -> dict:
         if "median_s" in bc and "median_s" in p:
             key = peer.replace("-", "_")
             out[f"speedup_vs_{key}"] = p["median_s"] / bc["median_s"]
+            out[f"cpu_ratio_vs_{key}"] = p["median_cpu_s"] / bc["median_cpu_s"]
             out[f"rss_ratio_vs_{key}"] = bc["peak_rss_gib"] / p["peak_rss_gib"]
             out[f"agreement_{key}"] = agreement(bc["final"], p["final"])
     return out
@@ -185,13 +188,14 @@ def _log_summary(size: str, s: dict, log=print) -> None:
     for c in CONTENDERS:
         if c in s and "median_s" in s[c]:
             log(f"    {c:<16} median {s[c]['median_s']:7.1f} s (min {s[c]['min_s']:.1f}, max "
-                f"{s[c]['max_s']:.1f}), peak RSS {s[c]['peak_rss_gib']:.2f} GiB (children "
-                f"{s[c]['peak_rss_children_gib']:.2f})")
+                f"{s[c]['max_s']:.1f}; {s[c]['median_cpu_s']:.1f} CPU s), peak RSS "
+                f"{s[c]['peak_rss_gib']:.2f} GiB (children {s[c]['peak_rss_children_gib']:.2f})")
     for peer in ("peer_numpy", "peer_bottleneck"):
         if f"speedup_vs_{peer}" in s:
             rel = s[f"agreement_{peer}"]["relative"]
             log(f"    bluecarbon vs {peer}: speed-up {s[f'speedup_vs_{peer}']:.2f}x (the peer's "
-                f"time over bluecarbon's), RSS {s[f'rss_ratio_vs_{peer}']:.2f}x the peer's; "
+                f"time over bluecarbon's; in CPU seconds {s[f'cpu_ratio_vs_{peer}']:.2f}x), "
+                f"RSS {s[f'rss_ratio_vs_{peer}']:.2f}x the peer's; "
                 f"final month areas differ by "
                 + ", ".join(f"{k} {v:.2%}" for k, v in rel.items()))
 
