@@ -12,17 +12,22 @@ observed, as returned by :func:`indices.composite.monthly_composite` or
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
+from indices.context import intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
 
 __all__ = [
-    "MangroveRule", "SeagrassRule", "RULES", "bottom_signals", "habitat_score", "mangrove_score",
-    "mask_turbid_water", "seagrass_score", "scene_reflectance", "turbid_scenes",
+    "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
+    "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
+    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_score", "turbid_scenes",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -30,21 +35,53 @@ REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 
 @dataclass(frozen=True)
 class MangroveRule:
-    """Mangrove = dense, wet canopy: high NDVI *and* a high mangrove vegetation index.
+    """Mangrove = green canopy with the mangrove vegetation index of mangrove, in intertidal
+    context.
 
-    NDVI alone cannot separate mangrove from oil palm or inland forest; MVI (Baloloy et al.
-    2020, doi:10.1016/j.isprsjprs.2020.06.001) can, because a mangrove canopy over wet soil is
-    darker in SWIR: MVI = |NIR - G| / |SWIR1 - G| is ~3-5 over mangrove and ~2 over terrestrial
-    vegetation. The NDVI floor keeps flooded mudflat (MVI explodes when SWIR1 ~ G over water)
-    and bare soil out. The thresholds sit halfway between the two classes' typical values and
-    make a pixel of 50 % canopy over mud the boundary, the canopy-closure definition used for
-    the replanting truth.
+    Spectral test: MVI = |NIR - G| / |SWIR1 - G| (Baloloy et al. 2020, ISPRS J. Photogramm.
+    Remote Sens. 166:95-117, doi:10.1016/j.isprsjprs.2020.06.001) between ``mvi_min`` 4.5 and
+    ``mvi_max`` 16.5, the index authors' mangrove range on Sentinel-2 (the paper's text was
+    not available here; the range is checked against an implementation citing it,
+    github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``); above 16.5 SWIR1 ~ green,
+    i.e. water or a water-canopy edge. And NDVI >= ``ndvi_min`` 0.4, the open-mangrove floor
+    of Digital Earth Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
+    NDVI > 0.4 inside the GMW v3 extent, > 0.7 closed canopy), which keeps bare mud and
+    flooded flats out (MVI explodes where SWIR1 ~ G over water).
+
+    Context (:mod:`indices.context`): a spectral candidate is mangrove only where it is
+    connected to an intertidal zone the time series saw wet and dry (``min_views`` clear
+    views, widened by ``shore_gap_m``, reached within ``reach_m`` through candidates).
+    Outside it the score is ``-CONTEXT_SCORE``: confidently not mangrove.
+
+    Tolerances (the ``|score| < 1`` band of doubt) are 10 % of each threshold for MVI and
+    0.08 for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a
+    published number.
     """
 
-    ndvi_min: float = 0.50
+    ndvi_min: float = 0.40
     ndvi_tolerance: float = 0.08
-    mvi_min: float = 2.6
-    mvi_tolerance: float = 0.35
+    mvi_min: float = 4.5
+    mvi_tolerance: float = 0.45
+    mvi_max: float = 16.5
+    mvi_max_tolerance: float = 1.65
+    min_views: int = 5
+    """Clear views a pixel needs before being seen wet and dry counts as intertidal."""
+    shore_gap_m: float = 50.0
+    """Width added to the intertidal zone for the upper intertidal seldom seen wet."""
+    reach_m: float = 1500.0
+    """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
+    wider forest are shores of their own)."""
+    source: str = "Baloloy et al. 2020 (MVI 4.5-16.5); DE Pacific (NDVI 0.4); intertidal context"
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("mangrove", self)
+
+
+CONTEXT_SCORE = 10.0
+"""Score magnitude of a decision by context alone (outside the intertidal context; land or
+deep water for seagrass): far outside the band of doubt."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +120,44 @@ def scene_reflectance(cube: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({b: reflectance(cube, b) for b in REFLECTANCE_BANDS if b in cube})
 
 
-def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
+def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()
+                            ) -> xr.DataArray:
+    """The spectral part of the mangrove score (NDVI and MVI only, no context)."""
     ix = compute_indices(refl, ["ndvi", "mvi"])
-    score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
-                       (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance)
+    score = np.minimum(np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
+                                  (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance),
+                       (rule.mvi_max - ix["mvi"]) / rule.mvi_max_tolerance)
+    return score.astype(np.float32).rename("mangrove_score")
+
+
+def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule()
+                     ) -> xr.DataArray:
+    """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
+    ``n_wet`` and ``n_clear`` (the site's baseline): bool ``(y, x)``, lazy when it is. Paths
+    cross the composite's spectral candidates within tolerance (score > -1), so that a pixel
+    of canopy a little below a threshold does not cut a belt in two."""
+    missing = [v for v in ("n_wet", "n_clear") if v not in composite]
+    if missing:
+        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
+                         f"(indices.composite.composite with B03 and B11)")
+    candidates = mangrove_spectral_score(composite, rule) > -1
+    return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
+                              min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                              reach_m=rule.reach_m)
+
+
+def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                   context: xr.DataArray | None = None) -> xr.DataArray:
+    """Mangrove score (module doc): the spectral score where ``context`` is True,
+    ``-CONTEXT_SCORE`` where it is False, NaN where not observed. ``context``: the site's
+    intertidal context (:func:`mangrove_context` of its baseline composite); None takes it from
+    ``refl`` itself when it is a composite with view counts, else applies no context (a
+    single scene, or a caller that gates elsewhere)."""
+    score = mangrove_spectral_score(refl, rule)
+    if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
+        context = mangrove_context(refl, rule)
+    if context is not None:
+        score = score.where(context.astype(bool) | score.isnull(), np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("mangrove_score")
 
 
@@ -160,11 +231,31 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
+RULE_TAGS = {"mangrove": "baloloy2020-v1", "seagrass": "lyzenga1981-v1"}
+"""The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
-def habitat_score(refl: xr.Dataset, habitat: str, rule=None) -> xr.DataArray:
-    """Score of ``habitat`` ('mangrove' | 'seagrass'): > 0 habitat, NaN not observed."""
+
+def rule_id(habitat: str, rule) -> str:
+    """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
+    defaults (``mangrove-baloloy2020-v1``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
+    of every parameter, so a site's rows change id exactly when its rule does."""
+    if habitat not in RULE_TAGS:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULE_TAGS)}")
+    if rule == type(rule)():
+        return f"{habitat}-{RULE_TAGS[habitat]}"
+    fields = json.dumps(dataclasses.asdict(rule), sort_keys=True, default=repr)
+    digest = hashlib.blake2b(fields.encode(), digest_size=5).hexdigest()
+    kind = "calibrated" if str(getattr(rule, "source", "")).startswith("calibrated") else "custom"
+    return f"{habitat}-{kind}-{digest}"
+
+
+def habitat_score(refl: xr.Dataset, habitat: str, rule=None, **context) -> xr.DataArray:
+    """Score of ``habitat`` ('mangrove' | 'seagrass'): > 0 habitat, NaN not observed (or, for
+    seagrass, not assessable). ``context``: the scorer's site context (mangrove:
+    ``context=``; seagrass: ``water=``), see :func:`mangrove_score`, :func:`seagrass_score`."""
     try:
         scorer = _SCORERS[habitat]
     except KeyError:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(_SCORERS)}") from None
-    return scorer(refl, rule or RULES[habitat])
+    return scorer(refl, rule or RULES[habitat], **context)
