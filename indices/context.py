@@ -44,7 +44,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["context_depth", "context_kernel", "intertidal_context", "intertidal_zone",
+__all__ = ["CONNECTED", "INTERTIDAL", "context_depth", "context_kernel", "intertidal_context", "intertidal_zone",
            "pixel_size"]
 
 
@@ -63,7 +63,8 @@ def _pixels(metres: float, res: float) -> int:
 
 def context_depth(shore_gap_m: float, reach_m: float, res: float) -> int:
     """Pixels a pixel's context depends on around it (the overlap of a chunked run)."""
-    return 2 + _pixels(shore_gap_m, res) + _pixels(reach_m, res) + 1
+    return (2 + max(_pixels(shore_gap_m, res), 2 * _pixels(SEA_HALF_WIDTH_M, res))
+            + _pixels(reach_m, res) + 1)
 
 
 def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> np.ndarray:
@@ -110,20 +111,46 @@ def _reach(seeds, path, steps):  # pragma: no cover - compiled
     return out
 
 
+CONNECTED, INTERTIDAL = 1, 2
+"""Context levels: canopy connected to the shore (step 4), and the tidal flat itself: the
+intertidal zone (step 2) connected through itself, within ``reach``, to water that is always
+wet (sea, creek), where vegetation grows on ground the tide covers."""
+
+
+SEA_HALF_WIDTH_M = 100.0
+"""Half the width of the always-wet water a tidal flat must reach (module doc, CONNECTED)."""
+
+
 def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray, *,
-                   min_views: int, gap_px: int, reach_px: int) -> np.ndarray:
-    """The context (module doc, steps 1-4) of one block of numpy maps: bool ``(y, x)``."""
+                   min_views: int, gap_px: int, reach_px: int, sea_px: int = 10) -> np.ndarray:
+    """The context (module doc, steps 1-4) of one block of numpy maps: uint8 ``(y, x)``,
+    0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` in the (opened) intertidal zone."""
     zone = intertidal_zone(n_wet, n_clear, min_views)
+    shore = zone
     if gap_px > 0:
-        zone = ndimage.maximum_filter(zone.view(np.uint8), size=2 * gap_px + 1,
-                                      mode="constant", cval=0).astype(bool)
+        shore = ndimage.maximum_filter(zone.view(np.uint8), size=2 * gap_px + 1,
+                                       mode="constant", cval=0).astype(bool)
     path = np.ascontiguousarray(np.asarray(candidates, bool))
-    return _reach(np.ascontiguousarray(zone), path, reach_px).astype(bool)
+    out = _reach(np.ascontiguousarray(shore), path, reach_px)
+    # the tidal flat proper: the zone connected to water that is always wet (the sea, a
+    # creek); a paddy or a floodplain flooded for a season is wet and dry too, but inland
+    # (open water at least 2 * SEA_HALF_WIDTH_M across: sea, estuary, wide channel; not a
+    # pond or a ditch among paddies)
+    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
+    always = ((n_clear >= min_views) & (n_wet == n_clear)).view(np.uint8)
+    size = 2 * sea_px + 1
+    always = ndimage.maximum_filter(ndimage.minimum_filter(always, size=size, mode="constant",
+                                                           cval=0),
+                                    size=size, mode="constant", cval=0).astype(bool)
+    flat = _reach(np.ascontiguousarray(always), np.ascontiguousarray(zone), reach_px)
+    out[zone & (flat != 0)] = INTERTIDAL
+    return out
 
 
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
                        *, min_views: int, shore_gap_m: float, reach_m: float) -> xr.DataArray:
-    """Where canopy is intertidal (module doc): bool ``(y, x)``, lazy when the inputs are.
+    """Where canopy is intertidal (module doc): uint8 ``(y, x)`` levels (0, :data:`CONNECTED`,
+    :data:`INTERTIDAL`), lazy when the inputs are.
 
     ``n_wet``, ``n_clear``: a composite's wet and clear view counts (``(y, x)``);
     ``candidates``: the pixels a path may cross (spectral mangrove candidates of the same
@@ -132,7 +159,8 @@ def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: x
     res = pixel_size(n_clear)
     gap_px, reach_px = _pixels(shore_gap_m, res), _pixels(reach_m, res)
     depth = context_depth(shore_gap_m, reach_m, res)
-    kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px}
+    kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
+          "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
     arrays = [a.transpose("y", "x").data for a in (n_wet, n_clear, candidates)]
     if not any(isinstance(a, da.Array) for a in arrays):
         out = context_kernel(*(np.asarray(a) for a in arrays), **kw)
@@ -143,12 +171,12 @@ def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: x
         # no overlap along an axis in one chunk: the kernel's own edges are the map's
         depths = {i: depth if len(c) > 1 else 0 for i, c in enumerate(chunks)}
         out = da.map_overlap(_block, *arrays, depth=depths, boundary=0, trim=True,
-                             dtype=bool, meta=np.empty((0, 0), bool), **kw)
+                             dtype=np.uint8, meta=np.empty((0, 0), np.uint8), **kw)
     return xr.DataArray(out, dims=("y", "x"), coords=n_clear.transpose("y", "x").coords,
                         name="intertidal_context")
 
 
-def _block(n_wet, n_clear, candidates, **kw):
+def _block(n_wet, n_clear, candidates, **kw):  # noqa: D103 (map_overlap's function)
     return context_kernel(n_wet, n_clear, candidates, **kw)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from indices.context import intertidal_context
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
 
@@ -133,7 +133,7 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
 def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule()
                      ) -> xr.DataArray:
     """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
-    ``n_wet`` and ``n_clear`` (the site's baseline): bool ``(y, x)``, lazy when it is. Paths
+    ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
     cross the composite's spectral candidates within tolerance (score > -1), so that a pixel
     of canopy a little below a threshold does not cut a belt in two."""
     missing = [v for v in ("n_wet", "n_clear") if v not in composite]
@@ -148,16 +148,24 @@ def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule()
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
                    context: xr.DataArray | None = None) -> xr.DataArray:
-    """Mangrove score (module doc): the spectral score where ``context`` is True,
-    ``-CONTEXT_SCORE`` where it is False, NaN where not observed. ``context``: the site's
-    intertidal context (:func:`mangrove_context` of its baseline composite); None takes it from
-    ``refl`` itself when it is a composite with view counts, else applies no context (a
-    single scene, or a caller that gates elsewhere)."""
+    """Mangrove score (module doc), NaN where not observed. ``context``: the site's intertidal
+    context levels (:func:`mangrove_context` of its baseline composite): connected canopy
+    takes the spectral score (NDVI and MVI); inside the intertidal zone itself, ground the
+    tide covers, NDVI alone decides (vegetation there is mangrove: the NDVI-inside-an-extent
+    rule of Digital Earth Africa/Pacific, the zone standing for the extent, and what a young
+    replanting on a mudflat looks like before its canopy reaches MVI 4.5); elsewhere the score
+    is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself when it is a composite
+    with view counts, else applies none (a single scene: see :mod:`indices.context`)."""
     score = mangrove_spectral_score(refl, rule)
     if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
         context = mangrove_context(refl, rule)
     if context is not None:
-        score = score.where(context.astype(bool) | score.isnull(), np.float32(-CONTEXT_SCORE))
+        level = context.astype(np.uint8)
+        ndvi_only = ((compute_indices(refl, ["ndvi"])["ndvi"] - rule.ndvi_min)
+                     / rule.ndvi_tolerance).astype(np.float32)
+        score = xr.where(level == INTERTIDAL, ndvi_only,
+                         score.where((level == CONNECTED) | score.isnull(),
+                                     np.float32(-CONTEXT_SCORE)))
     return score.astype(np.float32).rename("mangrove_score")
 
 

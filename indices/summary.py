@@ -20,6 +20,7 @@ from indices._kernels import membership
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import CHANGE_METRICS, change_metrics, change_row, mmu_pixels, monthly_states
 from indices.composite import composite, monthly_composite
+from indices.context import CONNECTED, INTERTIDAL
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -71,9 +72,11 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     gated = habitat == "mangrove" and context is not None
     prelude, counts = statistics_counts(symbols, habitat, rule=rule, gated=gated)
     where = site_mask
-    if gated:  # bit 1: inside the site, bit 2: in the intertidal context (the kernel's `site`)
+    if gated:  # the kernel's `site`: bit 1 inside, bit 2 connected canopy, bit 4 intertidal
+        level = context.astype(np.uint8)
         where = (site_mask.astype(np.uint8)
-                 * (np.uint8(1) + np.uint8(2) * context.astype(np.uint8))).astype(np.uint8)
+                 * (np.uint8(1) + np.uint8(2) * (level == CONNECTED).astype(np.uint8)
+                    + np.uint8(4) * (level == INTERTIDAL).astype(np.uint8))).astype(np.uint8)
     table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
                                extra_symbols=symbols, prelude=prelude, counts=counts)
     n_site = site_mask.sum()
@@ -95,9 +98,12 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
     """``(prelude, counts)`` of :func:`scene_statistics`' reduce kernel for a cube with band
     ``symbols``: clear pixels, cloud pixels and habitat pixels inside the site (``gated``:
     and in the context, bit 2 of the kernel's site value)."""
-    prelude, habitat_test, needs = _habitat_test(rule or RULES[habitat])
-    if gated:
-        habitat_test += " & ((site & np.uint8(2)) != 0)"
+    rule = rule or RULES[habitat]
+    prelude, habitat_test, needs = _habitat_test(rule)
+    if gated:  # mangrove_score with context levels: the spectral test on connected canopy,
+        # NDVI alone in the intertidal zone
+        habitat_test = (f"(({habitat_test}) & ((site & np.uint8(2)) != 0)) | (ok_ndvi & "
+                        f"(v_ndvi > f32({float(rule.ndvi_min)!r})) & ((site & np.uint8(4)) != 0))")
     missing = [SYMBOLS[s] for s in needs if s not in symbols]
     if missing:
         raise ValueError(f"{habitat} habitat needs bands {missing} "
@@ -211,7 +217,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     if habitat == "mangrove":
         # the context of every month is the baseline's: a month's few views show no tide
         context = (mangrove_context(base, rule) if scene_turbid is None
-                   else scene_turbid.astype(bool))
+                   else scene_turbid.astype(np.uint8))
         evidence = {"context": context}
     else:
         evidence = {}
