@@ -23,6 +23,7 @@ import xarray as xr
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
+from indices.water import PARAMETERS, water_parameters
 
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
@@ -102,8 +103,31 @@ class SeagrassRule:
 
     water_ndwi_min: float = 0.1
     deep_water: tuple[float, float, float] = (0.020, 0.008, 0.002)
-    """Deep-water reflectance in B02, B03, B08."""
+    """Deep-water reflectance in B02, B03, B08: the fallback where the site's own cannot be
+    fitted (:mod:`indices.water`), and the alerts' (:mod:`indices.alerts`)."""
     k_ratio: float = 0.035 / 0.060
+    deep_fraction: float = 0.05
+    """Darkest share of the water over which glint is regressed on NIR (Hedley 2005)."""
+    sand_quantile: float = 0.9
+    """Per green bin, the blue quantile taken as the bright (sand) bottom (Lyzenga 1981)."""
+    min_bin_pixels: int = 20
+    min_sand_points: int = 8
+    albedo_ratio_max: float = 0.45
+    """A bottom darker than this share of the site's sand is vegetated: about the geometric
+    mean of bright sand (~0.3-0.4 at 450-490 nm) and dark vegetation (~0.05-0.08) bottom
+    reflectance (Maritorena, Morel & Gentili 1994, Limnol. Oceanogr. 39:1689-1703, coral sand
+    and green-algae spectra as distributed with the OSOAA code; a choice, not their number)."""
+    albedo_tolerance: float = 0.35
+    """Band of doubt in ln(albedo ratio) (a factor 1.4)."""
+    min_contrast: float = 0.15
+    """Smallest |1 - k_B/k_G| at which the index separates a dark bottom from a deeper one:
+    below it blue and green fade alike with depth and the DII cannot tell (not assessable)."""
+    max_sigma: float = 0.7
+    """Largest noise-propagated uncertainty of ln(albedo ratio) still assessed (bottom signal
+    too close to deep water beyond it)."""
+    noise: float = 0.0015
+    """Reflectance noise of a composite's bottom signal (1 sigma): single-scene L2A noise
+    ~0.003 over dark water, about halved by a median of a few views."""
     dii_max: float = -1.30
     dii_tolerance: float = 0.25
     min_bottom_signal: float = 0.004
@@ -185,13 +209,43 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tup
     return b_sig, g_sig, seen
 
 
-def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
-    b_sig, g_sig, seen = bottom_signals(refl, rule)
-    dii = np.log(b_sig.where(seen)) - rule.k_ratio * np.log(g_sig.where(seen))
-    score = ((rule.dii_max - dii) / rule.dii_tolerance).where(seen)
-    # land and optically deep water are confidently "not seagrass" where observed
-    not_habitat = refl["B02"].notnull() & ~seen
-    score = score.where(~not_habitat, -10.0)
+def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                   water: xr.DataArray | None = None) -> xr.DataArray:
+    """Seagrass score with the site's water parameters ``water``
+    (:func:`indices.water.water_parameters` of its baseline composite; None fits them to
+    ``refl`` itself).
+
+    Over water, after Hedley's deglint, the bottom signals ``b = B' - B_deep`` and
+    ``g = G' - G_deep`` give the depth-invariant index ``DII = ln b - r ln g`` (Lyzenga 1981,
+    ``r = k_B / k_G`` of the site) and, against the site's sand line, the bottom's albedo
+    relative to sand: ``ln rho = (DII - DII_sand) / (1 - r)`` (both bands scaled alike by a
+    darker bottom). Seagrass where ``rho < albedo_ratio_max``; score
+    ``(ln albedo_ratio_max - ln rho) / albedo_tolerance``.
+
+    **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
+    and counts the pixel in the interval, not in the extent) where the bottom is not seen:
+    either signal below ``min_bottom_signal``, the noise-propagated uncertainty of ``ln rho``
+    above ``max_sigma``, or ``|1 - r| < min_contrast``. Land is assessed: ``-CONTEXT_SCORE``.
+    """
+    if water is None:
+        water = water_parameters(refl, rule)
+    p = {name: water.sel(parameter=name) for name in PARAMETERS}
+    blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
+    is_water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
+    excess = np.maximum(nir - p["nir_ref"], 0)
+    b = blue - p["glint_blue"] * excess - p["deep_blue"]
+    g = green - p["glint_green"] * excess - p["deep_green"]
+    r = p["k_ratio"]
+    contrast = 1 - r
+    seen = is_water & (b > rule.min_bottom_signal) & (g > rule.min_bottom_signal)
+    bs, gs = b.where(seen), g.where(seen)
+    ln_rho = ((np.log(bs) - r * np.log(gs)) - p["dii_sand"]) / contrast
+    sigma = np.sqrt((rule.noise / bs) ** 2 + (r * rule.noise / gs) ** 2) / np.abs(contrast)
+    assessable = seen & (sigma <= rule.max_sigma) & (np.abs(contrast) >= rule.min_contrast) \
+        & p["dii_sand"].notnull()
+    score = ((np.log(rule.albedo_ratio_max) - ln_rho) / rule.albedo_tolerance).where(assessable)
+    land = blue.notnull() & ~is_water
+    score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 
 

@@ -21,6 +21,7 @@ from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import CHANGE_METRICS, change_metrics, change_row, mmu_pixels, monthly_states
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL
+from indices.water import water_parameters
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -170,8 +171,9 @@ class MonthlyInputs:
     scene_turbid: xr.DataArray | None = None
     """The site's evidence that every month depends on, to be computed once and given back
     (``monthly_inputs(..., scene_turbid=...)``) so that a month's scores read only that
-    month's scenes: seagrass, the per-scene plume flag ``(time,)``
-    (:func:`indices.habitat.turbid_scenes`, each scene compared with the median of all);
+    month's scenes: seagrass, a Dataset of the per-scene plume flag ``turbid (time,)``
+    (:func:`indices.habitat.turbid_scenes`, each scene compared with the median of all) and
+    the site's ``water_parameters`` (:func:`indices.water.water_parameters` of the baseline);
     mangrove, the intertidal context ``(y, x)`` of the baseline composite
     (:func:`indices.habitat.mangrove_context`). The name is the flow's (it passes the value
     through without reading it)."""
@@ -210,7 +212,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         # composites as if it were defective (SCL 1), and flag months that were mostly turbid
         turbid, water = turbid_scenes(cube)
         if scene_turbid is not None:
-            turbid = turbid.copy(data=np.asarray(scene_turbid))
+            turbid = turbid.copy(data=np.asarray(scene_turbid["turbid"]))
         cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube)
     base = composite(cube, *baseline)
@@ -220,7 +222,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    else scene_turbid.astype(np.uint8))
         evidence = {"context": context}
     else:
-        evidence = {}
+        # the site's water (glint, deep water, attenuation ratio) from its baseline composite,
+        # carried with the plume flags (computed once by the flow, given back)
+        water = (water_parameters(base, rule) if scene_turbid is None
+                 else scene_turbid["water_parameters"])
+        evidence = {"water": water}
     map_scores = scores = habitat_score(months, habitat, rule, **evidence)
     base_score = habitat_score(base, habitat, rule, **evidence)
     if habitat == "seagrass":
@@ -242,7 +248,8 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         turbid=turbid_month.astype(np.float64).drop_vars(
             [c for c in turbid_month.coords if c != "period"]),
         baseline_observed_fraction=(base_score.notnull() & site_mask).sum() / site_mask.sum(),
-        scene_turbid=turbid if habitat == "seagrass" else evidence["context"],
+        scene_turbid=(xr.Dataset({"turbid": turbid, "water_parameters": evidence["water"]})
+                      if habitat == "seagrass" else evidence["context"]),
         rule=rule,
     )
 
@@ -251,7 +258,10 @@ def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid) -> xr.D
     """The change table of :func:`monthly_change` from its per-month metrics (lazy or
     computed, with the baseline's observed fraction and the plume flag per month alike):
     those two added, all float64."""
-    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid)
+    # the share of the site where the habitat could be judged: for seagrass, land and water
+    # whose bottom the baseline composite saw (optically deep water is not assessable)
+    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid,
+                         assessable_fraction=baseline_observed_fraction)
     return table.astype({k: np.float64 for k in table.data_vars})
 
 
