@@ -134,6 +134,12 @@ class SeagrassRule:
     glint_min: float = 0.005
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
+    source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("seagrass", self)
 
 
 RULES = {"mangrove": MangroveRule(), "seagrass": SeagrassRule()}
