@@ -21,7 +21,6 @@ from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import CHANGE_METRICS, change_metrics, change_row, mmu_pixels, monthly_states
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL
-from indices.water import water_parameters
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -34,6 +33,7 @@ from indices.habitat import (
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
+from indices.water import water_parameters
 
 __all__ = ["MONTHLY_COLUMNS", "MonthlyInputs", "OBSERVATION_INDICES", "monthly_change",
            "monthly_inputs", "monthly_table", "scene_statistics", "walk_months"]
