@@ -125,14 +125,17 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
 
 
 @_jit(parallel=True, cache=True)
-def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, out):
-    """Per period, median reflectance of the clear observations and their count.
+def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, wet_g, wet_s,
+                     out):
+    """Per period, median reflectance of the clear observations and their counts.
 
     ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``
     int; period ``p`` spans times ``starts[p]:starts[p + 1]``. An observation is clear where
     SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero.
-    ``out`` ``(n_bands + 1, P, Y, X)`` float32: the medians (NaN where none is clear), then
-    the clear count.
+    ``out`` ``(n_bands + 2, P, Y, X)`` float32: the medians (NaN where none is clear), the
+    clear count, then the count of clear observations that were *wet*: green reflectance above
+    SWIR1 reflectance, i.e. MNDWI > 0 (Xu 2006, doi:10.1080/01431160600589179), with
+    ``bands[wet_g]`` the green and ``bands[wet_s]`` the SWIR1 band (0 when either is -1).
     """
     nb = len(bands)
     T, Y, X = scl.shape
@@ -177,3 +180,15 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
                 _median_tile(buf, n, cnt, w, pairs, net_start, out[b, p, y], x0)
             for x in range(w):
                 out[nb, p, y, x0 + x] = cnt[x]
+                out[nb + 1, p, y, x0 + x] = 0
+            if wet_g >= 0 and wet_s >= 0:
+                for i in range(n_t):
+                    if keep[i]:
+                        grow = bands[wet_g][t0 + i, y]
+                        srow = bands[wet_s][t0 + i, y]
+                        off = np.float32(offsets[t0 + i])
+                        for x in range(w):
+                            g = dn_reflectance(grow[x0 + x], off)
+                            s1 = dn_reflectance(srow[x0 + x], off)
+                            if ok[i, x] and g > s1:
+                                out[nb + 1, p, y, x0 + x] += 1

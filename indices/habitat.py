@@ -12,17 +12,23 @@ observed, as returned by :func:`indices.composite.monthly_composite` or
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
+from indices.water import PARAMETERS, water_parameters
 
 __all__ = [
-    "MangroveRule", "SeagrassRule", "RULES", "bottom_signals", "habitat_score", "mangrove_score",
-    "mask_turbid_water", "seagrass_score", "scene_reflectance", "turbid_scenes",
+    "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
+    "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
+    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_score", "turbid_scenes",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -30,21 +36,53 @@ REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 
 @dataclass(frozen=True)
 class MangroveRule:
-    """Mangrove = dense, wet canopy: high NDVI *and* a high mangrove vegetation index.
+    """Mangrove = green canopy with the mangrove vegetation index of mangrove, in intertidal
+    context.
 
-    NDVI alone cannot separate mangrove from oil palm or inland forest; MVI (Baloloy et al.
-    2020, doi:10.1016/j.isprsjprs.2020.06.001) can, because a mangrove canopy over wet soil is
-    darker in SWIR: MVI = |NIR - G| / |SWIR1 - G| is ~3-5 over mangrove and ~2 over terrestrial
-    vegetation. The NDVI floor keeps flooded mudflat (MVI explodes when SWIR1 ~ G over water)
-    and bare soil out. The thresholds sit halfway between the two classes' typical values and
-    make a pixel of 50 % canopy over mud the boundary, the canopy-closure definition used for
-    the replanting truth.
+    Spectral test: MVI = |NIR - G| / |SWIR1 - G| (Baloloy et al. 2020, ISPRS J. Photogramm.
+    Remote Sens. 166:95-117, doi:10.1016/j.isprsjprs.2020.06.001) between ``mvi_min`` 4.5 and
+    ``mvi_max`` 16.5, the index authors' mangrove range on Sentinel-2 (the paper's text was
+    not available here; the range is checked against an implementation citing it,
+    github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``); above 16.5 SWIR1 ~ green,
+    i.e. water or a water-canopy edge. And NDVI >= ``ndvi_min`` 0.4, the open-mangrove floor
+    of Digital Earth Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
+    NDVI > 0.4 inside the GMW v3 extent, > 0.7 closed canopy), which keeps bare mud and
+    flooded flats out (MVI explodes where SWIR1 ~ G over water).
+
+    Context (:mod:`indices.context`): a spectral candidate is mangrove only where it is
+    connected to an intertidal zone the time series saw wet and dry (``min_views`` clear
+    views, widened by ``shore_gap_m``, reached within ``reach_m`` through candidates).
+    Outside it the score is ``-CONTEXT_SCORE``: confidently not mangrove.
+
+    Tolerances (the ``|score| < 1`` band of doubt) are 10 % of each threshold for MVI and
+    0.08 for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a
+    published number.
     """
 
-    ndvi_min: float = 0.50
+    ndvi_min: float = 0.40
     ndvi_tolerance: float = 0.08
-    mvi_min: float = 2.6
-    mvi_tolerance: float = 0.35
+    mvi_min: float = 4.5
+    mvi_tolerance: float = 0.45
+    mvi_max: float = 16.5
+    mvi_max_tolerance: float = 1.65
+    min_views: int = 5
+    """Clear views a pixel needs before being seen wet and dry counts as intertidal."""
+    shore_gap_m: float = 50.0
+    """Width added to the intertidal zone for the upper intertidal seldom seen wet."""
+    reach_m: float = 1500.0
+    """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
+    wider forest are shores of their own)."""
+    source: str = "Baloloy et al. 2020 (MVI 4.5-16.5); DE Pacific (NDVI 0.4); intertidal context"
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("mangrove", self)
+
+
+CONTEXT_SCORE = 10.0
+"""Score magnitude of a decision by context alone (outside the intertidal context; land or
+deep water for seagrass): far outside the band of doubt."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +103,43 @@ class SeagrassRule:
 
     water_ndwi_min: float = 0.1
     deep_water: tuple[float, float, float] = (0.020, 0.008, 0.002)
-    """Deep-water reflectance in B02, B03, B08."""
+    """Deep-water reflectance in B02, B03, B08: the fallback where the site's own cannot be
+    fitted (:mod:`indices.water`), and the alerts' (:mod:`indices.alerts`)."""
     k_ratio: float = 0.035 / 0.060
+    deep_fraction: float = 0.05
+    """Darkest share of the water over which glint is regressed on NIR (Hedley 2005)."""
+    sand_quantile: float = 0.9
+    """Per green bin, the blue quantile taken as the bright (sand) bottom (Lyzenga 1981)."""
+    min_bin_pixels: int = 20
+    min_sand_points: int = 8
+    albedo_ratio_max: float = 0.45
+    """A bottom darker than this share of the site's sand is vegetated: about the geometric
+    mean of bright sand (~0.3-0.4 at 450-490 nm) and dark vegetation (~0.05-0.08) bottom
+    reflectance (Maritorena, Morel & Gentili 1994, Limnol. Oceanogr. 39:1689-1703, coral sand
+    and green-algae spectra as distributed with the OSOAA code; a choice, not their number)."""
+    albedo_tolerance: float = 0.35
+    """Band of doubt in ln(albedo ratio) (a factor 1.4)."""
+    min_contrast: float = 0.15
+    """Smallest |1 - k_B/k_G| at which the index separates a dark bottom from a deeper one:
+    below it blue and green fade alike with depth and the DII cannot tell (not assessable)."""
+    max_sigma: float = 0.7
+    """Largest noise-propagated uncertainty of ln(albedo ratio) still assessed (bottom signal
+    too close to deep water beyond it)."""
+    noise: float = 0.0015
+    """Reflectance noise of a composite's bottom signal (1 sigma): single-scene L2A noise
+    ~0.003 over dark water, about halved by a median of a few views."""
     dii_max: float = -1.30
     dii_tolerance: float = 0.25
     min_bottom_signal: float = 0.004
     glint_min: float = 0.005
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
+    source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("seagrass", self)
 
 
 RULES = {"mangrove": MangroveRule(), "seagrass": SeagrassRule()}
@@ -83,10 +150,52 @@ def scene_reflectance(cube: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({b: reflectance(cube, b) for b in REFLECTANCE_BANDS if b in cube})
 
 
-def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
+def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()
+                            ) -> xr.DataArray:
+    """The spectral part of the mangrove score (NDVI and MVI only, no context)."""
     ix = compute_indices(refl, ["ndvi", "mvi"])
-    score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
-                       (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance)
+    score = np.minimum(np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
+                                  (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance),
+                       (rule.mvi_max - ix["mvi"]) / rule.mvi_max_tolerance)
+    return score.astype(np.float32).rename("mangrove_score")
+
+
+def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule()
+                     ) -> xr.DataArray:
+    """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
+    ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
+    cross the composite's spectral candidates within tolerance (score > -1), so that a pixel
+    of canopy a little below a threshold does not cut a belt in two."""
+    missing = [v for v in ("n_wet", "n_clear") if v not in composite]
+    if missing:
+        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
+                         f"(indices.composite.composite with B03 and B11)")
+    candidates = mangrove_spectral_score(composite, rule) > -1
+    return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
+                              min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                              reach_m=rule.reach_m)
+
+
+def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                   context: xr.DataArray | None = None) -> xr.DataArray:
+    """Mangrove score (module doc), NaN where not observed. ``context``: the site's intertidal
+    context levels (:func:`mangrove_context` of its baseline composite): connected canopy
+    takes the spectral score (NDVI and MVI); inside the intertidal zone itself, ground the
+    tide covers, NDVI alone decides (vegetation there is mangrove: the NDVI-inside-an-extent
+    rule of Digital Earth Africa/Pacific, the zone standing for the extent, and what a young
+    replanting on a mudflat looks like before its canopy reaches MVI 4.5); elsewhere the score
+    is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself when it is a composite
+    with view counts, else applies none (a single scene: see :mod:`indices.context`)."""
+    score = mangrove_spectral_score(refl, rule)
+    if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
+        context = mangrove_context(refl, rule)
+    if context is not None:
+        level = context.astype(np.uint8)
+        ndvi_only = ((compute_indices(refl, ["ndvi"])["ndvi"] - rule.ndvi_min)
+                     / rule.ndvi_tolerance).astype(np.float32)
+        score = xr.where(level == INTERTIDAL, ndvi_only,
+                         score.where((level == CONNECTED) | score.isnull(),
+                                     np.float32(-CONTEXT_SCORE)))
     return score.astype(np.float32).rename("mangrove_score")
 
 
@@ -106,13 +215,43 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tup
     return b_sig, g_sig, seen
 
 
-def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
-    b_sig, g_sig, seen = bottom_signals(refl, rule)
-    dii = np.log(b_sig.where(seen)) - rule.k_ratio * np.log(g_sig.where(seen))
-    score = ((rule.dii_max - dii) / rule.dii_tolerance).where(seen)
-    # land and optically deep water are confidently "not seagrass" where observed
-    not_habitat = refl["B02"].notnull() & ~seen
-    score = score.where(~not_habitat, -10.0)
+def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                   water: xr.DataArray | None = None) -> xr.DataArray:
+    """Seagrass score with the site's water parameters ``water``
+    (:func:`indices.water.water_parameters` of its baseline composite; None fits them to
+    ``refl`` itself).
+
+    Over water, after Hedley's deglint, the bottom signals ``b = B' - B_deep`` and
+    ``g = G' - G_deep`` give the depth-invariant index ``DII = ln b - r ln g`` (Lyzenga 1981,
+    ``r = k_B / k_G`` of the site) and, against the site's sand line, the bottom's albedo
+    relative to sand: ``ln rho = (DII - DII_sand) / (1 - r)`` (both bands scaled alike by a
+    darker bottom). Seagrass where ``rho < albedo_ratio_max``; score
+    ``(ln albedo_ratio_max - ln rho) / albedo_tolerance``.
+
+    **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
+    and counts the pixel in the interval, not in the extent) where the bottom is not seen:
+    either signal below ``min_bottom_signal``, the noise-propagated uncertainty of ``ln rho``
+    above ``max_sigma``, or ``|1 - r| < min_contrast``. Land is assessed: ``-CONTEXT_SCORE``.
+    """
+    if water is None:
+        water = water_parameters(refl, rule)
+    p = {name: water.sel(parameter=name) for name in PARAMETERS}
+    blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
+    is_water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
+    excess = np.maximum(nir - p["nir_ref"], 0)
+    b = blue - p["glint_blue"] * excess - p["deep_blue"]
+    g = green - p["glint_green"] * excess - p["deep_green"]
+    r = p["k_ratio"]
+    contrast = 1 - r
+    seen = is_water & (b > rule.min_bottom_signal) & (g > rule.min_bottom_signal)
+    bs, gs = b.where(seen), g.where(seen)
+    ln_rho = ((np.log(bs) - r * np.log(gs)) - p["dii_sand"]) / contrast
+    sigma = np.sqrt((rule.noise / bs) ** 2 + (r * rule.noise / gs) ** 2) / np.abs(contrast)
+    assessable = seen & (sigma <= rule.max_sigma) & (np.abs(contrast) >= rule.min_contrast) \
+        & p["dii_sand"].notnull()
+    score = ((np.log(rule.albedo_ratio_max) - ln_rho) / rule.albedo_tolerance).where(assessable)
+    land = blue.notnull() & ~is_water
+    score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 
 
@@ -160,11 +299,31 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
+RULE_TAGS = {"mangrove": "baloloy2020-v1", "seagrass": "lyzenga1981-v1"}
+"""The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
-def habitat_score(refl: xr.Dataset, habitat: str, rule=None) -> xr.DataArray:
-    """Score of ``habitat`` ('mangrove' | 'seagrass'): > 0 habitat, NaN not observed."""
+
+def rule_id(habitat: str, rule) -> str:
+    """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
+    defaults (``mangrove-baloloy2020-v1``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
+    of every parameter, so a site's rows change id exactly when its rule does."""
+    if habitat not in RULE_TAGS:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULE_TAGS)}")
+    if rule == type(rule)():
+        return f"{habitat}-{RULE_TAGS[habitat]}"
+    fields = json.dumps(dataclasses.asdict(rule), sort_keys=True, default=repr)
+    digest = hashlib.blake2b(fields.encode(), digest_size=5).hexdigest()
+    kind = "calibrated" if str(getattr(rule, "source", "")).startswith("calibrated") else "custom"
+    return f"{habitat}-{kind}-{digest}"
+
+
+def habitat_score(refl: xr.Dataset, habitat: str, rule=None, **context) -> xr.DataArray:
+    """Score of ``habitat`` ('mangrove' | 'seagrass'): > 0 habitat, NaN not observed (or, for
+    seagrass, not assessable). ``context``: the scorer's site context (mangrove:
+    ``context=``; seagrass: ``water=``), see :func:`mangrove_score`, :func:`seagrass_score`."""
     try:
         scorer = _SCORERS[habitat]
     except KeyError:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(_SCORERS)}") from None
-    return scorer(refl, rule or RULES[habitat])
+    return scorer(refl, rule or RULES[habitat], **context)

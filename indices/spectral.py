@@ -392,8 +392,13 @@ def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | N
             raise ValueError(f"where must be a (y, x) mask of the cube's grid "
                              f"{(cube.sizes['y'], cube.sizes['x'])}, got {dict(where.sizes)}")
         site = where.transpose("y", "x").data
-        site = (site.astype(np.uint8) if isinstance(site, da.Array)
-                else np.ascontiguousarray(site, dtype=bool).view(np.uint8))
+        # a uint8 mask passes as it is (bits beyond the first are for ``counts``: nonzero is
+        # inside); anything else is a boolean mask
+        if isinstance(site, da.Array):
+            site = site if site.dtype == np.uint8 else site.astype(bool).astype(np.uint8)
+        else:
+            site = (np.ascontiguousarray(site) if np.asarray(site).dtype == np.uint8
+                    else np.ascontiguousarray(site, dtype=bool).view(np.uint8))
         args.append((site, ("y", "x")))
     block = _ReduceBlock(symbols, outputs, VALID_SCL if mask else None, where is not None,
                          tuple(prelude), tuple(counts))

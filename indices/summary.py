@@ -27,17 +27,20 @@ from indices.change import (
     monthly_states,
 )
 from indices.composite import composite, monthly_composite
+from indices.context import CONNECTED, INTERTIDAL
 from indices.habitat import (
     RULES,
     MangroveRule,
     SeagrassRule,
     habitat_score,
+    mangrove_context,
     mask_turbid_water,
     turbid_scenes,
 )
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
+from indices.water import water_parameters
 
 __all__ = ["MONTHLY_COLUMNS", "MonthlyInputs", "OBSERVATION_INDICES", "monthly_change",
            "monthly_inputs", "monthly_table", "scene_statistics", "walk_months"]
@@ -46,7 +49,8 @@ OBSERVATION_INDICES = ("ndvi", "ndwi", "mndwi", "mvi")
 
 
 def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
-                     *, pixel_area_ha: float) -> xr.Dataset:
+                     *, pixel_area_ha: float, rule=None,
+                     context: xr.DataArray | None = None) -> xr.Dataset:
     """Per scene: valid and cloud fractions of the site, index means, habitat area (ha).
 
     Everything is reduced inside one fused kernel per chunk (:func:`indices.spectral.reduce_dn`)
@@ -61,16 +65,27 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     ``(habitat_score(scene_reflectance(cube), habitat) > 0).sum() * pixel_area_ha``, the
     score's sign evaluated per pixel with the same float32 arithmetic (see
     :func:`_habitat_test`).
+
+    ``rule``: the site's rule (default :data:`indices.habitat.RULES`); ``context``
+    (mangrove): the site's intertidal context (:attr:`MonthlyInputs.context`), without which
+    a scene's habitat area is its spectral candidates (a single scene has no tidal context).
     """
-    rule = RULES.get(habitat)
-    if rule is None:
+    if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
+    rule = rule or RULES[habitat]
     if "SCL" not in cube.data_vars:
         raise ValueError("cube has no SCL variable")
     present = [b for b in BANDS if b in cube.data_vars]
     symbols = [s for s, b in SYMBOLS.items() if b in present]
-    prelude, counts = statistics_counts(symbols, habitat)
-    table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=site_mask,
+    gated = habitat == "mangrove" and context is not None
+    prelude, counts = statistics_counts(symbols, habitat, rule=rule, gated=gated)
+    where = site_mask
+    if gated:  # the kernel's `site`: bit 1 inside, bit 2 connected canopy, bit 4 intertidal
+        level = context.astype(np.uint8)
+        where = (site_mask.astype(np.uint8)
+                 * (np.uint8(1) + np.uint8(2) * (level == CONNECTED).astype(np.uint8)
+                    + np.uint8(4) * (level == INTERTIDAL).astype(np.uint8))).astype(np.uint8)
+    table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
                                extra_symbols=symbols, prelude=prelude, counts=counts)
     n_site = site_mask.sum()
     k = 2 * len(ordered)
@@ -86,10 +101,17 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     return xr.Dataset(stats)
 
 
-def statistics_counts(symbols: list[str], habitat: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: bool = False
+                      ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(prelude, counts)`` of :func:`scene_statistics`' reduce kernel for a cube with band
-    ``symbols``: clear pixels, cloud pixels and habitat pixels inside the site."""
-    prelude, habitat_test, needs = _habitat_test(RULES[habitat])
+    ``symbols``: clear pixels, cloud pixels and habitat pixels inside the site (``gated``:
+    and in the context, bit 2 of the kernel's site value)."""
+    rule = rule or RULES[habitat]
+    prelude, habitat_test, needs = _habitat_test(rule)
+    if gated:  # mangrove_score with context levels: the spectral test on connected canopy,
+        # NDVI alone in the intertidal zone
+        habitat_test = (f"(({habitat_test}) & ((site & np.uint8(2)) != 0)) | (ok_ndvi & "
+                        f"(v_ndvi > f32({float(rule.ndvi_min)!r})) & ((site & np.uint8(4)) != 0))")
     missing = [SYMBOLS[s] for s in needs if s not in symbols]
     if missing:
         raise ValueError(f"{habitat} habitat needs bands {missing} "
@@ -113,7 +135,8 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
 
     if isinstance(rule, MangroveRule):
         return ((), f"ok_ndvi & ok_mvi & (v_ndvi > {f(rule.ndvi_min)}) "
-                    f"& (v_mvi > {f(rule.mvi_min)})", ("R", "N", "G", "S1"))
+                    f"& (v_mvi > {f(rule.mvi_min)}) & (v_mvi < {f(rule.mvi_max)})",
+                ("R", "N", "G", "S1"))
     if isinstance(rule, SeagrassRule):
         blue_deep, green_deep, nir_deep = rule.deep_water
         prelude = (
@@ -153,33 +176,66 @@ class MonthlyInputs:
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
     scene_turbid: xr.DataArray | None = None
-    """Seagrass: the per-scene plume flag ``(time,)`` (:func:`indices.habitat.turbid_scenes`);
-    it compares each scene with the median of all, so every month depends on every scene
-    until it is computed and given back (``monthly_inputs(..., scene_turbid=...)``)."""
+    """The site's evidence that every month depends on, to be computed once and given back
+    (``monthly_inputs(..., scene_turbid=...)``) so that a month's scores read only that
+    month's scenes: seagrass, a Dataset of the per-scene plume flag ``turbid (time,)``
+    (:func:`indices.habitat.turbid_scenes`, each scene compared with the median of all) and
+    the site's ``water_parameters`` (:func:`indices.water.water_parameters` of the baseline);
+    mangrove, the intertidal context ``(y, x)`` of the baseline composite
+    (:func:`indices.habitat.mangrove_context`). The name is the flow's (it passes the value
+    through without reading it)."""
+    rule: object = None
+    """The rule that made the scores (:attr:`rule_id` names it)."""
 
     @property
     def base(self) -> tuple[xr.DataArray, ...]:
         """The baseline maps :class:`indices.canopy.CanopyWalk` starts from, in its order."""
         return (self.base_score, self.base_red, self.base_nir, self.base_ndvi, self.base_ndwi)
 
+    @property
+    def context(self) -> xr.DataArray | None:
+        """Mangrove: the site's intertidal context (what :attr:`scene_turbid` carries)."""
+        return self.scene_turbid if isinstance(self.rule, MangroveRule) else None
+
+    @property
+    def rule_id(self) -> str:
+        """:func:`indices.habitat.rule_id` of :attr:`rule`: the change rows' ``rule_id``."""
+        return self.rule.rule_id
+
 
 def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date],
-                   scene_turbid: xr.DataArray | None = None) -> MonthlyInputs:
+                   scene_turbid: xr.DataArray | None = None, rule=None) -> MonthlyInputs:
     """The composites and scores the change walk of a site reads (lazy when the cube is).
     ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube, so
-    that a month's composites read only that month's scenes (seagrass)."""
+    that a month's composites and scores read only that month's scenes. ``rule``: the site's
+    rule (a calibrated one, :mod:`indices.calibration`); default
+    :data:`indices.habitat.RULES`."""
+    if habitat not in RULES:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
+    rule = rule or RULES[habitat]
     if habitat == "seagrass":
         # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
         # composites as if it were defective (SCL 1), and flag months that were mostly turbid
         turbid, water = turbid_scenes(cube)
         if scene_turbid is not None:
-            turbid = turbid.copy(data=np.asarray(scene_turbid))
+            turbid = turbid.copy(data=np.asarray(scene_turbid["turbid"]))
         cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube)
-    map_scores = scores = habitat_score(months, habitat)
     base = composite(cube, *baseline)
-    base_score = habitat_score(base, habitat)
+    if habitat == "mangrove":
+        # the context of every month is the baseline's: a month's few views show no tide
+        context = (mangrove_context(base, rule) if scene_turbid is None
+                   else scene_turbid.astype(np.uint8))
+        evidence = {"context": context}
+    else:
+        # the site's water (glint, deep water, attenuation ratio) from its baseline composite,
+        # carried with the plume flags (computed once by the flow, given back)
+        water = (water_parameters(base, rule) if scene_turbid is None
+                 else scene_turbid["water_parameters"])
+        evidence = {"water": water}
+    map_scores = scores = habitat_score(months, habitat, rule, **evidence)
+    base_score = habitat_score(base, habitat, rule, **evidence)
     if habitat == "seagrass":
         month_of = xr.DataArray(turbid["time"].values.astype("datetime64[M]")
                                 .astype("datetime64[ns]"), dims="time", name="period")
@@ -199,7 +255,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         turbid=turbid_month.astype(np.float64).drop_vars(
             [c for c in turbid_month.coords if c != "period"]),
         baseline_observed_fraction=(base_score.notnull() & site_mask).sum() / site_mask.sum(),
-        scene_turbid=turbid if habitat == "seagrass" else None,
+        scene_turbid=(xr.Dataset({"turbid": turbid, "water_parameters": evidence["water"]})
+                      if habitat == "seagrass" else evidence["context"]),
+        rule=rule,
     )
 
 
@@ -207,19 +265,22 @@ def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid) -> xr.D
     """The change table of :func:`monthly_change` from its per-month metrics (lazy or
     computed, with the baseline's observed fraction and the plume flag per month alike):
     those two added, all float64."""
-    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid)
+    # the share of the site where the habitat could be judged: for seagrass, land and water
+    # whose bottom the baseline composite saw (optically deep water is not assessable)
+    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid,
+                         assessable_fraction=baseline_observed_fraction)
     return table.astype({k: np.float64 for k in table.data_vars})
 
 
 def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date], pixel_area_ha: float,
-                   mmu_ha: float = MMU_HA) -> xr.Dataset:
+                   mmu_ha: float = MMU_HA, rule=None) -> xr.Dataset:
     """Per calendar month: extent, gain, loss, net change and interval against the baseline.
 
     The walk over the months takes whole maps (patches and the minimum mapping unit are not
     local): lazily, it holds every month of the site at once. :func:`walk_months` takes the
-    same inputs one month at a time."""
-    inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline)
+    same inputs one month at a time. ``rule``: as for :func:`monthly_inputs`."""
+    inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline, rule=rule)
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,

@@ -50,11 +50,28 @@ __all__ = ["DemoScenario", "DemoSource", "DemoTruth", "SPECTRA", "BASELINE_04_00
 #: Processing baseline 04.00 went live on this date; its products carry BOA_ADD_OFFSET -1000.
 BASELINE_04_00 = dt.date(2022, 1, 25)
 
-# Surface reflectance of the cover types, bands B02 B03 B04 B08 B11 B12. Values are typical of
-# Sentinel-2 L2A over these covers (mangrove: dark SWIR of a wet canopy; oil palm: brighter SWIR).
+# Surface reflectance of the cover types, bands B02 B03 B04 B08 B11 B12 (L2A, 0-1). The
+# classifier's rules come from the literature (indices.habitat); these spectra are placed so
+# that the demo obeys what the literature says of each cover, not the other way round:
+# * grassland: the median of rsgislib's grass class on real Sentinel-2 L2A (Aberystwyth,
+#   2021-05-27, ../shared/realdata/rsgislib_aber_s2; MVI 3.45, NDVI 0.86), measured here;
+# * mangrove: a dark, closed canopy whose MVI (5.7) lies inside the mangrove range of
+#   Baloloy et al. 2020 (ISPRS J. 166:95-117: 4.5-16.5 on Sentinel-2) and NDVI (0.83) above
+#   the closed-canopy 0.7 of Digital Earth Pacific's mangrove product: its wet canopy is dark
+#   in SWIR1 (Baloloy's moisture term);
+# * oil palm ("terrestrial"), rubber, rice, dry forest: MVI 1.2-3.0, below Baloloy's 4.5 as
+#   terrestrial vegetation is in the paper and on real data (Welsh forest and grassland 5th-95th
+#   percentiles 2.0-4.0 and 2.2-4.9, ../shared/notes/science.md), brighter in SWIR1 and green
+#   than mangrove; dry forest in the dry season senescent (high SWIR, NDVI ~0.6). These four
+#   are not copied from a published table of band values (none was at hand): their bands are
+#   typical L2A magnitudes chosen inside those published index ranges.
 SPECTRA: dict[str, tuple[float, ...]] = {
-    "mangrove": (0.025, 0.045, 0.028, 0.320, 0.130, 0.060),
-    "terrestrial": (0.030, 0.060, 0.040, 0.360, 0.210, 0.110),
+    "mangrove": (0.025, 0.045, 0.028, 0.300, 0.090, 0.045),
+    "terrestrial": (0.030, 0.055, 0.040, 0.330, 0.170, 0.080),
+    "rubber": (0.028, 0.052, 0.032, 0.370, 0.160, 0.075),
+    "rice": (0.035, 0.070, 0.045, 0.400, 0.200, 0.100),
+    "grassland": (0.043, 0.077, 0.042, 0.550, 0.214, 0.110),
+    "dry_forest": (0.045, 0.070, 0.065, 0.280, 0.240, 0.150),
     "mudflat": (0.060, 0.070, 0.075, 0.090, 0.100, 0.080),
     "cleared": (0.070, 0.090, 0.110, 0.170, 0.240, 0.190),
     "turbid_water": (0.060, 0.080, 0.075, 0.030, 0.008, 0.005),
@@ -71,10 +88,18 @@ BOTTOM_ALBEDO = {"sand": (0.250, 0.300, 0.280), "seagrass": (0.050, 0.070, 0.040
 
 # Land cover codes of the simulated landscape.
 SEA, MUDFLAT, MANGROVE, TERRESTRIAL, POND, SCRUB, BEACH, SHALLOW = range(8)
+RUBBER, RICE, GRASSLAND, DRY_FOREST = range(8, 12)
 _LAND_SPECTRA = {MANGROVE: "mangrove", TERRESTRIAL: "terrestrial", MUDFLAT: "mudflat",
-                 POND: "pond", SCRUB: "scrub", BEACH: "beach", SEA: "turbid_water"}
+                 POND: "pond", SCRUB: "scrub", BEACH: "beach", SEA: "turbid_water",
+                 RUBBER: "rubber", RICE: "rice", GRASSLAND: "grassland",
+                 DRY_FOREST: "dry_forest"}
 # SCL of each cover when clear: 4 vegetation, 5 not vegetated, 6 water
-_SCL_OF = np.array([6, 5, 4, 4, 6, 5, 5, 6], dtype=np.uint8)
+_SCL_OF = np.array([6, 5, 4, 4, 6, 5, 5, 6, 4, 4, 4, 4], dtype=np.uint8)
+# Shares of the terrestrial zone of a mangrove site that are not oil palm, in patches.
+_INLAND_MIX = ((RICE, 0.15), (GRASSLAND, 0.12), (RUBBER, 0.15), (DRY_FOREST, 0.10))
+RICE_FLOODED_DAYS = ((0, 40), (180, 220))
+"""Days of the year a paddy is flooded (transplanting, two seasons): inland water that comes
+and goes, which the mangrove context must not take for a tide next to mangrove."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +306,14 @@ class _Landscape:
         if pond_zone.any():
             pond = _blob(self._pick_center(pond_zone, rng), 2.0 / px_ha, self.shape, rng)
             cover[pond & pond_zone] = POND
+        # inland vegetation in patches (its own random stream: the layout above is unchanged)
+        vrng = np.random.default_rng(_seed_for("vegetation", self.seed, self.site.id))
+        field = _smooth_field(vrng, self.shape, 10)
+        inland = cover == TERRESTRIAL
+        if inland.any():
+            cuts = np.quantile(field[inland], np.cumsum([0] + [f for _, f in _INLAND_MIX]))
+            for (code, _), lo, hi in zip(_INLAND_MIX, cuts[:-1], cuts[1:], strict=True):
+                cover[inland & (field >= lo) & (field < hi)] = code
         self.cover = cover
         area = 0.0 if self.is_reference else self.scenario.clearing_ha
         self.clearing = _blob(self._pick_center(cover == MANGROVE, rng), area / px_ha,
@@ -377,8 +410,13 @@ class _Landscape:
                 refl[:, grown] = (fg * sc.spectrum("mangrove")[:, None] * self.brightness[grown]
                                   + (1 - fg) * refl[:, grown])
             # terrestrial phenology: a mild seasonal NIR cycle
-            season = 1 + 0.04 * np.sin(2 * np.pi * when.timetuple().tm_yday / 365.25)
+            day = when.timetuple().tm_yday
+            season = 1 + 0.04 * np.sin(2 * np.pi * day / 365.25)
             refl[3, self.cover == TERRESTRIAL] *= np.float32(season)
+            paddy = self.cover == RICE
+            if paddy.any() and any(a <= day < b for a, b in RICE_FLOODED_DAYS):
+                refl[:, paddy] = (0.7 * sc.spectrum("pond") + 0.3 * sc.spectrum("mudflat"))[:, None]
+                flooded = flooded | paddy
             return refl, self.water | flooded
         water = self.water
         bottom = self.seagrass[water]
