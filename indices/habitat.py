@@ -28,7 +28,9 @@ from indices.water import PARAMETERS, water_parameters
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
     "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
-    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_score", "turbid_scenes",
+    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_albedo", "seagrass_constants",
+    "seagrass_score",
+    "turbid_scenes",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -122,16 +124,22 @@ class SeagrassRule:
     min_contrast: float = 0.15
     """Smallest |1 - k_B/k_G| at which the index separates a dark bottom from a deeper one:
     below it blue and green fade alike with depth and the DII cannot tell (not assessable)."""
-    max_sigma: float = 0.7
-    """Largest noise-propagated uncertainty of ln(albedo ratio) still assessed (bottom signal
-    too close to deep water beyond it)."""
+    detect_sigmas: float = 3.0
+    """The bottom is *assessed* where the noise-propagated uncertainty of ``ln(albedo ratio)``
+    leaves ``detect_sigmas`` standard deviations between a sand bottom (ratio 1) and the
+    threshold ``albedo_ratio_max``: a 3-sigma detection (one sand pixel in ~700 past the
+    threshold by noise), the usual convention for a signal seen above noise; a choice."""
     noise: float = 0.0015
-    """Reflectance noise of a composite's bottom signal (1 sigma): single-scene L2A noise
-    ~0.003 over dark water, about halved by a median of a few views."""
-    dii_max: float = -1.30
-    dii_tolerance: float = 0.25
-    min_bottom_signal: float = 0.004
+    """Reflectance noise of a baseline composite's bottom signal (1 sigma) where the site's
+    own cannot be measured (:mod:`indices.water` measures it): single-scene L2A noise
+    ~0.003 over dark water, about halved by a median of a few views. Unverified figure."""
+    min_bottom_signal: float = 0.0005
+    """Floor of a bottom signal (5 L2A quanta) below which its logarithm is not taken."""
     glint_min: float = 0.005
+    """NIR excess over the deep water's below which no glint is removed (noise, not glint)."""
+    glint_min_r: float = 0.5
+    """Correlation of a visible band with NIR over the darkest water from which Hedley's
+    regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
     source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
@@ -199,19 +207,31 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     return score.astype(np.float32).rename("mangrove_score")
 
 
-def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tuple[
+def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The site's water parameters as float32 scalars (the arithmetic of the scores, and of
+    the scene statistics' kernel, :func:`indices.summary.statistics_counts`)."""
+    return {name: water.sel(parameter=name).astype(np.float32) for name in PARAMETERS}
+
+
+def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                   water: xr.DataArray | None = None) -> tuple[
         xr.DataArray, xr.DataArray, xr.DataArray]:
-    """Deglinted blue and green signals of the bottom above deep water, and where the bottom
-    is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
-    ``min_bottom_signal``. Glint (Hedley) is the NIR excess over deep water, flat in spectrum.
+    """Deglinted blue and green signals of the bottom above the site's deep water, and where
+    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
+    ``min_bottom_signal``. ``water``: the site's parameters
+    (:func:`indices.water.water_parameters` of its baseline; None fits them to ``refl``).
+    Glint (Hedley 2005) is the NIR excess over the deep water's, times the site's slopes.
     Shared by the seagrass score and the loss alerts, so the two always judge alike."""
+    if water is None:
+        water = water_parameters(refl, rule)
+    p = _water_values(water)
     blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
-    bd, gd, nd = rule.deep_water
-    water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
-    excess = nir - nd
-    glint = excess.where(excess > rule.glint_min, 0.0)
-    b_sig, g_sig = blue - glint - bd, green - glint - gd
-    seen = water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
+    is_water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
+    excess = nir - p["nir_ref"]
+    excess = excess.where(excess > rule.glint_min, 0.0)
+    b_sig = blue - p["glint_blue"] * excess - p["deep_blue"]
+    g_sig = green - p["glint_green"] * excess - p["deep_green"]
+    seen = is_water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
     return b_sig, g_sig, seen
 
 
@@ -229,30 +249,56 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     ``(ln albedo_ratio_max - ln rho) / albedo_tolerance``.
 
     **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
-    and counts the pixel in the interval, not in the extent) where the bottom is not seen:
-    either signal below ``min_bottom_signal``, the noise-propagated uncertainty of ``ln rho``
-    above ``max_sigma``, or ``|1 - r| < min_contrast``. Land is assessed: ``-CONTEXT_SCORE``.
+    and counts the pixel in the interval, not in the extent) where the bottom is not seen
+    well enough to tell sand from seagrass: the uncertainty of ``ln rho`` from the site's
+    measured noise (scaled to the pixel's clear views ``n_clear`` where ``refl`` has them:
+    a month of one view is noisier than the baseline) above
+    ``|ln albedo_ratio_max| / detect_sigmas``, or ``|1 - r| < min_contrast``. Land is
+    assessed: ``-CONTEXT_SCORE``.
     """
-    if water is None:
-        water = water_parameters(refl, rule)
-    p = {name: water.sel(parameter=name) for name in PARAMETERS}
-    blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
-    is_water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
-    excess = np.maximum(nir - p["nir_ref"], 0)
-    b = blue - p["glint_blue"] * excess - p["deep_blue"]
-    g = green - p["glint_green"] * excess - p["deep_green"]
-    r = p["k_ratio"]
-    contrast = 1 - r
-    seen = is_water & (b > rule.min_bottom_signal) & (g > rule.min_bottom_signal)
-    bs, gs = b.where(seen), g.where(seen)
-    ln_rho = ((np.log(bs) - r * np.log(gs)) - p["dii_sand"]) / contrast
-    sigma = np.sqrt((rule.noise / bs) ** 2 + (r * rule.noise / gs) ** 2) / np.abs(contrast)
-    assessable = seen & (sigma <= rule.max_sigma) & (np.abs(contrast) >= rule.min_contrast) \
-        & p["dii_sand"].notnull()
-    score = ((np.log(rule.albedo_ratio_max) - ln_rho) / rule.albedo_tolerance).where(assessable)
-    land = blue.notnull() & ~is_water
+    c, ln_rho = seagrass_albedo(refl, rule, water)
+    score = ((c["threshold"] - ln_rho) / rule.albedo_tolerance)
+    land = refl["B02"].notnull() & ~(compute_indices(refl, ["ndwi"])["ndwi"]
+                                      > rule.water_ndwi_min)
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
+
+
+def seagrass_albedo(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                    water: xr.DataArray | None = None) -> tuple[dict, xr.DataArray]:
+    """``(constants, ln rho)``: the bottom's albedo relative to the site's sand in log, NaN
+    where not assessable (:func:`seagrass_score`), with :func:`seagrass_constants`."""
+    if water is None:
+        water = water_parameters(refl, rule)
+    b, g, seen = bottom_signals(refl, rule, water)
+    views = refl["n_clear"].clip(min=1).astype(np.float32) if "n_clear" in refl else 1
+    c = seagrass_constants(water, rule, views)
+    bs, gs = b.where(seen), g.where(seen)
+    ln_rho = ((np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]) / c["contrast"]
+    sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2) / np.abs(c["contrast"])
+    assessable = seen & (sigma <= c["limit"]) & (np.abs(c["contrast"]) >= rule.min_contrast) \
+        & (c["has_sand"] != 0)
+    return c, ln_rho.where(assessable)
+
+
+def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict:
+    """The float32 terms of :func:`seagrass_score` that do not vary with the pixel's bands
+    (with ``views`` = 1, none varies: what the scene statistics' kernel takes as run-time
+    constants, :func:`indices.summary.statistics_counts`, computed by the same float32
+    operations so that both agree bit for bit)."""
+    p = _water_values(water)
+    r = p["k_ratio"]
+    scale = np.sqrt(p["n_views"] / views)
+    return {
+        **{k: p[k] for k in ("nir_ref", "glint_blue", "glint_green", "deep_blue",
+                             "deep_green", "k_ratio", "dii_sand")},
+        "contrast": 1 - r,
+        "noise_b": p["noise_blue"] * scale,
+        "noise_g": r * p["noise_green"] * scale,
+        "has_sand": p["dii_sand"].notnull().astype(np.float32),
+        "limit": np.float32(abs(np.log(rule.albedo_ratio_max)) / rule.detect_sigmas),
+        "threshold": np.float32(np.log(rule.albedo_ratio_max)),
+    }
 
 
 def turbid_scenes(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tuple[
