@@ -18,6 +18,7 @@ from aoi import load_sites, site_grid, site_mask
 from flows.sources.demo import DemoScenario, DemoSource
 from indices.calibration import CalibrationError, balanced_accuracy, calibrate
 from indices.composite import composite
+from indices.evidence import baseline_composite, site_evidence
 from indices.habitat import MangroveRule
 from indices.spectral import compute_indices
 from indices.summary import monthly_inputs
@@ -75,8 +76,10 @@ def _baseline(site, source, rule=None):
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
                         coords={"y": grid.y_coords(), "x": grid.x_coords()})
     cube = source.load(site, source.search(site, site.baseline_start, site.baseline_end))
-    inputs = monthly_inputs(cube, mask, site.habitat,
-                            baseline=(site.baseline_start, site.baseline_end), rule=rule)
+    baseline = (site.baseline_start, site.baseline_end)
+    evidence = site_evidence(baseline_composite(cube, site.habitat, baseline), site.habitat,
+                             rule)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
     base = composite(cube, site.baseline_start, site.baseline_end)
     extent = float(((inputs.base_score > 0) & mask).sum()) * grid.pixel_area_ha
     return extent, base, mask.values

@@ -94,7 +94,7 @@ def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scena
     assert set(rows.index) <= set(periods) and len(rows) >= len(periods) - 1
     for column in ("extent_ha", "gain_ha", "loss_ha", "extent_ci_low_ha", "loss_ci_high_ha",
                    "canopy_20_50_ha", "habitat_ndvi_mean", "valid_fraction",
-                   "baseline_observed_fraction"):
+                   "baseline_observed_fraction", "assessable_fraction"):
         want = pd.Series(np.round(table[column].values, 6), index=periods)[rows.index]
         if SITES[site_id].habitat != "mangrove" and column.startswith("canopy"):
             continue
@@ -126,8 +126,11 @@ def test_month_by_month_in_strips_gives_the_rows_and_maps_of_the_whole_walk(site
     assert strips.alerts.rows.equals(stream.alerts.rows)
     for product in ("class", "change"):
         np.testing.assert_array_equal(strips.maps[product].values, stream.maps[product].values)
-    if scenario is PLUMES:  # patches of gain and loss crossing strip edges
-        assert strips.change["gain_ha"].max() > 1 and strips.change["loss_ha"].max() > 4
+    # patches of change crossing strip edges (rows of 37 px): the demo plants a clearing and
+    # a replanting at a mangrove site, a loss of meadow at a seagrass site
+    assert strips.change["loss_ha"].max() > 3
+    if site.habitat == "mangrove":
+        assert strips.change["gain_ha"].max() > 1
     memory = site_tables(site, source, scenes, start=None, end=END, run_id="r", walk="memory")
     assert strips.change.equals(memory.change)
 
