@@ -176,8 +176,11 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
                         for m, b, like in zip(bottom_signal(months, hrule, water),
                                               bottom_signal(base, hrule, water),
                                               (b_sig, g_sig), strict=True))
-        c, ln_rho = seagrass_albedo(refl, hrule, water)
-        judged = ln_rho.notnull()  # the bottom seen well enough to tell sand from seagrass
+        # the score of the change table's rule and water, wherever the bottom shows: a
+        # single scene is noisier than the composites the table judges (assessable there
+        # only within 3 sigma), and the brightening of both bands guards against noise
+        c, ln_rho = seagrass_albedo(refl, hrule, water, gate=False)
+        judged = ln_rho.notnull()
         score = (c["threshold"] - ln_rho) / hrule.albedo_tolerance
         loss = ((score < rule.seagrass_score_max)
                 & (b_sig >= rule.bottom_brightening * ref_b)

@@ -265,9 +265,12 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
 
 def seagrass_albedo(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
-                    water: xr.DataArray | None = None) -> tuple[dict, xr.DataArray]:
+                    water: xr.DataArray | None = None, *, gate: bool = True
+                    ) -> tuple[dict, xr.DataArray]:
     """``(constants, ln rho)``: the bottom's albedo relative to the site's sand in log, NaN
-    where not assessable (:func:`seagrass_score`), with :func:`seagrass_constants`."""
+    where not assessable (:func:`seagrass_score`), with :func:`seagrass_constants`.
+    ``gate=False``: wherever both bottom signals are above ``min_bottom_signal``, however
+    noisy (the loss alerts, which ask more of a scene than its score)."""
     if water is None:
         water = water_parameters(refl, rule)
     b, g, seen = bottom_signals(refl, rule, water)
@@ -276,8 +279,9 @@ def seagrass_albedo(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     bs, gs = b.where(seen), g.where(seen)
     ln_rho = ((np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]) / c["contrast"]
     sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2) / np.abs(c["contrast"])
-    assessable = seen & (sigma <= c["limit"]) & (np.abs(c["contrast"]) >= rule.min_contrast) \
-        & (c["has_sand"] != 0)
+    assessable = seen & (np.abs(c["contrast"]) >= rule.min_contrast) & (c["has_sand"] != 0)
+    if gate:
+        assessable = assessable & (sigma <= c["limit"])
     return c, ln_rho.where(assessable)
 
 

@@ -169,7 +169,9 @@ SCENARIO = DemoScenario(
     cloud_mean={"mangrove": 0.55, "seagrass": 0.4}, glint_probability=0.6, noise=0.005,
     plume_probability=0.1, clearing_ha=1.5, seagrass_loss_ha=1.2, shore_angle_deg=200.0,
     spectra={"cleared": (0.08, 0.10, 0.13, 0.20, 0.26, 0.21),  # bare soil, some regrowth
-             "mangrove": (0.03, 0.05, 0.03, 0.28, 0.12, 0.05)},
+             # an open canopy brighter in SWIR1 than the demo's, MVI 5.1: inside the
+             # published mangrove range (Baloloy et al. 2020: 4.5-16.5; it had 3.3 before)
+             "mangrove": (0.03, 0.05, 0.03, 0.28, 0.095, 0.05)},
 )
 
 
