@@ -5,6 +5,10 @@
     bluecarbon report   --month YYYY-MM [--out DIR] [--sites F] [--deliver]
     bluecarbon serve    [--sites F] [--out DIR] [--source demo] [--deliver]
     bluecarbon sites validate F
+    bluecarbon accuracy design  --site ID --period YYYY-MM [--n N] [--seed S] [--floor F]
+    bluecarbon accuracy assess  --labels FILE | --reference RASTER [--reference-baseline
+                                RASTER] --site ID --period YYYY-MM
+    bluecarbon accuracy compare --site ID --period YYYY-MM --reference RASTER
 
 Exit codes: 0 done; 1 the run finished but some sites failed (the others were written), a
 report was written but some deliveries failed, or serving stopped because its Prefect server
@@ -80,7 +84,57 @@ def _build_parser() -> argparse.ArgumentParser:
     validate = sites_sub.add_parser("validate", help="check a sites GeoJSON file or folder")
     validate.add_argument("path", type=Path)
     validate.add_argument("--max-area-ha", type=float, default=None)
+    _accuracy_parser(sub)
     return parser
+
+
+def _accuracy_parser(sub: Any) -> None:
+    """``bluecarbon accuracy design | assess | compare`` (issue 18; :mod:`flows.accuracy`)."""
+    acc = sub.add_parser("accuracy", help="accuracy assessment: sample design, error-adjusted "
+                                          "areas with 95 %% intervals, map-to-map agreement")
+    acc_sub = acc.add_subparsers(dest="accuracy_command", parser_class=_Parser)
+    out_help = f"results folder (default: ./{RunConfig.out})"
+    sites_help = "sites file (default: the sites of the results folder's runs, else bundled)"
+
+    design = acc_sub.add_parser("design", help="draw a stratified random sample of a month's "
+                                               "change map, for field or photo labels")
+    design.add_argument("--site", required=True, help="site id")
+    design.add_argument("--period", required=True, help="month of the change map, YYYY-MM")
+    design.add_argument("--n", type=int, metavar="N", help="total sample points (default: enough for a "
+                                              "standard error of 0.01 of overall accuracy)")
+    design.add_argument("--seed", type=int, metavar="S", help="seed of the draw (default: a random one, "
+                                                  "recorded in design.json)")
+    design.add_argument("--floor", type=int, default=50, metavar="F",
+                        help="points in each rare stratum (gain, loss; default 50)")
+    design.add_argument("--out", default=str(RunConfig.out), help=out_help)
+    design.add_argument("--sites", help=sites_help)
+    design.add_argument("--replace", action="store_true",
+                        help="replace an existing design of that month")
+
+    assess = acc_sub.add_parser("assess", help="error-adjusted areas and accuracies from "
+                                               "labelled samples or reference maps")
+    given = assess.add_mutually_exclusive_group(required=True)
+    given.add_argument("--labels", metavar="FILE", help="samples.csv or samples.geojson with reference_class "
+                                        "filled in")
+    given.add_argument("--reference", metavar="RASTER", help="reference habitat raster of the month's year "
+                                           "(1 habitat, 0 not; e.g. GMW v3)")
+    assess.add_argument("--reference-baseline", metavar="RASTER", help="reference habitat raster of the "
+                                                     "baseline's year: change classes too")
+    assess.add_argument("--site", help="site id (with --reference)")
+    assess.add_argument("--period", help="month, YYYY-MM (with --reference)")
+    assess.add_argument("--out", help="results folder (default: the one the labels file is "
+                                      f"in, else ./{RunConfig.out})")
+    assess.add_argument("--sites", help=sites_help)
+    assess.add_argument("--replace", action="store_true",
+                        help="let a reference map's labels replace field labels of that month")
+
+    compare = acc_sub.add_parser("compare", help="map-to-map agreement with a reference map")
+    compare.add_argument("--site", required=True, help="site id")
+    compare.add_argument("--period", required=True, help="month, YYYY-MM")
+    compare.add_argument("--reference", required=True, metavar="RASTER", help="reference habitat raster "
+                                                            "(1 habitat, 0 not; e.g. GMW v3)")
+    compare.add_argument("--out", default=str(RunConfig.out), help=out_help)
+    compare.add_argument("--sites", help=sites_help)
 
 
 def _fail(message: str) -> int:
@@ -247,6 +301,47 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_accuracy(args: argparse.Namespace) -> int:
+    """``bluecarbon accuracy``: 0 done, 2 bad input (one line on stderr, nothing written)."""
+    from flows.accuracy import ACCURACY_ERRORS
+
+    try:
+        if args.accuracy_command == "design":
+            from flows.accuracy.design import make_design
+
+            done = make_design(args.out, args.site, args.period, n=args.n, seed=args.seed,
+                               floor=args.floor, sites=args.sites, replace=args.replace)
+            lines = done.lines()
+        elif args.accuracy_command == "assess":
+            from flows.accuracy.assess import assess_labels, assess_reference
+
+            if args.labels is not None:
+                if args.reference_baseline or args.site or args.period:
+                    return _fail("--labels takes no --site, --period or --reference-baseline: "
+                                 "the sample ids name the design")
+                out, result = assess_labels(args.out, args.labels, sites=args.sites,
+                                            replace=args.replace)
+            else:
+                if not (args.site and args.period):
+                    return _fail("--reference needs --site and --period")
+                out = Path(args.out or RunConfig.out)
+                result = assess_reference(out, args.site, args.period, args.reference,
+                                          baseline=args.reference_baseline, sites=args.sites,
+                                          replace=args.replace)
+            lines = result.lines(out)
+        elif args.accuracy_command == "compare":
+            from flows.accuracy.compare import compare_reference
+
+            lines = compare_reference(args.out, args.site, args.period, args.reference,
+                                      sites=args.sites).lines()
+        else:
+            return _fail("accuracy needs a command: design, assess or compare")
+    except ACCURACY_ERRORS as exc:
+        return _fail(str(exc))
+    print("\n".join(lines))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -258,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_serve(args)
     if args.command == "sites" and args.sites_command == "validate":
         return _cmd_sites_validate(args)
+    if args.command == "accuracy":
+        return _cmd_accuracy(args)
     parser.print_help()
     return EXIT_OK if args.command is None else EXIT_USAGE
 

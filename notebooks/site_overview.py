@@ -113,6 +113,67 @@ ax.legend(loc="best", fontsize=8)
 plt.show()
 
 # %% [markdown]
+# ## Defensible hectares: the accuracy assessment
+#
+# The likely range above is map-based: pixels whose class lies near its threshold. Where a
+# month was assessed (`bluecarbon accuracy design`, then `bluecarbon accuracy assess`), the
+# `accuracy` table holds the error-adjusted area of each class with its 95 % confidence
+# interval, from a stratified random sample of reference labels (Olofsson et al. 2014), and
+# the map's overall, user's and producer's accuracies. The two are different things: the
+# table says which months have which.
+
+# %%
+from IPython.display import display
+
+accuracy = read_table(RESULTS, "accuracy") if os.path.isdir(os.path.join(RESULTS, "accuracy")) \
+    else pd.DataFrame(columns=["site_id"])
+assessed = accuracy[accuracy["site_id"] == site_id].copy()
+if assessed.empty:
+    print(f"{site_id}: no accuracy assessment yet; every range shown is map-based "
+          "(see `bluecarbon accuracy design --help`)")
+else:
+    assessed["period"] = pd.to_datetime(assessed["period"])
+    by_class = assessed.pivot(index="period", columns="class")
+    extent = by_class.xs("extent", axis=1, level="class")
+    # the four classes' overall accuracy; an extent-only assessment has the two classes' one
+    overall = by_class["overall_accuracy"]["stable_other"].fillna(extent["overall_accuracy"])
+
+    def pct(v):
+        return "" if pd.isna(v) else f"{100 * v:.1f} %"
+
+    months = pd.DataFrame({
+        "assessed": [f"with {int(n)} reference points on {d:%Y-%m-%d} ({m})" for n, d, m in
+                     zip(extent["sample_size"], pd.to_datetime(extent["assessed_on"]),
+                         extent["method"], strict=True)],
+        "map extent (ha)": extent["map_area_ha"].map("{:,.1f}".format),
+        "error-adjusted extent (ha)": extent["estimated_area_ha"].map("{:,.1f}".format),
+        "95 % interval (ha)": [f"{lo:,.1f} – {hi:,.1f}" for lo, hi in
+                               zip(extent["ci_low_ha"], extent["ci_high_ha"], strict=True)],
+        "overall accuracy": overall.map(pct),
+    })
+    for cls in ("gain", "loss"):
+        users = by_class["users_accuracy"][cls].map(pct)
+        producers = by_class["producers_accuracy"][cls].map(pct)
+        months[f"{cls}: user's / producer's"] = [f"{u} / {p}" if u else "" for u, p in
+                                                 zip(users, producers, strict=True)]
+    months.index = months.index.strftime("%Y-%m")
+    display(months)
+
+    fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
+    ax.fill_between(monthly["period"], monthly["extent_ci_low_ha"], monthly["extent_ci_high_ha"],
+                    step="mid", alpha=0.2, color="C2", label="likely range (map-based)")
+    ax.plot(monthly["period"], monthly["extent_ha"], color="C2", lw=1, label="map extent")
+    ax.errorbar(extent.index, extent["estimated_area_ha"],
+                yerr=[extent["estimated_area_ha"] - extent["ci_low_ha"],
+                      extent["ci_high_ha"] - extent["estimated_area_ha"]],
+                fmt="s", color="k", capsize=4,
+                label="error-adjusted, 95 % interval (reference sample)")
+    ax.set_ylabel("hectares")
+    ax.set_title(f"{site_id}: map extent and error-adjusted extent")
+    ax.legend(loc="best", fontsize=8)
+    plt.show()
+
+# %% [markdown]
 # ## Gain and loss since the baseline
 #
 # Cumulative since the baseline composite, after the minimum mapping unit: a patch of gain

@@ -80,7 +80,14 @@ def test_bundled_sites_load_and_validate() -> None:
         "andalusia-cabo-de-gata-genoveses",
         "kenya-mida-creek",
         "mexico-puerto-morelos",
+        "brazil-guapimirim",
+        "china-futian",
+        "turkey-gokova-sedir",
     } <= set(ids)
+    # every pilot country of the programme has a bundled site (issue 19)
+    assert {"BR", "KE", "TR", "MX", "CN"} <= {s.country for s in sites}
+    pilots = [s for s in sites if s.country in {"BR", "KE", "TR", "MX", "CN"}]
+    assert all(s.properties.get("protected_area") for s in pilots)
     assert {s.habitat for s in sites} == set(HABITATS)
     for site in sites:
         assert isinstance(site.geometry, Polygon | MultiPolygon)
@@ -102,6 +109,9 @@ def test_bundled_sites_load_and_validate() -> None:
         ("andalusia-cabo-de-gata-genoveses", (-2.2, -2.0), (36.7, 36.8)),
         ("kenya-mida-creek", (39.9, 40.05), (-3.4, -3.3)),
         ("mexico-puerto-morelos", (-86.95, -86.8), (20.75, 20.9)),
+        ("brazil-guapimirim", (-43.06, -43.0), (-22.74, -22.70)),     # Guanabara Bay, NE shore
+        ("china-futian", (113.99, 114.05), (22.50, 22.54)),         # Shenzhen Bay, north shore
+        ("turkey-gokova-sedir", (28.20, 28.26), (36.93, 36.97)),     # Gulf of Gokova, Sedir Isl.
     ],
 )
 def test_bundled_sites_are_where_they_say(site_id, lon_range, lat_range) -> None:

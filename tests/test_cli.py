@@ -70,7 +70,8 @@ def test_demo_run_writes_the_contract(demo_run):
     # the contract's columns, plus the documented additions (docs/design.md, extensions)
     assert sorted(change.columns) == sorted(CHANGE_COLUMNS + list(store.CHANGE_ADDED_COLUMNS))
     ids = {"selangor-kuala-selangor", "andalusia-cabo-de-gata-genoveses", "kenya-mida-creek",
-           "mexico-puerto-morelos", "selangor-kuala-selangor-reference"}
+           "mexico-puerto-morelos", "selangor-kuala-selangor-reference", "brazil-guapimirim",
+           "china-futian", "turkey-gokova-sedir"}
     assert set(obs["site_id"].astype(str)) == ids
     for site_id in ids:  # hive partitioning by site_id
         assert (results / "observations" / f"site_id={site_id}" / "part-0.parquet").is_file()
@@ -216,7 +217,7 @@ def test_bad_run_options_are_one_line_errors(tmp_path, args, prefect_env):
 def test_validate_accepts_the_bundled_sites():
     proc = bluecarbon("sites", "validate", str(bundled_sites_path()))
     assert proc.returncode == 0, proc.stderr
-    assert "5 site(s) valid" in proc.stdout
+    assert "8 site(s) valid" in proc.stdout
 
 
 def test_config_file_is_read(tmp_path):

@@ -50,6 +50,9 @@ def square_site(lon: float, lat: float, size: float = 0.01) -> Site:
         ("kenya-mida-creek", 32737),
         ("andalusia-cabo-de-gata-genoveses", 32630),
         ("mexico-puerto-morelos", 32616),
+        ("brazil-guapimirim", 32723),
+        ("china-futian", 32650),
+        ("turkey-gokova-sedir", 32635),
     ],
 )
 def test_bundled_site_zones(sites: dict[str, Site], site_id: str, epsg: int) -> None:

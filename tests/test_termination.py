@@ -14,9 +14,9 @@ CHILD = r"""
 import os, signal, time, weakref
 from prefect.exceptions import TerminationSignal
 from prefect.utilities.engine import _prefect_sigterm_handler
-import flows.monitor as monitor
+from flows.runtime.termination import redeliver_swallowed_termination
 if len(__import__("sys").argv) > 1:
-    monitor._redeliver_swallowed_termination()
+    redeliver_swallowed_termination()
 signal.signal(signal.SIGTERM, _prefect_sigterm_handler)  # as in a Prefect flow-run process
 
 class Thing: pass

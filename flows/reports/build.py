@@ -28,6 +28,7 @@ from flows.reports.model import PartnerReport, ReportError, SiteReport
 from flows.reports.pdf import pdf_renderer
 from flows.reports.render import render_html
 from flows.reports.text import (
+    accuracy_section,
     alerts_text,
     ha,
     missing_text,
@@ -82,9 +83,10 @@ def _read(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def site_report(site: Site, month: dt.date, history: pd.DataFrame, scenes: int,
                 out: Path, alerts: pd.DataFrame | None = None,
-                seen_min: float = SEEN_MIN) -> SiteReport:
+                seen_min: float = SEEN_MIN, accuracy: pd.DataFrame | None = None) -> SiteReport:
     """One site's part of the month's summary, from its change rows up to the month
-    (``history``), the number of scenes acquired in the month and its alerts."""
+    (``history``), the number of scenes acquired in the month, its alerts and its accuracy
+    assessments (rows of the ``accuracy`` table; the month's, if any, is shown)."""
     current = history[history["period"] == month]
     row = current.iloc[0] if len(current) else None
     status = month_status(row, seen_min)
@@ -106,8 +108,12 @@ def site_report(site: Site, month: dt.date, history: pd.DataFrame, scenes: int,
     past = history[history["period"] <= month]
     chart = (extent_chart(past, month, min_valid=seen_min,
                           baseline=(site.baseline_start, site.baseline_end)) if len(past) else None)
+    assessed = None
+    if accuracy is not None and len(accuracy):
+        assessed = accuracy_section(
+            accuracy[pd.to_datetime(accuracy["period"]).dt.date == month], site)
     return SiteReport(site, status, headline, tuple(details), tuple(metrics), overview, chart,
-                      change_map(site, month, out))
+                      change_map(site, month, out), assessed)
 
 
 # --------------------------------------------------------------------------- assembly
@@ -146,6 +152,7 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
         groups.setdefault((site.partner or "").strip(), []).append(site)
     month_obs = obs[obs["period"] == month]
     alerts = read_alerts(out) if (out / ALERTS_TABLE).is_dir() else None
+    accuracy = read_table(out, "accuracy")  # empty where no assessment was made
     renderer = pdf_renderer()  # fails before any work where no PDF renderer is installed
     reports, slugs = [], set()
     # sites without a partner first, so that they always get the slug UNASSIGNED
@@ -158,7 +165,8 @@ def build_reports(out: str | Path, month: dt.date, sites_path: str | Path | None
         site_reports = tuple(
             site_report(s, month, change[change["site_id"] == s.id].reset_index(drop=True),
                          int((month_obs["site_id"] == s.id).sum()), out,
-                         alerts=alerts[alerts["site_id"] == s.id] if alerts is not None else None)
+                         alerts=alerts[alerts["site_id"] == s.id] if alerts is not None else None,
+                         accuracy=accuracy[accuracy["site_id"] == s.id])
             for s in members)
         rows = month_rows[month_rows["site_id"].isin(ids)]
         sources = set(obs.loc[obs["site_id"].isin(ids), "source"].dropna())

@@ -11,7 +11,7 @@ import pandas as pd
 from aoi import Site
 from flows.reports.figures import MapImage
 
-__all__ = ["PartnerReport", "ReportError", "SiteReport"]
+__all__ = ["AccuracySection", "PartnerReport", "ReportError", "SiteReport"]
 
 
 class ReportError(Exception):
@@ -19,6 +19,19 @@ class ReportError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+@dataclass(frozen=True)
+class AccuracySection:
+    """A month's accuracy assessment of a site, as the summary shows it (issue 18)."""
+
+    caption: str
+    """'Assessed with N reference points (how) on DATE ...'."""
+    rows: tuple[tuple[str, str, str, str, str], ...]
+    """(label, error-adjusted estimate, 95 % interval, user's, producer's accuracy)."""
+    summary: str
+    """One sentence for the plain-text summary."""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class SiteReport:
     """Cells of the 'at a glance' table: extent, net, seen, short_status."""
     chart: bytes | None
     map: MapImage
+    accuracy: AccuracySection | None = None
+    """The month's accuracy assessment, where one was made (``accuracy`` table)."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import jinja2
 
 from flows.config import SEEN_MIN
 from flows.reports.model import PartnerReport, ReportError
-from flows.reports.text import HABITAT_LABEL
+from flows.reports.text import HABITAT_LABEL, MAP_BASED_NOTE
 
 __all__ = ["content_id", "render_html", "write_reports"]
 
@@ -51,6 +51,7 @@ def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool =
         "map_caption": s.map.note.capitalize() + "; the site boundary is shown." if s.map.note
         else "Change since the baseline; the site boundary in red.",
         "chart_key": f"{s.site.id}-chart.png" if s.chart else None,
+        "accuracy": s.accuracy,
     } for s in report.sites]
     habitats = sorted({s.site.habitat for s in report.sites})
     template = _TEMPLATES.get_template("summary.txt.j2" if text else "summary.html.j2")
@@ -58,7 +59,7 @@ def render_html(report: PartnerReport, *, inline_cid: bool = False, text: bool =
         partner=report.partner, month_label=f"{report.month:%B %Y}", sites=sites, src=src,
         generated=f"{dt.datetime.now(dt.UTC):%d %B %Y}", simulated=report.simulated,
         threshold=f"{SEEN_MIN:.0%}", habitats=" or ".join(habitats),
-        versions=report.versions)
+        versions=report.versions, map_based_note=MAP_BASED_NOTE)
 
 
 def write_reports(out: str | Path, month: dt.date, reports: list[PartnerReport]) -> Path:

@@ -52,6 +52,7 @@ from flows.results.files import (
 )
 
 __all__ = [
+    "ACCURACY_IGNORE",
     "PARTITION_COLUMN",
     "SCHEMA_VERSION",
     "SITE_ID_PATTERN",
@@ -214,7 +215,36 @@ TABLES: dict[str, TableSpec] = {
         month_start=("period",),
         optional=CHANGE_ADDED_COLUMNS,
     ),
+    # issue 18: error-adjusted areas and accuracies from a labelled sample (flows.accuracy);
+    # <out>/accuracy/ also holds the designs' folders <site>/<YYYY-MM>/ (see ACCURACY_IGNORE)
+    "accuracy": TableSpec(
+        name="accuracy",
+        schema=_spec_schema(
+            [("site_id", _STR), ("period", pa.date32()), ("class", _STR),
+             ("n_samples", pa.int32())]
+            + [(c, _F64) for c in (
+                "map_area_ha", "estimated_area_ha", "ci_low_ha", "ci_high_ha",
+                "users_accuracy", "producers_accuracy", "overall_accuracy",
+                "estimated_area_se_ha", "users_accuracy_se", "producers_accuracy_se",
+                "overall_accuracy_se")]
+            + [("method", _STR), ("source", _STR), ("sample_size", pa.int32()),
+               ("design_seed", pa.int64()), ("map_changed", pa.bool_()),
+               ("assessed_on", pa.date32()), ("assessment_id", _STR),
+               ("processing_version", _STR)],
+            "accuracy",
+        ),
+        key=("site_id", "period", "class"),
+        sort_by=("site_id", "period", "class"),
+        not_null=("site_id", "period", "class", "n_samples", "method", "assessed_on"),
+        month_start=("period",),
+    ),
 }
+
+ACCURACY_IGNORE = [".", "_", "samples", "design", "compare"]
+"""``ignore_prefixes`` for pandas/pyarrow readers of ``<out>/accuracy/``, whose design folders
+(``<site>/<YYYY-MM>/samples.csv`` ...) are no Parquet files: ``pd.read_parquet(root /
+"accuracy", ignore_prefixes=ACCURACY_IGNORE)``. :func:`read_table` and the DuckDB glob
+``accuracy/*/*.parquet`` need nothing."""
 
 
 @dataclass(frozen=True)
