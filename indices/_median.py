@@ -134,8 +134,11 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
     SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero.
     ``out`` ``(n_bands + 2, P, Y, X)`` float32: the medians (NaN where none is clear), the
     clear count, then the count of clear observations that were *wet*: green reflectance above
-    SWIR1 reflectance, i.e. MNDWI > 0 (Xu 2006, doi:10.1080/01431160600589179), with
-    ``bands[wet_g]`` the green and ``bands[wet_s]`` the SWIR1 band (0 when either is -1).
+    NIR reflectance, i.e. NDWI > 0 (McFeeters 1996, doi:10.1080/01431169608948714), the
+    land/water test of tidal-flat mapping (Murray et al. 2012, Remote Sens. 4:3417: tidal
+    flat = water at high tide, land at low tide), with ``bands[wet_g]`` the green and
+    ``bands[wet_s]`` the NIR band (0 when either is -1). MNDWI would not do: exposed,
+    water-saturated mud absorbs SWIR1 like water and reads wet at low tide too.
     """
     nb = len(bands)
     T, Y, X = scl.shape

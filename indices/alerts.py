@@ -55,7 +55,7 @@ from indices.habitat import (
     habitat_score,
     mask_turbid_water,
     scene_reflectance,
-    seagrass_albedo,
+    seagrass_offset,
 )
 from indices.spectral import compute_indices
 
@@ -179,9 +179,9 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         # the score of the change table's rule and water, wherever the bottom shows: a
         # single scene is noisier than the composites the table judges (assessable there
         # only within 3 sigma), and the brightening of both bands guards against noise
-        c, ln_rho = seagrass_albedo(refl, hrule, water, gate=False)
-        judged = ln_rho.notnull()
-        score = (c["threshold"] - ln_rho) / hrule.albedo_tolerance
+        c, offset = seagrass_offset(refl, hrule, water, gate=False)
+        judged = offset.notnull()
+        score = (c["threshold"] - offset) / c["tolerance"]
         loss = ((score < rule.seagrass_score_max)
                 & (b_sig >= rule.bottom_brightening * ref_b)
                 & (g_sig >= rule.bottom_brightening * ref_g))

@@ -11,8 +11,9 @@ The fit: an exhaustive search over candidate thresholds (the labelled values' ow
 that maximises balanced accuracy (the mean of the recalls of both classes, robust to the
 class imbalance of a site), per feature in turn, the others held at their current values, two
 rounds (coordinate ascent). Mangrove fits ``ndvi_min`` and ``mvi_min`` (the context stays:
-labels teach the spectra, not the tide); seagrass fits ``albedo_ratio_max`` on the bottom
-albedo relative to sand (``ln rho``) of :func:`indices.habitat.seagrass_score`.
+labels teach the spectra, not the tide); seagrass fits ``dii_max`` on the bottom's
+depth-invariant index against the site's sand (:func:`indices.habitat.seagrass_offset`;
+the rule given must then carry the site's default threshold as ``dii_max``).
 
 Bad input is refused with :class:`CalibrationError`, one line naming the problem: one class
 only, too few pixels of a class, no usable feature values at the labels (no overlap).
@@ -35,10 +36,10 @@ __all__ = ["MIN_PIXELS", "Calibration", "CalibrationError", "balanced_accuracy",
 MIN_PIXELS = 30
 """Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
 
-_FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("albedo_ratio_max",)}
+_FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
 below ``*_max``)."""
-_FEATURE_OF = {"ndvi_min": "ndvi", "mvi_min": "mvi", "albedo_ratio_max": "albedo_ratio"}
+_FEATURE_OF = {"ndvi_min": "ndvi", "mvi_min": "mvi", "dii_max": "dii_offset"}
 
 
 class CalibrationError(ValueError):
@@ -55,6 +56,8 @@ class Calibration:
     """:func:`indices.habitat.rule_id` of :attr:`rule` (``<habitat>-calibrated-<hash>``)."""
     parameters: Mapping[str, float]
     """The fitted thresholds."""
+    default_parameters: Mapping[str, float]
+    """The thresholds the fit started from (the rule given, or the habitat's defaults)."""
     balanced_accuracy: float
     """Of the fitted rule on the calibration pixels (optimistic: the same pixels)."""
     default_balanced_accuracy: float
@@ -91,7 +94,7 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         1-D bool (or 0/1) per labelled pixel: habitat or not.
     features
         1-D arrays at the same pixels, NaN where not observed: mangrove ``ndvi`` and ``mvi``
-        (of the baseline composite), seagrass ``albedo_ratio`` (``exp(ln rho)``).
+        (of the baseline composite), seagrass ``dii_offset``.
     rule
         The rule to start from and keep the other parameters of (default: the habitat's).
     source
@@ -124,6 +127,7 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError(f"too few labelled pixels: {n_hab} habitat and {n_other} other "
                                f"with values, at least {MIN_PIXELS} of each needed")
     params = {n: float(getattr(rule, n)) for n in names}
+    start = dict(params)
     default_ba = balanced_accuracy(_predict(cols, params), labels)
     for _ in range(2):
         for name in names:
@@ -140,6 +144,7 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
     fitted = dataclasses.replace(rule, **params, source=provenance)
     return Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
+                       default_parameters=start,
                        balanced_accuracy=balanced_accuracy(_predict(cols, params), labels),
                        default_balanced_accuracy=default_ba, n_habitat=n_hab,
                        n_other=n_other, source=provenance)

@@ -1,8 +1,11 @@
 """Change against the baseline: monthly extent, gain, loss, net change, and their intervals.
 
 The monthly habitat map is carried forward: a pixel observed in a month takes that month's
-class, a pixel not observed keeps its last known class (the baseline's before anything was
-seen). Gain is habitat now that was not habitat in the baseline, loss the reverse; both are
+class when the month's score is outside the rule's band of doubt (``|score| >= 1``, see
+:mod:`indices.habitat`), and otherwise keeps its last known class (the baseline's before
+anything was seen): a class changes on evidence beyond the noise of one month's composite,
+not on a score that wavers about its threshold (a few views of a canopy near the MVI
+threshold do, month after month; such looks still count as close calls in the intervals). Gain is habitat now that was not habitat in the baseline, loss the reverse; both are
 cumulative since the baseline and cleaned with a minimum mapping unit (connected patches of
 8-neighbours smaller than ``mmu_ha`` are dropped, so sensor noise does not add up to hectares).
 The extent is then ``baseline + gain - loss``, so the table always adds up.
@@ -94,7 +97,8 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     age = np.zeros(site.shape, np.uint8)
     for score in scores:
         seen = ~np.isnan(score) & site
-        state = np.where(seen, score > 0, state) & site
+        # a confident look decides; one within the band of doubt keeps the last class
+        state = np.where(seen & (np.abs(score) >= 1), score > 0, state) & site
         close_call = np.where(seen, np.abs(score) < 1, close_call)
         age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         gain = drop_small_patches(state & ~base, mmu_pixels)

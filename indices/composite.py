@@ -41,7 +41,7 @@ class _CompositeBlock:
     starts: tuple[int, ...] | None = None
     """Period boundaries along time within the block; None: the whole block is one period."""
     wet: tuple[int, int] = (-1, -1)
-    """Positions of the green and SWIR1 bands among the bands (-1: no wet count)."""
+    """Positions of the green and NIR bands among the bands (-1: no wet count)."""
     __name__ = "median-composite"  # dask names the chunk tasks after it
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
@@ -99,16 +99,16 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
 
 
 def _wet_bands(bands: Sequence[str]) -> tuple[int, int]:
-    """Positions of B03 and B11 among ``bands`` for the wet count, (-1, -1) without both."""
+    """Positions of B03 and B08 among ``bands`` for the wet count, (-1, -1) without both."""
     bands = list(bands)
-    if "B03" in bands and "B11" in bands:
-        return bands.index("B03"), bands.index("B11")
+    if "B03" in bands and "B08" in bands:
+        return bands.index("B03"), bands.index("B08")
     return -1, -1
 
 
 def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Dataset:
     """Wrap the kernel stack as ``bands`` (float32) + ``n_clear`` (int16) with ``lead`` dims,
-    and ``n_wet`` (int16) where the bands have green and SWIR1."""
+    and ``n_wet`` (int16) where the bands have green and NIR."""
     spatial = {k: v for k, v in cube.coords.items() if "time" not in v.dims}
     coords = {**{k: v for k, v in spatial.items() if k != "time"}, **lead}
     dims = (*lead, "y", "x")
@@ -121,7 +121,7 @@ def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Da
     if _wet_bands(bands)[0] >= 0:
         data["n_wet"] = xr.DataArray(
             stack[len(bands) + 1].astype(np.int16), dims=dims, coords=coords,
-            attrs={"long_name": "number of clear observations that were water (MNDWI > 0)"})
+            attrs={"long_name": "number of clear observations that were water (NDWI > 0)"})
     return xr.Dataset(data)
 
 

@@ -9,28 +9,33 @@ Mangrove Watch v3 classifies inside a coastal habitat mask (Bunting et al. 2022,
 14:3657, doi:10.3390/rs14163657), Digital Earth Africa/Pacific and DEA Mangroves (Lymburner et
 al. 2020, Remote Sens. Environ. 238:111185) threshold vegetation inside a mangrove extent.
 This module derives the context from the images themselves, from what the composite already
-counts per pixel: how many clear views were wet (MNDWI > 0) and how many clear views there
-were (:func:`indices.composite.composite`, ``n_wet`` and ``n_clear``).
+counts per pixel: how many clear views were wet (NDWI > 0, green above NIR: the land/water
+test of tidal-flat mapping, Murray et al. 2012, Remote Sens. 4:3417) and how many clear views
+there were (:func:`indices.composite.composite`, ``n_wet`` and ``n_clear``).
 
-The context of a pixel, in four steps, all local (radius :func:`context_depth` pixels):
+The context of a pixel, in five steps, all local (radius :func:`context_depth` pixels):
 
-1. *intertidal*: seen both wet and dry over at least ``min_views`` clear views. A lake or
-   the open sea is always wet, a field always dry: neither is evidence of a tide. A pixel
-   that flips with the water line is (tidal flats, creek banks; also seasonal floodplains and
-   paddies: the spectral test must still pass there).
+1. *intertidal*: seen both wet and dry over at least ``min_views`` clear views (two: one of
+   each). A lake or the open sea is always wet, a field always dry: neither is evidence of a
+   tide. A pixel that flips with the water line is (tidal flats, creek banks; also seasonal
+   floodplains and paddies);
 2. the intertidal zone *opened* with a 3 x 3 square: one-pixel rings of mixed pixels at the
-   edge of a lake or a river, which flip with noise, are not a tidal flat.
-3. that zone *widened* by ``shore_gap_m``: sun-synchronous satellites see a biased part of
-   the tidal range and seldom the highest tides (Bishop-Taylor et al. 2019, Estuar. Coast.
-   Shelf Sci. 223:115-128, doi:10.1016/j.ecss.2019.03.006), so the upper intertidal, where
-   the canopy starts, may never be seen wet;
-4. canopy *connected* to that shore: pixels reached from it through spectral candidates
+   edge of a lake or a river, which flip with noise, are not a tidal flat;
+3. the *tidal flat*: the part of that zone connected through itself (within ``reach``) to
+   water that was always wet and is at least ``2 * SEA_HALF_WIDTH_M`` across (sea, estuary,
+   wide channel): flooded paddies and ponds inland flip too, but lie away from the sea;
+4. the flat *widened* by ``shore_gap_m``: sun-synchronous satellites see a biased part of the
+   tidal range and seldom the highest tides (Bishop-Taylor et al. 2019, Estuar. Coast. Shelf
+   Sci. 223:115-128, doi:10.1016/j.ecss.2019.03.006), so the upper intertidal, where the
+   canopy starts, may never be seen wet;
+5. canopy *connected* to that shore: pixels reached from it through spectral candidates
    (8-connected, at most ``reach_m`` of path), so a belt of forest is mangrove as a whole and
    a field of look-alike grass inland is not.
 
 A single scene has no tidal evidence (it shows one water line), so it gives no intertidal
-zone and no mangrove: mangrove needs a time series (the site's baseline). This is deliberate:
-water seen next to a canopy in one scene is no more a tide than a lake shore is.
+zone and no mangrove: mangrove needs a time series (the site's baseline), of at least two
+clear views a pixel. This is deliberate: water seen next to a canopy in one scene is no more
+a tide than a lake shore is.
 
 Chunk-safe: :func:`intertidal_context` runs per block with ``dask.array.map_overlap`` and an
 overlap of :func:`context_depth` pixels, so any chunking gives the whole map's result.
@@ -62,9 +67,10 @@ def _pixels(metres: float, res: float) -> int:
 
 
 def context_depth(shore_gap_m: float, reach_m: float, res: float) -> int:
-    """Pixels a pixel's context depends on around it (the overlap of a chunked run)."""
-    return (2 + max(_pixels(shore_gap_m, res), 2 * _pixels(SEA_HALF_WIDTH_M, res))
-            + _pixels(reach_m, res) + 1)
+    """Pixels a pixel's context depends on around it (the overlap of a chunked run): the
+    opening, the sea's opening, the flat's reach, the gap and the canopy's reach."""
+    return (2 + 2 * _pixels(SEA_HALF_WIDTH_M, res) + _pixels(reach_m, res)
+            + _pixels(shore_gap_m, res) + _pixels(reach_m, res) + 1)
 
 
 def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> np.ndarray:
@@ -112,9 +118,8 @@ def _reach(seeds, path, steps):  # pragma: no cover - compiled
 
 
 CONNECTED, INTERTIDAL = 1, 2
-"""Context levels: canopy connected to the shore (step 4), and the tidal flat itself: the
-intertidal zone (step 2) connected through itself, within ``reach``, to water that is always
-wet (sea, creek), where vegetation grows on ground the tide covers."""
+"""Context levels: canopy connected to the shore (step 5), and the tidal flat itself (step 3),
+where vegetation grows on ground the tide covers."""
 
 
 SEA_HALF_WIDTH_M = 100.0
@@ -123,27 +128,30 @@ SEA_HALF_WIDTH_M = 100.0
 
 def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray, *,
                    min_views: int, gap_px: int, reach_px: int, sea_px: int = 10) -> np.ndarray:
-    """The context (module doc, steps 1-4) of one block of numpy maps: uint8 ``(y, x)``,
-    0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` in the (opened) intertidal zone."""
+    """The context (module doc, steps 1-5) of one block of numpy maps: uint8 ``(y, x)``,
+    0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` on the tidal flat."""
+    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
-    shore = zone
+    # the sea: water never seen dry, at least 2 * sea_px + 1 pixels across (sea, estuary,
+    # wide channel; not a pond or a ditch among paddies)
+    size = 2 * sea_px + 1
+    sea = ndimage.binary_opening((n_clear >= 1) & (n_wet == n_clear),
+                                 structure=np.ones((size, size), bool), border_value=0)
+    # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
+    # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
+    # seen dry (3)
+    ever = ndimage.binary_opening(n_wet >= 1, structure=np.ones((3, 3), bool), border_value=0)
+    coast = _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea),
+                   reach_px) != 0
+    flat = zone & coast
+    # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
+    shore = ndimage.binary_dilation(coast, structure=np.ones((3, 3), bool)) & ~coast
     if gap_px > 0:
-        shore = ndimage.maximum_filter(zone.view(np.uint8), size=2 * gap_px + 1,
+        shore = ndimage.maximum_filter(shore.view(np.uint8), size=2 * gap_px + 1,
                                        mode="constant", cval=0).astype(bool)
     path = np.ascontiguousarray(np.asarray(candidates, bool))
     out = _reach(np.ascontiguousarray(shore), path, reach_px)
-    # the tidal flat proper: the zone connected to water that is always wet (the sea, a
-    # creek); a paddy or a floodplain flooded for a season is wet and dry too, but inland
-    # (open water at least 2 * SEA_HALF_WIDTH_M across: sea, estuary, wide channel; not a
-    # pond or a ditch among paddies)
-    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
-    always = ((n_clear >= min_views) & (n_wet == n_clear)).view(np.uint8)
-    size = 2 * sea_px + 1
-    always = ndimage.maximum_filter(ndimage.minimum_filter(always, size=size, mode="constant",
-                                                           cval=0),
-                                    size=size, mode="constant", cval=0).astype(bool)
-    flat = _reach(np.ascontiguousarray(always), np.ascontiguousarray(zone), reach_px)
-    out[zone & (flat != 0)] = INTERTIDAL
+    out[flat] = INTERTIDAL
     return out
 
 

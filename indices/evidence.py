@@ -27,7 +27,7 @@ from indices.habitat import (
     MangroveRule,
     mangrove_context,
     mask_turbid_water,
-    seagrass_albedo,
+    seagrass_offset,
     turbid_scenes,
 )
 from indices.spectral import compute_indices
@@ -85,7 +85,8 @@ class SiteEvidence:
                                          for name, v in (("connected", 1), ("intertidal", 2))}
         else:
             out["thresholds"] = {k: getattr(self.rule, k) for k in
-                                 ("albedo_ratio_max", "detect_sigmas", "water_ndwi_min")}
+                                 ("albedo_ratio_blue", "albedo_ratio_green", "dii_max",
+                                  "detect_sigmas", "water_ndwi_min")}
             if self.water is not None:
                 values = np.asarray(self.water, np.float64)
                 out["water"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
@@ -121,12 +122,12 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
 def calibration_features(base: xr.Dataset, habitat: str, rule=None,
                          water: xr.DataArray | None = None) -> dict[str, xr.DataArray]:
     """The ``(y, x)`` feature maps :func:`indices.calibration.calibrate` fits thresholds on:
-    mangrove NDVI and MVI of the baseline composite; seagrass the bottom's albedo relative
-    to the site's sand, ``exp(ln rho)`` (NaN where not assessable,
-    :func:`indices.habitat.seagrass_albedo`)."""
+    mangrove NDVI and MVI of the baseline composite; seagrass the bottom's depth-invariant
+    index against the site's sand, ``dii_offset`` (NaN where not assessable,
+    :func:`indices.habitat.seagrass_offset`)."""
     rule = rule or RULES[habitat]
     if habitat == "mangrove":
         ix = compute_indices(base, ["ndvi", "mvi"])
         return {"ndvi": ix["ndvi"], "mvi": ix["mvi"]}
-    _, ln_rho = seagrass_albedo(base, rule, water)
-    return {"albedo_ratio": np.exp(ln_rho)}
+    _, offset = seagrass_offset(base, rule, water)
+    return {"dii_offset": offset}

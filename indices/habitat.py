@@ -28,7 +28,7 @@ from indices.water import PARAMETERS, water_parameters
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
     "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
-    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_albedo", "seagrass_constants",
+    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_constants", "seagrass_offset",
     "seagrass_score",
     "turbid_scenes",
 ]
@@ -67,8 +67,9 @@ class MangroveRule:
     mvi_tolerance: float = 0.45
     mvi_max: float = 16.5
     mvi_max_tolerance: float = 1.65
-    min_views: int = 5
-    """Clear views a pixel needs before being seen wet and dry counts as intertidal."""
+    min_views: int = 2
+    """Clear views a pixel needs before being seen wet and dry counts as intertidal (one of
+    each; a cloudy tropical baseline may have no more)."""
     shore_gap_m: float = 50.0
     """Width added to the intertidal zone for the upper intertidal seldom seen wet."""
     reach_m: float = 1500.0
@@ -89,54 +90,70 @@ deep water for seagrass): far outside the band of doubt."""
 
 @dataclass(frozen=True)
 class SeagrassRule:
-    """Seagrass = optically shallow water over a dark bottom, by Lyzenga's depth-invariant index.
+    """Seagrass = optically shallow water over a dark, vegetated bottom, by Lyzenga's
+    depth-invariant index against the site's own sand.
 
-    Over water (NDWI > ``water_ndwi_min``), sun glint is removed Hedley-style from NIR, which the
-    water column absorbs: ``R'_i = R_i - (NIR - nir_deep)`` where NIR is clearly above the
-    deep-water level (flat glint, slope 1). The bottom signal ``R'_i - R_deep_i`` decays as
-    ``exp(-2 k_i z)``; the depth-invariant index (Lyzenga 1978, doi:10.1364/AO.17.000379)
-    ``DII = ln(B'-Bd) - (k_B/k_G) ln(G'-Gd)`` depends on bottom albedo, not depth: seagrass
-    (dark) scores low, sand high. Where the bottom signal is below ``min_bottom_signal`` the
-    water is optically deep: no decision (score NaN, counted as not seagrass).
-
-    ``deep_water`` and ``k_ratio`` default to clear Mediterranean water (Kd(490) ~ 0.035,
-    Kd(560) ~ 0.06 per m); give site values from an offshore sample where known.
+    Over water (NDWI > ``water_ndwi_min``), glint is removed Hedley-style from NIR and the
+    bottom signals ``b = B' - B_deep``, ``g = G' - G_deep`` decay as ``exp(-2 k_i z)``; the
+    depth-invariant index (Lyzenga 1978, doi:10.1364/AO.17.000379; 1981)
+    ``DII = ln b - r ln g``, ``r = k_B / k_G`` of the site (:mod:`indices.water`), depends on
+    the bottom, not the depth. Against the site's sand line, a bottom whose reflectance is
+    ``rho_B`` and ``rho_G`` times the sand's has ``DII - DII_sand = ln rho_B - r ln rho_G``:
+    the test is that offset against the one of a bottom ``albedo_ratio_blue`` and
+    ``albedo_ratio_green`` times as bright as sand, ``T = ln a_B - r ln a_G`` (or
+    ``dii_max`` when a calibration set it). Vegetation is darker than sand in blue, where
+    chlorophyll absorbs, than in green: at 490 nm green algae reflect 0.077 and brown algae
+    0.030 against coral sand's 0.383, at 525 nm 0.231 and 0.041 against 0.423 (Maritorena,
+    Morel & Gentili 1994, Limnol. Oceanogr. 39:1689-1703, Fig. 6, as tabulated with the
+    OSOAA radiative transfer code), so the offset stays negative even in turbid water where
+    ``r`` nears 1 and both bands fade alike with depth (there, a bottom darker by the same
+    factor in both bands would not be told from deeper sand; a vegetated one is).
     """
 
     water_ndwi_min: float = 0.1
     deep_water: tuple[float, float, float] = (0.020, 0.008, 0.002)
     """Deep-water reflectance in B02, B03, B08: the fallback where the site's own cannot be
-    fitted (:mod:`indices.water`), and the alerts' (:mod:`indices.alerts`)."""
+    fitted (:mod:`indices.water`), and the plume test's NIR (:func:`turbid_scenes`)."""
     k_ratio: float = 0.035 / 0.060
+    """Fallback ``k_B / k_G`` (clear Mediterranean water) where the site's cannot be fitted."""
     deep_fraction: float = 0.05
     """Darkest share of the water over which glint is regressed on NIR (Hedley 2005)."""
     sand_quantile: float = 0.9
     """Per green bin, the blue quantile taken as the bright (sand) bottom (Lyzenga 1981)."""
     min_bin_pixels: int = 20
     min_sand_points: int = 8
-    albedo_ratio_max: float = 0.45
-    """A bottom darker than this share of the site's sand is vegetated: about the geometric
-    mean of bright sand (~0.3-0.4 at 450-490 nm) and dark vegetation (~0.05-0.08) bottom
-    reflectance (Maritorena, Morel & Gentili 1994, Limnol. Oceanogr. 39:1689-1703, coral sand
-    and green-algae spectra as distributed with the OSOAA code; a choice, not their number)."""
-    albedo_tolerance: float = 0.35
-    """Band of doubt in ln(albedo ratio) (a factor 1.4)."""
-    min_contrast: float = 0.15
-    """Smallest |1 - k_B/k_G| at which the index separates a dark bottom from a deeper one:
-    below it blue and green fade alike with depth and the DII cannot tell (not assessable)."""
+    albedo_ratio_blue: float = 0.35
+    albedo_ratio_green: float = 0.50
+    """The bottom at the threshold, relative to the site's sand, in B02 and B03: the
+    geometric means of sand (1) and of vegetation, itself the geometric mean of green and
+    brown algae (Maritorena et al. 1994 via OSOAA: of sand, green algae 0.20 and brown algae
+    0.078 at 490 nm, so 0.125 and a threshold of 0.35; 0.55 and 0.097 at 525 nm, so 0.23
+    and 0.48, rounded up to 0.50 for B03 at 560 nm, nearer the green algae's peak: 560 nm
+    itself was not in the table at hand). Derived, not published thresholds."""
+    dii_max: float | None = None
+    """The threshold ``T`` on ``DII - DII_sand`` itself (a site's calibration,
+    :mod:`indices.calibration`); None: from the albedo ratios and the site's ``r``."""
+    tolerance_share: float = 0.4
+    """Band of doubt around ``T``: this share of ``|T|`` (a choice)."""
     detect_sigmas: float = 3.0
-    """The bottom is *assessed* where the noise-propagated uncertainty of ``ln(albedo ratio)``
-    leaves ``detect_sigmas`` standard deviations between a sand bottom (ratio 1) and the
-    threshold ``albedo_ratio_max``: a 3-sigma detection (one sand pixel in ~700 past the
-    threshold by noise), the usual convention for a signal seen above noise; a choice."""
+    """The bottom is *assessed* where the noise-propagated uncertainty of ``DII`` leaves
+    ``detect_sigmas`` standard deviations between a sand bottom (offset 0) and the threshold
+    ``T``: a 3-sigma detection (one sand pixel in ~700 past the threshold by noise), the
+    usual convention for a signal seen above noise; a choice."""
+    max_k_ratio: float = 1.5
+    """Largest ``k_B / k_G`` assessed (blue far more attenuated than green: CDOM-rich water,
+    where the blue bottom signal is gone first)."""
     noise: float = 0.0015
     """Reflectance noise of a baseline composite's bottom signal (1 sigma) where the site's
     own cannot be measured (:mod:`indices.water` measures it): single-scene L2A noise
     ~0.003 over dark water, about halved by a median of a few views. Unverified figure."""
     min_bottom_signal: float = 0.0005
     """Floor of a bottom signal (5 L2A quanta) below which its logarithm is not taken."""
-    glint_min: float = 0.005
-    """NIR excess over the deep water's below which no glint is removed (noise, not glint)."""
+    glint_min: float = 0.0
+    """NIR excess over the deep water's below which no glint is removed. 0: Hedley's
+    correction, ``R' = R - b (NIR - NIR_ref)``, wherever NIR exceeds the reference (a
+    threshold would leave a step in the corrected water between pixels just under and just
+    over it, and a median composite's residual glint is mostly under any useful one)."""
     glint_min_r: float = 0.5
     """Correlation of a visible band with NIR over the darkest water from which Hedley's
     regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
@@ -239,50 +256,52 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                    water: xr.DataArray | None = None) -> xr.DataArray:
     """Seagrass score with the site's water parameters ``water``
     (:func:`indices.water.water_parameters` of its baseline composite; None fits them to
-    ``refl`` itself).
-
-    Over water, after Hedley's deglint, the bottom signals ``b = B' - B_deep`` and
-    ``g = G' - G_deep`` give the depth-invariant index ``DII = ln b - r ln g`` (Lyzenga 1981,
-    ``r = k_B / k_G`` of the site) and, against the site's sand line, the bottom's albedo
-    relative to sand: ``ln rho = (DII - DII_sand) / (1 - r)`` (both bands scaled alike by a
-    darker bottom). Seagrass where ``rho < albedo_ratio_max``; score
-    ``(ln albedo_ratio_max - ln rho) / albedo_tolerance``.
+    ``refl`` itself): ``(T - (DII - DII_sand)) / (tolerance_share |T|)`` over water (rule
+    doc), > 0 seagrass.
 
     **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
     and counts the pixel in the interval, not in the extent) where the bottom is not seen
-    well enough to tell sand from seagrass: the uncertainty of ``ln rho`` from the site's
-    measured noise (scaled to the pixel's clear views ``n_clear`` where ``refl`` has them:
-    a month of one view is noisier than the baseline) above
-    ``|ln albedo_ratio_max| / detect_sigmas``, or ``|1 - r| < min_contrast``. Land is
-    assessed: ``-CONTEXT_SCORE``.
+    well enough to tell sand from seagrass at its depth: a bottom signal within
+    ``detect_sigmas`` noise of deep water, or the DII of a *sand* bottom at the pixel's depth
+    uncertain by more than ``|T| / detect_sigmas`` (a sand pixel's own; a darker pixel's sand
+    from its signals and the ratios its offset implies with the threshold bottom's colour),
+    with the site's measured noise scaled to the pixel's clear views ``n_clear`` where
+    ``refl`` has them (a month of one view is noisier than the baseline); or ``r`` above
+    ``max_k_ratio``. Land is assessed: ``-CONTEXT_SCORE``.
     """
-    c, ln_rho = seagrass_albedo(refl, rule, water)
-    score = ((c["threshold"] - ln_rho) / rule.albedo_tolerance)
+    c, offset = seagrass_offset(refl, rule, water)
+    score = (c["threshold"] - offset) / c["tolerance"]
     land = refl["B02"].notnull() & ~(compute_indices(refl, ["ndwi"])["ndwi"]
                                       > rule.water_ndwi_min)
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 
 
-def seagrass_albedo(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                     water: xr.DataArray | None = None, *, gate: bool = True
                     ) -> tuple[dict, xr.DataArray]:
-    """``(constants, ln rho)``: the bottom's albedo relative to the site's sand in log, NaN
-    where not assessable (:func:`seagrass_score`), with :func:`seagrass_constants`.
-    ``gate=False``: wherever both bottom signals are above ``min_bottom_signal``, however
-    noisy (the loss alerts, which ask more of a scene than its score)."""
+    """``(constants, DII - DII_sand)``: the bottom's depth-invariant index against the site's
+    sand, NaN where not assessable (:func:`seagrass_score`), with
+    :func:`seagrass_constants`. ``gate=False``: wherever both bottom signals are above
+    ``min_bottom_signal``, however noisy (the loss alerts, which ask more of a scene than
+    its score)."""
     if water is None:
         water = water_parameters(refl, rule)
     b, g, seen = bottom_signals(refl, rule, water)
     views = refl["n_clear"].clip(min=1).astype(np.float32) if "n_clear" in refl else 1
     c = seagrass_constants(water, rule, views)
     bs, gs = b.where(seen), g.where(seen)
-    ln_rho = ((np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]) / c["contrast"]
-    sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2) / np.abs(c["contrast"])
-    assessable = seen & (np.abs(c["contrast"]) >= rule.min_contrast) & (c["has_sand"] != 0)
+    offset = (np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]
+    assessable = seen & (c["k_ratio"] <= rule.max_k_ratio) & (c["has_sand"] != 0)
     if gate:
-        assessable = assessable & (sigma <= c["limit"])
-    return c, ln_rho.where(assessable)
+        # the sand at this pixel's depth: its signals divided by the bottom's ratios to sand,
+        # read off the offset with the threshold bottom's colour (ln rho_G = kappa ln rho_B)
+        ln_b = np.minimum(offset, np.float32(0)) / c["colour"]
+        sand_b, sand_g = bs * np.exp(-ln_b), gs * np.exp(-c["kappa"] * ln_b)
+        sigma = np.sqrt((c["noise_b"] / sand_b) ** 2 + (c["noise_g"] / sand_g) ** 2)
+        assessable = (assessable & (bs > c["seen_b"]) & (gs > c["seen_g"])
+                      & (sigma <= c["limit"]))
+    return c, offset.where(assessable)
 
 
 def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict:
@@ -293,15 +312,27 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
     p = _water_values(water)
     r = p["k_ratio"]
     scale = np.sqrt(p["n_views"] / views)
+    if rule.dii_max is None:
+        threshold = (np.float32(np.log(rule.albedo_ratio_blue))
+                     - r * np.float32(np.log(rule.albedo_ratio_green)))
+    else:
+        threshold = xr.full_like(r, np.float32(rule.dii_max))
+    magnitude = np.abs(threshold)
+    kappa = np.float32(np.log(rule.albedo_ratio_green) / np.log(rule.albedo_ratio_blue))
+    noise_b, noise_g = p["noise_blue"] * scale, p["noise_green"] * scale
     return {
         **{k: p[k] for k in ("nir_ref", "glint_blue", "glint_green", "deep_blue",
                              "deep_green", "k_ratio", "dii_sand")},
-        "contrast": 1 - r,
-        "noise_b": p["noise_blue"] * scale,
-        "noise_g": r * p["noise_green"] * scale,
+        "noise_b": noise_b,
+        "noise_g": r * noise_g,
+        "seen_b": noise_b * np.float32(rule.detect_sigmas),
+        "seen_g": noise_g * np.float32(rule.detect_sigmas),
+        "kappa": xr.full_like(r, kappa),
+        "colour": 1 - r * kappa,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),
-        "limit": np.float32(abs(np.log(rule.albedo_ratio_max)) / rule.detect_sigmas),
-        "threshold": np.float32(np.log(rule.albedo_ratio_max)),
+        "threshold": threshold,
+        "limit": magnitude / np.float32(rule.detect_sigmas),
+        "tolerance": magnitude * np.float32(rule.tolerance_share),
     }
 
 

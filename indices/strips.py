@@ -144,7 +144,7 @@ class _Walk:
         """A strip's month: the carried state updated; returns the gain and loss candidates."""
         bits = self.bits[rows]
         seen = ~np.isnan(score) & site
-        state = np.where(seen, score > 0, (bits & _STATE) != 0) & site
+        state = np.where(seen & (np.abs(score) >= 1), score > 0, (bits & _STATE) != 0) & site
         close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
         age = self.age[rows]
         age[...] = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))

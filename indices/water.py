@@ -46,7 +46,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-__all__ = ["PARAMETERS", "fit_sand_line", "fit_water", "water_parameters"]
+__all__ = ["PARAMETERS", "deep_plateau", "fit_sand_line", "fit_water", "water_parameters"]
 
 PARAMETERS = ("deep_blue", "deep_green", "glint_blue", "glint_green", "nir_ref", "k_ratio",
               "dii_sand", "noise_blue", "noise_green", "n_views", "estimated")
@@ -195,9 +195,9 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     glint_b, glint_g, nir = (float(v) for v in flat[:3])
     noise_b, noise_g = _noise(flat[3:3 + BINS]), _noise(flat[3 + BINS:3 + 2 * BINS])
     n_views = float(flat[3 + 2 * BINS])
-    fit = fit_water(flat[4 + 2 * BINS:].reshape(BINS, BINS), rule)
     noise_b = noise_b if np.isfinite(noise_b) else rule.noise
     noise_g = noise_g if np.isfinite(noise_g) else rule.noise
+    fit = fit_water(flat[4 + 2 * BINS:].reshape(BINS, BINS), rule, noise=(noise_b, noise_g))
     return np.array([fit[0], fit[1], glint_b, glint_g,
                      nir if np.isfinite(nir) else rule.deep_water[2], fit[2], fit[3],
                      noise_b, noise_g, n_views if np.isfinite(n_views) else 1.0, fit[4]],
@@ -216,23 +216,36 @@ def sand_points(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
     return mid[rows], mid[cols]
 
 
-def fit_sand_line(g: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float] | None:
+def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None
+                  ) -> tuple[float, float, float, float] | None:
     """Least squares of ``b = B_deep + C (g - G_deep)^r`` in reflectance (module doc, step
     3): ``(B_deep, G_deep, r, rss)``, ``0 <= B_deep < min b``, ``0 <= G_deep < min g``,
-    ``C > 0``; None when no grid point gives such a fit."""
+    ``C > 0``; with ``deep`` (the site's optically deep water, :func:`deep_plateau`) only
+    ``r`` and ``C``. None when no grid point gives such a fit."""
     g, b = np.asarray(g, np.float64), np.asarray(b, np.float64)
-    deep_g = np.linspace(0.0, g.min(), _DEEP_STEPS, endpoint=False)
+    if deep is not None:
+        keep = (g > deep[1]) & (b > deep[0])
+        g, b = g[keep], b[keep]
+        if g.size < 3:
+            return None
+        deep_g = np.array([deep[1]])
+    else:
+        deep_g = np.linspace(0.0, g.min(), _DEEP_STEPS, endpoint=False)
     best = None
     for r in _R_GRID:
         x = (g[None, :] - deep_g[:, None]) ** r  # (grid, points)
-        xm, bm = x.mean(axis=1), b.mean()
-        sxx = ((x - xm[:, None]) ** 2).sum(axis=1)
-        c = ((x - xm[:, None]) * (b - bm)[None, :]).sum(axis=1) / np.where(sxx > 0, sxx, 1)
-        bd = bm - c * xm
-        # B_deep outside [0, min b): the boundary's own least squares
-        low = bd < 0
-        c = np.where(low, (x * b).sum(axis=1) / (x * x).sum(axis=1), c)
-        bd = np.where(low, 0.0, bd)
+        if deep is not None:  # B_deep given: C alone, by least squares through it
+            c = (x * (b - deep[0])).sum(axis=1) / (x * x).sum(axis=1)
+            bd = np.full_like(c, deep[0])
+        else:
+            xm, bm = x.mean(axis=1), b.mean()
+            sxx = ((x - xm[:, None]) ** 2).sum(axis=1)
+            c = ((x - xm[:, None]) * (b - bm)[None, :]).sum(axis=1) / np.where(sxx > 0, sxx, 1)
+            bd = bm - c * xm
+            # B_deep outside [0, min b): the boundary's own least squares
+            low = bd < 0
+            c = np.where(low, (x * b).sum(axis=1) / (x * x).sum(axis=1), c)
+            bd = np.where(low, 0.0, bd)
         ok = (c > 0) & (bd < b.min())
         rss = (((bd[:, None] + c[:, None] * x) - b[None, :]) ** 2).sum(axis=1)
         rss = np.where(ok, rss, np.inf)
@@ -242,15 +255,54 @@ def fit_sand_line(g: np.ndarray, b: np.ndarray) -> tuple[float, float, float, fl
     return best
 
 
-def fit_water(hist: np.ndarray, rule) -> tuple[float, float, float, float, float]:
+def deep_plateau(hist: np.ndarray, noise: tuple[float, float], rule
+                 ) -> tuple[float, float] | None:
+    """The site's optically deep water, where it holds some: ``(B_deep, G_deep)``, else None.
+
+    Where the bottom is no longer seen, the water's reflectance stops falling with depth:
+    the darkest ``deep_fraction`` of the water (by blue + green) then lies on a plateau,
+    within noise of the darkest pixels; the median of the plateau (every pixel within
+    ``3 sigma`` of its dark end) is the deep water (Lyzenga 1978: the mean over optically
+    deep water). A plateau: the ``deep_fraction`` quantile of ``(B + G) / 2`` within
+    ``3 sigma`` (the composite's noise, measured) of the ``deep_fraction / 10`` quantile. Where the darkest water still falls (clear water, the
+    bottom seen to the site's deepest), no plateau: the deep water is extrapolated from the
+    sand line (module doc, step 3)."""
+    mid = centres()
+    total = hist.sum()
+    if total == 0:
+        return None
+    avg = (mid[:, None] + mid[None, :]) / 2  # (green, blue) cells
+    order = np.argsort(avg, axis=None)
+    cum = np.cumsum(hist.ravel()[order])
+    low = avg.ravel()[order][np.searchsorted(cum, rule.deep_fraction / 10 * total)]
+    cut = avg.ravel()[order][np.searchsorted(cum, rule.deep_fraction * total)]
+    sigma = 0.5 * float(np.hypot(*noise))
+    if cut - low > 3 * sigma:
+        return None
+    cells = avg <= low + 3 * sigma  # the whole plateau, not only its darkest part
+    weights = np.where(cells, hist, 0)
+
+    def median(axis_values, counts):
+        c = np.cumsum(counts)
+        return float(axis_values[np.searchsorted(c, 0.5 * c[-1])])
+
+    return median(mid, weights.sum(axis=0)), median(mid, weights.sum(axis=1))
+
+
+def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.nan)
+              ) -> tuple[float, float, float, float, float]:
     """``(deep_blue, deep_green, k_ratio, dii_sand, estimated)`` from a (green, blue) 2-D
-    histogram of deglinted water (module doc, steps 2-3); the rule's defaults, estimated 0,
+    histogram of deglinted water (module doc, steps 2-3, with the optically deep water of
+    :func:`deep_plateau` where the site holds some); the rule's defaults, estimated 0,
     when fewer than ``rule.min_sand_points`` green bins hold ``rule.min_bin_pixels``."""
     default = (rule.deep_water[0], rule.deep_water[1], rule.k_ratio, np.nan, 0.0)
     g, b = sand_points(hist, rule)
     if len(g) < rule.min_sand_points:
         return default
-    fit = fit_sand_line(g, b)
+    deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
+    fit = fit_sand_line(g, b, deep) if deep is not None else None
+    if fit is None:
+        fit = fit_sand_line(g, b)
     if fit is None:
         return default
     bd, gd, r, _ = fit

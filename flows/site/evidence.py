@@ -19,6 +19,7 @@ one line naming the site and the file; the flow records the site as failed and g
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import dask
@@ -34,7 +35,7 @@ from indices.evidence import (
     calibration_features,
     site_evidence,
 )
-from indices.habitat import RULES
+from indices.habitat import RULES, seagrass_constants
 
 __all__ = ["calibration_labels", "site_evidence_of"]
 
@@ -56,7 +57,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
             "source": str(source.path), "kind": source.kind,
             "habitat_pixels": cal.n_habitat, "not_habitat_pixels": cal.n_other,
             "parameters": dict(cal.parameters),
-            "default_parameters": {k: getattr(RULES[site.habitat], k) for k in cal.parameters},
+            "default_parameters": dict(cal.default_parameters),
             "balanced_accuracy": round(cal.balanced_accuracy, 4),
             "default_balanced_accuracy": round(cal.default_balanced_accuracy, 4),
             "rule_id": cal.rule_id,
@@ -71,15 +72,17 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray):
     """:func:`indices.calibration.calibrate` at the labelled pixels (1 habitat, 0 not, -1
     unlabelled) of the baseline composite; its refusals as one line naming site and file."""
     picked = labels >= 0
-    water = None
-    if site.habitat == "seagrass":  # the albedo needs the site's water, fitted with defaults
-        water = site_evidence(base, "seagrass").water
+    water, start = None, RULES[site.habitat]
+    if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
+        (water,) = dask.compute(site_evidence(base, "seagrass").water)
+        threshold = seagrass_constants(water, start)["threshold"]
+        start = dataclasses.replace(start, dii_max=float(threshold))  # the fit starts there
     features = calibration_features(base, site.habitat, water=water)
     names = sorted(features)
     values = dask.compute(*(features[n].transpose("y", "x").data for n in names))
     columns = {n: np.asarray(v)[picked] for n, v in zip(names, values, strict=True)}
     try:
-        return calibration.calibrate(site.habitat, labels[picked] == 1, columns,
+        return calibration.calibrate(site.habitat, labels[picked] == 1, columns, rule=start,
                                      source=path.name)
     except calibration.CalibrationError as exc:
         raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None

@@ -51,8 +51,12 @@ SPECTRA: dict[str, tuple[float, ...]] = {
 }
 # Water-leaving reflectance added by a dense sediment plume (B02 B03 B04 B08 B11 B12).
 SEDIMENT = (0.020, 0.045, 0.050, 0.012, 0.0, 0.0)
-# Irradiance reflectance of the sea floor just below the surface (B02, B03, B04).
-BOTTOM_ALBEDO = {"sand": (0.250, 0.300, 0.280), "seagrass": (0.050, 0.070, 0.040)}
+# Irradiance reflectance of the sea floor just below the surface (B02, B03, B04). Seagrass is
+# darker against sand in blue, where chlorophyll absorbs, than in green: 0.14 and 0.25 of the
+# sand here, between green and brown algae over coral sand in Maritorena, Morel & Gentili
+# 1994 (Limnol. Oceanogr. 39:1689, Fig. 6 as tabulated with OSOAA: 0.20 and 0.08 at 490 nm,
+# 0.55 and 0.10 at 525 nm); it was a grey 0.20 and 0.23 before, which no vegetation is.
+BOTTOM_ALBEDO = {"sand": (0.250, 0.300, 0.280), "seagrass": (0.035, 0.075, 0.040)}
 
 # Land cover codes of the simulated landscape.
 SEA, MUDFLAT, MANGROVE, TERRESTRIAL, POND, SCRUB, BEACH, SHALLOW = range(8)
