@@ -135,8 +135,10 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     # the sea: water never seen dry, at least 2 * sea_px + 1 pixels across (sea, estuary,
     # wide channel; not a pond or a ditch among paddies)
     size = 2 * sea_px + 1
+    seen = ndimage.uniform_filter(n_clear.astype(np.float32), size=size, mode="constant")
     sea = ndimage.binary_opening((n_clear >= 1) & (n_wet == n_clear),
-                                 structure=np.ones((size, size), bool), border_value=0)
+                                 structure=np.ones((size, size), bool), border_value=0) \
+        & (seen >= min_views)  # seen at least min_views times on average around: a series
     # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
     # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
     # seen dry (3)

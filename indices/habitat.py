@@ -23,7 +23,7 @@ import xarray as xr
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
-from indices.water import PARAMETERS, water_parameters
+from indices.water import PARAMETERS, water_mask, water_parameters
 
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
@@ -111,6 +111,11 @@ class SeagrassRule:
     """
 
     water_ndwi_min: float = 0.1
+    water_ndvi_max: float = 0.3
+    """Water for seagrass is NDWI > ``water_ndwi_min`` and NDVI below this: water absorbs NIR
+    within decimetres (~3.6 /m at 842 nm: Hale & Querry 1973, Appl. Opt. 12:555), so a
+    submerged bottom does not raise NDVI; a pixel green and bright in NIR is emergent or
+    floating vegetation, or land, not a seagrass bottom."""
     deep_water: tuple[float, float, float] = (0.020, 0.008, 0.002)
     """Deep-water reflectance in B02, B03, B08: the fallback where the site's own cannot be
     fitted (:mod:`indices.water`), and the plume test's NIR (:func:`turbid_scenes`)."""
@@ -243,7 +248,7 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
         water = water_parameters(refl, rule)
     p = _water_values(water)
     blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
-    is_water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
+    is_water = water_mask(refl, rule)
     excess = nir - p["nir_ref"]
     excess = excess.where(excess > rule.glint_min, 0.0)
     b_sig = blue - p["glint_blue"] * excess - p["deep_blue"]
@@ -261,18 +266,16 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
     **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
     and counts the pixel in the interval, not in the extent) where the bottom is not seen
-    well enough to tell sand from seagrass at its depth: a bottom signal within
-    ``detect_sigmas`` noise of deep water, or the DII of a *sand* bottom at the pixel's depth
-    uncertain by more than ``|T| / detect_sigmas`` (a sand pixel's own; a darker pixel's sand
-    from its signals and the ratios its offset implies with the threshold bottom's colour),
-    with the site's measured noise scaled to the pixel's clear views ``n_clear`` where
-    ``refl`` has them (a month of one view is noisier than the baseline); or ``r`` above
-    ``max_k_ratio``. Land is assessed: ``-CONTEXT_SCORE``.
+    well enough to tell sand from seagrass: the pixel's DII uncertain by more than
+    ``|T| / detect_sigmas``, from the site's measured noise scaled to the pixel's clear views
+    ``n_clear`` where ``refl`` has them (a month of one view is noisier than the baseline);
+    or ``r`` above ``max_k_ratio``. Conservative: a dark meadow is judged to a shallower
+    depth than sand (its signal is weaker), and what is not judged is in the interval, not
+    in the extent. Land is assessed: ``-CONTEXT_SCORE``.
     """
     c, offset = seagrass_offset(refl, rule, water)
     score = (c["threshold"] - offset) / c["tolerance"]
-    land = refl["B02"].notnull() & ~(compute_indices(refl, ["ndwi"])["ndwi"]
-                                      > rule.water_ndwi_min)
+    land = refl["B02"].notnull() & ~water_mask(refl, rule)
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 
@@ -293,14 +296,9 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     bs, gs = b.where(seen), g.where(seen)
     offset = (np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]
     assessable = seen & (c["k_ratio"] <= rule.max_k_ratio) & (c["has_sand"] != 0)
-    if gate:
-        # the sand at this pixel's depth: its signals divided by the bottom's ratios to sand,
-        # read off the offset with the threshold bottom's colour (ln rho_G = kappa ln rho_B)
-        ln_b = np.minimum(offset, np.float32(0)) / c["colour"]
-        sand_b, sand_g = bs * np.exp(-ln_b), gs * np.exp(-c["kappa"] * ln_b)
-        sigma = np.sqrt((c["noise_b"] / sand_b) ** 2 + (c["noise_g"] / sand_g) ** 2)
-        assessable = (assessable & (bs > c["seen_b"]) & (gs > c["seen_g"])
-                      & (sigma <= c["limit"]))
+    if gate:  # the pixel's own offset known to within a third of the threshold's distance
+        sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2)
+        assessable = assessable & (sigma <= c["limit"])
     return c, offset.where(assessable)
 
 
@@ -318,17 +316,11 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
     else:
         threshold = xr.full_like(r, np.float32(rule.dii_max))
     magnitude = np.abs(threshold)
-    kappa = np.float32(np.log(rule.albedo_ratio_green) / np.log(rule.albedo_ratio_blue))
-    noise_b, noise_g = p["noise_blue"] * scale, p["noise_green"] * scale
     return {
         **{k: p[k] for k in ("nir_ref", "glint_blue", "glint_green", "deep_blue",
                              "deep_green", "k_ratio", "dii_sand")},
-        "noise_b": noise_b,
-        "noise_g": r * noise_g,
-        "seen_b": noise_b * np.float32(rule.detect_sigmas),
-        "seen_g": noise_g * np.float32(rule.detect_sigmas),
-        "kappa": xr.full_like(r, kappa),
-        "colour": 1 - r * kappa,
+        "noise_b": p["noise_blue"] * scale,
+        "noise_g": r * p["noise_green"] * scale,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),
         "threshold": threshold,
         "limit": magnitude / np.float32(rule.detect_sigmas),

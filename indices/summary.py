@@ -136,8 +136,8 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
 
 
 SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
-                      "k_ratio", "dii_sand", "noise_b", "noise_g", "seen_b", "seen_g",
-                      "kappa", "colour", "limit", "has_sand", "threshold")
+                      "k_ratio", "dii_sand", "noise_b", "noise_g", "limit", "has_sand",
+                      "threshold")
 """The seagrass test's run-time constants, in the kernel's order."""
 
 
@@ -165,16 +165,15 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
             "h_g = (G - c_glint_green * h_excess) - c_deep_green",
             f"h_seen = (h_b > {f(rule.min_bottom_signal)}) & (h_g > {f(rule.min_bottom_signal)})",
             "h_off = (np.log(h_b) - c_k_ratio * np.log(h_g)) - c_dii_sand",
-            "h_lnb = min(h_off, ZERO) / c_colour",
-            "h_sb = h_b * np.exp(-h_lnb)",
-            "h_sg = h_g * np.exp(-(c_kappa * h_lnb))",
-            "h_sig = np.sqrt((c_noise_b / h_sb) ** 2 + (c_noise_g / h_sg) ** 2)",
+            "h_sig = np.sqrt((c_noise_b / h_b) ** 2 + (c_noise_g / h_g) ** 2)",
         )
-        test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) & (d_B != 0) & h_seen "
-                f"& (h_b > c_seen_b) & (h_g > c_seen_g) & (h_sig <= c_limit) "
+        test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) "
+                f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True)) "
+                f"& (d_B != 0) & h_seen "
+                f"& (h_sig <= c_limit) "
                 f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
                 f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
-        return prelude, test, ("B", "G", "N")
+        return prelude, test, ("B", "G", "R", "N")
     raise ValueError(f"no in-kernel habitat test for {type(rule).__name__}")
 
 

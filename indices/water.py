@@ -46,7 +46,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-__all__ = ["PARAMETERS", "deep_plateau", "fit_sand_line", "fit_water", "water_parameters"]
+__all__ = ["PARAMETERS", "deep_plateau", "fit_sand_line", "fit_water", "water_mask",
+           "water_parameters"]
 
 PARAMETERS = ("deep_blue", "deep_green", "glint_blue", "glint_green", "nir_ref", "k_ratio",
               "dii_sand", "noise_blue", "noise_green", "n_views", "estimated")
@@ -121,14 +122,21 @@ def _sum(data):
     return lib.round(lib.nan_to_num(data) * _FIXED).astype(np.int64).sum()
 
 
+def water_mask(refl: xr.Dataset, rule) -> xr.DataArray:
+    """Water a seagrass bottom may lie under: NDWI above ``rule.water_ndwi_min`` (McFeeters
+    1996) and NDVI below ``rule.water_ndvi_max`` (:class:`indices.habitat.SeagrassRule`)."""
+    green, red, nir = refl["B03"], refl["B04"], refl["B08"]
+    return (((green - nir) / (green + nir) > rule.water_ndwi_min)
+            & ~((nir - red) / (nir + red) >= rule.water_ndvi_max))
+
+
 def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
     """The site's water parameters (module doc) from a composite ``refl`` (B02 B03 B08, and
     ``n_clear`` when it has one): a ``(parameter,)`` float64 DataArray over
     :data:`PARAMETERS`, lazy when ``refl`` is. ``rule``: a
     :class:`indices.habitat.SeagrassRule` (water test, fractions, defaults)."""
     blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
-    water = ((green - nir) / (green + nir) > rule.water_ndwi_min) & blue.notnull() \
-        & nir.notnull()
+    water = water_mask(refl, rule) & blue.notnull() & nir.notnull()
     # 1. glint over the darkest water (Hedley et al. 2005), from exact sums
     dark_cut = _quantile(_histogram(water, (blue + green) / 2), rule.deep_fraction)
     deep = water & ((blue + green) / 2 <= dark_cut)
