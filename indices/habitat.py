@@ -112,10 +112,13 @@ class SeagrassRule:
 
     water_ndwi_min: float = 0.1
     water_ndvi_max: float = 0.3
-    """Water for seagrass is NDWI > ``water_ndwi_min`` and NDVI below this: water absorbs NIR
-    within decimetres (~3.6 /m at 842 nm: Hale & Querry 1973, Appl. Opt. 12:555), so a
-    submerged bottom does not raise NDVI; a pixel green and bright in NIR is emergent or
-    floating vegetation, or land, not a seagrass bottom."""
+    water_veg_nir: float = 0.02
+    """Water for seagrass is NDWI > ``water_ndwi_min``, and not NDVI >= ``water_ndvi_max``
+    with NIR >= ``water_veg_nir``: water absorbs NIR within decimetres (~3.6 /m at 842 nm:
+    Hale & Querry 1973, Appl. Opt. 12:555), so a submerged bottom does not brighten NIR; a
+    pixel green and bright in NIR is emergent or floating vegetation, or land. (Over dark
+    water red and NIR are both a few thousandths and their NDVI is noise: the NIR floor,
+    ten times dark water's, keeps it water.)"""
     deep_water: tuple[float, float, float] = (0.020, 0.008, 0.002)
     """Deep-water reflectance in B02, B03, B08: the fallback where the site's own cannot be
     fitted (:mod:`indices.water`), and the plume test's NIR (:func:`turbid_scenes`)."""

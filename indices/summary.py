@@ -168,7 +168,8 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
             "h_sig = np.sqrt((c_noise_b / h_b) ** 2 + (c_noise_g / h_g) ** 2)",
         )
         test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) "
-                f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True)) "
+                f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True) "
+                f"| (N < {f(rule.water_veg_nir)})) "
                 f"& (d_B != 0) & h_seen "
                 f"& (h_sig <= c_limit) "
                 f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
