@@ -185,3 +185,55 @@ def test_a_raster_elsewhere_fails_the_site_in_one_line(realdata):
     with pytest.raises(CalibrationError, match="does not overlap the site") as err:
         site_evidence_of(site, _baseline_cube(site, source), grid, mask)
     assert "\n" not in str(err.value) and "kenya-mida-creek" in str(err.value)
+
+
+# --------------------------------------------------------------------------- command line
+
+def _sites_file(tmp_path, calibration: str, lat: float = 3.33):
+    """A one-site file: a small mangrove site near Kuala Selangor (or at ``lat``)."""
+    lon = 101.25
+    ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01],
+            [lon, lat]]
+    feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+               "properties": {"id": "cal-site", "name": "Calibrated", "habitat": "mangrove",
+                              "baseline_start": "2023-01-01", "baseline_end": "2023-12-31",
+                              "calibration": calibration}}
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    return path, ring
+
+
+def _validate(path):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "flows.cli", "sites", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_sites_validate_reports_the_calibration_and_the_warnings(tmp_path):
+    path, ring = _sites_file(tmp_path, "survey.geojson", lat=45.0)  # no mangrove at 45 N
+    (x0, y0), (x1, y1) = ring[0], ring[2]
+    xm = (x0 + x1) / 2
+    boxes = {"habitat": [x0, y0, xm, y1], "not_habitat": [xm, y0, x1, y1]}
+    features = [{"type": "Feature", "properties": {"class": k},
+                 "geometry": {"type": "Polygon", "coordinates": [[[a, b], [c, b], [c, d],
+                                                                   [a, d], [a, b]]]}}
+                for k, (a, b, c, d) in boxes.items()]
+    (tmp_path / "survey.geojson").write_text(json.dumps(
+        {"type": "FeatureCollection", "features": features}))
+    done = _validate(path)
+    assert done.returncode == 0, done.stderr
+    assert "calibration: 1 habitat / 1 not_habitat polygons (survey.geojson)" in done.stdout
+    warnings = [line for line in done.stderr.splitlines() if line]
+    assert warnings and all(w.startswith("bluecarbon: warning: ") for w in warnings)
+    assert any("Bermuda" in w for w in warnings), warnings  # the latitude limit
+
+
+def test_sites_validate_refuses_bad_calibration_in_one_line(tmp_path):
+    path, _ = _sites_file(tmp_path, "missing.geojson")
+    done = _validate(path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bluecarbon: error: ")
+    assert "missing.geojson" in lines[0]
