@@ -13,12 +13,12 @@ baseline composite (so seasonality and old losses do not count as new loss):
 * mangrove: NDVI < ``ndvi_max`` and an NDVI drop > ``ndvi_drop`` against the reference (GMW's
   rule). An *inundated* observation (MNDWI > ``water_mndwi_min``) is no evidence either way:
   tides flood the fringe and come back; a clearing leaves dry bare soil (MNDWI ~ -0.45).
-* seagrass: the scene's seagrass score (:func:`indices.habitat.seagrass_score`) says clearly
-  not seagrass (< ``seagrass_score_max``) over water with the bottom visible, *and* the bottom
-  got brighter: the deglinted blue and green bottom signals are at least ``bottom_brightening``
-  times the reference's. Sand under a lost meadow is 5-8 x brighter than the seagrass bottom at
-  any depth; sensor noise on a deep (weak) bottom signal makes the score alone dip below -1 in
-  ~0.1 % of observations, but almost never doubles both signals at once.
+* seagrass: the scene's seagrass score (the change table's rule and the site's water,
+  :func:`indices.habitat.seagrass_offset`, wherever the bottom shows) says clearly not
+  seagrass (< ``seagrass_score_max``) *and* the reference composite's says clearly seagrass
+  (> ``-seagrass_score_max``): a class crossed, both beyond the band of doubt. A scene's
+  noise on a deep (weak) bottom makes the score alone dip below -1 now and then; the
+  reference, a composite, and the consecutive looks of the confirmation guard against it.
 
 Observations that cannot be judged (cloud, shadow, nodata, an inundated mangrove pixel, an
 optically deep seagrass pixel, the water of a scene with a sediment plume, see
@@ -87,9 +87,8 @@ class AlertRule:
     water_mndwi_min: float = 0.0
     """Mangrove: MNDWI above this is an inundated observation (tide), not judged."""
     seagrass_score_max: float = -1.0
-    """Seagrass: scene score below this is clearly not seagrass (one tolerance beyond)."""
-    bottom_brightening: float = 2.0
-    """Seagrass: blue and green bottom signals must reach this multiple of the reference's."""
+    """Seagrass: scene score below this is clearly not seagrass (one tolerance beyond), and
+    the reference's must be above its opposite (clearly seagrass)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.confirm, bool) or not isinstance(self.confirm, int) or self.confirm < 1:
@@ -170,21 +169,18 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
     else:
         water = evidence.water
-        refl = scene_reflectance(scenes)
-        b_sig, g_sig = bottom_signal(refl, hrule, water)
-        ref_b, ref_g = (_reference(m, b, like)
-                        for m, b, like in zip(bottom_signal(months, hrule, water),
-                                              bottom_signal(base, hrule, water),
-                                              (b_sig, g_sig), strict=True))
-        # the score of the change table's rule and water, wherever the bottom shows: a
-        # single scene is noisier than the composites the table judges (assessable there
-        # only within 3 sigma), and the brightening of both bands guards against noise
-        c, offset = seagrass_offset(refl, hrule, water, gate=False)
-        judged = offset.notnull()
-        score = (c["threshold"] - offset) / c["tolerance"]
-        loss = ((score < rule.seagrass_score_max)
-                & (b_sig >= rule.bottom_brightening * ref_b)
-                & (g_sig >= rule.bottom_brightening * ref_g))
+
+        def score_of(refl):  # the change table's score, wherever the bottom shows
+            c, offset = seagrass_offset(refl, hrule, water, gate=False)
+            return (c["threshold"] - offset) / c["tolerance"]
+
+        # a single scene is noisier than the composites the table judges (assessable there
+        # only within 3 sigma): evidence is a scene clearly not seagrass where its reference
+        # composite was clearly seagrass (a class crossed, not a score wavering)
+        score = score_of(scene_reflectance(scenes))
+        ref = _reference(score_of(months), score_of(base), score)
+        judged = score.notnull()
+        loss = (score < rule.seagrass_score_max) & (ref > -rule.seagrass_score_max)
     ev = xr.where(judged, xr.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
     ev = ev.where(monitored, np.int8(NOT_OBSERVED)).astype(np.int8)
     return ev.transpose("time", "y", "x").rename("loss_evidence")

@@ -24,8 +24,10 @@ one water type misjudge every other (issue 17: 80 % of a meadow found at 2.5-5 m
    grid, ``(B_deep, C)`` linear for each. In log space (Lyzenga's own regression, which needs
    the deep water first) the deepest points, a few noise units above deep water, dominate
    through the logarithm; a low percentile of the water as deep water is right only where
-   the site holds optically deep water, and in clear water it takes a deep sand bottom for
-   deep water, which then makes deep sand look dark (tests/test_water.py). The fitted pair is
+   the site holds optically deep water (:func:`deep_plateau` then gives it, and only the
+   ratio is fitted), and in clear water it takes a deep sand bottom for deep water, which
+   then makes deep sand look dark (measured on the demo: sand at 30-45 m called seagrass).
+   The fitted pair is
    the one that makes the site's sand line straight in Lyzenga's coordinates over the depths
    the site has, which is what the index needs; it is not a measurement of the water at
    infinite depth (in clear water no site within 60 m shows that in blue).
@@ -213,32 +215,24 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
                     np.float64)
 
 
-def sand_points(hist: np.ndarray, rule, quantile: float | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def sand_points(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
     """``(green, blue)`` of the bright bottom (module doc, step 2) from a (green, blue) 2-D
     histogram: per green bin holding ``rule.min_bin_pixels``, the ``rule.sand_quantile`` of
-    blue (bin centres); ``quantile``: another quantile (the dark bottom's)."""
+    blue (bin centres)."""
     mid = centres()
     counts = hist.sum(axis=1)
     rows = np.flatnonzero(counts >= rule.min_bin_pixels)
     cum = np.cumsum(hist[rows], axis=1)
-    q = rule.sand_quantile if quantile is None else quantile
-    cols = np.argmax(cum >= q * cum[:, -1:], axis=1)
+    cols = np.argmax(cum >= rule.sand_quantile * cum[:, -1:], axis=1)
     return mid[rows], mid[cols]
 
 
-def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None,
-                  dark: tuple[np.ndarray, np.ndarray] | None = None
+def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None
                   ) -> tuple[float, float, float, float] | None:
     """Least squares of ``b = B_deep + C (g - G_deep)^r`` in reflectance (module doc, step
     3): ``(B_deep, G_deep, r, rss)``, ``0 <= B_deep < min b``, ``0 <= G_deep < min g``,
     ``C > 0``; with ``deep`` (the site's optically deep water, :func:`deep_plateau`) only
-    ``r`` and ``C``; with ``dark`` points (a dark bottom's, :func:`fit_water`) a second curve
-    of its own ``C`` through the same deep water with the same ``r``: two bottoms fading
-    towards one deep water pin it where one bottom alone leaves it free. None when no grid
-    point gives such a fit."""
-    if dark is not None and len(dark[0]) >= 3 and deep is None:
-        return _fit_two_lines(g, b, *dark)
+    ``r`` and ``C``. None when no grid point gives such a fit."""
     g, b = np.asarray(g, np.float64), np.asarray(b, np.float64)
     if deep is not None:
         keep = (g > deep[1]) & (b > deep[0])
@@ -269,28 +263,6 @@ def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None
         i = int(np.argmin(rss))
         if np.isfinite(rss[i]) and (best is None or rss[i] < best[3]):
             best = (float(bd[i]), float(deep_g[i]), float(r), float(rss[i]))
-    return best
-
-
-def _fit_two_lines(g, b, g2, b2) -> tuple[float, float, float, float] | None:
-    """:func:`fit_sand_line` of two curves sharing ``B_deep``, ``G_deep`` and ``r``."""
-    g, b, g2, b2 = (np.asarray(a, np.float64) for a in (g, b, g2, b2))
-    top = min(g.min(), g2.min())
-    target = np.concatenate([b, b2])
-    best = None
-    for gd in np.linspace(0.0, top, _DEEP_STEPS // 4, endpoint=False):
-        for r in _R_GRID:
-            design = np.zeros((g.size + g2.size, 3))
-            design[:, 0] = 1.0
-            design[:g.size, 1] = (g - gd) ** r
-            design[g.size:, 2] = (g2 - gd) ** r
-            coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-            bd, c1, c2 = coef
-            if not (0 <= bd < min(b.min(), b2.min()) and c1 > 0 and c2 > 0):
-                continue
-            rss = float(((design @ coef - target) ** 2).sum())
-            if best is None or rss < best[3]:
-                best = (float(bd), float(gd), float(r), rss)
     return best
 
 
@@ -341,14 +313,7 @@ def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.n
     deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
     fit = fit_sand_line(g, b, deep) if deep is not None else None
     if fit is None:
-        # a dark bottom where the site has one: per green bin, the blue of its darkest
-        # tenth where clearly below the sand's (a meadow is a tenth to a third as bright)
-        g2, b2 = sand_points(hist, rule, 0.1)
-        idx = np.searchsorted(g, g2).clip(0, len(g) - 1)
-        keep = (g[idx] == g2) & (b2 < 0.7 * b[idx])
-        fit = fit_sand_line(g, b, dark=(g2[keep], b2[keep]))
-        if fit is None:
-            fit = fit_sand_line(g, b)
+        fit = fit_sand_line(g, b)
     if fit is None:
         return default
     bd, gd, r, _ = fit
