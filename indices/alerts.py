@@ -15,10 +15,11 @@ baseline composite (so seasonality and old losses do not count as new loss):
   tides flood the fringe and come back; a clearing leaves dry bare soil (MNDWI ~ -0.45).
 * seagrass: the scene's seagrass score (the change table's rule and the site's water,
   :func:`indices.habitat.seagrass_offset`, wherever the bottom shows) says clearly not
-  seagrass (< ``seagrass_score_max``) *and* the reference composite's says clearly seagrass
-  (> ``-seagrass_score_max``): a class crossed, both beyond the band of doubt. A scene's
-  noise on a deep (weak) bottom makes the score alone dip below -1 now and then; the
-  reference, a composite, and the consecutive looks of the confirmation guard against it.
+  seagrass (< ``seagrass_score_max``) *and* the bottom got brighter: the deglinted blue
+  bottom signal is at least ``bottom_brightening`` times the reference's, the green not
+  darker. Sand under a lost meadow is several times brighter than the meadow at any depth
+  (most in blue); a scene's noise on a deep (weak) bottom makes the score alone dip below
+  -1 now and then, but seldom doubles the blue signal with it.
 
 Observations that cannot be judged (cloud, shadow, nodata, an inundated mangrove pixel, an
 optically deep seagrass pixel, the water of a scene with a sediment plume, see
@@ -87,8 +88,10 @@ class AlertRule:
     water_mndwi_min: float = 0.0
     """Mangrove: MNDWI above this is an inundated observation (tide), not judged."""
     seagrass_score_max: float = -1.0
-    """Seagrass: scene score below this is clearly not seagrass (one tolerance beyond), and
-    the reference's must be above its opposite (clearly seagrass)."""
+    """Seagrass: scene score below this is clearly not seagrass (one tolerance beyond)."""
+    bottom_brightening: float = 2.0
+    """Seagrass: the blue bottom signal must reach this multiple of the reference's (and the
+    green at least the reference's)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.confirm, bool) or not isinstance(self.confirm, int) or self.confirm < 1:
@@ -169,18 +172,21 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
     else:
         water = evidence.water
-
-        def score_of(refl):  # the change table's score, wherever the bottom shows
-            c, offset = seagrass_offset(refl, hrule, water, gate=False)
-            return (c["threshold"] - offset) / c["tolerance"]
-
-        # a single scene is noisier than the composites the table judges (assessable there
-        # only within 3 sigma): evidence is a scene clearly not seagrass where its reference
-        # composite was clearly seagrass (a class crossed, not a score wavering)
-        score = score_of(scene_reflectance(scenes))
-        ref = _reference(score_of(months), score_of(base), score)
+        refl = scene_reflectance(scenes)
+        b_sig, g_sig = bottom_signal(refl, hrule, water)
+        ref_b, ref_g = (_reference(m, b, like)
+                        for m, b, like in zip(bottom_signal(months, hrule, water),
+                                              bottom_signal(base, hrule, water),
+                                              (b_sig, g_sig), strict=True))
+        # the change table's score, wherever the bottom shows (a single scene is noisier
+        # than the composites the table judges, assessable there only within 3 sigma), and
+        # the bottom brighter in blue, where sand and seagrass differ most (~7 x against
+        # ~3 x in green, Maritorena et al. 1994), and not darker in green
+        c, offset = seagrass_offset(refl, hrule, water, gate=False)
+        score = (c["threshold"] - offset) / c["tolerance"]
         judged = score.notnull()
-        loss = (score < rule.seagrass_score_max) & (ref > -rule.seagrass_score_max)
+        loss = ((score < rule.seagrass_score_max)
+                & (b_sig >= rule.bottom_brightening * ref_b) & (g_sig >= ref_g))
     ev = xr.where(judged, xr.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
     ev = ev.where(monitored, np.int8(NOT_OBSERVED)).astype(np.int8)
     return ev.transpose("time", "y", "x").rename("loss_evidence")

@@ -1,4 +1,4 @@
-"""Intertidal context of mangrove: canopy connected to where the time series saw the tide.
+"""Coastal context of mangrove: canopy connected to the coast's water the time series saw.
 
 Mangroves are intertidal forests: they grow between mean sea level and the highest tides,
 fringing tidal flats and creeks. A spectral index alone does not know that: on real
@@ -21,16 +21,20 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
    floodplains and paddies);
 2. the intertidal zone *opened* with a 3 x 3 square: one-pixel rings of mixed pixels at the
    edge of a lake or a river, which flip with noise, are not a tidal flat;
-3. the *tidal flat*: the part of that zone connected through itself (within ``reach``) to
-   water that was always wet and is at least ``2 * SEA_HALF_WIDTH_M`` across (sea, estuary,
-   wide channel): flooded paddies and ponds inland flip too, but lie away from the sea;
-4. the flat *widened* by ``shore_gap_m``: sun-synchronous satellites see a biased part of the
-   tidal range and seldom the highest tides (Bishop-Taylor et al. 2019, Estuar. Coast. Shelf
-   Sci. 223:115-128, doi:10.1016/j.ecss.2019.03.006), so the upper intertidal, where the
-   canopy starts, may never be seen wet;
+3. the *coast's water*: the sea (water never seen dry, at least ``2 * SEA_HALF_WIDTH_M``
+   across: sea, estuary, wide channel, seen ``min_views`` times on average around) and what
+   was ever seen wet connected to it through itself within ``reach`` (flats, creeks); the
+   *tidal flat* is the intertidal zone inside it (flooded paddies and ponds inland flip too,
+   but lie away from the sea). Exposed tidal mud often reads wet at low tide (saturated),
+   so the flats are taken from "ever wet", not only from "seen both ways";
+4. the coast's edge *widened* by ``shore_gap_m``: sun-synchronous satellites see a biased
+   part of the tidal range and seldom the highest tides (Bishop-Taylor et al. 2019,
+   Estuar. Coast. Shelf Sci. 223:115-128, doi:10.1016/j.ecss.2019.03.006), so the upper
+   intertidal, where the canopy starts, may never be seen wet;
 5. canopy *connected* to that shore: pixels reached from it through spectral candidates
    (8-connected, at most ``reach_m`` of path), so a belt of forest is mangrove as a whole and
-   a field of look-alike grass inland is not.
+   a field of look-alike grass inland is not. A lake's shore is a shore here too (a limit:
+   no tide model is at hand to tell them apart).
 
 A single scene has no tidal evidence (it shows one water line), so it gives no intertidal
 zone and no mangrove: mangrove needs a time series (the site's baseline), of at least two

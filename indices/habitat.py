@@ -52,9 +52,11 @@ class MangroveRule:
     flooded flats out (MVI explodes where SWIR1 ~ G over water).
 
     Context (:mod:`indices.context`): a spectral candidate is mangrove only where it is
-    connected to an intertidal zone the time series saw wet and dry (``min_views`` clear
-    views, widened by ``shore_gap_m``, reached within ``reach_m`` through candidates).
-    Outside it the score is ``-CONTEXT_SCORE``: confidently not mangrove.
+    connected to the coast's water the baseline's series saw (the sea never seen dry, and
+    the flats and creeks seen wet; the edge widened by ``shore_gap_m``, reached within
+    ``reach_m`` through candidates; a series of ``min_views`` clear views at least). On the
+    tidal flat itself NDVI alone decides. Outside it the score is ``-CONTEXT_SCORE``:
+    confidently not mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of each threshold for MVI and
     0.08 for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a
