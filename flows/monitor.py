@@ -21,12 +21,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from aoi import Site, load_sites
+from aoi import Site, calibration_input, load_sites
 from flows.config import RunConfig, load_config, make_source
 from flows.results import RunRecord, read_table, run_lock, write_rows, write_run_record
 from flows.results.alerts import write_alerts
 from flows.results.carbon import read_accuracy, read_year_maps, same_rows
 from flows.results.maps import write_site_maps
+from flows.results.rules import calibration_key, fitted_rule_id, remember_rule
 from flows.runtime import progress
 from flows.runtime.termination import raise_termination_behind, redeliver_swallowed_termination
 from flows.site import (
@@ -46,6 +47,7 @@ from flows.site.carbon import (
 )
 from flows.sources import SceneRef, Source
 from indices.carbon_factors import FactorSet
+from indices.habitat import RULES
 
 __all__ = ["SitesFailed", "make_source", "monitor_sites", "run_monitoring"]
 
@@ -70,9 +72,11 @@ def search_scenes(source: Source, site: Site, start: dt.date, end: dt.date) -> l
 
 @task(name="plan-site", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date | None,
-                   full: bool) -> SitePlan:
+                   full: bool, rule_id: str | None = None) -> SitePlan:
     stored = read_table(out, "observations", site.id)
-    plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full)
+    rules = read_table(out, "change", site.id)
+    plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full,
+                     rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None)
     logger = get_run_logger()
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
@@ -80,6 +84,20 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
         logger.info("%s: %d new scenes, months from %s to update", site.id,
                     len(plan.new_scene_ids), plan.since)
     return plan
+
+
+def site_rule(out: Path, site: Site, scenes: list[SceneRef]) -> tuple[str | None, str | None]:
+    """``(rule_id, calibration key)`` of ``site`` before it is computed: its habitat's default
+    rule, or for a calibrated site the rule last fitted to the same input and baseline
+    (:mod:`flows.results.rules`; None when not fitted yet, so that the site is recomputed)."""
+    default = RULES[site.habitat].rule_id
+    source = calibration_input(site)
+    if source is None:
+        return default, None
+    baseline = [s.scene_id for s in scenes
+                if site.baseline_start <= s.datetime.date() <= site.baseline_end]
+    key = calibration_key(source.path, baseline, default)
+    return fitted_rule_id(out, site.id, key), key
 
 
 def _drop_maps(tables: SiteTables) -> None:
@@ -257,8 +275,10 @@ def monitor_sites(
             scenes = search_scenes(source, site, first, last)
             entry["scenes_found"] = len(scenes)
             progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
-            plan = plan_site_task(config.out, site, scenes, config.start, full)
+            rule_id, calibration_key = site_rule(config.out, site, scenes)
+            plan = plan_site_task(config.out, site, scenes, config.start, full, rule_id)
             entry["scenes_new"] = len(plan.new_scene_ids)
+            entry["rule_id"] = rule_id
             if plan.up_to_date:
                 entry["status"] = "skipped"
                 entry["reason"] = ("no new scenes" if scenes else
@@ -269,6 +289,10 @@ def monitor_sites(
             tables = compute_site(source, site, scenes, config, end, run_id, plan)
             written = write_results(config.out, tables, site, plan.since)
             _drop_maps(tables)
+            entry.update(tables.evidence, rule_id=tables.evidence["rule"]["rule_id"])
+            if calibration_key is not None:
+                remember_rule(config.out, site.id, calibration_key, entry["rule_id"],
+                              tables.evidence)
         except Exception as exc:  # per-site isolation: record, carry on with the others
             raise_termination_behind(exc)
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]
