@@ -497,7 +497,7 @@ def _child(args: argparse.Namespace) -> int:
         elif mode == "pipeline":  # what `bluecarbon run` does for the site, products included
             import tempfile
 
-            from flows.maps import write_site_maps
+            from flows.results.maps import write_site_maps
 
             tables = site_tables(site, source, scenes, start=None, end=last, run_id="bench",
                                  chunks=chunks, products=True)

@@ -26,7 +26,7 @@ Sections:
                   xarray-spatial's NDVI, per index-pixel, on the 8192² in-memory cube of
                   :mod:`benchmarks.run` (``--smoke``: 1024²).
 ``tile-paths``    (with ``tile`` in ``--sizes``) the whole tile's site computation
-                  (``flows.pipeline.site_tables`` with products, maps written) against its
+                  (``flows.site.site_tables`` with products, maps written) against its
                   observation path (``scene_statistics``), fresh processes, as
                   ``benchmarks.run``'s tile section runs them, on the same COGs.
 

@@ -120,9 +120,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                                           "(default: IPCC Tier 1 defaults and site properties)")
 
 
-def _run_config(args: argparse.Namespace) -> tuple[Any, list]:
+def _run_config(args: argparse.Namespace, warnings: list[str] | None = None
+                ) -> tuple[Any, list]:
     """The run settings of ``run`` or ``serve`` and the sites, checked: ConfigError,
-    SitesError or FactorsError (one line) on bad input, before any work."""
+    SitesError or FactorsError (one line) on bad input, before any work; the sites'
+    plausibility warnings are added to ``warnings``."""
     from aoi import load_sites
     from flows.config import check_period, load_config
     from flows.site.carbon import site_factor_sets
@@ -135,7 +137,7 @@ def _run_config(args: argparse.Namespace) -> tuple[Any, list]:
         "factors": args.factors,
     }
     config = load_config(args.config, **overrides)
-    sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
+    sites = load_sites(config.sites, max_area_ha=config.max_area_ha, warnings=warnings)
     check_period(config, sites)
     site_factor_sets(sites, config.factors)  # bad carbon factors
     return config, sites
@@ -196,19 +198,48 @@ def _fail(message: str) -> int:
 
 
 def _cmd_sites_validate(args: argparse.Namespace) -> int:
-    from aoi import DEFAULT_MAX_AREA_HA, SitesError, load_sites
+    from aoi import DEFAULT_MAX_AREA_HA, CalibrationError, SitesError, load_sites
     from flows.config import ConfigError, check_sites_path
 
+    warnings: list[str] = []
     try:
         check_sites_path(args.path)  # a FIFO or /dev/zero would never finish reading
-        sites = load_sites(args.path, max_area_ha=args.max_area_ha or DEFAULT_MAX_AREA_HA)
-    except (SitesError, ConfigError) as exc:
+        sites = load_sites(args.path, max_area_ha=args.max_area_ha or DEFAULT_MAX_AREA_HA,
+                           warnings=warnings)
+        calibrations = [_calibration_line(site) for site in sites]
+    except (SitesError, ConfigError, CalibrationError) as exc:
         return _fail(str(exc))
-    for site in sites:
+    for site, calibration in zip(sites, calibrations, strict=True):
         print(f"ok  {site.id:<40} {site.habitat:<9} {site.area_ha:10.1f} ha  "
               f"baseline {site.baseline_start}..{site.baseline_end}")
+        if calibration:
+            print(f"    calibration: {calibration}")
     print(f"{len(sites)} site(s) valid")
+    _warn(warnings)
     return EXIT_OK
+
+
+def _warn(warnings: list[str]) -> None:
+    for line in warnings:
+        print(f"bluecarbon: warning: {line}", file=sys.stderr)
+
+
+def _calibration_line(site: Any) -> str | None:
+    """What ``sites validate`` says of a site's calibration input (:mod:`aoi.calibration`);
+    raises ``CalibrationError`` (one line) for input a run would refuse."""
+    from aoi import CalibrationError, calibration_input, load_calibration_polygons
+
+    source = calibration_input(site)
+    if source is None:
+        return None
+    if source.kind == "raster":
+        if not source.path.is_file():
+            raise CalibrationError(f"site {site.id!r}: calibration {source.path}: no such file")
+        return f"reference raster {source.path.name} (value 1 = {site.habitat})"
+    polygons = load_calibration_polygons(source.path, site)
+    counts = [sum(p.habitat is h for p in polygons.polygons) for h in (True, False)]
+    return (f"{counts[0]} habitat / {counts[1]} not_habitat polygons ({source.path.name})"
+            + "".join(f"; {note}" for note in polygons.notes))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -216,10 +247,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from flows.config import ConfigError
     from flows.site.carbon import FactorsError
 
+    warnings: list[str] = []
     try:
-        config, sites = _run_config(args)
+        config, sites = _run_config(args, warnings)
     except (ConfigError, SitesError, FactorsError) as exc:
         return _fail(str(exc))
+    _warn(warnings)  # once, before the progress display
 
     from flows.runtime.prefect import configured_api_url
 
@@ -356,11 +389,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from flows.site.carbon import FactorsError
     from flows.sources import SourceError
 
+    warnings: list[str] = []
     try:
-        config, _ = _run_config(args)
+        config, _ = _run_config(args, warnings)
         make_source(config)  # Prefect-free: Prefect reads its settings once, at import
     except (ConfigError, SitesError, SourceError, FactorsError) as exc:
         return _fail(str(exc))
+    _warn(warnings)
     try:
         serve(deployment_parameters(config), deliver=bool(args.deliver))
     except ServerFailed as exc:

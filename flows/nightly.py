@@ -102,12 +102,14 @@ def search_scenes(source: Source, site: Site, start: dt.date, end: dt.date) -> l
 
 
 def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date | None,
-                   full: bool) -> SitePlan:
+                   full: bool, rule_id: str | None = None) -> SitePlan:
     from flows.results import read_table
     from flows.site import plan_site
 
     stored = read_table(out, "observations", site.id)
-    plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full)
+    rules = read_table(out, "change", site.id)
+    plan = plan_site(scenes, stored, report_from=start or site.baseline_start, full=full,
+                     rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None)
     logger = run_logger()
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
@@ -115,6 +117,24 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
         logger.info("%s: %d new scenes, months from %s to update", site.id,
                     len(plan.new_scene_ids), plan.since)
     return plan
+
+
+def site_rule(out: Path, site: Site, scenes: list[SceneRef]) -> tuple[str | None, str | None]:
+    """``(rule_id, calibration key)`` of ``site`` before it is computed: its habitat's default
+    rule, or for a calibrated site the rule last fitted to the same input and baseline
+    (:mod:`flows.results.rules`; None when not fitted yet, so that the site is recomputed)."""
+    from aoi import calibration_input
+    from flows.results.rules import calibration_key, fitted_rule_id
+    from indices.habitat import RULES
+
+    default = RULES[site.habitat].rule_id
+    source = calibration_input(site)
+    if source is None:
+        return default, None
+    baseline = [s.scene_id for s in scenes
+                if site.baseline_start <= s.datetime.date() <= site.baseline_end]
+    key = calibration_key(source.path, baseline, default)
+    return fitted_rule_id(out, site.id, key), key
 
 
 def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: RunConfig,
@@ -320,8 +340,10 @@ def run_sites(config: RunConfig, *, full: bool = False, run_id: str | None = Non
             scenes = call["search_scenes"](source, site, first, last)
             entry["scenes_found"] = len(scenes)
             progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
-            plan = call["plan_site_task"](config.out, site, scenes, config.start, full)
+            rule_id, calibration_key = site_rule(config.out, site, scenes)
+            plan = call["plan_site_task"](config.out, site, scenes, config.start, full, rule_id)
             entry["scenes_new"] = len(plan.new_scene_ids)
+            entry["rule_id"] = rule_id
             if plan.up_to_date:
                 entry["status"] = "skipped"
                 entry["reason"] = ("no new scenes" if scenes else
@@ -333,6 +355,12 @@ def run_sites(config: RunConfig, *, full: bool = False, run_id: str | None = Non
                                           min(SITE_WORKERS, len(sites)))
             written = call["write_results"](config.out, tables, site, plan.since)
             _drop_maps(tables)
+            entry.update(tables.evidence, rule_id=tables.evidence["rule"]["rule_id"])
+            if calibration_key is not None:
+                from flows.results.rules import remember_rule
+
+                remember_rule(config.out, site.id, calibration_key, entry["rule_id"],
+                              tables.evidence)
         except Exception as exc:  # per-site isolation: record, carry on with the others
             raise_termination_behind(exc)
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]

@@ -371,7 +371,8 @@ def _pixel_function(symbols: tuple[str, ...],
 def reduce_kernel(symbols: tuple[str, ...],
                   outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
                   valid_scl: tuple[int, ...] | None, *, where: bool = False,
-                  prelude: tuple[str, ...] = (), counts: tuple[str, ...] = ()):
+                  prelude: tuple[str, ...] = (), counts: tuple[str, ...] = (),
+                  constants: tuple[str, ...] = ()):
     """Compile (once per argument tuple) a kernel that reduces indices to sums in one pass.
 
     No index layer is written. Per pixel, a strict-IEEE function computes each index exactly
@@ -414,16 +415,22 @@ def reduce_kernel(symbols: tuple[str, ...],
         (DN), ``<S>`` (reflectance), ``sv`` (SCL value), ``m`` (SCL valid), ``inside``
         (site), ``mi`` (both), ``v_<name>`` (index value; garbage where not ``ok_<name>``)
         and ``ok_<name>`` (counted: ``mi``, the index's bands nonzero and its denominators
-        nonzero, i.e. where :func:`fused_kernel` gives a number); ``f32``, ``np``.
+        nonzero, i.e. where :func:`fused_kernel` gives a number); ``f32``, ``np``; and
+        ``c_<name>`` for each of ``constants``.
+    constants
+        Names of float32 values given at run time (a site's water parameters): the kernel
+        then takes ``consts (len(constants),) float32`` after ``offsets``, and one compiled
+        kernel serves every site.
 
     Arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], [site (Y, X) uint8],
-    offsets (T,) int, out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
+    offsets (T,) int, [consts], out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
     of ``out`` gets, per index, the sum of its counted values and their number, then each
     count.
     """
     names, body, results = _pixel_function(symbols, outputs, valid_scl, where=where,
                                            prelude=prelude, counts=counts)
     width = len(results)
+    cnames = [f"c_{c}" for c in constants]
     # value * weight summed in the loop, where ``contract`` makes it one FMA (~6 %)
     adds = [f"p_{j} += q[{j}] * q[{j + 1}]" if j < 2 * len(outputs) and j % 2 == 0
             else f"p_{j} += q[{j}]" for j in range(width)]
@@ -434,7 +441,20 @@ def reduce_kernel(symbols: tuple[str, ...],
         + (["site"] if where else [])
     slices = [f"{a}[t, y]" for a in args[:len(symbols) + (valid_scl is not None)]] \
         + (["site[y]"] if where else [])
-    src = (_DN_REDUCE_TEMPLATE.replace("__PIXARGS__", ", ".join(names))
+    template = _DN_REDUCE_TEMPLATE
+    if constants:  # values read once a row, passed to the (inlined) pixel function
+        template = (template.replace("off):\n__PIXBODY__", "off, __CNAMES__):\n__PIXBODY__")
+                    .replace("def row(__ROWARGS__, off, o):",
+                             "def row(__ROWARGS__, off, cs, o):\n__CLOADS__")
+                    .replace("q = pixel(__LOADS__, off)", "q = pixel(__LOADS__, off, __CNAMES__)")
+                    .replace("def fused(__ARGS__, offsets, out):",
+                             "def fused(__ARGS__, offsets, cs, out):")
+                    .replace("np.float32(offsets[t]), out[r])",
+                             "np.float32(offsets[t]), cs, out[r])")
+                    .replace("__CNAMES__", ", ".join(cnames))
+                    .replace("__CLOADS__", _indent([f"{c} = cs[{i}]" for i, c in
+                                                    enumerate(cnames)], 4)))
+    src = (template.replace("__PIXARGS__", ", ".join(names))
            .replace("__PIXBODY__", _indent(body, 4))
            .replace("__RESULTS__", ", ".join(results))
            .replace("__ROWARGS__", ", ".join(rows))

@@ -21,7 +21,7 @@ import ast
 import dataclasses
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dask.array as da
@@ -343,6 +343,9 @@ class _ReduceBlock:
     where: bool
     prelude: tuple[str, ...] = ()
     counts: tuple[str, ...] = ()
+    constants: tuple[str, ...] = ()
+    """Names of the run-time constants (a site's water parameters), given as a last
+    ``(len(constants),)`` float32 argument."""
     parallel: bool = False
     """Run the kernel on every core (a direct numpy call). In a dask task it runs on the task's
     thread: dask keeps one task running a core, and serial kernels need no launch lock, no
@@ -357,36 +360,44 @@ class _ReduceBlock:
 
     def __dask_tokenize__(self) -> tuple:
         return ("bluecarbon-sums", self.symbols, self.outputs, self.valid_scl, self.where,
-                self.prelude, self.counts, self.parallel)
+                self.prelude, self.counts, self.constants, self.parallel)
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
         kernel = _kernels.reduce_kernel(self.symbols, self.outputs, self.valid_scl,
                                         where=self.where, prelude=self.prelude,
-                                        counts=self.counts)
+                                        counts=self.counts, constants=self.constants)
+        consts = ()
+        if self.constants:
+            *blocks, values = blocks
+            consts = (np.ascontiguousarray(values, dtype=np.float32),)
         *layers, offsets = blocks
         args = [np.ascontiguousarray(b) for b in layers]
         if self.where:
             args[-1] = np.ascontiguousarray(args[-1], dtype=np.uint8)
         T, Y, _ = args[0].shape
         out = np.empty((T * Y, self.width), np.float64)
-        offsets = np.ascontiguousarray(offsets, dtype=np.int32)
+        offsets = [np.ascontiguousarray(offsets, dtype=np.int32), *consts]
         if out.size and self.parallel:
             with _kernels.KERNEL_LOCK:
-                kernel(*args, offsets, out)
+                kernel(*args, *offsets, out)
         elif out.size:
-            kernel.serial(*args, offsets, out)
+            kernel.serial(*args, *offsets, out)
         # rows -> chunk: exact for counts (integers below 2**53), float64 for sums
         return out.reshape(T, Y, self.width).sum(axis=1)[:, np.newaxis, np.newaxis, :]
 
 
 def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | None = None,
               mask: bool = True, extra_symbols: Sequence[str] = (), prelude: Sequence[str] = (),
-              counts: Sequence[str] = ()) -> tuple[object, list[str]]:
+              counts: Sequence[str] = (), constants: Mapping[str, float] | None = None
+              ) -> tuple[object, list[str]]:
     """Sums and counts of indices (and per-pixel counts) per scene of a DN cube, reduced
     inside one fused kernel per chunk: ``(array (time, width) float64, index names in kernel
     order)``, lazy when the cube is dask-backed. Columns as in
     :func:`indices._kernels.reduce_kernel`; ``extra_symbols`` are bands read for ``prelude``
-    and ``counts`` only. For :func:`index_sums` and :mod:`indices.summary`."""
+    and ``counts`` only; ``constants``: float32 values the prelude and counts read as
+    ``c_<name>`` (:func:`indices._kernels.reduce_kernel`; numbers, or 0-d arrays, lazy or
+    not, cast to float32). For :func:`index_sums` and
+    :mod:`indices.summary`."""
     ordered = [n for n in INDICES if n in _resolve(names)] if names else []
     outputs = tuple((n, *kernel_expression(n)) for n in ordered)
     symbols = tuple(s for s in SYMBOLS
@@ -408,18 +419,34 @@ def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | N
             raise ValueError(f"where must be a (y, x) mask of the cube's grid "
                              f"{(cube.sizes['y'], cube.sizes['x'])}, got {dict(where.sizes)}")
         site = where.transpose("y", "x").data
-        site = (site.astype(np.uint8) if isinstance(site, da.Array)
-                else np.ascontiguousarray(site, dtype=bool).view(np.uint8))
+        # a uint8 mask passes as it is (bits beyond the first are for ``counts``: nonzero is
+        # inside); anything else is a boolean mask
+        if isinstance(site, da.Array):
+            site = site if site.dtype == np.uint8 else site.astype(bool).astype(np.uint8)
+        else:
+            site = (np.ascontiguousarray(site) if np.asarray(site).dtype == np.uint8
+                    else np.ascontiguousarray(site, dtype=bool).view(np.uint8))
         args.append((site, ("y", "x")))
+    constants = dict(constants or {})
     block = _ReduceBlock(symbols, outputs, VALID_SCL if mask else None, where is not None,
-                         tuple(prelude), tuple(counts))
-    if not any(isinstance(a, da.Array) for a, _ in args + [(off, ())]):
+                         tuple(prelude), tuple(counts), tuple(constants))
+    values = [v.data if isinstance(v, xr.DataArray) else v for v in constants.values()]
+    lazy = any(isinstance(v, da.Array) for v in values)
+    if not lazy and not any(isinstance(a, da.Array) for a, _ in args + [(off, ())]):
         block = dataclasses.replace(block, parallel=True)
-        return block(*(np.asarray(a) for a, _ in args), np.asarray(off))[:, 0, 0, :], ordered
+        extra = [np.array([np.float32(v) for v in values], np.float32)] if constants else []
+        return (block(*(np.asarray(a) for a, _ in args), np.asarray(off), *extra)[:, 0, 0, :],
+                ordered)
     flat = [x for a, ind in args for x in (da.asarray(a), ind)]
-    parts = da.blockwise(block, ("t", "y", "x", "k"), *flat, da.asarray(off), ("t",),
+    extra = []
+    if constants:  # one small array every block reads whole
+        stacked = (da.stack([da.asarray(v, dtype=np.float32).reshape(()) for v in values])
+                   if lazy else np.array([np.float32(v) for v in values], np.float32))
+        extra = [da.asarray(stacked).rechunk(-1), ("c",)]
+    parts = da.blockwise(block, ("t", "y", "x", "k"), *flat, da.asarray(off), ("t",), *extra,
                          new_axes={"k": block.width}, adjust_chunks={"y": 1, "x": 1},
-                         dtype=np.float64, meta=np.empty((0, 0, 0, 0), np.float64))
+                         concatenate=True, dtype=np.float64,
+                         meta=np.empty((0, 0, 0, 0), np.float64))
     return _sum_blocks(parts), ordered
 
 

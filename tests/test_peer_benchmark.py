@@ -37,7 +37,7 @@ def small_job(tmp_path_factory):
 
 def _bluecarbon_final(catalog: Path, sites: Path) -> dict:
     from aoi import load_sites
-    from flows.pipeline import load_range, site_tables
+    from flows.site import load_range, site_tables
     from flows.sources.stac import StacSource
 
     (site,) = load_sites(sites)

@@ -1,7 +1,7 @@
 """The month walk of a site, month by month (``site_tables(walk="stream")``, what a site too
 large for the in-memory walk gets) gives the rows and maps of the in-memory walk, bit for bit,
 and both give the numbers of the lazy API (``indices.summary.monthly_change``,
-``flows.maps.site_maps``: one dask task a walk); ``walk="auto"`` picks it only when the
+``flows.site.site_maps``: one dask task a walk); ``walk="auto"`` picks it only when the
 in-memory walk would not fit, and refuses a site that would not fit either way.
 Memory: tests/test_memory.py."""
 
@@ -95,7 +95,7 @@ def test_month_by_month_gives_the_rows_and_maps_of_the_whole_walk(site_id, scena
     assert set(rows.index) <= set(periods) and len(rows) >= len(periods) - 1
     for column in ("extent_ha", "gain_ha", "loss_ha", "extent_ci_low_ha", "loss_ci_high_ha",
                    "canopy_20_50_ha", "habitat_ndvi_mean", "valid_fraction",
-                   "baseline_observed_fraction"):
+                   "baseline_observed_fraction", "assessable_fraction"):
         want = pd.Series(np.round(table[column].values, 6), index=periods)[rows.index]
         if SITES[site_id].habitat != "mangrove" and column.startswith("canopy"):
             continue
@@ -166,8 +166,9 @@ def test_month_by_month_in_strips_gives_the_rows_and_maps_of_the_whole_walk(site
     assert strips.alerts.rows.equals(stream.alerts.rows)
     for product in ("class", "change"):
         np.testing.assert_array_equal(strips.maps[product].values, stream.maps[product].values)
-    if scenario is PLUMES:  # patches of gain and loss crossing strip edges
-        assert strips.change["gain_ha"].max() > 1 and strips.change["loss_ha"].max() > 4
+    if scenario is PLUMES:  # a patch of change crossing strip edges (rows of 37 px): the
+        # planted loss of meadow (the seagrass demo plants no gain; it had a false one once)
+        assert strips.change["loss_ha"].max() > 3
     memory = site_tables(site, source, scenes, start=None, end=END, run_id="r", walk="memory")
     assert strips.change.equals(memory.change)
 

@@ -137,9 +137,10 @@ CHANGE_ADDED_COLUMNS = (
     "gain_ci_low_ha", "gain_ci_high_ha", "loss_ci_low_ha", "loss_ci_high_ha",
     "baseline_observed_fraction", "canopy_20_50_ha", "canopy_50_80_ha", "canopy_80_100_ha",
     "turbid", "habitat_ndvi_mean", "restored_ndvi_mean", "recovery_ratio",
-    "canopy_closure_period",
+    "canopy_closure_period", "assessable_fraction", "rule_id",
 )
-"""Columns of ``change`` beyond the contract in design.md (issue 6: science)."""
+"""Columns of ``change`` beyond the contract in design.md (issue 6: science; issue 17: the
+share of the site the habitat could be judged on, and the rule that judged it)."""
 CARBON_ADDED_COLUMNS = (
     "change_conservative_tco2e", "change_uncertainty_90_pct", "baseline_stock_tco2e",
     "baseline_stock_ci_low_tco2e", "baseline_stock_ci_high_tco2e", "area_source",
@@ -209,6 +210,9 @@ TABLES: dict[str, TableSpec] = {
                 ("canopy_closure_period", pa.date32()),
                 ("processing_version", _STR),
                 ("run_id", _STR),
+                # added columns (issue 17): assessable share of the site, the rule's id
+                ("assessable_fraction", _F64),
+                ("rule_id", _STR),
             ],
             "change",
         ),

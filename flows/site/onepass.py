@@ -28,8 +28,9 @@ import xarray as xr
 
 from aoi import Site
 from flows.runtime.memory import trim_memory
-from flows.site.walks import as_month, month_layers, walk_computed
+from flows.site.walks import as_month, fractions, month_layers, walk_computed
 from indices.alerts import DEFAULT_RULE, AlertScan, mangrove_evidence
+from indices.evidence import SiteEvidence
 from indices.spectral import compute_indices
 from indices.summary import monthly_inputs
 
@@ -52,17 +53,19 @@ class _Batch:
 
 
 def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-              pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+              pixel_area_ha: float, mmu_ha: float, maps: bool,
+              evidence: SiteEvidence | None = None) -> tuple:
     """``lazy`` (per-scene statistics and fetch status of the whole cube; no alert state: with
     ``maps``, the alerts are judged here) and the monthly table (and maps and alerts),
     walking the months in batches of one ``dask.compute`` each, every scene read once (see
-    the module doc). Returns what the other walks return: ``(per_scene, status,
-    alert_state, monthly, maps)``."""
+    the module doc). ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence`,
+    as for the other walks. Returns what they return: ``(per_scene, status, alert_state,
+    monthly, maps)``."""
     if site.habitat != "mangrove":
         raise ValueError(f"walk='once' is for mangrove sites; {site.id} is {site.habitat}")
     per_scene, status, _ = lazy
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
     periods = inputs.scores["period"].values
     times = cube["time"].values
     order = np.argsort(times, kind="stable")
@@ -82,7 +85,7 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         todo.append(compute_indices(cube.isel(time=judged), ["ndvi", "mndwi"])
                     if judged.size else None)
         if first:
-            todo.append((inputs.base, inputs.turbid, inputs.baseline_observed_fraction))
+            todo.append((inputs.base, inputs.turbid, fractions(inputs)))
         got = dask.compute(*todo)
         trim_memory()  # the chunks dask's threads freed, given back before the next batch
         batch.layers, batch.stats = [np.asarray(a) for a in got[0]], got[1]

@@ -17,6 +17,7 @@ import xarray as xr
 from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
 from flows.site.budget import WALKS, choose_walk
+from flows.site.evidence import site_evidence_of
 from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
@@ -47,6 +48,10 @@ class SiteTables:
     walk: str = "memory"
     """How the months were walked: ``"memory"`` (all at once), ``"once"`` (month by month,
     one pass), ``"stream"`` (month by month, two passes) or ``"strips"``."""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    """The site's rule, its parameters and where they came from (defaults with citations, or
+    calibration), and its fitted water or context: for the run record
+    (:func:`flows.site.evidence.site_evidence_of`)."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
@@ -88,22 +93,26 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     cube = source.load(site, scenes, chunks=chunks)
     if mode == "memory":  # month by month, a batch would be read again for each of its months
         cube = _batch_small_scenes(cube)
-    per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
+    # the rule (calibrated at the start of the run) and the baseline's evidence, computed once
+    # and read by every walk, the per-scene statistics and the alerts alike
+    evidence, record = site_evidence_of(site, cube, grid, mask)
+    per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
+                                 evidence=evidence)
     status = cube["fetch_status"] if "fetch_status" in cube else None
     alert_state = maps = None
     if products and mode != "once":  # alerts (and monthly maps), from the same cube (the
-        alert_state = alert_pixels(site, cube, mask)  # one-pass walk judges as it reads)
+        alert_state = alert_pixels(site, cube, mask, evidence=evidence)  # one pass: as read
     walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips,
               "once": walk_once}[mode]
     per_scene, status, alert_state, monthly, maps = walker(
         site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
-        mmu_ha=mmu_ha, maps=products)
+        mmu_ha=mmu_ha, maps=products, evidence=evidence)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
     obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
-                          run_id=run_id)
+                         run_id=run_id, rule_id=evidence.rule_id)
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
@@ -112,7 +121,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     if alert_state is not None:
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
-                      len(scenes), failed, alerts, maps, walk=mode)
+                      len(scenes), failed, alerts, maps, walk=mode, evidence=record)
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:
