@@ -62,7 +62,8 @@ from pystac.extensions.projection import ProjectionExtension  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from indices.habitat import RULES  # noqa: E402
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context  # noqa: E402
+from indices.habitat import CONTEXT_SCORE, RULES  # noqa: E402
 
 BANDS = ("green", "red", "nir", "swir16")  # B03 B04 B08 B11: what NDVI and MVI read
 CLEAR_SCL = (2, 4, 5, 6, 7)  # not no-data, defective, shadow, cloud, cirrus or snow
@@ -98,13 +99,30 @@ def bn_median(group: xr.Dataset) -> xr.Dataset:
                           kwargs={"axis": -1}, dask="parallelized", output_dtypes=[np.float32])
 
 
-def mangrove_class(c: xr.Dataset) -> xr.DataArray:
-    """int8: 1 mangrove, 0 not, -1 not seen, with bluecarbon's thresholds."""
+def mangrove_codes(c: xr.Dataset, context: xr.DataArray) -> xr.DataArray:
+    """int8 per pixel of composite ``c``: -1 not seen, else bit 0 mangrove (score > 0) and
+    bit 1 a confident look (``|score| >= 1``), by bluecarbon's mangrove rule: the spectral
+    score (NDVI floor and the MVI range, each over its tolerance) where the site's intertidal
+    ``context`` (of its baseline) says connected canopy, NDVI alone on the tidal flat, and
+    confidently not mangrove elsewhere."""
     rule = RULES["mangrove"]
     ndvi = (c.nir - c.red) / (c.nir + c.red)
     mvi = abs(c.nir - c.green) / abs(c.swir16 - c.green)
-    mangrove = (ndvi > rule.ndvi_min) & (mvi > rule.mvi_min)
-    return xr.where(ndvi.notnull() & mvi.notnull(), mangrove.astype("int8"), np.int8(-1))
+    spectral = spectral_score(ndvi, mvi)
+    ndvi_only = (ndvi - rule.ndvi_min) / rule.ndvi_tolerance
+    score = xr.where(context == INTERTIDAL, ndvi_only,
+                     xr.where((context == CONNECTED) | spectral.isnull(), spectral,
+                              -CONTEXT_SCORE))
+    code = (score > 0).astype("int8") + 2 * (abs(score) >= 1).astype("int8")
+    return xr.where(score.notnull(), code, np.int8(-1)).astype("int8")
+
+
+def spectral_score(ndvi, mvi):
+    """The rule's spectral score: NDVI over its floor, MVI inside its range."""
+    rule = RULES["mangrove"]
+    return np.minimum(np.minimum((ndvi - rule.ndvi_min) / rule.ndvi_tolerance,
+                                 (mvi - rule.mvi_min) / rule.mvi_tolerance),
+                      (rule.mvi_max - mvi) / rule.mvi_max_tolerance)
 
 
 def drop_small(mask: np.ndarray, min_pixels: int) -> np.ndarray:
@@ -139,7 +157,8 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
     refl = xr.Dataset({b: ((ds[b].astype("float32") + offset).clip(min=0) / 10_000).where(clear)
                        for b in BANDS})
 
-    baseline = refl.sel(time=slice(str(base0), f"{base1}T23:59:59"))
+    in_base = slice(str(base0), f"{base1}T23:59:59")
+    baseline = refl.sel(time=in_base)
     months = refl.resample(time="1MS")
     if median == "numpy":
         monthly, base = months.median(), baseline.median("time")
@@ -147,10 +166,23 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
         monthly, base = months.map(bn_median), bn_median(baseline)
     seen_months = np.unique(ds.time.values.astype("datetime64[M]")).astype("datetime64[ns]")
     monthly = monthly.sel(time=seen_months)
+    # the intertidal context of the baseline: its clear views, those that were wet (green
+    # above NIR), and the spectral candidates of its composite, through bluecarbon's context
+    n_clear = clear.sel(time=in_base).sum("time")
+    n_wet = ((refl.green > refl.nir) & clear).sel(time=in_base).sum("time")
     t1 = time.perf_counter()
     with warnings.catch_warnings():  # months in which a pixel is never clear
         warnings.filterwarnings("ignore", "All-NaN slice")
-        monthly_cls, base_cls = dask.compute(mangrove_class(monthly), mangrove_class(base))
+        base, n_clear, n_wet = dask.compute(base, n_clear, n_wet)
+        ndvi = (base.nir - base.red) / (base.nir + base.red)
+        mvi = abs(base.nir - base.green) / abs(base.swir16 - base.green)
+        rule = RULES["mangrove"]
+        context = intertidal_context(n_wet, n_clear, spectral_score(ndvi, mvi) > -1,
+                                     min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                                     reach_m=rule.reach_m)
+        base_codes = mangrove_codes(base, context).transpose("y", "x").values
+        (monthly_codes,) = dask.compute(
+            mangrove_codes(monthly, context).transpose("time", "y", "x"))
     t2 = time.perf_counter()
 
     geobox = ds.odc.geobox
@@ -159,12 +191,18 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
                        dtype="uint8").astype(bool)
     pixel_ha = abs(geobox.resolution.x * geobox.resolution.y) / 10_000
     mmu = max(1, math.ceil(mmu_ha / pixel_ha - 1e-9))
-    base_map = (base_cls.values == 1) & inside
-    state = base_map.copy()
+    base_map = (base_codes >= 0) & (base_codes & 1 == 1) & inside
+    state, pending = base_map.copy(), np.zeros_like(base_map)
     rows = []
-    for period, cls in zip(monthly_cls.time.values, monthly_cls.values, strict=True):
-        seen = cls >= 0
-        state = np.where(seen, cls == 1, state) & inside  # not seen: the last class seen
+    for period, code in zip(monthly_codes.time.values, monthly_codes.values, strict=True):
+        seen = (code >= 0) & inside
+        # a class changes on the second consecutive confident look against it (not seen:
+        # the last class)
+        confident = seen & (code & 2 == 2)
+        against = confident & ((code & 1 == 1) != state)
+        flip = against & pending
+        state = np.where(flip, ~state, state) & inside
+        pending = np.where(confident, against & ~flip, pending)
         gain = drop_small(state & ~base_map, mmu)
         loss = drop_small(base_map & ~state, mmu)
         extent = (base_map | gain) & ~loss

@@ -16,7 +16,10 @@ matters for speed and memory:
 * with ``change=True`` (a separate folder), the landscape changes over time so that monthly
   gain and loss are not only noise: ~15 % of the mud patches become mangrove (planted) and
   ~15 % of the mangrove patches become mud (cleared), each patch from its own scene on
-  (:func:`changed_classes`; gains from scene 3 to 14, losses from scene 5 to 16).
+  (:func:`changed_classes`; gains from scene 3 to 14, losses from scene 5 to 16); and it
+  is a coast as bluecarbon's mangrove rule needs one (:mod:`indices.context`): the mud is a
+  tidal flat, flooded (water's reflectance and SCL) in every other scene from the first,
+  and the mangrove's spectrum is inside the published MVI range (:data:`RHO_COAST`).
 
 ``python benchmarks/synthetic.py ROOT --size 2048 --scenes 6`` writes (or reuses) the files and
 prints the JSON manifest; :func:`tile_site` gives the ``Site`` covering the tile.
@@ -50,6 +53,13 @@ KEYS = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir1
 RHO = {"B02": (0.060, 0.030, 0.080), "B03": (0.050, 0.055, 0.100),
        "B04": (0.030, 0.030, 0.120), "B08": (0.020, 0.300, 0.150),
        "B11": (0.010, 0.120, 0.200), "B12": (0.005, 0.050, 0.180)}
+RHO_COAST = {**RHO, "B03": (0.050, 0.035, 0.100), "B08": (0.020, 0.350, 0.150),
+             "B11": (0.010, 0.075, 0.200)}
+"""The changing landscape's reflectance: mangrove with MVI = |NIR - G| / |SWIR1 - G| ~ 7.9 and
+NDVI ~ 0.84, inside the rule's ranges (Baloloy et al. 2020: MVI 4.5-16.5; NDVI >= 0.4) with
+the 8 bits of noise (MVI ~ 4.8-22 at its extremes, above 16.5 for ~2 % of the pixels)."""
+COAST_VERSION = 2
+"""Version of the changing landscape (tides, :data:`RHO_COAST`): in its folder's name."""
 CLOUD_DN = 1000 + 5200
 SCL_CLASS = (6, 4, 5)
 PATCH_M, CLOUD_M = 600, 1200
@@ -97,11 +107,14 @@ def changed_classes(classes_c: np.ndarray, i: int, size: int, seed: int) -> np.n
 def scene_arrays(i: int, size: int, seed: int = 0, *, change: bool = False
                  ) -> dict[str, np.ndarray]:
     """The bands of scene ``i`` (10 m bands ``size``², 20 m ones ``size // 2``²);
-    ``change``: of the changing landscape (:func:`changed_classes`)."""
+    ``change``: of the changing landscape (:func:`changed_classes`), a tidal coast."""
     land = np.random.default_rng(seed)  # the same landscape every scene
     classes_c = (_coarse(land, size, PATCH_M // 10, dtype=np.uint16) % 3).astype(np.uint8)
     if change:
         classes_c = changed_classes(classes_c, i, size, seed)
+        if i % 2 == 0:  # high tide: the flats (mud) are under water
+            classes_c = np.where(classes_c == 2, np.uint8(0), classes_c)
+    rho = RHO_COAST if change else RHO
     sky = np.random.default_rng([seed, i])
     cloud_c = _coarse(sky, size, CLOUD_M // 10, dtype=np.uint16)
     out = {}
@@ -117,7 +130,7 @@ def scene_arrays(i: int, size: int, seed: int = 0, *, change: bool = False
                 scl[cloudy] = np.where(cloud[cloudy] < 120, 9, 8).astype(np.uint8)
                 out[band] = scl
                 continue
-            lut = np.round(np.asarray(RHO[band]) * 10000 + 1000).astype(np.uint16)
+            lut = np.round(np.asarray(rho[band]) * 10000 + 1000).astype(np.uint16)
             dn = lut[cls] + _noise(sky, n, (i * 37) % 512)
             dn[shadow] = (dn[shadow] // 3 + 700).astype(np.uint16)
             dn[cloudy] = CLOUD_DN
@@ -177,7 +190,8 @@ def write_tile(root: str | os.PathLike, size: int, n_scenes: int, *, seed: int =
     ``change``: the changing landscape (:func:`changed_classes`), in its own folder."""
     if size % 6:
         raise ValueError("size must be a multiple of 6 (60 m)")
-    root = Path(root) / f"tile-{size}-s{seed}-v{FORMAT_VERSION}{'-change' if change else ''}"
+    root = Path(root) / (f"tile-{size}-s{seed}-v{FORMAT_VERSION}"
+                         + (f"-coast{COAST_VERSION}" if change else ""))
     root.mkdir(parents=True, exist_ok=True)
     items = []
     for i in range(n_scenes):
