@@ -23,7 +23,7 @@ from pyproj import Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-__all__ = ["LAYER_ACCURACY_KM", "Shore", "in_mediterranean", "shore"]
+__all__ = ["LAYER_ACCURACY_KM", "Shore", "in_mediterranean", "land_within", "shore"]
 
 LAYER_ACCURACY_KM: float = 5.0
 """Rough accuracy of the bundled coastline: 1:10,000,000 map accuracy (0.5 mm at scale is
@@ -58,6 +58,14 @@ def _mediterranean() -> BaseGeometry:
     region = shapely.from_geojson((_DATA / "mediterranean.geojson").read_text(encoding="utf-8"))
     shapely.prepare(region)
     return region
+
+
+def land_within(bounds: tuple[float, float, float, float]) -> list[BaseGeometry]:
+    """The bundled land polygons clipped to a lon/lat box ``(west, south, east, north)``, for
+    locator maps (the coastline is good to a few km: :data:`LAYER_ACCURACY_KM`)."""
+    parts, tree = _land()
+    clipped = (shapely.clip_by_rect(parts[i], *bounds) for i in tree.query(shapely.box(*bounds)))
+    return [g for g in clipped if not g.is_empty]
 
 
 def in_mediterranean(geometry: BaseGeometry) -> bool:

@@ -12,7 +12,14 @@ matters for speed and memory:
   per-pixel noise (so blocks compress like real scenes, ~1.5x), and per scene ~25 % cloud
   (SCL 8/9, bright DN) and ~4 % shadow (SCL 3) in 1.2 km cells;
 * scene ``i`` is acquired ``30 * i`` days after 2024-01-05 (one a month), always written the same way, so
-  catalogues of 3, 6 or 12 scenes share their files (``items-<n>.json``).
+  catalogues of 3, 6 or 12 scenes share their files (``items-<n>.json``);
+* with ``change=True`` (a separate folder), the landscape changes over time so that monthly
+  gain and loss are not only noise: ~15 % of the mud patches become mangrove (planted) and
+  ~15 % of the mangrove patches become mud (cleared), each patch from its own scene on
+  (:func:`changed_classes`; gains from scene 3 to 14, losses from scene 5 to 16); and it
+  is a coast as bluecarbon's mangrove rule needs one (:mod:`indices.context`): the mud is a
+  tidal flat, flooded (water's reflectance and SCL) in every other scene from the first,
+  and the mangrove's spectrum is inside the published MVI range (:data:`RHO_COAST`).
 
 ``python benchmarks/synthetic.py ROOT --size 2048 --scenes 6`` writes (or reuses) the files and
 prints the JSON manifest; :func:`tile_site` gives the ``Site`` covering the tile.
@@ -46,6 +53,13 @@ KEYS = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir1
 RHO = {"B02": (0.060, 0.030, 0.080), "B03": (0.050, 0.055, 0.100),
        "B04": (0.030, 0.030, 0.120), "B08": (0.020, 0.300, 0.150),
        "B11": (0.010, 0.120, 0.200), "B12": (0.005, 0.050, 0.180)}
+RHO_COAST = {**RHO, "B03": (0.050, 0.035, 0.100), "B08": (0.020, 0.350, 0.150),
+             "B11": (0.010, 0.075, 0.200)}
+"""The changing landscape's reflectance: mangrove with MVI = |NIR - G| / |SWIR1 - G| ~ 7.9 and
+NDVI ~ 0.84, inside the rule's ranges (Baloloy et al. 2020: MVI 4.5-16.5; NDVI >= 0.4) with
+the 8 bits of noise (MVI ~ 4.8-22 at its extremes, above 16.5 for ~2 % of the pixels)."""
+COAST_VERSION = 2
+"""Version of the changing landscape (tides, :data:`RHO_COAST`): in its folder's name."""
 CLOUD_DN = 1000 + 5200
 SCL_CLASS = (6, 4, 5)
 PATCH_M, CLOUD_M = 600, 1200
@@ -72,10 +86,35 @@ def _noise(rng: np.random.Generator, size: int, shift: int) -> np.ndarray:
     return np.tile(block, (reps, reps))[shift:shift + size, shift:shift + size]
 
 
-def scene_arrays(i: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """The bands of scene ``i`` (10 m bands ``size``², 20 m ones ``size // 2``²)."""
+GAIN_FROM, LOSS_FROM, CHANGE_SPREAD = 3, 5, 12
+"""Changing landscape: a patch that changes does so from scene ``GAIN_FROM`` (planted mud)
+or ``LOSS_FROM`` (cleared mangrove) plus its own 0..``CHANGE_SPREAD - 1``."""
+
+
+def changed_classes(classes_c: np.ndarray, i: int, size: int, seed: int) -> np.ndarray:
+    """The coarse class map (0 water, 1 mangrove, 2 mud) of scene ``i`` of a changing
+    landscape: mud patches whose draw is below 150 (of 1000) are mangrove from scene
+    ``GAIN_FROM + draw % CHANGE_SPREAD`` on, mangrove patches whose draw is 850 or more mud
+    from scene ``LOSS_FROM + draw % CHANGE_SPREAD`` on (a draw per patch, its own generator:
+    the landscape itself is that of ``change=False``)."""
+    draw = _coarse(np.random.default_rng([seed, 7]), size, PATCH_M // 10, dtype=np.uint16)
+    out = classes_c.copy()
+    out[(classes_c == 2) & (draw < 150) & (GAIN_FROM + draw % CHANGE_SPREAD <= i)] = 1
+    out[(classes_c == 1) & (draw >= 850) & (LOSS_FROM + draw % CHANGE_SPREAD <= i)] = 2
+    return out
+
+
+def scene_arrays(i: int, size: int, seed: int = 0, *, change: bool = False
+                 ) -> dict[str, np.ndarray]:
+    """The bands of scene ``i`` (10 m bands ``size``², 20 m ones ``size // 2``²);
+    ``change``: of the changing landscape (:func:`changed_classes`), a tidal coast."""
     land = np.random.default_rng(seed)  # the same landscape every scene
     classes_c = (_coarse(land, size, PATCH_M // 10, dtype=np.uint16) % 3).astype(np.uint8)
+    if change:
+        classes_c = changed_classes(classes_c, i, size, seed)
+        if i % 2 == 0:  # high tide: the flats (mud) are under water
+            classes_c = np.where(classes_c == 2, np.uint8(0), classes_c)
+    rho = RHO_COAST if change else RHO
     sky = np.random.default_rng([seed, i])
     cloud_c = _coarse(sky, size, CLOUD_M // 10, dtype=np.uint16)
     out = {}
@@ -91,7 +130,7 @@ def scene_arrays(i: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
                 scl[cloudy] = np.where(cloud[cloudy] < 120, 9, 8).astype(np.uint8)
                 out[band] = scl
                 continue
-            lut = np.round(np.asarray(RHO[band]) * 10000 + 1000).astype(np.uint16)
+            lut = np.round(np.asarray(rho[band]) * 10000 + 1000).astype(np.uint16)
             dn = lut[cls] + _noise(sky, n, (i * 37) % 512)
             dn[shadow] = (dn[shadow] // 3 + 700).astype(np.uint16)
             dn[cloudy] = CLOUD_DN
@@ -145,12 +184,14 @@ def _item(i: int, size: int, folder: str) -> dict:
 
 
 def write_tile(root: str | os.PathLike, size: int, n_scenes: int, *, seed: int = 0,
-               threads: int = 2, log=None) -> Path:
+               threads: int = 2, log=None, change: bool = False) -> Path:
     """Write (or reuse) ``n_scenes`` scenes of a ``size``² tile under ``root``; return the
-    path of the item collection ``items-<n_scenes>.json`` (relative asset hrefs)."""
+    path of the item collection ``items-<n_scenes>.json`` (relative asset hrefs).
+    ``change``: the changing landscape (:func:`changed_classes`), in its own folder."""
     if size % 6:
         raise ValueError("size must be a multiple of 6 (60 m)")
-    root = Path(root) / f"tile-{size}-s{seed}-v{FORMAT_VERSION}"
+    root = Path(root) / (f"tile-{size}-s{seed}-v{FORMAT_VERSION}"
+                         + (f"-coast{COAST_VERSION}" if change else ""))
     root.mkdir(parents=True, exist_ok=True)
     items = []
     for i in range(n_scenes):
@@ -161,7 +202,7 @@ def write_tile(root: str | os.PathLike, size: int, n_scenes: int, *, seed: int =
             folder.mkdir(parents=True, exist_ok=True)
             if log:
                 log(f"writing scene {i} of {size}² to {folder}")
-            arrays = scene_arrays(i, size, seed)
+            arrays = scene_arrays(i, size, seed, change=change)
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(_write, [folder / f"{b}.tif" for b in arrays], arrays.values(),
                               [10.0 if b in BANDS10 else 20.0 for b in arrays]))
@@ -201,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=2048)
     p.add_argument("--scenes", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--change", action="store_true", help="the changing landscape")
     args = p.parse_args(argv)
-    path = write_tile(args.root, args.size, args.scenes, seed=args.seed,
+    path = write_tile(args.root, args.size, args.scenes, seed=args.seed, change=args.change,
                       log=lambda m: print(m, file=sys.stderr))
     print(json.dumps({"items": str(path), "size": args.size, "scenes": args.scenes,
                       "raw_gb": round(bytes_per_scene(args.size) * args.scenes / 1e9, 3),
@@ -214,4 +256,5 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["bytes_per_scene", "scene_arrays", "scene_dates", "tile_site", "write_tile"]
+__all__ = ["bytes_per_scene", "changed_classes", "scene_arrays", "scene_dates", "tile_site",
+           "write_tile"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import re
 import socket
@@ -18,14 +19,21 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aoi.sites import DEFAULT_MAX_AREA_HA
-from flows.sources import CHUNKS, SOURCES, redact
+from flows.sources import CHUNKS, SOURCES, get_source, redact
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aoi import Site
+    from flows.sources import Source
 
 __all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_environment",
-           "check_input_file", "check_scheduler", "check_sites_path", "hide_secret_url",
-           "load_config", "make_source", "parse_date", "reveal_secret_url"]
+           "check_input_file", "check_period", "check_scheduler", "check_sites_path",
+           "deployment_parameters", "hide_secret_url", "load_config", "make_source",
+           "parse_date", "reveal_secret_url"]
 
 SEEN_MIN = 0.3
 """Below this fraction of a site seen clear in a month, the month gets no figure in the partner
@@ -64,6 +72,8 @@ class RunConfig:
     """Spatial chunk size in pixels (the cube is chunked time=1, chunks x chunks)."""
     max_cloud: float | None = None
     """Scene-level cloud cover limit in percent for catalogue searches (None: the source's)."""
+    factors: Path | None = None
+    """``factors.toml`` of site carbon factors (field plots) overriding the IPCC defaults."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -101,7 +111,7 @@ class RunConfig:
 
 
 RESULT_FOLDERS = ("observations", "change", "alerts", "alerts_geojson", "maps", "runs",
-                  "reports", "outbox")
+                  "reports", "outbox", "carbon", "accounts", "accuracy", "rules")
 """What a run and the reports write under ``--out`` (each must be a folder if present)."""
 MAX_SITES_FILE_BYTES = 256 * 2**20
 """Largest sites file read (a GeoJSON of thousands of detailed polygons is a few MB)."""
@@ -204,36 +214,34 @@ def _check_out(out: Path) -> None:
 
 
 _SECRET_URLS: dict[str, str] = {}
+SECRET_URLS_ENV = "BLUECARBON_SECRET_URLS"
+"""Environment variable holding the redacted -> real URL pairs of :func:`hide_secret_url`
+(JSON), so that the flow runs ``bluecarbon serve`` starts in its subprocesses read them too."""
 
 
 def hide_secret_url(url: str) -> str:
-    """``url`` redacted (:func:`flows.sources.redact`); this process remembers the original,
-    so that a flow run given the redacted form (Prefect stores and shows flow parameters)
-    still reads from the real one (:func:`reveal_secret_url`)."""
+    """``url`` redacted (:func:`flows.sources.redact`); this process (and the subprocesses it
+    starts later, through :data:`SECRET_URLS_ENV`) remembers the original, so that a flow run
+    given the redacted form (Prefect stores and shows flow and deployment parameters) still
+    reads from the real one (:func:`reveal_secret_url`)."""
     shown = redact(url)
     if shown != url:
         _SECRET_URLS[shown] = url
+        os.environ[SECRET_URLS_ENV] = json.dumps(_SECRET_URLS)
     return shown
 
 
 def reveal_secret_url(url: str) -> str:
-    """The URL :func:`hide_secret_url` redacted into ``url`` in this process, else ``url``."""
-    return _SECRET_URLS.get(url, url)
-
-
-def make_source(config: RunConfig) -> Any:
-    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used.
-    Imports no Prefect: the command line checks the source with it before anything starts."""
-    from flows.sources import get_source
-
-    kwargs: dict[str, Any] = {}
-    if config.source == "demo":
-        kwargs["seed"] = config.seed
-    if config.catalog:
-        kwargs["catalog"] = reveal_secret_url(config.catalog)
-    if config.max_cloud is not None and config.source != "demo":
-        kwargs["max_cloud"] = config.max_cloud
-    return get_source(config.source, **kwargs)
+    """The URL :func:`hide_secret_url` redacted into ``url`` in this process or the one that
+    started it, else ``url``."""
+    if url in _SECRET_URLS:
+        return _SECRET_URLS[url]
+    try:
+        inherited = json.loads(os.environ.get(SECRET_URLS_ENV) or "{}")
+    except ValueError:
+        return url
+    real = inherited.get(url) if isinstance(inherited, dict) else None
+    return real if isinstance(real, str) else url
 
 
 def _check_out_entries(out: Path) -> None:
@@ -270,7 +278,7 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if name in ("start", "end"):
             return parse_date(value, name)
-        if name in ("sites", "out"):
+        if name in ("sites", "out", "factors"):
             return Path(value).expanduser()
         if name in ("seed", "chunks"):
             if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
@@ -316,3 +324,65 @@ def load_config(path: Path | None = None, **overrides: Any) -> RunConfig:
             values[key] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
     return RunConfig(**{k: _coerce(k, v) for k, v in values.items()})
+
+
+# --------------------------------------------------------------------------- what a run needs
+
+
+def make_source(config: RunConfig) -> Source:
+    """The configured scene source; raises ``SourceError`` (one line) when it cannot be used.
+    Prefect-free, so that ``bluecarbon serve`` checks it before Prefect is imported."""
+    kwargs: dict[str, Any] = {}
+    if config.source == "demo":
+        kwargs["seed"] = config.seed
+    if config.catalog:
+        kwargs["catalog"] = reveal_secret_url(config.catalog)
+    if config.max_cloud is not None and config.source != "demo":
+        kwargs["max_cloud"] = config.max_cloud
+    return get_source(config.source, **kwargs)
+
+
+def check_period(config: RunConfig, sites: Sequence[Site]) -> None:
+    """Refuse, in one line, a run that could report nothing: its last day (``--end``; for the
+    demo source without one, the demo's fixed 'today') before a site's baseline ends. The
+    change is measured against the baseline composite, so there would be no month to report,
+    and the run would end "0 scenes found" with exit code 0 (issue 21)."""
+    end, why = config.end, "--end"
+    if end is None and config.source == "demo":
+        from flows.sources.demo import DemoScenario
+
+        end, why = DemoScenario().end, "the demo source simulates scenes up to"
+    if end is None:
+        return
+    early = [s for s in sites if end < s.baseline_end]
+    if not early:
+        return
+    site = early[0]
+    others = f" (and {len(early) - 1} other site(s))" if len(early) > 1 else ""
+    advice = ("give the site an earlier baseline, or use a real source (--source stac)"
+              if config.end is None else f"set --end on or after {site.baseline_end}")
+    raise ConfigError(f"{why} {end}, before the baseline of site {site.id}{others} ends "
+                      f"({site.baseline_start}..{site.baseline_end}): no month to compare with "
+                      f"it; {advice}")
+
+
+def deployment_parameters(config: RunConfig) -> dict[str, Any]:
+    """The nightly deployment's parameters for ``config`` (``bluecarbon serve``): every run
+    setting, as JSON (dates ISO, paths absolute: flow runs start in the worker's folder; a
+    local catalog path too, URLs as they are but for a password or token, which Prefect
+    would store: :func:`hide_secret_url`)."""
+    params: dict[str, Any] = {}
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(config, f.name)
+        if isinstance(value, Path):
+            value = str(value.expanduser().resolve())
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        params[f.name] = value
+    catalog = config.catalog
+    if (catalog and not re.match(r"^[a-z][a-z0-9+.-]*://", catalog, re.I)
+            and Path(catalog).expanduser().exists()):
+        params["catalog"] = str(Path(catalog).expanduser().resolve())
+    elif catalog:
+        params["catalog"] = hide_secret_url(catalog)
+    return params

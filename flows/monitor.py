@@ -1,20 +1,18 @@
-"""The nightly monitoring flow: sites -> search -> load -> indices -> change -> Parquet store.
+"""The nightly monitoring flow for Prefect: :func:`flows.nightly.run_sites` with its steps as
+Prefect tasks (``bluecarbon serve``, ``prefect deploy`` of prefect.yaml, and ``bluecarbon run``
+when a Prefect API is configured).
 
-One task per I/O step, with retries where the network is involved (only of errors a retry can
-fix: :func:`retryable`); tasks pass site ids, scene references and small frames, never cubes.
-A site that fails does not stop the others: the flow finishes every site it can, writes their
-rows, and then fails naming the sites that did not. A source that cannot be reached at all
-(:class:`~flows.sources.SourceUnreachable`) stops the run instead, said once: every other site
-would fail the same way.
+One task per I/O step, with the retries of :data:`flows.nightly.STEPS` (network and disk;
+only of errors a retry can fix: :func:`retryable`); tasks pass site ids, scene references and
+small frames, never cubes. A site that fails does not stop the others: the flow finishes every
+site it can, writes their rows, and then fails naming the sites that did not; a source that
+cannot be reached stops the run, said once. The run itself is written once, in
+:mod:`flows.nightly`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime as dt
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,212 +22,38 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from aoi import Site, load_sites
+from flows import nightly
 from flows.config import RunConfig, hide_secret_url, load_config, make_source
-from flows.results import TABLES, RunRecord, read_table, run_lock, write_rows, write_run_record
-from flows.results.alerts import write_alerts
-from flows.results.files import StoreError, set_aside
-from flows.results.maps import write_site_maps
-from flows.runtime import progress
-from flows.runtime.termination import (
-    STOP,
-    raise_termination_behind,
-    redeliver_swallowed_termination,
-)
-from flows.site import (
-    SitePlan,
-    SiteTables,
-    load_range,
-    plan_site,
-    recovery_trajectory,
-    site_tables,
-)
-from flows.sources import SceneRef, Source, SourceError, SourceUnreachable, redact
+from flows.nightly import SITE_WORKERS, STEPS, SitesFailed, Step, retryable_error
+from flows.runtime.termination import redeliver_swallowed_termination
 
-__all__ = ["SitesFailed", "make_source", "monitor_sites", "retryable", "run_monitoring"]
-
-
-class SitesFailed(RuntimeError):
-    """Some sites could not be processed; the others were written. ``unreachable``: the
-    one-line reason when the run stopped because its source could not be reached."""
-
-    def __init__(self, message: str, unreachable: str | None = None) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
+__all__ = ["SITE_WORKERS", "TASKS", "SitesFailed", "make_source", "monitor_sites", "retryable",
+           "run_monitoring"]
 
 
 def retryable(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect's ``retry_condition_fn``: retry only what trying again can fix (a
-    :class:`SourceError` marked ``retryable``: timeouts, resets, HTTP 429 and 5xx; a timeout
-    or dropped connection elsewhere). A bad item, a refused request, an unreachable service,
-    an unreadable file or a full disk fail at once."""
-    exc = getattr(state, "data", None)
-    if isinstance(exc, SourceError):
-        return exc.retryable and not isinstance(exc, SourceUnreachable)
-    if isinstance(exc, StoreError):
-        return isinstance(exc.__cause__, TimeoutError | ConnectionError | InterruptedError)
-    return isinstance(exc, TimeoutError | ConnectionError)
+    """Prefect's ``retry_condition_fn``: retry only what trying again can fix
+    (:func:`flows.nightly.retryable_error` of the exception the failed state holds)."""
+    return retryable_error(getattr(state, "data", None))
 
 
-def _default_end(config: RunConfig, source: Source) -> dt.date:
-    if config.end:
-        return config.end
-    scenario = getattr(source, "scenario", None)  # the demo has a fixed 'today'
-    return scenario.end if scenario is not None else dt.datetime.now(dt.UTC).date()
+def _task(step: Step):
+    retry = step.retry
+    return task(step.fn, name=step.name, cache_policy=NO_CACHE,
+                retries=retry.retries if retry else 0,
+                retry_delay_seconds=list(retry.delays) if retry else 0,
+                retry_condition_fn=retryable if retry else None)
 
 
-@task(name="search-scenes", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE,
-      retry_condition_fn=retryable)
-def search_scenes(source: Source, site: Site, start: dt.date, end: dt.date) -> list[SceneRef]:
-    scenes = source.search(site, start, end)
-    get_run_logger().info("%s: %d scenes found %s..%s", site.id, len(scenes), start, end)
-    return scenes
-
-
-@task(name="plan-site", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE,
-      retry_condition_fn=retryable)
-def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date | None,
-                   full: bool) -> tuple[SitePlan, list[str]]:
-    """The site's plan, and what had to be recovered: a stored file of this site that
-    cannot be read is set aside (renamed, never deleted) and the site recomputed in full,
-    once, rather than failing every run from now on."""
-    logger = get_run_logger()
-    recovered = []
-    for name, read, path in _site_files(out, site.id):
-        try:
-            frame = read()
-        except StoreError as exc:
-            moved = set_aside(path, root=Path(out))
-            logger.warning("%s: %s; set aside as %s, the site is recomputed", site.id, exc,
-                           moved.name if moved else "-")
-            recovered.append(f"{name}: {exc}")
-            frame = None
-        if name == "observations":
-            stored = frame if frame is not None else TABLES["observations"].schema \
-                .empty_table().to_pandas()
-    plan = plan_site(scenes, stored, report_from=start or site.baseline_start,
-                     full=full or bool(recovered))
-    if plan.up_to_date:
-        logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
-    else:
-        logger.info("%s: %d new scenes, months from %s to update", site.id,
-                    len(plan.new_scene_ids), plan.since)
-    return plan, recovered
-
-
-def _site_files(out: Path, site_id: str) -> list[tuple[str, Callable[[], Any], Path]]:
-    """Each stored file of a site a run reads before writing: its name, a reader and path."""
-    from flows.results import alerts as stored_alerts
-    from flows.results.store import partition_path
-
-    return [
-        ("observations", lambda: read_table(out, "observations", site_id),
-         partition_path(out, "observations", site_id)),
-        ("change", lambda: read_table(out, "change", site_id),
-         partition_path(out, "change", site_id)),
-        ("alerts", lambda: stored_alerts.read_alerts(out, site_id),
-         stored_alerts._partition(Path(out), site_id)),
-    ]
-
-
-def _drop_maps(tables: SiteTables) -> None:
-    """Let a site's maps go once written: Prefect keeps every task's result until the flow
-    ends, and the maps are the big part (whole rasters, or temporary files for a site walked
-    month by month), so later sites would find that much less memory and disk."""
-    if tables.maps is not None:
-        for name in list(tables.maps.data_vars):
-            del tables.maps[name]
-
-
-@task(name="compute-site", cache_policy=NO_CACHE)
-def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: RunConfig,
-                 end: dt.date, run_id: str, plan: SitePlan) -> SiteTables:
-    tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
-                         mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True)
-    logger = get_run_logger()
-    if tables.walk == "stream":
-        logger.info("%s: walked month by month: its months would not fit in memory at once "
-                    "(BLUECARBON_MEMORY_GB); its scenes were read twice", site.id)
-    elif tables.walk == "strips":
-        logger.info("%s: walked month by month in strips of rows: one month of it would not "
-                    "fit in memory (BLUECARBON_MEMORY_GB); its scenes were read three times",
-                    site.id)
-    logger.info("%s: %d scenes processed, %d observation rows, %d monthly rows",
-                site.id, tables.n_scenes, len(tables.observations), len(tables.change))
-    return tables
-
-
-@task(name="write-results", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE,
-      retry_condition_fn=retryable)
-def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | None) -> dict[str, int]:
-    """Change rows first, observation rows last: a scene's observation row is what tells the
-    next incremental run (``plan_site``) that the scene is done, so it must not be stored
-    before the change rows it affects. A run killed between the two writes leaves the scenes
-    to redo, not months that are never rewritten (tests/test_crash_safety.py)."""
-    written = {}
-    if tables.maps is not None:  # products first too: the observation rows mark a scene done
-        written["maps"] = len(write_site_maps(out, site, tables.maps, since=since))
-    if tables.alerts is not None and write_alerts(out, tables.alerts) is not None:
-        written["alerts"] = len(tables.alerts.rows)
-    for name, frame in (("change", tables.change), ("observations", tables.observations)):
-        if len(frame):
-            write_rows(out, name, frame)
-            written[name] = len(frame)
-    return written
-
-
-@task(name="restoration-trajectories", retries=2, retry_delay_seconds=[1, 5],
-      cache_policy=NO_CACHE, retry_condition_fn=retryable)
-def update_trajectories(out: Path, sites: list[Site]) -> list[str]:
-    """Recovery ratio of each site with a ``reference_site`` against that site's rows."""
-    logger, updated = get_run_logger(), []
-    for site in sites:
-        ref_id = site.properties.get("reference_site")
-        if not ref_id:
-            continue
-        rows = read_table(out, "change", site.id)
-        reference = read_table(out, "change", str(ref_id))
-        if rows.empty or reference.empty:
-            logger.warning("%s: reference site %s has no rows yet; no trajectory", site.id, ref_id)
-            continue
-        write_rows(out, "change", recovery_trajectory(rows, reference))
-        updated.append(site.id)
-    return updated
-
-
-SITE_WORKERS = 2
-"""Sites processed at once. One site's compute keeps about one core busy (rendering or
-reading, Python between dask tasks, Parquet and COG writes); two overlap one site's writes
-and search with the other's compute (demo run: 31 s against 41 s one at a time)."""
-
-
-def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
-    """``process`` each site, :data:`SITE_WORKERS` at a time, in the flow run's context (each
-    thread gets a copy, so the sites' tasks belong to this flow run, as with Prefect's own
-    thread-pool task runner). Sites are started in file order; an exception that is not a
-    site's own failure (``process`` records those) is raised once the others are done."""
-    if SITE_WORKERS <= 1 or len(sites) <= 1:
-        for site in sites:
-            process(site)
-        return
-    pool = ThreadPoolExecutor(max_workers=SITE_WORKERS, thread_name_prefix="bluecarbon-site")
-    try:
-        futures = [pool.submit(contextvars.copy_context().run, process, site) for site in sites]
-        for future in futures:
-            future.result()
-    except BaseException:  # a stop (SIGTERM, Ctrl-C): no site is started after it
-        STOP.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _distributed(address: str | None):
-    if not address:
-        return contextlib.nullcontext()
-    from distributed import Client
-
-    return Client(address, set_as_default=True)
+search_scenes = _task(STEPS["search_scenes"])
+plan_site_task = _task(STEPS["plan_site_task"])
+compute_site = _task(STEPS["compute_site"])
+write_results = _task(STEPS["write_results"])
+update_carbon = _task(STEPS["update_carbon"])
+update_trajectories = _task(STEPS["update_trajectories"])
+TASKS = {t.fn.__name__: t for t in (search_scenes, plan_site_task, compute_site, write_results,
+                                    update_carbon, update_trajectories)}
+"""The flow's tasks by the name of their step (:data:`flows.nightly.STEPS`)."""
 
 
 @flow(name="monitor-sites", log_prints=False)
@@ -246,6 +70,7 @@ def monitor_sites(
     max_area_ha: float = RunConfig.max_area_ha,
     chunks: int = RunConfig.chunks,
     max_cloud: float | None = RunConfig.max_cloud,
+    factors: str | None = RunConfig.factors,
     full: bool = False,
 ):
     """Nightly monitoring of every site in ``sites`` (a GeoJSON file or folder; None: the
@@ -254,103 +79,11 @@ def monitor_sites(
     recomputes and rewrites every row instead of only the new scenes' rows."""
     config = load_config(None, sites=sites, source=source, catalog=catalog, start=start, end=end,
                          out=out, dask_address=dask_address, seed=seed, mmu_ha=mmu_ha,
-                         max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud)
+                         max_area_ha=max_area_ha, chunks=chunks, max_cloud=max_cloud,
+                         factors=factors)
     redeliver_swallowed_termination()
-    STOP.clear()
-    logger = get_run_logger()
-    run_id = str(flow_run.id or "local")
-    sites = load_sites(config.sites, max_area_ha=config.max_area_ha)
-    source = make_source(config)
-    end = _default_end(config, source)
-    record = RunRecord.start(run_id, config, end)
-    progress.emit("run_started", n_sites=len(sites), run_id=run_id)
-    unreachable: list[str] = []  # the reason, once the source proved unreachable
-    preflight = getattr(source, "preflight", None)
-    try:
-        if preflight is not None:
-            preflight()
-    except SourceUnreachable as exc:
-        unreachable.append(str(exc))
-    except SourceError:  # anything else is met and said by each site's search
-        pass
-
-    def waiting(message: str) -> None:
-        logger.warning("%s", message)
-        progress.emit("waiting", message=message)
-        record.waited_for = message
-
-    def process(site: Site) -> None:
-        entry = record.sites[site.id]
-        if STOP.is_set():
-            return
-        if unreachable:  # said once, for the site that met it; the others are not tried
-            entry.update(status="failed", reason="not tried: the source is unreachable")
-            progress.emit("site_not_tried", site_id=site.id)
-            return
-        progress.emit("site_started", site_id=site.id)
-        try:
-            first, last = load_range(site, config.start, end)
-            scenes = search_scenes(source, site, first, last)
-            entry["scenes_found"] = len(scenes)
-            progress.emit("site_searched", site_id=site.id, n_scenes=len(scenes))
-            plan, recovered = plan_site_task(config.out, site, scenes, config.start, full)
-            entry["scenes_new"] = len(plan.new_scene_ids)
-            if recovered:
-                entry["recovered"] = recovered
-            if plan.up_to_date:
-                entry["status"] = "skipped"
-                entry["reason"] = ("no new scenes" if scenes else
-                                   "no scenes found for the site and dates")
-                progress.emit("site_skipped", site_id=site.id, n_scenes=len(scenes))
-                return
-            tables = compute_site(source, site, scenes, config, end, run_id, plan)
-            written = write_results(config.out, tables, site, plan.since)
-            _drop_maps(tables)
-        except Exception as exc:  # per-site isolation: record, carry on with the others
-            raise_termination_behind(exc)
-            message = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
-            entry.update(status="failed", reason=message)
-            if isinstance(exc, SourceUnreachable):  # said once, by the run's last line
-                if not unreachable:
-                    unreachable.append(str(exc))
-                logger.info("%s: stopped: %s", site.id, message)
-                progress.emit("site_not_tried", site_id=site.id)
-                return
-            logger.error("%s: failed: %s", site.id, message)
-            progress.emit("site_failed", site_id=site.id, error=message)
-            return
-        for scene_id, reason in tables.failed_scenes.items():
-            logger.warning("%s: scene %s failed: %s", site.id, scene_id, reason)
-        entry.update(status="processed", rows=written, failed_scenes=tables.failed_scenes,
-                     walk=tables.walk)
-        progress.emit("site_done", site_id=site.id, n_scenes=tables.n_scenes,
-                      failed_scenes=len(tables.failed_scenes), **written)
-
-    with run_lock(config.out, run_id, on_wait=waiting), _distributed(config.dask_address):
-        for site in sites:  # the record lists sites in the order of the sites file
-            record.sites[site.id] = {"status": "running"}
-        _each_site(process, sites)
-        done = [s for s in sites if record.sites[s.id]["status"] in ("processed", "skipped")]
-        try:
-            record.trajectories = update_trajectories(config.out, done)
-        except Exception as exc:
-            raise_termination_behind(exc)
-            record.errors.append(f"trajectories: {type(exc).__name__}: {exc}".splitlines()[0])
-        skipped = dict(getattr(source, "skipped_items", None) or {})
-        if skipped:
-            logger.warning("%d catalogue item(s) skipped as unusable (named in the run "
-                           "record)", len(skipped))
-            record.skipped_items = {k: skipped[k] for k in list(skipped)[:100]}
-            record.skipped_item_count = len(skipped)
-        if unreachable:
-            record.unreachable = unreachable[0]
-            record.errors.append(f"source unreachable: {unreachable[0]}")
-        record.finish()
-        try:
-            write_run_record(config.out, record)
-        except StoreError as exc:  # the tables are written; say so in one line, exit 1
-            record.errors.append(f"run record not written: {exc}")
-    logger.info("run %s: %s", run_id, record.headline)
+    record = nightly.run_sites(config, full=full, run_id=str(flow_run.id or "local"),
+                               steps=TASKS, logger=get_run_logger())
     if record.failed_sites or record.errors:
         # a Failed state, not an exception: the run is marked failed with this summary, and
         # nobody reading the log wades through a traceback of what is already explained
@@ -359,7 +92,8 @@ def monitor_sites(
 
 
 def run_monitoring(config: RunConfig, *, full: bool = False) -> dict[str, Any]:
-    """Run the flow in this process (ephemeral Prefect API when no server is configured).
+    """Run the flow in this process, on the Prefect API configured (a server, or Prefect's
+    ephemeral one). Without Prefect: :func:`flows.nightly.run_nightly`.
 
     Returns the run summary; raises ``SitesFailed`` (after every other site was written) when
     some sites failed.

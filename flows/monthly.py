@@ -64,7 +64,8 @@ def monthly_summary(
     """Partner summaries of one month (``YYYY-MM``; None: the month before the scheduled run)
     from the Parquet results in ``out``, written to ``<out>/reports/<YYYY-MM>/``; ``deliver``
     also emails each partner its summary (``BLUECARBON_SMTP_*``; without a host, to
-    ``<out>/outbox/``). ``sites``: the sites GeoJSON file or folder (None: the bundled sites)."""
+    ``<out>/outbox/``). ``sites``: the sites file or folder (None: the sites the runs into ``out``
+    read, from their run records; without records, the bundled sites)."""
     logger = get_run_logger()
     if month is None:
         month = previous_month(flow_run.scheduled_start_time)

@@ -205,7 +205,8 @@ def _one_at_a_time(func):
 @_one_at_a_time
 def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, ...]], ...],
                  source: str, valid_scl: tuple[int, ...] | None = None):
-    """Compile (once per argument tuple) a kernel computing several indices in one pass.
+    """Compile (once per argument tuple) a kernel computing several indices in one pass,
+    parallel over rows; ``kernel.serial`` is the same loop on the calling thread.
 
     Parameters
     ----------
@@ -217,10 +218,12 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
         ``indices.spectral``.
     source
         ``"dn"``: arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], offsets (T,)
-        int, out (k, T, Y, X) float32)``; an output is NaN where any band it uses is 0 or,
-        given ``valid_scl``, where SCL is not one of those classes.
-        ``"reflectance"``: arguments ``(*bands (R, X) float, out (k, R, X) float32)``; NaN
-        propagates.
+        int, out)``, ``out`` k float32 layers ``(T, Y, X)``: a tuple of arrays (each its own
+        allocation: see :class:`indices.spectral._FusedBlock`) or one ``(k, T, Y, X)`` array;
+        an output is NaN where any band it uses is 0 or, given ``valid_scl``, where SCL is
+        not one of those classes.
+        ``"reflectance"``: arguments ``(*bands (R, X) float, out)``, ``out`` k layers
+        ``(R, X)`` as above; NaN propagates.
     valid_scl
         ``"dn"`` only: SCL classes that count as valid (``None``: no SCL argument, no test).
         The test is generated as comparisons on the uint8 value, e.g.
@@ -231,7 +234,7 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
     args = [f"a_{s}" for s in symbols]
     if source == "dn":
         rows = [f"r_{s} = a_{s}[t, y]" for s in symbols] + [
-            f"o_{i} = out[{i}, t, y]" for i in range(len(outputs))]
+            f"o_{i} = out[{i}][t, y]" for i in range(len(outputs))]
         body = []
         for s in symbols:
             body += [f"d_{s} = r_{s}[x]", f"{s} = dn_reflectance(d_{s}, off)"]
@@ -246,7 +249,7 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
         template = _DN_TEMPLATE
     elif source == "reflectance":
         rows = [f"r_{s} = a_{s}[r]" for s in symbols] + [
-            f"o_{i} = out[{i}, r]" for i in range(len(outputs))]
+            f"o_{i} = out[{i}][r]" for i in range(len(outputs))]
         body = [f"{s} = floor_reflectance(r_{s}[x])" for s in symbols]
         body += [f"o_{i}[x] = {expr}" for i, (expr, _) in enumerate(outputs)]
         template = _REFL_TEMPLATE
@@ -256,6 +259,8 @@ def fused_kernel(symbols: tuple[str, ...], outputs: tuple[tuple[str, tuple[str, 
            .replace("__FIRST__", args[0])
            .replace("__ROWS__", _indent(rows, 8))
            .replace("__BODY__", _indent(body, 12)))
+    # the serial twin (kernel.serial), as for the reduce kernels
+    src += "\n\n" + src.replace("def fused(", "def fused_serial(").replace("prange(", "range(")
     return _compile_generated(src)
 
 
@@ -366,7 +371,8 @@ def _pixel_function(symbols: tuple[str, ...],
 def reduce_kernel(symbols: tuple[str, ...],
                   outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
                   valid_scl: tuple[int, ...] | None, *, where: bool = False,
-                  prelude: tuple[str, ...] = (), counts: tuple[str, ...] = ()):
+                  prelude: tuple[str, ...] = (), counts: tuple[str, ...] = (),
+                  constants: tuple[str, ...] = ()):
     """Compile (once per argument tuple) a kernel that reduces indices to sums in one pass.
 
     No index layer is written. Per pixel, a strict-IEEE function computes each index exactly
@@ -409,16 +415,22 @@ def reduce_kernel(symbols: tuple[str, ...],
         (DN), ``<S>`` (reflectance), ``sv`` (SCL value), ``m`` (SCL valid), ``inside``
         (site), ``mi`` (both), ``v_<name>`` (index value; garbage where not ``ok_<name>``)
         and ``ok_<name>`` (counted: ``mi``, the index's bands nonzero and its denominators
-        nonzero, i.e. where :func:`fused_kernel` gives a number); ``f32``, ``np``.
+        nonzero, i.e. where :func:`fused_kernel` gives a number); ``f32``, ``np``; and
+        ``c_<name>`` for each of ``constants``.
+    constants
+        Names of float32 values given at run time (a site's water parameters): the kernel
+        then takes ``consts (len(constants),) float32`` after ``offsets``, and one compiled
+        kernel serves every site.
 
     Arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], [site (Y, X) uint8],
-    offsets (T,) int, out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
+    offsets (T,) int, [consts], out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
     of ``out`` gets, per index, the sum of its counted values and their number, then each
     count.
     """
     names, body, results = _pixel_function(symbols, outputs, valid_scl, where=where,
                                            prelude=prelude, counts=counts)
     width = len(results)
+    cnames = [f"c_{c}" for c in constants]
     # value * weight summed in the loop, where ``contract`` makes it one FMA (~6 %)
     adds = [f"p_{j} += q[{j}] * q[{j + 1}]" if j < 2 * len(outputs) and j % 2 == 0
             else f"p_{j} += q[{j}]" for j in range(width)]
@@ -429,7 +441,20 @@ def reduce_kernel(symbols: tuple[str, ...],
         + (["site"] if where else [])
     slices = [f"{a}[t, y]" for a in args[:len(symbols) + (valid_scl is not None)]] \
         + (["site[y]"] if where else [])
-    src = (_DN_REDUCE_TEMPLATE.replace("__PIXARGS__", ", ".join(names))
+    template = _DN_REDUCE_TEMPLATE
+    if constants:  # values read once a row, passed to the (inlined) pixel function
+        template = (template.replace("off):\n__PIXBODY__", "off, __CNAMES__):\n__PIXBODY__")
+                    .replace("def row(__ROWARGS__, off, o):",
+                             "def row(__ROWARGS__, off, cs, o):\n__CLOADS__")
+                    .replace("q = pixel(__LOADS__, off)", "q = pixel(__LOADS__, off, __CNAMES__)")
+                    .replace("def fused(__ARGS__, offsets, out):",
+                             "def fused(__ARGS__, offsets, cs, out):")
+                    .replace("np.float32(offsets[t]), out[r])",
+                             "np.float32(offsets[t]), cs, out[r])")
+                    .replace("__CNAMES__", ", ".join(cnames))
+                    .replace("__CLOADS__", _indent([f"{c} = cs[{i}]" for i, c in
+                                                    enumerate(cnames)], 4)))
+    src = (template.replace("__PIXARGS__", ", ".join(names))
            .replace("__PIXBODY__", _indent(body, 4))
            .replace("__RESULTS__", ", ".join(results))
            .replace("__ROWARGS__", ", ".join(rows))

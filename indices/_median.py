@@ -125,14 +125,20 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
 
 
 @_jit(parallel=True, cache=True)
-def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, out):
-    """Per period, median reflectance of the clear observations and their count.
+def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, wet_g, wet_s,
+                     out):
+    """Per period, median reflectance of the clear observations and their counts.
 
     ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``
     int; period ``p`` spans times ``starts[p]:starts[p + 1]``. An observation is clear where
     SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero.
-    ``out`` ``(n_bands + 1, P, Y, X)`` float32: the medians (NaN where none is clear), then
-    the clear count.
+    ``out`` ``(n_bands + 2, P, Y, X)`` float32: the medians (NaN where none is clear), the
+    clear count, then the count of clear observations that were *wet*: green reflectance above
+    NIR reflectance, i.e. NDWI > 0 (McFeeters 1996, doi:10.1080/01431169608948714), the
+    land/water test of tidal-flat mapping (Murray et al. 2012, Remote Sens. 4:3417: tidal
+    flat = water at high tide, land at low tide), with ``bands[wet_g]`` the green and
+    ``bands[wet_s]`` the NIR band (0 when either is -1). MNDWI would not do: exposed,
+    water-saturated mud absorbs SWIR1 like water and reads wet at low tide too.
     """
     nb = len(bands)
     T, Y, X = scl.shape
@@ -177,3 +183,15 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
                 _median_tile(buf, n, cnt, w, pairs, net_start, out[b, p, y], x0)
             for x in range(w):
                 out[nb, p, y, x0 + x] = cnt[x]
+                out[nb + 1, p, y, x0 + x] = 0
+            if wet_g >= 0 and wet_s >= 0:
+                for i in range(n_t):
+                    if keep[i]:
+                        grow = bands[wet_g][t0 + i, y]
+                        srow = bands[wet_s][t0 + i, y]
+                        off = np.float32(offsets[t0 + i])
+                        for x in range(w):
+                            g = dn_reflectance(grow[x0 + x], off)
+                            s1 = dn_reflectance(srow[x0 + x], off)
+                            if ok[i, x] and g > s1:
+                                out[nb + 1, p, y, x0 + x] += 1

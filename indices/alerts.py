@@ -13,12 +13,13 @@ baseline composite (so seasonality and old losses do not count as new loss):
 * mangrove: NDVI < ``ndvi_max`` and an NDVI drop > ``ndvi_drop`` against the reference (GMW's
   rule). An *inundated* observation (MNDWI > ``water_mndwi_min``) is no evidence either way:
   tides flood the fringe and come back; a clearing leaves dry bare soil (MNDWI ~ -0.45).
-* seagrass: the scene's seagrass score (:func:`indices.habitat.seagrass_score`) says clearly
-  not seagrass (< ``seagrass_score_max``) over water with the bottom visible, *and* the bottom
-  got brighter: the deglinted blue and green bottom signals are at least ``bottom_brightening``
-  times the reference's. Sand under a lost meadow is 5-8 x brighter than the seagrass bottom at
-  any depth; sensor noise on a deep (weak) bottom signal makes the score alone dip below -1 in
-  ~0.1 % of observations, but almost never doubles both signals at once.
+* seagrass: the scene's seagrass score (the change table's rule and the site's water,
+  :func:`indices.habitat.seagrass_offset`, wherever the bottom shows) says clearly not
+  seagrass (< ``seagrass_score_max``) *and* the bottom got brighter: the deglinted blue
+  bottom signal is at least ``bottom_brightening`` times the reference's, the green not
+  darker. Sand under a lost meadow is several times brighter than the meadow at any depth
+  (most in blue); a scene's noise on a deep (weak) bottom makes the score alone dip below
+  -1 now and then, but seldom doubles the blue signal with it.
 
 Observations that cannot be judged (cloud, shadow, nodata, an inundated mangrove pixel, an
 optically deep seagrass pixel, the water of a scene with a sediment plume, see
@@ -47,6 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 from indices.change import MMU_HA, mmu_pixels
 from indices.composite import composite, monthly_composite
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     SeagrassRule,
@@ -54,12 +56,13 @@ from indices.habitat import (
     habitat_score,
     mask_turbid_water,
     scene_reflectance,
+    seagrass_offset,
 )
 from indices.spectral import compute_indices
 
-__all__ = ["DEFAULT_RULE", "FlaggedPixels", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS",
-           "AlertRule", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
-           "mask_turbid_water", "scan_evidence"]
+__all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
+           "AlertScan", "FlaggedPixels", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
+           "mangrove_evidence", "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
 """Codes of :func:`loss_evidence`: nothing to judge, a clear look at habitat, evidence of loss."""
@@ -87,7 +90,8 @@ class AlertRule:
     seagrass_score_max: float = -1.0
     """Seagrass: scene score below this is clearly not seagrass (one tolerance beyond)."""
     bottom_brightening: float = 2.0
-    """Seagrass: blue and green bottom signals must reach this multiple of the reference's."""
+    """Seagrass: the blue bottom signal must reach this multiple of the reference's (and the
+    green at least the reference's)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.confirm, bool) or not isinstance(self.confirm, int) or self.confirm < 1:
@@ -99,11 +103,13 @@ class AlertRule:
 DEFAULT_RULE = AlertRule()
 
 
-def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"]):
-    """Deglinted bottom signals ``(blue, green)`` above deep water, NaN where the pixel is not
-    water or the bottom is not visible: the quantities :func:`indices.habitat.seagrass_score`
-    takes the logarithm of (:func:`indices.habitat.bottom_signals`)."""
-    b_sig, g_sig, seen = bottom_signals(refl, rule)
+def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"],
+                  water: xr.DataArray | None = None):
+    """Deglinted bottom signals ``(blue, green)`` above the site's deep water (``water``:
+    :func:`indices.water.water_parameters`), NaN where the pixel is not water or the bottom is
+    not visible: the quantities :func:`indices.habitat.seagrass_score` takes the logarithm of
+    (:func:`indices.habitat.bottom_signals`)."""
+    b_sig, g_sig, seen = bottom_signals(refl, rule, water)
     return b_sig.where(seen).astype(np.float32), g_sig.where(seen).astype(np.float32)
 
 
@@ -127,7 +133,8 @@ def _reference(monthly: xr.DataArray, base: xr.DataArray, like: xr.DataArray) ->
 
 
 def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
-                  baseline: tuple[dt.date, dt.date], rule: AlertRule = DEFAULT_RULE) -> xr.DataArray:
+                  baseline: tuple[dt.date, dt.date], rule: AlertRule = DEFAULT_RULE,
+                  evidence: SiteEvidence | None = None) -> xr.DataArray:
     """Evidence of habitat loss per scene after the baseline and pixel, int8 ``(time, y, x)``.
 
     ``time`` holds the scenes acquired after ``baseline[1]``, sorted (earlier scenes only make
@@ -136,13 +143,21 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     judge: not observed clear, an inundated mangrove or an optically deep or turbid seagrass
     observation, a pixel outside ``site_mask`` or not habitat in the baseline composite
     (``habitat_score > 0``). Lazy when the cube is.
+
+    ``evidence``: the site's rule and evidence (:mod:`indices.evidence`), so that the alerts
+    judge with the change table's rule and water; default: the default rule's, from the
+    cube's baseline.
     """
     if habitat not in ("mangrove", "seagrass"):
         raise ValueError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
+    if evidence is None:
+        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
+    hrule = evidence.rule
     if habitat == "seagrass":
         cube = mask_turbid_water(cube)
     base = composite(cube, *baseline)
-    monitored = (habitat_score(base, habitat) > 0) & site_mask.astype(bool)
+    monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
+        & site_mask.astype(bool)
     months = monthly_composite(cube)
     times = cube["time"].values
     over = np.datetime64(pd.Timestamp(baseline[1]).date(), "D") + np.timedelta64(1, "D")
@@ -153,52 +168,83 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         ndvi = ix["ndvi"]
         ref = _reference(compute_indices(months, ["ndvi"])["ndvi"],
                          compute_indices(base, ["ndvi"])["ndvi"], ndvi)
-        judged = ndvi.notnull() & ~(ix["mndwi"] > rule.water_mndwi_min)
-        loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
+        ev = xr.apply_ufunc(mangrove_evidence, ndvi, ix["mndwi"], ref, monitored,
+                            kwargs={"rule": rule}, dask="parallelized", output_dtypes=[np.int8])
+        return ev.transpose("time", "y", "x").rename("loss_evidence")
     else:
-        b_sig, g_sig = bottom_signal(scene_reflectance(scenes))
+        water = evidence.water
+        refl = scene_reflectance(scenes)
+        b_sig, g_sig = bottom_signal(refl, hrule, water)
         ref_b, ref_g = (_reference(m, b, like)
-                        for m, b, like in zip(bottom_signal(months), bottom_signal(base),
+                        for m, b, like in zip(bottom_signal(months, hrule, water),
+                                              bottom_signal(base, hrule, water),
                                               (b_sig, g_sig), strict=True))
-        judged = b_sig.notnull()
-        loss = ((_dii_score(b_sig, g_sig) < rule.seagrass_score_max)
-                & (b_sig >= rule.bottom_brightening * ref_b)
-                & (g_sig >= rule.bottom_brightening * ref_g))
+        # the change table's score, wherever the bottom shows (a single scene is noisier
+        # than the composites the table judges, assessable there only within 3 sigma), and
+        # the bottom brighter in blue, where sand and seagrass differ most (~7 x against
+        # ~3 x in green, Maritorena et al. 1994), and not darker in green
+        c, offset = seagrass_offset(refl, hrule, water, gate=False)
+        score = (c["threshold"] - offset) / c["tolerance"]
+        judged = score.notnull()
+        loss = ((score < rule.seagrass_score_max)
+                & (b_sig >= rule.bottom_brightening * ref_b) & (g_sig >= ref_g))
     ev = xr.where(judged, xr.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
     ev = ev.where(monitored, np.int8(NOT_OBSERVED)).astype(np.int8)
     return ev.transpose("time", "y", "x").rename("loss_evidence")
 
 
-def _dii_score(b_sig: xr.DataArray, g_sig: xr.DataArray,
-               rule: SeagrassRule = RULES["seagrass"]) -> xr.DataArray:
-    """:func:`indices.habitat.seagrass_score` where the bottom is visible, from the bottom
-    signals already at hand (the score's own path would recompute them; a test keeps the two
-    equal)."""
-    dii = np.log(b_sig) - rule.k_ratio * np.log(g_sig)
-    return ((rule.dii_max - dii) / rule.dii_tolerance).astype(np.float32)
+def mangrove_evidence(ndvi: np.ndarray, mndwi: np.ndarray, ref: np.ndarray,
+                      monitored: np.ndarray, *, rule: AlertRule = DEFAULT_RULE) -> np.ndarray:
+    """:func:`loss_evidence` codes (int8) of mangrove scenes from their NDVI and MNDWI
+    (float32), the reference NDVI and the monitored pixels (broadcast alike; numpy): the
+    one definition, for the lazy cube and for a walk that judges each month's scenes as it
+    reads them (:mod:`flows.site.onepass`)."""
+    judged = ~np.isnan(ndvi) & ~(mndwi > rule.water_mndwi_min)
+    loss = (ndvi < rule.ndvi_max) & ((ref - ndvi) > rule.ndvi_drop)
+    ev = np.where(judged, np.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
+    return np.where(monitored, ev, np.int8(NOT_OBSERVED)).astype(np.int8)
+
+
+class AlertScan:
+    """The per-pixel confirmation state of :func:`scan_evidence`, one scene at a time:
+    :meth:`step` with each scene's evidence in time order, then :meth:`state`. Scene numbers
+    are int32 (-1: none), so the state is 14 bytes a pixel."""
+
+    def __init__(self, shape: tuple[int, ...], confirm: int):
+        self.confirm, self.t = int(confirm), 0
+        self.run = np.zeros(shape, np.int16)
+        self.first = np.full(shape, -1, np.int32)
+        self.last = np.full(shape, -1, np.int32)
+        self.conf = np.full(shape, -1, np.int32)
+        self.confirmed = np.zeros(shape, bool)
+
+    def step(self, ev: np.ndarray) -> None:
+        t, run, first, last = self.t, self.run, self.first, self.last
+        hit = ev == LOSS
+        reset = (ev == NO_LOSS) & ~self.confirmed
+        first[hit & (run == 0)] = t
+        last[hit] = t
+        run[hit] += 1
+        run[reset], first[reset], last[reset] = 0, -1, -1
+        newly = ~self.confirmed & (run >= self.confirm)
+        self.conf[newly] = t
+        self.confirmed |= newly
+        self.t += 1
+
+    def state(self, times: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(score int16, first_seen, last_seen, confirmed_at)`` (datetime64[ns], NaT where
+        none) after the scenes stepped, whose times are ``times``."""
+        stamps = np.append(times.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
+        return self.run, stamps[self.first], stamps[self.last], stamps[self.conf]  # -1: NaT
 
 
 def _scan_kernel(ev: np.ndarray, times: np.ndarray, confirm: int):
     """``ev (..., time)`` int8 -> score int16, first_seen, last_seen, confirmed_at (ns)."""
     ev = np.moveaxis(ev, -1, 0)
-    shape = ev.shape[1:]
-    run = np.zeros(shape, np.int16)
-    first = np.full(shape, -1, np.int64)
-    last = np.full(shape, -1, np.int64)
-    conf = np.full(shape, -1, np.int64)
-    confirmed = np.zeros(shape, bool)
+    scan = AlertScan(ev.shape[1:], confirm)
     for t in range(ev.shape[0]):
-        hit = ev[t] == LOSS
-        reset = (ev[t] == NO_LOSS) & ~confirmed
-        first[hit & (run == 0)] = t
-        last[hit] = t
-        run[hit] += 1
-        run[reset], first[reset], last[reset] = 0, -1, -1
-        newly = ~confirmed & (run >= confirm)
-        conf[newly] = t
-        confirmed |= newly
-    stamps = np.append(times.astype("datetime64[ns]"), np.datetime64("NaT", "ns"))
-    return run, stamps[first], stamps[last], stamps[conf]  # index -1 -> NaT
+        scan.step(ev[t])
+    return scan.state(times)
 
 
 def scan_evidence(evidence: xr.DataArray, *, confirm: int = AlertRule.confirm) -> xr.Dataset:

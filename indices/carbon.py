@@ -50,7 +50,8 @@ import pandas as pd
 
 from indices.carbon_factors import Factor, FactorSet, factors_id
 
-__all__ = ["CANOPY_MIDS", "CO2_PER_C", "CONSERVATIVE_COLUMNS", "DEFAULT_DRAWS", "LEDGER_COLUMNS",
+__all__ = ["BASELINE_COLUMNS", "CANOPY_MIDS", "CO2_PER_C", "CONSERVATIVE_COLUMNS", "DEFAULT_DRAWS",
+           "LEDGER_COLUMNS",
            "VM0033_ALLOWABLE_90", "carbon_ledger", "cohort_shares", "normal_scores", "site_seed",
            "vm0033_adjusted", "with_error_adjusted_areas"]
 
@@ -74,6 +75,10 @@ LEDGER_COLUMNS = ("site_id", "period", "habitat", "extent_ha", "stock_tco2e",
 CONSERVATIVE_COLUMNS = ("change_conservative_tco2e", "change_uncertainty_90_pct")
 """Added after :data:`LEDGER_COLUMNS`: the VM0033-adjusted change and its uncertainty (90 %
 interval half-width as a percentage of the change)."""
+BASELINE_COLUMNS = ("baseline_stock_tco2e", "baseline_stock_ci_low_tco2e",
+                    "baseline_stock_ci_high_tco2e")
+"""After :data:`CONSERVATIVE_COLUMNS`: the stock the change is counted from, with its 95 %
+interval (the baseline area of that month's row, at the baseline canopy)."""
 
 _REQUIRED = ("site_id", "habitat", "period", "extent_ha", "baseline_extent_ha", "gain_ha",
              "loss_ha")
@@ -299,8 +304,8 @@ _BLOCK = 24
 
 def carbon_ledger(rows: pd.DataFrame, factors: FactorSet, *, baseline_end: object = None,
                   n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> pd.DataFrame:
-    """The carbon ledger rows of one site (:data:`LEDGER_COLUMNS` then
-    :data:`CONSERVATIVE_COLUMNS`), one per change row.
+    """The carbon ledger rows of one site (:data:`LEDGER_COLUMNS`, then
+    :data:`CONSERVATIVE_COLUMNS` and :data:`BASELINE_COLUMNS`), one per change row.
 
     ``rows``: that site's ``change/`` rows (one habitat); needs ``site_id, habitat, period,
     extent_ha, baseline_extent_ha, gain_ha, loss_ha`` and uses, when present, the extent, gain
@@ -326,11 +331,13 @@ def carbon_ledger(rows: pd.DataFrame, factors: FactorSet, *, baseline_end: objec
     # one score per area quantity serves every month: a month's interval depends on that
     # month's draws only, so sharing them across months changes no result (and keeps the
     # design 11-dimensional, which the Sobol sequence fills far better than 8 + 3 x months)
-    q_stock, q_change = np.empty((2, n_months)), np.empty((4, n_months))
+    q_stock, q_base = np.empty((2, n_months)), np.empty((2, n_months))
+    q_change = np.empty((4, n_months))
     for first in range(0, n_months, _BLOCK):
         months = slice(first, min(first + _BLOCK, n_months))
         stock, base = _stocks(th, s, months, z[:, k:], p_gain, p_loss)
         q_stock[:, months] = np.percentile(stock, [2.5, 97.5], axis=0)
+        q_base[:, months] = np.percentile(base, [2.5, 97.5], axis=0)
         q_change[:, months] = np.percentile(stock - base, [2.5, 5.0, 95.0, 97.5], axis=0)
     central_change = (stock_c - base_c)[0]
     adjusted = [vm0033_adjusted(c, lo, hi) for c, lo, hi
@@ -350,6 +357,9 @@ def carbon_ledger(rows: pd.DataFrame, factors: FactorSet, *, baseline_end: objec
         "factors_id": factors_id(factors),
         "change_conservative_tco2e": [a for a, _ in adjusted],
         "change_uncertainty_90_pct": [100.0 * u for _, u in adjusted],
+        "baseline_stock_tco2e": base_c[0],
+        "baseline_stock_ci_low_tco2e": q_base[0],
+        "baseline_stock_ci_high_tco2e": q_base[1],
     })
     return out[s.keep].reset_index(drop=True)
 

@@ -1,8 +1,12 @@
 """Change against the baseline: monthly extent, gain, loss, net change, and their intervals.
 
 The monthly habitat map is carried forward: a pixel observed in a month takes that month's
-class, a pixel not observed keeps its last known class (the baseline's before anything was
-seen). Gain is habitat now that was not habitat in the baseline, loss the reverse; both are
+class when that month's score and the one of its previous confident look are both outside
+the rule's band of doubt (``|score| >= 1``, see :mod:`indices.habitat`) against its class
+(:func:`confirmed_state`), and otherwise keeps its last known class (the baseline's before
+anything was seen): a class changes on evidence beyond the noise of one month's composite,
+not on a score that wavers about its threshold (a few views of a canopy near the MVI
+threshold do, month after month; such looks still count as close calls in the intervals). Gain is habitat now that was not habitat in the baseline, loss the reverse; both are
 cumulative since the baseline and cleaned with a minimum mapping unit (connected patches of
 8-neighbours smaller than ``mmu_ha`` are dropped, so sensor noise does not add up to hectares).
 The extent is then ``baseline + gain - loss``, so the table always adds up.
@@ -28,8 +32,8 @@ import xarray as xr
 from scipy import ndimage
 
 __all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
-           "change_row", "change_values", "drop_small_patches", "fringe", "mmu_pixels",
-           "monthly_states"]
+           "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
+           "mmu_pixels", "monthly_states"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
@@ -92,9 +96,11 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     # each a pixel, not a float score and an int32 age: a whole tile is 120 Mpx)
     close_call = ~(np.abs(baseline) >= 1)
     age = np.zeros(site.shape, np.uint8)
+    pending = np.zeros(site.shape, bool)
     for score in scores:
         seen = ~np.isnan(score) & site
-        state = np.where(seen, score > 0, state) & site
+        state, pending = confirmed_state(score, seen, state, pending)
+        state &= site
         close_call = np.where(seen, np.abs(score) < 1, close_call)
         age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         gain = drop_small_patches(state & ~base, mmu_pixels)
@@ -104,6 +110,24 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
             uncertain=(close_call | (age > stale_months)) & site,  # exact below 255 months
             baseline_uncertain=base_uncertain,
         )
+
+
+def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
+                    pending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One month of the carried class: ``(state, pending)``. A class changes on the second
+    consecutive confident look (``|score| >= 1``) against it, the first only marks it
+    ``pending``; a confident look for it clears that; looks within the band of doubt and
+    months not seen leave both. One month's composite of a few views wavers past a
+    threshold now and then; a change that is there is seen again (the confirmation of
+    Global Mangrove Watch's alerts, Bunting et al. 2023, doi:10.3390/rs15082050, in its
+    simplest form)."""
+    confident = seen & (np.abs(score) >= 1)
+    habitat = score > 0
+    against = confident & (habitat != state)
+    flip = against & pending
+    state = np.where(flip, habitat, state)
+    pending = np.where(confident, against & ~flip, pending)
+    return state, pending
 
 
 def _fringe(patches: np.ndarray, min_pixels: int) -> tuple[np.ndarray, np.ndarray]:

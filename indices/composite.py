@@ -36,10 +36,12 @@ chunk is split along y: a year's baseline of 2048² chunks would otherwise be ~4
 
 @dataclass(frozen=True)
 class _CompositeBlock:
-    """Block function: ``(*bands, scl, offsets) -> (n_bands + 1, n_periods, y, x)`` float32."""
+    """Block function: ``(*bands, scl, offsets) -> (n_bands + 2, n_periods, y, x)`` float32."""
 
     starts: tuple[int, ...] | None = None
     """Period boundaries along time within the block; None: the whole block is one period."""
+    wet: tuple[int, int] = (-1, -1)
+    """Positions of the green and NIR bands among the bands (-1: no wet count)."""
     __name__ = "median-composite"  # dask names the chunk tasks after it
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
@@ -48,12 +50,12 @@ class _CompositeBlock:
         n_t = scl.shape[0]
         starts = np.asarray(self.starts if self.starts is not None else (0, n_t), np.int64)
         pairs, net_start = _median.sorting_networks(int(np.diff(starts).max()))
-        out = np.empty((len(bands) + 1, len(starts) - 1) + scl.shape[1:], np.float32)
+        out = np.empty((len(bands) + 2, len(starts) - 1) + scl.shape[1:], np.float32)
         with _kernels.KERNEL_LOCK:
             _median.composite_kernel(bands, np.ascontiguousarray(scl),
                                      _kernels.scl_bits(VALID_SCL),
                                      np.ascontiguousarray(offsets, np.int32), starts,
-                                     pairs, net_start, out)
+                                     pairs, net_start, self.wet[0], self.wet[1], out)
         return out
 
 
@@ -73,11 +75,12 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
     if wrong:
         raise ValueError(f"composite takes uint16 DN bands; {wrong} are not uint16")
     periods, starts = np.unique(labels, return_index=True)
+    wet = _wet_bands(bands)
     counts = np.diff(np.append(starts, len(labels)))
     grids = [cube[v].transpose("time", "y", "x").data for v in (*bands, "SCL")]
     offsets = cube["boa_offset"].data
     if not any(isinstance(g, da.Array) for g in grids):
-        block = _CompositeBlock(tuple(int(s) for s in np.append(starts, len(labels))))
+        block = _CompositeBlock(tuple(int(s) for s in np.append(starts, len(labels))), wet)
         return block(*grids, offsets), periods
     grids = [da.asarray(g) for g in grids]
     chunks = {0: tuple(int(c) for c in counts)}
@@ -89,14 +92,23 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
     grids = [g.rechunk(chunks) for g in grids]
     offsets = da.asarray(offsets).rechunk((chunks[0],))
     args = [x for g in grids for x in (g, "tyx")] + [offsets, "t"]
-    stack = da.blockwise(_CompositeBlock(), "ktyx", *args, new_axes={"k": len(bands) + 1},
+    stack = da.blockwise(_CompositeBlock(wet=wet), "ktyx", *args, new_axes={"k": len(bands) + 2},
                          adjust_chunks={"t": 1}, dtype=np.float32,
                          meta=np.empty((0, 0, 0, 0), np.float32))
     return stack, periods
 
 
+def _wet_bands(bands: Sequence[str]) -> tuple[int, int]:
+    """Positions of B03 and B08 among ``bands`` for the wet count, (-1, -1) without both."""
+    bands = list(bands)
+    if "B03" in bands and "B08" in bands:
+        return bands.index("B03"), bands.index("B08")
+    return -1, -1
+
+
 def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Dataset:
-    """Wrap the kernel stack as ``bands`` (float32) + ``n_clear`` (int16) with ``lead`` dims."""
+    """Wrap the kernel stack as ``bands`` (float32) + ``n_clear`` (int16) with ``lead`` dims,
+    and ``n_wet`` (int16) where the bands have green and NIR."""
     spatial = {k: v for k, v in cube.coords.items() if "time" not in v.dims}
     coords = {**{k: v for k, v in spatial.items() if k != "time"}, **lead}
     dims = (*lead, "y", "x")
@@ -106,6 +118,10 @@ def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Da
             for i, b in enumerate(bands)}
     data["n_clear"] = xr.DataArray(stack[len(bands)].astype(np.int16), dims=dims, coords=coords,
                                    attrs={"long_name": "number of clear observations"})
+    if _wet_bands(bands)[0] >= 0:
+        data["n_wet"] = xr.DataArray(
+            stack[len(bands) + 1].astype(np.int16), dims=dims, coords=coords,
+            attrs={"long_name": "number of clear observations that were water (NDWI > 0)"})
     return xr.Dataset(data)
 
 

@@ -12,17 +12,25 @@ observed, as returned by :func:`indices.composite.monthly_composite` or
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
+from indices.water import PARAMETERS, water_mask, water_parameters
 
 __all__ = [
-    "MangroveRule", "SeagrassRule", "RULES", "bottom_signals", "habitat_score", "mangrove_score",
-    "mask_turbid_water", "seagrass_score", "scene_reflectance", "turbid_scenes",
+    "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
+    "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
+    "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_constants", "seagrass_offset",
+    "seagrass_score",
+    "turbid_scenes",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -30,49 +38,143 @@ REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 
 @dataclass(frozen=True)
 class MangroveRule:
-    """Mangrove = dense, wet canopy: high NDVI *and* a high mangrove vegetation index.
+    """Mangrove = green canopy with the mangrove vegetation index of mangrove, in intertidal
+    context.
 
-    NDVI alone cannot separate mangrove from oil palm or inland forest; MVI (Baloloy et al.
-    2020, doi:10.1016/j.isprsjprs.2020.06.001) can, because a mangrove canopy over wet soil is
-    darker in SWIR: MVI = |NIR - G| / |SWIR1 - G| is ~3-5 over mangrove and ~2 over terrestrial
-    vegetation. The NDVI floor keeps flooded mudflat (MVI explodes when SWIR1 ~ G over water)
-    and bare soil out. The thresholds sit halfway between the two classes' typical values and
-    make a pixel of 50 % canopy over mud the boundary, the canopy-closure definition used for
-    the replanting truth.
+    Spectral test: MVI = |NIR - G| / |SWIR1 - G| (Baloloy et al. 2020, ISPRS J. Photogramm.
+    Remote Sens. 166:95-117, doi:10.1016/j.isprsjprs.2020.06.001) between ``mvi_min`` 4.5 and
+    ``mvi_max`` 16.5, the index authors' mangrove range on Sentinel-2 (the paper's text was
+    not available here; the range is checked against an implementation citing it,
+    github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``); above 16.5 SWIR1 ~ green,
+    i.e. water or a water-canopy edge. And NDVI >= ``ndvi_min`` 0.4, the open-mangrove floor
+    of Digital Earth Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
+    NDVI > 0.4 inside the GMW v3 extent, > 0.7 closed canopy), which keeps bare mud and
+    flooded flats out (MVI explodes where SWIR1 ~ G over water).
+
+    Context (:mod:`indices.context`): a spectral candidate is mangrove only where it is
+    connected to the coast's water the baseline's series saw (the sea never seen dry, and
+    the flats and creeks seen wet; the edge widened by ``shore_gap_m``, reached within
+    ``reach_m`` through candidates; a series of ``min_views`` clear views at least). On the
+    tidal flat itself NDVI alone decides. Outside it the score is ``-CONTEXT_SCORE``:
+    confidently not mangrove.
+
+    Tolerances (the ``|score| < 1`` band of doubt) are 10 % of each threshold for MVI and
+    0.08 for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a
+    published number.
     """
 
-    ndvi_min: float = 0.50
+    ndvi_min: float = 0.40
     ndvi_tolerance: float = 0.08
-    mvi_min: float = 2.6
-    mvi_tolerance: float = 0.35
+    mvi_min: float = 4.5
+    mvi_tolerance: float = 0.45
+    mvi_max: float = 16.5
+    mvi_max_tolerance: float = 1.65
+    min_views: int = 2
+    """Clear views a pixel needs before being seen wet and dry counts as intertidal (one of
+    each; a cloudy tropical baseline may have no more)."""
+    shore_gap_m: float = 50.0
+    """Width added to the intertidal zone for the upper intertidal seldom seen wet."""
+    reach_m: float = 1500.0
+    """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
+    wider forest are shores of their own)."""
+    source: str = "Baloloy et al. 2020 (MVI 4.5-16.5); DE Pacific (NDVI 0.4); intertidal context"
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("mangrove", self)
+
+
+CONTEXT_SCORE = 10.0
+"""Score magnitude of a decision by context alone (outside the intertidal context; land or
+deep water for seagrass): far outside the band of doubt."""
 
 
 @dataclass(frozen=True)
 class SeagrassRule:
-    """Seagrass = optically shallow water over a dark bottom, by Lyzenga's depth-invariant index.
+    """Seagrass = optically shallow water over a dark, vegetated bottom, by Lyzenga's
+    depth-invariant index against the site's own sand.
 
-    Over water (NDWI > ``water_ndwi_min``), sun glint is removed Hedley-style from NIR, which the
-    water column absorbs: ``R'_i = R_i - (NIR - nir_deep)`` where NIR is clearly above the
-    deep-water level (flat glint, slope 1). The bottom signal ``R'_i - R_deep_i`` decays as
-    ``exp(-2 k_i z)``; the depth-invariant index (Lyzenga 1978, doi:10.1364/AO.17.000379)
-    ``DII = ln(B'-Bd) - (k_B/k_G) ln(G'-Gd)`` depends on bottom albedo, not depth: seagrass
-    (dark) scores low, sand high. Where the bottom signal is below ``min_bottom_signal`` the
-    water is optically deep: no decision (score NaN, counted as not seagrass).
-
-    ``deep_water`` and ``k_ratio`` default to clear Mediterranean water (Kd(490) ~ 0.035,
-    Kd(560) ~ 0.06 per m); give site values from an offshore sample where known.
+    Over water (NDWI > ``water_ndwi_min``), glint is removed Hedley-style from NIR and the
+    bottom signals ``b = B' - B_deep``, ``g = G' - G_deep`` decay as ``exp(-2 k_i z)``; the
+    depth-invariant index (Lyzenga 1978, doi:10.1364/AO.17.000379; 1981)
+    ``DII = ln b - r ln g``, ``r = k_B / k_G`` of the site (:mod:`indices.water`), depends on
+    the bottom, not the depth. Against the site's sand line, a bottom whose reflectance is
+    ``rho_B`` and ``rho_G`` times the sand's has ``DII - DII_sand = ln rho_B - r ln rho_G``:
+    the test is that offset against the one of a bottom ``albedo_ratio_blue`` and
+    ``albedo_ratio_green`` times as bright as sand, ``T = ln a_B - r ln a_G`` (or
+    ``dii_max`` when a calibration set it). Vegetation is darker than sand in blue, where
+    chlorophyll absorbs, than in green: at 490 nm green algae reflect 0.077 and brown algae
+    0.030 against coral sand's 0.383, at 525 nm 0.231 and 0.041 against 0.423 (Maritorena,
+    Morel & Gentili 1994, Limnol. Oceanogr. 39:1689-1703, Fig. 6, as tabulated with the
+    OSOAA radiative transfer code), so the offset stays negative even in turbid water where
+    ``r`` nears 1 and both bands fade alike with depth (there, a bottom darker by the same
+    factor in both bands would not be told from deeper sand; a vegetated one is).
     """
 
     water_ndwi_min: float = 0.1
+    water_ndvi_max: float = 0.3
+    water_veg_nir: float = 0.02
+    """Water for seagrass is NDWI > ``water_ndwi_min``, and not NDVI >= ``water_ndvi_max``
+    with NIR >= ``water_veg_nir``: water absorbs NIR within decimetres (~3.6 /m at 842 nm:
+    Hale & Querry 1973, Appl. Opt. 12:555), so a submerged bottom does not brighten NIR; a
+    pixel green and bright in NIR is emergent or floating vegetation, or land. (Over dark
+    water red and NIR are both a few thousandths and their NDVI is noise: the NIR floor,
+    ten times dark water's, keeps it water.)"""
     deep_water: tuple[float, float, float] = (0.020, 0.008, 0.002)
-    """Deep-water reflectance in B02, B03, B08."""
+    """Deep-water reflectance in B02, B03, B08: the fallback where the site's own cannot be
+    fitted (:mod:`indices.water`), and the plume test's NIR (:func:`turbid_scenes`)."""
     k_ratio: float = 0.035 / 0.060
-    dii_max: float = -1.30
-    dii_tolerance: float = 0.25
-    min_bottom_signal: float = 0.004
-    glint_min: float = 0.005
+    """Fallback ``k_B / k_G`` (clear Mediterranean water) where the site's cannot be fitted."""
+    deep_fraction: float = 0.05
+    """Darkest share of the water over which glint is regressed on NIR (Hedley 2005)."""
+    sand_quantile: float = 0.9
+    """Per green bin, the blue quantile taken as the bright (sand) bottom (Lyzenga 1981)."""
+    min_bin_pixels: int = 20
+    min_sand_points: int = 8
+    albedo_ratio_blue: float = 0.35
+    albedo_ratio_green: float = 0.50
+    """The bottom at the threshold, relative to the site's sand, in B02 and B03: the
+    geometric means of sand (1) and of vegetation, itself the geometric mean of green and
+    brown algae (Maritorena et al. 1994 via OSOAA: of sand, green algae 0.20 and brown algae
+    0.078 at 490 nm, so 0.125 and a threshold of 0.35; 0.55 and 0.097 at 525 nm, so 0.23
+    and 0.48, rounded up to 0.50 for B03 at 560 nm, nearer the green algae's peak: 560 nm
+    itself was not in the table at hand). Derived, not published thresholds."""
+    dii_max: float | None = None
+    """The threshold ``T`` on ``DII - DII_sand`` itself (a site's calibration,
+    :mod:`indices.calibration`); None: from the albedo ratios and the site's ``r``."""
+    tolerance_share: float = 0.4
+    """Band of doubt around ``T``: this share of ``|T|`` (a choice)."""
+    detect_sigmas: float = 3.0
+    """The bottom is *assessed* where the noise-propagated uncertainty of ``DII`` leaves
+    ``detect_sigmas`` standard deviations between a sand bottom (offset 0) and the threshold
+    ``T``: a 3-sigma detection (one sand pixel in ~700 past the threshold by noise), the
+    usual convention for a signal seen above noise; a choice."""
+    max_k_ratio: float = 1.5
+    """Largest ``k_B / k_G`` assessed (blue far more attenuated than green: CDOM-rich water,
+    where the blue bottom signal is gone first)."""
+    noise: float = 0.0015
+    """Reflectance noise of a baseline composite's bottom signal (1 sigma) where the site's
+    own cannot be measured (:mod:`indices.water` measures it): single-scene L2A noise
+    ~0.003 over dark water, about halved by a median of a few views. Unverified figure."""
+    min_bottom_signal: float = 0.0005
+    """Floor of a bottom signal (5 L2A quanta) below which its logarithm is not taken."""
+    glint_min: float = 0.0
+    """NIR excess over the deep water's below which no glint is removed. 0: Hedley's
+    correction, ``R' = R - b (NIR - NIR_ref)``, wherever NIR exceeds the reference (a
+    threshold would leave a step in the corrected water between pixels just under and just
+    over it, and a median composite's residual glint is mostly under any useful one)."""
+    glint_min_r: float = 0.5
+    """Correlation of a visible band with NIR over the darkest water from which Hedley's
+    regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
+    source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("seagrass", self)
 
 
 RULES = {"mangrove": MangroveRule(), "seagrass": SeagrassRule()}
@@ -83,37 +185,152 @@ def scene_reflectance(cube: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({b: reflectance(cube, b) for b in REFLECTANCE_BANDS if b in cube})
 
 
-def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
+def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()
+                            ) -> xr.DataArray:
+    """The spectral part of the mangrove score (NDVI and MVI only, no context)."""
     ix = compute_indices(refl, ["ndvi", "mvi"])
-    score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
-                       (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance)
+    score = np.minimum(np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
+                                  (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance),
+                       (rule.mvi_max - ix["mvi"]) / rule.mvi_max_tolerance)
     return score.astype(np.float32).rename("mangrove_score")
 
 
-def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tuple[
+def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule()
+                     ) -> xr.DataArray:
+    """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
+    ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
+    cross the composite's spectral candidates within tolerance (score > -1), so that a pixel
+    of canopy a little below a threshold does not cut a belt in two."""
+    missing = [v for v in ("n_wet", "n_clear") if v not in composite]
+    if missing:
+        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
+                         f"(indices.composite.composite with B03 and B11)")
+    candidates = mangrove_spectral_score(composite, rule) > -1
+    return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
+                              min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                              reach_m=rule.reach_m)
+
+
+def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                   context: xr.DataArray | None = None) -> xr.DataArray:
+    """Mangrove score (module doc), NaN where not observed. ``context``: the site's intertidal
+    context levels (:func:`mangrove_context` of its baseline composite): connected canopy
+    takes the spectral score (NDVI and MVI); inside the intertidal zone itself, ground the
+    tide covers, NDVI alone decides (vegetation there is mangrove: the NDVI-inside-an-extent
+    rule of Digital Earth Africa/Pacific, the zone standing for the extent, and what a young
+    replanting on a mudflat looks like before its canopy reaches MVI 4.5); elsewhere the score
+    is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself when it is a composite
+    with view counts, else applies none (a single scene: see :mod:`indices.context`)."""
+    score = mangrove_spectral_score(refl, rule)
+    if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
+        context = mangrove_context(refl, rule)
+    if context is not None:
+        level = context.astype(np.uint8)
+        ndvi_only = ((compute_indices(refl, ["ndvi"])["ndvi"] - rule.ndvi_min)
+                     / rule.ndvi_tolerance).astype(np.float32)
+        score = xr.where(level == INTERTIDAL, ndvi_only,
+                         score.where((level == CONNECTED) | score.isnull(),
+                                     np.float32(-CONTEXT_SCORE)))
+    return score.astype(np.float32).rename("mangrove_score")
+
+
+def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The site's water parameters as float32 scalars (the arithmetic of the scores, and of
+    the scene statistics' kernel, :func:`indices.summary.statistics_counts`)."""
+    return {name: water.sel(parameter=name).astype(np.float32) for name in PARAMETERS}
+
+
+def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                   water: xr.DataArray | None = None) -> tuple[
         xr.DataArray, xr.DataArray, xr.DataArray]:
-    """Deglinted blue and green signals of the bottom above deep water, and where the bottom
-    is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
-    ``min_bottom_signal``. Glint (Hedley) is the NIR excess over deep water, flat in spectrum.
+    """Deglinted blue and green signals of the bottom above the site's deep water, and where
+    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
+    ``min_bottom_signal``. ``water``: the site's parameters
+    (:func:`indices.water.water_parameters` of its baseline; None fits them to ``refl``).
+    Glint (Hedley 2005) is the NIR excess over the deep water's, times the site's slopes.
     Shared by the seagrass score and the loss alerts, so the two always judge alike."""
+    if water is None:
+        water = water_parameters(refl, rule)
+    p = _water_values(water)
     blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
-    bd, gd, nd = rule.deep_water
-    water = compute_indices(refl, ["ndwi"])["ndwi"] > rule.water_ndwi_min
-    excess = nir - nd
-    glint = excess.where(excess > rule.glint_min, 0.0)
-    b_sig, g_sig = blue - glint - bd, green - glint - gd
-    seen = water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
+    is_water = water_mask(refl, rule)
+    excess = nir - p["nir_ref"]
+    excess = excess.where(excess > rule.glint_min, 0.0)
+    b_sig = blue - p["glint_blue"] * excess - p["deep_blue"]
+    g_sig = green - p["glint_green"] * excess - p["deep_green"]
+    seen = is_water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
     return b_sig, g_sig, seen
 
 
-def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
-    b_sig, g_sig, seen = bottom_signals(refl, rule)
-    dii = np.log(b_sig.where(seen)) - rule.k_ratio * np.log(g_sig.where(seen))
-    score = ((rule.dii_max - dii) / rule.dii_tolerance).where(seen)
-    # land and optically deep water are confidently "not seagrass" where observed
-    not_habitat = refl["B02"].notnull() & ~seen
-    score = score.where(~not_habitat, -10.0)
+def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                   water: xr.DataArray | None = None) -> xr.DataArray:
+    """Seagrass score with the site's water parameters ``water``
+    (:func:`indices.water.water_parameters` of its baseline composite; None fits them to
+    ``refl`` itself): ``(T - (DII - DII_sand)) / (tolerance_share |T|)`` over water (rule
+    doc), > 0 seagrass.
+
+    **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
+    and counts the pixel in the interval, not in the extent) where the bottom is not seen
+    well enough to tell sand from seagrass: the pixel's DII uncertain by more than
+    ``|T| / detect_sigmas``, from the site's measured noise scaled to the pixel's clear views
+    ``n_clear`` where ``refl`` has them (a month of one view is noisier than the baseline);
+    or ``r`` above ``max_k_ratio``. Conservative: a dark meadow is judged to a shallower
+    depth than sand (its signal is weaker), and what is not judged is in the interval, not
+    in the extent. Land is assessed: ``-CONTEXT_SCORE``.
+    """
+    c, offset = seagrass_offset(refl, rule, water)
+    score = (c["threshold"] - offset) / c["tolerance"]
+    land = refl["B02"].notnull() & ~water_mask(refl, rule)
+    score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
+
+
+def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
+                    water: xr.DataArray | None = None, *, gate: bool = True
+                    ) -> tuple[dict, xr.DataArray]:
+    """``(constants, DII - DII_sand)``: the bottom's depth-invariant index against the site's
+    sand, NaN where not assessable (:func:`seagrass_score`), with
+    :func:`seagrass_constants`. ``gate=False``: wherever both bottom signals are above
+    ``min_bottom_signal``, however noisy (the loss alerts, which ask more of a scene than
+    its score)."""
+    if water is None:
+        water = water_parameters(refl, rule)
+    b, g, seen = bottom_signals(refl, rule, water)
+    views = refl["n_clear"].clip(min=1).astype(np.float32) if "n_clear" in refl else 1
+    c = seagrass_constants(water, rule, views)
+    bs, gs = b.where(seen), g.where(seen)
+    offset = (np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]
+    assessable = seen & (c["k_ratio"] <= rule.max_k_ratio) & (c["has_sand"] != 0)
+    if gate:  # the pixel's own offset known to within a third of the threshold's distance
+        sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2)
+        assessable = assessable & (sigma <= c["limit"])
+    return c, offset.where(assessable)
+
+
+def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict:
+    """The float32 terms of :func:`seagrass_score` that do not vary with the pixel's bands
+    (with ``views`` = 1, none varies: what the scene statistics' kernel takes as run-time
+    constants, :func:`indices.summary.statistics_counts`, computed by the same float32
+    operations so that both agree bit for bit)."""
+    p = _water_values(water)
+    r = p["k_ratio"]
+    scale = np.sqrt(p["n_views"] / views)
+    if rule.dii_max is None:
+        threshold = (np.float32(np.log(rule.albedo_ratio_blue))
+                     - r * np.float32(np.log(rule.albedo_ratio_green)))
+    else:
+        threshold = xr.full_like(r, np.float32(rule.dii_max))
+    magnitude = np.abs(threshold)
+    return {
+        **{k: p[k] for k in ("nir_ref", "glint_blue", "glint_green", "deep_blue",
+                             "deep_green", "k_ratio", "dii_sand")},
+        "noise_b": p["noise_blue"] * scale,
+        "noise_g": r * p["noise_green"] * scale,
+        "has_sand": p["dii_sand"].notnull().astype(np.float32),
+        "threshold": threshold,
+        "limit": magnitude / np.float32(rule.detect_sigmas),
+        "tolerance": magnitude * np.float32(rule.tolerance_share),
+    }
 
 
 def turbid_scenes(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> tuple[
@@ -160,11 +377,31 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
+RULE_TAGS = {"mangrove": "baloloy2020-v1", "seagrass": "lyzenga1981-v1"}
+"""The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
-def habitat_score(refl: xr.Dataset, habitat: str, rule=None) -> xr.DataArray:
-    """Score of ``habitat`` ('mangrove' | 'seagrass'): > 0 habitat, NaN not observed."""
+
+def rule_id(habitat: str, rule) -> str:
+    """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
+    defaults (``mangrove-baloloy2020-v1``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
+    of every parameter, so a site's rows change id exactly when its rule does."""
+    if habitat not in RULE_TAGS:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULE_TAGS)}")
+    if rule == type(rule)():
+        return f"{habitat}-{RULE_TAGS[habitat]}"
+    fields = json.dumps(dataclasses.asdict(rule), sort_keys=True, default=repr)
+    digest = hashlib.blake2b(fields.encode(), digest_size=5).hexdigest()
+    kind = "calibrated" if str(getattr(rule, "source", "")).startswith("calibrated") else "custom"
+    return f"{habitat}-{kind}-{digest}"
+
+
+def habitat_score(refl: xr.Dataset, habitat: str, rule=None, **context) -> xr.DataArray:
+    """Score of ``habitat`` ('mangrove' | 'seagrass'): > 0 habitat, NaN not observed (or, for
+    seagrass, not assessable). ``context``: the scorer's site context (mangrove:
+    ``context=``; seagrass: ``water=``), see :func:`mangrove_score`, :func:`seagrass_score`."""
     try:
         scorer = _SCORERS[habitat]
     except KeyError:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(_SCORERS)}") from None
-    return scorer(refl, rule or RULES[habitat])
+    return scorer(refl, rule or RULES[habitat], **context)

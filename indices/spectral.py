@@ -20,7 +20,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
-from collections.abc import Sequence
+import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dask.array as da
@@ -165,25 +166,33 @@ def _resolve(names: str | Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class _FusedBlock:
-    """The block function: compiles (cached per process) and runs the fused kernel on one chunk.
+    """The block function: compiles (cached per process) and runs the fused kernel on one chunk,
+    returning its ``k`` layers as a tuple of arrays of the chunk's shape.
 
-    Holds only hashable specs, so dask tokenises it deterministically and distributed workers
-    unpickle it cheaply and compile their own kernel.
+    Each layer is its own allocation: a 2048² chunk's layers are 16 MB each, which glibc serves
+    again from memory freed by earlier chunks, where one ``(k, ...)`` block of 64 MB is above
+    its mmap threshold and comes as fresh pages every chunk (page faults: 17 against ~4 ms to
+    write the four, measured in dask's threads). Holds only hashable specs, so dask tokenises
+    it deterministically and distributed workers unpickle it cheaply and compile their own
+    kernel.
     """
 
     symbols: tuple[str, ...]
     outputs: tuple[tuple[str, tuple[str, ...]], ...]
     source: str
     valid_scl: tuple[int, ...] | None = None
+    parallel: bool = True
+    """Run the kernel on every core (a direct numpy call); in a dask task, on the task's
+    thread, as :class:`_ReduceBlock` (no launch lock, no kernel threads woken per chunk)."""
     __name__ = "fused-indices"  # dask names the chunk tasks after it
 
     def __dask_tokenize__(self) -> tuple:
-        return ("bluecarbon-fused", self.symbols, self.outputs, self.source, self.valid_scl)
+        return ("bluecarbon-fused", self.symbols, self.outputs, self.source, self.valid_scl,
+                self.parallel)
 
-    def __call__(self, *blocks: np.ndarray) -> np.ndarray:
+    def __call__(self, *blocks: np.ndarray) -> tuple[np.ndarray, ...]:
         kernel = _kernels.fused_kernel(self.symbols, self.outputs, self.source, self.valid_scl)
-        k = len(self.outputs)
-        if self.source == "dn":  # (*bands, [scl], offsets): (T, Y, X) -> (k, T, Y, X)
+        if self.source == "dn":  # (*bands, [scl], offsets): k layers (T, Y, X)
             args = [np.ascontiguousarray(b) for b in blocks[:-1]]
             args.append(np.ascontiguousarray(blocks[-1], dtype=np.int32))
             shape = args[0].shape
@@ -191,26 +200,33 @@ class _FusedBlock:
             shape = blocks[0].shape
             args = [np.ascontiguousarray(b).reshape(-1, shape[-1] if shape else 1)
                     for b in blocks]
-        out = np.empty((k,) + args[0].shape, dtype=np.float32)
-        with _kernels.KERNEL_LOCK:
-            kernel(*args, out)
-        return out.reshape((k,) + shape)
+        out = tuple(np.empty(args[0].shape, dtype=np.float32) for _ in self.outputs)
+        if self.parallel:
+            with _kernels.KERNEL_LOCK:
+                kernel(*args, out)
+        else:
+            kernel.serial(*args, out)
+        return tuple(layer.reshape(shape) for layer in out)
 
 
-def _run(func: _FusedBlock, args: list[tuple[object, tuple[str, ...]]], k: int):
-    """Apply ``func`` blockwise, adding a leading axis of ``k`` layers.
+def _run(func: _FusedBlock, args: list[tuple[object, tuple[str, ...]]], k: int) -> list:
+    """Apply ``func`` blockwise: its ``k`` layers, each shaped like the output index.
 
     ``args`` pairs arrays with blockwise indices; the output index is the first one's. Dask
-    inputs give a lazy float32 dask array (one task per chunk, chunks unified across inputs);
-    numpy inputs run now.
+    inputs give lazy float32 dask arrays (one kernel task per chunk, chunks unified across
+    inputs, and a pick of each layer from it); numpy inputs run now.
     """
     if not any(isinstance(a, da.Array) for a, _ in args):
-        return func(*(np.asarray(a) for a, _ in args))
+        return list(func(*(np.asarray(a) for a, _ in args)))
     index = args[0][1]
     flat = [x for a, ind in args for x in (da.asarray(a), ind)]
-    meta = np.empty((0,) * (len(index) + 1), dtype=np.float32)
-    return da.blockwise(func, ("k",) + index, *flat, new_axes={"k": k},
-                        dtype=np.float32, meta=meta)
+    func = dataclasses.replace(func, parallel=False)
+    layers = da.blockwise(func, index, *flat, dtype=object,
+                          meta=np.empty((0,) * len(index), dtype=object))
+    meta = np.empty((0,) * len(index), dtype=np.float32)
+    return [layers.map_blocks(operator.itemgetter(i), dtype=np.float32, meta=meta,
+                              name=f"index-layer-{i}-{layers.name.rsplit('-', 1)[-1]}")
+            for i in range(k)]
 
 
 def compute_indices(cube: xr.Dataset, names: str | Sequence[str], *,
@@ -327,6 +343,9 @@ class _ReduceBlock:
     where: bool
     prelude: tuple[str, ...] = ()
     counts: tuple[str, ...] = ()
+    constants: tuple[str, ...] = ()
+    """Names of the run-time constants (a site's water parameters), given as a last
+    ``(len(constants),)`` float32 argument."""
     parallel: bool = False
     """Run the kernel on every core (a direct numpy call). In a dask task it runs on the task's
     thread: dask keeps one task running a core, and serial kernels need no launch lock, no
@@ -341,36 +360,44 @@ class _ReduceBlock:
 
     def __dask_tokenize__(self) -> tuple:
         return ("bluecarbon-sums", self.symbols, self.outputs, self.valid_scl, self.where,
-                self.prelude, self.counts, self.parallel)
+                self.prelude, self.counts, self.constants, self.parallel)
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
         kernel = _kernels.reduce_kernel(self.symbols, self.outputs, self.valid_scl,
                                         where=self.where, prelude=self.prelude,
-                                        counts=self.counts)
+                                        counts=self.counts, constants=self.constants)
+        consts = ()
+        if self.constants:
+            *blocks, values = blocks
+            consts = (np.ascontiguousarray(values, dtype=np.float32),)
         *layers, offsets = blocks
         args = [np.ascontiguousarray(b) for b in layers]
         if self.where:
             args[-1] = np.ascontiguousarray(args[-1], dtype=np.uint8)
         T, Y, _ = args[0].shape
         out = np.empty((T * Y, self.width), np.float64)
-        offsets = np.ascontiguousarray(offsets, dtype=np.int32)
+        offsets = [np.ascontiguousarray(offsets, dtype=np.int32), *consts]
         if out.size and self.parallel:
             with _kernels.KERNEL_LOCK:
-                kernel(*args, offsets, out)
+                kernel(*args, *offsets, out)
         elif out.size:
-            kernel.serial(*args, offsets, out)
+            kernel.serial(*args, *offsets, out)
         # rows -> chunk: exact for counts (integers below 2**53), float64 for sums
         return out.reshape(T, Y, self.width).sum(axis=1)[:, np.newaxis, np.newaxis, :]
 
 
 def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | None = None,
               mask: bool = True, extra_symbols: Sequence[str] = (), prelude: Sequence[str] = (),
-              counts: Sequence[str] = ()) -> tuple[object, list[str]]:
+              counts: Sequence[str] = (), constants: Mapping[str, float] | None = None
+              ) -> tuple[object, list[str]]:
     """Sums and counts of indices (and per-pixel counts) per scene of a DN cube, reduced
     inside one fused kernel per chunk: ``(array (time, width) float64, index names in kernel
     order)``, lazy when the cube is dask-backed. Columns as in
     :func:`indices._kernels.reduce_kernel`; ``extra_symbols`` are bands read for ``prelude``
-    and ``counts`` only. For :func:`index_sums` and :mod:`indices.summary`."""
+    and ``counts`` only; ``constants``: float32 values the prelude and counts read as
+    ``c_<name>`` (:func:`indices._kernels.reduce_kernel`; numbers, or 0-d arrays, lazy or
+    not, cast to float32). For :func:`index_sums` and
+    :mod:`indices.summary`."""
     ordered = [n for n in INDICES if n in _resolve(names)] if names else []
     outputs = tuple((n, *kernel_expression(n)) for n in ordered)
     symbols = tuple(s for s in SYMBOLS
@@ -392,18 +419,34 @@ def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | N
             raise ValueError(f"where must be a (y, x) mask of the cube's grid "
                              f"{(cube.sizes['y'], cube.sizes['x'])}, got {dict(where.sizes)}")
         site = where.transpose("y", "x").data
-        site = (site.astype(np.uint8) if isinstance(site, da.Array)
-                else np.ascontiguousarray(site, dtype=bool).view(np.uint8))
+        # a uint8 mask passes as it is (bits beyond the first are for ``counts``: nonzero is
+        # inside); anything else is a boolean mask
+        if isinstance(site, da.Array):
+            site = site if site.dtype == np.uint8 else site.astype(bool).astype(np.uint8)
+        else:
+            site = (np.ascontiguousarray(site) if np.asarray(site).dtype == np.uint8
+                    else np.ascontiguousarray(site, dtype=bool).view(np.uint8))
         args.append((site, ("y", "x")))
+    constants = dict(constants or {})
     block = _ReduceBlock(symbols, outputs, VALID_SCL if mask else None, where is not None,
-                         tuple(prelude), tuple(counts))
-    if not any(isinstance(a, da.Array) for a, _ in args + [(off, ())]):
+                         tuple(prelude), tuple(counts), tuple(constants))
+    values = [v.data if isinstance(v, xr.DataArray) else v for v in constants.values()]
+    lazy = any(isinstance(v, da.Array) for v in values)
+    if not lazy and not any(isinstance(a, da.Array) for a, _ in args + [(off, ())]):
         block = dataclasses.replace(block, parallel=True)
-        return block(*(np.asarray(a) for a, _ in args), np.asarray(off))[:, 0, 0, :], ordered
+        extra = [np.array([np.float32(v) for v in values], np.float32)] if constants else []
+        return (block(*(np.asarray(a) for a, _ in args), np.asarray(off), *extra)[:, 0, 0, :],
+                ordered)
     flat = [x for a, ind in args for x in (da.asarray(a), ind)]
-    parts = da.blockwise(block, ("t", "y", "x", "k"), *flat, da.asarray(off), ("t",),
+    extra = []
+    if constants:  # one small array every block reads whole
+        stacked = (da.stack([da.asarray(v, dtype=np.float32).reshape(()) for v in values])
+                   if lazy else np.array([np.float32(v) for v in values], np.float32))
+        extra = [da.asarray(stacked).rechunk(-1), ("c",)]
+    parts = da.blockwise(block, ("t", "y", "x", "k"), *flat, da.asarray(off), ("t",), *extra,
                          new_axes={"k": block.width}, adjust_chunks={"y": 1, "x": 1},
-                         dtype=np.float64, meta=np.empty((0, 0, 0, 0), np.float64))
+                         concatenate=True, dtype=np.float64,
+                         meta=np.empty((0, 0, 0, 0), np.float64))
     return _sum_blocks(parts), ordered
 
 

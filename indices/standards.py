@@ -97,7 +97,7 @@ STANDARD_EVIDENCE: tuple[Evidence, ...] = (
         "Kunming-Montreal GBF", "Complementary: trends in mangrove forest fragmentation",
         "Trends in mangrove forest fragmentation",
         ("accounts.n_patches", "accounts.mean_patch_ha", "accounts.edge_density_m_per_ha"),
-        "Fragmentation: {n_patches} patches of mangrove averaging {mean_patch_ha:.1f} ha, "
+        "Fragmentation: {n_patches} of mangrove averaging {mean_patch_ha:.1f} ha, "
         "{edge_density_m_per_ha:.0f} m of edge per hectare.",
         _GBF, habitats=("mangrove",), checked="dart.informea.org (complementary indicators)"),
     Evidence(
@@ -123,8 +123,8 @@ STANDARD_EVIDENCE: tuple[Evidence, ...] = (
          "carbon.change_ci_high_tco2e", "carbon.change_conservative_tco2e"),
         "Carbon: {change_t:+,.0f} t CO2e since the baseline (95 % interval "
         "{change_low_t:+,.0f} to {change_high_t:+,.0f}); a carbon standard would count "
-        "{conservative_t:+,.0f} t CO2e. These are estimates from default factors, not "
-        "certified credits.",
+        "{conservative_t:+,.0f} t CO2e. These are estimates (from the factors listed with "
+        "the pack), not certified credits.",
         f"{_IPCC}; {_VM0033}"),
 )
 """The evidence pack's sections, in the order it presents them."""

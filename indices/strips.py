@@ -52,6 +52,7 @@ from indices.change import (
     MonthState,
     change_counts,
     change_values,
+    confirmed_state,
     fringe,
     mmu_pixels,
 )
@@ -62,7 +63,7 @@ __all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "medians_of", "order
 
 # bits of the shared map and of each walk's map
 _SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED = 1, 2, 4, 8
-_STATE, _CLOSE, _SEEN = 1, 2, 4
+_STATE, _CLOSE, _SEEN, _PENDING = 1, 2, 4, 8
 
 Strips = Iterable[tuple[int, tuple[np.ndarray, ...]]]
 """``(first row, maps)`` per strip, in row order, covering every row once."""
@@ -144,12 +145,14 @@ class _Walk:
         """A strip's month: the carried state updated; returns the gain and loss candidates."""
         bits = self.bits[rows]
         seen = ~np.isnan(score) & site
-        state = np.where(seen, score > 0, (bits & _STATE) != 0) & site
+        state, pending = confirmed_state(score, seen, (bits & _STATE) != 0,
+                                         (bits & _PENDING) != 0)
+        state &= site
         close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
         age = self.age[rows]
         age[...] = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         bits[...] = (state * np.uint8(_STATE) | close * np.uint8(_CLOSE)
-                     | seen * np.uint8(_SEEN))
+                     | seen * np.uint8(_SEEN) | pending * np.uint8(_PENDING))
         return state & ~base, base & ~state
 
     def start_month(self) -> None:

@@ -27,17 +27,21 @@ from indices.change import (
     monthly_states,
 )
 from indices.composite import composite, monthly_composite
+from indices.context import CONNECTED, INTERTIDAL
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
     SeagrassRule,
     habitat_score,
     mask_turbid_water,
+    seagrass_constants,
     turbid_scenes,
 )
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
+from indices.water import water_parameters
 
 __all__ = ["MONTHLY_COLUMNS", "MonthlyInputs", "OBSERVATION_INDICES", "monthly_change",
            "monthly_inputs", "monthly_table", "scene_statistics", "walk_months"]
@@ -46,7 +50,8 @@ OBSERVATION_INDICES = ("ndvi", "ndwi", "mndwi", "mvi")
 
 
 def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
-                     *, pixel_area_ha: float) -> xr.Dataset:
+                     *, pixel_area_ha: float, evidence: SiteEvidence | None = None
+                     ) -> xr.Dataset:
     """Per scene: valid and cloud fractions of the site, index means, habitat area (ha).
 
     Everything is reduced inside one fused kernel per chunk (:func:`indices.spectral.reduce_dn`)
@@ -58,20 +63,41 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
     :func:`compute_indices` (sums of the same float32 values, to ~1e-7; see
     :func:`indices.spectral.index_sums`) and
-    ``(habitat_score(scene_reflectance(cube), habitat) > 0).sum() * pixel_area_ha``, the
-    score's sign evaluated per pixel with the same float32 arithmetic (see
-    :func:`_habitat_test`).
+    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.scorer) > 0).sum()
+    * pixel_area_ha``, the score's sign evaluated per pixel with the same float32 arithmetic
+    (see :func:`_habitat_test`).
+
+    ``evidence``: the site's (:mod:`indices.evidence`), lazy or computed. Without it, the
+    habitat's default rule, and for mangrove no context (a scene's spectral candidates: a
+    single scene shows no tide), for seagrass the water of the whole cube's composite.
     """
-    rule = RULES.get(habitat)
-    if rule is None:
+    if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if "SCL" not in cube.data_vars:
         raise ValueError("cube has no SCL variable")
     present = [b for b in BANDS if b in cube.data_vars]
     symbols = [s for s, b in SYMBOLS.items() if b in present]
-    prelude, counts = statistics_counts(symbols, habitat)
-    table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=site_mask,
-                               extra_symbols=symbols, prelude=prelude, counts=counts)
+    if evidence is None:
+        evidence = SiteEvidence(habitat, RULES[habitat])
+    rule = evidence.rule
+    gated = habitat == "mangrove" and evidence.context is not None
+    prelude, counts, names = statistics_counts(symbols, habitat, rule=rule, gated=gated)
+    constants = None
+    if habitat == "seagrass":
+        water = evidence.water
+        if water is None:
+            water = water_parameters(composite(cube, "1900-01-01", "2200-01-01"), rule)
+        terms = seagrass_constants(water, rule)
+        constants = {name: terms[name] for name in names}
+    where = site_mask
+    if gated:  # the kernel's `site`: bit 1 inside, bit 2 connected canopy, bit 4 intertidal
+        level = evidence.context.astype(np.uint8)
+        where = (site_mask.astype(np.uint8)
+                 * (np.uint8(1) + np.uint8(2) * (level == CONNECTED).astype(np.uint8)
+                    + np.uint8(4) * (level == INTERTIDAL).astype(np.uint8))).astype(np.uint8)
+    table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
+                               extra_symbols=symbols, prelude=prelude, counts=counts,
+                               constants=constants)
     n_site = site_mask.sum()
     k = 2 * len(ordered)
     coords = {c: v for c, v in cube.coords.items() if v.dims == ("time",)}
@@ -81,22 +107,39 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     for name in OBSERVATION_INDICES:
         i = ordered.index(name)
         total, count = columns[2 * i], columns[2 * i + 1]
-        stats[f"{name}_mean"] = (total / count).where(count > 0)
+        # NaN where no pixel was clear: dividing by NaN, not by 0 (no 0/0 RuntimeWarning)
+        stats[f"{name}_mean"] = total / count.where(count > 0)
     stats["habitat_area_ha"] = columns[k + 2] * pixel_area_ha
     return xr.Dataset(stats)
 
 
-def statistics_counts(symbols: list[str], habitat: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``(prelude, counts)`` of :func:`scene_statistics`' reduce kernel for a cube with band
-    ``symbols``: clear pixels, cloud pixels and habitat pixels inside the site."""
-    prelude, habitat_test, needs = _habitat_test(RULES[habitat])
+def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: bool = False
+                      ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(prelude, counts, constants)`` of :func:`scene_statistics`' reduce kernel for a cube
+    with band ``symbols``: clear pixels, cloud pixels and habitat pixels inside the site
+    (``gated``: and in the context, bit 2 of the kernel's site value). A seagrass test reads
+    the site's water as the run-time ``constants``, named as in
+    :func:`indices.habitat.seagrass_constants`."""
+    rule = rule or RULES[habitat]
+    prelude, habitat_test, needs = _habitat_test(rule)
+    if gated:  # mangrove_score with context levels: the spectral test on connected canopy,
+        # NDVI alone in the intertidal zone
+        habitat_test = (f"(({habitat_test}) & ((site & np.uint8(2)) != 0)) | (ok_ndvi & "
+                        f"(v_ndvi > f32({float(rule.ndvi_min)!r})) & ((site & np.uint8(4)) != 0))")
     missing = [SYMBOLS[s] for s in needs if s not in symbols]
     if missing:
         raise ValueError(f"{habitat} habitat needs bands {missing} "
                          f"(cube has {sorted(SYMBOLS[s] for s in symbols)})")
     clear = " & ".join(["mi"] + [f"(d_{s} != 0)" for s in symbols])
     cloud = f"inside & ({membership('sv', CLOUD_SCL)})"
-    return prelude, (clear, cloud, habitat_test)
+    constants = SEAGRASS_CONSTANTS if habitat == "seagrass" else ()
+    return prelude, (clear, cloud, habitat_test), constants
+
+
+SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
+                      "k_ratio", "dii_sand", "noise_b", "noise_g", "limit", "has_sand",
+                      "threshold")
+"""The seagrass test's run-time constants, in the kernel's order."""
 
 
 def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
@@ -113,21 +156,26 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
 
     if isinstance(rule, MangroveRule):
         return ((), f"ok_ndvi & ok_mvi & (v_ndvi > {f(rule.ndvi_min)}) "
-                    f"& (v_mvi > {f(rule.mvi_min)})", ("R", "N", "G", "S1"))
-    if isinstance(rule, SeagrassRule):
-        blue_deep, green_deep, nir_deep = rule.deep_water
+                    f"& (v_mvi > {f(rule.mvi_min)}) & (v_mvi < {f(rule.mvi_max)})",
+                ("R", "N", "G", "S1"))
+    if isinstance(rule, SeagrassRule):  # seagrass_score, with the site's water as c_*
         prelude = (
-            f"h_excess = N - {f(nir_deep)}",
-            f"h_glint = h_excess if h_excess > {f(rule.glint_min)} else ZERO",
-            f"h_blue = B - h_glint - {f(blue_deep)}",
-            f"h_green = G - h_glint - {f(green_deep)}",
-            f"h_visible = (h_blue > {f(rule.min_bottom_signal)}) "
-            f"& (h_green > {f(rule.min_bottom_signal)})",
-            f"h_dii = np.log(h_blue) - {f(rule.k_ratio)} * np.log(h_green)",
+            "h_excess0 = N - c_nir_ref",
+            f"h_excess = h_excess0 if h_excess0 > {f(rule.glint_min)} else ZERO",
+            "h_b = (B - c_glint_blue * h_excess) - c_deep_blue",
+            "h_g = (G - c_glint_green * h_excess) - c_deep_green",
+            f"h_seen = (h_b > {f(rule.min_bottom_signal)}) & (h_g > {f(rule.min_bottom_signal)})",
+            "h_off = (np.log(h_b) - c_k_ratio * np.log(h_g)) - c_dii_sand",
+            "h_sig = np.sqrt((c_noise_b / h_b) ** 2 + (c_noise_g / h_g) ** 2)",
         )
-        test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) & (d_B != 0) & h_visible "
-                f"& (h_dii < {f(rule.dii_max)})")
-        return prelude, test, ("B", "G", "N")
+        test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) "
+                f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True) "
+                f"| (N < {f(rule.water_veg_nir)})) "
+                f"& (d_B != 0) & h_seen "
+                f"& (h_sig <= c_limit) "
+                f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
+                f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
+        return prelude, test, ("B", "G", "R", "N")
     raise ValueError(f"no in-kernel habitat test for {type(rule).__name__}")
 
 
@@ -152,6 +200,12 @@ class MonthlyInputs:
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
+    """Share of the site seen clear in the baseline composite."""
+    assessable_fraction: xr.DataArray
+    """Share of the site the baseline composite could judge: seen clear, and for seagrass
+    land or water whose bottom it saw (:func:`indices.habitat.seagrass_score`)."""
+    evidence: SiteEvidence
+    """The site's rule and evidence the scores read (:mod:`indices.evidence`)."""
     scene_turbid: xr.DataArray | None = None
     """Seagrass: the per-scene plume flag ``(time,)`` (:func:`indices.habitat.turbid_scenes`);
     it compares each scene with the median of all, so every month depends on every scene
@@ -162,24 +216,37 @@ class MonthlyInputs:
         """The baseline maps :class:`indices.canopy.CanopyWalk` starts from, in its order."""
         return (self.base_score, self.base_red, self.base_nir, self.base_ndvi, self.base_ndwi)
 
+    @property
+    def rule_id(self) -> str:
+        """:func:`indices.habitat.rule_id` of the site's rule: the change rows' ``rule_id``."""
+        return self.evidence.rule_id
+
 
 def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date],
-                   scene_turbid: xr.DataArray | None = None) -> MonthlyInputs:
+                   scene_turbid: xr.DataArray | None = None,
+                   evidence: SiteEvidence | None = None) -> MonthlyInputs:
     """The composites and scores the change walk of a site reads (lazy when the cube is).
-    ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube, so
-    that a month's composites read only that month's scenes (seagrass)."""
+    ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube, and
+    ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence`, so that a month's
+    composites and scores read only that month's scenes; without it, the evidence of the
+    default rule from the cube's baseline (lazy)."""
+    if habitat not in RULES:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
+    if evidence is None:
+        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
+    rule = evidence.rule
     if habitat == "seagrass":
         # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
         # composites as if it were defective (SCL 1), and flag months that were mostly turbid
-        turbid, water = turbid_scenes(cube)
+        turbid, water = turbid_scenes(cube, rule)
         if scene_turbid is not None:
             turbid = turbid.copy(data=np.asarray(scene_turbid))
         cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube)
-    map_scores = scores = habitat_score(months, habitat)
     base = composite(cube, *baseline)
-    base_score = habitat_score(base, habitat)
+    map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
+    base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
         month_of = xr.DataArray(turbid["time"].values.astype("datetime64[M]")
                                 .astype("datetime64[ns]"), dims="time", name="period")
@@ -192,41 +259,47 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         turbid_month = xr.zeros_like(months["period"], dtype=bool)
     ix_names = ["ndvi", "ndwi"]
     month_ix, base_ix = compute_indices(months, ix_names), compute_indices(base, ix_names)
+    n_site = site_mask.sum()
     return MonthlyInputs(
         scores=scores, map_scores=map_scores, ndvi=month_ix["ndvi"], n_clear=months["n_clear"],
         base_score=base_score, base_red=base["B04"], base_nir=base["B08"],
         base_ndvi=base_ix["ndvi"], base_ndwi=base_ix["ndwi"],
         turbid=turbid_month.astype(np.float64).drop_vars(
             [c for c in turbid_month.coords if c != "period"]),
-        baseline_observed_fraction=(base_score.notnull() & site_mask).sum() / site_mask.sum(),
+        baseline_observed_fraction=((base["n_clear"] > 0) & site_mask).sum() / n_site,
+        assessable_fraction=(base_score.notnull() & site_mask).sum() / n_site,
+        evidence=evidence,
         scene_turbid=turbid if habitat == "seagrass" else None,
     )
 
 
-def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid) -> xr.Dataset:
+def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid,
+                  assessable_fraction) -> xr.Dataset:
     """The change table of :func:`monthly_change` from its per-month metrics (lazy or
-    computed, with the baseline's observed fraction and the plume flag per month alike):
-    those two added, all float64."""
-    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid)
+    computed, with the baseline's observed and assessable fractions and the plume flag per
+    month alike): those added, all float64."""
+    table = table.assign(baseline_observed_fraction=baseline_observed_fraction, turbid=turbid,
+                         assessable_fraction=assessable_fraction)
     return table.astype({k: np.float64 for k in table.data_vars})
 
 
 def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date], pixel_area_ha: float,
-                   mmu_ha: float = MMU_HA) -> xr.Dataset:
+                   mmu_ha: float = MMU_HA, evidence: SiteEvidence | None = None
+                   ) -> xr.Dataset:
     """Per calendar month: extent, gain, loss, net change and interval against the baseline.
 
     The walk over the months takes whole maps (patches and the minimum mapping unit are not
     local): lazily, it holds every month of the site at once. :func:`walk_months` takes the
-    same inputs one month at a time."""
-    inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline)
+    same inputs one month at a time. ``evidence``: as for :func:`monthly_inputs`."""
+    inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline, evidence=evidence)
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
     return monthly_table(table.merge(canopy), inputs.baseline_observed_fraction,
-                         inputs.turbid)
+                         inputs.turbid, inputs.assessable_fraction)
 
 
 MONTHLY_COLUMNS = (*CHANGE_METRICS, *CANOPY_METRICS)

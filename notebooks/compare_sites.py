@@ -29,8 +29,8 @@
 #
 # * `RESULTS`: the results folder (`bluecarbon run --out`), or `BLUECARBON_RESULTS`;
 # * `HABITAT`: `mangrove`, `seagrass`, or empty for both (`BLUECARBON_HABITAT`);
-# * `SITES`: a sites GeoJSON file or folder for the map, or `BLUECARBON_SITES`; default: the
-#   sites bundled with bluecarbon.
+# * `SITES`: the sites file or folder for the map, or `BLUECARBON_SITES`; default: the sites
+#   file the runs read (their run records), else the sites bundled with bluecarbon.
 
 # %% tags=["parameters"]
 import os
@@ -131,7 +131,7 @@ plt.show()
 # % of baseline; circles are mangrove sites, triangles seagrass.
 
 # %%
-features = site_features(SITES)
+features = site_features(SITES, results=RESULTS)
 rows = []
 for site_id, row in latest.iterrows():
     feature = features.get(site_id)

@@ -79,3 +79,19 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is not present (only CI and developers have it)")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session's page checks (tests/browser.py); skipped where
+    Chromium is not installed."""
+    from browser import Browser
+
+    from flows.reports.pdf import chromium_binary
+
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("chromium binary not installed (apt-get install chromium)")
+    session = Browser(binary)
+    yield session
+    session.close()

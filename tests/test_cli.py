@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aoi import bundled_sites_path
+from aoi import bundled_sites_path, load_sites
 from flows.results import store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,6 +92,72 @@ def test_demo_run_writes_the_contract(demo_run):
     assert change.loc[change["site_id"] != "selangor-kuala-selangor", "recovery_ratio"].isna().all()
     # the summary table is printed for people
     assert "selangor-kuala-selangor" in proc.stdout and "extent ha" in proc.stdout
+
+
+PILOT_COUNTRIES = {"BR", "CN", "KE", "MX", "TR"}
+"""The programme's pilot countries: each has a bundled site (issue 19)."""
+
+
+@pytest.mark.slow
+def test_demo_accounts_balance_for_every_site_and_year(demo_run):
+    """closing = opening + additions - reductions and a year's closing is the next year's
+    opening, for every site and year of the demo; the closing counted on the class maps is
+    the change table's extent of the year's last month."""
+    work, proc = demo_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = work / "results"
+    accounts = store.read_table(results, "accounts")
+    change = store.read_table(results, "change")
+    assert set(accounts["site_id"]) == set(change["site_id"])
+    for site_id, acc in accounts.groupby("site_id"):
+        acc = acc.sort_values("year")
+        assert list(acc["year"]) == [2023, 2024, 2025], site_id
+        assert (acc["opening_ha"] + acc["additions_ha"] - acc["reductions_ha"]
+                - acc["closing_ha"]).abs().max() < 1e-9, site_id
+        assert (acc["closing_ha"].to_numpy()[:-1] - acc["opening_ha"].to_numpy()[1:]).max() \
+            < 1e-9, site_id
+        rows = change[change["site_id"] == site_id].set_index("period")
+        for _, a in acc.iterrows():
+            assert abs(a["closing_ha"] - rows.loc[a["closing_period"], "extent_ha"]) < 0.006
+    assert set(accounts["flows_from"]) == {"class maps"}
+
+
+@pytest.mark.slow
+def test_demo_carbon_ledger(demo_run):
+    """A ledger row per change row; losses alone never add carbon (the month a seagrass
+    meadow is lost its soil has not started to emit: zero); no gain or loss at a seagrass site
+    (no canopy) is exactly zero with an interval around it; the run record names every site's
+    factors."""
+    work, proc = demo_run
+    results = work / "results"
+    carbon = store.read_table(results, "carbon")
+    change = store.read_table(results, "change")
+    both = change.merge(carbon, on=["site_id", "period"], suffixes=("", "_c"))
+    assert len(both) == len(change) == len(carbon)
+    loss_only = both[(both["gain_ha"] == 0) & (both["loss_ha"] > 0)]
+    assert len(loss_only) > 20 and (loss_only["change_tco2e"] <= 0).all()
+    seagrass = both[(both["habitat"] == "seagrass") & (both["gain_ha"] == 0)
+                    & (both["loss_ha"] == 0)]
+    assert len(seagrass) > 20 and (seagrass["change_tco2e"] == 0).all()
+    assert ((seagrass["change_ci_low_tco2e"] <= 0) & (seagrass["change_ci_high_tco2e"] >= 0)).all()
+    record = json.loads(next((results / "runs").glob("*.json")).read_text())
+    for site_id, rows in carbon.groupby("site_id"):
+        entry = record["sites"][site_id]["carbon"]
+        assert set(rows["factors_id"]) == {entry["factors_id"]} and "error" not in entry
+        assert entry["rows"] == {"carbon": len(rows), "accounts": 3}
+
+
+@pytest.mark.slow
+def test_demo_evidence_pack_covers_the_pilot_countries(demo_run, prefect_env):
+    work, proc = demo_run
+    made = bluecarbon("report", "--year", "2025", env=prefect_env, cwd=work)
+    assert made.returncode == 0, made.stderr[-3000:]
+    folder = work / "results" / "reports" / "2025" / "nature-tech-30x30-pilots"
+    csv = pd.read_csv(folder / "nature-tech-30x30-pilots-2025.csv")
+    countries = {s.country for s in load_sites(None) if s.id in set(csv["site_id"])}
+    assert countries == PILOT_COUNTRIES
+    html = (folder / "nature-tech-30x30-pilots-2025.html").read_text()
+    assert html.count("IUCN Green List · Component 4") == 5  # every pilot is a protected area
 
 
 def _files(out: Path) -> dict[str, bytes]:

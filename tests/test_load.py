@@ -51,7 +51,10 @@ def test_many_sites_in_one_run_flat_handles_and_memory(tmp_path, tmp_path_factor
     ids = [f["properties"]["id"] for f in json.loads(sites.read_text())["features"]]
     assert sorted(s["site"] for s in run["samples"] if s["kind"] == "done") == sorted(ids)
     times = [s["t"] for s in run["samples"] if s["kind"] == "done"]
-    assert times[len(times) // 2] < 0.8 * times[-1], times  # as the run goes, not at its end
+    # as the run goes, not at its end: the middle line comes well before the last, measured
+    # from the first line (start-up, which a busy machine stretches, is not the sites' work)
+    first, last = times[0], times[-1]
+    assert times[len(times) // 2] < last - 0.2 * (last - first), times
     (record,) = [json.loads(p.read_text()) for p in (out / "runs").glob("*.json")]
     assert record["status"] == "completed" and len(record["sites"]) == N_SITES
     obs = store.read_table(out, "observations")

@@ -75,7 +75,9 @@ def test_map_areas_are_the_change_table(computed, site_id):
 
 
 def test_monthly_maps_codes_by_hand():
-    """6 x 8 pixels, 2 months, MMU 10 px: hand-made expectations, not this code's."""
+    """6 x 8 pixels, 3 months, MMU 10 px: hand-made expectations, not this code's. A class
+    changes on the second consecutive confident look against it (indices.change): month 2
+    only marks the changes pending, month 3 (the same looks again) makes them."""
     nan = np.nan
     base = np.full((6, 8), -2.0)
     base[0:3, 0:4] = 2.0             # 12 px of habitat in the baseline
@@ -88,12 +90,14 @@ def test_monthly_maps_codes_by_hand():
     s2[4:6, 0] = 2.0                 # 2 px of new habitat (< MMU): dropped, not habitat
     s2[3:6, 2:6] = 2.0               # 12 px of new habitat: gain
     s2[5, 7] = -2.0                  # ... first seen in month 2
-    scores = xr.DataArray(np.stack([s1, s2]), dims=("period", "y", "x"))
+    scores = xr.DataArray(np.stack([s1, s2, s2]), dims=("period", "y", "x"))
     classes, change = monthly_maps(scores, xr.DataArray(base, dims=("y", "x")),
                                    xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX,
                                    mmu_ha=0.1)
-    c1, c2 = classes.values
-    k1, k2 = change.values
+    c1, pending, c2 = classes.values
+    k1, k_pending, k2 = change.values
+    assert (pending[0:3, 0:4] == 1).all() and (pending[3:6, 2:6] == 0).all()  # not yet
+    assert set(np.unique(k_pending)) <= {0, 1, NODATA}
     assert classes.dtype == np.uint8 and change.dtype == np.uint8
     assert (c1[:, 6] == NODATA).all() and (k2[:, 6] == NODATA).all()
     assert c1[5, 7] == NODATA and k1[5, 7] == NODATA and c2[5, 7] == 0 and k2[5, 7] == 0
@@ -110,12 +114,13 @@ def test_small_gain_patches_are_dropped_and_big_ones_kept():
     site = np.ones((5, 12), bool)
     s = np.full((5, 12), -2.0)
     s[0, 0:3] = 2.0                  # 3 px: below the MMU of 10 px
-    s[2:4, 4:10] = 2.0               # 12 px: a gain
-    classes, change = monthly_maps(xr.DataArray(s[None], dims=("period", "y", "x")),
+    s[2:4, 4:10] = 2.0               # 12 px: a gain (confirmed by a second look)
+    classes, change = monthly_maps(xr.DataArray(np.stack([s, s]), dims=("period", "y", "x")),
                                    xr.DataArray(base, dims=("y", "x")),
                                    xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX)
-    assert (change.values[0, 0, 0:3] == 0).all() and (classes.values[0, 0, 0:3] == 0).all()
-    assert (change.values[0, 2:4, 4:10] == 2).all() and (classes.values[0, 2:4, 4:10] == 1).all()
+    assert (change.values[0] != 2).all()  # the first look only marks the gain pending
+    assert (change.values[1, 0, 0:3] == 0).all() and (classes.values[1, 0, 0:3] == 0).all()
+    assert (change.values[1, 2:4, 4:10] == 2).all() and (classes.values[1, 2:4, 4:10] == 1).all()
     assert (change.values == 2).sum() == 12
 
 
@@ -282,3 +287,27 @@ def test_write_cog_refuses_wrong_arrays(tmp_path):
         with pytest.raises(ValueError, match="expected uint8"):
             maps.write_cog(tmp_path / "x.tif", bad, grid, colormap={}, tags={})
     assert not os.listdir(tmp_path)
+
+
+
+def test_the_compression_probe_warns_of_nothing_and_sets_no_filter(monkeypatch):
+    """The first map write probes GDAL for zstd. It used to silence rasterio's
+    NotGeoreferencedWarning with a warnings filter, which is process-wide and not
+    thread-safe: with two sites writing maps at once, one thread's filter was undone by the
+    other's exit and the first run printed the warning (issue 21). The probe is now
+    georeferenced: it warns of nothing, with no filter to set."""
+    import warnings
+
+    def no_filters(*args, **kwargs):
+        raise AssertionError("the probe changed the process's warning filters")
+
+    maps._compression.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            monkeypatch.setattr(warnings, "simplefilter", no_filters)
+            monkeypatch.setattr(warnings, "filterwarnings", no_filters)
+            assert maps._compression()["compress"] in ("ZSTD", "DEFLATE")
+            monkeypatch.undo()
+    finally:
+        maps._compression.cache_clear()

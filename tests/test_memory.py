@@ -153,7 +153,8 @@ sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
 import psutil
 import synthetic
 from aoi import site_grid
-from flows.site import month_start, site_tables, stream_memory, strips_memory, walk_memory
+from flows.site import (month_start, once_memory, site_tables, stream_memory, strips_memory,
+                        walk_memory)
 from flows.sources.stac import StacSource
 
 root, size, n, walk, products = (sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
@@ -171,8 +172,8 @@ def run(sz, k):
     months = len({month_start(s.datetime.date()) for s in scenes})
     n_px = grid.width * grid.height
     estimate = (walk_memory(n_px, months) if walk == "memory" else stream_memory(n_px, months)
-                if walk == "stream" else strips_memory(n_px, months, products=products,
-                                                       strip_pixels=1024 * grid.width))
+                if walk == "stream" else once_memory(n_px) if walk == "once" else
+                strips_memory(n_px, months, products=products, strip_pixels=1024 * grid.width))
     return tables, estimate, months
 
 run(1026, 2)  # imports and kernels
@@ -205,7 +206,7 @@ def _report(result: dict, walk: str) -> str:
             f"{result['growth'] / 2**20:.0f} MiB, estimate {result['estimate'] / 2**20:.0f} MiB")
 
 
-@pytest.mark.parametrize("walk", ["memory", "stream", "strips"])
+@pytest.mark.parametrize("walk", ["memory", "stream", "strips", "once"])
 def test_the_monthly_walk_estimates_are_on_the_safe_side(tiles, walk):
     """``flows.site.walk_memory`` and ``stream_memory`` decide how a site's monthly change
     may run (and a site that fits neither way fails with a one-line reason instead of taking

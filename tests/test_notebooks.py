@@ -20,6 +20,7 @@ from nbclient.exceptions import CellExecutionError
 
 from aoi import load_sites
 from flows.results import store
+from flows.results.maps import write_site_maps
 from flows.site import load_range, site_tables
 from flows.sources.demo import DemoSource
 
@@ -39,9 +40,10 @@ def demo_results(tmp_path_factory) -> Path:
     for site in sites:
         first, last = load_range(site, START, END)
         tables = site_tables(site, source, source.search(site, first, last), start=START,
-                             end=END, run_id=RUN_ID)
+                             end=END, run_id=RUN_ID, products=True)
         store.write_rows(out, "observations", tables.observations)
         store.write_rows(out, "change", tables.change)
+        write_site_maps(out, site, tables.maps)
     return out
 
 
@@ -95,8 +97,8 @@ def _outputs(nb, kind: str) -> list:
 
 
 @pytest.mark.parametrize(("name", "site", "figures"), [
-    ("site_overview", None, 4),
-    ("site_overview", "andalusia-cabo-de-gata-genoveses", 4),
+    ("site_overview", None, 5),  # extent, gain/loss, scenes, the latest maps, change maps
+    ("site_overview", "andalusia-cabo-de-gata-genoveses", 5),
     ("compare_sites", None, 3),
     ("data_quality", None, 3),
 ])
@@ -115,8 +117,21 @@ def test_notebook_executes_on_demo_results(name, site, figures, demo_results, tm
     for sid in shown:
         assert sid in text
     assert "Traceback" not in text
+    assert "no maps of" not in text and "not in the sites file" not in text
     assert _snapshot(demo_results) == before, f"{name} wrote into the results folder"
     assert list(tmp_path.iterdir()) == [], f"{name} wrote into its working directory"
+
+
+def test_a_relative_results_folder_is_taken_from_where_jupyter_was_started(
+        demo_results, tmp_path, monkeypatch):
+    """`BLUECARBON_RESULTS=results jupyter lab`, typed in the folder holding `results`: the
+    kernel runs in notebooks/ (here: an empty folder), and the shell's $PWD says where the
+    command was typed (issue 21: it used to look for notebooks/results)."""
+    nb = _execute("data_quality", tmp_path, {"BLUECARBON_RESULTS": demo_results.name,
+                                             "PWD": str(demo_results.parent)}, monkeypatch)
+    text = "\n".join(_outputs(nb, "text"))
+    assert all(sid in text for sid in SITE_IDS)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_notebook_names_a_missing_results_folder(tmp_path, monkeypatch):

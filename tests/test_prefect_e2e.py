@@ -10,6 +10,7 @@ with urllib, so this test process never imports a Prefect client or touches ~/.p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import inspect
 import json
@@ -228,6 +229,12 @@ def _serve_cli(*args: str, env: dict[str, str], timeout: float = 60):
     (["--sites", "no-such-sites.geojson"], {}, "no-such-sites.geojson"),
     (["--source", "nope"], {}, "unknown source"),
     ([], {"PREFECT_SERVER_API_PORT": "http"}, "PREFECT_SERVER_API_PORT"),
+    # the run's settings, checked like run's, before Prefect is imported (no home made)
+    (["--source", "stac"], {}, "needs --catalog"),
+    (["--source", "stac", "--catalog", "no-such-catalog.json"], {}, "does not exist"),
+    (["--config", "no-such-config.toml"], {}, "does not exist"),
+    (["--end", "2023-06-30"], {}, "before the baseline of site"),
+    (["--source", "sentinelhub"], {"SH_CLIENT_ID": ""}, "SH_CLIENT_ID"),
 ])
 def test_serve_refuses_bad_input_in_one_line(tmp_path, args, extra_env, message):
     env = _prefect_env(tmp_path / "home", **extra_env)
@@ -236,6 +243,44 @@ def test_serve_refuses_bad_input_in_one_line(tmp_path, args, extra_env, message)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bluecarbon: error:") and message in lines[0]
     assert not (tmp_path / "out").exists() and not (tmp_path / "home").exists()
+
+
+def test_serve_deployments_carry_the_run_settings(tmp_path, monkeypatch):
+    """`serve --config F --source stac --catalog PATH ...`: the nightly deployment's
+    parameters are every run setting (the file's, the options winning), paths absolute, each
+    one the flow takes and validates; the monthly one gets the same sites and results."""
+    from flows.cli import _build_parser, _run_config
+    from flows.config import RunConfig, deployment_parameters
+    from flows.monitor import monitor_sites
+    from flows.monthly import monthly_summary
+
+    monkeypatch.chdir(tmp_path)
+    catalog = tmp_path / "stac" / "catalog.json"
+    catalog.parent.mkdir()
+    catalog.write_text("{}")
+    sites = _one_site_file(tmp_path)
+    (tmp_path / "serve.toml").write_text('[run]\nsource = "demo"\nmmu_ha = 0.3\n'
+                                         'max_cloud = 60\nout = "from-config"\n')
+    args = _build_parser().parse_args(
+        ["serve", "--config", "serve.toml", "--sites", sites.name, "--source", "stac",
+         "--catalog", "stac/catalog.json", "--out", "results", "--start", "2024-01-01"])
+    config, _ = _run_config(args)
+    params = deployment_parameters(config)
+    assert set(params) == {f.name for f in dataclasses.fields(RunConfig)}
+    assert params["source"] == "stac" and params["catalog"] == str(catalog)
+    assert params["sites"] == str(sites) and params["out"] == str(tmp_path / "results")
+    assert params["mmu_ha"] == 0.3 and params["max_cloud"] == 60 and params["end"] is None
+    assert params["start"] == "2024-01-01"
+    json.dumps(params)  # what the API stores
+    nightly, monthly = serve_module.build_deployments(params, deliver=True)
+    assert nightly.parameters == params
+    assert monthly.parameters == {"sites": params["sites"], "out": params["out"], "deliver": True}
+    validated = monitor_sites.validate_parameters(nightly.parameters)
+    assert validated["start"] == dt.date(2024, 1, 1) and validated["catalog"] == str(catalog)
+    monthly_summary.validate_parameters(monthly.parameters)
+    # a URL catalog is left as it is
+    url = deployment_parameters(config.replace(catalog="https://stac.example/v1"))["catalog"]
+    assert url == "https://stac.example/v1"
 
 
 def test_serve_refuses_a_busy_port_without_starting_anything(tmp_path):
@@ -358,26 +403,42 @@ def _paused_in_db(home: Path) -> dict[str, bool]:
 
 @pytest.mark.slow
 def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, services):
-    """`bluecarbon serve` with no PREFECT_API_URL: it starts its own server, serves both
-    deployments with its parameters, runs one, and on SIGTERM cancels the run in progress,
-    pauses the schedules, stops every child and exits 0. Started again on the same home, it
-    re-activates the schedules; when its server dies, it stops and exits 1."""
+    """`bluecarbon serve --config F` of a real source (a static STAC catalog of COGs on
+    disk, named relative to where serve starts) with no PREFECT_API_URL: it starts its own
+    server, serves both deployments with the run settings as parameters, runs one from the
+    catalog, and on SIGTERM cancels the run in progress, pauses the schedules, stops every
+    child and exits 0. Started again on the same home, it re-activates the schedules; when
+    its server dies, it stops and exits 1."""
+    from stac_fixtures import build_demo_catalog
+
+    from aoi import load_sites
+    from flows.sources.demo import DemoSource
+
     port = _free_port()
     api = Api(f"http://127.0.0.1:{port}/api")
     home = tmp_path / "home"
     env = _prefect_env(home, PREFECT_SERVER_API_PORT=str(port))
     sites, out = _one_site_file(tmp_path), tmp_path / "results"
-    serve = Service([sys.executable, "-m", "flows.cli", "serve", "--sites", str(sites),
-                     "--out", str(out)], env, tmp_path / "serve.log", cwd=tmp_path)
-    services.append(serve)
     mark = Phases()
+    catalog = build_demo_catalog(tmp_path / "stac", load_sites(sites), dt.date(2023, 1, 1),
+                                 dt.date.fromisoformat(RUN_END), DemoSource(0)).catalog
+    (tmp_path / "serve.toml").write_text(
+        '[run]\nsource = "stac"\ncatalog = "stac/catalog.json"\nmmu_ha = 0.2\n')
+    mark("STAC catalog written")
+    serve = Service([sys.executable, "-m", "flows.cli", "serve", "--config", "serve.toml",
+                     "--sites", str(sites), "--out", str(out)], env, tmp_path / "serve.log",
+                    cwd=tmp_path)
+    services.append(serve)
 
     wait_for(api.healthy, 150, "the server started by bluecarbon serve", alive=serve)
     mark("server healthy")
     deployments = wait_for(lambda: len(d := api.deployments()) == 2 and d, 90,
                            "the served deployments", alive=serve)
     nightly = deployments["nightly-monitoring"]
-    assert nightly["parameters"] == {"sites": str(sites), "out": str(out), "source": "demo"}
+    params = nightly["parameters"]
+    assert {k: params[k] for k in ("sites", "out", "source", "catalog", "mmu_ha", "end")} == {
+        "sites": str(sites), "out": str(out), "source": "stac", "catalog": str(catalog),
+        "mmu_ha": 0.2, "end": None}
     assert deployments["monthly-summary"]["parameters"] == {"sites": str(sites), "out": str(out),
                                                             "deliver": False}
     ids = [d["id"] for d in deployments.values()]
@@ -388,14 +449,22 @@ def test_bluecarbon_serve_runs_both_schedules_and_stops_cleanly(tmp_path, servic
     mark("served, cron runs materialised")
 
     run = api.run_deployment(nightly["id"], {"end": RUN_END})
-    done = wait_terminal(api, run["id"], 150, [serve])
+    done = wait_terminal(api, run["id"], 240, [serve])
     assert done["state"]["type"] == "COMPLETED", (done["state"], serve.tail())
     change = pd.read_parquet(out / "change" / f"site_id={SITE_ID}" / "part-0.parquet")
     assert set(change["run_id"]) == {run["id"]}
-    mark("run done")
+    assert max(pd.to_datetime(change["period"])) == pd.Timestamp("2024-03-01")
+    obs = pd.read_parquet(out / "observations" / f"site_id={SITE_ID}" / "part-0.parquet")
+    assert set(obs["source"]) == {"stac"} and len(obs) > 10  # read from the catalog's COGs
+    record = json.loads((out / "runs" / f"{run['id']}.json").read_text(encoding="utf-8"))
+    assert record["parameters"]["catalog"] == str(catalog)
+    assert record["parameters"]["mmu_ha"] == 0.2
+    mark("run from the STAC catalog done")
 
-    # a second run, stopped half-way by SIGTERM to bluecarbon serve alone
-    second = api.run_deployment(nightly["id"], {"end": "2025-12-31"})
+    # a second run (the demo source, to 2025: long), stopped half-way by SIGTERM to
+    # bluecarbon serve alone
+    second = api.run_deployment(nightly["id"], {"source": "demo", "catalog": None,
+                                                "end": "2025-12-31"})
     wait_for(lambda: api.flow_run(second["id"])["state"]["type"] == "RUNNING", 90,
              "the second run to start", alive=serve)
     children = serve.descendants()

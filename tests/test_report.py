@@ -1,5 +1,6 @@
 """Monthly partner summaries, from a real results folder (pipeline + store) to HTML, PDF and CSV,
-checked as a person sees them: Chromium screenshots of the HTML, pdftoppm pages of the PDF."""
+checked as a person sees them: Chromium at a phone's and a desktop's width (tests/browser.py:
+screenshots and the boxes of the blocks, measured in the DOM), pdftoppm pages of the PDF."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from browser import overflowing, overlaps, page_fill
 from PIL import Image
 
 from aoi import bundled_sites_path, load_sites, site_grid, site_mask
@@ -28,11 +30,13 @@ from flows.reports.figures import (
     CHANGE_MAP_CLASSES,
     COLORS,
     MAP_UNAVAILABLE,
+    MapPoint,
     change_map,
     change_map_path,
     extent_chart,
 )
-from flows.reports.pdf import PDF_RENDERERS, chromium_binary, render_pdf
+from flows.reports.pdf import PDF_RENDERERS, render_pdf
+from flows.reports.sitemap import LOCATOR_COLORS
 from flows.reports.text import month_status
 from flows.results import store
 from flows.site import load_range, site_tables
@@ -43,9 +47,6 @@ HOSTILE = "<script>alert(1)</script> Kuala Selangor"
 PARTNER = "Selangor <Mangrove> Partners"
 MANGROVE, SEAGRASS = "report-mangrove", "report-seagrass"
 OK_MONTH = dt.date(2024, 3, 1)
-CHROMIUM = chromium_binary()
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium binary not installed "
-                                    "(apt-get install chromium)")
 needs_pdftoppm = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm not "
                                     "installed (apt-get install poppler-utils)")
 needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not "
@@ -155,18 +156,6 @@ def color_pixels(image: Image.Image, hex_color: str, tol: int = 24) -> int:
 def embedded_pngs(html: str) -> list[Image.Image]:
     found = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     return [Image.open(io.BytesIO(base64.b64decode(b))) for b in found]
-
-
-def screenshot(html_file: Path, tmp_path: Path, size: str = "1000,2400") -> Image.Image:
-    png = tmp_path / f"{html_file.stem}.png"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", f"--user-data-dir={tmp_path / 'chromium-profile'}",
-           "--hide-scrollbars", f"--window-size={size}", f"--screenshot={png}",
-           html_file.as_uri()]
-    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    assert png.is_file(), "chromium wrote no screenshot"
-    return Image.open(png)
 
 
 def pdf_pages(pdf: Path, tmp_path: Path, dpi: int = 80) -> list[Image.Image]:
@@ -360,11 +349,14 @@ def test_chart_marks_poorly_seen_months(inputs, low_month):
     history = inputs.change[inputs.change["site_id"] == MANGROVE]
     site = next(s for s in load_sites(inputs.sites_file) if s.id == MANGROVE)
     base = (site.baseline_start, site.baseline_end)
-    marked = Image.open(io.BytesIO(extent_chart(history, OK_MONTH, min_valid=0.3, baseline=base)))
-    clean = Image.open(io.BytesIO(extent_chart(history, OK_MONTH, min_valid=0.0, baseline=base)))
-    assert color_pixels(marked, COLORS["low_valid"], 12) > 50
-    assert color_pixels(clean, COLORS["low_valid"], 12) == 0
-    assert color_pixels(clean, COLORS["extent"], 12) > 300
+    marked = extent_chart(history, OK_MONTH, min_valid=0.3, baseline=base)
+    clean = extent_chart(history, OK_MONTH, min_valid=0.0, baseline=base)
+    assert color_pixels(Image.open(io.BytesIO(marked.png)), COLORS["low_valid"], 12) > 50
+    assert color_pixels(Image.open(io.BytesIO(clean.png)), COLORS["low_valid"], 12) == 0
+    assert color_pixels(Image.open(io.BytesIO(clean.png)), COLORS["extent"], 12) > 300
+    # the legend (drawn in the page's HTML) names the rings only where there are some
+    assert any(kind == "ring" for _, _, kind in marked.legend)
+    assert not any(kind == "ring" for _, _, kind in clean.legend)
 
 
 def _write_change_cog(site, month, out: Path) -> Path:
@@ -398,6 +390,14 @@ def test_change_map_prefers_the_maps_cog(inputs, tmp_path):
     assert color_pixels(image, CHANGE_MAP_CLASSES[3][1], 10) > 100  # loss
     assert color_pixels(image, CHANGE_MAP_CLASSES[2][1], 10) > 100  # gain
     assert color_pixels(image, COLORS["outline"], 10) > 100
+    assert color_pixels(image, LOCATOR_COLORS["land"], 6) > 200  # the locator's coastline
+    labels = [label for label, _, _ in real.legend]
+    assert labels[-1] == "site boundary" and "loss since baseline" in labels
+    # loss alerts are numbered on the map and named in its legend
+    lon, lat = site.centroid_lonlat
+    marked = change_map(site, OK_MONTH, tmp_path, (MapPoint("1", lon, lat),))
+    assert any(kind == "marker" for _, _, kind in marked.legend)
+    assert marked.png != real.png
     change_map_path(tmp_path, site.id, OK_MONTH).write_bytes(b"not a tiff")
     assert change_map(site, OK_MONTH, tmp_path).note == MAP_UNAVAILABLE
 
@@ -412,25 +412,75 @@ def test_embedded_images_are_present_and_not_blank(ok_reports):
     assert max(color_pixels(i, COLORS["outline"]) for i in images) > 100
 
 
-@needs_chromium
-def test_html_as_seen_in_chromium(ok_reports, tmp_path):
-    for slug in ("selangor-mangrove-partners", report.UNASSIGNED):
-        shot = screenshot(partner_files(ok_reports, OK_MONTH, slug)["html"], tmp_path)
-        assert_not_blank(shot)
-        assert color_pixels(shot, COLORS["extent"]) > 300, "chart not visible"
-        assert color_pixels(shot, COLORS["outline"]) > 100, "map not visible"
-        assert color_pixels(shot, "#0b3954", 4) > 10_000, "masthead not rendered"
-
-
 @needs_pdftoppm
 def test_pdf_as_seen_in_a_viewer(ok_reports, tmp_path):
     pdf = partner_files(ok_reports, OK_MONTH, "selangor-mangrove-partners")["pdf"]
-    pages = pdf_pages(pdf, tmp_path)
+    # 110 dpi: the chart is printed at 118 mm beside its legend (issue 21), its 2-px line
+    # covers too few pixels at 80 dpi for the count below
+    pages = pdf_pages(pdf, tmp_path, dpi=110)
     assert pages
     for page in pages:
         assert_not_blank(page)
     assert sum(color_pixels(p, COLORS["extent"]) for p in pages) > 200, "chart not in PDF"
     assert sum(color_pixels(p, COLORS["outline"]) for p in pages) > 50, "map not in PDF"
+
+
+PHONE, DESKTOP = 390, 1280
+"""The widths the pages are checked at (issue 21: a phone, a desktop)."""
+SLUGS = ("selangor-mangrove-partners", report.UNASSIGNED)
+
+
+def assert_laid_out(look, where: str) -> None:
+    """Nothing overlaps, nothing sticks out or scrolls sideways, the figures are there."""
+    assert look.scroll_width <= look.width, f"{where}: page scrolls sideways"
+    assert not overlaps(look.boxes), f"{where}: " + "; ".join(
+        f"{a} overlaps {b}" for a, b in overlaps(look.boxes)[:3])
+    assert not overflowing(look), f"{where}: " + "; ".join(map(str, overflowing(look)[:3]))
+    assert color_pixels(look.image, COLORS["extent"]) > 300, f"{where}: chart not visible"
+    assert color_pixels(look.image, COLORS["outline"]) > 100, f"{where}: map not visible"
+    assert color_pixels(look.image, "#0b3954", 4) > 10_000, f"{where}: masthead not rendered"
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_summary_layout_at_phone_and_desktop_width(ok_reports, browser, width, tmp_path):
+    for slug in SLUGS:
+        look = browser.look(partner_files(ok_reports, OK_MONTH, slug)["html"], width)
+        look.image.save(tmp_path / f"{slug}-{width}.png")  # kept by pytest for a look
+        assert_laid_out(look, f"{slug} at {width} px")
+        table = next(b for b in look.boxes if b.cls == "metrics")
+        figure = next(b for b in look.boxes if b.tag == "figure" and "map" in b.cls)
+        if width == DESKTOP:  # the map beside its table, the at-a-glance table whole
+            assert figure.x >= table.right and figure.y < table.bottom
+        else:  # the map under its table, full width
+            assert figure.y >= table.bottom and figure.w > 0.9 * (width - 32)
+
+
+def test_summary_print_layout_keeps_labels_short(ok_reports, browser):
+    """The PDF's tables get the page's width: no label wraps over more than two lines (A4 at
+    96 px per inch, print styles)."""
+    html = partner_files(ok_reports, OK_MONTH, "selangor-mangrove-partners")["html"]
+    look = browser.look(html, 794, media="print", blocks=("table.metrics td:first-child",
+                                                          "table.overview td:first-child"))
+    line = 10.5 * 1.5 * 96 / 72  # the body's line height, px
+    tall = [b for b in look.boxes if b.h > 2 * line + 12]
+    assert look.boxes and not tall, [str(b) for b in tall]
+
+
+@needs_pdftoppm
+@pytest.mark.parametrize("renderer", PDF_RENDERERS)
+def test_pdf_pages_are_filled(ok_reports, tmp_path, renderer):
+    """No page before the last is more than half empty (a block that cannot be split must not
+    push a third of a page over), with either PDF renderer."""
+    from flows.reports.pdf import _available
+
+    if not _available(renderer):
+        pytest.skip(f"PDF renderer {renderer} not installed")
+    html = partner_files(ok_reports, OK_MONTH, "selangor-mangrove-partners")["html"].read_text()
+    pdf = tmp_path / f"{renderer}.pdf"
+    pdf.write_bytes(render_pdf(html, renderer))
+    pages = pdf_pages(pdf, tmp_path, dpi=40)
+    fills = [round(page_fill(p), 2) for p in pages]
+    assert len(pages) >= 2 and min(fills[:-1]) >= 0.5, fills
 
 
 @needs_pdftoppm

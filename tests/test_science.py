@@ -20,7 +20,9 @@ from flows.sources.demo import DemoScenario, DemoSource
 
 SITES = {s.id: s for s in load_sites()}
 ALT = DemoScenario(
-    spectra={"mangrove": (0.022, 0.040, 0.025, 0.290, 0.120, 0.055),
+    # darker mangrove than the demo's default (0.025, 0.045, 0.028, 0.300, 0.090, 0.045),
+    # still inside Baloloy et al.'s mangrove MVI range (5.5)
+    spectra={"mangrove": (0.022, 0.040, 0.025, 0.270, 0.082, 0.040),
              "terrestrial": (0.035, 0.065, 0.045, 0.330, 0.220, 0.120),
              "mudflat": (0.070, 0.080, 0.085, 0.110, 0.120, 0.100)},
     cloud_mean={"mangrove": 0.6, "seagrass": 0.35}, glint_probability=0.5,

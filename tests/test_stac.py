@@ -140,22 +140,31 @@ def test_stac_api_search_matches_the_static_catalog(catalog, server):
     np.testing.assert_array_equal(cube.B08.values, static.load(site, b[:2]).B08.values)
 
 
-def test_load_is_lazy_and_reads_by_range(catalog):
+@pytest.mark.parametrize("whole", [True, False])
+def test_load_is_lazy_and_reads_by_range(catalog, whole, monkeypatch):
+    """One read a band and scene of a site that fits ``READ_WINDOW`` (its chunks are views
+    into it), else one a band, scene and chunk; a band computed reads that band only."""
+    from flows.sources import _reader
+
+    if not whole:
+        monkeypatch.setattr(_reader, "READ_WINDOW", 0)
     site = SITES[0]
     with serve(catalog.root) as server:  # its own port: URLs no GDAL cache has seen
-        _lazy_and_ranged(server, site)
+        _lazy_and_ranged(server, site, whole)
 
 
-def _lazy_and_ranged(server, site):
+def _lazy_and_ranged(server, site, whole):
     source = StacSource(f"{server.url}/catalog.json")
     scenes = source.search(site, START, dt.date(2023, 2, 28))
     before = len(server.requests)
     cube = source.load(site, scenes, chunks=128)
     assert len(server.requests) == before, "load() must not read pixels"
     nchunks = len(cube.chunksizes["y"]) * len(cube.chunksizes["x"])
-    graph = dict(cube.B04.data.__dask_graph__())  # one read per block, plus its pixel getter
-    assert sum(k[0].startswith("read-") for k in graph) == len(scenes) * nchunks
-    assert len(graph) == 2 * len(scenes) * nchunks
+    assert nchunks > 1
+    graph = dict(cube.B04.data.__dask_graph__())  # the reads, and each block's pixel getter
+    reads = len(scenes) * (1 if whole else nchunks)
+    assert sum(k[0].startswith("read-") for k in graph) == reads
+    assert len(graph) == reads + len(scenes) * nchunks
     cube.B04.isel(time=-1).compute()
     gets = [r for r in server.requests[before:] if r[0] == "GET"]
     items = scenes[-1].properties["items"]
@@ -386,3 +395,23 @@ def test_planetary_computer_hrefs_left_unsigned_without_the_package(caplog):
     assert _signer("https://earth-search.aws.element84.com/v1", None) is None
     with pytest.raises(SourceError, match="needs the planetary-computer package"):
         _signer("https://example.org/stac", True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_replicate_is_block_repetition(seed):
+    """A nested source pixel becomes k x k grid pixels (``_reader.replicate``), from any row
+    and column offset into its block: the same as repeating it and cutting the window."""
+    from flows.sources._reader import replicate
+
+    rng = np.random.default_rng(seed)
+    print(f"seed {seed}")
+    for _ in range(20):
+        k = int(rng.integers(1, 7))
+        values = rng.integers(0, 65535, size=rng.integers(1, 9, size=2), dtype=np.uint16)
+        dr, dc = (int(v) for v in rng.integers(0, k, size=2))
+        full = np.repeat(np.repeat(values, k, axis=0), k, axis=1)
+        h = int(rng.integers(1, full.shape[0] - dr + 1))
+        w = int(rng.integers(1, full.shape[1] - dc + 1))
+        target = np.zeros((h, w), np.uint16)
+        replicate(values, k, dr, dc, target)
+        np.testing.assert_array_equal(target, full[dr:dr + h, dc:dc + w])

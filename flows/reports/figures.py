@@ -1,78 +1,63 @@
-"""Figures of the monthly partner summary: the extent time series and the per-site change map.
+"""Charts of the partner summaries: habitat extent month by month (monthly summary, annual
+pack) and the carbon ledger with its interval (annual pack); the change map is
+:mod:`flows.reports.sitemap` (re-exported here).
 
-Both return PNG bytes (matplotlib, Agg backend, no display needed). Site names never go into a
-figure: matplotlib reads ``$...$`` as math, so names stay in the (escaped) HTML around it.
-
-The change map's first choice is the maps COG ``<out>/maps/<site_id>/<YYYY-MM>_change.tif``
-(:func:`change_map_path`); where it is missing or unreadable, the site outline is drawn in its
-UTM zone with the note :data:`MAP_UNAVAILABLE`.
+Charts are :class:`Chart`: PNG bytes (matplotlib, Agg backend, no display needed) and the
+legend's entries, which the page draws in HTML (readable at a phone's width, where a legend
+inside the image shrinks to a few points). Site names never go into a figure: matplotlib reads
+``$...$`` as math, so names stay in the (escaped) HTML around it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
-import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from matplotlib.ticker import StrMethodFormatter
 
-from aoi import Site, site_grid, to_grid_crs
+from flows.reports.sitemap import (
+    CHANGE_MAP_CLASSES,
+    MAP_UNAVAILABLE,
+    OUTLINE,
+    MapImage,
+    MapPoint,
+    change_map,
+    change_map_path,
+)
 
 __all__ = [
     "CHANGE_MAP_CLASSES",
     "COLORS",
     "MAP_UNAVAILABLE",
+    "Chart",
     "MapImage",
+    "MapPoint",
+    "carbon_chart",
     "change_map",
     "change_map_path",
     "extent_chart",
 ]
 
-log = logging.getLogger(__name__)
-
 COLORS = {
     "extent": "#087e8b",     # extent line and its interval band
     "baseline": "#5c677d",   # baseline extent line and baseline period shading
     "low_valid": "#e07a5f",  # months seen too little
-    "outline": "#c8553d",    # site outline on maps
-    "month": "#f2cc8f",      # the reported month
+    "outline": OUTLINE,      # site outline on maps
+    "month": "#f2cc8f",      # the reported month (or year)
+    "carbon": "#6a4c93",     # carbon change line and its interval band
+    "conservative": "#1b998b",  # the VM0033-conservative change
 }
 """Figure colours; the page's CSS uses none of them, so tests can find the figures by colour."""
 
-CHANGE_MAP_CLASSES: dict[int, tuple[str, str]] = {
-    0: ("not habitat", "#efebe4"),
-    1: ("unchanged habitat", "#2a9d8f"),
-    2: ("gain since baseline", "#90be6d"),
-    3: ("loss since baseline", "#d62828"),
-}
-"""Class codes expected in a change COG (band 1, uint8), with legend label and colour. Other
-values and the file's nodata are drawn transparent. Align with the maps writer when it lands."""
-
-MAP_UNAVAILABLE = "change map not available for this month"
 _DPI = 150
-
-
-@dataclass(frozen=True)
-class MapImage:
-    """A rendered change map: PNG bytes, and a note when it is not a real change map."""
-
-    png: bytes
-    note: str | None = None
-
-
-def change_map_path(out: str | Path, site_id: str, month: dt.date) -> Path:
-    """Where the maps writer puts a site's change COG for ``month``."""
-    return Path(out) / "maps" / site_id / f"{month:%Y-%m}_change.tif"
+_FONT = 8
+"""Chart text, points: the page shows a chart at about its size on a desktop and in the PDF."""
 
 
 def _png(fig: Figure) -> bytes:
@@ -82,140 +67,120 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A rendered chart: PNG bytes and its legend ``(label, colour, kind)``, kind one of
+    ``band`` (a shaded area), ``line``, ``dashed``, ``dot`` (line with dots) or ``ring``."""
+
+    png: bytes
+    legend: tuple[tuple[str, str, str], ...]
+
+
+def _axes(size: tuple[float, float] = (5.4, 2.5)) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    ax.tick_params(labelsize=_FONT)
+    ax.grid(axis="y", color="#e5e5e5", lw=0.8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def _dates(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _span(ax: Axes, start: dt.date, end: dt.date, color: str, alpha: float) -> None:
+    """Shade ``start`` up to the day after ``end``."""
+    ax.axvspan(pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1), color=color,
+               alpha=alpha, lw=0, zorder=0)
+
+
+def _blend(color: str, alpha: float) -> str:
+    """``color`` at ``alpha`` over white, as the legend's HTML shows a shaded area."""
+    rgb = np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], float)
+    return "#" + "".join(f"{round(255 - alpha * (255 - c)):02x}" for c in rgb)
+
+
+def _limits(ax: Axes, values: np.ndarray, floor: float | None = None) -> None:
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    if np.isfinite(lo) and np.isfinite(hi):
+        pad = max(0.08 * (hi - lo), 0.02 * max(abs(hi), abs(lo), 1.0))
+        low = lo - pad if floor is None else max(floor, lo - pad)
+        ax.set_ylim(low, hi + pad)
+
+
 def extent_chart(history: pd.DataFrame, month: dt.date, *, min_valid: float,
-                 baseline: tuple[dt.date, dt.date]) -> bytes:
+                 baseline: tuple[dt.date, dt.date], until: dt.date | None = None,
+                 highlight_label: str = "this month") -> Chart:
     """Habitat extent per month with its likely range, the baseline extent, the baseline period,
-    months seen over less than ``min_valid`` of the site, and ``month`` highlighted.
+    months seen over less than ``min_valid`` of the site, and ``month`` (to the end of the month
+    ``until``, default ``month`` itself) highlighted.
 
     ``history``: change rows of one site (``period, extent_ha, extent_ci_low_ha,
     extent_ci_high_ha, baseline_extent_ha, valid_fraction, n_observations``)."""
     h = history.sort_values("period")
     x = pd.to_datetime(h["period"]) + pd.Timedelta(days=14)  # plot mid-month
-    fig = Figure(figsize=(7.2, 2.7), layout="constrained")
-    ax = fig.subplots()
-    ax.axvspan(pd.Timestamp(baseline[0]), pd.Timestamp(baseline[1]) + pd.Timedelta(days=1),
-               color=COLORS["baseline"], alpha=0.08, lw=0, label="baseline period")
-    first = pd.Timestamp(month)
-    ax.axvspan(first, first + pd.offsets.MonthBegin(1), color=COLORS["month"], alpha=0.5, lw=0,
-               label="this month", zorder=0)
+    fig, ax = _axes()
+    last = pd.Timestamp(until or month) + pd.offsets.MonthEnd(0)
+    _span(ax, baseline[0], baseline[1], COLORS["baseline"], 0.08)
+    alpha = 0.5 if last - pd.Timestamp(month) < pd.Timedelta(days=32) else 0.25
+    _span(ax, month, last.date(), COLORS["month"], alpha)
     ax.fill_between(x, h["extent_ci_low_ha"], h["extent_ci_high_ha"], color=COLORS["extent"],
-                    alpha=0.18, lw=0, label="likely range")
-    ax.plot(x, h["extent_ha"], color=COLORS["extent"], lw=2, marker="o", ms=3.5,
-            label="habitat extent")
+                    alpha=0.18, lw=0)
+    ax.plot(x, h["extent_ha"], color=COLORS["extent"], lw=2, marker="o", ms=3.5)
+    legend = [("baseline period", _blend(COLORS["baseline"], 0.08), "band"),
+              (highlight_label, _blend(COLORS["month"], alpha), "band"),
+              ("likely range", _blend(COLORS["extent"], 0.18), "band"),
+              ("habitat extent", COLORS["extent"], "dot")]
     base = h["baseline_extent_ha"].dropna()
     if len(base):
-        ax.axhline(float(base.iloc[-1]), color=COLORS["baseline"], lw=1.2, ls="--",
-                   label="baseline extent")
+        ax.axhline(float(base.iloc[-1]), color=COLORS["baseline"], lw=1.2, ls="--")
+        legend.append(("baseline extent", COLORS["baseline"], "dashed"))
     low = (h["valid_fraction"].fillna(0) < min_valid) | (h["n_observations"].fillna(0) == 0)
     if low.any():
         ax.plot(x[low], h["extent_ha"][low], ls="none", marker="o", ms=8, mfc="white",
-                mec=COLORS["low_valid"], mew=2,
-                label=f"under {min_valid:.0%} of site seen")
-    ax.set_ylabel("hectares")
+                mec=COLORS["low_valid"], mew=2)
+        legend.append((f"under {min_valid:.0%} of the site seen", COLORS["low_valid"], "ring"))
+    ax.set_ylabel("hectares", fontsize=_FONT)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    lo = np.nanmin(h[["extent_ci_low_ha", "extent_ha"]].to_numpy(float))
-    hi = np.nanmax(h[["extent_ci_high_ha", "extent_ha"]].to_numpy(float))
-    if np.isfinite(lo) and np.isfinite(hi):
-        pad = max(0.08 * (hi - lo), 0.02 * max(abs(hi), 1.0))
-        ax.set_ylim(max(0.0, lo - pad), hi + pad)
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.grid(axis="y", color="#e5e5e5", lw=0.8)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7.5)
-    return _png(fig)
+    _limits(ax, h[["extent_ci_low_ha", "extent_ci_high_ha", "extent_ha"]].to_numpy(float),
+            floor=0.0)
+    _dates(ax)
+    return Chart(_png(fig), tuple(legend))
 
 
-def change_map(site: Site, month: dt.date, out: str | Path) -> MapImage:
-    """The site's change map for ``month``: from the maps COG when there is one, else the
-    site outline in UTM with the note :data:`MAP_UNAVAILABLE`."""
-    path = change_map_path(out, site.id, month)
-    if path.is_file():
-        try:
-            return MapImage(_map_from_cog(site, path))
-        except Exception as exc:  # a broken map must not stop the month's reports
-            log.warning("change map %s unreadable (%s); drawing the outline", path,
-                        type(exc).__name__)
-    return MapImage(_map_outline(site), MAP_UNAVAILABLE)
+def carbon_chart(ledger: pd.DataFrame, *, year: tuple[dt.date, dt.date],
+                 baseline: tuple[dt.date, dt.date]) -> Chart:
+    """Carbon change since the baseline per month (t CO2e) with its 95 % interval, and the
+    conservative figure a carbon standard would count (VM0033 sec. 8.5.2) where it differs;
+    the baseline period and ``year`` (first and last month) shaded.
 
-
-def _draw_outline(ax: Axes, geometry) -> None:
-    parts = getattr(geometry, "geoms", [geometry])
-    for part in parts:
-        for ring in (part.exterior, *part.interiors):
-            xs, ys = ring.xy
-            ax.plot(xs, ys, color=COLORS["outline"], lw=2)
-
-
-def _scale_bar(ax: Axes) -> None:
-    """A bar of a round length (1, 2 or 5 x 10^n metres) about a fifth of the map's width."""
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    target = (x1 - x0) / 5
-    exp = 10 ** math.floor(math.log10(target))
-    length = max(m * exp for m in (1, 2, 5) if m * exp <= target)
-    left, bottom = x0 + 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)
-    ax.plot([left, left + length], [bottom, bottom], color="#222222", lw=3, solid_capstyle="butt")
-    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.text(left + length / 2, bottom + 0.02 * (y1 - y0), label, ha="center", va="bottom",
-            fontsize=7, color="#222222")
-
-
-def _map_axes(aspect_bounds: tuple[float, float, float, float]) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=(3.6, 3.6), layout="constrained")
-    ax = fig.subplots()
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_color("#bbbbbb")
-    left, bottom, right, top = aspect_bounds
-    pad = 0.06 * max(right - left, top - bottom)
-    ax.set_xlim(left - pad, right + pad)
-    ax.set_ylim(bottom - pad, top + pad)
-    return fig, ax
-
-
-def _map_outline(site: Site) -> bytes:
-    polygon = to_grid_crs(site, site_grid(site))
-    fig, ax = _map_axes(polygon.bounds)
-    ax.set_facecolor("#f7f7f5")
-    _draw_outline(ax, polygon)
-    _scale_bar(ax)
-    ax.set_title("Site boundary", fontsize=8, color="#444444")
-    fig.supxlabel(MAP_UNAVAILABLE.capitalize(), fontsize=8, color="#444444",
-                  bbox={"boxstyle": "round,pad=0.35", "fc": "white", "ec": "#cccccc"})
-    return _png(fig)
-
-
-def _map_from_cog(site: Site, path: Path, max_px: int = 600) -> bytes:
-    import rasterio
-    from pyproj import Transformer
-    from shapely import transform as shp_transform
-
-    with rasterio.open(path) as src:
-        scale = max(1.0, max(src.width, src.height) / max_px)  # COG overviews serve this read
-        shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))
-        data = src.read(1, out_shape=shape, masked=True)
-        bounds, crs = src.bounds, src.crs
-    codes = sorted(CHANGE_MAP_CLASSES)
-    index = np.full(data.shape, np.nan)
-    filled = np.ma.filled(data.astype(np.int64), -1)
-    for i, code in enumerate(codes):
-        index[filled == code] = i
-    cmap = ListedColormap([CHANGE_MAP_CLASSES[c][1] for c in codes])
-    fig, ax = _map_axes((bounds.left, bounds.bottom, bounds.right, bounds.top))
-    ax.imshow(index, cmap=cmap, vmin=-0.5, vmax=len(codes) - 0.5, interpolation="nearest",
-              extent=(bounds.left, bounds.right, bounds.bottom, bounds.top))
-    to_map = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    outline = shp_transform(site.geometry, lambda c: np.column_stack(to_map.transform(*c.T)))
-    _draw_outline(ax, outline)
-    _scale_bar(ax)
-    present = [c for c in codes if (filled == c).any()]
-    handles = [Patch(fc=CHANGE_MAP_CLASSES[c][1], ec="#999999", label=CHANGE_MAP_CLASSES[c][0])
-               for c in present]
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=7,
-                   frameon=False)
-    return _png(fig)
+    ``ledger``: rows of the ``carbon`` table of one site (``period, change_tco2e,
+    change_ci_low_tco2e, change_ci_high_tco2e, change_conservative_tco2e``)."""
+    c = ledger.sort_values("period")
+    x = pd.to_datetime(c["period"]) + pd.Timedelta(days=14)
+    fig, ax = _axes()
+    _span(ax, baseline[0], baseline[1], COLORS["baseline"], 0.08)
+    _span(ax, year[0], (pd.Timestamp(year[1]) + pd.offsets.MonthEnd(0)).date(), COLORS["month"],
+          0.25)
+    ax.axhline(0.0, color="#9aa5b1", lw=1.0)
+    ax.fill_between(x, c["change_ci_low_tco2e"], c["change_ci_high_tco2e"],
+                    color=COLORS["carbon"], alpha=0.2, lw=0)
+    ax.plot(x, c["change_tco2e"], color=COLORS["carbon"], lw=2, marker="o", ms=3)
+    legend = [("baseline period", _blend(COLORS["baseline"], 0.08), "band"),
+              ("this year", _blend(COLORS["month"], 0.25), "band"),
+              ("95 % interval", _blend(COLORS["carbon"], 0.2), "band"),
+              ("change since baseline (central)", COLORS["carbon"], "dot")]
+    conservative = c.get("change_conservative_tco2e")
+    if conservative is not None and not np.allclose(conservative.fillna(c["change_tco2e"]),
+                                                    c["change_tco2e"]):
+        ax.plot(x, conservative, color=COLORS["conservative"], lw=1.6, ls="--")
+        legend.append(("conservative (VM0033 deduction)", COLORS["conservative"], "dashed"))
+    ax.set_ylabel("t CO\u2082e", fontsize=_FONT)
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    _limits(ax, c[["change_ci_low_tco2e", "change_ci_high_tco2e", "change_tco2e"]]
+            .to_numpy(float))
+    _dates(ax)
+    return Chart(_png(fig), tuple(legend))

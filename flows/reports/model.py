@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from aoi import Site
-from flows.reports.figures import MapImage
+from flows.reports.figures import Chart, MapImage
+from flows.reports.places import AlertPlace
 
-__all__ = ["PartnerReport", "ReportError", "SiteReport"]
+__all__ = ["AccuracySection", "PartnerReport", "ReportError", "SiteReport"]
 
 
 class ReportError(Exception):
@@ -19,6 +20,19 @@ class ReportError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+@dataclass(frozen=True)
+class AccuracySection:
+    """A month's accuracy assessment of a site, as the summary shows it (issue 18)."""
+
+    caption: str
+    """'Assessed with N reference points (how) on DATE ...'."""
+    rows: tuple[tuple[str, str, str, str, str], ...]
+    """(label, error-adjusted estimate, 95 % interval, user's, producer's accuracy)."""
+    summary: str
+    """One sentence for the plain-text summary."""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,8 +47,14 @@ class SiteReport:
     """(label, value, likely range) rows of the site's table."""
     overview: dict[str, str]
     """Cells of the 'at a glance' table: extent, net, seen, short_status."""
-    chart: bytes | None
+    chart: Chart | None
     map: MapImage
+    place: str = ""
+    """The site's centre, ``3.317° N, 101.248° E``."""
+    alerts: tuple[AlertPlace, ...] = ()
+    """The month's loss alerts with their locations, numbered as on the map."""
+    accuracy: AccuracySection | None = None
+    """The month's accuracy assessment, where one was made (``accuracy`` table)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class PartnerReport:
     def images(self) -> dict[str, bytes]:
         """PNGs by key (``<site_id>-chart.png``, ``<site_id>-map.png``)."""
         out = {f"{s.site.id}-map.png": s.map.png for s in self.sites}
-        out.update({f"{s.site.id}-chart.png": s.chart for s in self.sites if s.chart})
+        out.update({f"{s.site.id}-chart.png": s.chart.png for s in self.sites if s.chart})
         return out
 
     @property

@@ -27,6 +27,7 @@ from flows.reports.model import PartnerReport, ReportError
 from flows.reports.pdf import PdfError
 from flows.reports.render import write_reports
 from flows.results.files import StoreError
+from flows.results.runs import recorded_sites
 
 __all__ = ["REPORT_ERRORS", "MonthResult", "MonthSteps", "previous_month", "report_month",
            "send_reports"]
@@ -71,14 +72,30 @@ def previous_month(when: dt.date | dt.datetime) -> str:
     return f"{last_day.year:04d}-{last_day.month:02d}"
 
 
-def report_month(out: str | Path, month: str, sites: str | Path | None = None, *,
+def _recorded_sites(out: str | Path) -> str | list[str | None] | None:
+    """The sites of the results folder's runs (:func:`flows.results.runs.recorded_sites`):
+    one file, several (a list), or None (no record, or the bundled sites)."""
+    found = recorded_sites(out)
+    for path in found:
+        if path is not None and not Path(path).exists():
+            raise ReportError(f"{out}: its runs read the sites from {path}, which is gone: "
+                              "pass --sites")
+    if len(found) > 1:
+        return found
+    return found[0] if found else None
+
+
+def report_month(out: str | Path, month: str, sites: str | Path | list | None = None, *,
                  deliver: bool = False, steps: MonthSteps = MonthSteps(),
                  on_written: Callable[[Path, list[PartnerReport]], None] | None = None,
                  ) -> MonthResult:
     """Summaries of ``month`` (``YYYY-MM``) from the results in ``out``, written to
     ``<out>/reports/<YYYY-MM>/`` (and delivered with ``deliver``); ``on_written`` is called
-    once the folder is written, before sending."""
+    once the folder is written, before sending. ``sites`` None: the sites the results folder's
+    runs read (their run records), else the bundled sites."""
     first_day = parse_month(month)
+    if sites is None:
+        sites = _recorded_sites(out)
     if deliver:  # bad SMTP settings: refused before any work
         delivery.load_settings(os.environ)
     reports = steps.build(out, first_day, sites)

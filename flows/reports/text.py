@@ -12,8 +12,9 @@ import pandas as pd
 
 from aoi import Site
 from flows.config import CLOSURE_RATIO, SEEN_MIN
+from flows.reports.model import AccuracySection
 
-__all__ = ["HABITAT_LABEL", "alerts_text", "ha", "missing_text", "month_status", "ok_text",
+__all__ = ["HABITAT_LABEL", "MAP_BASED_NOTE", "accuracy_section", "alerts_text", "ha", "missing_text", "month_status", "ok_text",
            "seen_clear", "signed"]
 
 HABITAT_LABEL = {"mangrove": "Mangrove", "seagrass": "Seagrass"}
@@ -197,3 +198,63 @@ def alerts_text(alerts: pd.DataFrame | None, month: dt.date) -> tuple[str, list]
             ("Possible losses under watch", str(len(watched)),
              ha(watched["area_ha"].sum()) if len(watched) else "")]
     return "; ".join(parts) + ".", rows
+
+
+MAP_BASED_NOTE = ("The likely ranges are map-based: they cover pixels whose class is uncertain. "
+                  "They are not confidence intervals from reference data; no accuracy "
+                  "assessment was made for this month.")
+"""Said where a month has no accuracy assessment (issue 18), so map-based ranges are not
+taken for sample-based intervals."""
+
+
+def _pct(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{100 * value:.1f} %"
+
+
+def accuracy_section(rows: pd.DataFrame | None, site: Site) -> AccuracySection | None:
+    """The month's accuracy assessment (rows of the ``accuracy`` table for one site and
+    month) as the summary shows it; None when there is none. Error-adjusted areas with 95 %
+    confidence intervals from a stratified random sample (Olofsson et al. 2014, Remote Sens.
+    Environ. 148:42-57)."""
+    if rows is None or rows.empty:
+        return None
+    by = rows.set_index("class")
+    if "extent" not in by.index or pd.isna(by.loc["extent", "estimated_area_ha"]):
+        return None
+    first = rows.iloc[0]
+    n = int(first["sample_size"]) if not pd.isna(first["sample_size"]) else int(
+        rows.loc[rows["class"] != "extent", "n_samples"].sum())
+    how = ("labelled in the field or by photo-interpretation" if first["method"] == "labels"
+           else f"labelled from reference maps ({first['source']})")
+    day = pd.Timestamp(first["assessed_on"])
+    when = f"{day.day} {day:%B %Y}"
+    caption = (f"Assessed with {n} reference points, {how}, on {when}: error-adjusted areas "
+               "with 95 % confidence intervals from a stratified random sample (Olofsson et al. "
+               "2014). The likely ranges above are map-based.")
+    table = []
+    habitat = HABITAT_LABEL.get(site.habitat, site.habitat.capitalize())
+    for cls, label in (("extent", f"{habitat} extent"), ("gain", "Gain since baseline"),
+                       ("loss", "Loss since baseline")):
+        if cls not in by.index or pd.isna(by.loc[cls, "estimated_area_ha"]):
+            continue
+        r = by.loc[cls]
+        table.append((label, ha(r["estimated_area_ha"]), _range(r["ci_low_ha"], r["ci_high_ha"]),
+                      _pct(r["users_accuracy"]), _pct(r["producers_accuracy"])))
+    four = by["overall_accuracy"].get("stable_other")
+    overall, se = ((four, by["overall_accuracy_se"].get("stable_other"))
+                   if four is not None and not pd.isna(four)
+                   else (by.loc["extent", "overall_accuracy"],
+                         by.loc["extent", "overall_accuracy_se"]))
+    label = "Overall accuracy" + ("" if four is not None and not pd.isna(four)
+                                  else " (habitat / not habitat)")
+    spread = "" if pd.isna(se) else f"± {_pct(1.96 * se)}"
+    table.append((label, _pct(overall), spread, "", ""))
+    e = by.loc["extent"]
+    summary = (f"Accuracy assessment ({n} reference points, {when}): {habitat.lower()} extent "
+               f"{ha(e['estimated_area_ha'])} (95 % confidence interval "
+               f"{_range(e['ci_low_ha'], e['ci_high_ha'])}), overall accuracy {_pct(overall)}.")
+    changed = first.get("map_changed")
+    note = ("The change map was recomputed after the sample was drawn; these figures describe "
+            "the earlier map." if changed is not None and not pd.isna(changed) and bool(changed)
+            else "")
+    return AccuracySection(caption, tuple(table), summary, note)

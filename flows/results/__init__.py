@@ -4,6 +4,8 @@
     <out>/alerts/, alerts_geojson/      loss alerts (:mod:`flows.results.alerts`)
     <out>/maps/<site>/<YYYY-MM>_*.tif   class and change COGs (:mod:`flows.results.maps`)
     <out>/runs/<run_id>.json            run records (:mod:`flows.results.runs`)
+    <out>/accuracy/                     accuracy table and designs (:mod:`flows.accuracy`)
+    <out>/rules/<site_id>.json          a calibrated site's fitted rule (:mod:`flows.results.rules`)
     <out>/.run.lock                     one run at a time (:mod:`flows.results.lock`)
 
 Every writer goes through :mod:`flows.results.files` (atomic replace, writers' lock);

@@ -29,7 +29,6 @@ import functools
 import json
 import math
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -77,10 +76,11 @@ def map_path(root: str | os.PathLike[str], site_id: str, period, product: str) -
 @functools.cache
 def _compression() -> dict:
     """zstd level 1 where this GDAL has it, else deflate."""
-    try:
-        with warnings.catch_warnings(), MemoryFile() as mem:
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+    try:  # georeferenced, so that reading it back warns of nothing: a warnings filter set
+        # here would not be thread-safe (two sites write maps at once; issue 21)
+        with MemoryFile() as mem:
             with mem.open(driver="GTiff", width=1, height=1, count=1, dtype="uint8",
+                          crs="EPSG:4326", transform=Affine(0.5, 0, 0, 0, -0.5, 0),
                           compress="ZSTD") as dst:
                 dst.write(np.zeros((1, 1, 1), np.uint8))
             with mem.open() as src:
@@ -259,7 +259,7 @@ def write_site_maps(root: str | os.PathLike[str], site: Site, maps: xr.Dataset, 
         finally:
             release_pages(array)  # a large site's maps: one month's pages at a time
 
-    _compression()  # probe once, here: warnings filters are not thread-safe
+    _compression()  # probe once, before the threads
     try:
         with writer_lock(root / MAPS_DIR, root=root):
             # GDAL encodes outside the GIL: a few threads keep the cores busy on many small maps

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import stat
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from aoi import DEFAULT_MAX_AREA_HA
 from flows import PROCESSING_VERSION
 from flows.config import RunConfig
-from flows.results.files import StoreError, atomic_path, ensure_dir, first_line
+from flows.results.files import NOFOLLOW, StoreError, atomic_path, ensure_dir, first_line
 from flows.sources.base import redact
 
-__all__ = ["RUNS_DIR", "RunRecord", "write_run_record"]
+__all__ = ["RUNS_DIR", "RecordedSites", "RunRecord", "read_records", "recorded_runs",
+           "recorded_sites", "write_run_record"]
 
 RUNS_DIR = "runs"
+MAX_RECORD_BYTES = 64 * 2**20
+"""Largest run record read (one of thousands of sites is a few MB): anything bigger is not one."""
 
 
 @dataclass
@@ -50,6 +57,8 @@ class RunRecord:
     def start(cls, run_id: str, config: RunConfig, end: dt.date) -> RunRecord:
         params = {k: redact(str(v)) if isinstance(v, (Path, dt.date, str)) else v
                   for k, v in asdict(config).items()}
+        if config.sites is not None:  # absolute: a report made elsewhere finds the sites
+            params["sites"] = str(Path(config.sites).expanduser().resolve())
         params["effective_end"] = end.isoformat()
         return cls(run_id=run_id, started_at=_now(), parameters=params)
 
@@ -99,3 +108,63 @@ def write_run_record(out: Path, record: RunRecord) -> Path:
         raise StoreError(f"{path}: cannot write the run record: "
                          f"{exc.strerror or first_line(exc)}") from None
     return path
+
+
+def read_records(out: Path | str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Each run record of ``out`` that can be read, in file name order, as ``(path, dict)``.
+    Passed over: anything but a regular file of at most :data:`MAX_RECORD_BYTES` (a FIFO would
+    block, a device never end, a link could point anywhere), or not a JSON object."""
+    for path in sorted((Path(out) / RUNS_DIR).glob("*.json")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh:
+                info = os.fstat(fh.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+                    continue
+                record = json.loads(fh.read(MAX_RECORD_BYTES + 1).decode("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict):
+            yield path, record
+
+
+class RecordedSites(NamedTuple):
+    """A sites file a results folder was made from, and the run's area cap for it."""
+
+    sites: str | None
+    """The run's ``sites`` parameter (``None``: the bundled sites)."""
+    max_area_ha: float
+
+
+def recorded_runs(out: Path | str) -> list[RecordedSites]:
+    """The sites files a results folder was made from, read from its run records: for each
+    site some run wrote rows for (status ``processed``), the ``sites`` parameter (and
+    ``max_area_ha``) of the latest such run; distinct, the latest run's first. Empty when no
+    record says (no ``<out>/runs/``, or only runs that wrote nothing). Unreadable records are
+    passed over: a record is what a finished run left, never needed to read the tables."""
+    latest: dict[str, tuple[str, str, str | None, float]] = {}
+    for path, record in read_records(out):
+        try:
+            params = record["parameters"]
+            started, sites = str(record["started_at"]), params.get("sites")
+            area = float(params.get("max_area_ha") or DEFAULT_MAX_AREA_HA)
+            entries = record["sites"].items()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if sites is not None and not isinstance(sites, str):
+            continue
+        for site_id, entry in entries:
+            if isinstance(entry, dict) and entry.get("status") == "processed":
+                key = (started, path.name, sites, area)
+                if site_id not in latest or key[:2] > latest[site_id][:2]:
+                    latest[site_id] = key
+    found: list[RecordedSites] = []
+    for _, _, sites, area in sorted(latest.values(), key=lambda k: k[:2], reverse=True):
+        if sites not in [f.sites for f in found]:
+            found.append(RecordedSites(sites, area))
+    return found
+
+
+def recorded_sites(out: Path | str) -> list[str | None]:
+    """The ``sites`` of :func:`recorded_runs`: the sites files, latest first."""
+    return [r.sites for r in recorded_runs(out)]

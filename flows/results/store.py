@@ -52,21 +52,9 @@ from flows.results.files import (
     writer_lock,
 )
 
-__all__ = [
-    "PARTITION_COLUMN",
-    "SCHEMA_VERSION",
-    "SITE_ID_PATTERN",
-    "TABLES",
-    "StoreError",
-    "TableSpec",
-    "WriteSummary",
-    "check_site_id",
-    "hive_partitioning",
-    "latest_datetime",
-    "partition_path",
-    "read_table",
-    "write_rows",
-]
+__all__ = ["ACCURACY_IGNORE", "PARTITION_COLUMN", "SCHEMA_VERSION", "SITE_ID_PATTERN", "TABLES",
+           "StoreError", "TableSpec", "WriteSummary", "check_site_id", "hive_partitioning",
+           "latest_datetime", "partition_path", "read_table", "write_rows"]
 
 SCHEMA_VERSION = "1"
 PARTITION_COLUMN = "site_id"
@@ -137,9 +125,17 @@ CHANGE_ADDED_COLUMNS = (
     "gain_ci_low_ha", "gain_ci_high_ha", "loss_ci_low_ha", "loss_ci_high_ha",
     "baseline_observed_fraction", "canopy_20_50_ha", "canopy_50_80_ha", "canopy_80_100_ha",
     "turbid", "habitat_ndvi_mean", "restored_ndvi_mean", "recovery_ratio",
-    "canopy_closure_period",
+    "canopy_closure_period", "assessable_fraction", "rule_id",
 )
-"""Columns of ``change`` beyond the contract in design.md (issue 6: science)."""
+"""Columns of ``change`` beyond the contract in design.md (issue 6: science; issue 17: the
+share of the site the habitat could be judged on, and the rule that judged it)."""
+CARBON_ADDED_COLUMNS = (
+    "change_conservative_tco2e", "change_uncertainty_90_pct", "baseline_stock_tco2e",
+    "baseline_stock_ci_low_tco2e", "baseline_stock_ci_high_tco2e", "area_source",
+    "processing_version", "run_id",
+)
+"""Columns of ``carbon`` after the contract's (issue 19): the VM0033-conservative change and
+its uncertainty, the baseline stock and its interval, where the areas came from."""
 
 _F64 = pa.float64()
 _STR = pa.string()
@@ -202,6 +198,9 @@ TABLES: dict[str, TableSpec] = {
                 ("canopy_closure_period", pa.date32()),
                 ("processing_version", _STR),
                 ("run_id", _STR),
+                # added columns (issue 17): assessable share of the site, the rule's id
+                ("assessable_fraction", _F64),
+                ("rule_id", _STR),
             ],
             "change",
         ),
@@ -211,7 +210,73 @@ TABLES: dict[str, TableSpec] = {
         month_start=("period",),
         optional=CHANGE_ADDED_COLUMNS,
     ),
+    # issue 18: error-adjusted areas and accuracies from a labelled sample (flows.accuracy);
+    # <out>/accuracy/ also holds the designs' folders <site>/<YYYY-MM>/ (see ACCURACY_IGNORE)
+    "accuracy": TableSpec(
+        name="accuracy",
+        schema=_spec_schema(
+            [("site_id", _STR), ("period", pa.date32()), ("class", _STR),
+             ("n_samples", pa.int32())]
+            + [(c, _F64) for c in (
+                "map_area_ha", "estimated_area_ha", "ci_low_ha", "ci_high_ha",
+                "users_accuracy", "producers_accuracy", "overall_accuracy",
+                "estimated_area_se_ha", "users_accuracy_se", "producers_accuracy_se",
+                "overall_accuracy_se")]
+            + [("method", _STR), ("source", _STR), ("sample_size", pa.int32()),
+               ("design_seed", pa.int64()), ("map_changed", pa.bool_()),
+               ("assessed_on", pa.date32()), ("assessment_id", _STR),
+               ("processing_version", _STR)],
+            "accuracy",
+        ),
+        key=("site_id", "period", "class"),
+        sort_by=("site_id", "period", "class"),
+        not_null=("site_id", "period", "class", "n_samples", "method", "assessed_on"),
+        month_start=("period",),
+    ),
+    # issue 19: carbon ledger and extent accounts, recomputed by every run over a site's whole
+    # series (flows.site.carbon); columns after the contract's are optional
+    "carbon": TableSpec(
+        name="carbon",
+        schema=_spec_schema(
+            [("site_id", _STR), ("period", pa.date32()), ("habitat", _STR)]
+            + [(c, _F64) for c in ("extent_ha", "stock_tco2e", "stock_ci_low_tco2e",
+                                   "stock_ci_high_tco2e", "change_tco2e", "change_ci_low_tco2e",
+                                   "change_ci_high_tco2e")]
+            + [("method", _STR), ("factors_id", _STR)]
+            + [(c, _F64) for c in CARBON_ADDED_COLUMNS[:5]]
+            + [("area_source", _STR), ("processing_version", _STR), ("run_id", _STR)],
+            "carbon",
+        ),
+        key=("site_id", "period"),
+        sort_by=("site_id", "period"),
+        not_null=("site_id", "period", "method", "factors_id"),
+        month_start=("period",),
+        optional=CARBON_ADDED_COLUMNS,
+    ),
+    "accounts": TableSpec(
+        name="accounts",
+        schema=_spec_schema(
+            [("site_id", _STR), ("year", pa.int32()), ("habitat", _STR)]
+            + [(c, _F64) for c in ("opening_ha", "additions_ha", "reductions_ha",
+                                   "net_change_ha", "closing_ha")]
+            + [("n_patches", pa.int32()), ("mean_patch_ha", _F64),
+               ("edge_density_m_per_ha", _F64), ("closing_period", pa.date32()),
+               ("flows_from", _STR), ("processing_version", _STR), ("run_id", _STR)],
+            "accounts",
+        ),
+        key=("site_id", "year"),
+        sort_by=("site_id", "year"),
+        not_null=("site_id", "year", "opening_ha", "closing_ha"),
+        month_start=("closing_period",),
+        optional=("closing_period", "flows_from", "processing_version", "run_id"),
+    ),
 }
+
+ACCURACY_IGNORE = [".", "_", "samples", "design", "compare"]
+"""``ignore_prefixes`` for pandas/pyarrow readers of ``<out>/accuracy/``, whose design folders
+(``<site>/<YYYY-MM>/samples.csv`` ...) are no Parquet files: ``pd.read_parquet(root /
+"accuracy", ignore_prefixes=ACCURACY_IGNORE)``. :func:`read_table` and the DuckDB glob
+``accuracy/*/*.parquet`` need nothing."""
 
 
 @dataclass(frozen=True)

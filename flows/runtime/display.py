@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from typing import Any
 
 import pandas as pd
@@ -22,20 +25,36 @@ from flows.config import RunConfig
 from flows.results.store import read_table
 from flows.runtime import progress
 
-__all__ = ["RunDisplay"]
+__all__ = ["PIPE_WIDTH", "RunDisplay", "make_console", "show_logs"]
+
+PIPE_WIDTH = 200
+"""Columns given to the results table when the output is not a terminal (a pipe, a log file
+under cron or systemd): rich would otherwise assume 80 and wrap every longer line."""
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A terminal's console as rich sets it up; anything else never wraps a line (a failure
+    reason stays one line a log reader can grep) and lays tables out on :data:`PIPE_WIDTH`
+    columns, unless ``COLUMNS`` says otherwise."""
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    width = None if os.environ.get("COLUMNS", "").isdigit() else PIPE_WIDTH
+    return Console(stderr=stderr, soft_wrap=True, width=width)
 
 
 class RunDisplay:
     """Rich progress for a monitoring run, fed by :mod:`flows.runtime.progress` events."""
 
-    def __init__(self, sites: list[Site], config: RunConfig, console: Console | None = None):
+    def __init__(self, sites: list[Site], config: RunConfig, console: Console | None = None,
+                 *, starting: str = "starting Prefect (ephemeral API)"):
         self.sites, self.config = sites, config
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=self.console, transient=False,
         )
-        self.task = self.progress.add_task("starting Prefect (ephemeral API)", total=len(sites))
+        self.task = self.progress.add_task(starting, total=len(sites))
         self.run_id: str | None = None
 
     def __enter__(self) -> RunDisplay:
@@ -102,11 +121,36 @@ class RunDisplay:
                 f"{last['extent_ci_low_ha']:.1f}-{last['extent_ci_high_ha']:.1f}",
                 f"{last['gain_ha']:.1f}", f"{last['loss_ha']:.1f}",
             )
-        console = Console(width=None if Console().is_terminal else 132)
-        console.print(table)
+        make_console().print(table)
         if failed:
             self.console.print(f"[red]bluecarbon: {escape(failed)}[/]")
         elif seconds is not None:
             where = escape(str(out))
             self.console.print(f"finished in {seconds:.1f} s; tables: {where}/observations, "
                                f"{where}/change")
+
+
+class _StderrNow(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes: the progress
+    display's redirection while it runs (lines above the bar), the terminal after."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def show_logs(verbose: bool) -> None:
+    """The log lines of a run without Prefect on stderr: warnings and errors (a failed scene,
+    a site's failure, a wait for another run), and with ``verbose`` every step's lines too."""
+    root = logging.getLogger()
+    if any(isinstance(h, _StderrNow) for h in root.handlers):
+        return
+    handler = _StderrNow()
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | "
+                                           "%(name)s - %(message)s", "%H:%M:%S"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)

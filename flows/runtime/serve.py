@@ -1,12 +1,16 @@
 """``bluecarbon serve``: both schedules in one long-running process, for a small deployment.
 
-    bluecarbon serve [--sites F] [--out DIR] [--source demo]
+    bluecarbon serve [--config F] [--sites F] [--source stac --catalog URL_OR_PATH] [--out DIR]
+                     [the other options of bluecarbon run] [--deliver]
 
 Serves two deployments the way Prefect 3's ``serve(flow.to_deployment(...), ...)`` does (no
 work pool, no worker; the same Runner, with a working graceful stop): the nightly
 monitoring (``0 2 * * *`` UTC) and the monthly partner summary (``0 6 1 * *`` UTC, the month
-before), the same schedules as ``prefect.yaml``. Runs execute one at a time in subprocesses
-of this process, so the monthly summary on the 1st waits for that night's monitoring.
+before), the same schedules as ``prefect.yaml``. The nightly deployment's parameters are the run
+settings (every :class:`flows.config.RunConfig` field, from the options and ``--config``), the
+monthly one's the sites, results folder and ``deliver``. Runs execute one at a time in
+subprocesses of this process, so the monthly summary on the 1st waits for that night's
+monitoring.
 
 Cron schedules are turned into runs by the Prefect *server's* scheduler, which the ephemeral
 API does not run. So with ``PREFECT_API_URL`` set, the deployments go to that server; without
@@ -180,10 +184,10 @@ class LocalServer:
 # --------------------------------------------------------------------------- deployments
 
 
-def build_deployments(*, sites: str | None, out: str, source: str,
-                      deliver: bool = False) -> list[Any]:
-    """The two runner deployments, with ``sites``, ``out`` and ``source`` (nightly) and
-    ``deliver`` (monthly) as parameters."""
+def build_deployments(parameters: dict[str, Any], deliver: bool = False) -> list[Any]:
+    """The two runner deployments: the nightly one with ``parameters`` (the run settings as
+    JSON, :func:`flows.config.deployment_parameters`), the monthly one with their ``sites``
+    and ``out`` and ``deliver``."""
     from prefect.schedules import Cron
 
     from flows.monitor import monitor_sites
@@ -194,14 +198,15 @@ def build_deployments(*, sites: str | None, out: str, source: str,
         description="Search new Sentinel-2 L2A scenes for every site, update the observations "
                     "and change tables.",
         schedules=[Cron(NIGHTLY_CRON, timezone=TIMEZONE)],
-        parameters={"sites": sites, "source": source, "out": out},
+        parameters=dict(parameters),
         tags=["bluecarbon", "serve"],
     )
     monthly = monthly_summary.to_deployment(
         name=MONTHLY_DEPLOYMENT,
         description="Partner summaries of the previous month.",
         schedules=[Cron(MONTHLY_CRON, timezone=TIMEZONE)],
-        parameters={"sites": sites, "out": out, "deliver": deliver},
+        parameters={"sites": parameters.get("sites"), "out": parameters["out"],
+                    "deliver": deliver},
         tags=["bluecarbon", "serve"],
     )
     return [nightly, monthly]
@@ -262,13 +267,12 @@ def _make_runner(limit: int) -> Any:
     return _GracefulRunner(pause_on_shutdown=True, limit=limit)
 
 
-def _serve(sites: str | None, out: str, source: str, deliver: bool,
-           runners: list[Any]) -> None:
+def _serve(parameters: dict[str, Any], deliver: bool, runners: list[Any]) -> None:
     """``prefect.serve(*deployments, limit=1)``, with a graceful SIGTERM/SIGINT; the runner is
     appended to ``runners`` before it starts."""
     import asyncio
 
-    deployments = build_deployments(sites=sites, out=out, source=source, deliver=deliver)
+    deployments = build_deployments(parameters, deliver=deliver)
     # limit=1: one run at a time on a small machine; the 1st's summary waits for that night
     runner = _make_runner(limit=1)
     runners.append(runner)
@@ -278,17 +282,20 @@ def _serve(sites: str | None, out: str, source: str, deliver: bool,
 
     ui = PREFECT_UI_URL.value()
     print(f"bluecarbon serve: {NIGHTLY_DEPLOYMENT} ({NIGHTLY_CRON} {TIMEZONE}) and "
-          f"{MONTHLY_DEPLOYMENT} ({MONTHLY_CRON} {TIMEZONE}) served; sites={sites or 'bundled'}, "
-          f"out={out}" + (f"; UI {ui}/deployments" if ui else ""), flush=True)
+          f"{MONTHLY_DEPLOYMENT} ({MONTHLY_CRON} {TIMEZONE}) served; "
+          f"sites={parameters.get('sites') or 'bundled'}, source={parameters['source']}"
+          + (f" {parameters['catalog']}" if parameters.get("catalog") else "")
+          + f", out={parameters['out']}" + (f"; UI {ui}/deployments" if ui else ""), flush=True)
     print("bluecarbon serve: run one now with: prefect deployment run "
           f"'monitor-sites/{NIGHTLY_DEPLOYMENT}'; stop with Ctrl-C or SIGTERM", flush=True)
     asyncio.run(runner.start())
 
 
-def serve(sites: str | None, out: str, source: str, deliver: bool = False) -> None:
+def serve(parameters: dict[str, Any], deliver: bool = False) -> None:
     """Serve both deployments until SIGTERM or SIGINT (then return: a clean shutdown).
 
-    ``sites`` and ``out`` are absolute paths (a run starts in the worker's directory). Raises
+    ``parameters``: the nightly run's settings as JSON, paths absolute (a run starts in the
+    worker's directory): :func:`flows.config.deployment_parameters`. Raises
     :class:`ServerFailed` when the local Prefect server failed to start or died,
     :class:`ServeError` for a busy or malformed port."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -322,7 +329,7 @@ def serve(sites: str | None, out: str, source: str, deliver: bool = False) -> No
                 os.environ.update({k: v for k, v in server.env().items()
                                    if k.startswith("PREFECT_")})
                 server.watch(server_died)
-            _serve_with_settings(sites, out, source, deliver, runners)
+            _serve_with_settings(parameters, deliver, runners)
     except (_Shutdown, KeyboardInterrupt):
         pass
     except ServeError:
@@ -340,7 +347,7 @@ def serve(sites: str | None, out: str, source: str, deliver: bool = False) -> No
     print("bluecarbon serve: stopped", flush=True)
 
 
-def _serve_with_settings(sites: str | None, out: str, source: str, deliver: bool,
+def _serve_with_settings(parameters: dict[str, Any], deliver: bool,
                          runners: list[Any]) -> None:
     """Serve with Prefect's settings following the environment, even if prefect was imported
     before the API URL was set (its settings are read at import)."""
@@ -348,4 +355,4 @@ def _serve_with_settings(sites: str | None, out: str, source: str, deliver: bool
 
     url = os.environ.get("PREFECT_API_URL")
     with temporary_settings(updates={PREFECT_API_URL: url} if url else None):
-        _serve(sites, out, source, deliver, runners)
+        _serve(parameters, deliver, runners)

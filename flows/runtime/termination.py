@@ -17,8 +17,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from prefect.exceptions import TerminationSignal
-
 __all__ = ["EXIT_INTERRUPTED", "STOP", "exit_on_interrupt", "raise_termination_behind",
            "redeliver_swallowed_termination"]
 
@@ -101,10 +99,13 @@ def raise_termination_behind(exc: BaseException) -> None:
     ``ValueError: Task run is not set`` from the signal's handling; recorded as the site's
     failure, it would turn a stopped run into a failed one (with a traceback), so the stop
     goes on instead."""
+    prefect = sys.modules.get("prefect.exceptions")  # not imported here: a run without Prefect
+    stops = (KeyboardInterrupt, SystemExit,
+             *((prefect.TerminationSignal,) if prefect is not None else ()))
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, KeyboardInterrupt | SystemExit | TerminationSignal):
+        if isinstance(cause, stops):
             raise cause
         cause = cause.__cause__ or cause.__context__

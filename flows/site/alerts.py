@@ -33,14 +33,18 @@ from indices.alerts import (
     loss_evidence,
     scan_evidence,
 )
+from indices.evidence import SiteEvidence
 
 __all__ = ["alert_pixels", "alert_rows", "site_alerts"]
 
 
 
 def alert_pixels(site: Site, cube: xr.Dataset, mask: xr.DataArray | None = None, *,
-                 rule: AlertRule = DEFAULT_RULE) -> xr.Dataset:
-    """Lazy per-pixel alert state of ``site`` from its scene cube (compute it with the rest).
+                 rule: AlertRule = DEFAULT_RULE, evidence: SiteEvidence | None = None
+                 ) -> xr.Dataset:
+    """Lazy per-pixel alert state of ``site`` from its scene cube (compute it with the rest);
+    ``evidence``: the site's rule and evidence, as the change table's
+    (:mod:`flows.site.evidence`).
 
     ``attrs['window']`` holds the first and last scene after the baseline (ISO strings)."""
     if mask is None:
@@ -48,7 +52,7 @@ def alert_pixels(site: Site, cube: xr.Dataset, mask: xr.DataArray | None = None,
         mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
                             coords={"y": grid.y_coords(), "x": grid.x_coords()})
     ev = loss_evidence(cube, site.habitat, mask, baseline=(site.baseline_start, site.baseline_end),
-                       rule=rule)
+                       rule=rule, evidence=evidence)
     pixels = scan_evidence(ev, confirm=rule.confirm)
     times = cube["time"].values
     after = times[times >= np.datetime64(site.baseline_end) + np.timedelta64(1, "D")]

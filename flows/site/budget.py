@@ -11,8 +11,8 @@ from aoi import Site
 from flows.site.plan import month_start
 from flows.sources import SceneRef
 
-__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "stream_memory",
-           "strips_memory", "walk_memory"]
+__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "once_memory",
+           "stream_memory", "strips_memory", "walk_memory"]
 
 
 WALK_BYTES_PER_PIXEL_MONTH = 48
@@ -41,6 +41,16 @@ STREAM_BYTES_PER_PIXEL_MONTH = 24
 maps' pages in their temporary files; nothing without products."""
 
 
+ONCE_BYTES_PER_PIXEL = 200
+"""Peak memory of the one-pass walk (``walk="once"``, :mod:`flows.site.onepass`) per site
+pixel, with products: the baseline's maps, the walk's and the alerts' state, a year of the
+monitored pixels' NDVI, and two batches of months (one walked, one read). Measured: 175 B
+(2004² x 23 months and 1026² x 11, with :data:`ONCE_BYTES`); nothing per month beyond."""
+ONCE_BYTES = 384 * 2**20
+"""Its fixed part (measured ~330 MiB over the warmed-up process): dask's chunks in flight,
+a batch's composites and reads, the threads' heaps."""
+
+
 class SiteTooLarge(RuntimeError):
     """A site whose monthly change would not fit in the memory this run may use."""
 
@@ -56,6 +66,11 @@ def stream_memory(n_pixels: int, n_months: int) -> int:
     return n_pixels * (STREAM_BYTES_PER_PIXEL + STREAM_BYTES_PER_PIXEL_MONTH * n_months)
 
 
+def once_memory(n_pixels: int) -> int:
+    """Bytes the one-pass walk (with products) needs at its peak, whatever the months."""
+    return n_pixels * ONCE_BYTES_PER_PIXEL + ONCE_BYTES
+
+
 def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: bool) -> int:
     """Bytes the month-by-month walk in row strips needs at its peak: the carried bits and a
     strip of every layer, whatever the number of months, with products or not."""
@@ -64,46 +79,61 @@ def strips_memory(n_pixels: int, n_months: int, *, strip_pixels: int, products: 
             + STRIPS_BYTES)
 
 
-def memory_budget(*, here: bool = False) -> int:
-    """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set, else the
-    smallest worker's memory limit on a dask.distributed cluster (``here``: this process's
-    machine, where the month walk runs), else 90 % of the memory available on this machine
-    now."""
+def memory_budget(*, here: bool = False, share: int = 1) -> int:
+    """Bytes a site's computation may take: ``BLUECARBON_MEMORY_GB`` if set (a site's
+    budget, whatever else runs), else the smallest worker's memory limit on a
+    dask.distributed cluster (``here``: this process's machine, where the month walk runs),
+    else 90 % of the memory available on this machine now; either of the last two divided by
+    ``share``, the sites computed at once, so that two sites do not each count on all of
+    it."""
     import os
-
-    import psutil
+    import sys
 
     configured = os.environ.get("BLUECARBON_MEMORY_GB")
     if configured:
         return int(float(configured) * 2**30)
-    if not here:
+    share = max(int(share), 1)
+    if not here and "distributed" in sys.modules:  # a client needs it imported: else none
         try:
             from distributed import default_client
 
             limits = [w.get("memory_limit") or 0 for w in
                       default_client().scheduler_info()["workers"].values()]
             if limits and min(limits) > 0:
-                return int(min(limits))
+                return int(min(limits)) // share
         except (ImportError, ValueError):  # no cluster: this machine
             pass
-    return int(0.9 * psutil.virtual_memory().available)
+    return int(0.9 * available_memory()) // share
 
 
-WALKS = ("auto", "memory", "stream", "strips")
+def available_memory() -> int:
+    """Bytes of memory available on this machine now (psutil)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+WALKS = ("auto", "memory", "stream", "strips", "once")
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
-                products: bool) -> str:
-    """``"memory"`` (every month at once, one pass over the scenes) when it fits the budget,
-    else ``"stream"`` (month by month) when that fits, else ``"strips"`` (month by month in
-    row strips) when that fits, else :class:`SiteTooLarge`."""
+                products: bool, share: int = 1) -> str:
+    """The walk of least memory that costs no time, that fits :func:`memory_budget` (with
+    ``share``, the sites computed at once): a mangrove site ``"once"`` (one pass over the
+    scenes, month by month, :mod:`flows.site.onepass`: less memory than every month at once,
+    and less time); a seagrass site ``"memory"`` (every month at once, one pass over the
+    scenes: its plume flags need every scene before any month). Else ``"stream"`` (month by
+    month, two passes), else ``"strips"`` (month by month in row strips, three passes), else
+    :class:`SiteTooLarge`."""
     if walk != "auto":  # as asked, unchecked (tests, benchmarks)
         return walk
     n_pixels = grid.width * grid.height
     months = len({month_start(s.datetime.date()) for s in scenes})
     # the walk runs in this process, and on a cluster a worker assembles each result array
-    budget = min(memory_budget(), memory_budget(here=True))
-    if walk_memory(n_pixels, months) <= budget:
+    budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
+    if site.habitat == "mangrove" and once_memory(n_pixels) <= budget:
+        return "once"
+    if site.habitat != "mangrove" and walk_memory(n_pixels, months) <= budget:
         return "memory"
     if stream_memory(n_pixels, months) <= budget:
         return "stream"

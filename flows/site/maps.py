@@ -17,12 +17,13 @@ __all__ = ["maps_dataset", "site_maps"]
 
 
 def site_maps(site: Site, cube: xr.Dataset, mask: xr.DataArray, *, pixel_area_ha: float,
-              mmu_ha: float = MMU_HA) -> xr.Dataset:
+              mmu_ha: float = MMU_HA, evidence=None) -> xr.Dataset:
     """Lazy ``class`` and ``change`` maps ``(period, y, x)`` of ``site`` from its scene cube,
     from the inputs of the change table (:func:`indices.summary.monthly_inputs`: turbid water
-    masked at seagrass sites, monthly and baseline composites, habitat score)."""
+    masked at seagrass sites, monthly and baseline composites, habitat score; ``evidence``:
+    the site's, :mod:`indices.evidence`, default the default rule's from the baseline)."""
     inputs = monthly_inputs(cube, mask, site.habitat,
-                            baseline=(site.baseline_start, site.baseline_end))
+                            baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
     classes, change = monthly_maps(inputs.map_scores, inputs.base_score, mask,
                                    pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
     return maps_dataset(classes, change, mmu_ha)

@@ -29,18 +29,28 @@ class SitePlan:
 
 
 def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.date,
-              full: bool = False) -> SitePlan:
+              full: bool = False, rule_id: str | None = None,
+              stored_rules: pd.Series | None = None) -> SitePlan:
     """Incremental processing: only scenes the store does not hold, and the months from the
     first of them on (later months carry its pixels forward). ``stored`` is the site's
     ``observations`` rows; a different ``processing_version`` among the rows of the scenes
     found forces a full run. Only those: a full run rewrites exactly them, so an older row it
     cannot rewrite (a scene no longer in the catalogue, or before ``report_from``) does not
     force a full recompute every night. Scenes before ``report_from`` (the baseline, read for
-    context) are never rows."""
+    context) are never rows.
+
+    ``rule_id``: the site's rule (:func:`indices.habitat.rule_id`; None: not known before the
+    site is computed, e.g. a calibration not fitted yet) and ``stored_rules`` the ``rule_id``
+    of its stored change rows (of the months a full run rewrites: the caller leaves the
+    others out, for the reason above): a rule other than the stored rows' (or an unknown
+    one, or rows from before rule ids) recomputes the site once, like a new processing
+    version. A site without stored change rows has nothing to redo."""
     if not full and len(stored):
         found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
         rewritable = stored[stored["scene_id"].isin(found)]
         full = bool((rewritable["processing_version"] != PROCESSING_VERSION).any())
+    if not full and stored_rules is not None and len(stored_rules):
+        full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:

@@ -38,7 +38,8 @@ def empty_change() -> pd.DataFrame:
 
 
 def change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
-                run_id: str) -> pd.DataFrame:
+                run_id: str, rule_id: str | None = None) -> pd.DataFrame:
+    """One row a month; ``rule_id``: the site's rule (:func:`indices.habitat.rule_id`)."""
     periods = pd.to_datetime(monthly["period"].values)
     months = obs_all["datetime"].dt.tz_convert(None).dt.to_period("M")
     usable = obs_all[obs_all["valid_fraction"] > 0]
@@ -62,6 +63,9 @@ def change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
     frame["canopy_closure_period"] = None
     frame["processing_version"] = PROCESSING_VERSION
     frame["run_id"] = run_id
+    frame["assessable_fraction"] = np.round(
+        np.asarray(monthly["assessable_fraction"].values, np.float64), 6)
+    frame["rule_id"] = rule_id
     return frame
 
 

@@ -11,6 +11,7 @@ from aoi import Site
 from flows.runtime.memory import release_pages, trim_memory
 from flows.site.walks import as_month, assemble, map_stores, merge_status, month_layers
 from indices.alerts import FlaggedPixels
+from indices.evidence import SiteEvidence
 from indices.strips import STRIP_PIXELS, Spill, StripWalk
 from indices.summary import monthly_inputs
 
@@ -18,7 +19,8 @@ __all__ = ["walk_strips"]
 
 
 def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-                pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+                pixel_area_ha: float, mmu_ha: float, maps: bool,
+                evidence: SiteEvidence | None = None) -> tuple:
     """:func:`walk_streamed`, each month computed and walked in strips of the cube's chunk
     rows (:class:`indices.strips.StripWalk`): no map of the whole site is ever in memory
     but the walk's bits (and, with products, the alerts' state and the maps' pages).
@@ -29,14 +31,14 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     dense state is 3 GB), the third each month's strips. Each strip's fetch status comes
     with it (``fetch_status_rows``): a scene failing in a later pass is failed."""
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
     per_scene, status, alert_state = lazy
     # the baseline's observed fraction is counted over the strips of the second pass: here,
     # dask would hold every baseline scene's blocks for it while the per-scene rows read them
     per_scene, status, turbid, scene_turbid = dask.compute(
         per_scene, status, inputs.turbid, inputs.scene_turbid)
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
-                            scene_turbid=scene_turbid)
+                            scene_turbid=scene_turbid, evidence=inputs.evidence)
     periods = inputs.scores["period"].values
     times = cube["time"].values
     scene_month = times.astype("datetime64[M]")
@@ -74,7 +76,7 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     if alert_state is not None:  # every scene: after the baseline, and the references
         base_scenes = np.arange(times.size)
     shape = (mask.sizes["y"], mask.sizes["x"])
-    base_file, flagged, seen = None, [], 0
+    base_file, flagged, seen, judged = None, [], 0, 0
     inside = mask.transpose(*yx).values
     try:
         for rows in spans:
@@ -95,12 +97,15 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
             for j, grid in enumerate(blocks):
                 layer = np.block(grid)
                 grid.clear()
-                if j == 0:
+                if j == 0:  # the score: judged (assessable); 1, red: seen clear
+                    judged += int((~np.isnan(layer) & inside[rows]).sum())
+                elif j == 1:
                     seen += int((~np.isnan(layer) & inside[rows]).sum())
                 base_file.write(j, rows.start, layer)
                 del layer
         alert_state = FlaggedPixels.concat(flagged) if flagged else None
-        observed = seen / inside.sum()  # MonthlyInputs.baseline_observed_fraction
+        # MonthlyInputs.baseline_observed_fraction and .assessable_fraction
+        observed = (seen / inside.sum(), judged / inside.sum())
 
         def base():  # in the walk's parts, not the cube's strips
             step = max(1, STRIP_PIXELS // shape[1])

@@ -17,6 +17,8 @@ import xarray as xr
 from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
 from flows.site.budget import WALKS, choose_walk
+from flows.site.evidence import site_evidence_of
+from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
 from flows.site.strips import walk_strips
@@ -44,13 +46,18 @@ class SiteTables:
     """Computed monthly ``class`` and ``change`` maps (:func:`flows.site.maps.site_maps`; numpy maps
     on temporary files for a site walked month by month)."""
     walk: str = "memory"
-    """How the months were walked: ``"memory"`` (all at once) or ``"stream"`` (month by month)."""
+    """How the months were walked: ``"memory"`` (all at once), ``"once"`` (month by month,
+    one pass), ``"stream"`` (month by month, two passes) or ``"strips"``."""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    """The site's rule, its parameters and where they came from (defaults with citations, or
+    calibration), and its fitted water or context: for the run record
+    (:func:`flows.site.evidence.site_evidence_of`)."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
                 end: dt.date, run_id: str, mmu_ha: float = MMU_HA,
                 chunks: int | None = CHUNKS, plan: SitePlan | None = None,
-                products: bool = False, walk: str = "auto") -> SiteTables:
+                products: bool = False, walk: str = "auto", share: int = 1) -> SiteTables:
     """Load the site's scenes, compute its observation and change rows (with ``products``,
     its alerts and monthly maps too).
 
@@ -60,13 +67,17 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
     ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
-    ``"stream"``: month by month, each month's composites computed when the walk reaches it
-    (memory for one month whatever their number, see :func:`walk_streamed`; each scene read
-    twice); ``"strips"``: month by month in strips of rows (a few bytes a pixel whatever the
-    months: a whole Sentinel-2 tile, see :func:`walk_strips`; each scene read three times
-    with products); ``"auto"``: memory if it fits :func:`memory_budget`, else stream if that
-    fits, else strips if they fit, else :class:`SiteTooLarge` before anything is read. Other
-    values are taken as asked, unchecked. Same rows and maps either way.
+    ``"once"`` (mangrove): month by month in one pass, each batch of months computed while
+    the one before is walked (each scene read once; ~200 B a pixel whatever the months, see
+    :func:`flows.site.onepass.walk_once`); ``"stream"``: month by month, each month's
+    composites computed when the walk reaches it (memory for one month whatever their number,
+    see :func:`walk_streamed`; each scene read twice); ``"strips"``: month by month in strips
+    of rows (a few bytes a pixel whatever the months: a whole Sentinel-2 tile, see
+    :func:`walk_strips`; each scene read three times with products); ``"auto"``: the first
+    of once (mangrove) or memory (seagrass), stream, strips that fits :func:`memory_budget`
+    divided by ``share`` (the sites computed at once), else :class:`SiteTooLarge` before
+    anything is read (:func:`flows.site.budget.choose_walk`). Other values are taken as
+    asked, unchecked. Same rows and maps either way.
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
@@ -78,25 +89,30 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         return SiteTables(site.id, observation_rows(site, scenes, None, run_id),
                           empty_change(), 0)
     # refuse before reading anything, not with the machine out of memory mid-run
-    mode = choose_walk(site, grid, scenes, walk, chunks=chunks, products=products)
+    mode = choose_walk(site, grid, scenes, walk, chunks=chunks, products=products, share=share)
     cube = source.load(site, scenes, chunks=chunks)
     if mode == "memory":  # month by month, a batch would be read again for each of its months
         cube = _batch_small_scenes(cube)
-    per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha)
+    # the rule (calibrated at the start of the run) and the baseline's evidence, computed once
+    # and read by every walk, the per-scene statistics and the alerts alike
+    evidence, record = site_evidence_of(site, cube, grid, mask)
+    per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
+                                 evidence=evidence)
     status = cube["fetch_status"] if "fetch_status" in cube else None
     alert_state = maps = None
-    if products:  # alerts (and monthly maps), from the same cube
-        alert_state = alert_pixels(site, cube, mask)
-    walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips}[mode]
+    if products and mode != "once":  # alerts (and monthly maps), from the same cube (the
+        alert_state = alert_pixels(site, cube, mask, evidence=evidence)  # one pass: as read
+    walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips,
+              "once": walk_once}[mode]
     per_scene, status, alert_state, monthly, maps = walker(
         site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
-        mmu_ha=mmu_ha, maps=products)
+        mmu_ha=mmu_ha, maps=products, evidence=evidence)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
     obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
-                          run_id=run_id)
+                         run_id=run_id, rule_id=evidence.rule_id)
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
@@ -105,7 +121,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     if alert_state is not None:
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
-                      len(scenes), failed, alerts, maps, walk=mode)
+                      len(scenes), failed, alerts, maps, walk=mode, evidence=record)
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

@@ -7,6 +7,7 @@ table (and the class and change maps); :mod:`flows.site.strips` walks in strips 
 from __future__ import annotations
 
 import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -14,26 +15,33 @@ from aoi import Site
 from flows.runtime.memory import release_pages
 from flows.site.maps import maps_dataset
 from flows.sources import FETCH_OK
+from indices.evidence import SiteEvidence
 from indices.maps import labelled
 from indices.summary import MONTHLY_COLUMNS, monthly_inputs, monthly_table, walk_months
 
-__all__ = ["as_month", "assemble", "map_stores", "merge_status", "month_layers", "walk_computed",
-           "walk_streamed", "walk_whole"]
+__all__ = ["as_month", "assemble", "fractions", "map_stores", "merge_status", "month_layers",
+           "walk_computed", "walk_streamed", "walk_whole"]
 
 
 def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-               pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+               pixel_area_ha: float, mmu_ha: float, maps: bool,
+               evidence: SiteEvidence | None = None) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state) and every month's maps in one
     ``dask.compute`` (each scene read once), then the month walk over them in this process:
     the numbers of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walked once
     for the table, the canopy and the maps instead of once each, and without dask's
-    single-chunk copies of every month."""
+    single-chunk copies of every month. ``evidence``: the site's computed
+    :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others."""
     inputs = monthly_inputs(cube, mask, site.habitat,
-                            baseline=(site.baseline_start, site.baseline_end))
-    layers = [a.transpose("period", "y", "x") for a in month_layers(inputs)]
-    *computed, base, turbid, observed, layers = dask.compute(
-        *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction, layers)
-    arrays = [np.asarray(a) for a in layers]
+                            baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
+    layers = [a.transpose("period", "y", "x").data for a in month_layers(inputs)]
+    # each chunk task writes its block into the whole arrays: no assembling copy of every
+    # month's maps (dask's concatenate3: ~1 GiB and ~4 CPU s at 2000² x 23 months) while the
+    # chunks it copies from are still held
+    arrays = [np.empty(a.shape, a.dtype) for a in layers]
+    stored = da.store(layers, arrays, lock=False, compute=False)
+    *computed, base, turbid, observed, _ = dask.compute(
+        *lazy, inputs.base, inputs.turbid, fractions(inputs), stored)
     del layers
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
     monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base,
@@ -43,7 +51,8 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
 
 
 def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
-                  pixel_area_ha: float, mmu_ha: float, maps: bool) -> tuple:
+                  pixel_area_ha: float, mmu_ha: float, maps: bool,
+                  evidence: SiteEvidence | None = None) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state), computed, then the monthly
     table (and maps) of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walking
     the months one at a time: each month's composites are computed when the walk reaches it,
@@ -56,13 +65,12 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
     temporary files under ``TMPDIR`` (on disk, unless that is a tmpfs), freed with the arrays.
     """
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline)
+    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
     *computed, base, turbid, observed, scene_turbid = dask.compute(
-        *lazy, inputs.base, inputs.turbid, inputs.baseline_observed_fraction,
-        inputs.scene_turbid)
+        *lazy, inputs.base, inputs.turbid, fractions(inputs), inputs.scene_turbid)
     per_scene, status, alert_state = computed
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
-                            scene_turbid=scene_turbid)
+                            scene_turbid=scene_turbid, evidence=inputs.evidence)
     periods = inputs.scores["period"].values
     scene_month = cube["time"].values.astype("datetime64[M]")
     fetched = cube["fetch_status"] if status is not None else None
@@ -83,6 +91,12 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
                                       pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
                                       spill=True)
     return per_scene, status, alert_state, monthly, out_maps
+
+
+def fractions(inputs) -> tuple:
+    """The baseline's observed and assessable fractions of the site (lazy), as
+    :func:`assemble` takes them."""
+    return (inputs.baseline_observed_fraction, inputs.assessable_fraction)
 
 
 def merge_status(status: np.ndarray, scenes: np.ndarray, codes) -> None:
@@ -116,6 +130,8 @@ def walk_computed(site: Site, mask: xr.DataArray, months, periods: np.ndarray, b
     stores = map_stores(len(periods), mask, spill=spill) if maps else []
     rows = []
     base_maps = [b.transpose(*yx).values for b in base]
+    if isinstance(base, list):  # the caller's list: its maps go when the walk drops them
+        base.clear()
     del base  # walk_months drops the baseline's maps once its walks are set up
     walk = walk_months(months, base_maps, mask.transpose(*yx).values,
                        habitat=site.habitat, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
@@ -147,11 +163,13 @@ def map_stores(n_periods: int, mask: xr.DataArray, *, spill: bool) -> list[np.nd
 
 def assemble(site: Site, mask: xr.DataArray, periods: np.ndarray, rows: list, stores: list,
              turbid, observed, *, mmu_ha: float) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The monthly table from the walk's rows, and the maps from their filled stores."""
+    """The monthly table from the walk's rows, and the maps from their filled stores.
+    ``observed``: the baseline's observed and assessable fractions (:func:`fractions`)."""
     table = np.array(rows, np.float64).reshape(len(periods), len(MONTHLY_COLUMNS))
+    observed, assessable = observed
     monthly = monthly_table(
         xr.Dataset({name: ("period", table[:, i]) for i, name in enumerate(MONTHLY_COLUMNS)},
-                   coords={"period": periods}), float(observed), turbid)
+                   coords={"period": periods}), float(observed), turbid, float(assessable))
     if not stores:
         return monthly, None
     coords = {"period": periods, "y": mask["y"].values, "x": mask["x"].values}

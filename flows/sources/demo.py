@@ -26,11 +26,9 @@ Deterministic by ``seed``: the same seed, site and dates give the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -44,129 +42,33 @@ from scipy import ndimage
 from aoi import Site
 from aoi.grid import SiteGrid, site_grid, site_mask
 from flows.sources.base import BANDS, CHUNKS, SceneRef
+from flows.sources.demo_world import (
+    _INLAND_MIX,
+    _LAND_SPECTRA,
+    _SCL_OF,
+    BEACH,
+    BOTTOM_ALBEDO,
+    MANGROVE,
+    MUDFLAT,
+    POND,
+    RICE,
+    RICE_FLOODED_DAYS,
+    SCRUB,
+    SEA,
+    SEDIMENT,
+    SHALLOW,
+    SPECTRA,
+    TERRESTRIAL,
+    DemoScenario,
+    _blob,
+    _seed_for,
+    _smooth_field,
+)
 
 __all__ = ["DemoScenario", "DemoSource", "DemoTruth", "SPECTRA", "BASELINE_04_00"]
 
 #: Processing baseline 04.00 went live on this date; its products carry BOA_ADD_OFFSET -1000.
 BASELINE_04_00 = dt.date(2022, 1, 25)
-
-# Surface reflectance of the cover types, bands B02 B03 B04 B08 B11 B12. Values are typical of
-# Sentinel-2 L2A over these covers (mangrove: dark SWIR of a wet canopy; oil palm: brighter SWIR).
-SPECTRA: dict[str, tuple[float, ...]] = {
-    "mangrove": (0.025, 0.045, 0.028, 0.320, 0.130, 0.060),
-    "terrestrial": (0.030, 0.060, 0.040, 0.360, 0.210, 0.110),
-    "mudflat": (0.060, 0.070, 0.075, 0.090, 0.100, 0.080),
-    "cleared": (0.070, 0.090, 0.110, 0.170, 0.240, 0.190),
-    "turbid_water": (0.060, 0.080, 0.075, 0.030, 0.008, 0.005),
-    "pond": (0.040, 0.065, 0.045, 0.025, 0.006, 0.004),
-    "scrub": (0.050, 0.080, 0.100, 0.220, 0.280, 0.200),
-    "beach": (0.200, 0.240, 0.280, 0.320, 0.380, 0.330),
-    "deep_water": (0.020, 0.008, 0.003, 0.002, 0.001, 0.001),
-    "cloud": (0.450, 0.450, 0.460, 0.500, 0.350, 0.250),
-}
-# Water-leaving reflectance added by a dense sediment plume (B02 B03 B04 B08 B11 B12).
-SEDIMENT = (0.020, 0.045, 0.050, 0.012, 0.0, 0.0)
-# Irradiance reflectance of the sea floor just below the surface (B02, B03, B04).
-BOTTOM_ALBEDO = {"sand": (0.250, 0.300, 0.280), "seagrass": (0.050, 0.070, 0.040)}
-
-# Land cover codes of the simulated landscape.
-SEA, MUDFLAT, MANGROVE, TERRESTRIAL, POND, SCRUB, BEACH, SHALLOW = range(8)
-_LAND_SPECTRA = {MANGROVE: "mangrove", TERRESTRIAL: "terrestrial", MUDFLAT: "mudflat",
-                 POND: "pond", SCRUB: "scrub", BEACH: "beach", SEA: "turbid_water"}
-# SCL of each cover when clear: 4 vegetation, 5 not vegetated, 6 water
-_SCL_OF = np.array([6, 5, 4, 4, 6, 5, 5, 6], dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class DemoScenario:
-    """Knobs of the simulation; the defaults are the embedded demo."""
-
-    end: dt.date = dt.date(2025, 12, 31)
-    """Last day simulated (the demo's 'today', fixed so the demo is reproducible)."""
-    revisit_days: int = 5
-    cloud_mean: Mapping[str, float] = field(
-        default_factory=lambda: {"mangrove": 0.45, "seagrass": 0.20})
-    """Mean cloud fraction per scene by habitat (tropical mangrove coasts are cloudier)."""
-    glint_probability: float = 0.3
-    plume_probability: float = 0.04
-    """Chance that a scene over a seagrass site shows a sediment plume (turbid water)."""
-    plume_months: tuple[str, ...] = ()
-    """Months ('YYYY-MM') in which every scene shows a plume, e.g. to test turbid flags."""
-    swath_edge_probability: float = 0.15
-    noise: float = 0.003
-    """Sensor noise, reflectance units (1 sigma)."""
-    spectra: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
-    """Overrides of ``SPECTRA`` by cover name."""
-    clearing_ha: float = 5.0
-    replant_ha: float = 8.0
-    seagrass_loss_ha: float = 4.0
-    canopy_closure_months: float = 18.0
-    attenuation: tuple[float, float, float] = (0.035, 0.060, 0.40)
-    """Diffuse attenuation k (1/m) in B02, B03, B04 for clear coastal water."""
-    shore_angle_deg: float | None = None
-    """Direction from sea to land; None draws it from the seed and site id."""
-
-    def spectrum(self, name: str) -> np.ndarray:
-        return np.asarray(self.spectra.get(name, SPECTRA[name]), dtype=np.float32)
-
-
-def _seed_for(*parts: Any) -> int:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
-
-
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale_px: float) -> np.ndarray:
-    """Spatially correlated noise, zero mean and unit standard deviation.
-
-    Smoothed on a grid ``scale_px / 2`` times coarser and interpolated up: the same texture as a
-    full-resolution Gaussian filter at a fraction of the cost (this runs for every scene)."""
-    step = max(1, int(scale_px // 2))
-    coarse = (shape[0] // step + 3, shape[1] // step + 3)
-    f = ndimage.gaussian_filter(rng.standard_normal(coarse, dtype=np.float32), scale_px / step,
-                                mode="wrap")
-    f = _upsample_wrap(f, step, shape[0], shape[1])
-    return ((f - f.mean()) / (f.std() + 1e-12)).astype(np.float32)
-
-
-@numba.njit(cache=True, nogil=True)
-def _upsample_wrap(coarse, step, ny, nx):  # pragma: no cover - compiled
-    """Bilinear ``step``-times upsampling of a periodic field, from its second cell on:
-    ``ndimage.zoom(coarse, step, order=1, grid_mode=True, mode="grid-wrap")[1:ny+1, 1:nx+1]``
-    to within one float32 ulp, at a third of the cost (it runs for every simulated scene)."""
-    cy, cx = coarse.shape
-    b0 = np.empty(nx, np.int64)
-    b1 = np.empty(nx, np.int64)
-    fx = np.empty(nx, np.float64)
-    for j in range(nx):
-        v = (j + 1.5) / step - 0.5
-        j0 = int(np.floor(v))
-        fx[j] = v - j0
-        b0[j], b1[j] = j0 % cx, (j0 + 1) % cx
-    out = np.empty((ny, nx), np.float32)
-    for i in range(ny):
-        u = (i + 1.5) / step - 0.5
-        i0 = int(np.floor(u))
-        fy = u - i0
-        a0, a1 = i0 % cy, (i0 + 1) % cy
-        for j in range(nx):
-            w = fx[j]
-            out[i, j] = ((1 - fy) * ((1 - w) * coarse[a0, b0[j]] + w * coarse[a0, b1[j]])
-                         + fy * ((1 - w) * coarse[a1, b0[j]] + w * coarse[a1, b1[j]]))
-    return out
-
-
-def _blob(center: tuple[int, int], area_px: float, shape: tuple[int, int],
-          rng: np.random.Generator) -> np.ndarray:
-    """An irregular patch of about ``area_px`` pixels around ``center`` (row, col); none if 0."""
-    if area_px <= 0:
-        return np.zeros(shape, dtype=bool)
-    yy, xx = np.indices(shape, dtype=np.float32)
-    dy, dx = yy - center[0], xx - center[1]
-    angle = np.arctan2(dy, dx)
-    wobble = 1 + 0.18 * np.sin(3 * angle + rng.uniform(0, 6.3)) + 0.1 * np.sin(5 * angle)
-    radius = np.sqrt(area_px / np.pi)
-    return np.hypot(dx, dy) <= radius * wobble
-
 
 @dataclass(frozen=True)
 class _SceneParams:
@@ -281,6 +183,14 @@ class _Landscape:
         if pond_zone.any():
             pond = _blob(self._pick_center(pond_zone, rng), 2.0 / px_ha, self.shape, rng)
             cover[pond & pond_zone] = POND
+        # inland vegetation in patches (its own random stream: the layout above is unchanged)
+        vrng = np.random.default_rng(_seed_for("vegetation", self.seed, self.site.id))
+        patches = _smooth_field(vrng, self.shape, 10)
+        inland = cover == TERRESTRIAL
+        if inland.any():
+            cuts = np.quantile(patches[inland], np.cumsum([0] + [f for _, f in _INLAND_MIX]))
+            for (code, _), lo, hi in zip(_INLAND_MIX, cuts[:-1], cuts[1:], strict=True):
+                cover[inland & (patches >= lo) & (patches < hi)] = code
         self.cover = cover
         area = 0.0 if self.is_reference else self.scenario.clearing_ha
         self.clearing = _blob(self._pick_center(cover == MANGROVE, rng), area / px_ha,
@@ -377,8 +287,13 @@ class _Landscape:
                 refl[:, grown] = (fg * sc.spectrum("mangrove")[:, None] * self.brightness[grown]
                                   + (1 - fg) * refl[:, grown])
             # terrestrial phenology: a mild seasonal NIR cycle
-            season = 1 + 0.04 * np.sin(2 * np.pi * when.timetuple().tm_yday / 365.25)
+            day = when.timetuple().tm_yday
+            season = 1 + 0.04 * np.sin(2 * np.pi * day / 365.25)
             refl[3, self.cover == TERRESTRIAL] *= np.float32(season)
+            paddy = self.cover == RICE
+            if paddy.any() and any(a <= day < b for a, b in RICE_FLOODED_DAYS):
+                refl[:, paddy] = (0.7 * sc.spectrum("pond") + 0.3 * sc.spectrum("mudflat"))[:, None]
+                flooded = flooded | paddy
             return refl, self.water | flooded
         water = self.water
         bottom = self.seagrass[water]

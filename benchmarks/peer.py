@@ -1,0 +1,250 @@
+"""The peer of ``bluecarbon run``: the same site's monthly mangrove change, as a capable user
+of the field writes it in a notebook (issue 22).
+
+    python -m benchmarks.peer --catalog CATALOG --sites SITES.geojson --out DIR \\
+        [--median numpy|bottleneck] [--chunks 2048] [--end YYYY-MM-DD]
+
+pystac walks the static catalog; odc-stac loads the rule's bands and SCL of the items over
+the site onto a 10 m grid of the tiles' UTM zone (dask, ``--chunks`` pixels, nearest
+resampling for the 20 m bands, one time step per solar day); SCL cloud masking and the L2A
+offset (``raster:bands`` offset/scale of each item, 0 where ``earthsearch:boa_offset_applied``)
+give reflectance; xarray's ``resample(time="1MS")`` takes the monthly medians and a median over
+the baseline dates the baseline composite; NDVI and MVI of the composites against the
+thresholds of bluecarbon's current mangrove rule (read from :data:`indices.habitat.RULES`, so
+the peer follows the classifier); the change against the baseline with the minimum mapping unit
+by ``scipy.ndimage.label``; pandas writes the monthly extent, gain and loss to Parquet.
+
+``--median numpy``: ``.median()`` as xarray does it on dask arrays (dask's ``nanmedian``, numpy's
+``np.nanmedian`` per block); ``--median bottleneck``: the same groups reduced by
+``bottleneck.nanmedian`` through ``xr.apply_ufunc`` (the "3-line change", :func:`bn_median`).
+
+What it mirrors of bluecarbon's method, because it moves the areas (``indices.change``):
+
+* gap-filling: a pixel not seen clear in a month keeps its last seen class (the baseline's
+  before anything was seen); without it, gain and loss would count every cloud as a change;
+* the extent is ``baseline + gain - loss`` after the minimum mapping unit (8-connected patches
+  of at least ``ceil(mmu_ha / pixel area)`` pixels, 0.1 ha = 10 pixels), as in the table;
+* a clear observation is one whose SCL is in 2, 4, 5, 6, 7 and whose bands are nonzero; the
+  reflectance is ``max(DN + offset, 0) / 10000``; the pixels counted are those whose centre is
+  inside the site polygon (rasterio's ``rasterize``, not all-touched).
+
+What it leaves out, as a user would for extent, gain and loss: the score's uncertainty (only
+the intervals use it), the observation rows, alerts, canopy classes, maps and the run record.
+It loads the 4 bands the rule reads (B03 B04 B08 B11) and SCL, where bluecarbon composites all
+six (and so also drops an observation where B02 or B12 alone is 0: never in these data).
+Prints one JSON line: phases' seconds and the last month's areas.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:  # indices.habitat: the thresholds of the classifier
+    sys.path.insert(0, str(HERE.parent))
+
+import dask  # noqa: E402
+import numpy as np  # noqa: E402
+import odc.stac  # noqa: E402
+import pandas as pd  # noqa: E402
+import pystac  # noqa: E402
+import shapely  # noqa: E402
+import xarray as xr  # noqa: E402
+from odc.geo.geom import Geometry  # noqa: E402
+from pystac.extensions.projection import ProjectionExtension  # noqa: E402
+from rasterio.features import rasterize  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context  # noqa: E402
+from indices.habitat import CONTEXT_SCORE, RULES  # noqa: E402
+
+BANDS = ("green", "red", "nir", "swir16")  # B03 B04 B08 B11: what NDVI and MVI read
+CLEAR_SCL = (2, 4, 5, 6, 7)  # not no-data, defective, shadow, cloud, cirrus or snow
+MEDIANS = ("numpy", "bottleneck")
+EIGHT = np.ones((3, 3), bool)
+
+
+def read_items(catalog: str) -> list[pystac.Item]:
+    """Every item of a static catalog (or an item collection file)."""
+    path = Path(catalog)
+    if path.is_dir():
+        path = path / "catalog.json"
+    data = json.loads(path.read_text())
+    if data.get("type") == "FeatureCollection":
+        return list(pystac.ItemCollection.from_file(str(path)))
+    return list(pystac.Catalog.from_file(str(path)).get_items(recursive=True))
+
+
+def dn_offset(item: pystac.Item) -> float:
+    """The L2A DN offset of an item: 0 if Element 84 applied it, else from ``raster:bands``
+    (offset -0.1 at scale 0.0001 is -1000 DN)."""
+    if item.properties.get("earthsearch:boa_offset_applied"):
+        return 0.0
+    band = item.assets["red"].extra_fields.get("raster:bands", [{}])[0]
+    return float(band.get("offset", 0.0)) / float(band.get("scale", 1.0))
+
+
+def bn_median(group: xr.Dataset) -> xr.Dataset:
+    """The median over time with bottleneck (the 3-line change)."""
+    import bottleneck as bn
+
+    return xr.apply_ufunc(bn.nanmedian, group.chunk(time=-1), input_core_dims=[["time"]],
+                          kwargs={"axis": -1}, dask="parallelized", output_dtypes=[np.float32])
+
+
+def mangrove_codes(c: xr.Dataset, context: xr.DataArray) -> xr.DataArray:
+    """int8 per pixel of composite ``c``: -1 not seen, else bit 0 mangrove (score > 0) and
+    bit 1 a confident look (``|score| >= 1``), by bluecarbon's mangrove rule: the spectral
+    score (NDVI floor and the MVI range, each over its tolerance) where the site's intertidal
+    ``context`` (of its baseline) says connected canopy, NDVI alone on the tidal flat, and
+    confidently not mangrove elsewhere."""
+    rule = RULES["mangrove"]
+    ndvi = (c.nir - c.red) / (c.nir + c.red)
+    mvi = abs(c.nir - c.green) / abs(c.swir16 - c.green)
+    spectral = spectral_score(ndvi, mvi)
+    ndvi_only = (ndvi - rule.ndvi_min) / rule.ndvi_tolerance
+    score = xr.where(context == INTERTIDAL, ndvi_only,
+                     xr.where((context == CONNECTED) | spectral.isnull(), spectral,
+                              -CONTEXT_SCORE))
+    code = (score > 0).astype("int8") + 2 * (abs(score) >= 1).astype("int8")
+    return xr.where(score.notnull(), code, np.int8(-1)).astype("int8")
+
+
+def spectral_score(ndvi, mvi):
+    """The rule's spectral score: NDVI over its floor, MVI inside its range."""
+    rule = RULES["mangrove"]
+    return np.minimum(np.minimum((ndvi - rule.ndvi_min) / rule.ndvi_tolerance,
+                                 (mvi - rule.mvi_min) / rule.mvi_tolerance),
+                      (rule.mvi_max - mvi) / rule.mvi_max_tolerance)
+
+
+def drop_small(mask: np.ndarray, min_pixels: int) -> np.ndarray:
+    """``mask`` without its 8-connected patches of fewer than ``min_pixels`` pixels."""
+    labels, _ = ndimage.label(mask, structure=EIGHT)
+    keep = np.bincount(labels.ravel()) >= min_pixels
+    keep[0] = False
+    return keep[labels]
+
+
+def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks: int,
+                end: dt.date | None, mmu_ha: float = 0.1) -> tuple[pd.DataFrame, dict]:
+    """Monthly extent, gain and loss (ha) of one mangrove site; and the phases' seconds."""
+    t0 = time.perf_counter()
+    props = feature["properties"]
+    site = shapely.geometry.shape(feature["geometry"])
+    base0, base1 = (dt.date.fromisoformat(props[k]) for k in ("baseline_start", "baseline_end"))
+    items = [it for it in items if shapely.geometry.shape(it.geometry).intersects(site)
+             and (end is None or it.datetime.date() <= end)]
+    epsg = ProjectionExtension.ext(items[0]).epsg  # proj:epsg or proj:code
+    ds = odc.stac.load(items, bands=[*BANDS, "scl"], geopolygon=Geometry(site, "EPSG:4326"),
+                       crs=f"EPSG:{epsg}", resolution=10, groupby="solar_day",
+                       chunks={"x": chunks, "y": chunks})
+    # the L2A offset of each time step (its nearest item: one item a solar day here)
+    stamps = np.array([np.datetime64(it.datetime.replace(tzinfo=None), "ns") for it in items])
+    nearest = [int(np.argmin(np.abs(stamps - t))) for t in ds.time.values]
+    offset = xr.DataArray(np.array([dn_offset(items[i]) for i in nearest], np.float32),
+                          coords={"time": ds.time})
+    clear = ds.scl.isin(CLEAR_SCL)
+    for b in BANDS:
+        clear = clear & (ds[b] != 0)
+    refl = xr.Dataset({b: ((ds[b].astype("float32") + offset).clip(min=0) / 10_000).where(clear)
+                       for b in BANDS})
+
+    in_base = slice(str(base0), f"{base1}T23:59:59")
+    baseline = refl.sel(time=in_base)
+    months = refl.resample(time="1MS")
+    if median == "numpy":
+        monthly, base = months.median(), baseline.median("time")
+    else:
+        monthly, base = months.map(bn_median), bn_median(baseline)
+    seen_months = np.unique(ds.time.values.astype("datetime64[M]")).astype("datetime64[ns]")
+    monthly = monthly.sel(time=seen_months)
+    # the intertidal context of the baseline: its clear views, those that were wet (green
+    # above NIR), and the spectral candidates of its composite, through bluecarbon's context
+    n_clear = clear.sel(time=in_base).sum("time")
+    n_wet = ((refl.green > refl.nir) & clear).sel(time=in_base).sum("time")
+    t1 = time.perf_counter()
+    with warnings.catch_warnings():  # months in which a pixel is never clear
+        warnings.filterwarnings("ignore", "All-NaN slice")
+        base, n_clear, n_wet = dask.compute(base, n_clear, n_wet)
+        ndvi = (base.nir - base.red) / (base.nir + base.red)
+        mvi = abs(base.nir - base.green) / abs(base.swir16 - base.green)
+        rule = RULES["mangrove"]
+        context = intertidal_context(n_wet, n_clear, spectral_score(ndvi, mvi) > -1,
+                                     min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                                     reach_m=rule.reach_m)
+        base_codes = mangrove_codes(base, context).transpose("y", "x").values
+        (monthly_codes,) = dask.compute(
+            mangrove_codes(monthly, context).transpose("time", "y", "x"))
+    t2 = time.perf_counter()
+
+    geobox = ds.odc.geobox
+    inside = rasterize([Geometry(site, "EPSG:4326").to_crs(geobox.crs).geom],
+                       out_shape=geobox.shape, transform=geobox.affine, fill=0,
+                       dtype="uint8").astype(bool)
+    pixel_ha = abs(geobox.resolution.x * geobox.resolution.y) / 10_000
+    mmu = max(1, math.ceil(mmu_ha / pixel_ha - 1e-9))
+    base_map = (base_codes >= 0) & (base_codes & 1 == 1) & inside
+    state, pending = base_map.copy(), np.zeros_like(base_map)
+    rows = []
+    for period, code in zip(monthly_codes.time.values, monthly_codes.values, strict=True):
+        seen = (code >= 0) & inside
+        # a class changes on the second consecutive confident look against it (not seen:
+        # the last class)
+        confident = seen & (code & 2 == 2)
+        against = confident & ((code & 1 == 1) != state)
+        flip = against & pending
+        state = np.where(flip, ~state, state) & inside
+        pending = np.where(confident, against & ~flip, pending)
+        gain = drop_small(state & ~base_map, mmu)
+        loss = drop_small(base_map & ~state, mmu)
+        extent = (base_map | gain) & ~loss
+        rows.append({"site_id": props["id"], "period": pd.Timestamp(period).date(),
+                     "extent_ha": extent.sum() * pixel_ha,
+                     "baseline_extent_ha": base_map.sum() * pixel_ha,
+                     "gain_ha": gain.sum() * pixel_ha, "loss_ha": loss.sum() * pixel_ha,
+                     "valid_fraction": (seen & inside).sum() / inside.sum()})
+    t3 = time.perf_counter()
+    return pd.DataFrame(rows), {"graph_s": t1 - t0, "compute_s": t2 - t1, "walk_s": t3 - t2,
+                                "grid": list(geobox.shape)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--catalog", required=True)
+    p.add_argument("--sites", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--median", choices=MEDIANS, default="numpy")
+    p.add_argument("--chunks", type=int, default=2048)
+    p.add_argument("--end", type=dt.date.fromisoformat)
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    items = read_items(args.catalog)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"median": args.median, "sites": {}}
+    for feature in json.loads(args.sites.read_text())["features"]:
+        if feature["properties"]["habitat"] != "mangrove":
+            continue
+        table, phases = site_change(items, feature, median=args.median, chunks=args.chunks,
+                                    end=args.end)
+        t = time.perf_counter()
+        table.to_parquet(args.out / f"change-{feature['properties']['id']}.parquet")
+        last = table.iloc[-1]
+        report["sites"][feature["properties"]["id"]] = phases | {
+            "write_s": time.perf_counter() - t, "months": len(table),
+            "last_period": str(last["period"]),
+            **{k: float(last[k]) for k in ("extent_ha", "gain_ha", "loss_ha")}}
+    report["seconds"] = time.perf_counter() - t0
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

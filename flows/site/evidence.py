@@ -1,0 +1,136 @@
+"""A site's rule and evidence, computed once at the start of its run from its baseline.
+
+:func:`site_evidence_of` computes the baseline's evidence (mangrove intertidal context,
+seagrass water: :mod:`indices.evidence`) that every walk, the per-scene statistics and the
+alerts then read, after fitting the site's thresholds to its calibration input when it has
+one (site property ``calibration``, :func:`aoi.calibration_input`):
+
+* labelled polygons (:func:`aoi.load_calibration_polygons`), rasterised on the site grid at
+  pixel centres (:func:`aoi.geometry_mask`);
+* or a reference raster in any CRS, e.g. a Global Mangrove Watch v3 tile, resampled onto
+  the site grid by nearest neighbour: value 1 is habitat, anything else inside the raster's
+  footprint (GMW writes 0, its nodata, where it found no mangrove) is not habitat, pixels
+  outside the footprint are unlabelled.
+
+Features at the labelled pixels come from the baseline composite; :func:`indices.calibration.
+calibrate` fits the thresholds. Bad calibration input raises :class:`aoi.CalibrationError`,
+one line naming the site and the file; the flow records the site as failed and goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import dask
+import numpy as np
+import xarray as xr
+
+from aoi import CalibrationError, Site, calibration_input, geometry_mask, load_calibration_polygons
+from aoi.grid import SiteGrid
+from indices import calibration
+from indices.evidence import (
+    SiteEvidence,
+    baseline_composite,
+    calibration_features,
+    site_evidence,
+)
+from indices.habitat import RULES, seagrass_constants
+
+__all__ = ["calibration_labels", "site_evidence_of"]
+
+
+def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray
+                     ) -> tuple[SiteEvidence, dict[str, Any]]:
+    """The site's computed evidence (with its calibrated rule, if any) and what the run
+    record keeps of it: ``{"rule": ..., "calibration": ...}`` (module doc)."""
+    baseline = (site.baseline_start, site.baseline_end)
+    base = baseline_composite(cube, site.habitat, baseline)
+    rule, record = RULES[site.habitat], {}
+    source = calibration_input(site)
+    if source is not None:
+        labels = np.where(mask.transpose("y", "x").values,
+                          calibration_labels(site, source, grid), np.int8(-1))
+        cal = _calibrate(site, source.path, base, labels)
+        rule = cal.rule
+        record["calibration"] = {
+            "source": str(source.path), "kind": source.kind,
+            "habitat_pixels": cal.n_habitat, "not_habitat_pixels": cal.n_other,
+            "parameters": dict(cal.parameters),
+            "default_parameters": dict(cal.default_parameters),
+            "balanced_accuracy": round(cal.balanced_accuracy, 4),
+            "default_balanced_accuracy": round(cal.default_balanced_accuracy, 4),
+            "rule_id": cal.rule_id,
+        }
+    evidence = site_evidence(base, site.habitat, rule)
+    evidence = evidence.with_arrays(dask.compute(*evidence.arrays))
+    record["rule"] = evidence.summary()
+    return evidence, record
+
+
+def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray):
+    """:func:`indices.calibration.calibrate` at the labelled pixels (1 habitat, 0 not, -1
+    unlabelled) of the baseline composite; its refusals as one line naming site and file."""
+    picked = labels >= 0
+    water, start = None, RULES[site.habitat]
+    if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
+        (water,) = dask.compute(site_evidence(base, "seagrass").water)
+        threshold = seagrass_constants(water, start)["threshold"]
+        start = dataclasses.replace(start, dii_max=float(threshold))  # the fit starts there
+    features = calibration_features(base, site.habitat, water=water)
+    names = sorted(features)
+    values = dask.compute(*(features[n].transpose("y", "x").data for n in names))
+    columns = {n: np.asarray(v)[picked] for n, v in zip(names, values, strict=True)}
+    try:
+        return calibration.calibrate(site.habitat, labels[picked] == 1, columns, rule=start,
+                                     source=path.name)
+    except calibration.CalibrationError as exc:
+        raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None
+
+
+def calibration_labels(site: Site, source, grid: SiteGrid) -> np.ndarray:
+    """int8 ``(y, x)`` labels on the site grid: 1 habitat, 0 not habitat, -1 unlabelled."""
+    if source.kind == "polygons":
+        polygons = load_calibration_polygons(source.path, site)
+        labels = np.full(grid.shape, -1, np.int8)
+        for habitat, value in ((False, 0), (True, 1)):
+            parts = polygons.geometries(habitat)
+            if parts:
+                import shapely
+
+                labels[geometry_mask(shapely.union_all(parts), grid)] = value
+        return labels
+    return _raster_labels(site, source.path, grid)
+
+
+def _raster_labels(site: Site, path, grid: SiteGrid) -> np.ndarray:
+    import rasterio
+    from rasterio.errors import RasterioIOError
+    from rasterio.transform import Affine
+    from rasterio.warp import Resampling, reproject
+
+    def fail(problem: str) -> CalibrationError:
+        return CalibrationError(f"site {site.id!r}: calibration {path}: {problem}")
+
+    if not path.exists():
+        raise fail("no such file")
+    if not path.is_file():  # a FIFO would block the open, a device never end
+        raise fail("not a regular file")
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise fail("the raster has no CRS (a reference raster needs one)")
+            values = np.full(grid.shape, 255, np.uint8)
+            footprint = np.zeros(grid.shape, np.uint8)
+            dst = {"dst_transform": Affine(*grid.transform), "dst_crs": grid.crs,
+                   "resampling": Resampling.nearest}
+            reproject(rasterio.band(src, 1), values, dst_nodata=255, **dst)
+            # the raster's footprint: its nodata counts as inside (GMW's 0 is nodata)
+            reproject(np.ones(src.shape, np.uint8), footprint, src_transform=src.transform,
+                      src_crs=src.crs, src_nodata=None, dst_nodata=0, **dst)
+    except RasterioIOError as exc:
+        raise fail(f"not a readable raster ({str(exc).splitlines()[0]})") from None
+    labels = np.where(footprint == 1, np.where(values == 1, 1, 0), -1).astype(np.int8)
+    if not (labels >= 0).any():
+        raise fail("the raster does not overlap the site (another place, or a wrong CRS?)")
+    return labels

@@ -1,0 +1,133 @@
+"""A site's evidence: what every scene and month of it is judged with, from its baseline.
+
+The habitat rules need more than one month's pixels: mangrove the intertidal context (where
+the baseline's time series saw the tide, :func:`indices.habitat.mangrove_context`), seagrass
+the site's water (deep water, attenuation ratio, glint, noise:
+:func:`indices.water.water_parameters`). Both come from the baseline composite, once per site:
+the month walks (all at once, month by month, in strips), the per-scene statistics and the
+loss alerts all take the same :class:`SiteEvidence`, so they judge alike and give the same
+rows whichever way the months are walked.
+
+The baseline composite of a seagrass site is made without the water of its plume scenes
+(:func:`indices.habitat.turbid_scenes` among the baseline's own scenes: the evidence depends
+on the baseline only, not on scenes added later).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from indices.composite import composite
+from indices.habitat import (
+    RULES,
+    MangroveRule,
+    mangrove_context,
+    mask_turbid_water,
+    seagrass_offset,
+    turbid_scenes,
+)
+from indices.spectral import compute_indices
+from indices.water import PARAMETERS, water_parameters
+
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "site_evidence"]
+
+
+@dataclass(frozen=True)
+class SiteEvidence:
+    """A site's rule and the evidence its scores read (lazy or computed)."""
+
+    habitat: str
+    rule: object
+    """The site's rule (:mod:`indices.habitat`; a calibrated one, :mod:`indices.calibration`)."""
+    context: xr.DataArray | None = None
+    """Mangrove: intertidal context levels ``(y, x)`` uint8."""
+    water: xr.DataArray | None = None
+    """Seagrass: the water parameters ``(parameter,)`` (:data:`indices.water.PARAMETERS`)."""
+
+    @property
+    def rule_id(self) -> str:
+        """:func:`indices.habitat.rule_id` of the rule: the change rows' ``rule_id``."""
+        return self.rule.rule_id
+
+    @property
+    def scorer(self) -> dict:
+        """The keyword :func:`indices.habitat.habitat_score` takes the evidence as."""
+        return {"context": self.context} if self.habitat == "mangrove" else {"water": self.water}
+
+    @property
+    def arrays(self) -> tuple:
+        """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
+        through :meth:`with_arrays`."""
+        return (self.context,) if self.habitat == "mangrove" else (self.water,)
+
+    def with_arrays(self, arrays) -> SiteEvidence:
+        """The evidence with its parts replaced by ``arrays`` (computed ones)."""
+        (value,) = arrays
+        part = "context" if self.habitat == "mangrove" else "water"
+        return SiteEvidence(self.habitat, self.rule, **{part: value})
+
+    def summary(self) -> dict:
+        """JSON-able description for the run record: the rule's id and thresholds, and the
+        fitted water (seagrass) or the share of the grid in each context level (mangrove);
+        call on computed evidence."""
+        out: dict = {"rule_id": self.rule_id, "source": getattr(self.rule, "source", "")}
+        if isinstance(self.rule, MangroveRule):
+            out["thresholds"] = {k: getattr(self.rule, k) for k in
+                                 ("ndvi_min", "mvi_min", "mvi_max", "min_views",
+                                  "shore_gap_m", "reach_m")}
+            if self.context is not None:
+                levels = np.asarray(self.context)
+                out["context_shares"] = {name: round(float((levels == v).mean()), 6)
+                                         for name, v in (("connected", 1), ("intertidal", 2))}
+        else:
+            out["thresholds"] = {k: getattr(self.rule, k) for k in
+                                 ("albedo_ratio_blue", "albedo_ratio_green", "dii_max",
+                                  "detect_sigmas", "water_ndwi_min")}
+            if self.water is not None:
+                values = np.asarray(self.water, np.float64)
+                out["water"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
+                                for k, v in zip(PARAMETERS, values, strict=True)}
+        return out
+
+
+def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
+                       rule=None) -> xr.Dataset:
+    """The site's baseline composite the evidence is read from (seagrass: without the water
+    of the baseline's plume scenes), lazy when the cube is."""
+    if habitat == "seagrass":
+        times = cube["time"].values
+        inside = ((times >= np.datetime64(baseline[0]))
+                  & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
+        base_cube = cube.isel(time=np.flatnonzero(inside))
+        flags = turbid_scenes(base_cube, rule or RULES[habitat])
+        return composite(mask_turbid_water(base_cube, flags), *baseline)
+    return composite(cube, *baseline)
+
+
+def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
+    """The evidence of a site (module doc) from its baseline composite ``base``
+    (:func:`baseline_composite`), lazy when ``base`` is."""
+    if habitat not in RULES:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
+    rule = rule or RULES[habitat]
+    if habitat == "mangrove":
+        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule))
+    return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
+
+
+def calibration_features(base: xr.Dataset, habitat: str, rule=None,
+                         water: xr.DataArray | None = None) -> dict[str, xr.DataArray]:
+    """The ``(y, x)`` feature maps :func:`indices.calibration.calibrate` fits thresholds on:
+    mangrove NDVI and MVI of the baseline composite; seagrass the bottom's depth-invariant
+    index against the site's sand, ``dii_offset`` (NaN where not assessable,
+    :func:`indices.habitat.seagrass_offset`)."""
+    rule = rule or RULES[habitat]
+    if habitat == "mangrove":
+        ix = compute_indices(base, ["ndvi", "mvi"])
+        return {"ndvi": ix["ndvi"], "mvi": ix["mvi"]}
+    _, offset = seagrass_offset(base, rule, water)
+    return {"dii_offset": offset}

@@ -1,0 +1,322 @@
+"""Water parameters of a site from its own image: glint, deep water, attenuation ratio, noise.
+
+The depth-invariant index needs, per site and water type, the reflectance of optically deep
+water and the ratio of the diffuse attenuation coefficients of blue and green; constants for
+one water type misjudge every other (issue 17: 80 % of a meadow found at 2.5-5 m, 25 % at
+10-13 m). Here they come from the site's composite (its baseline), in four steps:
+
+1. **Glint** (Hedley et al. 2005, Int. J. Remote Sens. 26:2107-2112,
+   doi:10.1080/01431160500034086): over the darkest water (the lowest ``deep_fraction`` of
+   blue + green), regress each visible band on NIR; ``R'_i = R_i - b_i (NIR - NIR_ref)`` with
+   ``NIR_ref`` a low percentile of that water's NIR (Hedley's minimum, robust to noise). A
+   median composite holds little glint, and a regression on noise alone gives any slope: the
+   slope is used only where NIR explains the visible band (correlation >= ``glint_min_r``),
+   else the flat glint spectrum (slope 1) that Hedley's method rests on.
+2. **Sand line** (Lyzenga 1981, Int. J. Remote Sens. 2:71-82, doi:10.1080/01431168108948342):
+   a bright bottom over a range of depths follows ``B' - B_deep = C (G' - G_deep)^r`` with
+   ``r = k_B / k_G`` (the exponential decay of both bottom signals with depth, Lyzenga 1978,
+   Appl. Opt. 17:379, eliminated between the two bands). The bright bottom is chosen
+   objectively: per green bin of the deglinted water, the upper ``sand_quantile`` of blue
+   (the brightest bottom at that depth: a darker bottom at the same green is shallower, and
+   blue, attenuated less, shows it darker).
+3. **Deep water and r jointly**, by least squares of that curve **in reflectance** (where the
+   noise is additive and alike at every depth) over the sand points: ``(G_deep, r)`` on a
+   grid, ``(B_deep, C)`` linear for each. In log space (Lyzenga's own regression, which needs
+   the deep water first) the deepest points, a few noise units above deep water, dominate
+   through the logarithm; a low percentile of the water as deep water is right only where
+   the site holds optically deep water (:func:`deep_plateau` then gives it, and only the
+   ratio is fitted), and in clear water it takes a deep sand bottom for deep water, which
+   then makes deep sand look dark (measured on the demo: sand at 30-45 m called seagrass).
+   The fitted pair is
+   the one that makes the site's sand line straight in Lyzenga's coordinates over the depths
+   the site has, which is what the index needs; it is not a measurement of the water at
+   infinite depth (in clear water no site within 60 m shows that in blue).
+4. **Noise** of the composite, from the image: the median absolute difference of horizontal
+   neighbours over the darkest water (``1.4826 MAD / sqrt 2`` for a Gaussian), with the median
+   number of clear views there; a composite of ``n`` views has the noise of
+   ``noise * sqrt(n_views / n)`` (the median of ``n`` draws, ~``1.25 sigma / sqrt n``).
+
+Everything is reduced through exact integer histograms and fixed-point sums, so the numbers
+do not depend on the chunking (the walks of :mod:`indices.summary` must agree bit for bit);
+lazy when the input is. Where the fit has too little to go on, the rule's defaults are used
+and ``estimated`` is 0.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+__all__ = ["PARAMETERS", "deep_plateau", "fit_sand_line", "fit_water", "water_mask",
+           "water_parameters"]
+
+PARAMETERS = ("deep_blue", "deep_green", "glint_blue", "glint_green", "nir_ref", "k_ratio",
+              "dii_sand", "noise_blue", "noise_green", "n_views", "estimated")
+"""The parameters :func:`water_parameters` returns, in order."""
+
+BINS = 256
+LOG_RANGE = (5e-4, 0.5)
+"""Reflectance histograms: 256 bins of equal ratio (2.7 %) from 0.0005 to 0.5, fine where
+the water is dark (0.00014 wide at 0.005) and coarse where a bin's width does not matter."""
+NOISE_RANGE = (1e-5, 0.1)
+"""Range of the neighbour-difference histogram (the L2A quantum is 0.0001)."""
+_FIXED = 2.0 ** 16
+"""Fixed-point scale of the exact sums (reflectance < 1: squares < 2**32 each)."""
+_R_GRID = np.round(np.arange(0.05, 1.5001, 0.01), 2)
+"""Attenuation ratios k_B / k_G tried: clear ocean water ~0.3-0.6, turbid coastal water
+towards and above 1 (blue absorbed by dissolved and particulate matter)."""
+_DEEP_STEPS = 200
+
+
+def _bins(x, lo_hi=LOG_RANGE):
+    lo, hi = np.log(lo_hi[0]), np.log(lo_hi[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (np.log(np.maximum(x, lo_hi[0])) - lo) / (hi - lo) * BINS
+    return np.clip(np.floor(t), 0, BINS - 1).astype(np.int64)
+
+
+def centres(lo_hi=LOG_RANGE) -> np.ndarray:
+    """Bin centres (geometric) of the histograms over ``lo_hi``."""
+    lo, hi = np.log(lo_hi[0]), np.log(lo_hi[1])
+    return np.exp(lo + (np.arange(BINS) + 0.5) * (hi - lo) / BINS)
+
+
+def _hist_block(*arrays, lo_hi=LOG_RANGE):
+    """``(mask, a[, b])`` blocks -> (1, 1, BINS[**2]) counts of the masked values."""
+    mask, *values = arrays
+    ok = mask & np.all([np.isfinite(v) for v in values], axis=0)
+    if len(values) == 1:
+        h = np.bincount(_bins(values[0][ok], lo_hi), minlength=BINS)
+    else:
+        h = np.bincount(_bins(values[0][ok], lo_hi) * BINS + _bins(values[1][ok], lo_hi),
+                        minlength=BINS * BINS)
+    return h[None, None, :]
+
+
+def _histogram(mask: xr.DataArray, *values: xr.DataArray, lo_hi=LOG_RANGE):
+    """Exact counts of ``values`` (one or two maps) where ``mask``: a 1-D (BINS or BINS**2)
+    int64 array, dask when the inputs are."""
+    arrays = [a.transpose("y", "x").data for a in (mask, *values)]
+    width = BINS ** len(values)
+    if not any(isinstance(a, da.Array) for a in arrays):
+        return _hist_block(*(np.asarray(a) for a in arrays), lo_hi=lo_hi)[0, 0]
+    arrays = [da.asarray(a) for a in arrays]
+    arrays = [a.rechunk(arrays[0].chunks) for a in arrays]
+    ny, nx = arrays[0].numblocks
+    parts = da.map_blocks(_hist_block, *arrays, new_axis=2, lo_hi=lo_hi,
+                          chunks=((1,) * ny, (1,) * nx, (width,)), dtype=np.int64)
+    return parts.sum(axis=(0, 1))
+
+
+def _quantile(counts, q: float, lo_hi=LOG_RANGE):
+    """The ``q`` quantile of histogram ``counts`` (bin centre), NaN when empty; lazy."""
+    lib = da if isinstance(counts, da.Array) else np
+    cum = lib.cumsum(counts)
+    total = cum[-1]
+    idx = lib.argmax(cum >= q * total)
+    return lib.where(total > 0, lib.asarray(centres(lo_hi))[idx], np.nan)
+
+
+def _sum(data):
+    """Exact sum of fixed-point values (int64), order-free."""
+    lib = da if isinstance(data, da.Array) else np
+    return lib.round(lib.nan_to_num(data) * _FIXED).astype(np.int64).sum()
+
+
+def water_mask(refl: xr.Dataset, rule) -> xr.DataArray:
+    """Water a seagrass bottom may lie under: NDWI above ``rule.water_ndwi_min`` (McFeeters
+    1996), and not vegetation bright in NIR (:class:`indices.habitat.SeagrassRule`)."""
+    green, red, nir = refl["B03"], refl["B04"], refl["B08"]
+    return (((green - nir) / (green + nir) > rule.water_ndwi_min)
+            & ~(((nir - red) / (nir + red) >= rule.water_ndvi_max)
+                & (nir >= rule.water_veg_nir)))
+
+
+def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
+    """The site's water parameters (module doc) from a composite ``refl`` (B02 B03 B08, and
+    ``n_clear`` when it has one): a ``(parameter,)`` float64 DataArray over
+    :data:`PARAMETERS`, lazy when ``refl`` is. ``rule``: a
+    :class:`indices.habitat.SeagrassRule` (water test, fractions, defaults)."""
+    blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
+    water = water_mask(refl, rule) & blue.notnull() & nir.notnull()
+    # 1. glint over the darkest water (Hedley et al. 2005), from exact sums
+    dark_cut = _quantile(_histogram(water, (blue + green) / 2), rule.deep_fraction)
+    deep = water & ((blue + green) / 2 <= dark_cut)
+    n = deep.sum().data
+    lib = da if isinstance(n, da.Array) else np
+    sums = {k: _sum(v.where(deep).data) for k, v in {"n": nir, "b": blue, "g": green}.items()}
+    # products of fixed-point values: scale**2, exact in int64 below 2**63
+    psum = {k: lib.round(lib.nan_to_num(v.where(deep).data) * _FIXED * _FIXED)
+            .astype(np.int64).sum()
+            for k, v in {"nn": nir * nir, "bn": blue * nir, "gn": green * nir,
+                         "bb": blue * blue, "gg": green * green}.items()}
+    nir_ref = _quantile(_histogram(deep, nir), 0.05)
+
+    def moments(p, s):  # n * sum(xy) - sum(x) sum(y), in float64 from the exact sums
+        return n * (psum[p] / _FIXED**2) - (sums[s[0]] / _FIXED) * (sums[s[1]] / _FIXED)
+
+    def slope(band):
+        cov, var_n, var_v = moments(band + "n", band + "n"), moments("nn", "nn"), \
+            moments(band * 2, band * 2)
+        ok = (var_n > 0) & (var_v > 0)
+        corr = cov / lib.sqrt(lib.where(ok, var_n * var_v, 1.0))
+        fitted = lib.clip(cov / lib.where(ok, var_n, 1.0), 0.0, 2.0)
+        return lib.where(ok & (corr >= rule.glint_min_r), fitted, 1.0)
+
+    glint_b, glint_g = slope("b"), slope("g")
+    excess = nir - xr.DataArray(nir_ref)
+    excess = excess.where(excess > rule.glint_min, 0.0)
+    b_dg = blue - xr.DataArray(glint_b) * excess
+    g_dg = green - xr.DataArray(glint_g) * excess
+    hist2d = _histogram(water, g_dg, b_dg)
+    # 4. noise: neighbour differences along x over the darkest water (shift: chunk-free)
+    pair = deep & deep.shift(x=1, fill_value=False)
+    noise = [_histogram(pair, abs(v - v.shift(x=1)), lo_hi=NOISE_RANGE) for v in (blue, green)]
+    if "n_clear" in refl:
+        views = refl["n_clear"].astype(np.float64).clip(1, BINS)
+        n_views = _quantile(_histogram(deep, views, lo_hi=(1.0, float(BINS))), 0.5,
+                            lo_hi=(1.0, float(BINS)))
+    else:
+        n_views = lib.asarray(1.0)
+    parts = [glint_b, glint_g, nir_ref, *noise, n_views, hist2d]
+    if any(isinstance(p, da.Array) for p in parts):
+        flat = da.concatenate([da.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
+        out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, dtype=np.float64,
+                            chunks=((len(PARAMETERS),),), meta=np.empty(0, np.float64))
+    else:
+        out = _finish(np.concatenate([np.asarray(p, np.float64).reshape(-1) for p in parts]),
+                      rule=rule)
+    return xr.DataArray(out, dims="parameter", coords={"parameter": list(PARAMETERS)},
+                        name="water_parameters")
+
+
+def _noise(counts: np.ndarray) -> float:
+    """Gaussian sigma from a histogram of |x_i - x_j| of neighbours: median / (0.6745 sqrt 2)."""
+    if counts.sum() == 0:
+        return np.nan
+    cum = np.cumsum(counts)
+    median = centres(NOISE_RANGE)[int(np.argmax(cum >= 0.5 * cum[-1]))]
+    return float(median / (0.6745 * np.sqrt(2.0)))
+
+
+def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
+    """numpy: ``[glint_b, glint_g, nir_ref, noise_b (BINS), noise_g (BINS), n_views,
+    *hist2d]`` -> :data:`PARAMETERS`."""
+    glint_b, glint_g, nir = (float(v) for v in flat[:3])
+    noise_b, noise_g = _noise(flat[3:3 + BINS]), _noise(flat[3 + BINS:3 + 2 * BINS])
+    n_views = float(flat[3 + 2 * BINS])
+    noise_b = noise_b if np.isfinite(noise_b) else rule.noise
+    noise_g = noise_g if np.isfinite(noise_g) else rule.noise
+    fit = fit_water(flat[4 + 2 * BINS:].reshape(BINS, BINS), rule, noise=(noise_b, noise_g))
+    return np.array([fit[0], fit[1], glint_b, glint_g,
+                     nir if np.isfinite(nir) else rule.deep_water[2], fit[2], fit[3],
+                     noise_b, noise_g, n_views if np.isfinite(n_views) else 1.0, fit[4]],
+                    np.float64)
+
+
+def sand_points(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
+    """``(green, blue)`` of the bright bottom (module doc, step 2) from a (green, blue) 2-D
+    histogram: per green bin holding ``rule.min_bin_pixels``, the ``rule.sand_quantile`` of
+    blue (bin centres)."""
+    mid = centres()
+    counts = hist.sum(axis=1)
+    rows = np.flatnonzero(counts >= rule.min_bin_pixels)
+    cum = np.cumsum(hist[rows], axis=1)
+    cols = np.argmax(cum >= rule.sand_quantile * cum[:, -1:], axis=1)
+    return mid[rows], mid[cols]
+
+
+def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None
+                  ) -> tuple[float, float, float, float] | None:
+    """Least squares of ``b = B_deep + C (g - G_deep)^r`` in reflectance (module doc, step
+    3): ``(B_deep, G_deep, r, rss)``, ``0 <= B_deep < min b``, ``0 <= G_deep < min g``,
+    ``C > 0``; with ``deep`` (the site's optically deep water, :func:`deep_plateau`) only
+    ``r`` and ``C``. None when no grid point gives such a fit."""
+    g, b = np.asarray(g, np.float64), np.asarray(b, np.float64)
+    if deep is not None:
+        keep = (g > deep[1]) & (b > deep[0])
+        g, b = g[keep], b[keep]
+        if g.size < 3:
+            return None
+        deep_g = np.array([deep[1]])
+    else:
+        deep_g = np.linspace(0.0, g.min(), _DEEP_STEPS, endpoint=False)
+    best = None
+    for r in _R_GRID:
+        x = (g[None, :] - deep_g[:, None]) ** r  # (grid, points)
+        if deep is not None:  # B_deep given: C alone, by least squares through it
+            c = (x * (b - deep[0])).sum(axis=1) / (x * x).sum(axis=1)
+            bd = np.full_like(c, deep[0])
+        else:
+            xm, bm = x.mean(axis=1), b.mean()
+            sxx = ((x - xm[:, None]) ** 2).sum(axis=1)
+            c = ((x - xm[:, None]) * (b - bm)[None, :]).sum(axis=1) / np.where(sxx > 0, sxx, 1)
+            bd = bm - c * xm
+            # B_deep outside [0, min b): the boundary's own least squares
+            low = bd < 0
+            c = np.where(low, (x * b).sum(axis=1) / (x * x).sum(axis=1), c)
+            bd = np.where(low, 0.0, bd)
+        ok = (c > 0) & (bd < b.min())
+        rss = (((bd[:, None] + c[:, None] * x) - b[None, :]) ** 2).sum(axis=1)
+        rss = np.where(ok, rss, np.inf)
+        i = int(np.argmin(rss))
+        if np.isfinite(rss[i]) and (best is None or rss[i] < best[3]):
+            best = (float(bd[i]), float(deep_g[i]), float(r), float(rss[i]))
+    return best
+
+
+def deep_plateau(hist: np.ndarray, noise: tuple[float, float], rule
+                 ) -> tuple[float, float] | None:
+    """The site's optically deep water, where it holds some: ``(B_deep, G_deep)``, else None.
+
+    Where the bottom is no longer seen, the water's reflectance stops falling with depth:
+    the darkest ``deep_fraction`` of the water (by blue + green) then lies on a plateau,
+    within noise of the darkest pixels; the median of the plateau (every pixel within
+    ``3 sigma`` of its dark end) is the deep water (Lyzenga 1978: the mean over optically
+    deep water). A plateau: the ``deep_fraction`` quantile of ``(B + G) / 2`` within
+    ``3 sigma`` (the composite's noise, measured) of the ``deep_fraction / 10`` quantile. Where the darkest water still falls (clear water, the
+    bottom seen to the site's deepest), no plateau: the deep water is extrapolated from the
+    sand line (module doc, step 3)."""
+    mid = centres()
+    total = hist.sum()
+    if total == 0:
+        return None
+    avg = (mid[:, None] + mid[None, :]) / 2  # (green, blue) cells
+    order = np.argsort(avg, axis=None)
+    cum = np.cumsum(hist.ravel()[order])
+    low = avg.ravel()[order][np.searchsorted(cum, rule.deep_fraction / 10 * total)]
+    cut = avg.ravel()[order][np.searchsorted(cum, rule.deep_fraction * total)]
+    sigma = 0.5 * float(np.hypot(*noise))
+    if cut - low > 3 * sigma:
+        return None
+    cells = avg <= low + 3 * sigma  # the whole plateau, not only its darkest part
+    weights = np.where(cells, hist, 0)
+
+    def median(axis_values, counts):
+        c = np.cumsum(counts)
+        return float(axis_values[np.searchsorted(c, 0.5 * c[-1])])
+
+    return median(mid, weights.sum(axis=0)), median(mid, weights.sum(axis=1))
+
+
+def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.nan)
+              ) -> tuple[float, float, float, float, float]:
+    """``(deep_blue, deep_green, k_ratio, dii_sand, estimated)`` from a (green, blue) 2-D
+    histogram of deglinted water (module doc, steps 2-3, with the optically deep water of
+    :func:`deep_plateau` where the site holds some); the rule's defaults, estimated 0,
+    when fewer than ``rule.min_sand_points`` green bins hold ``rule.min_bin_pixels``."""
+    default = (rule.deep_water[0], rule.deep_water[1], rule.k_ratio, np.nan, 0.0)
+    g, b = sand_points(hist, rule)
+    if len(g) < rule.min_sand_points:
+        return default
+    deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
+    fit = fit_sand_line(g, b, deep) if deep is not None else None
+    if fit is None:
+        fit = fit_sand_line(g, b)
+    if fit is None:
+        return default
+    bd, gd, r, _ = fit
+    ok = (b > bd) & (g > gd)
+    dii = np.log(b[ok] - bd) - r * np.log(g[ok] - gd)
+    return bd, gd, r, float(np.median(dii)), 1.0

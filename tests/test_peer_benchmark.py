@@ -1,0 +1,102 @@
+"""The peer of issue 22 (``benchmarks/peer.py``: odc-stac + xarray medians + scipy labels) runs
+and gives bluecarbon's areas on the same static STAC catalog: the final month's extent, gain
+and loss within 1 %, on a small changing landscape (seconds). The peer is another
+implementation of the same method (its own reader, grid, masks, medians, thresholds from
+``indices.habitat.RULES``, patch labels), so agreeing is a check of both; the landscape
+changes, so gain and loss are not zero. And the harness runs end to end (``--smoke``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import peer  # noqa: E402
+import synthetic  # noqa: E402
+import whole_job  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(  # odc-geo's own use of affine's `*`
+    "ignore:Use `@` matmul:PendingDeprecationWarning")
+
+SITE_PX, SCENES = 600, 12  # 10 x 10 patches of 600 m; gains from scene 3, losses from 5
+
+
+@pytest.fixture(scope="module")
+def small_job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("peer")
+    catalog = whole_job.static_catalog(root / "cache", SITE_PX, SCENES, log=None)
+    sites = whole_job.sites_file(root, SITE_PX)
+    return catalog, sites
+
+
+def _bluecarbon_final(catalog: Path, sites: Path) -> dict:
+    from aoi import load_sites
+    from flows.site import load_range, site_tables
+    from flows.sources.stac import StacSource
+
+    (site,) = load_sites(sites)
+    source = StacSource(str(catalog))
+    end = synthetic.scene_dates(SCENES)[1]
+    scenes = source.search(site, *load_range(site, None, end))
+    assert len(scenes) == SCENES
+    tables = site_tables(site, source, scenes, start=None, end=end, run_id="test")
+    last = tables.change.sort_values("period").iloc[-1]
+    return {"period": str(last["period"]), "months": len(tables.change),
+            **{k: float(last[k]) for k in whole_job.AREAS}}
+
+
+def test_peer_agrees_with_bluecarbon(small_job):
+    catalog, sites = small_job
+    want = _bluecarbon_final(catalog, sites)
+    assert want["gain_ha"] > 0 and want["loss_ha"] > 0, want  # a landscape that changes
+    feature = json.loads(sites.read_text())["features"][0]
+    items = peer.read_items(str(catalog))
+    end = synthetic.scene_dates(SCENES)[1]
+    finals = {}
+    for median in peer.MEDIANS:
+        table, phases = peer.site_change(items, feature, median=median, chunks=2048, end=end)
+        assert phases["grid"] == [SITE_PX, SITE_PX]
+        last = table.iloc[-1]
+        finals[median] = {"period": str(last["period"]), "months": len(table),
+                          **{k: float(last[k]) for k in whole_job.AREAS}}
+        check = whole_job.agreement(want, finals[median])
+        assert check["ok"] and check["same_months"], (median, want, finals[median])
+    # the two medians are the same numbers: the same areas
+    assert finals["numpy"] == finals["bottleneck"]
+
+
+def test_agreement_rule():
+    ref = {"period": "2024-12-01", "months": 12, "extent_ha": 100.0, "gain_ha": 10.0,
+           "loss_ha": 0.0}
+    assert whole_job.agreement(ref, dict(ref, extent_ha=100.9))["ok"]
+    assert not whole_job.agreement(ref, dict(ref, gain_ha=10.2))["ok"]
+    assert not whole_job.agreement(ref, dict(ref, loss_ha=0.01))["ok"]  # 0 must stay 0
+    assert not whole_job.agreement(ref, dict(ref, period="2024-11-01"))["ok"]
+
+
+@pytest.mark.slow
+def test_whole_job_smoke_run(tmp_path):
+    """The harness end to end on tiny inputs (~40 s). Checks the command and its report, not
+    the targets."""
+    out = tmp_path / "job.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.whole_job", "--smoke", "--cache",
+         str(tmp_path / "cogs"), "--json", str(out)], cwd=REPO, capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    size = report["summary"]["job"]["96"]
+    for c in whole_job.CONTENDERS:
+        assert size[c]["median_s"] > 0 and size[c]["peak_rss_gib"] > 0, (c, size[c])
+    # a plain `bluecarbon run` starts no Prefect server (a child would count in the tree)
+    assert size["bluecarbon"]["peak_rss_children_gib"] == 0
+    assert size["bluecarbon"]["median_cpu_s"] > 0
+    assert size["agreement_peer_bottleneck"]["ok"] and size["agreement_peer_numpy"]["ok"]
+    assert report["summary"]["materialised"]["ratio_index_px_vs_xrs_ndvi"] > 0
+    assert "targets (issue 22):" in proc.stdout

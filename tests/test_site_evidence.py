@@ -1,0 +1,239 @@
+"""A site's rule and evidence in the flow (flows.site.evidence): calibration from polygons or a
+reference raster at the start of a site's run, its provenance, its refusals in one line, and
+the plan that recomputes a site whose rule changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from pyproj import Transformer
+from shapely.geometry import box
+
+from aoi import CalibrationError, calibration_input, load_sites, site_grid, site_mask
+from flows import PROCESSING_VERSION
+from flows.site import plan_site, site_tables
+from flows.site.evidence import calibration_labels, site_evidence_of
+from flows.sources import SceneRef
+from flows.sources.demo import DemoScenario, DemoSource
+from indices.habitat import RULES
+
+SITES = {s.id: s for s in load_sites()}
+# an open mangrove canopy with bright SWIR1 (MVI ~3.9, below Baloloy's 4.5): the defaults miss
+# most of it (tests/test_calibration.py); a partner's polygons teach the site its thresholds
+OTHER = DemoScenario(spectra={"mangrove": (0.028, 0.050, 0.032, 0.300, 0.114, 0.060)},
+                     end=dt.date(2024, 3, 31))
+
+
+# --------------------------------------------------------------------------- plan
+
+def _scenes(n: int) -> list[SceneRef]:
+    return [SceneRef(dt.datetime(2024, 1 + i, 5, tzinfo=dt.UTC), f"s{i}", 0)
+            for i in range(n)]
+
+
+def test_plan_recomputes_a_site_once_its_rule_changes():
+    scenes = _scenes(4)
+    stored = pd.DataFrame({"scene_id": [s.scene_id for s in scenes],
+                           "processing_version": PROCESSING_VERSION})
+    rule = RULES["mangrove"].rule_id
+    kw = {"report_from": dt.date(2024, 1, 1)}
+    same = plan_site(scenes, stored, rule_id=rule, stored_rules=pd.Series([rule] * 3), **kw)
+    assert same.up_to_date
+    for rules, current in (([rule, "mangrove-calibrated-0a1b2c3d4e"], rule),  # one month other
+                           ([None] * 3, rule),  # rows from before rule ids
+                           ([rule] * 3, None)):  # a calibrated rule not fitted yet
+        plan = plan_site(scenes, stored, rule_id=current, stored_rules=pd.Series(rules), **kw)
+        assert plan.new_scene_ids == {s.scene_id for s in scenes}
+        assert plan.since == dt.date(2024, 1, 1)
+    # nothing stored yet: the incremental plan as before
+    assert plan_site(scenes[:2], stored.iloc[:1], rule_id=rule, stored_rules=None,
+                     **kw).new_scene_ids == {"s1"}
+
+
+# --------------------------------------------------------------------------- polygons
+
+def _polygons(site, truth, grid, seed: int, share: float = 0.02, size: int = 8,
+              blocks: int | None = None) -> dict:
+    """GeoJSON of pure ``size`` x ``size`` pixel blocks labelled from the truth, habitat and
+    not habitat in turn, covering ``share`` of the site (what a partner's survey would give)."""
+    rng = np.random.default_rng(seed)
+    inside = site_mask(site, grid)
+    habitat = truth.habitat_at(site.baseline_end) & inside
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    features, covered, k = [], np.zeros_like(inside), 0
+    for _ in range(20000):
+        if covered.sum() >= share * inside.sum() or k == blocks:
+            break
+        want = k % 2 == 0
+        pool = np.argwhere(habitat if want else inside & ~habitat)
+        r, c = pool[rng.integers(len(pool))]
+        block = (slice(r, r + size), slice(c, c + size))
+        if r + size > inside.shape[0] or c + size > inside.shape[1] or covered[block].any() \
+                or not inside[block].all() or not (habitat[block] == want).all():
+            continue
+        covered[block] = True
+        k += 1
+        x0, y0 = grid.left + c * grid.res, grid.top - r * grid.res
+        x1, y1 = x0 + size * grid.res, y0 - size * grid.res
+        ring = [to_lonlat.transform(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1),
+                                                        (x0, y0))]
+        features.append({"type": "Feature", "geometry": {"type": "Polygon",
+                                                         "coordinates": [ring]},
+                         "properties": {"class": "habitat" if want else "not_habitat"}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _calibrated(site, path):
+    return dataclasses.replace(site, properties={**site.properties, "calibration": str(path)})
+
+
+@pytest.fixture(scope="module")
+def calibrated_run(tmp_path_factory):
+    site = SITES["selangor-kuala-selangor"]
+    source = DemoSource(seed=5, scenario=OTHER)
+    grid = site_grid(site)
+    path = tmp_path_factory.mktemp("calibration") / "survey.geojson"
+    path.write_text(json.dumps(_polygons(site, source.truth(site), grid, seed=5)))
+    scenes = source.search(site, site.baseline_start, OTHER.end)
+    plain = site_tables(site, source, scenes, start=None, end=OTHER.end, run_id="plain")
+    tuned = site_tables(_calibrated(site, path), source, scenes, start=None, end=OTHER.end,
+                        run_id="tuned")
+    return site, source, plain, tuned
+
+
+def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrated_run):
+    site, source, plain, tuned = calibrated_run
+    assert set(plain.change["rule_id"]) == {"mangrove-baloloy2020-v1"}
+    (rule_id,) = set(tuned.change["rule_id"])
+    assert rule_id.startswith("mangrove-calibrated-")
+    cal = tuned.evidence["calibration"]
+    assert cal["rule_id"] == rule_id == tuned.evidence["rule"]["rule_id"]
+    assert cal["source"].endswith("survey.geojson") and cal["kind"] == "polygons"
+    assert cal["habitat_pixels"] >= 30 and cal["not_habitat_pixels"] >= 30
+    assert cal["balanced_accuracy"] > cal["default_balanced_accuracy"]
+    assert cal["parameters"]["mvi_min"] < RULES["mangrove"].mvi_min
+    truth = source.truth(site).extent_ha(site.baseline_end)
+    before = abs(plain.change["baseline_extent_ha"].iloc[0] - truth)
+    after = abs(tuned.change["baseline_extent_ha"].iloc[0] - truth)
+    print(f"truth {truth:.1f} ha, default {before:+.1f}, calibrated {after:+.1f}, {cal}")
+    assert after <= 0.5 * before
+    json.dumps(tuned.evidence)  # goes into the run record as it is
+
+
+def _baseline_cube(site, source):
+    return source.load(site, source.search(site, site.baseline_start, site.baseline_end))
+
+
+def _grid_mask(site):
+    grid = site_grid(site)
+    return grid, xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                              coords={"y": grid.y_coords(), "x": grid.x_coords()})
+
+
+def test_too_few_labelled_pixels_fail_the_site_in_one_line(tmp_path):
+    site = SITES["kenya-mida-creek"]
+    source = DemoSource(seed=1)
+    grid, mask = _grid_mask(site)
+    # one 5 x 5 px polygon of each class: 0.25 ha, what aoi takes, 25 px, too few to fit
+    survey = _polygons(site, source.truth(site), grid, seed=1, size=5, blocks=2)
+    path = tmp_path / "tiny.geojson"
+    path.write_text(json.dumps(survey))
+    with pytest.raises(CalibrationError, match="too few labelled pixels") as err:
+        site_evidence_of(_calibrated(site, path), _baseline_cube(site, source), grid, mask)
+    assert "\n" not in str(err.value) and site.id in str(err.value) and "tiny.geojson" in str(err.value)
+
+
+# --------------------------------------------------------------------------- raster
+
+GMW = "gmw_N26W082_florida/GMW_N26W082_2020_v3.tif"
+
+
+@pytest.mark.realdata
+def test_a_reference_raster_is_resampled_onto_the_site_grid(realdata, tmp_path):
+    """GMW v3 (EPSG:4326) onto a UTM site grid by nearest neighbour, against the raster's
+    value at each pixel centre found by hand (pyproj + the raster's own transform)."""
+    rasterio = pytest.importorskip("rasterio")
+    site = dataclasses.replace(SITES["kenya-mida-creek"], id="everglades",
+                               geometry=box(-81.195, 25.655, -81.155, 25.695))
+    site = _calibrated(site, realdata / GMW)
+    grid = site_grid(site)
+    labels = calibration_labels(site, calibration_input(site), grid)
+    with rasterio.open(realdata / GMW) as src:
+        values, inverse = src.read(1), ~src.transform
+    xs, ys = np.meshgrid(grid.x_coords(), grid.y_coords())
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+    col, row = inverse @ (lon, lat)
+    expected = (values[np.floor(row).astype(int), np.floor(col).astype(int)] == 1).astype(int)
+    agree = (labels == expected).mean()
+    print(f"mangrove {expected.mean():.1%} of the grid, agreement {agree:.5f}")
+    assert (labels >= 0).all()  # the tile covers the site: every pixel labelled
+    assert 0.05 < expected.mean() < 0.95
+    assert agree > 0.999  # only centres on a raster cell's edge may go either way
+
+
+@pytest.mark.realdata
+def test_a_raster_elsewhere_fails_the_site_in_one_line(realdata):
+    site = _calibrated(SITES["kenya-mida-creek"], realdata / GMW)
+    source = DemoSource(seed=1)
+    grid, mask = _grid_mask(site)
+    with pytest.raises(CalibrationError, match="does not overlap the site") as err:
+        site_evidence_of(site, _baseline_cube(site, source), grid, mask)
+    assert "\n" not in str(err.value) and "kenya-mida-creek" in str(err.value)
+
+
+# --------------------------------------------------------------------------- command line
+
+def _sites_file(tmp_path, calibration: str, lat: float = 3.33):
+    """A one-site file: a small mangrove site near Kuala Selangor (or at ``lat``)."""
+    lon = 101.25
+    ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01],
+            [lon, lat]]
+    feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]},
+               "properties": {"id": "cal-site", "name": "Calibrated", "habitat": "mangrove",
+                              "baseline_start": "2023-01-01", "baseline_end": "2023-12-31",
+                              "calibration": calibration}}
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    return path, ring
+
+
+def _validate(path):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "flows.cli", "sites", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_sites_validate_reports_the_calibration_and_the_warnings(tmp_path):
+    path, ring = _sites_file(tmp_path, "survey.geojson", lat=45.0)  # no mangrove at 45 N
+    (x0, y0), (x1, y1) = ring[0], ring[2]
+    xm = (x0 + x1) / 2
+    boxes = {"habitat": [x0, y0, xm, y1], "not_habitat": [xm, y0, x1, y1]}
+    features = [{"type": "Feature", "properties": {"class": k},
+                 "geometry": {"type": "Polygon", "coordinates": [[[a, b], [c, b], [c, d],
+                                                                   [a, d], [a, b]]]}}
+                for k, (a, b, c, d) in boxes.items()]
+    (tmp_path / "survey.geojson").write_text(json.dumps(
+        {"type": "FeatureCollection", "features": features}))
+    done = _validate(path)
+    assert done.returncode == 0, done.stderr
+    assert "calibration: 1 habitat / 1 not_habitat polygons (survey.geojson)" in done.stdout
+    warnings = [line for line in done.stderr.splitlines() if line]
+    assert warnings and all(w.startswith("bluecarbon: warning: ") for w in warnings)
+    assert any("Bermuda" in w for w in warnings), warnings  # the latitude limit
+
+
+def test_sites_validate_refuses_bad_calibration_in_one_line(tmp_path):
+    path, _ = _sites_file(tmp_path, "missing.geojson")
+    done = _validate(path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bluecarbon: error: ")
+    assert "missing.geojson" in lines[0]
