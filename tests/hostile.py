@@ -1,7 +1,8 @@
 """Helpers of the hardening tests (tests/test_harden_*.py, tests/test_fuzz_run.py): a tiny
-static STAC catalog of real COGs, ``bluecarbon`` run in this process against one shared
-temporary Prefect API, and hostile servers on 127.0.0.1 (one that drips its answer a byte at a
-time, one that accepts and never answers).
+static STAC catalog of real COGs, ``bluecarbon`` run in this process, as a plain run (no
+Prefect: what ``bluecarbon run`` does with no Prefect API configured) or against one shared
+temporary Prefect API (what it does with one, and what ``serve`` runs), and hostile servers on
+127.0.0.1 (one that drips its answer a byte at a time, one that accepts and never answers).
 
 In-process runs (``flows.cli.main``) cost a few seconds each, against ~10 s more for a
 subprocess (interpreter, imports, a Prefect API of its own); subprocesses are kept for what
@@ -101,9 +102,40 @@ def prefect_api_home() -> Path:
     return _API_HOME[-1]
 
 
+PLAIN = None
+"""``run_cli``'s ``api_url`` for a plain run: no Prefect API configured, so no Prefect."""
+RUN_MODES = ("plain", "prefect")
+"""Ids of the two ways a run goes (:func:`api_for`), for tests that must hold in both."""
+
+
+def api_for(mode: str, request) -> str | None:
+    """The ``api_url`` of ``run_cli`` for a mode of :data:`RUN_MODES` (the shared Prefect API
+    is started only when a test asks for it)."""
+    return PLAIN if mode == "plain" else request.getfixturevalue("prefect_api")
+
+
 @contextlib.contextmanager
-def using_api(url: str) -> Iterator[None]:
-    """Runs of ``flows.cli.main`` in this block go to the Prefect API at ``url``."""
+def no_api() -> Iterator[None]:
+    """Runs of ``flows.cli.main`` in this block are plain: no Prefect API is configured."""
+    from flows.runtime.prefect import configured_api_url
+
+    saved = os.environ.pop("PREFECT_API_URL", None)
+    try:
+        assert configured_api_url() is None, "a Prefect API is configured: no plain run"
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PREFECT_API_URL"] = saved
+
+
+@contextlib.contextmanager
+def using_api(url: str | None) -> Iterator[None]:
+    """Runs of ``flows.cli.main`` in this block go to the Prefect API at ``url`` (None:
+    :func:`no_api`)."""
+    if url is None:
+        with no_api():
+            yield
+        return
     from prefect.settings import (
         PREFECT_API_URL,
         PREFECT_LOGGING_TO_API_ENABLED,
@@ -125,10 +157,11 @@ def using_api(url: str) -> Iterator[None]:
             os.environ["PREFECT_API_URL"] = saved
 
 
-def run_cli(argv: list[str], api_url: str, capfd, timeout: float = 300.0
+def run_cli(argv: list[str], api_url: str | None, capfd, timeout: float = 300.0
             ) -> tuple[int, str, float]:
     """``bluecarbon <argv>`` in this process (in a thread, so that a hang fails the test at
-    ``timeout`` instead of holding it): (exit code, everything written to fd 1 and 2, seconds).
+    ``timeout`` instead of holding it), on the Prefect API at ``api_url`` or, with
+    :data:`PLAIN`, without Prefect: (exit code, everything written to fd 1 and 2, seconds).
     """
     from flows import cli
 

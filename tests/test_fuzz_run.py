@@ -7,7 +7,8 @@ assets, hrefs to FIFOs and devices, broken JSON, link loops, duplicate ids), to 
 (floating-point or signed pixels, values beyond uint16, no or the wrong CRS, a 1 x 1 raster,
 three bands, SCL classes beyond 11, truncated or garbage files) and to the results folder
 (links to a bystander folder, a file where a folder goes, a corrupt partition of another site),
-then runs ``bluecarbon run --source stac`` and asserts that
+then runs ``bluecarbon run --source stac`` (as a plain run or a Prefect flow, by the seed's
+parity) and asserts that
 
 * the run ends within :data:`DEADLINE_S`;
 * nothing is printed as a traceback (no ``-v``);
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from hostile import items, run_cli, run_record, stac_run, tree
+from hostile import RUN_MODES, api_for, items, run_cli, run_record, stac_run, tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -194,13 +195,15 @@ mutation = st.one_of(st.tuples(st.just("item"), st.sampled_from(ITEM_MUTATIONS))
 @settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
           suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 2**32 - 1), mutations=st.lists(mutation, min_size=1, max_size=4))
-def test_a_run_on_a_mutated_catalogue_ends_cleanly(seed, mutations, tiny_catalog, prefect_api,
-                                                   capfd):
+def test_a_run_on_a_mutated_catalogue_ends_cleanly(seed, mutations, tiny_catalog, capfd,
+                                                   request):
     from flows.cli import EXIT_CODES
 
     seed = int(os.environ.get("BLUECARBON_FUZZ_SEED", seed))
+    mode = RUN_MODES[seed % 2]  # both ways a run goes, by the seed: replayable
     with capfd.disabled():  # on the terminal whatever the capture: a failure can be replayed
-        print(f"\nfuzz example: seed={seed} mutations={mutations}", end="", flush=True)
+        print(f"\nfuzz example: seed={seed} mode={mode} mutations={mutations}", end="",
+              flush=True)
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="bluecarbon-fuzz-") as tmp:
         tmp = Path(tmp)
@@ -236,7 +239,7 @@ def test_a_run_on_a_mutated_catalogue_ends_cleanly(seed, mutations, tiny_catalog
                 except FileExistsError:
                     pass  # two mutations of one place
         before = tree(tmp, skip=out)
-        code, said, seconds = run_cli(stac_run(world, out), prefect_api, capfd,
+        code, said, seconds = run_cli(stac_run(world, out), api_for(mode, request), capfd,
                                       timeout=DEADLINE_S)
         record = run_record(out) if out.is_dir() and list(out.glob("runs/*.json")) else {}
         failed = {k: v.get("reason") for k, v in record.get("sites", {}).items()

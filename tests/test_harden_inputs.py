@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from hostile import (
+    PLAIN,
     Drip,
     copy_world,
     free_port,
@@ -40,8 +41,7 @@ def _nothing_written(out: Path) -> None:
 # --------------------------------------------------------------------------- class 1
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "fifo-in-folder", "huge"])
 def test_a_catalog_that_would_hang_or_never_end_is_refused_unread(kind, tiny_catalog,
-                                                                   prefect_api, tmp_path,
-                                                                   capfd):
+                                                                   tmp_path, capfd):
     world = tiny_catalog
     if kind == "fifo":
         catalog = tmp_path / "catalog.json"
@@ -57,7 +57,7 @@ def test_a_catalog_that_would_hang_or_never_end_is_refused_unread(kind, tiny_cat
         with open(catalog, "wb") as fh:  # sparse: 100 MB never read
             fh.truncate(100 * 2**20)
     out = tmp_path / "out"
-    code, said, seconds = run_cli(stac_run(world, out, catalog=str(catalog)), prefect_api,
+    code, said, seconds = run_cli(stac_run(world, out, catalog=str(catalog)), PLAIN,
                                   capfd, timeout=60)
     assert code == 2, said
     line = one_line_error(said)
@@ -66,8 +66,7 @@ def test_a_catalog_that_would_hang_or_never_end_is_refused_unread(kind, tiny_cat
     _nothing_written(out)
 
 
-def test_an_asset_that_is_a_fifo_fails_its_scene_not_the_run(tiny_catalog, prefect_api,
-                                                             tmp_path, capfd):
+def test_an_asset_that_is_a_fifo_fails_its_scene_not_the_run(tiny_catalog, tmp_path, capfd):
     world = copy_world(tiny_catalog, tmp_path)
     item = items(world)[0]  # the first tile of its day's mosaic: always read
     fifo = tmp_path / "B04.fifo"
@@ -77,7 +76,7 @@ def test_an_asset_that_is_a_fifo_fails_its_scene_not_the_run(tiny_catalog, prefe
     doc["assets"][key]["href"] = str(fifo)
     item.write_text(json.dumps(doc))
     out = tmp_path / "out"
-    code, said, seconds = run_cli(stac_run(world, out), prefect_api, capfd, timeout=240)
+    code, said, seconds = run_cli(stac_run(world, out), PLAIN, capfd, timeout=240)
     assert code == 3, said[-3000:]
     assert "Traceback" not in said
     record = run_record(out)
@@ -137,7 +136,7 @@ def test_a_raster_server_that_drips_or_says_nothing_fails_the_read_in_bounded_ti
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 @pytest.mark.parametrize("command", ["report", "run-config"])
 def test_report_sites_and_config_files_are_checked_like_run_sites(kind, command, tiny_catalog,
-                                                                  prefect_api, tmp_path, capfd):
+                                                                  tmp_path, capfd):
     path = Path("/dev/zero") if kind == "dev-zero" else tmp_path / "in.fifo"
     if kind == "fifo":
         os.mkfifo(path)
@@ -147,7 +146,7 @@ def test_report_sites_and_config_files_are_checked_like_run_sites(kind, command,
             if command == "report" else
             ["run", "--config", str(path), "--sites", str(tiny_catalog / "sites.geojson"),
              "--out", str(out)])
-    code, said, seconds = run_cli(argv, prefect_api, capfd, timeout=60)
+    code, said, seconds = run_cli(argv, PLAIN, capfd, timeout=60)
     assert code == 2 and "not a regular file" in one_line_error(said), said
     assert seconds < 20
     assert sorted(p.name for p in out.rglob("*")) == ["change"]
@@ -172,36 +171,34 @@ BAD_TOML = {"run not a table": ('run = "x"', "must be a table"),
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TOML))
-def test_config_mistakes_are_one_line_not_a_traceback(case, tiny_catalog, prefect_api,
-                                                      tmp_path, capfd):
+def test_config_mistakes_are_one_line_not_a_traceback(case, tiny_catalog, tmp_path, capfd):
     text, message = BAD_TOML[case]
     config = tmp_path / "run.toml"
     config.write_text(text + "\n")
     out = tmp_path / "out"
     code, said, _ = run_cli(["run", "--config", str(config), "--sites",
                              str(tiny_catalog / "sites.geojson"), "--out", str(out)],
-                            prefect_api, capfd, timeout=60)
+                            PLAIN, capfd, timeout=60)
     assert code == 2 and message in one_line_error(said), said
     _nothing_written(out)
 
 
 @pytest.mark.parametrize("month", ["0000-01", "0000-12"])
-def test_report_of_year_zero_is_one_line(month, prefect_api, tmp_path, capfd):
+def test_report_of_year_zero_is_one_line(month, tmp_path, capfd):
     out = tmp_path / "out"
     (out / "change").mkdir(parents=True)
-    code, said, _ = run_cli(["report", "--month", month, "--out", str(out)], prefect_api, capfd,
+    code, said, _ = run_cli(["report", "--month", month, "--out", str(out)], PLAIN, capfd,
                             timeout=60)
     assert code == 2 and "--month must be YYYY-MM" in one_line_error(said), said
 
 
 @pytest.mark.parametrize("name", ["runs", "change", "maps", "reports"])
 def test_a_file_where_a_results_folder_goes_is_refused_before_any_work(name, tiny_catalog,
-                                                                       prefect_api, tmp_path,
-                                                                       capfd):
+                                                                       tmp_path, capfd):
     out = tmp_path / "out"
     out.mkdir()
     (out / name).write_text("in the way")
-    code, said, seconds = run_cli(stac_run(tiny_catalog, out), prefect_api, capfd, timeout=60)
+    code, said, seconds = run_cli(stac_run(tiny_catalog, out), PLAIN, capfd, timeout=60)
     assert code == 2 and "is not a folder" in one_line_error(said), said
     assert sorted(p.name for p in out.iterdir()) == [name] and seconds < 20
 
@@ -239,11 +236,10 @@ def test_a_run_record_that_cannot_be_written_is_one_line_and_leaves_no_temp_file
 
 
 # --------------------------------------------------------------------------- class 9
-def test_an_unreachable_dask_scheduler_is_refused_before_any_work(tiny_catalog, prefect_api,
-                                                                  tmp_path, capfd):
+def test_an_unreachable_dask_scheduler_is_refused_before_any_work(tiny_catalog, tmp_path, capfd):
     out = tmp_path / "out"
     argv = stac_run(tiny_catalog, out, "--dask-address", f"tcp://127.0.0.1:{free_port()}")
-    code, said, seconds = run_cli(argv, prefect_api, capfd, timeout=60)
+    code, said, seconds = run_cli(argv, PLAIN, capfd, timeout=60)
     assert code == 2, said
     assert "cannot reach the dask scheduler" in one_line_error(said)
     assert seconds < 10, seconds
@@ -255,20 +251,19 @@ def test_an_unreachable_dask_scheduler_is_refused_before_any_work(tiny_catalog, 
                                          ("BLUECARBON_HTTP_TIMEOUT", "soon"),
                                          ("GDAL_HTTP_MAX_RETRY", "many")])
 def test_bad_settings_in_the_environment_are_refused_before_any_work(name, value, tiny_catalog,
-                                                                     prefect_api, tmp_path,
-                                                                     capfd, monkeypatch):
+                                                                     tmp_path, capfd,
+                                                                     monkeypatch):
     monkeypatch.setenv(name, value)
     out = tmp_path / "out"
-    code, said, seconds = run_cli(stac_run(tiny_catalog, out), prefect_api, capfd, timeout=60)
+    code, said, seconds = run_cli(stac_run(tiny_catalog, out), PLAIN, capfd, timeout=60)
     assert code == 2 and name in one_line_error(said), said
     _nothing_written(out)
 
 
-def test_a_start_in_the_future_is_refused_not_reported_as_all_stored(tiny_catalog, prefect_api,
-                                                                     tmp_path, capfd):
+def test_a_start_in_the_future_is_refused_not_reported_as_all_stored(tiny_catalog, tmp_path, capfd):
     out = tmp_path / "out"
     code, said, _ = run_cli(["run", "--sites", str(tiny_catalog / "sites.geojson"), "--out",
-                             str(out), "--start", "2999-01-01"], prefect_api, capfd, timeout=60)
+                             str(out), "--start", "2999-01-01"], PLAIN, capfd, timeout=60)
     assert code == 2 and "is in the future" in one_line_error(said), said
     _nothing_written(out)
 
@@ -306,12 +301,12 @@ def test_a_ring_across_the_antimeridian_is_refused_clearly():
         parse_sites(_antimeridian_doc({"type": "Polygon", "coordinates": [ring]}))
 
 
-def test_a_run_over_a_site_across_the_antimeridian_completes(prefect_api, tmp_path, capfd):
+def test_a_run_over_a_site_across_the_antimeridian_completes(tmp_path, capfd):
     sites = tmp_path / "fiji.geojson"
     sites.write_text(json.dumps(_antimeridian_doc(_SPLIT)))
     out = tmp_path / "out"
     code, said, _ = run_cli(["run", "--sites", str(sites), "--out", str(out), "--end",
-                             "2025-03-31"], prefect_api, capfd, timeout=300)
+                             "2025-03-31"], PLAIN, capfd, timeout=300)
     assert code == 0, said[-3000:]
     from flows.results import store
 

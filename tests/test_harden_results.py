@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hostile import copy_world, one_line_error, run_cli, run_record, stac_run, tree
+from hostile import PLAIN, copy_world, one_line_error, run_cli, run_record, stac_run, tree
 
 from flows.results import StoreError, store
 
@@ -135,13 +135,13 @@ def test_a_link_in_the_results_folder_is_refused_never_followed(case, tmp_path, 
     assert tree(bystander) == before, f"{case}: something outside --out changed"
 
 
-def test_a_run_refuses_a_planted_run_lock_before_any_work(tiny_catalog, prefect_api, tmp_path,
-                                                          bystander, capfd):
+def test_a_run_refuses_a_planted_run_lock_before_any_work(tiny_catalog, tmp_path, bystander,
+                                                          capfd):
     out = tmp_path / "out"
     out.mkdir()
     (out / ".run.lock").symlink_to(bystander / "precious.txt")
     before = tree(bystander)
-    code, said, _ = run_cli(stac_run(tiny_catalog, out), prefect_api, capfd, timeout=120)
+    code, said, _ = run_cli(stac_run(tiny_catalog, out), PLAIN, capfd, timeout=120)
     assert code == 2 and "symbolic link" in one_line_error(said), said
     assert tree(bystander) == before
     assert sorted(p.name for p in out.iterdir()) == [".run.lock"]
@@ -149,59 +149,70 @@ def test_a_run_refuses_a_planted_run_lock_before_any_work(tiny_catalog, prefect_
 
 # --------------------------------------------------------------------------- class 8
 def test_a_corrupt_partition_of_another_site_spoils_neither_summary_nor_reports(
-        tiny_catalog, prefect_api, tmp_path, capfd):
+        tiny_catalog, tmp_path, capfd):
     out = tmp_path / "out"
     broken = out / "change" / "site_id=another-site" / "part-0.parquet"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"PAR1 this is not parquet")
-    code, said, _ = run_cli(stac_run(tiny_catalog, out), prefect_api, capfd, timeout=300)
+    code, said, _ = run_cli(stac_run(tiny_catalog, out), PLAIN, capfd, timeout=300)
     assert code == 0 and "Traceback" not in said, said[-3000:]
     assert "tiny-0000" in said and "finished in" in said
     code, said, _ = run_cli(["report", "--month", "2025-02", "--out", str(out), "--sites",
-                             str(tiny_catalog / "sites.geojson")], prefect_api, capfd,
-                            timeout=300)
+                             str(tiny_catalog / "sites.geojson")], PLAIN, capfd, timeout=300)
     assert code == 0 and "Traceback" not in said, said[-3000:]
     assert list((out / "reports" / "2025-02").glob("*/*.html"))
 
 
+@pytest.mark.parametrize("table", ["observations", "carbon"])
 def test_an_unreadable_partition_of_the_site_is_set_aside_and_recomputed_once(
-        tiny_catalog, prefect_api, tmp_path, capfd):
+        table, tiny_catalog, tmp_path, capfd):
+    """A lost observation (or change, alerts) file: the site is recomputed in full, once; a
+    lost carbon ledger (or extent account): rebuilt by the run's carbon step, no recompute."""
     world = copy_world(tiny_catalog, tmp_path)
     out = tmp_path / "out"
-    code, said, _ = run_cli(stac_run(world, out), prefect_api, capfd)
+    code, said, _ = run_cli(stac_run(world, out), PLAIN, capfd)
     assert code == 0, said[-3000:]
-    rows = store.read_table(out, "observations", SITE)
-    part = store.partition_path(out, "observations", SITE)
+    rows = store.read_table(out, table, SITE)
+    assert len(rows)
+    part = store.partition_path(out, table, SITE)
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])  # truncated by a crash
-    code, said, _ = run_cli(stac_run(world, out), prefect_api, capfd)
+    code, said, _ = run_cli(stac_run(world, out), PLAIN, capfd)
     assert code == 0 and "Traceback" not in said, said[-3000:]
     entry = run_record(out)["sites"][SITE]
-    assert entry["status"] == "processed" and "observations" in entry["recovered"][0], entry
+    assert entry["status"] == ("processed" if table == "observations" else "skipped"), entry
+    assert table in entry["recovered"][0], entry
     assert len(list(part.parent.glob(".part-0.parquet.unreadable-*"))) == 1
-    again = store.read_table(out, "observations", SITE)
-    assert sorted(again["scene_id"]) == sorted(rows["scene_id"])
-    code, said, _ = run_cli(stac_run(world, out), prefect_api, capfd)
-    assert code == 0 and run_record(out)["sites"][SITE]["status"] == "skipped"
+    again = store.read_table(out, table, SITE)
+    key = "scene_id" if table == "observations" else "period"
+    assert sorted(again[key]) == sorted(rows[key])
+    code, said, _ = run_cli(stac_run(world, out), PLAIN, capfd)
+    entry = run_record(out)["sites"][SITE]
+    assert code == 0 and entry["status"] == "skipped" and "recovered" not in entry, entry
 
 
-@pytest.mark.parametrize("which", ["a scene no longer found", "a scene found"])
+@pytest.mark.parametrize("which", ["a scene no longer found", "a scene found",
+                                   "a rule of a month no run rewrites"])
 def test_an_older_processing_version_is_recomputed_once_not_every_night(which, tiny_catalog,
-                                                                        prefect_api, tmp_path,
-                                                                        capfd):
+                                                                        tmp_path, capfd):
     world = copy_world(tiny_catalog, tmp_path)
     out = tmp_path / "out"
-    code, said, _ = run_cli(stac_run(world, out), prefect_api, capfd)
+    code, said, _ = run_cli(stac_run(world, out), PLAIN, capfd)
     assert code == 0, said[-3000:]
     if which == "a scene no longer found":  # a row the catalogue cannot give again
         store.write_rows(out, "observations", _obs_row(scene="S2A_GONE_20250118",
                                                        version="0.0.1-old"))
+    elif which == "a rule of a month no run rewrites":  # a month before --start, older rule
+        change = store.read_table(out, "change", SITE)
+        old = change.iloc[:1].copy()
+        old["period"], old["rule_id"] = pd.Timestamp("2024-12-01"), "mangrove-older-rule-v0"
+        store.write_rows(out, "change", old)
     else:
         rows = store.read_table(out, "observations", SITE)
         rows.loc[rows.index[:1], "processing_version"] = "0.0.1-old"
         store.write_rows(out, "observations", rows)
     runs = []
     for _ in range(2):
-        code, said, _ = run_cli(stac_run(world, out), prefect_api, capfd)
+        code, said, _ = run_cli(stac_run(world, out), PLAIN, capfd)
         assert code == 0, said[-3000:]
         runs.append(run_record(out)["sites"][SITE])
     if which == "a scene found":

@@ -3,7 +3,10 @@ does, whether it reaches the command alone or its whole process group (what a te
 sends). Before: hundreds of lines and tens of tracebacks while the site threads finished every
 remaining site (SIGINT to the process), and no exit within 90 s (to the group).
 
-Real processes, really interrupted, while sites are being computed.
+Real processes, really interrupted, while sites are being computed: a plain run (no Prefect,
+what ``bluecarbon run`` does by default) given SIGINT, and a run as a Prefect flow on the
+temporary API the command starts (``--prefect``) whose whole group is given SIGINT: the API
+server, in a session of its own, must be stopped by the command, never left behind.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("to_group", [False, True], ids=["process", "process-group"])
-def test_ctrl_c_stops_a_run_within_seconds_in_one_line(to_group, tmp_path, tmp_path_factory):
+@pytest.mark.parametrize(("to_group", "prefect"), [(False, False), (True, True)],
+                         ids=["process-plain", "process-group-prefect"])
+def test_ctrl_c_stops_a_run_within_seconds_in_one_line(to_group, prefect, tmp_path,
+                                                       tmp_path_factory):
     sites = tmp_path / "sites.geojson"
     sites.write_text(json.dumps(coastal_sites(8, seed=1, baseline=("2025-01-01", "2025-01-15"))))
     out = tmp_path / "out"
     env = cli_env(prefect_template(tmp_path_factory), tmp_path / "home")
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--sites", str(sites),
-                             "--out", str(out), "--end", "2025-06-30"], cwd=REPO, env=env,
+                             "--out", str(out), "--end", "2025-06-30",
+                             *(["--prefect"] if prefect else [])], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     err = Lines(proc.stderr)
