@@ -281,6 +281,18 @@ def test_serve_deployments_carry_the_run_settings(tmp_path, monkeypatch):
     # a URL catalog is left as it is
     url = deployment_parameters(config.replace(catalog="https://stac.example/v1"))["catalog"]
     assert url == "https://stac.example/v1"
+    # but for a password or token (Prefect stores deployment parameters): the flow runs serve
+    # starts, subprocesses, read the real URL from the environment
+    from flows import config as config_module
+
+    monkeypatch.setenv(config_module.SECRET_URLS_ENV, "{}")
+    secret = "https://user:pw-never-stored@stac.example/v1?token=tok-never-stored"
+    hidden = deployment_parameters(config.replace(catalog=secret))["catalog"]
+    assert "never-stored" not in hidden and hidden.startswith("https://***@stac.example/v1")
+    monkeypatch.setattr(config_module, "_SECRET_URLS", {})  # as in a fresh subprocess
+    assert config_module.reveal_secret_url(hidden) == secret
+    assert config_module.reveal_secret_url("https://other.example/v1") == \
+        "https://other.example/v1"
 
 
 def test_serve_refuses_a_busy_port_without_starting_anything(tmp_path):
