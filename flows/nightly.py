@@ -343,6 +343,9 @@ def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
     pool = ThreadPoolExecutor(max_workers=SITE_WORKERS, thread_name_prefix="bluecarbon-site")
     try:
         futures = [pool.submit(contextvars.copy_context().run, process, site) for site in sites]
+        # no more work: each thread ends once the queue is empty, not with the last site (a
+        # thread's dask pool goes with it, so the run holds no idle threads at its end)
+        pool.shutdown(wait=False)
         for future in futures:
             future.result()
     except BaseException:  # a stop (SIGTERM, Ctrl-C): no site is started after it

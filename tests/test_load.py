@@ -71,8 +71,12 @@ def test_many_sites_in_one_run_flat_handles_and_memory(tmp_path, tmp_path_factor
     # growth only: handles closed as the run goes are no leak (CI once saw 14 -> 13 over the
     # second half, a slope of -0.12 a site with 15 sites)
     assert summary["fds_per_site_2nd_half"] < 0.1, fds
+    # threads: flat once warm. Each site thread's dask pool starts its workers as tasks come
+    # (up to one a core), so the first sites ramp up (e.g. 26 -> 34 over sites 1-10, then 34
+    # to the end); a thread leaked per site would add ten between the middle and last thirds
     threads = [s["threads"] for s in done]
-    assert statistics.median(threads[-third:]) - statistics.median(threads[:third]) <= 2, threads
+    middle = threads[third:-third] or threads
+    assert statistics.median(threads[-third:]) - statistics.median(middle) <= 2, threads
     # memory: bounded, and not growing with the number of sites (the first sites warm caches
     # up: growth slows to ~0.5 MB a site by site 30 and ~0.1 by site 200, see README)
     rss = [round(s["rss_mb"]) for s in done]
