@@ -572,9 +572,11 @@ def _kill_plan() -> list[dict]:
         {"phase": "write", "mode": "incremental", "kill": {"at": "call", "what": "write_rows",
                                                            "n": 1}},
     ]
-    for i in range(3):  # mid-way through writing a Parquet file
+    for i in range(3):  # mid-way through writing a Parquet file: the first of a run's
+        # writes, so that later writes follow it (a timer started in a run's last write may
+        # outlive the process: the job ended, nothing killed)
         plan.append({"phase": "write", "mode": ("fresh", "incremental")[i % 2],
-                     "kill": {"at": "timer", "what": "write_table", "n": rng.randint(1, 3),
+                     "kill": {"at": "timer", "what": "write_table", "n": 1,
                               "delay_ms": round(rng.uniform(0.0, 4.0), 2)}})
     for i in range(3):  # some time after a site's compute began
         plan.append({"phase": "compute", "mode": ("fresh", "incremental")[i % 2],
