@@ -28,7 +28,8 @@ from aoi import bundled_sites_path, load_sites
 from flows.site import load_range, site_tables
 from flows.sources.demo import DemoSource
 
-pytestmark = pytest.mark.slow
+# a cluster that lost its workers must fail its tests, not wait for workers that never come
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[1]
 SITES = ("kenya-mida-creek", "andalusia-cabo-de-gata-genoveses")  # mangrove, seagrass
@@ -100,7 +101,9 @@ def _tables(site_id: str, address: str | None, walk: str = "auto"):
                            walk=walk), set()
     from distributed import Client, get_task_stream
 
-    with Client(address, set_as_default=True) as client, get_task_stream(client) as stream:
+    with Client(address, set_as_default=True, timeout=30) as client, \
+            get_task_stream(client) as stream:
+        client.wait_for_workers(2, timeout=60)  # both alive: a dead one fails here, at once
         tables = site_tables(site, source, scenes, start=None, end=END, run_id="t", walk=walk)
     return tables, {t["worker"] for t in stream.data}
 
