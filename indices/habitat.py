@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
@@ -209,9 +210,6 @@ def mangrove_values(rule: MangroveRule, params: xr.DataArray | None) -> tuple:
     """``(mvi_min, ndvi_half)`` as float32 scalars: the site's (:mod:`indices.mangrove`), or
     the published threshold and the canopy NDVI of the default endmembers."""
     if params is None:
-        from indices.canopy import DEFAULT_ENDMEMBERS
-        from indices.mangrove import cover_ndvi
-
         return (np.float32(rule.mvi_min),
                 np.float32(cover_ndvi(rule.canopy_cover, *DEFAULT_ENDMEMBERS)))
     return tuple(params.sel(parameter=k).astype(np.float32) for k in ("mvi_min", "ndvi_half"))

@@ -48,12 +48,13 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS
+from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import CONNECTED, INTERTIDAL, SHORE
+from indices.habitat import mangrove_spectral_score
 from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
-__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "cover_ndvi", "mangrove_parameters",
+__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "mangrove_parameters",
            "scene_threshold"]
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
@@ -70,22 +71,12 @@ _SMOOTH = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
 """Smoothing of the histograms before their densities are compared (+-2 bins, +-3 %)."""
 
 
-def cover_ndvi(cover: float, bare: tuple[float, float], canopy: tuple[float, float]) -> float:
-    """NDVI of a pixel ``cover`` canopy and the rest bare, mixing linearly in red and NIR
-    (the inverse of :func:`indices.canopy.unmix_cover`)."""
-    (rb, nb), (rc, nc) = bare, canopy
-    red, nir = cover * rc + (1 - cover) * rb, cover * nc + (1 - cover) * nb
-    return float((nir - red) / (nir + red))
-
-
 def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
                         shore: xr.DataArray) -> xr.DataArray:
     """The site's parameters (module doc) from its baseline composite ``comp`` (B03 B04 B08
     B11), the context the published rule gives it (``context``) and its shore band
     (``shore``, :func:`indices.context.shore_band`): a ``(parameter,)`` float64 DataArray
     over :data:`MANGROVE_PARAMETERS`, lazy when the inputs are."""
-    from indices.habitat import mangrove_spectral_score
-
     ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
     ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
     veg = (ndvi >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
@@ -150,15 +141,21 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
     ``rule.scene_threshold`` False, or fewer than ``rule.min_sample_px`` pixels in a
     sample); -1 no mangrove population of its own at the coast (the shore canopy's median not
     above the unconnected vegetation's 90th percentile, or a boundary below the published
-    threshold with less than three quarters of the shore canopy above it): the threshold rises to the unconnected vegetation's
-    99th percentile where that is above the published one, so that at most 1 % of the
-    terrestrial vegetation passes (a constant false-alarm rate: the 1 % of vegetated area
-    the issue allows on coasts without mangrove)."""
+    threshold with less than three quarters of the shore canopy above it): the threshold rises to the
+    unconnected vegetation's 99th percentile where that is above the published one and the
+    unconnected vegetation's median is below it (terrestrial by the published rule itself),
+    so that at most 1 % of the terrestrial vegetation passes (a constant false-alarm rate:
+    the 1 % of vegetated area the issue allows on coasts without mangrove); else the
+    published threshold."""
     published = float(rule.mvi_min)
     if (not getattr(rule, "scene_threshold", False)
             or min(shore.sum(), inland.sum()) < rule.min_sample_px):
         return published, np.nan, 0.0
-    raised = max(published, _quantile(inland, 0.99))
+    # raised only over unconnected vegetation that the published rule itself takes for
+    # terrestrial (its median below the published threshold): where it is mostly above, it
+    # is mangrove beyond the context's reach, not a terrestrial population to guard against
+    raised = (max(published, _quantile(inland, 0.99))
+              if _quantile(inland, 0.5) < published else published)
     median, inland_q90 = _quantile(shore, 0.5), _quantile(inland, 0.9)
     if not median > inland_q90:
         return raised, np.nan, -1.0

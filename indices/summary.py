@@ -256,6 +256,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
+        # the months judge only the water the baseline assessed: the extent and its change
+        # are then over the same water all along (the rest stays in the interval), and a
+        # month's noise (a single scene's atmosphere over deep water) is not taken for a
+        # meadow the baseline could not see
+        map_scores = scores = scores.where(base_score.notnull())
         month_of = xr.DataArray(turbid["time"].values.astype("datetime64[M]")
                                 .astype("datetime64[ns]"), dims="time", name="period")
         share = turbid.groupby(month_of).mean(skipna=True)

@@ -129,19 +129,24 @@ def test_mangrove_extent_within_10_percent(fast):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass extent over the assessable water within 15 % in 15 % of 20 seeds at 300 px, "
+    "seagrass extent over the assessable water within 15 % in 15 % of seeds 10-29 at 300 px, "
     "mostly 15-90 % low: a pixel is judged only where its own DII is known to a third of "
     "the threshold's distance, stricter for a dark meadow than the generator's per-depth "
-    "sand/seagrass contrast; the deep water is extrapolated where the site shows no "
-    "optically deep plateau"))
+    "sand/seagrass contrast (a test in reflectance against the threshold's line at the "
+    "pixel's green judged such meadows, 30 % of seeds, but left bottoms near the threshold "
+    "unjudged: -12 % on test_science's Gokova); +25 to +113 % where the deep water is "
+    "extrapolated too bright in blue (no optically deep plateau) and deep sand reads dark"))
 def test_seagrass_extent_of_the_assessable_water_within_15_percent(fast):
     bad = [f["seed"] for f in fast["seagrass"] if not _extent_ok(f, 0.15)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass gain and loss within 20 % or 3 ha in 20 % of 20 seeds: losses overstated "
-    "where deep meadow is judged in a month and not in the baseline"))
+    "seagrass gain and loss within 20 % or 3 ha in 25 % of seeds 10-29 at 300 px (20 % "
+    "before the months judged only the water the baseline judged): losses overstated (x2-25) "
+    "where the baseline composite calls deep sand seagrass (the deep water extrapolated too "
+    "bright in blue where the site holds no optically deep water) and months of one or two "
+    "views call it sand"))
 def test_seagrass_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["seagrass"] if not _change_ok(f)]
     assert not bad, bad
