@@ -142,7 +142,9 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
-    fitted = dataclasses.replace(rule, **params, source=provenance)
+    # a calibrated mangrove rule keeps its fitted threshold (no estimate from the scene)
+    extra = {"scene_threshold": False} if isinstance(rule, MangroveRule) else {}
+    fitted = dataclasses.replace(rule, **params, **extra, source=provenance)
     return Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
                        default_parameters=start,
                        balanced_accuracy=balanced_accuracy(_predict(cols, params), labels),

@@ -27,7 +27,8 @@ import xarray as xr
 from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states
 
 __all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "CANOPY_SUMS", "MIN_GAIN", "CanopyWalk",
-           "canopy_metrics", "canopy_row", "canopy_step", "endmembers", "unmix_cover"]
+           "canopy_metrics", "canopy_row", "canopy_step", "cover_ndvi", "endmembers",
+           "unmix_cover"]
 
 CANOPY_CLASSES = {"canopy_20_50_ha": (0.2, 0.5), "canopy_50_80_ha": (0.5, 0.8),
                   "canopy_80_100_ha": (0.8, np.inf)}
@@ -69,6 +70,14 @@ def _endmembers(red_base, nir_base, ndvi_base, ndwi_base, base_score, site):
     bands = (red_base, nir_base)
     return endmembers(lambda i, b: np.median(bands[b][masks[i]]),
                       (int(masks[0].sum()), int(masks[1].sum())))
+
+
+def cover_ndvi(cover: float, bare: tuple[float, float], canopy: tuple[float, float]) -> float:
+    """NDVI of a pixel ``cover`` canopy and the rest bare, mixing linearly in red and NIR
+    (the inverse of :func:`indices.canopy.unmix_cover`)."""
+    (rb, nb), (rc, nc) = bare, canopy
+    red, nir = cover * rc + (1 - cover) * rb, cover * nc + (1 - cover) * nb
+    return float((nir - red) / (nir + red))
 
 
 def unmix_cover(ndvi: np.ndarray, bare: tuple[float, float],

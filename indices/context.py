@@ -53,8 +53,9 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["CONNECTED", "INTERTIDAL", "context_depth", "context_kernel", "intertidal_context", "intertidal_zone",
-           "pixel_size"]
+__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "coast_water", "context_depth",
+           "context_kernel", "intertidal_context", "intertidal_zone", "pixel_size", "shore_band",
+           "shore_kernel"]
 
 
 def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
@@ -136,6 +137,23 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` on the tidal flat."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
+    flat = zone & coast
+    # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
+    shore = ndimage.binary_dilation(coast, structure=np.ones((3, 3), bool)) & ~coast
+    if gap_px > 0:
+        shore = ndimage.maximum_filter(shore.view(np.uint8), size=2 * gap_px + 1,
+                                       mode="constant", cval=0).astype(bool)
+    path = np.ascontiguousarray(np.asarray(candidates, bool))
+    out = _reach(np.ascontiguousarray(shore), path, reach_px)
+    out[flat] = INTERTIDAL
+    return out
+
+
+def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
+                sea_px: int = 10) -> np.ndarray:
+    """Step 3 of the module doc on numpy counts: the coast's water (bool ``(y, x)``)."""
+    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     # the sea: water never seen dry, at least 2 * sea_px + 1 pixels across (sea, estuary,
     # wide channel; not a pond or a ditch among paddies)
     size = 2 * sea_px + 1
@@ -147,18 +165,52 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
     # seen dry (3)
     ever = ndimage.binary_opening(n_wet >= 1, structure=np.ones((3, 3), bool), border_value=0)
-    coast = _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea),
-                   reach_px) != 0
-    flat = zone & coast
-    # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
-    shore = ndimage.binary_dilation(coast, structure=np.ones((3, 3), bool)) & ~coast
-    if gap_px > 0:
-        shore = ndimage.maximum_filter(shore.view(np.uint8), size=2 * gap_px + 1,
-                                       mode="constant", cval=0).astype(bool)
-    path = np.ascontiguousarray(np.asarray(candidates, bool))
-    out = _reach(np.ascontiguousarray(shore), path, reach_px)
-    out[flat] = INTERTIDAL
+    return _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
+
+
+COAST, SHORE = 1, 2
+"""Levels of :func:`shore_band`: the coast's water, and the land along it."""
+
+
+def shore_kernel(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
+                 band_px: int, sea_px: int = 10) -> np.ndarray:
+    """:func:`shore_band` of one block of numpy counts: uint8 ``(y, x)``, :data:`COAST` on
+    the coast's water, :data:`SHORE` within ``band_px`` pixels of it (8-connected steps:
+    a square band), 0 elsewhere."""
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
+    near = ndimage.maximum_filter(coast.view(np.uint8), size=2 * band_px + 1, mode="constant",
+                                  cval=0).astype(bool)
+    out = np.where(near, np.uint8(SHORE), np.uint8(0))
+    out[coast] = COAST
     return out
+
+
+def shore_band(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int, reach_m: float,
+               band_m: float) -> xr.DataArray:
+    """The coast's water and the land within ``band_m`` of it (:func:`shore_kernel`): uint8
+    ``(y, x)`` levels, lazy when the inputs are, the same whatever the chunking. The land
+    along the coast's water is where a mangrove site's own mangrove shows itself
+    (:func:`indices.mangrove.mangrove_parameters`)."""
+    res = pixel_size(n_clear)
+    kw = {"min_views": int(min_views), "reach_px": _pixels(reach_m, res),
+          "band_px": max(1, _pixels(band_m, res)), "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
+    depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1
+    arrays = [a.transpose("y", "x").data for a in (n_wet, n_clear)]
+    if not any(isinstance(a, da.Array) for a in arrays):
+        out = shore_kernel(*(np.asarray(a) for a in arrays), **kw)
+    else:
+        arrays = [da.asarray(a) for a in arrays]
+        chunks = _min_chunks(arrays[0].chunks, depth)
+        arrays = [a.rechunk(chunks) for a in arrays]
+        depths = {i: depth if len(c) > 1 else 0 for i, c in enumerate(chunks)}
+        out = da.map_overlap(_shore_block, *arrays, depth=depths, boundary=0, trim=True,
+                             dtype=np.uint8, meta=np.empty((0, 0), np.uint8), **kw)
+    return xr.DataArray(out, dims=("y", "x"), coords=n_clear.transpose("y", "x").coords,
+                        name="shore_band")
+
+
+def _shore_block(n_wet, n_clear, **kw):  # noqa: D103 (map_overlap's function)
+    return shore_kernel(n_wet, n_clear, **kw)
 
 
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,

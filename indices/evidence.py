@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import composite
+from indices.context import shore_band
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -30,6 +31,7 @@ from indices.habitat import (
     seagrass_offset,
     turbid_scenes,
 )
+from indices.mangrove import MANGROVE_PARAMETERS, mangrove_parameters
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
@@ -47,6 +49,9 @@ class SiteEvidence:
     """Mangrove: intertidal context levels ``(y, x)`` uint8."""
     water: xr.DataArray | None = None
     """Seagrass: the water parameters ``(parameter,)`` (:data:`indices.water.PARAMETERS`)."""
+    params: xr.DataArray | None = None
+    """Mangrove: the site's threshold and canopy NDVI ``(parameter,)``
+    (:data:`indices.mangrove.MANGROVE_PARAMETERS`)."""
 
     @property
     def rule_id(self) -> str:
@@ -56,19 +61,23 @@ class SiteEvidence:
     @property
     def scorer(self) -> dict:
         """The keyword :func:`indices.habitat.habitat_score` takes the evidence as."""
-        return {"context": self.context} if self.habitat == "mangrove" else {"water": self.water}
+        if self.habitat == "mangrove":
+            return {"context": self.context, "params": self.params}
+        return {"water": self.water}
 
     @property
     def arrays(self) -> tuple:
         """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
         through :meth:`with_arrays`."""
-        return (self.context,) if self.habitat == "mangrove" else (self.water,)
+        return (self.context, self.params) if self.habitat == "mangrove" else (self.water,)
 
     def with_arrays(self, arrays) -> SiteEvidence:
         """The evidence with its parts replaced by ``arrays`` (computed ones)."""
-        (value,) = arrays
-        part = "context" if self.habitat == "mangrove" else "water"
-        return SiteEvidence(self.habitat, self.rule, **{part: value})
+        if self.habitat == "mangrove":
+            context, params = arrays
+            return SiteEvidence(self.habitat, self.rule, context=context, params=params)
+        (water,) = arrays
+        return SiteEvidence(self.habitat, self.rule, water=water)
 
     def summary(self) -> dict:
         """JSON-able description for the run record: the rule's id and thresholds, and the
@@ -77,12 +86,17 @@ class SiteEvidence:
         out: dict = {"rule_id": self.rule_id, "source": getattr(self.rule, "source", "")}
         if isinstance(self.rule, MangroveRule):
             out["thresholds"] = {k: getattr(self.rule, k) for k in
-                                 ("ndvi_min", "mvi_min", "mvi_max", "min_views",
+                                 ("ndvi_min", "mvi_min", "mvi_max", "mvi_floor",
+                                  "canopy_cover", "scene_threshold", "min_views",
                                   "shore_gap_m", "reach_m")}
             if self.context is not None:
                 levels = np.asarray(self.context)
                 out["context_shares"] = {name: round(float((levels == v).mean()), 6)
                                          for name, v in (("connected", 1), ("intertidal", 2))}
+            if self.params is not None:
+                values = np.asarray(self.params, np.float64)
+                out["site"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
+                               for k, v in zip(MANGROVE_PARAMETERS, values, strict=True)}
         else:
             out["thresholds"] = {k: getattr(self.rule, k) for k in
                                  ("albedo_ratio_blue", "albedo_ratio_green", "dii_max",
@@ -115,7 +129,14 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     rule = rule or RULES[habitat]
     if habitat == "mangrove":
-        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule))
+        # the published rule's context, the site's own threshold and canopy NDVI from it and
+        # from the canopy along the coast's water, then the context of the site's rule
+        first = mangrove_context(base, rule)
+        shore = shore_band(base["n_wet"], base["n_clear"], min_views=rule.min_views,
+                           reach_m=rule.reach_m, band_m=rule.shore_gap_m)
+        params = mangrove_parameters(base, rule, first, shore)
+        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params),
+                            params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
 
 

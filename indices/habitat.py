@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
@@ -28,6 +29,7 @@ from indices.water import PARAMETERS, water_mask, water_parameters
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
     "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
+    "mangrove_values",
     "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_constants", "seagrass_offset",
     "seagrass_score",
     "turbid_scenes",
@@ -42,14 +44,20 @@ class MangroveRule:
     context.
 
     Spectral test: MVI = |NIR - G| / |SWIR1 - G| (Baloloy et al. 2020, ISPRS J. Photogramm.
-    Remote Sens. 166:95-117, doi:10.1016/j.isprsjprs.2020.06.001) between ``mvi_min`` 4.5 and
-    ``mvi_max`` 16.5, the index authors' mangrove range on Sentinel-2 (the paper's text was
-    not available here; the range is checked against an implementation citing it,
-    github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``); above 16.5 SWIR1 ~ green,
-    i.e. water or a water-canopy edge. And NDVI >= ``ndvi_min`` 0.4, the open-mangrove floor
-    of Digital Earth Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
-    NDVI > 0.4 inside the GMW v3 extent, > 0.7 closed canopy), which keeps bare mud and
-    flooded flats out (MVI explodes where SWIR1 ~ G over water).
+    Remote Sens. 166:95-117, doi:10.1016/j.isprsjprs.2020.06.001) at least ``mvi_min`` 4.5,
+    the index authors' mangrove threshold on Sentinel-2 (the paper's text was not available
+    here; the range 4.5-16.5 is checked against an implementation citing it,
+    github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``), or the site's own lower
+    threshold estimated from its baseline (:mod:`indices.mangrove`, between ``mvi_floor`` and
+    ``mvi_min``; not for a calibrated rule, ``scene_threshold`` False). And NDVI >=
+    ``ndvi_min`` 0.4, the open-mangrove floor of Digital Earth Pacific's mangrove product
+    (github.com/digitalearthpacific/dep-mangroves, NDVI > 0.4 inside the GMW v3 extent, > 0.7
+    closed canopy), which keeps bare mud and flooded flats out (MVI explodes where SWIR1 ~ G
+    over water). Above ``mvi_max`` 16.5, the authors' upper bound, SWIR1 ~ G: water in or
+    under the pixel (a creek's edge, a flooded floor); there the pixel's canopy cover decides
+    instead of the MVI: NDVI at least that of ``canopy_cover`` (half) of the site's canopy
+    over its bare flat (:mod:`indices.mangrove`, the canopy-closure definition of
+    :mod:`indices.canopy`).
 
     Context (:mod:`indices.context`): a spectral candidate is mangrove only where it is
     connected to the coast's water the baseline's series saw (the sea never seen dry, and
@@ -58,26 +66,39 @@ class MangroveRule:
     tidal flat itself NDVI alone decides. Outside it the score is ``-CONTEXT_SCORE``:
     confidently not mangrove.
 
-    Tolerances (the ``|score| < 1`` band of doubt) are 10 % of each threshold for MVI and
-    0.08 for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a
-    published number.
+    Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
+    for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
+    number.
     """
 
     ndvi_min: float = 0.40
     ndvi_tolerance: float = 0.08
     mvi_min: float = 4.5
-    mvi_tolerance: float = 0.45
+    mvi_tolerance_share: float = 0.1
     mvi_max: float = 16.5
-    mvi_max_tolerance: float = 1.65
+    canopy_cover: float = 0.5
+    """Canopy cover from which a pixel is mangrove where water lowers its SWIR1 (the truth of
+    a canopy-closure definition: the canopy covers half the pixel)."""
+    scene_threshold: bool = True
+    """Lower ``mvi_min`` to the site's own estimate (:func:`indices.mangrove.scene_threshold`)."""
+    mvi_floor: float = 3.0
+    """Lowest threshold a site's estimate may give: about the median MVI of terrestrial forest
+    and grassland on real Sentinel-2 (Aberystwyth, May 2021: 2.9 and 3.1, measured by
+    ``tests/test_realdata_mangrove.py``)."""
+    min_sample_px: int = 100
+    """Pixels (1 ha at 10 m) each of the estimate's samples needs (the shore canopy and the
+    unconnected vegetation)."""
     min_views: int = 2
     """Clear views a pixel needs before being seen wet and dry counts as intertidal (one of
     each; a cloudy tropical baseline may have no more)."""
     shore_gap_m: float = 50.0
-    """Width added to the intertidal zone for the upper intertidal seldom seen wet."""
+    """Width added to the intertidal zone for the upper intertidal seldom seen wet; also the
+    width of the shore band whose canopy samples the site's mangrove."""
     reach_m: float = 1500.0
     """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
     wider forest are shores of their own)."""
-    source: str = "Baloloy et al. 2020 (MVI 4.5-16.5); DE Pacific (NDVI 0.4); intertidal context"
+    source: str = ("Baloloy et al. 2020 (MVI 4.5-16.5; lower where the site's shore canopy "
+                   "shows it); DE Pacific (NDVI 0.4); intertidal context")
 
     @property
     def rule_id(self) -> str:
@@ -185,45 +206,63 @@ def scene_reflectance(cube: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({b: reflectance(cube, b) for b in REFLECTANCE_BANDS if b in cube})
 
 
-def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()
-                            ) -> xr.DataArray:
-    """The spectral part of the mangrove score (NDVI and MVI only, no context)."""
+def mangrove_values(rule: MangroveRule, params: xr.DataArray | None) -> tuple:
+    """``(mvi_min, ndvi_half)`` as float32 scalars: the site's (:mod:`indices.mangrove`), or
+    the published threshold and the canopy NDVI of the default endmembers."""
+    if params is None:
+        return (np.float32(rule.mvi_min),
+                np.float32(cover_ndvi(rule.canopy_cover, *DEFAULT_ENDMEMBERS)))
+    return tuple(params.sel(parameter=k).astype(np.float32) for k in ("mvi_min", "ndvi_half"))
+
+
+def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                            params: xr.DataArray | None = None) -> xr.DataArray:
+    """The spectral part of the mangrove score (NDVI and MVI only, no context), with the
+    site's parameters ``params`` (:func:`indices.mangrove.mangrove_parameters`; None: the
+    published threshold and default endmembers). Where MVI exceeds ``mvi_max`` (water in or
+    under the pixel) the canopy cover replaces the MVI test (rule doc)."""
     ix = compute_indices(refl, ["ndvi", "mvi"])
-    score = np.minimum(np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance,
-                                  (ix["mvi"] - rule.mvi_min) / rule.mvi_tolerance),
-                       (rule.mvi_max - ix["mvi"]) / rule.mvi_max_tolerance)
+    mvi_min, ndvi_half = mangrove_values(rule, params)
+    mvi_term = (ix["mvi"] - mvi_min) / (np.float32(rule.mvi_tolerance_share) * mvi_min)
+    cover_term = (ix["ndvi"] - ndvi_half) / np.float32(rule.ndvi_tolerance)
+    spectral = xr.where(ix["mvi"] > rule.mvi_max, cover_term, mvi_term)
+    score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance, spectral)
     return score.astype(np.float32).rename("mangrove_score")
 
 
-def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule()
-                     ) -> xr.DataArray:
+def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                     params: xr.DataArray | None = None) -> xr.DataArray:
     """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
     ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
-    cross the composite's spectral candidates within tolerance (score > -1), so that a pixel
-    of canopy a little below a threshold does not cut a belt in two."""
+    cross the composite's spectral candidates within tolerance (score > -1, with the site's
+    parameters ``params``), so that a pixel of canopy a little below a threshold does not cut
+    a belt in two."""
     missing = [v for v in ("n_wet", "n_clear") if v not in composite]
     if missing:
         raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
                          f"(indices.composite.composite with B03 and B11)")
-    candidates = mangrove_spectral_score(composite, rule) > -1
+    candidates = mangrove_spectral_score(composite, rule, params) > -1
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
                               min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
                               reach_m=rule.reach_m)
 
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
-                   context: xr.DataArray | None = None) -> xr.DataArray:
+                   context: xr.DataArray | None = None,
+                   params: xr.DataArray | None = None) -> xr.DataArray:
     """Mangrove score (module doc), NaN where not observed. ``context``: the site's intertidal
     context levels (:func:`mangrove_context` of its baseline composite): connected canopy
-    takes the spectral score (NDVI and MVI); inside the intertidal zone itself, ground the
-    tide covers, NDVI alone decides (vegetation there is mangrove: the NDVI-inside-an-extent
-    rule of Digital Earth Africa/Pacific, the zone standing for the extent, and what a young
-    replanting on a mudflat looks like before its canopy reaches MVI 4.5); elsewhere the score
-    is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself when it is a composite
-    with view counts, else applies none (a single scene: see :mod:`indices.context`)."""
-    score = mangrove_spectral_score(refl, rule)
+    takes the spectral score (NDVI and MVI, with the site's ``params``,
+    :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
+    the tide covers, NDVI alone decides (vegetation there is mangrove: the NDVI-inside-an-
+    extent rule of Digital Earth Africa/Pacific, the zone standing for the extent, and what a
+    young replanting on a mudflat looks like before its canopy reaches the MVI threshold);
+    elsewhere the score is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself
+    when it is a composite with view counts, else applies none (a single scene: see
+    :mod:`indices.context`)."""
+    score = mangrove_spectral_score(refl, rule, params)
     if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
-        context = mangrove_context(refl, rule)
+        context = mangrove_context(refl, rule, params)
     if context is not None:
         level = context.astype(np.uint8)
         ndvi_only = ((compute_indices(refl, ["ndvi"])["ndvi"] - rule.ndvi_min)
@@ -377,13 +416,13 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
-RULE_TAGS = {"mangrove": "baloloy2020-v1", "seagrass": "lyzenga1981-v1"}
+RULE_TAGS = {"mangrove": "baloloy2020-v2", "seagrass": "lyzenga1981-v1"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v1``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v2``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:

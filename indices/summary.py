@@ -34,6 +34,7 @@ from indices.habitat import (
     MangroveRule,
     SeagrassRule,
     habitat_score,
+    mangrove_values,
     mask_turbid_water,
     seagrass_constants,
     turbid_scenes,
@@ -83,6 +84,9 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     gated = habitat == "mangrove" and evidence.context is not None
     prelude, counts, names = statistics_counts(symbols, habitat, rule=rule, gated=gated)
     constants = None
+    if habitat == "mangrove":  # the site's threshold and canopy NDVI (or the published ones)
+        values = mangrove_values(rule, evidence.params)
+        constants = dict(zip(MANGROVE_CONSTANTS, values, strict=True))
     if habitat == "seagrass":
         water = evidence.water
         if water is None:
@@ -132,10 +136,12 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
                          f"(cube has {sorted(SYMBOLS[s] for s in symbols)})")
     clear = " & ".join(["mi"] + [f"(d_{s} != 0)" for s in symbols])
     cloud = f"inside & ({membership('sv', CLOUD_SCL)})"
-    constants = SEAGRASS_CONSTANTS if habitat == "seagrass" else ()
+    constants = {"seagrass": SEAGRASS_CONSTANTS, "mangrove": MANGROVE_CONSTANTS}[habitat]
     return prelude, (clear, cloud, habitat_test), constants
 
 
+MANGROVE_CONSTANTS = ("mvi_min", "ndvi_half")
+"""The mangrove test's run-time constants (:func:`indices.habitat.mangrove_spectral_score`)."""
 SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
                       "k_ratio", "dii_sand", "noise_b", "noise_g", "limit", "has_sand",
                       "threshold")
@@ -154,9 +160,11 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
     def f(value: float) -> str:
         return f"f32({float(value)!r})"
 
-    if isinstance(rule, MangroveRule):
+    if isinstance(rule, MangroveRule):  # MVI above the threshold, or the canopy's NDVI where
+        # water brings SWIR1 to green (MVI above mvi_max)
         return ((), f"ok_ndvi & ok_mvi & (v_ndvi > {f(rule.ndvi_min)}) "
-                    f"& (v_mvi > {f(rule.mvi_min)}) & (v_mvi < {f(rule.mvi_max)})",
+                    f"& (((v_mvi > {f(rule.mvi_max)}) & (v_ndvi > c_ndvi_half)) "
+                    f"| ((v_mvi <= {f(rule.mvi_max)}) & (v_mvi > c_mvi_min)))",
                 ("R", "N", "G", "S1"))
     if isinstance(rule, SeagrassRule):  # seagrass_score, with the site's water as c_*
         prelude = (
@@ -248,6 +256,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
+        # the months judge only the water the baseline assessed: the extent and its change
+        # are then over the same water all along (the rest stays in the interval), and a
+        # month's noise (a single scene's atmosphere over deep water) is not taken for a
+        # meadow the baseline could not see
+        map_scores = scores = scores.where(base_score.notnull())
         month_of = xr.DataArray(turbid["time"].values.astype("datetime64[M]")
                                 .astype("datetime64[ns]"), dims="time", name="period")
         share = turbid.groupby(month_of).mean(skipna=True)

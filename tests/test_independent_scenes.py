@@ -106,48 +106,57 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 45 % of 20 seeds at 300 px (the fast "
-    "seeds 1-3 meet it): losses of 1.5-3x the truth where month composites of one or two "
-    "cloudy views pass a belt's edge beyond the band of doubt twice, gains missed where a "
-    "replanting's young canopy stays below MVI 4.5"))
+    "mangrove gain and loss within 20 % or 3 ha in 40 % of seeds 10-29 at 300 px (40 % "
+    "before the site's own MVI threshold; the fast seeds 1-3 meet it): losses of 1.5-3x the "
+    "truth where month composites of one or two cloudy views pass a belt's edge beyond the "
+    "band of doubt twice, gains missed where a replanting's young canopy stays below the "
+    "MVI threshold"))
 def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _change_ok(f)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove extent within 10 % in 25 % of 20 seeds at 300 px; typically 4-17 % low "
-    "(creek-edge and mixed canopy pixels below Baloloy's MVI 4.5 or NDVI 0.4), 40-85 % low "
-    "on the seeds whose mangrove the generator draws below MVI 4.5 (a site calibration "
-    "fixes those: test_calibration_halves_the_error_of_an_independent_scenario)"))
+    "mangrove extent within 10 % in 40 % of seeds 10-29 at 300 px (20 % with Baloloy's 4.5 "
+    "alone; the fast seeds 1-3 meet it): mostly 1-14 % low (creek-edge and mixed canopy "
+    "pixels), 33-92 % low where the generator draws mangrove below the site threshold's "
+    "floor (MVI 3.0) or where its shore canopy is no population apart (a site calibration "
+    "fixes those: test_calibration_halves_the_error_of_an_independent_scenario), +48 % on "
+    "one seed whose terrestrial vegetation passes the lowered threshold"))
 def test_mangrove_extent_within_10_percent(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, 0.10)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass extent over the assessable water within 15 % in 15 % of 20 seeds at 300 px, "
+    "seagrass extent over the assessable water within 15 % in 15 % of seeds 10-29 at 300 px, "
     "mostly 15-90 % low: a pixel is judged only where its own DII is known to a third of "
     "the threshold's distance, stricter for a dark meadow than the generator's per-depth "
-    "sand/seagrass contrast; the deep water is extrapolated where the site shows no "
-    "optically deep plateau"))
+    "sand/seagrass contrast (a test in reflectance against the threshold's line at the "
+    "pixel's green judged such meadows, 30 % of seeds, but left bottoms near the threshold "
+    "unjudged: -12 % on test_science's Gokova); +25 to +113 % where the deep water is "
+    "extrapolated too bright in blue (no optically deep plateau) and deep sand reads dark"))
 def test_seagrass_extent_of_the_assessable_water_within_15_percent(fast):
     bad = [f["seed"] for f in fast["seagrass"] if not _extent_ok(f, 0.15)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass gain and loss within 20 % or 3 ha in 20 % of 20 seeds: losses overstated "
-    "where deep meadow is judged in a month and not in the baseline"))
+    "seagrass gain and loss within 20 % or 3 ha in 25 % of seeds 10-29 at 300 px (20 % "
+    "before the months judged only the water the baseline judged): losses overstated (x2-25) "
+    "where the baseline composite calls deep sand seagrass (the deep water extrapolated too "
+    "bright in blue where the site holds no optically deep water) and months of one or two "
+    "views call it sand"))
 def test_seagrass_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["seagrass"] if not _change_ok(f)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "the true extent is in the interval in 46 % of mangrove site-months (a bias of the "
-    "rule itself lies outside an interval of threshold and staleness doubts) and 99 % of "
-    "seagrass ones (the water not judged is in it)"))
+    "the true extent is in the interval in 62 % of mangrove site-months of seeds 10-29 at "
+    "300 px (48 % before the site's own threshold: a bias of the rule itself lies outside an "
+    "interval of threshold and staleness doubts) and 99 % of seagrass ones (the water not "
+    "judged is in it)"))
 def test_the_interval_covers_the_truth_in_90_percent_of_site_months(fast):
     covered = np.concatenate([f["covered"] for kind in fast for f in fast[kind]])
     assert covered.mean() >= 0.9, covered.mean()
@@ -188,14 +197,16 @@ def _survey(sc, site, seed: int, share: float = 0.02, size: int = 8) -> dict:
 
 
 def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
-    """Seed 4 draws a mangrove canopy below Baloloy's MVI 4.5 (the default rule finds ~10 %
-    of it); a partner's polygons over ~2 % of the site, labelled from the truth, teach the
-    site its thresholds: the baseline extent error at least halves."""
-    sc = make_scenario(4, kind="mangrove", size=SIZE, n_months=MONTHS,
-                       out_dir=tmp_path / "mangrove-4")
+    """Seed 22 draws a mangrove canopy below Baloloy's MVI 4.5 (median 4.5 in the baseline
+    composite) whose canopy along the water reads higher (4.7: water in its pixels): the
+    site's own threshold stops at 4.2 and the defaults find ~70 % of it (measured: 60.8 of
+    88.6 ha); a partner's polygons over ~2 % of the site, labelled from the truth, teach the
+    site its thresholds (measured: 87.5 ha): the baseline extent error at least halves."""
+    sc = make_scenario(22, kind="mangrove", size=SIZE, n_months=MONTHS,
+                       out_dir=tmp_path / "mangrove-22")
     (site,) = load_sites(sc.sites)
     path = tmp_path / "survey.geojson"
-    path.write_text(json.dumps(_survey(sc, site, seed=4)))
+    path.write_text(json.dumps(_survey(sc, site, seed=22)))
     source = get_source("stac", catalog=str(sc.catalog))
     scenes = source.search(site, sc.start, sc.end)
     runs = {}

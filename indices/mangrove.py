@@ -1,0 +1,177 @@
+"""A mangrove site's own numbers, from its baseline: its MVI threshold and its canopy cover.
+
+The published MVI threshold (Baloloy et al. 2020, 4.5) separates mangrove from terrestrial
+vegetation on the index authors' sites; its authors later wrote that "the range of MVI values
+may vary depending on factors such as land cover classes, climatic conditions, or tidal
+conditions" and explored an automatic threshold per scene with Otsu's method (Neri, Baloloy &
+Blanco 2021, ISPRS Arch. XLVI-4/W6:235-242, doi:10.5194/isprs-archives-XLVI-4-W6-2021-235-2021,
+abstract). A site whose mangrove lies below 4.5 loses most of it to the published number. What
+varies per site is estimated here from the site itself, from two samples of its baseline
+composite that need no threshold:
+
+* the canopy along the coast's water (:func:`indices.context.shore_band`: vegetation within
+  ``shore_gap_m`` of the sea, the tidal flats and the creeks), which on a mangrove coast is
+  the mangrove fringe: the site's own mangrove MVI distribution;
+* all the site's vegetation (NDVI >= ``ndvi_min``), and the part of it that the published
+  rule found no path to from the shore (:func:`indices.context.intertidal_context`): the
+  terrestrial vegetation, and whatever mangrove the published threshold missed.
+
+**Threshold** (:func:`scene_threshold`): the vegetation's MVI histogram is split into the
+shore canopy's distribution, scaled to the vegetation above the shore canopy's median (where
+vegetation is mangrove), and the rest (terrestrial); the threshold is the Bayes boundary with
+the site's own class frequencies: below the shore canopy's median, the first MVI where the
+rest is the more frequent. It is used only where the shore canopy is a population of its own:
+its median above the 90th percentile of the vegetation the published rule left unconnected
+(on real Welsh and Irish coasts the canopy along the water is no different from the inland
+vegetation, and nothing is estimated: ``tests/test_realdata_mangrove.py``), and it is
+bounded: never above the published 4.5 (the scene may only say that its mangrove lies lower),
+never below ``mvi_floor`` (3.0, about the median MVI of terrestrial forest and grassland on
+real Sentinel-2: 2.9 and 3.1 on the Aberystwyth scene, measured in the same test). Partners'
+calibration polygons (:mod:`indices.calibration`) replace the estimate.
+
+**Canopy over water.** Above MVI ``mvi_max`` (16.5) SWIR1 nears green: water in or under the
+pixel. Baloloy's upper bound takes such pixels for water; at a creek's edge or over a flooded
+floor (periodically submerged mangrove: Jia et al. 2019, Remote Sens. 11:2043,
+doi:10.3390/rs11172043) the pixel is canopy with water beside or beneath it. There the canopy
+cover decides, as the project's canopy-closure definition has it (:mod:`indices.canopy`:
+two-endmember unmixing of NDVI with the site's baseline endmembers): a pixel whose NDVI is
+that of at least ``canopy_cover`` (half) of the site's closed canopy over its bare flat is
+canopy, ``ndvi_half``.
+
+All numbers come from exact integer histograms (:mod:`indices.water`), so they do not depend
+on the chunking; lazy when the composite is.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
+from indices.context import CONNECTED, INTERTIDAL, SHORE
+from indices.habitat import mangrove_spectral_score
+from indices.spectral import compute_indices
+from indices.water import BINS, _histogram, centres
+
+__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "mangrove_parameters",
+           "scene_threshold"]
+
+MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
+                       "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
+                       "bare_nir", "estimated")
+"""What :func:`mangrove_parameters` returns, in order: the threshold used and the canopy NDVI,
+then what they came from (``mvi_scene`` the unbounded boundary, NaN where none was computed;
+``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
+published threshold, -1 raised for a coast without a canopy population of its own)."""
+MVI_RANGE = (0.5, 32.0)
+"""Range of the MVI histograms (256 bins of 1.6 %)."""
+REFLECTANCE_RANGE = (5e-4, 0.5)
+_SMOOTH = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
+"""Smoothing of the histograms before their densities are compared (+-2 bins, +-3 %)."""
+
+
+def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
+                        shore: xr.DataArray) -> xr.DataArray:
+    """The site's parameters (module doc) from its baseline composite ``comp`` (B03 B04 B08
+    B11), the context the published rule gives it (``context``) and its shore band
+    (``shore``, :func:`indices.context.shore_band`): a ``(parameter,)`` float64 DataArray
+    over :data:`MANGROVE_PARAMETERS`, lazy when the inputs are."""
+    ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
+    ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
+    veg = (ndvi >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
+    level = context.astype(np.uint8)
+    hists = [_histogram(veg & (shore == SHORE), mvi, lo_hi=MVI_RANGE),
+             _histogram(veg, mvi, lo_hi=MVI_RANGE),
+             _histogram(veg & (level == 0), mvi, lo_hi=MVI_RANGE)]
+    canopy = (mangrove_spectral_score(comp, rule) >= 1) & (level == CONNECTED)
+    bare = (ndvi < 0.25) & (ndwi < 0)
+    red, nir = comp["B04"], comp["B08"]
+    for mask in (canopy, bare & (level == INTERTIDAL), bare):
+        hists += [_histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
+                  _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
+    if any(isinstance(h, da.Array) for h in hists):
+        flat = da.concatenate([da.asarray(h, dtype=np.float64) for h in hists])
+        out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, dtype=np.float64,
+                            chunks=((len(MANGROVE_PARAMETERS),),), meta=np.empty(0, np.float64))
+    else:
+        out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule)
+    return xr.DataArray(out, dims="parameter", coords={"parameter": list(MANGROVE_PARAMETERS)},
+                        name="mangrove_parameters")
+
+
+def _median(counts: np.ndarray, lo_hi) -> float:
+    cum = np.cumsum(counts)
+    return float(centres(lo_hi)[int(np.searchsorted(cum, 0.5 * cum[-1]))])
+
+
+def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
+    """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`."""
+    h = flat.reshape(-1, BINS)
+    shore, veg, inland = h[0], h[1], h[2]
+    t, raw, state = scene_threshold(shore, veg, inland, rule)
+
+    def endmember(i):  # median red and NIR of a mask's histograms, None if too few
+        if h[i].sum() < MIN_ENDMEMBER_PIXELS:
+            return None
+        return _median(h[i], REFLECTANCE_RANGE), _median(h[i + 1], REFLECTANCE_RANGE)
+
+    canopy = endmember(3) or DEFAULT_ENDMEMBERS[1]
+    bare = endmember(5) or endmember(7) or DEFAULT_ENDMEMBERS[0]  # the flats' bare ground
+    half = cover_ndvi(rule.canopy_cover, bare, canopy)
+    n_shore, n_inland = shore.sum(), inland.sum()
+    return np.array([t, half, raw, _quantile(shore, 0.5), _quantile(inland, 0.9), n_shore,
+                     n_inland, canopy[0], canopy[1], bare[0], bare[1], state], np.float64)
+
+
+def _quantile(counts: np.ndarray, q: float) -> float:
+    if counts.sum() == 0:
+        return np.nan
+    cum = np.cumsum(counts)
+    return float(centres(MVI_RANGE)[int(np.searchsorted(cum, q * cum[-1]))])
+
+
+def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule
+                    ) -> tuple[float, float, float]:
+    """``(threshold, boundary, state)`` from MVI histograms (:data:`MVI_RANGE`, 256 log bins)
+    of the shore canopy, all vegetation and the vegetation the published rule left
+    unconnected (module doc). ``boundary``: the unbounded Bayes boundary, NaN where none was
+    computed. ``state``: 1 the site's estimate (bounded to ``[rule.mvi_floor,
+    rule.mvi_min]``); 0 the published ``rule.mvi_min`` (a calibrated rule,
+    ``rule.scene_threshold`` False, or fewer than ``rule.min_sample_px`` pixels in a
+    sample); -1 no mangrove population of its own at the coast (the shore canopy's median not
+    above the unconnected vegetation's 90th percentile, or a boundary below the published
+    threshold with less than three quarters of the shore canopy above it): the threshold rises to the
+    unconnected vegetation's 99th percentile where that is above the published one and the
+    unconnected vegetation's median is below it (terrestrial by the published rule itself),
+    so that at most 1 % of the terrestrial vegetation passes (a constant false-alarm rate:
+    the 1 % of vegetated area the issue allows on coasts without mangrove); else the
+    published threshold."""
+    published = float(rule.mvi_min)
+    if (not getattr(rule, "scene_threshold", False)
+            or min(shore.sum(), inland.sum()) < rule.min_sample_px):
+        return published, np.nan, 0.0
+    # raised only over unconnected vegetation that the published rule itself takes for
+    # terrestrial (its median below the published threshold): where it is mostly above, it
+    # is mangrove beyond the context's reach, not a terrestrial population to guard against
+    raised = (max(published, _quantile(inland, 0.99))
+              if _quantile(inland, 0.5) < published else published)
+    median, inland_q90 = _quantile(shore, 0.5), _quantile(inland, 0.9)
+    if not median > inland_q90:
+        return raised, np.nan, -1.0
+    mid = centres(MVI_RANGE)
+    edges = np.exp(np.linspace(np.log(MVI_RANGE[0]), np.log(MVI_RANGE[1]), BINS + 1))
+    shape = shore / shore.sum()
+    upper = mid >= median
+    scale = vegetation[upper].sum() / shape[upper].sum()  # the mangrove in all vegetation
+    mangrove = np.convolve(scale * shape, _SMOOTH, mode="same")
+    rest = np.convolve(np.maximum(vegetation - scale * shape, 0.0), _SMOOTH, mode="same")
+    i = int(np.searchsorted(mid, median))
+    while i > 0 and mangrove[i - 1] > rest[i - 1]:
+        i -= 1
+    boundary = float(edges[i])
+    if boundary < published and shape[i:].sum() < 0.75:
+        # the shore canopy straddles a boundary below the published threshold: it is no
+        # population apart, only the upper tail of the site's vegetation
+        return raised, boundary, -1.0
+    return float(np.clip(boundary, rule.mvi_floor, published)), boundary, 1.0
