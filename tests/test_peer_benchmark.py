@@ -27,18 +27,6 @@ pytestmark = pytest.mark.filterwarnings(  # odc-geo's own use of affine's `*`
 SITE_PX, SCENES = 600, 12  # 10 x 10 patches of 600 m; gains from scene 3, losses from 5
 
 
-PEER_REASON = (
-    "fails on main too (c3e327a: bluecarbon 19.5 ha and no gain on this tile, whose "
-    "'mangrove' reads MVI 3.8, below Baloloy's 4.5: both sides map noise). Issue 17 makes "
-    "bluecarbon's mangrove threshold the site's own (indices/mangrove.py) while the peer "
-    "keeps the published constant: here bluecarbon raises its threshold to 5.1 (the 99th "
-    "percentile of the vegetation it cannot connect to water) and finds 1.4 ha where the "
-    "peer finds 2.9 ha; with mangrove at MVI 5.4 the two differ by the context the peer "
-    "lacks (1080 vs 1232 ha, gains 14 vs 158 ha). The peer needs the site's threshold and "
-    "context, or the tile tides and realistic spectra: main's tidal tile (63c3405) agrees "
-    "with this branch's rule (its test passes): take main's benchmarks and this file on merge")
-
-
 @pytest.fixture(scope="module")
 def small_job(tmp_path_factory):
     root = tmp_path_factory.mktemp("peer")
@@ -63,7 +51,6 @@ def _bluecarbon_final(catalog: Path, sites: Path) -> dict:
             **{k: float(last[k]) for k in whole_job.AREAS}}
 
 
-@pytest.mark.xfail(strict=False, reason=PEER_REASON)
 def test_peer_agrees_with_bluecarbon(small_job):
     catalog, sites = small_job
     want = _bluecarbon_final(catalog, sites)
@@ -94,8 +81,6 @@ def test_agreement_rule():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="the harness exits 1 when the peer disagrees: "
-                   + PEER_REASON)
 def test_whole_job_smoke_run(tmp_path):
     """The harness end to end on tiny inputs (~40 s). Checks the command and its report, not
     the targets."""
