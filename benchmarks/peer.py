@@ -62,8 +62,9 @@ from pystac.extensions.projection import ProjectionExtension  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from indices.context import CONNECTED, INTERTIDAL, intertidal_context  # noqa: E402
-from indices.habitat import CONTEXT_SCORE, RULES  # noqa: E402
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context, shore_band  # noqa: E402
+from indices.habitat import CONTEXT_SCORE, RULES, mangrove_values  # noqa: E402
+from indices.mangrove import mangrove_parameters  # noqa: E402
 
 BANDS = ("green", "red", "nir", "swir16")  # B03 B04 B08 B11: what NDVI and MVI read
 CLEAR_SCL = (2, 4, 5, 6, 7)  # not no-data, defective, shadow, cloud, cirrus or snow
@@ -99,16 +100,16 @@ def bn_median(group: xr.Dataset) -> xr.Dataset:
                           kwargs={"axis": -1}, dask="parallelized", output_dtypes=[np.float32])
 
 
-def mangrove_codes(c: xr.Dataset, context: xr.DataArray) -> xr.DataArray:
+def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple) -> xr.DataArray:
     """int8 per pixel of composite ``c``: -1 not seen, else bit 0 mangrove (score > 0) and
     bit 1 a confident look (``|score| >= 1``), by bluecarbon's mangrove rule: the spectral
-    score (NDVI floor and the MVI range, each over its tolerance) where the site's intertidal
+    score (:func:`spectral_score` with the site's ``values``) where the site's intertidal
     ``context`` (of its baseline) says connected canopy, NDVI alone on the tidal flat, and
     confidently not mangrove elsewhere."""
     rule = RULES["mangrove"]
     ndvi = (c.nir - c.red) / (c.nir + c.red)
     mvi = abs(c.nir - c.green) / abs(c.swir16 - c.green)
-    spectral = spectral_score(ndvi, mvi)
+    spectral = spectral_score(ndvi, mvi, values)
     ndvi_only = (ndvi - rule.ndvi_min) / rule.ndvi_tolerance
     score = xr.where(context == INTERTIDAL, ndvi_only,
                      xr.where((context == CONNECTED) | spectral.isnull(), spectral,
@@ -117,12 +118,35 @@ def mangrove_codes(c: xr.Dataset, context: xr.DataArray) -> xr.DataArray:
     return xr.where(score.notnull(), code, np.int8(-1)).astype("int8")
 
 
-def spectral_score(ndvi, mvi):
-    """The rule's spectral score: NDVI over its floor, MVI inside its range."""
+def spectral_score(ndvi, mvi, values: tuple):
+    """The rule's spectral score with ``values`` = (MVI threshold, canopy-cover NDVI) of the
+    site (:func:`indices.habitat.mangrove_values`): NDVI over its floor, and MVI over the
+    threshold, or where MVI exceeds the rule's upper bound (water in the pixel) NDVI over the
+    canopy-cover NDVI, each over its tolerance."""
     rule = RULES["mangrove"]
-    return np.minimum(np.minimum((ndvi - rule.ndvi_min) / rule.ndvi_tolerance,
-                                 (mvi - rule.mvi_min) / rule.mvi_tolerance),
-                      (rule.mvi_max - mvi) / rule.mvi_max_tolerance)
+    mvi_min, ndvi_half = values
+    mvi_term = (mvi - mvi_min) / (np.float32(rule.mvi_tolerance_share) * mvi_min)
+    cover_term = (ndvi - ndvi_half) / np.float32(rule.ndvi_tolerance)
+    spectral = xr.where(mvi > rule.mvi_max, cover_term, mvi_term)
+    return np.minimum((ndvi - rule.ndvi_min) / rule.ndvi_tolerance, spectral)
+
+
+BAND_NAMES = {"green": "B03", "red": "B04", "nir": "B08", "swir16": "B11"}
+
+
+def site_values(base: xr.Dataset, n_wet, n_clear, ndvi, mvi) -> tuple:
+    """The site's (MVI threshold, canopy-cover NDVI) from its baseline composite, as
+    bluecarbon estimates them (:func:`indices.mangrove.mangrove_parameters`: the published
+    rule's context, the canopy along the coast's water)."""
+    rule = RULES["mangrove"]
+    kw = dict(min_views=rule.min_views, reach_m=rule.reach_m)
+    first = intertidal_context(n_wet, n_clear,
+                               spectral_score(ndvi, mvi, mangrove_values(rule, None)) > -1,
+                               shore_gap_m=rule.shore_gap_m, **kw)
+    shore = shore_band(n_wet, n_clear, band_m=rule.shore_gap_m, **kw)
+    comp = base[list(BAND_NAMES)].rename(BAND_NAMES)
+    (params,) = dask.compute(mangrove_parameters(comp, rule, first, shore))
+    return mangrove_values(rule, params)
 
 
 def drop_small(mask: np.ndarray, min_pixels: int) -> np.ndarray:
@@ -177,12 +201,13 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
         ndvi = (base.nir - base.red) / (base.nir + base.red)
         mvi = abs(base.nir - base.green) / abs(base.swir16 - base.green)
         rule = RULES["mangrove"]
-        context = intertidal_context(n_wet, n_clear, spectral_score(ndvi, mvi) > -1,
+        values = site_values(base, n_wet, n_clear, ndvi, mvi)
+        context = intertidal_context(n_wet, n_clear, spectral_score(ndvi, mvi, values) > -1,
                                      min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
                                      reach_m=rule.reach_m)
-        base_codes = mangrove_codes(base, context).transpose("y", "x").values
+        base_codes = mangrove_codes(base, context, values).transpose("y", "x").values
         (monthly_codes,) = dask.compute(
-            mangrove_codes(monthly, context).transpose("time", "y", "x"))
+            mangrove_codes(monthly, context, values).transpose("time", "y", "x"))
     t2 = time.perf_counter()
 
     geobox = ds.odc.geobox
