@@ -233,12 +233,15 @@ class MonthlyInputs:
 def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date],
                    scene_turbid: xr.DataArray | None = None,
-                   evidence: SiteEvidence | None = None) -> MonthlyInputs:
+                   evidence: SiteEvidence | None = None,
+                   judged: xr.DataArray | None = None) -> MonthlyInputs:
     """The composites and scores the change walk of a site reads (lazy when the cube is).
-    ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube, and
-    ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence`, so that a month's
-    composites and scores read only that month's scenes; without it, the evidence of the
-    default rule from the cube's baseline (lazy)."""
+    ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube,
+    ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence` and, for a
+    seagrass site, ``judged``: the computed ``(y, x)`` water its baseline assessed
+    (``base_score.notnull()``), so that a month's composites and scores read only that month's
+    scenes; without them, lazily from the cube (the default rule's evidence, the baseline's
+    assessed water: each month's scores would read the baseline's scenes again)."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
@@ -260,7 +263,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         # are then over the same water all along (the rest stays in the interval), and a
         # month's noise (a single scene's atmosphere over deep water) is not taken for a
         # meadow the baseline could not see
-        map_scores = scores = scores.where(base_score.notnull())
+        map_scores = scores = scores.where(base_score.notnull() if judged is None else judged)
         month_of = xr.DataArray(turbid["time"].values.astype("datetime64[M]")
                                 .astype("datetime64[ns]"), dims="time", name="period")
         share = turbid.groupby(month_of).mean(skipna=True)

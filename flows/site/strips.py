@@ -78,6 +78,7 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     shape = (mask.sizes["y"], mask.sizes["x"])
     base_file, flagged, seen, judged = None, [], 0, 0
     inside = mask.transpose(*yx).values
+    assessed = np.zeros(shape, bool)  # the water the baseline judged (a seagrass month's)
     try:
         for rows in spans:
             blocks = [_blocks(a.isel(y=rows).transpose(*yx).data) for a in inputs.base]
@@ -98,12 +99,19 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
                 layer = np.block(grid)
                 grid.clear()
                 if j == 0:  # the score: judged (assessable); 1, red: seen clear
-                    judged += int((~np.isnan(layer) & inside[rows]).sum())
+                    assessed[rows] = ~np.isnan(layer)
+                    judged += int((assessed[rows] & inside[rows]).sum())
                 elif j == 1:
                     seen += int((~np.isnan(layer) & inside[rows]).sum())
                 base_file.write(j, rows.start, layer)
                 del layer
         alert_state = FlaggedPixels.concat(flagged) if flagged else None
+        if site.habitat == "seagrass":  # the months' scores then read their own scenes only
+            inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
+                                    scene_turbid=scene_turbid, evidence=inputs.evidence,
+                                    judged=xr.DataArray(assessed, dims=yx,
+                                                        coords={d: mask[d] for d in yx}))
+        del assessed
         # MonthlyInputs.baseline_observed_fraction and .assessable_fraction
         observed = (seen / inside.sum(), judged / inside.sum())
 

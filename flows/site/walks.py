@@ -70,7 +70,8 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
         *lazy, inputs.base, inputs.turbid, fractions(inputs), inputs.scene_turbid)
     per_scene, status, alert_state = computed
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
-                            scene_turbid=scene_turbid, evidence=inputs.evidence)
+                            scene_turbid=scene_turbid, evidence=inputs.evidence,
+                            judged=base[0].notnull())
     periods = inputs.scores["period"].values
     scene_month = cube["time"].values.astype("datetime64[M]")
     fetched = cube["fetch_status"] if status is not None else None
