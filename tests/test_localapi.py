@@ -77,7 +77,8 @@ def test_a_server_that_cannot_start_is_one_line(tmp_path, monkeypatch):
 def test_a_killed_run_takes_its_server_along(tmp_path, home_env):
     """SIGKILL gives the run no chance to stop its server: the kernel does (PR_SET_PDEATHSIG),
     so nightly runs killed by a scheduler do not pile up orphaned servers."""
-    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--out",
+    # --prefect: a plain run starts no server (issue 22); a Prefect run starts its own
+    run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--prefect", "--out",
                             str(tmp_path / "out")], cwd=REPO, env=home_env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
