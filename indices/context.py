@@ -195,22 +195,31 @@ def shore_band(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int, re
     kw = {"min_views": int(min_views), "reach_px": _pixels(reach_m, res),
           "band_px": max(1, _pixels(band_m, res)), "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
     depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1
-    arrays = [a.transpose("y", "x").data for a in (n_wet, n_clear)]
+    return _neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
+
+
+def _neighbourhood(kernel, inputs: tuple, depth: int, name: str, **kw) -> xr.DataArray:
+    """``kernel(*inputs, **kw)`` over ``(y, x)`` DataArrays (coordinates those of
+    ``inputs[1]``, the clear views): at once on numpy, block by block on
+    dask with ``depth`` pixels of overlap (none along an axis in one chunk: the kernel's own
+    edges are the map's); uint8, lazy when an input is."""
+    arrays = [a.transpose("y", "x").data for a in inputs]
     if not any(isinstance(a, da.Array) for a in arrays):
-        out = shore_kernel(*(np.asarray(a) for a in arrays), **kw)
+        out = kernel(*(np.asarray(a) for a in arrays), **kw)
     else:
         arrays = [da.asarray(a) for a in arrays]
         chunks = _min_chunks(arrays[0].chunks, depth)
         arrays = [a.rechunk(chunks) for a in arrays]
         depths = {i: depth if len(c) > 1 else 0 for i, c in enumerate(chunks)}
-        out = da.map_overlap(_shore_block, *arrays, depth=depths, boundary=0, trim=True,
-                             dtype=np.uint8, meta=np.empty((0, 0), np.uint8), **kw)
-    return xr.DataArray(out, dims=("y", "x"), coords=n_clear.transpose("y", "x").coords,
-                        name="shore_band")
+        out = da.map_overlap(_block, *arrays, depth=depths, boundary=0, trim=True,
+                             dtype=np.uint8, meta=np.empty((0, 0), np.uint8), kernel=kernel,
+                             **kw)
+    return xr.DataArray(out, dims=("y", "x"), coords=inputs[1].transpose("y", "x").coords,
+                        name=name)
 
 
-def _shore_block(n_wet, n_clear, **kw):  # noqa: D103 (map_overlap's function)
-    return shore_kernel(n_wet, n_clear, **kw)
+def _block(*arrays, kernel, **kw):  # noqa: D103 (map_overlap's function)
+    return kernel(*arrays, **kw)
 
 
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
@@ -227,23 +236,8 @@ def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: x
     depth = context_depth(shore_gap_m, reach_m, res)
     kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
           "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
-    arrays = [a.transpose("y", "x").data for a in (n_wet, n_clear, candidates)]
-    if not any(isinstance(a, da.Array) for a in arrays):
-        out = context_kernel(*(np.asarray(a) for a in arrays), **kw)
-    else:
-        arrays = [da.asarray(a) for a in arrays]
-        chunks = _min_chunks(arrays[0].chunks, depth)
-        arrays = [a.rechunk(chunks) for a in arrays]
-        # no overlap along an axis in one chunk: the kernel's own edges are the map's
-        depths = {i: depth if len(c) > 1 else 0 for i, c in enumerate(chunks)}
-        out = da.map_overlap(_block, *arrays, depth=depths, boundary=0, trim=True,
-                             dtype=np.uint8, meta=np.empty((0, 0), np.uint8), **kw)
-    return xr.DataArray(out, dims=("y", "x"), coords=n_clear.transpose("y", "x").coords,
-                        name="intertidal_context")
-
-
-def _block(n_wet, n_clear, candidates, **kw):  # noqa: D103 (map_overlap's function)
-    return context_kernel(n_wet, n_clear, candidates, **kw)
+    return _neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
+                          "intertidal_context", **kw)
 
 
 def _min_chunks(chunks: tuple[tuple[int, ...], ...], depth: int) -> tuple:
