@@ -200,9 +200,10 @@ def _accuracy_parser(sub: Any) -> None:
     compare.add_argument("--sites", help=sites_help)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    """The one error line of a command, and its exit code (bad input by default)."""
     print(f"bluecarbon: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return code
 
 
 def _cmd_sites_validate(args: argparse.Namespace) -> int:
@@ -309,8 +310,7 @@ def _check_source(config: Any) -> int | None:
         if preflight is not None:
             preflight()
     except SourceUnreachable as exc:
-        print(f"bluecarbon: error: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        return _fail(str(exc), EXIT_UNREACHABLE)
     except SourceError as exc:
         return _fail(str(exc))
     return None
@@ -425,8 +425,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve(deployment_parameters(config), deliver=bool(args.deliver))
     except ServerFailed as exc:
-        print(f"bluecarbon: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(str(exc), EXIT_FAILED)
     except ServeError as exc:
         return _fail(str(exc))
     return EXIT_OK
