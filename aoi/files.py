@@ -21,6 +21,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_ZIP_ENTRIES",
     "check_file",
+    "check_input",
     "kind_of",
     "read_bytes",
     "vector_files",
@@ -66,22 +67,37 @@ def vector_files(root: Path, error: _Error) -> list[Path]:
     return [root]
 
 
+def check_input(path: str | os.PathLike[str], max_bytes: int, error: _Error, *, what: str = "",
+                folders: bool = False, missing_ok: bool = False) -> int:
+    """The one check of an input path before it is opened (sites, calibration and reference
+    files, STAC catalogs, config files): a regular file of at most ``max_bytes``, found
+    without opening it (a FIFO would block, ``/dev/zero`` never end). Its size in bytes; 0 for
+    a folder (``folders``) or a missing path (``missing_ok``: left to the reader, which names
+    it). Refusals raise ``error`` with one line naming the input (``what``, then the path)."""
+    name = f"{what} {path}" if what else str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if missing_ok:
+            return 0
+        raise error(f"{name} does not exist: no such file or directory") from None
+    except OSError as exc:
+        raise error(f"cannot read {name}: {exc.strerror or exc}") from None
+    if folders and stat.S_ISDIR(info.st_mode):
+        return 0
+    if not stat.S_ISREG(info.st_mode):
+        alternative, unread = (" or a folder", "a FIFO") if folders else ("", "a folder, a FIFO")
+        raise error(f"cannot read {name}: it is not a regular file{alternative} ({unread} or a "
+                    "device cannot be read)")
+    if info.st_size > max_bytes:
+        raise error(f"cannot read {name}: {info.st_size / 2**20:,.1f} MB; files over "
+                    f"{max_bytes / 2**20:g} MB are refused")
+    return info.st_size
+
+
 def check_file(path: Path, error: _Error) -> int:
     """Refuse anything but a regular file of at most :data:`MAX_FILE_BYTES`; its size in bytes."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise error(f"{path}: no such file or directory") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read file: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path}: not a regular file (a folder, FIFO or device cannot be read)")
-    if info.st_size > MAX_FILE_BYTES:
-        raise error(
-            f"{path}: {info.st_size / 2**20:,.0f} MB; files over "
-            f"{MAX_FILE_BYTES // 2**20} MB are refused"
-        )
-    return info.st_size
+    return check_input(path, MAX_FILE_BYTES, error, what="file")
 
 
 def kind_of(path: Path, error: _Error) -> str:

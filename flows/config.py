@@ -15,12 +15,12 @@ import json
 import os
 import re
 import socket
-import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aoi.files import check_input
 from aoi.sites import DEFAULT_MAX_AREA_HA
 from flows.sources import CHUNKS, SOURCES, get_source, redact
 
@@ -122,19 +122,8 @@ MAX_CONFIG_FILE_BYTES = 2**20
 def check_input_file(path: Path, what: str, max_bytes: int) -> None:
     """Refuse (one line) an input that is not a regular file (a FIFO would block, a device
     never end) or is over ``max_bytes``; a missing path is left to the reader, which names
-    it."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"cannot read {what} {path}: not a regular file (a folder, a FIFO "
-                          "or a device)")
-    if st.st_size > max_bytes:
-        raise ConfigError(f"cannot read {what} {path}: {st.st_size / 2**20:.1f} MB; files over "
-                          f"{max_bytes / 2**20:g} MB are refused")
+    it (:func:`aoi.files.check_input`)."""
+    check_input(path, max_bytes, ConfigError, what=what, missing_ok=True)
 
 
 ENV_NUMBERS = {"BLUECARBON_MEMORY_GB": (1e-6, 1e6), "BLUECARBON_HTTP_TIMEOUT": (0.1, 86_400.0),
@@ -185,20 +174,9 @@ def check_scheduler(address: str | None, timeout: float = 5.0) -> None:
 def check_sites_path(path: Path) -> None:
     """Refuse a sites path that is not a regular file or a folder (a FIFO or ``/dev/zero``
     would block or never end) or a file too large to be a sites file; a missing path is left
-    to the sites loader, which names it."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise ConfigError(f"sites {path}: cannot read: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(st.st_mode):
-        return
-    if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"sites {path} is not a regular file or a folder")
-    if st.st_size > MAX_SITES_FILE_BYTES:
-        raise ConfigError(f"sites file {path} is {st.st_size / 2**20:.0f} MB; files over "
-                          f"{MAX_SITES_FILE_BYTES // 2**20} MB are refused")
+    to the sites loader, which names it (:func:`aoi.files.check_input`)."""
+    check_input(path, MAX_SITES_FILE_BYTES, ConfigError, what="sites", folders=True,
+                missing_ok=True)
 
 
 def _check_out(out: Path) -> None:

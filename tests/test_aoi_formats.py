@@ -310,7 +310,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
         if part.suffix != ".dbf":
             shutil.copy(part, sub / part.name)
     os.mkfifo(sub / "plot.dbf")
-    case("shapefile whose .dbf is a FIFO", sub / "plot.shp", "plot.dbf: not a regular file")
+    case("shapefile whose .dbf is a FIFO", sub / "plot.shp", "plot.dbf: it is not a regular file")
     return cases
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from pyproj import CRS, Transformer
 from rasterio.transform import Affine
 
+from aoi.files import check_input
 from indices.accuracy import LabelError
 from indices.sampling import Design, sample_id_parts
 
@@ -81,10 +82,7 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     """The rows of a labels file, every cell as text (``lon``/``lat`` from a GeoJSON point).
     CSV by default; GeoJSON for ``.geojson``/``.json`` or content starting with ``{``."""
     path = Path(path)
-    if not path.is_file():
-        raise LabelError(f"labels file {path} not found")
-    if path.stat().st_size > MAX_LABELS_BYTES:
-        raise LabelError(f"labels file {path} is over {MAX_LABELS_BYTES // 2**20} MB")
+    check_input(path, MAX_LABELS_BYTES, LabelError, what="labels file")
     try:
         data = path.read_bytes()
     except OSError as exc:

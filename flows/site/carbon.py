@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from aoi import Site
+from aoi.files import check_input
 from flows import PROCESSING_VERSION
 from flows.results.carbon import YearMaps
 from indices.accounts import extent_account, extent_account_from_maps
@@ -59,11 +59,7 @@ def load_factors_file(path: str | Path | None) -> dict[str, dict[str, Any]]:
         return {}
     path = Path(path)
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read, a device never end
-            raise FactorsError(f"factors file {path} is not a regular file")
-        if info.st_size > _MAX_FACTORS_BYTES:
-            raise FactorsError(f"factors file {path} is larger than 1 MB")
+        check_input(path, _MAX_FACTORS_BYTES, FactorsError, what="factors file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FactorsError(f"factors file {path} does not exist") from None

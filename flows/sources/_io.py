@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from aoi.files import check_input
 from flows.sources.base import SourceError, SourceUnreachable, redact
 
 __all__ = ["CONNECT_TIMEOUT_S", "DeadlineAdapter", "HTTP_TIMEOUT_ENV", "MAX_DOCUMENT_BYTES",
@@ -106,18 +107,9 @@ def read_local(path: str | os.PathLike[str], *, what: str,
 
 def check_local(path: str | os.PathLike[str], *, what: str,
                 max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
-    """What :func:`read_local` would refuse, found without opening ``path``."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise SourceError(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise SourceError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise SourceError(f"{what} {path} is not a regular file")
-    if st.st_size > max_bytes:
-        raise SourceError(f"{what} {path} is {st.st_size / 2**20:.0f} MB; files over "
-                          f"{max_bytes // 2**20} MB are refused")
+    """What :func:`read_local` would refuse, found without opening ``path``
+    (:func:`aoi.files.check_input`)."""
+    check_input(path, max_bytes, SourceError, what=what)
 
 
 def regular_file(path: str | os.PathLike[str]) -> bool:
