@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from flows.sources import Source
 
 __all__ = ["CLOSURE_RATIO", "SEEN_MIN", "ConfigError", "RunConfig", "check_environment",
-           "check_input_file", "check_period", "check_scheduler", "check_sites_path",
+           "check_period", "check_scheduler", "check_sites_path", "read_toml",
            "deployment_parameters", "hide_secret_url", "load_config", "make_source",
            "parse_date", "reveal_secret_url"]
 
@@ -119,11 +119,18 @@ MAX_CONFIG_FILE_BYTES = 2**20
 """Largest run settings (TOML) file read."""
 
 
-def check_input_file(path: Path, what: str, max_bytes: int) -> None:
-    """Refuse (one line) an input that is not a regular file (a FIFO would block, a device
-    never end) or is over ``max_bytes``; a missing path is left to the reader, which names
-    it (:func:`aoi.files.check_input`)."""
-    check_input(path, max_bytes, ConfigError, what=what, missing_ok=True)
+def read_toml(path: str | os.PathLike[str], what: str, max_bytes: int,
+              error: type[Exception] = ConfigError) -> dict[str, Any]:
+    """The tables of a TOML input file (the run's config, a factors file), refused with one
+    line of ``error`` when it is missing, not a regular file, over ``max_bytes``
+    (:func:`aoi.files.check_input`), unreadable or not TOML."""
+    check_input(path, max_bytes, error, what=what)
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path} is not valid TOML: {exc}") from None
 
 
 ENV_NUMBERS = {"BLUECARBON_MEMORY_GB": (1e-6, 1e6), "BLUECARBON_HTTP_TIMEOUT": (0.1, 86_400.0),
@@ -281,15 +288,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> RunConfig:
     """Settings from an optional TOML file (a ``[run]`` table or top-level keys) plus overrides."""
     values: dict[str, Any] = {}
     if path is not None:
-        check_input_file(Path(path), "config file", MAX_CONFIG_FILE_BYTES)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        data = read_toml(path, "config file", MAX_CONFIG_FILE_BYTES)
         data = data.get("run", data)
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path}: [run] must be a table of settings, "

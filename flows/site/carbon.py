@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from aoi import Site
-from aoi.files import check_input
 from flows import PROCESSING_VERSION
+from flows.config import read_toml
 from flows.results.carbon import YearMaps
 from indices.accounts import extent_account, extent_account_from_maps
 from indices.carbon import DEFAULT_DRAWS, carbon_ledger, site_seed, with_error_adjusted_areas
@@ -58,15 +57,7 @@ def load_factors_file(path: str | Path | None) -> dict[str, dict[str, Any]]:
     if path is None:
         return {}
     path = Path(path)
-    try:
-        check_input(path, _MAX_FACTORS_BYTES, FactorsError, what="factors file")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FactorsError(f"factors file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FactorsError(f"cannot read factors file {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise FactorsError(f"factors file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "factors file", _MAX_FACTORS_BYTES, FactorsError)
     bad = [k for k, v in data.items() if not isinstance(v, dict)]
     if bad:
         raise FactorsError(f"factors file {path}: {bad[0]!r} is not a table; give one "
