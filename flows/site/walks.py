@@ -31,7 +31,9 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     the numbers of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walked once
     for the table, the canopy and the maps instead of once each, and without dask's
     single-chunk copies of every month. ``evidence``: the site's computed
-    :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others."""
+    :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others.
+    The months' chunks are written into this process's arrays where dask computes here
+    (:func:`computes_here`), and gathered from the workers on a cluster."""
     inputs = monthly_inputs(cube, mask, site.habitat,
                             baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
     layers = [a.transpose("period", "y", "x").data for a in month_layers(inputs)]
