@@ -19,8 +19,8 @@ from indices.evidence import SiteEvidence
 from indices.maps import labelled
 from indices.summary import MONTHLY_COLUMNS, monthly_inputs, monthly_table, walk_months
 
-__all__ = ["as_month", "assemble", "fractions", "map_stores", "merge_status", "month_layers",
-           "walk_computed", "walk_streamed", "walk_whole"]
+__all__ = ["as_month", "assemble", "computes_here", "fractions", "map_stores", "merge_status",
+           "month_layers", "walk_computed", "walk_streamed", "walk_whole"]
 
 
 def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
@@ -31,23 +31,42 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     the numbers of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walked once
     for the table, the canopy and the maps instead of once each, and without dask's
     single-chunk copies of every month. ``evidence``: the site's computed
-    :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others."""
+    :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others.
+    The months' chunks are written into this process's arrays where dask computes here
+    (:func:`computes_here`), and gathered from the workers on a cluster."""
     inputs = monthly_inputs(cube, mask, site.habitat,
                             baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
     layers = [a.transpose("period", "y", "x").data for a in month_layers(inputs)]
-    # each chunk task writes its block into the whole arrays: no assembling copy of every
-    # month's maps (dask's concatenate3: ~1 GiB and ~4 CPU s at 2000² x 23 months) while the
-    # chunks it copies from are still held
-    arrays = [np.empty(a.shape, a.dtype) for a in layers]
-    stored = da.store(layers, arrays, lock=False, compute=False)
-    *computed, base, turbid, observed, _ = dask.compute(
-        *lazy, inputs.base, inputs.turbid, fractions(inputs), stored)
-    del layers
+    if computes_here(layers):
+        # each chunk task writes its block into the whole arrays: no assembling copy of every
+        # month's maps (dask's concatenate3: ~1 GiB and ~4 CPU s at 2000² x 23 months) while
+        # the chunks it copies from are still held
+        arrays = [np.empty(a.shape, a.dtype) for a in layers]
+        todo = da.store(layers, arrays, lock=False, compute=False)
+    else:  # a task elsewhere would write into its own copy of the arrays: gather the chunks
+        arrays, todo = None, layers
+    *computed, base, turbid, observed, got = dask.compute(
+        *lazy, inputs.base, inputs.turbid, fractions(inputs), todo)
+    if arrays is None:
+        arrays = [np.asarray(a) for a in got]
+    del layers, got, todo
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
     monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base,
                                       turbid, observed, pixel_area_ha=pixel_area_ha,
                                       mmu_ha=mmu_ha, maps=maps, spill=False)
     return (*computed, monthly, out_maps)
+
+
+def computes_here(collections) -> bool:
+    """Whether dask computes ``collections`` in this process (its threads or synchronously):
+    only then can their tasks write into this process's arrays (``da.store`` into numpy).
+    On a ``dask.distributed`` cluster (a default client) or with the processes scheduler, each
+    task would write into its own unpickled copy, leaving the arrays here as allocated."""
+    import dask.local
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    return get_scheduler(collections=collections) in (dask.threaded.get, dask.local.get_sync)
 
 
 def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
