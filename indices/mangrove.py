@@ -10,8 +10,9 @@ varies per site is estimated here from the site itself, from two samples of its 
 composite that need no threshold:
 
 * the canopy along the coast's water (:func:`indices.context.shore_band`: vegetation within
-  ``shore_gap_m`` of the sea, the tidal flats and the creeks), which on a mangrove coast is
-  the mangrove fringe: the site's own mangrove MVI distribution;
+  ``shore_gap_m`` of the sea, the tidal flats and the creeks, but not within B11's 20 m
+  sample of the water, :func:`water_footprint`, whose SWIR1 is partly water's), which on a
+  mangrove coast is the mangrove fringe: the site's own mangrove MVI distribution;
 * all the site's vegetation (NDVI >= ``ndvi_min``), and the part of it that the published
   rule found no path to from the shore (:func:`indices.context.intertidal_context`): the
   terrestrial vegetation, and whatever mangrove the published threshold missed.
@@ -49,13 +50,13 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
-from indices.context import CONNECTED, INTERTIDAL, SHORE
+from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
 from indices.habitat import mangrove_spectral_score
 from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
-__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "mangrove_parameters",
-           "scene_threshold"]
+__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "mangrove_parameters",
+           "scene_threshold", "water_footprint"]
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
@@ -81,7 +82,7 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
     veg = (ndvi >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
     level = context.astype(np.uint8)
-    hists = [_histogram(veg & (shore == SHORE), mvi, lo_hi=MVI_RANGE),
+    hists = [_histogram(veg & (shore == SHORE) & ~water_footprint(shore), mvi, lo_hi=MVI_RANGE),
              _histogram(veg, mvi, lo_hi=MVI_RANGE),
              _histogram(veg & (level == 0), mvi, lo_hi=MVI_RANGE)]
     canopy = (mangrove_spectral_score(comp, rule) >= 1) & (level == CONNECTED)
@@ -98,6 +99,27 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
         out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule)
     return xr.DataArray(out, dims="parameter", coords={"parameter": list(MANGROVE_PARAMETERS)},
                         name="mangrove_parameters")
+
+
+SWIR_FOOTPRINT_M = 20.0
+"""Sentinel-2 B11 (SWIR1, the MVI's denominator) is sampled at 20 m (ESA, Sentinel-2 MSI
+User Guide, spatial resolution): brought to the 10 m grid, a pixel within 20 m of water
+may share its B11 sample with the water, whose SWIR1 is near nil and lifts the MVI."""
+
+
+def water_footprint(shore: xr.DataArray) -> xr.DataArray:
+    """Pixels within :data:`SWIR_FOOTPRINT_M` of the coast's water (``shore`` levels of
+    :func:`indices.context.shore_band`, a square neighbourhood like its band): their SWIR1
+    may be the water's as much as the canopy's, so their MVI is not the canopy's own. The
+    shore canopy that samples a site's mangrove (module doc) leaves them out: along a creek
+    they would be the upper tail of its MVI, and the threshold estimated from them too
+    high. Lazy when ``shore`` is (a rolling window: the same whatever the chunking)."""
+    k = int(round(SWIR_FOOTPRINT_M / pixel_size(shore)))  # 0 on a grid of 20 m or coarser
+    water = (shore == COAST).astype(np.uint8)
+    if k == 0:  # a pixel holds its own B11 sample
+        return shore != shore
+    near = water.rolling(y=2 * k + 1, x=2 * k + 1, center=True, min_periods=1).max()
+    return near > 0
 
 
 def _median(counts: np.ndarray, lo_hi) -> float:
