@@ -68,7 +68,9 @@ class MangroveRule:
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
     for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
-    number.
+    number; a month of fewer views is noisier (:func:`view_scaled`), and a site whose shore
+    canopy is no population of its own doubts every MVI between ``mvi_floor`` and its
+    threshold (:func:`indices.mangrove.scene_threshold`, ``mvi_tolerance_share``).
     """
 
     ndvi_min: float = 0.40
@@ -228,7 +230,9 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
     under the pixel) the canopy cover replaces the MVI test (rule doc)."""
     ix = compute_indices(refl, ["ndvi", "mvi"])
     mvi_min, ndvi_half = mangrove_values(rule, params)
-    mvi_term = (ix["mvi"] - mvi_min) / (np.float32(rule.mvi_tolerance_share) * mvi_min)
+    share = (np.float32(rule.mvi_tolerance_share) if params is None
+             else params.sel(parameter="mvi_tolerance_share").astype(np.float32))
+    mvi_term = (ix["mvi"] - mvi_min) / (share * mvi_min)
     cover_term = (ix["ndvi"] - ndvi_half) / np.float32(rule.ndvi_tolerance)
     spectral = xr.where(ix["mvi"] > rule.mvi_max, cover_term, mvi_term)
     score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance, spectral)

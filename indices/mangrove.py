@@ -56,15 +56,16 @@ from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
 __all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "mangrove_parameters",
-           "scene_threshold", "water_footprint"]
+           "scene_threshold", "tolerance_share", "water_footprint"]
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
-                       "bare_nir", "estimated")
+                       "bare_nir", "estimated", "mvi_tolerance_share")
 """What :func:`mangrove_parameters` returns, in order: the threshold used and the canopy NDVI,
 then what they came from (``mvi_scene`` the unbounded boundary, NaN where none was computed;
 ``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
-published threshold, -1 raised for a coast without a canopy population of its own)."""
+published threshold, -1 raised for a coast without a canopy population of its own);
+``mvi_tolerance_share`` the band of doubt around the threshold (:func:`tolerance_share`)."""
 MVI_RANGE = (0.5, 32.0)
 """Range of the MVI histograms (256 bins of 1.6 %)."""
 REFLECTANCE_RANGE = (5e-4, 0.5)
@@ -143,7 +144,22 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     half = cover_ndvi(rule.canopy_cover, bare, canopy)
     n_shore, n_inland = shore.sum(), inland.sum()
     return np.array([t, half, raw, _quantile(shore, 0.5), _quantile(inland, 0.9), n_shore,
-                     n_inland, canopy[0], canopy[1], bare[0], bare[1], state], np.float64)
+                     n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
+                     tolerance_share(t, state, rule)], np.float64)
+
+
+def tolerance_share(threshold: float, state: float, rule) -> float:
+    """The band of doubt around the site's MVI threshold, as a share of it: the rule's
+    ``mvi_tolerance_share`` (the noise of a monthly median), or, where the site's shore
+    canopy showed no population of its own (``state`` -1: the threshold raised so that
+    terrestrial vegetation passes at most 1 %), down to ``rule.mvi_floor``. There the scene
+    could not separate its mangrove from its terrestrial vegetation: its mangrove may lie
+    anywhere from the floor up, and the interval must say so (the pixels between are in
+    doubt), not only the 10 % around a threshold chosen to keep false alarms out."""
+    share = float(rule.mvi_tolerance_share)
+    if state < 0 and threshold > rule.mvi_floor:
+        share = max(share, (threshold - rule.mvi_floor) / threshold)
+    return share
 
 
 def _quantile(counts: np.ndarray, q: float) -> float:
