@@ -91,7 +91,11 @@ class MangroveRule:
     mvi_floor: float = 3.0
     """Lowest threshold a site's estimate may give: about the median MVI of terrestrial forest
     and grassland on real Sentinel-2 (Aberystwyth, May 2021: 2.9 and 3.1, measured by
-    ``tests/test_realdata_mangrove.py``)."""
+    ``tests/test_realdata_mangrove.py``). A measured number, not a published one: the stored
+    copies of Baloloy et al. (2020) and Neri et al. (2021) at hand are their abstracts, which
+    give the index's 92 % accuracy and say that its range varies per site, not a lower bound.
+    Also the lower edge of the band of doubt of a site whose shore canopy is no population
+    of its own (:func:`indices.mangrove.tolerance_share`)."""
     min_sample_px: int = 100
     """Pixels (1 ha at 10 m) each of the estimate's samples needs (the shore canopy and the
     unconnected vegetation)."""
@@ -264,8 +268,10 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     takes the spectral score (NDVI and MVI, with the site's ``params``,
     :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
     the tide covers, NDVI alone decides, and a view under the tide is not one
-    (:func:`flat_score`); elsewhere the score is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself
-    when it is a composite with view counts, else applies none (a single scene: see
+    (:func:`flat_score`); elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
+    clear views than the tolerances assume is judged with its standard error
+    (:func:`view_scaled`). None takes the context from ``refl`` itself when it is a
+    composite with view counts, else applies none (a single scene: see
     :mod:`indices.context`)."""
     score = mangrove_spectral_score(refl, rule, params)
     if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
