@@ -227,6 +227,8 @@ def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: Run
                     site.id)
     logger.info("%s: %d scenes processed, %d observation rows, %d monthly rows",
                 site.id, tables.n_scenes, len(tables.observations), len(tables.change))
+    for line in tables.warnings:  # rows that are less than a measurement: said, and recorded
+        logger.warning("%s", line)
     return tables
 
 

@@ -28,11 +28,11 @@ from indices.water import PARAMETERS, water_mask, water_parameters
 
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "RULES", "RULE_TAGS", "SeagrassRule", "bottom_signals",
-    "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
+    "flat_score", "habitat_score", "mangrove_context", "mangrove_score", "mangrove_spectral_score",
     "mangrove_values",
     "mask_turbid_water", "rule_id", "scene_reflectance", "seagrass_constants", "seagrass_offset",
     "seagrass_score",
-    "turbid_scenes",
+    "turbid_scenes", "view_scaled",
 ]
 
 REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
@@ -68,13 +68,20 @@ class MangroveRule:
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
     for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
-    number.
+    number; a month of fewer views is noisier (:func:`view_scaled`), and a site whose shore
+    canopy is no population of its own doubts every MVI between ``mvi_floor`` and its
+    threshold (:func:`indices.mangrove.scene_threshold`, ``mvi_tolerance_share``).
     """
 
     ndvi_min: float = 0.40
     ndvi_tolerance: float = 0.08
     mvi_min: float = 4.5
     mvi_tolerance_share: float = 0.1
+    tolerance_views: int = 3
+    """Clear views of the composite the tolerances are the noise of ("a monthly median of a
+    few views"; the clear views from which a month's canopy cover moves,
+    :data:`indices.canopy.MIN_VIEWS`): fewer views scale the score down
+    (:func:`view_scaled`)."""
     mvi_max: float = 16.5
     canopy_cover: float = 0.5
     """Canopy cover from which a pixel is mangrove where water lowers its SWIR1 (the truth of
@@ -84,7 +91,11 @@ class MangroveRule:
     mvi_floor: float = 3.0
     """Lowest threshold a site's estimate may give: about the median MVI of terrestrial forest
     and grassland on real Sentinel-2 (Aberystwyth, May 2021: 2.9 and 3.1, measured by
-    ``tests/test_realdata_mangrove.py``)."""
+    ``tests/test_realdata_mangrove.py``). A measured number, not a published one: the stored
+    copies of Baloloy et al. (2020) and Neri et al. (2021) at hand are their abstracts, which
+    give the index's 92 % accuracy and say that its range varies per site, not a lower bound.
+    Also the lower edge of the band of doubt of a site whose shore canopy is no population
+    of its own (:func:`indices.mangrove.tolerance_share`)."""
     min_sample_px: int = 100
     """Pixels (1 ha at 10 m) each of the estimate's samples needs (the shore canopy and the
     unconnected vegetation)."""
@@ -223,7 +234,9 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
     under the pixel) the canopy cover replaces the MVI test (rule doc)."""
     ix = compute_indices(refl, ["ndvi", "mvi"])
     mvi_min, ndvi_half = mangrove_values(rule, params)
-    mvi_term = (ix["mvi"] - mvi_min) / (np.float32(rule.mvi_tolerance_share) * mvi_min)
+    share = (np.float32(rule.mvi_tolerance_share) if params is None
+             else params.sel(parameter="mvi_tolerance_share").astype(np.float32))
+    mvi_term = (ix["mvi"] - mvi_min) / (share * mvi_min)
     cover_term = (ix["ndvi"] - ndvi_half) / np.float32(rule.ndvi_tolerance)
     spectral = xr.where(ix["mvi"] > rule.mvi_max, cover_term, mvi_term)
     score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance, spectral)
@@ -254,23 +267,63 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     context levels (:func:`mangrove_context` of its baseline composite): connected canopy
     takes the spectral score (NDVI and MVI, with the site's ``params``,
     :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
-    the tide covers, NDVI alone decides (vegetation there is mangrove: the NDVI-inside-an-
-    extent rule of Digital Earth Africa/Pacific, the zone standing for the extent, and what a
-    young replanting on a mudflat looks like before its canopy reaches the MVI threshold);
-    elsewhere the score is ``-CONTEXT_SCORE``. None takes the context from ``refl`` itself
-    when it is a composite with view counts, else applies none (a single scene: see
+    the tide covers, NDVI alone decides, and a view under the tide is not one
+    (:func:`flat_score`); elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
+    clear views than the tolerances assume is judged with its standard error
+    (:func:`view_scaled`). None takes the context from ``refl`` itself when it is a
+    composite with view counts, else applies none (a single scene: see
     :mod:`indices.context`)."""
     score = mangrove_spectral_score(refl, rule, params)
     if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
         context = mangrove_context(refl, rule, params)
     if context is not None:
         level = context.astype(np.uint8)
-        ndvi_only = ((compute_indices(refl, ["ndvi"])["ndvi"] - rule.ndvi_min)
-                     / rule.ndvi_tolerance).astype(np.float32)
-        score = xr.where(level == INTERTIDAL, ndvi_only,
-                         score.where((level == CONNECTED) | score.isnull(),
-                                     np.float32(-CONTEXT_SCORE)))
+        score = xr.where(level == INTERTIDAL, flat_score(refl, rule), score)
+    score = view_scaled(score, refl, rule)
+    if context is not None:
+        score = score.where((level == CONNECTED) | (level == INTERTIDAL) | score.isnull(),
+                            np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("mangrove_score")
+
+
+def view_scaled(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """``score`` of a composite of fewer clear views than the tolerances assume, scaled down
+    by the standard error of a mean of ``n`` views against ``rule.tolerance_views``:
+    ``sqrt(min(n, n_ref) / n_ref)``. The tolerances are the noise of a monthly median of a
+    few views; one view is noisier by ``sqrt(n_ref)``, and its margin past a threshold is
+    a smaller share of its own noise: a class changes on one or two single-view months only
+    when they are past the band of doubt by that much more (a clearing's MVI and NDVI fall
+    by several tolerances; a canopy near its threshold wavers by about one), and such
+    months count as close calls in the interval. Composites of ``n_ref`` views or more, and
+    single scenes (no ``n_clear``), are left as they are (the sign never changes)."""
+    if "n_clear" not in refl.data_vars:
+        return score
+    n_ref = np.float32(rule.tolerance_views)
+    views = np.minimum(refl["n_clear"].astype(np.float32).clip(min=1), n_ref)
+    return (score * np.sqrt(views / n_ref)).astype(np.float32)
+
+
+def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
+    """The mangrove score on the tidal flat (context level ``INTERTIDAL``): NDVI alone, NaN
+    where the tide covers the flat.
+
+    * **NDVI.** On ground the tide covers, vegetation is mangrove: the NDVI-inside-an-extent
+      rule of Digital Earth Africa/Pacific (NDVI > ``ndvi_min`` 0.4 inside the GMW extent),
+      the zone standing for the extent; also what a young replanting on a mudflat looks like
+      before its canopy reaches the MVI threshold.
+    * **The tide.** Where the observation is water (NDWI > 0, green above NIR: the wet test of
+      the composite's ``n_wet``, McFeeters 1996; the land/water test of tidal-flat mapping,
+      Murray et al. 2012, Remote Sens. 4:3417), the flat was under the tide and young
+      seedlings with it: the view says nothing about a canopy, and the pixel is not
+      observed there (NaN), as the loss alerts leave an inundated view unjudged
+      (:mod:`indices.alerts`). Grown mangrove stands above the tide; seedlings and
+      periodically submerged stands do not (Jia et al. 2019, Remote Sens. 11:2043,
+      doi:10.3390/rs11172043). Without this, a month seen once at high tide is a confident
+      "not mangrove" that resets a replanting's confirmation (:func:`indices.change.
+      confirmed_state`) every time the tide is in."""
+    ix = compute_indices(refl, ["ndvi", "ndwi"])
+    score = ((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
+    return score.where(~(ix["ndwi"] > 0))
 
 
 def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
@@ -416,13 +469,13 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
-RULE_TAGS = {"mangrove": "baloloy2020-v2", "seagrass": "lyzenga1981-v1"}
+RULE_TAGS = {"mangrove": "baloloy2020-v3", "seagrass": "lyzenga1981-v1"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v2``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v3``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:

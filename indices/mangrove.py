@@ -10,8 +10,9 @@ varies per site is estimated here from the site itself, from two samples of its 
 composite that need no threshold:
 
 * the canopy along the coast's water (:func:`indices.context.shore_band`: vegetation within
-  ``shore_gap_m`` of the sea, the tidal flats and the creeks), which on a mangrove coast is
-  the mangrove fringe: the site's own mangrove MVI distribution;
+  ``shore_gap_m`` of the sea, the tidal flats and the creeks, but not within B11's 20 m
+  sample of the water, :func:`water_footprint`, whose SWIR1 is partly water's), which on a
+  mangrove coast is the mangrove fringe: the site's own mangrove MVI distribution;
 * all the site's vegetation (NDVI >= ``ndvi_min``), and the part of it that the published
   rule found no path to from the shore (:func:`indices.context.intertidal_context`): the
   terrestrial vegetation, and whatever mangrove the published threshold missed.
@@ -49,21 +50,22 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
-from indices.context import CONNECTED, INTERTIDAL, SHORE
+from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
 from indices.habitat import mangrove_spectral_score
 from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
-__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "mangrove_parameters",
-           "scene_threshold"]
+__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "mangrove_parameters",
+           "scene_threshold", "tolerance_share", "water_footprint"]
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
-                       "bare_nir", "estimated")
+                       "bare_nir", "estimated", "mvi_tolerance_share")
 """What :func:`mangrove_parameters` returns, in order: the threshold used and the canopy NDVI,
 then what they came from (``mvi_scene`` the unbounded boundary, NaN where none was computed;
 ``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
-published threshold, -1 raised for a coast without a canopy population of its own)."""
+published threshold, -1 raised for a coast without a canopy population of its own);
+``mvi_tolerance_share`` the band of doubt around the threshold (:func:`tolerance_share`)."""
 MVI_RANGE = (0.5, 32.0)
 """Range of the MVI histograms (256 bins of 1.6 %)."""
 REFLECTANCE_RANGE = (5e-4, 0.5)
@@ -81,7 +83,7 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
     veg = (ndvi >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
     level = context.astype(np.uint8)
-    hists = [_histogram(veg & (shore == SHORE), mvi, lo_hi=MVI_RANGE),
+    hists = [_histogram(veg & (shore == SHORE) & ~water_footprint(shore), mvi, lo_hi=MVI_RANGE),
              _histogram(veg, mvi, lo_hi=MVI_RANGE),
              _histogram(veg & (level == 0), mvi, lo_hi=MVI_RANGE)]
     canopy = (mangrove_spectral_score(comp, rule) >= 1) & (level == CONNECTED)
@@ -98,6 +100,27 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
         out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule)
     return xr.DataArray(out, dims="parameter", coords={"parameter": list(MANGROVE_PARAMETERS)},
                         name="mangrove_parameters")
+
+
+SWIR_FOOTPRINT_M = 20.0
+"""Sentinel-2 B11 (SWIR1, the MVI's denominator) is sampled at 20 m (ESA, Sentinel-2 MSI
+User Guide, spatial resolution): brought to the 10 m grid, a pixel within 20 m of water
+may share its B11 sample with the water, whose SWIR1 is near nil and lifts the MVI."""
+
+
+def water_footprint(shore: xr.DataArray) -> xr.DataArray:
+    """Pixels within :data:`SWIR_FOOTPRINT_M` of the coast's water (``shore`` levels of
+    :func:`indices.context.shore_band`, a square neighbourhood like its band): their SWIR1
+    may be the water's as much as the canopy's, so their MVI is not the canopy's own. The
+    shore canopy that samples a site's mangrove (module doc) leaves them out: along a creek
+    they would be the upper tail of its MVI, and the threshold estimated from them too
+    high. Lazy when ``shore`` is (a rolling window: the same whatever the chunking)."""
+    k = int(round(SWIR_FOOTPRINT_M / pixel_size(shore)))  # 0 on a grid of 20 m or coarser
+    water = (shore == COAST).astype(np.uint8)
+    if k == 0:  # a pixel holds its own B11 sample
+        return shore != shore
+    near = water.rolling(y=2 * k + 1, x=2 * k + 1, center=True, min_periods=1).max()
+    return near > 0
 
 
 def _median(counts: np.ndarray, lo_hi) -> float:
@@ -121,7 +144,22 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     half = cover_ndvi(rule.canopy_cover, bare, canopy)
     n_shore, n_inland = shore.sum(), inland.sum()
     return np.array([t, half, raw, _quantile(shore, 0.5), _quantile(inland, 0.9), n_shore,
-                     n_inland, canopy[0], canopy[1], bare[0], bare[1], state], np.float64)
+                     n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
+                     tolerance_share(t, state, rule)], np.float64)
+
+
+def tolerance_share(threshold: float, state: float, rule) -> float:
+    """The band of doubt around the site's MVI threshold, as a share of it: the rule's
+    ``mvi_tolerance_share`` (the noise of a monthly median), or, where the site's shore
+    canopy showed no population of its own (``state`` -1: the threshold raised so that
+    terrestrial vegetation passes at most 1 %), down to ``rule.mvi_floor``. There the scene
+    could not separate its mangrove from its terrestrial vegetation: its mangrove may lie
+    anywhere from the floor up, and the interval must say so (the pixels between are in
+    doubt), not only the 10 % around a threshold chosen to keep false alarms out."""
+    share = float(rule.mvi_tolerance_share)
+    if state < 0 and threshold > rule.mvi_floor:
+        share = max(share, (threshold - rule.mvi_floor) / threshold)
+    return share
 
 
 def _quantile(counts: np.ndarray, q: float) -> float:

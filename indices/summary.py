@@ -127,9 +127,11 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
     rule = rule or RULES[habitat]
     prelude, habitat_test, needs = _habitat_test(rule)
     if gated:  # mangrove_score with context levels: the spectral test on connected canopy,
-        # NDVI alone in the intertidal zone
+        # NDVI alone on the tidal flat, not under the tide (habitat.flat_score)
         habitat_test = (f"(({habitat_test}) & ((site & np.uint8(2)) != 0)) | (ok_ndvi & "
-                        f"(v_ndvi > f32({float(rule.ndvi_min)!r})) & ((site & np.uint8(4)) != 0))")
+                        f"(v_ndvi > f32({float(rule.ndvi_min)!r})) "
+                        f"& ((ok_ndwi & (v_ndwi > ZERO)) != True) "
+                        f"& ((site & np.uint8(4)) != 0))")
     missing = [SYMBOLS[s] for s in needs if s not in symbols]
     if missing:
         raise ValueError(f"{habitat} habitat needs bands {missing} "

@@ -106,23 +106,31 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 40 % of seeds 10-29 at 300 px (40 % "
-    "before the site's own MVI threshold; the fast seeds 1-3 meet it): losses of 1.5-3x the "
-    "truth where month composites of one or two cloudy views pass a belt's edge beyond the "
-    "band of doubt twice, gains missed where a replanting's young canopy stays below the "
-    "MVI threshold"))
+    "mangrove gain and loss within 20 % or 3 ha in 45 % of seeds 10-29 and 30 % of seeds "
+    "300-319 at 300 px, 18 months (40 % and 30 % with mangrove-baloloy2020-v2; the fast "
+    "seeds 1-3 meet it). Losses now within the allowance on 18/20 and 19/20 seeds (15 and "
+    "18 before: single-view months are judged with their standard error, so a canopy near "
+    "its threshold no longer passes it twice by noise); gains are what fails (within it on "
+    "9/20 and 7/20 seeds, truth 3.6-11 ha, found 0-2.5): the replanting's canopy reaches "
+    "half cover only in the series' last 3-6 months, and one view a month mostly shows it "
+    "under the tide (now unobserved, not 'not mangrove') or partly submerged (NDVI 0.1-0.3), "
+    "so two confident looks seldom follow"))
 def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _change_ok(f)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove extent within 10 % in 40 % of seeds 10-29 at 300 px (20 % with Baloloy's 4.5 "
-    "alone; the fast seeds 1-3 meet it): mostly 1-14 % low (creek-edge and mixed canopy "
-    "pixels), 33-92 % low where the generator draws mangrove below the site threshold's "
-    "floor (MVI 3.0) or where its shore canopy is no population apart (a site calibration "
-    "fixes those: test_calibration_halves_the_error_of_an_independent_scenario), +48 % on "
-    "one seed whose terrestrial vegetation passes the lowered threshold"))
+    "mangrove extent within 10 % in 55 % of seeds 10-29 and 65 % of seeds 300-319 at 300 "
+    "px, 18 months (40 % and 55 % with mangrove-baloloy2020-v2; the fast seeds 1-3 meet it): "
+    "10-16 % low where the site's boundary lies above the published 4.5 and the stand's "
+    "lower tail (MVI 4.0-4.5) is missed, or where the final month misses the replanting's "
+    "gain; 28-31 % low where the shore canopy still reads higher than the stand (seeds 22, "
+    "306); 86-92 % low where the shore canopy is no population of its own and the threshold "
+    "is raised against terrestrial look-alikes (seeds 24, 315, 319: the interval now spans "
+    "the floor; a site calibration fixes those: "
+    "test_calibration_halves_the_error_of_an_independent_scenario); +60 % on seed 27, whose "
+    "terrestrial vegetation passes the lowered threshold"))
 def test_mangrove_extent_within_10_percent(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, 0.10)]
     assert not bad, bad
@@ -152,12 +160,10 @@ def test_seagrass_gain_and_loss_within_20_percent_or_3_ha(fast):
     assert not bad, bad
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "the true extent is in the interval in 62 % of mangrove site-months of seeds 10-29 at "
-    "300 px (48 % before the site's own threshold: a bias of the rule itself lies outside an "
-    "interval of threshold and staleness doubts) and 99 % of seagrass ones (the water not "
-    "judged is in it)"))
 def test_the_interval_covers_the_truth_in_90_percent_of_site_months(fast):
+    """Measured at 300 px, 18 months: the true mangrove extent is in the interval in 92 % of
+    the site-months of seeds 10-29 and 94 % of seeds 300-319 (62 % and 65 % with
+    mangrove-baloloy2020-v2), seagrass 99 %."""
     covered = np.concatenate([f["covered"] for kind in fast for f in fast[kind]])
     assert covered.mean() >= 0.9, covered.mean()
 
@@ -199,9 +205,10 @@ def _survey(sc, site, seed: int, share: float = 0.02, size: int = 8) -> dict:
 def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
     """Seed 22 draws a mangrove canopy below Baloloy's MVI 4.5 (median 4.5 in the baseline
     composite) whose canopy along the water reads higher (4.7: water in its pixels): the
-    site's own threshold stops at 4.2 and the defaults find ~70 % of it (measured: 60.8 of
-    88.6 ha); a partner's polygons over ~2 % of the site, labelled from the truth, teach the
-    site its thresholds (measured: 87.5 ha): the baseline extent error at least halves."""
+    site's own threshold stays above much of it and the defaults find ~77 % of it
+    (measured with mangrove-baloloy2020-v3: 68.4 of 88.6 ha; 60.8 with v2); a partner's
+    polygons over ~2 % of the site, labelled from the truth, teach the site its thresholds
+    (measured: 87.5 ha): the baseline extent error at least halves."""
     sc = make_scenario(22, kind="mangrove", size=SIZE, n_months=MONTHS,
                        out_dir=tmp_path / "mangrove-22")
     (site,) = load_sites(sc.sites)

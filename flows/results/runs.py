@@ -71,6 +71,13 @@ class RunRecord:
         return sum(len(v.get("failed_scenes", {})) for v in self.sites.values())
 
     @property
+    def site_warnings(self) -> dict[str, list[str]]:
+        """The warnings of each site that has any (``sites[id]["warnings"]``: rows that are
+        less than a measurement, e.g. a mangrove baseline without intertidal context,
+        :func:`flows.site.tables.context_warning`)."""
+        return {k: list(v["warnings"]) for k, v in self.sites.items() if v.get("warnings")}
+
+    @property
     def headline(self) -> str:
         counts = {k: sum(v["status"] == k for v in self.sites.values())
                   for k in ("processed", "skipped", "failed")}
@@ -80,6 +87,9 @@ class RunRecord:
             text += f"; {self.failed_scene_count} scenes could not be fetched"
         if self.failed_sites:
             text += ": " + ", ".join(f"{k} ({v})" for k, v in self.failed_sites.items())
+        if self.site_warnings:
+            text += (f"; {len(self.site_warnings)} with a warning in the run record: "
+                     + ", ".join(self.site_warnings))
         return text
 
     def finish(self) -> None:

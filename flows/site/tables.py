@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -27,7 +28,7 @@ from flows.sources import CHUNKS, SceneRef, Source, failed_scenes
 from indices.change import MMU_HA
 from indices.summary import scene_statistics
 
-__all__ = ["SiteTables", "site_tables"]
+__all__ = ["SiteTables", "context_warning", "site_tables"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ class SiteTables:
     evidence: dict[str, Any] = field(default_factory=dict)
     """The site's rule, its parameters and where they came from (defaults with citations, or
     calibration), and its fitted water or context: for the run record
-    (:func:`flows.site.evidence.site_evidence_of`)."""
+    (:func:`flows.site.evidence.site_evidence_of`); ``"warnings"`` when there are any."""
+    warnings: tuple[str, ...] = ()
+    """One line each for what makes the site's rows less than a measurement (a mangrove
+    baseline that could not build the intertidal context: :func:`context_warning`); the run
+    logs them and keeps them in its record."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
@@ -96,6 +101,9 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # the rule (calibrated at the start of the run) and the baseline's evidence, computed once
     # and read by every walk, the per-scene statistics and the alerts alike
     evidence, record = site_evidence_of(site, cube, grid, mask)
+    warning = context_warning(site, evidence, mask, scenes)
+    if warning is not None:
+        record = {**record, "warnings": [warning]}
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
                                  evidence=evidence)
     status = cube["fetch_status"] if "fetch_status" in cube else None
@@ -117,11 +125,39 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
         change = change[change["period"] >= (plan.since or dt.date.max)]
+    if warning is not None:  # nothing of the site could be judged: the rows say so
+        change["assessable_fraction"] = 0.0
     alerts = None
     if alert_state is not None:
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
-                      len(scenes), failed, alerts, maps, walk=mode, evidence=record)
+                      len(scenes), failed, alerts, maps, walk=mode, evidence=record,
+                      warnings=() if warning is None else (warning,))
+
+
+def context_warning(site: Site, evidence, mask: xr.DataArray,
+                    scenes: list[SceneRef]) -> str | None:
+    """One line when a mangrove site's baseline could not build the intertidal context
+    (:mod:`indices.context`): no pixel of the site is tidal flat or canopy connected to the
+    coast's water the baseline saw. Mangrove needs a series of at least ``min_views`` clear
+    views a pixel, wet and dry (one scene shows one water line, not a tide; a month or two
+    of a 10-day revisit under clouds often not even that): without it every pixel is "not
+    mangrove" by construction and the site's 0 ha are not a measurement. The rows then say
+    that nothing was assessable (``assessable_fraction`` 0). None otherwise (a seagrass
+    site, a calibrated or computed context that reaches the site)."""
+    context = getattr(evidence, "context", None)
+    if site.habitat != "mangrove" or context is None:
+        return None
+    inside = np.asarray(mask.transpose("y", "x").values, bool)
+    if (np.asarray(context)[inside] != 0).any():
+        return None
+    n_base = sum(site.baseline_start <= s.datetime.date() <= site.baseline_end for s in scenes)
+    return (f"site {site.id!r}: no intertidal context, so no mangrove could be judged: its "
+            f"baseline ({site.baseline_start}..{site.baseline_end}, {n_base} scene(s)) did "
+            f"not see the coast's water come and go (at least "
+            f"{evidence.rule.min_views} clear views a pixel, wet and dry); its extents are 0 "
+            f"ha by construction, not measured (assessable_fraction 0): lengthen the baseline "
+            f"to several months of clear views")
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

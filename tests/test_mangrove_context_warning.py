@@ -1,0 +1,101 @@
+"""A mangrove baseline too short to build the intertidal context is said, not hidden.
+
+Mangrove needs a series: a pixel seen wet and dry (:mod:`indices.context`). A baseline of a
+single scene (or a month or two of a 10-day revisit under clouds) shows one water line, no
+tide: the context is empty and every pixel is "not mangrove" by construction. The run then
+says so in one warning line, keeps it in the run record, and the site's rows carry
+``assessable_fraction`` 0 (nothing of the site could be judged), instead of 0 ha as if it
+were measured. A baseline long enough builds the context and says nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+from aoi import load_sites
+from flows.site import site_tables
+from flows.sources.demo import DemoSource
+
+SITES = Path(__file__).resolve().parents[1] / "aoi" / "sites" / "selangor.geojson"
+END = dt.date(2023, 3, 31)
+
+
+def _site(days: int):
+    """The demo's Selangor site with a baseline from its first scene of 2023 on, ``days``
+    long (0: that scene alone), and that first scene's date."""
+    site = load_sites(SITES)[0]
+    first = DemoSource().search(site, dt.date(2023, 1, 1), END)[0].datetime.date()
+    return dataclasses.replace(site, baseline_start=first,
+                               baseline_end=first + dt.timedelta(days=days)), first
+
+
+def _tables(site):
+    source = DemoSource()
+    scenes = source.search(site, dt.date(2023, 1, 1), END)
+    return site_tables(site, source, scenes, start=dt.date(2023, 1, 1), end=END, run_id="t",
+                       chunks=None)
+
+
+def test_a_single_scene_baseline_is_said_and_flagged():
+    site, first = _site(0)
+    tables = _tables(site)
+    print(tables.warnings, tables.change[["period", "extent_ha", "assessable_fraction"]])
+    (line,) = tables.warnings
+    assert "no intertidal context" in line and site.id in line and "1 scene(s)" in line
+    assert str(first) in line and "\n" not in line
+    assert tables.evidence["warnings"] == [line]
+    assert len(tables.change) == 3
+    assert (tables.change["extent_ha"] == 0).all()  # what the rule can say without a tide ...
+    assert (tables.change["assessable_fraction"] == 0).all()  # ... and that it is no measure
+
+
+def test_a_baseline_with_a_tide_says_nothing():
+    site, _ = _site(58)  # two months of the demo's 5-day revisit
+    tables = _tables(site)
+    assert tables.warnings == ()
+    assert "warnings" not in tables.evidence
+    assert (tables.change["extent_ha"] > 50).all()
+    assert (tables.change["assessable_fraction"] > 0.5).all()
+
+
+def test_the_run_logs_one_line_and_records_it(tmp_path, caplog):
+    from flows.config import RunConfig
+    from flows.nightly import run_nightly
+
+    site, _ = _site(0)
+    feature = json.loads(SITES.read_text())["features"][0]
+    feature["properties"].update(baseline_start=site.baseline_start.isoformat(),
+                                 baseline_end=site.baseline_end.isoformat())
+    feature["properties"].pop("reference_site", None)
+    sites = tmp_path / "sites.geojson"
+    sites.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    config = RunConfig(sites=sites, source="demo", start=dt.date(2023, 1, 1), end=END,
+                       out=tmp_path / "out")
+    with caplog.at_level(logging.WARNING):
+        record = run_nightly(config)
+    lines = [r.getMessage() for r in caplog.records
+             if r.levelno == logging.WARNING and "no intertidal context" in r.getMessage()]
+    assert len(lines) == 1, caplog.text
+    entry = record["sites"][site.id]
+    assert entry["status"] == "processed" and entry["warnings"] == lines
+    (path,) = (tmp_path / "out" / "runs").glob("*.json")
+    assert json.loads(path.read_text())["sites"][site.id]["warnings"] == lines
+    import pandas as pd
+
+    change = pd.read_parquet(tmp_path / "out" / "change")
+    assert (change["assessable_fraction"] == 0).all()
+
+
+def test_the_headline_names_the_sites_with_a_warning():
+    from flows.results.runs import RunRecord
+
+    record = RunRecord("r", "2026-01-01T00:00:00+00:00", {},
+                       sites={"a": {"status": "processed", "warnings": ["site 'a': ..."]},
+                              "b": {"status": "processed"}})
+    assert record.site_warnings == {"a": ["site 'a': ..."]}
+    assert record.headline.endswith("; 1 with a warning in the run record: a")
+

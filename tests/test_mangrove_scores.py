@@ -1,0 +1,100 @@
+"""The mangrove score's treatment of the tide, of thin composites and of the water's SWIR
+footprint (issue 17), on small hand-built maps whose answers follow from the definitions:
+
+* on the tidal flat, a view under the tide (NDWI > 0) is no view of a canopy: NaN, not
+  "not mangrove" (:func:`indices.habitat.flat_score`);
+* a composite of fewer clear views than the tolerances assume has its score scaled by the
+  standard error of a mean, ``sqrt(n / n_ref)``, never its sign
+  (:func:`indices.habitat.view_scaled`);
+* the shore canopy that samples a site's mangrove leaves out the pixels within B11's 20 m
+  sample of the water, on any chunking, and none on a 60 m grid
+  (:func:`indices.mangrove.water_footprint`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE
+from indices.habitat import MangroveRule, flat_score, mangrove_score, view_scaled
+from indices.mangrove import water_footprint
+
+RULE = MangroveRule()
+
+
+def _refl(green, red, nir, swir, n_clear=None) -> xr.Dataset:
+    """A (y, x) reflectance dataset from per-pixel values (lists)."""
+    def band(v):
+        return xr.DataArray(np.asarray(v, np.float32)[None, :], dims=("y", "x"))
+
+    ds = xr.Dataset({"B02": band(green), "B03": band(green), "B04": band(red), "B08": band(nir),
+                     "B11": band(swir), "B12": band(swir)})
+    if n_clear is not None:
+        ds["n_clear"] = band(n_clear).astype(np.int16)
+    return ds
+
+
+def test_a_flat_under_the_tide_is_not_observed():
+    # pixel 0: young canopy over dry mud (NDVI 0.6); 1: the same flat under water (green
+    # above NIR); 2: bare wet mud (NDVI ~0.07, NDWI < 0)
+    refl = _refl(green=[0.05, 0.06, 0.07], red=[0.04, 0.05, 0.07], nir=[0.16, 0.03, 0.08],
+                 swir=[0.06, 0.01, 0.05])
+    score = flat_score(refl, RULE).values[0]
+    ndvi0 = (0.16 - 0.04) / 0.20
+    assert np.isclose(score[0], (ndvi0 - RULE.ndvi_min) / RULE.ndvi_tolerance, atol=1e-5)
+    assert np.isnan(score[1])
+    assert score[2] < -1
+    # the full score: the flat's pixels take it, outside the context it is -CONTEXT_SCORE
+    # whatever the tide, and NaN stays NaN (not observed)
+    context = xr.DataArray(np.array([[INTERTIDAL, INTERTIDAL, 0]], np.uint8), dims=("y", "x"))
+    full = mangrove_score(refl, RULE, context=context).values[0]
+    assert full[0] > 0 and np.isnan(full[1]) and full[2] == -10.0
+
+
+def test_thin_composites_are_scaled_by_the_standard_error_never_in_sign():
+    rng = np.random.default_rng(7)
+    print("seed 7")
+    raw = rng.normal(0, 3, size=200).astype(np.float32)
+    n = rng.integers(0, 9, size=200)
+    refl = xr.Dataset({"n_clear": (("x",), n.astype(np.int16))})
+    got = view_scaled(xr.DataArray(raw, dims="x"), refl, RULE).values
+    want = raw * np.sqrt(np.minimum(np.maximum(n, 1), 3) / 3.0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert (np.sign(got) == np.sign(raw)).all()
+    assert np.array_equal(got[n >= 3], raw[n >= 3])  # a few views: the rule's own tolerance
+    # a scene (no view count) is left alone
+    same = view_scaled(xr.DataArray(raw, dims="x"), xr.Dataset(), RULE).values
+    assert np.array_equal(same, raw)
+
+
+def test_a_single_view_month_of_a_canopy_near_its_threshold_is_a_close_call():
+    # MVI 1.1 tolerances above the threshold: confident with three views, not with one
+    green, swir = 0.05, 0.10
+    mvi = RULE.mvi_min * (1 + 1.1 * RULE.mvi_tolerance_share)
+    nir = green + mvi * (swir - green)
+    refl = _refl([green] * 2, [0.02] * 2, [nir] * 2, [swir] * 2, n_clear=[3, 1])
+    context = xr.DataArray(np.full((1, 2), CONNECTED, np.uint8), dims=("y", "x"))
+    score = mangrove_score(refl, RULE, context=context).values[0]
+    assert score[0] >= 1 and 0 < score[1] < 1
+
+
+def _shore_levels(res: float) -> xr.DataArray:
+    levels = np.full((30, 40), SHORE, np.uint8)
+    levels[:, :10] = COAST  # water in the first 10 columns
+    levels[:, 20:] = 0
+    return xr.DataArray(levels, dims=("y", "x"),
+                        coords={"y": -res * np.arange(30), "x": res * np.arange(40)})
+
+
+def test_the_water_footprint_is_b11s_20_m_whatever_the_chunking():
+    shore = _shore_levels(10.0)
+    near = water_footprint(shore).values
+    # within 2 pixels (20 m) of the water, on land or water alike; not beyond
+    assert near[:, :12].all() and not near[:, 12:].any()
+    for chunks in ({"y": 7, "x": 9}, {"y": 30, "x": 11}, {"y": 4, "x": 4}):
+        lazy = water_footprint(shore.chunk(chunks))
+        assert lazy.chunks is not None
+        assert np.array_equal(lazy.values, near), chunks
+    # on a 60 m grid a pixel holds its own B11 sample: nothing is left out
+    assert not water_footprint(_shore_levels(60.0)).values.any()
