@@ -334,15 +334,21 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     its score)."""
     if water is None:
         water = water_parameters(refl, rule)
-    b, g, seen = bottom_signals(refl, rule, water)
+    b, g, _ = bottom_signals(refl, rule, water)
     views = refl["n_clear"].clip(min=1).astype(np.float32) if "n_clear" in refl else 1
     c = seagrass_constants(water, rule, views)
-    bs, gs = b.where(seen), g.where(seen)
-    offset = (np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]
+    floor = np.float32(rule.min_bottom_signal)
+    # the bottom is placed on the site's sand line by its green; its blue may be at or
+    # below the deep water's (a bottom darker than the water column in blue)
+    seen = water_mask(refl, rule) & (g > floor)
+    gs = g.where(seen)
+    log_g = np.log(gs)
+    offset = (np.log(np.maximum(b, floor)) - c["k_ratio"] * log_g) - c["dii_sand"]
     assessable = seen & (c["k_ratio"] <= rule.max_k_ratio) & (c["has_sand"] != 0)
-    if gate:  # the pixel's own offset known to within a third of the threshold's distance
-        sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2)
-        assessable = assessable & (sigma <= c["limit"])
+    if gate:  # the pixel's blue on one side of the threshold's line by detect_sigmas
+        line = np.exp(c["threshold"]) * np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
+        sigma = np.sqrt(c["noise_b"] ** 2 + (line * c["noise_g"] / gs) ** 2)
+        assessable = assessable & (abs(b - line) >= c["detect"] * sigma)
     return c, offset.where(assessable)
 
 
@@ -367,7 +373,7 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
         "noise_g": r * p["noise_green"] * scale,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),
         "threshold": threshold,
-        "limit": magnitude / np.float32(rule.detect_sigmas),
+        "detect": xr.full_like(r, np.float32(rule.detect_sigmas)),
         "tolerance": magnitude * np.float32(rule.tolerance_share),
     }
 
@@ -416,7 +422,7 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
-RULE_TAGS = {"mangrove": "baloloy2020-v2", "seagrass": "lyzenga1981-v1"}
+RULE_TAGS = {"mangrove": "baloloy2020-v2", "seagrass": "lyzenga1981-v2"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
