@@ -227,7 +227,22 @@ def sand_points(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
     return mid[rows], mid[cols]
 
 
-def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None
+def sand_points_by_blue(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
+    """``(blue, green)`` of the bright bottom from a (green, blue) 2-D histogram, the other
+    way round from :func:`sand_points`: per blue bin holding ``rule.min_bin_pixels``, the
+    ``1 - rule.sand_quantile`` quantile of green (at a given blue, a darker bottom lies
+    shallower and shows more green than sand; blue, attenuated less, is the depth axis)."""
+    mid = centres()
+    h = hist.T
+    counts = h.sum(axis=1)
+    rows = np.flatnonzero(counts >= rule.min_bin_pixels)
+    cum = np.cumsum(h[rows], axis=1)
+    cols = np.argmax(cum >= (1.0 - rule.sand_quantile) * cum[:, -1:], axis=1)
+    return mid[rows], mid[cols]
+
+
+def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None,
+                  exponents: np.ndarray = _R_GRID
                   ) -> tuple[float, float, float, float] | None:
     """Least squares of ``b = B_deep + C (g - G_deep)^r`` in reflectance (module doc, step
     3): ``(B_deep, G_deep, r, rss)``, ``0 <= B_deep < min b``, ``0 <= G_deep < min g``,
@@ -243,7 +258,7 @@ def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None
     else:
         deep_g = np.linspace(0.0, g.min(), _DEEP_STEPS, endpoint=False)
     best = None
-    for r in _R_GRID:
+    for r in exponents:
         x = (g[None, :] - deep_g[:, None]) ** r  # (grid, points)
         if deep is not None:  # B_deep given: C alone, by least squares through it
             c = (x * (b - deep[0])).sum(axis=1) / (x * x).sum(axis=1)
@@ -312,8 +327,14 @@ def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.n
         return default
     deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
     fit = fit_sand_line(g, b, deep) if deep is not None else None
-    if fit is None:
-        fit = fit_sand_line(g, b)
+    if fit is None:  # no optically deep water: the sand line along blue (module doc)
+        blue, green = sand_points_by_blue(hist, rule)
+        if len(blue) >= rule.min_sand_points:
+            swapped = fit_sand_line(blue, green, exponents=1.0 / _R_GRID)
+            if swapped is not None:
+                gd, bd, inverse, rss = swapped
+                fit = (bd, gd, float(np.round(1.0 / inverse, 2)), rss)
+                g, b = green, blue
     if fit is None:
         return default
     bd, gd, r, _ = fit
