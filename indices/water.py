@@ -327,14 +327,21 @@ def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.n
         return default
     deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
     fit = fit_sand_line(g, b, deep) if deep is not None else None
-    if fit is None:  # no optically deep water: the sand line along blue (module doc)
+    if fit is None:  # no optically deep water: extrapolated along blue, else along green
+        candidates = []
         blue, green = sand_points_by_blue(hist, rule)
-        if len(blue) >= rule.min_sand_points:
-            swapped = fit_sand_line(blue, green, exponents=1.0 / _R_GRID)
-            if swapped is not None:
-                gd, bd, inverse, rss = swapped
-                fit = (bd, gd, float(np.round(1.0 / inverse, 2)), rss)
-                g, b = green, blue
+        swapped = (fit_sand_line(blue, green, exponents=1.0 / _R_GRID)
+                   if len(blue) >= rule.min_sand_points else None)
+        if swapped is not None:
+            gd, bd, inverse, rss = swapped
+            candidates.append(((bd, gd, float(np.round(1.0 / inverse, 2)), rss), green, blue))
+        along_green = fit_sand_line(g, b)
+        if along_green is not None:
+            candidates.append((along_green, g, b))
+        slack = noise[0] if np.isfinite(noise[0]) else rule.noise
+        bluer = [c for c in candidates if c[0][0] >= c[0][1] / c[0][2] - slack]
+        if bluer or candidates:
+            fit, g, b = (bluer or candidates[::-1])[0]
     if fit is None:
         return default
     bd, gd, r, _ = fit
