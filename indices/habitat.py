@@ -167,10 +167,17 @@ class SeagrassRule:
     tolerance_share: float = 0.4
     """Band of doubt around ``T``: this share of ``|T|`` (a choice)."""
     detect_sigmas: float = 3.0
-    """The bottom is *assessed* where the noise-propagated uncertainty of ``DII`` leaves
-    ``detect_sigmas`` standard deviations between a sand bottom (offset 0) and the threshold
-    ``T``: a 3-sigma detection (one sand pixel in ~700 past the threshold by noise), the
-    usual convention for a signal seen above noise; a choice."""
+    """A pixel is *assessed* where its blue lies ``detect_sigmas`` standard deviations (its
+    noise, propagated from blue and, through the line's slope, from green) off the
+    threshold's line at its green, ``B'_T = exp(T) C G'^r`` with ``C = exp(DII_sand)``: the
+    side it falls on is then known at 3 sigma (one pixel in ~700 on the wrong side by noise),
+    the usual convention for a signal seen above noise; a choice. Judged on the pixel's
+    distance to the decision, not on the precision of its own DII: a dark meadow in clear
+    water shows a blue bottom signal near zero or below it (the bottom darker in blue than
+    the water column: "negative bottom contrast", a known trait of blue bands over
+    vegetated bottoms in clear water, e.g. watercolumncorrection.com's Landsat tutorial),
+    where its DII has no precision yet its class is plain (rule lyzenga1981-v1 left such
+    meadows unjudged: 15-90 % of the meadow on the independent generator)."""
     max_k_ratio: float = 1.5
     """Largest ``k_B / k_G`` assessed (blue far more attenuated than green: CDOM-rich water,
     where the blue bottom signal is gone first)."""
@@ -310,11 +317,14 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
     **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
     and counts the pixel in the interval, not in the extent) where the bottom is not seen
-    well enough to tell sand from seagrass: the pixel's DII uncertain by more than
-    ``|T| / detect_sigmas``, from the site's measured noise scaled to the pixel's clear views
-    ``n_clear`` where ``refl`` has them (a month of one view is noisier than the baseline);
-    or ``r`` above ``max_k_ratio``. Conservative: a dark meadow is judged to a shallower
-    depth than sand (its signal is weaker), and what is not judged is in the interval, not
+    well enough to tell sand from seagrass: no green bottom signal above
+    ``min_bottom_signal`` (nothing places the pixel on the site's sand line), or its blue
+    within ``detect_sigmas`` noise of the threshold's line (rule doc), from the site's
+    measured noise scaled to the pixel's clear views ``n_clear`` where ``refl`` has them (a
+    month of one view is noisier than the baseline); or ``r`` above ``max_k_ratio``. A blue
+    signal at or below the deep water's is floored at ``min_bottom_signal`` (a bottom darker
+    than the water column in blue: far below the threshold). What is not judged is in the
+    interval, not
     in the extent. Land is assessed: ``-CONTEXT_SCORE``.
     """
     c, offset = seagrass_offset(refl, rule, water)
@@ -329,7 +339,7 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                     ) -> tuple[dict, xr.DataArray]:
     """``(constants, DII - DII_sand)``: the bottom's depth-invariant index against the site's
     sand, NaN where not assessable (:func:`seagrass_score`), with
-    :func:`seagrass_constants`. ``gate=False``: wherever both bottom signals are above
+    :func:`seagrass_constants`. ``gate=False``: wherever the green bottom signal is above
     ``min_bottom_signal``, however noisy (the loss alerts, which ask more of a scene than
     its score)."""
     if water is None:

@@ -31,6 +31,23 @@ one water type misjudge every other (issue 17: 80 % of a meadow found at 2.5-5 m
    the one that makes the site's sand line straight in Lyzenga's coordinates over the depths
    the site has, which is what the index needs; it is not a measurement of the water at
    infinite depth (in clear water no site within 60 m shows that in blue).
+   Without optically deep water the curve is fitted twice: along green as above, and
+   **along blue** (:func:`sand_points_by_blue`: per blue bin the lower ``1 - sand_quantile``
+   of green, ``G' - G_deep = C (B' - B_deep)^(1/r)``). In clear water green is lost to the
+   deep water at about half the depth blue is (``k_G ~ 2 k_B``), so per green bin near
+   ``G_deep`` the blue of sand pixels from many depths mixes, the bin's upper quantile
+   reads brighter than the sand at that depth, and the extrapolated ``B_deep`` comes out
+   too bright (measured on the independent generator of ``tests/scenarios``: +0.002 to
+   +0.009 in clear water, so that deep sand read as a dark bottom); per blue bin the depth
+   is still resolved. The fit along blue is kept when its deep water is at least as blue as
+   ``G_deep / r`` (within the pixel noise of blue): deep water's irradiance reflectance is
+   proportional to backscattering over absorption (``R ~ 0.33 b_b / a``, Morel & Prieur
+   1977, Limnol. Oceanogr. 22:709-722, which computed R(lambda) from the two) and
+   ``K_d ~ (a + b_b) / mu_d``, so ``R_B / R_G ~ (b_bB / b_bG) (K_G / K_B) >= 1 / r``
+   wherever backscattering does not rise with wavelength (water molecules and small
+   particles scatter more in blue); only the proportionality is used (the 0.33 was not
+   checked against the paper here). Else the fit along green, as before, else the
+   defaults.
 4. **Noise** of the composite, from the image: the median absolute difference of horizontal
    neighbours over the darkest water (``1.4826 MAD / sqrt 2`` for a Gaussian), with the median
    number of clear views there; a composite of ``n`` views has the noise of
