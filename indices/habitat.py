@@ -167,9 +167,11 @@ class SeagrassRule:
     tolerance_share: float = 0.4
     """Band of doubt around ``T``: this share of ``|T|`` (a choice)."""
     detect_sigmas: float = 3.0
-    """A pixel is *assessed* where its blue lies ``detect_sigmas`` standard deviations (its
-    noise, propagated from blue and, through the line's slope, from green) off the
-    threshold's line at its green, ``B'_T = exp(T) C G'^r`` with ``C = exp(DII_sand)``: the
+    """A pixel is *assessed* where its green bottom signal is ``detect_sigmas`` standard
+    deviations above the deep water's (green places it on the site's sand line; below that,
+    optically deep water's noise alone would be judged) and its blue lies ``detect_sigmas``
+    standard deviations (its noise, propagated from blue and, through the line's slope, from
+    green) off the threshold's line at its green, ``B'_T = exp(T) C G'^r`` with ``C = exp(DII_sand)``: the
     side it falls on is then known at 3 sigma (one pixel in ~700 on the wrong side by noise),
     the usual convention for a signal seen above noise; a choice. Judged on the pixel's
     distance to the decision, not on the precision of its own DII: a dark meadow in clear
@@ -317,8 +319,8 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
     **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
     and counts the pixel in the interval, not in the extent) where the bottom is not seen
-    well enough to tell sand from seagrass: no green bottom signal above
-    ``min_bottom_signal`` (nothing places the pixel on the site's sand line), or its blue
+    well enough to tell sand from seagrass: its green bottom signal within ``detect_sigmas``
+    noise of the deep water (nothing places the pixel on the site's sand line), or its blue
     within ``detect_sigmas`` noise of the threshold's line (rule doc), from the site's
     measured noise scaled to the pixel's clear views ``n_clear`` where ``refl`` has them (a
     month of one view is noisier than the baseline); or ``r`` above ``max_k_ratio``. A blue
@@ -358,7 +360,8 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     if gate:  # the pixel's blue on one side of the threshold's line by detect_sigmas
         line = np.exp(c["threshold"]) * np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
         sigma = np.sqrt(c["noise_b"] ** 2 + (line * c["noise_g"] / gs) ** 2)
-        assessable = assessable & (abs(b - line) >= c["detect"] * sigma)
+        assessable = (assessable & (c["k_ratio"] * gs >= c["detect"] * c["noise_g"])
+                      & (abs(b - line) >= c["detect"] * sigma))
     return c, offset.where(assessable)
 
 

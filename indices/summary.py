@@ -183,6 +183,7 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
                 f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True) "
                 f"| (N < {f(rule.water_veg_nir)})) "
                 f"& (d_B != 0) & h_seen "
+                f"& (c_k_ratio * h_g >= c_detect * c_noise_g) "
                 f"& (abs(h_b - h_line) >= c_detect * h_sig) "
                 f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
                 f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
