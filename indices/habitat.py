@@ -178,10 +178,19 @@ class SeagrassRule:
     tolerance_share: float = 0.4
     """Band of doubt around ``T``: this share of ``|T|`` (a choice)."""
     detect_sigmas: float = 3.0
-    """The bottom is *assessed* where the noise-propagated uncertainty of ``DII`` leaves
-    ``detect_sigmas`` standard deviations between a sand bottom (offset 0) and the threshold
-    ``T``: a 3-sigma detection (one sand pixel in ~700 past the threshold by noise), the
-    usual convention for a signal seen above noise; a choice."""
+    """A pixel is *assessed* where its green bottom signal is ``detect_sigmas`` standard
+    deviations above the deep water's (green places it on the site's sand line; below that,
+    optically deep water's noise alone would be judged) and its blue lies ``detect_sigmas``
+    standard deviations (its noise, propagated from blue and, through the line's slope, from
+    green) off the threshold's line at its green, ``B'_T = exp(T) C G'^r`` with ``C = exp(DII_sand)``: the
+    side it falls on is then known at 3 sigma (one pixel in ~700 on the wrong side by noise),
+    the usual convention for a signal seen above noise; a choice. Judged on the pixel's
+    distance to the decision, not on the precision of its own DII: a dark meadow in clear
+    water shows a blue bottom signal near zero or below it (the bottom darker in blue than
+    the water column: "negative bottom contrast", a known trait of blue bands over
+    vegetated bottoms in clear water, e.g. watercolumncorrection.com's Landsat tutorial),
+    where its DII has no precision yet its class is plain (rule lyzenga1981-v1 left such
+    meadows unjudged: 15-90 % of the meadow on the independent generator)."""
     max_k_ratio: float = 1.5
     """Largest ``k_B / k_G`` assessed (blue far more attenuated than green: CDOM-rich water,
     where the blue bottom signal is gone first)."""
@@ -363,11 +372,14 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
     **Not assessable** (NaN, like not observed: the change walk carries the last assessed class
     and counts the pixel in the interval, not in the extent) where the bottom is not seen
-    well enough to tell sand from seagrass: the pixel's DII uncertain by more than
-    ``|T| / detect_sigmas``, from the site's measured noise scaled to the pixel's clear views
-    ``n_clear`` where ``refl`` has them (a month of one view is noisier than the baseline);
-    or ``r`` above ``max_k_ratio``. Conservative: a dark meadow is judged to a shallower
-    depth than sand (its signal is weaker), and what is not judged is in the interval, not
+    well enough to tell sand from seagrass: its green bottom signal within ``detect_sigmas``
+    noise of the deep water (nothing places the pixel on the site's sand line), or its blue
+    within ``detect_sigmas`` noise of the threshold's line (rule doc), from the site's
+    measured noise scaled to the pixel's clear views ``n_clear`` where ``refl`` has them (a
+    month of one view is noisier than the baseline); or ``r`` above ``max_k_ratio``. A blue
+    signal at or below the deep water's is floored at ``min_bottom_signal`` (a bottom darker
+    than the water column in blue: far below the threshold). What is not judged is in the
+    interval, not
     in the extent. Land is assessed: ``-CONTEXT_SCORE``.
     """
     c, offset = seagrass_offset(refl, rule, water)
@@ -382,20 +394,27 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                     ) -> tuple[dict, xr.DataArray]:
     """``(constants, DII - DII_sand)``: the bottom's depth-invariant index against the site's
     sand, NaN where not assessable (:func:`seagrass_score`), with
-    :func:`seagrass_constants`. ``gate=False``: wherever both bottom signals are above
+    :func:`seagrass_constants`. ``gate=False``: wherever the green bottom signal is above
     ``min_bottom_signal``, however noisy (the loss alerts, which ask more of a scene than
     its score)."""
     if water is None:
         water = water_parameters(refl, rule)
-    b, g, seen = bottom_signals(refl, rule, water)
+    b, g, _ = bottom_signals(refl, rule, water)
     views = refl["n_clear"].clip(min=1).astype(np.float32) if "n_clear" in refl else 1
     c = seagrass_constants(water, rule, views)
-    bs, gs = b.where(seen), g.where(seen)
-    offset = (np.log(bs) - c["k_ratio"] * np.log(gs)) - c["dii_sand"]
+    floor = np.float32(rule.min_bottom_signal)
+    # the bottom is placed on the site's sand line by its green; its blue may be at or
+    # below the deep water's (a bottom darker than the water column in blue)
+    seen = water_mask(refl, rule) & (g > floor)
+    gs = g.where(seen)
+    log_g = np.log(gs)
+    offset = (np.log(np.maximum(b, floor)) - c["k_ratio"] * log_g) - c["dii_sand"]
     assessable = seen & (c["k_ratio"] <= rule.max_k_ratio) & (c["has_sand"] != 0)
-    if gate:  # the pixel's own offset known to within a third of the threshold's distance
-        sigma = np.sqrt((c["noise_b"] / bs) ** 2 + (c["noise_g"] / gs) ** 2)
-        assessable = assessable & (sigma <= c["limit"])
+    if gate:  # the pixel's blue on one side of the threshold's line by detect_sigmas
+        line = np.exp(c["threshold"]) * np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
+        sigma = np.sqrt(c["noise_b"] ** 2 + (line * c["noise_g"] / gs) ** 2)
+        assessable = (assessable & (c["k_ratio"] * gs >= c["detect"] * c["noise_g"])
+                      & (abs(b - line) >= c["detect"] * sigma))
     return c, offset.where(assessable)
 
 
@@ -420,7 +439,7 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
         "noise_g": r * p["noise_green"] * scale,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),
         "threshold": threshold,
-        "limit": magnitude / np.float32(rule.detect_sigmas),
+        "detect": xr.full_like(r, np.float32(rule.detect_sigmas)),
         "tolerance": magnitude * np.float32(rule.tolerance_share),
     }
 
@@ -469,7 +488,7 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
-RULE_TAGS = {"mangrove": "baloloy2020-v3", "seagrass": "lyzenga1981-v1"}
+RULE_TAGS = {"mangrove": "baloloy2020-v3", "seagrass": "lyzenga1981-v2"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 

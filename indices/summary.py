@@ -145,7 +145,7 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
 MANGROVE_CONSTANTS = ("mvi_min", "ndvi_half")
 """The mangrove test's run-time constants (:func:`indices.habitat.mangrove_spectral_score`)."""
 SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
-                      "k_ratio", "dii_sand", "noise_b", "noise_g", "limit", "has_sand",
+                      "k_ratio", "dii_sand", "noise_b", "noise_g", "detect", "has_sand",
                       "threshold")
 """The seagrass test's run-time constants, in the kernel's order."""
 
@@ -174,15 +174,19 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
             f"h_excess = h_excess0 if h_excess0 > {f(rule.glint_min)} else ZERO",
             "h_b = (B - c_glint_blue * h_excess) - c_deep_blue",
             "h_g = (G - c_glint_green * h_excess) - c_deep_green",
-            f"h_seen = (h_b > {f(rule.min_bottom_signal)}) & (h_g > {f(rule.min_bottom_signal)})",
-            "h_off = (np.log(h_b) - c_k_ratio * np.log(h_g)) - c_dii_sand",
-            "h_sig = np.sqrt((c_noise_b / h_b) ** 2 + (c_noise_g / h_g) ** 2)",
+            f"h_seen = h_g > {f(rule.min_bottom_signal)}",
+            f"h_bf = h_b if h_b > {f(rule.min_bottom_signal)} else {f(rule.min_bottom_signal)}",
+            "h_lg = np.log(h_g)",
+            "h_off = (np.log(h_bf) - c_k_ratio * h_lg) - c_dii_sand",
+            "h_line = np.exp(c_threshold) * np.exp(c_dii_sand + c_k_ratio * h_lg)",
+            "h_sig = np.sqrt(c_noise_b ** 2 + (h_line * c_noise_g / h_g) ** 2)",
         )
         test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) "
                 f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True) "
                 f"| (N < {f(rule.water_veg_nir)})) "
                 f"& (d_B != 0) & h_seen "
-                f"& (h_sig <= c_limit) "
+                f"& (c_k_ratio * h_g >= c_detect * c_noise_g) "
+                f"& (abs(h_b - h_line) >= c_detect * h_sig) "
                 f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
                 f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
         return prelude, test, ("B", "G", "R", "N")

@@ -31,6 +31,23 @@ one water type misjudge every other (issue 17: 80 % of a meadow found at 2.5-5 m
    the one that makes the site's sand line straight in Lyzenga's coordinates over the depths
    the site has, which is what the index needs; it is not a measurement of the water at
    infinite depth (in clear water no site within 60 m shows that in blue).
+   Without optically deep water the curve is fitted twice: along green as above, and
+   **along blue** (:func:`sand_points_by_blue`: per blue bin the lower ``1 - sand_quantile``
+   of green, ``G' - G_deep = C (B' - B_deep)^(1/r)``). In clear water green is lost to the
+   deep water at about half the depth blue is (``k_G ~ 2 k_B``), so per green bin near
+   ``G_deep`` the blue of sand pixels from many depths mixes, the bin's upper quantile
+   reads brighter than the sand at that depth, and the extrapolated ``B_deep`` comes out
+   too bright (measured on the independent generator of ``tests/scenarios``: +0.002 to
+   +0.009 in clear water, so that deep sand read as a dark bottom); per blue bin the depth
+   is still resolved. The fit along blue is kept when its deep water is at least as blue as
+   ``G_deep / r`` (within the pixel noise of blue): deep water's irradiance reflectance is
+   proportional to backscattering over absorption (``R ~ 0.33 b_b / a``, Morel & Prieur
+   1977, Limnol. Oceanogr. 22:709-722, which computed R(lambda) from the two) and
+   ``K_d ~ (a + b_b) / mu_d``, so ``R_B / R_G ~ (b_bB / b_bG) (K_G / K_B) >= 1 / r``
+   wherever backscattering does not rise with wavelength (water molecules and small
+   particles scatter more in blue); only the proportionality is used (the 0.33 was not
+   checked against the paper here). Else the fit along green, as before, else the
+   defaults.
 4. **Noise** of the composite, from the image: the median absolute difference of horizontal
    neighbours over the darkest water (``1.4826 MAD / sqrt 2`` for a Gaussian), with the median
    number of clear views there; a composite of ``n`` views has the noise of
@@ -227,7 +244,22 @@ def sand_points(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
     return mid[rows], mid[cols]
 
 
-def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None
+def sand_points_by_blue(hist: np.ndarray, rule) -> tuple[np.ndarray, np.ndarray]:
+    """``(blue, green)`` of the bright bottom from a (green, blue) 2-D histogram, the other
+    way round from :func:`sand_points`: per blue bin holding ``rule.min_bin_pixels``, the
+    ``1 - rule.sand_quantile`` quantile of green (at a given blue, a darker bottom lies
+    shallower and shows more green than sand; blue, attenuated less, is the depth axis)."""
+    mid = centres()
+    h = hist.T
+    counts = h.sum(axis=1)
+    rows = np.flatnonzero(counts >= rule.min_bin_pixels)
+    cum = np.cumsum(h[rows], axis=1)
+    cols = np.argmax(cum >= (1.0 - rule.sand_quantile) * cum[:, -1:], axis=1)
+    return mid[rows], mid[cols]
+
+
+def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None = None,
+                  exponents: np.ndarray = _R_GRID
                   ) -> tuple[float, float, float, float] | None:
     """Least squares of ``b = B_deep + C (g - G_deep)^r`` in reflectance (module doc, step
     3): ``(B_deep, G_deep, r, rss)``, ``0 <= B_deep < min b``, ``0 <= G_deep < min g``,
@@ -243,7 +275,7 @@ def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None
     else:
         deep_g = np.linspace(0.0, g.min(), _DEEP_STEPS, endpoint=False)
     best = None
-    for r in _R_GRID:
+    for r in exponents:
         x = (g[None, :] - deep_g[:, None]) ** r  # (grid, points)
         if deep is not None:  # B_deep given: C alone, by least squares through it
             c = (x * (b - deep[0])).sum(axis=1) / (x * x).sum(axis=1)
@@ -312,8 +344,21 @@ def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.n
         return default
     deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
     fit = fit_sand_line(g, b, deep) if deep is not None else None
-    if fit is None:
-        fit = fit_sand_line(g, b)
+    if fit is None:  # no optically deep water: extrapolated along blue, else along green
+        candidates = []
+        blue, green = sand_points_by_blue(hist, rule)
+        swapped = (fit_sand_line(blue, green, exponents=1.0 / _R_GRID)
+                   if len(blue) >= rule.min_sand_points else None)
+        if swapped is not None:
+            gd, bd, inverse, rss = swapped
+            candidates.append(((bd, gd, float(np.round(1.0 / inverse, 2)), rss), green, blue))
+        along_green = fit_sand_line(g, b)
+        if along_green is not None:
+            candidates.append((along_green, g, b))
+        slack = noise[0] if np.isfinite(noise[0]) else rule.noise
+        bluer = [c for c in candidates if c[0][0] >= c[0][1] / c[0][2] - slack]
+        if bluer or candidates:
+            fit, g, b = (bluer or candidates[::-1])[0]
     if fit is None:
         return default
     bd, gd, r, _ = fit
