@@ -245,7 +245,11 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
     mvi_min, ndvi_half = mangrove_values(rule, params)
     share = (np.float32(rule.mvi_tolerance_share) if params is None
              else params.sel(parameter="mvi_tolerance_share").astype(np.float32))
-    mvi_term = (ix["mvi"] - mvi_min) / (share * mvi_min)
+    # the band of doubt is one-sided where the site could not separate its mangrove
+    # (:func:`indices.mangrove.tolerance_share`): down to the floor, not as far above
+    above = np.float32(rule.mvi_tolerance_share) * mvi_min
+    excess = ix["mvi"] - mvi_min
+    mvi_term = excess / xr.where(excess < 0, share * mvi_min, above)
     cover_term = (ix["ndvi"] - ndvi_half) / np.float32(rule.ndvi_tolerance)
     spectral = xr.where(ix["mvi"] > rule.mvi_max, cover_term, mvi_term)
     score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance, spectral)
@@ -326,8 +330,9 @@ def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.Data
       seedlings with it: the view says nothing about a canopy, and the pixel is not
       observed there (NaN), as the loss alerts leave an inundated view unjudged
       (:mod:`indices.alerts`). Grown mangrove stands above the tide; seedlings and
-      periodically submerged stands do not (Jia et al. 2019, Remote Sens. 11:2043,
-      doi:10.3390/rs11172043). Without this, a month seen once at high tide is a confident
+      periodically submerged stands do not: Jia et al. 2019 (Remote Sens. 11:2043,
+      doi:10.3390/rs11172043) detect such stands under the tide with an index of their
+      own; this rule leaves those views unjudged instead (the alternative not taken). Without this, a month seen once at high tide is a confident
       "not mangrove" that resets a replanting's confirmation (:func:`indices.change.
       confirmed_state`) every time the tide is in."""
     ix = compute_indices(refl, ["ndvi", "ndwi"])
@@ -501,7 +506,9 @@ def rule_id(habitat: str, rule) -> str:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULE_TAGS)}")
     if rule == type(rule)():
         return f"{habitat}-{RULE_TAGS[habitat]}"
-    fields = json.dumps(dataclasses.asdict(rule), sort_keys=True, default=repr)
+    # the code's version too: a calibrated rule's rows change when the method does
+    fields = json.dumps({**dataclasses.asdict(rule), "_method": RULE_TAGS[habitat]},
+                        sort_keys=True, default=repr)
     digest = hashlib.blake2b(fields.encode(), digest_size=5).hexdigest()
     kind = "calibrated" if str(getattr(rule, "source", "")).startswith("calibrated") else "custom"
     return f"{habitat}-{kind}-{digest}"

@@ -155,7 +155,9 @@ def tolerance_share(threshold: float, state: float, rule) -> float:
     terrestrial vegetation passes at most 1 %), down to ``rule.mvi_floor``. There the scene
     could not separate its mangrove from its terrestrial vegetation: its mangrove may lie
     anywhere from the floor up, and the interval must say so (the pixels between are in
-    doubt), not only the 10 % around a threshold chosen to keep false alarms out."""
+    doubt), not only the 10 % around a threshold chosen to keep false alarms out. The band
+    is one-sided: this share applies below the threshold only, the rule's above it
+    (:func:`indices.habitat.mangrove_spectral_score`)."""
     share = float(rule.mvi_tolerance_share)
     if state < 0 and threshold > rule.mvi_floor:
         share = max(share, (threshold - rule.mvi_floor) / threshold)

@@ -51,6 +51,10 @@ def test_a_single_scene_baseline_is_said_and_flagged():
     assert len(tables.change) == 3
     assert (tables.change["extent_ha"] == 0).all()  # what the rule can say without a tide ...
     assert (tables.change["assessable_fraction"] == 0).all()  # ... and that it is no measure
+    for col in ("extent_ci_high_ha", "gain_ci_high_ha", "loss_ci_high_ha"):
+        # the interval spans the site (its polygon's area, rasterised), not a certain 0
+        assert (abs(tables.change[col] - site.area_ha) <= 0.02 * site.area_ha).all(), (
+            col, tables.change[col].tolist(), site.area_ha)
 
 
 def test_a_baseline_with_a_tide_says_nothing():

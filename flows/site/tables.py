@@ -125,8 +125,12 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
         change = change[change["period"] >= (plan.since or dt.date.max)]
-    if warning is not None:  # nothing of the site could be judged: the rows say so
+    if warning is not None:  # nothing of the site could be judged: the rows say so, and
+        # their intervals span what could be there (any of the site), not a certain 0
         change["assessable_fraction"] = 0.0
+        site_ha = float(mask.sum()) * grid.pixel_area_ha
+        for col in ("extent_ci_high_ha", "gain_ci_high_ha", "loss_ci_high_ha"):
+            change[col] = site_ha
     alerts = None
     if alert_state is not None:
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
