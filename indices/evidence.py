@@ -15,6 +15,7 @@ on the baseline only, not on scenes added later).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -85,10 +86,7 @@ class SiteEvidence:
         call on computed evidence."""
         out: dict = {"rule_id": self.rule_id, "source": getattr(self.rule, "source", "")}
         if isinstance(self.rule, MangroveRule):
-            out["thresholds"] = {k: getattr(self.rule, k) for k in
-                                 ("ndvi_min", "mvi_min", "mvi_max", "mvi_floor",
-                                  "canopy_cover", "scene_threshold", "min_views",
-                                  "shore_gap_m", "reach_m")}
+            out["thresholds"] = _parameters(self.rule)
             if self.context is not None:
                 levels = np.asarray(self.context)
                 out["context_shares"] = {name: round(float((levels == v).mean()), 6)
@@ -98,14 +96,19 @@ class SiteEvidence:
                 out["site"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
                                for k, v in zip(MANGROVE_PARAMETERS, values, strict=True)}
         else:
-            out["thresholds"] = {k: getattr(self.rule, k) for k in
-                                 ("albedo_ratio_blue", "albedo_ratio_green", "dii_max",
-                                  "detect_sigmas", "water_ndwi_min")}
+            out["thresholds"] = _parameters(self.rule)
             if self.water is not None:
                 values = np.asarray(self.water, np.float64)
                 out["water"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
                                 for k, v in zip(PARAMETERS, values, strict=True)}
         return out
+
+
+def _parameters(rule) -> dict:
+    """Every parameter of ``rule`` but its ``source`` (said apart), JSON-able: the record
+    holds all that decides a pixel, tolerances and view counts included."""
+    return {f.name: (list(v) if isinstance(v := getattr(rule, f.name), tuple) else v)
+            for f in dataclasses.fields(rule) if f.name != "source"}
 
 
 def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
