@@ -10,6 +10,7 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from dask.array.core import slices_from_chunks
 
 from aoi import Site
 from flows.runtime.memory import release_pages
@@ -33,22 +34,28 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     single-chunk copies of every month. ``evidence``: the site's computed
     :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others.
     The months' chunks are written into this process's arrays where dask computes here
-    (:func:`computes_here`), and gathered from the workers on a cluster."""
+    (:func:`computes_here`); on a cluster each block comes back as computed and is placed
+    into them here."""
     inputs = monthly_inputs(cube, mask, site.habitat,
                             baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
     layers = [a.transpose("period", "y", "x").data for a in month_layers(inputs)]
+    arrays = [np.empty(a.shape, a.dtype) for a in layers]
+    places = None
     if computes_here(layers):
         # each chunk task writes its block into the whole arrays: no assembling copy of every
         # month's maps (dask's concatenate3: ~1 GiB and ~4 CPU s at 2000² x 23 months) while
         # the chunks it copies from are still held
-        arrays = [np.empty(a.shape, a.dtype) for a in layers]
         todo = da.store(layers, arrays, lock=False, compute=False)
-    else:  # a task elsewhere would write into its own copy of the arrays: gather the chunks
-        arrays, todo = None, layers
+    else:  # a task elsewhere would write into its own copy of the arrays: its block comes
+        # back as it is (no worker assembles a whole layer) and is placed here
+        places = [list(slices_from_chunks(a.chunks)) for a in layers]
+        todo = [a.to_delayed(optimize_graph=False).ravel().tolist() for a in layers]
     *computed, base, turbid, observed, got = dask.compute(
         *lazy, inputs.base, inputs.turbid, fractions(inputs), todo)
-    if arrays is None:
-        arrays = [np.asarray(a) for a in got]
+    if places is not None:
+        for array, where, blocks in zip(arrays, places, got, strict=True):
+            while blocks:  # each block released once placed: one layer's worth held, not two
+                array[where.pop()] = blocks.pop()
     del layers, got, todo
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
     monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base,
