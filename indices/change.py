@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import xarray as xr
-from scipy import ndimage
 
 __all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
@@ -51,14 +50,76 @@ SMALL_PATCH_MMUS = 5
 
 
 def drop_small_patches(mask: np.ndarray, min_pixels: int) -> np.ndarray:
-    """Remove 8-connected patches of fewer than ``min_pixels`` pixels from a boolean map."""
+    """Remove 8-connected patches of fewer than ``min_pixels`` pixels from a boolean (y, x)
+    map: the pixels of ``scipy.ndimage.label(mask, EIGHT_CONNECTED)``'s patches of at least
+    ``min_pixels`` pixels, found by :func:`_large_patches` (runs of rows joined in one pass:
+    ~10x faster than labelling, counting and gathering; it is called four times a month of
+    the walk, issue 22). ``tests/test_patches.py`` checks it against that labelling."""
     if min_pixels <= 1 or not mask.any():
         return mask
-    labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes >= min_pixels
-    keep[0] = False
-    return keep[labels]
+    if mask.ndim != 2:
+        raise ValueError(f"drop_small_patches needs a (y, x) map, got shape {mask.shape}")
+    out = np.zeros(mask.shape, bool)
+    _large_patches(np.ascontiguousarray(mask, dtype=bool).view(np.uint8), int(min_pixels),
+                   out.view(np.uint8))
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _root(parent, r):  # pragma: no cover (numba)
+    while parent[r] != r:
+        parent[r] = parent[parent[r]]  # path halving
+        r = parent[r]
+    return r
+
+
+@numba.njit(nogil=True, cache=True)
+def _large_patches(mask, min_pixels, out):  # pragma: no cover (numba)
+    """``out`` (zeros) set to 1 on the 8-connected patches of ``mask`` (0/1 uint8) of at
+    least ``min_pixels`` pixels. Each row's runs of ones are joined (union-find) with the
+    runs of the row above that they touch, corners included; a patch's size is the sum of
+    its runs' lengths."""
+    height, width = mask.shape
+    n = 0
+    for i in range(height):
+        before = 0
+        for x in range(width):
+            n += mask[i, x] & (before ^ 1)
+            before = mask[i, x]
+    start = np.empty(n, np.int64)
+    stop = np.empty(n, np.int64)  # exclusive
+    row = np.empty(n, np.int64)
+    parent = np.arange(n)
+    r = above = 0  # the first run of this row, of the row above
+    for i in range(height):
+        first = r
+        x = 0
+        while x < width:
+            if mask[i, x]:
+                start[r] = x
+                while x < width and mask[i, x]:
+                    x += 1
+                stop[r], row[r] = x, i
+                r += 1
+            else:
+                x += 1
+        j = above
+        for q in range(first, r):  # runs above touching [start - 1, stop]: one patch
+            while j < first and stop[j] < start[q]:
+                j += 1
+            k = j
+            while k < first and start[k] <= stop[q]:
+                a, b = _root(parent, q), _root(parent, k)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+                k += 1
+        above = first
+    size = np.zeros(n, np.int64)
+    for q in range(n):
+        size[_root(parent, q)] += stop[q] - start[q]
+    for q in range(n):
+        if size[_root(parent, q)] >= min_pixels:
+            out[row[q], start[q]:stop[q]] = 1
 
 
 @dataclass(frozen=True)
