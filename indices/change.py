@@ -267,23 +267,48 @@ def _fringe_kernel(patches, small, above, below, doubt, ring):  # pragma: no cov
 def change_counts(m: MonthState, site: np.ndarray, gain_fringe: tuple[np.ndarray, np.ndarray],
                   loss_fringe: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """The pixel counts behind :func:`change_row` (int64): one per hectare metric, then the
-    pixels seen. Counts of row strips add up to those of the whole map."""
-    u, ub = m.uncertain, m.baseline_uncertain
+    pixels seen. Counts of row strips add up to those of the whole map. One pass over the
+    maps (:func:`_counts_kernel`; the array expressions it replaces are in its doc and in
+    ``tests/test_patches.py``, which checks them against it)."""
     (gain_doubt, gain_ring), (loss_doubt, loss_ring) = gain_fringe, loss_fringe
-    # the habitat map could be otherwise wherever a class or a change is in doubt
-    could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
-    could_be_now = m.habitat | could_flip
-    could_have_been = m.baseline | ub
-    return np.array([
-        m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
-        m.gain.sum() - m.loss.sum(),
-        (m.habitat & ~could_flip).sum(), could_be_now.sum(),
-        (m.gain & ~u & ~ub & ~gain_doubt).sum(),
-        (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
-        (m.loss & ~u & ~ub & ~loss_doubt).sum(),
-        (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
-        m.seen.sum(),
-    ], np.int64)
+    maps = (m.habitat, m.baseline, m.gain, m.loss, m.seen, m.uncertain, m.baseline_uncertain,
+            gain_doubt, gain_ring, loss_doubt, loss_ring, site)
+    shape = np.shape(m.habitat)
+    if any(np.shape(a) != shape for a in maps):
+        raise ValueError(f"change_counts needs maps of one shape, got {[np.shape(a) for a in maps]}")
+    return _counts_kernel(*(np.ascontiguousarray(a, dtype=bool).reshape(-1).view(np.uint8)
+                            for a in maps))
+
+
+@numba.njit(nogil=True, cache=True)
+def _counts_kernel(hab, base, gain, loss, seen, u, ub, gd, gr, ld, lr, site):  # pragma: no cover
+    """The counts of :func:`change_counts` (0/1 uint8 maps, flat), in one pass:
+    habitat, baseline, gain, loss, gain - loss, ``habitat & ~could_flip``, ``could_be_now``,
+    ``gain & ~u & ~ub & ~gain_doubt``, ``gain | gain_ring & site | could_be_now &
+    ~(baseline & ~ub)``, ``loss & ~u & ~ub & ~loss_doubt``, ``loss | loss_ring & site |
+    could_have_been & ~(habitat & ~could_flip)``, seen; where ``could_flip = u | (gain_doubt
+    | gain_ring | loss_doubt | loss_ring) & site`` (the habitat map could be otherwise wherever
+    a class or a change is in doubt), ``could_be_now = habitat | could_flip`` and
+    ``could_have_been = baseline | ub``."""
+    c0 = c1 = c2 = c3 = c5 = c6 = c7 = c8 = c9 = c10 = c11 = 0
+    for k in range(hab.size):
+        h, b, g, lo, s = hab[k], base[k], gain[k], loss[k], site[k]
+        uu, ubb = u[k], ub[k]
+        flip = uu | ((gd[k] | gr[k] | ld[k] | lr[k]) & s)
+        now = h | flip
+        sure_h = h & (flip ^ 1)
+        c0 += h
+        c1 += b
+        c2 += g
+        c3 += lo
+        c5 += sure_h
+        c6 += now
+        c7 += g & (uu ^ 1) & (ubb ^ 1) & (gd[k] ^ 1)
+        c8 += g | (gr[k] & s) | (now & ((b & (ubb ^ 1)) ^ 1))
+        c9 += lo & (uu ^ 1) & (ubb ^ 1) & (ld[k] ^ 1)
+        c10 += lo | (lr[k] & s) | ((b | ubb) & (sure_h ^ 1))
+        c11 += seen[k]
+    return np.array([c0, c1, c2, c3, c2 - c3, c5, c6, c7, c8, c9, c10, c11], np.int64)
 
 
 def change_values(counts: np.ndarray, n_site: int, *, pixel_area_ha: float) -> np.ndarray:

@@ -53,3 +53,44 @@ def test_unchanged_inputs_returned_and_not_contiguous():
     big = np.random.default_rng(3).random((60, 80)) < 0.4
     view = big[::2, ::3]
     np.testing.assert_array_equal(drop_small_patches(view, 4), _by_labels(view, 4))
+
+
+def _counts_by_arrays(m, site, gain_fringe, loss_fringe):
+    """``change_counts`` as array expressions (what the one-pass kernel replaced)."""
+    u, ub = m.uncertain, m.baseline_uncertain
+    (gain_doubt, gain_ring), (loss_doubt, loss_ring) = gain_fringe, loss_fringe
+    could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
+    could_be_now = m.habitat | could_flip
+    could_have_been = m.baseline | ub
+    return np.array([
+        m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
+        m.gain.sum() - m.loss.sum(),
+        (m.habitat & ~could_flip).sum(), could_be_now.sum(),
+        (m.gain & ~u & ~ub & ~gain_doubt).sum(),
+        (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
+        (m.loss & ~u & ~ub & ~loss_doubt).sum(),
+        (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
+        m.seen.sum(),
+    ], np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_change_counts_as_array_expressions(seed):
+    from indices.change import MonthState, change_counts
+
+    rng = np.random.default_rng(100 + seed)
+    print("seed", 100 + seed)
+    for _ in range(10):
+        shape = tuple(int(v) for v in rng.integers(1, 120, 2))
+        maps = [rng.random(shape) < rng.uniform(0.0, 1.0) for _ in range(12)]
+        m = MonthState(*maps[:7])
+        site = maps[11] if rng.random() < 0.8 else np.ones(shape, bool)
+        args = (m, site, (maps[7], maps[8]), (maps[9], maps[10]))
+        got = change_counts(*args)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, _counts_by_arrays(*args))
+    # strided views count alike
+    big = [rng.random((40, 60)) < 0.5 for _ in range(12)]
+    views = [b[::2, 1::3] for b in big]
+    args = (MonthState(*views[:7]), views[11], (views[7], views[8]), (views[9], views[10]))
+    np.testing.assert_array_equal(change_counts(*args), _counts_by_arrays(*args))
