@@ -158,19 +158,60 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     close_call = ~(np.abs(baseline) >= 1)
     age = np.zeros(site.shape, np.uint8)
     pending = np.zeros(site.shape, bool)
+    u8 = [a.reshape(-1).view(np.uint8) for a in (site, base, state, pending, close_call)]
     for score in scores:
-        seen = ~np.isnan(score) & site
-        state, pending = confirmed_state(score, seen, state, pending)
-        state &= site
-        close_call = np.where(seen, np.abs(score) < 1, close_call)
-        age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
-        gain = drop_small_patches(state & ~base, mmu_pixels)
-        loss = drop_small_patches(base & ~state, mmu_pixels)
+        # one pass (_month_kernel) for what these array expressions give, in place:
+        # seen = ~isnan(score) & site; state, pending = confirmed_state(...); state &= site;
+        # close_call = where(seen, |score| < 1, close_call); age = where(seen, 0,
+        # min(age, 254) + 1); uncertain = (close_call | age > stale_months) & site
+        score = np.ascontiguousarray(score)
+        if score.shape != site.shape:
+            raise ValueError(f"a month's scores are {score.shape}, the site {site.shape}")
+        seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
+        grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
+        _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months),
+                      *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)))
+        gain = drop_small_patches(grown, mmu_pixels)
+        loss = drop_small_patches(lost, mmu_pixels)
         yield MonthState(
             seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain, loss=loss,
-            uncertain=(close_call | (age > stale_months)) & site,  # exact below 255 months
-            baseline_uncertain=base_uncertain,
+            uncertain=uncertain, baseline_uncertain=base_uncertain,  # exact below 255 months
         )
+
+
+@numba.njit(nogil=True, cache=True)
+def _month_kernel(score, site, base, state, pending, close_call, age, stale, seen, uncertain,
+                  grown, lost):  # pragma: no cover (numba)
+    """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
+    ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
+    (:func:`confirmed_state`'s rule), ``seen``, ``uncertain`` and the changes before the
+    minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
+    for k in range(score.size):
+        v = score[k]
+        s = site[k]
+        look = s if not np.isnan(v) else 0
+        st = state[k]
+        if look:
+            if abs(v) >= 1:  # confident: a class against the state flips it the second time
+                hab = 1 if v > 0 else 0
+                against = 1 if hab != st else 0
+                if against and pending[k]:
+                    st = hab
+                    pending[k] = 0
+                else:
+                    pending[k] = against
+                close_call[k] = 0
+            else:
+                close_call[k] = 1
+            age[k] = 0
+        else:
+            age[k] = min(age[k], 254) + 1
+        st &= s
+        state[k] = st
+        seen[k] = look
+        uncertain[k] = (close_call[k] | (1 if age[k] > stale else 0)) & s
+        grown[k] = st & (base[k] ^ 1)
+        lost[k] = base[k] & (st ^ 1)
 
 
 def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,

@@ -94,3 +94,56 @@ def test_change_counts_as_array_expressions(seed):
     views = [b[::2, 1::3] for b in big]
     args = (MonthState(*views[:7]), views[11], (views[7], views[8]), (views[9], views[10]))
     np.testing.assert_array_equal(change_counts(*args), _counts_by_arrays(*args))
+
+
+def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
+    """``monthly_states`` as array expressions (what its one-pass month kernel replaced)."""
+    from indices.change import MonthState, confirmed_state
+
+    site = site.astype(bool)
+    base = (baseline > 0) & site
+    base_uncertain = ~(np.abs(baseline) >= 1) & site
+    state = base.copy()
+    close_call = ~(np.abs(baseline) >= 1)
+    age = np.zeros(site.shape, np.uint8)
+    pending = np.zeros(site.shape, bool)
+    for score in scores:
+        seen = ~np.isnan(score) & site
+        state, pending = confirmed_state(score, seen, state, pending)
+        state &= site
+        close_call = np.where(seen, np.abs(score) < 1, close_call)
+        age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
+        gain = drop_small_patches(state & ~base, mmu_pixels)
+        loss = drop_small_patches(base & ~state, mmu_pixels)
+        yield MonthState(seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain,
+                         loss=loss, uncertain=(close_call | (age > stale_months)) & site,
+                         baseline_uncertain=base_uncertain)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_monthly_states_as_array_expressions(seed):
+    from indices.change import monthly_states
+
+    rng = np.random.default_rng(200 + seed)
+    print("seed", 200 + seed)
+    for case in range(4):
+        shape = tuple(int(v) for v in rng.integers(1, 60, 2))
+        n = 270 if case == 0 else int(rng.integers(1, 40))  # past 255 months: the age saturates
+        if case == 0:
+            shape = (7, 9)
+        dtype = np.float32 if rng.random() < 0.7 else np.float64
+        scores = rng.normal(0, 1.5, (n, *shape)).astype(dtype)
+        scores[rng.random(scores.shape) < rng.uniform(0, 0.8)] = np.nan
+        scores[rng.random(scores.shape) < 0.05] = 1.0  # on the band's edge
+        baseline = rng.normal(0, 1.5, shape).astype(dtype)
+        baseline[rng.random(shape) < 0.2] = np.nan
+        site = rng.random(shape) < 0.9
+        kw = {"mmu_pixels": int(rng.integers(1, 12)), "stale_months": int(rng.integers(0, 5))}
+        want = list(_states_by_arrays(scores, baseline, site, **kw))
+        got = list(monthly_states(scores, baseline, site, **kw))
+        assert len(got) == len(want) == n
+        for g, w in zip(got, want, strict=True):
+            for name in w.__dataclass_fields__:
+                a, b = getattr(g, name), getattr(w, name)
+                assert a.dtype == b.dtype == bool, name
+                np.testing.assert_array_equal(a, b, err_msg=name)
