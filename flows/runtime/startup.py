@@ -45,7 +45,13 @@ def import_later(*modules: str) -> threading.Thread | None:
 
 def local_dask():
     """A context in which dask computes on its threaded scheduler and rechunks by tasks (no
-    cluster: what dask would choose), set at once and restored on leaving."""
+    cluster: what dask would choose), set at once and restored on leaving. Nothing is set
+    when ``distributed`` is already imported: a client of the caller's may then be active,
+    and dask finds it as before."""
+    import contextlib
+
+    if "distributed" in sys.modules:
+        return contextlib.nullcontext()
     import dask
     import dask.threaded
 
