@@ -211,7 +211,6 @@ def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: Run
     """The site's tables (:func:`flows.site.site_tables`), its walk chosen for the memory it
     may take: the budget divided by ``share``, the sites computed at once."""
     from flows.site import site_tables
-    import_later("scipy.stats")  # the carbon step's, imported while the site's reads run
     tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
                          mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True,
                          share=share)
@@ -235,6 +234,7 @@ def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | No
     next incremental run (``plan_site``) that the scene is done, so it must not be stored
     before the change rows it affects. A run killed between the two writes leaves the scenes
     to redo, not months that are never rewritten (tests/test_crash_safety.py)."""
+    import_later("scipy.stats")  # the carbon step's, imported while the maps are encoded
     from flows.results import write_rows
     from flows.results.alerts import write_alerts
     from flows.results.maps import write_site_maps
