@@ -33,7 +33,7 @@ import synthetic  # noqa: E402
 from shapely.geometry import mapping  # noqa: E402
 
 __all__ = ["AGREEMENT", "AREAS", "BASELINE", "CONTENDERS", "SCENES", "TILE", "agreement",
-           "command", "environment", "final_month", "sites_file", "static_catalog", "tile_size",
+           "command", "contender_env", "environment", "final_month", "sites_file", "static_catalog", "tile_size",
            "watched"]
 
 TILE = 10980
@@ -176,7 +176,9 @@ def environment(cache: Path) -> dict[str, str]:
 
 
 def command(contender: str, catalog: Path, sites: Path, out: Path, end: dt.date) -> list[str]:
-    if contender == "bluecarbon":
+    """The contender's command line; ``bluecarbon@DIR``: bluecarbon from the source tree
+    ``DIR`` (another version, timed in the same run: :func:`contender_env`)."""
+    if contender.split("@")[0] == "bluecarbon":
         return [sys.executable, "-m", "flows.cli", "run", "--source", "stac",
                 "--catalog", str(catalog), "--sites", str(sites), "--out", str(out),
                 "--end", end.isoformat(), "--max-area-ha", "2000000"]
@@ -186,9 +188,18 @@ def command(contender: str, catalog: Path, sites: Path, out: Path, end: dt.date)
             "--end", end.isoformat()]
 
 
+def contender_env(contender: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` for ``contender``: ``bluecarbon@DIR`` imports its packages from ``DIR``."""
+    if "@" not in contender:
+        return env
+    tree = contender.split("@", 1)[1]
+    return dict(env, PYTHONPATH=os.pathsep.join([tree, env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep))
+
+
 def final_month(contender: str, out: Path, site_id: str) -> dict:
     """The last month's period, extent, gain and loss a contender wrote, and its months."""
-    if contender == "bluecarbon":
+    if contender.split("@")[0] == "bluecarbon":
         path = out / "change" / f"site_id={site_id}" / "part-0.parquet"
     else:
         path = out / f"change-{site_id}.parquet"

@@ -22,6 +22,8 @@ Sections:
                   (else the run stops with an error). On the tile, each contender runs
                   ``--tile-rounds`` times (default 1), the numpy peer only if asked
                   (``--tile-contenders``: est. 20-30 min there); ``--contenders`` for the others.
+                  ``bluecarbon@DIR`` is bluecarbon from the source tree ``DIR`` (e.g. a
+                  ``git archive`` of main): before and after, interleaved in the same run.
 ``materialised``  ``compute_indices`` layers then xarray sums (as notebooks do) against
                   xarray-spatial's NDVI, per index-pixel, on the 8192² in-memory cube of
                   :mod:`benchmarks.run` (``--smoke``: 1024²).
@@ -61,6 +63,7 @@ from job_runs import (  # noqa: E402, F401  (re-exported: the tests and profile_
     TILE,
     agreement,
     command,
+    contender_env,
     environment,
     final_month,
     sites_file,
@@ -88,10 +91,10 @@ def run_contender(contender: str, inputs: dict, work: Path, env: dict, rss_limit
     out = work / f"out-{tag}-{contender}"
     shutil.rmtree(out, ignore_errors=True)
     res = watched(command(contender, inputs["catalog"], inputs["sites"], out, inputs["end"]),
-                  env=env, cwd=work, rss_limit=rss_limit)
+                  env=contender_env(contender, env), cwd=work, rss_limit=rss_limit)
     if "error" not in res:
         res["final"] = final_month(contender, out, inputs["site_id"])
-        if contender != "bluecarbon":
+        if not contender.startswith("bluecarbon"):
             with contextlib.suppress(ValueError, IndexError):
                 res["peer_report"] = json.loads(res["stdout"].strip().splitlines()[-1])
     shutil.rmtree(out, ignore_errors=True)
@@ -185,8 +188,7 @@ def _strip(runs: dict) -> dict:
 
 
 def _log_summary(size: str, s: dict, log=print) -> None:
-    for c in CONTENDERS:
-        if c in s and "median_s" in s[c]:
+    for c in [k for k in s if isinstance(s[k], dict) and "median_s" in s[k]]:
             log(f"    {c:<16} median {s[c]['median_s']:7.1f} s (min {s[c]['min_s']:.1f}, max "
                 f"{s[c]['max_s']:.1f}; {s[c]['median_cpu_s']:.1f} CPU s), peak RSS "
                 f"{s[c]['peak_rss_gib']:.2f} GiB (children {s[c]['peak_rss_children_gib']:.2f})")
@@ -198,6 +200,13 @@ def _log_summary(size: str, s: dict, log=print) -> None:
                 f"RSS {s[f'rss_ratio_vs_{peer}']:.2f}x the peer's; "
                 f"final month areas differ by "
                 + ", ".join(f"{k} {v:.2%}" for k, v in rel.items()))
+    peer = s.get("peer-bottleneck", {})
+    for c in [k for k in s if k.startswith("bluecarbon@") and "median_s" in s[k]]:
+        if "median_s" in peer:  # another version of bluecarbon, timed in the same run
+            log(f"    {c} vs peer_bottleneck: speed-up {peer['median_s'] / s[c]['median_s']:.2f}x"
+                f" (CPU {peer['median_cpu_s'] / s[c]['median_cpu_s']:.2f}x), RSS "
+                f"{s[c]['peak_rss_gib'] / peer['peak_rss_gib']:.2f}x the peer's; final month "
+                f"{s[c]['final']}")
 
 
 # -- section: the materialised path ---------------------------------------------------------
@@ -349,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--sizes takes pixel counts and 'tile', not {bad}")
     contenders = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
     tile_contenders = tuple(c.strip() for c in args.tile_contenders.split(",") if c.strip())
-    if not set(contenders) | set(tile_contenders) <= set(CONTENDERS):
-        p.error(f"--contenders and --tile-contenders take {CONTENDERS}")
+    if not {c.split("@")[0] for c in set(contenders) | set(tile_contenders)} <= set(CONTENDERS):
+        p.error(f"--contenders and --tile-contenders take {CONTENDERS} (bluecarbon@DIR: "
+                "bluecarbon from the source tree DIR, timed in the same run)")
     limit = args.rss_limit_gib * 2**30
     import run as bench_run
 

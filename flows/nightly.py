@@ -17,7 +17,6 @@ whose retries Prefect does from the same :class:`Retry` settings.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import datetime as dt
 import logging
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from flows.config import RunConfig
 from flows.runtime import progress
 from flows.runtime.prefect import run_logger
+from flows.runtime.startup import import_later, local_dask
 from flows.runtime.termination import STOP, raise_termination_behind
 
 if TYPE_CHECKING:
@@ -211,7 +211,6 @@ def compute_site(source: Source, site: Site, scenes: list[SceneRef], config: Run
     """The site's tables (:func:`flows.site.site_tables`), its walk chosen for the memory it
     may take: the budget divided by ``share``, the sites computed at once."""
     from flows.site import site_tables
-
     tables = site_tables(site, source, scenes, start=config.start, end=end, run_id=run_id,
                          mmu_ha=config.mmu_ha, chunks=config.chunks, plan=plan, products=True,
                          share=share)
@@ -237,6 +236,7 @@ def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | No
     next incremental run (``plan_site``) that the scene is done, so it must not be stored
     before the change rows it affects. A run killed between the two writes leaves the scenes
     to redo, not months that are never rewritten (tests/test_crash_safety.py)."""
+    import_later("scipy.stats")  # the carbon step's, imported while the maps are encoded
     from flows.results import write_rows
     from flows.results.alerts import write_alerts
     from flows.results.maps import write_site_maps
@@ -358,8 +358,8 @@ def _each_site(process: Callable[[Site], None], sites: list[Site]) -> None:
 
 
 def _distributed(address: str | None):
-    if not address:
-        return contextlib.nullcontext()
+    if not address:  # dask's rechunks, without importing distributed to see there is none
+        return local_dask()
     from distributed import Client
 
     return Client(address, set_as_default=True)

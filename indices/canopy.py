@@ -21,6 +21,7 @@ habitat (habitat in the baseline and now) of a reference site, month by month.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -124,7 +125,89 @@ def canopy_step(cover: np.ndarray, last_ndvi: np.ndarray, cover_base: np.ndarray
                 habitat: str) -> np.ndarray:
     """One month of :class:`CanopyWalk` on a map or on rows of it: updates ``cover`` and
     ``last_ndvi`` in place and returns the sums behind :func:`canopy_row` (float64, length
-    :data:`CANOPY_SUMS`), which add up over row strips (:mod:`indices.strips`)."""
+    :data:`CANOPY_SUMS`), which add up over row strips (:mod:`indices.strips`).
+
+    The per-pixel rules and counts are one pass (:func:`_step_kernel`, float32 arithmetic as
+    numpy's on these float32 maps: the same values); the NDVI sums stay numpy's
+    (:func:`_sum_count`), over the same pixels in the same order."""
+    shape = np.shape(cover)
+    maps = (last_ndvi, cover_base, m.seen, m.habitat, m.baseline, ndvi, n_clear, site)
+    if any(np.shape(a) != shape for a in maps) or any(
+            np.asarray(a).dtype != np.float32 for a in (cover, last_ndvi, cover_base, ndvi)):
+        return _canopy_step_arrays(cover, last_ndvi, cover_base, m, ndvi, n_clear, site,
+                                   bare=bare, canopy=canopy, habitat=habitat)
+    sums = np.zeros(CANOPY_SUMS)
+    (rb, nb), (rc, nc) = bare, canopy
+    db, sb, dc, sc = nb - rb, nb + rb, nc - rc, nc + rc
+    # numpy's float32 loops take Python floats as float32: the same constants here
+    terms = np.array([db, sb, sc - sb, dc - db], np.float32)
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (cover, last_ndvi)]
+    # the last NDVI of intact habitat and of the restoration zone, in map order: what
+    # ``last_ndvi[mask]`` gives, for numpy's own sums of them
+    intact, restoring = np.empty(flat[1].size, np.float32), np.empty(flat[1].size, np.float32)
+    counts = _step_kernel(*flat, *(np.ascontiguousarray(a).reshape(-1) for a in (
+        cover_base, ndvi, n_clear)),
+        *(np.ascontiguousarray(a, dtype=bool).reshape(-1).view(np.uint8)
+          for a in (m.seen, m.habitat, m.baseline, site)),
+        terms, np.float32(MIN_GAIN), np.array([v for ab in CANOPY_CLASSES.values()
+                                               for v in ab], np.float32),
+        MIN_VIEWS, habitat == "mangrove", intact, restoring)
+    for array, updated in zip((cover, last_ndvi), flat, strict=True):
+        if not np.may_share_memory(array, updated):  # a view not contiguous: copy back
+            array[...] = updated.reshape(shape)
+    sums[3:5] = _sum_count(intact[:counts[4]])
+    if habitat == "mangrove":
+        sums[:3] = counts[:3]
+        sums[5:7] = _sum_count(restoring[:counts[3]])
+        sums[7] = counts[3]
+    return sums
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _step_kernel(cover, last_ndvi, cover_base, ndvi, n_clear, seen, hab, base, site, terms,
+                 min_gain, classes, min_views, mangrove, intact, restoring
+                 ):  # pragma: no cover (numba)
+    """:func:`_canopy_step_arrays` per pixel (flat maps; 0/1 uint8 masks): ``cover`` and
+    ``last_ndvi`` updated; the last NDVI of intact habitat (habitat now and in the baseline)
+    and of the restoration zone written in order to the starts of ``intact`` and
+    ``restoring``; returns the three class counts, the restoration zone's pixels and the
+    intact habitat's."""
+    a, b, c, d = terms[0], terms[1], terms[2], terms[3]
+    k0 = k1 = k2 = k3 = k4 = 0
+    for k in range(cover.size):
+        v = ndvi[k]
+        look = seen[k] and not np.isnan(v) and not np.isinf(v)
+        if look:
+            if n_clear[k] >= min_views:  # unmix_cover: (Db - v Sb) / (v (Sc - Sb) - (Dc - Db))
+                f = np.float32(np.float32(a - np.float32(v * b))
+                               / np.float32(np.float32(v * c) - d))
+                if not f > 0 and not np.isnan(f):
+                    f = np.float32(0.0)  # np.clip(f, 0, None)
+                cover[k] = f
+            last_ndvi[k] = v
+        h, bb = hab[k], base[k]
+        intact[k4] = last_ndvi[k]  # kept where counted: written always, no branch to miss
+        k4 += h & bb
+        if mangrove:
+            g = np.float32(cover[k] - cover_base[k])
+            gained = 1 if (not np.isnan(g)) and g >= min_gain else 0  # nan_to_num: 0 < gain
+            r = site[k] & (bb ^ 1) & (gained | h)
+            restoring[k3] = last_ndvi[k]
+            x = cover[k]
+            if h | r:
+                k0 += 1 if classes[0] <= x < classes[1] else 0
+                k1 += 1 if classes[2] <= x < classes[3] else 0
+                k2 += 1 if classes[4] <= x < classes[5] else 0
+            k3 += r
+    return np.array([k0, k1, k2, k3, k4], np.int64)
+
+
+def _canopy_step_arrays(cover: np.ndarray, last_ndvi: np.ndarray, cover_base: np.ndarray,
+                        m: MonthState, ndvi: np.ndarray, n_clear: np.ndarray, site: np.ndarray,
+                        *, bare: tuple[float, float], canopy: tuple[float, float],
+                        habitat: str) -> np.ndarray:
+    """:func:`canopy_step` as array expressions (maps that are not float32, and the tests'
+    reference)."""
     sums = np.zeros(CANOPY_SUMS)
     seen = m.seen & np.isfinite(ndvi)
     # a clear view can be hazy at a cloud's unflagged edge and a median of two averages it in:

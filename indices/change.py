@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import xarray as xr
-from scipy import ndimage
 
 __all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
@@ -51,14 +50,76 @@ SMALL_PATCH_MMUS = 5
 
 
 def drop_small_patches(mask: np.ndarray, min_pixels: int) -> np.ndarray:
-    """Remove 8-connected patches of fewer than ``min_pixels`` pixels from a boolean map."""
+    """Remove 8-connected patches of fewer than ``min_pixels`` pixels from a boolean (y, x)
+    map: the pixels of ``scipy.ndimage.label(mask, EIGHT_CONNECTED)``'s patches of at least
+    ``min_pixels`` pixels, found by :func:`_large_patches` (runs of rows joined in one pass:
+    ~10x faster than labelling, counting and gathering; it is called four times a month of
+    the walk, issue 22). ``tests/test_patches.py`` checks it against that labelling."""
     if min_pixels <= 1 or not mask.any():
         return mask
-    labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes >= min_pixels
-    keep[0] = False
-    return keep[labels]
+    if mask.ndim != 2:
+        raise ValueError(f"drop_small_patches needs a (y, x) map, got shape {mask.shape}")
+    out = np.zeros(mask.shape, bool)
+    _large_patches(np.ascontiguousarray(mask, dtype=bool).view(np.uint8), int(min_pixels),
+                   out.view(np.uint8))
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _root(parent, r):  # pragma: no cover (numba)
+    while parent[r] != r:
+        parent[r] = parent[parent[r]]  # path halving
+        r = parent[r]
+    return r
+
+
+@numba.njit(nogil=True, cache=True)
+def _large_patches(mask, min_pixels, out):  # pragma: no cover (numba)
+    """``out`` (zeros) set to 1 on the 8-connected patches of ``mask`` (0/1 uint8) of at
+    least ``min_pixels`` pixels. Each row's runs of ones are joined (union-find) with the
+    runs of the row above that they touch, corners included; a patch's size is the sum of
+    its runs' lengths."""
+    height, width = mask.shape
+    n = 0
+    for i in range(height):
+        before = 0
+        for x in range(width):
+            n += mask[i, x] & (before ^ 1)
+            before = mask[i, x]
+    start = np.empty(n, np.int64)
+    stop = np.empty(n, np.int64)  # exclusive
+    row = np.empty(n, np.int64)
+    parent = np.arange(n)
+    r = above = 0  # the first run of this row, of the row above
+    for i in range(height):
+        first = r
+        x = 0
+        while x < width:
+            if mask[i, x]:
+                start[r] = x
+                while x < width and mask[i, x]:
+                    x += 1
+                stop[r], row[r] = x, i
+                r += 1
+            else:
+                x += 1
+        j = above
+        for q in range(first, r):  # runs above touching [start - 1, stop]: one patch
+            while j < first and stop[j] < start[q]:
+                j += 1
+            k = j
+            while k < first and start[k] <= stop[q]:
+                a, b = _root(parent, q), _root(parent, k)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+                k += 1
+        above = first
+    size = np.zeros(n, np.int64)
+    for q in range(n):
+        size[_root(parent, q)] += stop[q] - start[q]
+    for q in range(n):
+        if size[_root(parent, q)] >= min_pixels:
+            out[row[q], start[q]:stop[q]] = 1
 
 
 @dataclass(frozen=True)
@@ -97,19 +158,60 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     close_call = ~(np.abs(baseline) >= 1)
     age = np.zeros(site.shape, np.uint8)
     pending = np.zeros(site.shape, bool)
+    u8 = [a.reshape(-1).view(np.uint8) for a in (site, base, state, pending, close_call)]
     for score in scores:
-        seen = ~np.isnan(score) & site
-        state, pending = confirmed_state(score, seen, state, pending)
-        state &= site
-        close_call = np.where(seen, np.abs(score) < 1, close_call)
-        age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
-        gain = drop_small_patches(state & ~base, mmu_pixels)
-        loss = drop_small_patches(base & ~state, mmu_pixels)
+        # one pass (_month_kernel) for what these array expressions give, in place:
+        # seen = ~isnan(score) & site; state, pending = confirmed_state(...); state &= site;
+        # close_call = where(seen, |score| < 1, close_call); age = where(seen, 0,
+        # min(age, 254) + 1); uncertain = (close_call | age > stale_months) & site
+        score = np.ascontiguousarray(score)
+        if score.shape != site.shape:
+            raise ValueError(f"a month's scores are {score.shape}, the site {site.shape}")
+        seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
+        grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
+        _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months),
+                      *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)))
+        gain = drop_small_patches(grown, mmu_pixels)
+        loss = drop_small_patches(lost, mmu_pixels)
         yield MonthState(
             seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain, loss=loss,
-            uncertain=(close_call | (age > stale_months)) & site,  # exact below 255 months
-            baseline_uncertain=base_uncertain,
+            uncertain=uncertain, baseline_uncertain=base_uncertain,  # exact below 255 months
         )
+
+
+@numba.njit(nogil=True, cache=True)
+def _month_kernel(score, site, base, state, pending, close_call, age, stale, seen, uncertain,
+                  grown, lost):  # pragma: no cover (numba)
+    """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
+    ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
+    (:func:`confirmed_state`'s rule), ``seen``, ``uncertain`` and the changes before the
+    minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
+    for k in range(score.size):
+        v = score[k]
+        s = site[k]
+        look = s if not np.isnan(v) else 0
+        st = state[k]
+        if look:
+            if abs(v) >= 1:  # confident: a class against the state flips it the second time
+                hab = 1 if v > 0 else 0
+                against = 1 if hab != st else 0
+                if against and pending[k]:
+                    st = hab
+                    pending[k] = 0
+                else:
+                    pending[k] = against
+                close_call[k] = 0
+            else:
+                close_call[k] = 1
+            age[k] = 0
+        else:
+            age[k] = min(age[k], 254) + 1
+        st &= s
+        state[k] = st
+        seen[k] = look
+        uncertain[k] = (close_call[k] | (1 if age[k] > stale else 0)) & s
+        grown[k] = st & (base[k] ^ 1)
+        lost[k] = base[k] & (st ^ 1)
 
 
 def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
@@ -206,23 +308,48 @@ def _fringe_kernel(patches, small, above, below, doubt, ring):  # pragma: no cov
 def change_counts(m: MonthState, site: np.ndarray, gain_fringe: tuple[np.ndarray, np.ndarray],
                   loss_fringe: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """The pixel counts behind :func:`change_row` (int64): one per hectare metric, then the
-    pixels seen. Counts of row strips add up to those of the whole map."""
-    u, ub = m.uncertain, m.baseline_uncertain
+    pixels seen. Counts of row strips add up to those of the whole map. One pass over the
+    maps (:func:`_counts_kernel`; the array expressions it replaces are in its doc and in
+    ``tests/test_patches.py``, which checks them against it)."""
     (gain_doubt, gain_ring), (loss_doubt, loss_ring) = gain_fringe, loss_fringe
-    # the habitat map could be otherwise wherever a class or a change is in doubt
-    could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
-    could_be_now = m.habitat | could_flip
-    could_have_been = m.baseline | ub
-    return np.array([
-        m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
-        m.gain.sum() - m.loss.sum(),
-        (m.habitat & ~could_flip).sum(), could_be_now.sum(),
-        (m.gain & ~u & ~ub & ~gain_doubt).sum(),
-        (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
-        (m.loss & ~u & ~ub & ~loss_doubt).sum(),
-        (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
-        m.seen.sum(),
-    ], np.int64)
+    maps = (m.habitat, m.baseline, m.gain, m.loss, m.seen, m.uncertain, m.baseline_uncertain,
+            gain_doubt, gain_ring, loss_doubt, loss_ring, site)
+    shape = np.shape(m.habitat)
+    if any(np.shape(a) != shape for a in maps):
+        raise ValueError(f"change_counts needs maps of one shape, got {[np.shape(a) for a in maps]}")
+    return _counts_kernel(*(np.ascontiguousarray(a, dtype=bool).reshape(-1).view(np.uint8)
+                            for a in maps))
+
+
+@numba.njit(nogil=True, cache=True)
+def _counts_kernel(hab, base, gain, loss, seen, u, ub, gd, gr, ld, lr, site):  # pragma: no cover
+    """The counts of :func:`change_counts` (0/1 uint8 maps, flat), in one pass:
+    habitat, baseline, gain, loss, gain - loss, ``habitat & ~could_flip``, ``could_be_now``,
+    ``gain & ~u & ~ub & ~gain_doubt``, ``gain | gain_ring & site | could_be_now &
+    ~(baseline & ~ub)``, ``loss & ~u & ~ub & ~loss_doubt``, ``loss | loss_ring & site |
+    could_have_been & ~(habitat & ~could_flip)``, seen; where ``could_flip = u | (gain_doubt
+    | gain_ring | loss_doubt | loss_ring) & site`` (the habitat map could be otherwise wherever
+    a class or a change is in doubt), ``could_be_now = habitat | could_flip`` and
+    ``could_have_been = baseline | ub``."""
+    c0 = c1 = c2 = c3 = c5 = c6 = c7 = c8 = c9 = c10 = c11 = 0
+    for k in range(hab.size):
+        h, b, g, lo, s = hab[k], base[k], gain[k], loss[k], site[k]
+        uu, ubb = u[k], ub[k]
+        flip = uu | ((gd[k] | gr[k] | ld[k] | lr[k]) & s)
+        now = h | flip
+        sure_h = h & (flip ^ 1)
+        c0 += h
+        c1 += b
+        c2 += g
+        c3 += lo
+        c5 += sure_h
+        c6 += now
+        c7 += g & (uu ^ 1) & (ubb ^ 1) & (gd[k] ^ 1)
+        c8 += g | (gr[k] & s) | (now & ((b & (ubb ^ 1)) ^ 1))
+        c9 += lo & (uu ^ 1) & (ubb ^ 1) & (ld[k] ^ 1)
+        c10 += lo | (lr[k] & s) | ((b | ubb) & (sure_h ^ 1))
+        c11 += seen[k]
+    return np.array([c0, c1, c2, c3, c2 - c3, c5, c6, c7, c8, c9, c10, c11], np.int64)
 
 
 def change_values(counts: np.ndarray, n_site: int, *, pixel_area_ha: float) -> np.ndarray:

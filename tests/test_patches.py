@@ -1,0 +1,149 @@
+"""``indices.change.drop_small_patches`` (a one-pass kernel over runs of rows) against the
+definition it replaces: scipy's 8-connected labelling, each label's pixel count, the labels of
+at least ``min_pixels`` kept. Random maps of many densities and shapes (seeds printed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from indices.change import EIGHT_CONNECTED, drop_small_patches
+
+
+def _by_labels(mask: np.ndarray, min_pixels: int) -> np.ndarray:
+    labels, n = ndimage.label(mask, structure=EIGHT_CONNECTED)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= min_pixels
+    keep[0] = False
+    return keep[labels]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_same_pixels_as_labelling(seed):
+    rng = np.random.default_rng(seed)
+    print("seed", seed)
+    for _ in range(20):
+        shape = tuple(int(v) for v in rng.integers(1, 90, 2))
+        density = rng.uniform(0.02, 0.9)
+        mask = rng.random(shape) < density
+        if rng.random() < 0.5:  # patches rather than speckle
+            mask = ndimage.uniform_filter(mask.astype(float), int(rng.integers(2, 6))) > 0.5
+        for min_pixels in (2, 3, 10, 50, int(rng.integers(2, 200))):
+            got = drop_small_patches(mask, min_pixels)
+            assert got.dtype == bool and got.shape == mask.shape
+            np.testing.assert_array_equal(got, _by_labels(mask, min_pixels))
+
+
+def test_corners_join_and_edges():
+    # two diagonal pixels are one patch of 2; runs touching only at a corner, either side
+    mask = np.zeros((5, 7), bool)
+    mask[0, 0] = mask[1, 1] = True  # corner
+    mask[3, 2:4] = True
+    mask[4, 4:6] = True  # touches [2, 4) at the corner (3, 3)-(4, 4)
+    mask[0, 6] = mask[1, 5] = True  # the other diagonal
+    np.testing.assert_array_equal(drop_small_patches(mask, 2), mask)
+    np.testing.assert_array_equal(drop_small_patches(mask, 3), mask & (np.arange(5) >= 3)[:, None])
+    np.testing.assert_array_equal(drop_small_patches(mask, 5), np.zeros_like(mask))
+
+
+def test_unchanged_inputs_returned_and_not_contiguous():
+    mask = np.zeros((4, 4), bool)
+    assert drop_small_patches(mask, 10) is mask  # nothing to drop
+    big = np.random.default_rng(3).random((60, 80)) < 0.4
+    view = big[::2, ::3]
+    np.testing.assert_array_equal(drop_small_patches(view, 4), _by_labels(view, 4))
+
+
+def _counts_by_arrays(m, site, gain_fringe, loss_fringe):
+    """``change_counts`` as array expressions (what the one-pass kernel replaced)."""
+    u, ub = m.uncertain, m.baseline_uncertain
+    (gain_doubt, gain_ring), (loss_doubt, loss_ring) = gain_fringe, loss_fringe
+    could_flip = u | ((gain_doubt | gain_ring | loss_doubt | loss_ring) & site)
+    could_be_now = m.habitat | could_flip
+    could_have_been = m.baseline | ub
+    return np.array([
+        m.habitat.sum(), m.baseline.sum(), m.gain.sum(), m.loss.sum(),
+        m.gain.sum() - m.loss.sum(),
+        (m.habitat & ~could_flip).sum(), could_be_now.sum(),
+        (m.gain & ~u & ~ub & ~gain_doubt).sum(),
+        (m.gain | (gain_ring & site) | (could_be_now & ~(m.baseline & ~ub))).sum(),
+        (m.loss & ~u & ~ub & ~loss_doubt).sum(),
+        (m.loss | (loss_ring & site) | (could_have_been & ~(m.habitat & ~could_flip))).sum(),
+        m.seen.sum(),
+    ], np.int64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_change_counts_as_array_expressions(seed):
+    from indices.change import MonthState, change_counts
+
+    rng = np.random.default_rng(100 + seed)
+    print("seed", 100 + seed)
+    for _ in range(10):
+        shape = tuple(int(v) for v in rng.integers(1, 120, 2))
+        maps = [rng.random(shape) < rng.uniform(0.0, 1.0) for _ in range(12)]
+        m = MonthState(*maps[:7])
+        site = maps[11] if rng.random() < 0.8 else np.ones(shape, bool)
+        args = (m, site, (maps[7], maps[8]), (maps[9], maps[10]))
+        got = change_counts(*args)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, _counts_by_arrays(*args))
+    # strided views count alike
+    big = [rng.random((40, 60)) < 0.5 for _ in range(12)]
+    views = [b[::2, 1::3] for b in big]
+    args = (MonthState(*views[:7]), views[11], (views[7], views[8]), (views[9], views[10]))
+    np.testing.assert_array_equal(change_counts(*args), _counts_by_arrays(*args))
+
+
+def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
+    """``monthly_states`` as array expressions (what its one-pass month kernel replaced)."""
+    from indices.change import MonthState, confirmed_state
+
+    site = site.astype(bool)
+    base = (baseline > 0) & site
+    base_uncertain = ~(np.abs(baseline) >= 1) & site
+    state = base.copy()
+    close_call = ~(np.abs(baseline) >= 1)
+    age = np.zeros(site.shape, np.uint8)
+    pending = np.zeros(site.shape, bool)
+    for score in scores:
+        seen = ~np.isnan(score) & site
+        state, pending = confirmed_state(score, seen, state, pending)
+        state &= site
+        close_call = np.where(seen, np.abs(score) < 1, close_call)
+        age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
+        gain = drop_small_patches(state & ~base, mmu_pixels)
+        loss = drop_small_patches(base & ~state, mmu_pixels)
+        yield MonthState(seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain,
+                         loss=loss, uncertain=(close_call | (age > stale_months)) & site,
+                         baseline_uncertain=base_uncertain)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_monthly_states_as_array_expressions(seed):
+    from indices.change import monthly_states
+
+    rng = np.random.default_rng(200 + seed)
+    print("seed", 200 + seed)
+    for case in range(4):
+        shape = tuple(int(v) for v in rng.integers(1, 60, 2))
+        n = 270 if case == 0 else int(rng.integers(1, 40))  # past 255 months: the age saturates
+        if case == 0:
+            shape = (7, 9)
+        dtype = np.float32 if rng.random() < 0.7 else np.float64
+        scores = rng.normal(0, 1.5, (n, *shape)).astype(dtype)
+        scores[rng.random(scores.shape) < rng.uniform(0, 0.8)] = np.nan
+        scores[rng.random(scores.shape) < 0.05] = 1.0  # on the band's edge
+        baseline = rng.normal(0, 1.5, shape).astype(dtype)
+        baseline[rng.random(shape) < 0.2] = np.nan
+        site = rng.random(shape) < 0.9
+        kw = {"mmu_pixels": int(rng.integers(1, 12)), "stale_months": int(rng.integers(0, 5))}
+        want = list(_states_by_arrays(scores, baseline, site, **kw))
+        got = list(monthly_states(scores, baseline, site, **kw))
+        assert len(got) == len(want) == n
+        for g, w in zip(got, want, strict=True):
+            for name in w.__dataclass_fields__:
+                a, b = getattr(g, name), getattr(w, name)
+                assert a.dtype == b.dtype == bool, name
+                np.testing.assert_array_equal(a, b, err_msg=name)
