@@ -53,6 +53,8 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from indices.morphology import square_dilation, square_opening
+
 __all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "coast_water", "context_depth",
            "context_kernel", "intertidal_context", "intertidal_zone", "pixel_size", "shore_band",
            "shore_kernel"]
@@ -84,7 +86,7 @@ def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> n
     n_wet = np.asarray(n_wet)
     n_clear = np.asarray(n_clear)
     flips = (n_clear >= min_views) & (n_wet >= 1) & (n_wet < n_clear)
-    return ndimage.binary_opening(flips, structure=np.ones((3, 3), bool), border_value=0)
+    return square_opening(flips, 3)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -140,7 +142,7 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
-    shore = ndimage.binary_dilation(coast, structure=np.ones((3, 3), bool)) & ~coast
+    shore = square_dilation(coast, 3) & ~coast
     if gap_px > 0:
         shore = ndimage.maximum_filter(shore.view(np.uint8), size=2 * gap_px + 1,
                                        mode="constant", cval=0).astype(bool)
@@ -158,13 +160,12 @@ def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach
     # wide channel; not a pond or a ditch among paddies)
     size = 2 * sea_px + 1
     seen = ndimage.uniform_filter(n_clear.astype(np.float32), size=size, mode="constant")
-    sea = ndimage.binary_opening((n_clear >= 1) & (n_wet == n_clear),
-                                 structure=np.ones((size, size), bool), border_value=0) \
+    sea = square_opening((n_clear >= 1) & (n_wet == n_clear), size) \
         & (seen >= min_views)  # seen at least min_views times on average around: a series
     # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
     # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
     # seen dry (3)
-    ever = ndimage.binary_opening(n_wet >= 1, structure=np.ones((3, 3), bool), border_value=0)
+    ever = square_opening(n_wet >= 1, 3)
     return _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
 
 
