@@ -493,13 +493,13 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
-RULE_TAGS = {"mangrove": "baloloy2020-v3", "seagrass": "lyzenga1981-v2"}
+RULE_TAGS = {"mangrove": "baloloy2020-v4", "seagrass": "lyzenga1981-v2"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v3``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v4``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:
