@@ -162,7 +162,7 @@ def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach
     # the sea: water never seen dry, at least 2 * sea_px + 1 pixels across (sea, estuary,
     # wide channel; not a pond or a ditch among paddies)
     size = 2 * sea_px + 1
-    seen = window_sum(n_clear, sea_px)  # exact: a float mean's rounding depends on the block
+    seen = window_sum(n_clear, sea_px)  # exact integers (a float mean rounds)
     sea = square_opening((n_clear >= 1) & (n_wet == n_clear), size) \
         & (seen >= min_views * size * size)  # seen min_views times on average around: a series
     # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
@@ -174,9 +174,11 @@ def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach
 
 def window_sum(a: np.ndarray, radius: int) -> np.ndarray:
     """Sum of the integer map ``a`` over the ``(2 radius + 1)²`` square around each pixel
-    (outside the map counts 0): int64, exact. ``scipy.ndimage.uniform_filter`` gives the mean
-    by a running float sum whose rounding depends on where the array starts, so a test
-    ``mean >= k`` on a block could differ from the same test on the whole map."""
+    (outside the map counts 0): int64, exact, so a test ``sum >= k * (2 radius + 1)²`` is
+    decided alike on any block. It replaces ``scipy.ndimage.uniform_filter``'s float32 mean
+    (off by up to ~3e-7 of a view on 21 x 21 windows of counts, measured: a window of exactly
+    ``k`` views on average could read just below ``k``); no block dependence of that mean was
+    seen (the same floats from different starts, measured), the exact sum rules it out."""
     a = np.asarray(a).astype(np.int64)
     ny, nx = a.shape
     table = np.zeros((ny + 1, nx + 1), np.int64)

@@ -159,8 +159,7 @@ def test_window_sum_is_the_brute_force_sum():
 
 
 def test_window_sum_does_not_depend_on_where_the_map_starts():
-    """The float mean it replaces did: scipy's running sum rounds differently from another
-    start, so ``mean >= k`` on a block and on the whole map could disagree."""
+    """A block's sums are the whole map's where the window lies inside the block."""
     rng = np.random.default_rng(7)
     a = rng.integers(0, 9, (60, 400))
     whole = window_sum(a, 10)
