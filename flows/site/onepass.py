@@ -28,11 +28,10 @@ import xarray as xr
 
 from aoi import Site
 from flows.runtime.memory import trim_memory
-from flows.site.walks import as_month, fractions, month_layers, walk_computed
+from flows.site.walks import as_month, fractions, inputs_of, month_layers, walk_computed
 from indices.alerts import DEFAULT_RULE, AlertScan, mangrove_evidence
 from indices.evidence import SiteEvidence
 from indices.spectral import compute_indices
-from indices.summary import monthly_inputs
 
 __all__ = ["BATCH_PIXELS", "walk_once"]
 
@@ -54,18 +53,19 @@ class _Batch:
 
 def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
               pixel_area_ha: float, mmu_ha: float, maps: bool,
-              evidence: SiteEvidence | None = None) -> tuple:
+              evidence: SiteEvidence | None = None, base: list | None = None) -> tuple:
     """``lazy`` (per-scene statistics and fetch status of the whole cube; no alert state: with
     ``maps``, the alerts are judged here) and the monthly table (and maps and alerts),
     walking the months in batches of one ``dask.compute`` each, every scene read once (see
     the module doc). ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence`,
-    as for the other walks. Returns what they return: ``(per_scene, status, alert_state,
+    and ``base`` (:func:`flows.site.walks.inputs_of`), as for the other walks. Returns what
+    they return: ``(per_scene, status, alert_state,
     monthly, maps)``."""
     if site.habitat != "mangrove":
         raise ValueError(f"walk='once' is for mangrove sites; {site.id} is {site.habitat}")
     per_scene, status, _ = lazy
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
+    inputs = inputs_of(site, cube, mask, evidence, base)
     periods = inputs.scores["period"].values
     times = cube["time"].values
     order = np.argsort(times, kind="stable")
