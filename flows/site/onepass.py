@@ -100,6 +100,7 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         return batch
 
     first = compute(batches[0], True)
+    inputs = None  # its baseline maps (numpy when given computed) go with the walk's list
     base, turbid, observed = first.extra
     base = list(base)  # emptied by the walk once it has what it keeps of the baseline
     first.extra = ()

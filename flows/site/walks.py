@@ -55,9 +55,10 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         for array, where, blocks in zip(arrays, places, got, strict=True):
             while blocks:  # each block released once placed: one layer's worth held, not two
                 array[where.pop()] = blocks.pop()
-    del layers, got, todo
+    periods = inputs.scores["period"].values
+    del layers, got, todo, inputs  # the inputs' baseline maps: the walk drops its own
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
-    monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base,
+    monthly, out_maps = walk_computed(site, mask, months, periods, base,
                                       turbid, observed, pixel_area_ha=pixel_area_ha,
                                       mmu_ha=mmu_ha, maps=maps, spill=False)
     return (*computed, monthly, out_maps)
