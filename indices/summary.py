@@ -240,14 +240,19 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
                    baseline: tuple[dt.date, dt.date],
                    scene_turbid: xr.DataArray | None = None,
                    evidence: SiteEvidence | None = None,
-                   judged: xr.DataArray | None = None) -> MonthlyInputs:
+                   judged: xr.DataArray | None = None,
+                   base: xr.Dataset | None = None) -> MonthlyInputs:
     """The composites and scores the change walk of a site reads (lazy when the cube is).
     ``scene_turbid``: the computed :attr:`MonthlyInputs.scene_turbid` of the same cube,
     ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence` and, for a
     seagrass site, ``judged``: the computed ``(y, x)`` water its baseline assessed
     (``base_score.notnull()``), so that a month's composites and scores read only that month's
     scenes; without them, lazily from the cube (the default rule's evidence, the baseline's
-    assessed water: each month's scores would read the baseline's scenes again)."""
+    assessed water: each month's scores would read the baseline's scenes again). ``base``:
+    the baseline composite ``composite(cube, *baseline)`` built here (for seagrass, of the
+    cube with its plume scenes' water masked; for mangrove it is
+    :func:`indices.evidence.baseline_composite`'s), e.g. already computed for the evidence,
+    so that it is not composited again; without it, lazily from the cube."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
@@ -261,7 +266,8 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
             turbid = turbid.copy(data=np.asarray(scene_turbid))
         cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube)
-    base = composite(cube, *baseline)
+    if base is None:
+        base = composite(cube, *baseline)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

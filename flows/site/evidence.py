@@ -40,10 +40,17 @@ from indices.habitat import RULES, seagrass_constants
 __all__ = ["calibration_labels", "site_evidence_of"]
 
 
-def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray
-                     ) -> tuple[SiteEvidence, dict[str, Any]]:
-    """The site's computed evidence (with its calibrated rule, if any) and what the run
-    record keeps of it: ``{"rule": ..., "calibration": ...}`` (module doc)."""
+def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray, *,
+                     keep_base: bool = False
+                     ) -> tuple[SiteEvidence, dict[str, Any], xr.Dataset | None]:
+    """The site's computed evidence (with its calibrated rule, if any), what the run
+    record keeps of it: ``{"rule": ..., "calibration": ...}`` (module doc), and with
+    ``keep_base`` (mangrove), the baseline composite computed in the same ``dask.compute``
+    (:func:`indices.evidence.baseline_composite`, numpy: the walks'
+    ``monthly_inputs(..., base=...)`` then does not composite the baseline again), else
+    None."""
+    if keep_base and site.habitat != "mangrove":
+        raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
     base = baseline_composite(cube, site.habitat, baseline)
     rule, record = RULES[site.habitat], {}
@@ -63,9 +70,13 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
             "rule_id": cal.rule_id,
         }
     evidence = site_evidence(base, site.habitat, rule)
-    evidence = evidence.with_arrays(dask.compute(*evidence.arrays))
+    if keep_base:
+        base, *arrays = dask.compute(base, *evidence.arrays)
+    else:
+        arrays, base = dask.compute(*evidence.arrays), None
+    evidence = evidence.with_arrays(arrays)
     record["rule"] = evidence.summary()
-    return evidence, record
+    return evidence, record, base
 
 
 def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray):

@@ -4,7 +4,9 @@ The cube is computed in batches of whole months, in time order, each batch in on
 ``dask.compute`` of everything its scenes give: the per-scene statistics and fetch status,
 the months' composites (score, NDVI, clear views) and, with products, the scenes' NDVI and
 MNDWI for the loss alerts. The first batch holds every month with a baseline scene, and the
-baseline composite with it: each scene is read once. While this thread walks a batch's
+baseline composite with it: each scene is read once; given the baseline composite computed
+already (``base``: the run's evidence step read the baseline's scenes for it), batches take
+no account of the baseline, so the first holds no more months than the others. While this thread walks a batch's
 months (:func:`flows.site.walks.walk_computed`), a helper thread computes the next batch and
 judges its scenes for the alerts (:func:`indices.alerts.mangrove_evidence` against the
 composite of the same month a year earlier, kept from the earlier batches, else the
@@ -28,11 +30,10 @@ import xarray as xr
 
 from aoi import Site
 from flows.runtime.memory import trim_memory
-from flows.site.walks import as_month, fractions, month_layers, walk_computed
+from flows.site.walks import as_month, fractions, inputs_of, month_layers, walk_computed
 from indices.alerts import DEFAULT_RULE, AlertScan, mangrove_evidence
 from indices.evidence import SiteEvidence
 from indices.spectral import compute_indices
-from indices.summary import monthly_inputs
 
 __all__ = ["BATCH_PIXELS", "walk_once"]
 
@@ -54,24 +55,27 @@ class _Batch:
 
 def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
               pixel_area_ha: float, mmu_ha: float, maps: bool,
-              evidence: SiteEvidence | None = None) -> tuple:
+              evidence: SiteEvidence | None = None, base: list | None = None) -> tuple:
     """``lazy`` (per-scene statistics and fetch status of the whole cube; no alert state: with
     ``maps``, the alerts are judged here) and the monthly table (and maps and alerts),
     walking the months in batches of one ``dask.compute`` each, every scene read once (see
     the module doc). ``evidence``: the site's computed :class:`indices.evidence.SiteEvidence`,
-    as for the other walks. Returns what they return: ``(per_scene, status, alert_state,
+    and ``base`` (:func:`flows.site.walks.inputs_of`), as for the other walks. Returns what
+    they return: ``(per_scene, status, alert_state,
     monthly, maps)``."""
     if site.habitat != "mangrove":
         raise ValueError(f"walk='once' is for mangrove sites; {site.id} is {site.habitat}")
     per_scene, status, _ = lazy
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
+    base_given = bool(base)
+    inputs = inputs_of(site, cube, mask, evidence, base)
     periods = inputs.scores["period"].values
     times = cube["time"].values
     order = np.argsort(times, kind="stable")
     scene_month = times.astype("datetime64[M]")
-    batches = _batches(periods, scene_month[order], order, times, baseline,
-                       mask.sizes["y"] * mask.sizes["x"])
+    # with the baseline composite computed already, its months need not share a batch
+    batches = _batches(periods, scene_month[order], order, times,
+                       None if base_given else baseline, mask.sizes["y"] * mask.sizes["x"])
     lazy_layers = month_layers(inputs)
     after = times >= np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
     judge = _Judge(inputs, periods, mask) if maps else None  # the alerts: with products
@@ -100,6 +104,7 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         return batch
 
     first = compute(batches[0], True)
+    inputs = None  # its baseline maps (numpy when given computed) go with the walk's list
     base, turbid, observed = first.extra
     base = list(base)  # emptied by the walk once it has what it keeps of the baseline
     first.extra = ()
@@ -130,15 +135,18 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
 
 
 def _batches(periods: np.ndarray, months_sorted: np.ndarray, order: np.ndarray,
-             times: np.ndarray, baseline: tuple, n_pixels: int) -> list[_Batch]:
-    """Consecutive months in batches of at least :data:`BATCH_PIXELS` pixel-months; the first
-    takes every month holding a baseline scene too (the baseline composite reads them)."""
-    lo = np.datetime64(baseline[0], "D")
-    hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
-    in_base = (times[order] >= lo) & (times[order] < hi)
+             times: np.ndarray, baseline: tuple | None, n_pixels: int) -> list[_Batch]:
+    """Consecutive months in batches of at least :data:`BATCH_PIXELS` pixel-months; with a
+    ``baseline`` (its composite still to be computed), the first takes every month holding a
+    baseline scene too (the baseline composite reads them)."""
     months = periods.astype("datetime64[M]")
     per_batch = max(1, BATCH_PIXELS // max(n_pixels, 1))
-    first = int((months <= months_sorted[in_base].max()).sum()) if in_base.any() else 0
+    first = 0
+    if baseline is not None:
+        lo = np.datetime64(baseline[0], "D")
+        hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
+        in_base = (times[order] >= lo) & (times[order] < hi)
+        first = int((months <= months_sorted[in_base].max()).sum()) if in_base.any() else 0
     first = max(first, per_batch)
     groups = [range(0, min(first, len(months)))]
     groups += [range(p, min(p + per_batch, len(months)))

@@ -9,7 +9,14 @@ import xarray as xr
 
 from aoi import Site
 from flows.runtime.memory import release_pages, trim_memory
-from flows.site.walks import as_month, assemble, map_stores, merge_status, month_layers
+from flows.site.walks import (
+    as_month,
+    assemble,
+    inputs_of,
+    map_stores,
+    merge_status,
+    month_layers,
+)
 from indices.alerts import FlaggedPixels
 from indices.evidence import SiteEvidence
 from indices.strips import STRIP_PIXELS, Spill, StripWalk
@@ -20,7 +27,7 @@ __all__ = ["walk_strips"]
 
 def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
                 pixel_area_ha: float, mmu_ha: float, maps: bool,
-                evidence: SiteEvidence | None = None) -> tuple:
+                evidence: SiteEvidence | None = None, base: list | None = None) -> tuple:
     """:func:`walk_streamed`, each month computed and walked in strips of the cube's chunk
     rows (:class:`indices.strips.StripWalk`): no map of the whole site is ever in memory
     but the walk's bits (and, with products, the alerts' state and the maps' pages).
@@ -29,9 +36,10 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     the second, strip by strip, the baseline's composites (into a temporary file) and, with
     products, the alerts' state (of which only the flagged pixels are kept: a whole tile's
     dense state is 3 GB), the third each month's strips. Each strip's fetch status comes
-    with it (``fetch_status_rows``): a scene failing in a later pass is failed."""
+    with it (``fetch_status_rows``): a scene failing in a later pass is failed. ``base``: as
+    for :func:`flows.site.walks.inputs_of` (a whole site's composite: the run passes none)."""
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
+    inputs = inputs_of(site, cube, mask, evidence, base)
     per_scene, status, alert_state = lazy
     # the baseline's observed fraction is counted over the strips of the second pass: here,
     # dask would hold every baseline scene's blocks for it while the per-scene rows read them

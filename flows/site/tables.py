@@ -100,7 +100,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         cube = _batch_small_scenes(cube)
     # the rule (calibrated at the start of the run) and the baseline's evidence, computed once
     # and read by every walk, the per-scene statistics and the alerts alike
-    evidence, record = site_evidence_of(site, cube, grid, mask)
+    # (mangrove: with the baseline composite, which the walk's inputs then do not composite
+    # again; not for the strips walk, which never holds a whole composite)
+    evidence, record, base = site_evidence_of(
+        site, cube, grid, mask, keep_base=site.habitat == "mangrove" and mode != "strips")
+    base = None if base is None else [base]  # the walk takes it out: not held through it
     warning = context_warning(site, evidence, mask, scenes)
     if warning is not None:
         record = {**record, "warnings": [warning]}
@@ -114,7 +118,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
               "once": walk_once}[mode]
     per_scene, status, alert_state, monthly, maps = walker(
         site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
-        mmu_ha=mmu_ha, maps=products, evidence=evidence)
+        mmu_ha=mmu_ha, maps=products, evidence=evidence, base=base)
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]

@@ -20,13 +20,13 @@ from indices.evidence import SiteEvidence
 from indices.maps import labelled
 from indices.summary import MONTHLY_COLUMNS, monthly_inputs, monthly_table, walk_months
 
-__all__ = ["as_month", "assemble", "computes_here", "fractions", "map_stores", "merge_status",
+__all__ = ["as_month", "assemble", "computes_here", "fractions", "inputs_of", "map_stores", "merge_status",
            "month_layers", "walk_computed", "walk_streamed", "walk_whole"]
 
 
 def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
                pixel_area_ha: float, mmu_ha: float, maps: bool,
-               evidence: SiteEvidence | None = None) -> tuple:
+               evidence: SiteEvidence | None = None, base: list | None = None) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state) and every month's maps in one
     ``dask.compute`` (each scene read once), then the month walk over them in this process:
     the numbers of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walked once
@@ -35,9 +35,8 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     :class:`indices.evidence.SiteEvidence` (:mod:`flows.site.evidence`), as for the others.
     The months' chunks are written into this process's arrays where dask computes here
     (:func:`computes_here`); on a cluster each block comes back as computed and is placed
-    into them here."""
-    inputs = monthly_inputs(cube, mask, site.habitat,
-                            baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
+    into them here. ``base``: as for :func:`inputs_of`."""
+    inputs = inputs_of(site, cube, mask, evidence, base)
     layers = [a.transpose("period", "y", "x").data for a in month_layers(inputs)]
     arrays = [np.empty(a.shape, a.dtype) for a in layers]
     places = None
@@ -56,9 +55,10 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         for array, where, blocks in zip(arrays, places, got, strict=True):
             while blocks:  # each block released once placed: one layer's worth held, not two
                 array[where.pop()] = blocks.pop()
-    del layers, got, todo
+    periods = inputs.scores["period"].values
+    del layers, got, todo, inputs  # the inputs' baseline maps: the walk drops its own
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
-    monthly, out_maps = walk_computed(site, mask, months, inputs.scores["period"].values, base,
+    monthly, out_maps = walk_computed(site, mask, months, periods, base,
                                       turbid, observed, pixel_area_ha=pixel_area_ha,
                                       mmu_ha=mmu_ha, maps=maps, spill=False)
     return (*computed, monthly, out_maps)
@@ -78,7 +78,7 @@ def computes_here(collections) -> bool:
 
 def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
                   pixel_area_ha: float, mmu_ha: float, maps: bool,
-                  evidence: SiteEvidence | None = None) -> tuple:
+                  evidence: SiteEvidence | None = None, base: list | None = None) -> tuple:
     """``lazy`` (per-scene statistics, fetch status, alert state), computed, then the monthly
     table (and maps) of :func:`monthly_change` (and :func:`flows.site.maps.site_maps`), walking
     the months one at a time: each month's composites are computed when the walk reaches it,
@@ -89,9 +89,10 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
     second reads each month's scenes for its composites, with their fetch status (a scene
     that fails only then is failed, so that a later run retries it). Maps go to unlinked
     temporary files under ``TMPDIR`` (on disk, unless that is a tmpfs), freed with the arrays.
+    ``base``: as for :func:`inputs_of`.
     """
     baseline = (site.baseline_start, site.baseline_end)
-    inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline, evidence=evidence)
+    inputs = inputs_of(site, cube, mask, evidence, base)
     *computed, base, turbid, observed, scene_turbid = dask.compute(
         *lazy, inputs.base, inputs.turbid, fractions(inputs), inputs.scene_turbid)
     per_scene, status, alert_state = computed
@@ -118,6 +119,18 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
                                       pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
                                       spill=True)
     return per_scene, status, alert_state, monthly, out_maps
+
+
+def inputs_of(site: Site, cube: xr.Dataset, mask: xr.DataArray,
+              evidence: SiteEvidence | None, base: list | None):
+    """:func:`indices.summary.monthly_inputs` of the site. ``base``: None, or a list holding
+    the baseline composite computed already (mangrove:
+    :func:`flows.site.evidence.site_evidence_of` with ``keep_base``), emptied here: the
+    inputs keep the baseline maps they read from it (computed now, from numpy), not the
+    whole composite through the walk."""
+    return monthly_inputs(cube, mask, site.habitat,
+                          baseline=(site.baseline_start, site.baseline_end), evidence=evidence,
+                          base=base.pop() if base else None)
 
 
 def fractions(inputs) -> tuple:
