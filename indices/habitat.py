@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
+from indices.change import TIDE
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
@@ -334,10 +335,12 @@ def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.Data
       doi:10.3390/rs11172043) detect such stands under the tide with an index of their
       own; this rule leaves those views unjudged instead (the alternative not taken). Without this, a month seen once at high tide is a confident
       "not mangrove" that resets a replanting's confirmation (:func:`indices.change.
-      confirmed_state`) every time the tide is in."""
+      confirmed_state`) every time the tide is in. Such a view's NaN is :data:`TIDE`,
+      which the month walk tells from a view not made (a flat last seen bare stays bare
+      under the tide: it does not age, :func:`indices.change.monthly_states`)."""
     ix = compute_indices(refl, ["ndvi", "ndwi"])
     score = ((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
-    return score.where(~(ix["ndwi"] > 0))
+    return score.where(~(ix["ndwi"] > 0), TIDE)
 
 
 def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
