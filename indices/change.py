@@ -12,8 +12,12 @@ cumulative since the baseline and cleaned with a minimum mapping unit (connected
 The extent is then ``baseline + gain - loss``, so the table always adds up.
 
 Intervals: a pixel's class is *uncertain* when its last score is within the rule's tolerance of
-the threshold (``|score| < 1``, see :mod:`indices.habitat`), or when it was last seen more than
-``stale_months`` ago (it may have changed unseen: the interval widens as observation thins).
+the threshold (``|score| < 1``, see :mod:`indices.habitat`), when one confident look against
+its class awaits the second that would change it (*pending*: the change may be there, shown
+a month late by the map), or when it was last seen more than ``stale_months`` ago (it may
+have changed unseen: the interval widens as observation thins). A mangrove flat under the
+tide is not seen (:func:`indices.habitat.flat_score`) and ages like a clouded pixel: the
+tide hides a replanting's seedlings, the very gain a restoration is monitored for.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain
@@ -30,9 +34,9 @@ import numba
 import numpy as np
 import xarray as xr
 
-__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "TIDE", "MonthState", "change_counts", "change_metrics",
+__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
-           "is_tide", "mmu_pixels", "monthly_states"]
+           "mmu_pixels", "monthly_states"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
@@ -47,22 +51,6 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 """The structure of a patch: pixels touching at a side or a corner are one patch."""
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
-
-TIDE_BITS = 0x7FE0_7D1E
-"""float32 bits of :data:`TIDE`: a quiet NaN whose payload (the high mantissa bits, which
-survive float32 -> float64 -> float32) differs from numpy's NaN (0x7FC00000) and from the
-NaN that invalid arithmetic gives on x86 (0xFFC00000)."""
-TIDE = np.array([TIDE_BITS], np.uint32).view(np.float32)[0]
-"""The score of a tidal-flat view under the tide (:func:`indices.habitat.flat_score`): a NaN, so every
-reader that knows nothing of it takes it for "not observed", as before; the month walk
-(:func:`monthly_states`) tells it from a view not made (clouds, no scene):
-the tide hides a seedling, not a grown canopy, and a flat last seen bare is not aged by it."""
-
-
-def is_tide(score: np.ndarray) -> np.ndarray:
-    """Where a float32 score map is :data:`TIDE` (numpy, not lazy)."""
-    score = np.ascontiguousarray(score, np.float32)
-    return (score.view(np.uint32) & np.uint32(0x7FFF_FFFF)) == np.uint32(TIDE_BITS)
 
 
 def drop_small_patches(mask: np.ndarray, min_pixels: int) -> np.ndarray:
@@ -179,15 +167,13 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
         # one pass (_month_kernel) for what these array expressions give, in place:
         # seen = ~isnan(score) & site; state, pending = confirmed_state(...); state &= site;
         # close_call = where(seen, |score| < 1, close_call); age = where(seen, 0,
-        # where(tide & ~close_call & ~(state ^ pending), age, min(age, 254) + 1));
-        # uncertain = (close_call | pending | age > stale_months) & site
+        # min(age, 254) + 1); uncertain = (close_call | pending | age > stale_months) & site
         score = np.ascontiguousarray(score)
         if score.shape != site.shape:
             raise ValueError(f"a month's scores are {score.shape}, the site {site.shape}")
         seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
         grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
-        _month_kernel(score.reshape(-1), _tide_bits(score), *u8, age.reshape(-1),
-                      int(stale_months),
+        _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months),
                       *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)))
         gain = drop_small_patches(grown, mmu_pixels)
         loss = drop_small_patches(lost, mmu_pixels)
@@ -197,20 +183,14 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
         )
 
 
-def _tide_bits(score: np.ndarray) -> np.ndarray:
-    """A score map's float32 bits, flat (uint32), for the kernel's :data:`TIDE` test."""
-    return np.ascontiguousarray(score, np.float32).reshape(-1).view(np.uint32)
-
-
 @numba.njit(nogil=True, cache=True)
-def _month_kernel(score, bits, site, base, state, pending, close_call, age, stale, seen,
-                  uncertain, grown, lost):  # pragma: no cover (numba)
-    """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score``, its
-    float32 ``bits`` and ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated
-    in place (:func:`confirmed_state`'s rule; a :data:`TIDE` view of a pixel whose last look
-    was a confident "not habitat" does not age it), ``seen``, ``uncertain`` (a close call,
-    a change pending confirmation, or stale) and the changes before the minimum mapping
-    unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
+def _month_kernel(score, site, base, state, pending, close_call, age, stale, seen, uncertain,
+                  grown, lost):  # pragma: no cover (numba)
+    """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
+    ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
+    (:func:`confirmed_state`'s rule), ``seen``, ``uncertain`` (a close call, a change
+    pending its confirming look, or stale) and the changes before the
+    minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
     for k in range(score.size):
         v = score[k]
         s = site[k]
@@ -229,9 +209,6 @@ def _month_kernel(score, bits, site, base, state, pending, close_call, age, stal
             else:
                 close_call[k] = 1
             age[k] = 0
-        elif ((bits[k] & 0x7FFFFFFF) == TIDE_BITS and close_call[k] == 0
-              and (st ^ pending[k]) == 0):
-            pass  # under the tide, last seen bare for sure: the flat is still bare
         else:
             age[k] = min(age[k], 254) + 1
         st &= s

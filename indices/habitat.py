@@ -21,7 +21,6 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
-from indices.change import TIDE
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.masks import reflectance
 from indices.spectral import compute_indices
@@ -335,12 +334,10 @@ def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.Data
       doi:10.3390/rs11172043) detect such stands under the tide with an index of their
       own; this rule leaves those views unjudged instead (the alternative not taken). Without this, a month seen once at high tide is a confident
       "not mangrove" that resets a replanting's confirmation (:func:`indices.change.
-      confirmed_state`) every time the tide is in. Such a view's NaN is :data:`TIDE`,
-      which the month walk tells from a view not made (a flat last seen bare stays bare
-      under the tide: it does not age, :func:`indices.change.monthly_states`)."""
+      confirmed_state`) every time the tide is in."""
     ix = compute_indices(refl, ["ndvi", "ndwi"])
     score = ((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
-    return score.where(~(ix["ndwi"] > 0), TIDE)
+    return score.where(~(ix["ndwi"] > 0))
 
 
 def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
@@ -496,13 +493,13 @@ def mask_turbid_water(cube: xr.Dataset,
 
 _SCORERS = {"mangrove": mangrove_score, "seagrass": seagrass_score}
 
-RULE_TAGS = {"mangrove": "baloloy2020-v3", "seagrass": "lyzenga1981-v2"}
+RULE_TAGS = {"mangrove": "baloloy2020-v4", "seagrass": "lyzenga1981-v2"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v3``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v4``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:

@@ -54,7 +54,6 @@ from indices.change import (
     change_values,
     confirmed_state,
     fringe,
-    is_tide,
     mmu_pixels,
 )
 from indices.maps import map_codes
@@ -149,13 +148,9 @@ class _Walk:
         state, pending = confirmed_state(score, seen, (bits & _STATE) != 0,
                                          (bits & _PENDING) != 0)
         state &= site
-        was_close = (bits & _CLOSE) != 0
-        close = np.where(seen, np.abs(score) < 1, was_close)
-        # under the tide, last seen bare for sure: not aged (monthly_states)
-        held = is_tide(score) & ~was_close & (state == pending)
+        close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
         age = self.age[rows]
-        age[...] = np.where(seen, np.uint8(0), np.where(
-            held, age, np.minimum(age, np.uint8(254)) + np.uint8(1)))
+        age[...] = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         bits[...] = (state * np.uint8(_STATE) | close * np.uint8(_CLOSE)
                      | seen * np.uint8(_SEEN) | pending * np.uint8(_PENDING))
         return state & ~base, base & ~state

@@ -98,7 +98,7 @@ def test_change_counts_as_array_expressions(seed):
 
 def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
     """``monthly_states`` as array expressions (what its one-pass month kernel replaced)."""
-    from indices.change import MonthState, confirmed_state, is_tide
+    from indices.change import MonthState, confirmed_state
 
     site = site.astype(bool)
     base = (baseline > 0) & site
@@ -112,11 +112,7 @@ def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
         state, pending = confirmed_state(score, seen, state, pending)
         state &= site
         close_call = np.where(seen, np.abs(score) < 1, close_call)
-        # under the tide, last seen bare for sure (a confident look, for the class carried
-        # and no change pending): not aged
-        held = is_tide(score) & ~close_call & ~state & ~pending
-        age = np.where(seen, np.uint8(0),
-                       np.where(held, age, np.minimum(age, np.uint8(254)) + np.uint8(1)))
+        age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         gain = drop_small_patches(state & ~base, mmu_pixels)
         loss = drop_small_patches(base & ~state, mmu_pixels)
         yield MonthState(seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain,
@@ -127,7 +123,7 @@ def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_monthly_states_as_array_expressions(seed):
-    from indices.change import TIDE, monthly_states
+    from indices.change import monthly_states
 
     rng = np.random.default_rng(200 + seed)
     print("seed", 200 + seed)
@@ -140,7 +136,6 @@ def test_monthly_states_as_array_expressions(seed):
         scores = rng.normal(0, 1.5, (n, *shape)).astype(dtype)
         scores[rng.random(scores.shape) < rng.uniform(0, 0.8)] = np.nan
         scores[rng.random(scores.shape) < 0.05] = 1.0  # on the band's edge
-        scores[rng.random(scores.shape) < 0.2] = TIDE  # views under the tide
         baseline = rng.normal(0, 1.5, shape).astype(dtype)
         baseline[rng.random(shape) < 0.2] = np.nan
         site = rng.random(shape) < 0.9

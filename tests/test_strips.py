@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from indices.change import TIDE, fringe
+from indices.change import fringe
 from indices.strips import Patches, StripWalk, order_statistics, strips_of
 from indices.summary import MONTHLY_COLUMNS, walk_months
 
@@ -145,7 +145,6 @@ def _synthetic_months(rng, shape, n):
         score = base + np.where(blob, 4.0, 0.0) - np.where(cut, 4.5, 0.0)
         score = score + rng.normal(0, 0.9, shape)
         score[rng.random(shape) < 0.15] = np.nan  # clouds
-        score[rng.random(shape) < 0.1] = TIDE  # views under the tide
         ndvi = np.clip(0.3 + 0.1 * score, -1, 1).astype(np.float32)
         months.append((score.astype(np.float32), score.astype(np.float32), ndvi,
                        rng.integers(0, 6, shape).astype(np.int16)))
