@@ -12,8 +12,12 @@ cumulative since the baseline and cleaned with a minimum mapping unit (connected
 The extent is then ``baseline + gain - loss``, so the table always adds up.
 
 Intervals: a pixel's class is *uncertain* when its last score is within the rule's tolerance of
-the threshold (``|score| < 1``, see :mod:`indices.habitat`), or when it was last seen more than
-``stale_months`` ago (it may have changed unseen: the interval widens as observation thins).
+the threshold (``|score| < 1``, see :mod:`indices.habitat`), when one confident look against
+its class awaits the second that would change it (*pending*: the change may be there, shown
+a month late by the map), or when it was last seen more than ``stale_months`` ago (it may
+have changed unseen: the interval widens as observation thins). A mangrove flat under the
+tide is not seen (:func:`indices.habitat.flat_score`) and ages like a clouded pixel: the
+tide hides a replanting's seedlings, the very gain a restoration is monitored for.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain
@@ -163,7 +167,7 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
         # one pass (_month_kernel) for what these array expressions give, in place:
         # seen = ~isnan(score) & site; state, pending = confirmed_state(...); state &= site;
         # close_call = where(seen, |score| < 1, close_call); age = where(seen, 0,
-        # min(age, 254) + 1); uncertain = (close_call | age > stale_months) & site
+        # min(age, 254) + 1); uncertain = (close_call | pending | age > stale_months) & site
         score = np.ascontiguousarray(score)
         if score.shape != site.shape:
             raise ValueError(f"a month's scores are {score.shape}, the site {site.shape}")
@@ -184,7 +188,8 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, see
                   grown, lost):  # pragma: no cover (numba)
     """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
     ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
-    (:func:`confirmed_state`'s rule), ``seen``, ``uncertain`` and the changes before the
+    (:func:`confirmed_state`'s rule), ``seen``, ``uncertain`` (a close call, a change
+    pending its confirming look, or stale) and the changes before the
     minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
     for k in range(score.size):
         v = score[k]
@@ -209,7 +214,7 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, see
         st &= s
         state[k] = st
         seen[k] = look
-        uncertain[k] = (close_call[k] | (1 if age[k] > stale else 0)) & s
+        uncertain[k] = (close_call[k] | pending[k] | (1 if age[k] > stale else 0)) & s
         grown[k] = st & (base[k] ^ 1)
         lost[k] = base[k] & (st ^ 1)
 

@@ -172,8 +172,9 @@ class _Walk:
         gain, gain_size, loss, loss_size = changes
         m = MonthState(seen=(bits & _SEEN) != 0, habitat=(base | gain) & ~loss, baseline=base,
                        gain=gain, loss=loss,
-                       uncertain=(((bits & _CLOSE) != 0) | (self.age[rows] > stale_months))
-                       & site, baseline_uncertain=base_uncertain)
+                       uncertain=((bits & (_CLOSE | _PENDING)) != 0
+                                  | (self.age[rows] > stale_months)) & site,
+                       baseline_uncertain=base_uncertain)
         return m, gain_size, loss_size
 
 

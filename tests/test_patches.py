@@ -116,7 +116,8 @@ def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
         gain = drop_small_patches(state & ~base, mmu_pixels)
         loss = drop_small_patches(base & ~state, mmu_pixels)
         yield MonthState(seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain,
-                         loss=loss, uncertain=(close_call | (age > stale_months)) & site,
+                         loss=loss,
+                         uncertain=(close_call | pending | (age > stale_months)) & site,
                          baseline_uncertain=base_uncertain)
 
 
