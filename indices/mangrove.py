@@ -51,7 +51,7 @@ import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
-from indices.habitat import mangrove_spectral_score
+from indices.mangrove_rule import mangrove_spectral_score
 from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 

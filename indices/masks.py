@@ -86,3 +86,12 @@ def reflectance(cube: xr.Dataset, band: str, *, mask: bool = True) -> xr.DataArr
         valid = valid & _scl(cube).isin(VALID_SCL)
     return refl.where(valid).astype(np.float32).rename(band).assign_attrs(
         long_name=f"surface reflectance {band}", units="1")
+
+
+REFLECTANCE_BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
+"""The bands the habitat rules read."""
+
+
+def scene_reflectance(cube: xr.Dataset) -> xr.Dataset:
+    """Per-scene surface reflectance (float32, offset applied, NaN where masked)."""
+    return xr.Dataset({b: reflectance(cube, b) for b in REFLECTANCE_BANDS if b in cube})

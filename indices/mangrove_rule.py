@@ -1,0 +1,212 @@
+"""The mangrove rule and its scores (the rule's doc: Baloloy et al. 2020's MVI with NDVI, in
+the intertidal context of :mod:`indices.context`; the site's own numbers come from
+:mod:`indices.mangrove`). Scores follow :mod:`indices.habitat`'s convention: > 0 mangrove,
+``|score| < 1`` uncertain, NaN not observed; lazy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
+from indices.context import CONNECTED, INTERTIDAL, intertidal_context
+from indices.rules import CONTEXT_SCORE, rule_id
+from indices.spectral import compute_indices
+
+__all__ = ["MangroveRule", "flat_score", "mangrove_context", "mangrove_score",
+           "mangrove_spectral_score", "mangrove_values", "view_scaled"]
+
+
+@dataclass(frozen=True)
+class MangroveRule:
+    """Mangrove = green canopy with the mangrove vegetation index of mangrove, in intertidal
+    context.
+
+    Spectral test: MVI = |NIR - G| / |SWIR1 - G| (Baloloy et al. 2020, ISPRS J. Photogramm.
+    Remote Sens. 166:95-117, doi:10.1016/j.isprsjprs.2020.06.001) at least ``mvi_min`` 4.5,
+    the index authors' mangrove threshold on Sentinel-2 (the paper's text was not available
+    here; the range 4.5-16.5 is checked against an implementation citing it,
+    github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``), or the site's own lower
+    threshold estimated from its baseline (:mod:`indices.mangrove`, between ``mvi_floor`` and
+    ``mvi_min``; not for a calibrated rule, ``scene_threshold`` False). And NDVI >=
+    ``ndvi_min`` 0.4, the open-mangrove floor of Digital Earth Pacific's mangrove product
+    (github.com/digitalearthpacific/dep-mangroves, NDVI > 0.4 inside the GMW v3 extent, > 0.7
+    closed canopy), which keeps bare mud and flooded flats out (MVI explodes where SWIR1 ~ G
+    over water). Above ``mvi_max`` 16.5, the authors' upper bound, SWIR1 ~ G: water in or
+    under the pixel (a creek's edge, a flooded floor); there the pixel's canopy cover decides
+    instead of the MVI: NDVI at least that of ``canopy_cover`` (half) of the site's canopy
+    over its bare flat (:mod:`indices.mangrove`, the canopy-closure definition of
+    :mod:`indices.canopy`).
+
+    Context (:mod:`indices.context`): a spectral candidate is mangrove only where it is
+    connected to the coast's water the baseline's series saw (the sea never seen dry, and
+    the flats and creeks seen wet; the edge widened by ``shore_gap_m``, reached within
+    ``reach_m`` through candidates; a series of ``min_views`` clear views at least). On the
+    tidal flat itself NDVI alone decides. Outside it the score is ``-CONTEXT_SCORE``:
+    confidently not mangrove.
+
+    Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
+    for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
+    number; a month of fewer views is noisier (:func:`view_scaled`), and a site whose shore
+    canopy is no population of its own doubts every MVI between ``mvi_floor`` and its
+    threshold (:func:`indices.mangrove.scene_threshold`, ``mvi_tolerance_share``).
+    """
+
+    ndvi_min: float = 0.40
+    ndvi_tolerance: float = 0.08
+    mvi_min: float = 4.5
+    mvi_tolerance_share: float = 0.1
+    tolerance_views: int = 3
+    """Clear views of the composite the tolerances are the noise of ("a monthly median of a
+    few views"; the clear views from which a month's canopy cover moves,
+    :data:`indices.canopy.MIN_VIEWS`): fewer views scale the score down
+    (:func:`view_scaled`)."""
+    mvi_max: float = 16.5
+    canopy_cover: float = 0.5
+    """Canopy cover from which a pixel is mangrove where water lowers its SWIR1 (the truth of
+    a canopy-closure definition: the canopy covers half the pixel)."""
+    scene_threshold: bool = True
+    """Lower ``mvi_min`` to the site's own estimate (:func:`indices.mangrove.scene_threshold`)."""
+    mvi_floor: float = 3.0
+    """Lowest threshold a site's estimate may give: about the median MVI of terrestrial forest
+    and grassland on real Sentinel-2 (Aberystwyth, May 2021: 2.9 and 3.1, measured by
+    ``tests/test_realdata_mangrove.py``). A measured number, not a published one: the stored
+    copies of Baloloy et al. (2020) and Neri et al. (2021) at hand are their abstracts, which
+    give the index's 92 % accuracy and say that its range varies per site, not a lower bound.
+    Also the lower edge of the band of doubt of a site whose shore canopy is no population
+    of its own (:func:`indices.mangrove.tolerance_share`)."""
+    min_sample_px: int = 100
+    """Pixels (1 ha at 10 m) each of the estimate's samples needs (the shore canopy and the
+    unconnected vegetation)."""
+    min_views: int = 2
+    """Clear views a pixel needs before being seen wet and dry counts as intertidal (one of
+    each; a cloudy tropical baseline may have no more)."""
+    shore_gap_m: float = 50.0
+    """Width added to the intertidal zone for the upper intertidal seldom seen wet; also the
+    width of the shore band whose canopy samples the site's mangrove."""
+    reach_m: float = 1500.0
+    """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
+    wider forest are shores of their own)."""
+    source: str = ("Baloloy et al. 2020 (MVI 4.5-16.5; lower where the site's shore canopy "
+                   "shows it); DE Pacific (NDVI 0.4); intertidal context")
+
+    @property
+    def rule_id(self) -> str:
+        """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
+        return rule_id("mangrove", self)
+
+
+def mangrove_values(rule: MangroveRule, params: xr.DataArray | None) -> tuple:
+    """``(mvi_min, ndvi_half)`` as float32 scalars: the site's (:mod:`indices.mangrove`), or
+    the published threshold and the canopy NDVI of the default endmembers."""
+    if params is None:
+        return (np.float32(rule.mvi_min),
+                np.float32(cover_ndvi(rule.canopy_cover, *DEFAULT_ENDMEMBERS)))
+    return tuple(params.sel(parameter=k).astype(np.float32) for k in ("mvi_min", "ndvi_half"))
+
+
+def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                            params: xr.DataArray | None = None) -> xr.DataArray:
+    """The spectral part of the mangrove score (NDVI and MVI only, no context), with the
+    site's parameters ``params`` (:func:`indices.mangrove.mangrove_parameters`; None: the
+    published threshold and default endmembers). Where MVI exceeds ``mvi_max`` (water in or
+    under the pixel) the canopy cover replaces the MVI test (rule doc)."""
+    ix = compute_indices(refl, ["ndvi", "mvi"])
+    mvi_min, ndvi_half = mangrove_values(rule, params)
+    share = (np.float32(rule.mvi_tolerance_share) if params is None
+             else params.sel(parameter="mvi_tolerance_share").astype(np.float32))
+    # the band of doubt is one-sided where the site could not separate its mangrove
+    # (:func:`indices.mangrove.tolerance_share`): down to the floor, not as far above
+    above = np.float32(rule.mvi_tolerance_share) * mvi_min
+    excess = ix["mvi"] - mvi_min
+    mvi_term = excess / xr.where(excess < 0, share * mvi_min, above)
+    cover_term = (ix["ndvi"] - ndvi_half) / np.float32(rule.ndvi_tolerance)
+    spectral = xr.where(ix["mvi"] > rule.mvi_max, cover_term, mvi_term)
+    score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance, spectral)
+    return score.astype(np.float32).rename("mangrove_score")
+
+
+def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                     params: xr.DataArray | None = None) -> xr.DataArray:
+    """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
+    ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
+    cross the composite's spectral candidates within tolerance (score > -1, with the site's
+    parameters ``params``), so that a pixel of canopy a little below a threshold does not cut
+    a belt in two."""
+    missing = [v for v in ("n_wet", "n_clear") if v not in composite]
+    if missing:
+        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
+                         f"(indices.composite.composite with B03 and B11)")
+    candidates = mangrove_spectral_score(composite, rule, params) > -1
+    return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
+                              min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                              reach_m=rule.reach_m)
+
+
+def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                   context: xr.DataArray | None = None,
+                   params: xr.DataArray | None = None) -> xr.DataArray:
+    """Mangrove score (module doc), NaN where not observed. ``context``: the site's intertidal
+    context levels (:func:`mangrove_context` of its baseline composite): connected canopy
+    takes the spectral score (NDVI and MVI, with the site's ``params``,
+    :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
+    the tide covers, NDVI alone decides, and a view under the tide is not one
+    (:func:`flat_score`); elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
+    clear views than the tolerances assume is judged with its standard error
+    (:func:`view_scaled`). None takes the context from ``refl`` itself when it is a
+    composite with view counts, else applies none (a single scene: see
+    :mod:`indices.context`)."""
+    score = mangrove_spectral_score(refl, rule, params)
+    if context is None and {"n_wet", "n_clear"} <= set(refl.data_vars):
+        context = mangrove_context(refl, rule, params)
+    if context is not None:
+        level = context.astype(np.uint8)
+        score = xr.where(level == INTERTIDAL, flat_score(refl, rule), score)
+    score = view_scaled(score, refl, rule)
+    if context is not None:
+        score = score.where((level == CONNECTED) | (level == INTERTIDAL) | score.isnull(),
+                            np.float32(-CONTEXT_SCORE))
+    return score.astype(np.float32).rename("mangrove_score")
+
+
+def view_scaled(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """``score`` of a composite of fewer clear views than the tolerances assume, scaled down
+    by the standard error of a mean of ``n`` views against ``rule.tolerance_views``:
+    ``sqrt(min(n, n_ref) / n_ref)``. The tolerances are the noise of a monthly median of a
+    few views; one view is noisier by ``sqrt(n_ref)``, and its margin past a threshold is
+    a smaller share of its own noise: a class changes on one or two single-view months only
+    when they are past the band of doubt by that much more (a clearing's MVI and NDVI fall
+    by several tolerances; a canopy near its threshold wavers by about one), and such
+    months count as close calls in the interval. Composites of ``n_ref`` views or more, and
+    single scenes (no ``n_clear``), are left as they are (the sign never changes)."""
+    if "n_clear" not in refl.data_vars:
+        return score
+    n_ref = np.float32(rule.tolerance_views)
+    views = np.minimum(refl["n_clear"].astype(np.float32).clip(min=1), n_ref)
+    return (score * np.sqrt(views / n_ref)).astype(np.float32)
+
+
+def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
+    """The mangrove score on the tidal flat (context level ``INTERTIDAL``): NDVI alone, NaN
+    where the tide covers the flat.
+
+    * **NDVI.** On ground the tide covers, vegetation is mangrove: the NDVI-inside-an-extent
+      rule of Digital Earth Africa/Pacific (NDVI > ``ndvi_min`` 0.4 inside the GMW extent),
+      the zone standing for the extent; also what a young replanting on a mudflat looks like
+      before its canopy reaches the MVI threshold.
+    * **The tide.** Where the observation is water (NDWI > 0, green above NIR: the wet test of
+      the composite's ``n_wet``, McFeeters 1996; the land/water test of tidal-flat mapping,
+      Murray et al. 2012, Remote Sens. 4:3417), the flat was under the tide and young
+      seedlings with it: the view says nothing about a canopy, and the pixel is not
+      observed there (NaN), as the loss alerts leave an inundated view unjudged
+      (:mod:`indices.alerts`). Grown mangrove stands above the tide; seedlings and
+      periodically submerged stands do not: Jia et al. 2019 (Remote Sens. 11:2043,
+      doi:10.3390/rs11172043) detect such stands under the tide with an index of their
+      own; this rule leaves those views unjudged instead (the alternative not taken). Without this, a month seen once at high tide is a confident
+      "not mangrove" that resets a replanting's confirmation (:func:`indices.change.
+      confirmed_state`) every time the tide is in."""
+    ix = compute_indices(refl, ["ndvi", "ndwi"])
+    score = ((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
+    return score.where(~(ix["ndwi"] > 0))

@@ -1,0 +1,35 @@
+"""What every habitat rule shares: the score of a decision by context alone, and the rule's
+identifier (``rule_id`` on every change row and in the run record)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+__all__ = ["CONTEXT_SCORE", "RULE_TAGS", "rule_id"]
+
+CONTEXT_SCORE = 10.0
+"""Score magnitude of a decision by context alone (outside the intertidal context; land or
+deep water for seagrass): far outside the band of doubt."""
+
+RULE_TAGS = {"mangrove": "baloloy2020-v4", "seagrass": "lyzenga1981-v2"}
+"""The published rule behind each habitat's defaults, versioned: bump when a default moves."""
+
+
+def rule_id(habitat: str, rule) -> str:
+    """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
+    defaults (``mangrove-baloloy2020-v4``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
+    of every parameter, so a site's rows change id exactly when its rule does."""
+    if habitat not in RULE_TAGS:
+        raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULE_TAGS)}")
+    if rule == type(rule)():
+        return f"{habitat}-{RULE_TAGS[habitat]}"
+    # the code's version too: a calibrated rule's rows change when the method does
+    fields = json.dumps({**dataclasses.asdict(rule), "_method": RULE_TAGS[habitat]},
+                        sort_keys=True, default=repr)
+    digest = hashlib.blake2b(fields.encode(), digest_size=5).hexdigest()
+    kind = "calibrated" if str(getattr(rule, "source", "")).startswith("calibrated") else "custom"
+    return f"{habitat}-{kind}-{digest}"
+
