@@ -49,6 +49,9 @@ speckle of a few noisy pixels never adds up to change. Every function here and t
 setting (``flows.config.RunConfig.mmu_ha``) take it from this one place."""
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 """The structure of a patch: pixels touching at a side or a corner are one patch."""
+STRONG = 2.0
+"""A confident look this far past the band of doubt (``|score| >= 2``) changes a class on its
+own (:func:`confirmed_state`)."""
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
 
@@ -200,7 +203,7 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, see
             if abs(v) >= 1:  # confident: a class against the state flips it the second time
                 hab = 1 if v > 0 else 0
                 against = 1 if hab != st else 0
-                if against and pending[k]:
+                if against and (pending[k] or abs(v) >= STRONG):
                     st = hab
                     pending[k] = 0
                 else:
@@ -231,7 +234,7 @@ def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
     confident = seen & (np.abs(score) >= 1)
     habitat = score > 0
     against = confident & (habitat != state)
-    flip = against & pending
+    flip = against & (pending | (np.abs(score) >= STRONG))
     state = np.where(flip, habitat, state)
     pending = np.where(confident, against & ~flip, pending)
     return state, pending

@@ -143,7 +143,9 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
     coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
-    flat = zone & coast
+    # the flat: the coast's water seen dry, and its narrow water never seen dry (a lower
+    # flat or a creek the baseline's few views all saw wet), not the open water
+    flat = coast & (zone | ~open_water(n_wet, n_clear, min_views=min_views, sea_px=sea_px))
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
     shore = square_dilation(coast, 3) & ~coast
     if gap_px > 0:
@@ -159,17 +161,23 @@ def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach
                 sea_px: int = 10) -> np.ndarray:
     """Step 3 of the module doc on numpy counts: the coast's water (bool ``(y, x)``)."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
-    # the sea: water never seen dry, at least 2 * sea_px + 1 pixels across (sea, estuary,
-    # wide channel; not a pond or a ditch among paddies)
-    size = 2 * sea_px + 1
-    seen = window_sum(n_clear, sea_px)  # exact integers (a float mean rounds)
-    sea = square_opening((n_clear >= 1) & (n_wet == n_clear), size) \
-        & (seen >= min_views * size * size)  # seen min_views times on average around: a series
+    sea = open_water(n_wet, n_clear, min_views=min_views, sea_px=sea_px)
     # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
     # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
     # seen dry (3)
     ever = square_opening(n_wet >= 1, 3)
     return _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
+
+
+def open_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int,
+               sea_px: int = 10) -> np.ndarray:
+    """The sea of step 3 of the module doc (bool ``(y, x)``): water never seen dry, at least
+    ``2 * sea_px + 1`` pixels across (sea, estuary, wide channel; not a pond or a ditch among
+    paddies), seen ``min_views`` times on average around (a series)."""
+    size = 2 * sea_px + 1
+    seen = window_sum(n_clear, sea_px)  # exact integers (a float mean rounds)
+    return square_opening((n_clear >= 1) & (n_wet == n_clear), size) \
+        & (seen >= min_views * size * size)
 
 
 def window_sum(a: np.ndarray, radius: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.rules import CONTEXT_SCORE, rule_id
 from indices.spectral import compute_indices
 
-__all__ = ["MangroveRule", "flat_score", "mangrove_context", "mangrove_score",
+__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_score", "mangrove_context", "mangrove_score",
            "mangrove_spectral_score", "mangrove_values", "view_scaled"]
 
 
@@ -171,21 +171,44 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     return score.astype(np.float32).rename("mangrove_score")
 
 
+MEDIAN_VARIANCE = (1.0, 0.5, 0.44867, 0.2982, 0.28683, 0.21474, 0.21045, 0.16818)
+"""Variance of the median of ``n`` = 1, 2, ... independent standard normal values (``n``
+even: the mean of the two middle values, as ``numpy.nanmedian`` and the monthly composite
+take it): order-statistic integrals of the normal density (``n`` odd: the density
+``n! / (k!)² Φ^k (1 - Φ)^k φ`` of the middle value, ``n = 2k + 1``; ``n`` even: the joint
+density of the two middle values), computed with ``scipy.integrate`` and checked by Monte
+Carlo in ``tests/test_mangrove_scores.py``. Not the mean's ``1 / n``: the median of three
+values is only 74 % as efficient as their mean, and that of an even number ``2k`` about as
+good as that of ``2k + 1`` (Hodges & Lehmann 1967, J. Am. Stat. Assoc. 62:926-931,
+doi:10.2307/2283680, "On medians and quasi medians"; their abstract, the stored copy at
+hand); the large-sample limit is ``π / (2 n)`` (efficiency 2/π)."""
+
+
 def view_scaled(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
     """``score`` of a composite of fewer clear views than the tolerances assume, scaled down
-    by the standard error of a mean of ``n`` views against ``rule.tolerance_views``:
-    ``sqrt(min(n, n_ref) / n_ref)``. The tolerances are the noise of a monthly median of a
-    few views; one view is noisier by ``sqrt(n_ref)``, and its margin past a threshold is
-    a smaller share of its own noise: a class changes on one or two single-view months only
-    when they are past the band of doubt by that much more (a clearing's MVI and NDVI fall
-    by several tolerances; a canopy near its threshold wavers by about one), and such
-    months count as close calls in the interval. Composites of ``n_ref`` views or more, and
-    single scenes (no ``n_clear``), are left as they are (the sign never changes)."""
+    by the standard error of the composite's median of ``n`` views against that of
+    ``rule.tolerance_views`` (``n_ref``): ``sqrt(V(n_ref) / V(min(n, n_ref)))`` with ``V``
+    the variance of a median of ``n`` normal values (:data:`MEDIAN_VARIANCE`; the composite
+    is a per-band median, :func:`indices.composite.monthly_composite`): one view 0.67 of the
+    score of three, two views 0.95 (a mean's ``sqrt(n / n_ref)`` would give 0.58 and 0.82).
+    The tolerances are the noise of a monthly median of a few views; one view is noisier,
+    and its margin past a threshold is a smaller share of its own noise: a class changes on
+    one or two single-view months only when they are past the band of doubt by that much
+    more (a clearing's MVI and NDVI fall by several tolerances; a canopy near its threshold
+    wavers by about one), and such months count as close calls in the interval. Composites
+    of ``n_ref`` views or more, and single scenes (no ``n_clear``), are left as they are
+    (the sign never changes)."""
     if "n_clear" not in refl.data_vars:
         return score
-    n_ref = np.float32(rule.tolerance_views)
-    views = np.minimum(refl["n_clear"].astype(np.float32).clip(min=1), n_ref)
-    return (score * np.sqrt(views / n_ref)).astype(np.float32)
+    n_ref = int(rule.tolerance_views)
+    if not 1 <= n_ref <= len(MEDIAN_VARIANCE):
+        raise ValueError(f"tolerance_views must be 1..{len(MEDIAN_VARIANCE)}, got {n_ref}")
+    views = refl["n_clear"]
+    factor = xr.full_like(views, 1.0, dtype=np.float32)
+    for n in range(n_ref - 1, 0, -1):  # n_clear 0 (not observed: NaN anyway) as one view
+        f = np.float32(np.sqrt(MEDIAN_VARIANCE[n_ref - 1] / MEDIAN_VARIANCE[n - 1]))
+        factor = xr.where(views <= n, f, factor)
+    return (score * factor).astype(np.float32)
 
 
 def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
@@ -207,6 +230,6 @@ def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.Data
       own; this rule leaves those views unjudged instead (the alternative not taken). Without this, a month seen once at high tide is a confident
       "not mangrove" that resets a replanting's confirmation (:func:`indices.change.
       confirmed_state`) every time the tide is in."""
-    ix = compute_indices(refl, ["ndvi", "ndwi"])
+    ix = compute_indices(refl, ["ndvi", "ndwi", "mndwi"])
     score = ((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
-    return score.where(~(ix["ndwi"] > 0))
+    return score.where(~(ix["ndwi"] > 0) & ~((ix["mndwi"] > 0) & (score < 0)))
