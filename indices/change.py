@@ -2,7 +2,8 @@
 
 The monthly habitat map is carried forward: a pixel observed in a month takes that month's
 class when that month's score and the one of its previous confident look are both outside
-the rule's band of doubt (``|score| >= 1``, see :mod:`indices.habitat`) against its class
+the rule's band of doubt (``|score| >= 1``, see :mod:`indices.habitat`) against its class,
+or when that month's score alone is past it by twice as much (``|score| >= STRONG``, 2)
 (:func:`confirmed_state`), and otherwise keeps its last known class (the baseline's before
 anything was seen): a class changes on evidence beyond the noise of one month's composite,
 not on a score that wavers about its threshold (a few views of a canopy near the MVI
@@ -50,8 +51,8 @@ setting (``flows.config.RunConfig.mmu_ha``) take it from this one place."""
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 """The structure of a patch: pixels touching at a side or a corner are one patch."""
 STRONG = 2.0
-"""A confident look this far past the band of doubt (``|score| >= 2``) changes a class on its
-own (:func:`confirmed_state`)."""
+"""A look this far past the threshold (``|score| >= 2``: twice the band of doubt) changes a
+class on its own (:func:`confirmed_state`)."""
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
 
@@ -191,7 +192,8 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, see
                   grown, lost):  # pragma: no cover (numba)
     """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
     ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
-    (:func:`confirmed_state`'s rule), ``seen``, ``uncertain`` (a close call, a change
+    (:func:`confirmed_state`'s rule, with ``STRONG``), ``seen``, ``uncertain``
+    (a close call, a change
     pending its confirming look, or stale) and the changes before the
     minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
     for k in range(score.size):
@@ -230,7 +232,19 @@ def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
     months not seen leave both. One month's composite of a few views wavers past a
     threshold now and then; a change that is there is seen again (the confirmation of
     Global Mangrove Watch's alerts, Bunting et al. 2023, doi:10.3390/rs15082050, in its
-    simplest form)."""
+    simplest form).
+
+    A look past the threshold by ``STRONG`` (2) band widths changes the class on its own:
+    it carries the evidence of two confident looks. The score is a margin in units of the
+    noise of a month's composite (the band of doubt, scaled for thin months:
+    :func:`indices.habitat.view_scaled`), so where the truth sits at the threshold a look
+    reaches 2 by noise with the normal tail's 2.3 %, two independent looks both reach 1
+    with 15.9 %² = 2.5 %: the same false-change rate, summing the evidence of consecutive
+    looks as a cumulative-sum test does (Page 1954, Biometrika 41:100-115). Without it, a
+    change seen once clearly waits for a second look that the tide or the clouds may not
+    give before the series ends (a replanting's canopy closes in its last months: measured
+    on the independent scenarios, gains within 20 % or 3 ha went from 12 to 16 of seeds
+    10-29)."""
     confident = seen & (np.abs(score) >= 1)
     habitat = score > 0
     against = confident & (habitat != state)

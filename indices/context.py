@@ -25,8 +25,15 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
    across: sea, estuary, wide channel, seen ``min_views`` times on average around) and what
    was ever seen wet connected to it through itself within ``reach`` (flats, creeks); the
    *tidal flat* is the intertidal zone inside it (flooded paddies and ponds inland flip too,
-   but lie away from the sea). Exposed tidal mud often reads wet at low tide (saturated),
-   so the flats are taken from "ever wet", not only from "seen both ways";
+   but lie away from the sea), and the coast's water never seen dry that is not the sea
+   itself (too narrow for the sea's opening): a lower flat, a creek or a channel that each
+   of a short baseline's few clear views saw wet (a sun-synchronous satellite samples a
+   biased part of the tidal range, Bishop-Taylor et al. 2019 below, and a cloudy tropical
+   baseline gives a pixel two to six views), where a replanting's seedlings are set out
+   (measured on the independent scenarios: 19-43 % of the replanted pixels of seeds 14,
+   16, 17 and 29; they were judged "not mangrove" by context before). Exposed tidal mud often
+   reads wet at low tide (saturated), so the flats are taken from "ever wet", not only
+   from "seen both ways";
 4. the coast's edge *widened* by ``shore_gap_m``: sun-synchronous satellites see a biased
    part of the tidal range and seldom the highest tides (Bishop-Taylor et al. 2019,
    Estuar. Coast. Shelf Sci. 223:115-128, doi:10.1016/j.ecss.2019.03.006), so the upper

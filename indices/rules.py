@@ -13,13 +13,13 @@ CONTEXT_SCORE = 10.0
 """Score magnitude of a decision by context alone (outside the intertidal context; land or
 deep water for seagrass): far outside the band of doubt."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v4", "seagrass": "lyzenga1981-v2"}
+RULE_TAGS = {"mangrove": "baloloy2020-v5", "seagrass": "lyzenga1981-v2"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v4``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v5``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:

@@ -2,10 +2,11 @@
 footprint (issue 17), on small hand-built maps whose answers follow from the definitions:
 
 * on the tidal flat, a view under the tide (NDWI > 0) is no view of a canopy: NaN, not
-  "not mangrove" (:func:`indices.habitat.flat_score`);
+  "not mangrove"; a wet view (MNDWI > 0: water in the pixel) can show a canopy, not its
+  absence (:func:`indices.habitat.flat_score`);
 * a composite of fewer clear views than the tolerances assume has its score scaled by the
-  standard error of a mean, ``sqrt(n / n_ref)``, never its sign
-  (:func:`indices.habitat.view_scaled`);
+  standard error of a median (the composite's), never its sign
+  (:func:`indices.habitat.view_scaled`), with the median's variances checked by Monte Carlo;
 * the shore canopy that samples a site's mangrove leaves out the pixels within B11's 20 m
   sample of the water, on any chunking, and none on a 60 m grid
   (:func:`indices.mangrove.water_footprint`).
@@ -19,6 +20,7 @@ import xarray as xr
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE
 from indices.habitat import MangroveRule, flat_score, mangrove_score, view_scaled
 from indices.mangrove import water_footprint
+from indices.mangrove_rule import MEDIAN_VARIANCE
 
 RULE = MangroveRule()
 
@@ -37,19 +39,25 @@ def _refl(green, red, nir, swir, n_clear=None) -> xr.Dataset:
 
 def test_a_flat_under_the_tide_is_not_observed():
     # pixel 0: young canopy over dry mud (NDVI 0.6); 1: the same flat under water (green
-    # above NIR); 2: bare wet mud (NDVI ~0.07, NDWI < 0)
-    refl = _refl(green=[0.05, 0.06, 0.07], red=[0.04, 0.05, 0.07], nir=[0.16, 0.03, 0.08],
-                 swir=[0.06, 0.01, 0.05])
+    # above NIR); 2: bare drained mud (NDVI ~0.07, NDWI < 0, SWIR1 above green); 3: the
+    # same mud wet (SWIR1 below green: MNDWI > 0), 4: a canopy standing in water (NDVI 0.6,
+    # MNDWI > 0)
+    refl = _refl(green=[0.05, 0.06, 0.07, 0.07, 0.05], red=[0.04, 0.05, 0.07, 0.07, 0.04],
+                 nir=[0.16, 0.03, 0.08, 0.08, 0.16], swir=[0.06, 0.01, 0.09, 0.05, 0.03])
     score = flat_score(refl, RULE).values[0]
     ndvi0 = (0.16 - 0.04) / 0.20
     assert np.isclose(score[0], (ndvi0 - RULE.ndvi_min) / RULE.ndvi_tolerance, atol=1e-5)
     assert np.isnan(score[1])
     assert score[2] < -1
+    assert np.isnan(score[3])  # wet: seedlings may be under that water
+    assert np.isclose(score[4], score[0], atol=1e-5)  # wet, but a canopy shows above it
     # the full score: the flat's pixels take it, outside the context it is -CONTEXT_SCORE
     # whatever the tide, and NaN stays NaN (not observed)
-    context = xr.DataArray(np.array([[INTERTIDAL, INTERTIDAL, 0]], np.uint8), dims=("y", "x"))
+    context = xr.DataArray(np.array([[INTERTIDAL, INTERTIDAL, 0, INTERTIDAL, INTERTIDAL]],
+                                    np.uint8), dims=("y", "x"))
     full = mangrove_score(refl, RULE, context=context).values[0]
     assert full[0] > 0 and np.isnan(full[1]) and full[2] == -10.0
+    assert np.isnan(full[3]) and full[4] > 0
 
 
 def test_thin_composites_are_scaled_by_the_standard_error_never_in_sign():
@@ -59,7 +67,10 @@ def test_thin_composites_are_scaled_by_the_standard_error_never_in_sign():
     n = rng.integers(0, 9, size=200)
     refl = xr.Dataset({"n_clear": (("x",), n.astype(np.int16))})
     got = view_scaled(xr.DataArray(raw, dims="x"), refl, RULE).values
-    want = raw * np.sqrt(np.minimum(np.maximum(n, 1), 3) / 3.0)
+    # the standard error of a median of 3 views against that of a median of n (n = 0: no
+    # view, as one): 1, 2 views 0.670, 0.947 (a mean's sqrt(n / 3): 0.577, 0.816)
+    var = {1: 1.0, 2: 0.5, 3: 0.44867}
+    want = raw * np.sqrt([var[3] / var[min(max(int(k), 1), 3)] for k in n])
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert (np.sign(got) == np.sign(raw)).all()
     assert np.array_equal(got[n >= 3], raw[n >= 3])  # a few views: the rule's own tolerance
@@ -98,3 +109,14 @@ def test_the_water_footprint_is_b11s_20_m_whatever_the_chunking():
         assert np.array_equal(lazy.values, near), chunks
     # on a 60 m grid a pixel holds its own B11 sample: nothing is left out
     assert not water_footprint(_shore_levels(60.0)).values.any()
+
+
+def test_the_variances_of_a_median_are_those_of_random_draws():
+    # brute force: medians (numpy's: the mean of the two middle values for even n) of
+    # normal draws; 400 000 medians give each variance to ~0.3 % (3 standard errors)
+    rng = np.random.default_rng(11)
+    print("seed 11")
+    for n, var in enumerate(MEDIAN_VARIANCE, start=1):
+        draws = np.median(rng.standard_normal((400_000, n)), axis=1)
+        assert abs(draws.var() - var) <= 3 * var * np.sqrt(2 / 400_000) + 1e-4, (n, draws.var())
+    assert MEDIAN_VARIANCE[0] == 1.0 and MEDIAN_VARIANCE[1] == 0.5  # one view; a mean of two

@@ -77,7 +77,8 @@ def test_map_areas_are_the_change_table(computed, site_id):
 def test_monthly_maps_codes_by_hand():
     """6 x 8 pixels, 3 months, MMU 10 px: hand-made expectations, not this code's. A class
     changes on the second consecutive confident look against it (indices.change): month 2
-    only marks the changes pending, month 3 (the same looks again) makes them."""
+    only marks the changes pending, month 3 (the same looks again) makes them; looks of
+    1.5, confident but not strong (a look of 2 or more changes a class alone)."""
     nan = np.nan
     base = np.full((6, 8), -2.0)
     base[0:3, 0:4] = 2.0             # 12 px of habitat in the baseline
@@ -86,10 +87,10 @@ def test_monthly_maps_codes_by_hand():
     site[:, 6] = False               # a column outside the polygon
     s1 = np.full((6, 8), nan)        # month 1: nothing seen
     s2 = np.full((6, 8), nan)
-    s2[0:3, 0:4] = -2.0              # month 2: the 12 px lost (>= MMU): loss
-    s2[4:6, 0] = 2.0                 # 2 px of new habitat (< MMU): dropped, not habitat
-    s2[3:6, 2:6] = 2.0               # 12 px of new habitat: gain
-    s2[5, 7] = -2.0                  # ... first seen in month 2
+    s2[0:3, 0:4] = -1.5              # month 2: the 12 px lost (>= MMU): loss
+    s2[4:6, 0] = 1.5                 # 2 px of new habitat (< MMU): dropped, not habitat
+    s2[3:6, 2:6] = 1.5               # 12 px of new habitat: gain
+    s2[5, 7] = -1.5                  # ... first seen in month 2
     scores = xr.DataArray(np.stack([s1, s2, s2]), dims=("period", "y", "x"))
     classes, change = monthly_maps(scores, xr.DataArray(base, dims=("y", "x")),
                                    xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX,
@@ -113,8 +114,8 @@ def test_small_gain_patches_are_dropped_and_big_ones_kept():
     base = np.full((5, 12), -2.0)
     site = np.ones((5, 12), bool)
     s = np.full((5, 12), -2.0)
-    s[0, 0:3] = 2.0                  # 3 px: below the MMU of 10 px
-    s[2:4, 4:10] = 2.0               # 12 px: a gain (confirmed by a second look)
+    s[0, 0:3] = 1.5                  # 3 px: below the MMU of 10 px
+    s[2:4, 4:10] = 1.5               # 12 px: a gain (confirmed by a second look)
     classes, change = monthly_maps(xr.DataArray(np.stack([s, s]), dims=("period", "y", "x")),
                                    xr.DataArray(base, dims=("y", "x")),
                                    xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX)
@@ -122,6 +123,12 @@ def test_small_gain_patches_are_dropped_and_big_ones_kept():
     assert (change.values[1, 0, 0:3] == 0).all() and (classes.values[1, 0, 0:3] == 0).all()
     assert (change.values[1, 2:4, 4:10] == 2).all() and (classes.values[1, 2:4, 4:10] == 1).all()
     assert (change.values == 2).sum() == 12
+    # a strong look (|score| >= 2, indices.change.STRONG) needs no second one
+    s[2:4, 4:10] = 2.5
+    classes, change = monthly_maps(xr.DataArray(s[None], dims=("period", "y", "x")),
+                                   xr.DataArray(base, dims=("y", "x")),
+                                   xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX)
+    assert (change.values[0, 2:4, 4:10] == 2).all() and (change.values[0] == 2).sum() == 12
 
 
 def test_monthly_maps_stay_lazy_and_match_numpy():
