@@ -120,3 +120,24 @@ def test_the_variances_of_a_median_are_those_of_random_draws():
         draws = np.median(rng.standard_normal((400_000, n)), axis=1)
         assert abs(draws.var() - var) <= 3 * var * np.sqrt(2 / 400_000) + 1e-4, (n, draws.var())
     assert MEDIAN_VARIANCE[0] == 1.0 and MEDIAN_VARIANCE[1] == 0.5  # one view; a mean of two
+
+
+def test_the_coast_water_never_seen_dry_is_flat_unless_it_is_the_sea():
+    # 60 x 80 px at 10 m, 6 clear views each: the sea in the first 30 columns (always wet,
+    # wide), a channel of 6 px always wet leading inland from it (rows 20-25), a flat seen
+    # wet 3 times of 6 along the sea (columns 30-39), dry land elsewhere; no canopy
+    from indices.context import context_kernel
+
+    n_clear = np.full((60, 80), 6, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 6
+    n_wet[:, 30:40] = 3
+    n_wet[20:26, 40:70] = 6
+    out = context_kernel(n_wet, n_clear, np.zeros((60, 80), bool), min_views=2, gap_px=5,
+                         reach_px=150)
+    assert (out[:, 32:38] == INTERTIDAL).all()  # the flat seen both ways
+    assert (out[21:25, 42:68] == INTERTIDAL).all()  # the channel never seen dry
+    # the sea: not a flat (but in the map's corners, where the sea's window of views is
+    # cut by the map's edge: a few pixels of sea there count as flat)
+    assert not (out[11:49, :20] == INTERTIDAL).any()
+    assert not (out[40:, 45:] == INTERTIDAL).any()  # dry land
