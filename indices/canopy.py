@@ -25,7 +25,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states
+from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states, strong_look
 
 __all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "CANOPY_SUMS", "MIN_GAIN", "CanopyWalk",
            "canopy_metrics", "canopy_row", "canopy_step", "cover_ndvi", "endmembers",
@@ -250,7 +250,8 @@ def _canopy_kernel(scores, ndvi, n_clear, base_score, red_base, nir_base, ndvi_b
     walk = CanopyWalk(base_score, red_base, nir_base, ndvi_base, ndwi_base, site,
                       pixel_area_ha=pixel_area_ha, habitat=habitat)
     out = np.full((scores.shape[0], len(CANOPY_METRICS)), np.nan)
-    for p, m in enumerate(monthly_states(scores, base_score, walk.site, mmu_pixels=mmu)):
+    for p, m in enumerate(monthly_states(scores, base_score, walk.site, mmu_pixels=mmu,
+                                         strong=strong_look(habitat))):
         out[p] = walk.step(m, ndvi[p], n_clear[p])
     return out
 

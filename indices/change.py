@@ -37,7 +37,7 @@ import xarray as xr
 
 __all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
-           "mmu_pixels", "monthly_states"]
+           "mmu_pixels", "monthly_states", "strong_look"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
@@ -52,7 +52,18 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 """The structure of a patch: pixels touching at a side or a corner are one patch."""
 STRONG = 2.0
 """A look this far past the threshold (``|score| >= 2``: twice the band of doubt) changes a
-class on its own (:func:`confirmed_state`)."""
+class on its own (:func:`confirmed_state`), where the habitat's scores are margins in units
+of a month's noise (:func:`strong_look`)."""
+
+
+def strong_look(habitat: str | None) -> float:
+    """The ``strong`` look of :func:`confirmed_state` for a habitat's scores: :data:`STRONG`
+    for mangrove, whose scores are margins in units of a month's composite noise, thin
+    months scaled by their standard error (:func:`indices.habitat.view_scaled`); infinite
+    (two confident looks, always) for the others: the seagrass score is not scaled by its
+    views, and one strong look of it is not two confident ones (measured on the
+    independent scenarios: it called false losses of 7-15 ha on seeds 14 and 17)."""
+    return STRONG if habitat == "mangrove" else float("inf")
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
 
@@ -147,14 +158,16 @@ class MonthState:
 
 
 def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.ndarray, *,
-                   mmu_pixels: int, stale_months: int = 2) -> Iterator[MonthState]:
+                   mmu_pixels: int, stale_months: int = 2,
+                   strong: float = float("inf")) -> Iterator[MonthState]:
     """Walk the months of scores against a (y, x) baseline score.
 
     ``scores``: the (y, x) score map of each month in order: a (period, y, x) array, or any
     iterable of maps (a generator computing each month only when the walk reaches it keeps
     one month in memory: :func:`flows.site.site_tables` walks large sites so).
     The one place the gap-filling, minimum-mapping-unit and uncertainty rules live: change
-    metrics, maps and canopy metrics all iterate these states.
+    metrics, maps and canopy metrics all iterate these states. ``strong``: the look that
+    changes a class alone (:func:`confirmed_state`, :func:`strong_look` of the habitat).
     """
     site = site.astype(bool)
     base = (baseline > 0) & site
@@ -177,7 +190,7 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
             raise ValueError(f"a month's scores are {score.shape}, the site {site.shape}")
         seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
         grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
-        _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months),
+        _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months), float(strong),
                       *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)))
         gain = drop_small_patches(grown, mmu_pixels)
         loss = drop_small_patches(lost, mmu_pixels)
@@ -188,11 +201,11 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
 
 
 @numba.njit(nogil=True, cache=True)
-def _month_kernel(score, site, base, state, pending, close_call, age, stale, seen, uncertain,
-                  grown, lost):  # pragma: no cover (numba)
+def _month_kernel(score, site, base, state, pending, close_call, age, stale, strong, seen,
+                  uncertain, grown, lost):  # pragma: no cover (numba)
     """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
     ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
-    (:func:`confirmed_state`'s rule, with ``STRONG``), ``seen``, ``uncertain``
+    (:func:`confirmed_state`'s rule, with ``strong``), ``seen``, ``uncertain``
     (a close call, a change
     pending its confirming look, or stale) and the changes before the
     minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
@@ -205,7 +218,7 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, see
             if abs(v) >= 1:  # confident: a class against the state flips it the second time
                 hab = 1 if v > 0 else 0
                 against = 1 if hab != st else 0
-                if against and (pending[k] or abs(v) >= STRONG):
+                if against and (pending[k] or abs(v) >= strong):
                     st = hab
                     pending[k] = 0
                 else:
@@ -225,7 +238,8 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, see
 
 
 def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
-                    pending: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    pending: np.ndarray, strong: float = float("inf")
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """One month of the carried class: ``(state, pending)``. A class changes on the second
     consecutive confident look (``|score| >= 1``) against it, the first only marks it
     ``pending``; a confident look for it clears that; looks within the band of doubt and
@@ -234,7 +248,8 @@ def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
     Global Mangrove Watch's alerts, Bunting et al. 2023, doi:10.3390/rs15082050, in its
     simplest form).
 
-    A look past the threshold by ``STRONG`` (2) band widths changes the class on its own:
+    A look past the threshold by ``strong`` band widths (:data:`STRONG`, 2, for mangrove:
+    :func:`strong_look`; by default never) changes the class on its own:
     it carries the evidence of two confident looks. The score is a margin in units of the
     noise of a month's composite (the band of doubt, scaled for thin months:
     :func:`indices.habitat.view_scaled`), so where the truth sits at the threshold a look
@@ -248,7 +263,7 @@ def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
     confident = seen & (np.abs(score) >= 1)
     habitat = score > 0
     against = confident & (habitat != state)
-    flip = against & (pending | (np.abs(score) >= STRONG))
+    flip = against & (pending | (np.abs(score) >= strong))
     state = np.where(flip, habitat, state)
     pending = np.where(confident, against & ~flip, pending)
     return state, pending
@@ -390,19 +405,20 @@ def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
 
 
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
-                   pixel_area_ha: float, mmu_pixels: int, stale_months: int) -> np.ndarray:
+                   pixel_area_ha: float, mmu_pixels: int, stale_months: int,
+                   strong: float = float("inf")) -> np.ndarray:
     """(period, y, x) scores + (y, x) baseline score + site mask -> (period, metric)."""
     site = site.astype(bool)
     out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
-                                         stale_months=stale_months)):
+                                         stale_months=stale_months, strong=strong)):
         out[p] = change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu_pixels)
     return out
 
 
 def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
                    *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
-                   stale_months: int = 2) -> xr.Dataset:
+                   stale_months: int = 2, strong: float = float("inf")) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 
     Parameters
@@ -419,6 +435,8 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         Minimum mapping unit for gain and loss patches, hectares.
     stale_months
         Months without a clear observation after which a pixel's class counts as uncertain.
+    strong
+        The look that changes a class alone (:func:`strong_look` of the site's habitat).
 
     Returns
     -------
@@ -433,7 +451,7 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"]],
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
-                "stale_months": stale_months},
+                "stale_months": stale_months, "strong": float(strong)},
         dask="parallelized",
         output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"metric": len(CHANGE_METRICS)}},

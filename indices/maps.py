@@ -19,7 +19,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states
+from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states, strong_look
 
 __all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "labelled", "map_codes",
            "mode_halve", "monthly_maps"]
@@ -52,26 +52,30 @@ def map_codes(observed: np.ndarray, m: MonthState) -> tuple[np.ndarray, np.ndarr
 
 
 def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
-                 mmu_px: int, stale_months: int) -> tuple[np.ndarray, np.ndarray]:
+                 mmu_px: int, stale_months: int,
+                 strong: float = float("inf")) -> tuple[np.ndarray, np.ndarray]:
     """(period, y, x) scores, (y, x) baseline score and site -> class, change (period, y, x)."""
     site = site.astype(bool)
     classes = np.full(scores.shape, NODATA, np.uint8)
     change = np.full(scores.shape, NODATA, np.uint8)
     walk = MapsWalk(baseline, site)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_px,
-                                         stale_months=stale_months)):
+                                         stale_months=stale_months, strong=strong)):
         classes[p], change[p] = walk.step(m)
     return classes, change
 
 
 def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
                  *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
-                 stale_months: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
+                 stale_months: int = 2, habitat: str | None = None
+                 ) -> tuple[xr.DataArray, xr.DataArray]:
     """Class and change map of every period (lazy when the inputs are).
 
     Takes exactly what :func:`indices.change.change_metrics` takes: habitat scores per period
     ``(period, y, x)`` (NaN not observed), the baseline composite's score ``(y, x)``, the
-    boolean site mask, the pixel area and the minimum mapping unit in hectares.
+    boolean site mask, the pixel area and the minimum mapping unit in hectares; ``habitat``:
+    the site's, for the look that changes a class alone (:func:`indices.change.strong_look`;
+    None: two confident looks, always).
 
     Returns ``(class, change)``, uint8 ``(period, y, x)`` with the codes of :data:`CLASS_CODES`
     and :data:`CHANGE_CODES`.
@@ -85,7 +89,8 @@ def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: 
         _maps_kernel, whole(scores), whole(baseline_score), whole(site_mask),
         input_core_dims=[core, ["y", "x"], ["y", "x"]],
         output_core_dims=[core, core],
-        kwargs={"mmu_px": mmu_pixels(mmu_ha, pixel_area_ha), "stale_months": stale_months},
+        kwargs={"mmu_px": mmu_pixels(mmu_ha, pixel_area_ha), "stale_months": stale_months,
+                "strong": strong_look(habitat)},
         dask="parallelized",
         output_dtypes=[np.uint8, np.uint8],
     )

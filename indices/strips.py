@@ -55,6 +55,7 @@ from indices.change import (
     confirmed_state,
     fringe,
     mmu_pixels,
+    strong_look,
 )
 from indices.maps import map_codes
 
@@ -132,7 +133,8 @@ class _Walk:
     """One walk of :func:`indices.change.monthly_states` over strips: its class carried
     forward, close calls, seen and age as bits and a byte per pixel."""
 
-    def __init__(self, shape: tuple[int, int]) -> None:
+    def __init__(self, shape: tuple[int, int], strong: float = float("inf")) -> None:
+        self.strong = strong  # the look that changes a class alone (indices.change)
         self.bits = np.zeros(shape, np.uint8)
         self.age = np.zeros(shape, np.uint8)
         self.gain = self.loss = None
@@ -146,7 +148,7 @@ class _Walk:
         bits = self.bits[rows]
         seen = ~np.isnan(score) & site
         state, pending = confirmed_state(score, seen, (bits & _STATE) != 0,
-                                         (bits & _PENDING) != 0)
+                                         (bits & _PENDING) != 0, self.strong)
         state &= site
         close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
         age = self.age[rows]
@@ -305,8 +307,9 @@ class StripWalk:
         self.rows = max(1, STRIP_PIXELS // max(1, self.shape[1]))
         self.shared = site.astype(np.uint8)  # _SITE
         del site
-        self.walk = _Walk(self.shape)
-        self.map_walk = _Walk(self.shape) if maps and plume_months else None
+        strong = strong_look(habitat)
+        self.walk = _Walk(self.shape, strong)
+        self.map_walk = _Walk(self.shape, strong) if maps and plume_months else None
         self.canopy = Spill(self.shape, (np.float32,) * 3)  # cover, last NDVI, baseline cover
         self.month = Spill(self.shape, (np.float32, np.int16))  # NDVI, clear views
         try:

@@ -25,6 +25,7 @@ from indices.change import (
     change_row,
     mmu_pixels,
     monthly_states,
+    strong_look,
 )
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL
@@ -322,7 +323,8 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     same inputs one month at a time. ``evidence``: as for :func:`monthly_inputs`."""
     inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline, evidence=evidence)
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
-                           pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
+                           pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
+                           strong=strong_look(habitat))
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
@@ -359,9 +361,11 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     if isinstance(base, list):
         base.clear()
     score_in, map_in = _Slot(), _Slot()
-    states = monthly_states(score_in, base_score, site, mmu_pixels=mmu)
+    strong = strong_look(habitat)
+    states = monthly_states(score_in, base_score, site, mmu_pixels=mmu, strong=strong)
     separate = maps and plume_months
-    map_states = monthly_states(map_in, base_score, site, mmu_pixels=mmu) if separate else None
+    map_states = (monthly_states(map_in, base_score, site, mmu_pixels=mmu, strong=strong)
+                  if separate else None)
     mapper = MapsWalk(base_score, site) if maps else None
     for score, map_score, ndvi, n_clear in months:
         score_in.value, map_in.value = score, map_score

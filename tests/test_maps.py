@@ -78,7 +78,8 @@ def test_monthly_maps_codes_by_hand():
     """6 x 8 pixels, 3 months, MMU 10 px: hand-made expectations, not this code's. A class
     changes on the second consecutive confident look against it (indices.change): month 2
     only marks the changes pending, month 3 (the same looks again) makes them; looks of
-    1.5, confident but not strong (a look of 2 or more changes a class alone)."""
+    1.5, confident but not strong (at a mangrove site a look of 2 or more changes a class
+    alone)."""
     nan = np.nan
     base = np.full((6, 8), -2.0)
     base[0:3, 0:4] = 2.0             # 12 px of habitat in the baseline
@@ -123,12 +124,15 @@ def test_small_gain_patches_are_dropped_and_big_ones_kept():
     assert (change.values[1, 0, 0:3] == 0).all() and (classes.values[1, 0, 0:3] == 0).all()
     assert (change.values[1, 2:4, 4:10] == 2).all() and (classes.values[1, 2:4, 4:10] == 1).all()
     assert (change.values == 2).sum() == 12
-    # a strong look (|score| >= 2, indices.change.STRONG) needs no second one
+    # at a mangrove site, a strong look (|score| >= 2, indices.change.STRONG) needs no
+    # second one; at a seagrass site it does
     s[2:4, 4:10] = 2.5
-    classes, change = monthly_maps(xr.DataArray(s[None], dims=("period", "y", "x")),
-                                   xr.DataArray(base, dims=("y", "x")),
-                                   xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX)
-    assert (change.values[0, 2:4, 4:10] == 2).all() and (change.values[0] == 2).sum() == 12
+    for habitat, gained in (("mangrove", 12), ("seagrass", 0)):
+        classes, change = monthly_maps(xr.DataArray(s[None], dims=("period", "y", "x")),
+                                       xr.DataArray(base, dims=("y", "x")),
+                                       xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX,
+                                       habitat=habitat)
+        assert (change.values[0] == 2).sum() == gained, habitat
 
 
 def test_monthly_maps_stay_lazy_and_match_numpy():

@@ -96,7 +96,8 @@ def test_change_counts_as_array_expressions(seed):
     np.testing.assert_array_equal(change_counts(*args), _counts_by_arrays(*args))
 
 
-def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
+def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2,
+                      strong=float("inf")):
     """``monthly_states`` as array expressions (what its one-pass month kernel replaced)."""
     from indices.change import MonthState, confirmed_state
 
@@ -109,7 +110,7 @@ def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2):
     pending = np.zeros(site.shape, bool)
     for score in scores:
         seen = ~np.isnan(score) & site
-        state, pending = confirmed_state(score, seen, state, pending)
+        state, pending = confirmed_state(score, seen, state, pending, strong)
         state &= site
         close_call = np.where(seen, np.abs(score) < 1, close_call)
         age = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
@@ -136,10 +137,12 @@ def test_monthly_states_as_array_expressions(seed):
         scores = rng.normal(0, 1.5, (n, *shape)).astype(dtype)
         scores[rng.random(scores.shape) < rng.uniform(0, 0.8)] = np.nan
         scores[rng.random(scores.shape) < 0.05] = 1.0  # on the band's edge
+        scores[rng.random(scores.shape) < 0.05] = -2.0  # on the strong look's edge
         baseline = rng.normal(0, 1.5, shape).astype(dtype)
         baseline[rng.random(shape) < 0.2] = np.nan
         site = rng.random(shape) < 0.9
-        kw = {"mmu_pixels": int(rng.integers(1, 12)), "stale_months": int(rng.integers(0, 5))}
+        kw = {"mmu_pixels": int(rng.integers(1, 12)), "stale_months": int(rng.integers(0, 5)),
+              "strong": [float("inf"), 2.0, 1.5][case % 3]}  # none, mangrove's, another
         want = list(_states_by_arrays(scores, baseline, site, **kw))
         got = list(monthly_states(scores, baseline, site, **kw))
         assert len(got) == len(want) == n

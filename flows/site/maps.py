@@ -25,7 +25,8 @@ def site_maps(site: Site, cube: xr.Dataset, mask: xr.DataArray, *, pixel_area_ha
     inputs = monthly_inputs(cube, mask, site.habitat,
                             baseline=(site.baseline_start, site.baseline_end), evidence=evidence)
     classes, change = monthly_maps(inputs.map_scores, inputs.base_score, mask,
-                                   pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha)
+                                   pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
+                                   habitat=site.habitat)
     return maps_dataset(classes, change, mmu_ha)
 
 
