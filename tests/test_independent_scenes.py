@@ -106,31 +106,34 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 45 % of seeds 10-29 and 30 % of seeds "
-    "300-319 at 300 px, 18 months (40 % and 30 % with mangrove-baloloy2020-v2; the fast "
-    "seeds 1-3 meet it). Losses now within the allowance on 18/20 and 19/20 seeds (15 and "
-    "18 before: single-view months are judged with their standard error, so a canopy near "
-    "its threshold no longer passes it twice by noise); gains are what fails (within it on "
-    "9/20 and 7/20 seeds, truth 3.6-11 ha, found 0-2.5): the replanting's canopy reaches "
-    "half cover only in the series' last 3-6 months, and one view a month mostly shows it "
-    "under the tide (now unobserved, not 'not mangrove') or partly submerged (NDVI 0.1-0.3), "
-    "so two confident looks seldom follow"))
+    "mangrove gain and loss within 20 % or 3 ha in 70 % of seeds 10-29, 65 % of seeds "
+    "300-319 and 75 % of seeds 700-719 (never looked at while developing) at 300 px, 18 "
+    "months with mangrove-baloloy2020-v5 (v4: 45 %, 35 %, 50 %; the fast seeds 1-3 meet "
+    "it). Gains within the allowance on 16/20, 14/20 and 18/20 seeds (v4: 9, 8, 13): a "
+    "strong look (score >= 2) now changes a class alone, a wet view of the flat (MNDWI > "
+    "0) no longer says 'not mangrove', and the lower flats never seen dry in the baseline "
+    "are flat. Gains still missed (truth 3.6-6.6 ha, found 0-1.9: seeds 16, 20, 29, 303, "
+    "311, 316, 710) where the replanting is seen clearly once or never in the series' "
+    "last months (clouds, tide), and overstated on seed 306 (8.7 for 4.6 ha). Losses "
+    "within it on 18/20, 19/20, 17/20 seeds: missed where the stand itself is not found "
+    "(extent -76 to -89 %: seeds 24, 315, 701, 715), overstated by 3 ha on seeds 21, 711"))
 def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _change_ok(f)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove extent within 10 % in 55 % of seeds 10-29 and 65 % of seeds 300-319 at 300 "
-    "px, 18 months (40 % and 55 % with mangrove-baloloy2020-v2; the fast seeds 1-3 meet it): "
-    "10-16 % low where the site's boundary lies above the published 4.5 and the stand's "
-    "lower tail (MVI 4.0-4.5) is missed, or where the final month misses the replanting's "
-    "gain; 28-31 % low where the shore canopy still reads higher than the stand (seeds 22, "
-    "306); 86-92 % low where the shore canopy is no population of its own and the threshold "
-    "is raised against terrestrial look-alikes (seeds 24, 315, 319: the interval now spans "
-    "the floor; a site calibration fixes those: "
-    "test_calibration_halves_the_error_of_an_independent_scenario); +60 % on seed 27, whose "
-    "terrestrial vegetation passes the lowered threshold"))
+    "mangrove extent within 10 % in 75 % of seeds 10-29, 70 % of seeds 300-319 and 65 % of "
+    "seeds 700-719 at 300 px, 18 months with mangrove-baloloy2020-v5 (v4: 55 %, 65 %, 60 "
+    "%; the fast seeds 1-3 meet it): 10-20 % low where the site's boundary lies above the "
+    "published 4.5 and the stand's lower tail is missed, or the final month misses the "
+    "replanting's gain (seeds 26, 29, 305, 309, 310, 714, 717, 719); 28-31 % low where "
+    "the shore canopy still reads higher than the stand (seeds 22, 306); 52-90 % low where "
+    "the shore canopy is no population of its own and the threshold is raised against "
+    "terrestrial look-alikes (seeds 24, 315, 319, 701, 715: the interval spans the floor; "
+    "a site calibration fixes those: test_calibration_halves_the_error_of_an_independent_"
+    "scenario); +10 to +63 % where terrestrial vegetation connected to the mangrove passes "
+    "the lowered threshold (seeds 27, 712, 716)"))
 def test_mangrove_extent_within_10_percent(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, 0.10)]
     assert not bad, bad
@@ -165,19 +168,15 @@ def _covered(runs: list[dict]) -> float:
     return float(np.concatenate([f["covered"] for f in runs]).mean())
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "the true mangrove extent is in the interval in 92.5 % of the site-months of seeds 10-29 "
-    "and 95.8 % of seeds 300-319 at 300 px, 18 months with mangrove-baloloy2020-v4 (91.9 % "
-    "and 94.4 % with v3; a change pending its confirming look now counts as could-flip), "
-    "median interval width 72 % and 64 % of the true extent (v3: 72 % and 62 %), and partly "
-    "by width: 37 % and 34 % of the covered site-months have an interval wider than the true "
-    "extent (flats under the tide unobserved, then stale: not aging a flat last seen bare "
-    "narrowed the median to 68 % and 59 % but lost 1-2 points of coverage, since the tide "
-    "hides a replanting's seedlings). The misses left are omissions: truth 1-8 ha above the "
-    "upper bound (seeds 15, 16, 22, 26, 306). At this test's 180 px, 12 months: 94.9 % over "
-    "seeds 1-3 and 10 drawn at random (v3: 91.7 %), but seed 7509 at 33 % (truth beyond the "
-    "bounds in 8 of 12 months), so a random seed still fails it now and then; the interval is "
-    "a band of close calls, not a calibrated 95 % interval (review 2026-12-06)"))
+# Met with mangrove-baloloy2020-v5 at 300 px, 18 months: the true extent in the interval in
+# 98.0 % of the site-months of seeds 10-29, 99.7 % of seeds 300-319 and 94.7 % of seeds
+# 700-719 (v4: 92.5 %, 95.8 %, 91.7 %), but wider: median width 114 %, 128 % and 127 % of
+# the true extent (v4: 73 %, 64 %, 77 %), mostly the lower flats, now judged, unobserved
+# under the tide and stale. At 180 px, 12 months: seeds 1-4, 6 and 7509 (33 % with v4) at
+# 92-100 %; seed 5 at 33 % and seed 716 (300 px) at 11 %: terrestrial vegetation connected
+# to the mangrove passing the threshold (+91 % and +25 % extent, see the extent), so a
+# random seed of that kind still fails this test now and then. The interval is a band of
+# close calls, not a calibrated 95 % interval (review 2026-12-06).
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
     assert _covered(fast["mangrove"]) >= 0.9
 
