@@ -242,7 +242,6 @@ class SentinelHubSource:
         return ds
 
 
-
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
