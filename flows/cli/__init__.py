@@ -1,4 +1,4 @@
-"""The ``bluecarbon`` command line: every subcommand's handler, and the exit codes.
+"""The ``bluecarbon`` command line: its commands, their exit codes, and ``main``.
 
     bluecarbon run      [--config F] [--sites F] [--source demo] [--start DATE] [--end DATE]
                         [--out DIR] [--dask-address tcp://HOST:PORT] [--seed N] [--mmu-ha HA]
@@ -51,6 +51,7 @@ __all__ = ["EXIT_CODES", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_PAR
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process's arguments), run its command, return its exit code."""
     parser = _build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "run":
