@@ -32,8 +32,10 @@ one water type misjudge every other (issue 17: 80 % of a meadow found at 2.5-5 m
    the site has, which is what the index needs; it is not a measurement of the water at
    infinite depth (in clear water no site within 60 m shows that in blue).
    **Optically deep in blue too**: blue penetrates deeper than green (each band has its own
-   depth of penetration: Jupp 1988, the DOP zones of Green, Mumby, Edwards & Clark 2000,
-   Remote Sensing Handbook for Tropical Coastal Management, ch. 15), so in clear water the
+   maximum depth of penetration over which deep water's value is reached: Jupp's DOP zones,
+   as in the Remote Sensing Handbook for Tropical Coastal Management, ch. 15, and its Bilko
+   module 7 lesson 4 (Caicos Bank, Landsat TM); "Jupp 1988" and the handbook's authors,
+   Green, Mumby, Edwards & Clark 2000, are cited from memory), so in clear water the
    darkest water can be a shelf of deep sand that green has lost and blue still sees: a
    plateau in green and in blue + green, but its blue is the sand's, not the deep water's
    (measured on the independent generator: 0.002-0.005 too bright, so deep sand read dark
