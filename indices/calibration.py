@@ -9,7 +9,8 @@ rule as the default with other numbers, no black box.
 
 The fit: an exhaustive search over candidate thresholds (the labelled values' own quantiles)
 that maximises balanced accuracy (the mean of the recalls of both classes, robust to the
-class imbalance of a site), per feature in turn, the others held at their current values, two
+class imbalance of a site), of equal ones the nearest the rule's own (the least change the
+labels ask for), per feature in turn, the others held at their current values, two
 rounds (coordinate ascent). Mangrove fits ``ndvi_min`` and ``mvi_min`` (the context stays:
 labels teach the spectra, not the tide); seagrass fits ``dii_max`` on the bottom's
 depth-invariant index against the site's sand (:func:`indices.habitat.seagrass_offset`;
@@ -132,13 +133,16 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     for _ in range(2):
         for name in names:
             values = cols[_FEATURE_OF[name]]
-            candidates = np.unique(np.quantile(values, np.linspace(0.005, 0.995, 199)))
-            best = (balanced_accuracy(_predict(cols, params), labels), params[name])
-            for c in candidates:
-                ba = balanced_accuracy(_predict(cols, {**params, name: float(c)}), labels)
-                if ba > best[0] + 1e-12:
-                    best = (ba, float(c))
-            params[name] = best[1]
+            candidates = np.append(
+                np.unique(np.quantile(values, np.linspace(0.005, 0.995, 199))), params[name])
+            scores = np.array([balanced_accuracy(_predict(cols, {**params, name: float(c)}),
+                                                 labels) for c in candidates])
+            # of the thresholds the labels cannot tell apart, the nearest the rule's own:
+            # labels with no look-alike of the other class on one side say how far the
+            # threshold must move, not that it may go anywhere beyond (a survey without
+            # terrestrial vegetation does not switch the MVI test off)
+            tied = candidates[scores >= scores.max() - 1e-12]
+            params[name] = float(tied[np.argmin(np.abs(tied - start[name]))])
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"

@@ -13,7 +13,7 @@ CONTEXT_SCORE = 10.0
 """Score magnitude of a decision by context alone (outside the intertidal context; land or
 deep water for seagrass): far outside the band of doubt."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v5", "seagrass": "lyzenga1981-v2"}
+RULE_TAGS = {"mangrove": "baloloy2020-v5", "seagrass": "lyzenga1981-v3"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 

@@ -31,6 +31,20 @@ one water type misjudge every other (issue 17: 80 % of a meadow found at 2.5-5 m
    the one that makes the site's sand line straight in Lyzenga's coordinates over the depths
    the site has, which is what the index needs; it is not a measurement of the water at
    infinite depth (in clear water no site within 60 m shows that in blue).
+   **Optically deep in blue too**: blue penetrates deeper than green (each band has its own
+   maximum depth of penetration over which deep water's value is reached: Jupp's DOP zones,
+   as in the Remote Sensing Handbook for Tropical Coastal Management, ch. 15, and its Bilko
+   module 7 lesson 4 (Caicos Bank, Landsat TM); "Jupp 1988" and the handbook's authors,
+   Green, Mumby, Edwards & Clark 2000, are cited from memory), so in clear water the
+   darkest water can be a shelf of deep sand that green has lost and blue still sees: a
+   plateau in green and in blue + green, but its blue is the sand's, not the deep water's
+   (measured on the independent generator: 0.002-0.005 too bright, so deep sand read dark
+   in blue: seagrass, and losses overstated x2-20). The plateau is taken as deep in blue
+   only where the sand line through it, ``b = C g^r``, puts the blue bottom signal below
+   detection (``detect_sigmas`` blue noise) where the green one has fallen to its noise
+   (:func:`_deep_in_blue`); else its green stays the deep green, the blue's deep water is
+   extrapolated (below) and ``r``, ``C`` refitted through the pair (the plateau as before
+   where the extrapolation hits its bound, ``B_deep = 0``).
    Without optically deep water the curve is fitted twice: along green as above, and
    **along blue** (:func:`sand_points_by_blue`: per blue bin the lower ``1 - sand_quantile``
    of green, ``G' - G_deep = C (B' - B_deep)^(1/r)``). In clear water green is lost to the
@@ -264,20 +278,23 @@ def fit_sand_line(g: np.ndarray, b: np.ndarray, deep: tuple[float, float] | None
     """Least squares of ``b = B_deep + C (g - G_deep)^r`` in reflectance (module doc, step
     3): ``(B_deep, G_deep, r, rss)``, ``0 <= B_deep < min b``, ``0 <= G_deep < min g``,
     ``C > 0``; with ``deep`` (the site's optically deep water, :func:`deep_plateau`) only
-    ``r`` and ``C``. None when no grid point gives such a fit."""
+    ``r`` and ``C``, with ``deep = (None, G_deep)`` (deep in green only) ``r``, ``C`` and
+    ``B_deep``. None when no grid point gives such a fit."""
     g, b = np.asarray(g, np.float64), np.asarray(b, np.float64)
-    if deep is not None:
-        keep = (g > deep[1]) & (b > deep[0])
+    fixed_b, fixed_g = (deep is not None and deep[i] is not None for i in (0, 1))
+    if fixed_b or fixed_g:
+        keep = ((g > deep[1]) if fixed_g else True) & ((b > deep[0]) if fixed_b else True)
         g, b = g[keep], b[keep]
         if g.size < 3:
             return None
+    if fixed_g:
         deep_g = np.array([deep[1]])
     else:
         deep_g = np.linspace(0.0, g.min(), _DEEP_STEPS, endpoint=False)
     best = None
     for r in exponents:
         x = (g[None, :] - deep_g[:, None]) ** r  # (grid, points)
-        if deep is not None:  # B_deep given: C alone, by least squares through it
+        if fixed_b:  # B_deep given: C alone, by least squares through it
             c = (x * (b - deep[0])).sum(axis=1) / (x * x).sum(axis=1)
             bd = np.full_like(c, deep[0])
         else:
@@ -332,6 +349,22 @@ def deep_plateau(hist: np.ndarray, noise: tuple[float, float], rule
     return median(mid, weights.sum(axis=0)), median(mid, weights.sum(axis=1))
 
 
+def _deep_in_blue(g: np.ndarray, b: np.ndarray, fit: tuple, noise: tuple[float, float],
+                  rule) -> bool:
+    """Whether a dark plateau is optically deep in blue too (module doc, step 3): the
+    site's sand line through it, ``b = C g^r``, puts the blue bottom signal below detection
+    (``detect_sigmas`` noise) where the green one has fallen to its noise. In clear water
+    green is lost to depth at about half the depth blue is (``k_G ~ 2 k_B``), so the darkest
+    water by blue + green can be a plateau of deep sand in green while blue still falls
+    (measured on the independent generator: ``C sigma_G^r`` 5-13 blue noise units on clear
+    sites, ``r`` ~0.5, and 1.6 on a turbid one, ``r`` 0.87)."""
+    bd, gd, r, _ = fit
+    keep = (g > gd) & (b > bd)
+    x = (g[keep] - gd) ** r
+    c = float((x * (b[keep] - bd)).sum() / (x * x).sum())
+    return c * noise[1] ** r <= rule.detect_sigmas * noise[0]
+
+
 def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.nan)
               ) -> tuple[float, float, float, float, float]:
     """``(deep_blue, deep_green, k_ratio, dii_sand, estimated)`` from a (green, blue) 2-D
@@ -344,6 +377,9 @@ def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.n
         return default
     deep = deep_plateau(hist, noise, rule) if all(np.isfinite(noise)) else None
     fit = fit_sand_line(g, b, deep) if deep is not None else None
+    plateau = None
+    if fit is not None and not _deep_in_blue(g, b, fit, noise, rule):
+        fit, plateau = None, fit  # deep in green only: the blue still sees the bottom there
     if fit is None:  # no optically deep water: extrapolated along blue, else along green
         candidates = []
         blue, green = sand_points_by_blue(hist, rule)
@@ -359,9 +395,14 @@ def fit_water(hist: np.ndarray, rule, noise: tuple[float, float] = (np.nan, np.n
         bluer = [c for c in candidates if c[0][0] >= c[0][1] / c[0][2] - slack]
         if bluer or candidates:
             fit, g, b = (bluer or candidates[::-1])[0]
+        if plateau is not None:  # the plateau's green, the extrapolated blue, r refitted
+            bd = fit[0] if fit is not None and fit[0] > 0 else None
+            g, b = sand_points(hist, rule)
+            fit = (fit_sand_line(g, b, (bd, plateau[1])) if bd is not None else None) or plateau
     if fit is None:
         return default
     bd, gd, r, _ = fit
     ok = (b > bd) & (g > gd)
     dii = np.log(b[ok] - bd) - r * np.log(g[ok] - gd)
     return bd, gd, r, float(np.median(dii)), 1.0
+

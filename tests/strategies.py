@@ -12,6 +12,10 @@ throw plausible-looking and hostile GeoJSON at the sites validator.
 ``sites_payloads()``
     What a file can hold: those documents as JSON text (with ``NaN``/``Infinity`` literals
     that Python's JSON parser accepts), as bytes in odd encodings, or plain garbage.
+``seeded_rng(seed)``, ``random_shape(rng, max_side)``, ``random_mask(rng, ...)``
+    The seeded random cases of the kernel-against-definition tests (test_patches,
+    test_morphology, test_canopy_step): the seed printed first, so that a failure names it
+    and can be replayed.
 """
 
 from __future__ import annotations
@@ -21,9 +25,40 @@ import math
 import random
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
+from scipy import ndimage
 
-__all__ = ["HOSTILE_TEXT", "coastal_sites", "sites_documents", "sites_payloads"]
+__all__ = ["HOSTILE_TEXT", "coastal_sites", "random_mask", "random_shape", "seeded_rng",
+           "sites_documents", "sites_payloads"]
+
+# -- seeded random cases ------------------------------------------------------------------
+
+
+def seeded_rng(seed: int) -> np.random.Generator:
+    """NumPy's generator of ``seed``, the seed printed first: pytest shows a failing test's
+    output, so the failure names the seed that replays it."""
+    print("seed", seed)
+    return np.random.default_rng(seed)
+
+
+def random_shape(rng: np.random.Generator, max_side: int) -> tuple[int, int]:
+    """A (y, x) shape of 1 to ``max_side - 1`` pixels a side (one row or column included)."""
+    return tuple(int(v) for v in rng.integers(1, max_side, 2))
+
+
+def random_mask(rng: np.random.Generator, max_side: int, *,
+                density: tuple[float, float], smooth: tuple[int, int],
+                level: float) -> np.ndarray:
+    """A boolean map of :func:`random_shape`: speckle of a density drawn from ``density``,
+    half the time made into patches (a uniform filter of a size drawn from ``smooth``, the
+    upper bound excluded, thresholded at ``level``)."""
+    shape = random_shape(rng, max_side)
+    mask = rng.random(shape) < rng.uniform(*density)
+    if rng.random() < 0.5:  # patches rather than speckle
+        mask = ndimage.uniform_filter(mask.astype(float), int(rng.integers(*smooth))) > level
+    return mask
+
 
 # -- generated valid sites ----------------------------------------------------------------
 

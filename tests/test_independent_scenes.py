@@ -140,25 +140,32 @@ def test_mangrove_extent_within_10_percent(fast):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass extent over the assessable water within 15 % in 35 % of seeds 10-29 and 30 % "
-    "of seeds 200-219 at 300 px (15 % and 0 % before rule lyzenga1981-v2): 11-50 % low, and "
-    "52-77 % low on a few, in turbid water (k_B/k_G 0.8-1) where the depth-invariant index "
-    "keeps only the bottom's colour and tells a meadow from sand to fewer metres than the "
-    "generator's same-depth brightness contrast; +18 to +165 % in clear water where the "
-    "site's deepest sand (35-60 m, blue still falling) is taken for an optically deep "
-    "plateau and its deep water is 0.002-0.005 too bright in blue, and in turbid water "
-    "where meadows beyond the generator's visibility depth (5-8 m) are found"))
+    "seagrass extent over the assessable water within 15 % in 35 % of seeds 10-29, 25 % of "
+    "seeds 200-219 and 25 % of seeds 800-819 (looked at once) at 300 px, 18 months with rule "
+    "lyzenga1981-v3 (35 %, 30 % and 20 % with v2). v3 no longer takes a clear site's deepest "
+    "sand (dark in green only, blue still falling) for optically deep water: the +27 to "
+    "+165 % seeds of v2 (13, 26, 28, 203, 208; 806 +112 %) now within -9 to +27 %; but the "
+    "blue deep water extrapolated in its place is often too dark (0.002-0.005), so deep "
+    "meadows read as sand: clear seeds 15, 21, 22, 205, 209, 210, 214 now 47-63 % low (23-"
+    "53 % with v2). Turbid water (k_B/k_G 0.8-1): 43-77 % low as before (seeds 11, 14, 200, "
+    "213, 215, 217, 810, 815, 818), the depth-invariant index keeping only the bottom's "
+    "colour and telling a meadow from sand to fewer metres than the generator's same-depth "
+    "brightness contrast; +108 to +233 % on a few turbid seeds where meadows beyond the "
+    "generator's visibility depth (5-8 m) are found (201, 218, 812)"))
 def test_seagrass_extent_of_the_assessable_water_within_15_percent(fast):
     bad = [f["seed"] for f in fast["seagrass"] if not _extent_ok(f, 0.15)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass gain and loss within 20 % or 3 ha in 35 % of seeds 10-29 and 50 % of seeds "
-    "200-219 at 300 px (25 % and 35 % before rule lyzenga1981-v2): losses overstated "
-    "(x2-20) where the baseline calls deep sand seagrass (the deep water too bright in "
-    "blue, see the extent) and months of one or two views call it sand; losses of a few ha "
-    "missed where the meadow lost lies deeper than the index tells it from sand"))
+    "seagrass gain and loss within 20 % or 3 ha in 35 % of seeds 10-29, 45 % of seeds 200-"
+    "219 and 80 % of seeds 800-819 at 300 px, 18 months with rule lyzenga1981-v3 (35 %, 50 % "
+    "and 55 % with v2); the mean loss error over seeds 10-29 and 200-219 is 3.6 ha (6.4 with "
+    "v2): the deep sand v2 called seagrass in the baseline, then sand in months of one or two "
+    "views, is no longer called seagrass (seed 13: 10.3 ha lost against 3.7 true, 59.7 with "
+    "v2; 203: 14.3 against 3.0, 54.3). Left: losses of 3-7 ha missed where the meadow lost "
+    "lies deeper than the index tells it from sand (turbid seeds, and clear ones whose "
+    "extrapolated deep water is too dark), a few ha of gain from single-view months"))
 def test_seagrass_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["seagrass"] if not _change_ok(f)]
     assert not bad, bad
@@ -182,11 +189,19 @@ def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fas
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "the true seagrass extent is in the interval in 87 % of site-months of seeds 10-29 at "
-    "300 px and 84 % of seeds 200-219 (99 % and 98 % before rule lyzenga1981-v2, when most "
-    "of the meadow was not judged and so inside the interval): the seeds whose extent is "
-    "20-165 % high (see the extent) lie outside it in most months"))
+    "met over 60 seeds at 300 px (see the docstring) but not by every seed: a seed covered "
+    "in under 70 % of its months (4 of 60) drawn at random here (~7 % of draws) takes this "
+    "test's three seeds below 90 %; an expected failure until no seed is, so that CI does "
+    "not fail on the luck of a draw"))
 def test_the_seagrass_interval_covers_the_truth_in_90_percent_of_site_months(fast):
+    """Met with rule lyzenga1981-v3 at 300 px, 18 months: the truth in the interval in 98.1 %
+    of the site-months of seeds 10-29, 92.2 % of seeds 200-219 and 95.0 % of seeds 800-819
+    (v2: 91.7 %, 89.4 %, 91.9 %), partly by width (the deep water a clear site extrapolates
+    leaves more of its deep meadow in doubt). Seeds 1 and 3 here: 100 %. Not every seed:
+    4 of those 60 are covered in under 70 % of their months (turbid seeds 201, 218 and 812,
+    whose extent is 100-230 % high, and clear seed 211, +165 %, whose deep water still comes
+    from its plateau), and such a seed drawn at random (~7 % of draws) takes the share of
+    this test's three seeds below 90 %: replay it with its printed INDEPENDENT_SEED."""
     assert _covered(fast["seagrass"]) >= 0.9
 
 

@@ -7,19 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
+from strategies import random_mask, seeded_rng
 
 from indices.morphology import square_closing, square_dilation, square_erosion, square_opening
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_same_pixels_as_scipy(seed):
-    rng = np.random.default_rng(seed)
-    print("seed", seed)
+    rng = seeded_rng(seed)
     for _ in range(12):
-        shape = tuple(int(v) for v in rng.integers(1, 70, 2))
-        mask = rng.random(shape) < rng.uniform(0.05, 0.95)
-        if rng.random() < 0.5:
-            mask = ndimage.uniform_filter(mask.astype(float), int(rng.integers(2, 8))) > 0.4
+        mask = random_mask(rng, 70, density=(0.05, 0.95), smooth=(2, 8), level=0.4)
         for size in (1, 3, 5, int(rng.integers(0, 12)) * 2 + 1, 21):
             s = np.ones((size, size), bool)
             for border in (0, 1):

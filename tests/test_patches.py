@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import ndimage
+from strategies import random_mask, random_shape, seeded_rng
 
 from indices.change import EIGHT_CONNECTED, drop_small_patches
 
@@ -21,14 +22,9 @@ def _by_labels(mask: np.ndarray, min_pixels: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_same_pixels_as_labelling(seed):
-    rng = np.random.default_rng(seed)
-    print("seed", seed)
+    rng = seeded_rng(seed)
     for _ in range(20):
-        shape = tuple(int(v) for v in rng.integers(1, 90, 2))
-        density = rng.uniform(0.02, 0.9)
-        mask = rng.random(shape) < density
-        if rng.random() < 0.5:  # patches rather than speckle
-            mask = ndimage.uniform_filter(mask.astype(float), int(rng.integers(2, 6))) > 0.5
+        mask = random_mask(rng, 90, density=(0.02, 0.9), smooth=(2, 6), level=0.5)
         for min_pixels in (2, 3, 10, 50, int(rng.integers(2, 200))):
             got = drop_small_patches(mask, min_pixels)
             assert got.dtype == bool and got.shape == mask.shape
@@ -78,10 +74,9 @@ def _counts_by_arrays(m, site, gain_fringe, loss_fringe):
 def test_change_counts_as_array_expressions(seed):
     from indices.change import MonthState, change_counts
 
-    rng = np.random.default_rng(100 + seed)
-    print("seed", 100 + seed)
+    rng = seeded_rng(100 + seed)
     for _ in range(10):
-        shape = tuple(int(v) for v in rng.integers(1, 120, 2))
+        shape = random_shape(rng, 120)
         maps = [rng.random(shape) < rng.uniform(0.0, 1.0) for _ in range(12)]
         m = MonthState(*maps[:7])
         site = maps[11] if rng.random() < 0.8 else np.ones(shape, bool)
@@ -126,10 +121,9 @@ def _states_by_arrays(scores, baseline, site, *, mmu_pixels, stale_months=2,
 def test_monthly_states_as_array_expressions(seed):
     from indices.change import monthly_states
 
-    rng = np.random.default_rng(200 + seed)
-    print("seed", 200 + seed)
+    rng = seeded_rng(200 + seed)
     for case in range(4):
-        shape = tuple(int(v) for v in rng.integers(1, 60, 2))
+        shape = random_shape(rng, 60)
         n = 270 if case == 0 else int(rng.integers(1, 40))  # past 255 months: the age saturates
         if case == 0:
             shape = (7, 9)

@@ -1,4 +1,4 @@
-"""Which water the seagrass rule judges (rule lyzenga1981-v2), on pixels built from the
+"""Which water the seagrass rule judges (rule lyzenga1981-v3), on pixels built from the
 two-flow model of shallow water, ``rho = rho_deep + (A - rho_deep) exp(-2 K z)`` (Maritorena,
 Morel & Gentili 1994, Limnol. Oceanogr. 39:1689, eq. 9, here directly in surface reflectance),
 with bottoms of their Fig. 6 (coral sand 0.383 / 0.423 at 490 / 525 nm, brown algae 0.030 /
@@ -86,3 +86,40 @@ def test_optically_deep_water_is_not_assessable():
     # the green bottom signal 3 sigma above the deep water by noise alone: ~1 pixel in 700
     assert judged.mean() < 0.01
     assert (score > 0).mean() < 0.01
+
+
+def _site_hist(k_b: float, k_g: float, deep: tuple[float, float], z_max: float, seed: int):
+    """(green, blue) histogram of a sand shelf sloping from 0.5 m to ``z_max`` and flat there
+    (a third of the pixels: a shelf's deep end), with noise ``NOISE``, as
+    :func:`indices.water.water_parameters` builds it."""
+    from indices.water import _histogram
+
+    rng = np.random.default_rng(seed)
+    z = np.concatenate([np.linspace(0.5, z_max, 40000), np.full(20000, z_max)])
+    blue = deep[0] + (SAND[0] - deep[0]) * np.exp(-2 * k_b * z) + rng.normal(0, NOISE, z.size)
+    green = deep[1] + (SAND[1] - deep[1]) * np.exp(-2 * k_g * z) + rng.normal(0, NOISE, z.size)
+    as_map = {k: xr.DataArray(v[None, :], dims=("y", "x")) for k, v in
+              (("g", green), ("b", blue), ("m", np.ones(z.size, bool)))}
+    return np.asarray(_histogram(as_map["m"], as_map["g"], as_map["b"])).reshape(256, 256)
+
+
+def test_a_shelf_dark_in_green_only_is_not_taken_for_optically_deep_water():
+    """Clear water (K 0.03 / 0.07 /m), a sand shelf flat at 50 m: green has lost the bottom
+    (its signal exp(-7) of the sand's: 1e-4, below the noise), blue has not (exp(-3): 0.004,
+    four noise units), so the darkest water is a plateau in green and in blue + green, but
+    not optically deep in blue. Its blue as deep water would be 0.004 too bright (deep sand
+    then reads dark in blue: seagrass); the site's sand line through that plateau says blue
+    still sees the bottom where green is lost, so the deep water is extrapolated instead.
+    Turbid water (K 0.10 / 0.11 /m) over the same shelf: optically deep in both bands
+    (exp(-10)), the plateau is the deep water."""
+    from indices.water import fit_water
+
+    rule = SeagrassRule()
+    clear = fit_water(_site_hist(K_B, K_G, (DEEP_B, DEEP_G), 50.0, 1), rule, (NOISE, NOISE))
+    plateau_blue = DEEP_B + (SAND[0] - DEEP_B) * np.exp(-2 * K_B * 50.0)
+    print(f"clear: fitted deep blue {clear[0]:.4f} (true {DEEP_B}, shelf {plateau_blue:.4f})")
+    assert abs(clear[0] - DEEP_B) < 0.5 * (plateau_blue - DEEP_B)
+    deep = (0.008, 0.006)
+    turbid = fit_water(_site_hist(0.10, 0.11, deep, 50.0, 2), rule, (NOISE, NOISE))
+    print(f"turbid: fitted deep {turbid[0]:.4f} {turbid[1]:.4f} (true {deep})")
+    assert abs(turbid[0] - deep[0]) < NOISE and abs(turbid[1] - deep[1]) < NOISE
