@@ -35,6 +35,8 @@ import numba
 import numpy as np
 import xarray as xr
 
+from indices.rules import STRONG
+
 __all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
            "mmu_pixels", "monthly_states", "strong_look"]
@@ -50,10 +52,7 @@ speckle of a few noisy pixels never adds up to change. Every function here and t
 setting (``flows.config.RunConfig.mmu_ha``) take it from this one place."""
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 """The structure of a patch: pixels touching at a side or a corner are one patch."""
-STRONG = 2.0
-"""A look this far past the threshold (``|score| >= 2``: twice the band of doubt) changes a
-class on its own (:func:`confirmed_state`), where the habitat's scores are margins in units
-of a month's noise (:func:`strong_look`)."""
+
 
 
 def strong_look(habitat: str | None) -> float:
@@ -255,7 +254,7 @@ def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
     :func:`indices.habitat.view_scaled`), so where the truth sits at the threshold a look
     reaches 2 by noise with the normal tail's 2.3 %, two independent looks both reach 1
     with 15.9 %² = 2.5 %: the same false-change rate, summing the evidence of consecutive
-    looks as a cumulative-sum test does (Page 1954, Biometrika 41:100-115). Without it, a
+    looks as a cumulative-sum test does (Page 1954, Biometrika 41:100-114). Without it, a
     change seen once clearly waits for a second look that the tide or the clouds may not
     give before the series ends (a replanting's canopy closes in its last months: measured
     on the independent scenarios, gains within 20 % or 3 ha went from 12 to 16 of seeds

@@ -7,11 +7,17 @@ import dataclasses
 import hashlib
 import json
 
-__all__ = ["CONTEXT_SCORE", "RULE_TAGS", "rule_id"]
+__all__ = ["CONTEXT_SCORE", "RULE_TAGS", "STRONG", "rule_id"]
 
 CONTEXT_SCORE = 10.0
 """Score magnitude of a decision by context alone (outside the intertidal context; land or
 deep water for seagrass): far outside the band of doubt."""
+STRONG = 2.0
+"""A look this far past the threshold (``|score| >= 2``: twice the band of doubt) changes a
+class on its own (:func:`indices.change.confirmed_state`), where the habitat's scores are
+margins in units of a month's noise (:func:`indices.mangrove_rule.view_scaled` keeps a
+month of too few views to reject one bad view above ``-STRONG``: a loss needs a second
+look)."""
 
 RULE_TAGS = {"mangrove": "baloloy2020-v5", "seagrass": "lyzenga1981-v3"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""

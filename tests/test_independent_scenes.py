@@ -66,6 +66,8 @@ def _figures(sc, change: pd.DataFrame) -> dict:
     true = joined[f"extent{key}" if key != "_ha" else "extent_ha_truth"]
     out["covered"] = ((joined["extent_ci_low_ha"] <= true + 1e-9)
                       & (true <= joined["extent_ci_high_ha"] + 1e-9)).to_numpy()
+    out["width"] = ((joined["extent_ci_high_ha"] - joined["extent_ci_low_ha"])
+                    / true.clip(lower=1e-9)).to_numpy()
     return out
 
 
@@ -210,6 +212,25 @@ def test_the_seagrass_interval_covers_the_truth_in_90_percent_of_site_months(fas
     from its plateau), and such a seed drawn at random (~7 % of draws) takes the share of
     this test's three seeds below 90 %: replay it with its printed INDEPENDENT_SEED."""
     assert _covered(fast["seagrass"]) >= 0.9
+
+
+@pytest.mark.parametrize("kind", ["mangrove", "seagrass"])
+def test_the_fixed_seeds_intervals_cover_the_truth_without_spanning_more_than_it(fast, kind):
+    """The interval target on the fixed seeds, asserted (the random seed is in the pooled
+    tests above, expected failures, and printed): the truth inside the interval in >= 90 %
+    of their site-months, and coverage not bought by width: the median interval no wider
+    than the true extent (a review of rule mangrove-baloloy2020-v5 found 98 % coverage with
+    intervals 1.1-1.3 times the true extent, the open sea at the map's edge counted as an
+    unobserved tidal flat). For mangrove only: a seagrass interval spans the water whose
+    bottom cannot be seen, by design (the issue: "the interval covering the rest honestly";
+    seeds 1 and 3: 3.3 times the extent of the assessable water)."""
+    runs = [f for f in fast[kind] if f["seed"] != RANDOM_SEED]
+    width = float(np.median(np.concatenate([f["width"] for f in runs])))
+    print(f"{kind} fixed seeds {[f['seed'] for f in runs]}: interval covers "
+          f"{_covered(runs):.1%} of site-months, median width {width:.2f} of the true extent")
+    assert _covered(runs) >= 0.9
+    if kind == "mangrove":
+        assert width <= 1.0
 
 
 # --------------------------------------------------------------------------- calibration
