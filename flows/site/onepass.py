@@ -11,7 +11,8 @@ months (:func:`flows.site.walks.walk_computed`), a helper thread computes the ne
 judges its scenes for the alerts (:func:`indices.alerts.mangrove_evidence` against the
 composite of the same month a year earlier, kept from the earlier batches, else the
 baseline's; :class:`indices.alerts.AlertScan`), so reading and compositing overlap the
-walk, and memory holds two batches, not every month.
+walk, and memory holds two batches, not every month. Each batch's maps and judged scenes are
+computed into arrays allocated here (:class:`_Into`), not assembled from dask's chunks.
 
 The same rows, alerts and maps as the in-memory walk, bit for bit
 (``tests/test_walk_stream.py``). Not for seagrass: its plume flags judge each scene against
