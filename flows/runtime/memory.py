@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["release_pages", "trim_memory"]
+__all__ = ["limit_arenas", "release_pages", "trim_memory"]
 
 
 def release_pages(array: np.ndarray) -> None:
@@ -50,3 +50,36 @@ def trim_memory() -> None:
 
 
 _MALLOC_TRIM = None
+
+
+MALLOC_ARENAS = 2
+"""glibc heaps of a run's process (``M_ARENA_MAX``; glibc's default is 8 a core). Each thread
+that allocates (the flow's, dask's workers, the walk's helper) otherwise gets a heap of its
+own, and the blocks one thread frees cannot serve another's: at 2000² x 24 the walk's floor was
+0.87 GiB and its peak 1.12-1.17 GiB with the default, 0.74-0.75 and 1.07-1.08 GiB with 2 (1:
+the same), in about the same CPU time (issue 22's fourth pass, ``benchmarks/README.md``;
+``MALLOC_ARENA_MAX=2`` measured likewise on the tile, item 8 there)."""
+
+
+def limit_arenas(n: int = MALLOC_ARENAS) -> None:
+    """Cap glibc's heaps (arenas) at ``n`` for the threads that allocate from now on (those
+    started later: call it before dask's pool exists). Nothing on another C library, or
+    when ``MALLOC_ARENA_MAX`` is set (the user's choice)."""
+    import os
+
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    global _MALLOPT
+    if _MALLOPT is None:
+        import ctypes
+
+        try:
+            _MALLOPT = ctypes.CDLL("libc.so.6").mallopt
+        except (OSError, AttributeError):
+            _MALLOPT = False
+    if _MALLOPT:
+        _MALLOPT(_M_ARENA_MAX, int(n))
+
+
+_MALLOPT = None
+_M_ARENA_MAX = -8  # glibc's malloc.h

@@ -20,7 +20,7 @@ one line naming the site and the file; the flow records the site as failed and g
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask
 import numpy as np
@@ -37,18 +37,27 @@ from indices.evidence import (
 )
 from indices.habitat import RULES, seagrass_constants
 
-__all__ = ["calibration_labels", "site_evidence_of"]
+__all__ = ["EvidenceOf", "calibration_labels", "site_evidence_of"]
+
+
+class EvidenceOf(NamedTuple):
+    """What :func:`site_evidence_of` computes for a site."""
+
+    evidence: SiteEvidence
+    """The site's computed evidence, with its calibrated rule if it has one."""
+    record: dict[str, Any]
+    """What the run record keeps of it: ``{"rule": ..., "calibration": ...}`` (module doc)."""
+    base: xr.Dataset | None
+    """With ``keep_base`` (mangrove), the baseline composite computed in the same
+    ``dask.compute`` (:func:`indices.evidence.baseline_composite`, numpy: the walks'
+    ``monthly_inputs(..., base=...)`` then does not composite the baseline again); else
+    None."""
 
 
 def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray, *,
-                     keep_base: bool = False
-                     ) -> tuple[SiteEvidence, dict[str, Any], xr.Dataset | None]:
-    """The site's computed evidence (with its calibrated rule, if any), what the run
-    record keeps of it: ``{"rule": ..., "calibration": ...}`` (module doc), and with
-    ``keep_base`` (mangrove), the baseline composite computed in the same ``dask.compute``
-    (:func:`indices.evidence.baseline_composite`, numpy: the walks'
-    ``monthly_inputs(..., base=...)`` then does not composite the baseline again), else
-    None."""
+                     keep_base: bool = False) -> EvidenceOf:
+    """The site's computed evidence, its run-record entry and (``keep_base``, mangrove) its
+    computed baseline composite: :class:`EvidenceOf`."""
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
@@ -76,7 +85,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
     record["rule"] = evidence.summary()
-    return evidence, record, base
+    return EvidenceOf(evidence, record, base)
 
 
 def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray):

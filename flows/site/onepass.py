@@ -11,7 +11,8 @@ months (:func:`flows.site.walks.walk_computed`), a helper thread computes the ne
 judges its scenes for the alerts (:func:`indices.alerts.mangrove_evidence` against the
 composite of the same month a year earlier, kept from the earlier batches, else the
 baseline's; :class:`indices.alerts.AlertScan`), so reading and compositing overlap the
-walk, and memory holds two batches, not every month.
+walk, and memory holds two batches, not every month. Each batch's maps and judged scenes are
+computed into arrays allocated here (:class:`_Into`), not assembled from dask's chunks.
 
 The same rows, alerts and maps as the in-memory walk, bit for bit
 (``tests/test_walk_stream.py``). Not for seagrass: its plume flags judge each scene against
@@ -25,12 +26,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
 from aoi import Site
 from flows.runtime.memory import trim_memory
-from flows.site.walks import as_month, fractions, inputs_of, month_layers, walk_computed
+from flows.site.walks import (
+    as_month,
+    computes_here,
+    fractions,
+    inputs_of,
+    month_layers,
+    walk_computed,
+)
 from indices.alerts import DEFAULT_RULE, AlertScan, mangrove_evidence
 from indices.evidence import SiteEvidence
 from indices.spectral import compute_indices
@@ -81,26 +90,29 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     judge = _Judge(inputs, periods, mask) if maps else None  # the alerts: with products
 
     def compute(batch: _Batch, first: bool) -> _Batch:
-        todo = [[a.sel(period=batch.periods).transpose("period", "y", "x").data
-                 for a in lazy_layers],
-                per_scene.isel(time=batch.scenes)]
+        layers = _Into([a.sel(period=batch.periods).transpose("period", "y", "x").data
+                        for a in lazy_layers])
+        todo = [layers.todo, per_scene.isel(time=batch.scenes)]
         todo.append(None if status is None else status.isel(time=batch.scenes).data)
         judged = batch.scenes[after[batch.scenes]] if judge is not None else batch.scenes[:0]
-        todo.append(compute_indices(cube.isel(time=judged), ["ndvi", "mndwi"])
-                    if judged.size else None)
+        scenes = None
+        if judged.size:
+            ix = compute_indices(cube.isel(time=judged), ["ndvi", "mndwi"])
+            scenes = _Into([ix[v].transpose("time", "y", "x").data for v in ("ndvi", "mndwi")])
+        todo.append(None if scenes is None else scenes.todo)
         if first:
             todo.append((inputs.base, inputs.turbid, fractions(inputs)))
         got = dask.compute(*todo)
         trim_memory()  # the chunks dask's threads freed, given back before the next batch
-        batch.layers, batch.stats = [np.asarray(a) for a in got[0]], got[1]
+        batch.layers, batch.stats = layers.arrays(got[0]), got[1]
         batch.status = None if got[2] is None else np.asarray(got[2])
         batch.extra = got[4] if first else ()
         if judge is not None:
             if first:
                 judge.start(got[4][0])
             judge.month_maps(batch.periods, batch.layers)
-            if got[3] is not None:
-                judge.scenes(times[judged], got[3])
+            if scenes is not None:
+                judge.scenes(times[judged], *scenes.arrays(got[3]))
         return batch
 
     first = compute(batches[0], True)
@@ -132,6 +144,23 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
     codes = None if status is None else np.concatenate([b.status for b in parts])[back]
     alerts = judge.state(cube, after) if judge is not None else None
     return stats, codes, alerts, monthly, out_maps
+
+
+class _Into:
+    """Dask arrays computed into numpy arrays allocated here, each chunk task writing its
+    block in place (``da.store``) where dask computes in this process
+    (:func:`flows.site.walks.computes_here`): no assembling copy of a batch's maps while the
+    chunks it copies from are still held. Elsewhere (a cluster) the arrays as computed."""
+
+    def __init__(self, lazy: list):
+        self.here = all(isinstance(a, da.Array) for a in lazy) and computes_here(lazy)
+        self.targets = [np.empty(a.shape, a.dtype) for a in lazy] if self.here else None
+        self.todo = da.store(lazy, self.targets, lock=False, compute=False) if self.here \
+            else lazy
+
+    def arrays(self, got) -> list[np.ndarray]:
+        """The computed arrays, given what ``dask.compute`` returned for :attr:`todo`."""
+        return self.targets if self.here else [np.asarray(a) for a in got]
 
 
 def _batches(periods: np.ndarray, months_sorted: np.ndarray, order: np.ndarray,
@@ -183,9 +212,8 @@ class _Judge:
             month = ndvi[p].ravel()[self.index]
             self.history[period.item()] = np.where(np.isnan(month), self.base_ndvi, month)
 
-    def scenes(self, times: np.ndarray, ix: xr.Dataset) -> None:
-        ndvi = ix["ndvi"].transpose("time", "y", "x").values
-        mndwi = ix["mndwi"].transpose("time", "y", "x").values
+    def scenes(self, times: np.ndarray, ndvi: np.ndarray, mndwi: np.ndarray) -> None:
+        """Judge the scenes at ``times`` from their (time, y, x) NDVI and MNDWI."""
         for k, when in enumerate(times):
             wanted = (when.astype("datetime64[M]") - np.timedelta64(12, "M")).item()
             ref = self.history.get(wanted) if wanted in self.periods else None

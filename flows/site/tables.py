@@ -102,9 +102,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # and read by every walk, the per-scene statistics and the alerts alike
     # (mangrove: with the baseline composite, which the walk's inputs then do not composite
     # again; not for the strips walk, which never holds a whole composite)
-    evidence, record, base = site_evidence_of(
-        site, cube, grid, mask, keep_base=site.habitat == "mangrove" and mode != "strips")
-    base = None if base is None else [base]  # the walk takes it out: not held through it
+    got = site_evidence_of(site, cube, grid, mask,
+                           keep_base=site.habitat == "mangrove" and mode != "strips")
+    evidence, record = got.evidence, got.record
+    base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
+    del got
     warning = context_warning(site, evidence, mask, scenes)
     if warning is not None:
         record = {**record, "warnings": [warning]}
