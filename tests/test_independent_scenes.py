@@ -108,34 +108,38 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 70 % of seeds 10-29, 65 % of seeds "
-    "300-319 and 75 % of seeds 700-719 (never looked at while developing) at 300 px, 18 "
-    "months with mangrove-baloloy2020-v5 (v4: 45 %, 35 %, 50 %; the fast seeds 1-3 meet "
-    "it). Gains within the allowance on 16/20, 14/20 and 18/20 seeds (v4: 9, 8, 13): a "
-    "strong look (score >= 2) now changes a class alone, a wet view of the flat (MNDWI > "
-    "0) no longer says 'not mangrove', and the lower flats never seen dry in the baseline "
-    "are flat. Gains still missed (truth 3.6-6.6 ha, found 0-1.9: seeds 16, 20, 29, 303, "
-    "311, 316, 710) where the replanting is seen clearly once or never in the series' "
-    "last months (clouds, tide), and overstated on seed 306 (8.7 for 4.6 ha). Losses "
-    "within it on 18/20, 19/20, 17/20 seeds: missed where the stand itself is not found "
-    "(extent -76 to -89 %: seeds 24, 315, 701, 715), overstated by 3 ha on seeds 21, 711"))
+    "mangrove gain and loss within 20 % or 3 ha in 65 % of seeds 10-29, 65 % of seeds "
+    "300-319, 70 % of seeds 700-719 and 60 % of seeds 900-919 (measured once, never "
+    "developed on) at 300 px, 18 months with mangrove-baloloy2020-v5 (v4: 45, 35, 50, 55 "
+    "%; the fast seeds 1-3 meet it). Gains within the allowance on 13, 14, 17 and 14 of 20 "
+    "seeds (v4: 9, 8, 13, 14): a wet view of the flat (MNDWI > 0) no longer says 'not "
+    "mangrove', and a look past the threshold by twice the band of doubt changes a class "
+    "alone (a month of one or two views only towards habitat: a loss needs a second look). "
+    "Gains still missed (truth 3.6-7 ha, found 0-2.5: seeds 14, 16, 20, 29, 303, 311, 710, "
+    "905, 912, 916) where the replanting is seen clearly once or never in the series' last "
+    "months (clouds, tide), or on flats never seen dry in the baseline (judged by context: "
+    "taking them for flat took the sea at the map's edge with them, review 2026-12-06); "
+    "overstated where the baseline missed the stand (913: 17 for 3.6 ha, 915: 11 for 1.7: "
+    "mangrove the baseline missed, called gain once seen). Losses missed where the stand "
+    "itself is not found (extent -51 to -90 %: seeds 24, 315, 701, 715, 907, 913, 915)"))
 def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _change_ok(f)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove extent within 10 % in 75 % of seeds 10-29, 70 % of seeds 300-319 and 65 % of "
-    "seeds 700-719 at 300 px, 18 months with mangrove-baloloy2020-v5 (v4: 55 %, 65 %, 60 "
-    "%; the fast seeds 1-3 meet it): 10-20 % low where the site's boundary lies above the "
-    "published 4.5 and the stand's lower tail is missed, or the final month misses the "
-    "replanting's gain (seeds 26, 29, 305, 309, 310, 714, 717, 719); 28-31 % low where "
-    "the shore canopy still reads higher than the stand (seeds 22, 306); 52-90 % low where "
-    "the shore canopy is no population of its own and the threshold is raised against "
-    "terrestrial look-alikes (seeds 24, 315, 319, 701, 715: the interval spans the floor; "
-    "a site calibration fixes those: test_calibration_halves_the_error_of_an_independent_"
-    "scenario); +10 to +63 % where terrestrial vegetation connected to the mangrove passes "
-    "the lowered threshold (seeds 27, 712, 716)"))
+    "mangrove extent within 10 % in 65 % of seeds 10-29, 70 % of seeds 300-319, 60 % of "
+    "seeds 700-719 and 80 % of seeds 900-919 (measured once) at 300 px, 18 months with "
+    "mangrove-baloloy2020-v5 (v4: 55, 65, 60, 80 %; the fast seeds 1-3 meet it): 10-20 % "
+    "low where the site's boundary lies above the published 4.5 and the stand's lower tail "
+    "is missed, or the final month misses the replanting's gain (seeds 12, 23, 29, 305, "
+    "309, 310, 714, 717, 719); 28-31 % low where the shore canopy still reads higher than "
+    "the stand (seeds 22, 306); 44-90 % low where the shore canopy is no population of its "
+    "own and the threshold is raised against terrestrial look-alikes (seeds 24, 315, 319, "
+    "701, 715, 907, 913, 915: the interval spans the floor; a site calibration fixes those: "
+    "test_calibration_halves_the_error_of_an_independent_scenario); +10 to +65 % where "
+    "terrestrial vegetation connected to the mangrove passes the lowered threshold (seeds "
+    "27, 712, 716, 909)"))
 def test_mangrove_extent_within_10_percent(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, 0.10)]
     assert not bad, bad
@@ -178,21 +182,20 @@ def _covered(runs: list[dict]) -> float:
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "met on the three sets of 20 seeds at 300 px (see the docstring) but not by every seed: "
-    "a seed whose terrestrial vegetation passes the threshold (seed 5 at this test's 180 "
-    "px, 12 months: 33 % of its months; 716 at 300 px: 11 %) drawn at random here takes "
-    "this test's four seeds below 90 %; an expected failure until no seed is, so that CI "
-    "does not fail on the luck of a draw"))
+    "met on four sets of 20 seeds at 300 px (see the docstring) but not by every seed: a "
+    "seed whose terrestrial vegetation passes the threshold (seed 5 at this test's 180 px, "
+    "12 months: 33 % of its months; 716 at 300 px: 11 %) drawn at random here takes this "
+    "test's four seeds below 90 %; an expected failure until no seed is, so that CI does "
+    "not fail on the luck of a draw (the fixed seeds are asserted: test_the_fixed_seeds_"
+    "intervals_cover_the_truth_without_spanning_more_than_it)"))
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
     """Met with mangrove-baloloy2020-v5 at 300 px, 18 months: the true extent in the
-    interval in 98.0 % of the site-months of seeds 10-29, 99.7 % of seeds 300-319 and
-    94.7 % of seeds 700-719 (never looked at while developing; v4: 92.5 %, 95.8 %, 91.7 %),
-    but by width: median width 114 %, 128 % and 127 % of the true extent (v4: 73 %, 64 %,
-    77 %), mostly the lower flats, now judged, unobserved under the tide and stale. At 180
-    px, 12 months: seeds 1-4, 6 and 7509 (33 % with v4) at 92-100 %; seed 5 at 33 % (and
-    716 at 300 px at 11 %): terrestrial vegetation connected to the mangrove passing the
-    threshold (+91 % and +25 % extent, see the extent). The interval is a band of close
-    calls, not a calibrated 95 % interval (review 2026-12-06): replay a failure with its
+    interval in 93.0 % of the site-months of seeds 10-29, 97.5 % of seeds 300-319, 94.2 %
+    of seeds 700-719 and 96.4 % of seeds 900-919 (measured once; v4: 92.5, 95.8, 91.7,
+    95.3 %), median interval width 0.75, 0.70, 0.79 and 0.63 of the true extent (v4: 0.73,
+    0.64, 0.77, 0.63). A first v5 reached 98-99.7 % by width (1.1-1.3 times the extent: the
+    sea at the map's edge taken for an unobserved flat; review 2026-12-06). The interval is
+    a band of close calls, not a calibrated 95 % interval: replay a failure with its
     printed INDEPENDENT_SEED."""
     assert _covered(fast["mangrove"]) >= 0.9
 
