@@ -32,24 +32,29 @@ def release_pages(array: np.ndarray) -> None:
         mapping.madvise(mmap.MADV_DONTNEED, first, length)
 
 
+def _libc(name: str):
+    """glibc's function ``name`` (ctypes), None on another C library; looked up once."""
+    if name not in _LIBC:
+        import ctypes
+
+        try:
+            _LIBC[name] = getattr(ctypes.CDLL("libc.so.6"), name)
+        except (OSError, AttributeError):
+            _LIBC[name] = None
+    return _LIBC[name]
+
+
+_LIBC: dict = {}
+
+
 def trim_memory() -> None:
     """Give the C heap's free pages back to the system (glibc's ``malloc_trim``, as
     dask.distributed's workers do; nothing elsewhere). Dask's threads free chunk-sized
     blocks in several arenas, which otherwise stay in the process: ~5 B a pixel more per pass
     over a large site, measured."""
-    global _MALLOC_TRIM
-    if _MALLOC_TRIM is None:
-        import ctypes
-
-        try:
-            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _MALLOC_TRIM = False
-    if _MALLOC_TRIM:
-        _MALLOC_TRIM(0)
-
-
-_MALLOC_TRIM = None
+    trim = _libc("malloc_trim")
+    if trim is not None:
+        trim(0)
 
 
 MALLOC_ARENAS = 2
@@ -69,17 +74,9 @@ def limit_arenas(n: int = MALLOC_ARENAS) -> None:
 
     if os.environ.get("MALLOC_ARENA_MAX"):
         return
-    global _MALLOPT
-    if _MALLOPT is None:
-        import ctypes
-
-        try:
-            _MALLOPT = ctypes.CDLL("libc.so.6").mallopt
-        except (OSError, AttributeError):
-            _MALLOPT = False
-    if _MALLOPT:
-        _MALLOPT(_M_ARENA_MAX, int(n))
+    mallopt = _libc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, int(n))
 
 
-_MALLOPT = None
 _M_ARENA_MAX = -8  # glibc's malloc.h
