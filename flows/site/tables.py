@@ -110,6 +110,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     warning = context_warning(site, evidence, mask, scenes)
     if warning is not None:
         record = {**record, "warnings": [warning]}
+    if mode == "strips" and evidence.context is not None:
+        evidence = _chunked_context(evidence, cube)
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
                                  evidence=evidence)
     status = cube["fetch_status"] if "fetch_status" in cube else None
@@ -143,6 +145,22 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
                       warnings=() if warning is None else (warning,))
+
+
+def _chunked_context(evidence, cube: xr.Dataset):
+    """The evidence with its computed context wrapped as a dask array in the cube's ``(y, x)``
+    chunks (the same values): the scores' tests on it (``level == CONNECTED`` ...) are then
+    lazy, block by block. On the numpy context each graph built (per-scene rows, alerts,
+    the walk's inputs, twice) held whole-site temporaries of its own (bool or float, 120 MB
+    and more each on a 10980² tile; issue 22)."""
+    import dask.array as da
+
+    scl = cube["SCL"].transpose(..., "y", "x")
+    if not isinstance(scl.data, da.Array) or isinstance(evidence.context.data, da.Array):
+        return evidence
+    ctx = evidence.context.transpose("y", "x")
+    data = da.from_array(np.asarray(ctx), chunks=scl.data.chunks[-2:])
+    return evidence.with_arrays((ctx.copy(data=data), evidence.params))
 
 
 def context_warning(site: Site, evidence, mask: xr.DataArray,
