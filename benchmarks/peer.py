@@ -65,6 +65,7 @@ from scipy import ndimage  # noqa: E402
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context, shore_band  # noqa: E402
 from indices.habitat import CONTEXT_SCORE, RULES, mangrove_values  # noqa: E402
 from indices.mangrove import mangrove_parameters  # noqa: E402
+from indices.rules import STRONG  # noqa: E402
 
 BANDS = ("green", "red", "nir", "swir16")  # B03 B04 B08 B11: what NDVI and MVI read
 CLEAR_SCL = (2, 4, 5, 6, 7)  # not no-data, defective, shadow, cloud, cirrus or snow
@@ -100,9 +101,11 @@ def bn_median(group: xr.Dataset) -> xr.Dataset:
                           kwargs={"axis": -1}, dask="parallelized", output_dtypes=[np.float32])
 
 
-def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple) -> xr.DataArray:
-    """int8 per pixel of composite ``c``: -1 not seen, else bit 0 mangrove (score > 0) and
-    bit 1 a confident look (``|score| >= 1``), by bluecarbon's mangrove rule: the spectral
+def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple,
+                   views: xr.DataArray | None = None) -> xr.DataArray:
+    """int8 per pixel of composite ``c``: -1 not seen, else bit 0 mangrove (score > 0),
+    bit 1 a confident look (``|score| >= 1``) and bit 2 a strong one (``|score| >= 2``; not
+    against the habitat in a month of fewer clear ``views`` than the rule's tolerances'), by bluecarbon's mangrove rule: the spectral
     score (:func:`spectral_score` with the site's ``values``) where the site's intertidal
     ``context`` (of its baseline) says connected canopy, NDVI alone on the tidal flat, and
     confidently not mangrove elsewhere."""
@@ -114,7 +117,11 @@ def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple) -> xr.Da
     score = xr.where(context == INTERTIDAL, ndvi_only,
                      xr.where((context == CONNECTED) | spectral.isnull(), spectral,
                               -CONTEXT_SCORE))
-    code = (score > 0).astype("int8") + 2 * (abs(score) >= 1).astype("int8")
+    code = ((score > 0).astype("int8") + 2 * (abs(score) >= 1).astype("int8")
+            + 4 * (abs(score) >= STRONG).astype("int8"))
+    if views is not None:  # a month of fewer views than the tolerances' loses nothing alone
+        thin = (views < rule.tolerance_views) & (score < 0)
+        code = xr.where(thin, code & 3, code)
     return xr.where(score.notnull(), code, np.int8(-1)).astype("int8")
 
 
@@ -190,6 +197,7 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
         monthly, base = months.map(bn_median), bn_median(baseline)
     seen_months = np.unique(ds.time.values.astype("datetime64[M]")).astype("datetime64[ns]")
     monthly = monthly.sel(time=seen_months)
+    views = clear.resample(time="1MS").sum().sel(time=seen_months)
     # the intertidal context of the baseline: its clear views, those that were wet (green
     # above NIR), and the spectral candidates of its composite, through bluecarbon's context
     n_clear = clear.sel(time=in_base).sum("time")
@@ -207,7 +215,7 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
                                      reach_m=rule.reach_m)
         base_codes = mangrove_codes(base, context, values).transpose("y", "x").values
         (monthly_codes,) = dask.compute(
-            mangrove_codes(monthly, context, values).transpose("time", "y", "x"))
+            mangrove_codes(monthly, context, values, views).transpose("time", "y", "x"))
     t2 = time.perf_counter()
 
     geobox = ds.odc.geobox
@@ -221,11 +229,11 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
     rows = []
     for period, code in zip(monthly_codes.time.values, monthly_codes.values, strict=True):
         seen = (code >= 0) & inside
-        # a class changes on the second consecutive confident look against it (not seen:
-        # the last class)
+        # a class changes on the second consecutive confident look against it, or on one
+        # look twice as far past the threshold (not seen: the last class)
         confident = seen & (code & 2 == 2)
         against = confident & ((code & 1 == 1) != state)
-        flip = against & pending
+        flip = against & (pending | (code & 4 == 4))
         state = np.where(flip, ~state, state) & inside
         pending = np.where(confident, against & ~flip, pending)
         gain = drop_small(state & ~base_map, mmu)
