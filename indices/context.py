@@ -30,9 +30,9 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
    independent scenarios it held 19-43 % of some replantings, but on the site grid (no
    margin) the sea within ``sea_px`` of the map's edge fails the sea's test and became
    "flat" too, where NDVI alone would judge floating weed or a revegetated pond (review of
-   rule v5: 3,000 px of sea on seed 1, the interval's upper bound doubled). Exposed tidal mud often
-   reads wet at low tide (saturated), so the flats are taken from "ever wet", not only
-   from "seen both ways";
+   rule v5: 3,000 px of sea on seed 1, the interval's upper bound doubled). Exposed tidal
+   mud often reads wet at low tide (saturated), so the flats are taken from "ever wet", not
+   only from "seen both ways";
 4. the coast's edge *widened* by ``shore_gap_m``: sun-synchronous satellites see a biased
    part of the tidal range and seldom the highest tides (Bishop-Taylor et al. 2019,
    Estuar. Coast. Shelf Sci. 223:115-128, doi:10.1016/j.ecss.2019.03.006), so the upper

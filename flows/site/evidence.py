@@ -83,7 +83,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
-        arrays, base = _two_passes(base, rule), None
+        arrays, base = _two_passes(base, evidence), None
     else:
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
@@ -91,7 +91,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     return EvidenceOf(evidence, record, base)
 
 
-def _two_passes(base: xr.Dataset, rule) -> tuple:
+def _two_passes(base: xr.Dataset, evidence: SiteEvidence) -> tuple:
     """A mangrove site's ``(context, params)`` computed in two passes over its lazy baseline
     composite ``base``, the composite computed twice, so that no pass holds it whole: the
     final context reads the site's parameters, a reduction over the whole site (histograms,
@@ -99,10 +99,11 @@ def _two_passes(base: xr.Dataset, rule) -> tuple:
     the composite (its bands and view counts) waited in memory for the last block's
     histograms: RSS 3.9-4.0 GiB on the benchmarks' whole synthetic tile (10980², 1024²
     chunks) against 1.9 GiB in two passes, measured (issue 22; the second pass costs the
-    baseline's reads and composite again: ~45 s of ~850 s there, under load). For the walks that never hold
-    a whole composite (strips); the others keep the composite (``keep_base``) in one pass."""
-    (params,) = dask.compute(site_evidence(base, "mangrove", rule).params)
-    (context,) = dask.compute(mangrove_context(base, rule, params))
+    baseline's reads and composite again: ~45 s of ~850 s there, under load). For the walks
+    that never hold a whole composite (strips); the others keep the composite
+    (``keep_base``) in one pass. ``evidence``: the site's lazy evidence of ``base``."""
+    (params,) = dask.compute(evidence.params)
+    (context,) = dask.compute(mangrove_context(base, evidence.rule, params))
     return context, params
 
 
