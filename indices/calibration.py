@@ -18,6 +18,13 @@ the rule given must then carry the site's default threshold as ``dii_max``).
 
 Bad input is refused with :class:`CalibrationError`, one line naming the problem: one class
 only, too few pixels of a class, no usable feature values at the labels (no overlap).
+Labels that fit but cannot teach a threshold get a warning (:attr:`Calibration.warnings`):
+a mangrove survey whose "not mangrove" pixels hold no vegetation (fewer than
+:data:`MIN_PIXELS` pass the fitted NDVI test) shows no look-alike of the MVI test, whose
+whole purpose is to separate mangrove from the other vegetation (Baloloy et al. 2020), so
+the fitted MVI threshold rests on the mangrove labels alone. The survey should sample the
+look-alikes: a stratified random design, with land covers or the map's classes as strata
+(Olofsson et al. 2014, RSE 148:42-57).
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
@@ -41,6 +48,9 @@ _FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
 below ``*_max``)."""
 _FEATURE_OF = {"ndvi_min": "ndvi", "mvi_min": "mvi", "dii_max": "dii_offset"}
+_LOOK_ALIKES = {"mvi_min": "vegetation"}
+"""The thresholds whose fit needs 'not habitat' labels that pass the rule's other tests, and
+what those look-alikes are (the MVI separates mangrove from other vegetation)."""
 
 
 class CalibrationError(ValueError):
@@ -67,6 +77,8 @@ class Calibration:
     n_other: int
     source: str
     """Where the labels came from (given by the caller), with a digest of the labels."""
+    warnings: tuple[str, ...] = ()
+    """One line each: what the labels could not teach (module doc)."""
 
 
 def balanced_accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -143,6 +155,7 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
             # terrestrial vegetation does not switch the MVI test off)
             tied = candidates[scores >= scores.max() - 1e-12]
             params[name] = float(tied[np.argmin(np.abs(tied - start[name]))])
+    warnings = tuple(_look_alike_warnings(habitat, labels, cols, params))
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
@@ -153,4 +166,24 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
                        default_parameters=start,
                        balanced_accuracy=balanced_accuracy(_predict(cols, params), labels),
                        default_balanced_accuracy=default_ba, n_habitat=n_hab,
-                       n_other=n_other, source=provenance)
+                       n_other=n_other, source=provenance, warnings=warnings)
+
+
+def _look_alike_warnings(habitat: str, labels: np.ndarray, cols: Mapping[str, np.ndarray],
+                         params: Mapping[str, float]):
+    """A line for each fitted threshold whose look-alikes (:data:`_LOOK_ALIKES`) the 'not
+    habitat' labels do not show: fewer than :data:`MIN_PIXELS` of them pass the rule's other
+    fitted tests."""
+    for name, what in _LOOK_ALIKES.items():
+        if name not in params:
+            continue
+        others = {n: v for n, v in params.items() if n != name}
+        n_alike = int((~labels & _predict(cols, others)).sum())
+        if n_alike < MIN_PIXELS:
+            feature = _FEATURE_OF[name].upper()
+            tests = ", ".join(f"{_FEATURE_OF[n].upper()} {'>' if n.endswith('_min') else '<'} "
+                              f"{v:.2f}" for n, v in others.items())
+            yield (f"the 'not {habitat}' labels hold {n_alike} pixels of {what} ({tests}), "
+                   f"fewer than {MIN_PIXELS}: the {feature} threshold ({params[name]:.2f}) "
+                   f"was fitted without the look-alikes it separates {habitat} from; "
+                   f"label some {what} as not {habitat}")

@@ -21,6 +21,7 @@ from flows.site import plan_site, site_tables
 from flows.site.evidence import calibration_labels, site_evidence_of
 from flows.sources import SceneRef
 from flows.sources.demo import DemoScenario, DemoSource
+from flows.sources.demo_world import MUDFLAT, POND, SEA
 from indices.habitat import RULES
 
 SITES = {s.id: s for s in load_sites()}
@@ -59,12 +60,15 @@ def test_plan_recomputes_a_site_once_its_rule_changes():
 # --------------------------------------------------------------------------- polygons
 
 def _polygons(site, truth, grid, seed: int, share: float = 0.02, size: int = 8,
-              blocks: int | None = None) -> dict:
+              blocks: int | None = None, other: np.ndarray | None = None) -> dict:
     """GeoJSON of pure ``size`` x ``size`` pixel blocks labelled from the truth, habitat and
-    not habitat in turn, covering ``share`` of the site (what a partner's survey would give)."""
+    not habitat (within ``other`` if given) in turn, covering ``share`` of the site (what a
+    partner's survey would give)."""
     rng = np.random.default_rng(seed)
     inside = site_mask(site, grid)
     habitat = truth.habitat_at(site.baseline_end) & inside
+    if other is not None:
+        inside = inside & (habitat | other)
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
     features, covered, k = [], np.zeros_like(inside), 0
     for _ in range(20000):
@@ -124,6 +128,23 @@ def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrat
     print(f"truth {truth:.1f} ha, default {before:+.1f}, calibrated {after:+.1f}, {cal}")
     assert after <= 0.5 * before
     json.dumps(tuned.evidence)  # goes into the run record as it is
+    assert tuned.warnings == tuple(cal.get("warnings", ())), tuned.warnings  # said by the run
+
+
+def test_a_survey_without_look_alikes_is_said(tmp_path):
+    """'Not mangrove' labelled on water and mud only: the labels show none of the vegetation
+    the MVI test separates mangrove from, and the run says so in one line naming the site
+    and the file (indices.calibration), in the run record."""
+    site = SITES["selangor-kuala-selangor"]
+    source = DemoSource(seed=5, scenario=OTHER)
+    grid, mask = _grid_mask(site)
+    bare = np.isin(source.landscape(site).cover, (SEA, MUDFLAT, POND))
+    path = tmp_path / "shore-only.geojson"
+    path.write_text(json.dumps(_polygons(site, source.truth(site), grid, seed=5, other=bare)))
+    got = site_evidence_of(_calibrated(site, path), _baseline_cube(site, source), grid, mask)
+    (line,) = got.record["calibration"]["warnings"]
+    assert site.id in line and "shore-only.geojson" in line and "\n" not in line
+    assert "MVI threshold" in line and "label some vegetation as not mangrove" in line
 
 
 def _baseline_cube(site, source):

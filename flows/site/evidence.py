@@ -79,6 +79,9 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
             "default_balanced_accuracy": round(cal.default_balanced_accuracy, 4),
             "rule_id": cal.rule_id,
         }
+        if cal.warnings:  # what the labels could not teach: said with the run, and recorded
+            record["calibration"]["warnings"] = [
+                f"site {site.id!r}: calibration {source.path.name}: {w}" for w in cal.warnings]
     evidence = site_evidence(base, site.habitat, rule)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)

@@ -55,8 +55,9 @@ class SiteTables:
     (:func:`flows.site.evidence.site_evidence_of`); ``"warnings"`` when there are any."""
     warnings: tuple[str, ...] = ()
     """One line each for what makes the site's rows less than a measurement (a mangrove
-    baseline that could not build the intertidal context: :func:`context_warning`); the run
-    logs them and keeps them in its record."""
+    baseline that could not build the intertidal context: :func:`context_warning`; a
+    calibration whose labels could not teach a threshold); the run logs them and keeps them
+    in its record."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
@@ -144,7 +145,13 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
-                      warnings=() if warning is None else (warning,))
+                      warnings=_calibration_warnings(record) + (() if warning is None
+                                                                else (warning,)))
+
+
+def _calibration_warnings(record: dict) -> tuple[str, ...]:
+    """The site's calibration warnings (:attr:`indices.calibration.Calibration.warnings`)."""
+    return tuple(record.get("calibration", {}).get("warnings", ()))
 
 
 def _chunked_context(evidence, cube: xr.Dataset):
