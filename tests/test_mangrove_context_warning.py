@@ -16,6 +16,8 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from aoi import load_sites
 from flows.site import site_tables
 from flows.sources.demo import DemoSource
@@ -46,6 +48,7 @@ def test_a_single_scene_baseline_is_said_and_flagged():
     print(tables.warnings, tables.change[["period", "extent_ha", "assessable_fraction"]])
     (line,) = tables.warnings
     assert "no intertidal context" in line and site.id in line and "1 scene(s)" in line
+    assert "did not see the coast's water come and go" in line  # no tide seen, not no coast
     assert str(first) in line and "\n" not in line
     assert tables.evidence["warnings"] == [line]
     assert len(tables.change) == 3
@@ -103,3 +106,52 @@ def test_the_headline_names_the_sites_with_a_warning():
     assert record.site_warnings == {"a": ["site 'a': ..."]}
     assert record.headline.endswith("; 1 with a warning in the run record: a")
 
+
+
+def _context_line(change_green):
+    """The context warning of the demo's Selangor baseline with its green band changed by
+    ``change_green(green, nir, time_index)`` (uint16 numpy arrays, time first)."""
+    import dask
+    import xarray as xr
+
+    from aoi import site_grid, site_mask
+    from flows.site.notices import context_warning
+    from indices.evidence import baseline_composite, site_evidence
+
+    site = [s for s in load_sites() if s.id == "selangor-kuala-selangor"][0]
+    source = DemoSource()
+    scenes = source.search(site, site.baseline_start, site.baseline_end)
+    cube = source.load(site, scenes).compute()
+    green = change_green(cube["B03"].values, cube["B08"].values,
+                         np.arange(cube.sizes["time"])[:, None, None])
+    cube["B03"] = (cube["B03"].dims, green.astype(np.uint16))
+    grid = site_grid(site)
+    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"))
+    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
+    evidence = site_evidence(base, "mangrove")
+    evidence = evidence.with_arrays(dask.compute(*evidence.arrays))
+    return site, context_warning(site, evidence, mask, scenes, cube)
+
+
+def test_a_site_off_the_coast_is_told_from_a_short_baseline():
+    """Review item M5: a year of clear views that never saw water (green below NIR in every
+    view: an inland site, or a polygon in the wrong place) is "no coast", not "lengthen the
+    baseline"."""
+    site, line = _context_line(lambda green, nir, t: np.minimum(green, nir // 2))
+    assert line is not None and site.id in line and "\n" not in line
+    assert "saw no water anywhere" in line and "polygon lies on the coast" in line, line
+    assert "lengthen the baseline" not in line
+
+
+def test_water_that_comes_and_goes_inland_is_no_sea():
+    """Only a 30 x 30 px pond that floods every other scene (a paddy): a tide-like flip, but
+    no sea or wide channel to join."""
+    def pond(green, nir, t):
+        out = np.minimum(green, nir // 2)
+        flooded = np.broadcast_to(t % 2 == 0, out.shape).copy()
+        flooded[:, :100, :] = flooded[:, 130:, :] = False
+        flooded[:, :, :100] = flooded[:, :, 130:] = False
+        return np.where(flooded, nir * 2 + 500, out)
+
+    site, line = _context_line(pond)
+    assert line is not None and "joins a sea or a wide channel" in line, line

@@ -128,7 +128,9 @@ def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrat
     print(f"truth {truth:.1f} ha, default {before:+.1f}, calibrated {after:+.1f}, {cal}")
     assert after <= 0.5 * before
     json.dumps(tuned.evidence)  # goes into the run record as it is
-    assert tuned.warnings == tuple(cal.get("warnings", ())), tuned.warnings  # said by the run
+    # what the labels could not teach is said by the run and kept in its record
+    assert tuned.warnings == tuple(cal.get("warnings", ()))
+    assert tuned.evidence.get("warnings", []) == list(tuned.warnings)
 
 
 def test_a_survey_without_look_alikes_is_said(tmp_path):

@@ -19,6 +19,7 @@ from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
 from flows.site.budget import WALKS, choose_walk
 from flows.site.evidence import site_evidence_of
+from flows.site.notices import context_warning, site_warnings
 from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
@@ -108,9 +109,10 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     evidence, record = got.evidence, got.record
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
-    warning = context_warning(site, evidence, mask, scenes)
-    if warning is not None:
-        record = {**record, "warnings": [warning]}
+    warning = context_warning(site, evidence, mask, scenes, cube)
+    warnings = site_warnings(record, warning)
+    if warnings:
+        record = {**record, "warnings": list(warnings)}
     if mode == "strips" and evidence.context is not None:
         evidence = _chunked_context(evidence, cube)
     per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
@@ -145,13 +147,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
-                      warnings=_calibration_warnings(record) + (() if warning is None
-                                                                else (warning,)))
-
-
-def _calibration_warnings(record: dict) -> tuple[str, ...]:
-    """The site's calibration warnings (:attr:`indices.calibration.Calibration.warnings`)."""
-    return tuple(record.get("calibration", {}).get("warnings", ()))
+                      warnings=warnings)
 
 
 def _chunked_context(evidence, cube: xr.Dataset):
@@ -168,31 +164,6 @@ def _chunked_context(evidence, cube: xr.Dataset):
     ctx = evidence.context.transpose("y", "x")
     data = da.from_array(np.asarray(ctx), chunks=scl.data.chunks[-2:])
     return evidence.with_arrays((ctx.copy(data=data), evidence.params))
-
-
-def context_warning(site: Site, evidence, mask: xr.DataArray,
-                    scenes: list[SceneRef]) -> str | None:
-    """One line when a mangrove site's baseline could not build the intertidal context
-    (:mod:`indices.context`): no pixel of the site is tidal flat or canopy connected to the
-    coast's water the baseline saw. Mangrove needs a series of at least ``min_views`` clear
-    views a pixel, wet and dry (one scene shows one water line, not a tide; a month or two
-    of a 10-day revisit under clouds often not even that): without it every pixel is "not
-    mangrove" by construction and the site's 0 ha are not a measurement. The rows then say
-    that nothing was assessable (``assessable_fraction`` 0). None otherwise (a seagrass
-    site, a calibrated or computed context that reaches the site)."""
-    context = getattr(evidence, "context", None)
-    if site.habitat != "mangrove" or context is None:
-        return None
-    inside = np.asarray(mask.transpose("y", "x").values, bool)
-    if (np.asarray(context)[inside] != 0).any():
-        return None
-    n_base = sum(site.baseline_start <= s.datetime.date() <= site.baseline_end for s in scenes)
-    return (f"site {site.id!r}: no intertidal context, so no mangrove could be judged: its "
-            f"baseline ({site.baseline_start}..{site.baseline_end}, {n_base} scene(s)) did "
-            f"not see the coast's water come and go (at least "
-            f"{evidence.rule.min_views} clear views a pixel, wet and dry); its extents are 0 "
-            f"ha by construction, not measured (assessable_fraction 0): lengthen the baseline "
-            f"to several months of clear views")
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:

@@ -1,0 +1,86 @@
+"""What makes a site's rows less than a measurement, said in one line each.
+
+:func:`site_warnings` gathers them for :func:`flows.site.tables.site_tables`: a calibration's
+(:attr:`indices.calibration.Calibration.warnings`: labels that could not teach a threshold)
+and :func:`context_warning`'s (a mangrove baseline that built no intertidal context). The run
+logs each line and keeps it in its record (``sites[id]["warnings"]``).
+"""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+import xarray as xr
+
+from aoi import Site
+from flows.sources import SceneRef
+from indices.context import intertidal_zone
+from indices.evidence import baseline_composite
+
+__all__ = ["context_warning", "site_warnings"]
+
+
+def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
+    """The site's lines: its calibration's (from its run-record entry ``record``), then the
+    context's."""
+    calibration = tuple(record.get("calibration", {}).get("warnings", ()))
+    return calibration + (() if context_line is None else (context_line,))
+
+
+def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[SceneRef],
+                    cube: xr.Dataset | None = None) -> str | None:
+    """One line when a mangrove site's baseline could not build the intertidal context
+    (:mod:`indices.context`): no pixel of the site is tidal flat or canopy connected to the
+    coast's water the baseline saw. Without it every pixel is "not mangrove" by construction
+    and the site's 0 ha are not a measurement; the rows then say that nothing was assessable
+    (``assessable_fraction`` 0). None otherwise (a seagrass site, a calibrated or computed
+    context that reaches the site).
+
+    The line names the cause, read from the baseline's clear and wet views on the site's grid
+    (``cube``, the site's scenes; without it the cause is not told apart):
+
+    * *no tide seen*: fewer than ``min_views`` clear views a pixel, or water seen but never
+      coming and going (one scene shows one water line, not a tide; a month or two of a
+      10-day revisit under clouds often not even that): lengthen the baseline;
+    * *no coast*: no water seen at all on the site's grid in the baseline's clear views:
+      mangrove grows between mean sea level and the highest tides, so the polygon is likely
+      not on a coast (its place or CRS);
+    * *no sea*: water came and went, but joins no sea or wide channel on the grid (paddies,
+      ponds, seasonal floods inland): the grid must reach the coast's open water.
+    """
+    context = getattr(evidence, "context", None)
+    if site.habitat != "mangrove" or context is None:
+        return None
+    inside = np.asarray(mask.transpose("y", "x").values, bool)
+    if (np.asarray(context)[inside] != 0).any():
+        return None
+    n_base = sum(site.baseline_start <= s.datetime.date() <= site.baseline_end for s in scenes)
+    head = (f"site {site.id!r}: no intertidal context, so no mangrove could be judged: its "
+            f"baseline ({site.baseline_start}..{site.baseline_end}, {n_base} scene(s))")
+    tail = "its extents are 0 ha by construction, not measured (assessable_fraction 0)"
+    views = evidence.rule.min_views
+    cause = None if cube is None else _cause(cube, site, views)
+    if cause == "no coast":
+        return (f"{head} saw no water anywhere on the site's grid, so no coast (mangrove grows "
+                f"between mean sea level and the highest tides); {tail}: check that the "
+                f"site's polygon lies on the coast (its coordinates and CRS)")
+    if cause == "no sea":
+        return (f"{head} saw water come and go, but none of it joins a sea or a wide channel "
+                f"on the site's grid (inland floods, paddies, ponds); {tail}: if the site is "
+                f"on a coast, let its polygon reach the open water")
+    return (f"{head} did not see the coast's water come and go (at least {views} clear "
+            f"views a pixel, wet and dry); {tail}: lengthen the baseline to several months "
+            f"of clear views")
+
+
+def _cause(cube: xr.Dataset, site: Site, min_views: int) -> str:
+    """``"no tide"``, ``"no coast"`` or ``"no sea"`` (:func:`context_warning`), from the
+    baseline's composite counts over the site's grid (computed here: a site that warns)."""
+    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
+    n_wet, n_clear = (np.asarray(a) for a in dask.compute(
+        base["n_wet"].transpose("y", "x").data, base["n_clear"].transpose("y", "x").data))
+    if n_clear.max(initial=0) >= min_views and not (n_wet > 0).any():
+        return "no coast"
+    if intertidal_zone(n_wet, n_clear, min_views).any():
+        return "no sea"
+    return "no tide"
