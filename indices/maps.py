@@ -66,16 +66,16 @@ def _maps_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray, *,
 
 
 def monthly_maps(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
-                 *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
-                 stale_months: int = 2, habitat: str | None = None
-                 ) -> tuple[xr.DataArray, xr.DataArray]:
+                 *, pixel_area_ha: float, habitat: str | None, mmu_ha: float = MMU_HA,
+                 stale_months: int = 2) -> tuple[xr.DataArray, xr.DataArray]:
     """Class and change map of every period (lazy when the inputs are).
 
     Takes exactly what :func:`indices.change.change_metrics` takes: habitat scores per period
     ``(period, y, x)`` (NaN not observed), the baseline composite's score ``(y, x)``, the
     boolean site mask, the pixel area and the minimum mapping unit in hectares; ``habitat``:
     the site's, for the look that changes a class alone (:func:`indices.change.strong_look`;
-    None: two confident looks, always).
+    None: two confident looks, always), required so that no caller's maps follow another
+    rule than its change table.
 
     Returns ``(class, change)``, uint8 ``(period, y, x)`` with the codes of :data:`CLASS_CODES`
     and :data:`CHANGE_CODES`.

@@ -95,7 +95,7 @@ def test_monthly_maps_codes_by_hand():
     scores = xr.DataArray(np.stack([s1, s2, s2]), dims=("period", "y", "x"))
     classes, change = monthly_maps(scores, xr.DataArray(base, dims=("y", "x")),
                                    xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX,
-                                   mmu_ha=0.1)
+                                   mmu_ha=0.1, habitat=None)
     c1, pending, c2 = classes.values
     k1, k_pending, k2 = change.values
     assert (pending[0:3, 0:4] == 1).all() and (pending[3:6, 2:6] == 0).all()  # not yet
@@ -119,7 +119,8 @@ def test_small_gain_patches_are_dropped_and_big_ones_kept():
     s[2:4, 4:10] = 1.5               # 12 px: a gain (confirmed by a second look)
     classes, change = monthly_maps(xr.DataArray(np.stack([s, s]), dims=("period", "y", "x")),
                                    xr.DataArray(base, dims=("y", "x")),
-                                   xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX)
+                                   xr.DataArray(site, dims=("y", "x")), pixel_area_ha=PX,
+                                   habitat=None)
     assert (change.values[0] != 2).all()  # the first look only marks the gain pending
     assert (change.values[1, 0, 0:3] == 0).all() and (classes.values[1, 0, 0:3] == 0).all()
     assert (change.values[1, 2:4, 4:10] == 2).all() and (classes.values[1, 2:4, 4:10] == 1).all()
@@ -143,10 +144,10 @@ def test_monthly_maps_stay_lazy_and_match_numpy():
     site = rng.random((20, 30)) < 0.9
     args = (xr.DataArray(scores, dims=("period", "y", "x")), xr.DataArray(base, dims=("y", "x")),
             xr.DataArray(site, dims=("y", "x")))
-    eager = monthly_maps(*args, pixel_area_ha=PX, mmu_ha=0.03)
+    eager = monthly_maps(*args, pixel_area_ha=PX, mmu_ha=0.03, habitat="mangrove")
     with _no_compute():
         lazy = monthly_maps(args[0].chunk({"period": 1, "y": 7}), args[1].chunk({"y": 7}),
-                            args[2], pixel_area_ha=PX, mmu_ha=0.03)
+                            args[2], pixel_area_ha=PX, mmu_ha=0.03, habitat="mangrove")
     for a, b in zip(dask.compute(*lazy), eager, strict=True):
         xr.testing.assert_identical(a, b)
 
