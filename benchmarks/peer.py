@@ -64,7 +64,7 @@ from scipy import ndimage  # noqa: E402
 
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context, shore_band  # noqa: E402
 from indices.habitat import CONTEXT_SCORE, RULES, mangrove_values  # noqa: E402
-from indices.mangrove import mangrove_parameters  # noqa: E402
+from indices.mangrove import floor_rule, mangrove_parameters  # noqa: E402
 from indices.rules import STRONG  # noqa: E402
 
 BANDS = ("green", "red", "nir", "swir16")  # B03 B04 B08 B11: what NDVI and MVI read
@@ -151,8 +151,13 @@ def site_values(base: xr.Dataset, n_wet, n_clear, ndvi, mvi) -> tuple:
                                spectral_score(ndvi, mvi, mangrove_values(rule, None)) > -1,
                                shore_gap_m=rule.shore_gap_m, **kw)
     shore = shore_band(n_wet, n_clear, band_m=rule.shore_gap_m, **kw)
+    # the vegetation the floor rule reaches: the population the site's threshold splits
+    reach = intertidal_context(n_wet, n_clear,
+                               spectral_score(ndvi, mvi, mangrove_values(floor_rule(rule),
+                                                                         None)) > -1,
+                               shore_gap_m=rule.shore_gap_m, **kw)
     comp = base[list(BAND_NAMES)].rename(BAND_NAMES)
-    (params,) = dask.compute(mangrove_parameters(comp, rule, first, shore))
+    (params,) = dask.compute(mangrove_parameters(comp, rule, first, shore, reach))
     return mangrove_values(rule, params)
 
 

@@ -32,7 +32,7 @@ from indices.habitat import (
     seagrass_offset,
     turbid_scenes,
 )
-from indices.mangrove import MANGROVE_PARAMETERS, mangrove_parameters
+from indices.mangrove import MANGROVE_PARAMETERS, floor_rule, mangrove_parameters
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
@@ -137,7 +137,8 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
         first = mangrove_context(base, rule)
         shore = shore_band(base["n_wet"], base["n_clear"], min_views=rule.min_views,
                            reach_m=rule.reach_m, band_m=rule.shore_gap_m)
-        params = mangrove_parameters(base, rule, first, shore)
+        reach = (mangrove_context(base, floor_rule(rule)) if rule.scene_threshold else None)
+        params = mangrove_parameters(base, rule, first, shore, reach)
         return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params),
                             params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))

@@ -1,0 +1,73 @@
+"""The site's MVI threshold (:func:`indices.mangrove.scene_threshold`): Otsu's split checked
+by brute force, and the bounds of the estimate on random mixtures (seeds printed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indices.habitat import MangroveRule
+from indices.mangrove import MVI_RANGE, otsu_split, scene_threshold
+from indices.water import BINS
+
+RULE = MangroveRule()
+EDGES = np.exp(np.linspace(np.log(MVI_RANGE[0]), np.log(MVI_RANGE[1]), BINS + 1))
+
+
+def _hist(values: np.ndarray) -> np.ndarray:
+    return np.histogram(np.clip(values, *MVI_RANGE), bins=EDGES)[0].astype(np.float64)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, int(np.random.default_rng().integers(1 << 30))])
+def test_otsu_split_is_the_least_within_class_variance_by_brute_force(seed):
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 40))
+    counts = rng.integers(0, 50, size=n).astype(np.float64)
+    counts[rng.integers(0, n)] += 1  # never empty
+    index = np.repeat(np.arange(n), counts.astype(int)).astype(np.float64)
+
+    def within(t):  # classes [0, t) and [t, n) of the raw sample, as Otsu (1979) defines
+        lo, hi = index[index < t], index[index >= t]
+        return sum(c.size * c.var() for c in (lo, hi) if c.size)
+
+    best = min(within(t) for t in range(1, n))
+    assert within(otsu_split(counts)) == pytest.approx(best, rel=1e-9, abs=1e-9)
+
+
+def _sample(rng, median, sd, n):
+    return np.exp(rng.normal(np.log(median), sd, n))
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, int(np.random.default_rng().integers(1 << 30))])
+def test_the_estimate_stays_within_its_bounds_and_keeps_the_shore_canopy_above(seed):
+    """A stand below the published threshold (median 3.4-4.3), terrestrial vegetation lower,
+    a shore sample biased upwards (the fringe): the threshold lies in [floor, published] and
+    three quarters of the shore canopy at least lie above it."""
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    stand = _sample(rng, rng.uniform(3.4, 4.3), 0.12, 8000)
+    terrestrial = _sample(rng, rng.uniform(2.0, 2.8), 0.15, int(rng.integers(2000, 20000)))
+    shore = stand[stand > np.quantile(stand, rng.uniform(0.0, 0.3))][:1500]
+    vegetation = _hist(np.concatenate([stand, terrestrial]))
+    threshold, boundary, state = scene_threshold(_hist(shore), vegetation,
+                                                 _hist(terrestrial), RULE)
+    print(f"threshold {threshold:.2f} boundary {boundary:.2f} state {state}")
+    assert state == 1.0
+    assert RULE.mvi_floor <= threshold <= RULE.mvi_min
+    assert (shore >= threshold).mean() >= 0.75 - 0.02  # the bins' width (1.6 %) aside
+
+
+def test_otsu_alone_does_not_lower_the_published_threshold():
+    """A stand above the published threshold, a palm-like population just below it and
+    terrestrial vegetation lower still, all reached from the shore: Otsu's split of them
+    lies below 4.5, but the shore canopy does not put the boundary there, so the published
+    threshold stands."""
+    rng = np.random.default_rng(5)
+    stand = _sample(rng, 6.0, 0.12, 6000)
+    palms = _sample(rng, 3.9, 0.08, 6000)
+    inland = _sample(rng, 2.2, 0.15, 20000)
+    vegetation = _hist(np.concatenate([stand, palms, inland]))
+    assert EDGES[otsu_split(vegetation)] < RULE.mvi_min  # the split Otsu alone would give
+    threshold, _, state = scene_threshold(_hist(stand[:1500]), vegetation, _hist(inland), RULE)
+    assert (threshold, state) == (RULE.mvi_min, 1.0)
