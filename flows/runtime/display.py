@@ -104,9 +104,9 @@ class RunDisplay:
                     "interval ha", "gain ha", "loss ha"):
             table.add_column(col, justify="left" if col in ("site", "habitat") else "right")
         unreadable: dict[str, str] = {}  # one broken partition must not hide the others
-        change = read_table(out, "change", unreadable=unreadable)
-        for site in self.sites:
-            rows = change[change["site_id"] == site.id]
+        for site in self.sites:  # the run's sites only, one partition at a time: not every
+            # site the store holds (a store of many sites' months would all be in memory)
+            rows = read_table(out, "change", site.id, unreadable=unreadable)
             if site.id in unreadable:
                 table.add_row(site.id, site.habitat, "unreadable", "-", "-", "-", "-", "-", "-")
                 continue

@@ -41,12 +41,18 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     baseline = (site.baseline_start, site.baseline_end)
     inputs = inputs_of(site, cube, mask, evidence, base)
     per_scene, status, alert_state = lazy
+    if isinstance(lazy, list):  # the caller's list: its graphs are not held past their use
+        lazy.clear()
+    del lazy
     # the baseline's observed fraction is counted over the strips of the second pass: here,
     # dask would hold every baseline scene's blocks for it while the per-scene rows read them
     per_scene, status, turbid, scene_turbid = dask.compute(
         per_scene, status, inputs.turbid, inputs.scene_turbid)
+    evidence = inputs.evidence
+    del inputs  # the first inputs' graph, before the second is built
+    trim_memory()
     inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
-                            scene_turbid=scene_turbid, evidence=inputs.evidence)
+                            scene_turbid=scene_turbid, evidence=evidence)
     periods = inputs.scores["period"].values
     times = cube["time"].values
     scene_month = times.astype("datetime64[M]")

@@ -113,19 +113,27 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     warnings = site_warnings(record, warning)
     if warnings:
         record = {**record, "warnings": list(warnings)}
-    if mode == "strips" and evidence.context is not None:
-        evidence = _chunked_context(evidence, cube)
-    per_scene = scene_statistics(cube, mask, site.habitat, pixel_area_ha=grid.pixel_area_ha,
-                                 evidence=evidence)
+    lazy_mask = mask
+    if mode == "strips":  # the graphs' site mask and context in the cube's chunks
+        lazy_mask = _chunked(mask, cube)
+        if evidence.context is not None:
+            evidence = evidence.with_arrays((_chunked(evidence.context, cube),
+                                             evidence.params))
+    per_scene = scene_statistics(cube, lazy_mask, site.habitat,
+                                 pixel_area_ha=grid.pixel_area_ha, evidence=evidence)
     status = cube["fetch_status"] if "fetch_status" in cube else None
     alert_state = maps = None
     if products and mode != "once":  # alerts (and monthly maps), from the same cube (the
-        alert_state = alert_pixels(site, cube, mask, evidence=evidence)  # one pass: as read
+        alert_state = alert_pixels(site, cube, lazy_mask, evidence=evidence)  # one pass
     walker = {"memory": walk_whole, "stream": walk_streamed, "strips": walk_strips,
               "once": walk_once}[mode]
+    # the lazy graphs go to the walker only: it drops them once computed (not held here)
+    lazy = [per_scene, status, alert_state]
+    del per_scene, alert_state
     per_scene, status, alert_state, monthly, maps = walker(
-        site, cube, mask, (per_scene, status, alert_state), pixel_area_ha=grid.pixel_area_ha,
+        site, cube, lazy_mask, lazy, pixel_area_ha=grid.pixel_area_ha,
         mmu_ha=mmu_ha, maps=products, evidence=evidence, base=base)
+    del lazy_mask
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
@@ -150,20 +158,20 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
                       warnings=warnings)
 
 
-def _chunked_context(evidence, cube: xr.Dataset):
-    """The evidence with its computed context wrapped as a dask array in the cube's ``(y, x)``
-    chunks (the same values): the scores' tests on it (``level == CONNECTED`` ...) are then
-    lazy, block by block. On the numpy context each graph built (per-scene rows, alerts,
-    the walk's inputs, twice) held whole-site temporaries of its own (bool or float, 120 MB
-    and more each on a 10980² tile; issue 22)."""
+def _chunked(array: xr.DataArray, cube: xr.Dataset) -> xr.DataArray:
+    """A computed ``(y, x)`` map (the site mask, the mangrove context) wrapped as a dask array
+    in the cube's ``(y, x)`` chunks, the same values: the graphs' tests on it
+    (``level == CONNECTED``, ``mask.astype(np.uint8)`` ...) are then lazy, block by block. On
+    numpy maps each graph built (per-scene rows, alerts, the walk's inputs, twice) held
+    whole-site temporaries of its own (bool or uint8, 120 MB and more each on a 10980² tile;
+    issue 22). Returned as is when the cube is not dask or the map already is."""
     import dask.array as da
 
     scl = cube["SCL"].transpose(..., "y", "x")
-    if not isinstance(scl.data, da.Array) or isinstance(evidence.context.data, da.Array):
-        return evidence
-    ctx = evidence.context.transpose("y", "x")
-    data = da.from_array(np.asarray(ctx), chunks=scl.data.chunks[-2:])
-    return evidence.with_arrays((ctx.copy(data=data), evidence.params))
+    if not isinstance(scl.data, da.Array) or isinstance(array.data, da.Array):
+        return array
+    array = array.transpose("y", "x")
+    return array.copy(data=da.from_array(np.asarray(array.data), chunks=scl.data.chunks[-2:]))
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:
