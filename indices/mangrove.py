@@ -240,26 +240,34 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
     bayes = int(np.searchsorted(mid, median))
     while bayes > 0 and mangrove[bayes - 1] > rest[bayes - 1]:
         bayes -= 1
-    # where the shore canopy puts the boundary below the published threshold, the lower of
-    # the two boundaries (Bayes, Otsu) that keeps three quarters of the shore canopy above
-    # it; Otsu alone does not lower the published threshold
-    splits = ((bayes,) if edges[bayes] >= published or vegetation.sum() < rule.min_sample_px
-              else (otsu_split(vegetation), bayes))
-    kept = [i for i in splits if edges[i] >= published or shape[i:].sum() >= 0.75]
-    if not kept:
+    # three quarters of the shore canopy above a boundary below the published threshold:
+    # a choice of this project (rule v2), not a published number
+    def keeps_shore(i: int) -> bool:
+        return edges[i] >= published or shape[i:].sum() >= 0.75
+
+    if not keeps_shore(bayes):
         # the shore canopy straddles a boundary below the published threshold: it is no
-        # population apart, only the upper tail of the site's vegetation
+        # population apart, only the upper tail of the site's vegetation (and no other
+        # split of the same histograms makes it one: Otsu is not asked)
         return raised, float(edges[bayes]), -1.0
+    # where the shore canopy puts the boundary below the published threshold, the lower of
+    # Bayes' and Otsu's boundaries that keeps three quarters of the shore canopy above it;
+    # Otsu alone neither lowers the published threshold nor overrides a failed Bayes
+    kept = [bayes]
+    if edges[bayes] < published and vegetation.sum() >= rule.min_sample_px:
+        otsu = otsu_split(vegetation)
+        if otsu is not None and keeps_shore(otsu):
+            kept.append(otsu)
     boundary = float(edges[min(kept)])
     return float(np.clip(boundary, rule.mvi_floor, published)), boundary, 1.0
 
 
-def otsu_split(counts: np.ndarray) -> int:
+def otsu_split(counts: np.ndarray) -> int | None:
     """Otsu's threshold of a histogram (Otsu 1979, IEEE Trans. Syst. Man Cybern.
     9:62-66): the split of its bins into two classes of largest between-class variance
     ``w0 w1 (mu0 - mu1)²``, over the bins' indices (:data:`MVI_RANGE`'s log bins: the split
-    of log MVI). Returns the index of the upper class's first bin (1..len-1); a histogram
-    with fewer than two occupied bins gives 1."""
+    of log MVI). Returns the index of the upper class's first bin (1..len-1); None for a
+    histogram with fewer than two occupied bins (no split)."""
     counts = np.asarray(counts, np.float64)
     w0 = np.cumsum(counts)[:-1]
     total = counts.sum()
@@ -270,4 +278,6 @@ def otsu_split(counts: np.ndarray) -> int:
     mu0 = first[ok] / w0[ok]
     mu1 = (np.dot(counts, np.arange(counts.size)) - first[ok]) / w1[ok]
     between[ok] = w0[ok] * w1[ok] * (mu0 - mu1) ** 2
+    if not (between > 0).any():
+        return None
     return int(np.argmax(between)) + 1

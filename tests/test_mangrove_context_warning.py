@@ -108,9 +108,11 @@ def test_the_headline_names_the_sites_with_a_warning():
 
 
 
-def _context_line(change_green):
+def _context_line(change_green=None, *, unseen=None, polygon=None):
     """The context warning of the demo's Selangor baseline with its green band changed by
-    ``change_green(green, nir, time_index)`` (uint16 numpy arrays, time first)."""
+    ``change_green(green, nir, time_index)`` (uint16 numpy arrays, time first), the pixels
+    ``unseen(green, nir)`` flagged cloud shadow (SCL 3) in every scene, and the site's
+    polygon replaced by ``polygon(context)`` (a boolean grid)."""
     import dask
     import xarray as xr
 
@@ -122,14 +124,20 @@ def _context_line(change_green):
     source = DemoSource()
     scenes = source.search(site, site.baseline_start, site.baseline_end)
     cube = source.load(site, scenes).compute()
-    green = change_green(cube["B03"].values, cube["B08"].values,
-                         np.arange(cube.sizes["time"])[:, None, None])
-    cube["B03"] = (cube["B03"].dims, green.astype(np.uint16))
+    green, nir = cube["B03"].values, cube["B08"].values
+    if unseen is not None:
+        cube["SCL"] = (cube["SCL"].dims, np.where(unseen(green, nir), np.uint8(3),
+                                                  cube["SCL"].values))
+    if change_green is not None:
+        green = change_green(green, nir, np.arange(cube.sizes["time"])[:, None, None])
+        cube["B03"] = (cube["B03"].dims, green.astype(np.uint16))
     grid = site_grid(site)
-    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"))
     base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
     evidence = site_evidence(base, "mangrove")
     evidence = evidence.with_arrays(dask.compute(*evidence.arrays))
+    inside = (site_mask(site, grid) if polygon is None
+              else polygon(np.asarray(evidence.context)))
+    mask = xr.DataArray(inside, dims=("y", "x"))
     return site, context_warning(site, evidence, mask, scenes, cube)
 
 
@@ -155,3 +163,21 @@ def test_water_that_comes_and_goes_inland_is_no_sea():
 
     site, line = _context_line(pond)
     assert line is not None and "joins a sea or a wide channel" in line, line
+
+
+def test_a_polygon_beyond_the_coasts_reach_is_told_apart():
+    """The review's case: the coast's context lies on the site's grid, the polygon only where
+    it does not reach (ponds to replant far inland): not "no sea", not "no tide"."""
+    site, line = _context_line(polygon=lambda context: context == 0)
+    assert line is not None and "none of it inside the site's polygon" in line, line
+    assert "1500 m" in line and "lengthen the baseline" not in line
+
+
+def test_water_never_seen_clear_is_too_few_views_not_no_coast():
+    """The review's case: the water (green above NIR) flagged cloud shadow in every scene, as
+    Sen2Cor does with dark water: what is left never saw water, but most of the grid (the
+    water) was never seen clear: too few views, not "check that the polygon lies on the
+    coast"."""
+    site, line = _context_line(unseen=lambda green, nir: green.astype(np.int32) > nir)
+    assert line is not None and "did not see the coast's water come and go" in line, line
+    assert "polygon lies on the coast" not in line

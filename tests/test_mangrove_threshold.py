@@ -71,3 +71,29 @@ def test_otsu_alone_does_not_lower_the_published_threshold():
     assert EDGES[otsu_split(vegetation)] < RULE.mvi_min  # the split Otsu alone would give
     threshold, _, state = scene_threshold(_hist(stand[:1500]), vegetation, _hist(inland), RULE)
     assert (threshold, state) == (RULE.mvi_min, 1.0)
+
+
+@pytest.mark.parametrize("seed", [200, 201, int(np.random.default_rng().integers(1 << 30))])
+def test_otsu_does_not_override_a_shore_canopy_that_is_no_population(seed):
+    """The review's case E: a stand (MVI 4.2) and three times as many connected palms just
+    below it (3.8), grass low (2.0). Bayes' boundary keeps less than three quarters of the
+    shore canopy above it: no population apart (state -1, v5's answer, with its wide band
+    of doubt). Otsu's split of all the vegetation (between grass and the rest) would keep
+    the shore canopy above it, and took the threshold to the floor with every palm mangrove
+    in the first v6: it is not asked when Bayes fails."""
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    stand, palms = _sample(rng, 4.2, 0.08, 4000), _sample(rng, 3.8, 0.08, 12000)
+    low = _sample(rng, 2.0, 0.15, 20000)
+    inland = np.concatenate([_sample(rng, 2.0, 0.15, 20000), _sample(rng, 3.8, 0.08, 2000)])
+    vegetation = _hist(np.concatenate([stand, palms, low]))
+    threshold, _, state = scene_threshold(_hist(_sample(rng, 4.2, 0.08, 1500)), vegetation,
+                                          _hist(inland), RULE)
+    assert state == -1.0, (threshold, state)
+    assert (palms >= threshold).mean() < 0.05, threshold
+
+
+def test_otsu_of_a_single_bin_is_no_split():
+    counts = np.zeros(len(EDGES) - 1)
+    counts[100] = 5000.0
+    assert otsu_split(counts) is None and otsu_split(np.zeros(len(EDGES) - 1)) is None

@@ -36,15 +36,20 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
     (``assessable_fraction`` 0). None otherwise (a seagrass site, a calibrated or computed
     context that reaches the site).
 
-    The line names the cause, read from the baseline's clear and wet views on the site's grid
-    (``cube``, the site's scenes; without it the cause is not told apart):
+    The line names the cause, from the context itself and the baseline's clear and wet
+    views on the site's grid (``cube``, the site's scenes; without it the last three causes
+    are not told apart):
 
-    * *no tide seen*: fewer than ``min_views`` clear views a pixel, or water seen but never
-      coming and going (one scene shows one water line, not a tide; a month or two of a
-      10-day revisit under clouds often not even that): lengthen the baseline;
-    * *no coast*: no water seen at all on the site's grid in the baseline's clear views:
-      mangrove grows between mean sea level and the highest tides, so the polygon is likely
-      not on a coast (its place or CRS);
+    * *out of reach*: the context reaches the grid but not the polygon: the coast is there,
+      the polygon lies further than ``reach_m`` from its water (or holds no canopy joined to
+      it);
+    * *no tide seen*: fewer than ``min_views`` clear views a pixel on part of the grid, or
+      water seen but never coming and going (one scene shows one water line, not a tide; a
+      month or two of a 10-day revisit under clouds often not even that): lengthen the
+      baseline;
+    * *no coast*: 95 % of the grid at least seen clear ``min_views`` times, and no water
+      seen anywhere on it: mangrove grows between mean sea level and the highest tides, so the
+      polygon is likely not on a coast (its place or CRS);
     * *no sea*: water came and went, but joins no sea or wide channel on the grid (paddies,
       ponds, seasonal floods inland): the grid must reach the coast's open water.
     """
@@ -59,6 +64,11 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
             f"baseline ({site.baseline_start}..{site.baseline_end}, {n_base} scene(s))")
     tail = "its extents are 0 ha by construction, not measured (assessable_fraction 0)"
     views = evidence.rule.min_views
+    if (np.asarray(context) != 0).any():
+        return (f"{head} built the coast's context on the site's grid, but none of it inside "
+                f"the site's polygon: it lies further than {evidence.rule.reach_m:g} m from "
+                f"the coast's water, or holds no canopy joined to it; {tail}: check the "
+                f"polygon against the coast")
     cause = None if cube is None else _cause(cube, site, views)
     if cause == "no coast":
         return (f"{head} saw no water anywhere on the site's grid, so no coast (mangrove grows "
@@ -79,7 +89,10 @@ def _cause(cube: xr.Dataset, site: Site, min_views: int) -> str:
     base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
     n_wet, n_clear = (np.asarray(a) for a in dask.compute(
         base["n_wet"].transpose("y", "x").data, base["n_clear"].transpose("y", "x").data))
-    if n_clear.max(initial=0) >= min_views and not (n_wet > 0).any():
+    # "no coast" claims that no water is there: only where (nearly) all of the grid was
+    # seen (dark water that Sen2Cor flags as shadow or cloud, or a tile's edge, leaves the
+    # water unseen: that is too few views); 95 % is this project's choice
+    if (n_clear >= min_views).mean() >= 0.95 and not (n_wet > 0).any():
         return "no coast"
     if intertidal_zone(n_wet, n_clear, min_views).any():
         return "no sea"
