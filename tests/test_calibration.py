@@ -16,14 +16,6 @@ import xarray as xr
 
 from aoi import load_sites, site_grid, site_mask
 from flows.sources.demo import DemoScenario, DemoSource
-from flows.sources.demo_world import (
-    DRY_FOREST,
-    GRASSLAND,
-    RICE,
-    RUBBER,
-    SCRUB,
-    TERRESTRIAL,
-)
 from indices.calibration import CalibrationError, balanced_accuracy, calibrate
 from indices.composite import composite
 from indices.evidence import baseline_composite, site_evidence
@@ -32,7 +24,6 @@ from indices.spectral import compute_indices
 from indices.summary import monthly_inputs
 
 SITES = {s.id: s for s in load_sites()}
-_OTHER_VEGETATION = [TERRESTRIAL, SCRUB, RUBBER, RICE, GRASSLAND, DRY_FOREST]
 
 
 def test_balanced_accuracy_by_hand():
@@ -124,23 +115,25 @@ def test_calibration_on_two_percent_of_a_site_halves_the_extent_error(seed):
     true_ha = truth.extent_ha(site.baseline_end)
     default_ha, base, inside = _baseline(site, source)
     # partner polygons: 8 x 8 px blocks covering ~2 % of the site, labelled from the truth,
-    # a survey stratified by land cover (Olofsson et al. 2014): half of the blocks around
-    # mangrove, a quarter on the other vegetation (the look-alikes the MVI separates), a
-    # quarter on the rest
+    # drawn by strata a partner can see before going out (stratified random sampling,
+    # Olofsson et al. 2014, there for accuracy samples): half of the blocks around their
+    # mangrove, a quarter on the other vegetation (baseline NDVI above the rule's: the
+    # look-alikes the MVI separates), a quarter on the rest
     rng = np.random.default_rng(seed)
+    ix = compute_indices(base, ["ndvi", "mvi"])
     habitat = truth.habitat_at(site.baseline_end) & inside
-    vegetation = np.isin(source.landscape(site).cover, _OTHER_VEGETATION) & inside & ~habitat
-    strata = [np.argwhere(habitat), np.argwhere(vegetation), np.argwhere(habitat),
-              np.argwhere(inside & ~habitat & ~vegetation)]
+    green = (ix["ndvi"].values > MangroveRule().ndvi_min) & inside & ~habitat
+    strata = [np.argwhere(habitat), np.argwhere(green), np.argwhere(habitat),
+              np.argwhere(inside & ~habitat & ~green)]
+    strata = [pool for pool in strata if len(pool)]  # a site without one of them
     picked = np.zeros_like(inside)
     k = 0
     while picked.sum() < 0.02 * inside.sum():
-        pool = strata[k % 4]
+        pool = strata[k % len(strata)]
         r, c = pool[rng.integers(len(pool))]
         picked[max(r - 4, 0):r + 4, max(c - 4, 0):c + 4] = True
         k += 1
     picked &= inside
-    ix = compute_indices(base, ["ndvi", "mvi"])
     labels = truth.habitat_at(site.baseline_end)[picked]
     cal = calibrate("mangrove", labels, {"ndvi": ix["ndvi"].values[picked],
                                          "mvi": ix["mvi"].values[picked]},
