@@ -10,13 +10,15 @@ preallocated output, parallel over rows, launches serialised by
 from __future__ import annotations
 
 import functools
+import types
 
 import numpy as np
 from numba import prange
 
 from indices._kernels import _HALF, _INF, _NAN, KERNEL_LOCK, _jit, dn_reflectance, scl_in
 
-__all__ = ["composite_kernel", "median_over_time", "sorting_network", "sorting_networks"]
+__all__ = ["composite_kernel", "composite_kernel_serial", "median_over_time", "sorting_network",
+           "sorting_networks"]
 
 _TILE = 256
 """Pixels per tile in the median kernels: a (n_obs, 256) float32 buffer stays in L1/L2."""
@@ -124,8 +126,7 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-@_jit(parallel=True, cache=True)
-def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, wet_g,
+def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, wet_g,
                      wet_s, out):
     """Per period, median reflectance of the clear observations and their counts.
 
@@ -199,3 +200,22 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
                             s1 = dn_reflectance(srow[x0 + x], off)
                             if ok[i, x] and g > s1:
                                 out[nk + 1, p, y, x0 + x] += 1
+
+
+def _renamed(func, name: str):
+    """``func`` under another name: numba's disk cache keys a function by its name and
+    signature, not by its ``parallel`` flag, so each twin needs a name of its own."""
+    code = func.__code__.replace(co_name=name, co_qualname=name)
+    twin = types.FunctionType(code, func.__globals__, name, func.__defaults__, func.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = func.__doc__
+    return twin
+
+
+composite_kernel = _jit(parallel=True, cache=True)(_renamed(_composite, "composite_kernel"))
+"""The composite (:func:`_composite`'s doc), parallel over rows: a direct call on numpy."""
+composite_kernel_serial = _jit(cache=True)(_renamed(_composite, "composite_kernel_serial"))
+"""The same loop on the calling thread, for dask tasks (one a thread, no launch lock), as the
+reduce kernels' ``serial`` twins: the parallel kernel behind :data:`KERNEL_LOCK` left the other
+dask thread waiting for the lock (or woke idle kernel threads) on every chunk. The same
+numbers: each row of pixels is computed alone either way."""

@@ -49,6 +49,9 @@ class _CompositeBlock:
     """Positions of the green and NIR bands among the bands (-1: no wet count)."""
     keep: tuple[int, ...] | None = None
     """Positions among the bands of those composited, in output order; None: every band."""
+    parallel: bool = True
+    """The kernel on every core (a direct call on numpy); in a dask task, its serial twin on
+    the task's thread (:data:`indices._median.composite_kernel_serial`), without the lock."""
     __name__ = "median-composite"  # dask names the chunk tasks after it
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
@@ -59,11 +62,14 @@ class _CompositeBlock:
         pairs, net_start = _median.sorting_networks(int(np.diff(starts).max()))
         keep = np.asarray(self.keep if self.keep is not None else range(len(bands)), np.int64)
         out = np.empty((len(keep) + 2, len(starts) - 1) + scl.shape[1:], np.float32)
-        with _kernels.KERNEL_LOCK:
-            _median.composite_kernel(bands, np.ascontiguousarray(scl),
-                                     _kernels.scl_bits(VALID_SCL),
-                                     np.ascontiguousarray(offsets, np.int32), starts,
-                                     pairs, net_start, keep, self.wet[0], self.wet[1], out)
+        args = (bands, np.ascontiguousarray(scl), _kernels.scl_bits(VALID_SCL),
+                np.ascontiguousarray(offsets, np.int32), starts, pairs, net_start, keep,
+                self.wet[0], self.wet[1], out)
+        if self.parallel:
+            with _kernels.KERNEL_LOCK:
+                _median.composite_kernel(*args)
+        else:
+            _median.composite_kernel_serial(*args)
         return out
 
 
@@ -115,7 +121,7 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str],
     grids = [g.rechunk(chunks) for g in grids]
     offsets = da.asarray(offsets).rechunk((chunks[0],))
     args = [x for g in grids for x in (g, "tyx")] + [offsets, "t"]
-    stack = da.blockwise(_CompositeBlock(wet=wet, keep=keep), "ktyx", *args,
+    stack = da.blockwise(_CompositeBlock(wet=wet, keep=keep, parallel=False), "ktyx", *args,
                          new_axes={"k": len(bands) + 2},
                          adjust_chunks={"t": 1}, dtype=np.float32,
                          meta=np.empty((0, 0, 0, 0), np.float32))

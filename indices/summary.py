@@ -294,8 +294,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         scores = scores.where(~turbid_month)
     else:
         turbid_month = xr.zeros_like(months["period"], dtype=bool)
-    ix_names = ["ndvi", "ndwi"]
-    month_ix, base_ix = compute_indices(months, ix_names), compute_indices(base, ix_names)
+    # the months' NDVI alone (their NDWI is not read): the kernel computes each index from
+    # its own bands, so it is the same float32 either way, without a second layer a month
+    month_ix, base_ix = compute_indices(months, "ndvi"), compute_indices(base, ["ndvi", "ndwi"])
     n_site = site_mask.sum()
     return MonthlyInputs(
         scores=scores, map_scores=map_scores, ndvi=month_ix["ndvi"], n_clear=months["n_clear"],
