@@ -10,13 +10,15 @@ preallocated output, parallel over rows, launches serialised by
 from __future__ import annotations
 
 import functools
+import types
 
 import numpy as np
 from numba import prange
 
 from indices._kernels import _HALF, _INF, _NAN, KERNEL_LOCK, _jit, dn_reflectance, scl_in
 
-__all__ = ["composite_kernel", "median_over_time", "sorting_network", "sorting_networks"]
+__all__ = ["composite_kernel", "composite_kernel_serial", "median_over_time", "sorting_network",
+           "sorting_networks"]
 
 _TILE = 256
 """Pixels per tile in the median kernels: a (n_obs, 256) float32 buffer stays in L1/L2."""
@@ -124,15 +126,17 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-@_jit(parallel=True, cache=True)
-def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, wet_g, wet_s,
-                     out):
+def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, wet_g,
+                     wet_s, out):
     """Per period, median reflectance of the clear observations and their counts.
 
     ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``
     int; period ``p`` spans times ``starts[p]:starts[p + 1]``. An observation is clear where
-    SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band is nonzero.
-    ``out`` ``(n_bands + 2, P, Y, X)`` float32: the medians (NaN where none is clear), the
+    SCL is in the classes of ``valid_bits`` (:func:`scl_bits`) and every band of ``bands`` is
+    nonzero; ``keep`` (int64) are the positions in ``bands`` of those composited, in output
+    order (the clear test reads every band, the medians only these: which views a pixel's
+    median takes does not depend on which bands are composited).
+    ``out`` ``(len(keep) + 2, P, Y, X)`` float32: the medians (NaN where none is clear), the
     clear count, then the count of clear observations that were *wet*: green reflectance above
     NIR reflectance, i.e. NDWI > 0 (McFeeters 1996, doi:10.1080/01431169608948714), the
     land/water test of tidal-flat mapping (Murray et al. 2012, Remote Sens. 4:3417: tidal
@@ -141,6 +145,7 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
     water-saturated mud absorbs SWIR1 like water and reads wet at low tide too.
     """
     nb = len(bands)
+    nk = keep.shape[0]
     T, Y, X = scl.shape
     P = starts.shape[0] - 1
     for r in prange(P * Y):
@@ -149,7 +154,7 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
         t0 = starts[p]
         n_t = starts[p + 1] - t0
         ok = np.empty((n_t, _TILE), np.bool_)
-        keep = np.empty(n_t, np.bool_)
+        used = np.empty(n_t, np.bool_)
         buf = np.empty((n_t, _TILE), np.float32)
         cnt = np.empty(_TILE, np.int64)
         for x0 in range(0, X, _TILE):
@@ -168,25 +173,25 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
                 for x in range(w):
                     cnt[x] += line[x]
                     seen += line[x]
-                keep[i] = seen > 0  # scenes with nothing clear in this tile are skipped
-            for b in range(nb):
+                used[i] = seen > 0  # scenes with nothing clear in this tile are skipped
+            for k in range(nk):
                 n = 0
                 for i in range(n_t):
-                    if keep[i]:
-                        brow = bands[b][t0 + i, y]
+                    if used[i]:
+                        brow = bands[keep[k]][t0 + i, y]
                         off = np.float32(offsets[t0 + i])
                         line = buf[n]
                         for x in range(w):
                             v = dn_reflectance(brow[x0 + x], off)
                             line[x] = v if ok[i, x] else _INF
                         n += 1
-                _median_tile(buf, n, cnt, w, pairs, net_start, out[b, p, y], x0)
+                _median_tile(buf, n, cnt, w, pairs, net_start, out[k, p, y], x0)
             for x in range(w):
-                out[nb, p, y, x0 + x] = cnt[x]
-                out[nb + 1, p, y, x0 + x] = 0
+                out[nk, p, y, x0 + x] = cnt[x]
+                out[nk + 1, p, y, x0 + x] = 0
             if wet_g >= 0 and wet_s >= 0:
                 for i in range(n_t):
-                    if keep[i]:
+                    if used[i]:
                         grow = bands[wet_g][t0 + i, y]
                         srow = bands[wet_s][t0 + i, y]
                         off = np.float32(offsets[t0 + i])
@@ -194,4 +199,23 @@ def composite_kernel(bands, scl, valid_bits, offsets, starts, pairs, net_start, 
                             g = dn_reflectance(grow[x0 + x], off)
                             s1 = dn_reflectance(srow[x0 + x], off)
                             if ok[i, x] and g > s1:
-                                out[nb + 1, p, y, x0 + x] += 1
+                                out[nk + 1, p, y, x0 + x] += 1
+
+
+def _renamed(func, name: str):
+    """``func`` under another name: numba's disk cache keys a function by its name and
+    signature, not by its ``parallel`` flag, so each twin needs a name of its own."""
+    code = func.__code__.replace(co_name=name, co_qualname=name)
+    twin = types.FunctionType(code, func.__globals__, name, func.__defaults__, func.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = func.__doc__
+    return twin
+
+
+composite_kernel = _jit(parallel=True, cache=True)(_renamed(_composite, "composite_kernel"))
+"""The composite (:func:`_composite`'s doc), parallel over rows: a direct call on numpy."""
+composite_kernel_serial = _jit(cache=True)(_renamed(_composite, "composite_kernel_serial"))
+"""The same loop on the calling thread, for dask tasks (one a thread, no launch lock), as the
+reduce kernels' ``serial`` twins: the parallel kernel behind :data:`KERNEL_LOCK` left the other
+dask thread waiting for the lock (or woke idle kernel threads) on every chunk. The same
+numbers: each row of pixels is computed alone either way."""

@@ -3,7 +3,11 @@
 A composite band is the median over time of the *clear* observations' surface reflectance
 (``max(DN + boa_offset, 0) / 10000``, each scene's own offset applied before the median), float32,
 NaN where no observation is clear; ``n_clear`` (int16) counts them. An observation is clear where
-SCL is in :data:`indices.masks.VALID_SCL` and every composited band is nonzero.
+SCL is in :data:`indices.masks.VALID_SCL` and every band of ``clear_bands`` is nonzero (by
+default the composited bands). The clear test and the composited bands are separate: a caller
+that needs the medians of a few bands only (a month's score reads 4 of the 6) composites those
+and still tests every band, so each pixel's median takes the same views as in the composite of
+all six, and its values and counts are those of that composite, bit for bit.
 
 The median is a numba kernel (:func:`indices._median.composite_kernel`): per row of pixels it
 compacts the clear values, sorts them with a sorting network vectorised across pixels and
@@ -36,12 +40,18 @@ chunk is split along y: a year's baseline of 2048² chunks would otherwise be ~4
 
 @dataclass(frozen=True)
 class _CompositeBlock:
-    """Block function: ``(*bands, scl, offsets) -> (n_bands + 2, n_periods, y, x)`` float32."""
+    """Block function: ``(*bands, scl, offsets) -> (n_kept + 2, n_periods, y, x)`` float32,
+    ``bands`` those of the clear test."""
 
     starts: tuple[int, ...] | None = None
     """Period boundaries along time within the block; None: the whole block is one period."""
     wet: tuple[int, int] = (-1, -1)
     """Positions of the green and NIR bands among the bands (-1: no wet count)."""
+    keep: tuple[int, ...] | None = None
+    """Positions among the bands of those composited, in output order; None: every band."""
+    parallel: bool = True
+    """The kernel on every core (a direct call on numpy); in a dask task, its serial twin on
+    the task's thread (:data:`indices._median.composite_kernel_serial`), without the lock."""
     __name__ = "median-composite"  # dask names the chunk tasks after it
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
@@ -50,41 +60,60 @@ class _CompositeBlock:
         n_t = scl.shape[0]
         starts = np.asarray(self.starts if self.starts is not None else (0, n_t), np.int64)
         pairs, net_start = _median.sorting_networks(int(np.diff(starts).max()))
-        out = np.empty((len(bands) + 2, len(starts) - 1) + scl.shape[1:], np.float32)
-        with _kernels.KERNEL_LOCK:
-            _median.composite_kernel(bands, np.ascontiguousarray(scl),
-                                     _kernels.scl_bits(VALID_SCL),
-                                     np.ascontiguousarray(offsets, np.int32), starts,
-                                     pairs, net_start, self.wet[0], self.wet[1], out)
+        keep = np.asarray(self.keep if self.keep is not None else range(len(bands)), np.int64)
+        out = np.empty((len(keep) + 2, len(starts) - 1) + scl.shape[1:], np.float32)
+        args = (bands, np.ascontiguousarray(scl), _kernels.scl_bits(VALID_SCL),
+                np.ascontiguousarray(offsets, np.int32), starts, pairs, net_start, keep,
+                self.wet[0], self.wet[1], out)
+        if self.parallel:
+            with _kernels.KERNEL_LOCK:
+                _median.composite_kernel(*args)
+        else:
+            _median.composite_kernel_serial(*args)
         return out
 
 
-def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
-    """Run the composite kernel for consecutive time groups ``labels`` (sorted by time).
+def _clear_bands(bands: tuple[str, ...], clear_bands: Sequence[str] | None) -> tuple[str, ...]:
+    """The bands of the clear test: ``clear_bands`` (which must hold ``bands``), else ``bands``."""
+    if clear_bands is None:
+        return bands
+    clear = tuple(clear_bands)
+    extra = [b for b in bands if b not in clear]
+    if extra:
+        raise ValueError(f"composited bands {extra} are not among the clear test's {clear}")
+    return clear
 
-    Returns ``(stack (n_bands + 1, P, y, x), unique labels)``.
+
+def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str],
+                   clear: Sequence[str]):
+    """Run the composite kernel for consecutive time groups ``labels`` (sorted by time),
+    compositing ``bands`` of the observations clear in every band of ``clear``.
+
+    Returns ``(stack (n_bands + 2, P, y, x), unique labels)``.
     """
     if not bands:
         raise ValueError("composite needs at least one band")
-    missing = [b for b in (*bands, "SCL") if b not in cube.data_vars]
+    missing = [b for b in (*clear, "SCL") if b not in cube.data_vars]
     if missing:
         raise ValueError(f"composite needs {missing} (cube has {sorted(map(str, cube.data_vars))})")
     if "boa_offset" not in cube.coords:
         raise ValueError("cube has no 'boa_offset' coord; set it to 0 for harmonised sources")
-    wrong = [b for b in bands if cube[b].dtype != np.uint16]
+    wrong = [b for b in clear if cube[b].dtype != np.uint16]
     if wrong:
         raise ValueError(f"composite takes uint16 DN bands; {wrong} are not uint16")
     periods, starts = np.unique(labels, return_index=True)
-    wet = _wet_bands(bands)
+    wet = _wet_bands(clear)
+    keep = tuple(clear.index(b) for b in bands)
     counts = np.diff(np.append(starts, len(labels)))
-    grids = [cube[v].transpose("time", "y", "x").data for v in (*bands, "SCL")]
+    grids = [cube[v].transpose("time", "y", "x").data for v in (*clear, "SCL")]
     offsets = cube["boa_offset"].data
     if not any(isinstance(g, da.Array) for g in grids):
-        block = _CompositeBlock(tuple(int(s) for s in np.append(starts, len(labels))), wet)
+        block = _CompositeBlock(tuple(int(s) for s in np.append(starts, len(labels))), wet,
+                                keep)
         return block(*grids, offsets), periods
     grids = [da.asarray(g) for g in grids]
     chunks = {0: tuple(int(c) for c in counts)}
-    row_bytes = int(counts.max()) * max(grids[0].chunks[2]) * (2 * len(bands) + 1)
+    row_bytes = int(counts.max()) * max(grids[0].chunks[2]) * (2 * len(clear) + 1)
     y_max = max(grids[0].chunks[1])
     if y_max * row_bytes > MAX_BLOCK_BYTES:  # split y evenly, as few pieces as fit the budget
         pieces = -(-y_max * row_bytes // MAX_BLOCK_BYTES)
@@ -92,7 +121,8 @@ def _split_periods(cube: xr.Dataset, labels: np.ndarray, bands: Sequence[str]):
     grids = [g.rechunk(chunks) for g in grids]
     offsets = da.asarray(offsets).rechunk((chunks[0],))
     args = [x for g in grids for x in (g, "tyx")] + [offsets, "t"]
-    stack = da.blockwise(_CompositeBlock(wet=wet), "ktyx", *args, new_axes={"k": len(bands) + 2},
+    stack = da.blockwise(_CompositeBlock(wet=wet, keep=keep, parallel=False), "ktyx", *args,
+                         new_axes={"k": len(bands) + 2},
                          adjust_chunks={"t": 1}, dtype=np.float32,
                          meta=np.empty((0, 0, 0, 0), np.float32))
     return stack, periods
@@ -106,9 +136,10 @@ def _wet_bands(bands: Sequence[str]) -> tuple[int, int]:
     return -1, -1
 
 
-def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Dataset:
+def _dataset(stack, bands: Sequence[str], clear: Sequence[str], cube: xr.Dataset,
+             lead: dict) -> xr.Dataset:
     """Wrap the kernel stack as ``bands`` (float32) + ``n_clear`` (int16) with ``lead`` dims,
-    and ``n_wet`` (int16) where the bands have green and NIR."""
+    and ``n_wet`` (int16) where the clear test's bands have green and NIR."""
     spatial = {k: v for k, v in cube.coords.items() if "time" not in v.dims}
     coords = {**{k: v for k, v in spatial.items() if k != "time"}, **lead}
     dims = (*lead, "y", "x")
@@ -118,7 +149,7 @@ def _dataset(stack, bands: Sequence[str], cube: xr.Dataset, lead: dict) -> xr.Da
             for i, b in enumerate(bands)}
     data["n_clear"] = xr.DataArray(stack[len(bands)].astype(np.int16), dims=dims, coords=coords,
                                    attrs={"long_name": "number of clear observations"})
-    if _wet_bands(bands)[0] >= 0:
+    if _wet_bands(clear)[0] >= 0:
         data["n_wet"] = xr.DataArray(
             stack[len(bands) + 1].astype(np.int16), dims=dims, coords=coords,
             attrs={"long_name": "number of clear observations that were water (NDWI > 0)"})
@@ -131,7 +162,8 @@ def _sorted_by_time(cube: xr.Dataset) -> xr.Dataset:
     return cube if np.all(order == np.arange(len(order))) else cube.isel(time=order)
 
 
-def monthly_composite(cube: xr.Dataset, bands: Sequence[str] = BANDS) -> xr.Dataset:
+def monthly_composite(cube: xr.Dataset, bands: Sequence[str] = BANDS, *,
+                      clear_bands: Sequence[str] | None = None) -> xr.Dataset:
     """Median composite of the clear observations per calendar month.
 
     Parameters
@@ -140,30 +172,38 @@ def monthly_composite(cube: xr.Dataset, bands: Sequence[str] = BANDS) -> xr.Data
         Scene cube, dims ``(time, y, x)``, uint16 DN bands, ``SCL``, coord ``boa_offset``.
     bands
         Bands to composite (all must be present).
+    clear_bands
+        Bands that must all be nonzero for an observation to be clear (a superset of
+        ``bands``; None: ``bands``). ``n_wet`` is given where these hold B03 and B08.
 
     Returns
     -------
     xr.Dataset
         Dims ``(period, y, x)``, ``period`` the first day of each month with at least one scene
-        (datetime64[ns]); ``bands`` as float32 reflectance (NaN where no clear observation) and
-        ``n_clear`` int16. Lazy when the cube is dask-backed.
+        (datetime64[ns]); ``bands`` as float32 reflectance (NaN where no clear observation),
+        ``n_clear`` int16 (and ``n_wet``, see ``clear_bands``). Lazy when the cube is
+        dask-backed.
     """
     bands = tuple(bands)
+    clear = _clear_bands(bands, clear_bands)
     cube = _sorted_by_time(cube)
     months = cube["time"].values.astype("datetime64[M]")
-    stack, periods = _split_periods(cube, months, bands)
-    return _dataset(stack, bands, cube, {"period": periods.astype("datetime64[ns]")})
+    stack, periods = _split_periods(cube, months, bands, clear)
+    return _dataset(stack, bands, clear, cube, {"period": periods.astype("datetime64[ns]")})
 
 
-def composite(cube: xr.Dataset, start, end, bands: Sequence[str] = BANDS) -> xr.Dataset:
+def composite(cube: xr.Dataset, start, end, bands: Sequence[str] = BANDS, *,
+              clear_bands: Sequence[str] | None = None) -> xr.Dataset:
     """One median composite of the clear observations acquired from ``start`` to ``end``.
 
     ``start``/``end`` are dates or timestamps (str, ``datetime``, ``np.datetime64``); a date
     without a time of day covers that whole day, so ``("2024-01-01", "2024-12-31")`` is the
-    year. Returns dims ``(y, x)``: ``bands`` float32 reflectance and ``n_clear`` int16.
-    Raises ValueError when no scene falls in the range.
+    year. Returns dims ``(y, x)``: ``bands`` float32 reflectance and ``n_clear`` int16;
+    ``clear_bands`` as for :func:`monthly_composite`. Raises ValueError when no scene falls in
+    the range.
     """
     bands = tuple(bands)
+    clear = _clear_bands(bands, clear_bands)
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     lo, hi = (t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t for t in (lo, hi))
     if hi == hi.normalize():
@@ -175,5 +215,5 @@ def composite(cube: xr.Dataset, start, end, bands: Sequence[str] = BANDS) -> xr.
                          f"(cube spans {times.min() if times.size else None} .. "
                          f"{times.max() if times.size else None})")
     cube = cube.isel(time=keep)
-    stack, _ = _split_periods(cube, np.zeros(keep.size, np.int8), bands)
-    return _dataset(stack[:, 0], bands, cube, {})
+    stack, _ = _split_periods(cube, np.zeros(keep.size, np.int8), bands, clear)
+    return _dataset(stack[:, 0], bands, clear, cube, {})

@@ -68,6 +68,7 @@ import xarray as xr
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
 from indices.mangrove_rule import mangrove_spectral_score
+from indices.morphology import square_dilation
 from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
@@ -143,13 +144,23 @@ def water_footprint(shore: xr.DataArray) -> xr.DataArray:
     may be the water's as much as the canopy's, so their MVI is not the canopy's own. The
     shore canopy that samples a site's mangrove (module doc) leaves them out: along a creek
     they would be the upper tail of its MVI, and the threshold estimated from them too
-    high. Lazy when ``shore`` is (a rolling window: the same whatever the chunking)."""
+    high. Lazy when ``shore`` is (overlapping blocks: the same whatever the chunking).
+
+    A square dilation (:func:`indices.morphology.square_dilation`, separable maximum
+    filters; outside the map is not water): the booleans of the centred rolling maximum it
+    replaced (``water.rolling(y=2k+1, x=2k+1, center=True, min_periods=1).max() > 0``), ~20x
+    faster (that window's dask reduction over strided views took ~1 CPU s a 2000² site)."""
     k = int(round(SWIR_FOOTPRINT_M / pixel_size(shore)))  # 0 on a grid of 20 m or coarser
-    water = (shore == COAST).astype(np.uint8)
+    water = shore == COAST
     if k == 0:  # a pixel holds its own B11 sample
         return shore != shore
-    near = water.rolling(y=2 * k + 1, x=2 * k + 1, center=True, min_periods=1).max()
-    return near > 0
+    data = water.data
+    if isinstance(data, da.Array):
+        near = data.map_overlap(square_dilation, depth=k, boundary=0, size=2 * k + 1,
+                                dtype=bool, meta=np.empty((0,) * data.ndim, bool))
+    else:
+        near = square_dilation(np.asarray(data), 2 * k + 1)
+    return water.copy(data=near)
 
 
 def _median(counts: np.ndarray, lo_hi) -> float:

@@ -45,10 +45,18 @@ from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
 from indices.water import water_parameters
 
-__all__ = ["MONTHLY_COLUMNS", "MonthlyInputs", "OBSERVATION_INDICES", "monthly_change",
-           "monthly_inputs", "monthly_table", "scene_statistics", "walk_months"]
+__all__ = ["MONTHLY_COLUMNS", "MONTH_BANDS", "MonthlyInputs", "OBSERVATION_INDICES",
+           "monthly_change", "monthly_inputs", "monthly_table", "scene_statistics", "walk_months"]
 
 OBSERVATION_INDICES = ("ndvi", "ndwi", "mndwi", "mvi")
+
+MONTH_BANDS = {"mangrove": ("B03", "B04", "B08", "B11"), "seagrass": ("B02", "B03", "B04", "B08")}
+"""The bands a month's composite is made of in :func:`monthly_inputs`: what its readers use
+(the habitat's score: mangrove NDVI, MVI, NDWI and MNDWI, seagrass the water mask and the
+deglinted blue and green; the walk's NDVI and NDWI). Every band of the cube still decides
+which views are clear (``monthly_composite(..., clear_bands=BANDS)``), so the months' values
+and counts are those of the composite of all six, bit for bit; a reader of another band
+fails loudly (the composite has no such variable), it does not change silently."""
 
 
 def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
@@ -266,7 +274,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         if scene_turbid is not None:
             turbid = turbid.copy(data=np.asarray(scene_turbid))
         cube = mask_turbid_water(cube, (turbid, water))
-    months = monthly_composite(cube)
+    months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS)
     if base is None:
         base = composite(cube, *baseline)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
@@ -286,8 +294,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         scores = scores.where(~turbid_month)
     else:
         turbid_month = xr.zeros_like(months["period"], dtype=bool)
-    ix_names = ["ndvi", "ndwi"]
-    month_ix, base_ix = compute_indices(months, ix_names), compute_indices(base, ix_names)
+    # the months' NDVI alone (their NDWI is not read): the kernel computes each index from
+    # its own bands, so it is the same float32 either way, without a second layer a month
+    month_ix, base_ix = compute_indices(months, "ndvi"), compute_indices(base, ["ndvi", "ndwi"])
     n_site = site_mask.sum()
     return MonthlyInputs(
         scores=scores, map_scores=map_scores, ndvi=month_ix["ndvi"], n_clear=months["n_clear"],

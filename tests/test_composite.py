@@ -199,6 +199,34 @@ def test_large_periods_are_split_along_y(monkeypatch):
     np.testing.assert_array_equal(out["B11"].values, monthly_composite(random_cube())["B11"].values)
 
 
+@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize("bands", [("B03", "B04", "B08", "B11"), ("B11", "B02"), ("B12",)])
+def test_clear_test_is_separate_from_the_composited_bands(seed, bands):
+    """A few bands composited with every band's clear test: the views of the composite of all
+    six (each band's values bit for bit, the same n_clear and n_wet), against the reference's
+    nanmedian over those views too, eager and lazy; the clear test of the bands alone takes
+    other views (else this would prove nothing)."""
+    print(f"seed={seed}")
+    cube = random_cube(seed)
+    full = monthly_composite(cube)
+    few = monthly_composite(cube, bands=bands, clear_bands=BANDS)
+    lazy = monthly_composite(cube.chunk({"time": 2, "y": 7, "x": 16}), bands=bands,
+                             clear_bands=BANDS)
+    expected, _ = reference_composite(cube)
+    assert list(few.data_vars) == [*bands, "n_clear", "n_wet"]
+    for v in (*bands, "n_clear", "n_wet"):
+        np.testing.assert_array_equal(few[v].values, full[v].values)
+        np.testing.assert_array_equal(lazy[v].values, full[v].values)
+    for v in (*bands, "n_clear"):
+        np.testing.assert_array_equal(few[v].values, expected[v])
+    alone = monthly_composite(cube, bands=bands)
+    assert (alone["n_clear"].values > few["n_clear"].values).any()
+    window = composite(cube, "2024-03-01", "2024-03-31", bands=bands, clear_bands=BANDS)
+    np.testing.assert_array_equal(window[bands[0]].values, full[bands[0]].values[2])
+    with pytest.raises(ValueError, match="not among the clear test"):
+        monthly_composite(cube, bands=("B02", "B03"), clear_bands=("B03",))
+
+
 # --------------------------------------------------------------------------- date range
 
 def test_composite_over_a_range_includes_the_end_day():
