@@ -4,6 +4,7 @@ static STAC catalog of COGs, against the same site through odc-stac + xarray + s
 
     python -m benchmarks.whole_job [--sizes 400,2000,tile] [--rounds 3] [--json FILE]
                                    [--cache DIR] [--skip materialised,tile-paths] [--smoke]
+    python -m benchmarks.whole_job --only materialised [--rounds 5] [--json FILE]
 
 Sections:
 
@@ -340,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", type=int, default=SCENES["small"],
                    help="monthly scenes of the small sizes (default 24)")
     p.add_argument("--skip", default="", help="sections to skip: materialised, tile-paths")
+    p.add_argument("--only", choices=["materialised"],
+                   help="run this section alone (no job runs, no COGs): materialised")
     p.add_argument("--cache", type=Path, default=Path(os.environ.get(
         "BLUECARBON_BENCH_CACHE", "/tmp/bluecarbon-bench")), help="folder for the COGs")
     p.add_argument("--rss-limit-gib", type=float, default=8.0,
@@ -374,13 +377,14 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bluecarbon-whole-job-"))
     try:
-        print("\n[job]")
-        report["job"] = bench_job(args.cache, work, sizes, rounds=rounds,
-                                  tile_rounds=args.tile_rounds, contenders=contenders,
-                                  tile_contenders=tile_contenders,
-                                  rss_limit=limit, small_scenes=scenes, warm_px=warm_px)
-        summary["job"] = {k: v["summary"] for k, v in report["job"]["sizes"].items()}
-        if "tile" in sizes and "tile-paths" not in skip:
+        if args.only is None:
+            print("\n[job]")
+            report["job"] = bench_job(args.cache, work, sizes, rounds=rounds,
+                                      tile_rounds=args.tile_rounds, contenders=contenders,
+                                      tile_contenders=tile_contenders, rss_limit=limit,
+                                      small_scenes=scenes, warm_px=warm_px)
+            summary["job"] = {k: v["summary"] for k, v in report["job"]["sizes"].items()}
+        if "tile" in sizes and "tile-paths" not in skip and args.only is None:
             print("\n[tile-paths]")
             report["tile_paths"] = bench_tile_paths(args.cache, limit)
             summary["tile_paths"] = report["tile_paths"]["summary"]
