@@ -29,13 +29,17 @@ STRIPS_BYTES_PER_PIXEL = 6
 """The walk month by month in row strips (``walk="strips"``), per pixel of the site: the
 walk's bits (3-5 B, :mod:`indices.strips`) and the site mask. Nothing per month: the alerts
 keep their flagged pixels only and the maps' pages are released as they are written."""
-STRIPS_BYTES_PER_STRIP_PIXEL = 60
+STRIPS_BYTES_PER_STRIP_PIXEL = 70
 """Its part per pixel of a strip (the cube's chunk rows, or the source's requests): the
 strip's layers, the composites being computed and the strip's temporaries."""
-STRIPS_BYTES = 256 * 2**20
+STRIPS_BYTES = 128 * 2**20
 """Its fixed part. Measured (with products, maps not written): a whole tile (10980² x 12
 scenes, 1024-row strips) +1.07 GiB over the warmed-up process (2.02 GB peak RSS in all),
-5490² +0.64 GiB; the estimates say 1.56 and 0.74 GiB."""
+5490² +0.64 GiB (the estimates now say 1.53 and 0.66 GiB); since the strips walk dropped
+its first inputs and chunked its mask, and the months composite 4 bands (session 26),
+1026² x 11 months +90 to +136 MiB in five runs (``tests/test_memory.py``, estimate 207
+MiB; 322 with the former 256 MiB and 60 B a strip pixel, which the test found too far
+above)."""
 STREAM_BYTES_PER_PIXEL_MONTH = 24
 """Its part per month (~17 B measured): the alerts' monthly reference composites, and the
 maps' pages in their temporary files; nothing without products."""
