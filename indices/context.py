@@ -64,7 +64,7 @@ from scipy import ndimage
 
 from indices.morphology import square_dilation, square_opening
 
-__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "coast_map", "coast_water", "context_depth",
+__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "coast_water", "context_depth",
            "context_kernel", "intertidal_context", "intertidal_zone", "pixel_size", "shore_band",
            "shore_kernel", "window_sum"]
 
@@ -142,16 +142,13 @@ SEA_HALF_WIDTH_M = 100.0
 """Half the width of the always-wet water a tidal flat must reach (module doc, CONNECTED)."""
 
 
-def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray,
-                   coast: np.ndarray | None = None, *, min_views: int, gap_px: int,
-                   reach_px: int, sea_px: int = 10) -> np.ndarray:
+def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray, *,
+                   min_views: int, gap_px: int, reach_px: int, sea_px: int = 10) -> np.ndarray:
     """The context (module doc, steps 1-5) of one block of numpy maps: uint8 ``(y, x)``,
-    0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` on the tidal flat. ``coast``: the
-    coast's water (:func:`coast_water`) when already computed, else computed here."""
+    0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` on the tidal flat."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
-    coast = _coast(n_wet, n_clear, coast, min_views=min_views, reach_px=reach_px,
-                   sea_px=sea_px)
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
     shore = square_dilation(coast, 3) & ~coast
@@ -174,33 +171,6 @@ def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach
     # seen dry (3)
     ever = square_opening(n_wet >= 1, 3)
     return _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
-
-
-def _coast(n_wet, n_clear, coast, **kw) -> np.ndarray:
-    if coast is None:
-        return coast_water(n_wet, n_clear, **kw)
-    return np.asarray(coast) != 0
-
-
-def coast_kernel(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
-                 sea_px: int = 10) -> np.ndarray:
-    """:func:`coast_water` of one block as uint8 (1 the coast's water)."""
-    return coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px,
-                       sea_px=sea_px).view(np.uint8)
-
-
-def coast_map(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int,
-              reach_m: float) -> xr.DataArray:
-    """The coast's water (step 3 of the module doc, :func:`coast_water`) as a uint8 ``(y, x)``
-    map, lazy when the inputs are, the same whatever the chunking: computed once for the
-    contexts and the shore band of a site, which all read it (:func:`intertidal_context`,
-    :func:`shore_band`; the breadth-first search over the site was a third of the evidence's
-    CPU, three times over, measured on the whole synthetic tile)."""
-    res = pixel_size(n_clear)
-    kw = {"min_views": int(min_views), "reach_px": _pixels(reach_m, res),
-          "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
-    depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + 1
-    return _neighbourhood(coast_kernel, (n_wet, n_clear), depth, "coast_water", **kw)
 
 
 def open_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int,
@@ -236,13 +206,12 @@ COAST, SHORE = 1, 2
 """Levels of :func:`shore_band`: the coast's water, and the land along it."""
 
 
-def shore_kernel(n_wet: np.ndarray, n_clear: np.ndarray, coast: np.ndarray | None = None, *,
-                 min_views: int, reach_px: int, band_px: int, sea_px: int = 10) -> np.ndarray:
+def shore_kernel(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
+                 band_px: int, sea_px: int = 10) -> np.ndarray:
     """:func:`shore_band` of one block of numpy counts: uint8 ``(y, x)``, :data:`COAST` on
     the coast's water, :data:`SHORE` within ``band_px`` pixels of it (8-connected steps:
-    a square band), 0 elsewhere. ``coast``: as :func:`context_kernel`'s."""
-    coast = _coast(n_wet, n_clear, coast, min_views=min_views, reach_px=reach_px,
-                   sea_px=sea_px)
+    a square band), 0 elsewhere."""
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     near = ndimage.maximum_filter(coast.view(np.uint8), size=2 * band_px + 1, mode="constant",
                                   cval=0).astype(bool)
     out = np.where(near, np.uint8(SHORE), np.uint8(0))
@@ -251,18 +220,16 @@ def shore_kernel(n_wet: np.ndarray, n_clear: np.ndarray, coast: np.ndarray | Non
 
 
 def shore_band(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int, reach_m: float,
-               band_m: float, coast: xr.DataArray | None = None) -> xr.DataArray:
+               band_m: float) -> xr.DataArray:
     """The coast's water and the land within ``band_m`` of it (:func:`shore_kernel`): uint8
     ``(y, x)`` levels, lazy when the inputs are, the same whatever the chunking. The land
     along the coast's water is where a mangrove site's own mangrove shows itself
-    (:func:`indices.mangrove.mangrove_parameters`). ``coast``: :func:`coast_map` of the same
-    counts and parameters, when the caller has it."""
+    (:func:`indices.mangrove.mangrove_parameters`)."""
     res = pixel_size(n_clear)
     kw = {"min_views": int(min_views), "reach_px": _pixels(reach_m, res),
           "band_px": max(1, _pixels(band_m, res)), "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
     depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1
-    inputs = (n_wet, n_clear) if coast is None else (n_wet, n_clear, coast)
-    return _neighbourhood(shore_kernel, inputs, depth, "shore_band", **kw)
+    return _neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
 
 
 ONE_BLOCK = 2048
@@ -306,24 +273,21 @@ def _block(*arrays, kernel, **kw):  # noqa: D103 (map_overlap's function)
 
 
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
-                       *, min_views: int, shore_gap_m: float, reach_m: float,
-                       coast: xr.DataArray | None = None) -> xr.DataArray:
+                       *, min_views: int, shore_gap_m: float, reach_m: float) -> xr.DataArray:
     """Where canopy is intertidal (module doc): uint8 ``(y, x)`` levels (0, :data:`CONNECTED`,
     :data:`INTERTIDAL`), lazy when the inputs are.
 
     ``n_wet``, ``n_clear``: a composite's wet and clear view counts (``(y, x)``);
     ``candidates``: the pixels a path may cross (spectral mangrove candidates of the same
-    composite). Distances in metres, converted with the grid's pixel size. ``coast``:
-    :func:`coast_map` of the same counts and parameters, when the caller has it (the same
-    result, computed once).
+    composite). Distances in metres, converted with the grid's pixel size.
     """
     res = pixel_size(n_clear)
     gap_px, reach_px = _pixels(shore_gap_m, res), _pixels(reach_m, res)
     depth = context_depth(shore_gap_m, reach_m, res)
     kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
           "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
-    inputs = (n_wet, n_clear, candidates) + (() if coast is None else (coast,))
-    return _neighbourhood(context_kernel, inputs, depth, "intertidal_context", **kw)
+    return _neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
+                          "intertidal_context", **kw)
 
 
 def _min_chunks(chunks: tuple[tuple[int, ...], ...], depth: int) -> tuple:

@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import composite
-from indices.context import coast_map, shore_band
+from indices.context import shore_band
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -134,16 +134,12 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
     if habitat == "mangrove":
         # the published rule's context, the site's own threshold and canopy NDVI from it and
         # from the canopy along the coast's water, then the context of the site's rule
-        # (the coast's water once, read by all three contexts and the shore band)
-        coast = coast_map(base["n_wet"], base["n_clear"], min_views=rule.min_views,
-                          reach_m=rule.reach_m)
-        first = mangrove_context(base, rule, coast=coast)
+        first = mangrove_context(base, rule)
         shore = shore_band(base["n_wet"], base["n_clear"], min_views=rule.min_views,
-                           reach_m=rule.reach_m, band_m=rule.shore_gap_m, coast=coast)
-        reach = (mangrove_context(base, floor_rule(rule), coast=coast)
-                 if rule.scene_threshold else None)
+                           reach_m=rule.reach_m, band_m=rule.shore_gap_m)
+        reach = (mangrove_context(base, floor_rule(rule)) if rule.scene_threshold else None)
         params = mangrove_parameters(base, rule, first, shore, reach)
-        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params, coast),
+        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params),
                             params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
 

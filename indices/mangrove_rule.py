@@ -129,14 +129,12 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
 
 
 def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
-                     params: xr.DataArray | None = None,
-                     coast: xr.DataArray | None = None) -> xr.DataArray:
+                     params: xr.DataArray | None = None) -> xr.DataArray:
     """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
     ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
     cross the composite's spectral candidates within tolerance (score > -1, with the site's
     parameters ``params``), so that a pixel of canopy a little below a threshold does not cut
-    a belt in two. ``coast``: the composite's coast's water
-    (:func:`indices.context.coast_map`) when the caller has it."""
+    a belt in two."""
     missing = [v for v in ("n_wet", "n_clear") if v not in composite]
     if missing:
         raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
@@ -144,7 +142,7 @@ def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
     candidates = mangrove_spectral_score(composite, rule, params) > -1
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
                               min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
-                              reach_m=rule.reach_m, coast=coast)
+                              reach_m=rule.reach_m)
 
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
