@@ -128,8 +128,10 @@ def bench_indices(size: int, rounds: int, log=print) -> dict:
     from xrspatial.multispectral import ndvi as xrs_ndvi
 
     from indices import _kernels, compute_indices
+    from indices._reduce_kernels import reduce_kernel
     from indices.masks import VALID_SCL
-    from indices.spectral import INDICES, SYMBOLS, index_sums, kernel_expression
+    from indices.spectral import INDICES, SYMBOLS, kernel_expression
+    from indices.sums import index_sums
 
     log(f"  building a {size}² cube, 2048² chunks ...")
     cube, local = memory_cube(size, 2048)
@@ -182,7 +184,7 @@ def bench_indices(size: int, rounds: int, log=print) -> dict:
     # scheduler and the per-chunk wrapper cost on top of the kernel
     outputs = tuple((n, *kernel_expression(n)) for n in INDICES if n in NAMES)
     symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
-    kernel = _kernels.reduce_kernel(symbols, outputs, VALID_SCL)
+    kernel = reduce_kernel(symbols, outputs, VALID_SCL)
     blocks = [[cube[b].data.dask[k] for k in sorted(k for k in cube[b].data.dask
                                                      if k[0] == cube[b].data.name)]
               for b in [SYMBOLS[s] for s in symbols] + ["SCL"]]
@@ -325,8 +327,8 @@ def bench_cog(cache: Path, size: int, n_scenes: int, rounds: int, log=print) -> 
 
     from aoi import site_grid, site_mask
     from flows.sources.stac import StacSource
-    from indices.spectral import index_sums
     from indices.summary import scene_statistics
+    from indices.sums import index_sums
 
     items = synthetic.write_tile(cache, size, n_scenes, log=log)
     site = synthetic.tile_site(size)

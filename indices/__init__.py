@@ -7,7 +7,8 @@ No I/O, no Prefect, no dask configuration; everything returned is lazy when its 
 
 # ruff: noqa: I001  (imports follow the data flow, not the alphabet)
 from indices.masks import INVALID_SCL, VALID_SCL, clear_mask, cloud_mask, nodata_mask, reflectance
-from indices.spectral import INDICES, IndexSpec, compute_indices, index_sums
+from indices.spectral import INDICES, IndexSpec, compute_indices
+from indices.sums import index_sums
 from indices.composite import composite, median_over_time, monthly_composite
 from indices.habitat import RULES, MangroveRule, SeagrassRule, habitat_score
 from indices.change import CHANGE_METRICS, change_metrics

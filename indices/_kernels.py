@@ -1,6 +1,5 @@
 """Numba kernels behind indices/: the fused DN -> index kernels (the median over time is in
-:mod:`indices._median`, the generated reduce kernels in :mod:`indices._reduce_kernels`, whose
-:func:`reduce_kernel` is still importable from here).
+:mod:`indices._median`, the generated reduce kernels in :mod:`indices._reduce_kernels`).
 
 The static kernels (median, composite) are cached on disk by numba (``cache=True``); the fused
 index kernels (:func:`fused_kernel` writes index layers, :func:`reduce_kernel` reduces them to
@@ -51,14 +50,6 @@ _ONE = np.float32(1.0)
 _HALF = np.float32(0.5)
 
 _jit = functools.partial(numba.njit, nogil=True, error_model="numpy")
-
-
-def __getattr__(name: str):
-    if name == "reduce_kernel":  # imported on first use: indices._reduce_kernels imports this
-        from indices._reduce_kernels import reduce_kernel
-
-        return reduce_kernel
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @_jit(inline="always")

@@ -34,17 +34,6 @@ from indices.masks import VALID_SCL
 
 __all__ = ["INDICES", "SYMBOLS", "IndexSpec", "compute_indices"]
 
-_SUMS = ("index_sums", "reduce_dn", "table_columns")
-"""Names of :mod:`indices.sums` (the reductions), still importable from here."""
-
-
-def __getattr__(name: str):
-    if name in _SUMS:  # imported on first use: indices.sums imports this module
-        from indices import sums
-
-        return getattr(sums, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 SYMBOLS = {"B": "B02", "G": "B03", "R": "B04", "N": "B08", "S1": "B11", "S2": "B12"}
 """Formula symbol -> Sentinel-2 band id."""
 

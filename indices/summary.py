@@ -42,7 +42,8 @@ from indices.habitat import (
 )
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
-from indices.spectral import SYMBOLS, compute_indices, reduce_dn, table_columns
+from indices.spectral import SYMBOLS, compute_indices
+from indices.sums import reduce_dn, table_columns
 from indices.water import water_parameters
 
 __all__ = ["MONTHLY_COLUMNS", "MONTH_BANDS", "MonthlyInputs", "OBSERVATION_INDICES",
@@ -64,7 +65,7 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
                      ) -> xr.Dataset:
     """Per scene: valid and cloud fractions of the site, index means, habitat area (ha).
 
-    Everything is reduced inside one fused kernel per chunk (:func:`indices.spectral.reduce_dn`)
+    Everything is reduced inside one fused kernel per chunk (:func:`indices.sums.reduce_dn`)
     that reads each DN once and returns per-scene sums and counts: no full-resolution layer
     (mask, index, score) is materialised, so memory stays at the chunks being read whatever
     the number of scenes, and a chunk costs about what reading it costs.
@@ -72,7 +73,7 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     The numbers are those of the array expressions they replace, with the site mask:
     ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
     :func:`compute_indices` (sums of the same float32 values, to ~1e-7; see
-    :func:`indices.spectral.index_sums`) and
+    :func:`indices.sums.index_sums`) and
     ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.scorer) > 0).sum()
     * pixel_area_ha``, the score's sign evaluated per pixel with the same float32 arithmetic
     (see :func:`_habitat_test`).

@@ -4,7 +4,7 @@
 layers; :func:`reduce_dn` (behind ``indices.summary.scene_statistics``) adds per-pixel counts
 and run-time constants. One fused task per chunk reads the uint16 DN once
 (:func:`indices._reduce_kernels.reduce_kernel`) and returns a few numbers. Split out of
-:mod:`indices.spectral` (the registry and the index layers), which still exports these names.
+:mod:`indices.spectral` (the registry and the index layers).
 """
 
 from __future__ import annotations

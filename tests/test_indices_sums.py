@@ -19,12 +19,14 @@ from aoi import load_sites, site_grid, site_mask
 from flows.site import load_range
 from flows.sources.demo import DemoSource
 from indices import _kernels
+from indices._reduce_kernels import reduce_kernel
 from indices.composite import composite
 from indices.evidence import site_evidence
 from indices.habitat import habitat_score, scene_reflectance
 from indices.masks import VALID_SCL, clear_mask, cloud_mask
-from indices.spectral import INDICES, SYMBOLS, compute_indices, index_sums, kernel_expression
+from indices.spectral import INDICES, SYMBOLS, compute_indices, kernel_expression
 from indices.summary import OBSERVATION_INDICES, scene_statistics, statistics_counts
+from indices.sums import index_sums
 
 SITES = {s.id: s for s in load_sites()}
 SUM_TOLERANCE = 1e-6
@@ -211,11 +213,11 @@ def test_the_pixel_loop_of_the_reduce_kernels_is_vectorised(kernel):
     outputs = tuple((n, *kernel_expression(n)) for n in INDICES if n in names)
     if kernel == "index_sums":
         symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
-        source = _kernels.reduce_kernel(symbols, outputs, VALID_SCL).source
+        source = reduce_kernel(symbols, outputs, VALID_SCL).source
     else:  # scene_statistics' kernel: every band, the site mask, three counts
         symbols = tuple(SYMBOLS)
         prelude, counts, constants = statistics_counts(list(symbols), kernel)
-        source = _kernels.reduce_kernel(symbols, outputs, VALID_SCL, where=True,
+        source = reduce_kernel(symbols, outputs, VALID_SCL, where=True,
                                         prelude=prelude, counts=counts,
                                         constants=constants).source
     row = _uncached_row(source)
@@ -265,7 +267,7 @@ def test_serial_and_parallel_reduce_kernels_give_the_same_bits():
     names = ["ndvi", "ndwi", "mndwi", "mvi", "cmri", "evi"]
     outputs = tuple((n, *kernel_expression(n)) for n in INDICES if n in names)
     symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
-    kernel = _kernels.reduce_kernel(symbols, outputs, VALID_SCL)
+    kernel = reduce_kernel(symbols, outputs, VALID_SCL)
     args = [np.ascontiguousarray(cube[SYMBOLS[s]].values) for s in symbols]
     args += [np.ascontiguousarray(cube["SCL"].values),
              cube["boa_offset"].values.astype(np.int32)]
