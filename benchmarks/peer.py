@@ -105,10 +105,10 @@ def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple,
                    views: xr.DataArray | None = None) -> xr.DataArray:
     """int8 per pixel of composite ``c``: -1 not seen, else bit 0 mangrove (score > 0),
     bit 1 a confident look (``|score| >= 1``) and bit 2 a strong one (``|score| >= 2``; not
-    against the habitat in a month of fewer clear ``views`` than the rule's tolerances'), by bluecarbon's mangrove rule: the spectral
-    score (:func:`spectral_score` with the site's ``values``) where the site's intertidal
-    ``context`` (of its baseline) says connected canopy, NDVI alone on the tidal flat, and
-    confidently not mangrove elsewhere."""
+    against the habitat in a month of fewer clear ``views`` than the rule's tolerances'), by
+    bluecarbon's mangrove rule: the spectral score (:func:`spectral_score` with the site's
+    ``values``) where the site's intertidal ``context`` (of its baseline) says connected
+    canopy, NDVI alone on the tidal flat, and confidently not mangrove elsewhere."""
     rule = RULES["mangrove"]
     ndvi = (c.nir - c.red) / (c.nir + c.red)
     mvi = abs(c.nir - c.green) / abs(c.swir16 - c.green)

@@ -126,8 +126,8 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, wet_g,
-                     wet_s, out):
+def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, wet_g, wet_s,
+               out):
     """Per period, median reflectance of the clear observations and their counts.
 
     ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``

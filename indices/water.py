@@ -159,16 +159,21 @@ def water_mask(refl: xr.Dataset, rule) -> xr.DataArray:
     """Water a seagrass bottom may lie under: NDWI above ``rule.water_ndwi_min`` (McFeeters
     1996), and not vegetation bright in NIR (:class:`indices.habitat.SeagrassRule`)."""
     green, red, nir = refl["B03"], refl["B04"], refl["B08"]
-    return (((green - nir) / _nonzero(green + nir) > rule.water_ndwi_min)
-            & ~(((nir - red) / _nonzero(nir + red) >= rule.water_ndvi_max)
+    return ((_normalised_difference(green, nir) > rule.water_ndwi_min)
+            & ~((_normalised_difference(nir, red) >= rule.water_ndvi_max)
                 & (nir >= rule.water_veg_nir)))
 
 
-def _nonzero(denominator: xr.DataArray) -> xr.DataArray:
-    """NaN where a normalised difference's ``denominator`` is 0 (both bands 0: black water
-    at the L2A offset), so that it is NaN, as 0 / 0 is, without numpy's warning in every
-    such block of a run."""
-    return denominator.where(denominator != 0)
+def _normalised_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
+    """``(a - b) / (a + b)``, the same float values as the xarray expression (0 / 0 NaN, x / 0
+    infinite), block by block without numpy's warnings: both bands 0 (black water at the L2A
+    offset) would print "invalid value encountered in divide" from every such block of a run."""
+    def divide(a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (a - b) / (a + b)
+
+    return xr.apply_ufunc(divide, a, b, dask="parallelized",
+                          output_dtypes=[np.result_type(a.dtype, b.dtype)])
 
 
 def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:

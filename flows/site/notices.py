@@ -57,14 +57,15 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
     if site.habitat != "mangrove" or context is None:
         return None
     inside = np.asarray(mask.transpose("y", "x").values, bool)
-    if (np.asarray(context)[inside] != 0).any():
+    context = np.asarray(context)
+    if (context[inside] != 0).any():
         return None
     n_base = sum(site.baseline_start <= s.datetime.date() <= site.baseline_end for s in scenes)
     head = (f"site {site.id!r}: no intertidal context, so no mangrove could be judged: its "
             f"baseline ({site.baseline_start}..{site.baseline_end}, {n_base} scene(s))")
     tail = "its extents are 0 ha by construction, not measured (assessable_fraction 0)"
     views = evidence.rule.min_views
-    if (np.asarray(context) != 0).any():
+    if (context != 0).any():
         return (f"{head} built the coast's context on the site's grid, but none of it inside "
                 f"the site's polygon: it lies further than {evidence.rule.reach_m:g} m from "
                 f"the coast's water, or holds no canopy joined to it; {tail}: check the "
