@@ -7,11 +7,10 @@ rule on the feature values at those pixels and returns the rule with them, its p
 a ``rule_id`` (:func:`indices.habitat.rule_id`): a small, explainable classifier, the same
 rule as the default with other numbers, no black box.
 
-The fit: an exhaustive search over candidate thresholds (the labelled values' own quantiles)
-that maximises balanced accuracy (the mean of the recalls of both classes, robust to the
-class imbalance of a site), of equal ones the nearest the rule's own (the least change the
-labels ask for), per feature in turn, the others held at their current values, two
-rounds (coordinate ascent). Mangrove fits ``ndvi_min`` and ``mvi_min`` (the context stays:
+The fit: an exhaustive search over every combination of candidate thresholds (the labelled
+values' own quantiles) that maximises balanced accuracy (the mean of the recalls of both
+classes, robust to the class imbalance of a site), of equal ones the nearest the rule's own
+(the least change the labels ask for). Mangrove fits ``ndvi_min`` and ``mvi_min`` (the context stays:
 labels teach the spectra, not the tide); seagrass fits ``dii_max`` on the bottom's
 depth-invariant index against the site's sand (:func:`indices.habitat.seagrass_offset`;
 the rule given must then carry the site's default threshold as ``dii_max``).
@@ -24,7 +23,9 @@ a mangrove survey whose "not mangrove" pixels hold no vegetation (fewer than
 whole purpose is to separate mangrove from the other vegetation (Baloloy et al. 2020), so
 the fitted MVI threshold rests on the mangrove labels alone. The survey should sample the
 look-alikes: a stratified random design, with land covers or the map's classes as strata
-(Olofsson et al. 2014, RSE 148:42-57).
+(Olofsson et al. 2014, RSE 148:42-57). And labels whose classes the rule's features cannot
+separate (the best thresholds below :data:`MIN_ACCURACY` balanced accuracy on the labels
+themselves: a palm with the mangrove's NDVI and MVI) are said, not silently fitted.
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
@@ -39,10 +40,16 @@ import numpy as np
 
 from indices.habitat import MangroveRule, SeagrassRule, rule_id
 
-__all__ = ["MIN_PIXELS", "Calibration", "CalibrationError", "balanced_accuracy", "calibrate"]
+__all__ = ["MIN_ACCURACY", "MIN_PIXELS", "Calibration", "CalibrationError", "balanced_accuracy", "calibrate"]
 
 MIN_PIXELS = 30
 """Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
+MIN_ACCURACY = 0.85
+"""The accuracy below which a fit is said to leave its labels' classes overlapping: the
+minimum interpretation accuracy of land-cover categories from remote sensor data, 85 %
+(Anderson, Hardy, Roach & Witmer 1976, USGS Professional Paper 964, "Classification
+criteria"; recalled, not checked against a stored copy here), applied to the fit's balanced
+accuracy on its own labels (an optimistic figure: the truth on new pixels is lower)."""
 
 _FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
@@ -139,23 +146,18 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     if min(n_hab, n_other) < MIN_PIXELS:
         raise CalibrationError(f"too few labelled pixels: {n_hab} habitat and {n_other} other "
                                f"with values, at least {MIN_PIXELS} of each needed")
-    params = {n: float(getattr(rule, n)) for n in names}
-    start = dict(params)
-    default_ba = balanced_accuracy(_predict(cols, params), labels)
-    for _ in range(2):
-        for name in names:
-            values = cols[_FEATURE_OF[name]]
-            candidates = np.append(
-                np.unique(np.quantile(values, np.linspace(0.005, 0.995, 199))), params[name])
-            scores = np.array([balanced_accuracy(_predict(cols, {**params, name: float(c)}),
-                                                 labels) for c in candidates])
-            # of the thresholds the labels cannot tell apart, the nearest the rule's own:
-            # labels with no look-alike of the other class on one side say how far the
-            # threshold must move, not that it may go anywhere beyond (a survey without
-            # terrestrial vegetation does not switch the MVI test off)
-            tied = candidates[scores >= scores.max() - 1e-12]
-            params[name] = float(tied[np.argmin(np.abs(tied - start[name]))])
+    start = {n: float(getattr(rule, n)) for n in names}
+    default_ba = balanced_accuracy(_predict(cols, start), labels)
+    params = _search(cols, labels, start)
+    fitted_ba = balanced_accuracy(_predict(cols, params), labels)
     warnings = tuple(_look_alike_warnings(habitat, labels, cols, params))
+    if fitted_ba < MIN_ACCURACY:
+        tests = ", ".join(_FEATURE_OF[n].upper() for n in names)
+        warnings += (f"the labels' {habitat} and not {habitat} overlap in {tests}: the best "
+                     f"thresholds get {fitted_ba:.0%} of them right (balanced accuracy), below "
+                     f"the {MIN_ACCURACY:.0%} a land-cover map should reach (Anderson et al. "
+                     f"1976); the calibrated extent is uncertain: check the labels, or map the "
+                     f"look-alikes with other evidence",)
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
@@ -164,9 +166,58 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     fitted = dataclasses.replace(rule, **params, **extra, source=provenance)
     return Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
                        default_parameters=start,
-                       balanced_accuracy=balanced_accuracy(_predict(cols, params), labels),
+                       balanced_accuracy=fitted_ba,
                        default_balanced_accuracy=default_ba, n_habitat=n_hab,
                        n_other=n_other, source=provenance, warnings=warnings)
+
+
+def _candidates(values: np.ndarray, start: float) -> np.ndarray:
+    """A threshold's candidates: the labelled values' own quantiles and the rule's value."""
+    return np.unique(np.append(np.quantile(values, np.linspace(0.005, 0.995, 199)), start))
+
+
+def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[str, float]
+            ) -> dict[str, float]:
+    """The thresholds of largest balanced accuracy over every combination of the features'
+    candidates (:func:`_candidates`; an exhaustive search: one feature at a time can stall
+    where the rule's own thresholds predict the labels backwards, e.g. a site whose mangrove
+    lies below the published MVI and whose palms above it, and end with a rule that calls
+    nothing habitat); of equal ones, the nearest the rule's own, measured in the labelled
+    values' ranks summed over the features: labels with no look-alike of the other class on
+    one side say how far a threshold must move, not that it may go anywhere beyond (a survey
+    without terrestrial vegetation does not switch the MVI test off)."""
+    names = list(start)
+    grids = [_candidates(cols[_FEATURE_OF[n]], start[n]) for n in names]
+    ranks = []
+    for n, grid in zip(names, grids, strict=True):
+        ordered = np.sort(cols[_FEATURE_OF[n]])
+        rank = np.searchsorted(ordered, grid) / ordered.size
+        ranks.append(np.abs(rank - np.searchsorted(ordered, start[n]) / ordered.size))
+    *outer, last = names
+    n_hab, n_other = labels.sum(), (~labels).sum()
+    best, best_distance, best_params = -1.0, np.inf, dict(start)
+    for combo in np.ndindex(*(len(g) for g in grids[:-1])):
+        here = {n: float(grids[k][i]) for k, (n, i) in enumerate(zip(outer, combo, strict=True))}
+        passed = _predict(cols, here)
+        values = cols[_FEATURE_OF[last]]
+        hab, other = np.sort(values[passed & labels]), np.sort(values[passed & ~labels])
+        if last.endswith("_min"):  # habitat above: f > t
+            tp = hab.size - np.searchsorted(hab, grids[-1], side="right")
+            fp = other.size - np.searchsorted(other, grids[-1], side="right")
+        else:  # habitat below: f < t
+            tp = np.searchsorted(hab, grids[-1], side="left")
+            fp = np.searchsorted(other, grids[-1], side="left")
+        score = 0.5 * (tp / n_hab + 1.0 - fp / n_other)
+        distance = ranks[-1] + sum(ranks[k][i] for k, i in enumerate(combo))
+        top = score.max()
+        if top < best - 1e-12:
+            continue
+        tied = np.flatnonzero(score >= top - 1e-12)
+        j = int(tied[np.argmin(distance[tied])])
+        if top > best + 1e-12 or distance[j] < best_distance:
+            best, best_distance = max(top, best), float(distance[j])
+            best_params = {**here, last: float(grids[-1][j])}
+    return best_params
 
 
 def _look_alike_warnings(habitat: str, labels: np.ndarray, cols: Mapping[str, np.ndarray],

@@ -67,6 +67,63 @@ def test_a_survey_without_look_alikes_moves_a_threshold_only_as_far_as_it_must()
     assert "0 pixels of vegetation" in line and "MVI threshold" in line, line
 
 
+@pytest.mark.parametrize("seed", [7, int(np.random.default_rng().integers(1000, 9999))])
+def test_the_fit_is_the_best_of_every_threshold_pair(seed):
+    """Brute force: every pair of candidate thresholds (the labelled values' 0.5-99.5 %
+    quantiles and the rule's own) scored one by one with the public balanced accuracy; the
+    fit's balanced accuracy is the best of them. Overlapping classes drawn at random, so
+    that the best pair is not obvious."""
+    print(f"seed {seed}")
+    rng = np.random.default_rng(seed)
+    n = 300
+    labels = rng.random(n) < 0.4
+    ndvi = np.where(labels, rng.normal(0.8, 0.05, n), rng.normal(0.6, 0.2, n))
+    mvi = np.where(labels, rng.lognormal(1.3, 0.2, n), rng.lognormal(1.1, 0.5, n))
+    cal = calibrate("mangrove", labels, {"ndvi": ndvi, "mvi": mvi})
+    rule = MangroveRule()
+    grid = [np.unique(np.append(np.quantile(v, np.linspace(0.005, 0.995, 199)), start))
+            for v, start in ((ndvi, rule.ndvi_min), (mvi, rule.mvi_min))]
+    best = max(balanced_accuracy((ndvi > a) & (mvi > b), labels)
+               for a in grid[0] for b in grid[1])
+    assert cal.balanced_accuracy == pytest.approx(best, abs=1e-12), (seed, cal.parameters)
+
+
+def test_labels_the_published_thresholds_read_backwards_are_fitted():
+    """A site whose mangrove lies below the published MVI 4.5 (3.0-4.2) and whose palms
+    above it (4.6-6), at the same NDVI: the published thresholds call the palms mangrove and
+    the mangrove not (balanced accuracy 0). A search one threshold at a time stalled there
+    (independent scenario seed 24: NDVI 0.86, MVI 5.49, nothing called mangrove, balanced
+    accuracy 0.498); the exhaustive one finds NDVI and MVI that separate them only from
+    below, which is not in the rule's form (habitat above both thresholds): it can do no
+    better than all the vegetation (0.5 + the share of mud and water it excludes)."""
+    seed = 2024
+    rng = np.random.default_rng(seed)
+    n = 400
+    ndvi = np.concatenate([rng.uniform(0.78, 0.86, 2 * n), rng.uniform(-0.2, 0.3, n)])
+    mvi = np.concatenate([rng.uniform(3.0, 4.2, n), rng.uniform(4.6, 6.0, n),
+                          rng.uniform(0.5, 3.0, n)])
+    labels = np.arange(3 * n) < n
+    cal = calibrate("mangrove", labels, {"ndvi": ndvi, "mvi": mvi})
+    assert cal.default_balanced_accuracy < 0.5
+    called = (ndvi > cal.parameters["ndvi_min"]) & (mvi > cal.parameters["mvi_min"])
+    assert called[:n].all() and not called[2 * n:].any(), cal.parameters
+    assert 0.75 <= cal.balanced_accuracy < 0.76  # a palm or two below the mangrove's NDVI
+    # and the run says that the labels' classes overlap in the rule's tests
+    (line,) = [w for w in cal.warnings if "overlap" in w]
+    assert "75%" in line and "85%" in line, line
+
+
+def test_separable_labels_get_no_overlap_warning():
+    seed = 99
+    rng = np.random.default_rng(seed)
+    n = 300
+    ndvi = np.concatenate([rng.uniform(0.7, 0.9, n), rng.uniform(0.7, 0.9, n)])
+    mvi = np.concatenate([rng.uniform(4.0, 8.0, n), rng.uniform(1.0, 3.5, n)])
+    labels = np.arange(2 * n) < n
+    cal = calibrate("mangrove", labels, {"ndvi": ndvi, "mvi": mvi})
+    assert cal.balanced_accuracy == 1.0 and cal.warnings == ()
+
+
 @pytest.mark.parametrize("labels, features, message", [
     (np.ones(100, bool), None, "both classes"),
     (np.r_[np.ones(10, bool), np.zeros(100, bool)], None, "too few"),
