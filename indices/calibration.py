@@ -192,7 +192,10 @@ def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[s
     for n, grid in zip(names, grids, strict=True):
         ordered = np.sort(cols[_FEATURE_OF[n]])
         rank = np.searchsorted(ordered, grid) / ordered.size
-        ranks.append(np.abs(rank - np.searchsorted(ordered, start[n]) / ordered.size))
+        spread = max(float(ordered[-1] - ordered[0]), 1e-12)
+        # between labelled values (the same rank), the nearest in value: a tie-break only
+        ranks.append(np.abs(rank - np.searchsorted(ordered, start[n]) / ordered.size)
+                     + 1e-6 * np.abs(grid - start[n]) / spread)
     *outer, last = names
     n_hab, n_other = labels.sum(), (~labels).sum()
     best, best_distance, best_params = -1.0, np.inf, dict(start)
