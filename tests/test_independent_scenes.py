@@ -290,7 +290,16 @@ def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
     first whose defaults are off by more than 20 %, seed 24, is not fixed by this survey
     (59.0 ha off, calibrated 62.6: its oil palm has the mangrove's MVI and the fit finds no
     NDVI/MVI threshold between them, test_calibration's note on look-alikes); seed 27 is the
-    second, chosen after seeing it halve (a selection: said here, not hidden)."""
+    second, chosen after seeing it halve (a selection: said here, not hidden).
+
+    Measured since on seeds registered before they were run (40-49 at this size; stop 27, with
+    the exhaustive threshold search): the defaults are within 10 % on nine of them and off by
+    12 % on seed 44, whose survey leaves it at 7.4 % (31.6 ha of 34.1); a survey stratified by
+    the default map's classes (Olofsson et al. 2014) keeps those nine within 10 % (-9.2 to
+    +2.1 %), and does not halve the error on 24, 27 or 44 (59 -> 30, 13.7 -> 15.6, 4.0 -> 2.5
+    ha off): a 2 % survey of pure blocks rarely holds the few pixels where look-alikes
+    overlap the mangrove in NDVI and MVI, so halving is not yet met in general (the closing
+    note of stop 27 has the table)."""
     sc = make_scenario(27, kind="mangrove", size=SIZE, n_months=MONTHS,
                        out_dir=tmp_path / "mangrove-27")
     (site,) = load_sites(sc.sites)
