@@ -65,8 +65,9 @@ from scipy import ndimage
 from indices.morphology import square_dilation, square_opening
 
 __all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "coast_water", "context_depth",
-           "context_kernel", "intertidal_context", "intertidal_zone", "pixel_size", "shore_band",
-           "shore_kernel", "window_sum"]
+           "context_kernel", "evidence_kernel", "evidence_maps", "intertidal_context",
+           "intertidal_zone", "pixel_size", "shore_band", "shore_kernel", "unpack_evidence",
+           "window_sum"]
 
 
 def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
@@ -151,14 +152,22 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
+    out = _reach(_shore_edge(coast, gap_px), _path(candidates), reach_px)
+    out[flat] = INTERTIDAL
+    return out
+
+
+def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
+    """Step 4 of the module doc: the coast's edge widened by ``gap_px`` (the reach's seeds)."""
     shore = square_dilation(coast, 3) & ~coast
     if gap_px > 0:
         shore = ndimage.maximum_filter(shore.view(np.uint8), size=2 * gap_px + 1,
                                        mode="constant", cval=0).astype(bool)
-    path = np.ascontiguousarray(np.asarray(candidates, bool))
-    out = _reach(np.ascontiguousarray(shore), path, reach_px)
-    out[flat] = INTERTIDAL
-    return out
+    return np.ascontiguousarray(shore)
+
+
+def _path(candidates: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(candidates, bool))
 
 
 def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
@@ -304,3 +313,66 @@ def _min_chunks(chunks: tuple[tuple[int, ...], ...], depth: int) -> tuple:
         base, extra = divmod(total, n)
         out.append(tuple(base + (i < extra) for i in range(n)))
     return tuple(out)
+
+
+
+FLOOR_BIT = 4
+"""Bit of :func:`evidence_kernel`'s packed map holding the floor rule's context (nonzero);
+the context's levels are in bits 0-1, the shore band's in bits 2-3."""
+
+
+def evidence_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray,
+                    floor_candidates: np.ndarray | None = None, *, min_views: int, gap_px: int,
+                    reach_px: int, band_px: int, sea_px: int = 10) -> np.ndarray:
+    """The maps a mangrove site's parameters read, of one block of numpy maps, from one
+    computation of the coast's water (step 3 of the module doc, the costly part; it does not
+    depend on the candidates): uint8 ``(y, x)``, packed: bits 0-1 :func:`context_kernel` of
+    ``candidates``; bits 2-3 :func:`shore_kernel` with ``band_px``; bit :data:`FLOOR_BIT`
+    :func:`context_kernel` of ``floor_candidates`` nonzero (0 without them). Each part the
+    same integers as its own kernel on the same block (``tests/test_evidence_maps.py``)."""
+    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
+    zone = intertidal_zone(n_wet, n_clear, min_views)
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
+    flat = zone & coast
+    del zone
+    edge = _shore_edge(coast, gap_px)
+    out = _reach(edge, _path(candidates), reach_px)
+    out[flat] = INTERTIDAL
+    if floor_candidates is not None:
+        floor = _reach(edge, _path(floor_candidates), reach_px).view(bool) | flat
+        out |= floor.view(np.uint8) << np.uint8(FLOOR_BIT)
+        del floor
+    del edge, flat
+    near = ndimage.maximum_filter(coast.view(np.uint8), size=2 * band_px + 1, mode="constant",
+                                  cval=0).view(bool)
+    out[near & ~coast] |= np.uint8(SHORE << 2)
+    out[coast] |= np.uint8(COAST << 2)
+    return out
+
+
+def evidence_maps(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
+                  floor_candidates: xr.DataArray | None = None, *, min_views: int,
+                  shore_gap_m: float, reach_m: float, band_m: float) -> xr.DataArray:
+    """:func:`evidence_kernel`'s packed map: :func:`intertidal_context` of ``candidates``
+    and of ``floor_candidates`` and :func:`shore_band` with ``band_m`` computed together,
+    the coast's water once a block instead of once a map (issue 22); lazy when the inputs
+    are, the same whatever the chunking (one overlap, the deeper of the maps').
+    :func:`unpack_evidence` gives the maps."""
+    res = pixel_size(n_clear)
+    kw = {"min_views": int(min_views), "gap_px": _pixels(shore_gap_m, res),
+          "reach_px": _pixels(reach_m, res), "band_px": max(1, _pixels(band_m, res)),
+          "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
+    shore_depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1  # shore_band's
+    depth = max(context_depth(shore_gap_m, reach_m, res), shore_depth)
+    inputs = (n_wet, n_clear, candidates) + (() if floor_candidates is None
+                                             else (floor_candidates,))
+    return _neighbourhood(evidence_kernel, inputs, depth, "evidence_maps", **kw)
+
+
+def unpack_evidence(packed: xr.DataArray) -> dict[str, xr.DataArray]:
+    """:func:`evidence_maps`' parts, lazy when it is: ``context`` (:func:`intertidal_context`
+    levels), ``shore`` (:func:`shore_band` levels), ``floor`` (1 where the floor
+    candidates' context is nonzero, else 0)."""
+    return {"context": (packed & 3).rename("intertidal_context"),
+            "shore": ((packed >> 2) & 3).rename("shore_band"),
+            "floor": ((packed >> FLOOR_BIT) & 1).rename("floor_context")}

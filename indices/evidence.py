@@ -23,11 +23,12 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import composite
-from indices.context import shore_band
+from indices.context import evidence_maps, unpack_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
     mangrove_context,
+    mangrove_spectral_score,
     mask_turbid_water,
     seagrass_offset,
     turbid_scenes,
@@ -134,14 +135,31 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
     if habitat == "mangrove":
         # the published rule's context, the site's own threshold and canopy NDVI from it and
         # from the canopy along the coast's water, then the context of the site's rule
-        first = mangrove_context(base, rule)
-        shore = shore_band(base["n_wet"], base["n_clear"], min_views=rule.min_views,
-                           reach_m=rule.reach_m, band_m=rule.shore_gap_m)
-        reach = (mangrove_context(base, floor_rule(rule)) if rule.scene_threshold else None)
-        params = mangrove_parameters(base, rule, first, shore, reach)
+        # (the three maps in one pass over the composite's blocks: the coast's water once a
+        # block, not once a map; the same maps as mangrove_context and shore_band apart)
+        maps = unpack_evidence(_evidence_maps(base, rule))
+        reach = maps["floor"] if rule.scene_threshold else None
+        params = mangrove_parameters(base, rule, maps["context"], maps["shore"], reach)
         return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params),
                             params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
+
+
+def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """:func:`indices.context.evidence_maps` of a mangrove baseline: the published rule's
+    context (:func:`indices.habitat.mangrove_context`), that of the rule at its floor
+    (:func:`indices.mangrove.floor_rule`, when the rule estimates a site threshold) and the
+    shore band (:func:`indices.context.shore_band`, ``band_m`` the rule's shore gap)."""
+    missing = [v for v in ("n_wet", "n_clear") if v not in base]
+    if missing:
+        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
+                         f"(indices.composite.composite with B03 and B11)")
+    floor = (mangrove_spectral_score(base, floor_rule(rule)) > -1
+             if rule.scene_threshold else None)
+    return evidence_maps(base["n_wet"], base["n_clear"],
+                         mangrove_spectral_score(base, rule) > -1, floor,
+                         min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                         reach_m=rule.reach_m, band_m=rule.shore_gap_m)
 
 
 def calibration_features(base: xr.Dataset, habitat: str, rule=None,
