@@ -376,3 +376,86 @@ def unpack_evidence(packed: xr.DataArray) -> dict[str, xr.DataArray]:
     return {"context": (packed & 3).rename("intertidal_context"),
             "shore": ((packed >> 2) & 3).rename("shore_band"),
             "floor": ((packed >> FLOOR_BIT) & 1).rename("floor_context")}
+
+
+def coast_codes(packed: xr.DataArray) -> xr.DataArray:
+    """What the site's final context needs of :func:`evidence_maps`' packed map: uint8
+    ``(y, x)`` codes, bit 0 the coast's water, bit 1 the tidal flat (lazy when it is)."""
+    coast = ((packed >> 2) & 3) == COAST
+    flat = (packed & 3) == INTERTIDAL
+    return (coast.astype(np.uint8) | (flat.astype(np.uint8) << 1)).rename("coast_codes")
+
+
+def pack_codes(codes: np.ndarray) -> np.ndarray:
+    """2-bit codes ``(y, x)`` (0-3) four to a byte along ``x`` (``(y, ceil(x / 4))``)."""
+    codes = np.asarray(codes, np.uint8)
+    ny, nx = codes.shape
+    padded = np.zeros((ny, -(-nx // 4) * 4), np.uint8)
+    padded[:, :nx] = codes
+    return (padded[:, 0::4] | (padded[:, 1::4] << 2) | (padded[:, 2::4] << 4)
+            | (padded[:, 3::4] << 6))
+
+
+def unpack_codes(packed: np.ndarray, nx: int) -> np.ndarray:
+    """:func:`pack_codes`' inverse: the ``(y, nx)`` codes."""
+    packed = np.asarray(packed, np.uint8)
+    out = np.empty((packed.shape[0], packed.shape[1] * 4), np.uint8)
+    for i in range(4):
+        out[:, i::4] = (packed >> np.uint8(2 * i)) & np.uint8(3)
+    return out[:, :nx]
+
+
+def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray, *, gap_px: int,
+                            reach_px: int) -> np.ndarray:
+    """:func:`context_kernel` of one block from its coast's water and tidal flat
+    (:func:`coast_codes`) already computed: the same uint8 levels."""
+    codes = np.asarray(codes)
+    out = _reach(_shore_edge((codes & 1).view(bool), gap_px), _path(candidates), reach_px)
+    out[(codes & 2) != 0] = INTERTIDAL
+    return out
+
+
+def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap_m: float,
+                     reach_m: float) -> xr.DataArray:
+    """:func:`intertidal_context` of ``candidates`` from the coast's water and flat
+    (:func:`coast_codes` of the same counts' :func:`evidence_maps`; steps 1-3 are not
+    computed again): the same levels, lazy when the inputs are, the same whatever the
+    chunking. Its overlap is steps 4-5's (the shore's edge, the gap, the reach), a half of
+    the whole context's with the published reach."""
+    res = pixel_size(candidates)
+    kw = {"gap_px": _pixels(shore_gap_m, res), "reach_px": _pixels(reach_m, res)}
+    depth = 1 + kw["gap_px"] + kw["reach_px"] + 1
+    return _neighbourhood(context_of_coast_kernel, (codes, candidates), depth,
+                          "intertidal_context", **kw)
+
+
+def keep_codes(codes: xr.DataArray):
+    """:func:`coast_codes` four to a byte (:func:`pack_codes`) block by block, to be kept
+    between two computations at a quarter of a byte a pixel (a whole tile: 30 MB): a dask
+    array when ``codes`` is one, else numpy. :func:`kept_codes` gives the codes back."""
+    data = codes.transpose("y", "x").data
+    if not isinstance(data, da.Array):
+        return pack_codes(data)
+    ychunks, xchunks = data.chunks
+    return data.map_blocks(pack_codes, dtype=np.uint8,
+                           chunks=(ychunks, tuple(-(-w // 4) for w in xchunks)))
+
+
+def kept_codes(packed, chunks, like: xr.DataArray) -> xr.DataArray:
+    """The codes :func:`keep_codes` packed, computed (numpy), on the grid of ``like``
+    (``(y, x)``: its coordinates): unpacked block by block in the blocks they were packed in
+    (``chunks``: the codes' ``(y, x)`` chunks; None: they were numpy), lazy with chunks."""
+    like = like.transpose("y", "x")
+    packed = np.asarray(packed)
+    if chunks is None:
+        data = unpack_codes(packed, like.sizes["x"])
+    else:
+        ychunks, xchunks = chunks
+        pieces = da.from_array(packed, chunks=(ychunks, tuple(-(-w // 4) for w in xchunks)))
+        data = pieces.map_blocks(_unpack_block, widths=xchunks, dtype=np.uint8,
+                                 chunks=(ychunks, xchunks))
+    return xr.DataArray(data, dims=("y", "x"), coords=like.coords, name="coast_codes")
+
+
+def _unpack_block(block, widths, block_id=None):  # noqa: D103 (map_blocks' function)
+    return unpack_codes(block, widths[block_id[1]])

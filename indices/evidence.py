@@ -23,11 +23,10 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import composite
-from indices.context import evidence_maps, unpack_evidence
+from indices.context import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
-    mangrove_context,
     mangrove_spectral_score,
     mask_turbid_water,
     seagrass_offset,
@@ -37,7 +36,8 @@ from indices.mangrove import MANGROVE_PARAMETERS, floor_rule, mangrove_parameter
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "site_evidence"]
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
+           "mangrove_first_pass", "site_evidence"]
 
 
 @dataclass(frozen=True)
@@ -135,14 +135,39 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
     if habitat == "mangrove":
         # the published rule's context, the site's own threshold and canopy NDVI from it and
         # from the canopy along the coast's water, then the context of the site's rule
-        # (the three maps in one pass over the composite's blocks: the coast's water once a
-        # block, not once a map; the same maps as mangrove_context and shore_band apart)
-        maps = unpack_evidence(_evidence_maps(base, rule))
-        reach = maps["floor"] if rule.scene_threshold else None
-        params = mangrove_parameters(base, rule, maps["context"], maps["shore"], reach)
-        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params),
+        params, codes = mangrove_first_pass(base, rule)
+        return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
+                                                                          codes),
                             params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
+
+
+def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule
+                        ) -> tuple[xr.DataArray, xr.DataArray]:
+    """A mangrove site's parameters (:func:`indices.mangrove.mangrove_parameters`) from its
+    baseline composite ``base`` and the published ``rule``'s context, its floor rule's
+    context and its shore band, and the coast's water and tidal flat those maps came from
+    (:func:`indices.context.coast_codes`), which the site's final context reads
+    (:func:`mangrove_final_context`): lazy when ``base`` is. The three maps are computed
+    in one pass over the composite's blocks (:func:`indices.context.evidence_maps`: the
+    coast's water once a block, not once a map; the same maps as
+    :func:`indices.habitat.mangrove_context` and :func:`indices.context.shore_band` apart,
+    ``tests/test_evidence_maps.py``)."""
+    packed = _evidence_maps(base, rule)
+    maps = unpack_evidence(packed)
+    reach = maps["floor"] if rule.scene_threshold else None
+    params = mangrove_parameters(base, rule, maps["context"], maps["shore"], reach)
+    return params, coast_codes(packed)
+
+
+def mangrove_final_context(base: xr.Dataset, rule: MangroveRule, params: xr.DataArray,
+                           codes: xr.DataArray) -> xr.DataArray:
+    """The site's context: :func:`indices.habitat.mangrove_context` of ``base`` with its
+    parameters ``params``, from the coast ``codes`` of :func:`mangrove_first_pass` (the
+    coast's water not computed again; the same levels)."""
+    candidates = mangrove_spectral_score(base, rule, params) > -1
+    return context_of_coast(codes, candidates, shore_gap_m=rule.shore_gap_m,
+                            reach_m=rule.reach_m)
 
 
 def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
