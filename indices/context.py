@@ -195,20 +195,36 @@ def open_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int,
 
 def window_sum(a: np.ndarray, radius: int) -> np.ndarray:
     """Sum of the integer map ``a`` over the ``(2 radius + 1)²`` square around each pixel
-    (outside the map counts 0): int64, exact, so a test ``sum >= k * (2 radius + 1)²`` is
+    (outside the map counts 0): integers, exact, so a test ``sum >= k * (2 radius + 1)²`` is
     decided alike on any block. It replaces ``scipy.ndimage.uniform_filter``'s float32 mean
     (off by up to ~3e-7 of a view on 21 x 21 windows of counts, measured: a window of exactly
     ``k`` views on average could read just below ``k``); no block dependence of that mean was
-    seen (the same floats from different starts, measured), the exact sum rules it out."""
-    a = np.asarray(a).astype(np.int64)
+    seen (the same floats from different starts, measured), the exact sum rules it out.
+
+    Separable: running sums along ``y``, their differences ``2 radius + 1`` rows apart, then
+    the same along ``x`` (contiguous slices, not gathers); int32 where no partial sum can
+    exceed it (non-negative counts, the largest times the longer side times the window's
+    width), else int64: the same integers either way."""
+    a = np.asarray(a)
     ny, nx = a.shape
-    table = np.zeros((ny + 1, nx + 1), np.int64)
-    np.cumsum(np.cumsum(a, axis=0), axis=1, out=table[1:, 1:])
-    ys, xs = np.arange(ny), np.arange(nx)
-    y0, y1 = np.clip(ys - radius, 0, ny), np.clip(ys + radius + 1, 0, ny)
-    x0, x1 = np.clip(xs - radius, 0, nx), np.clip(xs + radius + 1, 0, nx)
-    return (table[np.ix_(y1, x1)] - table[np.ix_(y0, x1)] - table[np.ix_(y1, x0)]
-            + table[np.ix_(y0, x0)])
+    width = 2 * radius + 1
+    small = a.size == 0 or (int(a.min()) >= 0
+                            and int(a.max()) * width * max(ny, nx) < np.iinfo(np.int32).max)
+    dtype = np.int32 if small else np.int64
+    return _box_sum(_box_sum(a, radius, 0, dtype), radius, 1, dtype)
+
+
+def _box_sum(a: np.ndarray, radius: int, axis: int, dtype) -> np.ndarray:
+    """Sums of ``a`` over ``2 radius + 1`` cells along ``axis`` (outside counts 0)."""
+    a = np.moveaxis(np.asarray(a), axis, 0)
+    n = a.shape[0]
+    # cum[k] = sum of a[:clip(k - radius, 0, n)]: zeros above, the total below
+    cum = np.empty((n + 2 * radius + 1,) + a.shape[1:], dtype)
+    cum[:radius + 1] = 0
+    np.cumsum(a, axis=0, dtype=dtype, out=cum[radius + 1:radius + 1 + n])
+    cum[radius + 1 + n:] = cum[radius + n] if n else 0
+    out = cum[2 * radius + 1:] - cum[:n]
+    return np.moveaxis(out, 0, axis)
 
 
 COAST, SHORE = 1, 2
