@@ -159,3 +159,20 @@ def test_codes_packed_four_to_a_byte_come_back():
     np.testing.assert_array_equal(back.values, codes.values)
     np.testing.assert_array_equal(
         context.kept_codes(context.keep_codes(codes), None, codes).values, codes.values)
+
+
+@pytest.mark.parametrize("high", [300, 2**40, -1])
+def test_window_sums_of_any_integers_are_the_brute_force_sums(high):
+    """:func:`indices.context.window_sum` takes int32 where its sums fit, int64 where they
+    may not (large or negative values): the brute force's integers either way."""
+    seed = 20261207
+    print(f"seed {seed}, high {high}")
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        ny, nx, r = int(rng.integers(1, 30)), int(rng.integers(1, 30)), int(rng.integers(0, 9))
+        a = (rng.integers(-300, 0, (ny, nx)) if high < 0
+             else rng.integers(0, high, (ny, nx), dtype=np.int64))
+        padded = np.pad(a, r)
+        want = np.array([[padded[i:i + 2 * r + 1, j:j + 2 * r + 1].sum() for j in range(nx)]
+                         for i in range(ny)])
+        np.testing.assert_array_equal(context.window_sum(a, r), want)
