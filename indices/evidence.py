@@ -23,11 +23,11 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import composite
-from indices.context import shore_band
+from indices.context import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
-    mangrove_context,
+    mangrove_spectral_score,
     mask_turbid_water,
     seagrass_offset,
     turbid_scenes,
@@ -36,7 +36,8 @@ from indices.mangrove import MANGROVE_PARAMETERS, floor_rule, mangrove_parameter
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "site_evidence"]
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
+           "mangrove_first_pass", "site_evidence"]
 
 
 @dataclass(frozen=True)
@@ -134,14 +135,56 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
     if habitat == "mangrove":
         # the published rule's context, the site's own threshold and canopy NDVI from it and
         # from the canopy along the coast's water, then the context of the site's rule
-        first = mangrove_context(base, rule)
-        shore = shore_band(base["n_wet"], base["n_clear"], min_views=rule.min_views,
-                           reach_m=rule.reach_m, band_m=rule.shore_gap_m)
-        reach = (mangrove_context(base, floor_rule(rule)) if rule.scene_threshold else None)
-        params = mangrove_parameters(base, rule, first, shore, reach)
-        return SiteEvidence(habitat, rule, context=mangrove_context(base, rule, params),
+        params, codes = mangrove_first_pass(base, rule)
+        return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
+                                                                          codes),
                             params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
+
+
+def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule
+                        ) -> tuple[xr.DataArray, xr.DataArray]:
+    """A mangrove site's parameters (:func:`indices.mangrove.mangrove_parameters`) from its
+    baseline composite ``base`` and the published ``rule``'s context, its floor rule's
+    context and its shore band, and the coast's water and tidal flat those maps came from
+    (:func:`indices.context.coast_codes`), which the site's final context reads
+    (:func:`mangrove_final_context`): lazy when ``base`` is. The three maps are computed
+    in one pass over the composite's blocks (:func:`indices.context.evidence_maps`: the
+    coast's water once a block, not once a map; the same maps as
+    :func:`indices.habitat.mangrove_context` and :func:`indices.context.shore_band` apart,
+    ``tests/test_evidence_maps.py``)."""
+    packed = _evidence_maps(base, rule)
+    maps = unpack_evidence(packed)
+    reach = maps["floor"] if rule.scene_threshold else None
+    params = mangrove_parameters(base, rule, maps["context"], maps["shore"], reach)
+    return params, coast_codes(packed)
+
+
+def mangrove_final_context(base: xr.Dataset, rule: MangroveRule, params: xr.DataArray,
+                           codes: xr.DataArray) -> xr.DataArray:
+    """The site's context: :func:`indices.habitat.mangrove_context` of ``base`` with its
+    parameters ``params``, from the coast ``codes`` of :func:`mangrove_first_pass` (the
+    coast's water not computed again; the same levels)."""
+    candidates = mangrove_spectral_score(base, rule, params) > -1
+    return context_of_coast(codes, candidates, shore_gap_m=rule.shore_gap_m,
+                            reach_m=rule.reach_m)
+
+
+def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """:func:`indices.context.evidence_maps` of a mangrove baseline: the published rule's
+    context (:func:`indices.habitat.mangrove_context`), that of the rule at its floor
+    (:func:`indices.mangrove.floor_rule`, when the rule estimates a site threshold) and the
+    shore band (:func:`indices.context.shore_band`, ``band_m`` the rule's shore gap)."""
+    missing = [v for v in ("n_wet", "n_clear") if v not in base]
+    if missing:
+        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
+                         f"(indices.composite.composite with B03 and B11)")
+    floor = (mangrove_spectral_score(base, floor_rule(rule)) > -1
+             if rule.scene_threshold else None)
+    return evidence_maps(base["n_wet"], base["n_clear"],
+                         mangrove_spectral_score(base, rule) > -1, floor,
+                         min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
+                         reach_m=rule.reach_m, band_m=rule.shore_gap_m)
 
 
 def calibration_features(base: xr.Dataset, habitat: str, rule=None,

@@ -30,13 +30,16 @@ import xarray as xr
 from aoi import CalibrationError, Site, calibration_input, geometry_mask, load_calibration_polygons
 from aoi.grid import SiteGrid
 from indices import calibration
+from indices.context import keep_codes, kept_codes
 from indices.evidence import (
     SiteEvidence,
     baseline_composite,
     calibration_features,
+    mangrove_final_context,
+    mangrove_first_pass,
     site_evidence,
 )
-from indices.habitat import RULES, mangrove_context, seagrass_constants
+from indices.habitat import RULES, seagrass_constants
 
 __all__ = ["EvidenceOf", "calibration_labels", "site_evidence_of"]
 
@@ -104,9 +107,19 @@ def _two_passes(base: xr.Dataset, evidence: SiteEvidence) -> tuple:
     chunks) against 1.9 GiB in two passes, measured (issue 22; the second pass costs the
     baseline's reads and composite again: ~45 s of ~850 s there, under load). For the walks
     that never hold a whole composite (strips); the others keep the composite
-    (``keep_base``) in one pass. ``evidence``: the site's lazy evidence of ``base``."""
-    (params,) = dask.compute(evidence.params)
-    (context,) = dask.compute(mangrove_context(base, evidence.rule, params))
+    (``keep_base``) in one pass. ``evidence``: the site's lazy evidence of ``base``.
+
+    The first pass also keeps the coast's water and tidal flat its maps came from, packed
+    four pixels to a byte (:func:`indices.context.keep_codes`: 30 MB a whole tile), so that
+    the second computes only the final context's reach from them
+    (:func:`indices.evidence.mangrove_final_context`, the same levels): not the coast's water
+    again, with half the overlap between blocks."""
+    params, codes = mangrove_first_pass(base, evidence.rule)
+    chunks = codes.transpose("y", "x").chunks
+    params, packed = dask.compute(params, keep_codes(codes))
+    del codes
+    codes = kept_codes(packed, chunks, base["n_clear"])
+    (context,) = dask.compute(mangrove_final_context(base, evidence.rule, params, codes))
     return context, params
 
 
