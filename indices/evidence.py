@@ -32,7 +32,7 @@ from indices.habitat import (
     seagrass_offset,
     turbid_scenes,
 )
-from indices.mangrove import MANGROVE_PARAMETERS, floor_rule, mangrove_parameters
+from indices.mangrove import MANGROVE_PARAMETERS, METHODS, floor_rule, mangrove_parameters
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
@@ -96,6 +96,8 @@ class SiteEvidence:
                 values = np.asarray(self.params, np.float64)
                 out["site"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
                                for k, v in zip(MANGROVE_PARAMETERS, values, strict=True)}
+                # which boundary the site's threshold came from, by name: bayes, otsu, none
+                out["site"]["mvi_method"] = METHODS.get(int(out["site"]["mvi_method"] or 0))
         else:
             out["thresholds"] = _parameters(self.rule)
             if self.water is not None:

@@ -72,18 +72,22 @@ from indices.morphology import square_dilation
 from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
-__all__ = ["MANGROVE_PARAMETERS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "floor_rule",
+__all__ = ["MANGROVE_PARAMETERS", "METHODS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "floor_rule",
            "mangrove_parameters", "otsu_split", "scene_threshold", "tolerance_share",
            "water_footprint"]
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
-                       "bare_nir", "estimated", "mvi_tolerance_share")
+                       "bare_nir", "estimated", "mvi_tolerance_share", "mvi_method")
 """What :func:`mangrove_parameters` returns, in order: the threshold used and the canopy NDVI,
 then what they came from (``mvi_scene`` the unbounded boundary, NaN where none was computed;
 ``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
 published threshold, -1 raised for a coast without a canopy population of its own);
-``mvi_tolerance_share`` the band of doubt around the threshold (:func:`tolerance_share`)."""
+``mvi_tolerance_share`` the band of doubt around the threshold (:func:`tolerance_share`);
+``mvi_method`` which boundary ``mvi_scene`` is: 1 Bayes' (the shore canopy's own), 2 Otsu's,
+0 none (the published or the raised threshold: :data:`METHODS`)."""
+METHODS = {0: "none", 1: "bayes", 2: "otsu"}
+"""``mvi_method`` codes of :data:`MANGROVE_PARAMETERS`."""
 MVI_RANGE = (0.5, 32.0)
 """Range of the MVI histograms (256 bins of 1.6 %)."""
 REFLECTANCE_RANGE = (5e-4, 0.5)
@@ -172,7 +176,7 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`."""
     h = flat.reshape(-1, BINS)
     shore, veg, inland = h[0], h[1], h[2]
-    t, raw, state = scene_threshold(shore, veg, inland, rule)
+    t, raw, state, method = scene_threshold(shore, veg, inland, rule)
 
     def endmember(i):  # median red and NIR of a mask's histograms, None if too few
         if h[i].sum() < MIN_ENDMEMBER_PIXELS:
@@ -185,7 +189,7 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     n_shore, n_inland = shore.sum(), inland.sum()
     return np.array([t, half, raw, _quantile(shore, 0.5), _quantile(inland, 0.9), n_shore,
                      n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
-                     tolerance_share(t, state, rule)], np.float64)
+                     tolerance_share(t, state, rule), method], np.float64)
 
 
 def tolerance_share(threshold: float, state: float, rule) -> float:
@@ -212,12 +216,13 @@ def _quantile(counts: np.ndarray, q: float) -> float:
 
 
 def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule
-                    ) -> tuple[float, float, float]:
-    """``(threshold, boundary, state)`` from MVI histograms (:data:`MVI_RANGE`, 256 log bins)
+                    ) -> tuple[float, float, float, int]:
+    """``(threshold, boundary, state, method)`` from MVI histograms (:data:`MVI_RANGE`, 256 log bins)
     of the shore canopy, the vegetation the floor rule reaches (all vegetation without one)
     and the vegetation the published rule left unconnected (module doc). ``boundary``: the
     unbounded boundary chosen (Bayes or Otsu; the Bayes boundary where state is -1), NaN
-    where none was computed. ``state``: 1 the site's estimate (bounded to
+    where none was computed; ``method`` which it is where state is 1 (:data:`METHODS`: 1
+    Bayes, 2 Otsu; 0 where state is not 1). ``state``: 1 the site's estimate (bounded to
     ``[rule.mvi_floor, rule.mvi_min]``); 0 the published ``rule.mvi_min`` (a calibrated rule,
     ``rule.scene_threshold`` False, or fewer than ``rule.min_sample_px`` pixels in a
     sample); -1 no mangrove population of its own at the coast (the shore canopy's median not
@@ -232,7 +237,7 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
     published = float(rule.mvi_min)
     if (not getattr(rule, "scene_threshold", False)
             or min(shore.sum(), inland.sum()) < rule.min_sample_px):
-        return published, np.nan, 0.0
+        return published, np.nan, 0.0, 0
     # raised only over unconnected vegetation that the published rule itself takes for
     # terrestrial (its median below the published threshold): where it is mostly above, it
     # is mangrove beyond the context's reach, not a terrestrial population to guard against
@@ -240,7 +245,7 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
               if _quantile(inland, 0.5) < published else published)
     median, inland_q90 = _quantile(shore, 0.5), _quantile(inland, 0.9)
     if not median > inland_q90:
-        return raised, np.nan, -1.0
+        return raised, np.nan, -1.0, 0
     mid = centres(MVI_RANGE)
     edges = np.exp(np.linspace(np.log(MVI_RANGE[0]), np.log(MVI_RANGE[1]), BINS + 1))
     shape = shore / shore.sum()
@@ -260,7 +265,7 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
         # the shore canopy straddles a boundary below the published threshold: it is no
         # population apart, only the upper tail of the site's vegetation (and no other
         # split of the same histograms makes it one: Otsu is not asked)
-        return raised, float(edges[bayes]), -1.0
+        return raised, float(edges[bayes]), -1.0, 0
     # where the shore canopy puts the boundary below the published threshold, the lower of
     # Bayes' and Otsu's boundaries that keeps three quarters of the shore canopy above it;
     # Otsu alone neither lowers the published threshold nor overrides a failed Bayes
@@ -270,7 +275,8 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
         if otsu is not None and keeps_shore(otsu):
             kept.append(otsu)
     boundary = float(edges[min(kept)])
-    return float(np.clip(boundary, rule.mvi_floor, published)), boundary, 1.0
+    method = 2 if min(kept) < bayes else 1
+    return float(np.clip(boundary, rule.mvi_floor, published)), boundary, 1.0, method
 
 
 def otsu_split(counts: np.ndarray) -> int | None:

@@ -50,10 +50,13 @@ def test_the_estimate_stays_within_its_bounds_and_keeps_the_shore_canopy_above(s
     terrestrial = _sample(rng, rng.uniform(2.0, 2.8), 0.15, int(rng.integers(2000, 20000)))
     shore = stand[stand > np.quantile(stand, rng.uniform(0.0, 0.3))][:1500]
     vegetation = _hist(np.concatenate([stand, terrestrial]))
-    threshold, boundary, state = scene_threshold(_hist(shore), vegetation,
-                                                 _hist(terrestrial), RULE)
-    print(f"threshold {threshold:.2f} boundary {boundary:.2f} state {state}")
+    threshold, boundary, state, method = scene_threshold(_hist(shore), vegetation,
+                                                         _hist(terrestrial), RULE)
+    print(f"threshold {threshold:.2f} boundary {boundary:.2f} state {state} method {method}")
     assert state == 1.0
+    # the run record says which boundary it is: Otsu's split of the vegetation, or Bayes'
+    assert method in (1, 2)
+    assert (boundary == EDGES[otsu_split(vegetation)]) or method == 1
     assert RULE.mvi_floor <= threshold <= RULE.mvi_min
     assert (shore >= threshold).mean() >= 0.75 - 0.02  # the bins' width (1.6 %) aside
 
@@ -69,8 +72,9 @@ def test_otsu_alone_does_not_lower_the_published_threshold():
     inland = _sample(rng, 2.2, 0.15, 20000)
     vegetation = _hist(np.concatenate([stand, palms, inland]))
     assert EDGES[otsu_split(vegetation)] < RULE.mvi_min  # the split Otsu alone would give
-    threshold, _, state = scene_threshold(_hist(stand[:1500]), vegetation, _hist(inland), RULE)
-    assert (threshold, state) == (RULE.mvi_min, 1.0)
+    threshold, _, state, method = scene_threshold(_hist(stand[:1500]), vegetation,
+                                                  _hist(inland), RULE)
+    assert (threshold, state, method) == (RULE.mvi_min, 1.0, 1)  # Bayes', above 4.5
 
 
 @pytest.mark.parametrize("seed", [200, 201, int(np.random.default_rng().integers(1 << 30))])
@@ -87,9 +91,9 @@ def test_otsu_does_not_override_a_shore_canopy_that_is_no_population(seed):
     low = _sample(rng, 2.0, 0.15, 20000)
     inland = np.concatenate([_sample(rng, 2.0, 0.15, 20000), _sample(rng, 3.8, 0.08, 2000)])
     vegetation = _hist(np.concatenate([stand, palms, low]))
-    threshold, _, state = scene_threshold(_hist(_sample(rng, 4.2, 0.08, 1500)), vegetation,
-                                          _hist(inland), RULE)
-    assert state == -1.0, (threshold, state)
+    threshold, _, state, method = scene_threshold(_hist(_sample(rng, 4.2, 0.08, 1500)),
+                                                  vegetation, _hist(inland), RULE)
+    assert (state, method) == (-1.0, 0), (threshold, state)
     assert (palms >= threshold).mean() < 0.05, threshold
 
 
