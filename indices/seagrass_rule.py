@@ -15,8 +15,9 @@ from indices.rules import CONTEXT_SCORE, rule_id
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_mask, water_parameters
 
-__all__ = ["SeagrassRule", "bottom_signals", "mask_turbid_water", "seagrass_constants",
-           "seagrass_offset", "seagrass_score", "turbid_scenes"]
+__all__ = ["SeagrassRule", "bottom_signals", "mask_raised_views", "mask_turbid_water",
+           "raised_views", "seagrass_constants", "seagrass_offset", "seagrass_score",
+           "turbid_scenes"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,13 @@ class SeagrassRule:
     regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
+    raised_sigmas: float = 3.0
+    raised_min_views: int = 3
+    """A baseline view of a water pixel is dropped from the baseline composite where its
+    deglinted green lies more than ``raised_sigmas`` times the site's clear-water spread
+    above the pixel's own median over the baseline's views (with at least
+    ``raised_min_views`` of them): :func:`raised_views`. 3 sigma: the usual convention (one
+    view in ~700 of pure noise dropped); a choice."""
     source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
 
     @property
@@ -269,3 +277,56 @@ def mask_turbid_water(cube: xr.Dataset,
     """
     turbid, water = flags if flags is not None else turbid_scenes(cube)
     return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
+
+
+def _median_over(a: xr.DataArray, dims: tuple[str, ...]) -> xr.DataArray:
+    """NaN-skipping median of ``a`` over ``dims`` (one chunk along them when lazy), float32."""
+    if a.chunks:
+        a = a.chunk({d: -1 for d in dims})
+    return xr.apply_ufunc(lambda v: np.nanmedian(v, axis=tuple(range(-len(dims), 0))), a,
+                          input_core_dims=[list(dims)], dask="parallelized",
+                          output_dtypes=[np.float32]).astype(np.float32)
+
+
+def raised_views(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
+    """Water views raised above the pixel's own bottom: ``(time, y, x)`` bool, lazy.
+
+    Over a baseline of a few months the bottom does not change, so a clear view of a water
+    pixel differs from the pixel's other views by what lies above the bottom: noise, and
+    what only adds light, a patch of sediment plume, haze or glint left after the NIR
+    correction. Suspended matter raises the water's reflectance (Nechad, Ruddick & Park 2010,
+    Remote Sens. Environ. 114:854-866: single-band reflectance rises monotonically with
+    suspended matter), most in green and red, where clear water absorbs least of the
+    visible bands after blue, and a median of four views with one or two raised by a plume
+    is raised: over optically deep water it shows a bottom signal in green that is not
+    there, as a dark (vegetated) bottom would. A plume in part of a scene is not caught by
+    :func:`turbid_scenes`, which judges whole scenes.
+
+    Deglinted green ``G' = G - max(NIR - NIR_deep, 0)`` (Hedley et al. 2005's flat glint,
+    as in :func:`turbid_scenes`); per pixel with at least ``raised_min_views`` clear water
+    views, its deviation from the pixel's median of them; the site's clear-water spread is
+    the median over those pixels of each pixel's median absolute deviation times 1.4826 (a
+    normal law's sigma; a robust spread: the raised views themselves do not widen it). A
+    view is raised where its deviation exceeds ``raised_sigmas`` spreads. Only upward
+    deviations: nothing over the water darkens a bottom's green within a baseline.
+    """
+    refl = scene_reflectance(cube)
+    water = water_mask(refl, rule) & refl["B03"].notnull() & refl["B08"].notnull()
+    glint = np.maximum(refl["B08"] - np.float32(rule.deep_water[2]), np.float32(0))
+    green = (refl["B03"] - glint).where(water)
+    median = _median_over(green, ("time",))
+    dev = green - median
+    n = water.sum("time")
+    spread = np.float32(1.4826) * _median_over(abs(dev), ("time",))
+    site = _median_over(spread.where(n >= rule.raised_min_views), ("y", "x"))
+    return (water & (n >= rule.raised_min_views)
+            & (dev > np.float32(rule.raised_sigmas) * site)).drop_vars(
+                [c for c in ("spatial_ref",) if c in cube.coords], errors="ignore")
+
+
+def mask_raised_views(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.Dataset:
+    """The cube with its :func:`raised_views` masked as defective (SCL 1): for a baseline
+    composite of a seagrass site (the months keep their views: a month's bottom may have
+    changed, and a meadow lost brightens green as a plume does)."""
+    raised = raised_views(cube, rule)
+    return cube.assign(SCL=cube["SCL"].where(~raised, np.uint8(1)).astype(cube["SCL"].dtype))
