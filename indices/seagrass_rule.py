@@ -5,6 +5,7 @@ flags of the seagrass flow. Scores follow :mod:`indices.habitat`'s convention: >
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -283,8 +284,13 @@ def _median_over(a: xr.DataArray, dims: tuple[str, ...]) -> xr.DataArray:
     """NaN-skipping median of ``a`` over ``dims`` (one chunk along them when lazy), float32."""
     if a.chunks:
         a = a.chunk({d: -1 for d in dims})
-    return xr.apply_ufunc(lambda v: np.nanmedian(v, axis=tuple(range(-len(dims), 0))), a,
-                          input_core_dims=[list(dims)], dask="parallelized",
+
+    def median(v: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():  # all-NaN pixels (land, clouds) give NaN, quietly
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmedian(v, axis=tuple(range(-len(dims), 0)))
+
+    return xr.apply_ufunc(median, a, input_core_dims=[list(dims)], dask="parallelized",
                           output_dtypes=[np.float32]).astype(np.float32)
 
 
