@@ -199,15 +199,11 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     log_g = np.log(gs)
     offset = (np.log(np.maximum(b, floor)) - c["k_ratio"] * log_g) - c["dii_sand"]
     assessable = seen & (c["k_ratio"] <= rule.max_k_ratio) & (c["has_sand"] != 0)
-    if gate:  # the pixel's blue off the other class's by detect_sigmas (rule doc)
-        sand = np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
-        line = np.exp(c["threshold"]) * sand
-        other = xr.where(c["deep_spread"] != 0,
-                         xr.where(b < line, sand, np.exp(c["threshold"] + c["threshold"]) * sand),
-                         line)
-        sigma = np.sqrt(c["noise_b"] ** 2 + (other * c["noise_g"] / gs) ** 2)
+    if gate:  # the pixel's blue on one side of the threshold's line by detect_sigmas
+        line = np.exp(c["threshold"]) * np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
+        sigma = np.sqrt(c["noise_b"] ** 2 + (line * c["noise_g"] / gs) ** 2)
         assessable = (assessable & (c["k_ratio"] * gs >= c["detect"] * c["noise_g"])
-                      & (abs(b - other) >= c["detect"] * sigma))
+                      & (abs(b - line) >= c["detect"] * sigma))
     return c, offset.where(assessable)
 
 
@@ -231,7 +227,6 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
         "noise_b": p["noise_blue"] * scale,
         "noise_g": r * p["noise_green"] * scale,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),
-        "deep_spread": p["deep_spread"],
         "threshold": threshold,
         "detect": xr.full_like(r, np.float32(rule.detect_sigmas)),
         "tolerance": magnitude * np.float32(rule.tolerance_share),

@@ -157,7 +157,7 @@ MANGROVE_CONSTANTS = ("mvi_min", "ndvi_half")
 """The mangrove test's run-time constants (:func:`indices.habitat.mangrove_spectral_score`)."""
 SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
                       "k_ratio", "dii_sand", "noise_b", "noise_g", "detect", "has_sand",
-                      "threshold", "deep_spread")
+                      "threshold")
 """The seagrass test's run-time constants, in the kernel's order."""
 
 
@@ -189,18 +189,15 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
             f"h_bf = h_b if h_b > {f(rule.min_bottom_signal)} else {f(rule.min_bottom_signal)}",
             "h_lg = np.log(h_g)",
             "h_off = (np.log(h_bf) - c_k_ratio * h_lg) - c_dii_sand",
-            "h_sand = np.exp(c_dii_sand + c_k_ratio * h_lg)",
-            "h_line = np.exp(c_threshold) * h_sand",
-            "h_other = (h_sand if h_b < h_line else np.exp(c_threshold + c_threshold) * h_sand)"
-            " if c_deep_spread != ZERO else h_line",
-            "h_sig = np.sqrt(c_noise_b ** 2 + (h_other * c_noise_g / h_g) ** 2)",
+            "h_line = np.exp(c_threshold) * np.exp(c_dii_sand + c_k_ratio * h_lg)",
+            "h_sig = np.sqrt(c_noise_b ** 2 + (h_line * c_noise_g / h_g) ** 2)",
         )
         test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) "
                 f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True) "
                 f"| (N < {f(rule.water_veg_nir)})) "
                 f"& (d_B != 0) & h_seen "
                 f"& (c_k_ratio * h_g >= c_detect * c_noise_g) "
-                f"& (abs(h_b - h_other) >= c_detect * h_sig) "
+                f"& (abs(h_b - h_line) >= c_detect * h_sig) "
                 f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
                 f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
         return prelude, test, ("B", "G", "R", "N")

@@ -83,7 +83,7 @@ __all__ = ["PARAMETERS", "deep_plateau", "fit_sand_line", "fit_water", "water_ma
            "water_parameters"]
 
 PARAMETERS = ("deep_blue", "deep_green", "glint_blue", "glint_green", "nir_ref", "k_ratio",
-              "dii_sand", "noise_blue", "noise_green", "n_views", "estimated", "deep_spread")
+              "dii_sand", "noise_blue", "noise_green", "n_views", "estimated")
 """The parameters :func:`water_parameters` returns, in order."""
 
 BINS = 256
@@ -251,20 +251,10 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     n_views = float(flat[3 + 2 * BINS])
     noise_b = noise_b if np.isfinite(noise_b) else rule.noise
     noise_g = noise_g if np.isfinite(noise_g) else rule.noise
-    hist = flat[4 + 2 * BINS:].reshape(BINS, BINS)
-    fit = fit_water(hist, rule, noise=(noise_b, noise_g))
-    plateau = deep_plateau(hist, (noise_b, noise_g), rule) if fit[4] else None
-    measured = 0.0
-    if plateau is not None:  # the deep water's own spread, where the site holds some
-        spread_b, spread_g, _, _ = deep_water_spread(hist, rule)
-        if np.isfinite(spread_g):
-            noise_g, measured = max(noise_g, spread_g), 1.0
-        if fit[0] == plateau[0] and np.isfinite(spread_b):  # deep in blue too
-            noise_b = max(noise_b, spread_b)
+    fit = fit_water(flat[4 + 2 * BINS:].reshape(BINS, BINS), rule, noise=(noise_b, noise_g))
     return np.array([fit[0], fit[1], glint_b, glint_g,
                      nir if np.isfinite(nir) else rule.deep_water[2], fit[2], fit[3],
-                     noise_b, noise_g, n_views if np.isfinite(n_views) else 1.0, fit[4],
-                     measured],
+                     noise_b, noise_g, n_views if np.isfinite(n_views) else 1.0, fit[4]],
                     np.float64)
 
 
@@ -369,42 +359,6 @@ def deep_plateau(hist: np.ndarray, noise: tuple[float, float], rule
         return float(axis_values[np.searchsorted(c, 0.5 * c[-1])])
 
     return median(mid, weights.sum(axis=0)), median(mid, weights.sum(axis=1))
-
-
-def deep_water_spread(hist: np.ndarray, rule) -> tuple[float, float, float, float]:
-    """``(sigma_B, sigma_G, mode_B, mode_G)``: the level (mode) and spread of optically deep water from pixel to pixel, from
-    its dark side (module doc, step 4), NaN where it cannot be read.
-
-    Per band, over the darker half of the water (by ``(B + G) / 2``), the mode of the
-    reflectance density (counts over bin width, three bins smoothed) is the deep water; a
-    bottom only brightens water, so the values below the mode are deep water alone, and for
-    a normal spread ``sigma = mode - q``, ``q`` the quantile that holds 0.3173 of the
-    pixels below the mode (one sigma below the mean holds 15.87 % of a normal law, half of
-    it 50 %). Not the neighbour noise: residual glint, atmosphere and plume in a median
-    composite vary smoothly over the water, so neighbours agree while distant pixels of
-    the same deep water do not."""
-    mid = centres()
-    lo, hi = np.log(LOG_RANGE[0]), np.log(LOG_RANGE[1])
-    width = np.diff(np.exp(np.linspace(lo, hi, BINS + 1)))
-    avg = (mid[:, None] + mid[None, :]) / 2
-    order = np.argsort(avg, axis=None)
-    cum = np.cumsum(hist.ravel()[order])
-    if cum[-1] == 0:
-        return np.nan, np.nan, np.nan, np.nan
-    half = avg <= avg.ravel()[order][np.searchsorted(cum, 0.5 * cum[-1])]
-    dark = np.where(half, hist, 0)
-    out, modes = [], []
-    for counts in (dark.sum(axis=0), dark.sum(axis=1)):  # blue, green
-        density = np.convolve(counts / width, np.ones(3) / 3, mode="same")
-        k = int(np.argmax(density))
-        modes.append(float(mid[k]))
-        below = np.cumsum(counts[:k + 1])
-        if below[-1] < rule.min_bin_pixels:
-            out.append(np.nan)
-            continue
-        q = mid[int(np.searchsorted(below, 0.3173 * below[-1]))]
-        out.append(float(mid[k] - q))
-    return out[0], out[1], modes[0], modes[1]
 
 
 def _deep_in_blue(g: np.ndarray, b: np.ndarray, fit: tuple, noise: tuple[float, float],
