@@ -28,7 +28,6 @@ from indices.habitat import (
     RULES,
     MangroveRule,
     mangrove_spectral_score,
-    mask_raised_views,
     mask_turbid_water,
     seagrass_offset,
     turbid_scenes,
@@ -37,8 +36,8 @@ from indices.mangrove import MANGROVE_PARAMETERS, METHODS, floor_rule, mangrove_
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "baseline_scenes", "calibration_features",
-           "mangrove_final_context", "mangrove_first_pass", "site_evidence"]
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
+           "mangrove_first_pass", "site_evidence"]
 
 
 @dataclass(frozen=True)
@@ -118,23 +117,15 @@ def _parameters(rule) -> dict:
 def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
                        rule=None) -> xr.Dataset:
     """The site's baseline composite the evidence is read from (seagrass: without the water
-    of the baseline's plume scenes, nor its views raised above the pixel's own bottom,
-    :func:`indices.habitat.mask_raised_views`), lazy when the cube is."""
+    of the baseline's plume scenes), lazy when the cube is."""
     if habitat == "seagrass":
-        rule = rule or RULES[habitat]
-        base_cube = baseline_scenes(cube, baseline)
-        flags = turbid_scenes(base_cube, rule)
-        return composite(mask_raised_views(mask_turbid_water(base_cube, flags), rule),
-                         *baseline)
+        times = cube["time"].values
+        inside = ((times >= np.datetime64(baseline[0]))
+                  & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
+        base_cube = cube.isel(time=np.flatnonzero(inside))
+        flags = turbid_scenes(base_cube, rule or RULES[habitat])
+        return composite(mask_turbid_water(base_cube, flags), *baseline)
     return composite(cube, *baseline)
-
-
-def baseline_scenes(cube: xr.Dataset, baseline: tuple[dt.date, dt.date]) -> xr.Dataset:
-    """The cube's scenes within the baseline (both dates included)."""
-    times = cube["time"].values
-    inside = ((times >= np.datetime64(baseline[0]))
-              & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
-    return cube.isel(time=np.flatnonzero(inside))
 
 
 def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:

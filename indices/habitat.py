@@ -31,7 +31,6 @@ from indices.rules import CONTEXT_SCORE, RULE_TAGS, rule_id
 from indices.seagrass_rule import (
     SeagrassRule,
     bottom_signals,
-    mask_raised_views,
     mask_turbid_water,
     seagrass_constants,
     seagrass_offset,
@@ -42,7 +41,7 @@ from indices.seagrass_rule import (
 __all__ = [
     "CONTEXT_SCORE", "MangroveRule", "REFLECTANCE_BANDS", "RULES", "RULE_TAGS", "SeagrassRule",
     "bottom_signals", "flat_score", "habitat_score", "mangrove_context", "mangrove_score",
-    "mangrove_spectral_score", "mangrove_values", "mask_raised_views", "mask_turbid_water", "rule_id",
+    "mangrove_spectral_score", "mangrove_values", "mask_turbid_water", "rule_id",
     "scene_reflectance", "seagrass_constants", "seagrass_offset", "seagrass_score",
     "turbid_scenes", "view_scaled",
 ]

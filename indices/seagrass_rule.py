@@ -5,10 +5,8 @@ flags of the seagrass flow. Scores follow :mod:`indices.habitat`'s convention: >
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -17,9 +15,8 @@ from indices.rules import CONTEXT_SCORE, rule_id
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_mask, water_parameters
 
-__all__ = ["SeagrassRule", "bottom_signals", "mask_raised_views", "mask_turbid_water",
-           "raised_views", "seagrass_constants", "seagrass_offset", "seagrass_score",
-           "turbid_scenes"]
+__all__ = ["SeagrassRule", "bottom_signals", "mask_turbid_water", "seagrass_constants",
+           "seagrass_offset", "seagrass_score", "turbid_scenes"]
 
 
 @dataclass(frozen=True)
@@ -110,13 +107,6 @@ class SeagrassRule:
     regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
-    raised_sigmas: float = 3.0
-    raised_min_views: int = 3
-    """A baseline view of a water pixel is dropped from the baseline composite where its
-    deglinted green lies more than ``raised_sigmas`` times the site's clear-water spread
-    above the pixel's own median over the baseline's views (with at least
-    ``raised_min_views`` of them): :func:`raised_views`. 3 sigma: the usual convention (one
-    view in ~700 of pure noise dropped); a choice."""
     source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
 
     @property
@@ -135,10 +125,8 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                    water: xr.DataArray | None = None) -> tuple[
         xr.DataArray, xr.DataArray, xr.DataArray]:
     """Deglinted blue and green signals of the bottom above the site's deep water, and where
-    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with the green signal above
-    ``min_bottom_signal`` (blue may be at or below the deep water's: a dark bottom in clear
-    water, judged by the score too; rule v3 and earlier asked it of blue as well, so the
-    loss alerts never judged the darkest meadows). ``water``: the site's parameters
+    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
+    ``min_bottom_signal``. ``water``: the site's parameters
     (:func:`indices.water.water_parameters` of its baseline; None fits them to ``refl``).
     Glint (Hedley 2005) is the NIR excess over the deep water's, times the site's slopes.
     Shared by the seagrass score and the loss alerts, so the two always judge alike."""
@@ -151,9 +139,7 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     excess = excess.where(excess > rule.glint_min, 0.0)
     b_sig = blue - p["glint_blue"] * excess - p["deep_blue"]
     g_sig = green - p["glint_green"] * excess - p["deep_green"]
-    # the bottom is placed by its green, as in the score (:func:`seagrass_offset`): a blue
-    # signal at or below the deep water's is a bottom darker than the water column in blue
-    seen = is_water & (g_sig > rule.min_bottom_signal)
+    seen = is_water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
     return b_sig, g_sig, seen
 
 
@@ -278,86 +264,3 @@ def mask_turbid_water(cube: xr.Dataset,
     """
     turbid, water = flags if flags is not None else turbid_scenes(cube)
     return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
-
-
-def _median_over(a: xr.DataArray, dims: tuple[str, ...]) -> xr.DataArray:
-    """NaN-skipping median of ``a`` over ``dims`` (one chunk along them when lazy), float32."""
-    if a.chunks:
-        a = a.chunk({d: -1 for d in dims})
-
-    def median(v: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():  # all-NaN pixels (land, clouds) give NaN, quietly
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmedian(v, axis=tuple(range(-len(dims), 0)))
-
-    return xr.apply_ufunc(median, a, input_core_dims=[list(dims)], dask="parallelized",
-                          output_dtypes=[np.float32]).astype(np.float32)
-
-
-SPREAD_EDGES = np.geomspace(1e-5, 1.0, 1025)
-"""Bins of a site's per-pixel spreads (reflectance), 1.1 % wide: their median is read from a
-histogram, the same whatever the chunks and without the whole map in one task."""
-
-
-def _site_median(values: xr.DataArray) -> xr.DataArray:
-    """Median of ``values`` (NaN skipped) to the resolution of :data:`SPREAD_EDGES` (the
-    geometric middle of the median's bin), a 0-d float32 DataArray, lazy when ``values`` is."""
-    data = values.fillna(0).data  # 0 and NaN fall below the first edge: not counted
-    if isinstance(data, np.ndarray):
-        counts = np.histogram(data, bins=SPREAD_EDGES)[0]
-    else:
-        counts = da.histogram(data, bins=SPREAD_EDGES)[0]
-    cum = counts.cumsum(axis=0)
-    k = (cum < cum[-1] / 2).sum()
-    mid = np.sqrt(SPREAD_EDGES[:-1] * SPREAD_EDGES[1:]).astype(np.float32)
-    value = (da.from_array(mid)[da.minimum(k, len(mid) - 1)] if not isinstance(k, np.integer)
-             else mid[min(int(k), len(mid) - 1)])
-    return xr.DataArray(value).where(cum[-1] > 0).astype(np.float32)
-
-
-def raised_views(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.DataArray:
-    """Water views raised above the pixel's own bottom: ``(time, y, x)`` bool, lazy.
-
-    Over a baseline of a few months the bottom does not change, so a clear view of a water
-    pixel differs from the pixel's other views by what lies above the bottom: noise, and
-    what only adds light, a patch of sediment plume, haze or glint left after the NIR
-    correction. Suspended matter raises the water's reflectance (Nechad, Ruddick & Park 2010,
-    Remote Sens. Environ. 114:854-866, doi:10.1016/j.rse.2009.11.022, eq. 1: total
-    suspended matter ``A rho / (1 - rho / C)`` from one band's reflectance, monotonic; their
-    best bands are red, 665-687 nm), and a median of four views with one or two raised by
-    a plume is raised: over optically deep water it shows a bottom signal in green that is
-    not there, as a dark (vegetated) bottom would. The test is on green, the band the
-    score places the bottom by: in the baseline views of an independent scene (generator
-    seed 13) the views raised over deep water rose 3-4 times more in green than in red
-    (the red rise, ~0.004-0.015, was within 3 sigma of red's own spread in two of three
-    raised views, so a red test caught a third of them). A plume in part of a scene is not
-    caught by :func:`turbid_scenes`, which judges whole scenes.
-
-    Deglinted green ``G' = G - max(NIR - NIR_deep, 0)`` (Hedley et al. 2005's flat glint,
-    as in :func:`turbid_scenes`); per pixel with at least ``raised_min_views`` clear water
-    views, its deviation from the pixel's median of them; the site's clear-water spread is
-    the median over those pixels of each pixel's median absolute deviation times 1.4826 (a
-    normal law's sigma; a robust spread: the raised views themselves do not widen it). A
-    view is raised where its deviation exceeds ``raised_sigmas`` spreads. Only upward
-    deviations: nothing over the water darkens a bottom's green within a baseline.
-    """
-    refl = scene_reflectance(cube)
-    water = water_mask(refl, rule) & refl["B03"].notnull() & refl["B08"].notnull()
-    glint = np.maximum(refl["B08"] - np.float32(rule.deep_water[2]), np.float32(0))
-    green = (refl["B03"] - glint).where(water)
-    median = _median_over(green, ("time",))
-    dev = green - median
-    n = water.sum("time")
-    spread = np.float32(1.4826) * _median_over(abs(dev), ("time",))
-    site = _site_median(spread.where(n >= rule.raised_min_views))
-    return (water & (n >= rule.raised_min_views)
-            & (dev > np.float32(rule.raised_sigmas) * site)).drop_vars(
-                [c for c in ("spatial_ref",) if c in cube.coords], errors="ignore")
-
-
-def mask_raised_views(cube: xr.Dataset, rule: SeagrassRule = SeagrassRule()) -> xr.Dataset:
-    """The cube with its :func:`raised_views` masked as defective (SCL 1): for a baseline
-    composite of a seagrass site (the months keep their views: a month's bottom may have
-    changed, and a meadow lost brightens green as a plume does)."""
-    raised = raised_views(cube, rule)
-    return cube.assign(SCL=cube["SCL"].where(~raised, np.uint8(1)).astype(cube["SCL"].dtype))

@@ -29,14 +29,13 @@ from indices.change import (
 )
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL
-from indices.evidence import SiteEvidence, baseline_composite, baseline_scenes, site_evidence
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
     SeagrassRule,
     habitat_score,
     mangrove_values,
-    mask_raised_views,
     mask_turbid_water,
     seagrass_constants,
     turbid_scenes,
@@ -278,8 +277,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS)
     if base is None:
-        base = composite(mask_raised_views(baseline_scenes(cube, baseline), rule)
-                         if habitat == "seagrass" else cube, *baseline)
+        base = composite(cube, *baseline)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
