@@ -153,11 +153,12 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     warnings = tuple(_look_alike_warnings(habitat, labels, cols, params))
     if fitted_ba < MIN_ACCURACY:
         tests = ", ".join(_FEATURE_OF[n].upper() for n in names)
-        warnings += (f"the labels' {habitat} and not {habitat} overlap in {tests}: the best "
-                     f"thresholds get {fitted_ba:.0%} of them right (balanced accuracy), below "
-                     f"the {MIN_ACCURACY:.0%} a land-cover map should reach (Anderson et al. "
-                     f"1976); the calibrated extent is uncertain: check the labels, or map the "
-                     f"look-alikes with other evidence",)
+        warnings += (f"the rule's tests ({tests}) cannot separate the labels' {habitat} from "
+                     f"not {habitat}: the best thresholds get {fitted_ba:.0%} of them right "
+                     f"(balanced accuracy, on the labels themselves), below the "
+                     f"{MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; the "
+                     f"calibrated extent is uncertain: check the labels, or map the look-alikes "
+                     f"with other evidence",)
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"

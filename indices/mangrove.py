@@ -84,8 +84,10 @@ then what they came from (``mvi_scene`` the unbounded boundary, NaN where none w
 ``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
 published threshold, -1 raised for a coast without a canopy population of its own);
 ``mvi_tolerance_share`` the band of doubt around the threshold (:func:`tolerance_share`);
-``mvi_method`` which boundary ``mvi_scene`` is: 1 Bayes' (the shore canopy's own), 2 Otsu's,
-0 none (the published or the raised threshold: :data:`METHODS`)."""
+``mvi_method`` which boundary ``mvi_scene`` is where the site's estimate is used (``estimated``
+1): 1 Bayes' (the shore canopy's own), 2 Otsu's (the threshold is that boundary clipped to
+``[mvi_floor, mvi_min]``: Bayes' above 4.5 gives the published threshold, named ``bayes``);
+0 where it is not (the published or the raised threshold: :data:`METHODS`)."""
 METHODS = {0: "none", 1: "bayes", 2: "otsu"}
 """``mvi_method`` codes of :data:`MANGROVE_PARAMETERS`."""
 MVI_RANGE = (0.5, 32.0)
