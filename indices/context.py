@@ -156,9 +156,7 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
-    out = _reach(_shore_edge(coast, gap_px), _path(candidates), reach_px)
-    out[flat] = INTERTIDAL
-    return out
+    return _levels(_shore_edge(coast, gap_px), candidates, flat, reach_px)
 
 
 def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
@@ -172,6 +170,15 @@ def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
 
 def _path(candidates: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(candidates, bool))
+
+
+def _levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
+            reach_px: int) -> np.ndarray:
+    """Steps 4-5 of the module doc from the shore's edge (:func:`_shore_edge`): the
+    candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`."""
+    out = _reach(edge, _path(candidates), reach_px)
+    out[flat] = INTERTIDAL
+    return out
 
 
 def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
@@ -356,8 +363,7 @@ def evidence_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarr
     flat = zone & coast
     del zone
     edge = _shore_edge(coast, gap_px)
-    out = _reach(edge, _path(candidates), reach_px)
-    out[flat] = INTERTIDAL
+    out = _levels(edge, candidates, flat, reach_px)
     if floor_candidates is not None:
         floor = _reach(edge, _path(floor_candidates), reach_px).view(bool) | flat
         out |= floor.view(np.uint8) << np.uint8(FLOOR_BIT)
@@ -430,9 +436,8 @@ def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray, *, gap_px
     """:func:`context_kernel` of one block from its coast's water and tidal flat
     (:func:`coast_codes`) already computed: the same uint8 levels."""
     codes = np.asarray(codes)
-    out = _reach(_shore_edge((codes & 1).view(bool), gap_px), _path(candidates), reach_px)
-    out[(codes & 2) != 0] = INTERTIDAL
-    return out
+    return _levels(_shore_edge((codes & 1).view(bool), gap_px), candidates, (codes & 2) != 0,
+                   reach_px)
 
 
 def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap_m: float,
