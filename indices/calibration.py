@@ -199,11 +199,11 @@ def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[s
                      + 1e-6 * np.abs(grid - start[n]) / spread)
     *outer, last = names
     n_hab, n_other = labels.sum(), (~labels).sum()
+    values = cols[_FEATURE_OF[last]]
     best, best_distance, best_params = -1.0, np.inf, dict(start)
     for combo in np.ndindex(*(len(g) for g in grids[:-1])):
         here = {n: float(grids[k][i]) for k, (n, i) in enumerate(zip(outer, combo, strict=True))}
         passed = _predict(cols, here)
-        values = cols[_FEATURE_OF[last]]
         hab, other = np.sort(values[passed & labels]), np.sort(values[passed & ~labels])
         if last.endswith("_min"):  # habitat above: f > t
             tp = hab.size - np.searchsorted(hab, grids[-1], side="right")
