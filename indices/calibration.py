@@ -58,8 +58,8 @@ accuracy on its own labels (an optimistic figure: the truth on new pixels is low
 MAX_SEARCH_PIXELS = 200_000
 """Labelled pixels the threshold search scores at most (:func:`search_sample`); more are drawn
 from at random, per class. The search's cost grows with the pixels times the candidates
-(1.3 s at 200k labelled pixels, 17 s at 2M, measured; a whole-tile reference raster would take
-minutes), its answer does not need them: with at least half the cap, 100k pixels, a class's
+(1.2 s at 200k labelled pixels, 14-17 s at 2M, measured; a whole-tile reference raster would
+take minutes; 2.0 s at 2M with the draw), its answer does not need them: with at least half the cap, 100k pixels, a class's
 recall has a binomial standard error of at most ``sqrt(0.25 / 1e5)`` = 0.16 %, and the
 balanced accuracy (the mean of two independent recalls) at most 0.11 % (two thresholds whose
 accuracies differ by more are told apart; the search compares them on the same pixels, whose
@@ -254,10 +254,13 @@ def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[s
     pixels the balanced accuracy is scored on (:func:`search_sample`; None: all); the
     candidates and ranks are of all of them."""
     names = list(start)
-    grids = [_candidates(cols[_FEATURE_OF[n]], start[n]) for n in names]
-    ranks = []
-    for n, grid in zip(names, grids, strict=True):
+    grids, ranks = [], []
+    for n in names:
         ordered = np.sort(cols[_FEATURE_OF[n]])
+        # the quantiles of the sorted values are those of the values (a multiset's), found
+        # ~7x faster (numpy partitions the input for each of the 199: measured at 2M px)
+        grid = _candidates(ordered, start[n])
+        grids.append(grid)
         rank = np.searchsorted(ordered, grid) / ordered.size
         spread = max(float(ordered[-1] - ordered[0]), 1e-12)
         # between labelled values (the same rank), the nearest in value: a tie-break only
