@@ -59,18 +59,20 @@ MAX_SEARCH_PIXELS = 200_000
 """Labelled pixels the threshold search scores at most (:func:`search_sample`); more are drawn
 from at random, per class. The search's cost grows with the pixels times the candidates
 (1.2 s at 200k labelled pixels, 14-17 s at 2M, measured; a whole-tile reference raster would
-take minutes; 2.0 s at 2M with the draw), its answer does not need them: with at least half the cap, 100k pixels, a class's
-recall has a binomial standard error of at most ``sqrt(0.25 / 1e5)`` = 0.16 %, and the
-balanced accuracy (the mean of two independent recalls) at most 0.11 % (two thresholds whose
-accuracies differ by more are told apart; the search compares them on the same pixels, whose
-errors largely cancel). The binomial sample size for a proportion within ``h`` at 95 %,
-``n = 1.96² p (1 - p) / h²`` (Cochran 1977, Sampling Techniques; the form used for accuracy
-assessment by Foody 2009, Int. J. Remote Sens. 30:5273-5291, and Olofsson et al. 2014, RSE
-148:42-57: recalled, not checked against a stored copy here), asks 9,604 pixels a class for
-``h`` = 1 %: 100k are ten times that. And the candidates (:func:`_candidates`) are 0.5 % of
-the labelled values' ranks apart, while a quantile estimated from 100k pixels is off by
-``sqrt(p (1 - p) / n)`` <= 0.16 % of rank: a third of a step. A choice of this project (the
-time), checked on a separable synthetic case (``tests/test_calibration.py``)."""
+take minutes; 2.0 s at 2M with the draw), its answer does not need them. A class drawn keeps
+at least half the cap, 100k pixels (a smaller one is kept whole): its recall has a binomial
+standard error of at most ``sqrt(0.25 / 1e5)`` = 0.16 %, the balanced accuracy (the mean of
+the two recalls, independent draws) at most 0.11 %, and the search compares thresholds on the
+same pixels, whose errors largely cancel. The binomial sample size for a proportion within
+``h`` at 95 %, ``n = 1.96² p (1 - p) / h²`` (Cochran 1977, Sampling Techniques; the form used
+for accuracy assessment by Foody 2009, Int. J. Remote Sens. 30:5273-5291, and Olofsson et al.
+2014, RSE 148:42-57: recalled, not checked against a stored copy here), asks 9,604 pixels a
+class for ``h`` = 1 %: 100k are ten times that. The candidates (:func:`_candidates`) and the
+tie-break's ranks are still those of all the labels: the full search's grid. The cap is a
+choice of this project (the time), checked on a separable synthetic case: the full search's
+thresholds within one candidate (``tests/test_calibration.py``; seeds 10-29 of
+``benchmarks/calibration_search.py``, a tenth of 60k labels: the same in 17, one candidate
+apart in 3)."""
 
 _FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
