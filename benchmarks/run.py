@@ -595,7 +595,9 @@ def _describe(r: dict) -> str:
     mask = f" (site mask {r['site_mask_s']:.1f} s)" if "site_mask_s" in r else ""
     return (f"{r['seconds']:7.1f} s{mask}, peak RSS {r['peak_rss'] / 2**30:.2f} GiB "
             f"(+{(r['peak_rss'] - r['rss_before']) / 2**30:.2f} over the warmed-up process), "
-            f"{r['ns_per_px_scene']:.0f} ns per pixel-scene")
+            f"{r['ns_per_px_scene']:.0f} ns per pixel-scene"
+            + (f", {r['cpu_s']:.1f} CPU s ({r['cpu_over_wall']:.2f} of the wall time; load "
+               f"{r['load_start'][0]:.1f} -> {r['load_end'][0]:.1f})" if "cpu_s" in r else ""))
 
 
 def bench_tile(cache: Path, sizes: list[int], counts: list[int], rss_limit: float,
