@@ -486,7 +486,7 @@ def _child(args: argparse.Namespace) -> int:
         source = StacSource(str(items))
         first, last = synthetic.scene_dates(k)
         scenes = source.search(site, first, last)
-        t0 = time.perf_counter()
+        t0, cpu0, load0 = time.perf_counter(), os.times(), os.getloadavg()
         if mode == "obs":
             grid = site_grid(site)
             mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
@@ -513,20 +513,21 @@ def _child(args: argparse.Namespace) -> int:
             tables = site_tables(site, source, scenes, start=None, end=last, run_id="bench",
                                  chunks=chunks)
             rows = len(tables.observations) + len(tables.change)
-        return time.perf_counter() - t0, rows
+        cpu1 = os.times()
+        # CPU s of this process's threads (user + system) over the measured run (not the
+        # tile's writing, the first time): on a shared machine its share of the wall time
+        # says how much of the time went waiting for a CPU
+        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        seconds = time.perf_counter() - t0
+        timing.update(cpu_s=round(cpu, 2), cpu_over_wall=round(cpu / seconds, 3),
+                      load_start=load0, load_end=os.getloadavg())
+        return seconds, rows
 
     run(1026, 2)  # compile kernels, import everything: not part of the measurement
     before = proc.memory_info().rss
     peak_before = peak_rss()
-    cpu0, load0 = os.times(), os.getloadavg()
     seconds, rows = run(size, n)
-    cpu1, load1 = os.times(), os.getloadavg()
     peak = peak_rss()
-    # CPU s of this process's threads (user + system) over the measured run: on a shared
-    # machine its share of the wall time says how much of the time was spent waiting for a CPU
-    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    timing.update(cpu_s=round(cpu, 2), cpu_over_wall=round(cpu / seconds, 3),
-                  load_start=load0, load_end=load1)
     print(json.dumps({"mode": mode, "size": size, "scenes": n, "chunks": chunks,
                       "gdal_limits": bool(args.gdal_limits), **timing,
                       "seconds": seconds, "rows": rows, "rss_before": before,
