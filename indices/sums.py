@@ -31,7 +31,7 @@ from indices.spectral import (
     kernel_expression,
 )
 
-__all__ = ["chunk_partials", "index_sums", "reduce_dn", "table_columns"]
+__all__ = ["index_sums", "reduce_dn", "table_columns"]
 
 
 @dataclass(frozen=True)
@@ -181,34 +181,6 @@ def _add_blocks(blocks: list[np.ndarray]) -> np.ndarray:
     return total
 
 
-_SUM_CHUNKS = "sum-chunks-"
-
-
-def chunk_partials(collection) -> da.Array | None:
-    """The per-chunk partial sums ``(T, ny, nx, width)`` (one ``(t, 1, 1, width)`` block per
-    chunk) that a lazy collection built on one :func:`reduce_dn` adds up (e.g.
-    ``indices.summary.scene_statistics``), as a dask array of the collection's own graph and
-    keys; None when its graph holds no such sum or more than one.
-
-    A walk that reads every chunk anyway can compute these blocks with its own reads and give
-    them to the collection's graph in their place (their keys as computed values): the
-    collection's sums are then :func:`_add_blocks` of the same blocks in the same order, the
-    same floats, without a read of their own."""
-    graph = collection.__dask_graph__()
-    layers = getattr(graph, "layers", None)
-    if layers is None:
-        return None
-    sums = [name for name in layers if str(name).startswith(_SUM_CHUNKS)]
-    if len(sums) != 1 or len(graph.dependencies.get(sums[0], ())) != 1:
-        return None
-    (name,) = graph.dependencies[sums[0]]
-    spec = layers[name].collection_annotations or {}
-    if "chunks" not in spec or len(spec["chunks"]) != 4:
-        return None
-    return da.Array(graph, name, chunks=spec["chunks"], dtype=spec.get("dtype", np.float64),
-                    meta=np.empty((0, 0, 0, 0), np.float64))
-
-
 def _sum_blocks(parts: da.Array) -> da.Array:
     """``parts.sum(axis=(1, 2))`` of per-chunk partial results ``(T, ny, nx, width)`` (one
     ``(t, 1, 1, width)`` block per chunk) as one task per time chunk, in a fixed order.
@@ -218,7 +190,7 @@ def _sum_blocks(parts: da.Array) -> da.Array:
     compute (~10 ms against ~50 ms of kernels for 16 chunks of 2048², with the columns of
     :func:`table_columns`).
     """
-    name = f"{_SUM_CHUNKS}{tokenize(parts)}"
+    name = f"sum-chunks-{tokenize(parts)}"
     _, ny, nx, _ = parts.numblocks
     graph = {(name, t, 0): (_add_blocks, [(parts.name, t, y, x, 0)
                                           for y in range(ny) for x in range(nx)])

@@ -17,12 +17,10 @@ from flows.site.walks import (
     merge_status,
     month_layers,
 )
-from flows.sources import FETCH_OK
 from indices.alerts import FlaggedPixels
 from indices.evidence import SiteEvidence
 from indices.strips import STRIP_PIXELS, Spill, StripWalk
 from indices.summary import monthly_inputs
-from indices.sums import chunk_partials
 
 __all__ = ["walk_strips"]
 
@@ -46,28 +44,10 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     if isinstance(lazy, list):  # the caller's list: its graphs are not held past their use
         lazy.clear()
     del lazy
-    # per-row read status (the sources here give it; without it, later passes go unchecked)
-    rows_status = (cube["fetch_status_rows"]
-                   if status is not None and "fetch_status_rows" in cube else None)
-    # strips of the source's read rows (each read once a pass), else of the cube's chunks
-    heights = (rows_status if rows_status is not None else cube["SCL"]).chunksizes.get("y") \
-        or (mask.sizes["y"],)
-    starts = np.cumsum((0,) + tuple(heights))[:-1]
-    spans = [slice(int(a), int(a + h)) for a, h in zip(starts, heights, strict=True)]
-    # a mangrove site's months wait for no plume flags: its per-scene rows are then summed
-    # from partials computed in the baseline pass, with that pass's reads (a read of every
-    # scene less), and its read status is that pass's
-    folded = _foldable(site, cube, per_scene, rows_status, spans)
-    if folded is not None:
-        turbid, scene_turbid = dask.compute(inputs.turbid, inputs.scene_turbid)
-        status = np.full(cube.sizes["time"], FETCH_OK, cube["fetch_status"].dtype)
-    else:
-        # the baseline's observed fraction is counted over the strips of the second pass:
-        # here, dask would hold every baseline scene's blocks for it while the per-scene
-        # rows read them
-        per_scene, status, turbid, scene_turbid = dask.compute(
-            per_scene, status, inputs.turbid, inputs.scene_turbid)
-        status = None if status is None else np.array(status)
+    # the baseline's observed fraction is counted over the strips of the second pass: here,
+    # dask would hold every baseline scene's blocks for it while the per-scene rows read them
+    per_scene, status, turbid, scene_turbid = dask.compute(
+        per_scene, status, inputs.turbid, inputs.scene_turbid)
     evidence = inputs.evidence
     del inputs  # the first inputs' graph, before the second is built
     trim_memory()
@@ -76,6 +56,15 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     periods = inputs.scores["period"].values
     times = cube["time"].values
     scene_month = times.astype("datetime64[M]")
+    # per-row read status (the sources here give it; without it, later passes go unchecked)
+    rows_status = (cube["fetch_status_rows"]
+                   if status is not None and "fetch_status_rows" in cube else None)
+    status = None if status is None else np.array(status)
+    # strips of the source's read rows (each read once a pass), else of the cube's chunks
+    heights = (rows_status if rows_status is not None else cube["SCL"]).chunksizes.get("y") \
+        or (mask.sizes["y"],)
+    starts = np.cumsum((0,) + tuple(heights))[:-1]
+    spans = [slice(int(a), int(a + h)) for a, h in zip(starts, heights, strict=True)]
     yx = ("y", "x")
 
     def strip_codes(scenes: np.ndarray, rows: slice) -> list:
@@ -98,9 +87,8 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     # computed block by block: assembling a strip's blocks would hold them twice
     base_scenes = np.flatnonzero((times >= np.datetime64(baseline[0]))
                                  & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
-    if alert_state is not None or folded is not None:  # every scene: after the baseline,
-        base_scenes = np.arange(times.size)  # the references, the per-scene rows
-    partials = []  # the per-scene rows' chunk partials, strip by strip
+    if alert_state is not None:  # every scene: after the baseline, and the references
+        base_scenes = np.arange(times.size)
     shape = (mask.sizes["y"], mask.sizes["x"])
     base_file, flagged, seen, judged = None, [], 0, 0
     inside = mask.transpose(*yx).values
@@ -114,13 +102,9 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
                          for v in ("score", "first_seen", "last_seen", "confirmed_at")]
                 flags = [_flagged_blocks(state, shape, rows.start, alert_state.attrs)]
             codes = strip_codes(base_scenes, rows)
-            parts = [] if folded is None else [folded[0].blocks[:, folded[1][rows.start]]]
-            blocks, flags, codes, parts = dask.compute(blocks, flags, codes, parts)
+            blocks, flags, codes = dask.compute(blocks, flags, codes)
             trim_memory()
-            partials += parts
-            if codes and folded is not None:  # the first read: fetch_status is the max
-                status = np.maximum(status, codes[0]).astype(status.dtype)  # of its rows' (time, y) statuses
-            elif codes:
+            if codes:
                 merge_status(status, base_scenes, codes[0])
             flagged += [f for part in flags for f in part.ravel()]
             if base_file is None:
@@ -136,9 +120,6 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
                 base_file.write(j, rows.start, layer)
                 del layer
         alert_state = FlaggedPixels.concat(flagged) if flagged else None
-        if folded is not None:
-            per_scene = _with_partials(per_scene, folded[0], np.concatenate(partials, axis=1))
-        del partials, folded
         if site.habitat == "seagrass":  # the months' scores then read their own scenes only
             inputs = monthly_inputs(cube, mask, site.habitat, baseline=baseline,
                                     scene_turbid=scene_turbid, evidence=inputs.evidence,
@@ -179,54 +160,6 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
                                  mmu_ha=mmu_ha)
     trim_memory()  # the walk's arrays, before the maps are written
     return per_scene, status, alert_state, monthly, out_maps
-
-
-def _foldable(site: Site, cube: xr.Dataset, per_scene, rows_status, spans: list[slice]):
-    """``(chunk partials, {strip's first row: its chunk rows})`` when the per-scene rows can
-    be summed from partials computed in the baseline pass (see :func:`walk_strips`): a
-    mangrove site (no plume flags to compute first), read status by rows, rows built on
-    :func:`indices.sums.reduce_dn` whose chunk rows fall within the strips; else None."""
-    if site.habitat != "mangrove" or rows_status is None or per_scene is None:
-        return None
-    parts = chunk_partials(per_scene)
-    if parts is None or parts.numblocks[1] < 1:
-        return None
-    # the partials' chunk rows are the cube's (one block a chunk): their rows, against the
-    # strips'
-    heights = cube["SCL"].chunksizes.get("y")
-    if heights is None or len(heights) != parts.numblocks[1]:
-        return None
-    edges = np.cumsum((0,) + tuple(heights))
-    if edges[-1] != spans[-1].stop:
-        return None
-    out = {}
-    for rows in spans:
-        inside = np.flatnonzero((edges[:-1] >= rows.start) & (edges[:-1] < rows.stop))
-        if not inside.size or edges[inside[0]] != rows.start or edges[inside[-1] + 1] != rows.stop:
-            return None
-        out[rows.start] = slice(int(inside[0]), int(inside[-1]) + 1)
-    return parts, out
-
-
-def _with_partials(collection, parts, values: np.ndarray):
-    """``collection`` computed with the blocks of ``parts`` (:func:`indices.sums.
-    chunk_partials`) given as ``values`` (``parts`` computed, whole) instead of computed from
-    its reads: the tasks that add them up and build its columns run here, synchronously, on
-    the same floats in the same order."""
-    from dask.core import flatten
-    from dask.local import get_sync
-    from dask.optimization import cull
-
-    graph = dict(collection.__dask_graph__())
-    starts = [np.cumsum((0,) + c)[:-1] for c in parts.chunks]
-    for t, y, x, k in np.ndindex(*parts.numblocks):
-        t0, y0, x0, k0 = (int(s[i]) for s, i in zip(starts, (t, y, x, k), strict=True))
-        graph[(parts.name, t, y, x, k)] = values[t0:t0 + parts.chunks[0][t], y0:y0 + 1,
-                                                 x0:x0 + 1, k0:k0 + parts.chunks[3][k]]
-    keys = collection.__dask_keys__()
-    graph, _ = cull(graph, list(flatten(keys)))
-    finalize, args = collection.__dask_postcompute__()
-    return finalize(get_sync(graph, keys), *args)
 
 
 def _blocks(array) -> list[list]:
