@@ -486,7 +486,7 @@ def _child(args: argparse.Namespace) -> int:
         source = StacSource(str(items))
         first, last = synthetic.scene_dates(k)
         scenes = source.search(site, first, last)
-        t0 = time.perf_counter()
+        t0, cpu0, load0 = time.perf_counter(), os.times(), os.getloadavg()
         if mode == "obs":
             grid = site_grid(site)
             mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
@@ -513,7 +513,15 @@ def _child(args: argparse.Namespace) -> int:
             tables = site_tables(site, source, scenes, start=None, end=last, run_id="bench",
                                  chunks=chunks)
             rows = len(tables.observations) + len(tables.change)
-        return time.perf_counter() - t0, rows
+        cpu1 = os.times()
+        # CPU s of this process's threads (user + system) over the measured run (not the
+        # tile's writing, the first time): on a shared machine its share of the wall time
+        # says how much of the time went waiting for a CPU
+        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        seconds = time.perf_counter() - t0
+        timing.update(cpu_s=round(cpu, 2), cpu_over_wall=round(cpu / seconds, 3),
+                      load_start=load0, load_end=os.getloadavg())
+        return seconds, rows
 
     run(1026, 2)  # compile kernels, import everything: not part of the measurement
     before = proc.memory_info().rss
@@ -588,7 +596,9 @@ def _describe(r: dict) -> str:
     mask = f" (site mask {r['site_mask_s']:.1f} s)" if "site_mask_s" in r else ""
     return (f"{r['seconds']:7.1f} s{mask}, peak RSS {r['peak_rss'] / 2**30:.2f} GiB "
             f"(+{(r['peak_rss'] - r['rss_before']) / 2**30:.2f} over the warmed-up process), "
-            f"{r['ns_per_px_scene']:.0f} ns per pixel-scene")
+            f"{r['ns_per_px_scene']:.0f} ns per pixel-scene"
+            + (f", {r['cpu_s']:.1f} CPU s ({r['cpu_over_wall']:.2f} of the wall time; load "
+               f"{r['load_start'][0]:.1f} -> {r['load_end'][0]:.1f})" if "cpu_s" in r else ""))
 
 
 def bench_tile(cache: Path, sizes: list[int], counts: list[int], rss_limit: float,

@@ -126,13 +126,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warm-up done t={time.perf_counter() - sampler.t0:.1f}", flush=True)
     sampler.reset()
     load0 = os.getloadavg()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), os.times()
     got = run(args.cache, args.size, args.scenes, args.chunks)
-    seconds = time.perf_counter() - t0
+    seconds, cpu1 = time.perf_counter() - t0, os.times()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)  # every thread's, user + sys
     hwm = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
                if line.startswith("VmHWM"))
     result = {"size": args.size, "scenes": args.scenes, "chunks": args.chunks, **got,
-              "seconds": round(seconds, 1), "sampled_peak_gib": round(sampler.peak / 2**30, 3),
+              "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
+              "cpu_over_wall": round(cpu / seconds, 3), "sampled_peak_gib": round(sampler.peak / 2**30, 3),
               "vmhwm_gib": round(hwm / 2**30, 3), "peak_at_s": round(sampler.peak_at, 1),
               "peak_where": sampler.peak_where, "load_start": load0,
               "load_end": os.getloadavg(), "flows": flows.__file__}

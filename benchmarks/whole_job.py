@@ -284,7 +284,14 @@ def bench_tile_paths(cache: Path, rss_limit: float, log=print) -> dict:
     return {"observations": obs, "pipeline": pipe, "summary": {
         "pipeline_over_observations": ratio,
         "pipeline_peak_rss_gib": pipe["peak_rss"] / 2**30 if "peak_rss" in pipe else None,
-        "observations_s": obs.get("seconds"), "pipeline_s": pipe.get("seconds")}}
+        "observations_s": obs.get("seconds"), "pipeline_s": pipe.get("seconds"),
+        # CPU s (user + system, the measured run's threads): steadier than wall time on a
+        # shared machine; cpu_over_wall < the 2 cores' 2.0 is time spent waiting for a CPU
+        "observations_cpu_s": obs.get("cpu_s"), "pipeline_cpu_s": pipe.get("cpu_s"),
+        "pipeline_over_observations_cpu": (pipe["cpu_s"] / obs["cpu_s"]
+                                           if obs.get("cpu_s") and pipe.get("cpu_s") else None),
+        "cpu_over_wall": {"observations": obs.get("cpu_over_wall"),
+                          "pipeline": pipe.get("cpu_over_wall")}}}
 
 
 # -- targets and report ----------------------------------------------------------------------
