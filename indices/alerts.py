@@ -48,7 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 from indices.change import MMU_HA, mmu_pixels
 from indices.composite import composite, monthly_composite
-from indices.evidence import SiteEvidence, baseline_composite, site_evidence
+from indices.evidence import SiteEvidence, baseline_composite, baseline_evidence
 from indices.habitat import (
     RULES,
     SeagrassRule,
@@ -57,6 +57,7 @@ from indices.habitat import (
     mask_turbid_water,
     scene_reflectance,
     seagrass_offset,
+    turbid_scenes,
 )
 from indices.spectral import compute_indices
 
@@ -151,11 +152,17 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if habitat not in ("mangrove", "seagrass"):
         raise ValueError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
     if evidence is None:
-        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
+        evidence = baseline_evidence(cube, habitat, baseline)
     hrule = evidence.rule
     if habitat == "seagrass":
-        cube = mask_turbid_water(cube)
-    base = composite(cube, *baseline)
+        # the change rows' baseline (indices.summary.monthly_inputs): the same plume scenes'
+        # water and raised views dropped, so the alerts watch the seagrass the rows count
+        turbid, water = turbid_scenes(cube, hrule)
+        base = baseline_composite(cube, habitat, baseline, hrule, spread=evidence.spread,
+                                  turbid=turbid)
+        cube = mask_turbid_water(cube, (turbid, water))
+    else:
+        base = composite(cube, *baseline)
     monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
         & site_mask.astype(bool)
     months = monthly_composite(cube)

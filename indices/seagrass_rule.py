@@ -107,6 +107,14 @@ class SeagrassRule:
     regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
+    raised_sigmas: float = 3.0
+    raised_min_views: int = 3
+    """A baseline view of a water pixel is dropped from the baseline composite (rule v4)
+    where its deglinted green lies more than ``raised_sigmas`` times the site's spread of
+    views above the pixel's own median over at least ``raised_min_views`` views: raised by
+    a plume patch, haze or glint (:mod:`indices.raised`). 3 sigma: the usual convention
+    (one view in ~700 of pure noise dropped); 3 views: the fewest whose median is not one
+    of a pair. Choices."""
     source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
 
     @property

@@ -34,6 +34,7 @@ from indices.context import keep_codes, kept_codes
 from indices.evidence import (
     SiteEvidence,
     baseline_composite,
+    baseline_spread,
     calibration_features,
     mangrove_final_context,
     mangrove_first_pass,
@@ -65,8 +66,13 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
-    base = baseline_composite(cube, site.habitat, baseline)
-    rule, record = RULES[site.habitat], {}
+    rule, record, spread = RULES[site.habitat], {}, None
+    if site.habitat == "seagrass":  # the first pass: the site's spread of views, a number
+        # (indices.evidence.baseline_spread: a histogram a block), so that no block of the
+        # baseline composites (the evidence's, the walks' strips, the alerts') reads another
+        (spread,) = dask.compute(baseline_spread(cube, baseline, rule))
+        spread = float(spread)
+    base = baseline_composite(cube, site.habitat, baseline, rule, spread=spread)
     source = calibration_input(site)
     if source is not None:
         labels = np.where(mask.transpose("y", "x").values,
@@ -85,7 +91,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         if cal.warnings:  # what the labels could not teach: said with the run, and recorded
             record["calibration"]["warnings"] = [
                 f"site {site.id!r}: calibration {source.path.name}: {w}" for w in cal.warnings]
-    evidence = site_evidence(base, site.habitat, rule)
+    evidence = site_evidence(base, site.habitat, rule, spread=spread)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
