@@ -62,7 +62,7 @@ from indices.habitat import (
 from indices.spectral import compute_indices
 
 __all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
-           "AlertScan", "FlaggedPixels", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
+           "AlertScan", "FlaggedPixels", "alert_baseline", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
            "mangrove_evidence", "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
@@ -154,15 +154,7 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if evidence is None:
         evidence = baseline_evidence(cube, habitat, baseline)
     hrule = evidence.rule
-    if habitat == "seagrass":
-        # the change rows' baseline (indices.summary.monthly_inputs): the same plume scenes'
-        # water and raised views dropped, so the alerts watch the seagrass the rows count
-        turbid, water = turbid_scenes(cube, hrule)
-        base = baseline_composite(cube, habitat, baseline, hrule, spread=evidence.spread,
-                                  turbid=turbid)
-        cube = mask_turbid_water(cube, (turbid, water))
-    else:
-        base = composite(cube, *baseline)
+    base, cube = alert_baseline(cube, habitat, baseline=baseline, evidence=evidence)
     monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
         & site_mask.astype(bool)
     months = monthly_composite(cube)
@@ -198,6 +190,21 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     ev = xr.where(judged, xr.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
     ev = ev.where(monitored, np.int8(NOT_OBSERVED)).astype(np.int8)
     return ev.transpose("time", "y", "x").rename("loss_evidence")
+
+
+def alert_baseline(cube: xr.Dataset, habitat: str, *, baseline: tuple[dt.date, dt.date],
+                   evidence: SiteEvidence) -> tuple[xr.Dataset, xr.Dataset]:
+    """``(baseline composite, cube)`` as :func:`loss_evidence` reads them, lazy. Seagrass: the
+    change rows' baseline (:func:`indices.evidence.baseline_composite` with the site's
+    spread and the cube's plume flags, as :func:`indices.summary.monthly_inputs` makes it:
+    the plume scenes' water and the views raised above their bottom dropped), so that the
+    alerts watch the seagrass the rows count; the cube with its plume scenes' water masked."""
+    if habitat != "seagrass":
+        return composite(cube, *baseline), cube
+    turbid, water = turbid_scenes(cube, evidence.rule)
+    base = baseline_composite(cube, habitat, baseline, evidence.rule, spread=evidence.spread,
+                              turbid=turbid)
+    return base, mask_turbid_water(cube, (turbid, water))
 
 
 def mangrove_evidence(ndvi: np.ndarray, mndwi: np.ndarray, ref: np.ndarray,
