@@ -155,6 +155,8 @@ def test_the_alerts_watch_the_seagrass_the_change_rows_count_at_baseline():
     evidence = evidence.with_arrays(dask.compute(*evidence.arrays))
     evidence = type(evidence)(evidence.habitat, evidence.rule, water=evidence.water,
                               spread=float(evidence.spread))
+    # the run record keeps the first pass's number, as a mangrove site's parameters
+    assert evidence.summary()["site"] == {"view_spread_green": round(evidence.spread, 6)}
     rows = monthly_inputs(cube, mask, "seagrass", baseline=baseline, evidence=evidence)
     base, _ = alert_baseline(cube, "seagrass", baseline=baseline, evidence=evidence)
     alerts = habitat_score(base, "seagrass", evidence.rule, **evidence.scorer)
