@@ -109,8 +109,9 @@ def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"],
     """Deglinted bottom signals ``(blue, green)`` above the site's deep water (``water``:
     :func:`indices.water.water_parameters`), NaN where the pixel is not water or the bottom is
     not visible: the quantities :func:`indices.habitat.seagrass_score` takes the logarithm of
-    (:func:`indices.habitat.bottom_signals`)."""
+    (:func:`indices.habitat.bottom_signals`; blue floored at ``min_bottom_signal`` as there)."""
     b_sig, g_sig, seen = bottom_signals(refl, rule, water)
+    b_sig = np.maximum(b_sig, np.float32(rule.min_bottom_signal))  # as the score floors it
     return b_sig.where(seen).astype(np.float32), g_sig.where(seen).astype(np.float32)
 
 

@@ -148,7 +148,8 @@ def mask_raised_views(cube: xr.Dataset, rule, spread) -> xr.Dataset:
     """The cube with its :func:`raised_views` masked as defective (SCL 1): for a seagrass
     site's baseline composite only (the months keep their views: a month's bottom may have
     changed, and a meadow lost brightens green as a plume does)."""
-    raised = raised_views(cube, rule, spread)
+    # its own coords dropped: comparing lazy ones (boa_offset) with the cube's would compute
+    raised = raised_views(cube, rule, spread).reset_coords(drop=True)
     if cube["SCL"].chunks and raised.chunks:
         raised = raised.chunk(dict(zip(cube["SCL"].dims, cube["SCL"].chunks, strict=True)))
     scl = cube["SCL"].where(~raised.transpose(*cube["SCL"].dims), np.uint8(1))
