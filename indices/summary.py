@@ -259,10 +259,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     (``base_score.notnull()``), so that a month's composites and scores read only that month's
     scenes; without them, lazily from the cube (the default rule's evidence, the baseline's
     assessed water: each month's scores would read the baseline's scenes again). ``base``:
-    the baseline composite ``composite(cube, *baseline)`` built here (for seagrass, of the
-    cube with its plume scenes' water masked; for mangrove it is
-    :func:`indices.evidence.baseline_composite`'s), e.g. already computed for the evidence,
-    so that it is not composited again; without it, lazily from the cube."""
+    the baseline composite built here (:func:`indices.evidence.baseline_composite`; for
+    seagrass with the cube's plume flags and the evidence's spread of views, so that the
+    loss alerts read the same one: :func:`indices.alerts.alert_baseline`), e.g. already
+    computed for the evidence, so that it is not composited again; without it, lazily from
+    the cube."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
