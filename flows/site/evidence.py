@@ -2,7 +2,9 @@
 
 :func:`site_evidence_of` computes the baseline's evidence (mangrove intertidal context,
 seagrass water: :mod:`indices.evidence`) that every walk, the per-scene statistics and the
-alerts then read, after fitting the site's thresholds to its calibration input when it has
+alerts then read (a seagrass site's in two passes: first the spread of its baseline views,
+a number, :func:`indices.evidence.baseline_spread`, then the composite that drops the views
+raised above it, rule v4; the baseline's scenes are read once more for it), after fitting the site's thresholds to its calibration input when it has
 one (site property ``calibration``, :func:`aoi.calibration_input`):
 
 * labelled polygons (:func:`aoi.load_calibration_polygons`), rasterised on the site grid at
