@@ -152,7 +152,8 @@ def test_mangrove_extent_within_10_percent(fast):
 @pytest.mark.xfail(strict=False, reason=(
     "seagrass extent over the assessable water within 15 % in 40 % of seeds 10-29, 10 % of "
     "seeds 200-219 and 15 % of seeds 1300-1319 at 300 px, 18 months with rule lyzenga1981-v4 "
-    "(v3: 35, 25, 15 %; 13 of these 60 seeds against 15; median baseline error 21, 46, 47 % "
+    "(v3: 35, 25, 15 %; 13 of these 60 seeds against 15; held out, 1500-1519 once: 15 % "
+    "against 10 %; median baseline error 21, 46, 47 % "
     "against 19, 52, 48 %): v4 drops a baseline view raised 3 site spreads above its pixel's "
     "median green (plume patches), which moves the extent by up to +-20 points a seed both "
     "ways (18: +19 -> -9 %, 206: -13 -> +26 %, 203: +3 -> -13 %), a signal-to-noise limit "
@@ -175,7 +176,8 @@ def test_seagrass_extent_of_the_assessable_water_within_15_percent(fast):
 @pytest.mark.xfail(strict=False, reason=(
     "seagrass gain and loss within 20 % or 3 ha in 55 % of seeds 10-29, 45 % of seeds 200-"
     "219 and 75 % of seeds 1300-1319 at 300 px, 18 months with rule lyzenga1981-v4 (v3: 35, "
-    "45, 60 %; 35 of these 60 seeds against 28; mean loss error 3.2, 2.9, 2.2 ha against "
+    "45, 60 %; 35 of these 60 seeds against 28; held out, 1500-1519 once: 65 % against 50 "
+    "%; mean loss error 3.2, 2.9, 2.2 ha against "
     "3.5, 3.6, 3.0): fewer spurious losses now that the baseline drops the views a plume "
     "patch raised (seed 13: 3.2 ha lost against 3.7 true, v3 10.3; 203: 7.5 against 3.0, "
     "v3 14.3; 207: 6.5 against 3.4, v3 11.2), a few new misses (18: 0.3 against 6.0). With "
