@@ -26,6 +26,9 @@ look-alikes: a stratified random design, with land covers or the map's classes a
 (Olofsson et al. 2014, RSE 148:42-57). And labels whose classes the rule's features cannot
 separate (the best thresholds below :data:`MIN_ACCURACY` balanced accuracy on the labels
 themselves: a palm with the mangrove's NDVI and MVI) are said, not silently fitted.
+Large label sets (a whole-tile reference raster: millions of labelled pixels) are searched on
+a stratified random draw of at most :data:`MAX_SEARCH_PIXELS` of them (:func:`search_sample`);
+the candidates, the fitted rule's accuracy and the warnings still read every label.
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
@@ -40,7 +43,8 @@ import numpy as np
 
 from indices.habitat import MangroveRule, SeagrassRule, rule_id
 
-__all__ = ["MIN_ACCURACY", "MIN_PIXELS", "Calibration", "CalibrationError", "balanced_accuracy", "calibrate"]
+__all__ = ["MAX_SEARCH_PIXELS", "MIN_ACCURACY", "MIN_PIXELS", "Calibration", "CalibrationError",
+           "balanced_accuracy", "calibrate", "search_sample"]
 
 MIN_PIXELS = 30
 """Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
@@ -50,6 +54,25 @@ minimum interpretation accuracy of land-cover categories from remote sensor data
 (Anderson, Hardy, Roach & Witmer 1976, USGS Professional Paper 964, "Classification
 criteria"; recalled, not checked against a stored copy here), applied to the fit's balanced
 accuracy on its own labels (an optimistic figure: the truth on new pixels is lower)."""
+
+MAX_SEARCH_PIXELS = 200_000
+"""Labelled pixels the threshold search scores at most (:func:`search_sample`); more are drawn
+from at random, per class. The search's cost grows with the pixels times the candidates
+(1.2 s at 200k labelled pixels, 14-17 s at 2M, measured; a whole-tile reference raster would
+take minutes; 2.0 s at 2M with the draw), its answer does not need them. A class drawn keeps
+at least half the cap, 100k pixels (a smaller one is kept whole): its recall has a binomial
+standard error of at most ``sqrt(0.25 / 1e5)`` = 0.16 %, the balanced accuracy (the mean of
+the two recalls, independent draws) at most 0.11 %, and the search compares thresholds on the
+same pixels, whose errors largely cancel. The binomial sample size for a proportion within
+``h`` at 95 %, ``n = 1.96² p (1 - p) / h²`` (Cochran 1977, Sampling Techniques; the form used
+for accuracy assessment by Foody 2009, Int. J. Remote Sens. 30:5273-5291, and Olofsson et al.
+2014, RSE 148:42-57: recalled, not checked against a stored copy here), asks 9,604 pixels a
+class for ``h`` = 1 %: 100k are ten times that. The candidates (:func:`_candidates`) and the
+tie-break's ranks are still those of all the labels: the full search's grid. The cap is a
+choice of this project (the time), checked on a separable synthetic case: the full search's
+thresholds within one candidate (``tests/test_calibration.py``; seeds 10-29 of
+``benchmarks/calibration_search.py``, a tenth of 60k labels: the same in 17, one candidate
+apart in 3)."""
 
 _FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
@@ -86,6 +109,17 @@ class Calibration:
     """Where the labels came from (given by the caller), with a digest of the labels."""
     warnings: tuple[str, ...] = ()
     """One line each: what the labels could not teach (module doc)."""
+    search_pixels: tuple[int, int] | None = None
+    """Habitat and other pixels the threshold search scored: a stratified random draw
+    (:func:`search_sample`) where the labels were more than :data:`MAX_SEARCH_PIXELS`; None
+    where it scored them all."""
+    search_seed: int | None = None
+    """The draw's seed (the labels' digest, :attr:`source`), None without a draw."""
+
+    @property
+    def subsampled(self) -> bool:
+        """Whether the search scored a draw of the labels (:attr:`search_pixels`)."""
+        return self.search_pixels is not None
 
 
 def balanced_accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -103,7 +137,8 @@ def _predict(features: Mapping[str, np.ndarray], params: Mapping[str, float]) ->
 
 
 def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarray], *,
-              rule=None, source: str = "labelled pixels") -> Calibration:
+              rule=None, source: str = "labelled pixels",
+              max_search_pixels: int | None = MAX_SEARCH_PIXELS) -> Calibration:
     """Fit the site's thresholds (module doc) on labelled pixels.
 
     Parameters
@@ -119,6 +154,9 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         The rule to start from and keep the other parameters of (default: the habitat's).
     source
         Provenance of the labels (a file name, "GMW v3 2020"), kept in the rule.
+    max_search_pixels
+        Labelled pixels the threshold search scores at most (:data:`MAX_SEARCH_PIXELS`;
+        None: all of them).
     """
     rule = rule or (MangroveRule() if habitat == "mangrove" else SeagrassRule()
                     if habitat == "seagrass" else None)
@@ -148,7 +186,11 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
                                f"with values, at least {MIN_PIXELS} of each needed")
     start = {n: float(getattr(rule, n)) for n in names}
     default_ba = balanced_accuracy(_predict(cols, start), labels)
-    params = _search(cols, labels, start)
+    digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
+        np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
+    seed = int(digest, 16)
+    drawn = search_sample(labels, max_search_pixels, seed)
+    params = _search(cols, labels, start, drawn)
     fitted_ba = balanced_accuracy(_predict(cols, params), labels)
     warnings = tuple(_look_alike_warnings(habitat, labels, cols, params))
     if fitted_ba < MIN_ACCURACY:
@@ -159,9 +201,11 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
                      f"{MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; the "
                      f"calibrated extent is uncertain: check the labels, or map the look-alikes "
                      f"with other evidence",)
-    digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
-        np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
+    searched = None
+    if drawn is not None:
+        searched = (int(labels[drawn].sum()), int((~labels[drawn]).sum()))
+        provenance += f", thresholds searched on {searched[0]}+{searched[1]} px drawn per class"
     # a calibrated mangrove rule keeps its fitted threshold (no estimate from the scene)
     extra = {"scene_threshold": False} if isinstance(rule, MangroveRule) else {}
     fitted = dataclasses.replace(rule, **params, **extra, source=provenance)
@@ -169,7 +213,29 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
                        default_parameters=start,
                        balanced_accuracy=fitted_ba,
                        default_balanced_accuracy=default_ba, n_habitat=n_hab,
-                       n_other=n_other, source=provenance, warnings=warnings)
+                       n_other=n_other, source=provenance, warnings=warnings,
+                       search_pixels=searched, search_seed=None if drawn is None else seed)
+
+
+def search_sample(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray | None:
+    """Indices (sorted) of a stratified random draw of at most ``cap`` of the labelled pixels
+    for the threshold search (:data:`MAX_SEARCH_PIXELS`), None where there are no more
+    (or ``cap`` is None): the classes are the strata (Olofsson et al. 2014, RSE 148:42-57),
+    each drawn without replacement, half the cap each, the share a smaller class leaves to
+    the other (a class of fewer pixels is taken whole). Each class's recall is estimated from
+    its own draw, so the balanced accuracy the search maximises needs no weights. ``seed``:
+    the caller's, derived from the labels (:func:`calibrate`: their digest), so that the same
+    input draws the same pixels and fits the same rule."""
+    labels = np.asarray(labels, bool)
+    if cap is None or labels.size <= cap:
+        return None
+    habitat, other = np.flatnonzero(labels), np.flatnonzero(~labels)
+    k_hab = min(habitat.size, max(cap // 2, cap - other.size))
+    k_other = min(other.size, cap - k_hab)
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(idx, size=k, replace=False) if k < idx.size else idx
+              for idx, k in ((habitat, k_hab), (other, k_other))]
+    return np.sort(np.concatenate(picked))
 
 
 def _candidates(values: np.ndarray, start: float) -> np.ndarray:
@@ -177,8 +243,8 @@ def _candidates(values: np.ndarray, start: float) -> np.ndarray:
     return np.unique(np.append(np.quantile(values, np.linspace(0.005, 0.995, 199)), start))
 
 
-def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[str, float]
-            ) -> dict[str, float]:
+def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[str, float],
+            drawn: np.ndarray | None = None) -> dict[str, float]:
     """The thresholds of largest balanced accuracy over every combination of the features'
     candidates (:func:`_candidates`; an exhaustive search: one feature at a time can stall
     where the rule's own thresholds predict the labels backwards, e.g. a site whose mangrove
@@ -186,17 +252,24 @@ def _search(cols: Mapping[str, np.ndarray], labels: np.ndarray, start: Mapping[s
     nothing habitat); of equal ones, the nearest the rule's own, measured in the labelled
     values' ranks summed over the features: labels with no look-alike of the other class on
     one side say how far a threshold must move, not that it may go anywhere beyond (a survey
-    without terrestrial vegetation does not switch the MVI test off)."""
+    without terrestrial vegetation does not switch the MVI test off). ``drawn``: the labelled
+    pixels the balanced accuracy is scored on (:func:`search_sample`; None: all); the
+    candidates and ranks are of all of them."""
     names = list(start)
-    grids = [_candidates(cols[_FEATURE_OF[n]], start[n]) for n in names]
-    ranks = []
-    for n, grid in zip(names, grids, strict=True):
+    grids, ranks = [], []
+    for n in names:
         ordered = np.sort(cols[_FEATURE_OF[n]])
+        # the quantiles of the sorted values are those of the values (a multiset's), found
+        # ~7x faster (numpy partitions the input for each of the 199: measured at 2M px)
+        grid = _candidates(ordered, start[n])
+        grids.append(grid)
         rank = np.searchsorted(ordered, grid) / ordered.size
         spread = max(float(ordered[-1] - ordered[0]), 1e-12)
         # between labelled values (the same rank), the nearest in value: a tie-break only
         ranks.append(np.abs(rank - np.searchsorted(ordered, start[n]) / ordered.size)
                      + 1e-6 * np.abs(grid - start[n]) / spread)
+    if drawn is not None:
+        cols, labels = {f: c[drawn] for f, c in cols.items()}, labels[drawn]
     *outer, last = names
     n_hab, n_other = labels.sum(), (~labels).sum()
     values = cols[_FEATURE_OF[last]]

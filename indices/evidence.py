@@ -32,12 +32,12 @@ from indices.context import coast_codes, context_of_coast, evidence_maps, unpack
 from indices.habitat import (
     RULES,
     MangroveRule,
-    mangrove_spectral_score,
     mask_turbid_water,
     seagrass_offset,
     turbid_scenes,
 )
 from indices.mangrove import MANGROVE_PARAMETERS, METHODS, floor_rule, mangrove_parameters
+from indices.mangrove_rule import mangrove_candidates
 from indices.raised import mask_raised_views, view_spread
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
@@ -228,9 +228,8 @@ def mangrove_final_context(base: xr.Dataset, rule: MangroveRule, params: xr.Data
     """The site's context: :func:`indices.habitat.mangrove_context` of ``base`` with its
     parameters ``params``, from the coast ``codes`` of :func:`mangrove_first_pass` (the
     coast's water not computed again; the same levels)."""
-    candidates = mangrove_spectral_score(base, rule, params) > -1
-    return context_of_coast(codes, candidates, shore_gap_m=rule.shore_gap_m,
-                            reach_m=rule.reach_m)
+    return context_of_coast(codes, mangrove_candidates(base, rule, params),
+                            shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m)
 
 
 def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
@@ -238,14 +237,9 @@ def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
     context (:func:`indices.habitat.mangrove_context`), that of the rule at its floor
     (:func:`indices.mangrove.floor_rule`, when the rule estimates a site threshold) and the
     shore band (:func:`indices.context.shore_band`, ``band_m`` the rule's shore gap)."""
-    missing = [v for v in ("n_wet", "n_clear") if v not in base]
-    if missing:
-        raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
-                         f"(indices.composite.composite with B03 and B11)")
-    floor = (mangrove_spectral_score(base, floor_rule(rule)) > -1
-             if rule.scene_threshold else None)
-    return evidence_maps(base["n_wet"], base["n_clear"],
-                         mangrove_spectral_score(base, rule) > -1, floor,
+    candidates = mangrove_candidates(base, rule)
+    floor = mangrove_candidates(base, floor_rule(rule)) if rule.scene_threshold else None
+    return evidence_maps(base["n_wet"], base["n_clear"], candidates, floor,
                          min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
                          reach_m=rule.reach_m, band_m=rule.shore_gap_m)
 

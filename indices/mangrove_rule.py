@@ -15,7 +15,8 @@ from indices.context import CONNECTED, INTERTIDAL, intertidal_context
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
-__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_score", "mangrove_context", "mangrove_score",
+__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_score", "mangrove_candidates",
+           "mangrove_context", "mangrove_score",
            "mangrove_spectral_score", "mangrove_values", "view_scaled"]
 
 
@@ -128,18 +129,29 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
     return score.astype(np.float32).rename("mangrove_score")
 
 
-def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
-                     params: xr.DataArray | None = None) -> xr.DataArray:
-    """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
-    ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
-    cross the composite's spectral candidates within tolerance (score > -1, with the site's
-    parameters ``params``), so that a pixel of canopy a little below a threshold does not cut
-    a belt in two."""
+def mangrove_candidates(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                        params: xr.DataArray | None = None) -> xr.DataArray:
+    """The pixels a path of the intertidal context may cross (:mod:`indices.context`, step
+    5): the composite's spectral candidates within tolerance, ``mangrove_spectral_score >
+    -1`` with the site's parameters ``params`` (None: the published threshold), so that a
+    pixel of canopy a little below a threshold does not cut a belt in two. Bool ``(y, x)``,
+    lazy. The one place the candidate test is written (the context, the site's evidence
+    maps and its final context read it: :mod:`indices.evidence`). Raises ValueError where
+    ``composite`` lacks the view counts ``n_wet`` and ``n_clear`` a context needs."""
     missing = [v for v in ("n_wet", "n_clear") if v not in composite]
     if missing:
         raise ValueError(f"the mangrove context needs a composite's view counts {missing} "
                          f"(indices.composite.composite with B03 and B11)")
-    candidates = mangrove_spectral_score(composite, rule, params) > -1
+    return mangrove_spectral_score(composite, rule, params) > -1
+
+
+def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
+                     params: xr.DataArray | None = None) -> xr.DataArray:
+    """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
+    ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
+    cross the composite's spectral candidates within tolerance (:func:`mangrove_candidates`,
+    with the site's parameters ``params``)."""
+    candidates = mangrove_candidates(composite, rule, params)
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
                               min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
                               reach_m=rule.reach_m)

@@ -1,13 +1,19 @@
 """The site's MVI threshold (:func:`indices.mangrove.scene_threshold`): Otsu's split checked
-by brute force, and the bounds of the estimate on random mixtures (seeds printed)."""
+by brute force, the bounds of the estimate on random mixtures (seeds printed), and which
+boundary it came from (``mvi_method``: none, bayes, otsu), each forced by a constructed
+population and named in the run record by :meth:`indices.evidence.SiteEvidence.summary`."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+import xarray as xr
 
+from indices.evidence import SiteEvidence
 from indices.habitat import MangroveRule
-from indices.mangrove import MVI_RANGE, otsu_split, scene_threshold
+from indices.mangrove import MANGROVE_PARAMETERS, MVI_RANGE, _finish, otsu_split, scene_threshold
 from indices.water import BINS
 
 RULE = MangroveRule()
@@ -101,3 +107,69 @@ def test_otsu_of_a_single_bin_is_no_split():
     counts = np.zeros(len(EDGES) - 1)
     counts[100] = 5000.0
     assert otsu_split(counts) is None and otsu_split(np.zeros(len(EDGES) - 1)) is None
+
+
+# --------------------------------------------------------------------------- mvi_method
+
+MID = np.sqrt(EDGES[:-1] * EDGES[1:])
+
+
+def _population(median: float, sd: float, n: float) -> np.ndarray:
+    """The expected histogram of ``n`` pixels of log-normal MVI (no sampling noise)."""
+    density = np.exp(-0.5 * ((np.log(MID) - np.log(median)) / sd) ** 2)
+    return n * density / density.sum()
+
+
+STAND, TERRESTRIAL = _population(4.1, 0.06, 6000), _population(2.9, 0.08, 20000)
+SHORE = _population(4.1, 0.06, 1500)  # the shore canopy: the stand's, below 4.5
+# (shore canopy, vegetation the floor rule reaches, unconnected vegetation), rule, method:
+# * otsu: the stand and the terrestrial vegetation it reaches, apart: Otsu's split of them
+#   lies below Bayes' (which stops where the stand's own density ends) and keeps the shore
+#   canopy above it;
+# * bayes: a second canopy above the stand (MVI 6) in the reach moves Otsu's split above
+#   Bayes', between stand and terrestrial: Otsu keeps the shore but is higher, Bayes' stands;
+# * none: too few shore pixels (``min_sample_px``), or a calibrated rule (no estimate): the
+#   published 4.5 stands.
+CASES = {
+    "otsu": ((SHORE, STAND + _population(2.9, 0.08, 6000), TERRESTRIAL), RULE, 2),
+    "bayes": ((SHORE, STAND + _population(6.0, 0.06, 3000) + _population(2.9, 0.08, 6000),
+               TERRESTRIAL), RULE, 1),
+    "none-small": ((_population(4.1, 0.06, 50), STAND + TERRESTRIAL, TERRESTRIAL), RULE, 0),
+    "none-calibrated": ((SHORE, STAND + TERRESTRIAL, TERRESTRIAL),
+                        dataclasses.replace(RULE, scene_threshold=False), 0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_method_occurs_where_its_boundary_is_the_one_used(case):
+    (shore, vegetation, inland), rule, expected = CASES[case]
+    threshold, boundary, state, method = scene_threshold(shore, vegetation, inland, rule)
+    assert method == expected, (case, threshold, boundary, state, method)
+    otsu = EDGES[otsu_split(vegetation)]
+    if expected == 0:  # the published threshold, no boundary computed
+        assert (threshold, state) == (rule.mvi_min, 0.0) and np.isnan(boundary)
+        return
+    assert state == 1.0 and rule.mvi_floor < threshold < rule.mvi_min
+    assert threshold == boundary  # inside [floor, published]: the boundary itself
+    assert (SHORE[np.searchsorted(EDGES, boundary):].sum() / SHORE.sum()) >= 0.75
+    if expected == 2:  # Otsu's split of the vegetation is the boundary
+        assert boundary == otsu
+    else:  # Otsu's split keeps the shore canopy above it, but Bayes' boundary is lower
+        assert boundary < otsu and (SHORE[np.searchsorted(EDGES, otsu):].sum()
+                                    / SHORE.sum()) >= 0.75
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_run_record_names_the_method_of_the_site_parameters(case):
+    """The site's parameters (:func:`indices.mangrove._finish`, the histograms' reduction of
+    :func:`indices.mangrove.mangrove_parameters`) carry the code, and the run record's rule
+    (:meth:`indices.evidence.SiteEvidence.summary`, what ``flows.site.evidence`` writes as
+    ``rule``) its name."""
+    (shore, vegetation, inland), rule, expected = CASES[case]
+    reflectance = np.zeros(6 * BINS)  # no endmember histograms: the default endmembers
+    values = _finish(np.concatenate([shore, vegetation, inland, reflectance]), rule=rule)
+    params = xr.DataArray(values, dims="parameter",
+                          coords={"parameter": list(MANGROVE_PARAMETERS)})
+    site = SiteEvidence("mangrove", rule, params=params).summary()["site"]
+    assert values[MANGROVE_PARAMETERS.index("mvi_method")] == expected
+    assert site["mvi_method"] == {0: "none", 1: "bayes", 2: "otsu"}[expected]

@@ -44,7 +44,7 @@ from indices.evidence import (
 )
 from indices.habitat import RULES, seagrass_constants
 
-__all__ = ["EvidenceOf", "calibration_labels", "site_evidence_of"]
+__all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of"]
 
 
 class EvidenceOf(NamedTuple):
@@ -81,18 +81,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
                           calibration_labels(site, source, grid), np.int8(-1))
         cal = _calibrate(site, source.path, base, labels)
         rule = cal.rule
-        record["calibration"] = {
-            "source": str(source.path), "kind": source.kind,
-            "habitat_pixels": cal.n_habitat, "not_habitat_pixels": cal.n_other,
-            "parameters": dict(cal.parameters),
-            "default_parameters": dict(cal.default_parameters),
-            "balanced_accuracy": round(cal.balanced_accuracy, 4),
-            "default_balanced_accuracy": round(cal.default_balanced_accuracy, 4),
-            "rule_id": cal.rule_id,
-        }
-        if cal.warnings:  # what the labels could not teach: said with the run, and recorded
-            record["calibration"]["warnings"] = [
-                f"site {site.id!r}: calibration {source.path.name}: {w}" for w in cal.warnings]
+        record["calibration"] = calibration_record(site, source, cal)
     evidence = site_evidence(base, site.habitat, rule, spread=spread)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
@@ -103,6 +92,29 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     evidence = evidence.with_arrays(arrays)
     record["rule"] = evidence.summary()
     return EvidenceOf(evidence, record, base)
+
+
+def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict[str, Any]:
+    """The run record's ``calibration`` of a site (module doc): the labels' source, the fitted
+    and default thresholds and accuracies, the labels the threshold search scored of all
+    (``search``: a stratified draw above :data:`indices.calibration.MAX_SEARCH_PIXELS`,
+    seeded by the labels' digest) and the warnings, one line each naming site and file."""
+    out = {
+        "source": str(source.path), "kind": source.kind,
+        "habitat_pixels": cal.n_habitat, "not_habitat_pixels": cal.n_other,
+        "parameters": dict(cal.parameters),
+        "default_parameters": dict(cal.default_parameters),
+        "balanced_accuracy": round(cal.balanced_accuracy, 4),
+        "default_balanced_accuracy": round(cal.default_balanced_accuracy, 4),
+        "rule_id": cal.rule_id,
+        "search": {"pixels": sum(cal.search_pixels or (cal.n_habitat, cal.n_other)),
+                   "of_pixels": cal.n_habitat + cal.n_other,
+                   "subsampled": cal.subsampled, "seed": cal.search_seed},
+    }
+    if cal.warnings:  # what the labels could not teach: said with the run, and recorded
+        out["warnings"] = [f"site {site.id!r}: calibration {source.path.name}: {w}"
+                           for w in cal.warnings]
+    return out
 
 
 def _two_passes(base: xr.Dataset, evidence: SiteEvidence) -> tuple:
