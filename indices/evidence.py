@@ -82,15 +82,18 @@ class SiteEvidence:
     def arrays(self) -> tuple:
         """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
         through :meth:`with_arrays`."""
-        return (self.context, self.params) if self.habitat == "mangrove" else (self.water,)
+        if self.habitat == "mangrove":
+            return (self.context, self.params)
+        return (self.water,) if self.spread is None else (self.water, self.spread)
 
     def with_arrays(self, arrays) -> SiteEvidence:
         """The evidence with its parts replaced by ``arrays`` (computed ones)."""
         if self.habitat == "mangrove":
             context, params = arrays
             return SiteEvidence(self.habitat, self.rule, context=context, params=params)
-        (water,) = arrays
-        return SiteEvidence(self.habitat, self.rule, water=water, spread=self.spread)
+        water, *spread = arrays  # the spread too where there is one (:attr:`arrays`)
+        spread = float(np.asarray(spread[0])) if spread else self.spread
+        return SiteEvidence(self.habitat, self.rule, water=water, spread=spread)
 
     def summary(self) -> dict:
         """JSON-able description for the run record: the rule's id and thresholds, and the

@@ -25,10 +25,13 @@ Two steps, so that no block of the site depends on another's pixels:
    ``raised_min_views`` of them), block by block (a reduction over time only).
 
 A spread of 0 (constant water) or none (no pixel with ``raised_min_views`` views: a baseline
-of one or two views) drops nothing. Deglint: Hedley et al. 2005's flat glint above the site
-rule's deep-water NIR (``rule.deep_water[2]``, as the plume-scene test), the site's rule
-passed in (never a default one); only deviations from the pixel's own median are read, so a
-constant offset of the reference cancels where NIR lies above it.
+of one or two views) drops nothing. Deglint: Hedley et al. 2005's flat glint above the
+rule's deep-water NIR (``rule.deep_water[2]``, as the plume-scene test; a constant of the
+rule, which calibration does not fit: not the site's fitted deep water, which needs the
+composite this step makes). Only deviations from the pixel's own median are read, so the
+reference cancels where NIR lies above it in every view; glint under it (NIR below 0.002)
+is not removed, and a slightly glinty view may be dropped as raised (review of stop 28:
+deglinting against the pixel's own median NIR is the next step).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ drops nothing, and the alerts watch the baseline the change rows count."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import dask
@@ -18,7 +19,7 @@ import pytest
 import xarray as xr
 
 from indices.alerts import alert_baseline
-from indices.evidence import baseline_composite, baseline_evidence
+from indices.evidence import baseline_composite, baseline_evidence, baseline_scenes
 from indices.habitat import RULES, habitat_score, turbid_scenes
 from indices.raised import mask_raised_views, raised_views, view_spread
 from indices.summary import monthly_inputs
@@ -153,8 +154,7 @@ def test_the_alerts_watch_the_seagrass_the_change_rows_count_at_baseline():
     cube, mask, baseline = _demo_with_a_plume()
     evidence = baseline_evidence(cube, "seagrass", baseline)
     evidence = evidence.with_arrays(dask.compute(*evidence.arrays))
-    evidence = type(evidence)(evidence.habitat, evidence.rule, water=evidence.water,
-                              spread=float(evidence.spread))
+    assert isinstance(evidence.spread, float)  # computed with the water (review, stop 28)
     # the run record keeps the first pass's number, as a mangrove site's parameters
     assert evidence.summary()["site"] == {"view_spread_green": round(evidence.spread, 6)}
     rows = monthly_inputs(cube, mask, "seagrass", baseline=baseline, evidence=evidence)
@@ -168,3 +168,20 @@ def test_the_alerts_watch_the_seagrass_the_change_rows_count_at_baseline():
                               turbid=turbid_scenes(cube, evidence.rule)[0])
     kept = habitat_score(kept, "seagrass", evidence.rule, **evidence.scorer)
     assert ((kept > 0).values != seagrass_rows).sum() > 0
+
+
+def test_the_flow_computes_the_spread_first_and_records_it():
+    """:func:`flows.site.evidence.site_evidence_of` (what every walk and the alerts get their
+    evidence from) hands on the first pass's spread as a number, the one the lazy evidence
+    computes, and writes it to the run record (review, stop 28: no test failed when the flow
+    did not pass it on)."""
+    from aoi import load_sites, site_grid
+    from flows.site.evidence import site_evidence_of
+
+    cube, mask, baseline = _demo_with_a_plume()
+    site = next(s for s in load_sites() if s.id == "andalusia-cabo-de-gata-genoveses")
+    site = dataclasses.replace(site, baseline_end=baseline[1])
+    of = site_evidence_of(site, cube.chunk({"y": 50}), site_grid(site), mask)
+    want = float(view_spread(baseline_scenes(cube, baseline), RULE))
+    assert isinstance(of.evidence.spread, float) and of.evidence.spread == want > 0
+    assert of.record["rule"]["site"] == {"view_spread_green": round(want, 6)}
