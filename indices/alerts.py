@@ -48,7 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 from indices.change import MMU_HA, mmu_pixels
 from indices.composite import composite, monthly_composite
-from indices.evidence import SiteEvidence, baseline_composite, baseline_evidence
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     SeagrassRule,
@@ -57,12 +57,11 @@ from indices.habitat import (
     mask_turbid_water,
     scene_reflectance,
     seagrass_offset,
-    turbid_scenes,
 )
 from indices.spectral import compute_indices
 
 __all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
-           "AlertScan", "FlaggedPixels", "alert_baseline", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
+           "AlertScan", "FlaggedPixels", "alert_patches", "bottom_signal", "flagged_patches", "loss_evidence",
            "mangrove_evidence", "mask_turbid_water", "scan_evidence"]
 
 NOT_OBSERVED, NO_LOSS, LOSS = -1, 0, 1
@@ -109,9 +108,8 @@ def bottom_signal(refl: xr.Dataset, rule: SeagrassRule = RULES["seagrass"],
     """Deglinted bottom signals ``(blue, green)`` above the site's deep water (``water``:
     :func:`indices.water.water_parameters`), NaN where the pixel is not water or the bottom is
     not visible: the quantities :func:`indices.habitat.seagrass_score` takes the logarithm of
-    (:func:`indices.habitat.bottom_signals`; blue floored at ``min_bottom_signal`` as there)."""
+    (:func:`indices.habitat.bottom_signals`)."""
     b_sig, g_sig, seen = bottom_signals(refl, rule, water)
-    b_sig = np.maximum(b_sig, np.float32(rule.min_bottom_signal))  # as the score floors it
     return b_sig.where(seen).astype(np.float32), g_sig.where(seen).astype(np.float32)
 
 
@@ -153,9 +151,11 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if habitat not in ("mangrove", "seagrass"):
         raise ValueError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
     if evidence is None:
-        evidence = baseline_evidence(cube, habitat, baseline)
+        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
     hrule = evidence.rule
-    base, cube = alert_baseline(cube, habitat, baseline=baseline, evidence=evidence)
+    if habitat == "seagrass":
+        cube = mask_turbid_water(cube)
+    base = composite(cube, *baseline)
     monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
         & site_mask.astype(bool)
     months = monthly_composite(cube)
@@ -191,21 +191,6 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     ev = xr.where(judged, xr.where(loss, np.int8(LOSS), np.int8(NO_LOSS)), np.int8(NOT_OBSERVED))
     ev = ev.where(monitored, np.int8(NOT_OBSERVED)).astype(np.int8)
     return ev.transpose("time", "y", "x").rename("loss_evidence")
-
-
-def alert_baseline(cube: xr.Dataset, habitat: str, *, baseline: tuple[dt.date, dt.date],
-                   evidence: SiteEvidence) -> tuple[xr.Dataset, xr.Dataset]:
-    """``(baseline composite, cube)`` as :func:`loss_evidence` reads them, lazy. Seagrass: the
-    change rows' baseline (:func:`indices.evidence.baseline_composite` with the site's
-    spread and the cube's plume flags, as :func:`indices.summary.monthly_inputs` makes it:
-    the plume scenes' water and the views raised above their bottom dropped), so that the
-    alerts watch the seagrass the rows count; the cube with its plume scenes' water masked."""
-    if habitat != "seagrass":
-        return composite(cube, *baseline), cube
-    turbid, water = turbid_scenes(cube, evidence.rule)
-    base = baseline_composite(cube, habitat, baseline, evidence.rule, spread=evidence.spread,
-                              turbid=turbid)
-    return base, mask_turbid_water(cube, (turbid, water))
 
 
 def mangrove_evidence(ndvi: np.ndarray, mndwi: np.ndarray, ref: np.ndarray,

@@ -10,12 +10,7 @@ rows whichever way the months are walked.
 
 The baseline composite of a seagrass site is made without the water of its plume scenes
 (:func:`indices.habitat.turbid_scenes` among the baseline's own scenes: the evidence depends
-on the baseline only, not on scenes added later), and (rule v4) without each water pixel's
-views raised above its own bottom (:mod:`indices.raised`), judged against the site's spread
-of views: a number computed in a first pass (:func:`baseline_spread`), kept with the
-evidence (:attr:`SiteEvidence.spread`) and handed to every baseline composite of the site
-(:func:`baseline_composite`: the evidence's, the change rows' and the alerts'), so that no
-block of the composite depends on another block's pixels.
+on the baseline only, not on scenes added later).
 """
 
 from __future__ import annotations
@@ -38,13 +33,11 @@ from indices.habitat import (
 )
 from indices.mangrove import MANGROVE_PARAMETERS, METHODS, floor_rule, mangrove_parameters
 from indices.mangrove_rule import mangrove_candidates
-from indices.raised import mask_raised_views, view_spread
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "baseline_evidence", "baseline_scenes", "baseline_spread",
-           "calibration_features", "mangrove_final_context", "mangrove_first_pass",
-           "site_evidence"]
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
+           "mangrove_first_pass", "site_evidence"]
 
 
 @dataclass(frozen=True)
@@ -61,10 +54,6 @@ class SiteEvidence:
     params: xr.DataArray | None = None
     """Mangrove: the site's threshold and canopy NDVI ``(parameter,)``
     (:data:`indices.mangrove.MANGROVE_PARAMETERS`)."""
-    spread: float | xr.DataArray | None = None
-    """Seagrass: the site's spread of its baseline views' deglinted green (reflectance,
-    1 sigma: :func:`baseline_spread`), a number once computed; the baseline composites drop
-    the views raised above it (:mod:`indices.raised`)."""
 
     @property
     def rule_id(self) -> str:
@@ -82,18 +71,15 @@ class SiteEvidence:
     def arrays(self) -> tuple:
         """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
         through :meth:`with_arrays`."""
-        if self.habitat == "mangrove":
-            return (self.context, self.params)
-        return (self.water,) if self.spread is None else (self.water, self.spread)
+        return (self.context, self.params) if self.habitat == "mangrove" else (self.water,)
 
     def with_arrays(self, arrays) -> SiteEvidence:
         """The evidence with its parts replaced by ``arrays`` (computed ones)."""
         if self.habitat == "mangrove":
             context, params = arrays
             return SiteEvidence(self.habitat, self.rule, context=context, params=params)
-        water, *spread = arrays  # the spread too where there is one (:attr:`arrays`)
-        spread = float(np.asarray(spread[0])) if spread else self.spread
-        return SiteEvidence(self.habitat, self.rule, water=water, spread=spread)
+        (water,) = arrays
+        return SiteEvidence(self.habitat, self.rule, water=water)
 
     def summary(self) -> dict:
         """JSON-able description for the run record: the rule's id and thresholds, and the
@@ -118,10 +104,6 @@ class SiteEvidence:
                 values = np.asarray(self.water, np.float64)
                 out["water"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
                                 for k, v in zip(PARAMETERS, values, strict=True)}
-            if self.spread is not None:  # the first pass's number (rule v4)
-                spread = float(np.asarray(self.spread))
-                out["site"] = {"view_spread_green": (round(spread, 6) if np.isfinite(spread)
-                                                     else None)}
         return out
 
 
@@ -133,68 +115,22 @@ def _parameters(rule) -> dict:
 
 
 def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
-                       rule=None, *, spread=None, turbid: xr.DataArray | None = None
-                       ) -> xr.Dataset:
-    """The site's baseline composite, lazy when the cube is: the one the evidence, the change
-    rows and the loss alerts all judge the baseline from. Seagrass: without the water of the
-    plume scenes, ``turbid`` (``(time,)`` flags of the cube's scenes,
-    :func:`indices.habitat.turbid_scenes`; None: judged among the baseline's own scenes),
-    nor the views raised above the pixel's own bottom by more than ``rule.raised_sigmas``
-    times ``spread`` (:func:`baseline_spread`, the site's number; None: computed here,
-    lazily, and then every block depends on every other: for tests and one-off calls, not
-    for the walks)."""
-    if habitat != "seagrass":
-        return composite(cube, *baseline)
-    rule = rule or RULES[habitat]
-    inside = _inside(cube, baseline)
-    base_cube = cube.isel(time=inside)
-    if spread is None:
-        spread = baseline_spread(cube, baseline, rule)
-    flags = turbid_scenes(base_cube, rule)
-    if turbid is not None:
-        flags = (turbid.isel(time=inside), flags[1])
-    return composite(mask_raised_views(mask_turbid_water(base_cube, flags), rule, spread),
-                     *baseline)
+                       rule=None) -> xr.Dataset:
+    """The site's baseline composite the evidence is read from (seagrass: without the water
+    of the baseline's plume scenes), lazy when the cube is."""
+    if habitat == "seagrass":
+        times = cube["time"].values
+        inside = ((times >= np.datetime64(baseline[0]))
+                  & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
+        base_cube = cube.isel(time=np.flatnonzero(inside))
+        flags = turbid_scenes(base_cube, rule or RULES[habitat])
+        return composite(mask_turbid_water(base_cube, flags), *baseline)
+    return composite(cube, *baseline)
 
 
-def baseline_scenes(cube: xr.Dataset, baseline: tuple[dt.date, dt.date]) -> xr.Dataset:
-    """The cube's scenes within the baseline (both dates included)."""
-    return cube.isel(time=_inside(cube, baseline))
-
-
-def _inside(cube: xr.Dataset, baseline: tuple[dt.date, dt.date]) -> np.ndarray:
-    times = cube["time"].values
-    return np.flatnonzero((times >= np.datetime64(baseline[0]))
-                          & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
-
-
-def baseline_evidence(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
-                      rule=None) -> SiteEvidence:
-    """The site's evidence straight from its cube, lazy (seagrass: the spread's first pass
-    in the same graph): the default of the walks and alerts called without computed
-    evidence; the flows compute it in passes (:mod:`flows.site.evidence`)."""
-    spread = baseline_spread(cube, baseline, rule or RULES[habitat]) \
-        if habitat == "seagrass" else None
-    return site_evidence(baseline_composite(cube, habitat, baseline, rule, spread=spread),
-                         habitat, rule, spread=spread)
-
-
-def baseline_spread(cube: xr.Dataset, baseline: tuple[dt.date, dt.date], rule
-                    ) -> xr.DataArray:
-    """A seagrass site's first pass: the spread of its baseline views' deglinted green
-    (:func:`indices.raised.view_spread`, 0-d, lazy when the cube is; a histogram per block,
-    nothing per pixel kept). Over all the baseline's views, plume scenes too: the spread is
-    a median of per-pixel median absolute deviations, which a plume scene moves little, and
-    waiting for the scenes' plume flags (a reduction over every block) would hold the
-    baseline's blocks in memory until the last was read."""
-    return view_spread(baseline_scenes(cube, baseline), rule)
-
-
-def site_evidence(base: xr.Dataset, habitat: str, rule=None, *, spread=None) -> SiteEvidence:
+def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
     """The evidence of a site (module doc) from its baseline composite ``base``
-    (:func:`baseline_composite`), lazy when ``base`` is; seagrass: with the ``spread`` that
-    composite was made with (:func:`baseline_spread`), kept for the site's other baseline
-    composites."""
+    (:func:`baseline_composite`), lazy when ``base`` is."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     rule = rule or RULES[habitat]
@@ -205,7 +141,7 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None, *, spread=None) -> 
         return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
                                                                           codes),
                             params=params)
-    return SiteEvidence(habitat, rule, water=water_parameters(base, rule), spread=spread)
+    return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
 
 
 def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule

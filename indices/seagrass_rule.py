@@ -107,19 +107,6 @@ class SeagrassRule:
     regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
-    raised_sigmas: float = 3.0
-    raised_min_views: int = 3
-    """A baseline view of a water pixel is dropped from the baseline composite (rule v4)
-    where its deglinted green lies more than ``raised_sigmas`` times the site's spread of
-    views above the pixel's own median over at least ``raised_min_views`` views: raised by
-    a plume patch, haze or glint (:mod:`indices.raised`). 3 sigma: the usual convention
-    (one view in ~700 of normal noise beyond it); 3 views: the fewest whose median is not
-    one of a pair. Choices. The spread is a median absolute deviation about each pixel's
-    own median of a few views, which reads low for few views (simulated with normal noise,
-    review of stop 28: 0.54 sigma at 3 views a pixel, 0.75 at 5, 0.85 at 8, 0.90 at 12),
-    so more clean views are dropped than the convention says: 4.5 % at 3 views a pixel,
-    1.5 % at 5, 0.6 % at 8, 0.4 % at 12 (upward ones only: a cloudy baseline's green is
-    pulled slightly down); a finite-sample factor is the next step."""
     source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
 
     @property
@@ -138,10 +125,8 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                    water: xr.DataArray | None = None) -> tuple[
         xr.DataArray, xr.DataArray, xr.DataArray]:
     """Deglinted blue and green signals of the bottom above the site's deep water, and where
-    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with the green signal above
-    ``min_bottom_signal`` (blue may be at or below the deep water's: a dark bottom in clear
-    water, judged by the score too; rule v3 and earlier asked it of blue as well, so the
-    loss alerts never judged the darkest meadows the score judged). ``water``: the site's parameters
+    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
+    ``min_bottom_signal``. ``water``: the site's parameters
     (:func:`indices.water.water_parameters` of its baseline; None fits them to ``refl``).
     Glint (Hedley 2005) is the NIR excess over the deep water's, times the site's slopes.
     Shared by the seagrass score and the loss alerts, so the two always judge alike."""
@@ -154,9 +139,7 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     excess = excess.where(excess > rule.glint_min, 0.0)
     b_sig = blue - p["glint_blue"] * excess - p["deep_blue"]
     g_sig = green - p["glint_green"] * excess - p["deep_green"]
-    # the bottom is placed by its green, as in the score (:func:`seagrass_offset`): a blue
-    # signal at or below the deep water's is a bottom darker than the water column in blue
-    seen = is_water & (g_sig > rule.min_bottom_signal)
+    seen = is_water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
     return b_sig, g_sig, seen
 
 

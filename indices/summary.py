@@ -29,7 +29,7 @@ from indices.change import (
 )
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL
-from indices.evidence import SiteEvidence, baseline_composite, baseline_evidence
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -259,17 +259,15 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     (``base_score.notnull()``), so that a month's composites and scores read only that month's
     scenes; without them, lazily from the cube (the default rule's evidence, the baseline's
     assessed water: each month's scores would read the baseline's scenes again). ``base``:
-    the baseline composite built here (:func:`indices.evidence.baseline_composite`; for
-    seagrass with the cube's plume flags and the evidence's spread of views, so that the
-    loss alerts read the same one: :func:`indices.alerts.alert_baseline`), e.g. already
-    computed for the evidence, so that it is not composited again; without it, lazily from
-    the cube."""
+    the baseline composite ``composite(cube, *baseline)`` built here (for seagrass, of the
+    cube with its plume scenes' water masked; for mangrove it is
+    :func:`indices.evidence.baseline_composite`'s), e.g. already computed for the evidence,
+    so that it is not composited again; without it, lazily from the cube."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
-        evidence = baseline_evidence(cube, habitat, baseline)
+        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
     rule = evidence.rule
-    scenes = cube
     if habitat == "seagrass":
         # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
         # composites as if it were defective (SCL 1), and flag months that were mostly turbid
@@ -278,10 +276,8 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
             turbid = turbid.copy(data=np.asarray(scene_turbid))
         cube = mask_turbid_water(cube, (turbid, water))
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS)
-    if base is None:  # seagrass: the alerts' baseline too (indices.alerts.loss_evidence)
-        base = (baseline_composite(scenes, habitat, baseline, rule, spread=evidence.spread,
-                                   turbid=turbid) if habitat == "seagrass"
-                else composite(cube, *baseline))
+    if base is None:
+        base = composite(cube, *baseline)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

@@ -1,4 +1,4 @@
-"""Which water the seagrass rule judges (rules lyzenga1981-v3 and v4), on pixels built from the
+"""Which water the seagrass rule judges (rule lyzenga1981-v3), on pixels built from the
 two-flow model of shallow water, ``rho = rho_deep + (A - rho_deep) exp(-2 K z)`` (Maritorena,
 Morel & Gentili 1994, Limnol. Oceanogr. 39:1689, eq. 9, here directly in surface reflectance),
 with bottoms of their Fig. 6 (coral sand 0.383 / 0.423 at 490 / 525 nm, brown algae 0.030 /

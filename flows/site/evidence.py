@@ -2,9 +2,7 @@
 
 :func:`site_evidence_of` computes the baseline's evidence (mangrove intertidal context,
 seagrass water: :mod:`indices.evidence`) that every walk, the per-scene statistics and the
-alerts then read (a seagrass site's in two passes: first the spread of its baseline views,
-a number, :func:`indices.evidence.baseline_spread`, then the composite that drops the views
-raised above it, rule v4; the baseline's scenes are read once more for it), after fitting the site's thresholds to its calibration input when it has
+alerts then read, after fitting the site's thresholds to its calibration input when it has
 one (site property ``calibration``, :func:`aoi.calibration_input`):
 
 * labelled polygons (:func:`aoi.load_calibration_polygons`), rasterised on the site grid at
@@ -36,7 +34,6 @@ from indices.context import keep_codes, kept_codes
 from indices.evidence import (
     SiteEvidence,
     baseline_composite,
-    baseline_spread,
     calibration_features,
     mangrove_final_context,
     mangrove_first_pass,
@@ -68,13 +65,8 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
-    rule, record, spread = RULES[site.habitat], {}, None
-    if site.habitat == "seagrass":  # the first pass: the site's spread of views, a number
-        # (indices.evidence.baseline_spread: a histogram a block), so that no block of the
-        # baseline composites (the evidence's, the walks' strips, the alerts') reads another
-        (spread,) = dask.compute(baseline_spread(cube, baseline, rule))
-        spread = float(spread)
-    base = baseline_composite(cube, site.habitat, baseline, rule, spread=spread)
+    base = baseline_composite(cube, site.habitat, baseline)
+    rule, record = RULES[site.habitat], {}
     source = calibration_input(site)
     if source is not None:
         labels = np.where(mask.transpose("y", "x").values,
@@ -82,7 +74,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         cal = _calibrate(site, source.path, base, labels)
         rule = cal.rule
         record["calibration"] = calibration_record(site, source, cal)
-    evidence = site_evidence(base, site.habitat, rule, spread=spread)
+    evidence = site_evidence(base, site.habitat, rule)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
