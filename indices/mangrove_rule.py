@@ -148,15 +148,17 @@ def mangrove_candidates(composite: xr.Dataset, rule: MangroveRule = MangroveRule
 
 
 def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
-                     params: xr.DataArray | None = None) -> xr.DataArray:
+                     params: xr.DataArray | None = None, *, tidal: bool = True
+                     ) -> xr.DataArray:
     """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
     ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
     cross the composite's spectral candidates within tolerance (:func:`mangrove_candidates`,
-    with the site's parameters ``params``)."""
+    with the site's parameters ``params``). ``tidal`` False: without tidal ground (rule v6's
+    levels, those the site's parameters are estimated on)."""
     candidates = mangrove_candidates(composite, rule, params)
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
                               min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
-                              reach_m=rule.reach_m)
+                              reach_m=rule.reach_m, tidal=tidal)
 
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),

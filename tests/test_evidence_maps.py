@@ -52,8 +52,10 @@ def base(request, tmp_path_factory):
 
 
 def _apart(base, rule, candidates, floor):
+    # the first pass's contexts are rule v6's levels, without tidal ground (the site's
+    # parameters do not move with rule v7: indices.context.evidence_kernel)
     kw = {"min_views": rule.min_views, "shore_gap_m": rule.shore_gap_m,
-          "reach_m": rule.reach_m}
+          "reach_m": rule.reach_m, "tidal": False}
     n_wet, n_clear = base["n_wet"], base["n_clear"]
     return {"context": intertidal_context(n_wet, n_clear, candidates, **kw).values,
             "floor": (intertidal_context(n_wet, n_clear, floor, **kw).values != 0
@@ -106,6 +108,7 @@ def test_the_maps_together_are_the_maps_apart(base, chunks, gap_m):
                                          shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m)
     np.testing.assert_array_equal(got_other.values, want_other)
     assert (want_other != want["context"]).any()
+    assert (want_other == context.TIDAL).any()  # the final context's tidal ground
     # without floor candidates, the context and shore alone, the floor bit empty
     alone = unpack_evidence(evidence_maps(*inputs[:3], min_views=rule.min_views,
                                           shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m,
@@ -122,10 +125,10 @@ def test_a_sites_parameters_and_context_are_those_of_the_maps_apart(base, lazy):
     rule = dataclasses.replace(RULES["mangrove"], reach_m=REACH_M)
     comp = base.chunk({"y": 70, "x": 90}) if lazy else base
     # as indices.evidence.site_evidence composed them before the maps were computed together
-    first = mangrove_context(comp, rule)
+    first = mangrove_context(comp, rule, tidal=False)
     shore = shore_band(comp["n_wet"], comp["n_clear"], min_views=rule.min_views,
                        reach_m=rule.reach_m, band_m=rule.shore_gap_m)
-    reach = mangrove_context(comp, floor_rule(rule))
+    reach = mangrove_context(comp, floor_rule(rule), tidal=False)
     want_params = mangrove_parameters(comp, rule, first, shore, reach)
     want_context = mangrove_context(comp, rule, want_params)
     want_params, want_context = dask.compute(want_params, want_context)
