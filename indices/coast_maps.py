@@ -137,8 +137,9 @@ def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray, *, gap_px
     """:func:`context_kernel` of one block from its coast's water and tidal flat
     (:func:`coast_codes`) already computed: the same uint8 levels, :data:`TIDAL` included."""
     codes = np.asarray(codes)
-    return _levels(_shore_edge(codes >= 2, gap_px), candidates, codes == 3, reach_px,
-                   codes == 1)
+    coast = codes >= 2
+    return _levels(_shore_edge(coast, gap_px), candidates, codes == 3, reach_px,
+                   (codes == 1, coast))
 
 
 def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap_m: float,

@@ -45,9 +45,9 @@ class MangroveRule:
     connected to the coast's water the baseline's series saw (the sea never seen dry, and
     the flats and creeks seen wet; the edge widened by ``shore_gap_m``, reached within
     ``reach_m`` through candidates; a series of ``min_views`` clear views at least). On the
-    tidal flat itself NDVI alone decides; on the rest of the coast's ground the baseline saw
-    wet (tidal ground, rule v7) the spectral test does, one clear dry look enough for a gain
-    (:func:`tidal_score`). Outside them the score is ``-CONTEXT_SCORE``: confidently not
+    tidal flat itself NDVI alone decides; on the ground the baseline saw wet off the coast's
+    water (tidal ground, rule v7) the spectral test does; on both one clear dry look is
+    enough for a gain (:func:`tidal_score`). Outside them the score is ``-CONTEXT_SCORE``: confidently not
     mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
@@ -170,7 +170,8 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
     the tide covers, NDVI alone decides, and a view under the tide is not one
     (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`) the spectral score,
-    a view under the tide not one either, one confident look a gain (:func:`tidal_score`);
+    a view under the tide not one either; on both, one confident look a gain
+    (:func:`tidal_score`);
     elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
     clear views than the tolerances assume is judged with its standard error
     (:func:`view_scaled`). None takes the context from ``refl`` itself when it is a
@@ -185,7 +186,7 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
         score = xr.where(level == TIDAL, _unjudged_water(refl, rule, score), score)
     score = view_scaled(score, refl, rule)
     if context is not None:
-        score = xr.where(level == TIDAL, tidal_score(score), score)
+        score = xr.where((level == TIDAL) | (level == INTERTIDAL), tidal_score(score), score)
         score = score.where((level == CONNECTED) | (level == INTERTIDAL) | (level == TIDAL)
                             | score.isnull(), np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("mangrove_score")
@@ -251,20 +252,21 @@ def view_scaled(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule) -> xr
 
 
 def tidal_score(score: xr.DataArray) -> xr.DataArray:
-    """The mangrove score on tidal ground (:data:`indices.context.TIDAL`, rule v7): the
-    spectral ``score`` (NDVI and MVI with the site's parameters, views under the tide
-    unjudged as on the flat, :func:`flat_score`; scaled for thin months,
-    :func:`view_scaled`), a confident look for mangrove (``score >= 1``) raised to
-    :data:`indices.rules.STRONG`, one against it kept above ``-STRONG``.
+    """The mangrove score on ground the baseline saw under water (rule v7): tidal ground
+    (:data:`indices.context.TIDAL`: the spectral score, NDVI and MVI with the site's
+    parameters, views under the tide unjudged as on the flat) and the flat
+    (:data:`indices.context.INTERTIDAL`: :func:`flat_score`); ``score`` that, scaled for
+    thin months (:func:`view_scaled`): a confident look for mangrove (``score >= 1``)
+    raised to :data:`indices.rules.STRONG`, one against it kept above ``-STRONG``.
 
-    So one clear dry look passing the MVI/NDVI test changes such ground to mangrove
+    So one clear dry look passing the test changes such ground to mangrove
     (:func:`indices.change.confirmed_state`) and a loss there needs two looks. **A project
     choice, not a published rule**: the tide hides such ground most months (a flat the
     baseline saw wet; measured on the independent scenarios, seeds 16, 311, 1208, 1216:
-    37-48 % of a replanting at half cover was ever seen above water in 18 months), so a
-    second look may never come before the series ends, and the errors a look is guarded
-    against (haze, shadow, a flooded floor: :func:`view_scaled`) lower a canopy's NDVI and
-    MVI; they do not raise bare wet mud past the MVI threshold. The cost: a single bad view
+    37-48 % of a replanting at half cover was ever seen above water in 18 months; gain18,
+    session 27), so a second look may never come before the series ends, and the errors a
+    look is guarded against (haze, shadow, a flooded floor: :func:`view_scaled`) lower a
+    canopy's NDVI and MVI; they do not raise bare wet mud past the MVI threshold. The cost: a single bad view
     that does pass (floating weed on a creek at low tide) is a gain until the next clear
     look says otherwise, twice."""
     strong = np.float32(STRONG)
