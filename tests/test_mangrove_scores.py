@@ -156,7 +156,8 @@ def test_wet_ground_the_canopy_encloses_is_tidal_ground_where_one_look_gains():
     # 60 x 80 px, 2 clear views each: the sea in the first 30 columns; canopy (candidates,
     # dry) in columns 30-69; inside it a flat wet in both views (rows 20-29, columns 45-54:
     # mud at high tide, cut off from the sea by the canopy); beyond the canopy, dry land and
-    # a pond wet in both views that no canopy reaches (rows 50-55, columns 74-79)
+    # a pond wet in both views that no canopy reaches (rows 50-55, columns 74-79); canopy seen
+    # wet once (rows 0-5, columns 36-40: a flooded floor, off the coast's water)
     from indices.change import confirmed_state, strong_look
     from indices.context import TIDAL, context_kernel
 
@@ -165,16 +166,19 @@ def test_wet_ground_the_canopy_encloses_is_tidal_ground_where_one_look_gains():
     n_wet[:, :30] = 2
     n_wet[20:30, 45:55] = 2
     n_wet[50:56, 74:80] = 2
+    n_wet[0:6, 36:41] = 1
     candidates = np.zeros((60, 80), bool)
     candidates[:, 30:70] = True
     candidates[20:30, 45:55] = False
     kw = {"min_views": 2, "gap_px": 5, "reach_px": 15}
     out = context_kernel(n_wet, n_clear, candidates, **kw)
     assert (out[20:30, 45:55] == TIDAL).all()  # rule v6: outside every level
-    assert (out[:, 30:45] == CONNECTED).all()
+    assert (out[6:, 30:45] == CONNECTED).all()
     assert not (out[:, :25] == TIDAL).any() and not (out[50:56, 74:80] != 0).any()
     v6 = context_kernel(n_wet, n_clear, candidates, tidal=False, **kw)
-    assert np.array_equal(v6, np.where(out == TIDAL, 0, out))
+    assert (out[0:6, 36:41] == TIDAL).all() and (v6[0:6, 36:41] == CONNECTED).all()
+    tidal = out == TIDAL  # rule v7 differs from v6 there only, where v6 had 0 or CONNECTED
+    assert np.array_equal(out[~tidal], v6[~tidal]) and set(np.unique(v6[tidal])) == {0, CONNECTED}
     # on tidal ground: a dry canopy past the MVI test (MVI 5.0, NDVI 0.76) is a strong look
     # (one look gains), a view under the tide is none, bare drained mud a confident look
     # that cannot change a class alone (a loss needs two)
