@@ -89,7 +89,9 @@ def evidence_maps(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.Dat
           "reach_px": _pixels(reach_m, res), "band_px": max(1, _pixels(band_m, res)),
           "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
     shore_depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1  # shore_band's
-    depth = max(context_depth(shore_gap_m, reach_m, res), shore_depth)
+    # rule v6's levels (no tidal reach): the codes' ground is per pixel, its reach is the
+    # final context's (context_of_coast)
+    depth = max(context_depth(shore_gap_m, reach_m, res, tidal=False), shore_depth)
     inputs = (n_wet, n_clear, candidates) + (() if floor_candidates is None
                                              else (floor_candidates,))
     return _neighbourhood(evidence_kernel, inputs, depth, "evidence_maps", **kw)

@@ -86,12 +86,12 @@ def _pixels(metres: float, res: float) -> int:
     return max(0, int(round(metres / res)))
 
 
-def context_depth(shore_gap_m: float, reach_m: float, res: float) -> int:
+def context_depth(shore_gap_m: float, reach_m: float, res: float, tidal: bool = True) -> int:
     """Pixels a pixel's context depends on around it (the overlap of a chunked run): the
-    opening, the sea's opening, the flat's reach, the gap, the canopy's reach and the tidal
-    ground's (:data:`TIDAL`)."""
+    opening, the sea's opening, the flat's reach, the gap, the canopy's reach and (``tidal``)
+    the tidal ground's (:data:`TIDAL`)."""
     return (2 + 2 * _pixels(SEA_HALF_WIDTH_M, res) + _pixels(reach_m, res)
-            + _pixels(shore_gap_m, res) + 2 * _pixels(reach_m, res) + 1)
+            + _pixels(shore_gap_m, res) + (1 + bool(tidal)) * _pixels(reach_m, res) + 1)
 
 
 def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> np.ndarray:
@@ -350,7 +350,7 @@ def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: x
     """
     res = pixel_size(n_clear)
     gap_px, reach_px = _pixels(shore_gap_m, res), _pixels(reach_m, res)
-    depth = context_depth(shore_gap_m, reach_m, res)
+    depth = context_depth(shore_gap_m, reach_m, res, tidal)
     kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
           "sea_px": _pixels(SEA_HALF_WIDTH_M, res), "tidal": bool(tidal)}
     return _neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
