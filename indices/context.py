@@ -151,7 +151,7 @@ mostly seen wet in every or all but one baseline view, and judged a connected ca
 views under the tide "not mangrove". The coast's own water is not tidal ground: wide water
 at the map's edge fails the sea's test (:func:`open_water`) and would be taken in, its
 views under water unjudged, stale, doubtful (measured: the median interval width of seeds
-14, 16, 20, 29 doubled, 0.36-0.84 to 0.63-1.30 of the extent). What may be mangrove on
+14, 16, 20, 29 up from 0.20-0.84 to 0.63-1.30 of the extent). What may be mangrove on
 tidal ground and on the flat is decided by :func:`indices.mangrove_rule.tidal_score`."""
 
 
