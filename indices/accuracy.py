@@ -27,6 +27,10 @@ __all__ = ["EXTENT_CLASSES", "TABLE_COLUMNS", "Z95", "Assessment", "LabelError",
 
 #: Two-sided 95 % normal quantile (Olofsson et al. 2014, section 4.4: CI = estimate +- 1.96 SE).
 Z95 = 1.96
+#: How a stratum whose sample holds none (or only) of an indicator enters the variance:
+#: ``"agresti_coull"`` (default, see :func:`_var_share`) or ``"olofsson"`` (the published
+#: estimator unchanged: such a stratum adds no variance).
+SMALL_COUNT_RULE = "agresti_coull"
 #: The reference classes whose union is the habitat extent now.
 EXTENT_CLASSES = ("stable_habitat", "gain")
 #: Columns of the ``accuracy/`` table (design.md, second round), then the standard errors.
@@ -106,7 +110,8 @@ def validate_labels(labels: pd.DataFrame, design: Design) -> pd.DataFrame:
 
 
 def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarray,
-                          census: np.ndarray | None = None) -> tuple[float, float]:
+                          census: np.ndarray | None = None, *, rule: str = SMALL_COUNT_RULE
+                          ) -> tuple[float, float]:
     """Stratified estimate of the share of the area where ``y`` holds, and its standard error.
 
     p = sum_h W_h ybar_h, V(p) = sum_h W_h^2 ybar_h (1 - ybar_h) / (n_h - 1) for a 0/1
@@ -115,7 +120,8 @@ def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarra
     y = [reference is class k] and eq. 5 for y = [map agrees with reference]. Any indicator
     works (Stehman 2014, Int. J. Remote Sens. 35:4923-4939), e.g. the union of two reference
     classes (:attr:`Assessment.extent_ha`). A stratum sampled whole (``census[h]``) adds no
-    variance; one with W_h > 0, fewer than 2 units and not whole makes the SE NaN.
+    variance; one with W_h > 0, fewer than 2 units and not whole makes the SE NaN. A sampled
+    stratum where y is all 0 or all 1 enters the variance by ``rule`` (:func:`_var_share`).
     """
     p, var = 0.0, 0.0
     for h, w in enumerate(weights):
@@ -126,8 +132,35 @@ def stratified_proportion(weights: np.ndarray, y: np.ndarray, stratum: np.ndarra
             return np.nan, np.nan
         m = float(yh.mean())
         p += w * m
-        var += w * w * m * (1 - m) * _inv_dof(yh.size, census is not None and census[h])
+        mv = _var_share(m, yh.size, rule)
+        var += w * w * mv * (1 - mv) * _inv_dof(yh.size, census is not None and census[h])
     return p, float(np.sqrt(var))
+
+
+def _var_share(m: float | np.ndarray, n: int | np.ndarray, rule: str = SMALL_COUNT_RULE
+               ) -> float | np.ndarray:
+    """The share p at which a stratum's Bernoulli variance p (1 - p) is taken, for a sample
+    share m of n units: m itself, except where m is exactly 0 or 1 and ``rule`` is
+    ``"agresti_coull"``: then p~ = (n m + z^2 / 2) / (n + z^2), z = 1.96.
+
+    A stratum whose sample holds none (or only) of a class would otherwise add no variance,
+    although its mapped area may hold omission of the class that the sample missed: with a rare
+    class spread thin over a large stratum the 95 % interval collapses to a point and misses the
+    truth. p~ is the centre of the Agresti-Coull / Wilson interval (Agresti & Coull 1998,
+    Am. Stat. 52:119-126; Brown, Cai & DasGupta 2001, Stat. Sci. 16:101-133, who recommend it
+    for small n and p near 0 or 1); it is used for the variance only, never for the estimate
+    (Olofsson et al. 2014's point estimates are kept). Shares strictly between 0 and 1 are
+    untouched (bit-identical to ``"olofsson"``, the published estimator); census strata add no
+    variance whatever the rule (:func:`_inv_dof` is 0 there)."""
+    if rule not in ("agresti_coull", "olofsson"):
+        raise ValueError(f"unknown small-count rule {rule!r}")
+    if rule == "olofsson":
+        return m
+    z2 = Z95 * Z95
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pt = (np.asarray(m, float) * n + z2 / 2) / (np.asarray(n, float) + z2)
+        out = np.where((m == 0) | (m == 1), pt, m)
+    return out if np.ndim(out) else float(out)
 
 
 def _inv_dof(n: int | np.ndarray, census: bool | np.ndarray) -> float | np.ndarray:
@@ -260,7 +293,7 @@ def _extent_accuracies(counts: np.ndarray, area: np.ndarray, idx: list[int],
 
 def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *,
              stratum_pixels: np.ndarray | None = None, site_id: str = "",
-             period: str = "1970-01") -> Assessment:
+             period: str = "1970-01", rule: str = SMALL_COUNT_RULE) -> Assessment:
     """Olofsson et al. 2014 estimators from an error matrix of sample counts.
 
     ``counts[i, j]``: samples of stratum (map class) i whose reference class is j;
@@ -283,6 +316,12 @@ def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *,
     ``stratum_pixels`` (optional): N_h; a stratum whose every pixel was sampled adds no
     variance (see :func:`_inv_dof`). Accuracies of a class with no sample (or no reference
     area) are NaN, as is any SE whose stratum holds fewer than 2 samples and is not whole.
+
+    ``rule``: every p (1 - p) above (n_ik / n_i., U_i, and the extent's q_i) of a stratum
+    whose count is 0 or n_i. is taken at the Agresti-Coull proportion (:func:`_var_share`), so
+    that no interval claims a certainty the sample does not have; ``"olofsson"`` gives the
+    published estimator. The ratio SEs of the extent's accuracies (:func:`_ratio`) are not
+    adjusted: their residuals y - R x are not a binomial share.
     """
     counts = np.asarray(counts, np.int64)
     area = np.asarray(stratum_area_ha, float)
@@ -306,23 +345,25 @@ def estimate(counts: np.ndarray, stratum_area_ha: np.ndarray, *,
                   else n_i >= np.asarray(stratum_pixels, float))
         inv = _inv_dof(n_i, census)
         sampled = w > 0
-        cell_var = np.where(sampled[:, None], w[:, None] ** 2 * frac * (1 - frac) * inv[:, None], 0)
-        users_se = np.sqrt(users * (1 - users) * inv)
-        overall_var = np.sum(np.where(sampled, w ** 2 * users * (1 - users) * inv, 0))
+        fv = _var_share(frac, n_i[:, None], rule)   # = frac, = users but at counts 0 or n_i.
+        uv = _var_share(users, n_i, rule)
+        cell_var = np.where(sampled[:, None], w[:, None] ** 2 * fv * (1 - fv) * inv[:, None], 0)
+        users_se = np.sqrt(uv * (1 - uv) * inv)
+        overall_var = np.sum(np.where(sampled, w ** 2 * uv * (1 - uv) * inv, 0))
         # eq. 7 in areas (N_i. = A_i): N_.j = sum_i A_i n_ij / n_i.
         n_j = area @ frac
         producers_se = np.full(k, np.nan)
         for j in range(k):
             if not n_j[j] > 0:
                 continue
-            others = sum(area[i] ** 2 * frac[i, j] * (1 - frac[i, j]) * inv[i]
+            others = sum(area[i] ** 2 * fv[i, j] * (1 - fv[i, j]) * inv[i]
                          for i in range(k) if i != j and sampled[i])
-            own = (area[j] ** 2 * (1 - producers[j]) ** 2 * users[j] * (1 - users[j]) * inv[j]
+            own = (area[j] ** 2 * (1 - producers[j]) ** 2 * uv[j] * (1 - uv[j]) * inv[j]
                    if sampled[j] else 0.0)
             producers_se[j] = np.sqrt(own + producers[j] ** 2 * others) / n_j[j]
     stratum, ref = _unit_level(counts)
     ext = np.isin(ref, [CLASS_CODES[c] for c in EXTENT_CLASSES]).astype(float)
-    ext_p, ext_se = stratified_proportion(w, ext, stratum, census)
+    ext_p, ext_se = stratified_proportion(w, ext, stratum, census, rule=rule)
     return Assessment(
         site_id=site_id, period=period, counts=counts, stratum_area_ha=area, proportions=p,
         overall=float(np.trace(p)), overall_se=float(np.sqrt(overall_var)), users=users,

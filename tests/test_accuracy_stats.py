@@ -69,7 +69,9 @@ PUBLISHED_OA, PUBLISHED_OA_HALF = 0.95, 0.02
 
 def _paper() -> Assessment:
     counts = PAPER_COUNTS[np.ix_(TO_OURS, TO_OURS)]
-    return estimate(counts, PAPER_PIXELS[TO_OURS] * 0.09, site_id="paper", period="2014-01")
+    # the published estimator: the paper's matrix has zero cells (rule, indices.accuracy)
+    return estimate(counts, PAPER_PIXELS[TO_OURS] * 0.09, site_id="paper", period="2014-01",
+                    rule="olofsson")
 
 
 def _in_paper_order(values):
@@ -156,7 +158,7 @@ def test_estimator_equals_definitions(seed):
     n_h = np.where(area > 0, rng.integers(2, 40, 4), 0)
     counts = np.array([rng.multinomial(n_h[i], rng.dirichlet(np.ones(4) * 0.5))
                        for i in range(4)])
-    a = estimate(counts, area)
+    a = estimate(counts, area, rule="olofsson")     # the textbook estimators, zero cells and all
     stratum, ref = _units(counts)
     mapped = stratum
     for k in range(4):
@@ -218,7 +220,8 @@ def test_standard_errors_match_repeated_designs():
         s = design.sample_frame()
         counts = np.zeros((4, 4), np.int64)
         np.add.at(counts, (mapped[s.row, s.col], truth[s.row, s.col]), 1)
-        a = estimate(counts, np.array([st.area_ha for st in design.strata]))
+        # the textbook variance (unbiased for S_h^2); the default rule adds to zero-count strata
+        a = estimate(counts, np.array([st.area_ha for st in design.strata]), rule="olofsson")
         est[r], var_hat[r] = a.area_ha, a.area_se_ha ** 2
     n_h = np.array([st.n for st in design.strata])
     big_n = np.array([st.pixels for st in design.strata])
@@ -570,3 +573,35 @@ def test_gmw_1996_against_2020_equals_vector_geodesic_areas(realdata):
     # and the site's area: the pixels whose centre is inside vs the polygon itself
     poly_ha = geod.geometry_area_perimeter(orient(shapely.segmentize(poly, 0.002), 1.0))[0] / 1e4
     assert np.isclose(got.total_ha, poly_ha, rtol=0.005)
+
+
+# --- strata whose sample holds none (or only) of a class -----------------------------------
+
+def test_zero_count_strata_keep_a_positive_width():
+    """A rare class (gain, 5 ha mapped) whose 1 % omission is spread over a large stratum
+    (stable_other, 10 000 ha): 50 samples there find none with probability 0.99^50 = 0.6. The
+    published estimator then gives that stratum no variance and an interval a few ha wide
+    around the mapped gain, missing the truth (~104 ha); the Agresti-Coull share
+    (indices.accuracy._var_share) keeps the point estimate and gives an interval that
+    covers it. A matrix without zero or full cells is bit-identical under both rules."""
+    area = np.array([10_000.0, 500.0, 5.0, 20.0])
+    counts = np.array([[50, 0, 0, 0], [2, 45, 0, 3], [10, 0, 40, 0], [5, 5, 0, 40]])
+    true_gain = 0.01 * 10_000 + 5 * 40 / 50
+    old, new = estimate(counts, area, rule="olofsson"), estimate(counts, area)
+    assert np.array_equal(old.area_ha, new.area_ha) and old.extent_ha == new.extent_ha
+    lo, hi = old.ci_ha(old.area_ha[2], old.area_se_ha[2])
+    assert hi < true_gain                                  # the defect: a narrow, missed interval
+    lo, hi = new.ci_ha(new.area_ha[2], new.area_se_ha[2])
+    assert lo <= true_gain <= hi and hi - lo > 50
+    assert new.extent_se_ha > old.extent_se_ha and new.users_se[0] > 0 == old.users_se[0]
+    assert new.producers_se[2] > old.producers_se[2]
+    # census strata stay exact whatever the counts
+    whole = estimate(counts, area, stratum_pixels=counts.sum(axis=1))
+    assert np.all(whole.area_se_ha == 0) and whole.extent_se_ha == 0
+    # no zero or full cell: the same floats, field by field
+    full = counts + 1
+    a, b = estimate(full, area), estimate(full, area, rule="olofsson")
+    for f in ("area_se_ha", "users_se", "producers_se", "overall_se", "extent_se_ha"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    with pytest.raises(ValueError, match="small-count rule"):
+        estimate(full, area, rule="wilson")
