@@ -146,9 +146,11 @@ def _var_share(m: float | np.ndarray, n: int | np.ndarray, rule: str = SMALL_COU
     A stratum whose sample holds none (or only) of a class would otherwise add no variance,
     although its mapped area may hold omission of the class that the sample missed: with a rare
     class spread thin over a large stratum the 95 % interval collapses to a point and misses the
-    truth. p~ is the centre of the Agresti-Coull / Wilson interval (Agresti & Coull 1998,
-    Am. Stat. 52:119-126; Brown, Cai & DasGupta 2001, Stat. Sci. 16:101-133, who recommend it
-    for small n and p near 0 or 1); it is used for the variance only, never for the estimate
+    truth (the Wald interval's known failure at p near 0 or 1). p~ is the centre of the Wilson
+    score interval and the Agresti-Coull share (Agresti & Coull 1998, Am. Stat. 52:119-126:
+    about two successes and two failures added at 95 %; Brown, Cai & DasGupta 2001, Stat. Sci.
+    16:101-133, who recommend Wilson for small n and Agresti-Coull for larger n over the Wald
+    interval); it is used for the variance only, never for the estimate
     (Olofsson et al. 2014's point estimates are kept). Shares strictly between 0 and 1 are
     untouched (bit-identical to ``"olofsson"``, the published estimator); census strata add no
     variance whatever the rule (:func:`_inv_dof` is 0 there)."""
