@@ -325,12 +325,13 @@ def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mangrove", "seagrass"])
 def test_wider_sweep(kind, tmp_path):
-    """10 seeds a habitat (10-18 and one drawn at random), 300 px, 18 months: the share of
+    """6 seeds a habitat (10-14 and one drawn at random), 300 px, 18 months: the share of
     seeds meeting each target against the issue's (95 % of seeds, 90 % of site-months),
     printed; a target not met ends the test as an expected failure naming the shares, all
-    met passes it. (20 seeds until stop 27: 12 % of the whole suite's time; the sets of 20
-    quoted in the expected failures above are measured with tests/scenarios/run_scenario.py.)"""
-    seeds = list(range(10, 19)) + [RANDOM_SEED]
+    met passes it. (20 seeds until stop 27: 12 % of the whole suite's time; 10 until stop 29,
+    85 s of a suite at 28 of its 30 minutes; the sets of 20 quoted in the expected failures
+    above are measured with tests/scenarios/run_scenario.py and benchmarks/mangrove_sweep.py.)"""
+    seeds = list(range(10, 15)) + [RANDOM_SEED]
     figures = _sweep(kind, seeds, tmp_path, size=300, months=18)
     tol = 0.10 if kind == "mangrove" else 0.15
     rates = {"extent": np.mean([_extent_ok(f, tol) for f in figures]),
