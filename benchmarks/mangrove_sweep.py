@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def _seeds(spec: str) -> list[int]:
     out = []
@@ -42,8 +44,7 @@ def main() -> None:
         f = _figures(sc, rows)
         rec = {"seed": seed, **{k: [float(v) for v in f[k]] for k in
                                 ("baseline", "final", "gain", "loss")},
-               "covered": float(f["covered"].mean()), "width": float(
-                   __import__("numpy").median(f["width"])),
+               "covered": float(f["covered"].mean()), "width": float(np.median(f["width"])),
                "change_ok": bool(_change_ok(f)), "extent_ok": bool(_extent_ok(f, 0.10)),
                "rule_id": str(rows["rule_id"].iloc[0]), "s": round(time.perf_counter() - t0, 1)}
         with open(a.out, "a") as fh:
