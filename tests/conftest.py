@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 from pathlib import Path
@@ -10,10 +11,35 @@ from pathlib import Path
 import pytest
 from hostile import prefect_api, tiny_catalog  # noqa: F401 - fixtures of the hardening tests
 from hypothesis import settings
+from seeding import ENV, run_seed
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REALDATA = SHARED / "realdata"
+
+_TERMINAL = "BLUECARBON_TEST_TERMINAL"
+
+
+def _share_terminal() -> None:
+    """pytest-xdist starts its workers with ``COLUMNS=80 LINES=24``, which the run itself may not
+    have; the CLI tests check what a pipe shows, so a worker takes the run's values back."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        os.environ[_TERMINAL] = json.dumps({k: os.environ.get(k) for k in ("COLUMNS", "LINES")})
+        return
+    for key, value in json.loads(os.environ.get(_TERMINAL, "{}")).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+_share_terminal()
+RUN_SEED = run_seed()  # drawn here, before pytest-xdist starts its workers: they inherit it
+
+
+def pytest_report_header(config) -> str:
+    return f"random draws of this run: {ENV}={RUN_SEED} (set it to replay them)"
+
 
 settings.register_profile("ci", deadline=None, print_blob=True)
 settings.load_profile("ci")
