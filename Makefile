@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/bluecarbon run
 
+# Two pytest-xdist workers (the 2 cores of the CI machine), whole files each, in the order of
+# tests/conftest.py (longest first). `make test TEST_WORKERS=` runs the suite in one process.
+TEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flows indices aoi tests

@@ -37,6 +37,24 @@ _share_terminal()
 RUN_SEED = run_seed()  # drawn here, before pytest-xdist starts its workers: they inherit it
 
 
+LONGEST_FIRST = ("test_walk_stream.py", "test_cli.py", "test_prefect_e2e.py", "test_memory.py",
+                 "test_independent_scenes.py", "test_crash_safety.py", "test_accuracy.py",
+                 "test_sentinelhub.py", "test_alerts.py", "test_distributed.py", "test_faults.py",
+                 "test_load.py", "test_peer_benchmark.py", "test_notebooks.py", "test_secrets.py")
+"""The test files that take longest, longest first (``--durations=0`` on two workers, 2026-12-07:
+264 s to 35 s of the 1972 s the workers spent)."""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Run :data:`LONGEST_FIRST` first, every other file after them in its usual order.
+
+    ``make test`` hands whole files to two pytest-xdist workers (``--dist loadfile``, in this
+    order: ``--no-loadscope-reorder``); a long file handed out last would run alone at the end.
+    The order of the tests inside a file is kept (the sort is stable)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_report_header(config) -> str:
     return f"random draws of this run: {ENV}={RUN_SEED} (set it to replay them)"
 
