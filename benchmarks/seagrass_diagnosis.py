@@ -18,8 +18,11 @@ One line a seed (areas in ha, over the site):
 * ``truth``: meadow of the baseline's first month over the generator's assessable water;
   ``called``: the rule's seagrass (``score > 0``) in the baseline composite;
 * ``notass`` / ``sand`` / ``grass``: shares of the truth's meadow the rule judged not
-  assessable, called sand, called seagrass; ``green``: share failing the green gate (bottom
-  not seen above the deep water), the rest of ``notass`` fails the blue gate (the pixel's
+  assessable, called sand, called seagrass; ``sand_assessed``: the share of the sand bottom
+  over the generator's assessable water the rule assessed (against ``1 - notass``);
+  ``lost``: the truth's meadow lost by the last month (ha) and ``lost_notass`` the share of
+  it the baseline judged not assessable (a loss there cannot be seen); ``green``: share
+  failing the green gate (bottom not seen above the deep water), the rest of ``notass`` fails the blue gate (the pixel's
   blue within ``detect_sigmas`` of the threshold's line);
 * ``r`` fitted / true (``k_B / k_G``, the generator's Austin-Petzold Kd of B02 and B03);
   ``dG``: the deep water's median green bottom signal (pixels deeper than 30 m, from the
@@ -98,6 +101,8 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
     site, meadow0 = sc.site[win], sc.habitat[0][win]
     assessable, depth, classes = sc.assessable[win], sc.depth[win], sc.classes[win]
     meadow = site & meadow0 & assessable
+    sand_a = site & ~meadow0 & assessable & (classes == SAND_BOTTOM)
+    lost = meadow & ~sc.habitat[-1][win]  # the meadow lost by the last month
     deep = site & wet & (depth > 30)
     if deep.sum() >= 100:
         gm, bm = np.nanmedian(g[deep]), np.nanmedian(b[deep])
@@ -121,6 +126,9 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
            "green": float(np.mean(~(seen & green_ok)[meadow])),
            "sand": float(np.mean(rule_ok[meadow] & (off[meadow] > t))),
            "grass": float(np.mean(rule_ok[meadow] & (off[meadow] <= t))),
+           "sand_assessed": float(np.mean(rule_ok[sand_a])) if sand_a.any() else np.nan,
+           "lost": lost.sum() * ha,
+           "lost_notass": float(np.mean(~rule_ok[lost])) if lost.any() else np.nan,
            "r": float(r), "r_true": kd["B02"] / kd["B03"],
            "dG": float(gm / wp["noise_green"]), "sdG": float(sg / wp["noise_green"]),
            "af": float(rule_ok[site].mean()), "af_true": float(assessable[site].mean())}
