@@ -22,8 +22,8 @@ One line a seed (areas in ha, over the site):
   over the generator's assessable water the rule assessed (against ``1 - notass``);
   ``lost``: the truth's meadow lost by the last month (ha) and ``lost_notass`` the share of
   it the baseline judged not assessable (a loss there cannot be seen); ``green``: share
-  failing the green gate (bottom not seen above the deep water), the rest of ``notass`` fails the blue gate (the pixel's
-  blue within ``detect_sigmas`` of the threshold's line);
+  failing the green gate (bottom not seen above the deep water), the rest of ``notass``
+  fails the blue gate (the pixel's blue within ``detect_sigmas`` of the threshold's line);
 * ``r`` fitted / true (``k_B / k_G``, the generator's Austin-Petzold Kd of B02 and B03);
   ``dG``: the deep water's median green bottom signal (pixels deeper than 30 m, from the
   truth's depth: a diagnosis, not a rule) and ``sdG`` its spread (1.4826 MAD), both in
