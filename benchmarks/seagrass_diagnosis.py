@@ -25,6 +25,8 @@ One line a seed (areas in ha, over the site):
   failing the green gate (bottom not seen above the deep water), the rest of ``notass``
   fails the blue gate (the pixel's blue within ``detect_sigmas`` of the threshold's line);
 * ``r`` fitted / true (``k_B / k_G``, the generator's Austin-Petzold Kd of B02 and B03);
+  ``deepB`` / ``deepG``: the fitted deep water minus the generator's (its Morel deep
+  reflectance at the surface), in units of the neighbour-difference noise;
   ``dG``: the deep water's median green bottom signal (pixels deeper than 30 m, from the
   truth's depth: a diagnosis, not a rule) and ``sdG`` its spread (1.4826 MAD), both in
   units of the neighbour-difference noise the gate uses (``noise_green``);
@@ -36,7 +38,9 @@ One line a seed (areas in ha, over the site):
   water's own centre and spread (the environmental noise of Wettle, Brando & Dekker 2004,
   Remote Sens. Environ. 93:188-197: the spread of an optically deep, homogeneous area of
   the image; here found with the truth's depth, so an upper bound of what such a noise
-  model would assess, not a rule).
+  model would assess, not a rule); ``seen``: every pixel whose green is ``detect_sigmas``
+  of that spread above that centre judged, by its side of the threshold, with no blue gate
+  (what the index could call if only "is a bottom seen at all" were asked).
 
 ``--depths``: the meadow's and the sand's fate by depth band as well.
 """
@@ -48,6 +52,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scenarios.water import to_rho
 
 from aoi import load_sites
 from flows.sources import get_source
@@ -109,14 +114,14 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
         sg = 1.4826 * np.nanmedian(np.abs(g[deep] - gm))
         sb = 1.4826 * np.nanmedian(np.abs(b[deep] - bm))
         with np.errstate(invalid="ignore", divide="ignore"):
-            env_ok = (seen & (gs - gm >= rule.detect_sigmas * sg)
-                      & (separation >= rule.detect_sigmas
-                         * np.sqrt(sb ** 2 + (r * sand_b * sg / gs) ** 2)))
+            bottom_ok = seen & (gs - gm >= rule.detect_sigmas * sg)
+            env_ok = bottom_ok & (separation >= rule.detect_sigmas
+                                  * np.sqrt(sb ** 2 + (r * sand_b * sg / gs) ** 2))
     else:
         gm = sg = np.nan
-        env_ok = np.zeros_like(seen)
+        env_ok = bottom_ok = np.zeros_like(seen)
     _, checked = seagrass_offset(base, rule, water)
-    kd = sc.params["kd"]
+    kd, r_deep = sc.params["kd"], sc.params["r_deep"]
     ha = 0.01
     called = rule_ok & (off <= t) & site
     out = {"seed": seed, "kd490": sc.params["kd490"], "truth": meadow.sum() * ha,
@@ -130,9 +135,11 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
            "lost": lost.sum() * ha,
            "lost_notass": float(np.mean(~rule_ok[lost])) if lost.any() else np.nan,
            "r": float(r), "r_true": kd["B02"] / kd["B03"],
+           "deepB": (wp["deep_blue"] - float(to_rho(r_deep["B02"]))) / wp["noise_blue"],
+           "deepG": (wp["deep_green"] - float(to_rho(r_deep["B03"]))) / wp["noise_green"],
            "dG": float(gm / wp["noise_green"]), "sdG": float(sg / wp["noise_green"]),
            "af": float(rule_ok[site].mean()), "af_true": float(assessable[site].mean())}
-    for name, ok in (("sep", sep_ok), ("env", env_ok)):
+    for name, ok in (("sep", sep_ok), ("env", env_ok), ("seen", bottom_ok)):
         got = ok & (off <= t) & site
         out[name] = got.sum() * ha
         out[name + "_false"] = (got & ~meadow0).sum() * ha
