@@ -40,7 +40,9 @@ One line a seed (areas in ha, over the site):
   the image; here found with the truth's depth, so an upper bound of what such a noise
   model would assess, not a rule); ``seen``: every pixel whose green is ``detect_sigmas``
   of that spread above that centre judged, by its side of the threshold, with no blue gate
-  (what the index could call if only "is a bottom seen at all" were asked).
+  (what the index could call if only "is a bottom seen at all" were asked); ``deep``: the
+  rule as it is with the generator's deep water in place of the fitted one (``r`` and the
+  sand's DII refitted through it).
 
 ``--depths``: the meadow's and the sand's fate by depth band as well.
 """
@@ -58,7 +60,15 @@ from aoi import load_sites
 from flows.sources import get_source
 from indices.evidence import baseline_composite
 from indices.seagrass_rule import SeagrassRule, bottom_signals, seagrass_constants, seagrass_offset
-from indices.water import PARAMETERS, water_mask, water_parameters
+from indices.water import (
+    BINS,
+    PARAMETERS,
+    _histogram,
+    fit_sand_line,
+    sand_points,
+    water_mask,
+    water_parameters,
+)
 
 SAND_BOTTOM = 20  # tests/scenarios/landscape.py
 DEPTH_BANDS = ((0, 2), (2, 4), (4, 6), (6, 8), (8, 12), (12, 16), (16, 20), (20, 30), (30, 60))
@@ -71,6 +81,28 @@ def _load(seed: int, cache: Path):
     cube = src.load(site, src.search(site, sc.start, sc.end), chunks=None)
     base = baseline_composite(cube, "seagrass", (site.baseline_start, site.baseline_end))
     return sc, base.compute()
+
+
+def _with_true_deep(base, rule, water, r_deep):
+    """The site's water with the generator's deep water (its Morel deep reflectance at the
+    surface) in place of the fitted one, ``r`` and the sand's DII refitted through it
+    (:func:`indices.water.fit_sand_line` with the deep water fixed); None without a fit."""
+    wp = dict(zip(PARAMETERS, water.values.tolist(), strict=True))
+    b, g, _ = bottom_signals(base, rule, water)
+    wet = water_mask(base, rule) & base["B02"].notnull() & base["B08"].notnull()
+    hist = np.asarray(_histogram(wet, g + wp["deep_green"], b + wp["deep_blue"]))
+    gp, bp = sand_points(hist.reshape(BINS, BINS), rule)
+    deep_b, deep_g = float(to_rho(r_deep["B02"])), float(to_rho(r_deep["B03"]))
+    fit = fit_sand_line(gp, bp, (deep_b, deep_g))
+    if fit is None:
+        return None
+    ok = (bp > deep_b) & (gp > deep_g)
+    dii = float(np.median(np.log(bp[ok] - deep_b) - fit[2] * np.log(gp[ok] - deep_g)))
+    out = water.copy()
+    for k, v in (("deep_blue", deep_b), ("deep_green", deep_g), ("k_ratio", fit[2]),
+                 ("dii_sand", dii)):
+        out.loc[{"parameter": k}] = v
+    return out
 
 
 def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
@@ -121,6 +153,13 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
         gm = sg = np.nan
         env_ok = bottom_ok = np.zeros_like(seen)
     _, checked = seagrass_offset(base, rule, water)
+    true_deep = _with_true_deep(base, rule, water, sc.params["r_deep"])
+    if true_deep is not None:
+        c2, off2 = seagrass_offset(base, rule, true_deep)
+        deep_called = (np.isfinite(off2.values) & (off2.values <= float(c2["threshold"]))
+                       & site)
+    else:
+        deep_called = np.zeros_like(site)
     kd, r_deep = sc.params["kd"], sc.params["r_deep"]
     ha = 0.01
     called = rule_ok & (off <= t) & site
@@ -143,6 +182,8 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
         got = ok & (off <= t) & site
         out[name] = got.sum() * ha
         out[name + "_false"] = (got & ~meadow0).sum() * ha
+    out["deep"] = deep_called.sum() * ha
+    out["deep_false"] = (deep_called & ~meadow0).sum() * ha
     if depths:
         sand = site & ~meadow0 & (classes == SAND_BOTTOM)
         for lo, hi in DEPTH_BANDS:
