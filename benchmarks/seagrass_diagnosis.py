@@ -42,7 +42,10 @@ One line a seed (areas in ha, over the site):
   of that spread above that centre judged, by its side of the threshold, with no blue gate
   (what the index could call if only "is a bottom seen at all" were asked); ``deep``: the
   rule as it is with the generator's deep water in place of the fitted one (``r`` and the
-  sand's DII refitted through it).
+  sand's DII refitted through it); ``depth``: the depth known (the truth's, an upper bound
+  of a bathymetry layer): a pixel's green against the median green of the sand at its depth,
+  seagrass below ``albedo_ratio_green`` of it, judged where sand and vegetation (that ratio
+  squared) differ by ``detect_sigmas`` of the deep water's spread.
 
 ``--depths``: the meadow's and the sand's fate by depth band as well.
 """
@@ -182,6 +185,25 @@ def diagnose(seed: int, cache: Path, rule: SeagrassRule | None = None,
         got = ok & (off <= t) & site
         out[name] = got.sum() * ha
         out[name + "_false"] = (got & ~meadow0).sum() * ha
+    # depth known (the truth's: an upper bound of a bathymetry layer): green against the
+    # median green of the sand at the pixel's depth (1 m bins), the threshold bottom
+    # albedo_ratio_green of it, judged where sand and vegetation (the threshold squared)
+    # differ by detect_sigmas of the deep water's spread
+    sand_all = site & wet & ~meadow0 & (classes == SAND_BOTTOM)
+    zbin = np.clip(np.floor(np.nan_to_num(depth, nan=-1.0)), -1, 80).astype(int) + 1
+    ref = np.full(zbin.max() + 1, np.nan)
+    for z in np.unique(zbin[sand_all]):
+        sel = sand_all & (zbin == z)
+        if sel.sum() >= 20:
+            ref[z] = np.nanmedian(g[sel])
+    sand_g = ref[zbin]
+    a_g = rule.albedo_ratio_green
+    with np.errstate(invalid="ignore"):
+        depth_ok = (wet & np.isfinite(sand_g)
+                    & (sand_g * (1 - a_g ** 2) >= rule.detect_sigmas * sg))
+        depth_called = depth_ok & (g <= a_g * sand_g) & site
+    out["depth"] = depth_called.sum() * ha
+    out["depth_false"] = (depth_called & ~meadow0).sum() * ha
     out["deep"] = deep_called.sum() * ha
     out["deep_false"] = (deep_called & ~meadow0).sum() * ha
     if depths:
