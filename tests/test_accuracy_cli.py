@@ -248,7 +248,26 @@ def _readers(out: Path) -> dict[str, pd.DataFrame]:
     }
 
 
+DESIGN_SEEDS = (7, 8, 9, 10, 11)
+"""The designs whose intervals' coverage is asserted (fixed before any was run: SEED and
+the four after it, printed by the test)."""
+COVERED_AT_LEAST = 16
+"""Intervals of the 4 classes x 5 designs that must cover the planted areas: 16 of 20, the
+1 % quantile of Binomial(20, 0.95) (``scipy.stats.binom.ppf(0.01, 20, 0.95)``; fewer than
+16 happens with probability 0.26 % to 95 % intervals that hold their level, taken as
+independent; they are not: extent and stable habitat share samples)."""
+
+
 def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, capsys):
+    """The table and its readers for one design (``SEED``), and the intervals' coverage of
+    the planted areas over several designs (``DESIGN_SEEDS``): a rate, not one draw. One
+    draw asserted the interval of each class: with the stratified estimator of Olofsson et
+    al. (2014, Remote Sens. Environ. 148:42-57, doi:10.1016/j.rse.2014.02.015) a stratum
+    with no omission sample (a rare class missed by the map, here the gain a map finds 3.0
+    of 4.6 ha of) contributes no variance, so a draw without one gives an interval that
+    cannot hold the truth (rule v7 of the mangrove map, gain 3.19 ha: 2.79-3.21 ha against
+    4.60, session 27); changing the seed until it passes would be seed-shopping. The
+    estimator's coverage over 200 designs is test_accuracy_coverage.py's."""
     out = drawn(base, tmp_path, capsys)
     folder = design_folder(out)
     truth_labels(base, out).to_csv(folder / "samples.csv", index=False)
@@ -264,11 +283,6 @@ def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, 
         assert set(frame["class"]) == {*CLASSES, "extent"}, name
         assert (frame["site_id"].astype(str) == SITE).all(), name
     rows = tables["store"].set_index("class")
-    show(capsys, "design seed", SEED, "\n", rows[["map_area_ha", "estimated_area_ha",
-                                                   "ci_low_ha", "ci_high_ha"]], base.true_ha)
-    for name in ("extent", "gain", "loss", "stable_habitat"):
-        r = rows.loc[name]
-        assert r["ci_low_ha"] <= base.true_ha[name] <= r["ci_high_ha"], name
     assert rows["method"].eq("labels").all() and rows["source"].eq("samples.csv").all()
     assert not rows["map_changed"].any()
     assert rows.loc["extent", "map_area_ha"] == pytest.approx(
@@ -277,6 +291,23 @@ def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, 
     # assessing again replaces the month's rows, never duplicates them
     assert accuracy(capsys, "assess", "--labels", str(folder / "samples.csv"))[0] == 0
     assert len(store.read_table(out, "accuracy")) == 5
+    covered = []
+    for seed in DESIGN_SEEDS:
+        if seed != SEED:
+            code, _, err = accuracy(capsys, "design", "--site", SITE, "--period", PERIOD,
+                                    "--out", str(out), "--seed", str(seed), "--replace")
+            assert code == 0, err
+            truth_labels(base, out).to_csv(folder / "samples.csv", index=False)
+            assert accuracy(capsys, "assess", "--labels", str(folder / "samples.csv"))[0] == 0
+        rows = store.read_table(out, "accuracy").set_index("class")
+        show(capsys, "design seed", seed, "\n", rows[["map_area_ha", "estimated_area_ha",
+                                                       "ci_low_ha", "ci_high_ha"]],
+             base.true_ha)
+        covered += [bool(rows.loc[name, "ci_low_ha"] <= base.true_ha[name]
+                         <= rows.loc[name, "ci_high_ha"])
+                    for name in ("extent", "gain", "loss", "stable_habitat")]
+    show(capsys, f"covered {sum(covered)} of {len(covered)} (seeds {DESIGN_SEEDS})")
+    assert sum(covered) >= COVERED_AT_LEAST, covered
 
 
 def test_geojson_labels_give_the_same_table_as_csv(base, tmp_path, capsys):

@@ -4,6 +4,9 @@ footprint (issue 17), on small hand-built maps whose answers follow from the def
 * on the tidal flat, a view under the tide (NDWI > 0) is no view of a canopy: NaN, not
   "not mangrove"; a wet view (MNDWI > 0: water in the pixel) can show a canopy, not its
   absence (:func:`indices.habitat.flat_score`);
+* wet ground the canopy cuts off from the sea is tidal ground (rule v7), where a view under
+  the tide is no view, one clear look past the test gains and a loss needs two
+  (:func:`indices.mangrove_rule.tidal_score`);
 * a composite of fewer clear views than the tolerances assume has its score scaled by the
   standard error of a median (the composite's), never its sign
   (:func:`indices.habitat.view_scaled`), with the median's variances checked by Monte Carlo;
@@ -147,3 +150,49 @@ def test_the_flat_is_the_coast_water_seen_both_ways_not_water_never_seen_dry():
     assert not (out[:, :30] == INTERTIDAL).any()  # the sea, edges included
     assert not (out[20:26, 42:70] == INTERTIDAL).any()  # the channel never seen dry
     assert not (out[40:, 45:] == INTERTIDAL).any()  # dry land
+
+
+def test_wet_ground_the_canopy_encloses_is_tidal_ground_where_one_look_gains():
+    # 60 x 80 px, 2 clear views each: the sea in the first 30 columns; canopy (candidates,
+    # dry) in columns 30-69; inside it a flat wet in both views (rows 20-29, columns 45-54:
+    # mud at high tide, cut off from the sea by the canopy); beyond the canopy, dry land and
+    # a pond wet in both views that no canopy reaches (rows 50-55, columns 74-79); canopy seen
+    # wet once (rows 0-5, columns 36-40: a flooded floor, off the coast's water)
+    from indices.change import confirmed_state, strong_look
+    from indices.context import TIDAL, context_kernel
+
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    n_wet[20:30, 45:55] = 2
+    n_wet[50:56, 74:80] = 2
+    n_wet[0:6, 36:41] = 1
+    candidates = np.zeros((60, 80), bool)
+    candidates[:, 30:70] = True
+    candidates[20:30, 45:55] = False
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 15}
+    out = context_kernel(n_wet, n_clear, candidates, **kw)
+    assert (out[20:30, 45:55] == TIDAL).all()  # rule v6: outside every level
+    assert (out[6:, 30:45] == CONNECTED).all()
+    assert not (out[:, :25] == TIDAL).any() and not (out[50:56, 74:80] != 0).any()
+    v6 = context_kernel(n_wet, n_clear, candidates, tidal=False, **kw)
+    assert (out[0:6, 36:41] == TIDAL).all() and (v6[0:6, 36:41] == CONNECTED).all()
+    tidal = out == TIDAL  # rule v7 differs from v6 there only, where v6 had 0 or CONNECTED
+    assert np.array_equal(out[~tidal], v6[~tidal]) and set(np.unique(v6[tidal])) == {0, CONNECTED}
+    # on tidal ground: a dry canopy past the MVI test (MVI 5.0, NDVI 0.76) is a strong look
+    # (one look gains), a view under the tide is none, bare drained mud a confident look
+    # that cannot change a class alone (a loss needs two)
+    refl = _refl(green=[0.05, 0.06, 0.07], red=[0.04, 0.05, 0.07], nir=[0.30, 0.03, 0.08],
+                 swir=[0.10, 0.01, 0.09])
+    context = xr.DataArray(np.full((1, 3), TIDAL, np.uint8), dims=("y", "x"))
+    score = mangrove_score(refl, RULE, context=context).values[0]
+    connected = mangrove_score(refl, RULE, context=context * 0 + CONNECTED).values[0]
+    assert 1 <= connected[0] < 2 and score[0] == 2.0
+    assert np.isnan(score[1]) and connected[1] < -1
+    assert -2 < score[2] <= -1 and connected[2] <= -2
+    strong, seen = strong_look("mangrove"), np.isfinite(score)
+    no = np.zeros(3, bool)
+    state, _ = confirmed_state(np.nan_to_num(score), seen, no, no, strong)
+    assert state.tolist() == [True, False, False]  # gained on one look
+    state, pending = confirmed_state(np.nan_to_num(score), seen, ~no, no, strong)
+    assert state.tolist() == [True, True, True] and pending.tolist() == [False, False, True]
