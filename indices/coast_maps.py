@@ -18,16 +18,16 @@ from indices.context import (
     INTERTIDAL,
     SEA_HALF_WIDTH_M,
     SHORE,
-    _coast_and_ever,
-    _levels,
-    _neighbourhood,
-    _path,
-    _pixels,
-    _reach,
-    _shore_edge,
+    coast_water,
     context_depth,
+    context_levels,
     intertidal_zone,
+    neighbourhood,
     pixel_size,
+    pixels_of,
+    reach,
+    shore_edge,
+    tidal_wet,
 )
 
 __all__ = ["FLOOR_BIT", "WET_BIT", "coast_codes", "context_of_coast", "context_of_coast_kernel",
@@ -37,7 +37,8 @@ __all__ = ["FLOOR_BIT", "WET_BIT", "coast_codes", "context_of_coast", "context_o
 
 FLOOR_BIT, WET_BIT = 4, 5
 """Bits of :func:`evidence_kernel`'s packed map holding the floor rule's context (nonzero)
-and the ground ever seen wet off the coast's water (where :data:`TIDAL` ground may be); the
+and the ground seen wet in ``min_views`` views off the coast's water
+(:func:`indices.context.tidal_wet`: where :data:`indices.context.TIDAL` ground may be); the
 context's levels are in bits 0-1, the shore band's in bits 2-3."""
 
 
@@ -49,7 +50,8 @@ def evidence_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarr
     depend on the candidates): uint8 ``(y, x)``, packed: bits 0-1 :func:`context_kernel` of
     ``candidates``; bits 2-3 :func:`shore_kernel` with ``band_px``; bit :data:`FLOOR_BIT`
     :func:`context_kernel` of ``floor_candidates`` nonzero (0 without them); bit
-    :data:`WET_BIT` the ground ever wet off the coast's water. Each part the
+    :data:`WET_BIT` the ground seen wet in ``min_views`` views off the coast's water
+    (:func:`indices.context.tidal_wet`). Each part the
     same integers as its own kernel on the same block (``tests/test_evidence_maps.py``),
     the context's without :data:`TIDAL` ground (``tidal=False``): the site's parameters
     are estimated on rule v6's levels, so that rule v7 leaves its thresholds where they
@@ -57,14 +59,14 @@ def evidence_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarr
     context (:func:`context_of_coast`) adds the level."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
-    coast, ever = _coast_and_ever(n_wet, n_clear, min_views=min_views, reach_px=reach_px,
-                                  sea_px=sea_px)
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     del zone
-    edge = _shore_edge(coast, gap_px)
-    out = _levels(edge, candidates, flat, reach_px)
+    edge = shore_edge(coast, gap_px)
+    out = context_levels(edge, candidates, flat, reach_px)
     if floor_candidates is not None:
-        floor = _reach(edge, _path(floor_candidates), reach_px).view(bool) | flat
+        path = np.ascontiguousarray(np.asarray(floor_candidates, bool))
+        floor = reach(edge, path, reach_px).view(bool) | flat
         out |= floor.view(np.uint8) << np.uint8(FLOOR_BIT)
         del floor
     del edge, flat
@@ -72,7 +74,7 @@ def evidence_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarr
                                   cval=0).view(bool)
     out[near & ~coast] |= np.uint8(SHORE << 2)
     out[coast] |= np.uint8(COAST << 2)
-    out[ever & ~coast] |= np.uint8(1 << WET_BIT)
+    out[tidal_wet(n_wet, coast, min_views)] |= np.uint8(1 << WET_BIT)
     return out
 
 
@@ -85,16 +87,16 @@ def evidence_maps(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.Dat
     are, the same whatever the chunking (one overlap, the deeper of the maps').
     :func:`unpack_evidence` gives the maps."""
     res = pixel_size(n_clear)
-    kw = {"min_views": int(min_views), "gap_px": _pixels(shore_gap_m, res),
-          "reach_px": _pixels(reach_m, res), "band_px": max(1, _pixels(band_m, res)),
-          "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
+    kw = {"min_views": int(min_views), "gap_px": pixels_of(shore_gap_m, res),
+          "reach_px": pixels_of(reach_m, res), "band_px": max(1, pixels_of(band_m, res)),
+          "sea_px": pixels_of(SEA_HALF_WIDTH_M, res)}
     shore_depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1  # shore_band's
     # rule v6's levels (no tidal reach): the codes' ground is per pixel, its reach is the
     # final context's (context_of_coast)
     depth = max(context_depth(shore_gap_m, reach_m, res, tidal=False), shore_depth)
     inputs = (n_wet, n_clear, candidates) + (() if floor_candidates is None
                                              else (floor_candidates,))
-    return _neighbourhood(evidence_kernel, inputs, depth, "evidence_maps", **kw)
+    return neighbourhood(evidence_kernel, inputs, depth, "evidence_maps", **kw)
 
 
 def unpack_evidence(packed: xr.DataArray) -> dict[str, xr.DataArray]:
@@ -108,8 +110,9 @@ def unpack_evidence(packed: xr.DataArray) -> dict[str, xr.DataArray]:
 
 def coast_codes(packed: xr.DataArray) -> xr.DataArray:
     """What the site's final context needs of :func:`evidence_maps`' packed map: uint8
-    ``(y, x)`` codes (lazy when it is): 0 elsewhere, 1 ground ever wet off the coast's
-    water (where :data:`TIDAL` ground may be), 2 the coast's water, 3 its tidal flat."""
+    ``(y, x)`` codes (lazy when it is): 0 elsewhere, 1 ground seen wet in ``min_views``
+    views off the coast's water (:func:`indices.context.tidal_wet`: where
+    :data:`indices.context.TIDAL` ground may be), 2 the coast's water, 3 its tidal flat."""
     coast = ((packed >> 2) & 3) == COAST
     other = ((packed & 3) == INTERTIDAL) | (((packed >> WET_BIT) & 1) == 1)
     return ((coast.astype(np.uint8) << 1) | other.astype(np.uint8)).rename("coast_codes")
@@ -140,8 +143,8 @@ def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray, *, gap_px
     (:func:`coast_codes`) already computed: the same uint8 levels, :data:`TIDAL` included."""
     codes = np.asarray(codes)
     coast = codes >= 2
-    return _levels(_shore_edge(coast, gap_px), candidates, codes == 3, reach_px,
-                   (codes == 1, coast))
+    return context_levels(shore_edge(coast, gap_px), candidates, codes == 3, reach_px,
+                          (codes == 1, coast))
 
 
 def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap_m: float,
@@ -149,13 +152,14 @@ def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap
     """:func:`intertidal_context` of ``candidates`` from the coast's water and flat
     (:func:`coast_codes` of the same counts' :func:`evidence_maps`; steps 1-3 are not
     computed again): the same levels, lazy when the inputs are, the same whatever the
-    chunking. Its overlap is steps 4-5's (the shore's edge, the gap, the reach), a half of
-    the whole context's with the published reach."""
+    chunking. Its overlap is steps 4-5's and the tidal ground's (the shore's edge, the gap,
+    the canopy's reach and the tidal ground's): 307 px with the published reach at 10 m,
+    64 % of the whole context's 478 (rule v6's: 157 of 328, about half)."""
     res = pixel_size(candidates)
-    kw = {"gap_px": _pixels(shore_gap_m, res), "reach_px": _pixels(reach_m, res)}
+    kw = {"gap_px": pixels_of(shore_gap_m, res), "reach_px": pixels_of(reach_m, res)}
     depth = 1 + kw["gap_px"] + 2 * kw["reach_px"] + 1
-    return _neighbourhood(context_of_coast_kernel, (codes, candidates), depth,
-                          "intertidal_context", **kw)
+    return neighbourhood(context_of_coast_kernel, (codes, candidates), depth,
+                         "intertidal_context", **kw)
 
 
 def keep_codes(codes: xr.DataArray):

@@ -69,8 +69,9 @@ from scipy import ndimage
 from indices.morphology import square_dilation, square_opening
 
 __all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "TIDAL", "coast_water", "context_depth",
-           "context_kernel", "intertidal_context", "intertidal_zone", "pixel_size",
-           "shore_band", "shore_kernel", "window_sum"]
+           "context_kernel", "context_levels", "intertidal_context", "intertidal_zone",
+           "neighbourhood", "pixel_size", "pixels_of", "reach", "shore_band", "shore_edge",
+           "shore_kernel", "tidal_ground", "tidal_wet", "window_sum"]
 
 
 def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
@@ -82,7 +83,7 @@ def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
     return default
 
 
-def _pixels(metres: float, res: float) -> int:
+def pixels_of(metres: float, res: float) -> int:
     return max(0, int(round(metres / res)))
 
 
@@ -90,8 +91,8 @@ def context_depth(shore_gap_m: float, reach_m: float, res: float, tidal: bool = 
     """Pixels a pixel's context depends on around it (the overlap of a chunked run): the
     opening, the sea's opening, the flat's reach, the gap, the canopy's reach and (``tidal``)
     the tidal ground's (:data:`TIDAL`)."""
-    return (2 + 2 * _pixels(SEA_HALF_WIDTH_M, res) + _pixels(reach_m, res)
-            + _pixels(shore_gap_m, res) + (1 + bool(tidal)) * _pixels(reach_m, res) + 1)
+    return (2 + 2 * pixels_of(SEA_HALF_WIDTH_M, res) + pixels_of(reach_m, res)
+            + pixels_of(shore_gap_m, res) + (1 + bool(tidal)) * pixels_of(reach_m, res) + 1)
 
 
 def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> np.ndarray:
@@ -104,7 +105,7 @@ def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> n
 
 
 @numba.njit(cache=True, nogil=True)
-def _reach(seeds, path, steps):  # pragma: no cover - compiled
+def reach(seeds, path, steps):  # pragma: no cover - compiled
     """Breadth-first search, 8-connected, from ``seeds`` through ``path`` pixels for at most
     ``steps`` steps: 1 where reached (seeds included), else 0 (uint8)."""
     ny, nx = seeds.shape
@@ -140,19 +141,16 @@ def _reach(seeds, path, steps):  # pragma: no cover - compiled
 
 CONNECTED, INTERTIDAL, TIDAL = 1, 2, 3
 """Context levels: canopy connected to the shore (step 5), the tidal flat itself (step 3),
-where vegetation grows on ground the tide covers, and *tidal ground* (rule v7): ground the
-baseline saw under water at least once (step 3's "ever wet", opened) off the coast's water,
-reached from the coast's water or the connected canopy through such ground (within the
-canopy's reach); connected canopy there is tidal ground too. A flat the forest encloses is
-such ground, cut off from the sea's water by the canopy (a creek under the canopy is not
-seen): rule v6 left it outside every level (measured on the independent scenarios: 351 of
-seed 20's 358 replanted pixels; gain18, session 27: 414 of 421, and all 561 of seed 710's),
-mostly seen wet in every or all but one baseline view, and judged a connected canopy's
-views under the tide "not mangrove". The coast's own water is not tidal ground: wide water
-at the map's edge fails the sea's test (:func:`open_water`) and would be taken in, its
-views under water unjudged, stale, doubtful (measured: the median interval width of seeds
-14, 16, 20, 29 up from 0.20-0.84 to 0.63-1.30 of the extent). What may be mangrove on
-tidal ground and on the flat is decided by :func:`indices.mangrove_rule.tidal_score`."""
+where vegetation grows on ground the tide covers, and *tidal ground* (rule v7,
+:func:`tidal_ground`): a flat the forest encloses, ground seen wet in at least
+``min_views`` baseline views off the coast's water, reached from the connected canopy
+through such ground and not from dry land that is no mangrove candidate; connected canopy
+on such ground is tidal ground too. Rule v6 left such a flat outside every level (measured
+on the independent scenarios: 351 of seed 20's 358 replanted pixels; gain18, session 27:
+414 of 421, and all 561 of seed 710's), mostly seen wet in every or all but one baseline
+view, and judged a connected canopy's views under the tide "not mangrove". What may be
+mangrove on tidal ground and on the flat is decided by
+:func:`indices.mangrove_rule.tidal_score`."""
 
 
 SEA_HALF_WIDTH_M = 100.0
@@ -164,18 +162,18 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
                    tidal: bool = True) -> np.ndarray:
     """The context (module doc, steps 1-5) of one block of numpy maps: uint8 ``(y, x)``,
     0 outside, :data:`CONNECTED`, :data:`INTERTIDAL` on the tidal flat, or (``tidal``)
-    :data:`TIDAL` on the rest of the coast's water outside both."""
+    :data:`TIDAL` on the tidal ground (:func:`tidal_ground`) outside both."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
-    coast, ever = _coast_and_ever(n_wet, n_clear, min_views=min_views, reach_px=reach_px,
-                                  sea_px=sea_px)
+    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
-    return _levels(_shore_edge(coast, gap_px), candidates, flat, reach_px,
-                   (ever & ~coast, coast) if tidal else None)
+    wet = tidal_wet(n_wet, coast, min_views) if tidal else None
+    return context_levels(shore_edge(coast, gap_px), candidates, flat, reach_px,
+                          None if wet is None else (wet, coast))
 
 
-def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
+def shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
     """Step 4 of the module doc: the coast's edge widened by ``gap_px`` (the reach's seeds)."""
     shore = square_dilation(coast, 3) & ~coast
     if gap_px > 0:
@@ -184,43 +182,73 @@ def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
     return np.ascontiguousarray(shore)
 
 
-def _path(candidates: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(candidates, bool))
-
-
-def _levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
-            reach_px: int, ground: tuple | None = None) -> np.ndarray:
-    """Steps 4-5 of the module doc from the shore's edge (:func:`_shore_edge`): the
+def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
+                   reach_px: int, ground: tuple | None = None) -> np.ndarray:
+    """Steps 4-5 of the module doc from the shore's edge (:func:`shore_edge`): the
     candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`, and
-    ``ground = (wet, coast)``: the ground ever seen wet off the coast's water (``wet``)
-    reached from the coast's water or the connected canopy through itself (within
-    ``reach_px`` steps) :data:`TIDAL`, connected or not (None: no such level, rule v6's
-    levels)."""
-    out = _reach(edge, _path(candidates), reach_px)
+    with ``ground = (wet, coast)`` (:func:`tidal_wet` and :func:`coast_water`) the tidal
+    ground :data:`TIDAL` (:func:`tidal_ground`), connected or not (None: no such level,
+    rule v6's levels)."""
+    path = np.ascontiguousarray(np.asarray(candidates, bool))
+    out = reach(np.ascontiguousarray(edge), path, reach_px)
     if ground is not None:
-        wet, coast = (np.ascontiguousarray(a) for a in ground)
-        out[(_reach((out != 0) | coast, wet, reach_px) != 0) & wet] = TIDAL
+        wet, coast = ground
+        out[tidal_ground(out == CONNECTED, wet, coast, path, reach_px)] = TIDAL
     out[flat] = INTERTIDAL
     return out
 
 
+def tidal_wet(n_wet: np.ndarray, coast: np.ndarray, min_views: int) -> np.ndarray:
+    """Ground seen wet in at least ``min_views`` clear views of the baseline (opened with a
+    3 x 3 square, as step 2: not a noisy pixel) off the coast's water ``coast``: where
+    tidal ground may be (:func:`tidal_ground`); bool ``(y, x)``. One flood is not a tide
+    (a paddy flooded once, a storm's puddle): the same bar as step 1's ``min_views``."""
+    return square_opening(np.asarray(n_wet) >= min_views, 3) & ~np.asarray(coast, bool)
+
+
+def tidal_ground(canopy: np.ndarray, wet: np.ndarray, coast: np.ndarray,
+                 candidates: np.ndarray, reach_px: int) -> np.ndarray:
+    """A flat the forest encloses (rule v7, :data:`TIDAL`): ``wet`` ground
+    (:func:`tidal_wet`) reached from the connected ``canopy`` through itself, and not
+    reached from dry land, through ground that is neither a mangrove candidate nor the
+    coast's water (the dry land: neither ``wet``, nor ``coast``, nor ``candidates``, opened
+    with a 3 x 3 square so that a ring of mixed pixels at the canopy's edge is not land),
+    each within ``reach_px`` steps (8-connected). Bool ``(y, x)``.
+
+    Mangroves are intertidal forests (Giri et al. 2011, Global Ecol. Biogeogr. 20:154-159,
+    doi:10.1111/j.1466-8238.2010.00584.x: the global map's classes are confined to the
+    intertidal zone of tropical and subtropical coasts), and Global Mangrove Watch maps
+    them within a coastal habitat mask of that tidal context (Bunting et al. 2018, Remote
+    Sens. 10:1669, doi:10.3390/rs10101669); a tidal flat is ground the series sees under
+    water and exposed in turn (Murray et al. 2012, Remote Sens. 4:3417). A flat inside the
+    forest, seen wet in several baseline views, is such ground, fed by creeks the canopy
+    hides from the satellite; wet ground that dry land also reaches is the look-alike of
+    paddies and drained ponds inland (a flood, not a tide), and the coast's own water is no
+    seed (wide water at the map's edge fails the sea's test, :func:`open_water`: reaching
+    from it took the context ~3 km inland through wet fields, review of rule v7). A flat
+    open to both the forest and dry fields is left out: the cost of that tidal evidence."""
+    wet = np.ascontiguousarray(np.asarray(wet, bool))
+    if not wet.any():
+        return wet
+    coast = np.asarray(coast, bool)
+    candidates = np.asarray(candidates, bool)
+    from_canopy = reach(np.ascontiguousarray(canopy), wet, reach_px) != 0
+    land = square_opening(~wet & ~coast & ~candidates, 3)
+    from_land = reach(np.ascontiguousarray(land), np.ascontiguousarray(~candidates & ~coast),
+                      reach_px) != 0
+    return from_canopy & wet & ~from_land
+
+
 def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
                 sea_px: int = 10) -> np.ndarray:
-    """Step 3 of the module doc on numpy counts: the coast's water (bool ``(y, x)``)."""
-    return _coast_and_ever(n_wet, n_clear, min_views=min_views, reach_px=reach_px,
-                           sea_px=sea_px)[0]
-
-
-def _coast_and_ever(n_wet, n_clear, *, min_views: int, reach_px: int, sea_px: int):
-    """:func:`coast_water` and what was ever seen wet (opened), bool ``(y, x)`` each."""
+    """Step 3 of the module doc on numpy counts: the coast's water (bool ``(y, x)``): the
+    sea (:func:`open_water`) and what was ever seen wet (opened: not a noisy pixel)
+    connected to it through itself within ``reach_px`` steps: the sea, the tidal flats, the
+    creeks; the flat is its part also seen dry."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     sea = open_water(n_wet, n_clear, min_views=min_views, sea_px=sea_px)
-    # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
-    # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
-    # seen dry (3)
     ever = square_opening(n_wet >= 1, 3)
-    coast = _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
-    return coast, ever
+    return reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
 
 
 def open_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int,
@@ -292,10 +320,10 @@ def shore_band(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int, re
     along the coast's water is where a mangrove site's own mangrove shows itself
     (:func:`indices.mangrove.mangrove_parameters`)."""
     res = pixel_size(n_clear)
-    kw = {"min_views": int(min_views), "reach_px": _pixels(reach_m, res),
-          "band_px": max(1, _pixels(band_m, res)), "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
+    kw = {"min_views": int(min_views), "reach_px": pixels_of(reach_m, res),
+          "band_px": max(1, pixels_of(band_m, res)), "sea_px": pixels_of(SEA_HALF_WIDTH_M, res)}
     depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1
-    return _neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
+    return neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
 
 
 ONE_BLOCK = 2048
@@ -305,7 +333,7 @@ instead of 4 M). The sources read a site up to 2048 px a side whole
 (``flows.sources._reader.READ_WINDOW``): such a map is in memory anyway."""
 
 
-def _neighbourhood(kernel, inputs: tuple, depth: int, name: str, **kw) -> xr.DataArray:
+def neighbourhood(kernel, inputs: tuple, depth: int, name: str, **kw) -> xr.DataArray:
     """``kernel(*inputs, **kw)`` over ``(y, x)`` DataArrays (coordinates those of
     ``inputs[1]``, the clear views): at once on numpy; on dask as one block up to
     :data:`ONE_BLOCK` pixels a side, else block by block with ``depth`` pixels of overlap
@@ -349,11 +377,11 @@ def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: x
     composite). Distances in metres, converted with the grid's pixel size.
     """
     res = pixel_size(n_clear)
-    gap_px, reach_px = _pixels(shore_gap_m, res), _pixels(reach_m, res)
+    gap_px, reach_px = pixels_of(shore_gap_m, res), pixels_of(reach_m, res)
     depth = context_depth(shore_gap_m, reach_m, res, tidal)
     kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
-          "sea_px": _pixels(SEA_HALF_WIDTH_M, res), "tidal": bool(tidal)}
-    return _neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
+          "sea_px": pixels_of(SEA_HALF_WIDTH_M, res), "tidal": bool(tidal)}
+    return neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
                           "intertidal_context", **kw)
 
 
