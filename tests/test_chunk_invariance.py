@@ -128,6 +128,7 @@ def test_the_context_and_shore_band_of_any_chunking_are_the_whole_maps(mangrove,
                             band_m=rule.shore_gap_m).values
     # the sea touches the map's edge, the coast crosses the chunks' borders
     assert (want == context.INTERTIDAL).any() and (want == context.CONNECTED).any()
+    assert (want == context.TIDAL).any()  # rule v7's tidal ground, its two reaches
     assert (want_shore[[0, -1], :] == context.COAST).any() \
         or (want_shore[:, [0, -1]] == context.COAST).any()
     lazy = [a.chunk(chunks) for a in (n_wet, n_clear, candidates)]
