@@ -251,23 +251,25 @@ def _readers(out: Path) -> dict[str, pd.DataFrame]:
 DESIGN_SEEDS = (7, 8, 9, 10, 11)
 """The designs whose intervals' coverage is asserted (fixed before any was run: SEED and
 the four after it, printed by the test)."""
-COVERED_AT_LEAST = 16
-"""Intervals of the 4 classes x 5 designs that must cover the planted areas: 16 of 20, the
-1 % quantile of Binomial(20, 0.95) (``scipy.stats.binom.ppf(0.01, 20, 0.95)``; fewer than
-16 happens with probability 0.26 % to 95 % intervals that hold their level, taken as
-independent; they are not: extent and stable habitat share samples)."""
+COVERED_AT_LEAST = 3
+"""Designs of the 5 in which each class's interval must cover its planted area: 3, asserted
+per class (a pooled rate let gain miss in 3 of 5 designs, review of rule v7). For a 95 %
+interval that holds its level, fewer than 3 of 5 covering has probability
+``scipy.stats.binom.cdf(2, 5, 0.95)`` = 0.12 % (designs independent: a new sample each),
+0.46 % that any of the 4 classes does (at most 4 x 0.12 %); 4 of 5 would fail a class with
+2.3 %, one of four classes with up to 9 %."""
 
 
 def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, capsys):
     """The table and its readers for one design (``SEED``), and the intervals' coverage of
     the planted areas over several designs (``DESIGN_SEEDS``): a rate, not one draw. One
-    draw asserted the interval of each class: with the stratified estimator of Olofsson et
-    al. (2014, Remote Sens. Environ. 148:42-57, doi:10.1016/j.rse.2014.02.015) a stratum
-    with no omission sample (a rare class missed by the map, here the gain a map finds 3.0
-    of 4.6 ha of) contributes no variance, so a draw without one gives an interval that
-    cannot hold the truth (rule v7 of the mangrove map, gain 3.19 ha: 2.79-3.21 ha against
-    4.60, session 27); changing the seed until it passes would be seed-shopping. The
-    estimator's coverage over 200 designs is test_accuracy_coverage.py's."""
+    draw asserted the interval of each class, where one draw in 20 may miss by design;
+    each class is asserted here over five designs (:data:`COVERED_AT_LEAST`), never
+    pooled (a pooled rate hid gain missing in 3 of 5 designs with Olofsson et al.'s
+    estimator, whose stratum without an omission sample added no variance: a zero-width
+    interval, 3.19-3.19 ha against 4.60; the estimator now gives such a stratum the
+    variance of an Agresti-Coull share, :mod:`indices.accuracy`). The estimator's coverage
+    over 200 designs is test_accuracy_coverage.py's."""
     out = drawn(base, tmp_path, capsys)
     folder = design_folder(out)
     truth_labels(base, out).to_csv(folder / "samples.csv", index=False)
@@ -291,7 +293,7 @@ def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, 
     # assessing again replaces the month's rows, never duplicates them
     assert accuracy(capsys, "assess", "--labels", str(folder / "samples.csv"))[0] == 0
     assert len(store.read_table(out, "accuracy")) == 5
-    covered = []
+    covered = {name: [] for name in ("extent", "gain", "loss", "stable_habitat")}
     for seed in DESIGN_SEEDS:
         if seed != SEED:
             code, _, err = accuracy(capsys, "design", "--site", SITE, "--period", PERIOD,
@@ -303,11 +305,13 @@ def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, 
         show(capsys, "design seed", seed, "\n", rows[["map_area_ha", "estimated_area_ha",
                                                        "ci_low_ha", "ci_high_ha"]],
              base.true_ha)
-        covered += [bool(rows.loc[name, "ci_low_ha"] <= base.true_ha[name]
-                         <= rows.loc[name, "ci_high_ha"])
-                    for name in ("extent", "gain", "loss", "stable_habitat")]
-    show(capsys, f"covered {sum(covered)} of {len(covered)} (seeds {DESIGN_SEEDS})")
-    assert sum(covered) >= COVERED_AT_LEAST, covered
+        for name, hits in covered.items():
+            hits.append(bool(rows.loc[name, "ci_low_ha"] <= base.true_ha[name]
+                             <= rows.loc[name, "ci_high_ha"]))
+    show(capsys, f"design seeds {DESIGN_SEEDS}, covered per class:",
+         {name: sum(hits) for name, hits in covered.items()})
+    for name, hits in covered.items():
+        assert sum(hits) >= COVERED_AT_LEAST, (name, hits, DESIGN_SEEDS)
 
 
 def test_geojson_labels_give_the_same_table_as_csv(base, tmp_path, capsys):
