@@ -216,9 +216,9 @@ def test_tidal_ground_gains_on_one_look_and_loses_on_two():
     assert state.tolist() == [True, False, False]  # gained on one look
     state, pending = confirmed_state(np.nan_to_num(score), seen, ~no, no, strong)
     assert state.tolist() == [True, True, True] and pending.tolist() == [False, False, True]
-    # on the flat, one look gains only past the connected canopy's strong bar: NDVI 0.5
-    # with an MVI of 1.75 (NDVI alone: seagrass, algal mats) is a confident look, not a
-    # strong one; NDVI 0.78 with MVI 6.75 is strong
+    # on the flat (NDVI alone: seagrass and algal mats pass it too) no look is raised:
+    # NDVI 0.5 is a confident look that waits for a second, NDVI 0.78 past the strong bar
+    # (0.56) gains alone, as in rule v6
     refl = _refl(green=[0.08, 0.05], red=[0.05, 0.04], nir=[0.15, 0.32], swir=[0.12, 0.09])
     flat = mangrove_score(refl, RULE, context=xr.DataArray(
         np.full((1, 2), INTERTIDAL, np.uint8), dims=("y", "x"))).values[0]
