@@ -184,13 +184,14 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
         context = mangrove_context(refl, rule, params)
     if context is not None:
         level = context.astype(np.uint8)
-        score = xr.where(level == INTERTIDAL, flat_score(refl, rule), score)
-        score = xr.where(level == TIDAL, unjudged_water(refl, score), score)
+        flat, tidal = level == INTERTIDAL, level == TIDAL
+        score = xr.where(flat, _ndvi_score(refl, rule), score)
+        score = xr.where(flat | tidal, unjudged_water(refl, score), score)  # flat_score there
     score = view_scaled(score, refl, rule)
     if context is not None:
-        score = xr.where(level == TIDAL, tidal_score(score), score)
-        score = score.where((level == CONNECTED) | (level == INTERTIDAL) | (level == TIDAL)
-                            | score.isnull(), np.float32(-CONTEXT_SCORE))
+        score = xr.where(tidal, tidal_score(score), score)
+        score = score.where((level == CONNECTED) | flat | tidal | score.isnull(),
+                            np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("mangrove_score")
 
 
@@ -322,6 +323,10 @@ def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.Data
       692 confident "not mangrove" looks were such wet views (NDVI 0.0-0.3). The cost: a wet
       flat ages unseen like a clouded one (wider intervals); drained mud (SWIR1 above
       green) still shows a bare flat."""
+    return unjudged_water(refl, _ndvi_score(refl, rule))
+
+
+def _ndvi_score(refl: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """The NDVI test of :func:`flat_score`, its views under water not yet unjudged."""
     ndvi = compute_indices(refl, ["ndvi"])["ndvi"]
-    return unjudged_water(refl, ((ndvi - rule.ndvi_min) / rule.ndvi_tolerance)
-                          .astype(np.float32))
+    return ((ndvi - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
