@@ -42,6 +42,10 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
    a field of look-alike grass inland is not. A lake's shore is a shore here too (a limit:
    no tide model is at hand to tell them apart).
 
+Rule v7 adds a level, *tidal ground* (:data:`TIDAL`, :func:`tidal_ground`): a flat the forest
+encloses, off the coast's water, seen wet in ``min_views`` baseline views, reached from the
+connected canopy and not from dry land.
+
 A single scene has no tidal evidence (it shows one water line), so it gives no intertidal
 zone and no mangrove: mangrove needs a time series (the site's baseline), of at least two
 clear views a pixel. This is deliberate: water seen next to a canopy in one scene is no more
