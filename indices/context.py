@@ -88,6 +88,7 @@ def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
 
 
 def pixels_of(metres: float, res: float) -> int:
+    """``metres`` in whole pixels of ``res`` metres (rounded, never negative)."""
     return max(0, int(round(metres / res)))
 
 
