@@ -42,6 +42,10 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
    a field of look-alike grass inland is not. A lake's shore is a shore here too (a limit:
    no tide model is at hand to tell them apart).
 
+Rule v7 adds a level, *tidal ground* (:data:`TIDAL`, :func:`tidal_ground`): a flat the forest
+encloses, off the coast's water, seen wet in ``min_views`` baseline views, reached from the
+connected canopy and not from dry land.
+
 A single scene has no tidal evidence (it shows one water line), so it gives no intertidal
 zone and no mangrove: mangrove needs a time series (the site's baseline), of at least two
 clear views a pixel. This is deliberate: water seen next to a canopy in one scene is no more
@@ -53,9 +57,9 @@ sees the map's edge as the whole map does), in exact integer arithmetic, so any 
 the whole map's result bit for bit (``tests/test_chunk_invariance.py``); a map of up to
 :data:`ONE_BLOCK` pixels a side is one block. A site's evidence needs three maps of the same
 coast (two contexts and the shore band) and, once its parameters are known, its own context:
-:func:`evidence_maps` computes the three in one pass, the coast's water once a block, and
-:func:`context_of_coast` the last from that pass's coast and flat (:func:`keep_codes`), the
-same levels (``tests/test_evidence_maps.py``).
+:func:`indices.coast_maps.evidence_maps` computes the three in one pass, the coast's water once a
+block, and :func:`indices.coast_maps.context_of_coast` the last from that pass's coast and flat,
+the same levels (``tests/test_evidence_maps.py``).
 """
 
 from __future__ import annotations
@@ -68,10 +72,10 @@ from scipy import ndimage
 
 from indices.morphology import square_dilation, square_opening
 
-__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "coast_water", "context_depth",
-           "context_kernel", "evidence_kernel", "evidence_maps", "intertidal_context",
-           "intertidal_zone", "pixel_size", "shore_band", "shore_kernel", "unpack_evidence",
-           "window_sum"]
+__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "TIDAL", "coast_water", "context_depth",
+           "context_kernel", "context_levels", "intertidal_context", "intertidal_zone",
+           "neighbourhood", "pixel_size", "pixels_of", "reach", "shore_band", "shore_edge",
+           "shore_kernel", "tidal_ground", "tidal_wet", "window_sum"]
 
 
 def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
@@ -83,15 +87,17 @@ def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
     return default
 
 
-def _pixels(metres: float, res: float) -> int:
+def pixels_of(metres: float, res: float) -> int:
+    """``metres`` in whole pixels of ``res`` metres (rounded, never negative)."""
     return max(0, int(round(metres / res)))
 
 
-def context_depth(shore_gap_m: float, reach_m: float, res: float) -> int:
+def context_depth(shore_gap_m: float, reach_m: float, res: float, tidal: bool = True) -> int:
     """Pixels a pixel's context depends on around it (the overlap of a chunked run): the
-    opening, the sea's opening, the flat's reach, the gap and the canopy's reach."""
-    return (2 + 2 * _pixels(SEA_HALF_WIDTH_M, res) + _pixels(reach_m, res)
-            + _pixels(shore_gap_m, res) + _pixels(reach_m, res) + 1)
+    opening, the sea's opening, the flat's reach, the gap, the canopy's reach and (``tidal``)
+    the tidal ground's (:data:`TIDAL`)."""
+    return (2 + 2 * pixels_of(SEA_HALF_WIDTH_M, res) + pixels_of(reach_m, res)
+            + pixels_of(shore_gap_m, res) + (1 + bool(tidal)) * pixels_of(reach_m, res) + 1)
 
 
 def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> np.ndarray:
@@ -104,7 +110,7 @@ def intertidal_zone(n_wet: np.ndarray, n_clear: np.ndarray, min_views: int) -> n
 
 
 @numba.njit(cache=True, nogil=True)
-def _reach(seeds, path, steps):  # pragma: no cover - compiled
+def reach(seeds, path, steps):  # pragma: no cover - compiled
     """Breadth-first search, 8-connected, from ``seeds`` through ``path`` pixels for at most
     ``steps`` steps: 1 where reached (seeds included), else 0 (uint8)."""
     ny, nx = seeds.shape
@@ -138,9 +144,18 @@ def _reach(seeds, path, steps):  # pragma: no cover - compiled
     return out
 
 
-CONNECTED, INTERTIDAL = 1, 2
-"""Context levels: canopy connected to the shore (step 5), and the tidal flat itself (step 3),
-where vegetation grows on ground the tide covers."""
+CONNECTED, INTERTIDAL, TIDAL = 1, 2, 3
+"""Context levels: canopy connected to the shore (step 5), the tidal flat itself (step 3),
+where vegetation grows on ground the tide covers, and *tidal ground* (rule v7,
+:func:`tidal_ground`): a flat the forest encloses, ground seen wet in at least
+``min_views`` baseline views off the coast's water, reached from the connected canopy
+through such ground and not from dry land that is no mangrove candidate; connected canopy
+on such ground is tidal ground too. Rule v6 left such a flat outside every level (measured
+on the independent scenarios: 351 of seed 20's 358 replanted pixels; gain18, session 27:
+414 of 421, and all 561 of seed 710's), mostly seen wet in every or all but one baseline
+view, and judged a connected canopy's views under the tide "not mangrove". What may be
+mangrove on tidal ground and on the flat is decided by
+:func:`indices.mangrove_rule.tidal_score`."""
 
 
 SEA_HALF_WIDTH_M = 100.0
@@ -148,18 +163,22 @@ SEA_HALF_WIDTH_M = 100.0
 
 
 def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray, *,
-                   min_views: int, gap_px: int, reach_px: int, sea_px: int = 10) -> np.ndarray:
+                   min_views: int, gap_px: int, reach_px: int, sea_px: int = 10,
+                   tidal: bool = True) -> np.ndarray:
     """The context (module doc, steps 1-5) of one block of numpy maps: uint8 ``(y, x)``,
-    0 outside, :data:`CONNECTED`, or :data:`INTERTIDAL` on the tidal flat."""
+    0 outside, :data:`CONNECTED`, :data:`INTERTIDAL` on the tidal flat, or (``tidal``)
+    :data:`TIDAL` on the tidal ground (:func:`tidal_ground`) outside both."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
     coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
     flat = zone & coast
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
-    return _levels(_shore_edge(coast, gap_px), candidates, flat, reach_px)
+    wet = tidal_wet(n_wet, coast, min_views) if tidal else None
+    return context_levels(shore_edge(coast, gap_px), candidates, flat, reach_px,
+                          None if wet is None else (wet, coast))
 
 
-def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
+def shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
     """Step 4 of the module doc: the coast's edge widened by ``gap_px`` (the reach's seeds)."""
     shore = square_dilation(coast, 3) & ~coast
     if gap_px > 0:
@@ -168,29 +187,81 @@ def _shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
     return np.ascontiguousarray(shore)
 
 
-def _path(candidates: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(candidates, bool))
-
-
-def _levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
-            reach_px: int) -> np.ndarray:
-    """Steps 4-5 of the module doc from the shore's edge (:func:`_shore_edge`): the
-    candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`."""
-    out = _reach(edge, _path(candidates), reach_px)
+def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
+                   reach_px: int, ground: tuple | None = None) -> np.ndarray:
+    """Steps 4-5 of the module doc from the shore's edge (:func:`shore_edge`): the
+    candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`, and
+    with ``ground = (wet, coast)`` (:func:`tidal_wet` and :func:`coast_water`) the tidal
+    ground :data:`TIDAL` (:func:`tidal_ground`), connected or not (None: no such level,
+    rule v6's levels)."""
+    path = np.ascontiguousarray(np.asarray(candidates, bool))
+    out = reach(np.ascontiguousarray(edge), path, reach_px)
+    if ground is not None:
+        wet, coast = ground
+        out[tidal_ground(out == CONNECTED, wet, coast, path, reach_px)] = TIDAL
     out[flat] = INTERTIDAL
     return out
 
 
+def tidal_wet(n_wet: np.ndarray, coast: np.ndarray, min_views: int) -> np.ndarray:
+    """Ground seen wet in at least ``min_views`` clear views of the baseline (opened with a
+    3 x 3 square, as step 2: not a noisy pixel) off the coast's water ``coast``: where
+    tidal ground may be (:func:`tidal_ground`); bool ``(y, x)``. One flood is not a tide
+    (a paddy flooded once, a storm's puddle): the same bar as step 1's ``min_views``."""
+    return square_opening(np.asarray(n_wet) >= min_views, 3) & ~np.asarray(coast, bool)
+
+
+LAND_SQUARE = 5
+"""Side in pixels (50 m at 10 m) of the squares dry land is made of, for
+:func:`tidal_ground`: a field, not a ring of mixed pixels at the canopy's edge nor a patch
+of a flat seen dry a few times (measured on the independent scenario seed 710: a 12 px
+patch of mudflat inside the forest, 3 px wide, left after a 3 x 3 opening, cut off the
+whole 997 px flat and the 335 px replanted on it)."""
+
+
+def tidal_ground(canopy: np.ndarray, wet: np.ndarray, coast: np.ndarray,
+                 candidates: np.ndarray, reach_px: int) -> np.ndarray:
+    """A flat the forest encloses (rule v7, :data:`TIDAL`): ``wet`` ground
+    (:func:`tidal_wet`) reached from the connected ``canopy`` through itself, and not
+    reached from dry land, through ground that is neither a mangrove candidate nor the
+    coast's water (the dry land: neither ``wet``, nor ``coast``, nor ``candidates``, opened
+    with a :data:`LAND_SQUARE` square), each within ``reach_px`` steps (8-connected). Bool
+    ``(y, x)``.
+
+    Mangroves are intertidal forests (Giri et al. 2011, Global Ecol. Biogeogr. 20:154-159,
+    doi:10.1111/j.1466-8238.2010.00584.x: the global map's classes are confined to the
+    intertidal zone of tropical and subtropical coasts), and Global Mangrove Watch maps
+    them within a coastal habitat mask of that tidal context (Bunting et al. 2018, Remote
+    Sens. 10:1669, doi:10.3390/rs10101669); a tidal flat is ground the series sees under
+    water and exposed in turn (Murray et al. 2012, Remote Sens. 4:3417). A flat inside the
+    forest, seen wet in several baseline views, is such ground, fed by creeks the canopy
+    hides from the satellite; wet ground that dry land also reaches is the look-alike of
+    paddies and drained ponds inland (a flood, not a tide), and the coast's own water is no
+    seed (wide water at the map's edge fails the sea's test, :func:`open_water`: reaching
+    from it took the context ~3 km inland through wet fields, review of rule v7). A flat
+    open to both the forest and dry fields is left out: the cost of that tidal evidence."""
+    wet = np.ascontiguousarray(np.asarray(wet, bool))
+    if not wet.any():
+        return wet
+    coast = np.asarray(coast, bool)
+    candidates = np.asarray(candidates, bool)
+    from_canopy = reach(np.ascontiguousarray(canopy), wet, reach_px) != 0
+    land = square_opening(~wet & ~coast & ~candidates, LAND_SQUARE)
+    from_land = reach(np.ascontiguousarray(land), np.ascontiguousarray(~candidates & ~coast),
+                      reach_px) != 0
+    return from_canopy & wet & ~from_land
+
+
 def coast_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int, reach_px: int,
                 sea_px: int = 10) -> np.ndarray:
-    """Step 3 of the module doc on numpy counts: the coast's water (bool ``(y, x)``)."""
+    """Step 3 of the module doc on numpy counts: the coast's water (bool ``(y, x)``): the
+    sea (:func:`open_water`) and what was ever seen wet (opened: not a noisy pixel)
+    connected to it through itself within ``reach_px`` steps: the sea, the tidal flats, the
+    creeks; the flat is its part also seen dry."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     sea = open_water(n_wet, n_clear, min_views=min_views, sea_px=sea_px)
-    # the coast's water: what was ever seen wet (opened: not a noisy pixel), connected to the
-    # sea through itself: the sea, the tidal flats, the creeks; the flat is its part also
-    # seen dry (3)
     ever = square_opening(n_wet >= 1, 3)
-    return _reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
+    return reach(np.ascontiguousarray(sea), np.ascontiguousarray(ever | sea), reach_px) != 0
 
 
 def open_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int,
@@ -262,10 +333,10 @@ def shore_band(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int, re
     along the coast's water is where a mangrove site's own mangrove shows itself
     (:func:`indices.mangrove.mangrove_parameters`)."""
     res = pixel_size(n_clear)
-    kw = {"min_views": int(min_views), "reach_px": _pixels(reach_m, res),
-          "band_px": max(1, _pixels(band_m, res)), "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
+    kw = {"min_views": int(min_views), "reach_px": pixels_of(reach_m, res),
+          "band_px": max(1, pixels_of(band_m, res)), "sea_px": pixels_of(SEA_HALF_WIDTH_M, res)}
     depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1
-    return _neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
+    return neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
 
 
 ONE_BLOCK = 2048
@@ -275,7 +346,7 @@ instead of 4 M). The sources read a site up to 2048 px a side whole
 (``flows.sources._reader.READ_WINDOW``): such a map is in memory anyway."""
 
 
-def _neighbourhood(kernel, inputs: tuple, depth: int, name: str, **kw) -> xr.DataArray:
+def neighbourhood(kernel, inputs: tuple, depth: int, name: str, **kw) -> xr.DataArray:
     """``kernel(*inputs, **kw)`` over ``(y, x)`` DataArrays (coordinates those of
     ``inputs[1]``, the clear views): at once on numpy; on dask as one block up to
     :data:`ONE_BLOCK` pixels a side, else block by block with ``depth`` pixels of overlap
@@ -309,20 +380,21 @@ def _block(*arrays, kernel, **kw):  # noqa: D103 (map_overlap's function)
 
 
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
-                       *, min_views: int, shore_gap_m: float, reach_m: float) -> xr.DataArray:
+                       *, min_views: int, shore_gap_m: float, reach_m: float,
+                       tidal: bool = True) -> xr.DataArray:
     """Where canopy is intertidal (module doc): uint8 ``(y, x)`` levels (0, :data:`CONNECTED`,
-    :data:`INTERTIDAL`), lazy when the inputs are.
+    :data:`INTERTIDAL`, :data:`TIDAL` unless ``tidal`` is False), lazy when the inputs are.
 
     ``n_wet``, ``n_clear``: a composite's wet and clear view counts (``(y, x)``);
     ``candidates``: the pixels a path may cross (spectral mangrove candidates of the same
     composite). Distances in metres, converted with the grid's pixel size.
     """
     res = pixel_size(n_clear)
-    gap_px, reach_px = _pixels(shore_gap_m, res), _pixels(reach_m, res)
-    depth = context_depth(shore_gap_m, reach_m, res)
+    gap_px, reach_px = pixels_of(shore_gap_m, res), pixels_of(reach_m, res)
+    depth = context_depth(shore_gap_m, reach_m, res, tidal)
     kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
-          "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
-    return _neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
+          "sea_px": pixels_of(SEA_HALF_WIDTH_M, res), "tidal": bool(tidal)}
+    return neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
                           "intertidal_context", **kw)
 
 
@@ -340,147 +412,3 @@ def _min_chunks(chunks: tuple[tuple[int, ...], ...], depth: int) -> tuple:
         base, extra = divmod(total, n)
         out.append(tuple(base + (i < extra) for i in range(n)))
     return tuple(out)
-
-
-
-FLOOR_BIT = 4
-"""Bit of :func:`evidence_kernel`'s packed map holding the floor rule's context (nonzero);
-the context's levels are in bits 0-1, the shore band's in bits 2-3."""
-
-
-def evidence_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray,
-                    floor_candidates: np.ndarray | None = None, *, min_views: int, gap_px: int,
-                    reach_px: int, band_px: int, sea_px: int = 10) -> np.ndarray:
-    """The maps a mangrove site's parameters read, of one block of numpy maps, from one
-    computation of the coast's water (step 3 of the module doc, the costly part; it does not
-    depend on the candidates): uint8 ``(y, x)``, packed: bits 0-1 :func:`context_kernel` of
-    ``candidates``; bits 2-3 :func:`shore_kernel` with ``band_px``; bit :data:`FLOOR_BIT`
-    :func:`context_kernel` of ``floor_candidates`` nonzero (0 without them). Each part the
-    same integers as its own kernel on the same block (``tests/test_evidence_maps.py``)."""
-    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
-    zone = intertidal_zone(n_wet, n_clear, min_views)
-    coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
-    flat = zone & coast
-    del zone
-    edge = _shore_edge(coast, gap_px)
-    out = _levels(edge, candidates, flat, reach_px)
-    if floor_candidates is not None:
-        floor = _reach(edge, _path(floor_candidates), reach_px).view(bool) | flat
-        out |= floor.view(np.uint8) << np.uint8(FLOOR_BIT)
-        del floor
-    del edge, flat
-    near = ndimage.maximum_filter(coast.view(np.uint8), size=2 * band_px + 1, mode="constant",
-                                  cval=0).view(bool)
-    out[near & ~coast] |= np.uint8(SHORE << 2)
-    out[coast] |= np.uint8(COAST << 2)
-    return out
-
-
-def evidence_maps(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
-                  floor_candidates: xr.DataArray | None = None, *, min_views: int,
-                  shore_gap_m: float, reach_m: float, band_m: float) -> xr.DataArray:
-    """:func:`evidence_kernel`'s packed map: :func:`intertidal_context` of ``candidates``
-    and of ``floor_candidates`` and :func:`shore_band` with ``band_m`` computed together,
-    the coast's water once a block instead of once a map (issue 22); lazy when the inputs
-    are, the same whatever the chunking (one overlap, the deeper of the maps').
-    :func:`unpack_evidence` gives the maps."""
-    res = pixel_size(n_clear)
-    kw = {"min_views": int(min_views), "gap_px": _pixels(shore_gap_m, res),
-          "reach_px": _pixels(reach_m, res), "band_px": max(1, _pixels(band_m, res)),
-          "sea_px": _pixels(SEA_HALF_WIDTH_M, res)}
-    shore_depth = 2 + 2 * kw["sea_px"] + kw["reach_px"] + kw["band_px"] + 1  # shore_band's
-    depth = max(context_depth(shore_gap_m, reach_m, res), shore_depth)
-    inputs = (n_wet, n_clear, candidates) + (() if floor_candidates is None
-                                             else (floor_candidates,))
-    return _neighbourhood(evidence_kernel, inputs, depth, "evidence_maps", **kw)
-
-
-def unpack_evidence(packed: xr.DataArray) -> dict[str, xr.DataArray]:
-    """:func:`evidence_maps`' parts, lazy when it is: ``context`` (:func:`intertidal_context`
-    levels), ``shore`` (:func:`shore_band` levels), ``floor`` (1 where the floor
-    candidates' context is nonzero, else 0)."""
-    return {"context": (packed & 3).rename("intertidal_context"),
-            "shore": ((packed >> 2) & 3).rename("shore_band"),
-            "floor": ((packed >> FLOOR_BIT) & 1).rename("floor_context")}
-
-
-def coast_codes(packed: xr.DataArray) -> xr.DataArray:
-    """What the site's final context needs of :func:`evidence_maps`' packed map: uint8
-    ``(y, x)`` codes, bit 0 the coast's water, bit 1 the tidal flat (lazy when it is)."""
-    coast = ((packed >> 2) & 3) == COAST
-    flat = (packed & 3) == INTERTIDAL
-    return (coast.astype(np.uint8) | (flat.astype(np.uint8) << 1)).rename("coast_codes")
-
-
-def pack_codes(codes: np.ndarray) -> np.ndarray:
-    """2-bit codes ``(y, x)`` (0-3) four to a byte along ``x`` (``(y, ceil(x / 4))``)."""
-    codes = np.asarray(codes, np.uint8)
-    ny, nx = codes.shape
-    padded = np.zeros((ny, -(-nx // 4) * 4), np.uint8)
-    padded[:, :nx] = codes
-    return (padded[:, 0::4] | (padded[:, 1::4] << 2) | (padded[:, 2::4] << 4)
-            | (padded[:, 3::4] << 6))
-
-
-def unpack_codes(packed: np.ndarray, nx: int) -> np.ndarray:
-    """:func:`pack_codes`' inverse: the ``(y, nx)`` codes."""
-    packed = np.asarray(packed, np.uint8)
-    out = np.empty((packed.shape[0], packed.shape[1] * 4), np.uint8)
-    for i in range(4):
-        out[:, i::4] = (packed >> np.uint8(2 * i)) & np.uint8(3)
-    return out[:, :nx]
-
-
-def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray, *, gap_px: int,
-                            reach_px: int) -> np.ndarray:
-    """:func:`context_kernel` of one block from its coast's water and tidal flat
-    (:func:`coast_codes`) already computed: the same uint8 levels."""
-    codes = np.asarray(codes)
-    return _levels(_shore_edge((codes & 1).view(bool), gap_px), candidates, (codes & 2) != 0,
-                   reach_px)
-
-
-def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap_m: float,
-                     reach_m: float) -> xr.DataArray:
-    """:func:`intertidal_context` of ``candidates`` from the coast's water and flat
-    (:func:`coast_codes` of the same counts' :func:`evidence_maps`; steps 1-3 are not
-    computed again): the same levels, lazy when the inputs are, the same whatever the
-    chunking. Its overlap is steps 4-5's (the shore's edge, the gap, the reach), a half of
-    the whole context's with the published reach."""
-    res = pixel_size(candidates)
-    kw = {"gap_px": _pixels(shore_gap_m, res), "reach_px": _pixels(reach_m, res)}
-    depth = 1 + kw["gap_px"] + kw["reach_px"] + 1
-    return _neighbourhood(context_of_coast_kernel, (codes, candidates), depth,
-                          "intertidal_context", **kw)
-
-
-def keep_codes(codes: xr.DataArray):
-    """:func:`coast_codes` four to a byte (:func:`pack_codes`) block by block, to be kept
-    between two computations at a quarter of a byte a pixel (a whole tile: 30 MB): a dask
-    array when ``codes`` is one, else numpy. :func:`kept_codes` gives the codes back."""
-    data = codes.transpose("y", "x").data
-    if not isinstance(data, da.Array):
-        return pack_codes(data)
-    ychunks, xchunks = data.chunks
-    return data.map_blocks(pack_codes, dtype=np.uint8,
-                           chunks=(ychunks, tuple(-(-w // 4) for w in xchunks)))
-
-
-def kept_codes(packed, chunks, like: xr.DataArray) -> xr.DataArray:
-    """The codes :func:`keep_codes` packed, computed (numpy), on the grid of ``like``
-    (``(y, x)``: its coordinates): unpacked block by block in the blocks they were packed in
-    (``chunks``: the codes' ``(y, x)`` chunks; None: they were numpy), lazy with chunks."""
-    like = like.transpose("y", "x")
-    packed = np.asarray(packed)
-    if chunks is None:
-        data = unpack_codes(packed, like.sizes["x"])
-    else:
-        ychunks, xchunks = chunks
-        pieces = da.from_array(packed, chunks=(ychunks, tuple(-(-w // 4) for w in xchunks)))
-        data = pieces.map_blocks(_unpack_block, widths=xchunks, dtype=np.uint8,
-                                 chunks=(ychunks, xchunks))
-    return xr.DataArray(data, dims=("y", "x"), coords=like.coords, name="coast_codes")
-
-
-def _unpack_block(block, widths, block_id=None):  # noqa: D103 (map_blocks' function)
-    return unpack_codes(block, widths[block_id[1]])

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from indices.coast_maps import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.composite import composite
-from indices.context import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.habitat import (
     RULES,
     MangroveRule,
@@ -91,7 +91,8 @@ class SiteEvidence:
             if self.context is not None:
                 levels = np.asarray(self.context)
                 out["context_shares"] = {name: round(float((levels == v).mean()), 6)
-                                         for name, v in (("connected", 1), ("intertidal", 2))}
+                                         for name, v in (("connected", 1), ("intertidal", 2),
+                                                           ("tidal", 3))}
             if self.params is not None:
                 values = np.asarray(self.params, np.float64)
                 out["site"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
@@ -149,9 +150,9 @@ def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule
     """A mangrove site's parameters (:func:`indices.mangrove.mangrove_parameters`) from its
     baseline composite ``base`` and the published ``rule``'s context, its floor rule's
     context and its shore band, and the coast's water and tidal flat those maps came from
-    (:func:`indices.context.coast_codes`), which the site's final context reads
+    (:func:`indices.coast_maps.coast_codes`), which the site's final context reads
     (:func:`mangrove_final_context`): lazy when ``base`` is. The three maps are computed
-    in one pass over the composite's blocks (:func:`indices.context.evidence_maps`: the
+    in one pass over the composite's blocks (:func:`indices.coast_maps.evidence_maps`: the
     coast's water once a block, not once a map; the same maps as
     :func:`indices.habitat.mangrove_context` and :func:`indices.context.shore_band` apart,
     ``tests/test_evidence_maps.py``)."""
@@ -172,7 +173,7 @@ def mangrove_final_context(base: xr.Dataset, rule: MangroveRule, params: xr.Data
 
 
 def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
-    """:func:`indices.context.evidence_maps` of a mangrove baseline: the published rule's
+    """:func:`indices.coast_maps.evidence_maps` of a mangrove baseline: the published rule's
     context (:func:`indices.habitat.mangrove_context`), that of the rule at its floor
     (:func:`indices.mangrove.floor_rule`, when the rule estimates a site threshold) and the
     shore band (:func:`indices.context.shore_band`, ``band_m`` the rule's shore gap)."""

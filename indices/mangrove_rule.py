@@ -11,13 +11,13 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
-from indices.context import CONNECTED, INTERTIDAL, intertidal_context
+from indices.context import CONNECTED, INTERTIDAL, TIDAL, intertidal_context
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
 __all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_score", "mangrove_candidates",
-           "mangrove_context", "mangrove_score",
-           "mangrove_spectral_score", "mangrove_values", "view_scaled"]
+           "mangrove_context", "mangrove_score", "mangrove_spectral_score",
+           "mangrove_values", "tidal_score", "unjudged_water", "view_scaled"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,12 @@ class MangroveRule:
     connected to the coast's water the baseline's series saw (the sea never seen dry, and
     the flats and creeks seen wet; the edge widened by ``shore_gap_m``, reached within
     ``reach_m`` through candidates; a series of ``min_views`` clear views at least). On the
-    tidal flat itself NDVI alone decides. Outside it the score is ``-CONTEXT_SCORE``:
-    confidently not mangrove.
+    tidal flat itself NDVI alone decides; on a flat the forest encloses off the coast's
+    water (tidal ground, rule v7: seen wet in ``min_views`` baseline views, reached from the
+    connected canopy and not from dry land, :func:`indices.context.tidal_ground`) the
+    spectral test does; there one clear dry look past the test is enough for a gain
+    (:func:`tidal_score`; on the flat, as on connected canopy, one look past the strong
+    bar). Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
     for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
@@ -146,15 +150,17 @@ def mangrove_candidates(composite: xr.Dataset, rule: MangroveRule = MangroveRule
 
 
 def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
-                     params: xr.DataArray | None = None) -> xr.DataArray:
+                     params: xr.DataArray | None = None, *, tidal: bool = True
+                     ) -> xr.DataArray:
     """The intertidal context (:func:`indices.context.intertidal_context`) of a composite with
     ``n_wet`` and ``n_clear`` (the site's baseline): uint8 levels ``(y, x)``, lazy. Paths
     cross the composite's spectral candidates within tolerance (:func:`mangrove_candidates`,
-    with the site's parameters ``params``)."""
+    with the site's parameters ``params``). ``tidal`` False: without tidal ground (rule v6's
+    levels, those the site's parameters are estimated on)."""
     candidates = mangrove_candidates(composite, rule, params)
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
                               min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
-                              reach_m=rule.reach_m)
+                              reach_m=rule.reach_m, tidal=tidal)
 
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
@@ -165,7 +171,10 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     takes the spectral score (NDVI and MVI, with the site's ``params``,
     :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
     the tide covers, NDVI alone decides, and a view under the tide is not one
-    (:func:`flat_score`); elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
+    (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`) the spectral score,
+    a view under the tide not one either (:func:`unjudged_water`), and one confident look
+    a gain (:func:`tidal_score`);
+    elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
     clear views than the tolerances assume is judged with its standard error
     (:func:`view_scaled`). None takes the context from ``refl`` itself when it is a
     composite with view counts, else applies none (a single scene: see
@@ -175,10 +184,13 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
         context = mangrove_context(refl, rule, params)
     if context is not None:
         level = context.astype(np.uint8)
-        score = xr.where(level == INTERTIDAL, flat_score(refl, rule), score)
+        flat, tidal = level == INTERTIDAL, level == TIDAL
+        score = xr.where(flat, _ndvi_score(refl, rule), score)
+        score = xr.where(flat | tidal, unjudged_water(refl, score), score)  # flat_score there
     score = view_scaled(score, refl, rule)
     if context is not None:
-        score = score.where((level == CONNECTED) | (level == INTERTIDAL) | score.isnull(),
+        score = xr.where(tidal, tidal_score(score), score)
+        score = score.where((level == CONNECTED) | flat | tidal | score.isnull(),
                             np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("mangrove_score")
 
@@ -242,6 +254,45 @@ def view_scaled(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule) -> xr
     return xr.where(views < n_ref, scaled.clip(min=-below), scaled).astype(np.float32)
 
 
+def tidal_score(score: xr.DataArray) -> xr.DataArray:
+    """The mangrove score on tidal ground (rule v7, :data:`indices.context.TIDAL`: the
+    spectral score, NDVI and MVI with the site's parameters, views under the tide unjudged
+    as on the flat, :func:`unjudged_water`), ``score`` that, scaled for thin months
+    (:func:`view_scaled`): a confident look for mangrove (``score >= 1``) raised to
+    :data:`indices.rules.STRONG`, one against it kept above ``-STRONG``.
+
+    So one clear dry look passing the test changes tidal ground to mangrove
+    (:func:`indices.change.confirmed_state`) and a loss there needs two looks. **A project
+    choice, not a published rule**: the tide hides such ground most months (a flat the
+    baseline saw wet; measured on the independent scenarios, seeds 16, 311, 1208, 1216:
+    37-48 % of a replanting at half cover was ever seen above water in 18 months; gain18,
+    session 27), so a second look may never come before the series ends, and the errors a
+    look is guarded against (haze, shadow, a flooded floor: :func:`view_scaled`) lower a
+    canopy's NDVI and MVI; they do not raise bare wet mud past the MVI threshold. The
+    cost: a single bad view that does pass (floating weed on a creek at low tide) is a gain
+    until the next clear look says otherwise, twice.
+
+    Not on the tidal flat itself, whose test is NDVI alone (:func:`flat_score`; exposed
+    seagrass and algal mats pass it too): there a look changes a class alone at the strong
+    bar of any look (NDVI 0.56), as in rule v6, else a second look confirms it. Measured on
+    the independent scenarios (seeds 10-29, 300 px, 18 months): one look at NDVI 0.48
+    (rule v7 as first built) is what raised gains there; one look only past the connected
+    canopy's strong bar (NDVI 0.56 and the MVI test) lost gains rule v6 found (seed 11:
+    1.26 -> 0.14 ha of 3.15, 16: 1.08 -> 0.77 of 6.59; benchmarks/measured/mang22)."""
+    strong = np.float32(STRONG)
+    below = np.float32(np.nextafter(strong, np.float32(0)))
+    raised = xr.where(score >= 1, np.maximum(score, strong), score.clip(min=-below))
+    return raised.astype(np.float32)
+
+
+def unjudged_water(refl: xr.Dataset, score: xr.DataArray) -> xr.DataArray:
+    """``score`` NaN where the view is under the tide (NDWI > 0), or wet (MNDWI > 0) and
+    below the threshold (``score < 0``): the water tests of :func:`flat_score` (its doc
+    gives the reasons and citations), written once for the flat and tidal ground."""
+    ix = compute_indices(refl, ["ndwi", "mndwi"])
+    return score.where(~(ix["ndwi"] > 0) & ~((ix["mndwi"] > 0) & (score < 0)))
+
+
 def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.DataArray:
     """The mangrove score on the tidal flat (context level ``INTERTIDAL``): NDVI alone, NaN
     where the tide covers the flat.
@@ -272,6 +323,10 @@ def flat_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule()) -> xr.Data
       692 confident "not mangrove" looks were such wet views (NDVI 0.0-0.3). The cost: a wet
       flat ages unseen like a clouded one (wider intervals); drained mud (SWIR1 above
       green) still shows a bare flat."""
-    ix = compute_indices(refl, ["ndvi", "ndwi", "mndwi"])
-    score = ((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)
-    return score.where(~(ix["ndwi"] > 0) & ~((ix["mndwi"] > 0) & (score < 0)))
+    return unjudged_water(refl, _ndvi_score(refl, rule))
+
+
+def _ndvi_score(refl: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """The NDVI test of :func:`flat_score`, its views under water not yet unjudged."""
+    ndvi = compute_indices(refl, ["ndvi"])["ndvi"]
+    return ((ndvi - rule.ndvi_min) / rule.ndvi_tolerance).astype(np.float32)

@@ -28,7 +28,7 @@ from indices.change import (
     strong_look,
 )
 from indices.composite import composite, monthly_composite
-from indices.context import CONNECTED, INTERTIDAL
+from indices.context import CONNECTED, INTERTIDAL, TIDAL
 from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
@@ -104,11 +104,13 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         terms = seagrass_constants(water, rule)
         constants = {name: terms[name] for name in names}
     where = site_mask
-    if gated:  # the kernel's `site`: bit 1 inside, bit 2 connected canopy, bit 4 intertidal
+    if gated:  # the kernel's `site`: bit 1 inside, bit 2 connected canopy, bit 4 intertidal,
+        # bit 8 tidal ground
         level = evidence.context.astype(np.uint8)
         where = (site_mask.astype(np.uint8)
                  * (np.uint8(1) + np.uint8(2) * (level == CONNECTED).astype(np.uint8)
-                    + np.uint8(4) * (level == INTERTIDAL).astype(np.uint8))).astype(np.uint8)
+                    + np.uint8(4) * (level == INTERTIDAL).astype(np.uint8)
+                    + np.uint8(8) * (level == TIDAL).astype(np.uint8))).astype(np.uint8)
     table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
                                extra_symbols=symbols, prelude=prelude, counts=counts,
                                constants=constants)
@@ -137,11 +139,13 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
     rule = rule or RULES[habitat]
     prelude, habitat_test, needs = _habitat_test(rule)
     if gated:  # mangrove_score with context levels: the spectral test on connected canopy,
-        # NDVI alone on the tidal flat, not under the tide (habitat.flat_score)
+        # NDVI alone on the tidal flat, the spectral test on tidal ground, neither under the
+        # tide (mangrove_rule.flat_score and tidal_score: a raised score keeps its sign)
+        dry = "((ok_ndwi & (v_ndwi > ZERO)) != True)"
         habitat_test = (f"(({habitat_test}) & ((site & np.uint8(2)) != 0)) | (ok_ndvi & "
                         f"(v_ndvi > f32({float(rule.ndvi_min)!r})) "
-                        f"& ((ok_ndwi & (v_ndwi > ZERO)) != True) "
-                        f"& ((site & np.uint8(4)) != 0))")
+                        f"& {dry} & ((site & np.uint8(4)) != 0)) "
+                        f"| (({habitat_test}) & {dry} & ((site & np.uint8(8)) != 0))")
     missing = [SYMBOLS[s] for s in needs if s not in symbols]
     if missing:
         raise ValueError(f"{habitat} habitat needs bands {missing} "

@@ -248,7 +248,28 @@ def _readers(out: Path) -> dict[str, pd.DataFrame]:
     }
 
 
+DESIGN_SEEDS = (7, 8, 9, 10, 11)
+"""The designs whose intervals' coverage is asserted (fixed before any was run: SEED and
+the four after it, printed by the test)."""
+COVERED_AT_LEAST = 3
+"""Designs of the 5 in which each class's interval must cover its planted area: 3, asserted
+per class (a pooled rate let gain miss in 3 of 5 designs, review of rule v7). For a 95 %
+interval that holds its level, fewer than 3 of 5 covering has probability
+``scipy.stats.binom.cdf(2, 5, 0.95)`` = 0.12 % (designs independent: a new sample each),
+0.46 % that any of the 4 classes does (at most 4 x 0.12 %); 4 of 5 would fail a class with
+2.3 %, one of four classes with up to 9 %."""
+
+
 def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, capsys):
+    """The table and its readers for one design (``SEED``), and the intervals' coverage of
+    the planted areas over several designs (``DESIGN_SEEDS``): a rate, not one draw. One
+    draw asserted the interval of each class, where one draw in 20 may miss by design;
+    each class is asserted here over five designs (:data:`COVERED_AT_LEAST`), never
+    pooled (a pooled rate hid gain missing in 3 of 5 designs with Olofsson et al.'s
+    estimator, whose stratum without an omission sample added no variance: a zero-width
+    interval, 3.19-3.19 ha against 4.60; the estimator now gives such a stratum the
+    variance of an Agresti-Coull share, :mod:`indices.accuracy`). The estimator's coverage
+    over 200 designs is test_accuracy_coverage.py's."""
     out = drawn(base, tmp_path, capsys)
     folder = design_folder(out)
     truth_labels(base, out).to_csv(folder / "samples.csv", index=False)
@@ -264,11 +285,6 @@ def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, 
         assert set(frame["class"]) == {*CLASSES, "extent"}, name
         assert (frame["site_id"].astype(str) == SITE).all(), name
     rows = tables["store"].set_index("class")
-    show(capsys, "design seed", SEED, "\n", rows[["map_area_ha", "estimated_area_ha",
-                                                   "ci_low_ha", "ci_high_ha"]], base.true_ha)
-    for name in ("extent", "gain", "loss", "stable_habitat"):
-        r = rows.loc[name]
-        assert r["ci_low_ha"] <= base.true_ha[name] <= r["ci_high_ha"], name
     assert rows["method"].eq("labels").all() and rows["source"].eq("samples.csv").all()
     assert not rows["map_changed"].any()
     assert rows.loc["extent", "map_area_ha"] == pytest.approx(
@@ -277,6 +293,25 @@ def test_truth_labels_give_intervals_covering_the_planted_areas(base, tmp_path, 
     # assessing again replaces the month's rows, never duplicates them
     assert accuracy(capsys, "assess", "--labels", str(folder / "samples.csv"))[0] == 0
     assert len(store.read_table(out, "accuracy")) == 5
+    covered = {name: [] for name in ("extent", "gain", "loss", "stable_habitat")}
+    for seed in DESIGN_SEEDS:
+        if seed != SEED:
+            code, _, err = accuracy(capsys, "design", "--site", SITE, "--period", PERIOD,
+                                    "--out", str(out), "--seed", str(seed), "--replace")
+            assert code == 0, err
+            truth_labels(base, out).to_csv(folder / "samples.csv", index=False)
+            assert accuracy(capsys, "assess", "--labels", str(folder / "samples.csv"))[0] == 0
+        rows = store.read_table(out, "accuracy").set_index("class")
+        show(capsys, "design seed", seed, "\n", rows[["map_area_ha", "estimated_area_ha",
+                                                       "ci_low_ha", "ci_high_ha"]],
+             base.true_ha)
+        for name, hits in covered.items():
+            hits.append(bool(rows.loc[name, "ci_low_ha"] <= base.true_ha[name]
+                             <= rows.loc[name, "ci_high_ha"]))
+    show(capsys, f"design seeds {DESIGN_SEEDS}, covered per class:",
+         {name: sum(hits) for name, hits in covered.items()})
+    for name, hits in covered.items():
+        assert sum(hits) >= COVERED_AT_LEAST, (name, hits, DESIGN_SEEDS)
 
 
 def test_geojson_labels_give_the_same_table_as_csv(base, tmp_path, capsys):

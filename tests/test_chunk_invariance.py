@@ -26,7 +26,8 @@ from indices.habitat import RULES
 from indices.summary import OBSERVATION_INDICES
 
 REACH_M = 150.0
-"""The test rule's reach: a context overlap of 58 px on the 10 m grid."""
+"""The test rule's reach: a context overlap of 73 px on the 10 m grid (58 before rule v7's tidal
+ground added a reach)."""
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +87,7 @@ def _assert_same(got, want, chunks):
 
 
 def test_a_mangrove_sites_rows_and_maps_do_not_depend_on_the_chunking(mangrove, monkeypatch):
-    assert context_depth(RULES["mangrove"].shore_gap_m, REACH_M, 10.0) == 58
+    assert context_depth(RULES["mangrove"].shore_gap_m, REACH_M, 10.0) == 73
     whole = _tables(mangrove, None, monkeypatch)
     assert whole.change["gain_ha"].notna().any() and whole.maps["class"].size
     for chunks in (64, 100):
@@ -112,7 +113,7 @@ def _baseline(sc):
                               ).compute()
 
 
-@pytest.mark.parametrize("chunks", [{"y": 58, "x": 58}, {"y": (61, 70), "x": 90},
+@pytest.mark.parametrize("chunks", [{"y": 73, "x": 73}, {"y": (61, 70), "x": 90},
                                     {"y": 100, "x": -1}])
 def test_the_context_and_shore_band_of_any_chunking_are_the_whole_maps(mangrove, chunks):
     base = _baseline(mangrove)
@@ -127,6 +128,7 @@ def test_the_context_and_shore_band_of_any_chunking_are_the_whole_maps(mangrove,
                             band_m=rule.shore_gap_m).values
     # the sea touches the map's edge, the coast crosses the chunks' borders
     assert (want == context.INTERTIDAL).any() and (want == context.CONNECTED).any()
+    assert (want == context.TIDAL).any()  # rule v7's tidal ground, its two reaches
     assert (want_shore[[0, -1], :] == context.COAST).any() \
         or (want_shore[:, [0, -1]] == context.COAST).any()
     lazy = [a.chunk(chunks) for a in (n_wet, n_clear, candidates)]

@@ -1,6 +1,6 @@
 """The evidence's maps computed together are the maps computed apart, bit for bit (issue 22).
 
-:func:`indices.context.evidence_maps` computes the published rule's context, the floor
+:func:`indices.coast_maps.evidence_maps` computes the published rule's context, the floor
 rule's context and the shore band in one pass over the baseline composite's blocks, the
 coast's water once a block instead of once a map. Each unpacked part is compared here with
 its own function (:func:`indices.context.intertidal_context`, :func:`indices.context.
@@ -19,8 +19,10 @@ import dask
 import numpy as np
 import pytest
 
+import indices.coast_maps as coast_maps
 import indices.context as context
-from indices.context import evidence_maps, intertidal_context, shore_band, unpack_evidence
+from indices.coast_maps import evidence_maps, unpack_evidence
+from indices.context import intertidal_context, shore_band
 from indices.habitat import RULES, mangrove_context, mangrove_spectral_score
 from indices.mangrove import floor_rule, mangrove_parameters
 
@@ -52,8 +54,10 @@ def base(request, tmp_path_factory):
 
 
 def _apart(base, rule, candidates, floor):
+    # the first pass's contexts are rule v6's levels, without tidal ground (the site's
+    # parameters do not move with rule v7: indices.coast_maps.evidence_kernel)
     kw = {"min_views": rule.min_views, "shore_gap_m": rule.shore_gap_m,
-          "reach_m": rule.reach_m}
+          "reach_m": rule.reach_m, "tidal": False}
     n_wet, n_clear = base["n_wet"], base["n_clear"]
     return {"context": intertidal_context(n_wet, n_clear, candidates, **kw).values,
             "floor": (intertidal_context(n_wet, n_clear, floor, **kw).values != 0
@@ -102,10 +106,11 @@ def test_the_maps_together_are_the_maps_apart(base, chunks, gap_m):
                                     reach_m=rule.reach_m).values
     if chunks is not None:
         other = other.chunk(chunks)
-    got_other = context.context_of_coast(context.coast_codes(packed), other,
+    got_other = coast_maps.context_of_coast(coast_maps.coast_codes(packed), other,
                                          shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m)
     np.testing.assert_array_equal(got_other.values, want_other)
     assert (want_other != want["context"]).any()
+    assert (want_other == context.TIDAL).any()  # the final context's tidal ground
     # without floor candidates, the context and shore alone, the floor bit empty
     alone = unpack_evidence(evidence_maps(*inputs[:3], min_views=rule.min_views,
                                           shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m,
@@ -122,10 +127,10 @@ def test_a_sites_parameters_and_context_are_those_of_the_maps_apart(base, lazy):
     rule = dataclasses.replace(RULES["mangrove"], reach_m=REACH_M)
     comp = base.chunk({"y": 70, "x": 90}) if lazy else base
     # as indices.evidence.site_evidence composed them before the maps were computed together
-    first = mangrove_context(comp, rule)
+    first = mangrove_context(comp, rule, tidal=False)
     shore = shore_band(comp["n_wet"], comp["n_clear"], min_views=rule.min_views,
                        reach_m=rule.reach_m, band_m=rule.shore_gap_m)
-    reach = mangrove_context(comp, floor_rule(rule))
+    reach = mangrove_context(comp, floor_rule(rule), tidal=False)
     want_params = mangrove_parameters(comp, rule, first, shore, reach)
     want_context = mangrove_context(comp, rule, want_params)
     want_params, want_context = dask.compute(want_params, want_context)
@@ -148,20 +153,20 @@ def test_codes_packed_four_to_a_byte_come_back():
     rng = np.random.default_rng(seed)
     for shape in [(1, 1), (3, 4), (7, 9), (5, 13)]:
         codes = rng.integers(0, 4, shape, dtype=np.uint8)
-        packed = context.pack_codes(codes)
+        packed = coast_maps.pack_codes(codes)
         assert packed.shape == (shape[0], -(-shape[1] // 4))
-        np.testing.assert_array_equal(context.unpack_codes(packed, shape[1]), codes)
+        np.testing.assert_array_equal(coast_maps.unpack_codes(packed, shape[1]), codes)
     # block by block, with x chunks not a multiple of four wide
     import xarray as xr
 
     codes = xr.DataArray(rng.integers(0, 4, (40, 61), dtype=np.uint8), dims=("y", "x"))
     lazy = codes.chunk({"y": (15, 25), "x": (13, 30, 18)})
-    packed = context.keep_codes(lazy).compute()
-    back = context.kept_codes(packed, lazy.chunks, codes)
+    packed = coast_maps.keep_codes(lazy).compute()
+    back = coast_maps.kept_codes(packed, lazy.chunks, codes)
     assert back.chunks == lazy.chunks
     np.testing.assert_array_equal(back.values, codes.values)
     np.testing.assert_array_equal(
-        context.kept_codes(context.keep_codes(codes), None, codes).values, codes.values)
+        coast_maps.kept_codes(coast_maps.keep_codes(codes), None, codes).values, codes.values)
 
 
 @pytest.mark.parametrize("high", [300, 2**40, -1])

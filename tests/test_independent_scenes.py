@@ -108,19 +108,31 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 65 % of seeds 10-29, 65 % of seeds "
-    "300-319, 65 % of seeds 700-719 and 60 % of seeds 900-919 at 300 px, 18 months with "
-    "mangrove-baloloy2020-v6 (v5: 65, 65, 70, 60 %; v4: 45, 35, 50, 55 %; the fast seeds 1-3 "
-    "meet it); 55 % of seeds 1200-1219, measured once, never developed on (v5: 50 %). Gains "
-    "within the allowance on 13, 14, 16 and 14 of 20 seeds (v5: 13, 14, 17, 14; 714 now "
-    "3.1 ha short against 2.7): a wet view of the flat (MNDWI > 0) does not say 'not "
+    "mangrove gain and loss within 20 % or 3 ha in 70 % of seeds 10-29, 65 % of seeds "
+    "300-319, 70 % of seeds 700-719, 60 % of seeds 900-919 and 55 % of seeds 1200-1219 at "
+    "300 px, 18 months with mangrove-baloloy2020-v7 (v6: 65, 65, 65, 60, 55 %; v5: 65, 65, "
+    "70, 60 %; v4: 45, 35, 50, 55 %; the fast seeds 1-3 meet it); 75 % of held-out seeds "
+    "1700-1719, run once at the end, as v6 (no area moved there); gains "
+    "within the allowance on 14, 14, 17, 14, 13 of 20 seeds (v6: 13, 14, 16, 14, 13), "
+    "losses unchanged (benchmarks/measured/mang22). v7 adds tidal ground: a flat the forest "
+    "encloses, off the coast's water, seen wet in two baseline views or more, reached from "
+    "the connected canopy and not from dry land (seeds 20, 710: all but 7 of their "
+    "replanted pixels outside every v6 level), where views under the tide are unjudged and "
+    "one clear look past the test gains: seeds 20 (0 -> 3.69 ha against 3.58) and 710 "
+    "(0 -> 2.14 against 3.89) now within, none newly outside, no other seed's gain moved. "
+    "As first built (ground flooded once, reached from the coast's water too, one look at "
+    "NDVI 0.48 on the flat) v7 met 75, 70, 75, 65, 65 %, with gains 1.1-2.7 ha above v6's "
+    "past the truth by 0.4-1.2 ha on seeds 312, 700, 900, 919, and took paddies for tidal "
+    "ground (review of rule v7). Before "
+    "v7: a wet view of the flat (MNDWI > 0) does not say 'not "
     "mangrove', and a look past the threshold by twice the band of doubt changes a class "
     "alone (a month of one or two views only towards habitat: a loss needs a second look). "
-    "Gains still missed (truth 3.6-7 ha, found 0-2.5: seeds 14, 16, 20, 29, 303, 311, 710, "
-    "913, 916) where the replanting is seen clearly once or never in the series' last "
-    "months (clouds, tide: seed 16's replanting is seen in one view of its last three "
-    "months, NDVI 0.42), or on flats never seen dry in the baseline (judged by context: "
-    "taking them for flat took the sea at the map's edge with them, review 2026-12-06). "
+    "Gains still missed (most: truth 3.6-7 ha, found 0-2.9, e.g. seeds 14, 16, 29, 303, "
+    "311, 913, 916; 306, 915 over by 3.5-9.4 ha, as with v6) where the replanting is seen "
+    "clearly once or never in the series' last months (clouds, tide: seed 16's replanting is seen in one view of its last three months, NDVI "
+    "0.42), or on the tidal flat where one look at NDVI 0.48 is not enough (a second look "
+    "confirms it, or one at 0.56; one look at 0.48 found 1.1-1.6 ha more on seeds 11, 17, "
+    "but the flat's NDVI alone is what exposed seagrass and algal mats show too). "
     "Losses missed where the stand itself is not found (extent -53 to -90 %: seeds 24, 315, "
     "701, 715)"))
 def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
@@ -130,9 +142,9 @@ def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
 
 @pytest.mark.xfail(strict=False, reason=(
     "mangrove extent within 10 % in 80 % of seeds 10-29, 75 % of seeds 300-319, 75 % of "
-    "seeds 700-719 and 85 % of seeds 900-919 at 300 px, 18 months with "
-    "mangrove-baloloy2020-v6 (v5: 65, 70, 60, 80 %; v4: 55, 65, 60, 80 %; the fast seeds 1-3 "
-    "meet it); 75 % of seeds 1200-1219, measured once, never developed on (v5: 70 %). v6 "
+    "seeds 700-719, 85 % of seeds 900-919 and 75 % of seeds 1200-1219 at 300 px, 18 months "
+    "with mangrove-baloloy2020-v7, as v6 (v5: 65, 70, 60, 80 %; v4: 55, 65, 60, 80 %; the "
+    "fast seeds 1-3 meet it); 85 % of held-out seeds 1700-1719, run once at the end, as v6. v6 "
     "splits the vegetation reached from the shore with Otsu's method where the shore "
     "canopy puts the site's boundary below 4.5 (indices.mangrove): seeds 12, 22, 23, "
     "309, 714, 717, 719, 913 within 10 % (22: -28 to -5 %; 913: -63 to +2 %). Left: 8-15 % "
@@ -207,11 +219,13 @@ def _covered(runs: list[dict]) -> float:
     "not fail on the luck of a draw (the fixed seeds are asserted: test_the_fixed_seeds_"
     "intervals_cover_the_truth_without_spanning_more_than_it)"))
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
-    """Met with mangrove-baloloy2020-v6 at 300 px, 18 months: the true extent in the
-    interval in 91.9 % of the site-months of seeds 10-29, 97.2 % of seeds 300-319, 94.4 %
-    of seeds 700-719, 96.1 % of seeds 900-919 and 95.3 % of seeds 1200-1219 (the last
-    measured once, never developed on), median interval width 0.71, 0.68, 0.79, 0.56 and
-    0.61 of the true extent (v5: 93.0, 97.5, 94.2, 96.4, 95.6 %; widths 0.75, 0.70, 0.79,
+    """Met with mangrove-baloloy2020-v7 at 300 px, 18 months: the true extent in the
+    interval in 92.2 % of the site-months of seeds 10-29, 97.8 % of seeds 300-319, 94.4 %
+    of seeds 700-719, 96.1 % of seeds 900-919 and 98.3 % of seeds 1200-1219
+    (held-out 1700-1719, run once at the end: 97.8 %, v6 95.0 %, widths 0.40 and 0.39); the median over seeds of a seed's median width 0.71, 0.61,
+    0.69, 0.49, 0.50 of the true extent (v6: 91.9, 97.2, 94.4, 96.1, 95.3 %, widths so
+    measured 0.71, 0.61, 0.68, 0.46, 0.48; as first measured, pooled: 0.71, 0.68, 0.79,
+    0.56 and 0.61; v5: 93.0, 97.5, 94.2, 96.4, 95.6 %; widths 0.75, 0.70, 0.79,
     0.63, 0.72; v4: 92.5, 95.8, 91.7, 95.3 %, widths 0.73, 0.64, 0.77, 0.63). A first v5 reached 98-99.7 % by width (1.1-1.3 times the extent: the
     sea at the map's edge taken for an unobserved flat; review 2026-12-06). The interval is
     a band of close calls, not a calibrated 95 % interval: replay a failure with its

@@ -4,6 +4,9 @@ footprint (issue 17), on small hand-built maps whose answers follow from the def
 * on the tidal flat, a view under the tide (NDWI > 0) is no view of a canopy: NaN, not
   "not mangrove"; a wet view (MNDWI > 0: water in the pixel) can show a canopy, not its
   absence (:func:`indices.habitat.flat_score`);
+* wet ground the canopy cuts off from the sea is tidal ground (rule v7), where a view under
+  the tide is no view, one clear look past the test gains and a loss needs two
+  (:func:`indices.mangrove_rule.tidal_score`);
 * a composite of fewer clear views than the tolerances assume has its score scaled by the
   standard error of a median (the composite's), never its sign
   (:func:`indices.habitat.view_scaled`), with the median's variances checked by Monte Carlo;
@@ -147,3 +150,78 @@ def test_the_flat_is_the_coast_water_seen_both_ways_not_water_never_seen_dry():
     assert not (out[:, :30] == INTERTIDAL).any()  # the sea, edges included
     assert not (out[20:26, 42:70] == INTERTIDAL).any()  # the channel never seen dry
     assert not (out[40:, 45:] == INTERTIDAL).any()  # dry land
+
+
+def test_wet_ground_the_canopy_encloses_is_tidal_ground_where_one_look_gains():
+    # 60 x 80 px, 2 clear views each: the sea in the first 30 columns; canopy (candidates,
+    # dry) in columns 30-69, dry fields beyond; inside the canopy a flat wet in both views
+    # (rows 20-29, columns 45-54: mud at high tide, cut off from the sea by the canopy); a
+    # paddy flooded once (rows 40-51, columns 62-79) and one flooded in both views (rows
+    # 2-11, columns 62-79), each touching the canopy and the fields; canopy seen wet once
+    # (rows 0-5, columns 36-40: a flooded floor)
+    from indices.change import confirmed_state, strong_look
+    from indices.context import TIDAL, context_kernel
+
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    n_wet[20:30, 45:55] = 2
+    n_wet[40:52, 62:80] = 1
+    n_wet[2:12, 62:80] = 2
+    n_wet[0:6, 36:41] = 1
+    candidates = np.zeros((60, 80), bool)
+    candidates[:, 30:70] = True
+    for rows, cols in ((slice(20, 30), slice(45, 55)), (slice(40, 52), slice(62, 80)),
+                       (slice(2, 12), slice(62, 80))):
+        candidates[rows, cols] = False
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 15}
+    out = context_kernel(n_wet, n_clear, candidates, **kw)
+    assert (out[20:30, 45:55] == TIDAL).all()  # rule v6: outside every level
+    assert (out[:, 30:45] == CONNECTED).all()  # the canopy flooded once too: one flood
+    assert not (out[40:52, 62:80] != 0).any()  # the paddy flooded once: no tide
+    assert not (out[2:12, 62:80] != 0).any()  # reached from the fields: a flood, not a tide
+    assert not (out[:, :25] == TIDAL).any() and not (out[:, 70:] == TIDAL).any()
+    v6 = context_kernel(n_wet, n_clear, candidates, tidal=False, **kw)
+    tidal = out == TIDAL  # rule v7 differs from v6 there only, where v6 had 0
+    assert np.array_equal(out[~tidal], v6[~tidal]) and set(np.unique(v6[tidal])) == {0}
+    # one crop-like dry look past the spectral test (MVI 5.0, NDVI 0.76, a confident look
+    # on connected canopy) gains on the enclosed flat, not on either paddy
+    look = _refl(green=[0.05] * 3, red=[0.04] * 3, nir=[0.30] * 3, swir=[0.10] * 3)
+    where = xr.DataArray(np.array([[out[25, 50], out[45, 70], out[6, 70]]], np.uint8),
+                         dims=("y", "x"))
+    score = mangrove_score(look, RULE, context=where).values[0]
+    state, _ = confirmed_state(score, np.isfinite(score), np.zeros(3, bool), np.zeros(3, bool),
+                               strong_look("mangrove"))
+    assert state.tolist() == [True, False, False]
+
+
+def test_tidal_ground_gains_on_one_look_and_loses_on_two():
+    from indices.change import confirmed_state, strong_look
+    from indices.context import TIDAL
+
+    # on tidal ground: a dry canopy past the MVI test (MVI 5.0, NDVI 0.76) is a strong look
+    # (one look gains), a view under the tide is none, bare drained mud a confident look
+    # that cannot change a class alone (a loss needs two)
+    refl = _refl(green=[0.05, 0.06, 0.07], red=[0.04, 0.05, 0.07], nir=[0.30, 0.03, 0.08],
+                 swir=[0.10, 0.01, 0.09])
+    context = xr.DataArray(np.full((1, 3), TIDAL, np.uint8), dims=("y", "x"))
+    score = mangrove_score(refl, RULE, context=context).values[0]
+    connected = mangrove_score(refl, RULE, context=context * 0 + CONNECTED).values[0]
+    assert 1 <= connected[0] < 2 and score[0] == 2.0
+    assert np.isnan(score[1]) and connected[1] < -1
+    assert -2 < score[2] <= -1 and connected[2] <= -2
+    strong, seen = strong_look("mangrove"), np.isfinite(score)
+    no = np.zeros(3, bool)
+    state, _ = confirmed_state(np.nan_to_num(score), seen, no, no, strong)
+    assert state.tolist() == [True, False, False]  # gained on one look
+    state, pending = confirmed_state(np.nan_to_num(score), seen, ~no, no, strong)
+    assert state.tolist() == [True, True, True] and pending.tolist() == [False, False, True]
+    # on the flat (NDVI alone: seagrass and algal mats pass it too) no look is raised:
+    # NDVI 0.5 is a confident look that waits for a second, NDVI 0.78 past the strong bar
+    # (0.56) gains alone, as in rule v6
+    refl = _refl(green=[0.08, 0.05], red=[0.05, 0.04], nir=[0.15, 0.32], swir=[0.12, 0.09])
+    flat = mangrove_score(refl, RULE, context=xr.DataArray(
+        np.full((1, 2), INTERTIDAL, np.uint8), dims=("y", "x"))).values[0]
+    assert 1 <= flat[0] < 2 and flat[1] >= 2
+    state, _ = confirmed_state(flat, np.isfinite(flat), no[:2], no[:2], strong)
+    assert state.tolist() == [False, True]
