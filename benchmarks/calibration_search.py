@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from benchmarks.scenario_sweep import parse_seeds
 from indices.calibration import _candidates, calibrate
 from indices.habitat import MangroveRule
 
@@ -28,11 +29,6 @@ def _labels(n: int, seed: int, flip: float) -> tuple[np.ndarray, dict]:
     ndvi, mvi = rng.uniform(0.2, 0.95, n), rng.uniform(1.0, 9.0, n)
     labels = ((ndvi > 0.6) & (mvi > 3.2)) ^ (rng.random(n) < flip)
     return labels, {"ndvi": ndvi, "mvi": mvi}
-
-
-def _seeds(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
 
 
 def main(argv=None) -> None:
@@ -57,7 +53,7 @@ def main(argv=None) -> None:
         print(f"{n:>9} median capped {med['capped']:.2f} s, full {med['full']:.2f} s, "
               f"ratio {med['capped'] / med['full']:.2f}", flush=True)
     rule, worst, same = MangroveRule(), 0, 0
-    seeds = _seeds(args.seeds)
+    seeds = parse_seeds(args.seeds)
     for seed in seeds:
         labels, features = _labels(args.check_size, seed, 0.0)
         full = calibrate("mangrove", labels, features, max_search_pixels=None)

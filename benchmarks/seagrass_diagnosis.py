@@ -6,8 +6,8 @@ other assessability tests would give.
     PYTHONPATH=<tree>:<tree>/tests python benchmarks/seagrass_diagnosis.py <seed> [...] \\
         [--cache DIR] [--depths]
 
-Scenes from the cache of benchmarks/seagrass_sweep.py (300 px, 18 months; generated there
-first). The baseline composite, the water parameters and the bottom signals are the
+Scenes from the cache of ``benchmarks/scenario_sweep.py --kind seagrass`` (300 px, 18 months;
+generated there if absent). The baseline composite, the water parameters and the bottom signals are the
 pipeline's own (:func:`indices.evidence.baseline_composite`,
 :func:`indices.water.water_parameters`, :func:`indices.seagrass_rule.bottom_signals`,
 :func:`indices.seagrass_rule.seagrass_constants`); the gate is recomputed here in numpy from
@@ -52,11 +52,11 @@ One line a seed (areas in ha, over the site):
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
+from scenario_sweep import scenario
 from scenarios.water import to_rho
 
 from aoi import load_sites
@@ -78,7 +78,7 @@ DEPTH_BANDS = ((0, 2), (2, 4), (4, 6), (6, 8), (8, 12), (12, 16), (16, 20), (20,
 
 
 def _load(seed: int, cache: Path):
-    sc = pickle.loads((cache / f"seagrass-{seed}" / "sc.pkl").read_bytes())
+    sc = scenario(seed, "seagrass", 300, 18, cache)
     (site,) = load_sites(sc.sites)
     src = get_source("stac", catalog=str(sc.catalog))
     cube = src.load(site, src.search(site, sc.start, sc.end), chunks=None)
