@@ -206,8 +206,10 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
 def tidal_wet(n_wet: np.ndarray, coast: np.ndarray, min_views: int) -> np.ndarray:
     """Ground seen wet in at least ``min_views`` clear views of the baseline (opened with a
     3 x 3 square, as step 2: not a noisy pixel) off the coast's water ``coast``: where
-    tidal ground may be (:func:`tidal_ground`); bool ``(y, x)``. One flood is not a tide
-    (a paddy flooded once, a storm's puddle): the same bar as step 1's ``min_views``."""
+    tidal ground may be (:func:`tidal_ground`); bool ``(y, x)``. One flood is not a tide (a
+    storm's puddle): the same bar as step 1's ``min_views``. A paddy or a pond stays wet for
+    weeks and is seen wet in several views: what tells it from a tidal flat is where it
+    lies (reached from dry land, :func:`tidal_ground`), not this count."""
     return square_opening(np.asarray(n_wet) >= min_views, 3) & ~np.asarray(coast, bool)
 
 
@@ -222,11 +224,12 @@ whole 997 px flat and the 335 px replanted on it)."""
 def tidal_ground(canopy: np.ndarray, wet: np.ndarray, coast: np.ndarray,
                  candidates: np.ndarray, reach_px: int) -> np.ndarray:
     """A flat the forest encloses (rule v7, :data:`TIDAL`): ``wet`` ground
-    (:func:`tidal_wet`) reached from the connected ``canopy`` through itself, and not
-    reached from dry land, through ground that is neither a mangrove candidate nor the
-    coast's water (the dry land: neither ``wet``, nor ``coast``, nor ``candidates``, opened
-    with a :data:`LAND_SQUARE` square), each within ``reach_px`` steps (8-connected). Bool
-    ``(y, x)``.
+    (:func:`tidal_wet`) reached from the connected ``canopy``'s candidates (not the band of
+    the shore's edge the reach starts from, :func:`shore_edge`) through itself, and not
+    reached from dry land through wet ground or ground that is no mangrove candidate (dry
+    candidates, the forest, and the coast's water stop it; the dry land: neither ``wet``,
+    nor ``coast``, nor ``candidates``, opened with a :data:`LAND_SQUARE` square), each
+    within ``reach_px`` steps (8-connected). Bool ``(y, x)``.
 
     Mangroves are intertidal forests (Giri et al. 2011, Global Ecol. Biogeogr. 20:154-159,
     doi:10.1111/j.1466-8238.2010.00584.x: the global map's classes are confined to the
@@ -245,10 +248,11 @@ def tidal_ground(canopy: np.ndarray, wet: np.ndarray, coast: np.ndarray,
         return wet
     coast = np.asarray(coast, bool)
     candidates = np.asarray(candidates, bool)
-    from_canopy = reach(np.ascontiguousarray(canopy), wet, reach_px) != 0
+    seeds = np.ascontiguousarray(np.asarray(canopy, bool) & candidates)  # not the shore's band
+    from_canopy = reach(seeds, wet, reach_px) != 0
     land = square_opening(~wet & ~coast & ~candidates, LAND_SQUARE)
-    from_land = reach(np.ascontiguousarray(land), np.ascontiguousarray(~candidates & ~coast),
-                      reach_px) != 0
+    from_land = reach(np.ascontiguousarray(land),
+                      np.ascontiguousarray((~candidates | wet) & ~coast), reach_px) != 0
     return from_canopy & wet & ~from_land
 
 

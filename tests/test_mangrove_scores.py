@@ -153,46 +153,62 @@ def test_the_flat_is_the_coast_water_seen_both_ways_not_water_never_seen_dry():
 
 
 def test_wet_ground_the_canopy_encloses_is_tidal_ground_where_one_look_gains():
-    # 60 x 80 px, 2 clear views each: the sea in the first 30 columns; canopy (candidates,
-    # dry) in columns 30-69, dry fields beyond; inside the canopy a flat wet in both views
-    # (rows 20-29, columns 45-54: mud at high tide, cut off from the sea by the canopy); a
-    # paddy flooded once (rows 40-51, columns 62-79) and one flooded in both views (rows
-    # 2-11, columns 62-79), each touching the canopy and the fields; canopy seen wet once
-    # (rows 0-5, columns 36-40: a flooded floor)
+    # 60 x 80 px, 2 clear views each: the sea in the first 30 columns, canopy (candidates,
+    # dry) in columns 30-49, dry fields beyond. Each look-alike touches the connected canopy
+    # and is stopped by one guard of indices.context.tidal_ground / tidal_wet alone:
+    # a flat wet in both views that the canopy encloses (rows 20-29, columns 36-45: tidal
+    # ground); a puddle the canopy encloses, wet in one view (rows 4-9, columns 36-41: one
+    # flood is no tide); a paddy wet in both views, open to the fields (rows 40-51, columns
+    # 44-61: dry land reaches it); a paddy whose crop passes the candidate test, wet in both
+    # views, open to the fields (rows 53-58, columns 44-61: dry land reaches it through
+    # wet ground); canopy seen wet once (rows 0-2, columns 31-34: a flooded floor).
     from indices.change import confirmed_state, strong_look
     from indices.context import TIDAL, context_kernel
 
     n_clear = np.full((60, 80), 2, np.int16)
     n_wet = np.zeros((60, 80), np.int16)
     n_wet[:, :30] = 2
-    n_wet[20:30, 45:55] = 2
-    n_wet[40:52, 62:80] = 1
-    n_wet[2:12, 62:80] = 2
-    n_wet[0:6, 36:41] = 1
+    flat, puddle = (slice(20, 30), slice(36, 46)), (slice(4, 10), slice(36, 42))
+    paddy, crop = (slice(40, 52), slice(44, 62)), (slice(53, 59), slice(44, 62))
+    n_wet[flat], n_wet[puddle], n_wet[paddy], n_wet[crop] = 2, 1, 2, 2
+    n_wet[0:3, 31:35] = 1
     candidates = np.zeros((60, 80), bool)
-    candidates[:, 30:70] = True
-    for rows, cols in ((slice(20, 30), slice(45, 55)), (slice(40, 52), slice(62, 80)),
-                       (slice(2, 12), slice(62, 80))):
-        candidates[rows, cols] = False
-    kw = {"min_views": 2, "gap_px": 5, "reach_px": 15}
+    candidates[:, 30:50] = True
+    candidates[flat] = candidates[puddle] = candidates[paddy] = False
+    candidates[crop] = True
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20}
     out = context_kernel(n_wet, n_clear, candidates, **kw)
-    assert (out[20:30, 45:55] == TIDAL).all()  # rule v6: outside every level
-    assert (out[:, 30:45] == CONNECTED).all()  # the canopy flooded once too: one flood
-    assert not (out[40:52, 62:80] != 0).any()  # the paddy flooded once: no tide
-    assert not (out[2:12, 62:80] != 0).any()  # reached from the fields: a flood, not a tide
-    assert not (out[:, :25] == TIDAL).any() and not (out[:, 70:] == TIDAL).any()
     v6 = context_kernel(n_wet, n_clear, candidates, tidal=False, **kw)
-    tidal = out == TIDAL  # rule v7 differs from v6 there only, where v6 had 0
-    assert np.array_equal(out[~tidal], v6[~tidal]) and set(np.unique(v6[tidal])) == {0}
-    # one crop-like dry look past the spectral test (MVI 5.0, NDVI 0.76, a confident look
-    # on connected canopy) gains on the enclosed flat, not on either paddy
+    assert (out[flat] == TIDAL).all() and (v6[flat] == 0).all()  # v6: outside every level
+    for name, where in (("puddle", puddle), ("paddy", paddy), ("crop", crop)):
+        assert not (out[where] == TIDAL).any(), name
+    assert (out[0:3, 31:35] == CONNECTED).all()  # the canopy flooded once: one flood
+    assert (out[crop][:, :6] == CONNECTED).all()  # the crop inside the canopy's columns
+    tidal = out == TIDAL  # v7 differs from v6 there only (here; connected canopy seen wet
+    assert np.array_equal(out[~tidal], v6[~tidal])  # in two views would be tidal ground too)
+    # one crop-like dry look past the spectral test (MVI 5.0, NDVI 0.76) gains on the
+    # enclosed flat, not on the puddle nor the paddy
     look = _refl(green=[0.05] * 3, red=[0.04] * 3, nir=[0.30] * 3, swir=[0.10] * 3)
-    where = xr.DataArray(np.array([[out[25, 50], out[45, 70], out[6, 70]]], np.uint8),
+    where = xr.DataArray(np.array([[out[25, 40], out[6, 38], out[45, 55]]], np.uint8),
                          dims=("y", "x"))
     score = mangrove_score(look, RULE, context=where).values[0]
     state, _ = confirmed_state(score, np.isfinite(score), np.zeros(3, bool), np.zeros(3, bool),
                                strong_look("mangrove"))
     assert state.tolist() == [True, False, False]
+
+
+def test_a_pond_behind_the_shore_with_no_canopy_is_no_tidal_ground():
+    # the sea (columns 0-29, wet in 6 of 6 views), a 2 px dry bund, a pond wet in 4 of 6
+    # views (columns 32-61), dry fields beyond: no mangrove candidate anywhere, so nothing
+    # is reached from a canopy (the band of the shore's edge the reach starts from is not one)
+    from indices.context import TIDAL, context_kernel
+
+    n_clear = np.full((60, 90), 6, np.int16)
+    n_wet = np.zeros((60, 90), np.int16)
+    n_wet[:, :30], n_wet[:, 32:62] = 6, 4
+    out = context_kernel(n_wet, n_clear, np.zeros((60, 90), bool), min_views=2, gap_px=5,
+                         reach_px=15)
+    assert not (out == TIDAL).any()
 
 
 def test_tidal_ground_gains_on_one_look_and_loses_on_two():
