@@ -56,7 +56,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scenario_sweep import scenario
+from scenario_sweep import MONTHS, SIZE, scenario
 from scenarios.water import to_rho
 
 from aoi import load_sites
@@ -78,7 +78,7 @@ DEPTH_BANDS = ((0, 2), (2, 4), (4, 6), (6, 8), (8, 12), (12, 16), (16, 20), (20,
 
 
 def _load(seed: int, cache: Path):
-    sc = scenario(seed, "seagrass", 300, 18, cache)
+    sc = scenario(seed, "seagrass", SIZE, MONTHS, cache)
     (site,) = load_sites(sc.sites)
     src = get_source("stac", catalog=str(sc.catalog))
     cube = src.load(site, src.search(site, sc.start, sc.end), chunks=None)

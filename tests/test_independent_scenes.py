@@ -76,7 +76,9 @@ EXTENT_TOLERANCE = {"mangrove": 0.10, "seagrass": 0.15}
 read by every test here and by benchmarks/scenario_sweep.py."""
 
 
-def _extent_ok(f: dict, tol: float) -> bool:
+def _extent_ok(f: dict, kind: str) -> bool:
+    """Baseline and final extent within ``kind``'s :data:`EXTENT_TOLERANCE` of the truth."""
+    tol = EXTENT_TOLERANCE[kind]
     return all(abs(got - want) <= tol * want for got, want in (f["baseline"], f["final"]))
 
 
@@ -162,7 +164,7 @@ def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
     "716; 1207: +27 % with v6, -1 % with v5: Otsu's split, 3.75 against Bayes' 4.0, took "
     "connected palms, forest and grass in)"))
 def test_mangrove_extent_within_10_percent(fast):
-    bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, EXTENT_TOLERANCE["mangrove"])]
+    bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, "mangrove")]
     assert not bad, bad
 
 
@@ -191,7 +193,7 @@ def test_mangrove_extent_within_10_percent(fast):
     "offset drifts toward sand's and its blue nears the line. +108 to +233 % on a few turbid "
     "seeds where meadows beyond the generator's visibility depth are found (201, 218, 812)"))
 def test_seagrass_extent_of_the_assessable_water_within_15_percent(fast):
-    bad = [f["seed"] for f in fast["seagrass"] if not _extent_ok(f, EXTENT_TOLERANCE["seagrass"])]
+    bad = [f["seed"] for f in fast["seagrass"] if not _extent_ok(f, "seagrass")]
     assert not bad, bad
 
 
@@ -366,7 +368,7 @@ def test_wider_sweep(kind, tmp_path):
     above are measured with tests/scenarios/run_scenario.py and benchmarks/scenario_sweep.py.)"""
     seeds = list(range(10, 15)) + [RANDOM_SEED]
     figures = _sweep(kind, seeds, tmp_path, size=300, months=18)
-    rates = {"extent": np.mean([_extent_ok(f, EXTENT_TOLERANCE[kind]) for f in figures]),
+    rates = {"extent": np.mean([_extent_ok(f, kind) for f in figures]),
              "change": np.mean([_change_ok(f) for f in figures]),
              "interval": np.concatenate([f["covered"] for f in figures]).mean()}
     print(f"{kind}: share of seeds meeting the extent target {rates['extent']:.0%}, gain "
