@@ -81,7 +81,9 @@ class SeagrassRule:
     standard deviations (its noise, propagated from blue and, through the line's slope, from
     green) off the threshold's line at its green, ``B'_T = exp(T) C G'^r`` with ``C = exp(DII_sand)``: the
     side it falls on is then known at 3 sigma (one pixel in ~700 on the wrong side by noise),
-    the usual convention for a signal seen above noise; a choice. Judged on the pixel's
+    the usual convention for a signal seen above noise; a choice (with the site's noise as
+    :mod:`indices.water` measures it, ~2 real sigma: understated 1.5 times, that module's
+    step 4). Judged on the pixel's
     distance to the decision, not on the precision of its own DII: a dark meadow in clear
     water shows a blue bottom signal near zero or below it (the bottom darker in blue than
     the water column: "negative bottom contrast", a known trait of blue bands over
