@@ -117,8 +117,9 @@ def true_tides(seed: int, size: int, n_months: int, n_scenes: int, tidal: float)
     return np.array(tides)
 
 
-def diagnose(seed: int, cache: Path, thresholds: bool = False) -> dict:
-    """One seed's figures (module doc)."""
+def diagnose(seed: int, cache: Path, thresholds: bool = False, index: str = "lnir") -> dict:
+    """One seed's figures (module doc); ``index`` the canopy's value: ``lnir`` log NIR, or
+    ``ndvi`` (the SMRI's high- and low-tide difference is one of NDVI-like indices)."""
     from scenario_sweep import MONTHS, SIZE, scenario
     from scenarios import landscape as ls
 
@@ -156,10 +157,13 @@ def diagnose(seed: int, cache: Path, thresholds: bool = False) -> dict:
     judged = seen >= max(50, 0.2 * flat.sum())  # views that see a fifth of the flat
     ndvi = ((base["B08"] - base["B04"]) / (base["B08"] + base["B04"])).values
     reference = (wet.sum(0) == 0) & (ndvi > 0.6)
-    lnir = np.where(clear, np.log(np.maximum(n, 1e-4)), np.nan)
-    ref = np.array([np.nanmedian(lnir[t][reference & clear[t]])
+    if index == "ndvi":
+        value = np.where(clear, (n - r) / np.maximum(n + r, 1e-6), np.nan)
+    else:
+        value = np.where(clear, np.log(np.maximum(n, 1e-4)), np.nan)
+    ref = np.array([np.nanmedian(value[t][reference & clear[t]])
                     if (reference & clear[t]).sum() > 50 else np.nan for t in range(len(times))])
-    anomaly = lnir - ref[:, None, None]
+    anomaly = value - ref[:, None, None]
     # the truth on the composite's grid
     y, x = base["y"].values, base["x"].values
     i0 = int(round((sc.top - y[0]) / 10 - 0.5))
@@ -180,7 +184,7 @@ def diagnose(seed: int, cache: Path, thresholds: bool = False) -> dict:
     # oracle: the generator's tide of each view (the share saturates at 1 once the flat is
     # covered: it cannot rank the tides that reach the forest)
     tide = true_tides(seed, SIZE, MONTHS, len(times), tr)
-    rec = {"seed": seed, "tidal_range_m": round(tr, 2), "views": int(len(times)),
+    rec = {"seed": seed, "index": index, "tidal_range_m": round(tr, 2), "views": int(len(times)),
            "baseline_views": int(inbase.sum()), "flat_px": int(flat.sum()),
            "judged_views": [int((inbase & judged).sum()), int(judged.sum())],
            "share": [round(float(s), 2) for s in share],
@@ -254,9 +258,11 @@ def main(argv=None) -> int:
     p.add_argument("--cache", type=Path, default=Path("/tmp/scenario-cache"))
     p.add_argument("--thresholds", action="store_true")
     p.add_argument("--json", type=Path, help="append one JSON line a seed")
+    p.add_argument("--index", choices=("lnir", "ndvi"), default="lnir",
+                   help="the canopy's value regressed on the tide share")
     a = p.parse_args(argv)
     for seed in a.seeds:
-        rec = diagnose(seed, a.cache, a.thresholds)
+        rec = diagnose(seed, a.cache, a.thresholds, a.index)
         print(summary(rec), flush=True)
         if a.json:
             with a.json.open("a") as f:
