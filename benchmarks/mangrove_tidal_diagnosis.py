@@ -2,7 +2,7 @@
 it? A diagnosis on the independent generator's seeds (issue 17, extent failures), not a rule.
 
     PYTHONPATH=<tree>:<tree>/tests python benchmarks/mangrove_tidal_diagnosis.py <seed> [...] \\
-        [--cache DIR] [--thresholds] [--json OUT]
+        [--cache DIR] [--thresholds] [--index lnir|ndvi] [--json OUT]
 
 The literature's multi-tide evidence: a mangrove canopy is periodically submerged, so its
 reflectance changes between high- and low-tide views while terrestrial vegetation never floods
@@ -21,9 +21,11 @@ The tide of each view is not known; it is estimated from the scene, as the share
 intertidal ground seen wet (NDWI > 0) among its clear pixels in that view (views that see less
 than a fifth of it are left out): the coast's water and flat of the pipeline's baseline evidence
 (:func:`indices.coast_maps.coast_codes` 2 and 3; inland paddies and ponds are not among them)
-seen both wet and dry in the series (Murray et al. 2012, Remote Sens. 4:3417). Per pixel and clear view, the canopy's value is log NIR (a submerged
+seen both wet and dry in the series (Murray et al. 2012, Remote Sens. 4:3417).
+
+Per pixel and clear view, the canopy's value is log NIR (``--index ndvi``: NDVI; a submerged
 floor mixes water into the canopy's NIR: the generator's, ``tests/scenarios/render.py``, mixes
-up to 30 % of water reflectance at 6 m depth) minus the view's median log NIR over the site's
+up to 30 % of water reflectance at 6 m depth) minus the view's median of it over the site's
 vegetation never seen wet in the series (baseline NDVI > 0.6): the view's gain, haze and
 season removed. Per pixel: ``slope``, the least-squares slope of that anomaly against the
 view's tide share, sign flipped (a drop at high tide is positive); ``drop``, its median in the
@@ -34,10 +36,9 @@ One block a seed: the views and tide shares; the truth's mangrove by height in t
 (h / tidal range); main's baseline map (``score > 0`` on the baseline composite with the site's
 evidence) split into true mangrove (TP), missed mangrove (FN), terrestrial vegetation taken
 (FP land); the mangrove within 10 px of that FP land (the boundary a tidal test would have to
-draw); AUC of TP vs each (0.5: no separation); an oracle with the generator's heights: the
-share of the truth's mangrove seen in at least one clear view with its floor under 0.1 m of
-water or more (the tide of a view from its share: the share's quantile of the flat's true
-heights). ``--thresholds``: main's rule with the site threshold forced to each MVI of a grid,
+draw); AUC of TP vs each (0.5: no separation); an oracle with the generator's heights and
+tides (:func:`true_tides`): the share of each group seen in at least one clear view with its
+floor under 0.1 m of water or more, and the rank correlation of the tide share with the tide. ``--thresholds``: main's rule with the site threshold forced to each MVI of a grid,
 the baseline extent over the truth (what ANY threshold the Otsu/Bayes step could estimate
 gives)."""
 
