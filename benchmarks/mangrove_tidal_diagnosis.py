@@ -198,6 +198,7 @@ def diagnose(seed: int, cache: Path, thresholds: bool = False, index: str = "lni
            "estimated": int(params.sel(parameter="estimated")),
            "mvi_scene": round(float(params.sel(parameter="mvi_scene")), 2),
            "mvi_method": int(params.sel(parameter="mvi_method"))}
+    seaward = mangrove & (height < 0.5 * tr)
     for label, sel in (("baseline", inbase & judged), ("all", judged)):
         slope, drop, n_high = per_pixel(anomaly[sel], share[sel])
         under = (clear[sel] & (tide[sel, None, None] > height[None] + 0.1)).sum(0)
@@ -211,7 +212,14 @@ def diagnose(seed: int, cache: Path, thresholds: bool = False, index: str = "lni
                 "auc_slope": {k: round(auc(slope[groups["TP"]], slope[groups[k]]), 2)
                               for k in ("FN", "FP_land", "mangrove_near_FP_land")},
                 "auc_slope_near": round(auc(slope[groups["mangrove_near_FP_land"]],
-                                            slope[groups["FP_land"]]), 2)}
+                                            slope[groups["FP_land"]]), 2),
+                # how many clear high-tide views the seaward stand (h < 0.5 of the range,
+                # flooded in most) needs to stand out from the land vegetation main takes
+                "auc_seaward_by_high_views": {
+                    str(k): [round(auc(slope[seaward & (np.minimum(n_high, 4) == k)],
+                                       slope[groups["FP_land"]]), 2),
+                             int((seaward & (np.minimum(n_high, 4) == k)).sum())]
+                    for k in (0, 1, 2, 3, 4)}}
         part["px"] = {k: int(m.sum()) for k, m in groups.items()}
         rec[label] = part
     if thresholds:
@@ -241,7 +249,8 @@ def summary(rec: dict) -> str:
         out.append(f"  [{label}] high-tide views {p['high_tide_views']} (clear over the mangrove:"
                    f" {p['n_high_median_mangrove']:.0f}); AUC slope TP vs FN "
                    f"{p['auc_slope']['FN']}, vs FP land {p['auc_slope']['FP_land']}; mangrove "
-                   f"near FP land vs FP land {p['auc_slope_near']}")
+                   f"near FP land vs FP land {p['auc_slope_near']}; seaward stand vs FP land by "
+                   f"clear high-tide views (AUC, px) {p['auc_seaward_by_high_views']}")
         for k, q in p["slope"].items():
             flooded = p["flooded_once"].get(k)
             out.append(f"    {k:24s} {p['px'][k]:6d} px  slope {q}"
