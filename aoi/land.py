@@ -2,14 +2,11 @@
 
 The layer is Natural Earth 1:10m land plus minor islands (public domain, v4.0.0),
 simplified to 0.01 deg (~1.1 km) on a 0.001 deg grid; ``aoi/data/SOURCE.md`` says where it
-comes from and ``aoi/data/build_layers.py`` rebuilds it. Stored as WKB (:func:`read_wkb`):
-loaded in 0.02-0.04 s and +7-10 MiB of RSS, against 0.14-0.21 s and +32 MiB when it was
-GeoJSON (GEOS's JSON reader, and the 3.3 MB text), for every run that loads a sites file
-(issue 22's fixed cost and its 400 px peak: measured 2026-12-07). Its coastline is good to a few
+comes from and ``aoi/data/build_layers.py`` rebuilds it. Its coastline is good to a few
 kilometres at best: Natural Earth 1:10m is drawn for maps at 1:10,000,000, it leaves out
 narrow estuaries, lagoons and creeks, and the simplification moves it by up to ~1.1 km.
 Use it for gross plausibility (a site hundreds of kilometres off), never to clip a site.
-Vector work only; loaded once per process.
+Vector work only; loaded once per process (~0.1 s).
 """
 
 from __future__ import annotations
@@ -26,8 +23,7 @@ from pyproj import Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-__all__ = ["LAYER_ACCURACY_KM", "Shore", "in_mediterranean", "land_within", "read_wkb", "shore",
-           "write_wkb"]
+__all__ = ["LAYER_ACCURACY_KM", "Shore", "in_mediterranean", "land_within", "shore"]
 
 LAYER_ACCURACY_KM: float = 5.0
 """Rough accuracy of the bundled coastline: 1:10,000,000 map accuracy (0.5 mm at scale is
@@ -50,28 +46,10 @@ class Shore:
     search radius asked for, an estimate good to a few per cent."""
 
 
-def write_wkb(path: Path, geoms: np.ndarray) -> None:
-    """Write geometries as the bundled layers' WKB file: gzip (level 9, mtime 0: the same
-    geometries give the same bytes) of the count (uint32, little-endian), each geometry's
-    WKB length (uint32 LE) and the WKB (2-D, little-endian ISO WKB) of each, in order."""
-    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object), output_dimension=2, byte_order=1)
-    head = np.array([len(wkb), *(len(w) for w in wkb)], dtype="<u4").tobytes()
-    with gzip.GzipFile(path, "wb", compresslevel=9, mtime=0) as out:
-        out.write(head + b"".join(wkb))
-
-
-def read_wkb(path: Path) -> np.ndarray:
-    """The geometries of a file :func:`write_wkb` wrote, in order."""
-    raw = gzip.decompress(path.read_bytes())
-    n = int(np.frombuffer(raw, "<u4", 1)[0])
-    ends = (4 * (n + 1) + np.cumsum(np.frombuffer(raw, "<u4", n, 4), dtype=np.int64)).tolist()
-    starts = [4 * (n + 1), *ends[:-1]]
-    return shapely.from_wkb([raw[a:b] for a, b in zip(starts, ends, strict=True)])
-
-
 @functools.cache
 def _land() -> tuple[np.ndarray, shapely.STRtree]:
-    parts = read_wkb(_DATA / "land.wkb.gz")
+    text = gzip.decompress((_DATA / "land.geojson.gz").read_bytes()).decode("utf-8")
+    parts = shapely.get_parts(shapely.from_geojson(text))
     return parts, shapely.STRtree(parts)
 
 

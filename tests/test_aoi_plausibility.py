@@ -14,9 +14,8 @@ from pyproj import Geod
 from seeding import drawn
 from vector_files import write_geojson
 
-import aoi.land
 from aoi import Site, load_sites, parse_sites, plausibility
-from aoi.land import _land, in_mediterranean, read_wkb, shore, write_wkb
+from aoi.land import _land, in_mediterranean, shore
 
 GEOD = Geod(ellps="WGS84")
 
@@ -197,16 +196,3 @@ def test_far_distances_against_brute_force(lon: float, lat: float, side: str, de
     assert 100 < truth < deg * 111 * np.cos(np.radians(abs(lat) + deg))
     assert got.side == side
     assert got.distance_km == pytest.approx(truth, rel=0.05)
-
-
-def test_the_bundled_land_layer_reads_back_as_built(tmp_path) -> None:
-    """The layer as ``aoi/data/SOURCE.md`` describes it (6,746 valid polygons, 160,453
-    vertices), and its format round-trips: the same geometries, every coordinate equal, the
-    same bytes when written again (a deterministic build)."""
-    parts, _ = _land()
-    assert len(parts) == 6746 and shapely.get_num_coordinates(parts).sum() == 160_453
-    assert shapely.is_valid(parts).all() and (shapely.get_type_id(parts) == 3).all()
-    again = tmp_path / "land.wkb.gz"
-    write_wkb(again, parts)
-    assert again.read_bytes() == (Path(aoi.land.__file__).parent / "data" / "land.wkb.gz").read_bytes()
-    assert shapely.equals_exact(read_wkb(again), parts, 0).all()

@@ -6,22 +6,20 @@ Not imported by the package; run by hand when the layers are to be rebuilt::
 
 where ``NE_DIR`` holds the Natural Earth 1:10m GeoJSON files ``ne_10m_land.json``,
 ``ne_10m_minor_islands.json`` and ``ne_10m_geography_marine_polys.json`` (see
-``aoi/data/SOURCE.md`` for where they come from). Writes ``land.wkb.gz`` and
+``aoi/data/SOURCE.md`` for where they come from). Writes ``land.geojson.gz`` and
 ``mediterranean.geojson`` next to this script. Deterministic: the same inputs give the
 same bytes.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import shapely
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from aoi.land import write_wkb  # noqa: E402  (the format is defined once, next to its reader)
 
 LAND_TOLERANCE_DEG = 0.01
 """Douglas-Peucker tolerance of the land polygons (~1.1 km at the equator)."""
@@ -88,7 +86,9 @@ def build_mediterranean(ne_dir: Path) -> shapely.Geometry:
 def main(ne_dir: Path) -> None:
     here = Path(__file__).resolve().parent
     land = build_land(ne_dir)
-    write_wkb(here / "land.wkb.gz", land)
+    text = _feature_collection(land)
+    with gzip.GzipFile(here / "land.geojson.gz", "wb", compresslevel=9, mtime=0) as out:
+        out.write(text.encode())
     med = build_mediterranean(ne_dir)
     (here / "mediterranean.geojson").write_text(_feature_collection(np.array([med], dtype=object)))
     print(f"land: {len(land)} polygons, {shapely.get_num_coordinates(land).sum()} vertices; "
