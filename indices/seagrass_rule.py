@@ -246,7 +246,9 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     if gate:  # the pixel's blue on one side of the threshold's line by detect_sigmas
         line = np.exp(c["threshold"]) * np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
         sigma = np.sqrt(c["noise_b"] ** 2 + (line * c["noise_g"] / gs) ** 2)
-        assessable = (assessable & (c["k_ratio"] * gs >= c["detect"] * c["noise_g"])
+        # green: detect_sigmas above the darkest water the baseline saw (trial)
+        g_dark = np.maximum(c["dark_green"] - c["deep_green"], np.float32(0))
+        assessable = (assessable & (c["k_ratio"] * (gs - g_dark) >= c["detect"] * c["noise_g"])
                       & (abs(b - line) >= c["detect"] * sigma))
     return c, offset.where(assessable)
 
@@ -267,7 +269,7 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
     magnitude = np.abs(threshold)
     return {
         **{k: p[k] for k in ("nir_ref", "glint_blue", "glint_green", "deep_blue",
-                             "deep_green", "k_ratio", "dii_sand")},
+                             "deep_green", "k_ratio", "dii_sand", "dark_green")},
         "noise_b": p["noise_blue"] * scale,
         "noise_g": r * p["noise_green"] * scale,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),

@@ -100,7 +100,7 @@ __all__ = ["PARAMETERS", "WINDOW", "deep_plateau", "fit_sand_line", "fit_water",
            "water_mask", "water_parameters"]
 
 PARAMETERS = ("deep_blue", "deep_green", "glint_blue", "glint_green", "nir_ref", "k_ratio",
-              "dii_sand", "noise_blue", "noise_green", "n_views", "estimated")
+              "dii_sand", "noise_blue", "noise_green", "n_views", "estimated", "dark_green")
 """The parameters :func:`water_parameters` returns, in order."""
 
 BINS = 256
@@ -268,7 +268,8 @@ def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
                             lo_hi=(1.0, float(BINS)))
     else:
         n_views = lib.asarray(1.0)
-    parts = [glint_b, glint_g, nir_ref, *noise, n_views, hist2d]
+    dark_green = _quantile(_histogram(water & (avg <= dark_m), m_g), 0.5)
+    parts = [glint_b, glint_g, nir_ref, *noise, n_views, dark_green, hist2d]
     if any(isinstance(p, da.Array) for p in parts):
         flat = da.concatenate([da.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
         out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, dtype=np.float64,
@@ -297,10 +298,12 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     n_views = float(flat[3 + 2 * BINS])
     noise_b = noise_b if np.isfinite(noise_b) else rule.noise
     noise_g = noise_g if np.isfinite(noise_g) else rule.noise
-    fit = fit_water(flat[4 + 2 * BINS:].reshape(BINS, BINS), rule, noise=(noise_b, noise_g))
+    dark_g = float(flat[4 + 2 * BINS])
+    fit = fit_water(flat[5 + 2 * BINS:].reshape(BINS, BINS), rule, noise=(noise_b, noise_g))
     return np.array([fit[0], fit[1], glint_b, glint_g,
                      nir if np.isfinite(nir) else rule.deep_water[2], fit[2], fit[3],
-                     noise_b, noise_g, n_views if np.isfinite(n_views) else 1.0, fit[4]],
+                     noise_b, noise_g, n_views if np.isfinite(n_views) else 1.0, fit[4],
+                     dark_g if np.isfinite(dark_g) else fit[1]],
                     np.float64)
 
 
