@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
 from indices.masks import scene_reflectance
 from indices.rules import CONTEXT_SCORE, rule_id
 from indices.spectral import compute_indices
-from indices.water import PARAMETERS, mean3, water_mask, water_parameters
+from indices.water import PARAMETERS, water_mask, water_parameters
 
-__all__ = ["SeagrassRule", "bottom_signals", "dark_offsets", "mask_turbid_water", "seagrass_constants",
+__all__ = ["SeagrassRule", "bottom_signals", "mask_turbid_water", "seagrass_constants",
            "seagrass_offset", "seagrass_score", "turbid_scenes"]
 
 
@@ -127,17 +126,9 @@ def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
 def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                    water: xr.DataArray | None = None) -> tuple[
         xr.DataArray, xr.DataArray, xr.DataArray]:
-    """Deglinted blue and green signals of the bottom above the site's deep water, each the
-    mean over the pixel's 3 x 3 window of water (:func:`indices.water.mean3`, NaN-aware;
-    rule lyzenga1981-v4), and where the bottom is seen: ``(blue, green, seen)``; seen = NDWI
-    water with both signals above ``min_bottom_signal``. The mean is what the rule judges
-    (the class and its gates): environmental noise, the water column and surface varying
-    about the model, limits what a pixel tells (Wettle et al. 2004, Remote Sens. Environ.
-    93:188-197; Brando et al. 2009, Remote Sens. Environ. 113:755-770); its white part falls
-    3 times in the mean (the noise, :mod:`indices.water` step 4, is the mean's). The cost:
-    the judgement's effective resolution is 30 m, so a meadow's edge (and a patch narrower
-    than ~3 px) is judged on a mix of meadow and sand or deep water, the class of the
-    window's mean: edges move by up to a pixel and small patches fade. ``water``: the site's parameters
+    """Deglinted blue and green signals of the bottom above the site's deep water, and where
+    the bottom is seen: ``(blue, green, seen)``; seen = NDWI water with both signals above
+    ``min_bottom_signal``. ``water``: the site's parameters
     (:func:`indices.water.water_parameters` of its baseline; None fits them to ``refl``).
     Glint (Hedley 2005) is the NIR excess over the deep water's, times the site's slopes.
     Shared by the seagrass score and the loss alerts, so the two always judge alike."""
@@ -148,52 +139,10 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     is_water = water_mask(refl, rule)
     excess = nir - p["nir_ref"]
     excess = excess.where(excess > rule.glint_min, 0.0)
-    b_sig = mean3(blue - p["glint_blue"] * excess, is_water) - p["deep_blue"]
-    g_sig = mean3(green - p["glint_green"] * excess, is_water) - p["deep_green"]
-    if "dark_offset_blue" in refl:  # a month normalised to the baseline (dark_offsets)
-        b_sig = b_sig - refl["dark_offset_blue"]
-        g_sig = g_sig - refl["dark_offset_green"]
+    b_sig = blue - p["glint_blue"] * excess - p["deep_blue"]
+    g_sig = green - p["glint_green"] * excess - p["deep_green"]
     seen = is_water & (b_sig > rule.min_bottom_signal) & (g_sig > rule.min_bottom_signal)
     return b_sig, g_sig, seen
-
-
-def dark_offsets(months: xr.Dataset, base: xr.Dataset, rule: SeagrassRule,
-                 water: xr.DataArray) -> xr.Dataset:
-    """``months`` with ``dark_offset_blue`` / ``dark_offset_green`` ``(period,)``: how far each
-    month's deglinted blue and green (3 x 3 means) over the baseline's darkest water lie
-    from the baseline's there (difference of the medians, from exact histograms:
-    chunk-free), which :func:`bottom_signals` then subtracts. A scene's residual of
-    atmospheric correction is an offset over the whole scene (a few 0.001 over dark water),
-    which no neighbour difference sees: in a month of one or two views it shifts every
-    pixel alike, by several of the mean's noise sigmas (``benchmarks/measured/sg24``), and a
-    shifted blue against green reads as another bottom. The darkest water is the scene's
-    pseudo-invariant target (radiometric normalisation to a reference image by
-    pseudo-invariant features: Schott, Salvaggio & Volchok 1988, Remote Sens. Environ.
-    26:1-16): its bottom is not seen, so what moved there is the atmosphere. 0 where the
-    month saw fewer than ``min_bin_pixels`` of that water."""
-    from indices.water import _histogram, _quantile
-
-    p = _water_values(water)
-    b0, g0, _ = bottom_signals(base, rule, water)
-    rb0, rg0 = b0 + p["deep_blue"], g0 + p["deep_green"]
-    ok = rb0.notnull() & rg0.notnull()
-    cut = _quantile(_histogram(ok, (rb0 + rg0) / 2), rule.deep_fraction)
-    dark = ok & ((rb0 + rg0) / 2 <= cut)
-    ref = [_quantile(_histogram(dark, v), 0.5) for v in (rb0, rg0)]
-    bm, gm, _ = bottom_signals(months, rule, water)
-    out = {"dark_offset_blue": [], "dark_offset_green": []}
-    for i in range(months.sizes["period"]):
-        for name, v, r in (("dark_offset_blue", bm, ref[0]), ("dark_offset_green", gm, ref[1])):
-            vi = v.isel(period=i) + p[name.replace("dark_offset", "deep")]
-            seen = dark & vi.notnull()
-            med = _quantile(_histogram(seen, vi), 0.5)
-            enough = _histogram(seen, vi).sum() >= rule.min_bin_pixels
-            lib = da if isinstance(med, da.Array) else np
-            out[name].append(lib.where(enough, med - r, 0.0))
-    lib = da if any(isinstance(x, da.Array) for x in out["dark_offset_blue"]) else np
-    return months.assign({k: xr.DataArray(lib.stack(v).astype(np.float32), dims="period",
-                                          coords={"period": months["period"]})
-                          for k, v in out.items()})
 
 
 def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
@@ -246,9 +195,7 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     if gate:  # the pixel's blue on one side of the threshold's line by detect_sigmas
         line = np.exp(c["threshold"]) * np.exp(c["dii_sand"] + c["k_ratio"] * log_g)
         sigma = np.sqrt(c["noise_b"] ** 2 + (line * c["noise_g"] / gs) ** 2)
-        # green: detect_sigmas above the darkest water the baseline saw (trial)
-        g_dark = np.maximum(c["dark_green"] - c["deep_green"], np.float32(0))
-        assessable = (assessable & (c["k_ratio"] * (gs - g_dark) >= c["detect"] * c["noise_g"])
+        assessable = (assessable & (c["k_ratio"] * gs >= c["detect"] * c["noise_g"])
                       & (abs(b - line) >= c["detect"] * sigma))
     return c, offset.where(assessable)
 
@@ -269,7 +216,7 @@ def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict
     magnitude = np.abs(threshold)
     return {
         **{k: p[k] for k in ("nir_ref", "glint_blue", "glint_green", "deep_blue",
-                             "deep_green", "k_ratio", "dii_sand", "dark_green")},
+                             "deep_green", "k_ratio", "dii_sand")},
         "noise_b": p["noise_blue"] * scale,
         "noise_g": r * p["noise_green"] * scale,
         "has_sand": p["dii_sand"].notnull().astype(np.float32),

@@ -37,13 +37,11 @@ from indices.habitat import (
     habitat_score,
     mangrove_values,
     mask_turbid_water,
-    scene_reflectance,
-    seagrass_score,
+    seagrass_constants,
     turbid_scenes,
 )
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
-from indices.seagrass_rule import dark_offsets
 from indices.spectral import SYMBOLS, compute_indices
 from indices.sums import reduce_dn, table_columns
 from indices.water import water_parameters
@@ -99,10 +97,12 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     if habitat == "mangrove":  # the site's threshold and canopy NDVI (or the published ones)
         values = mangrove_values(rule, evidence.params)
         constants = dict(zip(MANGROVE_CONSTANTS, values, strict=True))
-    if habitat == "seagrass":  # judged on 3 x 3 means: the scores' own expression, below
+    if habitat == "seagrass":
         water = evidence.water
         if water is None:
             water = water_parameters(composite(cube, "1900-01-01", "2200-01-01"), rule)
+        terms = seagrass_constants(water, rule)
+        constants = {name: terms[name] for name in names}
     where = site_mask
     if gated:  # the kernel's `site`: bit 1 inside, bit 2 connected canopy, bit 4 intertidal,
         # bit 8 tidal ground
@@ -126,10 +126,6 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         # NaN where no pixel was clear: dividing by NaN, not by 0 (no 0/0 RuntimeWarning)
         stats[f"{name}_mean"] = total / count.where(count > 0)
     stats["habitat_area_ha"] = columns[k + 2] * pixel_area_ha
-    if habitat == "seagrass":
-        score = seagrass_score(scene_reflectance(cube), rule, water)
-        stats["habitat_area_ha"] = (((score > 0) & site_mask).sum(("y", "x"))
-                                    .astype(np.float64) * pixel_area_ha)
     return xr.Dataset(stats)
 
 
@@ -162,8 +158,10 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
 
 MANGROVE_CONSTANTS = ("mvi_min", "ndvi_half")
 """The mangrove test's run-time constants (:func:`indices.habitat.mangrove_spectral_score`)."""
-SEAGRASS_CONSTANTS = ()
-"""The seagrass test's run-time constants: none (its area is counted outside the kernel)."""
+SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
+                      "k_ratio", "dii_sand", "noise_b", "noise_g", "detect", "has_sand",
+                      "threshold")
+"""The seagrass test's run-time constants, in the kernel's order."""
 
 
 def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
@@ -184,10 +182,28 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
                     f"& (((v_mvi > {f(rule.mvi_max)}) & (v_ndvi > c_ndvi_half)) "
                     f"| ((v_mvi <= {f(rule.mvi_max)}) & (v_mvi > c_mvi_min)))",
                 ("R", "N", "G", "S1"))
-    if isinstance(rule, SeagrassRule):  # judged on the 3 x 3 means of the bottom signals
-        # (rule lyzenga1981-v4): not a pixel's; scene_statistics counts the score's sign
-        # outside the kernel (needs stays the test's bands: a cube without them is refused)
-        return (), "ZERO != ZERO", ("B", "G", "R", "N")
+    if isinstance(rule, SeagrassRule):  # seagrass_score, with the site's water as c_*
+        prelude = (
+            "h_excess0 = N - c_nir_ref",
+            f"h_excess = h_excess0 if h_excess0 > {f(rule.glint_min)} else ZERO",
+            "h_b = (B - c_glint_blue * h_excess) - c_deep_blue",
+            "h_g = (G - c_glint_green * h_excess) - c_deep_green",
+            f"h_seen = h_g > {f(rule.min_bottom_signal)}",
+            f"h_bf = h_b if h_b > {f(rule.min_bottom_signal)} else {f(rule.min_bottom_signal)}",
+            "h_lg = np.log(h_g)",
+            "h_off = (np.log(h_bf) - c_k_ratio * h_lg) - c_dii_sand",
+            "h_line = np.exp(c_threshold) * np.exp(c_dii_sand + c_k_ratio * h_lg)",
+            "h_sig = np.sqrt(c_noise_b ** 2 + (h_line * c_noise_g / h_g) ** 2)",
+        )
+        test = (f"ok_ndwi & (v_ndwi > {f(rule.water_ndwi_min)}) "
+                f"& ((v_ndvi < {f(rule.water_ndvi_max)}) | (ok_ndvi != True) "
+                f"| (N < {f(rule.water_veg_nir)})) "
+                f"& (d_B != 0) & h_seen "
+                f"& (c_k_ratio * h_g >= c_detect * c_noise_g) "
+                f"& (abs(h_b - h_line) >= c_detect * h_sig) "
+                f"& (c_k_ratio <= {f(rule.max_k_ratio)}) "
+                f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
+        return prelude, test, ("B", "G", "R", "N")
     raise ValueError(f"no in-kernel habitat test for {type(rule).__name__}")
 
 
@@ -266,8 +282,6 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS)
     if base is None:
         base = composite(cube, *baseline)
-    if habitat == "seagrass":  # each month's atmosphere over the dark water, as the baseline's
-        months = dark_offsets(months, base, rule, evidence.water)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

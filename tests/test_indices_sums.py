@@ -224,10 +224,8 @@ def test_the_pixel_loop_of_the_reduce_kernels_is_vectorised(kernel):
     n = 300
     bands = [np.full(n, 1001 + 300 * i, np.uint16) for i in range(len(symbols))]
     extra = [np.ones(n, np.uint8)] if kernel != "index_sums" else []
-    # the site's run-time constants (mangrove threshold and canopy NDVI; seagrass has none:
-    # judged on 3 x 3 means, its area is counted outside the kernel)
-    consts = ([np.full(len(constants), 0.5, np.float32)]
-              if kernel != "index_sums" and constants else [])
+    # the site's run-time constants (seagrass water, mangrove threshold and canopy NDVI)
+    consts = [np.full(len(constants), 0.5, np.float32)] if kernel != "index_sums" else []
     out = np.zeros(2 * len(outputs) + (3 if kernel != "index_sums" else 0))
     row(*bands, np.full(n, 4, np.uint8), *extra, np.float32(-1000), *consts, out)
     assert out[1] == n, "every pixel clear and defined: the first index counts them all"

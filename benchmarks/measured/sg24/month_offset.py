@@ -27,9 +27,10 @@ from indices.water import PARAMETERS, water_parameters
 
 
 def look(seed: int, cache: Path) -> list[str]:
+    from scenario_sweep import MONTHS, SIZE, scenario
+
     from aoi import load_sites
     from flows.sources import get_source
-    from scenario_sweep import MONTHS, SIZE, scenario
 
     rule = SeagrassRule()
     sc, base = _load(seed, cache)
