@@ -19,7 +19,7 @@ margins in units of a month's noise (:func:`indices.mangrove_rule.view_scaled` k
 month of too few views to reject one bad view above ``-STRONG``: a loss needs a second
 look)."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v7", "seagrass": "lyzenga1981-v3"}
+RULE_TAGS = {"mangrove": "baloloy2020-v8", "seagrass": "lyzenga1981-v3"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
