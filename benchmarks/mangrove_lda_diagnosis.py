@@ -103,10 +103,10 @@ def best_extent(s_stand, s_land, truth_n):
     ts = np.percentile(np.concatenate([s_stand, s_land]), np.linspace(0, 100, 401))
     best = None
     for t in ts:
-        k, l = (s_stand >= t).sum() / truth_n, (s_land >= t).sum() / truth_n
-        err = abs(k + l - 1) + (0 if k >= 0.9 else 1)
+        k, ld = (s_stand >= t).sum() / truth_n, (s_land >= t).sum() / truth_n
+        err = abs(k + ld - 1) + (0 if k >= 0.9 else 1)
         if best is None or err < best[0]:
-            best = (err, round(k + l, 2), round(k, 2), round(l, 2))
+            best = (err, round(k + ld, 2), round(k, 2), round(ld, 2))
     return best[1:]
 
 
@@ -117,8 +117,12 @@ def diagnose(seed, cache):
     from aoi import load_sites
     from flows.sources import get_source
     from indices.context import SHORE
-    from indices.evidence import baseline_composite, mangrove_first_pass, unpack_evidence, \
-        _evidence_maps
+    from indices.evidence import (
+        _evidence_maps,
+        baseline_composite,
+        mangrove_first_pass,
+        unpack_evidence,
+    )
     from indices.habitat import RULES
     from indices.mangrove import water_footprint
     from indices.spectral import compute_indices

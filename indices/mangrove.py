@@ -67,8 +67,14 @@ import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
-from indices.mangrove_axis import (AXIS_PARAMETERS, AXIS_RANGE, axis_boundary,
-                                   axis_coefficients, axis_value, moments)
+from indices.mangrove_axis import (
+    AXIS_PARAMETERS,
+    AXIS_RANGE,
+    axis_boundary,
+    axis_coefficients,
+    axis_value,
+    moments,
+)
 from indices.mangrove_rule import mangrove_spectral_score
 from indices.morphology import square_dilation
 from indices.spectral import compute_indices
