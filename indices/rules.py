@@ -25,7 +25,7 @@ RULE_TAGS = {"mangrove": "baloloy2020-v8", "seagrass": "lyzenga1981-v3"}
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v7``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v8``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:
