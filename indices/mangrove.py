@@ -53,8 +53,13 @@ two-endmember unmixing of NDVI with the site's baseline endmembers): a pixel who
 that of at least ``canopy_cover`` (half) of the site's closed canopy over its bare flat is
 canopy, ``ndvi_half``.
 
-All numbers come from exact integer histograms (:mod:`indices.water`), so they do not depend
-on the chunking; lazy when the composite is.
+**Discriminant axis** (rule v8, :mod:`indices.mangrove_axis`): the same two samples, the
+shore canopy and the unconnected vegetation, give Fisher's axis over four log reflectances;
+where the shore canopy is a population of its own on it, the site's score reads the axis
+and its boundary instead of the MVI threshold (the MVI still above ``mvi_floor``).
+
+All numbers come from exact integer histograms (:mod:`indices.water`) and exact fixed-point
+moments, so they do not depend on the chunking; lazy when the composite is.
 """
 
 from __future__ import annotations

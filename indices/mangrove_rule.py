@@ -32,7 +32,9 @@ class MangroveRule:
     here; the range 4.5-16.5 is checked against an implementation citing it,
     github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``), or the site's own lower
     threshold estimated from its baseline (:mod:`indices.mangrove`, between ``mvi_floor`` and
-    ``mvi_min``; not for a calibrated rule, ``scene_threshold`` False). And NDVI >=
+    ``mvi_min``; not for a calibrated rule, ``scene_threshold`` False), or, where the site
+    shows one, its discriminant axis's boundary with MVI >= ``mvi_floor`` (rule v8,
+    :mod:`indices.mangrove_axis`, ``axis``). And NDVI >=
     ``ndvi_min`` 0.4, the open-mangrove floor of Digital Earth Pacific's mangrove product
     (github.com/digitalearthpacific/dep-mangroves, NDVI > 0.4 inside the GMW v3 extent, > 0.7
     closed canopy), which keeps bare mud and flooded flats out (MVI explodes where SWIR1 ~ G
