@@ -53,8 +53,13 @@ two-endmember unmixing of NDVI with the site's baseline endmembers): a pixel who
 that of at least ``canopy_cover`` (half) of the site's closed canopy over its bare flat is
 canopy, ``ndvi_half``.
 
-All numbers come from exact integer histograms (:mod:`indices.water`), so they do not depend
-on the chunking; lazy when the composite is.
+**Discriminant axis** (rule v8, :mod:`indices.mangrove_axis`): the same two samples, the
+shore canopy and the unconnected vegetation, give Fisher's axis over four log reflectances;
+where the shore canopy is a population of its own on it, the site's score reads the axis
+and its boundary instead of the MVI threshold (the MVI still above ``mvi_floor``).
+
+All numbers come from exact integer histograms (:mod:`indices.water`) and exact fixed-point
+moments, so they do not depend on the chunking; lazy when the composite is.
 """
 
 from __future__ import annotations
@@ -67,6 +72,14 @@ import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
+from indices.mangrove_axis import (
+    AXIS_PARAMETERS,
+    AXIS_RANGE,
+    axis_boundary,
+    axis_coefficients,
+    axis_value,
+    moments,
+)
 from indices.mangrove_rule import mangrove_spectral_score
 from indices.morphology import square_dilation
 from indices.spectral import compute_indices
@@ -78,7 +91,8 @@ __all__ = ["MANGROVE_PARAMETERS", "METHODS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "f
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
-                       "bare_nir", "estimated", "mvi_tolerance_share", "mvi_method")
+                       "bare_nir", "estimated", "mvi_tolerance_share", "mvi_method",
+                       *AXIS_PARAMETERS)
 """What :func:`mangrove_parameters` returns, in order: the threshold used and the canopy NDVI,
 then what they came from (``mvi_scene`` the unbounded boundary, NaN where none was computed;
 ``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
@@ -87,7 +101,9 @@ published threshold, -1 raised for a coast without a canopy population of its ow
 ``mvi_method`` which boundary ``mvi_scene`` is where the site's estimate is used (``estimated``
 1): 1 Bayes' (the shore canopy's own), 2 Otsu's (the threshold is that boundary clipped to
 ``[mvi_floor, mvi_min]``: Bayes' above 4.5 gives the published threshold, named ``bayes``);
-0 where it is not (the published or the raised threshold: :data:`METHODS`)."""
+0 where it is not (the published or the raised threshold: :data:`METHODS`); then the site's
+discriminant axis (:data:`indices.mangrove_axis.AXIS_PARAMETERS`: weights, offset, boundary,
+``axis_used`` 1 where the site's score reads it instead of the MVI, rule v8)."""
 METHODS = {0: "none", 1: "bayes", 2: "otsu"}
 """``mvi_method`` codes of :data:`MANGROVE_PARAMETERS`."""
 MVI_RANGE = (0.5, 32.0)
@@ -110,16 +126,17 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
     veg = (ndvi >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
     level = context.astype(np.uint8)
-    hists = [_histogram(veg & (shore == SHORE) & ~water_footprint(shore), mvi, lo_hi=MVI_RANGE),
-             _histogram(veg if reach is None else veg & (reach.astype(np.uint8) != 0), mvi,
-                        lo_hi=MVI_RANGE),
-             _histogram(veg & (level == 0), mvi, lo_hi=MVI_RANGE)]
+    samples = [veg & (shore == SHORE) & ~water_footprint(shore),
+               veg if reach is None else veg & (reach.astype(np.uint8) != 0), veg & (level == 0)]
+    hists = [_histogram(m, mvi, lo_hi=MVI_RANGE) for m in samples]
     canopy = (mangrove_spectral_score(comp, rule) >= 1) & (level == CONNECTED)
     bare = (ndvi < 0.25) & (ndwi < 0)
     red, nir = comp["B04"], comp["B08"]
     for mask in (canopy, bare & (level == INTERTIDAL), bare):
         hists += [_histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
                   _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
+    if getattr(rule, "scene_threshold", False) and getattr(rule, "axis", False):
+        hists += _axis_parts(comp, samples, rule)
     if any(isinstance(h, da.Array) for h in hists):
         flat = da.concatenate([da.asarray(h, dtype=np.float64) for h in hists])
         out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, dtype=np.float64,
@@ -128,6 +145,23 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
         out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule)
     return xr.DataArray(out, dims="parameter", coords={"parameter": list(MANGROVE_PARAMETERS)},
                         name="mangrove_parameters")
+
+
+def _axis_parts(comp: xr.Dataset, samples: list, rule) -> list:
+    """The discriminant axis's coefficients from the shore canopy's and the unconnected
+    vegetation's exact moments, and the ``exp(z)`` histograms of the three samples on it
+    (:mod:`indices.mangrove_axis`), lazy when ``comp`` is."""
+    shore, inland = moments(samples[0], comp), moments(samples[2], comp)
+    if isinstance(shore, da.Array):
+        coef = da.map_blocks(axis_coefficients, shore.rechunk(-1), inland.rechunk(-1),
+                             min_px=rule.min_sample_px, dtype=np.float64,
+                             chunks=((len(AXIS_PARAMETERS) - 2,),))
+        z = axis_value(comp, [coef[k] for k in range(len(AXIS_PARAMETERS) - 2)])
+    else:
+        coef = axis_coefficients(shore, inland, rule.min_sample_px)
+        z = axis_value(comp, coef)
+    ez = np.exp(z)
+    return [coef] + [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in samples]
 
 
 def floor_rule(rule):
@@ -176,9 +210,10 @@ def _median(counts: np.ndarray, lo_hi) -> float:
 
 def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`."""
-    h = flat.reshape(-1, BINS)
+    h = flat[:9 * BINS].reshape(-1, BINS)
     shore, veg, inland = h[0], h[1], h[2]
     t, raw, state, method = scene_threshold(shore, veg, inland, rule)
+    axis = _axis_finish(flat[9 * BINS:], rule)
 
     def endmember(i):  # median red and NIR of a mask's histograms, None if too few
         if h[i].sum() < MIN_ENDMEMBER_PIXELS:
@@ -191,7 +226,18 @@ def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
     n_shore, n_inland = shore.sum(), inland.sum()
     return np.array([t, half, raw, _quantile(shore, 0.5), _quantile(inland, 0.9), n_shore,
                      n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
-                     tolerance_share(t, state, rule), method], np.float64)
+                     tolerance_share(t, state, rule), method, *axis], np.float64)
+
+
+def _axis_finish(rest: np.ndarray, rule) -> list:
+    """numpy: the coefficients and ``exp(z)`` histograms of :func:`_axis_parts` (empty
+    where none were computed) -> the values of :data:`AXIS_PARAMETERS`."""
+    n = len(AXIS_PARAMETERS) - 2
+    if rest.size < n + 3 * BINS or not np.isfinite(rest[:n]).all():
+        return [np.nan] * n + [np.nan, 0.0]
+    h = rest[n:].reshape(3, BINS)
+    boundary = axis_boundary(h[0], h[1], h[2], rule, _SMOOTH, otsu_split)
+    return [*rest[:n], boundary, float(np.isfinite(boundary))]
 
 
 def tolerance_share(threshold: float, state: float, rule) -> float:

@@ -12,6 +12,7 @@ import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
 from indices.context import CONNECTED, INTERTIDAL, TIDAL, intertidal_context
+from indices.mangrove_axis import AXIS_PARAMETERS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
@@ -31,7 +32,9 @@ class MangroveRule:
     here; the range 4.5-16.5 is checked against an implementation citing it,
     github.com/syamaniulm/mvi, ``mvi.gte(4.5).And(mvi.lte(16.5))``), or the site's own lower
     threshold estimated from its baseline (:mod:`indices.mangrove`, between ``mvi_floor`` and
-    ``mvi_min``; not for a calibrated rule, ``scene_threshold`` False). And NDVI >=
+    ``mvi_min``; not for a calibrated rule, ``scene_threshold`` False), or, where the site
+    shows one, its discriminant axis's boundary with MVI >= ``mvi_floor`` (rule v8,
+    :mod:`indices.mangrove_axis`, ``axis``). And NDVI >=
     ``ndvi_min`` 0.4, the open-mangrove floor of Digital Earth Pacific's mangrove product
     (github.com/digitalearthpacific/dep-mangroves, NDVI > 0.4 inside the GMW v3 extent, > 0.7
     closed canopy), which keeps bare mud and flooded flats out (MVI explodes where SWIR1 ~ G
@@ -94,8 +97,19 @@ class MangroveRule:
     reach_m: float = 1500.0
     """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
     wider forest are shores of their own)."""
+    axis: bool = True
+    """Read the site's discriminant axis instead of the MVI where the site shows one
+    (:mod:`indices.mangrove_axis`, rule v8; only with ``scene_threshold``): Fisher's axis of
+    the shore canopy against the unconnected vegetation, MVI kept above ``mvi_floor``."""
+    axis_tolerance: float = 0.2
+    """Band of doubt on the axis, as a share of the distance between the two samples' means
+    (the unconnected vegetation at 0, the shore canopy at 1): a choice, not a published
+    number (0.1 left the interval short on seeds 15, 24, 28, 909 of the independent
+    scenarios: 0.44-0.89 of their months covered against 0.67-1.0 at 0.2, the rows
+    otherwise alike, ``benchmarks/measured/mang24``)."""
     source: str = ("Baloloy et al. 2020 (MVI 4.5-16.5; lower where the site's shore canopy "
-                   "shows it); DE Pacific (NDVI 0.4); intertidal context")
+                   "shows it; Fisher's axis of the site's samples where it shows one); "
+                   "DE Pacific (NDVI 0.4); intertidal context")
 
     @property
     def rule_id(self) -> str:
@@ -127,10 +141,29 @@ def mangrove_spectral_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(
     above = np.float32(rule.mvi_tolerance_share) * mvi_min
     excess = ix["mvi"] - mvi_min
     mvi_term = excess / xr.where(excess < 0, share * mvi_min, above)
+    if params is not None and "axis_used" in params["parameter"]:
+        mvi_term = _axis_term(refl, rule, params, ix["mvi"], mvi_term)
     cover_term = (ix["ndvi"] - ndvi_half) / np.float32(rule.ndvi_tolerance)
     spectral = xr.where(ix["mvi"] > rule.mvi_max, cover_term, mvi_term)
     score = np.minimum((ix["ndvi"] - rule.ndvi_min) / rule.ndvi_tolerance, spectral)
     return score.astype(np.float32).rename("mangrove_score")
+
+
+def _axis_term(refl: xr.Dataset, rule: MangroveRule, params: xr.DataArray,
+               mvi: xr.DataArray, mvi_term: xr.DataArray) -> xr.DataArray:
+    """Where the site reads its discriminant axis (``axis_used`` 1,
+    :mod:`indices.mangrove_axis`): the pixel's margin past the axis's boundary in
+    ``rule.axis_tolerance`` units, and never more than its MVI's margin past ``mvi_floor``
+    (the published index stays the prior: the axis moves pixels only among those a site
+    threshold could admit); elsewhere ``mvi_term``."""
+    coef = [params.sel(parameter=k).data for k in AXIS_PARAMETERS[:5]]
+    z = axis_value(refl, coef)
+    boundary = params.sel(parameter="axis_boundary")
+    axis = ((z - boundary) / rule.axis_tolerance).astype(np.float32)
+    floor = np.float32(rule.mvi_floor)
+    prior = (mvi - floor) / (np.float32(rule.mvi_tolerance_share) * floor)
+    used = params.sel(parameter="axis_used") == 1
+    return xr.where(used, np.minimum(axis, prior), mvi_term)
 
 
 def mangrove_candidates(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),

@@ -37,6 +37,7 @@ from seeding import drawn
 from aoi import load_sites, site_grid
 from flows.site import site_tables
 from flows.sources import get_source
+from indices.habitat import RULES
 
 RANDOM_SEED = int(os.environ.get("INDEPENDENT_SEED", drawn(100, 10_100, "independent-scenes")))
 FAST = {"mangrove": [1, 2, 3, RANDOM_SEED], "seagrass": [1, 3, RANDOM_SEED]}
@@ -115,26 +116,23 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 70, 65, 70, 60, 55, 75 % of seeds 10-29, "
+    "mangrove gain and loss within 20 % or 3 ha in 65, 60, 75, 60, 65, 75 % of seeds 10-29, "
     "300-319, 700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, mangrove-baloloy2020-"
-    "v7; fast seeds 1-3 meet it). Open: gains missed where the replanting is seen clearly once "
+    "v8; fast seeds 1-3 meet it). Open: gains missed where the replanting is seen clearly once "
     "or never in the last months (clouds, tide: 14, 16, 29, 303, 311, 913, 916) or only on the "
-    "flat at NDVI 0.48 (one look there is not enough); 3.5-9.4 ha over on 306, 915; losses "
-    "missed where the stand is not found (24, 315, 701, 715: the extent test's reason). "
-    "History and earlier rules: benchmarks/measured/mang22, mang23 (README)"))
+    "flat at NDVI 0.48; 3-5 ha of extra loss on 12, 718, 904, 909. History: "
+    "benchmarks/measured/mang22, mang23, mang24 (README)"))
 def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _change_ok(f)]
     assert not bad, bad
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove extent within 10 % in 80, 75, 75, 85, 75, 85 % of seeds 10-29, 300-319, 700-719, "
-    "900-919, 1200-1219, 1700-1719 (300 px, 18 months, v7). Open: 53-90 % low where "
-    "no MVI threshold separates the stand from the connected land vegetation and it is raised "
-    "(24, 315, 319, 701, 715); +11 to +68 % where connected oil palm passes it (27, 712, 716, "
-    "1207); 8-28 % low tails (26, 29, 305, 306, 310). The canopy's tidal drop does not tell "
-    "them apart at the boundary: the landward stand is seldom flooded (mang23). History: "
-    "benchmarks/measured/mang22, mang23 (README)"))
+    "mangrove extent within 10 % in 100, 85, 95, 90, 90, 90 % of seeds 10-29, 300-319, "
+    "700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, v8: the site's discriminant "
+    "axis, mang24). Open: 915 and 1707 at 0.1-0.2 of the truth, 909 and 1704 +20-27 %; "
+    "13-29 % low tails (306, 310, 1202) or final months (319, 704, 1214). History: "
+    "benchmarks/measured/mang22, mang23, mang24 (README)"))
 def test_mangrove_extent_within_10_percent(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, "mangrove")]
     assert not bad, bad
@@ -178,7 +176,10 @@ def _covered(runs: list[dict]) -> float:
     "not fail on the luck of a draw (the fixed seeds are asserted: test_the_fixed_seeds_"
     "intervals_cover_the_truth_without_spanning_more_than_it)"))
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
-    """Met with mangrove-baloloy2020-v7 at 300 px, 18 months: the true extent in the
+    """Met with mangrove-baloloy2020-v8 at 300 px, 18 months: the true extent in the
+    interval in 96.7, 97.8, 99.4, 95.8, 98.3, 99.7 % of the site-months of seeds 10-29,
+    300-319, 700-719, 900-919, 1200-1219, 1700-1719, median widths 0.49, 0.52, 0.60, 0.43,
+    0.48, 0.48 (benchmarks/measured/mang24). With v7: the true extent in the
     interval in 92.2 % of the site-months of seeds 10-29, 97.8 % of seeds 300-319, 94.4 %
     of seeds 700-719, 96.1 % of seeds 900-919 and 98.3 % of seeds 1200-1219
     (held-out 1700-1719, run once at the end: 97.8 %, v6 95.0 %, widths 0.40 and 0.39); the median over seeds of a seed's median width 0.71, 0.61,
@@ -279,6 +280,12 @@ def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
     NDVI/MVI threshold between them, test_calibration's note on look-alikes); seed 27 is the
     second, chosen after seeing it halve (a selection: said here, not hidden).
 
+    Since rule v8 the defaults read the site's discriminant axis (:mod:`indices.mangrove_axis`)
+    and get this scenario right (measured: 0.38 ha off 66.9, better than the calibration); a
+    calibration replaces the MVI threshold, not the axis (a calibrated rule estimates
+    nothing from the scene), so the defaults it is measured against are the MVI-only ones
+    (``MangroveRule.axis`` False, v7's rule).
+
     Measured since on seeds registered before they were run (40-49 at this size; stop 27, with
     the exhaustive threshold search): the defaults are within 10 % on nine of them and off by
     12 % on seed 44, whose survey leaves it at 7.4 % (31.6 ha of 34.1); a survey stratified by
@@ -297,8 +304,12 @@ def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
     runs = {}
     for name, s in (("default", site), ("calibrated", dataclasses.replace(
             site, properties={**site.properties, "calibration": str(path)}))):
-        runs[name] = site_tables(s, source, scenes, start=sc.start, end=sc.end, run_id=name,
-                                 chunks=None)
+        with pytest.MonkeyPatch.context() as mp:
+            if name == "default":  # the MVI-only defaults a calibration replaces (v7's)
+                mp.setitem(RULES, "mangrove", dataclasses.replace(RULES["mangrove"],
+                                                                  axis=False))
+            runs[name] = site_tables(s, source, scenes, start=sc.start, end=sc.end,
+                                     run_id=name, chunks=None)
     true = sc.truth["baseline_extent_ha"].iloc[0]
     errors = {k: abs(t.change["baseline_extent_ha"].iloc[0] - true) for k, t in runs.items()}
     cal = runs["calibrated"].evidence["calibration"]
