@@ -37,7 +37,6 @@ from seeding import drawn
 from aoi import load_sites, site_grid
 from flows.site import site_tables
 from flows.sources import get_source
-from indices.habitat import RULES
 
 RANDOM_SEED = int(os.environ.get("INDEPENDENT_SEED", drawn(100, 10_100, "independent-scenes")))
 FAST = {"mangrove": [1, 2, 3, RANDOM_SEED], "seagrass": [1, 3, RANDOM_SEED]}
@@ -263,53 +262,42 @@ def _survey(sc, site, seed: int, share: float = 0.02, size: int = 8) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "not met with mangrove-baloloy2020-v8: on seed 24, the first of seeds 23-29 and 40-49 (in "
+    "order) whose defaults are more than 20 % off at this size, a survey of 2 % of the site "
+    "takes the error from 59.0 to 35.3 ha (truth 62.6): 0.60 of it, not half. A calibration "
+    "fits the NDVI and MVI thresholds and replaces the site's estimate, the discriminant axis "
+    "with it: on seeds 27, 41, 48, 49, whose v8 defaults are 0.3-0.7 ha off, the same kind of "
+    "survey leaves them 4.6, 20.9, 41.2 and 14.3 ha off (measured 2026-12-07). Next: "
+    "calibration on the axis (the labels' own Fisher axis and boundary), or the site's "
+    "estimate kept where it agrees with the labels as well"))
 def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
-    """Seed 27 draws an oil palm whose MVI reaches the mangrove's (at 300 px, measured: median
-    4.5 against 4.9), and the site's own threshold (lowered where the shore canopy puts its
-    stand lower) takes palms connected to the stand for mangrove (+68 % at 300 px): at this
-    test's 180 px, 12 months the defaults are off by 20.6 % (mangrove-baloloy2020-v6:
-    13.8 ha off a true 66.9). A partner's polygons over ~2 % of the site, labelled from the
-    truth, teach the site its thresholds (measured: NDVI 0.84, MVI 3.89; 4.6 ha off): the
-    baseline extent error at least halves.
+    """A partner's polygons over ~2 % of the site, labelled from the truth, teach the site
+    its thresholds: the baseline extent error at least halves, on the first scenario in order
+    (seeds 23-29, then 40-49, at this size) whose defaults are more than 20 % off.
 
-    The scenario changed with rule v6: seed 22 (the scenario until v5: a stand below MVI
-    4.5 whose shore canopy reads higher, the defaults 23 % low) is now found by the defaults
-    (2.5 ha off 88.6; calibrated 1.2). Seeds 23-29 were run at this size in order and the
-    first whose defaults are off by more than 20 %, seed 24, is not fixed by this survey
-    (59.0 ha off, calibrated 62.6: its oil palm has the mangrove's MVI and the fit finds no
-    NDVI/MVI threshold between them, test_calibration's note on look-alikes); seed 27 is the
-    second, chosen after seeing it halve (a selection: said here, not hidden).
-
-    Since rule v8 the defaults read the site's discriminant axis (:mod:`indices.mangrove_axis`)
-    and get this scenario right (measured: 0.38 ha off 66.9, better than the calibration); a
-    calibration replaces the MVI threshold, not the axis (a calibrated rule estimates
-    nothing from the scene), so the defaults it is measured against are the MVI-only ones
-    (``MangroveRule.axis`` False, v7's rule).
-
-    Measured since on seeds registered before they were run (40-49 at this size; stop 27, with
-    the exhaustive threshold search): the defaults are within 10 % on nine of them and off by
-    12 % on seed 44, whose survey leaves it at 7.4 % (31.6 ha of 34.1); a survey stratified by
-    the default map's classes (Olofsson et al. 2014) keeps those nine within 10 % (-9.2 to
-    +2.1 %), and does not halve the error on 24, 27 or 44 (59 -> 30, 13.7 -> 15.6, 4.0 -> 2.5
-    ha off): a 2 % survey of pure blocks rarely holds the few pixels where look-alikes
-    overlap the mangrove in NDVI and MVI, so halving is not yet met in general (the closing
-    note of stop 27 has the table)."""
-    sc = make_scenario(27, kind="mangrove", size=SIZE, n_months=MONTHS,
-                       out_dir=tmp_path / "mangrove-27")
+    Until rule v7 that was seed 27 (the second such seed, chosen after seeing it halve: a
+    selection, said then): an oil palm whose MVI reaches the mangrove's (at 300 px: median 4.5
+    against 4.9) and the site's MVI threshold taking it in (13.8 ha off a true 66.9; the
+    survey's thresholds NDVI 0.84, MVI 3.89: 4.6 ha off). Rule v8's discriminant axis
+    (:mod:`indices.mangrove_axis`) gets seed 27 within 0.38 ha, and within 6 % every seed of
+    23-29 and 40-49 but seed 24 (measured 2026-12-07), so the scenario is now seed 24, whose
+    first run (v6) already said the survey does not halve it: its oil palm has the mangrove's
+    MVI and NDVI, and a 2 % survey of pure blocks rarely holds the pixels where the
+    look-alikes overlap (test_calibration's note on look-alikes; the closing note of stop 27
+    has the earlier table)."""
+    sc = make_scenario(24, kind="mangrove", size=SIZE, n_months=MONTHS,
+                       out_dir=tmp_path / "mangrove-24")
     (site,) = load_sites(sc.sites)
     path = tmp_path / "survey.geojson"
-    path.write_text(json.dumps(_survey(sc, site, seed=27)))
+    path.write_text(json.dumps(_survey(sc, site, seed=24)))
     source = get_source("stac", catalog=str(sc.catalog))
     scenes = source.search(site, sc.start, sc.end)
     runs = {}
     for name, s in (("default", site), ("calibrated", dataclasses.replace(
             site, properties={**site.properties, "calibration": str(path)}))):
-        with pytest.MonkeyPatch.context() as mp:
-            if name == "default":  # the MVI-only defaults a calibration replaces (v7's)
-                mp.setitem(RULES, "mangrove", dataclasses.replace(RULES["mangrove"],
-                                                                  axis=False))
-            runs[name] = site_tables(s, source, scenes, start=sc.start, end=sc.end,
-                                     run_id=name, chunks=None)
+        runs[name] = site_tables(s, source, scenes, start=sc.start, end=sc.end, run_id=name,
+                                 chunks=None)
     true = sc.truth["baseline_extent_ha"].iloc[0]
     errors = {k: abs(t.change["baseline_extent_ha"].iloc[0] - true) for k, t in runs.items()}
     cal = runs["calibrated"].evidence["calibration"]
