@@ -116,7 +116,7 @@ def reduce_kernel(symbols: tuple[str, ...],
                   outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
                   valid_scl: tuple[int, ...] | None, *, where: bool = False,
                   prelude: tuple[str, ...] = (), counts: tuple[str, ...] = (),
-                  constants: tuple[str, ...] = ()):
+                  constants: tuple[str, ...] = (), wide: tuple[str, ...] = ()):
     """Compile (once per argument tuple) a kernel that reduces indices to sums in one pass.
 
     No index layer is written. Per pixel, a strict-IEEE function computes each index exactly
@@ -162,9 +162,11 @@ def reduce_kernel(symbols: tuple[str, ...],
         nonzero, i.e. where :func:`fused_kernel` gives a number); ``f32``, ``np``; and
         ``c_<name>`` for each of ``constants``.
     constants
-        Names of float32 values given at run time (a site's water parameters): the kernel
-        then takes ``consts (len(constants),) float32`` after ``offsets``, and one compiled
-        kernel serves every site.
+        Names of values given at run time (a site's water parameters): the kernel then takes
+        ``consts (len(constants),) float64`` after ``offsets``, and one compiled kernel
+        serves every site. Each is read as float32 (``c_<name>``, the float32 arithmetic of
+        the array code), except those named in ``wide``, read as float64 (a mangrove site's
+        discriminant axis, :mod:`indices.mangrove_axis`, computed in float64).
 
     Arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], [site (Y, X) uint8],
     offsets (T,) int, [consts], out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
@@ -196,8 +198,9 @@ def reduce_kernel(symbols: tuple[str, ...],
                     .replace("np.float32(offsets[t]), out[r])",
                              "np.float32(offsets[t]), cs, out[r])")
                     .replace("__CNAMES__", ", ".join(cnames))
-                    .replace("__CLOADS__", _indent([f"{c} = cs[{i}]" for i, c in
-                                                    enumerate(cnames)], 4)))
+                    .replace("__CLOADS__", _indent(
+                        [f"c_{c} = cs[{i}]" if c in wide else f"c_{c} = f32(cs[{i}])"
+                         for i, c in enumerate(constants)], 4)))
     src = (template.replace("__PIXARGS__", ", ".join(names))
            .replace("__PIXBODY__", _indent(body, 4))
            .replace("__RESULTS__", ", ".join(results))
