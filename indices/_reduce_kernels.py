@@ -111,12 +111,18 @@ def _pixel_function(symbols: tuple[str, ...],
     return names, body, results
 
 
+def _constant_load(name: str, i: int, wide: bool, fixed: dict[str, float]) -> str:
+    value = repr(float(fixed[name])) if name in fixed else f"cs[{i}]"
+    return f"c_{name} = {value}" if wide else f"c_{name} = f32({value})"
+
+
 @_one_at_a_time
 def reduce_kernel(symbols: tuple[str, ...],
                   outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
                   valid_scl: tuple[int, ...] | None, *, where: bool = False,
                   prelude: tuple[str, ...] = (), counts: tuple[str, ...] = (),
-                  constants: tuple[str, ...] = (), wide: tuple[str, ...] = ()):
+                  constants: tuple[str, ...] = (), wide: tuple[str, ...] = (),
+                  fixed: tuple[tuple[str, float], ...] = ()):
     """Compile (once per argument tuple) a kernel that reduces indices to sums in one pass.
 
     No index layer is written. Per pixel, a strict-IEEE function computes each index exactly
@@ -167,6 +173,10 @@ def reduce_kernel(symbols: tuple[str, ...],
         serves every site. Each is read as float32 (``c_<name>``, the float32 arithmetic of
         the array code), except those named in ``wide``, read as float64 (a mangrove site's
         discriminant axis, :mod:`indices.mangrove_axis`, computed in float64).
+    fixed
+        ``(name, value)`` of constants compiled in as literals (their run-time value is not
+        read): a branch on a flag the same for every pixel of a site is then folded away, and
+        the pixel loop stays vectorised (:class:`indices.sums._ReduceBlock`'s ``switch``).
 
     Arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], [site (Y, X) uint8],
     offsets (T,) int, [consts], out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
@@ -199,7 +209,7 @@ def reduce_kernel(symbols: tuple[str, ...],
                              "np.float32(offsets[t]), cs, out[r])")
                     .replace("__CNAMES__", ", ".join(cnames))
                     .replace("__CLOADS__", _indent(
-                        [f"c_{c} = cs[{i}]" if c in wide else f"c_{c} = f32(cs[{i}])"
+                        [_constant_load(c, i, c in wide, dict(fixed))
                          for i, c in enumerate(constants)], 4)))
     src = (template.replace("__PIXARGS__", ", ".join(names))
            .replace("__PIXBODY__", _indent(body, 4))

@@ -116,7 +116,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
                     + np.uint8(8) * (level == TIDAL).astype(np.uint8))).astype(np.uint8)
     table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
                                extra_symbols=symbols, prelude=prelude, counts=counts,
-                               constants=constants, wide=AXIS_PARAMETERS)
+                               constants=constants, wide=AXIS_PARAMETERS,
+                               switch=("axis_used",))
     n_site = site_mask.sum()
     k = 2 * len(ordered)
     coords = {c: v for c, v in cube.coords.items() if v.dims == ("time",)}
@@ -238,8 +239,9 @@ def _mvi_test(rule) -> tuple[tuple[str, ...], str]:
     ``mvi_floor``, ``z`` computed as :func:`indices.mangrove_axis.axis_value` does (float64
     logs of the float32 reflectances floored at ``FLOOR``, summed in the same order; the
     score's ``(z - boundary) / axis_tolerance`` cast to float32 is positive exactly when
-    ``z > boundary``). The branch is the same for every pixel of a site (a run-time
-    constant): where it is 0 the pixel does no float64 work."""
+    ``z > boundary``). The branch is the same for every pixel of a site: a kernel is
+    compiled for each value of ``axis_used`` (``reduce_dn(..., switch=...)``), the branch
+    folded away, so that where it is 0 the pixel loop is the MVI threshold's, vectorised."""
     if not _reads_axis(rule):
         return (), "(v_mvi > c_mvi_min)"
     symbol = {band: s for s, band in SYMBOLS.items()}

@@ -23,6 +23,7 @@ from indices._reduce_kernels import reduce_kernel
 from indices.composite import composite
 from indices.evidence import site_evidence
 from indices.habitat import habitat_score, scene_reflectance
+from indices.mangrove_axis import AXIS_PARAMETERS
 from indices.masks import VALID_SCL, clear_mask, cloud_mask
 from indices.spectral import INDICES, SYMBOLS, compute_indices, kernel_expression
 from indices.summary import OBSERVATION_INDICES, scene_statistics, statistics_counts
@@ -243,12 +244,14 @@ def test_the_pixel_loop_of_the_reduce_kernels_is_vectorised(kernel):
     if kernel == "index_sums":
         symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
         source = reduce_kernel(symbols, outputs, VALID_SCL).source
-    else:  # scene_statistics' kernel: every band, the site mask, three counts
+    else:  # scene_statistics' kernel: every band, the site mask, three counts; mangrove: the
+        # kernel of a site that does not read its discriminant axis (axis_used 0)
         symbols = tuple(SYMBOLS)
         prelude, counts, constants = statistics_counts(list(symbols), kernel)
+        fixed = (("axis_used", 0.0),) if "axis_used" in constants else ()
         source = reduce_kernel(symbols, outputs, VALID_SCL, where=True,
-                                        prelude=prelude, counts=counts,
-                                        constants=constants).source
+                               prelude=prelude, counts=counts, constants=constants,
+                               wide=AXIS_PARAMETERS, fixed=fixed).source
     row = _uncached_row(source)
     n = 300
     bands = [np.full(n, 1001 + 300 * i, np.uint16) for i in range(len(symbols))]
