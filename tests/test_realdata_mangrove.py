@@ -13,7 +13,10 @@ and canopy NDVI): with the published threshold alone the context let 1.3 % (Wale
 1.6 % (Ireland) of the vegetation through; the site's estimate finds no mangrove population
 of its own along these coasts (Wales: 267 px of wet coastal vegetation whose MVI straddles
 any boundary; Ireland: no different from the inland pasture) and raises the threshold to the
-inland vegetation's 99th percentile: 0.45 % and 0.07 %, under the issue's 1 %.
+inland vegetation's 99th percentile: 0.45 % and 0.07 %, under the issue's 1 %. Rule v8's
+discriminant axis stays off on both (``axis_used`` 0), though the shore canopy is a
+population of its own on the axis: only by the three-quarters rule, with a thin margin
+(:func:`_assert_no_axis`).
 """
 
 from __future__ import annotations
