@@ -136,14 +136,17 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     for mask in (canopy, bare & (level == INTERTIDAL), bare):
         hists += [_histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
                   _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
+    n_hist = len(hists)  # the MVI's, then the endmembers' red and NIR
     if getattr(rule, "scene_threshold", False) and getattr(rule, "axis", False):
         hists += _axis_parts(comp, samples, rule)
     if any(isinstance(h, da.Array) for h in hists):
         flat = da.concatenate([da.asarray(h, dtype=np.float64) for h in hists])
-        out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, dtype=np.float64,
+        out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, n_hist=n_hist,
+                            dtype=np.float64,
                             chunks=((len(MANGROVE_PARAMETERS),),), meta=np.empty(0, np.float64))
     else:
-        out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule)
+        out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule,
+                      n_hist=n_hist)
     return xr.DataArray(out, dims="parameter", coords={"parameter": list(MANGROVE_PARAMETERS)},
                         name="mangrove_parameters")
 
@@ -237,12 +240,18 @@ def _median(counts: np.ndarray, lo_hi) -> float:
     return float(centres(lo_hi)[int(np.searchsorted(cum, 0.5 * cum[-1]))])
 
 
-def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
-    """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`."""
-    h = flat[:9 * BINS].reshape(-1, BINS)
+_N_HISTOGRAMS = 3 + 2 * 3
+"""Histograms of :func:`mangrove_parameters` before the axis's parts: the three samples' MVI,
+the red and NIR of three endmember masks (what it counts, ``n_hist``, and passes)."""
+
+
+def _finish(flat: np.ndarray, *, rule, n_hist: int = _N_HISTOGRAMS) -> np.ndarray:
+    """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`
+    (``n_hist`` of :data:`BINS` bins, then the axis's parts)."""
+    h = flat[:n_hist * BINS].reshape(-1, BINS)
     shore, veg, inland = h[0], h[1], h[2]
     t, raw, state, method = scene_threshold(shore, veg, inland, rule)
-    axis = _axis_finish(flat[9 * BINS:], rule)
+    axis = _axis_finish(flat[n_hist * BINS:], rule)
 
     def endmember(i):  # median red and NIR of a mask's histograms, None if too few
         if h[i].sum() < MIN_ENDMEMBER_PIXELS:
