@@ -111,12 +111,18 @@ def _pixel_function(symbols: tuple[str, ...],
     return names, body, results
 
 
+def _constant_load(name: str, i: int, wide: bool, fixed: dict[str, float]) -> str:
+    value = repr(float(fixed[name])) if name in fixed else f"cs[{i}]"
+    return f"c_{name} = {value}" if wide else f"c_{name} = f32({value})"
+
+
 @_one_at_a_time
 def reduce_kernel(symbols: tuple[str, ...],
                   outputs: tuple[tuple[str, str, tuple[str, ...]], ...],
                   valid_scl: tuple[int, ...] | None, *, where: bool = False,
                   prelude: tuple[str, ...] = (), counts: tuple[str, ...] = (),
-                  constants: tuple[str, ...] = ()):
+                  constants: tuple[str, ...] = (), wide: tuple[str, ...] = (),
+                  fixed: tuple[tuple[str, float], ...] = ()):
     """Compile (once per argument tuple) a kernel that reduces indices to sums in one pass.
 
     No index layer is written. Per pixel, a strict-IEEE function computes each index exactly
@@ -162,9 +168,15 @@ def reduce_kernel(symbols: tuple[str, ...],
         nonzero, i.e. where :func:`fused_kernel` gives a number); ``f32``, ``np``; and
         ``c_<name>`` for each of ``constants``.
     constants
-        Names of float32 values given at run time (a site's water parameters): the kernel
-        then takes ``consts (len(constants),) float32`` after ``offsets``, and one compiled
-        kernel serves every site.
+        Names of values given at run time (a site's water parameters): the kernel then takes
+        ``consts (len(constants),) float64`` after ``offsets``, and one compiled kernel
+        serves every site. Each is read as float32 (``c_<name>``, the float32 arithmetic of
+        the array code), except those named in ``wide``, read as float64 (a mangrove site's
+        discriminant axis, :mod:`indices.mangrove_axis`, computed in float64).
+    fixed
+        ``(name, value)`` of constants compiled in as literals (their run-time value is not
+        read): a branch on a flag the same for every pixel of a site is then folded away, and
+        the pixel loop stays vectorised (:class:`indices.sums._ReduceBlock`'s ``switch``).
 
     Arguments ``(*bands (T, Y, X) uint16, [scl (T, Y, X) uint8], [site (Y, X) uint8],
     offsets (T,) int, [consts], out (T * Y, 2 * len(outputs) + len(counts)) float64)``; row ``t * Y + y``
@@ -196,8 +208,9 @@ def reduce_kernel(symbols: tuple[str, ...],
                     .replace("np.float32(offsets[t]), out[r])",
                              "np.float32(offsets[t]), cs, out[r])")
                     .replace("__CNAMES__", ", ".join(cnames))
-                    .replace("__CLOADS__", _indent([f"{c} = cs[{i}]" for i, c in
-                                                    enumerate(cnames)], 4)))
+                    .replace("__CLOADS__", _indent(
+                        [_constant_load(c, i, c in wide, dict(fixed))
+                         for i, c in enumerate(constants)], 4)))
     src = (template.replace("__PIXARGS__", ", ".join(names))
            .replace("__PIXBODY__", _indent(body, 4))
            .replace("__RESULTS__", ", ".join(results))

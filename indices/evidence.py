@@ -31,13 +31,19 @@ from indices.habitat import (
     seagrass_offset,
     turbid_scenes,
 )
-from indices.mangrove import MANGROVE_PARAMETERS, METHODS, floor_rule, mangrove_parameters
+from indices.mangrove import (
+    MANGROVE_PARAMETERS,
+    METHODS,
+    axis_report,
+    floor_rule,
+    mangrove_parameters,
+)
 from indices.mangrove_rule import mangrove_candidates
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
 __all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
-           "mangrove_first_pass", "site_evidence"]
+           "mangrove_axis_report", "mangrove_first_pass", "site_evidence"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,15 @@ def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule
     reach = maps["floor"] if rule.scene_threshold else None
     params = mangrove_parameters(base, rule, maps["context"], maps["shore"], reach)
     return params, coast_codes(packed)
+
+
+def mangrove_axis_report(base: xr.Dataset, rule: MangroveRule) -> dict[str, float]:
+    """numpy, for the record: how a site's discriminant axis was split
+    (:func:`indices.mangrove.axis_report`), from the maps :func:`mangrove_first_pass`
+    reads."""
+    maps = unpack_evidence(_evidence_maps(base, rule))
+    reach = maps["floor"] if rule.scene_threshold else None
+    return axis_report(base, rule, maps["context"], maps["shore"], reach)
 
 
 def mangrove_final_context(base: xr.Dataset, rule: MangroveRule, params: xr.DataArray,

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
@@ -77,7 +78,9 @@ from indices.mangrove_axis import (
     AXIS_RANGE,
     axis_boundary,
     axis_coefficients,
+    axis_split,
     axis_value,
+    mahalanobis_d2,
     moments,
 )
 from indices.mangrove_rule import mangrove_spectral_score
@@ -86,8 +89,8 @@ from indices.spectral import compute_indices
 from indices.water import BINS, _histogram, centres
 
 __all__ = ["MANGROVE_PARAMETERS", "METHODS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "floor_rule",
-           "mangrove_parameters", "otsu_split", "scene_threshold", "tolerance_share",
-           "water_footprint"]
+           "axis_report", "mangrove_parameters", "otsu_split", "scene_threshold",
+           "tolerance_share", "water_footprint"]
 
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
@@ -124,10 +127,8 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     DataArray over :data:`MANGROVE_PARAMETERS`, lazy when the inputs are."""
     ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
     ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
-    veg = (ndvi >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
     level = context.astype(np.uint8)
-    samples = [veg & (shore == SHORE) & ~water_footprint(shore),
-               veg if reach is None else veg & (reach.astype(np.uint8) != 0), veg & (level == 0)]
+    samples = _samples(ix, rule, level, shore, reach)
     hists = [_histogram(m, mvi, lo_hi=MVI_RANGE) for m in samples]
     canopy = (mangrove_spectral_score(comp, rule) >= 1) & (level == CONNECTED)
     bare = (ndvi < 0.25) & (ndwi < 0)
@@ -135,16 +136,47 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     for mask in (canopy, bare & (level == INTERTIDAL), bare):
         hists += [_histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
                   _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
+    n_hist = len(hists)  # the MVI's, then the endmembers' red and NIR
     if getattr(rule, "scene_threshold", False) and getattr(rule, "axis", False):
         hists += _axis_parts(comp, samples, rule)
     if any(isinstance(h, da.Array) for h in hists):
         flat = da.concatenate([da.asarray(h, dtype=np.float64) for h in hists])
-        out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, dtype=np.float64,
+        out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, n_hist=n_hist,
+                            dtype=np.float64,
                             chunks=((len(MANGROVE_PARAMETERS),),), meta=np.empty(0, np.float64))
     else:
-        out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule)
+        out = _finish(np.concatenate([np.asarray(h, np.float64) for h in hists]), rule=rule,
+                      n_hist=n_hist)
     return xr.DataArray(out, dims="parameter", coords={"parameter": list(MANGROVE_PARAMETERS)},
                         name="mangrove_parameters")
+
+
+def _samples(ix: xr.Dataset, rule, level: xr.DataArray, shore: xr.DataArray,
+             reach: xr.DataArray | None) -> list[xr.DataArray]:
+    """The shore canopy, the reached and the unconnected vegetation (module doc)."""
+    mvi = ix["mvi"]
+    veg = (ix["ndvi"] >= rule.ndvi_min) & (mvi <= rule.mvi_max) & mvi.notnull()
+    return [veg & (shore == SHORE) & ~water_footprint(shore),
+            veg if reach is None else veg & (reach.astype(np.uint8) != 0), veg & (level == 0)]
+
+
+def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArray,
+                reach: xr.DataArray | None = None) -> dict[str, float]:
+    """numpy, for the record: how the site's discriminant axis was split, from the inputs of
+    :func:`mangrove_parameters`: :func:`indices.mangrove_axis.axis_split`'s steps and the
+    two samples' Mahalanobis ``d2`` (:func:`indices.mangrove_axis.mahalanobis_d2`); only
+    ``d2`` NaN where no axis was computed)."""
+    ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
+    samples = _samples(ix, rule, context.astype(np.uint8), shore, reach)
+    coef, *hists = (np.asarray(h, np.float64) for h in
+                    dask.compute(*_axis_parts(comp, samples, rule)))
+    if not np.isfinite(coef).all():
+        return {"d2": np.nan}
+    out = axis_split(*hists, rule, _SMOOTH, otsu_split)
+    shore_m, inland_m = (np.asarray(m, np.int64) for m in dask.compute(
+        moments(samples[0], comp), moments(samples[2], comp)))
+    out["d2"] = mahalanobis_d2(shore_m, inland_m)
+    return out
 
 
 def _axis_parts(comp: xr.Dataset, samples: list, rule) -> list:
@@ -208,12 +240,18 @@ def _median(counts: np.ndarray, lo_hi) -> float:
     return float(centres(lo_hi)[int(np.searchsorted(cum, 0.5 * cum[-1]))])
 
 
-def _finish(flat: np.ndarray, *, rule) -> np.ndarray:
-    """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`."""
-    h = flat[:9 * BINS].reshape(-1, BINS)
+_N_HISTOGRAMS = 3 + 2 * 3
+"""Histograms of :func:`mangrove_parameters` before the axis's parts: the three samples' MVI,
+the red and NIR of three endmember masks (what it counts, ``n_hist``, and passes)."""
+
+
+def _finish(flat: np.ndarray, *, rule, n_hist: int = _N_HISTOGRAMS) -> np.ndarray:
+    """numpy: the histograms of :func:`mangrove_parameters` -> :data:`MANGROVE_PARAMETERS`
+    (``n_hist`` of :data:`BINS` bins, then the axis's parts)."""
+    h = flat[:n_hist * BINS].reshape(-1, BINS)
     shore, veg, inland = h[0], h[1], h[2]
     t, raw, state, method = scene_threshold(shore, veg, inland, rule)
-    axis = _axis_finish(flat[9 * BINS:], rule)
+    axis = _axis_finish(flat[n_hist * BINS:], rule)
 
     def endmember(i):  # median red and NIR of a mask's histograms, None if too few
         if h[i].sum() < MIN_ENDMEMBER_PIXELS:

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["AXIS_BANDS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "axis_boundary",
-           "axis_coefficients", "axis_value", "moments"]
+           "axis_coefficients", "axis_split", "axis_value", "mahalanobis_d2", "moments"]
 
 AXIS_BANDS = ("B03", "B04", "B08", "B11")
 """The bands of the axis (log reflectance): green, red, NIR, SWIR1."""
@@ -99,6 +99,18 @@ def _mean_cov(m: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return n, mean, second - n * np.outer(mean, mean)  # the scatter matrix
 
 
+def mahalanobis_d2(shore: np.ndarray, inland: np.ndarray) -> float:
+    """numpy, for the record: Mahalanobis' D² between the two samples' :func:`moments`
+    (pooled covariance, as :func:`axis_coefficients`); NaN where it is singular."""
+    n1, mu1, s1 = _mean_cov(np.asarray(shore, np.int64))
+    n0, mu0, s0 = _mean_cov(np.asarray(inland, np.int64))
+    d = mu1 - mu0
+    try:
+        return float(d @ np.linalg.solve((s1 + s0) / (n1 + n0 - 2), d))
+    except np.linalg.LinAlgError:
+        return np.nan
+
+
 def axis_coefficients(shore: np.ndarray, inland: np.ndarray, min_px: int) -> np.ndarray:
     """numpy: the ``(5,)`` weights and offset of Fisher's axis (module doc) from the two
     samples' :func:`moments`, scaled so the inland mean projects to 0 and the shore
@@ -135,14 +147,29 @@ def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray,
     population of its own on the axis (its median not above the unconnected vegetation's
     90th percentile) or straddles the boundary (less than three quarters of it above), or a
     sample is smaller than ``rule.min_sample_px``. ``smooth`` the histograms' smoothing
-    kernel, ``otsu`` :func:`indices.mangrove.otsu_split`."""
+    kernel, ``otsu`` :func:`indices.mangrove.otsu_split`. The steps: :func:`axis_split`."""
+    return axis_split(shore, vegetation, inland, rule, smooth, otsu)["boundary"]
+
+
+def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule,
+               smooth: np.ndarray, otsu) -> dict[str, float]:
+    """The steps of :func:`axis_boundary` (same arguments), for the record: the shore
+    canopy's median and the unconnected vegetation's 90th percentile on ``z`` (``own`` 1
+    where the first is above: a population of its own), Bayes' and Otsu's boundaries and
+    the share of the shore canopy above each (``above_bayes``, ``above_otsu``: a boundary
+    is kept where it is >= 0.75), and the ``boundary``; NaN where not reached."""
+    out = dict.fromkeys(("median", "inland_p90", "own", "bayes", "above_bayes", "otsu",
+                         "above_otsu", "boundary"), np.nan)
     if min(shore.sum(), inland.sum(), vegetation.sum()) < rule.min_sample_px:
-        return np.nan
+        return out
     lo, hi = np.log(AXIS_RANGE[0]), np.log(AXIS_RANGE[1])
     edges = np.linspace(lo, hi, shore.size + 1)
     median = _quantile_bin(shore, 0.5)
-    if not median > _quantile_bin(inland, 0.9):
-        return np.nan
+    p90 = _quantile_bin(inland, 0.9)
+    out.update(median=float(edges[median]), inland_p90=float(edges[p90]),
+               own=float(median > p90))
+    if not median > p90:
+        return out
     shape = shore / shore.sum()
     scale = vegetation[median:].sum() / shape[median:].sum()
     mangrove = np.convolve(scale * shape, smooth, mode="same")
@@ -150,5 +177,11 @@ def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray,
     bayes = median
     while bayes > 0 and mangrove[bayes - 1] > rest[bayes - 1]:
         bayes -= 1
-    kept = [i for i in (bayes, otsu(vegetation)) if i is not None and shape[i:].sum() >= 0.75]
-    return float(edges[min(kept)]) if kept else np.nan
+    split = otsu(vegetation)
+    out.update(bayes=float(edges[bayes]), above_bayes=float(shape[bayes:].sum()))
+    if split is not None:
+        out.update(otsu=float(edges[split]), above_otsu=float(shape[split:].sum()))
+    kept = [i for i in (bayes, split) if i is not None and shape[i:].sum() >= 0.75]
+    if kept:
+        out["boundary"] = float(edges[min(kept)])
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -155,14 +156,20 @@ def _axis_term(refl: xr.Dataset, rule: MangroveRule, params: xr.DataArray,
     :mod:`indices.mangrove_axis`): the pixel's margin past the axis's boundary in
     ``rule.axis_tolerance`` units, and never more than its MVI's margin past ``mvi_floor``
     (the published index stays the prior: the axis moves pixels only among those a site
-    threshold could admit); elsewhere ``mvi_term``."""
+    threshold could admit); elsewhere ``mvi_term``. ``z`` is float64 on purpose (the
+    weights and the boundary are fitted in float64; float32 logs would move pixels across
+    it, and the observation rows' kernel computes the same float64,
+    :func:`indices.summary._mvi_test`); computed parameters that do not read the axis skip
+    it (four logs a pixel for nothing)."""
+    used = params.sel(parameter="axis_used") == 1
+    if not isinstance(params.data, da.Array) and used.ndim == 0 and not bool(used):
+        return mvi_term
     coef = [params.sel(parameter=k).data for k in AXIS_PARAMETERS[:5]]
     z = axis_value(refl, coef)
     boundary = params.sel(parameter="axis_boundary")
     axis = ((z - boundary) / rule.axis_tolerance).astype(np.float32)
     floor = np.float32(rule.mvi_floor)
     prior = (mvi - floor) / (np.float32(rule.mvi_tolerance_share) * floor)
-    used = params.sel(parameter="axis_used") == 1
     return xr.where(used, np.minimum(axis, prior), mvi_term)
 
 

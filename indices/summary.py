@@ -40,6 +40,7 @@ from indices.habitat import (
     seagrass_constants,
     turbid_scenes,
 )
+from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.spectral import SYMBOLS, compute_indices
@@ -97,6 +98,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     if habitat == "mangrove":  # the site's threshold and canopy NDVI (or the published ones)
         values = mangrove_values(rule, evidence.params)
         constants = dict(zip(MANGROVE_CONSTANTS, values, strict=True))
+        if names != MANGROVE_CONSTANTS:  # and its discriminant axis (rule v8), float64
+            constants |= _axis_constants(evidence.params)
     if habitat == "seagrass":
         water = evidence.water
         if water is None:
@@ -113,7 +116,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
                     + np.uint8(8) * (level == TIDAL).astype(np.uint8))).astype(np.uint8)
     table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
                                extra_symbols=symbols, prelude=prelude, counts=counts,
-                               constants=constants)
+                               constants=constants, wide=AXIS_PARAMETERS,
+                               switch=("axis_used",))
     n_site = site_mask.sum()
     k = 2 * len(ordered)
     coords = {c: v for c, v in cube.coords.items() if v.dims == ("time",)}
@@ -153,11 +157,15 @@ def statistics_counts(symbols: list[str], habitat: str, *, rule=None, gated: boo
     clear = " & ".join(["mi"] + [f"(d_{s} != 0)" for s in symbols])
     cloud = f"inside & ({membership('sv', CLOUD_SCL)})"
     constants = {"seagrass": SEAGRASS_CONSTANTS, "mangrove": MANGROVE_CONSTANTS}[habitat]
+    if _reads_axis(rule):
+        constants = MANGROVE_CONSTANTS + AXIS_PARAMETERS
     return prelude, (clear, cloud, habitat_test), constants
 
 
 MANGROVE_CONSTANTS = ("mvi_min", "ndvi_half")
-"""The mangrove test's run-time constants (:func:`indices.habitat.mangrove_spectral_score`)."""
+"""The mangrove test's run-time constants (:func:`indices.habitat.mangrove_spectral_score`);
+a rule that reads the site's discriminant axis adds
+:data:`indices.mangrove_axis.AXIS_PARAMETERS`, float64."""
 SEAGRASS_CONSTANTS = ("nir_ref", "glint_blue", "glint_green", "deep_blue", "deep_green",
                       "k_ratio", "dii_sand", "noise_b", "noise_g", "detect", "has_sand",
                       "threshold")
@@ -176,11 +184,12 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
     def f(value: float) -> str:
         return f"f32({float(value)!r})"
 
-    if isinstance(rule, MangroveRule):  # MVI above the threshold, or the canopy's NDVI where
-        # water brings SWIR1 to green (MVI above mvi_max)
-        return ((), f"ok_ndvi & ok_mvi & (v_ndvi > {f(rule.ndvi_min)}) "
-                    f"& (((v_mvi > {f(rule.mvi_max)}) & (v_ndvi > c_ndvi_half)) "
-                    f"| ((v_mvi <= {f(rule.mvi_max)}) & (v_mvi > c_mvi_min)))",
+    if isinstance(rule, MangroveRule):  # MVI above the threshold (or the site's axis), or the
+        # canopy's NDVI where water brings SWIR1 to green (MVI above mvi_max)
+        prelude, mvi_test = _mvi_test(rule)
+        return (prelude, f"ok_ndvi & ok_mvi & (v_ndvi > {f(rule.ndvi_min)}) "
+                         f"& (((v_mvi > {f(rule.mvi_max)}) & (v_ndvi > c_ndvi_half)) "
+                         f"| ((v_mvi <= {f(rule.mvi_max)}) & {mvi_test}))",
                 ("R", "N", "G", "S1"))
     if isinstance(rule, SeagrassRule):  # seagrass_score, with the site's water as c_*
         prelude = (
@@ -205,6 +214,46 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
                 f"& (c_has_sand != ZERO) & (h_off < c_threshold)")
         return prelude, test, ("B", "G", "R", "N")
     raise ValueError(f"no in-kernel habitat test for {type(rule).__name__}")
+
+
+def _reads_axis(rule) -> bool:
+    """Whether a mangrove site under ``rule`` may read its discriminant axis (rule v8,
+    :func:`indices.mangrove.mangrove_parameters` computes it only then)."""
+    return (isinstance(rule, MangroveRule) and bool(getattr(rule, "scene_threshold", False))
+            and bool(getattr(rule, "axis", False)))
+
+
+def _axis_constants(params: xr.DataArray | None) -> dict:
+    """The axis's run-time constants (:data:`indices.mangrove_axis.AXIS_PARAMETERS`) of a
+    site's parameters, lazy or not; ``axis_used`` 0 without them (the score then reads the
+    MVI, :func:`indices.habitat.mangrove_spectral_score`)."""
+    if params is None or "axis_used" not in params["parameter"]:
+        return dict.fromkeys(AXIS_PARAMETERS, 0.0)
+    return {k: params.sel(parameter=k) for k in AXIS_PARAMETERS}
+
+
+def _mvi_test(rule) -> tuple[tuple[str, ...], str]:
+    """``(statements, test)``: the MVI term's sign of :func:`indices.habitat.mangrove_spectral_score`
+    below ``mvi_max``. Under a rule that reads the axis, where the site's ``axis_used`` is 1
+    (:func:`indices.mangrove_rule._axis_term`): ``z`` above the boundary and MVI above
+    ``mvi_floor``, ``z`` computed as :func:`indices.mangrove_axis.axis_value` does (float64
+    logs of the float32 reflectances floored at ``FLOOR``, summed in the same order; the
+    score's ``(z - boundary) / axis_tolerance`` cast to float32 is positive exactly when
+    ``z > boundary``). The branch is the same for every pixel of a site: a kernel is
+    compiled for each value of ``axis_used`` (``reduce_dn(..., switch=...)``), the branch
+    folded away, so that where it is 0 the pixel loop is the MVI threshold's, vectorised."""
+    if not _reads_axis(rule):
+        return (), "(v_mvi > c_mvi_min)"
+    symbol = {band: s for s, band in SYMBOLS.items()}
+    terms = " + ".join(f"np.log(max(np.float64({symbol[b]}), {FLOOR!r})) * c_{k}"
+                       for b, k in zip(AXIS_BANDS, AXIS_PARAMETERS, strict=False))
+    return (
+        "if c_axis_used == 1.0:",
+        f"    h_z = {terms} + c_axis_offset",
+        f"    h_mvi = (h_z > c_axis_boundary) & (v_mvi > f32({float(rule.mvi_floor)!r}))",
+        "else:",
+        "    h_mvi = v_mvi > c_mvi_min",
+    ), "h_mvi"
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,15 @@ class _ReduceBlock:
     counts: tuple[str, ...] = ()
     constants: tuple[str, ...] = ()
     """Names of the run-time constants (a site's water parameters), given as a last
-    ``(len(constants),)`` float32 argument."""
+    ``(len(constants),)`` float64 argument (each a float32 value, except ``wide``'s)."""
+    wide: tuple[str, ...] = ()
+    """Those of ``constants`` the kernel reads as float64
+    (:func:`indices._reduce_kernels.reduce_kernel`)."""
+    switch: tuple[str, ...] = ()
+    """Those of ``constants`` that are flags (1, or anything else read as 0): a kernel is
+    compiled for each value (``reduce_kernel(..., fixed=...)``) and the block runs the one of
+    its value, so a branch on the flag costs nothing in the pixel loop (a run-time branch
+    there stopped LLVM vectorising it: ~4x the time of the mangrove kernel)."""
     parallel: bool = False
     """Run the kernel on every core (a direct numpy call). In a dask task it runs on the task's
     thread: dask keeps one task running a core, and serial kernels need no launch lock, no
@@ -63,16 +71,19 @@ class _ReduceBlock:
 
     def __dask_tokenize__(self) -> tuple:
         return ("bluecarbon-sums", self.symbols, self.outputs, self.valid_scl, self.where,
-                self.prelude, self.counts, self.constants, self.parallel)
+                self.prelude, self.counts, self.constants, self.wide, self.switch,
+                self.parallel)
 
     def __call__(self, *blocks: np.ndarray) -> np.ndarray:
-        kernel = reduce_kernel(self.symbols, self.outputs, self.valid_scl,
-                                        where=self.where, prelude=self.prelude,
-                                        counts=self.counts, constants=self.constants)
-        consts = ()
+        consts, fixed = (), ()
         if self.constants:
             *blocks, values = blocks
-            consts = (np.ascontiguousarray(values, dtype=np.float32),)
+            consts = (np.ascontiguousarray(values, dtype=np.float64),)
+            fixed = tuple((c, 1.0 if consts[0][self.constants.index(c)] == 1 else 0.0)
+                          for c in self.switch)
+        kernel = reduce_kernel(self.symbols, self.outputs, self.valid_scl,
+                               where=self.where, prelude=self.prelude, counts=self.counts,
+                               constants=self.constants, wide=self.wide, fixed=fixed)
         *layers, offsets = blocks
         args = [np.ascontiguousarray(b) for b in layers]
         if self.where:
@@ -91,7 +102,8 @@ class _ReduceBlock:
 
 def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | None = None,
               mask: bool = True, extra_symbols: Sequence[str] = (), prelude: Sequence[str] = (),
-              counts: Sequence[str] = (), constants: Mapping[str, float] | None = None
+              counts: Sequence[str] = (), constants: Mapping[str, float] | None = None,
+              wide: Sequence[str] = (), switch: Sequence[str] = ()
               ) -> tuple[object, list[str]]:
     """Sums and counts of indices (and per-pixel counts) per scene of a DN cube, reduced
     inside one fused kernel per chunk: ``(array (time, width) float64, index names in kernel
@@ -99,7 +111,8 @@ def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | N
     :func:`indices._reduce_kernels.reduce_kernel`; ``extra_symbols`` are bands read for ``prelude``
     and ``counts`` only; ``constants``: float32 values the prelude and counts read as
     ``c_<name>`` (:func:`indices._reduce_kernels.reduce_kernel`; numbers, or 0-d arrays, lazy or
-    not, cast to float32). For :func:`index_sums` and
+    not, cast to float32; those named in ``wide`` kept float64; those named in ``switch``
+    flags, see :class:`_ReduceBlock`). For :func:`index_sums` and
     :mod:`indices.summary`."""
     ordered = [n for n in INDICES if n in _resolve(names)] if names else []
     outputs = tuple((n, *kernel_expression(n)) for n in ordered)
@@ -132,19 +145,26 @@ def reduce_dn(cube: xr.Dataset, names: Sequence[str], *, where: xr.DataArray | N
         args.append((site, ("y", "x")))
     constants = dict(constants or {})
     block = _ReduceBlock(symbols, outputs, VALID_SCL if mask else None, where is not None,
-                         tuple(prelude), tuple(counts), tuple(constants))
+                         tuple(prelude), tuple(counts), tuple(constants),
+                         tuple(c for c in constants if c in wide),
+                         tuple(c for c in constants if c in switch))
+    # each value rounded to float32 (exact in the float64 array) unless it is ``wide``
+    types = [np.float64 if c in wide else np.float32 for c in constants]
     values = [v.data if isinstance(v, xr.DataArray) else v for v in constants.values()]
     lazy = any(isinstance(v, da.Array) for v in values)
     if not lazy and not any(isinstance(a, da.Array) for a, _ in args + [(off, ())]):
         block = dataclasses.replace(block, parallel=True)
-        extra = [np.array([np.float32(v) for v in values], np.float32)] if constants else []
+        extra = ([np.array([t(v) for t, v in zip(types, values, strict=True)], np.float64)]
+                 if constants else [])
         return (block(*(np.asarray(a) for a, _ in args), np.asarray(off), *extra)[:, 0, 0, :],
                 ordered)
     flat = [x for a, ind in args for x in (da.asarray(a), ind)]
     extra = []
     if constants:  # one small array every block reads whole
-        stacked = (da.stack([da.asarray(v, dtype=np.float32).reshape(()) for v in values])
-                   if lazy else np.array([np.float32(v) for v in values], np.float32))
+        stacked = (da.stack([da.asarray(v).astype(t).astype(np.float64).reshape(())
+                             for t, v in zip(types, values, strict=True)])
+                   if lazy else np.array([t(v) for t, v in zip(types, values, strict=True)],
+                                         np.float64))
         extra = [da.asarray(stacked).rechunk(-1), ("c",)]
     parts = da.blockwise(block, ("t", "y", "x", "k"), *flat, da.asarray(off), ("t",), *extra,
                          new_axes={"k": block.width}, adjust_chunks={"y": 1, "x": 1},

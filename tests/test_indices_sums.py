@@ -23,6 +23,7 @@ from indices._reduce_kernels import reduce_kernel
 from indices.composite import composite
 from indices.evidence import site_evidence
 from indices.habitat import habitat_score, scene_reflectance
+from indices.mangrove_axis import AXIS_PARAMETERS
 from indices.masks import VALID_SCL, clear_mask, cloud_mask
 from indices.spectral import INDICES, SYMBOLS, compute_indices, kernel_expression
 from indices.summary import OBSERVATION_INDICES, scene_statistics, statistics_counts
@@ -167,6 +168,35 @@ def test_scene_statistics_equal_the_array_expressions(site_id):
         np.testing.assert_array_equal(got["time"].values, cube["time"].values)
 
 
+def test_scene_statistics_read_the_sites_discriminant_axis(tmp_path):
+    """Where a site reads its discriminant axis (rule v8, ``axis_used`` 1: the independent
+    scenario of tests/test_chunk_invariance.py, seed 1), the kernel's habitat pixels are the
+    rule's own ``habitat_score > 0``, scene by scene. Before the kernel read the axis it
+    counted the MVI threshold's (24.13/39.16/57.25/17.21 ha against the rule's
+    23.91/39.14/56.87/16.96 ha on the first scenes, with that test's reach)."""
+    from scenarios import make_scenario
+
+    from flows.site.evidence import site_evidence_of
+    from flows.sources import get_source
+
+    sc = make_scenario(1, kind="mangrove", size=200, n_months=8, out_dir=tmp_path)
+    (site,) = load_sites(sc.sites)
+    source = get_source("stac", catalog=str(sc.catalog))
+    grid = site_grid(site)
+    mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
+                        coords={"y": grid.y_coords(), "x": grid.x_coords()})
+    cube = source.load(site, source.search(site, sc.start, sc.end), chunks=None).compute()
+    evidence = site_evidence_of(site, cube, grid, mask).evidence
+    assert float(evidence.params.sel(parameter="axis_used")) == 1.0, "the site reads its axis"
+    score = habitat_score(scene_reflectance(cube), "mangrove", evidence.rule, **evidence.scorer)
+    want = ((score > 0) & mask).sum(("y", "x")).values
+    assert want.min() > 0, "some canopy in every scene"
+    for chunks in (None, {"time": 4, "y": 100, "x": 96}):
+        lazy = cube if chunks is None else cube.chunk(chunks)
+        got = scene_statistics(lazy, mask, "mangrove", pixel_area_ha=1.0, evidence=evidence)
+        np.testing.assert_array_equal(got["habitat_area_ha"].values, want, err_msg=str(chunks))
+
+
 def test_scene_statistics_of_a_scene_outside_the_clear_sky_is_nan_not_zero():
     cube, mask, habitat, grid = demo_cube("kenya-mida-creek", n=2)
     cube["SCL"][0] = 9  # the first scene all cloud
@@ -214,18 +244,20 @@ def test_the_pixel_loop_of_the_reduce_kernels_is_vectorised(kernel):
     if kernel == "index_sums":
         symbols = tuple(s for s in SYMBOLS if any(s in used for _, _, used in outputs))
         source = reduce_kernel(symbols, outputs, VALID_SCL).source
-    else:  # scene_statistics' kernel: every band, the site mask, three counts
+    else:  # scene_statistics' kernel: every band, the site mask, three counts; mangrove: the
+        # kernel of a site that does not read its discriminant axis (axis_used 0)
         symbols = tuple(SYMBOLS)
         prelude, counts, constants = statistics_counts(list(symbols), kernel)
+        fixed = (("axis_used", 0.0),) if "axis_used" in constants else ()
         source = reduce_kernel(symbols, outputs, VALID_SCL, where=True,
-                                        prelude=prelude, counts=counts,
-                                        constants=constants).source
+                               prelude=prelude, counts=counts, constants=constants,
+                               wide=AXIS_PARAMETERS, fixed=fixed).source
     row = _uncached_row(source)
     n = 300
     bands = [np.full(n, 1001 + 300 * i, np.uint16) for i in range(len(symbols))]
     extra = [np.ones(n, np.uint8)] if kernel != "index_sums" else []
     # the site's run-time constants (seagrass water, mangrove threshold and canopy NDVI)
-    consts = [np.full(len(constants), 0.5, np.float32)] if kernel != "index_sums" else []
+    consts = [np.full(len(constants), 0.5, np.float64)] if kernel != "index_sums" else []
     out = np.zeros(2 * len(outputs) + (3 if kernel != "index_sums" else 0))
     row(*bands, np.full(n, 4, np.uint8), *extra, np.float32(-1000), *consts, out)
     assert out[1] == n, "every pixel clear and defined: the first index counts them all"
