@@ -106,7 +106,11 @@ published threshold, -1 raised for a coast without a canopy population of its ow
 ``[mvi_floor, mvi_min]``: Bayes' above 4.5 gives the published threshold, named ``bayes``);
 0 where it is not (the published or the raised threshold: :data:`METHODS`); then the site's
 discriminant axis (:data:`indices.mangrove_axis.AXIS_PARAMETERS`: weights, offset, boundary,
-``axis_used`` 1 where the site's score reads it instead of the MVI, rule v8)."""
+``axis_used`` 1 where the site's score reads it instead of the MVI, rule v8). Where
+``axis_used`` is 1, ``mvi_min`` is not the test the score applies: it reads ``z`` above
+``axis_boundary`` with the MVI above the rule's ``mvi_floor`` (3.0)
+(:func:`indices.mangrove_rule.mangrove_spectral_score`); ``mvi_min`` stays the MVI threshold
+the site would use without the axis."""
 METHODS = {0: "none", 1: "bayes", 2: "otsu"}
 """``mvi_method`` codes of :data:`MANGROVE_PARAMETERS`."""
 MVI_RANGE = (0.5, 32.0)
