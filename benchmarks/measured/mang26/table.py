@@ -39,9 +39,9 @@ def main(out=sys.stdout):
         print(f"| {c} | {r['axis_used']:.0f} | " + " | ".join(cells) + " |", file=out)
     used = [r for r in recs if r["axis_used"] == 1]
     gain = [by[c] for c in GAIN]
-    print("\n| guard | gain seeds kept on (of 20) | all axis seeds kept on (of %d) | "
+    print(f"\n| guard | gain seeds kept on (of 20) | all axis seeds kept on (of {len(used)}) | "
           "gain-seed range | all-seed range | Wales | Ireland | margin to cut: generator "
-          "(worst gain seed) / real (worst coast) |" % len(used), file=out)
+          "(worst gain seed) / real (worst coast) |", file=out)
     print("|---" * 8 + "|", file=out)
     for k, (key, cut, ge) in GUARDS.items():
         g = [r[key] for r in gain]
