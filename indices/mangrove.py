@@ -86,6 +86,7 @@ from indices.mangrove_axis import (
 from indices.mangrove_rule import mangrove_spectral_score
 from indices.morphology import square_dilation
 from indices.spectral import compute_indices
+from indices.splits import bayes_split, otsu_split
 from indices.water import BINS, _histogram, centres
 
 __all__ = ["MANGROVE_PARAMETERS", "METHODS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "floor_rule",
@@ -116,8 +117,6 @@ METHODS = {0: "none", 1: "bayes", 2: "otsu"}
 MVI_RANGE = (0.5, 32.0)
 """Range of the MVI histograms (256 bins of 1.6 %)."""
 REFLECTANCE_RANGE = (5e-4, 0.5)
-_SMOOTH = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
-"""Smoothing of the histograms before their densities are compared (+-2 bins, +-3 %)."""
 
 
 def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
@@ -176,7 +175,7 @@ def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArr
                     dask.compute(*_axis_parts(comp, samples, rule)))
     if not np.isfinite(coef).all():
         return {"d2": np.nan}
-    out = axis_split(*hists, rule, _SMOOTH, otsu_split)
+    out = axis_split(*hists, rule)
     shore_m, inland_m = (np.asarray(m, np.int64) for m in dask.compute(
         moments(samples[0], comp), moments(samples[2], comp)))
     out["d2"] = mahalanobis_d2(shore_m, inland_m)
@@ -278,7 +277,7 @@ def _axis_finish(rest: np.ndarray, rule) -> list:
     if rest.size < n + 3 * BINS or not np.isfinite(rest[:n]).all():
         return [np.nan] * n + [np.nan, 0.0]
     h = rest[n:].reshape(3, BINS)
-    boundary = axis_boundary(h[0], h[1], h[2], rule, _SMOOTH, otsu_split)
+    boundary = axis_boundary(h[0], h[1], h[2], rule)
     return [*rest[:n], boundary, float(np.isfinite(boundary))]
 
 
@@ -336,16 +335,8 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
     median, inland_q90 = _quantile(shore, 0.5), _quantile(inland, 0.9)
     if not median > inland_q90:
         return raised, np.nan, -1.0, 0
-    mid = centres(MVI_RANGE)
     edges = np.exp(np.linspace(np.log(MVI_RANGE[0]), np.log(MVI_RANGE[1]), BINS + 1))
-    shape = shore / shore.sum()
-    upper = mid >= median
-    scale = vegetation[upper].sum() / shape[upper].sum()  # the mangrove in all vegetation
-    mangrove = np.convolve(scale * shape, _SMOOTH, mode="same")
-    rest = np.convolve(np.maximum(vegetation - scale * shape, 0.0), _SMOOTH, mode="same")
-    bayes = int(np.searchsorted(mid, median))
-    while bayes > 0 and mangrove[bayes - 1] > rest[bayes - 1]:
-        bayes -= 1
+    bayes, shape = bayes_split(shore, vegetation, int(np.searchsorted(centres(MVI_RANGE), median)))
     # three quarters of the shore canopy above a boundary below the published threshold:
     # a choice of this project (rule v2), not a published number
     def keeps_shore(i: int) -> bool:
@@ -367,24 +358,3 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
     boundary = float(edges[min(kept)])
     method = 2 if min(kept) < bayes else 1
     return float(np.clip(boundary, rule.mvi_floor, published)), boundary, 1.0, method
-
-
-def otsu_split(counts: np.ndarray) -> int | None:
-    """Otsu's threshold of a histogram (Otsu 1979, IEEE Trans. Syst. Man Cybern.
-    9:62-66): the split of its bins into two classes of largest between-class variance
-    ``w0 w1 (mu0 - mu1)²``, over the bins' indices (:data:`MVI_RANGE`'s log bins: the split
-    of log MVI). Returns the index of the upper class's first bin (1..len-1); None for a
-    histogram with fewer than two occupied bins (no split)."""
-    counts = np.asarray(counts, np.float64)
-    w0 = np.cumsum(counts)[:-1]
-    total = counts.sum()
-    w1 = total - w0
-    first = np.cumsum(counts * np.arange(counts.size))[:-1]
-    ok = (w0 > 0) & (w1 > 0)
-    between = np.zeros(w0.size)
-    mu0 = first[ok] / w0[ok]
-    mu1 = (np.dot(counts, np.arange(counts.size)) - first[ok]) / w1[ok]
-    between[ok] = w0[ok] * w1[ok] * (mu0 - mu1) ** 2
-    if not (between > 0).any():
-        return None
-    return int(np.argmax(between)) + 1

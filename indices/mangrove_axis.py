@@ -31,6 +31,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from indices.splits import bayes_split, otsu_split
+
 __all__ = ["AXIS_BANDS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "axis_boundary",
            "axis_coefficients", "axis_split", "axis_value", "mahalanobis_d2", "moments"]
 
@@ -139,20 +141,20 @@ def _quantile_bin(counts: np.ndarray, q: float) -> int:
     return int(np.searchsorted(cum, q * cum[-1]))
 
 
-def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule,
-                  smooth: np.ndarray, otsu) -> float:
+def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule
+                  ) -> float:
     """The boundary on ``z`` from the ``exp(z)`` histograms (:data:`AXIS_RANGE`) of the shore
     canopy, the reached vegetation and the unconnected vegetation, as
     :func:`indices.mangrove.scene_threshold` splits MVI: NaN where the shore canopy is no
     population of its own on the axis (its median not above the unconnected vegetation's
     90th percentile) or straddles the boundary (less than three quarters of it above), or a
-    sample is smaller than ``rule.min_sample_px``. ``smooth`` the histograms' smoothing
-    kernel, ``otsu`` :func:`indices.mangrove.otsu_split`. The steps: :func:`axis_split`."""
-    return axis_split(shore, vegetation, inland, rule, smooth, otsu)["boundary"]
+    sample is smaller than ``rule.min_sample_px``; the splits are
+    :mod:`indices.splits`'. The steps: :func:`axis_split`."""
+    return axis_split(shore, vegetation, inland, rule)["boundary"]
 
 
-def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule,
-               smooth: np.ndarray, otsu) -> dict[str, float]:
+def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule
+               ) -> dict[str, float]:
     """The steps of :func:`axis_boundary` (same arguments), for the record: the shore
     canopy's median and the unconnected vegetation's 90th percentile on ``z`` (``own`` 1
     where the first is above: a population of its own), Bayes' and Otsu's boundaries and
@@ -170,14 +172,8 @@ def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, ru
                own=float(median > p90))
     if not median > p90:
         return out
-    shape = shore / shore.sum()
-    scale = vegetation[median:].sum() / shape[median:].sum()
-    mangrove = np.convolve(scale * shape, smooth, mode="same")
-    rest = np.convolve(np.maximum(vegetation - scale * shape, 0.0), smooth, mode="same")
-    bayes = median
-    while bayes > 0 and mangrove[bayes - 1] > rest[bayes - 1]:
-        bayes -= 1
-    split = otsu(vegetation)
+    bayes, shape = bayes_split(shore, vegetation, median)
+    split = otsu_split(vegetation)
     out.update(bayes=float(edges[bayes]), above_bayes=float(shape[bayes:].sum()))
     if split is not None:
         out.update(otsu=float(edges[split]), above_otsu=float(shape[split:].sum()))

@@ -9,7 +9,6 @@ import pytest
 import xarray as xr
 
 from indices.habitat import MangroveRule
-from indices.mangrove import _SMOOTH, otsu_split
 from indices.mangrove_axis import (
     AXIS_BANDS,
     AXIS_RANGE,
@@ -67,7 +66,7 @@ def test_a_separated_shore_canopy_gets_a_boundary_between_the_samples():
     ez = np.exp(axis_value(refl, coef))
     every = xr.ones_like(shore)
     h = [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, every, ~shore)]
-    boundary = axis_boundary(h[0], h[1], h[2], RULE, _SMOOTH, otsu_split)
+    boundary = axis_boundary(h[0], h[1], h[2], RULE)
     assert 0.2 < boundary < 0.8
 
 
@@ -79,7 +78,7 @@ def test_no_boundary_where_the_shore_canopy_is_no_population_of_its_own(shift):
     coef = axis_coefficients(moments(shore, refl), moments(~shore, refl), RULE.min_sample_px)
     ez = np.exp(axis_value(refl, coef))
     h = [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
-    assert np.isnan(axis_boundary(h[0], h[1], h[2], RULE, _SMOOTH, otsu_split))
+    assert np.isnan(axis_boundary(h[0], h[1], h[2], RULE))
     assert h[0].sum() == 20_000 and BINS == h[0].size
 
 
