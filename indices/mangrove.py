@@ -140,7 +140,7 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
         hists += [_histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
                   _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
     n_hist = len(hists)  # the MVI's, then the endmembers' red and NIR
-    if getattr(rule, "scene_threshold", False) and getattr(rule, "axis", False):
+    if rule.reads_axis:
         hists += _axis_parts(comp, samples, rule)
     if any(isinstance(h, da.Array) for h in hists):
         flat = da.concatenate([da.asarray(h, dtype=np.float64) for h in hists])

@@ -113,6 +113,14 @@ class MangroveRule:
                    "DE Pacific (NDVI 0.4); intertidal context")
 
     @property
+    def reads_axis(self) -> bool:
+        """Whether a site under this rule may read its discriminant axis: ``axis`` on a rule
+        that estimates from the scene (``scene_threshold``; a calibrated rule never does).
+        :func:`indices.mangrove.mangrove_parameters` computes the axis only then, and the
+        observation kernel (:mod:`indices.summary`) tests it only then."""
+        return bool(self.scene_threshold and self.axis)
+
+    @property
     def rule_id(self) -> str:
         """Short stable id of the rule and its parameters (see :func:`rule_id`)."""
         return rule_id("mangrove", self)

@@ -217,10 +217,9 @@ def _habitat_test(rule) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
 
 
 def _reads_axis(rule) -> bool:
-    """Whether a mangrove site under ``rule`` may read its discriminant axis (rule v8,
-    :func:`indices.mangrove.mangrove_parameters` computes it only then)."""
-    return (isinstance(rule, MangroveRule) and bool(getattr(rule, "scene_threshold", False))
-            and bool(getattr(rule, "axis", False)))
+    """:attr:`indices.mangrove_rule.MangroveRule.reads_axis` of a mangrove ``rule``; False for
+    any other."""
+    return isinstance(rule, MangroveRule) and rule.reads_axis
 
 
 def _axis_constants(params: xr.DataArray | None) -> dict:
