@@ -35,14 +35,6 @@ KINDS = ("log6", "idx5", "log4")
 BANDS = ("B02", "B03", "B04", "B08", "B11", "B12")
 
 
-def auc(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    if a.size == 0 or b.size == 0:
-        return float("nan")
-    r = np.argsort(np.argsort(np.concatenate([a, b]))) + 1
-    return float((r[: a.size].sum() - a.size * (a.size + 1) / 2) / (a.size * b.size))
-
-
 def fisher(xa, xb):
     """Fisher's axis w = Sw^-1 (mu_a - mu_b), oriented so class a is high."""
     ma, mb = xa.mean(0), xb.mean(0)
@@ -111,31 +103,16 @@ def best_extent(s_stand, s_land, truth_n):
 
 
 def diagnose(seed, cache):
-    from scenario_sweep import MONTHS, SIZE, scenario
+    from scenario_sweep import auc, mangrove_baseline
     from scenarios import landscape as ls
 
-    from aoi import load_sites
-    from flows.sources import get_source
     from indices.context import SHORE
-    from indices.evidence import (
-        _evidence_maps,
-        baseline_composite,
-        mangrove_first_pass,
-        unpack_evidence,
-    )
-    from indices.habitat import RULES
+    from indices.evidence import _evidence_maps, unpack_evidence
     from indices.mangrove import water_footprint
     from indices.spectral import compute_indices
 
     land_veg = (ls.OIL_PALM, ls.RUBBER, ls.FOREST, ls.RICE, ls.GRASS, ls.SHRUB)
-    sc = scenario(seed, "mangrove", SIZE, MONTHS, cache)
-    (site,) = load_sites(sc.sites)
-    source = get_source("stac", catalog=str(sc.catalog))
-    cube = source.load(site, source.search(site, sc.start, sc.end), chunks=None)
-    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end)).compute()
-    rule = RULES["mangrove"]
-    params, codes = mangrove_first_pass(base, rule)
-    params = params.compute()
+    sc, site, cube, base, rule, params, codes = mangrove_baseline(seed, cache)
     maps = {k: v.compute() for k, v in unpack_evidence(_evidence_maps(base, rule)).items()}
     ix = compute_indices(base, ["ndvi", "mvi"])
     ndvi, mvi = ix["ndvi"].values, ix["mvi"].values

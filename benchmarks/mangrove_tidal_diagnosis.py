@@ -59,15 +59,6 @@ HEIGHT_BANDS = ((0.2, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.1))
 """Bands of the truth's height over the tidal range (mangrove lies in 0.25-1.05)."""
 
 
-def auc(a: np.ndarray, b: np.ndarray) -> float:
-    """P(a > b) of two samples (Mann-Whitney), NaN where either is empty."""
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if not a.size or not b.size:
-        return float("nan")
-    ranks = np.concatenate([a, b]).argsort().argsort() + 1.0
-    return float((ranks[:a.size].sum() - a.size * (a.size + 1) / 2) / (a.size * b.size))
-
-
 def quartiles(a: np.ndarray) -> list:
     """10th, 50th, 90th percentiles (rounded), [] when empty."""
     a = a[np.isfinite(a)]
@@ -121,25 +112,16 @@ def true_tides(seed: int, size: int, n_months: int, n_scenes: int, tidal: float)
 def diagnose(seed: int, cache: Path, thresholds: bool = False, index: str = "lnir") -> dict:
     """One seed's figures (module doc); ``index`` the canopy's value: ``lnir`` log NIR, or
     ``ndvi`` (the SMRI's high- and low-tide difference is one of NDVI-like indices)."""
-    from scenario_sweep import MONTHS, SIZE, scenario
+    from scenario_sweep import MONTHS, SIZE, auc, mangrove_baseline
     from scenarios import landscape as ls
 
-    from aoi import load_sites
-    from flows.sources import get_source
-    from indices.evidence import baseline_composite, mangrove_final_context, mangrove_first_pass
-    from indices.habitat import RULES
+    from indices.evidence import mangrove_final_context
     from indices.mangrove_rule import mangrove_score
     from indices.masks import VALID_SCL
 
     land_veg = (ls.OIL_PALM, ls.RUBBER, ls.FOREST, ls.RICE, ls.GRASS, ls.SHRUB)
-    sc = scenario(seed, "mangrove", SIZE, MONTHS, cache)
-    (site,) = load_sites(sc.sites)
-    source = get_source("stac", catalog=str(sc.catalog))
-    cube = source.load(site, source.search(site, sc.start, sc.end), chunks=None)
-    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end)).compute()
-    rule = RULES["mangrove"]
-    params, codes = mangrove_first_pass(base, rule)
-    params, codes = params.compute(), codes.compute()
+    sc, site, cube, base, rule, params, codes = mangrove_baseline(seed, cache)
+    codes = codes.compute()
     context = mangrove_final_context(base, rule, params, codes)
     mapped = (mangrove_score(base, rule, context, params) > 0).values
     cube = cube.compute()

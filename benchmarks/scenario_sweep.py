@@ -51,6 +51,37 @@ def scenario(seed: int, kind: str, size: int, months: int, cache: Path):
     return sc
 
 
+def mangrove_baseline(seed: int, cache: Path, size: int = SIZE, months: int = MONTHS):
+    """For the mangrove diagnoses (``mangrove_tidal_diagnosis``, ``mangrove_lda_diagnosis``):
+    ``(sc, site, cube, base, rule, params, codes)`` of a cached scenario: its lazy cube, the
+    computed baseline composite, the default rule and the first pass's site parameters
+    (computed) and coast codes (lazy) (:func:`indices.evidence.mangrove_first_pass`)."""
+    from aoi import load_sites
+    from flows.sources import get_source
+    from indices.evidence import baseline_composite, mangrove_first_pass
+    from indices.habitat import RULES
+
+    sc = scenario(seed, "mangrove", size, months, cache)
+    (site,) = load_sites(sc.sites)
+    source = get_source("stac", catalog=str(sc.catalog))
+    cube = source.load(site, source.search(site, sc.start, sc.end), chunks=None)
+    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end)).compute()
+    rule = RULES["mangrove"]
+    params, codes = mangrove_first_pass(base, rule)
+    return sc, site, cube, base, rule, params.compute(), codes
+
+
+def auc(a: np.ndarray, b: np.ndarray) -> float:
+    """P(a > b) of two samples (Mann-Whitney), over their finite values; NaN where either
+    has none. For the diagnoses."""
+    a, b = np.asarray(a), np.asarray(b)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not a.size or not b.size:
+        return float("nan")
+    ranks = np.concatenate([a, b]).argsort().argsort() + 1.0
+    return float((ranks[:a.size].sum() - a.size * (a.size + 1) / 2) / (a.size * b.size))
+
+
 def record(seed: int, kind: str, size: int, months: int, cache: Path) -> dict:
     """One seed's figures against the truth (see the module docstring)."""
     from scenarios.run_scenario import site_change_rows
