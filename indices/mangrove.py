@@ -286,9 +286,7 @@ def _axis_finish(rest: np.ndarray, rule) -> list:
     :func:`_axis_parts` (empty where none were computed) -> the values of
     :data:`AXIS_PARAMETERS` and ``axis_closed_share``."""
     n = len(AXIS_PARAMETERS) - 2
-    if rest.size < n + 3 * BINS + 2:
-        return [np.nan] * n + [np.nan, 0.0, np.nan]
-    if not np.isfinite(rest[:n]).all():
+    if rest.size < n + 3 * BINS + 2 or not np.isfinite(rest[:n]).all():
         return [np.nan] * n + [np.nan, 0.0, np.nan]
     closed = closed_share(rest[n + 3 * BINS:].astype(np.int64))
     h = rest[n:n + 3 * BINS].reshape(3, BINS)
