@@ -35,7 +35,8 @@ site's (understated) noise instead of the honest one; ``--no-field-err`` without
 error; ``--single-view`` assessable at one view's noise; ``--veg-floor K`` not assessable
 where the pixel is K sigma darker than vegetation at the field's depth; ``--field-min F``
 assessable only where the expected sand is F sigma above the deep water; ``--fallback``
-main's rule where no field exists. The record ``p500``: ``--order 0 --hull 0.8 --open
+main's rule where no field exists; ``--oracle-depth`` the truth's depth instead of the
+field (an upper bound, :func:`_oracle`). The record ``p500``: ``--order 0 --hull 0.8 --open
 --min-patch 500``.
 
 Per seed: the truth (meadow of the baseline over the truth's assessable water, ha), main's
@@ -138,7 +139,7 @@ def look(path: Path, rule: SeagrassRule, order: int = 1, min_sand: float = 8.0,
          hull: float | None = None, opening: bool = False, scales=None, maps: bool = False,
          min_patch: int = 0, single_view: bool = False,
          veg_floor: float | None = None, field_min: float | None = None,
-         fallback: bool = False):
+         fallback: bool = False, oracle: bool = False):
     d = np.load(path)
     wp = dict(zip(PARAMETERS, d["water"].tolist(), strict=True))
     b, g, wet = d["b"], d["g"], d["wet"]
@@ -177,11 +178,17 @@ def look(path: Path, rule: SeagrassRule, order: int = 1, min_sand: float = 8.0,
         # 2. the expected sand signal
         fb = sand_field(np.log(np.maximum(b, floor)), sand, order, min_sand, hull, scales)
         fg = sand_field(np.log(np.maximum(g, floor)), sand, order, min_sand, hull, scales)
+        if oracle:  # upper bound: the truth's depth, the median sand at it (0.5 m bins)
+            fb, fg, sand = _oracle(d, b, g, wet, floor)
         if clamp and sand.any():  # never brighter than the brightest sand seen (a plane)
             fb = np.minimum(fb, np.log(np.quantile(b[sand], 0.99)))
             fg = np.minimum(fg, np.log(np.quantile(g[sand], 0.99)))
-        eb = _mad(np.log(b[sand]) - fb[sand]) if field_err else 0.0
-        eg = _mad(np.log(g[sand]) - fg[sand]) if field_err else 0.0
+        # the sand's scatter about the field (with the oracle: where the field is 10 sigma
+        # above the deep water, not the deep sand's noise)
+        mb = sand & (np.exp(fb) >= 10 * nb) if oracle else sand
+        mg = sand & (np.exp(fg) >= 10 * ng) if oracle else sand
+        eb = _mad(np.log(np.maximum(b[mb], floor)) - fb[mb]) if field_err else 0.0
+        eg = _mad(np.log(np.maximum(g[mg], floor)) - fg[mg]) if field_err else 0.0
         out["err"] = f"{eb:.2f}/{eg:.2f}"
         s_b, s_g = np.exp(fb), np.exp(fg)
         a_b, a_g = rule.albedo_ratio_blue, rule.albedo_ratio_green
@@ -215,6 +222,23 @@ def look(path: Path, rule: SeagrassRule, order: int = 1, min_sand: float = 8.0,
         return out, {"sand": sand, "fb": fb, "fg": fg, "ok": ok, "called": ok & (z < 0),
                      "sep": sep, "z": z}
     return out
+
+
+SAND_BOTTOM = 20  # tests/scenarios/landscape.py
+
+
+def _oracle(d, b, g, wet, floor):
+    """The expected sand from the truth's depth (an upper bound of any depth estimate, not a
+    rule): per 0.5 m bin, the median deglinted signal of the truth's sand bottom."""
+    depth, sand = d["depth"], wet & (d["classes"] == SAND_BOTTOM) & (d["depth"] > 0)
+    k = np.floor(depth / 0.5).astype(int)
+    fb, fg = np.full(b.shape, np.nan), np.full(b.shape, np.nan)
+    for i in np.unique(k[wet & (depth > 0)]):
+        here = sand & (k == i)
+        if here.sum() >= 10:
+            fb[k == i] = np.log(max(np.median(b[here]), floor))
+            fg[k == i] = np.log(max(np.median(g[here]), floor))
+    return fb, fg, sand & (b > floor) & (g > floor)
 
 
 def _mad(v):
@@ -254,6 +278,7 @@ def main() -> None:
     p.add_argument("--veg-floor", type=float)
     p.add_argument("--field-min", type=float)
     p.add_argument("--fallback", action="store_true")
+    p.add_argument("--oracle-depth", action="store_true")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     rows = []
@@ -263,7 +288,8 @@ def main() -> None:
                      not a.site_noise, not a.no_field_err, not a.no_clamp, a.hull, a.open,
                      a.scales, min_patch=a.min_patch,
                      single_view=a.single_view, veg_floor=a.veg_floor,
-                     field_min=a.field_min, fallback=a.fallback)
+                     field_min=a.field_min, fallback=a.fallback,
+                     oracle=a.oracle_depth)
             rows.append(o)
             print(" ".join(f"{k} {v}" for k, v in o.items()), flush=True)
     for tag in ("v3", "nc"):
