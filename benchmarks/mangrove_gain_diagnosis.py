@@ -255,7 +255,7 @@ def variants(scores: np.ndarray, level: np.ndarray, base_map: np.ndarray, x: dic
     sums to ``STRONG`` is made strong (Page's cumulative sum)."""
     from indices.rules import STRONG
 
-    out = {"v8": scores}
+    out = {"tree": scores}
     flat1 = scores.copy()
     sel = (level == 2)[None] & (scores >= 1)
     flat1[sel] = np.maximum(flat1[sel], STRONG)
@@ -289,6 +289,14 @@ def variants(scores: np.ndarray, level: np.ndarray, base_map: np.ndarray, x: dic
         v = start.copy()
         v[ground & wet_unjudged] = np.nan
         out[name] = v
+    # connected ground the baseline saw no canopy on, as tidal ground: views under the tide
+    # unjudged, a confident look for mangrove strong, one against kept above -STRONG
+    below = np.nextafter(np.float32(STRONG), np.float32(0))
+    v = fh.copy()
+    g = np.broadcast_to(ground, v.shape)
+    v[g & wet_unjudged] = np.nan
+    v = np.where(g & (v >= 1), np.maximum(v, STRONG), np.where(g, np.maximum(v, -below), v))
+    out["flat_half+ground_tidal"] = v
     v = out["flat_half+l1mud"].copy()
     sel = l1 & (cov >= 1)
     v[sel] = np.maximum(v[sel], STRONG)

@@ -282,3 +282,35 @@ def test_one_look_past_the_sites_half_cover_gains_on_the_flat():
     np.testing.assert_allclose(scores(INTERTIDAL, params), scaled, rtol=1e-5)
     # not off the flat: connected canopy keeps its spectral test and its strong bar
     assert scores(CONNECTED)[0] < 2
+
+
+def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
+    # 60 x 80 px, 2 clear views each: the sea in columns 0-29, canopy (candidates, dry) in
+    # rows 0-29 of columns 30-49; below it, the band of the shore's edge (5 px: columns
+    # 30-35) is bare dry mud touching the canopy (rows 30-59), the fields beyond; a second
+    # map without the canopy. Rule v9 (indices.context.shore_ground): the bare band next to
+    # the forest is tidal ground (a view under the tide is none, one look gains); with no
+    # forest, or seen wet in two views (a pond), it stays as it was
+    from indices.context import TIDAL, context_kernel
+
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    candidates = np.zeros((60, 80), bool)
+    candidates[:30, 30:50] = True
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20}
+    out = context_kernel(n_wet, n_clear, candidates, **kw)
+    assert (out[30:50, 30:36] == TIDAL).all()  # reached within 20 steps of the canopy
+    assert (out[:30, 30:50] == CONNECTED).all() and not (out[30:, 36:] == TIDAL).any()
+    bare = context_kernel(n_wet, n_clear, np.zeros((60, 80), bool), **kw)
+    assert not (bare == TIDAL).any() and (bare[30:50, 30:36] == CONNECTED).all()
+    pond = n_wet.copy()
+    pond[30:60, 31:36] = 2  # wet in both views, off the sea behind a 1 px dry bund
+    pond[30:60, 30] = 0
+    wet = context_kernel(pond, n_clear, candidates, **kw)
+    assert not (wet[30:60, 31:36] == TIDAL).any()
+    # a replanting's look there: under the tide none, one clear look past the test a gain
+    look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
+    level = xr.DataArray(np.full((1, 2), out[35, 32], np.uint8), dims=("y", "x"))
+    score = mangrove_score(look, RULE, context=level).values[0]
+    assert score[0] >= 2 and np.isnan(score[1])
