@@ -206,7 +206,7 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
 
 def shore_ground(levels: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
                  reach_px: int) -> np.ndarray:
-    """Bare ground of the shore's band next to the connected canopy (rule v9, taken as
+    """Bare ground of the shore's band next to the connected canopy (rule v10, taken as
     :data:`TIDAL`): pixels of the band of the coast's edge (:func:`shore_edge`, the
     :data:`CONNECTED` level that is no mangrove candidate: the reach's seeds) reached from
     the connected canopy's candidates through such ground, and not seen wet in

@@ -54,8 +54,10 @@ class MangroveRule:
     water (tidal ground, rule v7: seen wet in ``min_views`` baseline views, reached from the
     connected canopy and not from dry land, :func:`indices.context.tidal_ground`) the
     spectral test does; there one clear dry look past the test is enough for a gain
-    (:func:`tidal_score`; on the flat, as on connected canopy, one look past the strong
-    bar). Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
+    (:func:`tidal_score`; on the flat one look past the strong bar, or a confident one
+    past the site's half-cover NDVI, :func:`flat_cover_score`; bare ground of the shore's
+    band next to the forest is tidal ground, :func:`indices.context.shore_ground`).
+    Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
     for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
@@ -351,8 +353,8 @@ def tidal_score(score: xr.DataArray) -> xr.DataArray:
 
 def flat_cover_score(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule,
                      params: xr.DataArray | None = None) -> xr.DataArray:
-    """The mangrove score on the tidal flat (:func:`flat_score`, scaled for thin months,
-    :func:`view_scaled`), a confident look for mangrove (``score >= 1``) whose NDVI is at
+    """The mangrove score on the tidal flat (rule v10; :func:`flat_score`, scaled for thin
+    months, :func:`view_scaled`), a confident look for mangrove (``score >= 1``) whose NDVI is at
     least the site's ``ndvi_half`` raised to :data:`indices.rules.STRONG`: such a look
     changes the class alone (:func:`indices.change.confirmed_state`); every other look as
     it is.

@@ -9,7 +9,7 @@ footprint (issue 17), on small hand-built maps whose answers follow from the def
   (:func:`indices.mangrove_rule.tidal_score`);
 * on the flat, one confident look past the site's half-cover NDVI (its own canopy over its
   own bare flat) gains alone, whatever the composite's views
-  (:func:`indices.mangrove_rule.flat_cover_score`, rule v9);
+  (:func:`indices.mangrove_rule.flat_cover_score`, rule v10);
 * a composite of fewer clear views than the tolerances assume has its score scaled by the
   standard error of a median (the composite's), never its sign
   (:func:`indices.habitat.view_scaled`), with the median's variances checked by Monte Carlo;
@@ -288,7 +288,7 @@ def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     # 60 x 80 px, 2 clear views each: the sea in columns 0-29, canopy (candidates, dry) in
     # rows 0-29 of columns 30-49; below it, the band of the shore's edge (5 px: columns
     # 30-35) is bare dry mud touching the canopy (rows 30-59), the fields beyond; a second
-    # map without the canopy. Rule v9 (indices.context.shore_ground): the bare band next to
+    # map without the canopy. Rule v10 (indices.context.shore_ground): the bare band next to
     # the forest is tidal ground (a view under the tide is none, one look gains); with no
     # forest, or seen wet in two views (a pond), it stays as it was
     from indices.context import TIDAL, context_kernel
