@@ -1,0 +1,18 @@
+#!/bin/sh
+# The records of README.md (helper sg26): every layer x calibration on the 60 dev seeds
+# (sg25's dumps /work/wt/sg25-dump) and on 300-319 (/work/wt/sg25-dump300).
+cd "$(dirname "$0")/../../.." || exit 1
+O=benchmarks/measured/sg26
+PY="nice -n 5 /work/main/.venv/bin/python $O/layer.py"
+for cal in truth scene; do
+  for v in "c1:--cell 1" "c12:--cell 12" "c12-iho2:--cell 12 --err 0.0117 --err-abs 0.51" \
+           "c12-e5:--cell 12 --err 0.05 --err-abs 1" "c12-e10:--cell 12 --err 0.10 --err-abs 1" \
+           "c46:--cell 46" "c46-e5:--cell 46 --err 0.05 --err-abs 1" \
+           "c46-e10:--cell 46 --err 0.10 --err-abs 1"; do
+    name=${v%%:*}; opts=${v#*:}
+    [ -f $O/dev-$cal-$name.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump 10-29 200-219 1300-1319 \
+        $opts --cal $cal --out $O/dev-$cal-$name.jsonl | tail -1 | sed "s/^/dev $cal $name /"
+    [ -f $O/s300-$cal-$name.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump300 300-319 \
+        $opts --cal $cal --out $O/s300-$cal-$name.jsonl | tail -1 | sed "s/^/s300 $cal $name /"
+  done
+done
