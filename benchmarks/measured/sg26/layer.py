@@ -25,6 +25,11 @@ per coarse cell) is used instead.
 * ``truth``: sg25's oracle (:func:`sandfield._oracle`) binned on the layer's depth: per 0.5 m
   bin of the layer, the median signal of the truth's sand bottom (the truth calibrates; only
   the depth is the layer's).
+* ``dist`` (part B, no layer): as ``scene`` with the distance from the shore (the edge of
+  the water mask, 10 m per 0.5-unit bin) in place of the depth: a shelf of constant slope
+  (the Lyzenga line in distance). CAUTION: the generator's bathymetry is a function of that
+  distance (``depth = z_max (1 - exp(-dist / scale))``, ``tests/scenarios/landscape.py``),
+  so a distance model is favoured by construction; a real shelf is not.
 * ``scene``: no truth. The rule's own sand (sg25 step 1: green and blue 3 sigma above the
   deep water and the threshold's line at the honest noise, 3 x 3 opened), per 0.5 m bin of
   the layer the median ``ln b``, ``ln g`` of that sand; bins with >= 20 px whose median is
@@ -140,7 +145,10 @@ def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, 
     k = rule.detect_sigmas
     truth = (site & meadow & assess).sum() * 0.01
     z = layer(d["depth"], cell, err, err_abs, seed)
-    zw = z[wet & (d["depth"] > 0)] - d["depth"][wet & (d["depth"] > 0)]
+    if cal == "dist":  # no layer: the distance from the shore (10 m per 0.5 unit bin)
+        z = np.where(wet, ndimage.distance_transform_edt(wet) / 2.0, 0.0)
+    sea = wet & (d["depth"] > 0)
+    zw = (z[sea] if cal != "dist" else d["depth"][sea]) - d["depth"][sea]  # the layer's error
     out = {"seed": seed, "kd490": round(float(d["kd490"]), 3), "truth": round(truth, 1),
            "zvis": round(float(d["zvis"]), 1),
            "zerr": f"{np.median(zw):.2f}/{1.4826 * np.median(np.abs(zw - np.median(zw))):.2f}"}
@@ -194,7 +202,7 @@ def main() -> None:
     p.add_argument("--cell", type=int, default=1)
     p.add_argument("--err", type=float, default=0.0)
     p.add_argument("--err-abs", type=float, default=0.0)
-    p.add_argument("--cal", choices=("truth", "scene"), default="truth")
+    p.add_argument("--cal", choices=("truth", "scene", "dist"), default="truth")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     rows = []

@@ -16,3 +16,9 @@ for cal in truth scene; do
         $opts --cal $cal --out $O/s300-$cal-$name.jsonl | tail -1 | sed "s/^/s300 $cal $name /"
   done
 done
+# part B: no layer, the distance from the shore (judged on 300-319 only)
+for set in "dev:/work/wt/sg25-dump 10-29 200-219 1300-1319" "s300:/work/wt/sg25-dump300 300-319"; do
+  n=${set%%:*}; args=${set#*:}
+  [ -f $O/$n-dist.jsonl ] || PYTHONPATH=$PWD $PY $args --cal dist --out $O/$n-dist.jsonl \
+      | tail -1 | sed "s/^/$n dist /"
+done
