@@ -106,16 +106,34 @@ def _lad_line(x, y, w, it=30):
     return p
 
 
-def cal_scene(z, b, g, wet, sand, nb, ng, floor, min_px=20, above=10.0):
+def cal_scene(z, b, g, wet, sand, nb, ng, floor, min_px=20, above=10.0, min_frac=0.0,
+              gap=None):
     """The rule's own sand's ``ln b``, ``ln g`` against the layer's depth: a Lyzenga line
-    through the 0.5 m bins' medians where they are ``above`` sigma above the deep water."""
+    through the 0.5 m bins' medians where they are ``above`` sigma above the deep water and
+    the sand seen is at least ``min_frac`` of the bin's water (a depth where the bottom is
+    seen shows its sand wherever there is sand; a few bright pixels at a depth where the rest
+    is dark are the noise's and the plume's tail, not the bottom: sg26 found turbid scenes'
+    own "sand" at 15-18 m 4 times brighter than the truth's sand there, seed 201)."""
     k = np.floor(z / 0.5).astype(int)
+    nwet = np.bincount(k[wet].ravel(), minlength=k.max() + 1)
+    nsand = np.bincount(k[sand].ravel(), minlength=k.max() + 1)
+    good = (nsand >= min_px) & (nsand >= min_frac * nwet)
+    if gap is not None and good.any():  # the sand seen from the shore down, no further than
+        # ``gap`` m past the last depth where it was seen (deeper detections: not the bottom)
+        i0, last = int(np.argmax(good)), int(np.argmax(good))
+        for i in range(i0, good.size):
+            if good[i]:
+                last = i
+            elif (i - last) * 0.5 > gap:
+                good[i:] = False
+                break
+    zmax = (np.flatnonzero(good).max() + 1) * 0.5 + (gap or 0.0) if good.any() else 0.0
     fields = []
     for v, nz in ((b, nb), (g, ng)):
         xs, ys, ws = [], [], []
         for i in np.unique(k[sand]):
             here = sand & (k == i)
-            if here.sum() < min_px:
+            if not good[i]:
                 continue
             m = np.median(v[here])
             if m >= above * np.median(nz[here]):
@@ -123,14 +141,15 @@ def cal_scene(z, b, g, wet, sand, nb, ng, floor, min_px=20, above=10.0):
                 ys.append(np.log(m))
                 ws.append(here.sum())
         if len(xs) < 2:
-            return None, None
+            return None, None, zmax
         a, c = _lad_line(np.array(xs), np.array(ys), np.sqrt(np.array(ws)))
         c = min(c, 0.0)  # a bottom never brightens with depth
         fields.append(np.where(wet, a + c * z, np.nan))
-    return fields[0], fields[1]
+    return fields[0], fields[1], zmax
 
 
-def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, cal: str):
+def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, cal: str,
+         min_frac: float = 0.0, gap: float | None = None, zcut: bool = False):
     d = np.load(path)
     seed = int(path.stem)
     wp = dict(zip(PARAMETERS, d["water"].tolist(), strict=True))
@@ -170,9 +189,13 @@ def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, 
             fb, fg, sand = cal_truth(z, d, b, g, wet, floor)
         else:
             sand = own
-            fb, fg = cal_scene(z, b, g, wet, own, nb, ng, floor)
+            fb, fg, zmax = cal_scene(z, b, g, wet, own, nb, ng, floor, min_frac=min_frac,
+                               gap=gap)
             if fb is None:
                 fb = fg = np.full(b.shape, np.nan)
+            out["zmax"] = round(float(zmax), 1)
+            if zcut:  # nothing judged deeper than the sand is seen (with ``gap``)
+                fb, fg = np.where(z <= zmax, fb, np.nan), np.where(z <= zmax, fg, np.nan)
         out["sand_ha"] = round(sand.sum() * 0.01, 1)
         if sand.any():  # never brighter than the brightest sand seen (sg25's clamp)
             fb = np.minimum(fb, np.log(np.quantile(b[sand], 0.99)))
@@ -203,12 +226,16 @@ def main() -> None:
     p.add_argument("--err", type=float, default=0.0)
     p.add_argument("--err-abs", type=float, default=0.0)
     p.add_argument("--cal", choices=("truth", "scene", "dist"), default="truth")
+    p.add_argument("--min-frac", type=float, default=0.0)
+    p.add_argument("--gap", type=float)
+    p.add_argument("--zcut", action="store_true")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     rows = []
     for spec in a.seeds:
         for s in _seeds(spec):
-            o = look(a.dump / f"{s}.npz", SeagrassRule(), a.cell, a.err, a.err_abs, a.cal)
+            o = look(a.dump / f"{s}.npz", SeagrassRule(), a.cell, a.err, a.err_abs, a.cal,
+                     a.min_frac, a.gap, a.zcut)
             rows.append(o)
             print(" ".join(f"{k} {v}" for k, v in o.items()), flush=True)
     v = np.array([o["nc"] for o in rows])

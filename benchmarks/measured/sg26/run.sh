@@ -22,3 +22,23 @@ for set in "dev:/work/wt/sg25-dump 10-29 200-219 1300-1319" "s300:/work/wt/sg25-
   [ -f $O/$n-dist.jsonl ] || PYTHONPATH=$PWD $PY $args --cal dist --out $O/$n-dist.jsonl \
       | tail -1 | sed "s/^/$n dist /"
 done
+# the scene's own calibration, second version (knobs chosen on the dev seeds, minfrac-dev.log):
+# bins where >= 10 % of the water is the rule's own sand, from the shore down with gaps of
+# <= 2 m, and nothing judged deeper than that (--zcut)
+S2="--cal scene --min-frac 0.1 --gap 2 --zcut"
+for v in "c1:--cell 1" "c12:--cell 12" "c12-iho2:--cell 12 --err 0.0117 --err-abs 0.51" \
+         "c12-e5:--cell 12 --err 0.05 --err-abs 1" "c12-e10:--cell 12 --err 0.10 --err-abs 1" \
+         "c46:--cell 46" "c46-e5:--cell 46 --err 0.05 --err-abs 1" \
+         "c46-e10:--cell 46 --err 0.10 --err-abs 1"; do
+  name=${v%%:*}; opts=${v#*:}
+  [ -f $O/dev-scene2-$name.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump 10-29 200-219 1300-1319 \
+      $opts $S2 --out $O/dev-scene2-$name.jsonl | tail -1 | sed "s/^/dev scene2 $name /"
+  [ -f $O/s300-scene2-$name.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump300 300-319 \
+      $opts $S2 --out $O/s300-scene2-$name.jsonl | tail -1 | sed "s/^/s300 scene2 $name /"
+done
+# part B with the same options (distance from the shore in place of the depth)
+for set in "dev:/work/wt/sg25-dump 10-29 200-219 1300-1319" "s300:/work/wt/sg25-dump300 300-319"; do
+  n=${set%%:*}; args=${set#*:}
+  [ -f $O/$n-dist2.jsonl ] || PYTHONPATH=$PWD $PY $args --cal dist --min-frac 0.1 --gap 2 --zcut \
+      --out $O/$n-dist2.jsonl | tail -1 | sed "s/^/$n dist2 /"
+done
