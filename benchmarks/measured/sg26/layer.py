@@ -149,7 +149,8 @@ def cal_scene(z, b, g, wet, sand, nb, ng, floor, min_px=20, above=10.0, min_frac
 
 
 def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, cal: str,
-         min_frac: float = 0.0, gap: float | None = None, zcut: bool = False):
+         min_frac: float = 0.0, gap: float | None = None, zcut: bool = False,
+         bias: float = 0.0):
     d = np.load(path)
     seed = int(path.stem)
     wp = dict(zip(PARAMETERS, d["water"].tolist(), strict=True))
@@ -163,7 +164,7 @@ def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, 
     floor = rule.min_bottom_signal
     k = rule.detect_sigmas
     truth = (site & meadow & assess).sum() * 0.01
-    z = layer(d["depth"], cell, err, err_abs, seed)
+    z = np.maximum(layer(d["depth"], cell, err, err_abs, seed) + bias, 0.0)
     if cal == "dist":  # no layer: the distance from the shore (10 m per 0.5 unit bin)
         z = np.where(wet, ndimage.distance_transform_edt(wet) / 2.0, 0.0)
     sea = wet & (d["depth"] > 0)
@@ -229,13 +230,14 @@ def main() -> None:
     p.add_argument("--min-frac", type=float, default=0.0)
     p.add_argument("--gap", type=float)
     p.add_argument("--zcut", action="store_true")
+    p.add_argument("--bias", type=float, default=0.0, help="m added to the layer (a datum)")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     rows = []
     for spec in a.seeds:
         for s in _seeds(spec):
             o = look(a.dump / f"{s}.npz", SeagrassRule(), a.cell, a.err, a.err_abs, a.cal,
-                     a.min_frac, a.gap, a.zcut)
+                     a.min_frac, a.gap, a.zcut, a.bias)
             rows.append(o)
             print(" ".join(f"{k} {v}" for k, v in o.items()), flush=True)
     v = np.array([o["nc"] for o in rows])

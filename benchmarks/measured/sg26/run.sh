@@ -42,3 +42,16 @@ for set in "dev:/work/wt/sg25-dump 10-29 200-219 1300-1319" "s300:/work/wt/sg25-
   [ -f $O/$n-dist2.jsonl ] || PYTHONPATH=$PWD $PY $args --cal dist --min-frac 0.1 --gap 2 --zcut \
       --out $O/$n-dist2.jsonl | tail -1 | sed "s/^/$n dist2 /"
 done
+# where it breaks: larger errors, a coarser grid, a datum offset (+2 m: LAT against the water
+# at the image's tide)
+for cal in "truth:--cal truth" "scene2:$S2"; do
+  c=${cal%%:*}; copts=${cal#*:}
+  for v in "c12-e20:--cell 12 --err 0.20 --err-abs 1" "c46-e20:--cell 46 --err 0.20 --err-abs 1" \
+           "c92:--cell 92" "c12-e5-b2:--cell 12 --err 0.05 --err-abs 1 --bias 2"; do
+    name=${v%%:*}; opts=${v#*:}
+    [ -f $O/dev-$c-$name.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump 10-29 200-219 1300-1319 \
+        $opts $copts --out $O/dev-$c-$name.jsonl | tail -1 | sed "s/^/dev $c $name /"
+    [ -f $O/s300-$c-$name.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump300 300-319 \
+        $opts $copts --out $O/s300-$c-$name.jsonl | tail -1 | sed "s/^/s300 $c $name /"
+  done
+done

@@ -21,7 +21,9 @@ LAYERS = (("c1", "truth's depth, 10 m"), ("c12", "120 m (EMODnet DTM), exact"),
           ("c12-iho2", "120 m, IHO S-44 Order 2 (0.26 m + 1.2 %)"),
           ("c12-e5", "120 m, 1 m + 5 %"), ("c12-e10", "120 m, 1 m + 10 %"),
           ("c46", "460 m (GEBCO), exact"), ("c46-e5", "460 m, 1 m + 5 %"),
-          ("c46-e10", "460 m, 1 m + 10 %"))
+          ("c46-e10", "460 m, 1 m + 10 %"), ("c12-e20", "120 m, 1 m + 20 %"),
+          ("c46-e20", "460 m, 1 m + 20 %"), ("c92", "920 m, exact"),
+          ("c12-e5-b2", "120 m, 1 m + 5 %, datum +2 m"))
 CALS = (("truth", "truth's sand"), ("scene", "own sand v1"), ("scene2", "own sand v2"))
 
 
