@@ -18,7 +18,8 @@ Vossen 2011); GEBCO "does not include detailed bathymetry for shallow shelf wate
 (GEBCO disclaimer) and flags its cells' sources (TID grid). The survey standard a sounding
 meets, IHO S-44 6th ed. (2020), Order 2: TVU (95 %) = sqrt(1.0**2 + (0.023 d)**2) m, is far
 below the cells' own spread; the brief's stated range (1 m + 5 % / 10 % of the depth, 1 sigma,
-per coarse cell) is used instead.
+per coarse cell) is used instead. ``--bias`` adds a constant (a datum: the layer's LAT
+against the water at the image's tide).
 
 **The expected sand at the layer's depth** (``--cal``):
 
@@ -36,7 +37,13 @@ per coarse cell) is used instead.
   >= 10 sigma above the deep water (the detection cut does not bias them) carry a straight
   line in depth (Lyzenga 1978: the log of a bottom's signal above the deep water falls
   linearly with depth, slope -2K), fitted by least absolute deviations (iteratively
-  reweighted), extrapolated to every depth of the layer.
+  reweighted), extrapolated to every depth of the layer. That is record ``scene`` (v1).
+  v2 (``scene2``: ``--min-frac 0.1 --gap 2 --zcut``, chosen on the dev seeds,
+  ``minfrac-dev.log``): a bin counts only where the sand seen is >= 10 % of its water, from
+  the shallowest such bin down, stopping 2 m past the last one; nothing deeper than that
+  depth is judged (the layer's answer to "where does the sand stop being seen"). In v1 the
+  bright tail of the deep "sand" (plume residue, the brightest albedos) flattened the line
+  and the test called deep water meadow (15-420 ha on 13 dev seeds).
 
 The sand's scatter about the expected sand (where it is >= 10 sigma above the deep water) is
 carried as a relative error, as in sg25; it contains the layer's depth error, so a coarse or
@@ -165,8 +172,13 @@ def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, 
     k = rule.detect_sigmas
     truth = (site & meadow & assess).sum() * 0.01
     z = np.maximum(layer(d["depth"], cell, err, err_abs, seed) + bias, 0.0)
-    if cal == "dist":  # no layer: the distance from the shore (10 m per 0.5 unit bin)
-        z = np.where(wet, ndimage.distance_transform_edt(wet) / 2.0, 0.0)
+    if cal == "dist":  # no layer: the distance from the shore (10 m per 0.5 unit bin), the
+        # land being the largest region outside the water mask (not the mask's holes at sea:
+        # 5 000-15 000 px a scene)
+        lab, _ = ndimage.label(~wet)
+        size = np.bincount(lab.ravel())
+        size[0] = 0
+        z = np.where(wet, ndimage.distance_transform_edt(lab != np.argmax(size)) / 2.0, 0.0)
     sea = wet & (d["depth"] > 0)
     zw = (z[sea] if cal != "dist" else d["depth"][sea]) - d["depth"][sea]  # the layer's error
     out = {"seed": seed, "kd490": round(float(d["kd490"]), 3), "truth": round(truth, 1),
