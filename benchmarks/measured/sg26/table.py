@@ -43,7 +43,8 @@ def main(tag: str) -> None:
                 print("| main v3 (numpy) | -- " + line(rows, "v3") + " |")
                 first = False
             zs = np.median([float(o["zerr"].split("/")[1]) for o in rows])
-            print(f"| {cname} | {lname} " + line(rows, "nc") + f" {zs:.2f} |")
+            print((f"| {cname} | {lname} " + line(rows, "nc") + f" {zs:.2f} |").replace(
+                " (0/0/0)", "" if tag != "dev" else " (0/0/0)"))
     for name in ("dist", "dist2"):
         p = HERE / f"{tag}-{name}.jsonl"
         if p.exists():
