@@ -43,7 +43,7 @@ against the water at the image's tide).
   the shallowest such bin down, stopping 2 m past the last one; nothing deeper than that
   depth is judged (the layer's answer to "where does the sand stop being seen"). In v1 the
   bright tail of the deep "sand" (plume residue, the brightest albedos) flattened the line
-  and the test called deep water meadow (15-420 ha on 13 dev seeds).
+  and the test called deep water meadow (29-415 ha on 9 dev seeds at the truth's depth).
 
 The sand's scatter about the expected sand (where it is >= 10 sigma above the deep water) is
 carried as a relative error, as in sg25; it contains the layer's depth error, so a coarse or
