@@ -69,7 +69,8 @@ from indices.seagrass_rule import SeagrassRule  # noqa: E402
 from indices.water import PARAMETERS  # noqa: E402
 
 
-def layer(depth: np.ndarray, cell: int, err: float, err_abs: float, seed: int) -> np.ndarray:
+def layer(depth: np.ndarray, cell: int, err: float, err_abs: float, seed: int,
+          draw: int = 0) -> np.ndarray:
     """The truth's depth as a coarse layer: ``cell`` x ``cell`` block means (partial blocks at
     the edge), a Gaussian error per cell (sigma = ``err_abs`` + ``err`` x depth, m), bilinear
     back to the pixel grid; >= 0."""
@@ -82,7 +83,8 @@ def layer(depth: np.ndarray, cell: int, err: float, err_abs: float, seed: int) -
     n = np.add.reduceat(np.add.reduceat(np.ones_like(d), ri, 0), ci, 1)
     c = s / n
     if err or err_abs:
-        rng = np.random.default_rng([seed, cell, int(err * 1000), int(err_abs * 1000)])
+        key = [seed, cell, int(err * 1000), int(err_abs * 1000)] + ([draw] if draw else [])
+        rng = np.random.default_rng(key)
         c = c + rng.standard_normal(c.shape) * (err_abs + err * c)
     yy = (np.arange(h) + 0.5) / cell - 0.5
     xx = (np.arange(w) + 0.5) / cell - 0.5
@@ -157,7 +159,7 @@ def cal_scene(z, b, g, wet, sand, nb, ng, floor, min_px=20, above=10.0, min_frac
 
 def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, cal: str,
          min_frac: float = 0.0, gap: float | None = None, zcut: bool = False,
-         bias: float = 0.0):
+         bias: float = 0.0, draw: int = 0):
     d = np.load(path)
     seed = int(path.stem)
     wp = dict(zip(PARAMETERS, d["water"].tolist(), strict=True))
@@ -171,7 +173,7 @@ def look(path: Path, rule: SeagrassRule, cell: int, err: float, err_abs: float, 
     floor = rule.min_bottom_signal
     k = rule.detect_sigmas
     truth = (site & meadow & assess).sum() * 0.01
-    z = np.maximum(layer(d["depth"], cell, err, err_abs, seed) + bias, 0.0)
+    z = np.maximum(layer(d["depth"], cell, err, err_abs, seed, draw) + bias, 0.0)
     if cal == "dist":  # no layer: the distance from the shore (10 m per 0.5 unit bin), the
         # land being the largest region outside the water mask (not the mask's holes at sea:
         # 5 000-15 000 px a scene)
@@ -243,13 +245,14 @@ def main() -> None:
     p.add_argument("--gap", type=float)
     p.add_argument("--zcut", action="store_true")
     p.add_argument("--bias", type=float, default=0.0, help="m added to the layer (a datum)")
+    p.add_argument("--draw", type=int, default=0, help="another draw of the layer's error")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     rows = []
     for spec in a.seeds:
         for s in _seeds(spec):
             o = look(a.dump / f"{s}.npz", SeagrassRule(), a.cell, a.err, a.err_abs, a.cal,
-                     a.min_frac, a.gap, a.zcut, a.bias)
+                     a.min_frac, a.gap, a.zcut, a.bias, a.draw)
             rows.append(o)
             print(" ".join(f"{k} {v}" for k, v in o.items()), flush=True)
     v = np.array([o["nc"] for o in rows])

@@ -55,3 +55,19 @@ for cal in "truth:--cal truth" "scene2:$S2"; do
         $opts $copts --out $O/s300-$c-$name.jsonl | tail -1 | sed "s/^/s300 $c $name /"
   done
 done
+# the layer error's draw: two more draws of the 1 m + 10 % layers (how much of the spread
+# between rows is the draw)
+for cal in "truth:--cal truth" "scene2:$S2"; do
+  c=${cal%%:*}; copts=${cal#*:}
+  for v in "c12-e10:--cell 12 --err 0.10 --err-abs 1" "c46-e10:--cell 46 --err 0.10 --err-abs 1"; do
+    name=${v%%:*}; opts=${v#*:}
+    for dr in 1 2; do
+      [ -f $O/dev-$c-$name-d$dr.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump 10-29 200-219 \
+          1300-1319 $opts $copts --draw $dr --out $O/dev-$c-$name-d$dr.jsonl | tail -1 \
+          | sed "s/^/dev $c $name draw $dr /"
+      [ -f $O/s300-$c-$name-d$dr.jsonl ] || PYTHONPATH=$PWD $PY /work/wt/sg25-dump300 300-319 \
+          $opts $copts --draw $dr --out $O/s300-$c-$name-d$dr.jsonl | tail -1 \
+          | sed "s/^/s300 $c $name draw $dr /"
+    done
+  done
+done
