@@ -27,12 +27,13 @@ where the shore canopy is a closed canopy (:func:`closed_counts`: at least
 population of its own on the axis too (Mahalanobis' D² 19-26): salt marsh and coastal
 pasture, an open, low-NDVI canopy (20 % and 34 % of it with NDVI >= 0.7). A mangrove fringe is
 a forest: Digital Earth Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
-``src/run_task.py``) classes the annual median NDVI inside the Global Mangrove Watch extent
-at 0.4 and 0.7 (``reclassify(ndvi, [0.4, 0.7, inf], [0, 1, 2])``; the classes are unnamed
-there, read here as not mangrove, open and closed mangrove; 0.4 is the rule's ``ndvi_min``).
-The axis is read only where at least half the shore canopy is of the upper class (a
-majority: the same decision as its median NDVI >= 0.7); elsewhere the site keeps its MVI
-threshold (rule v7).
+``src/run_task.py``) classes the annual median NDVI of the tiles of the Global Mangrove Watch
+v3 grid at 0.4 and 0.7 (``xrspatial.classify.reclassify(ndvi, [0.4, 0.7, inf], [0, 1, 2])``:
+bins closed on the right, so its upper class is NDVI > 0.7; here ``>=``, the same cut but for
+the tie; the classes are unnamed there, read here as not mangrove, open and closed mangrove;
+0.4 is the rule's ``ndvi_min``). The axis is read only where at least half the shore canopy
+is of the upper class (a majority: the same decision as its median NDVI >= 0.7 for an odd
+count of pixels); elsewhere the site keeps its MVI threshold (rule v7).
 Measured (``benchmarks/measured/mang26``): 0.904-1.000 of the shore canopy closed on the 118
 independent scenarios where rule v8 read the axis, 0.196 (Wales) and 0.335 (Ireland). An open
 or dwarf mangrove fringe (arid *Avicennia*) falls back to the MVI too: the axis's gain is
