@@ -41,10 +41,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indices.calibration_axis import (
+    AXIS_KEYS,
+    axis_z,
+    fisher_axis,
+    fit_boundary,
+    map_strata,
+    site_axis,
+    spectral_test,
+    stratum_weights,
+    weighted_accuracy,
+)
 from indices.habitat import MangroveRule, SeagrassRule, rule_id
+from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["MAX_SEARCH_PIXELS", "MIN_ACCURACY", "MIN_PIXELS", "Calibration", "CalibrationError",
-           "balanced_accuracy", "calibrate", "search_sample"]
+__all__ = ["MAX_SEARCH_PIXELS", "METHODS", "MIN_ACCURACY", "MIN_PIXELS", "Calibration",
+           "CalibrationError", "balanced_accuracy", "calibrate", "calibrate_on_axis",
+           "search_sample"]
 
 MIN_PIXELS = 30
 """Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
@@ -73,6 +86,10 @@ choice of this project (the time), checked on a separable synthetic case: the fu
 thresholds within one candidate (``tests/test_calibration.py``; seeds 10-29 of
 ``benchmarks/calibration_search.py``, a tenth of 60k labels: the same in 17, one candidate
 apart in 3)."""
+
+METHODS = ("default", "site_axis", "label_axis", "thresholds")
+"""What an axis-aware calibration may choose (:attr:`Calibration.method`), in the order
+preferred among equals."""
 
 _FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
@@ -115,6 +132,24 @@ class Calibration:
     where it scored them all."""
     search_seed: int | None = None
     """The draw's seed (the labels' digest, :attr:`source`), None without a draw."""
+    method: str = "thresholds"
+    """What the fit changed (:data:`METHODS`): ``thresholds`` (NDVI and MVI, the rule estimates
+    nothing from the scene), ``site_axis`` (the site's discriminant axis, its boundary fitted),
+    ``label_axis`` (the labels' own axis and boundary) or ``default`` (the site's default kept:
+    no fit did better on the labels)."""
+    axis: Mapping[str, float] | None = None
+    """With ``site_axis`` and ``label_axis``: the values of the site's parameters the fitted
+    axis replaces (:data:`indices.calibration_axis.AXIS_KEYS` and ``axis_used`` 1); the flow
+    applies them to the site's computed parameters (:mod:`flows.site.evidence`)."""
+    accuracy: float | None = None
+    """With the site's parameters: the chosen rule's share of the labels right, each weighted
+    by its stratum's area (:func:`indices.calibration_axis.weighted_accuracy`: an estimate of
+    the share of the site's area it gets right)."""
+    default_accuracy: float | None = None
+    """The same of the site's default."""
+    candidates: Mapping[str, float] | None = None
+    """With the site's parameters: the weighted accuracy of each rule the fit compared
+    (:data:`METHODS`), the one of largest chosen, the default where none is larger."""
 
     @property
     def subsampled(self) -> bool:
@@ -138,8 +173,10 @@ def _predict(features: Mapping[str, np.ndarray], params: Mapping[str, float]) ->
 
 def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarray], *,
               rule=None, source: str = "labelled pixels",
-              max_search_pixels: int | None = MAX_SEARCH_PIXELS) -> Calibration:
-    """Fit the site's thresholds (module doc) on labelled pixels.
+              max_search_pixels: int | None = MAX_SEARCH_PIXELS,
+              site: Mapping[str, float] | None = None, strata_pixels=None) -> Calibration:
+    """Fit the site's thresholds (module doc) on labelled pixels; with the site's parameters
+    ``site`` (mangrove), the axis-aware fit (:func:`calibrate_on_axis`).
 
     Parameters
     ----------
@@ -157,6 +194,13 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     max_search_pixels
         Labelled pixels the threshold search scores at most (:data:`MAX_SEARCH_PIXELS`;
         None: all of them).
+    site
+        Mangrove: the site's parameters under its default rule (by name,
+        :data:`indices.mangrove.MANGROVE_PARAMETERS`, computed); ``features`` then also
+        hold the reflectances :data:`indices.mangrove_axis.AXIS_BANDS` at the labels.
+    strata_pixels
+        With ``site``: the site's pixels in each stratum of its default map
+        (:data:`indices.calibration_axis.STRATA`), the labels' weights; None: unweighted.
     """
     rule = rule or (MangroveRule() if habitat == "mangrove" else SeagrassRule()
                     if habitat == "seagrass" else None)
@@ -164,6 +208,10 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
     names = _FEATURES[type(rule)]
     needed = [_FEATURE_OF[n] for n in names]
+    if site is not None:
+        if not isinstance(rule, MangroveRule):
+            raise CalibrationError(f"{habitat} calibration takes no site axis")
+        needed += list(AXIS_BANDS)
     missing = [f for f in needed if f not in features]
     if missing:
         raise CalibrationError(f"{habitat} calibration needs feature values {missing}")
@@ -185,14 +233,15 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError(f"too few labelled pixels: {n_hab} habitat and {n_other} other "
                                f"with values, at least {MIN_PIXELS} of each needed")
     start = {n: float(getattr(rule, n)) for n in names}
-    default_ba = balanced_accuracy(_predict(cols, start), labels)
+    thresholds = {f: cols[f] for f in (_FEATURE_OF[n] for n in names)}
+    default_ba = balanced_accuracy(_predict(thresholds, start), labels)
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     seed = int(digest, 16)
     drawn = search_sample(labels, max_search_pixels, seed)
-    params = _search(cols, labels, start, drawn)
-    fitted_ba = balanced_accuracy(_predict(cols, params), labels)
-    warnings = tuple(_look_alike_warnings(habitat, labels, cols, params))
+    params = _search(thresholds, labels, start, drawn)
+    fitted_ba = balanced_accuracy(_predict(thresholds, params), labels)
+    warnings = tuple(_look_alike_warnings(habitat, labels, thresholds, params))
     if fitted_ba < MIN_ACCURACY:
         tests = ", ".join(_FEATURE_OF[n].upper() for n in names)
         warnings += (f"the rule's tests ({tests}) cannot separate the labels' {habitat} from "
@@ -209,12 +258,96 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     # a calibrated mangrove rule keeps its fitted threshold (no estimate from the scene)
     extra = {"scene_threshold": False} if isinstance(rule, MangroveRule) else {}
     fitted = dataclasses.replace(rule, **params, **extra, source=provenance)
-    return Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
-                       default_parameters=start,
-                       balanced_accuracy=fitted_ba,
-                       default_balanced_accuracy=default_ba, n_habitat=n_hab,
-                       n_other=n_other, source=provenance, warnings=warnings,
-                       search_pixels=searched, search_seed=None if drawn is None else seed)
+    cal = Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
+                      default_parameters=start,
+                      balanced_accuracy=fitted_ba,
+                      default_balanced_accuracy=default_ba, n_habitat=n_hab,
+                      n_other=n_other, source=provenance, warnings=warnings,
+                      search_pixels=searched, search_seed=None if drawn is None else seed)
+    if site is None:
+        return cal
+    return calibrate_on_axis(cal, labels, cols, rule, site, strata_pixels)
+
+
+def calibrate_on_axis(thresholds: Calibration, labels: np.ndarray,
+                      cols: Mapping[str, np.ndarray], rule: MangroveRule,
+                      site: Mapping[str, float], strata_pixels=None) -> Calibration:
+    """A mangrove site's calibration that keeps rule v8's discriminant axis
+    (:mod:`indices.calibration_axis`): of the site's default, its own axis with a boundary
+    fitted on the labels, the labels' own axis and boundary, and the NDVI and MVI thresholds
+    fitted alone (``thresholds``, :func:`calibrate`'s), the one whose labels, weighted by
+    their strata's areas on the site, are the most right (of equal ones, the earlier in
+    :data:`METHODS`: the default first). The labels' fit never replaces the default on the
+    labels' own evidence unless it does better there. Where the 'not mangrove' labels hold
+    fewer than :data:`MIN_PIXELS` pixels of vegetation (the look-alikes), nothing the labels
+    could fit is compared: the default is kept, and said. ``cols``: the finite features at
+    the labels (NDVI, MVI and :data:`indices.mangrove_axis.AXIS_BANDS`)."""
+    strata = map_strata(cols, rule, site)
+    weights = stratum_weights(strata, strata_pixels)
+    vegetation = (cols["ndvi"] > rule.ndvi_min) & (cols["mvi"] <= rule.mvi_max)
+    n_alike = int((vegetation & ~labels).sum())
+    own = site_axis(site)
+    preds = {"default": spectral_test(cols, rule, site, own)}
+    axes: dict[str, np.ndarray] = {}
+    if n_alike >= MIN_PIXELS:
+        passed = vegetation & (cols["mvi"] > rule.mvi_floor)
+        coef = np.array([site.get(k, np.nan) for k in AXIS_KEYS[:5]], np.float64)
+        if np.isfinite(coef).all():
+            axes["site_axis"] = coef
+        logs = np.log(np.maximum(np.stack([cols[b] for b in AXIS_BANDS], -1), 5e-4))
+        fitted = fisher_axis(logs[vegetation], labels[vegetation], weights[vegetation],
+                             MIN_PIXELS)
+        if fitted is not None:
+            axes["label_axis"] = fitted
+        for name, coef in list(axes.items()):
+            boundary = fit_boundary(axis_z(cols, coef), labels, weights, passed)
+            if boundary is None:
+                del axes[name]
+                continue
+            axes[name] = np.append(coef, boundary)
+            preds[name] = spectral_test(cols, rule, site, axes[name])
+    scores = {name: weighted_accuracy(p, labels, weights) for name, p in preds.items()}
+    method = max(scores, key=lambda m: (round(scores[m][0], 12), -METHODS.index(m)))
+    accuracy, balanced = scores[method]
+    default_acc, default_ba = scores["default"]
+    warnings = tuple(w for w in thresholds.warnings if "cannot separate" not in w
+                     and "pixels of vegetation" not in w)
+    if n_alike < MIN_PIXELS:
+        warnings += (f"the 'not mangrove' labels hold {n_alike} pixels of vegetation "
+                     f"(NDVI > {rule.ndvi_min:.2f}), fewer than {MIN_PIXELS}: neither an MVI "
+                     f"threshold nor the site's axis can be fitted without the look-alikes "
+                     f"they separate mangrove from; the site's default is kept; label some "
+                     f"vegetation as not mangrove",)
+    elif balanced < MIN_ACCURACY:
+        warnings += (f"the rule's tests cannot separate the labels' mangrove from not "
+                     f"mangrove: the best fit ({method}) gets {balanced:.0%} of them right "
+                     f"(balanced accuracy with area weights, on the labels themselves), below "
+                     f"the {MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; "
+                     f"the calibrated extent is uncertain: check the labels, or map the "
+                     f"look-alikes with other evidence",)
+    common = dict(n_habitat=thresholds.n_habitat, n_other=thresholds.n_other,
+                  balanced_accuracy=balanced, default_balanced_accuracy=default_ba,
+                  accuracy=accuracy, default_accuracy=default_acc, method=method,
+                  candidates={m: round(v[0], 6) for m, v in scores.items()},
+                  warnings=warnings)
+    if method == "thresholds":
+        return dataclasses.replace(thresholds, **common)
+    used = {k: float(v) for k, v in zip(AXIS_KEYS, own, strict=True)} if own is not None \
+        else {"ndvi_min": float(rule.ndvi_min), "mvi_min": float(site["mvi_min"])}
+    axis = None
+    if method in axes:
+        axis = {**{k: float(v) for k, v in zip(AXIS_KEYS, axes[method], strict=True)},
+                "axis_used": 1.0}
+    parameters = {k: v for k, v in axis.items() if k != "axis_used"} if axis else used
+    what = "the site's default kept" if axis is None else (
+        f"the site's axis, boundary {axis['axis_boundary']:.4f} fitted" if method == "site_axis"
+        else "the labels' axis " + ", ".join(f"{v:.4f}" for v in parameters.values()))
+    provenance = thresholds.source.split(", thresholds searched")[0] + f": {what}"
+    fitted = dataclasses.replace(rule, source=provenance)
+    return dataclasses.replace(thresholds, rule=fitted, rule_id=rule_id("mangrove", fitted),
+                               parameters=parameters, default_parameters=used, axis=axis,
+                               source=provenance, search_pixels=None, search_seed=None,
+                               **common)
 
 
 def search_sample(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray | None:

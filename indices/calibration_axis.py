@@ -1,0 +1,182 @@
+"""A mangrove site's calibration on its discriminant axis (rule v8): the pieces
+:func:`indices.calibration.calibrate` puts together when it is given the site's own
+parameters.
+
+Rule v8 reads, where the site shows one, Fisher's axis of its shore canopy against its
+unconnected vegetation (:mod:`indices.mangrove_axis`); a fit of the NDVI and MVI thresholds
+alone drops it (a calibrated rule estimates nothing from the scene), and on the independent
+scenarios whose defaults were already right it made them worse (seeds 27, 41, 48, 49 at
+180 px: 0.3-0.7 ha off by default, 4.6-41 ha after a 2 % survey; ``benchmarks/measured/
+cal29``). Here the labels teach the same rule family instead:
+
+* the site's own axis with its boundary fitted on the labels (:func:`fit_boundary`);
+* the labels' own Fisher axis (Fisher 1936, Ann. Eugen. 7:179-188: ``w = Sw^-1 (mu_1 -
+  mu_0)``, pooled within-class covariance) of the labelled mangrove against the labelled
+  *vegetation* that is not mangrove, the look-alikes the MVI and the axis are for (Baloloy et
+  al. 2020), scaled as the site's (the look-alikes' mean at 0, the mangrove's at 1), its
+  boundary fitted on the labels (:func:`fisher_axis`);
+* and the site's default itself, which a fit must beat on the labels to replace.
+
+**Weights.** A survey is a sample, often stratified, whose class shares are not the site's
+(a partner labels as much mangrove as not; a stratified design over-samples the rare
+strata). Each labelled pixel is weighted by the area its stratum holds on the site over the
+labels drawn in it, ``W_h / n_h``, the strata being the site's default map (not vegetation;
+vegetation the default does not call mangrove; what it calls): Olofsson et al. 2014 (RSE
+148:42-57), the error matrix in area proportions ``p_ij = W_i n_ij / n_i.`` with the map's
+classes as strata (here as post-strata: the survey's own design is not known). The weighted
+share of labels a rule gets right is then an estimate of the share of the site's *area* it
+gets right (its overall accuracy in area), and the boundary that maximises it is Bayes'
+boundary with the site's class frequencies, not the survey's: the boundary a baseline
+extent needs, its commission and omission in area.
+
+Pure numpy, at the labelled pixels; the site's parameters are those of
+:func:`indices.mangrove.mangrove_parameters` (by name, :data:`indices.mangrove.
+MANGROVE_PARAMETERS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
+
+__all__ = ["AXIS_KEYS", "STRATA", "axis_z", "fisher_axis", "fit_boundary", "map_strata",
+           "site_axis", "spectral_test", "stratum_weights", "weighted_accuracy"]
+
+AXIS_KEYS = AXIS_PARAMETERS[:6]
+"""The axis's weights, offset and boundary (what a fit on the axis overrides of the site's
+parameters, with ``axis_used`` 1)."""
+STRATA = ("not_vegetation", "vegetation", "called")
+"""The post-strata of the labels (module doc): NDVI not above the rule's ``ndvi_min``;
+vegetation the site's default does not call mangrove; what it calls."""
+
+
+def axis_z(bands: Mapping[str, np.ndarray], coefficients) -> np.ndarray:
+    """``z`` at pixels: :func:`indices.mangrove_axis.axis_value`'s sum, in the same order
+    and float64 (``sum_k w_k log(max(band_k, FLOOR)) + offset``), of the reflectances
+    ``bands`` (:data:`indices.mangrove_axis.AXIS_BANDS`)."""
+    z = None
+    for k, b in enumerate(AXIS_BANDS):
+        term = np.log(np.maximum(np.asarray(bands[b], np.float64), FLOOR)) * coefficients[k]
+        z = term if z is None else z + term
+    return z + coefficients[len(AXIS_BANDS)]
+
+
+def site_axis(site: Mapping[str, float]) -> np.ndarray | None:
+    """The site's ``(6,)`` weights, offset and boundary where it reads its axis
+    (``axis_used`` 1), else None."""
+    if site.get("axis_used", 0) != 1:
+        return None
+    return np.array([site[k] for k in AXIS_KEYS], np.float64)
+
+
+def spectral_test(features: Mapping[str, np.ndarray], rule, site: Mapping[str, float],
+                  axis: np.ndarray | None = None, mvi_min: float | None = None) -> np.ndarray:
+    """Where the spectral score of :func:`indices.mangrove_rule.mangrove_spectral_score` is
+    above 0 (its signs; the tolerances do not move them), with the site's parameters
+    ``site``: NDVI above ``rule.ndvi_min``, and where MVI is above ``rule.mvi_max`` NDVI above
+    the site's ``ndvi_half``, elsewhere ``z`` above the boundary of ``axis`` (the ``(6,)`` of
+    :data:`AXIS_KEYS`) with MVI above ``rule.mvi_floor``, or without ``axis`` MVI above
+    ``mvi_min`` (default: the site's). False where a feature is NaN."""
+    ndvi, mvi = (np.asarray(features[k], np.float64) for k in ("ndvi", "mvi"))
+    if axis is not None:
+        test = (axis_z(features, axis) > axis[5]) & (mvi > rule.mvi_floor)
+    else:
+        test = mvi > (site["mvi_min"] if mvi_min is None else mvi_min)
+    test = np.where(mvi > rule.mvi_max, ndvi > site["ndvi_half"], test)
+    return (ndvi > rule.ndvi_min) & test
+
+
+def map_strata(features: Mapping[str, np.ndarray], rule, site: Mapping[str, float]
+               ) -> np.ndarray:
+    """int8 stratum (:data:`STRATA`) of each pixel under the site's default
+    (:func:`spectral_test` with its axis where it reads one)."""
+    vegetation = np.asarray(features["ndvi"], np.float64) > rule.ndvi_min
+    called = spectral_test(features, rule, site, site_axis(site))
+    return np.where(called, 2, np.where(vegetation, 1, 0)).astype(np.int8)
+
+
+def stratum_weights(strata: np.ndarray, pixels) -> np.ndarray:
+    """Each labelled pixel's weight ``W_h / n_h`` (module doc): ``pixels`` the site's pixels
+    in each stratum (:data:`STRATA` order), ``strata`` the labels'; ones without
+    ``pixels``."""
+    strata = np.asarray(strata)
+    if pixels is None:
+        return np.ones(strata.size)
+    n = np.bincount(strata, minlength=len(STRATA)).astype(np.float64)
+    area = np.asarray(pixels, np.float64)
+    return (area / np.maximum(n, 1.0))[strata]
+
+
+def weighted_accuracy(predicted: np.ndarray, truth: np.ndarray, weights: np.ndarray
+                      ) -> tuple[float, float]:
+    """``(accuracy, balanced)``: the weighted share of labels ``predicted`` right (with
+    :func:`stratum_weights`, the estimated share of the site's area, module doc), and the
+    mean of the two classes' weighted recalls."""
+    predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
+    right = predicted == truth
+    acc = float((weights * right).sum() / weights.sum())
+    recalls = [(weights[c] * right[c]).sum() / weights[c].sum() for c in (truth, ~truth)]
+    return acc, float(np.mean(recalls))
+
+
+def fisher_axis(logs: np.ndarray, habitat: np.ndarray, weights: np.ndarray,
+                min_px: int) -> np.ndarray | None:
+    """``(5,)`` weights and offset of Fisher's axis (module doc) of the pixels ``habitat``
+    against the others, from their log reflectances ``logs`` ``(n, 4)``, each pixel weighted
+    (:func:`stratum_weights`: the means, the class covariances and their pool by area),
+    scaled so that the others' mean projects to 0 and the habitat's to 1; None where a
+    class has fewer than ``min_px`` pixels or the pooled covariance is singular."""
+    habitat = np.asarray(habitat, bool)
+    if min(habitat.sum(), (~habitat).sum()) < max(min_px, logs.shape[1] + 1):
+        return None
+    means, pooled = [], np.zeros((logs.shape[1],) * 2)
+    for cls in (habitat, ~habitat):
+        x, w = logs[cls], weights[cls]
+        mu = (w[:, None] * x).sum(0) / w.sum()
+        d = x - mu
+        pooled += (w[:, None] * d).T @ d
+        means.append(mu)
+    pooled /= weights.sum()
+    gap = means[0] - means[1]
+    try:
+        w = np.linalg.solve(pooled, gap)
+    except np.linalg.LinAlgError:
+        return None
+    scale = float(w @ gap)
+    if not np.isfinite(scale) or scale <= 0:
+        return None
+    w = w / scale
+    return np.append(w, -float(w @ means[1]))
+
+
+def fit_boundary(z: np.ndarray, truth: np.ndarray, weights: np.ndarray, passed: np.ndarray
+                 ) -> float | None:
+    """The boundary on ``z`` of largest weighted accuracy (:func:`weighted_accuracy`) of
+    ``passed & (z > boundary)`` on the labels ``truth``: one between two consecutive labelled
+    values of ``z`` among ``passed`` (the rule's other tests), below all or above all; of
+    equal ones, the middle one of them (the widest margin the labels allow, not an
+    edge). None where no labelled pixel passes."""
+    keep = np.asarray(passed, bool) & np.isfinite(z)
+    if not keep.any():
+        return None
+    order = np.argsort(z[keep], kind="stable")
+    values, right = z[keep][order], np.asarray(truth, bool)[keep][order]
+    w = np.asarray(weights, np.float64)[keep][order]
+    # a boundary below values[k] (k = 0..n) calls values[k:] mangrove: right are the
+    # habitat above it and the others below it
+    hab_above = np.append(np.cumsum((w * right)[::-1])[::-1], 0.0)
+    other_below = np.concatenate([[0.0], np.cumsum(w * ~right)])
+    score = hab_above + other_below
+    distinct = np.append(values[1:] > values[:-1], True)  # a cut between distinct values
+    distinct = np.concatenate([[True], distinct])
+    score = np.where(distinct, score, -np.inf)
+    tied = np.flatnonzero(score >= score.max() - 1e-9 * max(abs(score.max()), 1.0))
+    k = int(tied[(tied.size - 1) // 2])
+    if k == 0:
+        return float(values[0] - 1e-6 * max(abs(values[0]), 1.0))
+    if k == values.size:
+        return float(values[-1])
+    return float(0.5 * (values[k - 1] + values[k]))
