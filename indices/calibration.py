@@ -328,7 +328,7 @@ def calibrate_on_axis(thresholds: Calibration, labels: np.ndarray,
     common = dict(n_habitat=thresholds.n_habitat, n_other=thresholds.n_other,
                   balanced_accuracy=balanced, default_balanced_accuracy=default_ba,
                   accuracy=accuracy, default_accuracy=default_acc, method=method,
-                  candidates={m: round(v[0], 6) for m, v in scores.items()},
+                  candidates={m: v[0] for m, v in scores.items()},
                   warnings=warnings)
     if method == "thresholds":
         return dataclasses.replace(thresholds, **common)

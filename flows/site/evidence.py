@@ -116,7 +116,7 @@ def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict
     if cal.candidates is not None:  # the axis-aware fit: what it compared, area-weighted
         out["accuracy"] = round(cal.accuracy, 4)
         out["default_accuracy"] = round(cal.default_accuracy, 4)
-        out["candidates"] = dict(cal.candidates)
+        out["candidates"] = {m: round(v, 4) for m, v in cal.candidates.items()}
         if cal.axis:
             out["axis"] = dict(cal.axis)
     if cal.warnings:  # what the labels could not teach: said with the run, and recorded
