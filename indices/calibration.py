@@ -29,6 +29,11 @@ themselves: a palm with the mangrove's NDVI and MVI) are said, not silently fitt
 Large label sets (a whole-tile reference raster: millions of labelled pixels) are searched on
 a stratified random draw of at most :data:`MAX_SEARCH_PIXELS` of them (:func:`search_sample`);
 the candidates, the fitted rule's accuracy and the warnings still read every label.
+A mangrove site calibrated by the flow is given its own parameters under the default rule
+(``site``): its calibration then keeps rule v8's discriminant axis
+(:func:`indices.calibration_axis.calibrate_on_axis`: the site's default, its axis with a
+boundary fitted on the labels, or the labels' own Fisher axis, whichever the labels, weighted
+by their strata's areas, find the most right); without it, the thresholds above are fitted.
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
@@ -41,23 +46,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indices.calibration_axis import (
-    AXIS_KEYS,
-    axis_z,
-    fisher_axis,
-    fit_boundary,
-    map_strata,
-    site_axis,
-    spectral_test,
-    stratum_weights,
-    weighted_accuracy,
-)
 from indices.habitat import MangroveRule, SeagrassRule, rule_id
 from indices.mangrove_axis import AXIS_BANDS
 
 __all__ = ["MAX_SEARCH_PIXELS", "METHODS", "MIN_ACCURACY", "MIN_PIXELS", "Calibration",
-           "CalibrationError", "balanced_accuracy", "calibrate", "calibrate_on_axis",
-           "search_sample"]
+           "CalibrationError", "balanced_accuracy", "calibrate", "search_sample"]
 
 MIN_PIXELS = 30
 """Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
@@ -176,7 +169,7 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
               max_search_pixels: int | None = MAX_SEARCH_PIXELS,
               site: Mapping[str, float] | None = None, strata_pixels=None) -> Calibration:
     """Fit the site's thresholds (module doc) on labelled pixels; with the site's parameters
-    ``site`` (mangrove), the axis-aware fit (:func:`calibrate_on_axis`).
+    ``site`` (mangrove), the axis-aware fit (:func:`indices.calibration_axis.calibrate_on_axis`).
 
     Parameters
     ----------
@@ -233,11 +226,16 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError(f"too few labelled pixels: {n_hab} habitat and {n_other} other "
                                f"with values, at least {MIN_PIXELS} of each needed")
     start = {n: float(getattr(rule, n)) for n in names}
-    thresholds = {f: cols[f] for f in (_FEATURE_OF[n] for n in names)}
-    default_ba = balanced_accuracy(_predict(thresholds, start), labels)
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
+    provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
+    if site is not None:
+        from indices.calibration_axis import calibrate_on_axis  # it builds on this module
+
+        return calibrate_on_axis(labels, cols, rule, site, strata_pixels, provenance=provenance)
     seed = int(digest, 16)
+    thresholds = {f: cols[f] for f in (_FEATURE_OF[n] for n in names)}
+    default_ba = balanced_accuracy(_predict(thresholds, start), labels)
     drawn = search_sample(labels, max_search_pixels, seed)
     params = _search(thresholds, labels, start, drawn)
     fitted_ba = balanced_accuracy(_predict(thresholds, params), labels)
@@ -250,7 +248,6 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
                      f"{MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; the "
                      f"calibrated extent is uncertain: check the labels, or map the look-alikes "
                      f"with other evidence",)
-    provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
     searched = None
     if drawn is not None:
         searched = (int(labels[drawn].sum()), int((~labels[drawn]).sum()))
@@ -258,96 +255,12 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     # a calibrated mangrove rule keeps its fitted threshold (no estimate from the scene)
     extra = {"scene_threshold": False} if isinstance(rule, MangroveRule) else {}
     fitted = dataclasses.replace(rule, **params, **extra, source=provenance)
-    cal = Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
-                      default_parameters=start,
-                      balanced_accuracy=fitted_ba,
-                      default_balanced_accuracy=default_ba, n_habitat=n_hab,
-                      n_other=n_other, source=provenance, warnings=warnings,
-                      search_pixels=searched, search_seed=None if drawn is None else seed)
-    if site is None:
-        return cal
-    return calibrate_on_axis(cal, labels, cols, rule, site, strata_pixels)
-
-
-def calibrate_on_axis(thresholds: Calibration, labels: np.ndarray,
-                      cols: Mapping[str, np.ndarray], rule: MangroveRule,
-                      site: Mapping[str, float], strata_pixels=None) -> Calibration:
-    """A mangrove site's calibration that keeps rule v8's discriminant axis
-    (:mod:`indices.calibration_axis`): of the site's default, its own axis with a boundary
-    fitted on the labels, the labels' own axis and boundary, and the NDVI and MVI thresholds
-    fitted alone (``thresholds``, :func:`calibrate`'s), the one whose labels, weighted by
-    their strata's areas on the site, are the most right (of equal ones, the earlier in
-    :data:`METHODS`: the default first). The labels' fit never replaces the default on the
-    labels' own evidence unless it does better there. Where the 'not mangrove' labels hold
-    fewer than :data:`MIN_PIXELS` pixels of vegetation (the look-alikes), nothing the labels
-    could fit is compared: the default is kept, and said. ``cols``: the finite features at
-    the labels (NDVI, MVI and :data:`indices.mangrove_axis.AXIS_BANDS`)."""
-    strata = map_strata(cols, rule, site)
-    weights = stratum_weights(strata, strata_pixels)
-    vegetation = (cols["ndvi"] > rule.ndvi_min) & (cols["mvi"] <= rule.mvi_max)
-    n_alike = int((vegetation & ~labels).sum())
-    own = site_axis(site)
-    preds = {"default": spectral_test(cols, rule, site, own)}
-    axes: dict[str, np.ndarray] = {}
-    if n_alike >= MIN_PIXELS:
-        passed = vegetation & (cols["mvi"] > rule.mvi_floor)
-        coef = np.array([site.get(k, np.nan) for k in AXIS_KEYS[:5]], np.float64)
-        if np.isfinite(coef).all():
-            axes["site_axis"] = coef
-        logs = np.log(np.maximum(np.stack([cols[b] for b in AXIS_BANDS], -1), 5e-4))
-        fitted = fisher_axis(logs[vegetation], labels[vegetation], weights[vegetation],
-                             MIN_PIXELS)
-        if fitted is not None:
-            axes["label_axis"] = fitted
-        for name, coef in list(axes.items()):
-            boundary = fit_boundary(axis_z(cols, coef), labels, weights, passed)
-            if boundary is None:
-                del axes[name]
-                continue
-            axes[name] = np.append(coef, boundary)
-            preds[name] = spectral_test(cols, rule, site, axes[name])
-    scores = {name: weighted_accuracy(p, labels, weights) for name, p in preds.items()}
-    method = max(scores, key=lambda m: (round(scores[m][0], 12), -METHODS.index(m)))
-    accuracy, balanced = scores[method]
-    default_acc, default_ba = scores["default"]
-    warnings = tuple(w for w in thresholds.warnings if "cannot separate" not in w
-                     and "pixels of vegetation" not in w)
-    if n_alike < MIN_PIXELS:
-        warnings += (f"the 'not mangrove' labels hold {n_alike} pixels of vegetation "
-                     f"(NDVI > {rule.ndvi_min:.2f}), fewer than {MIN_PIXELS}: neither an MVI "
-                     f"threshold nor the site's axis can be fitted without the look-alikes "
-                     f"they separate mangrove from; the site's default is kept; label some "
-                     f"vegetation as not mangrove",)
-    elif balanced < MIN_ACCURACY:
-        warnings += (f"the rule's tests cannot separate the labels' mangrove from not "
-                     f"mangrove: the best fit ({method}) gets {balanced:.0%} of them right "
-                     f"(balanced accuracy with area weights, on the labels themselves), below "
-                     f"the {MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; "
-                     f"the calibrated extent is uncertain: check the labels, or map the "
-                     f"look-alikes with other evidence",)
-    common = dict(n_habitat=thresholds.n_habitat, n_other=thresholds.n_other,
-                  balanced_accuracy=balanced, default_balanced_accuracy=default_ba,
-                  accuracy=accuracy, default_accuracy=default_acc, method=method,
-                  candidates={m: v[0] for m, v in scores.items()},
-                  warnings=warnings)
-    if method == "thresholds":
-        return dataclasses.replace(thresholds, **common)
-    used = {k: float(v) for k, v in zip(AXIS_KEYS, own, strict=True)} if own is not None \
-        else {"ndvi_min": float(rule.ndvi_min), "mvi_min": float(site["mvi_min"])}
-    axis = None
-    if method in axes:
-        axis = {**{k: float(v) for k, v in zip(AXIS_KEYS, axes[method], strict=True)},
-                "axis_used": 1.0}
-    parameters = {k: v for k, v in axis.items() if k != "axis_used"} if axis else used
-    what = "the site's default kept" if axis is None else (
-        f"the site's axis, boundary {axis['axis_boundary']:.4f} fitted" if method == "site_axis"
-        else "the labels' axis " + ", ".join(f"{v:.4f}" for v in parameters.values()))
-    provenance = thresholds.source.split(", thresholds searched")[0] + f": {what}"
-    fitted = dataclasses.replace(rule, source=provenance)
-    return dataclasses.replace(thresholds, rule=fitted, rule_id=rule_id("mangrove", fitted),
-                               parameters=parameters, default_parameters=used, axis=axis,
-                               source=provenance, search_pixels=None, search_seed=None,
-                               **common)
+    return Calibration(rule=fitted, rule_id=rule_id(habitat, fitted), parameters=params,
+                       default_parameters=start,
+                       balanced_accuracy=fitted_ba,
+                       default_balanced_accuracy=default_ba, n_habitat=n_hab,
+                       n_other=n_other, source=provenance, warnings=warnings,
+                       search_pixels=searched, search_seed=None if drawn is None else seed)
 
 
 def search_sample(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray | None:

@@ -36,18 +36,24 @@ MANGROVE_PARAMETERS`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 
+from indices.calibration import MIN_ACCURACY, MIN_PIXELS, Calibration
 from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
+from indices.rules import rule_id
 
-__all__ = ["AXIS_KEYS", "STRATA", "axis_z", "fisher_axis", "fit_boundary", "map_strata",
+__all__ = ["AXIS_KEYS", "STRATA", "axis_z", "calibrate_on_axis", "fisher_axis", "fit_boundary", "map_strata",
            "site_axis", "spectral_test", "stratum_weights", "weighted_accuracy"]
 
 AXIS_KEYS = AXIS_PARAMETERS[:6]
 """The axis's weights, offset and boundary (what a fit on the axis overrides of the site's
 parameters, with ``axis_used`` 1)."""
+ORDER = ("default", "site_axis", "label_axis")
+"""The rules :func:`calibrate_on_axis` compares, in the order preferred among equals (of
+:data:`indices.calibration.METHODS`)."""
 STRATA = ("not_vegetation", "vegetation", "called")
 """The post-strata of the labels (module doc): NDVI not above the rule's ``ndvi_min``;
 vegetation the site's default does not call mangrove; what it calls."""
@@ -180,3 +186,82 @@ def fit_boundary(z: np.ndarray, truth: np.ndarray, weights: np.ndarray, passed: 
     if k == values.size:
         return float(values[-1])
     return float(0.5 * (values[k - 1] + values[k]))
+
+
+def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
+                      site: Mapping[str, float], strata_pixels=None, *,
+                      provenance: str = "calibrated on labelled pixels") -> Calibration:
+    """A mangrove site's calibration that keeps rule v8's discriminant axis (module doc):
+    of the site's default, its own axis with a boundary fitted on the labels
+    (``site_axis``) and the labels' own axis and boundary (``label_axis``), the one whose
+    labels, weighted by their strata's areas on the site, are the most right; of equal ones
+    the earlier in :data:`ORDER`, the default first: a fit replaces the default only where
+    it does better on the labels' own evidence. Where the 'not mangrove' labels hold fewer
+    than :data:`indices.calibration.MIN_PIXELS` pixels of vegetation (the look-alikes the
+    axis separates mangrove from) nothing is fitted: the default is kept, and said.
+
+    ``labels``: bool, habitat; ``cols``: the finite features at the labels (``ndvi``,
+    ``mvi`` and :data:`indices.mangrove_axis.AXIS_BANDS`); ``rule``: the site's default
+    rule; ``site``: its parameters under it (by name); ``strata_pixels``: the site's pixels
+    in each of :data:`STRATA` (None: the labels unweighted); ``provenance``: the start of
+    the fitted rule's ``source``."""
+    strata = map_strata(cols, rule, site)
+    weights = stratum_weights(strata, strata_pixels)
+    vegetation = (cols["ndvi"] > rule.ndvi_min) & (cols["mvi"] <= rule.mvi_max)
+    n_alike = int((vegetation & ~labels).sum())
+    own = site_axis(site)
+    preds = {"default": spectral_test(cols, rule, site, own)}
+    axes: dict[str, np.ndarray] = {}
+    if n_alike >= MIN_PIXELS:
+        coef = np.array([site.get(k, np.nan) for k in AXIS_KEYS[:5]], np.float64)
+        if np.isfinite(coef).all():
+            axes["site_axis"] = coef
+        logs = np.log(np.maximum(np.stack([cols[b] for b in AXIS_BANDS], -1), FLOOR))
+        fitted = fisher_axis(logs[vegetation], labels[vegetation], weights[vegetation],
+                             MIN_PIXELS)
+        if fitted is not None:
+            axes["label_axis"] = fitted
+        passed = vegetation & (cols["mvi"] > rule.mvi_floor)  # the axis's other tests
+        for name, coef in list(axes.items()):
+            boundary = fit_boundary(axis_z(cols, coef), labels, weights, passed)
+            if boundary is None:
+                del axes[name]
+                continue
+            axes[name] = np.append(coef, boundary)
+            preds[name] = spectral_test(cols, rule, site, axes[name])
+    scores = {name: weighted_accuracy(p, labels, weights) for name, p in preds.items()}
+    method = max(scores, key=lambda m: (round(scores[m][0], 12), -ORDER.index(m)))
+    accuracy, balanced = scores[method]
+    warnings: tuple[str, ...] = ()
+    if n_alike < MIN_PIXELS:
+        warnings += (f"the 'not mangrove' labels hold {n_alike} pixels of vegetation "
+                     f"(NDVI > {rule.ndvi_min:.2f}), fewer than {MIN_PIXELS}: neither an MVI "
+                     f"threshold nor the site's axis can be fitted without the look-alikes "
+                     f"they separate mangrove from; the site's default is kept; label some "
+                     f"vegetation as not mangrove",)
+    elif balanced < MIN_ACCURACY:
+        warnings += (f"the rule's tests cannot separate the labels' mangrove from not "
+                     f"mangrove: the best fit ({method}) gets {balanced:.0%} of them right "
+                     f"(balanced accuracy with area weights, on the labels themselves), below "
+                     f"the {MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; "
+                     f"the calibrated extent is uncertain: check the labels, or map the "
+                     f"look-alikes with other evidence",)
+    used = ({k: float(v) for k, v in zip(AXIS_KEYS, own, strict=True)} if own is not None
+            else {"ndvi_min": float(rule.ndvi_min), "mvi_min": float(site["mvi_min"])})
+    axis = None
+    if method in axes:
+        axis = {**{k: float(v) for k, v in zip(AXIS_KEYS, axes[method], strict=True)},
+                "axis_used": 1.0}
+    parameters = {k: v for k, v in axis.items() if k != "axis_used"} if axis else used
+    what = "the site's default kept" if axis is None else (
+        f"the site's axis, boundary {axis['axis_boundary']:.4f} fitted" if method == "site_axis"
+        else "the labels' axis " + ", ".join(f"{v:.4f}" for v in parameters.values()))
+    provenance = f"{provenance}: {what}"
+    fitted = dataclasses.replace(rule, source=provenance)
+    return Calibration(rule=fitted, rule_id=rule_id("mangrove", fitted), parameters=parameters,
+                       default_parameters=used, balanced_accuracy=balanced,
+                       default_balanced_accuracy=scores["default"][1],
+                       n_habitat=int(labels.sum()), n_other=int((~labels).sum()),
+                       source=provenance, warnings=warnings, method=method, axis=axis,
+                       accuracy=accuracy, default_accuracy=scores["default"][0],
+                       candidates={m: v[0] for m, v in scores.items()})

@@ -13,7 +13,10 @@ one (site property ``calibration``, :func:`aoi.calibration_input`):
   outside the footprint are unlabelled.
 
 Features at the labelled pixels come from the baseline composite; :func:`indices.calibration.
-calibrate` fits the thresholds. Bad calibration input raises :class:`aoi.CalibrationError`,
+calibrate` fits the thresholds; a mangrove site's on its discriminant axis, given the site's
+parameters under the default rule (:func:`indices.calibration_axis.calibrate_on_axis`), and a
+fitted axis replaces the site's own in its parameters (:func:`with_axis`), which every walk,
+the observation rows and the alerts then read. Bad calibration input raises :class:`aoi.CalibrationError`,
 one line naming the site and the file; the flow records the site as failed and goes on.
 """
 
