@@ -67,11 +67,21 @@ def main() -> None:
     p.add_argument("--seeds", default="23-29,40-49")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cache", type=Path, required=True, help="pickled scenes (outside the repo)")
+    p.add_argument("--methods", default=None,
+                   help="the rules the calibration may choose, comma-separated (of "
+                        "indices.calibration_axis.ORDER; default: all)")
     a = p.parse_args()
+    if a.methods:  # measurement only: the axis-aware fit restricted
+        import functools
+
+        import indices.calibration_axis as ca
+
+        ca.calibrate_on_axis = functools.partial(ca.calibrate_on_axis,
+                                                 methods=tuple(a.methods.split(",")))
     a.cache.mkdir(parents=True, exist_ok=True)
     with open(a.out, "a") as fh:
         for seed in parse_seeds(a.seeds):
-            rec = record(seed, a.cache)
+            rec = record(seed, a.cache) | {"methods": a.methods or "all"}
             fh.write(json.dumps(rec, default=str) + "\n")
             fh.flush()
             print(f"seed {seed}: truth {rec['truth']} default {rec['default']} "

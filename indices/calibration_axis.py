@@ -190,7 +190,8 @@ def fit_boundary(z: np.ndarray, truth: np.ndarray, weights: np.ndarray, passed: 
 
 def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
                       site: Mapping[str, float], strata_pixels=None, *,
-                      provenance: str = "calibrated on labelled pixels") -> Calibration:
+                      provenance: str = "calibrated on labelled pixels",
+                      methods: tuple[str, ...] = ORDER) -> Calibration:
     """A mangrove site's calibration that keeps rule v8's discriminant axis (module doc):
     of the site's default, its own axis with a boundary fitted on the labels
     (``site_axis``) and the labels' own axis and boundary (``label_axis``), the one whose
@@ -204,7 +205,8 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     ``mvi`` and :data:`indices.mangrove_axis.AXIS_BANDS`); ``rule``: the site's default
     rule; ``site``: its parameters under it (by name); ``strata_pixels``: the site's pixels
     in each of :data:`STRATA` (None: the labels unweighted); ``provenance``: the start of
-    the fitted rule's ``source``."""
+    the fitted rule's ``source``; ``methods``: those of :data:`ORDER` that may be chosen
+    (for measurement, ``benchmarks/calibration_scenes.py``; the default where none is)."""
     strata = map_strata(cols, rule, site)
     weights = stratum_weights(strata, strata_pixels)
     vegetation = (cols["ndvi"] > rule.ndvi_min) & (cols["mvi"] <= rule.mvi_max)
@@ -230,7 +232,8 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
             axes[name] = np.append(coef, boundary)
             preds[name] = spectral_test(cols, rule, site, axes[name])
     scores = {name: weighted_accuracy(p, labels, weights) for name, p in preds.items()}
-    method = max(scores, key=lambda m: (round(scores[m][0], 12), -ORDER.index(m)))
+    method = max([m for m in scores if m in methods] or ["default"],
+                 key=lambda m: (round(scores[m][0], 12), -ORDER.index(m)))
     accuracy, balanced = scores[method]
     warnings: tuple[str, ...] = ()
     if n_alike < MIN_PIXELS:
