@@ -16,8 +16,9 @@ Features at the labelled pixels come from the baseline composite; :func:`indices
 calibrate` fits the thresholds; a mangrove site's on its discriminant axis, given the site's
 parameters under the default rule (:func:`indices.calibration_axis.calibrate_on_axis`), and a
 fitted axis replaces the site's own in its parameters (:func:`with_axis`), which every walk,
-the observation rows and the alerts then read. Bad calibration input raises :class:`aoi.CalibrationError`,
-one line naming the site and the file; the flow records the site as failed and goes on.
+the observation rows and the alerts then read. Bad calibration input raises
+:class:`aoi.CalibrationError`, one line naming the site and the file; the flow records the
+site as failed and goes on.
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         cal = _calibrate(site, source.path, base, labels, inside)
         rule, axis = cal.rule, cal.axis
         record["calibration"] = calibration_record(site, source, cal)
-    evidence = site_evidence(base, site.habitat, rule)
     if axis:  # the fitted axis in place of the site's (indices.calibration_axis)
         params, codes = mangrove_first_pass(base, rule)
         params = with_axis(params, axis)
         evidence = SiteEvidence(site.habitat, rule, params=params,
                                 context=mangrove_final_context(base, rule, params, codes))
+    else:
+        evidence = site_evidence(base, site.habitat, rule)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
@@ -171,9 +173,10 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
     """:func:`indices.calibration.calibrate` at the labelled pixels (1 habitat, 0 not, -1
     unlabelled) of the baseline composite; its refusals as one line naming site and file.
     A mangrove site is calibrated on its discriminant axis
-    (:func:`indices.calibration.calibrate_on_axis`): its parameters under the default rule
-    (a first pass of its evidence, :func:`indices.evidence.mangrove_first_pass`) and its
-    pixels ``inside`` the site in each stratum of the default's map weigh the labels."""
+    (:func:`indices.calibration_axis.calibrate_on_axis`): its parameters under the default
+    rule (a first pass of its evidence, :func:`indices.evidence.mangrove_first_pass`: one
+    more pass over the baseline composite than an uncalibrated site's) and its pixels
+    ``inside`` the site in each stratum of the default's map weigh the labels."""
     picked = labels >= 0
     water, start, lazy = None, RULES[site.habitat], []
     if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
@@ -185,8 +188,8 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
         features |= {b: base[b] for b in AXIS_BANDS}
         lazy = [mangrove_first_pass(base, start)[0]]
     names = sorted(features)
-    *values, = dask.compute(*(features[n].transpose("y", "x").data for n in names), *lazy)
-    maps = {n: np.asarray(v) for n, v in zip(names, values, strict=False)}
+    values = dask.compute(*(features[n].transpose("y", "x").data for n in names), *lazy)
+    maps = {n: np.asarray(v) for n, v in zip(names, values[:len(names)], strict=True)}
     columns = {n: v[picked] for n, v in maps.items()}
     extra = {}
     if lazy:
