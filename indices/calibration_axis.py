@@ -51,7 +51,7 @@ __all__ = ["AXIS_KEYS", "STRATA", "axis_z", "calibrate_on_axis", "fisher_axis", 
 AXIS_KEYS = AXIS_PARAMETERS[:6]
 """The axis's weights, offset and boundary (what a fit on the axis overrides of the site's
 parameters, with ``axis_used`` 1)."""
-ORDER = ("default", "site_axis", "label_axis")
+ORDER = ("default", "site_axis", "site_mvi", "label_axis")
 """The rules :func:`calibrate_on_axis` compares, in the order preferred among equals (of
 :data:`indices.calibration.METHODS`)."""
 STRATA = ("not_vegetation", "vegetation", "called")
@@ -158,13 +158,16 @@ def fisher_axis(logs: np.ndarray, habitat: np.ndarray, weights: np.ndarray,
     return np.append(w, -float(w @ means[1]))
 
 
-def fit_boundary(z: np.ndarray, truth: np.ndarray, weights: np.ndarray, passed: np.ndarray
-                 ) -> float | None:
+def fit_boundary(z: np.ndarray, truth: np.ndarray, weights: np.ndarray, passed: np.ndarray,
+                 start: float | None = None) -> float | None:
     """The boundary on ``z`` of largest weighted accuracy (:func:`weighted_accuracy`) of
     ``passed & (z > boundary)`` on the labels ``truth``: one between two consecutive labelled
     values of ``z`` among ``passed`` (the rule's other tests), below all or above all; of
     equal ones, the middle one of them (the widest margin the labels allow, not an
-    edge). None where no labelled pixel passes."""
+    edge), or with ``start`` (the site's own boundary) the one nearest it: ``start`` itself
+    where it is as good, else the middle of the nearest gap as good (labels that show one
+    class only on a side say how far a boundary must move, not that it may go anywhere
+    beyond). None where no labelled pixel passes."""
     keep = np.asarray(passed, bool) & np.isfinite(z)
     if not keep.any():
         return None
@@ -181,6 +184,12 @@ def fit_boundary(z: np.ndarray, truth: np.ndarray, weights: np.ndarray, passed: 
     score = np.where(distinct, score, -np.inf)
     tied = np.flatnonzero(score >= score.max() - 1e-9 * max(abs(score.max()), 1.0))
     k = int(tied[(tied.size - 1) // 2])
+    if start is not None and np.isfinite(start):
+        lo = np.where(tied > 0, values[np.maximum(tied - 1, 0)], -np.inf)  # the cut's gap
+        hi = np.where(tied < values.size, values[np.minimum(tied, values.size - 1)], np.inf)
+        if ((lo <= start) & (start < hi)).any():
+            return float(start)
+        k = int(tied[np.argmin(np.minimum(np.abs(lo - start), np.abs(hi - start)))])
     if k == 0:
         return float(values[0] - 1e-6 * max(abs(values[0]), 1.0))
     if k == values.size:
@@ -199,7 +208,10 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     the earlier in :data:`ORDER`, the default first: a fit replaces the default only where
     it does better on the labels' own evidence. Where the 'not mangrove' labels hold fewer
     than :data:`indices.calibration.MIN_PIXELS` pixels of vegetation (the look-alikes the
-    axis separates mangrove from) nothing is fitted: the default is kept, and said.
+    axis separates mangrove from), no axis is fitted and no boundary raised: the site's own
+    test (its axis, or its MVI threshold: ``site_mvi``, not below ``rule.mvi_floor``) is at
+    most lowered, only as far as the labelled mangrove asks (:func:`fit_boundary` from the
+    site's boundary), and that is said.
 
     ``labels``: bool, habitat; ``cols``: the finite features at the labels (``ndvi``,
     ``mvi`` and :data:`indices.mangrove_axis.AXIS_BANDS`); ``rule``: the site's default
@@ -214,7 +226,22 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     own = site_axis(site)
     preds = {"default": spectral_test(cols, rule, site, own)}
     axes: dict[str, np.ndarray] = {}
-    if n_alike >= MIN_PIXELS:
+    lowered = None
+    if n_alike < MIN_PIXELS:  # the site's own boundary, lowered only as far as the labels ask
+        feature, start = (axis_z(cols, own), own[5]) if own is not None else (
+            cols["mvi"], float(site["mvi_min"]))
+        passed = vegetation & (cols["mvi"] > rule.mvi_floor) if own is not None else vegetation
+        boundary = fit_boundary(feature, labels, weights, passed, start=start)
+        if boundary is not None and own is None:  # a site's MVI threshold: not below the floor
+            boundary = max(boundary, float(rule.mvi_floor))
+        if boundary is not None and boundary < start:
+            lowered = boundary
+            if own is not None:
+                axes["site_axis"] = np.append(own[:5], boundary)
+                preds["site_axis"] = spectral_test(cols, rule, site, axes["site_axis"])
+            else:
+                preds["site_mvi"] = spectral_test(cols, rule, site, mvi_min=boundary)
+    else:
         coef = np.array([site.get(k, np.nan) for k in AXIS_KEYS[:5]], np.float64)
         if np.isfinite(coef).all():
             axes["site_axis"] = coef
@@ -237,11 +264,13 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     accuracy, balanced = scores[method]
     warnings: tuple[str, ...] = ()
     if n_alike < MIN_PIXELS:
+        test = "axis boundary" if own is not None else "MVI threshold"
+        done = (f"the site's {test} was lowered only as far as the labelled mangrove asks "
+                f"({lowered:.4f})" if method != "default" else f"the site's {test} is kept")
         warnings += (f"the 'not mangrove' labels hold {n_alike} pixels of vegetation "
-                     f"(NDVI > {rule.ndvi_min:.2f}), fewer than {MIN_PIXELS}: neither an MVI "
-                     f"threshold nor the site's axis can be fitted without the look-alikes "
-                     f"they separate mangrove from; the site's default is kept; label some "
-                     f"vegetation as not mangrove",)
+                     f"(NDVI > {rule.ndvi_min:.2f}), fewer than {MIN_PIXELS}: no MVI "
+                     f"threshold or axis can be fitted against the look-alikes they separate "
+                     f"mangrove from; {done}; label some vegetation as not mangrove",)
     elif balanced < MIN_ACCURACY:
         warnings += (f"the rule's tests cannot separate the labels' mangrove from not "
                      f"mangrove: the best fit ({method}) gets {balanced:.0%} of them right "
@@ -255,9 +284,12 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     if method in axes:
         axis = {**{k: float(v) for k, v in zip(AXIS_KEYS, axes[method], strict=True)},
                 "axis_used": 1.0}
+    elif method == "site_mvi":
+        axis = {"mvi_min": float(lowered)}
     parameters = {k: v for k, v in axis.items() if k != "axis_used"} if axis else used
     what = "the site's default kept" if axis is None else (
         f"the site's axis, boundary {axis['axis_boundary']:.4f} fitted" if method == "site_axis"
+        else f"the site's MVI threshold {lowered:.4f} fitted" if method == "site_mvi"
         else "the labels' axis " + ", ".join(f"{v:.4f}" for v in parameters.values()))
     provenance = f"{provenance}: {what}"
     fitted = dataclasses.replace(rule, source=provenance)

@@ -369,9 +369,17 @@ def test_a_default_the_labels_cannot_fault_is_kept():
     assert cal.candidates["label_axis"] == 1.0  # as good, not better
 
 
-def test_labels_without_look_alikes_keep_the_default_and_say_so():
+def test_labels_without_look_alikes_only_lower_the_sites_threshold_as_far_as_they_ask():
+    """Mangrove (MVI ~4.3) and mud labelled, no other vegetation: the site's MVI threshold
+    4.5 is lowered to just below the labelled mangrove, not further (nothing labelled says
+    where the look-alikes are); a threshold already below it is kept. Both said."""
     labels, features = _pixels(43, {"mangrove": 200, "mud": 200})
     cal = calibrate("mangrove", labels, features, site=_site(), source="test")
-    assert cal.method == "default" and cal.axis is None and set(cal.candidates) == {"default"}
+    lowest = features["mvi"][labels].min()
+    assert cal.method == "site_mvi" and cal.axis == {"mvi_min": cal.parameters["mvi_min"]}
+    assert lowest - 0.05 < cal.parameters["mvi_min"] < lowest and cal.accuracy == 1.0
     (line,) = cal.warnings
-    assert "0 pixels of vegetation" in line and "default is kept" in line, line
+    assert "0 pixels of vegetation" in line and "lowered only as far" in line, line
+    kept = calibrate("mangrove", labels, features, site=_site(mvi_min=3.5), source="test")
+    assert kept.method == "default" and kept.axis is None
+    assert set(kept.candidates) == {"default"} and "is kept" in kept.warnings[0]
