@@ -80,7 +80,7 @@ thresholds within one candidate (``tests/test_calibration.py``; seeds 10-29 of
 ``benchmarks/calibration_search.py``, a tenth of 60k labels: the same in 17, one candidate
 apart in 3)."""
 
-METHODS = ("default", "site_axis", "label_axis", "thresholds")
+METHODS = ("default", "site_axis", "site_mvi", "label_axis", "thresholds")
 """What an axis-aware calibration may choose (:attr:`Calibration.method`), in the order
 preferred among equals."""
 
@@ -128,12 +128,13 @@ class Calibration:
     method: str = "thresholds"
     """What the fit changed (:data:`METHODS`): ``thresholds`` (NDVI and MVI, the rule estimates
     nothing from the scene), ``site_axis`` (the site's discriminant axis, its boundary fitted),
-    ``label_axis`` (the labels' own axis and boundary) or ``default`` (the site's default kept:
-    no fit did better on the labels)."""
-    axis: Mapping[str, float] | None = None
-    """With ``site_axis`` and ``label_axis``: the values of the site's parameters the fitted
-    axis replaces (:data:`indices.calibration_axis.AXIS_KEYS` and ``axis_used`` 1); the flow
-    applies them to the site's computed parameters (:mod:`flows.site.evidence`)."""
+    ``site_mvi`` (the site's MVI threshold, lowered), ``label_axis`` (the labels' own axis and
+    boundary) or ``default`` (the site's default kept: no fit did better on the labels)."""
+    replaces: Mapping[str, float] | None = None
+    """The values, by name, that replace the site's own parameters: with ``site_axis`` and
+    ``label_axis`` the fitted axis (:data:`indices.calibration_axis.AXIS_KEYS` and
+    ``axis_used`` 1), with ``site_mvi`` the MVI threshold ``mvi_min``; the flow applies them
+    to the site's computed parameters (:func:`flows.site.evidence.with_site_values`)."""
     accuracy: float | None = None
     """With the site's parameters: the chosen rule's share of the labels right, each weighted
     by its stratum's area (:func:`indices.calibration_axis.weighted_accuracy`: an estimate of

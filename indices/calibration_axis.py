@@ -45,8 +45,9 @@ from indices.calibration import MIN_ACCURACY, MIN_PIXELS, Calibration
 from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
 from indices.rules import rule_id
 
-__all__ = ["AXIS_KEYS", "STRATA", "axis_z", "calibrate_on_axis", "fisher_axis", "fit_boundary", "map_strata",
-           "site_axis", "spectral_test", "stratum_weights", "weighted_accuracy"]
+__all__ = ["AXIS_KEYS", "ORDER", "STRATA", "axis_z", "calibrate_on_axis", "fisher_axis",
+           "fit_boundary", "map_strata", "site_axis", "spectral_test", "stratum_weights",
+           "weighted_accuracy"]
 
 AXIS_KEYS = AXIS_PARAMETERS[:6]
 """The axis's weights, offset and boundary (what a fit on the axis overrides of the site's
@@ -297,6 +298,6 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
                        default_parameters=used, balanced_accuracy=balanced,
                        default_balanced_accuracy=scores["default"][1],
                        n_habitat=int(labels.sum()), n_other=int((~labels).sum()),
-                       source=provenance, warnings=warnings, method=method, axis=axis,
+                       source=provenance, warnings=warnings, method=method, replaces=axis,
                        accuracy=accuracy, default_accuracy=scores["default"][0],
                        candidates={m: v[0] for m, v in scores.items()})

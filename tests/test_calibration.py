@@ -351,12 +351,12 @@ def test_a_default_the_labels_contradict_is_replaced_by_an_axis_they_teach():
     cal = calibrate("mangrove", labels, features, site=_site(), source="test")
     assert cal.method == "label_axis" and cal.accuracy == 1.0 > cal.default_accuracy
     assert cal.default_balanced_accuracy < 0.6
-    assert cal.axis["axis_used"] == 1.0 and set(cal.parameters) < set(cal.axis)
+    assert cal.replaces["axis_used"] == 1.0 and set(cal.parameters) < set(cal.replaces)
     assert cal.rule.reads_axis and cal.rule_id.startswith("mangrove-calibrated-")
     assert cal.warnings == ()
-    z = axis_z(features, [cal.axis[k] for k in AXIS_KEYS[:5]])
-    assert (z[labels] > cal.axis["axis_boundary"]).all()
-    assert (z[~labels] < cal.axis["axis_boundary"]).all()
+    z = axis_z(features, [cal.replaces[k] for k in AXIS_KEYS[:5]])
+    assert (z[labels] > cal.replaces["axis_boundary"]).all()
+    assert (z[~labels] < cal.replaces["axis_boundary"]).all()
 
 
 def test_a_default_the_labels_cannot_fault_is_kept():
@@ -364,7 +364,7 @@ def test_a_default_the_labels_cannot_fault_is_kept():
     them, and the default is kept (the labels' evidence never makes it worse)."""
     labels, features = _pixels(42, {"mangrove": 200, "palm": 200, "mud": 200})
     cal = calibrate("mangrove", labels, features, site=_site(mvi_min=3.85), source="test")
-    assert cal.default_accuracy == 1.0 and cal.method == "default" and cal.axis is None
+    assert cal.default_accuracy == 1.0 and cal.method == "default" and cal.replaces is None
     assert cal.parameters == cal.default_parameters == {"ndvi_min": 0.4, "mvi_min": 3.85}
     assert cal.candidates["label_axis"] == 1.0  # as good, not better
 
@@ -376,10 +376,10 @@ def test_labels_without_look_alikes_only_lower_the_sites_threshold_as_far_as_the
     labels, features = _pixels(43, {"mangrove": 200, "mud": 200})
     cal = calibrate("mangrove", labels, features, site=_site(), source="test")
     lowest = features["mvi"][labels].min()
-    assert cal.method == "site_mvi" and cal.axis == {"mvi_min": cal.parameters["mvi_min"]}
+    assert cal.method == "site_mvi" and cal.replaces == {"mvi_min": cal.parameters["mvi_min"]}
     assert lowest - 0.05 < cal.parameters["mvi_min"] < lowest and cal.accuracy == 1.0
     (line,) = cal.warnings
     assert "0 pixels of vegetation" in line and "lowered only as far" in line, line
     kept = calibrate("mangrove", labels, features, site=_site(mvi_min=3.5), source="test")
-    assert kept.method == "default" and kept.axis is None
+    assert kept.method == "default" and kept.replaces is None
     assert set(kept.candidates) == {"default"} and "is kept" in kept.warnings[0]

@@ -14,9 +14,9 @@ one (site property ``calibration``, :func:`aoi.calibration_input`):
 
 Features at the labelled pixels come from the baseline composite; :func:`indices.calibration.
 calibrate` fits the thresholds; a mangrove site's on its discriminant axis, given the site's
-parameters under the default rule (:func:`indices.calibration_axis.calibrate_on_axis`), and a
-fitted axis replaces the site's own in its parameters (:func:`with_axis`), which every walk,
-the observation rows and the alerts then read. Bad calibration input raises
+parameters under the default rule (:func:`indices.calibration_axis.calibrate_on_axis`), and
+the fitted values replace the site's own parameters (:func:`with_site_values`), which every
+walk, the observation rows and the alerts then read. Bad calibration input raises
 :class:`aoi.CalibrationError`, one line naming the site and the file; the flow records the
 site as failed and goes on.
 """
@@ -49,7 +49,7 @@ from indices.mangrove import MANGROVE_PARAMETERS
 from indices.mangrove_axis import AXIS_BANDS
 
 __all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of",
-           "with_axis"]
+           "with_site_values"]
 
 
 class EvidenceOf(NamedTuple):
@@ -74,17 +74,17 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
     base = baseline_composite(cube, site.habitat, baseline)
-    rule, record, axis = RULES[site.habitat], {}, None
+    rule, record, replaces = RULES[site.habitat], {}, None
     source = calibration_input(site)
     if source is not None:
         inside = mask.transpose("y", "x").values
         labels = np.where(inside, calibration_labels(site, source, grid), np.int8(-1))
         cal = _calibrate(site, source.path, base, labels, inside)
-        rule, axis = cal.rule, cal.axis
+        rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
-    if axis:  # the fitted axis in place of the site's (indices.calibration_axis)
+    if replaces:  # the fitted values in place of the site's (indices.calibration_axis)
         params, codes = mangrove_first_pass(base, rule)
-        params = with_axis(params, axis)
+        params = with_site_values(params, replaces)
         evidence = SiteEvidence(site.habitat, rule, params=params,
                                 context=mangrove_final_context(base, rule, params, codes))
     else:
@@ -92,7 +92,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
-        arrays, base = _two_passes(base, evidence, axis), None
+        arrays, base = _two_passes(base, evidence, replaces), None
     else:
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
@@ -122,25 +122,26 @@ def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict
         out["accuracy"] = round(cal.accuracy, 4)
         out["default_accuracy"] = round(cal.default_accuracy, 4)
         out["candidates"] = {m: round(v, 4) for m, v in cal.candidates.items()}
-        if cal.axis:
-            out["axis"] = dict(cal.axis)
+        if cal.replaces:
+            out["replaces"] = dict(cal.replaces)
     if cal.warnings:  # what the labels could not teach: said with the run, and recorded
         out["warnings"] = [f"site {site.id!r}: calibration {source.path.name}: {w}"
                            for w in cal.warnings]
     return out
 
 
-def with_axis(params: xr.DataArray, axis) -> xr.DataArray:
-    """A mangrove site's parameters with the values ``axis`` (by name: a calibration's
-    fitted axis, :attr:`indices.calibration.Calibration.axis`) in place of its own, lazy
-    when ``params`` is."""
+def with_site_values(params: xr.DataArray, replaces) -> xr.DataArray:
+    """A mangrove site's parameters with the values ``replaces`` (by name: a calibration's,
+    :attr:`indices.calibration.Calibration.replaces`) in place of its own, lazy when
+    ``params`` is."""
     names = list(params["parameter"].values)
-    values = xr.DataArray(np.array([axis.get(n, np.nan) for n in names], np.float64),
+    values = xr.DataArray(np.array([replaces.get(n, np.nan) for n in names], np.float64),
                           dims="parameter", coords={"parameter": names})
-    return xr.where(values["parameter"].isin(list(axis)), values, params).rename(params.name)
+    keep = values["parameter"].isin(list(replaces))
+    return xr.where(keep, values, params).rename(params.name)
 
 
-def _two_passes(base: xr.Dataset, evidence: SiteEvidence, axis=None) -> tuple:
+def _two_passes(base: xr.Dataset, evidence: SiteEvidence, replaces=None) -> tuple:
     """A mangrove site's ``(context, params)`` computed in two passes over its lazy baseline
     composite ``base``, the composite computed twice, so that no pass holds it whole: the
     final context reads the site's parameters, a reduction over the whole site (histograms,
@@ -159,8 +160,8 @@ def _two_passes(base: xr.Dataset, evidence: SiteEvidence, axis=None) -> tuple:
     again, with less overlap between blocks (307 px instead of 478 with the published reach
     at 10 m: :func:`indices.coast_maps.context_of_coast`)."""
     params, codes = mangrove_first_pass(base, evidence.rule)
-    if axis:  # a calibration's fitted axis (site_evidence_of)
-        params = with_axis(params, axis)
+    if replaces:  # a calibration's fitted values (site_evidence_of)
+        params = with_site_values(params, replaces)
     chunks = codes.transpose("y", "x").chunks
     params, packed = dask.compute(params, keep_codes(codes))
     del codes
