@@ -175,9 +175,10 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
     unlabelled) of the baseline composite; its refusals as one line naming site and file.
     A mangrove site is calibrated on its discriminant axis
     (:func:`indices.calibration_axis.calibrate_on_axis`): its parameters under the default
-    rule (a first pass of its evidence, :func:`indices.evidence.mangrove_first_pass`: one
-    more pass over the baseline composite than an uncalibrated site's) and its pixels
-    ``inside`` the site in each stratum of the default's map weigh the labels."""
+    rule (a first pass of its evidence, :func:`indices.evidence.mangrove_first_pass`) and its
+    pixels ``inside`` the site in each stratum of the default's map (:func:`_strata_pixels`)
+    weigh the labels: two more passes over the baseline composite than an uncalibrated
+    site's, each holding a block at a time (the features are taken at the labels only)."""
     picked = labels >= 0
     water, start, lazy = None, RULES[site.habitat], []
     if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
@@ -189,19 +190,39 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
         features |= {b: base[b] for b in AXIS_BANDS}
         lazy = [mangrove_first_pass(base, start)[0]]
     names = sorted(features)
-    values = dask.compute(*(features[n].transpose("y", "x").data for n in names), *lazy)
-    maps = {n: np.asarray(v) for n, v in zip(names, values[:len(names)], strict=True)}
-    columns = {n: v[picked] for n, v in maps.items()}
+    maps = [features[n].transpose("y", "x").data for n in names]
+    values = dask.compute(*(m[picked] for m in maps), *lazy)
+    columns = {n: np.asarray(v) for n, v in zip(names, values[:len(names)], strict=True)}
     extra = {}
     if lazy:
         own = dict(zip(MANGROVE_PARAMETERS, np.asarray(values[-1], np.float64), strict=True))
-        strata = map_strata({n: v[inside] for n, v in maps.items()}, start, own)
-        extra = {"site": own, "strata_pixels": np.bincount(strata, minlength=len(STRATA))}
+        extra = {"site": own, "strata_pixels": _strata_pixels(names, maps, inside, start, own)}
     try:
         return calibration.calibrate(site.habitat, labels[picked] == 1, columns, rule=start,
                                      source=path.name, **extra)
     except calibration.CalibrationError as exc:
         raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None
+
+
+def _strata_pixels(names, maps, inside: np.ndarray, rule, own) -> np.ndarray:
+    """The site's pixels (``inside``) in each stratum of its default's map
+    (:func:`indices.calibration_axis.map_strata`, :data:`indices.calibration_axis.STRATA`),
+    counted block by block where the feature ``maps`` (``(y, x)``, named ``names``) are
+    dask."""
+    def count(mask, *arrays):
+        strata = map_strata({n: np.asarray(a)[mask] for n, a in zip(names, arrays,
+                                                                   strict=True)}, rule, own)
+        return np.bincount(strata, minlength=len(STRATA))[None, None, :]
+
+    if not any(isinstance(m, da.Array) for m in maps):
+        return count(inside, *maps)[0, 0]
+    chunks = next(m for m in maps if isinstance(m, da.Array)).chunks
+    arrays = [da.asarray(m).rechunk(chunks) for m in (inside, *maps)]
+    ny, nx = arrays[0].numblocks
+    parts = da.map_blocks(count, *arrays, new_axis=2, dtype=np.int64,
+                          chunks=((1,) * ny, (1,) * nx, (len(STRATA),)))
+    (counts,) = dask.compute(parts.sum(axis=(0, 1)))
+    return counts
 
 
 def calibration_labels(site: Site, source, grid: SiteGrid) -> np.ndarray:
