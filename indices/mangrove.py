@@ -56,7 +56,10 @@ canopy, ``ndvi_half``.
 **Discriminant axis** (rule v8, :mod:`indices.mangrove_axis`): the same two samples, the
 shore canopy and the unconnected vegetation, give Fisher's axis over four log reflectances;
 where the shore canopy is a population of its own on it, the site's score reads the axis
-and its boundary instead of the MVI threshold (the MVI still above ``mvi_floor``).
+and its boundary instead of the MVI threshold (the MVI still above ``mvi_floor``), as long
+as the shore canopy is a closed canopy (rule v9: at least half of it with NDVI >= 0.7, Digital
+Earth Pacific's upper mangrove class; on the real Welsh and Irish coasts it is salt marsh and
+pasture, an open canopy, and the axis stays off).
 
 All numbers come from exact integer histograms (:mod:`indices.water`) and exact fixed-point
 moments, so they do not depend on the chunking; lazy when the composite is.
@@ -80,6 +83,8 @@ from indices.mangrove_axis import (
     axis_coefficients,
     axis_split,
     axis_value,
+    closed_counts,
+    closed_share,
     mahalanobis_d2,
     moments,
 )
@@ -96,7 +101,7 @@ __all__ = ["MANGROVE_PARAMETERS", "METHODS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "f
 MANGROVE_PARAMETERS = ("mvi_min", "ndvi_half", "mvi_scene", "shore_mvi", "inland_mvi_q90",
                        "n_shore", "n_inland", "canopy_red", "canopy_nir", "bare_red",
                        "bare_nir", "estimated", "mvi_tolerance_share", "mvi_method",
-                       *AXIS_PARAMETERS)
+                       *AXIS_PARAMETERS, "axis_closed_share")
 """What :func:`mangrove_parameters` returns, in order: the threshold used and the canopy NDVI,
 then what they came from (``mvi_scene`` the unbounded boundary, NaN where none was computed;
 ``estimated`` the ``state`` of :func:`scene_threshold`: 1 the site's estimate, 0 the
@@ -111,7 +116,10 @@ discriminant axis (:data:`indices.mangrove_axis.AXIS_PARAMETERS`: weights, offse
 ``axis_used`` is 1, ``mvi_min`` is not the test the score applies: it reads ``z`` above
 ``axis_boundary`` with the MVI above the rule's ``mvi_floor`` (3.0)
 (:func:`indices.mangrove_rule.mangrove_spectral_score`); ``mvi_min`` stays the MVI threshold
-the site would use without the axis."""
+the site would use without the axis. Last, ``axis_closed_share``: the share of the shore
+canopy with NDVI >= the rule's ``axis_closed_ndvi`` (closed canopy; the axis is read only where
+it is >= ``axis_closed_share``, rule v9: :mod:`indices.mangrove_axis`), NaN where the axis was
+not computed."""
 METHODS = {0: "none", 1: "bayes", 2: "otsu"}
 """``mvi_method`` codes of :data:`MANGROVE_PARAMETERS`."""
 MVI_RANGE = (0.5, 32.0)
@@ -141,7 +149,7 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
                   _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
     n_hist = len(hists)  # the MVI's, then the endmembers' red and NIR
     if rule.reads_axis:
-        hists += _axis_parts(comp, samples, rule)
+        hists += _axis_parts(comp, samples, rule, ndvi)
     if any(isinstance(h, da.Array) for h in hists):
         flat = da.concatenate([da.asarray(h, dtype=np.float64) for h in hists])
         out = da.map_blocks(_finish, flat.rechunk(-1), rule=rule, n_hist=n_hist,
@@ -167,24 +175,26 @@ def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArr
                 reach: xr.DataArray | None = None) -> dict[str, float]:
     """numpy, for the record: how the site's discriminant axis was split, from the inputs of
     :func:`mangrove_parameters`: :func:`indices.mangrove_axis.axis_split`'s steps and the
-    two samples' Mahalanobis ``d2`` (:func:`indices.mangrove_axis.mahalanobis_d2`); only
-    ``d2`` NaN where no axis was computed)."""
+    two samples' Mahalanobis ``d2`` (:func:`indices.mangrove_axis.mahalanobis_d2`), the
+    shore canopy's share of closed canopy among them (``closed``, rule v9); only ``d2`` NaN
+    where no axis was computed)."""
     ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
     samples = _samples(ix, rule, context.astype(np.uint8), shore, reach)
-    coef, *hists = (np.asarray(h, np.float64) for h in
-                    dask.compute(*_axis_parts(comp, samples, rule)))
+    coef, *hists, counts = (np.asarray(h, np.float64) for h in
+                            dask.compute(*_axis_parts(comp, samples, rule, ix["ndvi"])))
     if not np.isfinite(coef).all():
         return {"d2": np.nan}
-    out = axis_split(*hists, rule)
+    out = axis_split(*hists, rule, closed_share(counts))
     shore_m, inland_m = (np.asarray(m, np.int64) for m in dask.compute(
         moments(samples[0], comp), moments(samples[2], comp)))
     out["d2"] = mahalanobis_d2(shore_m, inland_m)
     return out
 
 
-def _axis_parts(comp: xr.Dataset, samples: list, rule) -> list:
+def _axis_parts(comp: xr.Dataset, samples: list, rule, ndvi: xr.DataArray) -> list:
     """The discriminant axis's coefficients from the shore canopy's and the unconnected
-    vegetation's exact moments, and the ``exp(z)`` histograms of the three samples on it
+    vegetation's exact moments, the ``exp(z)`` histograms of the three samples on it and the
+    shore canopy's closed-canopy counts (``[pixels, closed]``, NDVI >= ``rule.axis_closed_ndvi``)
     (:mod:`indices.mangrove_axis`), lazy when ``comp`` is."""
     shore, inland = moments(samples[0], comp), moments(samples[2], comp)
     if isinstance(shore, da.Array):
@@ -196,7 +206,8 @@ def _axis_parts(comp: xr.Dataset, samples: list, rule) -> list:
         coef = axis_coefficients(shore, inland, rule.min_sample_px)
         z = axis_value(comp, coef)
     ez = np.exp(z)
-    return [coef] + [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in samples]
+    return ([coef] + [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in samples]
+            + [closed_counts(samples[0], ndvi, rule.axis_closed_ndvi)])
 
 
 def floor_rule(rule):
@@ -271,14 +282,16 @@ def _finish(flat: np.ndarray, *, rule, n_hist: int = _N_HISTOGRAMS) -> np.ndarra
 
 
 def _axis_finish(rest: np.ndarray, rule) -> list:
-    """numpy: the coefficients and ``exp(z)`` histograms of :func:`_axis_parts` (empty
-    where none were computed) -> the values of :data:`AXIS_PARAMETERS`."""
+    """numpy: the coefficients, ``exp(z)`` histograms and closed-canopy counts of
+    :func:`_axis_parts` (empty where none were computed) -> the values of
+    :data:`AXIS_PARAMETERS` and ``axis_closed_share``."""
     n = len(AXIS_PARAMETERS) - 2
-    if rest.size < n + 3 * BINS or not np.isfinite(rest[:n]).all():
-        return [np.nan] * n + [np.nan, 0.0]
-    h = rest[n:].reshape(3, BINS)
-    boundary = axis_boundary(h[0], h[1], h[2], rule)
-    return [*rest[:n], boundary, float(np.isfinite(boundary))]
+    if rest.size < n + 3 * BINS + 2 or not np.isfinite(rest[:n]).all():
+        return [np.nan] * n + [np.nan, 0.0, np.nan]
+    closed = closed_share(rest[n + 3 * BINS:].astype(np.int64))
+    h = rest[n:n + 3 * BINS].reshape(3, BINS)
+    boundary = axis_boundary(h[0], h[1], h[2], rule, closed)
+    return [*rest[:n], boundary, float(np.isfinite(boundary)), closed]
 
 
 def tolerance_share(threshold: float, state: float, rule) -> float:

@@ -102,6 +102,19 @@ class MangroveRule:
     """Read the site's discriminant axis instead of the MVI where the site shows one
     (:mod:`indices.mangrove_axis`, rule v8; only with ``scene_threshold``): Fisher's axis of
     the shore canopy against the unconnected vegetation, MVI kept above ``mvi_floor``."""
+    axis_closed_ndvi: float = 0.7
+    """NDVI from which a shore-canopy pixel is closed canopy: the upper class of Digital Earth
+    Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
+    ``src/run_task.py``: annual median NDVI classed at 0.4 and 0.7 inside the GMW extent;
+    its 0.4 is ``ndvi_min``). The site reads its axis only where the shore canopy is closed
+    (``axis_closed_share``, rule v9, :mod:`indices.mangrove_axis`)."""
+    axis_closed_share: float = 0.5
+    """Share of the shore canopy that must be closed canopy (NDVI >= ``axis_closed_ndvi``)
+    for the site to read its axis: a majority, the same decision as the shore canopy's median
+    NDVI >= ``axis_closed_ndvi``; a choice, not a published number. Measured
+    (``benchmarks/measured/mang26``): 0.904-1.000 on the 118 independent scenarios where
+    rule v8 read the axis, 0.196 and 0.335 on the real Welsh and Irish coasts (salt marsh and
+    pasture along the water, a population of its own on the axis)."""
     axis_tolerance: float = 0.2
     """Band of doubt on the axis, as a share of the distance between the two samples' means
     (the unconnected vegetation at 0, the shore canopy at 1): a choice, not a published

@@ -1,8 +1,10 @@
-"""The site's discriminant axis (:mod:`indices.mangrove_axis`): exact moments whatever the
-chunking, Fisher's axis against a float computation, and no boundary where the shore canopy
-is no population of its own on it."""
+"""The site's discriminant axis (:mod:`indices.mangrove_axis`): exact moments and
+closed-canopy counts whatever the chunking, Fisher's axis against a float computation, and no
+boundary where the shore canopy is no population of its own on it, or is an open canopy."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -14,7 +16,10 @@ from indices.mangrove_axis import (
     AXIS_RANGE,
     axis_boundary,
     axis_coefficients,
+    axis_split,
     axis_value,
+    closed_counts,
+    closed_share,
     moments,
 )
 from indices.water import BINS, _histogram
@@ -22,12 +27,14 @@ from indices.water import BINS, _histogram
 RULE = MangroveRule()
 
 
-def _scene(rng, n, shift):
+def _scene(rng, n, shift, red=0.03):
     """Two populations of log reflectance, ``shift`` apart along a direction MVI's bands
-    alone (green, NIR, SWIR1) would not give: the red band carries half of it."""
+    alone (green, NIR, SWIR1) would not give: the red band carries half of it. With the
+    default ``red`` both are closed canopy (NDVI ~0.8-0.85); ``red`` 0.09 makes them an open
+    one (NDVI ~0.5-0.6, salt marsh-like)."""
     cov = np.array([[1.0, 0.6, 0.3, 0.2], [0.6, 1.0, 0.2, 0.1], [0.3, 0.2, 1.0, 0.5],
                     [0.2, 0.1, 0.5, 1.0]]) * 0.01
-    mean = np.log([0.05, 0.03, 0.3, 0.12])
+    mean = np.log([0.05, red, 0.3, 0.12])
     a = rng.multivariate_normal(mean, cov, n)
     b = rng.multivariate_normal(mean + shift * np.array([0.0, -0.15, 0.05, -0.1]), cov, n)
     logs = np.concatenate([a, b]).reshape(2 * n // 100, 100, 4)
@@ -37,13 +44,29 @@ def _scene(rng, n, shift):
     return refl, shore
 
 
+def _closed(refl, shore) -> float:
+    ndvi = (refl["B08"] - refl["B04"]) / (refl["B08"] + refl["B04"])
+    return closed_share(closed_counts(shore, ndvi, RULE.axis_closed_ndvi))
+
+
+def _hists(refl, shore, coef):
+    ez = np.exp(axis_value(refl, coef))
+    return [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
+
+
 def test_moments_are_exact_whatever_the_chunking():
     refl, shore = _scene(np.random.default_rng(1), 20_000, 1.0)
     whole = moments(shore, refl)
+    ndvi = (refl["B08"] - refl["B04"]) / (refl["B08"] + refl["B04"])
+    counts = closed_counts(shore, ndvi, 0.85)  # a cut inside the population: a real count
     for chunks in ({"y": 37, "x": 41}, {"y": 400, "x": 7}):
         lazy = moments(shore.chunk(chunks), refl.chunk(chunks)).compute()
         np.testing.assert_array_equal(lazy, whole)
+        lazy_counts = closed_counts(shore.chunk(chunks), ndvi.chunk(chunks), 0.85).compute()
+        np.testing.assert_array_equal(lazy_counts, counts)
     assert whole[0] == 20_000 and whole.dtype == np.int64
+    assert counts[0] == 20_000 and 0 < counts[1] < 20_000 and counts.dtype == np.int64
+    assert counts[1] == int(((ndvi.values >= 0.85) & shore.values).sum())
 
 
 def test_fisher_axis_is_the_float_computation_and_maps_the_means_to_0_and_1():
@@ -63,11 +86,28 @@ def test_fisher_axis_is_the_float_computation_and_maps_the_means_to_0_and_1():
 def test_a_separated_shore_canopy_gets_a_boundary_between_the_samples():
     refl, shore = _scene(np.random.default_rng(3), 20_000, 1.0)
     coef = axis_coefficients(moments(shore, refl), moments(~shore, refl), RULE.min_sample_px)
-    ez = np.exp(axis_value(refl, coef))
-    every = xr.ones_like(shore)
-    h = [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, every, ~shore)]
-    boundary = axis_boundary(h[0], h[1], h[2], RULE)
+    h = _hists(refl, shore, coef)
+    closed = _closed(refl, shore)
+    assert closed > 0.99  # a closed canopy
+    boundary = axis_boundary(h[0], h[1], h[2], RULE, closed)
     assert 0.2 < boundary < 0.8
+
+
+def test_an_open_shore_canopy_reads_no_axis_though_a_population_of_its_own():
+    """Salt marsh along the water (NDVI ~0.55, as on the real Welsh and Irish coasts):
+    a population of its own on the axis, three quarters of it above the boundary, yet no
+    axis, by the closed-canopy guard alone (rule v9)."""
+    refl, shore = _scene(np.random.default_rng(3), 20_000, 1.0, red=0.09)
+    coef = axis_coefficients(moments(shore, refl), moments(~shore, refl), RULE.min_sample_px)
+    h = _hists(refl, shore, coef)
+    closed = _closed(refl, shore)
+    split = axis_split(h[0], h[1], h[2], RULE, closed)
+    assert split["own"] == 1 and split["above_bayes"] >= 0.75  # the v8 tests pass
+    assert split["closed"] == closed < 0.01  # the shore canopy is no closed canopy
+    assert np.isnan(split["boundary"])
+    # without the guard the same histograms give a boundary: the guard alone keeps it off
+    unguarded = dataclasses.replace(RULE, axis_closed_share=0.0)
+    assert 0.2 < axis_boundary(h[0], h[1], h[2], unguarded, closed) < 0.8
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.15])
@@ -76,9 +116,8 @@ def test_no_boundary_where_the_shore_canopy_is_no_population_of_its_own(shift):
     to noise), but the shore canopy's median is not above the inland 90th percentile on it."""
     refl, shore = _scene(np.random.default_rng(4), 20_000, shift)
     coef = axis_coefficients(moments(shore, refl), moments(~shore, refl), RULE.min_sample_px)
-    ez = np.exp(axis_value(refl, coef))
-    h = [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
-    assert np.isnan(axis_boundary(h[0], h[1], h[2], RULE))
+    h = _hists(refl, shore, coef)
+    assert np.isnan(axis_boundary(h[0], h[1], h[2], RULE, _closed(refl, shore)))
     assert h[0].sum() == 20_000 and BINS == h[0].size
 
 

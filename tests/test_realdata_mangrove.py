@@ -15,8 +15,9 @@ of its own along these coasts (Wales: 267 px of wet coastal vegetation whose MVI
 any boundary; Ireland: no different from the inland pasture) and raises the threshold to the
 inland vegetation's 99th percentile: 0.45 % and 0.07 %, under the issue's 1 %. Rule v8's
 discriminant axis stays off on both (``axis_used`` 0), though the shore canopy is a
-population of its own on the axis: only by the three-quarters rule, with a thin margin
-(:func:`_assert_no_axis`).
+population of its own on the axis: by the three-quarters rule, with a thin margin, and (rule
+v9) by the closed-canopy guard, with a wide one: the shore canopy is salt marsh and pasture,
+an open canopy (:func:`_assert_no_axis`).
 """
 
 from __future__ import annotations
@@ -99,19 +100,26 @@ def _fractions(cube: xr.Dataset) -> tuple[float, float, float, dict]:
 
 
 def _assert_no_axis(name: str, params: dict) -> None:
-    """Rule v8 reads no discriminant axis on these coasts. Not because their shore canopy is
+    """The rule reads no discriminant axis on these coasts. Not because their shore canopy is
     no population of its own on it (it is: its median far above the inland vegetation's
     90th percentile, Mahalanobis' D² ~20-26) but because under three quarters of it lies
     above the boundary (the guard of :func:`indices.mangrove_axis.axis_boundary`):
     measured 0.506 above Bayes' boundary in Wales, 0.695 in Ireland, a thin margin
-    (benchmarks/measured/mang24/README.md)."""
+    (benchmarks/measured/mang24/README.md); and, on its own, because it is no closed canopy
+    (rule v9: under half of it with NDVI >= 0.7; measured 0.196 and 0.335,
+    benchmarks/measured/mang26/README.md)."""
     axis = params["axis"]
     print(f"{name}: axis_used {params['axis_used']:.0f}; shore canopy median z "
           f"{axis.get('median', np.nan):.3f} against the inland 90th percentile "
           f"{axis.get('inland_p90', np.nan):.3f}, D² {axis['d2']:.1f}; share above Bayes' "
           f"boundary {axis.get('above_bayes', np.nan):.3f}, above Otsu's "
-          f"{axis.get('above_otsu', np.nan):.3f} (0.75 needed)")
+          f"{axis.get('above_otsu', np.nan):.3f} (0.75 needed); closed canopy (NDVI >= "
+          f"{RULE.axis_closed_ndvi}) {axis.get('closed', np.nan):.3f} "
+          f"({RULE.axis_closed_share} needed)")
     assert params["axis_used"] == 0
+    # the closed-canopy guard alone keeps the axis off, whatever the three-quarters rule says
+    assert axis["own"] == 1  # the guard is needed: the shore canopy is a population apart
+    assert params["axis_closed_share"] == axis["closed"] < RULE.axis_closed_share
 
 
 @pytest.mark.realdata
