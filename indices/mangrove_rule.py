@@ -17,9 +17,10 @@ from indices.mangrove_axis import AXIS_PARAMETERS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
-__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_score", "mangrove_candidates",
-           "mangrove_context", "mangrove_score", "mangrove_spectral_score",
-           "mangrove_values", "tidal_score", "unjudged_water", "view_scaled"]
+__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_cover_score", "flat_score",
+           "mangrove_candidates", "mangrove_context", "mangrove_score",
+           "mangrove_spectral_score", "mangrove_values", "tidal_score", "unjudged_water",
+           "view_scaled"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ class MangroveRule:
     water (tidal ground, rule v7: seen wet in ``min_views`` baseline views, reached from the
     connected canopy and not from dry land, :func:`indices.context.tidal_ground`) the
     spectral test does; there one clear dry look past the test is enough for a gain
-    (:func:`tidal_score`; on the flat, as on connected canopy, one look past the strong
-    bar). Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
+    (:func:`tidal_score`; on the flat one look past the strong bar, or a confident one
+    past the site's half-cover NDVI, :func:`flat_cover_score`; bare ground of the shore's
+    band next to the forest is tidal ground, :func:`indices.context.shore_ground`).
+    Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
     for NDVI (the NDVI noise of a monthly median of a few views): a choice, not a published
@@ -234,7 +237,8 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     the tide covers, NDVI alone decides, and a view under the tide is not one
     (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`) the spectral score,
     a view under the tide not one either (:func:`unjudged_water`), and one confident look
-    a gain (:func:`tidal_score`);
+    a gain (:func:`tidal_score`); on the flat, one confident look whose NDVI is that of
+    half the site's canopy over its bare flat is a gain too (:func:`flat_cover_score`);
     elsewhere the score is ``-CONTEXT_SCORE``. A composite of fewer
     clear views than the tolerances assume is judged with its standard error
     (:func:`view_scaled`). None takes the context from ``refl`` itself when it is a
@@ -251,6 +255,7 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     score = view_scaled(score, refl, rule)
     if context is not None:
         score = xr.where(tidal, tidal_score(score), score)
+        score = xr.where(flat, flat_cover_score(score, refl, rule, params), score)
         score = score.where((level == CONNECTED) | flat | tidal | score.isnull(),
                             np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("mangrove_score")
@@ -343,6 +348,46 @@ def tidal_score(score: xr.DataArray) -> xr.DataArray:
     strong = np.float32(STRONG)
     below = np.float32(np.nextafter(strong, np.float32(0)))
     raised = xr.where(score >= 1, np.maximum(score, strong), score.clip(min=-below))
+    return raised.astype(np.float32)
+
+
+def flat_cover_score(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule,
+                     params: xr.DataArray | None = None) -> xr.DataArray:
+    """The mangrove score on the tidal flat (rule v10; :func:`flat_score`, scaled for thin
+    months, :func:`view_scaled`), a confident look for mangrove (``score >= 1``) whose NDVI is at
+    least the site's ``ndvi_half`` raised to :data:`indices.rules.STRONG`: such a look
+    changes the class alone (:func:`indices.change.confirmed_state`); every other look as
+    it is.
+
+    ``ndvi_half`` is the NDVI of a pixel half covered by the site's own closed canopy over
+    its own bare flat (two-endmember linear unmixing of red and NIR, the endmembers from the
+    baseline, :mod:`indices.canopy`, :func:`indices.mangrove.mangrove_parameters`; linear
+    spectral mixture analysis: Adams, Smith & Johnson 1986, J. Geophys. Res. 91(B8):
+    8098-8112, doi:10.1029/JB091iB08p08098; Adams et al. 1995, Remote Sens. Environ.
+    52:137-154, doi:10.1016/0034-4257(94)00098-8): past it, the canopy covers the majority
+    of the pixel, the canopy-closure definition a mangrove map's pixel follows (the rule's
+    ``canopy_cover``, the same test where water brings SWIR1 to green). A look on the flat
+    past the NDVI floor (``ndvi_min`` 0.4, DE Pacific's open mangrove: a third of a canopy
+    over mud) with its band of doubt, and past the site's half cover, is a canopy over most
+    of a pixel that was bare mud in the baseline: not the noise of a month's composite
+    (the flat's bare mud reads NDVI 0.1-0.3).
+
+    **Why**: the tide and the clouds hide a replanting on the flat most months, and a
+    month is mostly one clear view, whose score :func:`view_scaled` scales by 0.67: its
+    strong bar is NDVI 0.64 (0.56 for a composite of three views), past most of a young
+    canopy's looks at half to three quarters cover (NDVI 0.55-0.65 on the independent
+    scenarios), so a replanting waited for a second confident look that seldom came.
+    Measured there (rule v8 replayed on 30 seeds of 10-29, 303-319, 705, 708,
+    ``benchmarks/measured/mang27``): of the truth's missed gain on the flat, a third had one
+    confident look and no second; the mixed pixel itself was not the cause (NDVI past the
+    floor at half cover; unmixing instead of the MVI on connected bare ground found less).
+    **A project choice, not a published rule**, as :func:`tidal_score` is (which raises any
+    confident look on tidal ground): on the flat NDVI is the only test, and exposed seagrass
+    or algal mats may pass its floor; the site's half cover keeps those thin ones out."""
+    half = mangrove_values(rule, params)[1]
+    ndvi = compute_indices(refl, ["ndvi"])["ndvi"]
+    raised = xr.where((score >= 1) & (ndvi >= half), np.maximum(score, np.float32(STRONG)),
+                      score)
     return raised.astype(np.float32)
 
 

@@ -7,6 +7,9 @@ footprint (issue 17), on small hand-built maps whose answers follow from the def
 * wet ground the canopy cuts off from the sea is tidal ground (rule v7), where a view under
   the tide is no view, one clear look past the test gains and a loss needs two
   (:func:`indices.mangrove_rule.tidal_score`);
+* on the flat, one confident look past the site's half-cover NDVI (its own canopy over its
+  own bare flat) gains alone, whatever the composite's views
+  (:func:`indices.mangrove_rule.flat_cover_score`, rule v10);
 * a composite of fewer clear views than the tolerances assume has its score scaled by the
   standard error of a median (the composite's), never its sign
   (:func:`indices.habitat.view_scaled`), with the median's variances checked by Monte Carlo;
@@ -232,12 +235,82 @@ def test_tidal_ground_gains_on_one_look_and_loses_on_two():
     assert state.tolist() == [True, False, False]  # gained on one look
     state, pending = confirmed_state(np.nan_to_num(score), seen, ~no, no, strong)
     assert state.tolist() == [True, True, True] and pending.tolist() == [False, False, True]
-    # on the flat (NDVI alone: seagrass and algal mats pass it too) no look is raised:
-    # NDVI 0.5 is a confident look that waits for a second, NDVI 0.78 past the strong bar
-    # (0.56) gains alone, as in rule v6
+    # on the flat (NDVI alone: seagrass and algal mats pass it too) a look below the half
+    # cover of the default endmembers (NDVI 0.60) is not raised: NDVI 0.5 is a confident
+    # look that waits for a second, NDVI 0.78 past the strong bar (0.56) gains alone, as in
+    # rule v6
     refl = _refl(green=[0.08, 0.05], red=[0.05, 0.04], nir=[0.15, 0.32], swir=[0.12, 0.09])
     flat = mangrove_score(refl, RULE, context=xr.DataArray(
         np.full((1, 2), INTERTIDAL, np.uint8), dims=("y", "x"))).values[0]
     assert 1 <= flat[0] < 2 and flat[1] >= 2
     state, _ = confirmed_state(flat, np.isfinite(flat), no[:2], no[:2], strong)
     assert state.tolist() == [False, True]
+
+
+def test_one_look_past_the_sites_half_cover_gains_on_the_flat():
+    from indices.change import confirmed_state, strong_look
+    from indices.mangrove import MANGROVE_PARAMETERS
+
+    # single-view months on the flat: NDVI 0.62 (past the default endmembers' half cover,
+    # 0.598; confident, 1.84 after the one-view scaling, short of the strong bar), 0.55
+    # (confident, 1.26, below half cover), 0.2 (bare: confident against, -1.67, a loss
+    # needs two)
+    green, red, nir = [0.05] * 3, [0.04, 0.04, 0.05], [0.04 * 1.62 / 0.38, 0.04 * 1.55 / 0.45,
+                                                       0.05 * 1.2 / 0.8]
+    refl = _refl(green, red, nir, swir=[0.09] * 3, n_clear=[1, 1, 1])
+    ndvi = (np.float32(nir) - np.float32(red)) / (np.float32(nir) + np.float32(red))
+    np.testing.assert_allclose(ndvi, [0.62, 0.55, 0.2], atol=1e-6)
+
+    def scores(level, params=None):
+        context = xr.DataArray(np.full((1, 3), level, np.uint8), dims=("y", "x"))
+        return mangrove_score(refl, RULE, context=context, params=params).values[0]
+
+    scaled = (ndvi - RULE.ndvi_min) / RULE.ndvi_tolerance * np.sqrt(MEDIAN_VARIANCE[2])
+    flat = scores(INTERTIDAL)
+    assert flat[0] == 2.0  # raised to the strong bar: one look gains
+    np.testing.assert_allclose(flat[1:], scaled[1:], rtol=1e-5)
+    assert 1 <= flat[1] < 2 and -2 < flat[2] <= -1
+    no = np.zeros(3, bool)
+    state, pending = confirmed_state(flat, np.isfinite(flat), no, no, strong_look("mangrove"))
+    assert state.tolist() == [True, False, False] and pending.tolist() == [False, True, False]
+    # the site's own endmembers decide: a site whose half cover reads NDVI 0.70 does not
+    # take NDVI 0.62 for a majority of canopy
+    values = dict.fromkeys(MANGROVE_PARAMETERS, np.nan) | {
+        "mvi_min": 4.5, "ndvi_half": 0.70, "mvi_tolerance_share": 0.1, "axis_used": 0.0}
+    params = xr.DataArray(list(values.values()), dims="parameter",
+                          coords={"parameter": list(values)})
+    np.testing.assert_allclose(scores(INTERTIDAL, params), scaled, rtol=1e-5)
+    # not off the flat: connected canopy keeps its spectral test and its strong bar
+    assert scores(CONNECTED)[0] < 2
+
+
+def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
+    # 60 x 80 px, 2 clear views each: the sea in columns 0-29, canopy (candidates, dry) in
+    # rows 0-29 of columns 30-49; below it, the band of the shore's edge (5 px: columns
+    # 30-35) is bare dry mud touching the canopy (rows 30-59), the fields beyond; a second
+    # map without the canopy. Rule v10 (indices.context.shore_ground): the bare band next to
+    # the forest is tidal ground (a view under the tide is none, one look gains); with no
+    # forest, or seen wet in two views (a pond), it stays as it was
+    from indices.context import TIDAL, context_kernel
+
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    candidates = np.zeros((60, 80), bool)
+    candidates[:30, 30:50] = True
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20}
+    out = context_kernel(n_wet, n_clear, candidates, **kw)
+    assert (out[30:50, 30:36] == TIDAL).all()  # reached within 20 steps of the canopy
+    assert (out[:30, 30:50] == CONNECTED).all() and not (out[30:, 36:] == TIDAL).any()
+    bare = context_kernel(n_wet, n_clear, np.zeros((60, 80), bool), **kw)
+    assert not (bare == TIDAL).any() and (bare[30:50, 30:36] == CONNECTED).all()
+    pond = n_wet.copy()
+    pond[30:60, 31:36] = 2  # wet in both views, off the sea behind a 1 px dry bund
+    pond[30:60, 30] = 0
+    wet = context_kernel(pond, n_clear, candidates, **kw)
+    assert not (wet[30:60, 31:36] == TIDAL).any()
+    # a replanting's look there: under the tide none, one clear look past the test a gain
+    look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
+    level = xr.DataArray(np.full((1, 2), out[35, 32], np.uint8), dims=("y", "x"))
+    score = mangrove_score(look, RULE, context=level).values[0]
+    assert score[0] >= 2 and np.isnan(score[1])
