@@ -42,24 +42,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from indices import calibration_axis
+from indices.calibration_base import (
+    CALIBRATION_METHODS,
+    MIN_ACCURACY,
+    MIN_PIXELS,
+    Calibration,
+    CalibrationError,
+)
 from indices.habitat import MangroveRule, SeagrassRule, rule_id
 from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["MAX_SEARCH_PIXELS", "METHODS", "MIN_ACCURACY", "MIN_PIXELS", "Calibration",
-           "CalibrationError", "balanced_accuracy", "calibrate", "search_sample"]
-
-MIN_PIXELS = 30
-"""Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
-MIN_ACCURACY = 0.85
-"""The accuracy below which a fit is said to leave its labels' classes overlapping: the
-minimum interpretation accuracy of land-cover categories from remote sensor data, 85 %
-(Anderson, Hardy, Roach & Witmer 1976, USGS Professional Paper 964, "Classification
-criteria"; recalled, not checked against a stored copy here), applied to the fit's balanced
-accuracy on its own labels (an optimistic figure: the truth on new pixels is lower)."""
+__all__ = ["CALIBRATION_METHODS", "MAX_SEARCH_PIXELS", "MIN_ACCURACY", "MIN_PIXELS",
+           "Calibration", "CalibrationError", "balanced_accuracy", "calibrate", "search_sample"]
 
 MAX_SEARCH_PIXELS = 200_000
 """Labelled pixels the threshold search scores at most (:func:`search_sample`); more are drawn
@@ -80,10 +78,6 @@ thresholds within one candidate (``tests/test_calibration.py``; seeds 10-29 of
 ``benchmarks/calibration_search.py``, a tenth of 60k labels: the same in 17, one candidate
 apart in 3)."""
 
-METHODS = ("default", "site_axis", "site_mvi", "label_axis", "thresholds")
-"""What an axis-aware calibration may choose (:attr:`Calibration.method`), in the order
-preferred among equals."""
-
 _FEATURES = {MangroveRule: ("ndvi_min", "mvi_min"), SeagrassRule: ("dii_max",)}
 """The thresholds fitted per rule, and the feature each tests (habitat is above ``*_min``,
 below ``*_max``)."""
@@ -91,64 +85,6 @@ _FEATURE_OF = {"ndvi_min": "ndvi", "mvi_min": "mvi", "dii_max": "dii_offset"}
 _LOOK_ALIKES = {"mvi_min": "vegetation"}
 """The thresholds whose fit needs 'not habitat' labels that pass the rule's other tests, and
 what those look-alikes are (the MVI separates mangrove from other vegetation)."""
-
-
-class CalibrationError(ValueError):
-    """Calibration input that cannot make a rule (the message is one line)."""
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A fitted rule and where it came from."""
-
-    rule: object
-    """The site's rule (:class:`indices.habitat.MangroveRule` or ``SeagrassRule``)."""
-    rule_id: str
-    """:func:`indices.habitat.rule_id` of :attr:`rule` (``<habitat>-calibrated-<hash>``)."""
-    parameters: Mapping[str, float]
-    """The fitted thresholds."""
-    default_parameters: Mapping[str, float]
-    """The thresholds the fit started from (the rule given, or the habitat's defaults)."""
-    balanced_accuracy: float
-    """Of the fitted rule on the calibration pixels (optimistic: the same pixels)."""
-    default_balanced_accuracy: float
-    """Of the default rule on the same pixels."""
-    n_habitat: int
-    n_other: int
-    source: str
-    """Where the labels came from (given by the caller), with a digest of the labels."""
-    warnings: tuple[str, ...] = ()
-    """One line each: what the labels could not teach (module doc)."""
-    search_pixels: tuple[int, int] | None = None
-    """Habitat and other pixels the threshold search scored: a stratified random draw
-    (:func:`search_sample`) where the labels were more than :data:`MAX_SEARCH_PIXELS`; None
-    where it scored them all."""
-    search_seed: int | None = None
-    """The draw's seed (the labels' digest, :attr:`source`), None without a draw."""
-    method: str = "thresholds"
-    """What the fit changed (:data:`METHODS`): ``thresholds`` (NDVI and MVI, the rule estimates
-    nothing from the scene), ``site_axis`` (the site's discriminant axis, its boundary fitted),
-    ``site_mvi`` (the site's MVI threshold, lowered), ``label_axis`` (the labels' own axis and
-    boundary) or ``default`` (the site's default kept: no fit did better on the labels)."""
-    replaces: Mapping[str, float] | None = None
-    """The values, by name, that replace the site's own parameters: with ``site_axis`` and
-    ``label_axis`` the fitted axis (:data:`indices.calibration_axis.AXIS_KEYS` and
-    ``axis_used`` 1), with ``site_mvi`` the MVI threshold ``mvi_min``; the flow applies them
-    to the site's computed parameters (:func:`flows.site.evidence.with_site_values`)."""
-    accuracy: float | None = None
-    """With the site's parameters: the chosen rule's share of the labels right, each weighted
-    by its stratum's area (:func:`indices.calibration_axis.weighted_accuracy`: an estimate of
-    the share of the site's area it gets right)."""
-    default_accuracy: float | None = None
-    """The same of the site's default."""
-    candidates: Mapping[str, float] | None = None
-    """With the site's parameters: the weighted accuracy of each rule the fit compared
-    (:data:`METHODS`), the one of largest chosen, the default where none is larger."""
-
-    @property
-    def subsampled(self) -> bool:
-        """Whether the search scored a draw of the labels (:attr:`search_pixels`)."""
-        return self.search_pixels is not None
 
 
 def balanced_accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -230,10 +166,9 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
-    if site is not None:
-        from indices.calibration_axis import calibrate_on_axis  # it builds on this module
-
-        return calibrate_on_axis(labels, cols, rule, site, strata_pixels, provenance=provenance)
+    if site is not None:  # the module's attribute, read at the call (a sweep may restrict it)
+        return calibration_axis.calibrate_on_axis(labels, cols, rule, site, strata_pixels,
+                                                  provenance=provenance)
     seed = int(digest, 16)
     thresholds = {f: cols[f] for f in (_FEATURE_OF[n] for n in names)}
     default_ba = balanced_accuracy(_predict(thresholds, start), labels)

@@ -21,13 +21,16 @@ cal29``). Here the labels teach the same rule family instead:
 (a partner labels as much mangrove as not; a stratified design over-samples the rare
 strata). Each labelled pixel is weighted by the area its stratum holds on the site over the
 labels drawn in it, ``W_h / n_h``, the strata being the site's default map (not vegetation;
-vegetation the default does not call mangrove; what it calls): Olofsson et al. 2014 (RSE
-148:42-57), the error matrix in area proportions ``p_ij = W_i n_ij / n_i.`` with the map's
-classes as strata (here as post-strata: the survey's own design is not known). The weighted
-share of labels a rule gets right is then an estimate of the share of the site's *area* it
-gets right (its overall accuracy in area), and the boundary that maximises it is Bayes'
-boundary with the site's class frequencies, not the survey's: the boundary a baseline
-extent needs, its commission and omission in area.
+vegetation the default does not call mangrove; what it calls): weighted by the strata's
+areas, Olofsson et al. 2014's weights (RSE 148:42-57: the error matrix in area proportions
+``p_ij = W_i n_ij / n_i.``, with the map's classes as strata; here post-strata, the survey's
+own design not being known). The weighted share of labels a rule gets right is an estimate
+of the share of the site's *area* it gets right only where the labels are a probability
+sample of each stratum; a partner's polygons, or the tests' pure 8-px blocks, are not one
+(chosen, and clustered), so here it is a score that gives each stratum the say of its area,
+not an area accuracy. The boundary that maximises it is Bayes' boundary with the strata's
+area shares in place of the survey's class shares: the boundary a baseline extent needs,
+its commission and omission counted by area.
 
 Pure numpy, at the labelled pixels; the site's parameters are those of
 :func:`indices.mangrove.mangrove_parameters` (by name, :data:`indices.mangrove.
@@ -41,7 +44,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from indices.calibration import MIN_ACCURACY, MIN_PIXELS, Calibration
+from indices.calibration_base import MIN_ACCURACY, MIN_PIXELS, Calibration
 from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
 from indices.rules import rule_id
 
@@ -54,7 +57,7 @@ AXIS_KEYS = AXIS_PARAMETERS[:6]
 parameters, with ``axis_used`` 1)."""
 ORDER = ("default", "site_axis", "site_mvi", "label_axis")
 """The rules :func:`calibrate_on_axis` compares, in the order preferred among equals (of
-:data:`indices.calibration.METHODS`)."""
+:data:`indices.calibration_base.CALIBRATION_METHODS`)."""
 STRATA = ("not_vegetation", "vegetation", "called")
 """The post-strata of the labels (module doc): NDVI not above the rule's ``ndvi_min``;
 vegetation the site's default does not call mangrove; what it calls."""
@@ -120,8 +123,9 @@ def stratum_weights(strata: np.ndarray, pixels) -> np.ndarray:
 def weighted_accuracy(predicted: np.ndarray, truth: np.ndarray, weights: np.ndarray
                       ) -> tuple[float, float]:
     """``(accuracy, balanced)``: the weighted share of labels ``predicted`` right (with
-    :func:`stratum_weights`, the estimated share of the site's area, module doc), and the
-    mean of the two classes' weighted recalls."""
+    :func:`stratum_weights`: weighted by the strata's areas, an area-accuracy estimate only
+    where the labels are a probability sample of each stratum, module doc), and the mean of
+    the two classes' weighted recalls."""
     predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
     right = predicted == truth
     acc = float((weights * right).sum() / weights.sum())
@@ -208,11 +212,15 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     labels, weighted by their strata's areas on the site, are the most right; of equal ones
     the earlier in :data:`ORDER`, the default first: a fit replaces the default only where
     it does better on the labels' own evidence. Where the 'not mangrove' labels hold fewer
-    than :data:`indices.calibration.MIN_PIXELS` pixels of vegetation (the look-alikes the
+    than :data:`indices.calibration_base.MIN_PIXELS` pixels of vegetation (the look-alikes the
     axis separates mangrove from), no axis is fitted and no boundary raised: the site's own
     test (its axis, or its MVI threshold: ``site_mvi``, not below ``rule.mvi_floor``) is at
     most lowered, only as far as the labelled mangrove asks (:func:`fit_boundary` from the
-    site's boundary), and that is said.
+    site's boundary), and that is said. A fitted axis is read even where the site reads none
+    because rule v9's closed-canopy guard held it back (the shore canopy less than
+    ``rule.axis_closed_share`` closed, :mod:`indices.mangrove_axis`): the labels may
+    override the guard (the partner knows the site), and that is said too, with the guard's
+    share and cut.
 
     ``labels``: bool, habitat; ``cols``: the finite features at the labels (``ndvi``,
     ``mvi`` and :data:`indices.mangrove_axis.AXIS_BANDS`); ``rule``: the site's default
@@ -279,6 +287,15 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
                      f"the {MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; "
                      f"the calibrated extent is uncertain: check the labels, or map the "
                      f"look-alikes with other evidence",)
+    closed = float(site.get("axis_closed_share", np.nan))
+    if method in axes and own is None and closed < rule.axis_closed_share:  # NaN: no guard
+        whose = "the site's" if method == "site_axis" else "the labels'"
+        warnings += (f"the site's shore canopy is {closed:.3f} closed canopy (NDVI >= "
+                     f"{rule.axis_closed_ndvi:.2f}), under the {rule.axis_closed_share:.2f} "
+                     f"from which rule v9 reads the discriminant axis (its guard against an "
+                     f"open shore canopy, salt marsh or pasture, that is not mangrove); the "
+                     f"labels override it: the calibrated rule reads {whose} axis "
+                     f"({method}); check that the labelled mangrove is the site's",)
     used = ({k: float(v) for k, v in zip(AXIS_KEYS, own, strict=True)} if own is not None
             else {"ndvi_min": float(rule.ndvi_min), "mvi_min": float(site["mvi_min"])})
     axis = None

@@ -359,6 +359,24 @@ def test_a_default_the_labels_contradict_is_replaced_by_an_axis_they_teach():
     assert (z[~labels] < cal.replaces["axis_boundary"]).all()
 
 
+def test_labels_that_override_the_closed_canopy_guard_say_so():
+    """Rule v9 reads no axis where under half the shore canopy is closed (NDVI >= 0.7); the
+    labels' axis replaces the default there all the same (the partner knows the site), and
+    a warning gives the guard's share and cut. Where the guard passed (the site read no axis
+    for another reason) nothing is said."""
+    labels, features = _pixels(41, {"mangrove": 200, "palm": 200, "mud": 200})
+    cal = calibrate("mangrove", labels, features, site=_site(axis_closed_share=0.3),
+                    source="test")
+    assert cal.method == "label_axis" and cal.replaces["axis_used"] == 1.0
+    (line,) = cal.warnings
+    assert "0.300 closed canopy (NDVI >= 0.70), under the 0.50" in line, line
+    assert "the labels override it" in line and "(label_axis)" in line, line
+    passed = calibrate("mangrove", labels, features, site=_site(axis_closed_share=0.9),
+                       source="test")
+    assert passed.method == "label_axis" and passed.warnings == ()
+    assert passed.replaces == cal.replaces  # the warning only: the fit is the same
+
+
 def test_a_default_the_labels_cannot_fault_is_kept():
     """The site's MVI threshold (3.85) already separates the labels: no fit does better on
     them, and the default is kept (the labels' evidence never makes it worse)."""

@@ -282,7 +282,7 @@ def test_calibration_halves_the_error_of_an_independent_scenario(tmp_path):
     look-alikes overlap (test_calibration's note on look-alikes; the closing note of stop 27
     has the earlier table). The fit of the NDVI and MVI thresholds alone took seed 24 from
     59.0 to 35.3 ha off (truth 62.6: 0.60 of the error, not half), and dropped the axis; the
-    calibration on the axis (:func:`indices.calibration.calibrate_on_axis`: the labels' own
+    calibration on the axis (:func:`indices.calibration_axis.calibrate_on_axis`: the labels' own
     Fisher axis there) takes it to 8.4 ha, keeps the default on 12 of seeds 23-29 and 40-49
     and is nowhere more than 0.2 ha worse than it (``benchmarks/measured/cal29``, measured
     2026-12-07)."""
