@@ -29,6 +29,11 @@ themselves: a palm with the mangrove's NDVI and MVI) are said, not silently fitt
 Large label sets (a whole-tile reference raster: millions of labelled pixels) are searched on
 a stratified random draw of at most :data:`MAX_SEARCH_PIXELS` of them (:func:`search_sample`);
 the candidates, the fitted rule's accuracy and the warnings still read every label.
+A mangrove site calibrated by the flow is given its own parameters under the default rule
+(``site``): its calibration then keeps rule v8's discriminant axis
+(:func:`indices.calibration_axis.calibrate_on_axis`: the site's default, its axis with a
+boundary fitted on the labels, or the labels' own Fisher axis, whichever the labels, weighted
+by their strata's areas, find the most right); without it, the thresholds above are fitted.
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
@@ -37,23 +42,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from indices import calibration_axis
+from indices.calibration_base import (
+    CALIBRATION_METHODS,
+    MIN_ACCURACY,
+    MIN_PIXELS,
+    Calibration,
+    CalibrationError,
+)
 from indices.habitat import MangroveRule, SeagrassRule, rule_id
+from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["MAX_SEARCH_PIXELS", "MIN_ACCURACY", "MIN_PIXELS", "Calibration", "CalibrationError",
-           "balanced_accuracy", "calibrate", "search_sample"]
-
-MIN_PIXELS = 30
-"""Labelled pixels each class needs (0.3 ha at 10 m): fewer, and a threshold fits noise."""
-MIN_ACCURACY = 0.85
-"""The accuracy below which a fit is said to leave its labels' classes overlapping: the
-minimum interpretation accuracy of land-cover categories from remote sensor data, 85 %
-(Anderson, Hardy, Roach & Witmer 1976, USGS Professional Paper 964, "Classification
-criteria"; recalled, not checked against a stored copy here), applied to the fit's balanced
-accuracy on its own labels (an optimistic figure: the truth on new pixels is lower)."""
+__all__ = ["CALIBRATION_METHODS", "MAX_SEARCH_PIXELS", "MIN_ACCURACY", "MIN_PIXELS",
+           "Calibration", "CalibrationError", "balanced_accuracy", "calibrate", "search_sample"]
 
 MAX_SEARCH_PIXELS = 200_000
 """Labelled pixels the threshold search scores at most (:func:`search_sample`); more are drawn
@@ -83,45 +87,6 @@ _LOOK_ALIKES = {"mvi_min": "vegetation"}
 what those look-alikes are (the MVI separates mangrove from other vegetation)."""
 
 
-class CalibrationError(ValueError):
-    """Calibration input that cannot make a rule (the message is one line)."""
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A fitted rule and where it came from."""
-
-    rule: object
-    """The site's rule (:class:`indices.habitat.MangroveRule` or ``SeagrassRule``)."""
-    rule_id: str
-    """:func:`indices.habitat.rule_id` of :attr:`rule` (``<habitat>-calibrated-<hash>``)."""
-    parameters: Mapping[str, float]
-    """The fitted thresholds."""
-    default_parameters: Mapping[str, float]
-    """The thresholds the fit started from (the rule given, or the habitat's defaults)."""
-    balanced_accuracy: float
-    """Of the fitted rule on the calibration pixels (optimistic: the same pixels)."""
-    default_balanced_accuracy: float
-    """Of the default rule on the same pixels."""
-    n_habitat: int
-    n_other: int
-    source: str
-    """Where the labels came from (given by the caller), with a digest of the labels."""
-    warnings: tuple[str, ...] = ()
-    """One line each: what the labels could not teach (module doc)."""
-    search_pixels: tuple[int, int] | None = None
-    """Habitat and other pixels the threshold search scored: a stratified random draw
-    (:func:`search_sample`) where the labels were more than :data:`MAX_SEARCH_PIXELS`; None
-    where it scored them all."""
-    search_seed: int | None = None
-    """The draw's seed (the labels' digest, :attr:`source`), None without a draw."""
-
-    @property
-    def subsampled(self) -> bool:
-        """Whether the search scored a draw of the labels (:attr:`search_pixels`)."""
-        return self.search_pixels is not None
-
-
 def balanced_accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
     """Mean of the recall of habitat and the recall of not habitat."""
     predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
@@ -138,8 +103,10 @@ def _predict(features: Mapping[str, np.ndarray], params: Mapping[str, float]) ->
 
 def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarray], *,
               rule=None, source: str = "labelled pixels",
-              max_search_pixels: int | None = MAX_SEARCH_PIXELS) -> Calibration:
-    """Fit the site's thresholds (module doc) on labelled pixels.
+              max_search_pixels: int | None = MAX_SEARCH_PIXELS,
+              site: Mapping[str, float] | None = None, strata_pixels=None) -> Calibration:
+    """Fit the site's thresholds (module doc) on labelled pixels; with the site's parameters
+    ``site`` (mangrove), the axis-aware fit (:func:`indices.calibration_axis.calibrate_on_axis`).
 
     Parameters
     ----------
@@ -157,6 +124,13 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     max_search_pixels
         Labelled pixels the threshold search scores at most (:data:`MAX_SEARCH_PIXELS`;
         None: all of them).
+    site
+        Mangrove: the site's parameters under its default rule (by name,
+        :data:`indices.mangrove.MANGROVE_PARAMETERS`, computed); ``features`` then also
+        hold the reflectances :data:`indices.mangrove_axis.AXIS_BANDS` at the labels.
+    strata_pixels
+        With ``site``: the site's pixels in each stratum of its default map
+        (:data:`indices.calibration_axis.STRATA`), the labels' weights; None: unweighted.
     """
     rule = rule or (MangroveRule() if habitat == "mangrove" else SeagrassRule()
                     if habitat == "seagrass" else None)
@@ -164,6 +138,10 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
     names = _FEATURES[type(rule)]
     needed = [_FEATURE_OF[n] for n in names]
+    if site is not None:
+        if not isinstance(rule, MangroveRule):
+            raise CalibrationError(f"{habitat} calibration takes no site axis")
+        needed += list(AXIS_BANDS)
     missing = [f for f in needed if f not in features]
     if missing:
         raise CalibrationError(f"{habitat} calibration needs feature values {missing}")
@@ -185,14 +163,19 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError(f"too few labelled pixels: {n_hab} habitat and {n_other} other "
                                f"with values, at least {MIN_PIXELS} of each needed")
     start = {n: float(getattr(rule, n)) for n in names}
-    default_ba = balanced_accuracy(_predict(cols, start), labels)
     digest = hashlib.blake2b(np.packbits(labels).tobytes() + b"".join(
         np.round(c, 6).tobytes() for c in cols.values()), digest_size=4).hexdigest()
+    provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
+    if site is not None:  # the module's attribute, read at the call (a sweep may restrict it)
+        return calibration_axis.calibrate_on_axis(labels, cols, rule, site, strata_pixels,
+                                                  provenance=provenance)
     seed = int(digest, 16)
+    thresholds = {f: cols[f] for f in (_FEATURE_OF[n] for n in names)}
+    default_ba = balanced_accuracy(_predict(thresholds, start), labels)
     drawn = search_sample(labels, max_search_pixels, seed)
-    params = _search(cols, labels, start, drawn)
-    fitted_ba = balanced_accuracy(_predict(cols, params), labels)
-    warnings = tuple(_look_alike_warnings(habitat, labels, cols, params))
+    params = _search(thresholds, labels, start, drawn)
+    fitted_ba = balanced_accuracy(_predict(thresholds, params), labels)
+    warnings = tuple(_look_alike_warnings(habitat, labels, thresholds, params))
     if fitted_ba < MIN_ACCURACY:
         tests = ", ".join(_FEATURE_OF[n].upper() for n in names)
         warnings += (f"the rule's tests ({tests}) cannot separate the labels' {habitat} from "
@@ -201,7 +184,6 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
                      f"{MIN_ACCURACY:.0%} Anderson et al. 1976 ask of a land-cover map; the "
                      f"calibrated extent is uncertain: check the labels, or map the look-alikes "
                      f"with other evidence",)
-    provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
     searched = None
     if drawn is not None:
         searched = (int(labels[drawn].sum()), int((~labels[drawn]).sum()))

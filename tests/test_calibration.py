@@ -21,9 +21,18 @@ from aoi import CalibrationInput, load_sites, site_grid, site_mask
 from flows.site.evidence import calibration_record
 from flows.sources.demo import DemoScenario, DemoSource
 from indices.calibration import CalibrationError, _candidates, balanced_accuracy, calibrate
+from indices.calibration_axis import (
+    AXIS_KEYS,
+    axis_z,
+    fisher_axis,
+    fit_boundary,
+    stratum_weights,
+    weighted_accuracy,
+)
 from indices.composite import composite
 from indices.evidence import baseline_composite, site_evidence
 from indices.habitat import MangroveRule
+from indices.mangrove_axis import AXIS_BANDS, axis_value
 from indices.spectral import compute_indices
 from indices.summary import monthly_inputs
 
@@ -243,3 +252,152 @@ def test_calibration_on_two_percent_of_a_site_halves_the_extent_error(seed):
     assert not cal.warnings, cal.warnings  # the survey sampled the look-alikes
     assert before > 0.1 * true_ha  # the scenario is one the defaults get wrong
     assert after <= 0.5 * before
+
+
+# --------------------------------------------------------------------------- on the axis
+# indices.calibration_axis: a mangrove site's calibration that keeps rule v8's discriminant
+# axis (the flow gives calibrate the site's own parameters, ``site=``)
+
+SPECTRA = {"mangrove": (0.040, 0.030, 0.300, 0.100), "palm": (0.050, 0.030, 0.320, 0.130),
+           "mud": (0.080, 0.090, 0.120, 0.150)}
+"""B03 B04 B08 B11 of the synthetic labels below: the palm has the mangrove's NDVI (0.82-0.83)
+and an MVI of 3.4 against its 4.3, under the published 4.5; mud is not vegetation."""
+
+
+def _pixels(seed: int, counts: dict, noise: float = 0.02) -> tuple[np.ndarray, dict]:
+    """Labels (mangrove) and features (NDVI, MVI and the four bands, consistent) of
+    ``counts`` pixels of each of :data:`SPECTRA`, each band with lognormal noise."""
+    rng = np.random.default_rng(seed)
+    bands = np.concatenate([np.array(SPECTRA[k]) * rng.lognormal(0, noise, (n, 4))
+                            for k, n in counts.items()])
+    labels = np.concatenate([np.full(n, k == "mangrove") for k, n in counts.items()])
+    b03, b04, b08, b11 = bands.T
+    return labels, {"ndvi": (b08 - b04) / (b08 + b04), "mvi": (b08 - b03) / (b11 - b03),
+                    "B03": b03, "B04": b04, "B08": b08, "B11": b11}
+
+
+def _site(**values) -> dict:
+    """A site's parameters under the default rule: the MVI threshold read, no axis."""
+    site = {"mvi_min": 4.5, "ndvi_half": 0.6, "axis_used": 0.0}
+    site.update({k: np.nan for k in ("axis_b03", "axis_b04", "axis_b08", "axis_b11",
+                                     "axis_offset", "axis_boundary")})
+    return site | values
+
+
+def test_axis_z_is_the_rules_axis_value():
+    rng = np.random.default_rng(31)
+    bands = {b: rng.uniform(0.0, 0.4, 500).astype(np.float32) for b in AXIS_BANDS}
+    coef = rng.normal(0, 3, 5)
+    refl = xr.Dataset({b: ("x", v) for b, v in bands.items()})
+    np.testing.assert_array_equal(axis_z(bands, coef), axis_value(refl, coef).values)
+
+
+def test_the_boundary_follows_the_sites_class_frequencies_not_the_surveys():
+    """Overlapping classes on the axis (mangrove uniform on 0.5-1.5, look-alikes on 0-1),
+    labelled half and half: Bayes' boundary with the survey's frequencies is anywhere in the
+    overlap, with the site's it moves to the rarer class's side: where the site holds ten
+    times the look-alikes, above the overlap (0.95-1.05), ten times the mangrove, below it
+    (0.45-0.55). Without overlap: the middle of the gap, not an edge."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    z = np.concatenate([rng.uniform(0.5, 1.5, n), rng.uniform(0.0, 1.0, n)])
+    truth = np.arange(2 * n) < n
+    passed = np.ones(2 * n, bool)
+    many_others = np.where(truth, 1.0, 10.0)
+    assert 0.95 < fit_boundary(z, truth, many_others, passed) < 1.05
+    assert 0.45 < fit_boundary(z, truth, 11.0 - many_others, passed) < 0.55
+    apart = np.array([1.0, 1.2, 1.4, 0.0, 0.2, 0.4])
+    assert fit_boundary(apart, apart > 0.7, np.ones(6), np.ones(6, bool)) == pytest.approx(0.7)
+
+
+def test_weights_are_the_strata_areas_over_their_labels():
+    """Olofsson et al. 2014's area proportions ``W_h n_hj / n_h``, by hand: strata of 900,
+    90 and 10 px on the site, 2, 2 and 4 labels in them; one error in the second stratum
+    costs 45 px of the 1,000, one in the third 2.5."""
+    strata = np.array([0, 0, 1, 1, 2, 2, 2, 2])
+    weights = stratum_weights(strata, [900, 90, 10])
+    np.testing.assert_allclose(weights, [450, 450, 45, 45, 2.5, 2.5, 2.5, 2.5])
+    truth = np.array([0, 0, 1, 0, 1, 1, 1, 0], bool)
+    predicted = truth.copy()
+    predicted[3], predicted[7] = True, True
+    accuracy, balanced = weighted_accuracy(predicted, truth, weights)
+    assert accuracy == pytest.approx(1 - (45 + 2.5) / 1000)
+    assert balanced == pytest.approx(0.5 * (1 + 900 / (900 + 45 + 2.5)))  # habitat all right
+
+
+def test_fisher_axis_recovers_a_planted_direction():
+    rng = np.random.default_rng(8)
+    cov = np.array([[1.0, 0.5, 0, 0], [0.5, 1.0, 0, 0], [0, 0, 1.0, 0.3], [0, 0, 0.3, 1.0]])
+    mu0, mu1 = np.zeros(4), np.array([1.0, 0.0, 0.5, -0.5])
+    x = np.concatenate([rng.multivariate_normal(mu1, cov, 4000),
+                        rng.multivariate_normal(mu0, cov, 4000)])
+    habitat = np.arange(8000) < 4000
+    coef = fisher_axis(x, habitat, np.ones(8000), 30)
+    planted = np.linalg.solve(cov, mu1 - mu0)
+    cosine = coef[:4] @ planted / np.linalg.norm(coef[:4]) / np.linalg.norm(planted)
+    assert cosine > 0.99
+    z = x @ coef[:4] + coef[4]
+    assert z[~habitat].mean() == pytest.approx(0.0, abs=1e-9)
+    assert z[habitat].mean() == pytest.approx(1.0, abs=1e-9)
+    assert fisher_axis(x[:40], habitat[:40], np.ones(40), 30) is None  # one class only
+
+
+def test_a_default_the_labels_contradict_is_replaced_by_an_axis_they_teach():
+    """The site reads MVI 4.5 (the published threshold: its mangrove at 4.3 falls under it);
+    labels of mangrove, palm and mud: an axis fitted on them takes the mangrove in and keeps
+    the palm out; the rule still reads the site's axis (its fit in ``axis``), its id the
+    calibrated one of the fit."""
+    labels, features = _pixels(41, {"mangrove": 200, "palm": 200, "mud": 200})
+    cal = calibrate("mangrove", labels, features, site=_site(), source="test")
+    assert cal.method == "label_axis" and cal.accuracy == 1.0 > cal.default_accuracy
+    assert cal.default_balanced_accuracy < 0.6
+    assert cal.replaces["axis_used"] == 1.0 and set(cal.parameters) < set(cal.replaces)
+    assert cal.rule.reads_axis and cal.rule_id.startswith("mangrove-calibrated-")
+    assert cal.warnings == ()
+    z = axis_z(features, [cal.replaces[k] for k in AXIS_KEYS[:5]])
+    assert (z[labels] > cal.replaces["axis_boundary"]).all()
+    assert (z[~labels] < cal.replaces["axis_boundary"]).all()
+
+
+def test_labels_that_override_the_closed_canopy_guard_say_so():
+    """Rule v9 reads no axis where under half the shore canopy is closed (NDVI >= 0.7); the
+    labels' axis replaces the default there all the same (the partner knows the site), and
+    a warning gives the guard's share and cut. Where the guard passed (the site read no axis
+    for another reason) nothing is said."""
+    labels, features = _pixels(41, {"mangrove": 200, "palm": 200, "mud": 200})
+    cal = calibrate("mangrove", labels, features, site=_site(axis_closed_share=0.3),
+                    source="test")
+    assert cal.method == "label_axis" and cal.replaces["axis_used"] == 1.0
+    (line,) = cal.warnings
+    assert "0.300 closed canopy (NDVI >= 0.70), under the 0.50" in line, line
+    assert "the labels override it" in line and "(label_axis)" in line, line
+    passed = calibrate("mangrove", labels, features, site=_site(axis_closed_share=0.9),
+                       source="test")
+    assert passed.method == "label_axis" and passed.warnings == ()
+    assert passed.replaces == cal.replaces  # the warning only: the fit is the same
+
+
+def test_a_default_the_labels_cannot_fault_is_kept():
+    """The site's MVI threshold (3.85) already separates the labels: no fit does better on
+    them, and the default is kept (the labels' evidence never makes it worse)."""
+    labels, features = _pixels(42, {"mangrove": 200, "palm": 200, "mud": 200})
+    cal = calibrate("mangrove", labels, features, site=_site(mvi_min=3.85), source="test")
+    assert cal.default_accuracy == 1.0 and cal.method == "default" and cal.replaces is None
+    assert cal.parameters == cal.default_parameters == {"ndvi_min": 0.4, "mvi_min": 3.85}
+    assert cal.candidates["label_axis"] == 1.0  # as good, not better
+
+
+def test_labels_without_look_alikes_only_lower_the_sites_threshold_as_far_as_they_ask():
+    """Mangrove (MVI ~4.3) and mud labelled, no other vegetation: the site's MVI threshold
+    4.5 is lowered to just below the labelled mangrove, not further (nothing labelled says
+    where the look-alikes are); a threshold already below it is kept. Both said."""
+    labels, features = _pixels(43, {"mangrove": 200, "mud": 200})
+    cal = calibrate("mangrove", labels, features, site=_site(), source="test")
+    lowest = features["mvi"][labels].min()
+    assert cal.method == "site_mvi" and cal.replaces == {"mvi_min": cal.parameters["mvi_min"]}
+    assert lowest - 0.05 < cal.parameters["mvi_min"] < lowest and cal.accuracy == 1.0
+    (line,) = cal.warnings
+    assert "0 pixels of vegetation" in line and "lowered only as far" in line, line
+    kept = calibrate("mangrove", labels, features, site=_site(mvi_min=3.5), source="test")
+    assert kept.method == "default" and kept.replaces is None
+    assert set(kept.candidates) == {"default"} and "is kept" in kept.warnings[0]

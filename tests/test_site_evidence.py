@@ -121,7 +121,13 @@ def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrat
     assert cal["source"].endswith("survey.geojson") and cal["kind"] == "polygons"
     assert cal["habitat_pixels"] >= 30 and cal["not_habitat_pixels"] >= 30
     assert cal["balanced_accuracy"] > cal["default_balanced_accuracy"]
-    assert cal["parameters"]["mvi_min"] < RULES["mangrove"].mvi_min
+    # the labels teach the site's discriminant axis (rule v8), not the MVI threshold alone
+    # (indices.calibration_axis.calibrate_on_axis): the fit and what it replaced are in the record,
+    # and the site's parameters the rows read are the fitted ones
+    assert cal["method"] in ("site_axis", "label_axis") and cal["replaces"]["axis_used"] == 1
+    assert cal["accuracy"] > cal["default_accuracy"] == cal["candidates"]["default"]
+    site_params = tuned.evidence["rule"]["site"]
+    assert all(site_params[k] == pytest.approx(v, abs=1e-6) for k, v in cal["replaces"].items())
     truth = source.truth(site).extent_ha(site.baseline_end)
     before = abs(plain.change["baseline_extent_ha"].iloc[0] - truth)
     after = abs(tuned.change["baseline_extent_ha"].iloc[0] - truth)

@@ -13,8 +13,12 @@ one (site property ``calibration``, :func:`aoi.calibration_input`):
   outside the footprint are unlabelled.
 
 Features at the labelled pixels come from the baseline composite; :func:`indices.calibration.
-calibrate` fits the thresholds. Bad calibration input raises :class:`aoi.CalibrationError`,
-one line naming the site and the file; the flow records the site as failed and goes on.
+calibrate` fits the thresholds; a mangrove site's on its discriminant axis, given the site's
+parameters under the default rule (:func:`indices.calibration_axis.calibrate_on_axis`), and
+the fitted values replace the site's own parameters (:func:`with_site_values`), which every
+walk, the observation rows and the alerts then read. Bad calibration input raises
+:class:`aoi.CalibrationError`, one line naming the site and the file; the flow records the
+site as failed and goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import xarray as xr
 from aoi import CalibrationError, Site, calibration_input, geometry_mask, load_calibration_polygons
 from aoi.grid import SiteGrid
 from indices import calibration
+from indices.calibration_axis import STRATA, map_strata
 from indices.coast_maps import keep_codes, kept_codes
 from indices.evidence import (
     SiteEvidence,
@@ -40,8 +45,11 @@ from indices.evidence import (
     site_evidence,
 )
 from indices.habitat import RULES, seagrass_constants
+from indices.mangrove import MANGROVE_PARAMETERS
+from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of"]
+__all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of",
+           "with_site_values"]
 
 
 class EvidenceOf(NamedTuple):
@@ -66,19 +74,25 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
     base = baseline_composite(cube, site.habitat, baseline)
-    rule, record = RULES[site.habitat], {}
+    rule, record, replaces = RULES[site.habitat], {}, None
     source = calibration_input(site)
     if source is not None:
-        labels = np.where(mask.transpose("y", "x").values,
-                          calibration_labels(site, source, grid), np.int8(-1))
-        cal = _calibrate(site, source.path, base, labels)
-        rule = cal.rule
+        inside = mask.transpose("y", "x").values
+        labels = np.where(inside, calibration_labels(site, source, grid), np.int8(-1))
+        cal = _calibrate(site, source.path, base, labels, inside)
+        rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
-    evidence = site_evidence(base, site.habitat, rule)
+    if replaces:  # the fitted values in place of the site's (indices.calibration_axis)
+        params, codes = mangrove_first_pass(base, rule)
+        params = with_site_values(params, replaces)
+        evidence = SiteEvidence(site.habitat, rule, params=params,
+                                context=mangrove_final_context(base, rule, params, codes))
+    else:
+        evidence = site_evidence(base, site.habitat, rule)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
-        arrays, base = _two_passes(base, evidence), None
+        arrays, base = _two_passes(base, evidence, replaces), None
     else:
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
@@ -99,17 +113,35 @@ def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict
         "balanced_accuracy": round(cal.balanced_accuracy, 4),
         "default_balanced_accuracy": round(cal.default_balanced_accuracy, 4),
         "rule_id": cal.rule_id,
+        "method": cal.method,
         "search": {"pixels": sum(cal.search_pixels or (cal.n_habitat, cal.n_other)),
                    "of_pixels": cal.n_habitat + cal.n_other,
                    "subsampled": cal.subsampled, "seed": cal.search_seed},
     }
+    if cal.candidates is not None:  # the axis-aware fit: what it compared, area-weighted
+        out["accuracy"] = round(cal.accuracy, 4)
+        out["default_accuracy"] = round(cal.default_accuracy, 4)
+        out["candidates"] = {m: round(v, 4) for m, v in cal.candidates.items()}
+        if cal.replaces:
+            out["replaces"] = dict(cal.replaces)
     if cal.warnings:  # what the labels could not teach: said with the run, and recorded
         out["warnings"] = [f"site {site.id!r}: calibration {source.path.name}: {w}"
                            for w in cal.warnings]
     return out
 
 
-def _two_passes(base: xr.Dataset, evidence: SiteEvidence) -> tuple:
+def with_site_values(params: xr.DataArray, replaces) -> xr.DataArray:
+    """A mangrove site's parameters with the values ``replaces`` (by name: a calibration's,
+    :attr:`indices.calibration.Calibration.replaces`) in place of its own, lazy when
+    ``params`` is."""
+    names = list(params["parameter"].values)
+    values = xr.DataArray(np.array([replaces.get(n, np.nan) for n in names], np.float64),
+                          dims="parameter", coords={"parameter": names})
+    keep = values["parameter"].isin(list(replaces))
+    return xr.where(keep, values, params).rename(params.name)
+
+
+def _two_passes(base: xr.Dataset, evidence: SiteEvidence, replaces=None) -> tuple:
     """A mangrove site's ``(context, params)`` computed in two passes over its lazy baseline
     composite ``base``, the composite computed twice, so that no pass holds it whole: the
     final context reads the site's parameters, a reduction over the whole site (histograms,
@@ -128,6 +160,8 @@ def _two_passes(base: xr.Dataset, evidence: SiteEvidence) -> tuple:
     again, with less overlap between blocks (307 px instead of 478 with the published reach
     at 10 m: :func:`indices.coast_maps.context_of_coast`)."""
     params, codes = mangrove_first_pass(base, evidence.rule)
+    if replaces:  # a calibration's fitted values (site_evidence_of)
+        params = with_site_values(params, replaces)
     chunks = codes.transpose("y", "x").chunks
     params, packed = dask.compute(params, keep_codes(codes))
     del codes
@@ -136,24 +170,59 @@ def _two_passes(base: xr.Dataset, evidence: SiteEvidence) -> tuple:
     return context, params
 
 
-def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray):
+def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: np.ndarray):
     """:func:`indices.calibration.calibrate` at the labelled pixels (1 habitat, 0 not, -1
-    unlabelled) of the baseline composite; its refusals as one line naming site and file."""
+    unlabelled) of the baseline composite; its refusals as one line naming site and file.
+    A mangrove site is calibrated on its discriminant axis
+    (:func:`indices.calibration_axis.calibrate_on_axis`): its parameters under the default
+    rule (a first pass of its evidence, :func:`indices.evidence.mangrove_first_pass`) and its
+    pixels ``inside`` the site in each stratum of the default's map (:func:`_strata_pixels`)
+    weigh the labels: two more passes over the baseline composite than an uncalibrated
+    site's, each holding a block at a time (the features are taken at the labels only)."""
     picked = labels >= 0
-    water, start = None, RULES[site.habitat]
+    water, start, lazy = None, RULES[site.habitat], []
     if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
         (water,) = dask.compute(site_evidence(base, "seagrass").water)
         threshold = seagrass_constants(water, start)["threshold"]
         start = dataclasses.replace(start, dii_max=float(threshold))  # the fit starts there
     features = calibration_features(base, site.habitat, water=water)
+    if site.habitat == "mangrove":
+        features |= {b: base[b] for b in AXIS_BANDS}
+        lazy = [mangrove_first_pass(base, start)[0]]
     names = sorted(features)
-    values = dask.compute(*(features[n].transpose("y", "x").data for n in names))
-    columns = {n: np.asarray(v)[picked] for n, v in zip(names, values, strict=True)}
+    maps = [features[n].transpose("y", "x").data for n in names]
+    values = dask.compute(*(m[picked] for m in maps), *lazy)
+    columns = {n: np.asarray(v) for n, v in zip(names, values[:len(names)], strict=True)}
+    extra = {}
+    if lazy:
+        own = dict(zip(MANGROVE_PARAMETERS, np.asarray(values[-1], np.float64), strict=True))
+        extra = {"site": own, "strata_pixels": _strata_pixels(names, maps, inside, start, own)}
     try:
         return calibration.calibrate(site.habitat, labels[picked] == 1, columns, rule=start,
-                                     source=path.name)
+                                     source=path.name, **extra)
     except calibration.CalibrationError as exc:
         raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None
+
+
+def _strata_pixels(names, maps, inside: np.ndarray, rule, own) -> np.ndarray:
+    """The site's pixels (``inside``) in each stratum of its default's map
+    (:func:`indices.calibration_axis.map_strata`, :data:`indices.calibration_axis.STRATA`),
+    counted block by block where the feature ``maps`` (``(y, x)``, named ``names``) are
+    dask."""
+    def count(mask, *arrays):
+        strata = map_strata({n: np.asarray(a)[mask] for n, a in zip(names, arrays,
+                                                                   strict=True)}, rule, own)
+        return np.bincount(strata, minlength=len(STRATA))[None, None, :]
+
+    if not any(isinstance(m, da.Array) for m in maps):
+        return count(inside, *maps)[0, 0]
+    chunks = next(m for m in maps if isinstance(m, da.Array)).chunks
+    arrays = [da.asarray(m).rechunk(chunks) for m in (inside, *maps)]
+    ny, nx = arrays[0].numblocks
+    parts = da.map_blocks(count, *arrays, new_axis=2, dtype=np.int64,
+                          chunks=((1,) * ny, (1,) * nx, (len(STRATA),)))
+    (counts,) = dask.compute(parts.sum(axis=(0, 1)))
+    return counts
 
 
 def calibration_labels(site: Site, source, grid: SiteGrid) -> np.ndarray:
