@@ -17,7 +17,7 @@ from indices.mangrove_axis import AXIS_PARAMETERS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
-__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_cover_score", "flat_score",
+__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "baseline_bare", "flat_cover_score", "flat_score",
            "mangrove_candidates", "mangrove_context", "mangrove_score",
            "mangrove_spectral_score", "mangrove_values", "tidal_score", "unjudged_water",
            "view_scaled"]
@@ -101,6 +101,11 @@ class MangroveRule:
     reach_m: float = 1500.0
     """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
     wider forest are shores of their own)."""
+    shore_ground_m: float = 50.0
+    """Reach from the connected canopy of the shore's bare ground taken as tidal ground
+    (:func:`indices.context.shore_ground`, rule v11): a choice, not a published number;
+    the shore gap's width (``shore_gap_m``). Rule v10 used ``reach_m`` (1.5 km):
+    ``benchmarks/measured/mang29``."""
     axis: bool = True
     """Read the site's discriminant axis instead of the MVI where the site shows one
     (:mod:`indices.mangrove_axis`, rule v8; only with ``scene_threshold``): Fisher's axis of
@@ -223,8 +228,16 @@ def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
     levels, those the site's parameters are estimated on)."""
     candidates = mangrove_candidates(composite, rule, params)
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
-                              min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
-                              reach_m=rule.reach_m, tidal=tidal)
+                              baseline_bare(composite, rule), min_views=rule.min_views,
+                              shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m, tidal=tidal,
+                              shore_ground_m=rule.shore_ground_m)
+
+
+def baseline_bare(composite: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """The baseline's bare ground: NDVI <= ``rule.ndvi_min`` (DE Pacific's open-mangrove
+    floor, 0.4: no canopy, crop or pasture), bool ``(y, x)``; never seen (NaN) is not bare.
+    Where :func:`indices.context.shore_ground` may take the shore's band."""
+    return compute_indices(composite, ["ndvi"])["ndvi"] <= np.float32(rule.ndvi_min)
 
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
