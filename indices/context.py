@@ -204,7 +204,7 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
         connected = out == CONNECTED  # before any tidal ground: shore_ground's seeds too
         out[tidal_ground(connected, wet, coast, path, reach_px)] = TIDAL
         if bare is not None and shore_px > 0:
-            out[shore_ground(connected, path, wet, bare, shore_px)] = TIDAL
+            out[shore_ground(connected, path, wet | coast, bare, shore_px)] = TIDAL
     out[flat] = INTERTIDAL
     return out
 
@@ -216,7 +216,8 @@ def shore_ground(connected: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
     ``connected`` (before any tidal ground) that are no mangrove candidate (the band of the
     coast's edge, :func:`shore_edge`: the reach's seeds), ``bare`` in the baseline
     (NDVI <= the rule's ``ndvi_min``: no crop, pasture or palm), not seen wet in
-    ``min_views`` baseline views (``wet``, :func:`tidal_wet`: not a pond behind the shore)
+    ``min_views`` baseline views nor the coast's water (``wet``, :func:`tidal_wet` or
+    :func:`coast_water`: not a pond behind the shore, not the sea the band overlaps)
     and within ``shore_px`` steps (8-connected, through such ground) of the connected
     canopy's candidates (``MangroveRule.shore_ground_m``).
 
