@@ -17,8 +17,9 @@ the threshold (``|score| < 1``, see :mod:`indices.habitat`), when one confident 
 its class awaits the second that would change it (*pending*: the change may be there, shown
 a month late by the map), or when it was last seen more than ``stale_months`` ago (it may
 have changed unseen: the interval widens as observation thins). A mangrove flat under the
-tide is not seen (:func:`indices.habitat.flat_score`) and ages like a clouded pixel: the
-tide hides a replanting's seedlings, the very gain a restoration is monitored for.
+tide is not judged (:func:`indices.habitat.flat_score`), but since rule v11 such a clear
+view is an observation for the interval (:func:`monthly_states`' ``views``): it keeps the
+pixel from ageing and, on bare ground, ends its close call; the class it never changes.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain

@@ -367,36 +367,24 @@ def tidal_score(score: xr.DataArray) -> xr.DataArray:
 def flat_cover_score(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule,
                      params: xr.DataArray | None = None) -> xr.DataArray:
     """The mangrove score on the tidal flat (rule v10; :func:`flat_score`, scaled for thin
-    months, :func:`view_scaled`), a confident look for mangrove (``score >= 1``) whose NDVI is at
-    least the site's ``ndvi_half`` raised to :data:`indices.rules.STRONG`: such a look
-    changes the class alone (:func:`indices.change.confirmed_state`); every other look as
-    it is.
+    months, :func:`view_scaled`) with a confident look for mangrove (``score >= 1``) whose
+    NDVI is at least the site's ``ndvi_half`` raised to :data:`indices.rules.STRONG`: such
+    a look changes the class alone (:func:`indices.change.confirmed_state`); every other
+    look as it is. float32, the dims of ``score``.
 
-    ``ndvi_half`` is the NDVI of a pixel half covered by the site's own closed canopy over
-    its own bare flat (two-endmember linear unmixing of red and NIR, the endmembers from the
-    baseline, :mod:`indices.canopy`, :func:`indices.mangrove.mangrove_parameters`; linear
-    spectral mixture analysis: Adams, Smith & Johnson 1986, J. Geophys. Res. 91(B8):
-    8098-8112, doi:10.1029/JB091iB08p08098; Adams et al. 1995, Remote Sens. Environ.
-    52:137-154, doi:10.1016/0034-4257(94)00098-8): past it, the canopy covers the majority
-    of the pixel, the canopy-closure definition a mangrove map's pixel follows (the rule's
-    ``canopy_cover``, the same test where water brings SWIR1 to green). A look on the flat
-    past the NDVI floor (``ndvi_min`` 0.4, DE Pacific's open mangrove: a third of a canopy
-    over mud) with its band of doubt, and past the site's half cover, is a canopy over most
-    of a pixel that was bare mud in the baseline: not the noise of a month's composite
-    (the flat's bare mud reads NDVI 0.1-0.3).
+    ``ndvi_half``: the NDVI of a pixel half covered by the site's own canopy over its own
+    bare flat (two-endmember linear unmixing of red and NIR, :mod:`indices.canopy`; Adams,
+    Smith & Johnson 1986, J. Geophys. Res. 91(B8):8098-8112; Adams et al. 1995, Remote Sens.
+    Environ. 52:137-154): past it the canopy covers most of the pixel, the canopy-closure
+    definition a mangrove map's pixel follows. Why: a month on the flat is mostly one
+    clear view, whose strong bar (NDVI 0.64) is past most of a young canopy's looks, and
+    the tide seldom gives a second (``benchmarks/measured/mang27``).
 
-    **Why**: the tide and the clouds hide a replanting on the flat most months, and a
-    month is mostly one clear view, whose score :func:`view_scaled` scales by 0.67: its
-    strong bar is NDVI 0.64 (0.56 for a composite of three views), past most of a young
-    canopy's looks at half to three quarters cover (NDVI 0.55-0.65 on the independent
-    scenarios), so a replanting waited for a second confident look that seldom came.
-    Measured there (rule v8 replayed on 30 seeds of 10-29, 303-319, 705, 708,
-    ``benchmarks/measured/mang27``): of the truth's missed gain on the flat, a third had one
-    confident look and no second; the mixed pixel itself was not the cause (NDVI past the
-    floor at half cover; unmixing instead of the MVI on connected bare ground found less).
-    **A project choice, not a published rule**, as :func:`tidal_score` is (which raises any
-    confident look on tidal ground): on the flat NDVI is the only test, and exposed seagrass
-    or algal mats may pass its floor; the site's half cover keeps those thin ones out."""
+    **A project choice, not a published rule**, as :func:`tidal_score` is. Risk: NDVI is
+    the flat's only test, and dense stranded green algae (an Ulva green tide) can read
+    NDVI >= 0.6, past the half cover: such a look gains on the flat alone. Requiring the
+    MVI past ``mvi_floor`` too was proposed (review of rule v10) and not measured
+    (``benchmarks/measured/mang29``)."""
     half = mangrove_values(rule, params)[1]
     ndvi = compute_indices(refl, ["ndvi"])["ndvi"]
     raised = xr.where((score >= 1) & (ndvi >= half), np.maximum(score, np.float32(STRONG)),
