@@ -317,6 +317,6 @@ def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     assert not (wet[30:60, 31:36] == TIDAL).any()
     # a replanting's look there: under the tide none, one clear look past the test a gain
     look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
-    level = xr.DataArray(np.full((1, 2), out[35, 32], np.uint8), dims=("y", "x"))
+    level = xr.DataArray(np.full((1, 2), out[31, 33], np.uint8), dims=("y", "x"))
     score = mangrove_score(look, RULE, context=level).values[0]
     assert score[0] >= 2 and np.isnan(score[1])
