@@ -263,8 +263,6 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, str
             age[k] = 0
         elif any_wet and wet[k] and s:
             age[k] = 0
-            if st == 0 and pending[k] == 0:  # bare, nothing pending: no close call now
-                close_call[k] = 0
         else:
             age[k] = min(age[k], 254) + 1
         st &= s

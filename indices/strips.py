@@ -159,7 +159,6 @@ class _Walk:
         looked = seen
         if views is not None:  # indices.change._month_kernel's unjudged clear views
             wet = (unjudged_views(score, views) != 0) & site & ~seen
-            close &= ~(wet & ~state & ~pending)
             looked = seen | wet
         age = self.age[rows]
         age[...] = np.where(looked, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
