@@ -19,7 +19,7 @@ a month late by the map), or when it was last seen more than ``stale_months`` ag
 have changed unseen: the interval widens as observation thins). A mangrove flat under the
 tide is not judged (:func:`indices.habitat.flat_score`), but since rule v11 such a clear
 view is an observation for the interval (:func:`monthly_states`' ``views``): it keeps the
-pixel from ageing and, on bare ground, ends its close call; the class it never changes.
+pixel from ageing (not stale); its class and close call it never changes.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain
@@ -181,11 +181,10 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     ``views``: each month's clear views (``n_clear``, (y, x)), given where
     :func:`wet_views_observe`: a clear view whose score is NaN (the tide over the mangrove
     flat or tidal ground) is an observation for the interval only (rule v11,
-    ``benchmarks/measured/mang29``): it resets the pixel's age (not stale) and, where the
-    carried class is bare and no change is pending, ends its close call; it never changes
-    a class nor confirms a pending one. Water over the pixel (NDWI > 0, green above NIR)
-    is what a canopy over most of it does not show; seedlings under it are hidden, which
-    the record's coverage measures. None: only scores are looks.
+    ``benchmarks/measured/mang29``): it resets the pixel's age (not stale) and changes
+    neither its class, its close call nor a pending change. Not a look against: seedlings
+    under the tide are hidden (ending the close calls of bare pixels so took the interval's
+    coverage below 90 % of site-months, the record). None: only scores are looks.
     """
     site = site.astype(bool)
     views = iter(views) if views is not None else None
@@ -240,8 +239,7 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, str
     (a close call, a change
     pending its confirming look, or stale) and the changes before the
     minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written;
-    ``wet`` (empty: none) the unjudged clear views: ``age`` reset, and the close call of
-    a bare class with nothing pending ended."""
+    ``wet`` (empty: none) the unjudged clear views, which reset ``age`` alone."""
     any_wet = wet.size > 0
     for k in range(score.size):
         v = score[k]

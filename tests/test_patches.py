@@ -165,7 +165,7 @@ def test_a_clear_view_under_the_tide_observes_the_interval_never_the_class():
     for m in wet + dry:  # the class never moves: the tide's views are no look for it
         np.testing.assert_array_equal(m.habitat, [[False, False, False, True]])
         assert not m.seen[0, [0, 1, 3]].any()
-    # under the tide: no close call on bare ground, never stale; the pending look stays
-    # in doubt; the clouded canopy ages
-    np.testing.assert_array_equal(wet[-1].uncertain, [[False, False, True, True]])
+    # under the tide: never stale (px 1); the baseline's close call (px 0, never judged)
+    # and the pending look (px 2) stay in doubt; the clouded canopy ages
+    np.testing.assert_array_equal(wet[-1].uncertain, [[True, False, True, True]])
     np.testing.assert_array_equal(dry[-1].uncertain, [[True, True, True, True]])
