@@ -55,8 +55,9 @@ class MangroveRule:
     connected canopy and not from dry land, :func:`indices.context.tidal_ground`) the
     spectral test does; there one clear dry look past the test is enough for a gain
     (:func:`tidal_score`; on the flat one look past the strong bar, or a confident one
-    past the site's half-cover NDVI, :func:`flat_cover_score`; bare ground of the shore's
-    band next to the forest is tidal ground, :func:`indices.context.shore_ground`).
+    past the site's half-cover NDVI, :func:`flat_cover_score`; the shore's band within
+    ``shore_ground_m`` of the forest, bare in the baseline, is tidal ground,
+    :func:`indices.context.shore_ground`).
     Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
