@@ -17,8 +17,9 @@ the threshold (``|score| < 1``, see :mod:`indices.habitat`), when one confident 
 its class awaits the second that would change it (*pending*: the change may be there, shown
 a month late by the map), or when it was last seen more than ``stale_months`` ago (it may
 have changed unseen: the interval widens as observation thins). A mangrove flat under the
-tide is not seen (:func:`indices.habitat.flat_score`) and ages like a clouded pixel: the
-tide hides a replanting's seedlings, the very gain a restoration is monitored for.
+tide is not judged (:func:`indices.habitat.flat_score`), but since rule v11 such a clear
+view is an observation for the interval (:func:`monthly_states`' ``views``): it keeps the
+pixel from ageing (not stale); its class and close call it never changes.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain
@@ -39,7 +40,7 @@ from indices.rules import STRONG
 
 __all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
            "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
-           "mmu_pixels", "monthly_states", "strong_look"]
+           "mmu_pixels", "monthly_states", "strong_look", "unjudged_views", "wet_views_observe"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
@@ -63,6 +64,15 @@ def strong_look(habitat: str | None) -> float:
     views, and one strong look of it is not two confident ones (measured on the
     independent scenarios: it called false losses of 7-15 ha on seeds 14 and 17)."""
     return STRONG if habitat == "mangrove" else float("inf")
+
+
+def wet_views_observe(habitat: str | None) -> bool:
+    """Whether a clear view the habitat's score leaves unjudged (``n_clear > 0``, score NaN)
+    is an observation for the interval (:func:`monthly_states`' ``views``): True for
+    mangrove, whose score is NaN on a clear view only under the tide on the flat and tidal
+    ground (:func:`indices.mangrove_rule.unjudged_water`; rule v11); False for seagrass,
+    whose unjudged views are plumes and water the baseline could not assess."""
+    return habitat == "mangrove"
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
 
@@ -158,7 +168,8 @@ class MonthState:
 
 def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.ndarray, *,
                    mmu_pixels: int, stale_months: int = 2,
-                   strong: float = float("inf")) -> Iterator[MonthState]:
+                   strong: float = float("inf"),
+                   views: Iterable[np.ndarray] | None = None) -> Iterator[MonthState]:
     """Walk the months of scores against a (y, x) baseline score.
 
     ``scores``: the (y, x) score map of each month in order: a (period, y, x) array, or any
@@ -167,8 +178,17 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     The one place the gap-filling, minimum-mapping-unit and uncertainty rules live: change
     metrics, maps and canopy metrics all iterate these states. ``strong``: the look that
     changes a class alone (:func:`confirmed_state`, :func:`strong_look` of the habitat).
+    ``views``: each month's clear views (``n_clear``, (y, x)), given where
+    :func:`wet_views_observe`: a clear view whose score is NaN (the tide over the mangrove
+    flat or tidal ground) is an observation for the interval only (rule v11,
+    ``benchmarks/measured/mang29``): it resets the pixel's age (not stale) and changes
+    neither its class, its close call nor a pending change. Not a look against: seedlings
+    under the tide are hidden (ending the close calls of bare pixels so took the interval's
+    coverage below 90 % of site-months, the record). None: only scores are looks.
     """
     site = site.astype(bool)
+    views = iter(views) if views is not None else None
+    no_views = np.zeros(0, np.uint8)
     base = (baseline > 0) & site
     base_uncertain = ~(np.abs(baseline) >= 1) & site  # NaN (never seen) is uncertain too
     state = base.copy()
@@ -189,8 +209,10 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
             raise ValueError(f"a month's scores are {score.shape}, the site {site.shape}")
         seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
         grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
+        wet = no_views if views is None else unjudged_views(score, next(views))
         _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months), float(strong),
-                      *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)))
+                      *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)),
+                      wet.reshape(-1))
         gain = drop_small_patches(grown, mmu_pixels)
         loss = drop_small_patches(lost, mmu_pixels)
         yield MonthState(
@@ -199,15 +221,26 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
         )
 
 
+def unjudged_views(score: np.ndarray, n_clear: np.ndarray) -> np.ndarray:
+    """uint8 ``(y, x)``: 1 where a clear view left the score NaN (:func:`monthly_states`'
+    ``views``)."""
+    n_clear = np.asarray(n_clear)
+    if n_clear.shape != score.shape:
+        raise ValueError(f"a month's views are {n_clear.shape}, its scores {score.shape}")
+    return ((n_clear > 0) & np.isnan(score)).view(np.uint8)
+
+
 @numba.njit(nogil=True, cache=True)
 def _month_kernel(score, site, base, state, pending, close_call, age, stale, strong, seen,
-                  uncertain, grown, lost):  # pragma: no cover (numba)
+                  uncertain, grown, lost, wet):  # pragma: no cover (numba)
     """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
     ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
     (:func:`confirmed_state`'s rule, with ``strong``), ``seen``, ``uncertain``
     (a close call, a change
     pending its confirming look, or stale) and the changes before the
-    minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written."""
+    minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written;
+    ``wet`` (empty: none) the unjudged clear views, which reset ``age`` alone."""
+    any_wet = wet.size > 0
     for k in range(score.size):
         v = score[k]
         s = site[k]
@@ -225,6 +258,8 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, str
                 close_call[k] = 0
             else:
                 close_call[k] = 1
+            age[k] = 0
+        elif any_wet and wet[k] and s:
             age[k] = 0
         else:
             age[k] = min(age[k], 254) + 1
@@ -404,20 +439,23 @@ def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
 
 
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
-                   pixel_area_ha: float, mmu_pixels: int, stale_months: int,
-                   strong: float = float("inf")) -> np.ndarray:
-    """(period, y, x) scores + (y, x) baseline score + site mask -> (period, metric)."""
+                   views: np.ndarray | None = None, *, pixel_area_ha: float, mmu_pixels: int,
+                   stale_months: int, strong: float = float("inf")) -> np.ndarray:
+    """(period, y, x) scores + (y, x) baseline score + site mask (+ (period, y, x) clear
+    views, :func:`monthly_states`' ``views``) -> (period, metric)."""
     site = site.astype(bool)
     out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
-                                         stale_months=stale_months, strong=strong)):
+                                         stale_months=stale_months, strong=strong,
+                                         views=views)):
         out[p] = change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu_pixels)
     return out
 
 
 def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
                    *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
-                   stale_months: int = 2, strong: float = float("inf")) -> xr.Dataset:
+                   stale_months: int = 2, strong: float = float("inf"),
+                   views: xr.DataArray | None = None) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 
     Parameters
@@ -436,6 +474,10 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         Months without a clear observation after which a pixel's class counts as uncertain.
     strong
         The look that changes a class alone (:func:`strong_look` of the site's habitat).
+    views
+        Clear views per period ``(period, y, x)`` (a monthly composite's ``n_clear``), where
+        :func:`wet_views_observe` of the habitat: a clear view the score left NaN resets the
+        pixel's age (:func:`monthly_states`). None: only scores are looks.
 
     Returns
     -------
@@ -443,11 +485,12 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
     is the share of the site's pixels observed clear in that period).
     """
     # the walk over months needs whole maps: one chunk per input (lazy inputs stay lazy)
-    scores, baseline_score, site_mask = (a.chunk(-1) if a.chunks else a
-                                         for a in (scores, baseline_score, site_mask))
+    inputs = [scores, baseline_score, site_mask] + ([] if views is None else [views])
+    inputs = [a.chunk(-1) if a.chunks else a for a in inputs]
     table = xr.apply_ufunc(
-        _change_kernel, scores, baseline_score, site_mask,
-        input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"]],
+        _change_kernel, *inputs,
+        input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"],
+                         ["period", "y", "x"]][:len(inputs)],
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
                 "stale_months": stale_months, "strong": float(strong)},

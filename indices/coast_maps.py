@@ -137,18 +137,20 @@ def unpack_codes(packed: np.ndarray, nx: int) -> np.ndarray:
     return out[:, :nx]
 
 
-def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray, *, gap_px: int,
-                            reach_px: int) -> np.ndarray:
+def context_of_coast_kernel(codes: np.ndarray, candidates: np.ndarray,
+                            bare: np.ndarray | None = None, *, gap_px: int, reach_px: int,
+                            shore_px: int = 0) -> np.ndarray:
     """:func:`context_kernel` of one block from its coast's water and tidal flat
     (:func:`coast_codes`) already computed: the same uint8 levels, :data:`TIDAL` included."""
     codes = np.asarray(codes)
     coast = codes >= 2
     return context_levels(shore_edge(coast, gap_px), candidates, codes == 3, reach_px,
-                          (codes == 1, coast))
+                          (codes == 1, coast, bare, shore_px))
 
 
-def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap_m: float,
-                     reach_m: float) -> xr.DataArray:
+def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray,
+                     bare: xr.DataArray | None = None, *, shore_gap_m: float,
+                     reach_m: float, shore_ground_m: float = 0.0) -> xr.DataArray:
     """:func:`intertidal_context` of ``candidates`` from the coast's water and flat
     (:func:`coast_codes` of the same counts' :func:`evidence_maps`; steps 1-3 are not
     computed again): the same levels, lazy when the inputs are, the same whatever the
@@ -156,10 +158,11 @@ def context_of_coast(codes: xr.DataArray, candidates: xr.DataArray, *, shore_gap
     the canopy's reach and the tidal ground's): 307 px with the published reach at 10 m,
     64 % of the whole context's 478 (rule v6's: 157 of 328, about half)."""
     res = pixel_size(candidates)
-    kw = {"gap_px": pixels_of(shore_gap_m, res), "reach_px": pixels_of(reach_m, res)}
+    kw = {"gap_px": pixels_of(shore_gap_m, res), "reach_px": pixels_of(reach_m, res),
+          "shore_px": pixels_of(shore_ground_m, res) if bare is not None else 0}
     depth = 1 + kw["gap_px"] + 2 * kw["reach_px"] + 1
-    return neighbourhood(context_of_coast_kernel, (codes, candidates), depth,
-                         "intertidal_context", **kw)
+    inputs = (codes, candidates) + ((bare,) if bare is not None else ())
+    return neighbourhood(context_of_coast_kernel, inputs, depth, "intertidal_context", **kw)
 
 
 def keep_codes(codes: xr.DataArray):

@@ -162,12 +162,14 @@ SEA_HALF_WIDTH_M = 100.0
 """Half the width of the always-wet water a tidal flat must reach (module doc, CONNECTED)."""
 
 
-def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray, *,
-                   min_views: int, gap_px: int, reach_px: int, sea_px: int = 10,
-                   tidal: bool = True) -> np.ndarray:
+def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarray,
+                   bare: np.ndarray | None = None, *, min_views: int, gap_px: int,
+                   reach_px: int, sea_px: int = 10, tidal: bool = True,
+                   shore_px: int = 0) -> np.ndarray:
     """The context (module doc, steps 1-5) of one block of numpy maps: uint8 ``(y, x)``,
     0 outside, :data:`CONNECTED`, :data:`INTERTIDAL` on the tidal flat, or (``tidal``)
-    :data:`TIDAL` on the tidal ground (:func:`tidal_ground`) outside both."""
+    :data:`TIDAL` on the tidal ground (:func:`tidal_ground`, and with ``bare`` the shore's
+    bare ground within ``shore_px``, :func:`shore_ground`) outside both."""
     n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
     zone = intertidal_zone(n_wet, n_clear, min_views)
     coast = coast_water(n_wet, n_clear, min_views=min_views, reach_px=reach_px, sea_px=sea_px)
@@ -175,7 +177,7 @@ def context_kernel(n_wet: np.ndarray, n_clear: np.ndarray, candidates: np.ndarra
     # 4-5. canopy connected to the coast's edge, widened by the upper intertidal
     wet = tidal_wet(n_wet, coast, min_views) if tidal else None
     return context_levels(shore_edge(coast, gap_px), candidates, flat, reach_px,
-                          None if wet is None else (wet, coast))
+                          None if wet is None else (wet, coast, bare, shore_px))
 
 
 def shore_edge(coast: np.ndarray, gap_px: int) -> np.ndarray:
@@ -191,48 +193,52 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
                    reach_px: int, ground: tuple | None = None) -> np.ndarray:
     """Steps 4-5 of the module doc from the shore's edge (:func:`shore_edge`): the
     candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`, and
-    with ``ground = (wet, coast)`` (:func:`tidal_wet` and :func:`coast_water`) the tidal
-    ground :data:`TIDAL` (:func:`tidal_ground`), connected or not (None: no such level,
-    rule v6's levels)."""
+    with ``ground = (wet, coast, bare, shore_px)`` (:func:`tidal_wet`, :func:`coast_water`,
+    the baseline's bare ground or None, pixels) the tidal ground :data:`TIDAL`
+    (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not
+    (None: no such level, rule v6's levels)."""
     path = np.ascontiguousarray(np.asarray(candidates, bool))
     out = reach(np.ascontiguousarray(edge), path, reach_px)
     if ground is not None:
-        wet, coast = ground
-        out[tidal_ground(out == CONNECTED, wet, coast, path, reach_px)] = TIDAL
-        out[shore_ground(out, path, wet, reach_px)] = TIDAL
+        wet, coast, bare, shore_px = ground
+        connected = out == CONNECTED  # before any tidal ground: shore_ground's seeds too
+        out[tidal_ground(connected, wet, coast, path, reach_px)] = TIDAL
+        if bare is not None and shore_px > 0:
+            out[shore_ground(connected, path, wet | coast, bare, shore_px)] = TIDAL
     out[flat] = INTERTIDAL
     return out
 
 
-def shore_ground(levels: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
-                 reach_px: int) -> np.ndarray:
-    """Bare ground of the shore's band next to the connected canopy (rule v10, taken as
-    :data:`TIDAL`): pixels of the band of the coast's edge (:func:`shore_edge`, the
-    :data:`CONNECTED` level that is no mangrove candidate: the reach's seeds) reached from
-    the connected canopy's candidates through such ground, and not seen wet in
-    ``min_views`` baseline views (``wet``, :func:`tidal_wet`: a pond or a paddy behind the
-    shore is not taken). Bool ``(y, x)``.
+def shore_ground(connected: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
+                 bare: np.ndarray, shore_px: int) -> np.ndarray:
+    """Bare ground of the shore's band next to the connected canopy (rule v10, narrowed in
+    v11; taken as :data:`TIDAL`), bool ``(y, x)``: pixels of the :data:`CONNECTED` level
+    ``connected`` (before any tidal ground) that are no mangrove candidate (the band of the
+    coast's edge, :func:`shore_edge`: the reach's seeds), ``bare`` in the baseline
+    (NDVI <= the rule's ``ndvi_min``: no crop, pasture or palm), not seen wet in
+    ``min_views`` baseline views nor the coast's water (``wet``, :func:`tidal_wet` or
+    :func:`coast_water`: not a pond behind the shore, not the sea the band overlaps)
+    and within ``shore_px`` steps (8-connected, through such ground) of the connected
+    canopy's candidates (``MangroveRule.shore_ground_m``).
 
-    The band is the upper intertidal a sun-synchronous satellite seldom sees wet (step 4 of
-    the module doc; Bishop-Taylor et al. 2019): where it has no canopy in the baseline and
-    touches the forest, it is the mudflat a replanting is planted on. Taken for connected
-    canopy (rule v8) it judged the views the tide covered as "not mangrove" and a canopy
-    growing there waited for a second look: measured on the independent scenarios (rule
-    v8 replayed on 30 seeds, 300 px, 18 months; ``benchmarks/measured/mang27``), the
-    truth's replanted pixels at connected level were 46 % of the missed gain (41-81 % on
-    seeds 14, 24, 28, 305, 316, 319, 705), two thirds of them with a view under the tide
-    judged against them. As tidal
-    ground, the spectral test (NDVI and the MVI or the site's axis) still decides, a view
-    under the tide is none, one clear look past the test gains and a loss needs two
-    (:func:`indices.mangrove_rule.tidal_score`). The cost is the one of tidal ground: a
-    field at the water's edge next to the forest whose crop passes the spectral test gains
-    on one look instead of two."""
-    connected = levels == CONNECTED
-    ground = np.ascontiguousarray(connected & ~candidates & ~np.asarray(wet, bool))
+    The band is the upper intertidal a sun-synchronous satellite seldom sees wet
+    (Bishop-Taylor et al. 2019): bare there next to the forest, it is the mudflat a
+    replanting is planted on; as tidal ground one clear dry look past the spectral test
+    gains (:func:`indices.mangrove_rule.tidal_score`). Why and how much:
+    ``benchmarks/measured/mang27`` (v10) and ``mang29`` (v11: rule v10 took any
+    non-candidate ground of the band within the canopy's 1.5 km reach, 50-76 ha on seeds
+    304 and 310, 56 ha on the Welsh coast). Risk: bare ground at the water's edge next to
+    the forest that is planted with a crop (a fallow field) gains on one look past the
+    test instead of two.
+
+    Chunk-safe: ``bare`` is per pixel and the seeds are the connected level, which a
+    block's overlap (:func:`context_depth`) holds within ``reach_px`` of its core."""
+    ground = np.ascontiguousarray(connected & ~candidates & ~np.asarray(wet, bool)
+                                  & np.asarray(bare, bool))
     if not ground.any():
         return ground
     seeds = np.ascontiguousarray(connected & candidates)
-    return (reach(seeds, ground, reach_px) != 0) & ground
+    return (reach(seeds, ground, shore_px) != 0) & ground
 
 
 def tidal_wet(n_wet: np.ndarray, coast: np.ndarray, min_views: int) -> np.ndarray:
@@ -416,22 +422,26 @@ def _block(*arrays, kernel, **kw):  # noqa: D103 (map_overlap's function)
 
 
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
-                       *, min_views: int, shore_gap_m: float, reach_m: float,
-                       tidal: bool = True) -> xr.DataArray:
+                       bare: xr.DataArray | None = None, *, min_views: int,
+                       shore_gap_m: float, reach_m: float, tidal: bool = True,
+                       shore_ground_m: float = 0.0) -> xr.DataArray:
     """Where canopy is intertidal (module doc): uint8 ``(y, x)`` levels (0, :data:`CONNECTED`,
     :data:`INTERTIDAL`, :data:`TIDAL` unless ``tidal`` is False), lazy when the inputs are.
 
     ``n_wet``, ``n_clear``: a composite's wet and clear view counts (``(y, x)``);
     ``candidates``: the pixels a path may cross (spectral mangrove candidates of the same
-    composite). Distances in metres, converted with the grid's pixel size.
+    composite); ``bare``: the baseline's bare ground (bool), with ``shore_ground_m`` the
+    reach of :func:`shore_ground` (None or 0: none). Distances in metres, converted with the
+    grid's pixel size.
     """
     res = pixel_size(n_clear)
     gap_px, reach_px = pixels_of(shore_gap_m, res), pixels_of(reach_m, res)
     depth = context_depth(shore_gap_m, reach_m, res, tidal)
     kw = {"min_views": int(min_views), "gap_px": gap_px, "reach_px": reach_px,
-          "sea_px": pixels_of(SEA_HALF_WIDTH_M, res), "tidal": bool(tidal)}
-    return neighbourhood(context_kernel, (n_wet, n_clear, candidates), depth,
-                          "intertidal_context", **kw)
+          "sea_px": pixels_of(SEA_HALF_WIDTH_M, res), "tidal": bool(tidal),
+          "shore_px": pixels_of(shore_ground_m, res) if bare is not None else 0}
+    inputs = (n_wet, n_clear, candidates) + ((bare,) if bare is not None else ())
+    return neighbourhood(context_kernel, inputs, depth, "intertidal_context", **kw)
 
 
 def _min_chunks(chunks: tuple[tuple[int, ...], ...], depth: int) -> tuple:

@@ -38,7 +38,7 @@ from indices.mangrove import (
     floor_rule,
     mangrove_parameters,
 )
-from indices.mangrove_rule import mangrove_candidates
+from indices.mangrove_rule import baseline_bare, mangrove_candidates
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
@@ -184,7 +184,8 @@ def mangrove_final_context(base: xr.Dataset, rule: MangroveRule, params: xr.Data
     parameters ``params``, from the coast ``codes`` of :func:`mangrove_first_pass` (the
     coast's water not computed again; the same levels)."""
     return context_of_coast(codes, mangrove_candidates(base, rule, params),
-                            shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m)
+                            baseline_bare(base, rule), shore_gap_m=rule.shore_gap_m,
+                            reach_m=rule.reach_m, shore_ground_m=rule.shore_ground_m)
 
 
 def _evidence_maps(base: xr.Dataset, rule: MangroveRule) -> xr.DataArray:

@@ -17,7 +17,7 @@ from indices.mangrove_axis import AXIS_PARAMETERS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
-__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "flat_cover_score", "flat_score",
+__all__ = ["MEDIAN_VARIANCE", "MangroveRule", "baseline_bare", "flat_cover_score", "flat_score",
            "mangrove_candidates", "mangrove_context", "mangrove_score",
            "mangrove_spectral_score", "mangrove_values", "tidal_score", "unjudged_water",
            "view_scaled"]
@@ -55,8 +55,9 @@ class MangroveRule:
     connected canopy and not from dry land, :func:`indices.context.tidal_ground`) the
     spectral test does; there one clear dry look past the test is enough for a gain
     (:func:`tidal_score`; on the flat one look past the strong bar, or a confident one
-    past the site's half-cover NDVI, :func:`flat_cover_score`; bare ground of the shore's
-    band next to the forest is tidal ground, :func:`indices.context.shore_ground`).
+    past the site's half-cover NDVI, :func:`flat_cover_score`; the shore's band within
+    ``shore_ground_m`` of the forest, bare in the baseline, is tidal ground,
+    :func:`indices.context.shore_ground`).
     Outside them the score is ``-CONTEXT_SCORE``: confidently not mangrove.
 
     Tolerances (the ``|score| < 1`` band of doubt) are 10 % of the MVI threshold and 0.08
@@ -101,6 +102,11 @@ class MangroveRule:
     reach_m: float = 1500.0
     """Longest path through canopy from the shore (a mangrove belt's width; creeks inside a
     wider forest are shores of their own)."""
+    shore_ground_m: float = 50.0
+    """Reach from the connected canopy of the shore's bare ground taken as tidal ground
+    (:func:`indices.context.shore_ground`, rule v11): a choice, not a published number;
+    the shore gap's width (``shore_gap_m``). Rule v10 used ``reach_m`` (1.5 km):
+    ``benchmarks/measured/mang29``."""
     axis: bool = True
     """Read the site's discriminant axis instead of the MVI where the site shows one
     (:mod:`indices.mangrove_axis`, rule v8; only with ``scene_threshold``): Fisher's axis of
@@ -223,8 +229,16 @@ def mangrove_context(composite: xr.Dataset, rule: MangroveRule = MangroveRule(),
     levels, those the site's parameters are estimated on)."""
     candidates = mangrove_candidates(composite, rule, params)
     return intertidal_context(composite["n_wet"], composite["n_clear"], candidates,
-                              min_views=rule.min_views, shore_gap_m=rule.shore_gap_m,
-                              reach_m=rule.reach_m, tidal=tidal)
+                              baseline_bare(composite, rule), min_views=rule.min_views,
+                              shore_gap_m=rule.shore_gap_m, reach_m=rule.reach_m, tidal=tidal,
+                              shore_ground_m=rule.shore_ground_m)
+
+
+def baseline_bare(composite: xr.Dataset, rule: MangroveRule) -> xr.DataArray:
+    """The baseline's bare ground: NDVI <= ``rule.ndvi_min`` (DE Pacific's open-mangrove
+    floor, 0.4: no canopy, crop or pasture), bool ``(y, x)``; never seen (NaN) is not bare.
+    Where :func:`indices.context.shore_ground` may take the shore's band."""
+    return compute_indices(composite, ["ndvi"])["ndvi"] <= np.float32(rule.ndvi_min)
 
 
 def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
@@ -354,36 +368,24 @@ def tidal_score(score: xr.DataArray) -> xr.DataArray:
 def flat_cover_score(score: xr.DataArray, refl: xr.Dataset, rule: MangroveRule,
                      params: xr.DataArray | None = None) -> xr.DataArray:
     """The mangrove score on the tidal flat (rule v10; :func:`flat_score`, scaled for thin
-    months, :func:`view_scaled`), a confident look for mangrove (``score >= 1``) whose NDVI is at
-    least the site's ``ndvi_half`` raised to :data:`indices.rules.STRONG`: such a look
-    changes the class alone (:func:`indices.change.confirmed_state`); every other look as
-    it is.
+    months, :func:`view_scaled`) with a confident look for mangrove (``score >= 1``) whose
+    NDVI is at least the site's ``ndvi_half`` raised to :data:`indices.rules.STRONG`: such
+    a look changes the class alone (:func:`indices.change.confirmed_state`); every other
+    look as it is. float32, the dims of ``score``.
 
-    ``ndvi_half`` is the NDVI of a pixel half covered by the site's own closed canopy over
-    its own bare flat (two-endmember linear unmixing of red and NIR, the endmembers from the
-    baseline, :mod:`indices.canopy`, :func:`indices.mangrove.mangrove_parameters`; linear
-    spectral mixture analysis: Adams, Smith & Johnson 1986, J. Geophys. Res. 91(B8):
-    8098-8112, doi:10.1029/JB091iB08p08098; Adams et al. 1995, Remote Sens. Environ.
-    52:137-154, doi:10.1016/0034-4257(94)00098-8): past it, the canopy covers the majority
-    of the pixel, the canopy-closure definition a mangrove map's pixel follows (the rule's
-    ``canopy_cover``, the same test where water brings SWIR1 to green). A look on the flat
-    past the NDVI floor (``ndvi_min`` 0.4, DE Pacific's open mangrove: a third of a canopy
-    over mud) with its band of doubt, and past the site's half cover, is a canopy over most
-    of a pixel that was bare mud in the baseline: not the noise of a month's composite
-    (the flat's bare mud reads NDVI 0.1-0.3).
+    ``ndvi_half``: the NDVI of a pixel half covered by the site's own canopy over its own
+    bare flat (two-endmember linear unmixing of red and NIR, :mod:`indices.canopy`; Adams,
+    Smith & Johnson 1986, J. Geophys. Res. 91(B8):8098-8112; Adams et al. 1995, Remote Sens.
+    Environ. 52:137-154): past it the canopy covers most of the pixel, the canopy-closure
+    definition a mangrove map's pixel follows. Why: a month on the flat is mostly one
+    clear view, whose strong bar (NDVI 0.64) is past most of a young canopy's looks, and
+    the tide seldom gives a second (``benchmarks/measured/mang27``).
 
-    **Why**: the tide and the clouds hide a replanting on the flat most months, and a
-    month is mostly one clear view, whose score :func:`view_scaled` scales by 0.67: its
-    strong bar is NDVI 0.64 (0.56 for a composite of three views), past most of a young
-    canopy's looks at half to three quarters cover (NDVI 0.55-0.65 on the independent
-    scenarios), so a replanting waited for a second confident look that seldom came.
-    Measured there (rule v8 replayed on 30 seeds of 10-29, 303-319, 705, 708,
-    ``benchmarks/measured/mang27``): of the truth's missed gain on the flat, a third had one
-    confident look and no second; the mixed pixel itself was not the cause (NDVI past the
-    floor at half cover; unmixing instead of the MVI on connected bare ground found less).
-    **A project choice, not a published rule**, as :func:`tidal_score` is (which raises any
-    confident look on tidal ground): on the flat NDVI is the only test, and exposed seagrass
-    or algal mats may pass its floor; the site's half cover keeps those thin ones out."""
+    **A project choice, not a published rule**, as :func:`tidal_score` is. Risk: NDVI is
+    the flat's only test, and dense stranded green algae (an Ulva green tide) can read
+    NDVI >= 0.6, past the half cover: such a look gains on the flat alone. Requiring the
+    MVI past ``mvi_floor`` too was proposed (review of rule v10) and not measured
+    (``benchmarks/measured/mang29``)."""
     half = mangrove_values(rule, params)[1]
     ndvi = compute_indices(refl, ["ndvi"])["ndvi"]
     raised = xr.where((score >= 1) & (ndvi >= half), np.maximum(score, np.float32(STRONG)),

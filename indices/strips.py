@@ -56,6 +56,8 @@ from indices.change import (
     fringe,
     mmu_pixels,
     strong_look,
+    unjudged_views,
+    wet_views_observe,
 )
 from indices.maps import map_codes
 
@@ -143,16 +145,23 @@ class _Walk:
         self.bits[rows] = base * np.uint8(_STATE) | close_call * np.uint8(_CLOSE)
 
     def update(self, rows: slice, score: np.ndarray, site: np.ndarray,
-               base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A strip's month: the carried state updated; returns the gain and loss candidates."""
+               base: np.ndarray, views: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """A strip's month: the carried state updated; returns the gain and loss candidates.
+        ``views``: the strip's clear views where an unjudged one is a look for the age
+        (:func:`indices.change.monthly_states`)."""
         bits = self.bits[rows]
         seen = ~np.isnan(score) & site
         state, pending = confirmed_state(score, seen, (bits & _STATE) != 0,
                                          (bits & _PENDING) != 0, self.strong)
         state &= site
         close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
+        looked = seen
+        if views is not None:  # indices.change._month_kernel's unjudged clear views
+            wet = (unjudged_views(score, views) != 0) & site & ~seen
+            looked = seen | wet
         age = self.age[rows]
-        age[...] = np.where(seen, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
+        age[...] = np.where(looked, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         bits[...] = (state * np.uint8(_STATE) | close * np.uint8(_CLOSE)
                      | seen * np.uint8(_SEEN) | pending * np.uint8(_PENDING))
         return state & ~base, base & ~state
@@ -308,6 +317,7 @@ class StripWalk:
         self.shared = site.astype(np.uint8)  # _SITE
         del site
         strong = strong_look(habitat)
+        self.wet_views = wet_views_observe(habitat)
         self.walk = _Walk(self.shape, strong)
         self.map_walk = _Walk(self.shape, strong) if maps and plume_months else None
         self.canopy = Spill(self.shape, (np.float32,) * 3)  # cover, last NDVI, baseline cover
@@ -366,8 +376,9 @@ class StripWalk:
                 raise ValueError(f"strips must follow each other from row 0; got row {r0}")
             spans.append(rows)
             site, base = self._site(rows), (self.shared[rows] & _BASE) != 0
+            views = n_clear if self.wet_views else None
             for w, s in zip(walks, (score, map_score), strict=False):
-                gain, loss = w.update(rows, s, site, base)
+                gain, loss = w.update(rows, s, site, base, views)
                 w.gain.add(gain)
                 w.loss.add(loss)
             self.month.write(0, r0, ndvi)

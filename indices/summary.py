@@ -26,6 +26,7 @@ from indices.change import (
     mmu_pixels,
     monthly_states,
     strong_look,
+    wet_views_observe,
 )
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL, TIDAL
@@ -386,7 +387,8 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline, evidence=evidence)
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
-                           strong=strong_look(habitat))
+                           strong=strong_look(habitat),
+                           views=inputs.n_clear if wet_views_observe(habitat) else None)
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
@@ -422,15 +424,18 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     canopy = CanopyWalk(*base, site, pixel_area_ha=pixel_area_ha, habitat=habitat)
     if isinstance(base, list):
         base.clear()
-    score_in, map_in = _Slot(), _Slot()
+    score_in, map_in, views_in = _Slot(), _Slot(), _Slot()
     strong = strong_look(habitat)
-    states = monthly_states(score_in, base_score, site, mmu_pixels=mmu, strong=strong)
+    views = views_in if wet_views_observe(habitat) else None
+    states = monthly_states(score_in, base_score, site, mmu_pixels=mmu, strong=strong,
+                            views=views)
     separate = maps and plume_months
-    map_states = (monthly_states(map_in, base_score, site, mmu_pixels=mmu, strong=strong)
+    map_states = (monthly_states(map_in, base_score, site, mmu_pixels=mmu, strong=strong,
+                                 views=views)
                   if separate else None)
     mapper = MapsWalk(base_score, site) if maps else None
     for score, map_score, ndvi, n_clear in months:
-        score_in.value, map_in.value = score, map_score
+        score_in.value, map_in.value, views_in.value = score, map_score, n_clear
         m = next(states)
         row = np.concatenate([change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu),
                               canopy.step(m, ndvi, n_clear)])

@@ -141,6 +141,33 @@ def test_the_context_and_shore_band_of_any_chunking_are_the_whole_maps(mangrove,
     np.testing.assert_array_equal(got_shore.values, want_shore)
 
 
+def test_the_shore_ground_across_a_block_edge_is_the_whole_maps(monkeypatch):
+    # 140 x 80 px, 2 clear views each: the sea in columns 0-29, canopy (candidates, dry) in
+    # rows 0-63 of columns 30-49, the band of the shore's edge below it bare (columns 30-35);
+    # blocks of 70 rows: the shore ground (rule v11: rows 64-68, 5 px from the canopy)
+    # crosses the block edge at row 70's overlap; with wet ground next to the canopy (tidal
+    # ground, rule v7) the seeds are the connected level before it
+    monkeypatch.setattr(context, "ONE_BLOCK", 64)
+    n_clear = np.full((140, 80), 2, np.int16)
+    n_wet = np.zeros((140, 80), np.int16)
+    n_wet[:, :30] = 2
+    n_wet[20:40, 45:49] = 2  # a flat inside the forest
+    candidates = np.zeros((140, 80), bool)
+    candidates[:64, 30:50] = True
+    candidates[20:40, 45:49] = False
+    bare = np.ones((140, 80), bool)
+    bare[66:68, 30:36] = False  # a crop at the water's edge: not taken
+    maps = [xr.DataArray(a, dims=("y", "x")) for a in (n_wet, n_clear, candidates, bare)]
+    kw = {"min_views": 2, "shore_gap_m": 50.0, "reach_m": 100.0, "shore_ground_m": 50.0}
+    want = intertidal_context(*maps, **kw).values
+    assert (want[64:66, 30:36] == context.TIDAL).all()
+    assert not (want[66:68, 30:36] == context.TIDAL).any()  # vegetated in the baseline
+    assert not (want[70:, 30:36] == context.TIDAL).any()  # past the 50 m reach
+    got = intertidal_context(*(a.chunk({"y": 70, "x": -1}) for a in maps), **kw)
+    assert len(got.data.chunks[0]) > 1
+    np.testing.assert_array_equal(got.compute().values, want)
+
+
 def test_one_block_up_to_one_block_pixels(monkeypatch):
     monkeypatch.setattr(context, "ONE_BLOCK", 2048)
     n = xr.DataArray(dask.array.zeros((300, 200), np.uint16, chunks=50), dims=("y", "x"))

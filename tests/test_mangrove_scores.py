@@ -287,10 +287,11 @@ def test_one_look_past_the_sites_half_cover_gains_on_the_flat():
 def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     # 60 x 80 px, 2 clear views each: the sea in columns 0-29, canopy (candidates, dry) in
     # rows 0-29 of columns 30-49; below it, the band of the shore's edge (5 px: columns
-    # 30-35) is bare dry mud touching the canopy (rows 30-59), the fields beyond; a second
-    # map without the canopy. Rule v10 (indices.context.shore_ground): the bare band next to
-    # the forest is tidal ground (a view under the tide is none, one look gains); with no
-    # forest, or seen wet in two views (a pond), it stays as it was
+    # 30-35) is dry mud touching the canopy (rows 30-59), the fields beyond; a second
+    # map without the canopy. Rule v11 (indices.context.shore_ground): the band's ground
+    # bare in the baseline within 5 px (50 m) of the forest is tidal ground (a view under
+    # the tide is none, one look gains); farther, vegetated (a crop), with no forest, or
+    # seen wet in two views (a pond), it stays as it was
     from indices.context import TIDAL, context_kernel
 
     n_clear = np.full((60, 80), 2, np.int16)
@@ -298,19 +299,24 @@ def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     n_wet[:, :30] = 2
     candidates = np.zeros((60, 80), bool)
     candidates[:30, 30:50] = True
-    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20}
-    out = context_kernel(n_wet, n_clear, candidates, **kw)
-    assert (out[30:50, 30:36] == TIDAL).all()  # reached within 20 steps of the canopy
+    bare = np.ones((60, 80), bool)
+    bare[33:35, 30:33] = False  # a crop at the water's edge
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20, "shore_px": 5}
+    out = context_kernel(n_wet, n_clear, candidates, bare, **kw)
+    taken = out[30:35, 30:36] == TIDAL
+    assert taken.sum() == 30 - 6 and not taken[3:5, :3].any()  # all but the crop
+    assert not (out[35:, :] == TIDAL).any()  # past 5 px
     assert (out[:30, 30:50] == CONNECTED).all() and not (out[30:, 36:] == TIDAL).any()
-    bare = context_kernel(n_wet, n_clear, np.zeros((60, 80), bool), **kw)
-    assert not (bare == TIDAL).any() and (bare[30:50, 30:36] == CONNECTED).all()
+    assert not (context_kernel(n_wet, n_clear, candidates, **kw) == TIDAL).any()  # no bare
+    no_forest = context_kernel(n_wet, n_clear, np.zeros((60, 80), bool), bare, **kw)
+    assert not (no_forest == TIDAL).any() and (no_forest[30:50, 30:36] == CONNECTED).all()
     pond = n_wet.copy()
     pond[30:60, 31:36] = 2  # wet in both views, off the sea behind a 1 px dry bund
     pond[30:60, 30] = 0
-    wet = context_kernel(pond, n_clear, candidates, **kw)
+    wet = context_kernel(pond, n_clear, candidates, bare, **kw)
     assert not (wet[30:60, 31:36] == TIDAL).any()
     # a replanting's look there: under the tide none, one clear look past the test a gain
     look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
-    level = xr.DataArray(np.full((1, 2), out[35, 32], np.uint8), dims=("y", "x"))
+    level = xr.DataArray(np.full((1, 2), out[31, 33], np.uint8), dims=("y", "x"))
     score = mangrove_score(look, RULE, context=level).values[0]
     assert score[0] >= 2 and np.isnan(score[1])

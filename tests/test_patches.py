@@ -145,3 +145,27 @@ def test_monthly_states_as_array_expressions(seed):
                 a, b = getattr(g, name), getattr(w, name)
                 assert a.dtype == b.dtype == bool, name
                 np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_a_clear_view_under_the_tide_observes_the_interval_never_the_class():
+    # 1 x 4 px site, baseline: bare never judged (NaN: a close call), bare, bare, canopy;
+    # three months in which px 0-2 are seen under the tide (clear, score NaN: rule v11) but
+    # px 2 gets one confident look for mangrove first (pending), px 3 is clouded
+    from indices.change import monthly_states
+
+    baseline = np.array([[np.nan, -3.0, -3.0, 3.0]], np.float32)
+    site = np.ones((1, 4), bool)
+    nan = np.float32(np.nan)
+    scores = [np.array([[nan, nan, 1.5, nan]], np.float32)] + \
+        [np.full((1, 4), nan, np.float32)] * 3
+    views = [np.array([[2, 1, 1, 0]], np.int16)] * 4
+    kw = {"mmu_pixels": 1, "stale_months": 2, "strong": 2.0}
+    wet = list(monthly_states(scores, baseline, site, views=views, **kw))
+    dry = list(monthly_states(scores, baseline, site, **kw))
+    for m in wet + dry:  # the class never moves: the tide's views are no look for it
+        np.testing.assert_array_equal(m.habitat, [[False, False, False, True]])
+        assert not m.seen[0, [0, 1, 3]].any()
+    # under the tide: never stale (px 1); the baseline's close call (px 0, never judged)
+    # and the pending look (px 2) stay in doubt; the clouded canopy ages
+    np.testing.assert_array_equal(wet[-1].uncertain, [[True, False, True, True]])
+    np.testing.assert_array_equal(dry[-1].uncertain, [[True, True, True, True]])
