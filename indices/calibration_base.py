@@ -70,7 +70,7 @@ class Calibration:
     """The values, by name, that replace the site's own parameters: with ``site_axis`` and
     ``label_axis`` the fitted axis (:data:`indices.calibration_axis.AXIS_KEYS` and
     ``axis_used`` 1), with ``site_mvi`` the MVI threshold ``mvi_min``; the flow applies them
-    to the site's computed parameters (:func:`flows.site.evidence.with_site_values`)."""
+    to the site's computed parameters (:func:`indices.evidence.with_site_values`)."""
     accuracy: float | None = None
     """With the site's parameters: the chosen rule's share of the labels right, each weighted
     by its stratum's area (:func:`indices.calibration_axis.weighted_accuracy`: Olofsson et

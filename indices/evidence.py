@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
 __all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
-           "mangrove_axis_report", "mangrove_first_pass", "site_evidence"]
+           "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "with_site_values"]
 
 
 @dataclass(frozen=True)
@@ -135,23 +136,26 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
     return composite(cube, *baseline)
 
 
-def site_evidence(base: xr.Dataset, habitat: str, rule=None) -> SiteEvidence:
+def site_evidence(base: xr.Dataset, habitat: str, rule=None,
+                  replaces: Mapping[str, float] | None = None) -> SiteEvidence:
     """The evidence of a site (module doc) from its baseline composite ``base``
-    (:func:`baseline_composite`), lazy when ``base`` is."""
+    (:func:`baseline_composite`), lazy when ``base`` is; ``replaces``: a mangrove
+    calibration's fitted values (:func:`mangrove_first_pass`)."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     rule = rule or RULES[habitat]
     if habitat == "mangrove":
         # the published rule's context, the site's own threshold and canopy NDVI from it and
         # from the canopy along the coast's water, then the context of the site's rule
-        params, codes = mangrove_first_pass(base, rule)
+        params, codes = mangrove_first_pass(base, rule, replaces)
         return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
                                                                           codes),
                             params=params)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
 
 
-def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule
+def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule,
+                        replaces: Mapping[str, float] | None = None
                         ) -> tuple[xr.DataArray, xr.DataArray]:
     """A mangrove site's parameters (:func:`indices.mangrove.mangrove_parameters`) from its
     baseline composite ``base`` and the published ``rule``'s context, its floor rule's
@@ -161,12 +165,27 @@ def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule
     in one pass over the composite's blocks (:func:`indices.coast_maps.evidence_maps`: the
     coast's water once a block, not once a map; the same maps as
     :func:`indices.habitat.mangrove_context` and :func:`indices.context.shore_band` apart,
-    ``tests/test_evidence_maps.py``)."""
+    ``tests/test_evidence_maps.py``). ``replaces``: a calibration's fitted values in place of
+    the site's own (:func:`with_site_values`), which the final context and every walk then
+    read."""
     packed = _evidence_maps(base, rule)
     maps = unpack_evidence(packed)
     reach = maps["floor"] if rule.scene_threshold else None
     params = mangrove_parameters(base, rule, maps["context"], maps["shore"], reach)
+    if replaces:
+        params = with_site_values(params, replaces)
     return params, coast_codes(packed)
+
+
+def with_site_values(params: xr.DataArray, replaces: Mapping[str, float]) -> xr.DataArray:
+    """A mangrove site's parameters with the values ``replaces`` (by name: a calibration's,
+    :attr:`indices.calibration.Calibration.replaces`) in place of its own, lazy when
+    ``params`` is."""
+    names = list(params["parameter"].values)
+    values = xr.DataArray(np.array([replaces.get(n, np.nan) for n in names], np.float64),
+                          dims="parameter", coords={"parameter": names})
+    keep = values["parameter"].isin(list(replaces))
+    return xr.where(keep, values, params).rename(params.name)
 
 
 def mangrove_axis_report(base: xr.Dataset, rule: MangroveRule) -> dict[str, float]:

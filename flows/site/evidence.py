@@ -15,7 +15,7 @@ one (site property ``calibration``, :func:`aoi.calibration_input`):
 Features at the labelled pixels come from the baseline composite; :func:`indices.calibration.
 calibrate` fits the thresholds; a mangrove site's on its discriminant axis, given the site's
 parameters under the default rule (:func:`indices.calibration_axis.calibrate_on_axis`), and
-the fitted values replace the site's own parameters (:func:`with_site_values`), which every
+the fitted values replace the site's own parameters (:func:`indices.evidence.with_site_values`), which every
 walk, the observation rows and the alerts then read. Bad calibration input raises
 :class:`aoi.CalibrationError`, one line naming the site and the file; the flow records the
 site as failed and goes on.
@@ -48,8 +48,7 @@ from indices.habitat import RULES, seagrass_constants
 from indices.mangrove import MANGROVE_PARAMETERS
 from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of",
-           "with_site_values"]
+__all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of"]
 
 
 class EvidenceOf(NamedTuple):
@@ -82,13 +81,7 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         cal = _calibrate(site, source.path, base, labels, inside)
         rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
-    if replaces:  # the fitted values in place of the site's (indices.calibration_axis)
-        params, codes = mangrove_first_pass(base, rule)
-        params = with_site_values(params, replaces)
-        evidence = SiteEvidence(site.habitat, rule, params=params,
-                                context=mangrove_final_context(base, rule, params, codes))
-    else:
-        evidence = site_evidence(base, site.habitat, rule)
+    evidence = site_evidence(base, site.habitat, rule, replaces)
     if keep_base:
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
@@ -130,17 +123,6 @@ def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict
     return out
 
 
-def with_site_values(params: xr.DataArray, replaces) -> xr.DataArray:
-    """A mangrove site's parameters with the values ``replaces`` (by name: a calibration's,
-    :attr:`indices.calibration.Calibration.replaces`) in place of its own, lazy when
-    ``params`` is."""
-    names = list(params["parameter"].values)
-    values = xr.DataArray(np.array([replaces.get(n, np.nan) for n in names], np.float64),
-                          dims="parameter", coords={"parameter": names})
-    keep = values["parameter"].isin(list(replaces))
-    return xr.where(keep, values, params).rename(params.name)
-
-
 def _two_passes(base: xr.Dataset, evidence: SiteEvidence, replaces=None) -> tuple:
     """A mangrove site's ``(context, params)`` computed in two passes over its lazy baseline
     composite ``base``, the composite computed twice, so that no pass holds it whole: the
@@ -159,9 +141,7 @@ def _two_passes(base: xr.Dataset, evidence: SiteEvidence, replaces=None) -> tupl
     (:func:`indices.evidence.mangrove_final_context`, the same levels): not the coast's water
     again, with less overlap between blocks (307 px instead of 478 with the published reach
     at 10 m: :func:`indices.coast_maps.context_of_coast`)."""
-    params, codes = mangrove_first_pass(base, evidence.rule)
-    if replaces:  # a calibration's fitted values (site_evidence_of)
-        params = with_site_values(params, replaces)
+    params, codes = mangrove_first_pass(base, evidence.rule, replaces)
     chunks = codes.transpose("y", "x").chunks
     params, packed = dask.compute(params, keep_codes(codes))
     del codes
