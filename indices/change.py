@@ -73,6 +73,8 @@ def wet_views_observe(habitat: str | None) -> bool:
     ground (:func:`indices.mangrove_rule.unjudged_water`; rule v11); False for seagrass,
     whose unjudged views are plumes and water the baseline could not assess."""
     return habitat == "mangrove"
+
+
 SMALL_PATCH_MMUS = 5
 """Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
 

@@ -156,10 +156,9 @@ class _Walk:
                                          (bits & _PENDING) != 0, self.strong)
         state &= site
         close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
-        looked = seen
-        if views is not None:  # indices.change._month_kernel's unjudged clear views
-            wet = (unjudged_views(score, views) != 0) & site & ~seen
-            looked = seen | wet
+        looked = seen  # and the unjudged clear views (NaN scores), as _month_kernel's wet
+        if views is not None:
+            looked = seen | ((unjudged_views(score, views) != 0) & site)
         age = self.age[rows]
         age[...] = np.where(looked, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         bits[...] = (state * np.uint8(_STATE) | close * np.uint8(_CLOSE)
