@@ -114,13 +114,14 @@ class MangroveRule:
     axis_closed_ndvi: float = 0.7
     """NDVI from which a shore-canopy pixel is closed canopy: the upper class of Digital Earth
     Pacific's mangrove product (github.com/digitalearthpacific/dep-mangroves,
-    ``src/run_task.py``: annual median NDVI classed at 0.4 and 0.7 inside the GMW extent;
-    its 0.4 is ``ndvi_min``). The site reads its axis only where the shore canopy is closed
+    ``src/run_task.py``: the annual median NDVI of the Global Mangrove Watch v3 grid's tiles
+    classed at 0.4 and 0.7, its upper class NDVI > 0.7, here >= but for the tie; its 0.4 is
+    ``ndvi_min``). The site reads its axis only where the shore canopy is closed
     (``axis_closed_share``, rule v9, :mod:`indices.mangrove_axis`)."""
     axis_closed_share: float = 0.5
     """Share of the shore canopy that must be closed canopy (NDVI >= ``axis_closed_ndvi``)
     for the site to read its axis: a majority, the same decision as the shore canopy's median
-    NDVI >= ``axis_closed_ndvi``; a choice, not a published number. Measured
+    NDVI >= ``axis_closed_ndvi`` for an odd count of pixels; a choice, not a published number. Measured
     (``benchmarks/measured/mang26``): 0.904-1.000 on the 118 independent scenarios where
     rule v8 read the axis, 0.196 and 0.335 on the real Welsh and Irish coasts (salt marsh and
     pasture along the water, a population of its own on the axis)."""
