@@ -45,16 +45,18 @@ from collections.abc import Mapping
 import numpy as np
 
 from indices.calibration_base import MIN_ACCURACY, MIN_PIXELS, Calibration
-from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
+from indices.mangrove_axis import AXIS_BANDS, AXIS_COEFFICIENTS, FLOOR
 from indices.rules import rule_id
 
 __all__ = ["AXIS_KEYS", "ORDER", "STRATA", "axis_z", "calibrate_on_axis", "fisher_axis",
            "fit_boundary", "map_strata", "site_axis", "spectral_test", "stratum_weights",
            "weighted_accuracy"]
 
-AXIS_KEYS = AXIS_PARAMETERS[:6]
+AXIS_KEYS = (*AXIS_COEFFICIENTS, "axis_boundary")
 """The axis's weights, offset and boundary (what a fit on the axis overrides of the site's
 parameters, with ``axis_used`` 1)."""
+_BOUNDARY = len(AXIS_COEFFICIENTS)
+"""The boundary's place in an axis of :data:`AXIS_KEYS`."""
 ORDER = ("default", "site_axis", "site_mvi", "label_axis")
 """The rules :func:`calibrate_on_axis` compares, in the order preferred among equals (of
 :data:`indices.calibration_base.CALIBRATION_METHODS`)."""
@@ -92,7 +94,7 @@ def spectral_test(features: Mapping[str, np.ndarray], rule, site: Mapping[str, f
     ``mvi_min`` (default: the site's). False where a feature is NaN."""
     ndvi, mvi = (np.asarray(features[k], np.float64) for k in ("ndvi", "mvi"))
     if axis is not None:
-        test = (axis_z(features, axis) > axis[5]) & (mvi > rule.mvi_floor)
+        test = (axis_z(features, axis) > axis[_BOUNDARY]) & (mvi > rule.mvi_floor)
     else:
         test = mvi > (site["mvi_min"] if mvi_min is None else mvi_min)
     test = np.where(mvi > rule.mvi_max, ndvi > site["ndvi_half"], test)
@@ -237,7 +239,7 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
     axes: dict[str, np.ndarray] = {}
     lowered = None
     if n_alike < MIN_PIXELS:  # the site's own boundary, lowered only as far as the labels ask
-        feature, start = (axis_z(cols, own), own[5]) if own is not None else (
+        feature, start = (axis_z(cols, own), own[_BOUNDARY]) if own is not None else (
             cols["mvi"], float(site["mvi_min"]))
         passed = vegetation & (cols["mvi"] > rule.mvi_floor) if own is not None else vegetation
         boundary = fit_boundary(feature, labels, weights, passed, start=start)
@@ -246,12 +248,12 @@ def calibrate_on_axis(labels: np.ndarray, cols: Mapping[str, np.ndarray], rule,
         if boundary is not None and boundary < start:
             lowered = boundary
             if own is not None:
-                axes["site_axis"] = np.append(own[:5], boundary)
+                axes["site_axis"] = np.append(own[:_BOUNDARY], boundary)
                 preds["site_axis"] = spectral_test(cols, rule, site, axes["site_axis"])
             else:
                 preds["site_mvi"] = spectral_test(cols, rule, site, mvi_min=boundary)
     else:
-        coef = np.array([site.get(k, np.nan) for k in AXIS_KEYS[:5]], np.float64)
+        coef = np.array([site.get(k, np.nan) for k in AXIS_COEFFICIENTS], np.float64)
         if np.isfinite(coef).all():
             axes["site_axis"] = coef
         logs = np.log(np.maximum(np.stack([cols[b] for b in AXIS_BANDS], -1), FLOOR))

@@ -77,6 +77,7 @@ import xarray as xr
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
 from indices.mangrove_axis import (
+    AXIS_COEFFICIENTS,
     AXIS_PARAMETERS,
     AXIS_RANGE,
     axis_boundary,
@@ -200,8 +201,8 @@ def _axis_parts(comp: xr.Dataset, samples: list, rule, ndvi: xr.DataArray) -> li
     if isinstance(shore, da.Array):
         coef = da.map_blocks(axis_coefficients, shore.rechunk(-1), inland.rechunk(-1),
                              min_px=rule.min_sample_px, dtype=np.float64,
-                             chunks=((len(AXIS_PARAMETERS) - 2,),))
-        z = axis_value(comp, [coef[k] for k in range(len(AXIS_PARAMETERS) - 2)])
+                             chunks=((len(AXIS_COEFFICIENTS),),))
+        z = axis_value(comp, [coef[k] for k in range(len(AXIS_COEFFICIENTS))])
     else:
         coef = axis_coefficients(shore, inland, rule.min_sample_px)
         z = axis_value(comp, coef)
@@ -285,7 +286,7 @@ def _axis_finish(rest: np.ndarray, rule) -> list:
     """numpy: the coefficients, ``exp(z)`` histograms and closed-canopy counts of
     :func:`_axis_parts` (empty where none were computed) -> the values of
     :data:`AXIS_PARAMETERS` and ``axis_closed_share``."""
-    n = len(AXIS_PARAMETERS) - 2
+    n = len(AXIS_COEFFICIENTS)
     if rest.size < n + 3 * BINS + 2 or not np.isfinite(rest[:n]).all():
         return [np.nan] * n + [np.nan, 0.0, np.nan]
     closed = closed_share(rest[n + 3 * BINS:].astype(np.int64))

@@ -52,7 +52,7 @@ import xarray as xr
 
 from indices.splits import bayes_split, otsu_split
 
-__all__ = ["AXIS_BANDS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "axis_boundary",
+__all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "axis_boundary",
            "axis_coefficients", "axis_split", "axis_value", "closed_counts", "closed_share",
            "mahalanobis_d2", "moments"]
 
@@ -63,6 +63,9 @@ AXIS_PARAMETERS = ("axis_b03", "axis_b04", "axis_b08", "axis_b11", "axis_offset"
 """What the axis adds to :data:`indices.mangrove.MANGROVE_PARAMETERS`: the weights of the log
 reflectances and the offset (``z = sum w log(band) + offset``), the boundary on ``z`` and
 whether the site's score reads the axis (1) or the MVI (0)."""
+AXIS_COEFFICIENTS = AXIS_PARAMETERS[:len(AXIS_BANDS) + 1]
+"""The axis's weights and offset (the first of :data:`AXIS_PARAMETERS`; the boundary follows
+them): what :func:`axis_value` reads."""
 AXIS_RANGE = (float(np.exp(-4.0)), float(np.exp(5.0)))
 """Range of ``exp(z)`` histograms (256 log bins: ``z`` in [-4, 5] by 0.035)."""
 FLOOR = 5e-4

@@ -13,7 +13,7 @@ import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
 from indices.context import CONNECTED, INTERTIDAL, TIDAL, intertidal_context
-from indices.mangrove_axis import AXIS_PARAMETERS, axis_value
+from indices.mangrove_axis import AXIS_COEFFICIENTS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
 
@@ -195,7 +195,7 @@ def _axis_term(refl: xr.Dataset, rule: MangroveRule, params: xr.DataArray,
     used = params.sel(parameter="axis_used") == 1
     if not isinstance(params.data, da.Array) and used.ndim == 0 and not bool(used):
         return mvi_term
-    coef = [params.sel(parameter=k).data for k in AXIS_PARAMETERS[:5]]
+    coef = [params.sel(parameter=k).data for k in AXIS_COEFFICIENTS]
     z = axis_value(refl, coef)
     boundary = params.sel(parameter="axis_boundary")
     axis = ((z - boundary) / rule.axis_tolerance).astype(np.float32)
