@@ -46,20 +46,16 @@ from indices.canopy import (
     unmix_cover,
 )
 from indices.change import (
-    EIGHT_CONNECTED,
-    MMU_HA,
-    SMALL_PATCH_MMUS,
     MonthState,
     change_counts,
     change_values,
     confirmed_state,
-    fringe,
-    mmu_pixels,
     strong_look,
     unjudged_views,
     wet_views_observe,
 )
 from indices.maps import map_codes
+from indices.patches import EIGHT_CONNECTED, MMU_HA, SMALL_PATCH_MMUS, fringe, mmu_pixels
 
 __all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "medians_of", "order_statistics",
            "order_statistics_of", "strips_of"]

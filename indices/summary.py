@@ -20,10 +20,8 @@ from indices._kernels import membership
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
-    MMU_HA,
     change_metrics,
     change_row,
-    mmu_pixels,
     monthly_states,
     strong_look,
     wet_views_observe,
@@ -44,6 +42,7 @@ from indices.habitat import (
 from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
+from indices.patches import MMU_HA, mmu_pixels
 from indices.spectral import SYMBOLS, compute_indices
 from indices.sums import reduce_dn, table_columns
 from indices.water import water_parameters

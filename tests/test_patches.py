@@ -1,4 +1,4 @@
-"""``indices.change.drop_small_patches`` (a one-pass kernel over runs of rows) against the
+"""``indices.patches.drop_small_patches`` (a one-pass kernel over runs of rows) against the
 definition it replaces: scipy's 8-connected labelling, each label's pixel count, the labels of
 at least ``min_pixels`` kept. Random maps of many densities and shapes (seeds printed)."""
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 from strategies import random_mask, random_shape, seeded_rng
 
-from indices.change import EIGHT_CONNECTED, drop_small_patches
+from indices.patches import EIGHT_CONNECTED, drop_small_patches
 
 
 def _by_labels(mask: np.ndarray, min_pixels: int) -> np.ndarray:

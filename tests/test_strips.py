@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from indices.change import fringe
+from indices.patches import fringe
 from indices.strips import Patches, StripWalk, order_statistics, strips_of
 from indices.summary import MONTHLY_COLUMNS, walk_months
 
