@@ -19,7 +19,9 @@ a month late by the map), or when it was last seen more than ``stale_months`` ag
 have changed unseen: the interval widens as observation thins). A mangrove flat under the
 tide is not judged (:func:`indices.habitat.flat_score`), but since rule v11 such a clear
 view is an observation for the interval (:func:`monthly_states`' ``views``): it keeps the
-pixel from ageing (not stale); its class and close call it never changes.
+pixel from ageing (not stale); its class it never changes, and its close call only on the
+coast's water inside the shore's ground (rule v12, ``ends``), and there only while the pixel
+has shown no canopy since the baseline.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain
@@ -40,7 +42,7 @@ from indices.patches import MMU_HA, drop_small_patches, mmu_pixels, patch_doubt
 from indices.rules import STRONG
 
 __all__ = ["CHANGE_METRICS", "MonthState", "change_counts", "change_metrics", "change_row",
-           "change_values", "confirmed_state", "monthly_states", "strong_look", "unjudged_views",
+           "change_values", "confirmed_state", "GREEN_NDVI", "monthly_states", "strong_look", "unjudged_views",
            "wet_views_observe"]
 
 CHANGE_METRICS = (
@@ -50,6 +52,11 @@ CHANGE_METRICS = (
 )
 
 
+GREEN_NDVI = 0.40
+"""NDVI above which a month shows canopy (:func:`monthly_states`' ``ends`` guard):
+``MangroveRule.ndvi_min`` (not imported: mangrove_rule imports this module through canopy;
+``tests/test_patches.py`` checks they agree), 0.4, Digital Earth Pacific's open-mangrove floor (their mangrove product's
+classes: NDVI > 0.4 mangrove, > 0.7 closed)."""
 
 
 def strong_look(habitat: str | None) -> float:
@@ -90,7 +97,10 @@ class MonthState:
 def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.ndarray, *,
                    mmu_pixels: int, stale_months: int = 2,
                    strong: float = float("inf"),
-                   views: Iterable[np.ndarray] | None = None) -> Iterator[MonthState]:
+                   views: Iterable[np.ndarray] | None = None,
+                   ends: np.ndarray | None = None,
+                   ndvi: Iterable[np.ndarray] | None = None,
+                   green: float = GREEN_NDVI) -> Iterator[MonthState]:
     """Walk the months of scores against a (y, x) baseline score.
 
     ``scores``: the (y, x) score map of each month in order: a (period, y, x) array, or any
@@ -106,6 +116,13 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     neither its class, its close call nor a pending change. Not a look against: seedlings
     under the tide are hidden (ending the close calls of bare pixels so took the interval's
     coverage below 90 % of site-months, the record). None: only scores are looks.
+    ``ends`` (with ``views`` and ``ndvi``, each month's NDVI (y, x)): (y, x) pixels where such a
+    view also ends the close call of a bare pixel with no change pending, unless some month
+    since the baseline read NDVI > ``green`` there (:data:`GREEN_NDVI`: it has shown
+    canopy, a replanting the tide may hide). Rule v12 gives the coast's water inside the
+    shore's ground (:data:`indices.context.SHORE_WATER`): the sea next to the forest,
+    seen wet in every view, would otherwise be a close call in the upper bound every month
+    (``benchmarks/measured/mang31``). None: nowhere.
     """
     site = site.astype(bool)
     views = iter(views) if views is not None else None
@@ -120,6 +137,10 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     age = np.zeros(site.shape, np.uint8)
     pending = np.zeros(site.shape, bool)
     u8 = [a.reshape(-1).view(np.uint8) for a in (site, base, state, pending, close_call)]
+    guard = views is not None and ends is not None and ndvi is not None
+    ndvi = iter(ndvi) if guard else None
+    ends = (np.ascontiguousarray(ends, dtype=bool) & site).view(np.uint8) if guard else no_views
+    shown = np.zeros(site.shape, bool) if guard else no_views.view(bool)  # NDVI > green once
     for score in scores:
         # one pass (_month_kernel) for what these array expressions give, in place:
         # seen = ~isnan(score) & site; state, pending = confirmed_state(...); state &= site;
@@ -131,9 +152,11 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
         seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
         grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
         wet = no_views if views is None else unjudged_views(score, next(views))
+        if guard:
+            shown |= np.asarray(next(ndvi)) > green
         _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months), float(strong),
                       *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)),
-                      wet.reshape(-1))
+                      wet.reshape(-1), ends.reshape(-1), shown.reshape(-1).view(np.uint8))
         gain = drop_small_patches(grown, mmu_pixels)
         loss = drop_small_patches(lost, mmu_pixels)
         yield MonthState(
@@ -153,15 +176,17 @@ def unjudged_views(score: np.ndarray, n_clear: np.ndarray) -> np.ndarray:
 
 @numba.njit(nogil=True, cache=True)
 def _month_kernel(score, site, base, state, pending, close_call, age, stale, strong, seen,
-                  uncertain, grown, lost, wet):  # pragma: no cover (numba)
+                  uncertain, grown, lost, wet, ends, shown):  # pragma: no cover (numba)
     """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
     ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
     (:func:`confirmed_state`'s rule, with ``strong``), ``seen``, ``uncertain``
     (a close call, a change
     pending its confirming look, or stale) and the changes before the
     minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written;
-    ``wet`` (empty: none) the unjudged clear views, which reset ``age`` alone."""
+    ``wet`` (empty: none) the unjudged clear views, which reset ``age``, and end the close
+    call of a bare pixel with nothing pending where ``ends`` and not ``shown`` (empty: none)."""
     any_wet = wet.size > 0
+    any_ends = ends.size > 0
     for k in range(score.size):
         v = score[k]
         s = site[k]
@@ -182,6 +207,8 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, str
             age[k] = 0
         elif any_wet and wet[k] and s:
             age[k] = 0
+            if any_ends and ends[k] and st == 0 and pending[k] == 0 and shown[k] == 0:
+                close_call[k] = 0
         else:
             age[k] = min(age[k], 254) + 1
         st &= s
@@ -287,15 +314,17 @@ def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
 
 
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
-                   views: np.ndarray | None = None, *, pixel_area_ha: float, mmu_pixels: int,
+                   views: np.ndarray | None = None, ends: np.ndarray | None = None,
+                   ndvi: np.ndarray | None = None, *, pixel_area_ha: float, mmu_pixels: int,
                    stale_months: int, strong: float = float("inf")) -> np.ndarray:
     """(period, y, x) scores + (y, x) baseline score + site mask (+ (period, y, x) clear
-    views, :func:`monthly_states`' ``views``) -> (period, metric)."""
+    views, + (y, x) ``ends`` and (period, y, x) NDVI: :func:`monthly_states`') ->
+    (period, metric)."""
     site = site.astype(bool)
     out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
                                          stale_months=stale_months, strong=strong,
-                                         views=views)):
+                                         views=views, ends=ends, ndvi=ndvi)):
         out[p] = change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu_pixels)
     return out
 
@@ -303,7 +332,8 @@ def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
 def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
                    *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
                    stale_months: int = 2, strong: float = float("inf"),
-                   views: xr.DataArray | None = None) -> xr.Dataset:
+                   views: xr.DataArray | None = None, ends: xr.DataArray | None = None,
+                   ndvi: xr.DataArray | None = None) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 
     Parameters
@@ -326,6 +356,9 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         Clear views per period ``(period, y, x)`` (a monthly composite's ``n_clear``), where
         :func:`wet_views_observe` of the habitat: a clear view the score left NaN resets the
         pixel's age (:func:`monthly_states`). None: only scores are looks.
+    ends, ndvi
+        With ``views``: ``(y, x)`` pixels where such a view ends a bare pixel's close call and
+        the NDVI per period ``(period, y, x)`` that guards it (:func:`monthly_states`).
 
     Returns
     -------
@@ -334,11 +367,13 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
     """
     # the walk over months needs whole maps: one chunk per input (lazy inputs stay lazy)
     inputs = [scores, baseline_score, site_mask] + ([] if views is None else [views])
+    if views is not None and ends is not None and ndvi is not None:
+        inputs += [ends, ndvi]
     inputs = [a.chunk(-1) if a.chunks else a for a in inputs]
     table = xr.apply_ufunc(
         _change_kernel, *inputs,
         input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"],
-                         ["period", "y", "x"]][:len(inputs)],
+                         ["period", "y", "x"], ["y", "x"], ["period", "y", "x"]][:len(inputs)],
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
                 "stale_months": stale_months, "strong": float(strong)},

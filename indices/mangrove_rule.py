@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
-from indices.context import CONNECTED, INTERTIDAL, TIDAL, intertidal_context
+from indices.context import CONNECTED, INTERTIDAL, SHORE_WATER, TIDAL, intertidal_context
 from indices.mangrove_axis import AXIS_COEFFICIENTS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
@@ -264,7 +264,7 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
         context = mangrove_context(refl, rule, params)
     if context is not None:
         level = context.astype(np.uint8)
-        flat, tidal = level == INTERTIDAL, level == TIDAL
+        flat, tidal = level == INTERTIDAL, (level == TIDAL) | (level == SHORE_WATER)
         score = xr.where(flat, _ndvi_score(refl, rule), score)
         score = xr.where(flat | tidal, unjudged_water(refl, score), score)  # flat_score there
     score = view_scaled(score, refl, rule)
