@@ -19,13 +19,13 @@ margins in units of a month's noise (:func:`indices.mangrove_rule.view_scaled` k
 month of too few views to reject one bad view above ``-STRONG``: a loss needs a second
 look)."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v11", "seagrass": "lyzenga1981-v3"}
+RULE_TAGS = {"mangrove": "baloloy2020-v12", "seagrass": "lyzenga1981-v3"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves."""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v11``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v12``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:
