@@ -45,6 +45,8 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
 Rule v7 adds a level, *tidal ground* (:data:`TIDAL`, :func:`tidal_ground`): a flat the forest
 encloses, off the coast's water, seen wet in ``min_views`` baseline views, reached from the
 connected canopy and not from dry land.
+Rule v12 adds :data:`SHORE_WATER`: the coast's water inside the shore's ground
+(:func:`shore_ground`), judged as tidal ground, apart for the month walk's interval only.
 
 A single scene has no tidal evidence (it shows one water line), so it gives no intertidal
 zone and no mangrove: mangrove needs a time series (the site's baseline), of at least two
@@ -203,8 +205,9 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
     candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`, and
     with ``ground = (wet, coast, bare, shore_px)`` (:func:`tidal_wet`, :func:`coast_water`,
     the baseline's bare ground or None, pixels) the tidal ground :data:`TIDAL`
-    (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not
-    (None: no such level, rule v6's levels)."""
+    (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not, and
+    the coast's water :func:`shore_ground` takes when allowed and rule v11's did not,
+    :data:`SHORE_WATER` (None: no such level, rule v6's levels)."""
     path = np.ascontiguousarray(np.asarray(candidates, bool))
     out = reach(np.ascontiguousarray(edge), path, reach_px)
     if ground is not None:

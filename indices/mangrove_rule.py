@@ -250,7 +250,8 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     takes the spectral score (NDVI and MVI, with the site's ``params``,
     :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
     the tide covers, NDVI alone decides, and a view under the tide is not one
-    (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`) the spectral score,
+    (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`, and rule v12's
+    :data:`indices.context.SHORE_WATER`) the spectral score,
     a view under the tide not one either (:func:`unjudged_water`), and one confident look
     a gain (:func:`tidal_score`); on the flat, one confident look whose NDVI is that of
     half the site's canopy over its bare flat is a gain too (:func:`flat_cover_score`);
