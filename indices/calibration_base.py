@@ -82,6 +82,10 @@ class Calibration:
     """With the site's parameters: the weighted accuracy of each rule the fit compared
     (:data:`CALIBRATION_METHODS`), the one of largest chosen, the default where none is
     larger."""
+    gains: Mapping[str, tuple[int, int, float]] | None = None
+    """With the site's parameters: of each fit compared with the default, the sampling units
+    (labelled polygons) on which it is better and worse on the labels and the sign test's
+    probability (:func:`indices.calibration_axis.gain_evidence`: the default's guard)."""
 
     @property
     def subsampled(self) -> bool:
