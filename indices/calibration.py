@@ -33,7 +33,8 @@ A mangrove site calibrated by the flow is given its own parameters under the def
 (``site``): its calibration then keeps rule v8's discriminant axis
 (:func:`indices.calibration_axis.calibrate_on_axis`: the site's default, its axis with a
 boundary fitted on the labels, or the labels' own Fisher axis, whichever the labels, weighted
-by their strata's areas, find the most right); without it, the thresholds above are fitted.
+by their strata's areas, find the most right, a fit only where its gain is beyond the labels'
+sampling noise between their polygons); without it, the thresholds above are fitted.
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
