@@ -419,21 +419,27 @@ def test_a_gain_within_the_labels_sampling_noise_keeps_the_default():
     """The default misses 30 labelled mangrove pixels, all in one polygon of 20: the labels'
     axis gets them right (weighted accuracy 1.0 against 0.95), but one polygon is one
     observation: its gain (0.05) is no larger than its standard error from the spread
-    between polygons (0.05), and the default is kept, said in the provenance. Counted as
-    600 independent pixels the same gain is 5.6 standard errors and replaces the default;
-    spread over five polygons, it does too."""
+    between the mangrove's polygons (0.05), and the default is kept, said in the
+    provenance. Counted as 600 independent pixels the same gain is 5.6 standard errors and
+    replaces the default; spread over five polygons, it does too; and where the default
+    misses every labelled mangrove polygon alike (a site threshold above them all), the gain
+    is the design's, no spread within a class: replaced."""
     labels, features, units, site = _one_polygon_off()
     kept = calibrate("mangrove", labels, features, site=site, source="test", units=units)
     assert kept.candidates["label_axis"] == 1.0 and kept.default_accuracy == pytest.approx(0.95)
     assert kept.method == "default" and kept.replaces is None
-    gain, se, n = kept.gains["label_axis"]
-    assert n == 20 and gain == pytest.approx(0.05) and se == pytest.approx(0.05)
+    gain, se, df = kept.gains["label_axis"]  # 10 + 10 polygons: 9 + 9 degrees of freedom
+    assert df == 18 and gain == pytest.approx(0.05) and se == pytest.approx(0.05)
     assert "within their sampling noise" in kept.source, kept.source
     pixels = calibrate("mangrove", labels, features, site=site, source="test")
-    assert pixels.method == "label_axis" and pixels.gains["label_axis"][2] == labels.size
+    assert pixels.method == "label_axis" and pixels.gains["label_axis"][2] == labels.size - 2
     spread = np.where(units == 0, np.arange(labels.size) % 5, units)  # polygons 0-4
     shown = calibrate("mangrove", labels, features, site=site, source="test", units=spread)
     assert shown.method == "label_axis", shown.gains
+    every = calibrate("mangrove", labels, features, site=_site(mvi_min=5.0), source="test",
+                      units=units)
+    assert every.default_accuracy == 0.5 and every.method == "label_axis", every.gains
+    assert every.gains["label_axis"][1] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_label_units_are_a_surveys_polygons_and_a_rasters_pixels():

@@ -23,7 +23,7 @@ def main(folder: Path):
         n_units = len(np.unique(units))
         print(f"{f.stem:9s} units {n_units:3d} main {old.method:10s} branch {cal.method:10s} "
               + " ".join(f"{m}:{a:.4f}" for m, a in cal.candidates.items()) + "  "
-              + " ".join(f"{m}:{g:+.4f}/{se:.4f} n={n}" for m, (g, se, n) in cal.gains.items()))
+              + " ".join(f"{m}:{g:+.4f}/{se:.4f} df={n}" for m, (g, se, n) in cal.gains.items()))
 
 
 if __name__ == "__main__":
