@@ -184,11 +184,14 @@ def gain_evidence(candidate: np.ndarray, default: np.ndarray, truth: np.ndarray,
     w = np.asarray(weights, np.float64)
     delta = w * (right - (np.asarray(default, bool) == truth))
     truth = np.asarray(truth, bool)
-    key = np.arange(truth.size) if units is None else np.asarray(units).ravel()
-    pairs, ids = np.unique(np.stack([key, truth]), axis=1, return_inverse=True)
-    ids = ids.ravel()
-    g, wu = np.bincount(ids, weights=delta), np.bincount(ids, weights=w)
-    cls = pairs[1].astype(bool)
+    if units is None:
+        g, wu, cls = delta, w, truth
+    else:
+        pairs, ids = np.unique(2 * np.asarray(units, np.int64).ravel() + truth,
+                               return_inverse=True)  # a unit of one class
+        ids = ids.ravel()
+        g, wu = np.bincount(ids, weights=delta), np.bincount(ids, weights=w)
+        cls = (pairs % 2).astype(bool)
     total = float(wu.sum())
     gain, var, df = float(g.sum()) / total, 0.0, 0
     for c in (True, False):

@@ -83,9 +83,10 @@ class Calibration:
     (:data:`CALIBRATION_METHODS`), the one of largest chosen, the default where none is
     larger."""
     gains: Mapping[str, tuple[int, int, float]] | None = None
-    """With the site's parameters: of each fit compared with the default, the sampling units
-    (labelled polygons) on which it is better and worse on the labels and the sign test's
-    probability (:func:`indices.calibration_axis.gain_evidence`: the default's guard)."""
+    """With the site's parameters: of each fit compared with the default, its gain in
+    weighted accuracy on the labels, the gain's standard error between the labelled polygons
+    of each class and its degrees of freedom (:func:`indices.calibration_axis.gain_evidence`:
+    the default's guard, :func:`indices.calibration_axis.gain_is_shown`)."""
 
     @property
     def subsampled(self) -> bool:

@@ -442,17 +442,14 @@ def test_a_gain_within_the_labels_sampling_noise_keeps_the_default():
     assert every.gains["label_axis"][1] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_label_units_are_a_surveys_polygons_and_a_rasters_pixels():
-    """Polygons: each class's 4-connected patches (two blocks of a class touching along an
-    edge count once, a block of the other class beside them apart, a corner apart); a
-    reference raster: each labelled pixel."""
+def test_label_units_are_a_surveys_polygons():
+    """Each class's 4-connected patches: two blocks of a class touching along an edge count
+    once, a block of the other class beside them apart, one touching at a corner apart."""
     labels = np.full((6, 8), -1, np.int8)
     labels[0:2, 0:2] = 1
     labels[0:2, 2:4] = 1  # touches the first along an edge: the same unit
     labels[0:2, 4:6] = 0  # the other class beside it
     labels[2:4, 6:8] = 0  # a corner only
-    units = _label_units(labels, "polygons")
+    units = _label_units(labels)
     assert len(np.unique(units[labels >= 0])) == 3 and (units[labels < 0] == -1).all()
     assert units[0, 0] == units[1, 3] != units[0, 4] != units[2, 6]
-    raster = _label_units(labels, "raster")
-    assert len(np.unique(raster[labels >= 0])) == (labels >= 0).sum()

@@ -162,7 +162,9 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
     site's, each holding a block at a time (the features are taken at the labels only);
     each label's sampling unit is its polygon (:func:`_label_units`)."""
     picked = labels >= 0
-    units = _label_units(labels, calibration_input(site).kind)[picked]
+    # each label's sampling unit: its polygon; a reference raster's pixels each their own
+    # (a map of its footprint, not a survey's polygons: units None)
+    units = _label_units(labels)[picked] if calibration_input(site).kind == "polygons" else None
     water, start, lazy = None, RULES[site.habitat], []
     if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
         (water,) = dask.compute(site_evidence(base, "seagrass").water)
@@ -188,15 +190,11 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
         raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None
 
 
-def _label_units(labels: np.ndarray, kind: str) -> np.ndarray:
-    """int64 ``(y, x)``: each labelled pixel's sampling unit (the default's guard counts
-    units, :func:`indices.calibration_axis.gain_evidence`). Polygons: the connected patches
-    of one class on the grid (4-connected; a polygon, or polygons of a class that touch
-    along an edge, which then count once: fewer units, a stricter guard). A reference
-    raster is a map of every pixel in its footprint, not a survey's polygons: each pixel
-    its own unit. -1 unlabelled."""
-    if kind != "polygons":
-        return np.where(labels >= 0, np.arange(labels.size).reshape(labels.shape), -1)
+def _label_units(labels: np.ndarray) -> np.ndarray:
+    """int64 ``(y, x)``: each labelled pixel's sampling unit, a survey's polygon (the
+    default's guard counts units, :func:`indices.calibration_axis.gain_evidence`): the
+    connected patches of one class on the grid (4-connected; polygons of a class that touch
+    along an edge count once: fewer units, a stricter guard). -1 unlabelled."""
     units, offset = np.full(labels.shape, -1, np.int64), 0
     for value in (0, 1):
         patches, n = ndimage.label(labels == value)

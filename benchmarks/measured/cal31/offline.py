@@ -17,7 +17,7 @@ def main(folder: Path):
     for f in sorted(folder.glob("cal-*.pkl"), key=lambda p: int(p.stem.split("-")[1])):
         k = pickle.load(open(f, "rb"))
         grid = k["labels_grid"]
-        units = _label_units(grid, "polygons")[grid >= 0]
+        units = _label_units(grid)[grid >= 0]
         cal = calibrate(*k["args"], **k["kwargs"], units=units)
         old = k["result"]
         n_units = len(np.unique(units))
