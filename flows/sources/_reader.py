@@ -53,6 +53,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,26 +276,40 @@ def _status_arrays(layers: dict[str, dict[tuple, tuple]], n_scenes: int,
     tasks ``layers`` (each band's, by layer name): a scene's status is the largest code of
     its reads, every band and window (0 when all were read); a pixel row's, the largest of
     the reads it comes from (:func:`flows.sources.base.status_rows`). One task per scene (and
-    per scene and row of blocks), which takes the codes from the read tasks' results: the
-    same values as the max over a stack of each band's status blocks, in 1/20 of the tasks
-    (a 400² site of 24 scenes: 24 against ~480 a compute; issue 22)."""
+    per scene and row of blocks): the same values as the max over a stack of each band's
+    status blocks, in 1/20 of the tasks (a 400² site of 24 scenes: 24 against ~480 a
+    compute; issue 22). Where dask computes in this process the task takes the codes from
+    the read tasks' results (references); on a cluster, from one small task per read that
+    picks its code, so that no worker fetches the others' pixel blocks for them."""
     token = tokenize(sorted(layers), ys, read_step)
     name, rows_name = f"fetch-status-{token}", f"fetch-status-rows-{token}"
+    picks_name = f"fetch-codes-{token}"
+    here = _computed_here()
+    picks: dict[tuple, tuple] = {}
     codes: dict[tuple, tuple] = {}
     row_codes: dict[tuple, tuple] = {}
     for t in range(n_scenes):
-        keys = {}  # (block row, window key) -> the read keys of every band
+        keys = {}  # block row -> {window: the keys of every band's read, or of its code}
         for (i, _), (window, _) in windows.items():
             spot = (t, window[0] // read_step, window[1] // read_step)
-            keys.setdefault(i, {})[spot] = [(read, *spot) for read in layers]
+            reads = [(read, *spot) for read in layers]
+            if not here:
+                for b, key in enumerate(reads):
+                    picks[(picks_name, *spot, b)] = (operator.getitem, key, 1)
+                reads = [(picks_name, *spot, b) for b in range(len(reads))]
+            keys.setdefault(i, {})[spot] = reads
         every = {spot: k for per_row in keys.values() for spot, k in per_row.items()}
         codes[(name, t)] = (_largest_code, (1,), [k for ks in every.values() for k in ks])
         for i, (_, h) in enumerate(ys):
             row_codes[(rows_name, t, i)] = (_largest_code, (1, h),
                                             [k for ks in keys[i].values() for k in ks])
-    deps = set(layers)
-    graph = HighLevelGraph({**layers, name: codes, rows_name: row_codes},
-                           {**{k: set() for k in layers}, name: deps, rows_name: deps})
+    graph_layers: dict[str, dict] = {**layers}
+    deps: dict[str, set] = {k: set() for k in layers}
+    inputs = set(layers)
+    if picks:
+        graph_layers[picks_name], deps[picks_name], inputs = picks, set(layers), {picks_name}
+    graph = HighLevelGraph({**graph_layers, name: codes, rows_name: row_codes},
+                           {**deps, name: inputs, rows_name: inputs})
     status = da.Array(graph, name, chunks=((1,) * n_scenes,), dtype=np.int16)
     rows = da.Array(graph, rows_name, chunks=((1,) * n_scenes, tuple(h for _, h in ys)),
                     dtype=np.int16)
@@ -302,9 +317,27 @@ def _status_arrays(layers: dict[str, dict[tuple, tuple]], n_scenes: int,
 
 
 def _largest_code(shape: tuple[int, ...], reads: list) -> np.ndarray:
-    """The largest read status among ``reads`` (:func:`read_block_status`' results), as an
-    int16 array of ``shape``."""
-    return np.full(shape, max(int(code.max()) for _, code in reads), dtype=np.int16)
+    """The largest read status among ``reads`` (:func:`read_block_status`' results, or their
+    status arrays), as an int16 array of ``shape``."""
+    return np.full(shape, max(int(np.max(r[1] if isinstance(r, tuple) else r)) for r in reads),
+                   dtype=np.int16)
+
+
+def _computed_here() -> bool:
+    """Whether dask computes in this process (threads or synchronously), as configured now:
+    no ``dask.distributed`` client (none without ``distributed`` imported, which is not
+    imported to find out) and no processes scheduler."""
+    import sys
+
+    import dask
+    import dask.local
+    import dask.threaded
+
+    if "distributed" not in sys.modules and not dask.config.get("scheduler", None):
+        return True
+    from dask.base import get_scheduler
+
+    return get_scheduler() in (None, dask.threaded.get, dask.local.get_sync)
 
 
 def _window(read: tuple[np.ndarray, np.ndarray], cut: tuple[int, int, int, int]) -> np.ndarray:
