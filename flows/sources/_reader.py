@@ -281,10 +281,10 @@ def _status_arrays(layers: dict[str, dict[tuple, tuple]], n_scenes: int,
     compute; issue 22). Where dask computes in this process the task takes the codes from
     the read tasks' results (references); on a cluster, from one small task per read that
     picks its code, so that no worker fetches the others' pixel blocks for them."""
-    token = tokenize(sorted(layers), ys, read_step)
+    here = _computed_here()
+    token = tokenize(sorted(layers), ys, read_step, here)  # the two forms: other keys
     name, rows_name = f"fetch-status-{token}", f"fetch-status-rows-{token}"
     picks_name = f"fetch-codes-{token}"
-    here = _computed_here()
     picks: dict[tuple, tuple] = {}
     codes: dict[tuple, tuple] = {}
     row_codes: dict[tuple, tuple] = {}
