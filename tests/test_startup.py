@@ -47,3 +47,29 @@ def test_import_later():
         "t.join(30)\n"
         "print('colorsys' in sys.modules, import_later('colorsys') is None)\n")
     assert out == "True True"
+
+
+def test_a_compute_from_another_thread_runs_one_task_a_core():
+    """dask gives a compute from a thread other than the main one (a site's thread, the
+    one-pass walk's helper) a pool of its own; under ``local_dask`` it has one worker a core
+    (dask's ``CPU_COUNT``), as the main thread's, not ThreadPoolExecutor's cores + 4."""
+    out = _python(
+        "import threading, time\n"
+        "import dask\n"
+        "from dask.system import CPU_COUNT\n"
+        "from flows.runtime.startup import local_dask\n"
+        "lock, now, most = threading.Lock(), [0], [0]\n"
+        "def task(i):\n"
+        "    with lock:\n"
+        "        now[0] += 1; most[0] = max(most[0], now[0])\n"
+        "    time.sleep(0.05)\n"
+        "    with lock:\n"
+        "        now[0] -= 1\n"
+        "    return i\n"
+        "def run():\n"
+        "    with local_dask():\n"
+        "        dask.compute(*[dask.delayed(task)(i) for i in range(3 * CPU_COUNT + 8)])\n"
+        "t = threading.Thread(target=run); t.start(); t.join(60)\n"
+        "print(most[0], CPU_COUNT)\n")
+    most, cores = map(int, out.split())
+    assert 1 <= most <= cores

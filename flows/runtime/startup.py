@@ -57,10 +57,16 @@ def local_dask():
         return contextlib.nullcontext()
     import dask
     import dask.threaded
+    from dask.system import CPU_COUNT
 
     from flows.runtime.memory import limit_arenas
 
     limit_arenas()  # before dask's pool starts its threads
     # the function, not its name "threads": a name makes dask import distributed to look for
-    # a client; dask arrays' default scheduler is this same function
-    return dask.config.set({"scheduler": dask.threaded.get, "array.rechunk.method": "tasks"})
+    # a client; dask arrays' default scheduler is this same function. One worker a core in
+    # every thread that computes: dask gives its main thread's pool CPU_COUNT workers, but a
+    # compute from another thread (a site's thread, the one-pass walk's helper) a pool of its
+    # own with ThreadPoolExecutor's default, cores + 4 (6 on 2 cores: tasks in flight,
+    # their chunks held, for no more cores)
+    return dask.config.set({"scheduler": dask.threaded.get, "array.rechunk.method": "tasks",
+                            "num_workers": CPU_COUNT})
