@@ -8,8 +8,10 @@ same clear views (the baseline's scenes, plume water masked as main does):
   middle views, every band from those two), every band from it;
 * ``medoid``: per pixel the view nearest the others (sum of Euclidean distances over B02 B03
   B04 B08; Flood 2013), every band from it;
-* ``dgmed``: Hedley's deglint per scene with main's site slopes before a per-band median of
-  the deglinted blue and green (NIR set to the reference: no excess left).
+* ``dgmed``: Hedley's deglint per scene with main's site slopes and reference before a
+  per-band median of the deglinted blue and green, the deglint of the NIR median added back;
+* ``branch``: this tree's ``baseline_composite`` (sg29: ``deglint=GLINT_COMPOSITE``, slope 1,
+  only where a pixel has >= 3 views).
 
 For each: the site's water parameters refitted to it, the baseline score, its extent against
 the truth's assessable meadow, the score and the deglinted bottom signal at the meadow main's
@@ -25,6 +27,7 @@ sys.path.insert(0, "benchmarks")
 import scenario_sweep as sw
 from aoi import load_sites
 from flows.sources import get_source
+from indices.composite import composite
 from indices.evidence import baseline_composite
 from indices.habitat import RULES
 from indices.masks import BANDS, VALID_SCL
@@ -38,12 +41,13 @@ source = get_source("stac", catalog=str(sc.catalog))
 cube = source.load(site, source.search(site, sc.start, sc.end), chunks=None).compute()
 baseline = (site.baseline_start, site.baseline_end)
 rule = RULES["seagrass"]
-main = baseline_composite(cube, "seagrass", baseline).compute()
+branch = baseline_composite(cube, "seagrass", baseline).compute()  # this tree's
 
 times = cube["time"].values
 inside = (times >= np.datetime64(baseline[0])) & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D"))
 bc = cube.isel(time=np.flatnonzero(inside))
 bc = mask_turbid_water(bc, turbid_scenes(bc, rule)).compute()
+main = composite(bc, *baseline)  # main's per-band median of the same views
 off = bc["boa_offset"].values.astype(np.float32)[:, None, None]
 R = {b: np.maximum(bc[b].values.astype(np.float32) + off, 0) / np.float32(10000) for b in BANDS}
 clear = np.isin(bc["SCL"].values, list(VALID_SCL))
@@ -93,7 +97,7 @@ dgmed = {b: np.nanmedian(np.where(clear, dg[b], np.nan), axis=0).astype(np.float
 ex_med = np.maximum(dgmed["B08"] - np.float32(p["nir_ref"]), 0)
 dgmed["B02"] = dgmed["B02"] + np.float32(p["glint_blue"]) * ex_med
 dgmed["B03"] = dgmed["B03"] + np.float32(p["glint_green"]) * ex_med
-comps = {"band": main, "nirmed": as_ds(pick(R["B08"])), "medoid": as_ds(medoid()), "dgmed": as_ds(dgmed)}
+comps = {"band": main, "nirmed": as_ds(pick(R["B08"])), "medoid": as_ds(medoid()), "dgmed": as_ds(dgmed), "branch": branch}
 
 z = {"habitat": np.asarray(sc.habitat), "site": np.asarray(sc.site, bool),
      "assessable": np.asarray(sc.assessable, bool), "depth": np.asarray(sc.depth)}
