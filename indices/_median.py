@@ -195,9 +195,12 @@ def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, 
                             line[x] = v if ok[i, x] else _INF
                         n += 1
                 _median_tile(buf, n, cnt, w, pairs, net_start, out[k, p, y], x0)
+            many = 0  # pixels of the tile with three views or more: else nothing to redo
+            for x in range(w):
+                many += cnt[x] >= 3
             for k in range(nk):
                 s = glint[k]
-                if s == 0 or nir_k < 0:
+                if s == 0 or nir_k < 0 or many == 0:
                     continue
                 n = 0
                 for i in range(n_t):

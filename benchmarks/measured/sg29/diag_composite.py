@@ -150,3 +150,19 @@ for name in comps:
     print(f"  {name:7s} at main's NaN meadow: blue {np.nanmedian(b[nan_main]):.4f} green {np.nanmedian(gg[nan_main]):.4f} NIR {np.nanmedian(nir[nan_main]):.4f}")
 diff = max(float(np.nanmax(np.abs(band[b] - main[b].values))) for b in BANDS)
 print("max |numpy per-band median - main|", diff, "n_clear equal", np.array_equal(n, main['n_clear'].values))
+
+# the baseline period's months (as the change walk composites them, per-band: mostly one or
+# two views, so either way): the median over the months of their bottom signal, main's water
+from indices.composite import monthly_composite
+months = monthly_composite(bc, ("B02", "B03", "B04", "B08"), clear_bands=BANDS)
+bm, gm, _ = bottom_signals(months, rule, w_main)
+bm = np.nanmedian(bm.transpose("period", "y", "x").values, axis=0)
+gm = np.nanmedian(gm.transpose("period", "y", "x").values, axis=0)
+print("  views per month (median over the water):", [float(np.median(v[site_m])) for v in months["n_clear"].values])
+line = []
+for lab, m in (("meadow", meadow), ("bare", ~hab & site_m & ass)):
+    for lo, hi in ((0, 5), (5, 10), (10, 15), (15, 20), (20, 30)):
+        sel = m & (d > lo) & (d <= hi)
+        if sel.sum() > 50:
+            line.append(f"{lab}{lo}-{hi} {np.nanmedian(bm[sel]):.4f}/{np.nanmedian(gm[sel]):.4f}")
+print("  main's water, median of the baseline months' blue/green bottom signal by depth:", "; ".join(line))
