@@ -22,7 +22,7 @@ look)."""
 RULE_TAGS = {"mangrove": "baloloy2020-v11", "seagrass": "lyzenga1981-v5"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves.
 (Seagrass v5: the water's composites glint-consistent, :data:`indices.seagrass_rule.
-GLINT_COMPOSITE`; v4 was a rule merged and reverted in session 32, its id not reused.)"""
+GLINT_COMPOSITE`; v4 was merged and reverted, 92fdcb3 and d6d4ac9: its id not reused.)"""
 
 
 def rule_id(habitat: str, rule) -> str:
