@@ -65,7 +65,7 @@ class RunConfig:
     seed: int = 0
     """Seed of the demo source."""
     mmu_ha: float = 0.1
-    """Minimum mapping unit of gain and loss patches, hectares (``indices.change.MMU_HA``, the
+    """Minimum mapping unit of gain and loss patches, hectares (``indices.patches.MMU_HA``, the
     science functions' default, is the same: a test checks)."""
     max_area_ha: float = DEFAULT_MAX_AREA_HA
     chunks: int = CHUNKS

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from indices.change import EIGHT_CONNECTED
+from indices.patches import EIGHT_CONNECTED
 
 __all__ = ["ACCOUNT_COLUMNS", "ExtentTrend", "Fragmentation", "baseline_class_map",
            "extent_account", "extent_account_from_maps", "extent_trend", "fragmentation",

@@ -46,7 +46,6 @@ import xarray as xr
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from indices.change import MMU_HA, mmu_pixels
 from indices.composite import composite, monthly_composite
 from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
@@ -58,6 +57,7 @@ from indices.habitat import (
     scene_reflectance,
     seagrass_offset,
 )
+from indices.patches import MMU_HA, mmu_pixels
 from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 

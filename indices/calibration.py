@@ -33,7 +33,8 @@ A mangrove site calibrated by the flow is given its own parameters under the def
 (``site``): its calibration then keeps rule v8's discriminant axis
 (:func:`indices.calibration_axis.calibrate_on_axis`: the site's default, its axis with a
 boundary fitted on the labels, or the labels' own Fisher axis, whichever the labels, weighted
-by their strata's areas, find the most right); without it, the thresholds above are fitted.
+by their strata's areas, find the most right, a fit only where its gain is beyond the labels'
+sampling noise between their polygons); without it, the thresholds above are fitted.
 Pure: numpy in, a rule out; rasterising polygons and reading rasters is the flow's job.
 """
 
@@ -104,7 +105,8 @@ def _predict(features: Mapping[str, np.ndarray], params: Mapping[str, float]) ->
 def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarray], *,
               rule=None, source: str = "labelled pixels",
               max_search_pixels: int | None = MAX_SEARCH_PIXELS,
-              site: Mapping[str, float] | None = None, strata_pixels=None) -> Calibration:
+              site: Mapping[str, float] | None = None, strata_pixels=None,
+              units: np.ndarray | None = None) -> Calibration:
     """Fit the site's thresholds (module doc) on labelled pixels; with the site's parameters
     ``site`` (mangrove), the axis-aware fit (:func:`indices.calibration_axis.calibrate_on_axis`).
 
@@ -131,6 +133,10 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     strata_pixels
         With ``site``: the site's pixels in each stratum of its default map
         (:data:`indices.calibration_axis.STRATA`), the labels' weights; None: unweighted.
+    units
+        With ``site``: the sampling unit of each labelled pixel (an id: the polygon it was
+        labelled in), the units the default's guard counts
+        (:func:`indices.calibration_axis.gain_evidence`); None: each pixel its own.
     """
     rule = rule or (MangroveRule() if habitat == "mangrove" else SeagrassRule()
                     if habitat == "seagrass" else None)
@@ -155,6 +161,12 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
         raise CalibrationError("no labelled pixel has feature values: the labels do not "
                                "overlap the site's observed pixels")
     labels, cols = labels[ok], {f: c[ok] for f, c in cols.items()}
+    if units is not None:
+        units = np.asarray(units).ravel()
+        if units.shape != ok.shape:
+            raise CalibrationError(f"labels ({ok.size}) and units ({units.size}) differ in "
+                                   f"length")
+        units = units[ok]
     n_hab, n_other = int(labels.sum()), int((~labels).sum())
     if n_hab == 0 or n_other == 0:
         raise CalibrationError(f"calibration needs both classes; got {n_hab} habitat and "
@@ -168,7 +180,7 @@ def calibrate(habitat: str, labels: np.ndarray, features: Mapping[str, np.ndarra
     provenance = f"calibrated on {n_hab}+{n_other} px of {source} ({digest})"
     if site is not None:  # the module's attribute, read at the call (a sweep may restrict it)
         return calibration_axis.calibrate_on_axis(labels, cols, rule, site, strata_pixels,
-                                                  provenance=provenance)
+                                                  provenance=provenance, units=units)
     seed = int(digest, 16)
     thresholds = {f: cols[f] for f in (_FEATURE_OF[n] for n in names)}
     default_ba = balanced_accuracy(_predict(thresholds, start), labels)

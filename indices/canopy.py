@@ -25,7 +25,8 @@ import numba
 import numpy as np
 import xarray as xr
 
-from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states, strong_look
+from indices.change import MonthState, monthly_states, strong_look
+from indices.patches import MMU_HA, mmu_pixels
 
 __all__ = ["CANOPY_CLASSES", "CANOPY_METRICS", "CANOPY_SUMS", "MIN_GAIN", "CanopyWalk",
            "canopy_metrics", "canopy_row", "canopy_step", "cover_ndvi", "endmembers",

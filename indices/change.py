@@ -19,7 +19,9 @@ a month late by the map), or when it was last seen more than ``stale_months`` ag
 have changed unseen: the interval widens as observation thins). A mangrove flat under the
 tide is not judged (:func:`indices.habitat.flat_score`), but since rule v11 such a clear
 view is an observation for the interval (:func:`monthly_states`' ``views``): it keeps the
-pixel from ageing (not stale); its class and close call it never changes.
+pixel from ageing (not stale); its class it never changes, and its close call only on the
+coast's water inside the shore's ground (rule v12, ``ends``), and there only while the pixel
+has shown no canopy since the baseline.
 Mixed pixels on the edges of gain and loss patches, the ring just outside them, and patches
 only a few mapping units large are in doubt as well. Each bound counts every doubtful pixel as
 the class that moves the bound furthest, and the baseline's uncertain pixels likewise for gain
@@ -36,24 +38,25 @@ import numba
 import numpy as np
 import xarray as xr
 
+from indices.patches import MMU_HA, drop_small_patches, mmu_pixels, patch_doubt
 from indices.rules import STRONG
 
-__all__ = ["CHANGE_METRICS", "EIGHT_CONNECTED", "MMU_HA", "MonthState", "change_counts", "change_metrics",
-           "change_row", "change_values", "confirmed_state", "drop_small_patches", "fringe",
-           "mmu_pixels", "monthly_states", "strong_look", "unjudged_views", "wet_views_observe"]
+__all__ = ["CHANGE_METRICS", "MonthState", "change_counts", "change_metrics", "change_row",
+           "change_values", "confirmed_state", "GREEN_NDVI", "monthly_states", "strong_look", "unjudged_views",
+           "wet_views_observe"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
     "extent_ci_low_ha", "extent_ci_high_ha", "gain_ci_low_ha", "gain_ci_high_ha",
     "loss_ci_low_ha", "loss_ci_high_ha", "valid_fraction",
 )
-MMU_HA = 0.1
-"""Default minimum mapping unit of gain and loss patches, hectares: ten 10 m pixels, so a
-speckle of a few noisy pixels never adds up to change. Every function here and the run's
-setting (``flows.config.RunConfig.mmu_ha``) take it from this one place."""
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-"""The structure of a patch: pixels touching at a side or a corner are one patch."""
 
+
+GREEN_NDVI = 0.40
+"""NDVI above which a month shows canopy (:func:`monthly_states`' ``ends`` guard):
+``MangroveRule.ndvi_min`` (not imported: mangrove_rule imports this module through canopy;
+``tests/test_patches.py`` checks they agree), 0.4, Digital Earth Pacific's open-mangrove floor (their mangrove product's
+classes: NDVI > 0.4 mangrove, > 0.7 closed)."""
 
 
 def strong_look(habitat: str | None) -> float:
@@ -75,83 +78,6 @@ def wet_views_observe(habitat: str | None) -> bool:
     return habitat == "mangrove"
 
 
-SMALL_PATCH_MMUS = 5
-"""Gain/loss patches smaller than this many mapping units count as doubtful in the intervals."""
-
-
-def drop_small_patches(mask: np.ndarray, min_pixels: int) -> np.ndarray:
-    """Remove 8-connected patches of fewer than ``min_pixels`` pixels from a boolean (y, x)
-    map: the pixels of ``scipy.ndimage.label(mask, EIGHT_CONNECTED)``'s patches of at least
-    ``min_pixels`` pixels, found by :func:`_large_patches` (runs of rows joined in one pass:
-    ~10x faster than labelling, counting and gathering; it is called four times a month of
-    the walk, issue 22). ``tests/test_patches.py`` checks it against that labelling."""
-    if min_pixels <= 1 or not mask.any():
-        return mask
-    if mask.ndim != 2:
-        raise ValueError(f"drop_small_patches needs a (y, x) map, got shape {mask.shape}")
-    out = np.zeros(mask.shape, bool)
-    _large_patches(np.ascontiguousarray(mask, dtype=bool).view(np.uint8), int(min_pixels),
-                   out.view(np.uint8))
-    return out
-
-
-@numba.njit(nogil=True, cache=True)
-def _root(parent, r):  # pragma: no cover (numba)
-    while parent[r] != r:
-        parent[r] = parent[parent[r]]  # path halving
-        r = parent[r]
-    return r
-
-
-@numba.njit(nogil=True, cache=True)
-def _large_patches(mask, min_pixels, out):  # pragma: no cover (numba)
-    """``out`` (zeros) set to 1 on the 8-connected patches of ``mask`` (0/1 uint8) of at
-    least ``min_pixels`` pixels. Each row's runs of ones are joined (union-find) with the
-    runs of the row above that they touch, corners included; a patch's size is the sum of
-    its runs' lengths."""
-    height, width = mask.shape
-    n = 0
-    for i in range(height):
-        before = 0
-        for x in range(width):
-            n += mask[i, x] & (before ^ 1)
-            before = mask[i, x]
-    start = np.empty(n, np.int64)
-    stop = np.empty(n, np.int64)  # exclusive
-    row = np.empty(n, np.int64)
-    parent = np.arange(n)
-    r = above = 0  # the first run of this row, of the row above
-    for i in range(height):
-        first = r
-        x = 0
-        while x < width:
-            if mask[i, x]:
-                start[r] = x
-                while x < width and mask[i, x]:
-                    x += 1
-                stop[r], row[r] = x, i
-                r += 1
-            else:
-                x += 1
-        j = above
-        for q in range(first, r):  # runs above touching [start - 1, stop]: one patch
-            while j < first and stop[j] < start[q]:
-                j += 1
-            k = j
-            while k < first and start[k] <= stop[q]:
-                a, b = _root(parent, q), _root(parent, k)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-                k += 1
-        above = first
-    size = np.zeros(n, np.int64)
-    for q in range(n):
-        size[_root(parent, q)] += stop[q] - start[q]
-    for q in range(n):
-        if size[_root(parent, q)] >= min_pixels:
-            out[row[q], start[q]:stop[q]] = 1
-
-
 @dataclass(frozen=True)
 class MonthState:
     """One month of a site, as boolean (y, x) maps inside the site polygon."""
@@ -171,7 +97,10 @@ class MonthState:
 def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.ndarray, *,
                    mmu_pixels: int, stale_months: int = 2,
                    strong: float = float("inf"),
-                   views: Iterable[np.ndarray] | None = None) -> Iterator[MonthState]:
+                   views: Iterable[np.ndarray] | None = None,
+                   ends: np.ndarray | None = None,
+                   ndvi: Iterable[np.ndarray] | None = None,
+                   green: float = GREEN_NDVI) -> Iterator[MonthState]:
     """Walk the months of scores against a (y, x) baseline score.
 
     ``scores``: the (y, x) score map of each month in order: a (period, y, x) array, or any
@@ -187,6 +116,13 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     neither its class, its close call nor a pending change. Not a look against: seedlings
     under the tide are hidden (ending the close calls of bare pixels so took the interval's
     coverage below 90 % of site-months, the record). None: only scores are looks.
+    ``ends`` (with ``views`` and ``ndvi``, each month's NDVI (y, x)): (y, x) pixels where such a
+    view also ends the close call of a bare pixel with no change pending, unless some month
+    since the baseline read NDVI > ``green`` there (:data:`GREEN_NDVI`: it has shown
+    canopy, a replanting the tide may hide). Rule v12 gives the coast's water inside the
+    shore's ground (:data:`indices.context.SHORE_WATER`): the sea next to the forest,
+    seen wet in every view, would otherwise be a close call in the upper bound every month
+    (``benchmarks/measured/mang31``). None: nowhere.
     """
     site = site.astype(bool)
     views = iter(views) if views is not None else None
@@ -201,6 +137,10 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     age = np.zeros(site.shape, np.uint8)
     pending = np.zeros(site.shape, bool)
     u8 = [a.reshape(-1).view(np.uint8) for a in (site, base, state, pending, close_call)]
+    guard = views is not None and ends is not None and ndvi is not None
+    ndvi = iter(ndvi) if guard else None
+    ends = (np.ascontiguousarray(ends, dtype=bool) & site).view(np.uint8) if guard else no_views
+    shown = np.zeros(site.shape, bool) if guard else no_views.view(bool)  # NDVI > green once
     for score in scores:
         # one pass (_month_kernel) for what these array expressions give, in place:
         # seen = ~isnan(score) & site; state, pending = confirmed_state(...); state &= site;
@@ -212,9 +152,11 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
         seen, uncertain = np.empty(site.shape, bool), np.empty(site.shape, bool)
         grown, lost = np.empty(site.shape, bool), np.empty(site.shape, bool)
         wet = no_views if views is None else unjudged_views(score, next(views))
+        if guard:
+            shown |= np.asarray(next(ndvi)) > green
         _month_kernel(score.reshape(-1), *u8, age.reshape(-1), int(stale_months), float(strong),
                       *(a.reshape(-1).view(np.uint8) for a in (seen, uncertain, grown, lost)),
-                      wet.reshape(-1))
+                      wet.reshape(-1), ends.reshape(-1), shown.reshape(-1).view(np.uint8))
         gain = drop_small_patches(grown, mmu_pixels)
         loss = drop_small_patches(lost, mmu_pixels)
         yield MonthState(
@@ -234,15 +176,17 @@ def unjudged_views(score: np.ndarray, n_clear: np.ndarray) -> np.ndarray:
 
 @numba.njit(nogil=True, cache=True)
 def _month_kernel(score, site, base, state, pending, close_call, age, stale, strong, seen,
-                  uncertain, grown, lost, wet):  # pragma: no cover (numba)
+                  uncertain, grown, lost, wet, ends, shown):  # pragma: no cover (numba)
     """One month of :func:`monthly_states` over flat maps (0/1 uint8 but ``score`` and
     ``age``): ``state``, ``pending``, ``close_call`` and ``age`` updated in place
     (:func:`confirmed_state`'s rule, with ``strong``), ``seen``, ``uncertain``
     (a close call, a change
     pending its confirming look, or stale) and the changes before the
     minimum mapping unit (``grown = state & ~base``, ``lost = base & ~state``) written;
-    ``wet`` (empty: none) the unjudged clear views, which reset ``age`` alone."""
+    ``wet`` (empty: none) the unjudged clear views, which reset ``age``, and end the close
+    call of a bare pixel with nothing pending where ``ends`` and not ``shown`` (empty: none)."""
     any_wet = wet.size > 0
+    any_ends = ends.size > 0
     for k in range(score.size):
         v = score[k]
         s = site[k]
@@ -263,6 +207,8 @@ def _month_kernel(score, site, base, state, pending, close_call, age, stale, str
             age[k] = 0
         elif any_wet and wet[k] and s:
             age[k] = 0
+            if any_ends and ends[k] and st == 0 and pending[k] == 0 and shown[k] == 0:
+                close_call[k] = 0
         else:
             age[k] = min(age[k], 254) + 1
         st &= s
@@ -303,79 +249,6 @@ def confirmed_state(score: np.ndarray, seen: np.ndarray, state: np.ndarray,
     state = np.where(flip, habitat, state)
     pending = np.where(confident, against & ~flip, pending)
     return state, pending
-
-
-def _fringe(patches: np.ndarray, min_pixels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels whose change is in doubt: patch edges and small patches (``doubtful``), and the
-    ring just outside the patches (``ring``). Mixed pixels sit on patch boundaries, and a patch
-    only a few times the mapping unit may be noise that happened to persist."""
-    if not patches.any():
-        return patches, patches
-    small = patches & ~drop_small_patches(patches, SMALL_PATCH_MMUS * min_pixels)
-    return fringe(patches, small)
-
-
-def fringe(patches: np.ndarray, small: np.ndarray, *, above: np.ndarray | None = None,
-           below: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(edges | small, ring)`` of :func:`_fringe` for rows of a map, given its ``small``
-    patches: ``above`` and ``below`` are the map's rows just outside these (None at the map's
-    edge), so that a map walked in row strips (:mod:`indices.strips`) gets the whole map's
-    erosion and dilation.
-
-    ``edges`` are the patch pixels that an 8-connected erosion removes (outside the map counts
-    as no patch, scipy's ``border_value=0``), ``ring`` the pixels that an 8-connected dilation
-    adds: :func:`_fringe_kernel`, one pass, the same booleans as
-    ``ndimage.binary_erosion``/``binary_dilation`` with a 3 x 3 structure, ~0.4 ms for a
-    strip of 2M pixels against their 15-60 ms (they were ~10 % of a tile's month walk)."""
-    patches = np.ascontiguousarray(patches, dtype=bool)
-    small = np.ascontiguousarray(small, dtype=bool)
-    if patches.ndim != 2 or small.shape != patches.shape:
-        raise ValueError(f"fringe needs (y, x) patches and small of one shape, got "
-                         f"{patches.shape} and {small.shape}")
-    width = patches.shape[1]
-    none = np.zeros(width, np.uint8)
-    edge_rows = [none if r is None else np.ascontiguousarray(r, dtype=bool).reshape(-1)
-                 .view(np.uint8) for r in (above, below)]
-    if any(r.shape != (width,) for r in edge_rows):
-        raise ValueError(f"above/below must be rows of {width} pixels, got "
-                         f"{[np.shape(r) for r in (above, below)]}")
-    doubt = np.empty(patches.shape, bool)
-    ring = np.empty(patches.shape, bool)
-    _fringe_kernel(patches.view(np.uint8), small.view(np.uint8),
-                   *edge_rows, doubt.view(np.uint8), ring.view(np.uint8))
-    return doubt, ring
-
-
-@numba.njit(nogil=True, cache=True)
-def _fringe_kernel(patches, small, above, below, doubt, ring):  # pragma: no cover (numba)
-    """Rows of ``patches`` (0/1 uint8) with ``above``/``below`` the rows outside them (zeros
-    at the map's edge): ``doubt = patches & ~erode(patches) | small`` and
-    ``ring = dilate(patches) & ~patches`` with 8-connected 3 x 3 erosion and dilation, the
-    map padded with zeros. Per row, the 3-row AND and OR first, then across columns."""
-    height, width = patches.shape
-    v_and = np.empty(width, np.uint8)
-    v_or = np.empty(width, np.uint8)
-    for i in range(height):
-        up = above if i == 0 else patches[i - 1]
-        down = below if i == height - 1 else patches[i + 1]
-        mid = patches[i]
-        for x in range(width):
-            v_and[x] = up[x] & mid[x] & down[x]
-            v_or[x] = up[x] | mid[x] | down[x]
-        for x in range(1, width - 1):  # eroded: 0 at the first and last column (padding)
-            p = mid[x]
-            eroded = v_and[x - 1] & v_and[x] & v_and[x + 1]
-            dilated = v_or[x - 1] | v_or[x] | v_or[x + 1]
-            doubt[i, x] = (p & (eroded ^ 1)) | small[i, x]
-            ring[i, x] = dilated & (p ^ 1)
-        for x in range(0, width, max(width - 1, 1)):  # the first and the last column
-            dilated = v_or[x]
-            if x > 0:
-                dilated |= v_or[x - 1]
-            if x < width - 1:
-                dilated |= v_or[x + 1]
-            doubt[i, x] = mid[x] | small[i, x]
-            ring[i, x] = dilated & (mid[x] ^ 1)
 
 
 def change_counts(m: MonthState, site: np.ndarray, gain_fringe: tuple[np.ndarray, np.ndarray],
@@ -436,20 +309,22 @@ def change_values(counts: np.ndarray, n_site: int, *, pixel_area_ha: float) -> n
 def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
                mmu_pixels: int) -> np.ndarray:
     """One month's :data:`CHANGE_METRICS` (hectares; valid fraction) from its state."""
-    counts = change_counts(m, site, _fringe(m.gain, mmu_pixels), _fringe(m.loss, mmu_pixels))
+    counts = change_counts(m, site, patch_doubt(m.gain, mmu_pixels), patch_doubt(m.loss, mmu_pixels))
     return change_values(counts, int(site.sum()), pixel_area_ha=pixel_area_ha)
 
 
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
-                   views: np.ndarray | None = None, *, pixel_area_ha: float, mmu_pixels: int,
+                   views: np.ndarray | None = None, ends: np.ndarray | None = None,
+                   ndvi: np.ndarray | None = None, *, pixel_area_ha: float, mmu_pixels: int,
                    stale_months: int, strong: float = float("inf")) -> np.ndarray:
     """(period, y, x) scores + (y, x) baseline score + site mask (+ (period, y, x) clear
-    views, :func:`monthly_states`' ``views``) -> (period, metric)."""
+    views, + (y, x) ``ends`` and (period, y, x) NDVI: :func:`monthly_states`') ->
+    (period, metric)."""
     site = site.astype(bool)
     out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
                                          stale_months=stale_months, strong=strong,
-                                         views=views)):
+                                         views=views, ends=ends, ndvi=ndvi)):
         out[p] = change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu_pixels)
     return out
 
@@ -457,7 +332,8 @@ def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
 def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask: xr.DataArray,
                    *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
                    stale_months: int = 2, strong: float = float("inf"),
-                   views: xr.DataArray | None = None) -> xr.Dataset:
+                   views: xr.DataArray | None = None, ends: xr.DataArray | None = None,
+                   ndvi: xr.DataArray | None = None) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 
     Parameters
@@ -480,6 +356,9 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         Clear views per period ``(period, y, x)`` (a monthly composite's ``n_clear``), where
         :func:`wet_views_observe` of the habitat: a clear view the score left NaN resets the
         pixel's age (:func:`monthly_states`). None: only scores are looks.
+    ends, ndvi
+        With ``views``: ``(y, x)`` pixels where such a view ends a bare pixel's close call and
+        the NDVI per period ``(period, y, x)`` that guards it (:func:`monthly_states`).
 
     Returns
     -------
@@ -488,11 +367,13 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
     """
     # the walk over months needs whole maps: one chunk per input (lazy inputs stay lazy)
     inputs = [scores, baseline_score, site_mask] + ([] if views is None else [views])
+    if views is not None and ends is not None and ndvi is not None:
+        inputs += [ends, ndvi]
     inputs = [a.chunk(-1) if a.chunks else a for a in inputs]
     table = xr.apply_ufunc(
         _change_kernel, *inputs,
         input_core_dims=[["period", "y", "x"], ["y", "x"], ["y", "x"],
-                         ["period", "y", "x"]][:len(inputs)],
+                         ["period", "y", "x"], ["y", "x"], ["period", "y", "x"]][:len(inputs)],
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
                 "stale_months": stale_months, "strong": float(strong)},
@@ -504,6 +385,3 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
     return table.to_dataset(dim="metric")
 
 
-def mmu_pixels(mmu_ha: float, pixel_area_ha: float) -> int:
-    """Pixels in the minimum mapping unit (at least one)."""
-    return max(1, int(np.ceil(mmu_ha / pixel_area_ha - 1e-9)))

@@ -45,6 +45,8 @@ The context of a pixel, in five steps, all local (radius :func:`context_depth` p
 Rule v7 adds a level, *tidal ground* (:data:`TIDAL`, :func:`tidal_ground`): a flat the forest
 encloses, off the coast's water, seen wet in ``min_views`` baseline views, reached from the
 connected canopy and not from dry land.
+Rule v12 adds :data:`SHORE_WATER`: the coast's water inside the shore's ground
+(:func:`shore_ground`), judged as tidal ground, apart for the month walk's interval only.
 
 A single scene has no tidal evidence (it shows one water line), so it gives no intertidal
 zone and no mangrove: mangrove needs a time series (the site's baseline), of at least two
@@ -72,7 +74,8 @@ from scipy import ndimage
 
 from indices.morphology import square_dilation, square_opening
 
-__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "TIDAL", "coast_water", "context_depth",
+__all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "SHORE_WATER", "TIDAL", "coast_water",
+           "context_depth",
            "context_kernel", "context_levels", "intertidal_context", "intertidal_zone",
            "neighbourhood", "pixel_size", "pixels_of", "reach", "shore_band", "shore_edge",
            "shore_ground", "shore_kernel", "tidal_ground", "tidal_wet", "window_sum"]
@@ -157,6 +160,13 @@ view, and judged a connected canopy's views under the tide "not mangrove". What 
 mangrove on tidal ground and on the flat is decided by
 :func:`indices.mangrove_rule.tidal_score`."""
 
+SHORE_WATER = 4
+"""Context level (rule v12): the coast's water inside the shore's ground
+(:func:`shore_ground` with the coast's water allowed, minus rule v11's shore ground, which
+stays :data:`TIDAL`). Judged as :data:`TIDAL` ground; apart only for the month walk, where a
+clear view under the tide ends a bare pixel's close call there unless it has shown canopy
+(:func:`indices.change.monthly_states`' ``ends``). Measured: ``benchmarks/measured/mang31``."""
+
 
 SEA_HALF_WIDTH_M = 100.0
 """Half the width of the always-wet water a tidal flat must reach (module doc, CONNECTED)."""
@@ -195,15 +205,18 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
     candidates reached from it :data:`CONNECTED`, the tidal flat :data:`INTERTIDAL`, and
     with ``ground = (wet, coast, bare, shore_px)`` (:func:`tidal_wet`, :func:`coast_water`,
     the baseline's bare ground or None, pixels) the tidal ground :data:`TIDAL`
-    (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not
-    (None: no such level, rule v6's levels)."""
+    (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not, and
+    the coast's water :func:`shore_ground` takes when allowed and rule v11's did not,
+    :data:`SHORE_WATER` (None: no such level, rule v6's levels)."""
     path = np.ascontiguousarray(np.asarray(candidates, bool))
     out = reach(np.ascontiguousarray(edge), path, reach_px)
     if ground is not None:
         wet, coast, bare, shore_px = ground
         connected = out == CONNECTED  # before any tidal ground: shore_ground's seeds too
+        if bare is not None and shore_px > 0:  # rule v12: the coast's water in it too
+            out[shore_ground(connected, path, wet, bare, shore_px)] = SHORE_WATER
         out[tidal_ground(connected, wet, coast, path, reach_px)] = TIDAL
-        if bare is not None and shore_px > 0:
+        if bare is not None and shore_px > 0:  # v11's shore ground stays TIDAL
             out[shore_ground(connected, path, wet | coast, bare, shore_px)] = TIDAL
     out[flat] = INTERTIDAL
     return out

@@ -100,7 +100,8 @@ class SiteEvidence:
                 levels = np.asarray(self.context)
                 out["context_shares"] = {name: round(float((levels == v).mean()), 6)
                                          for name, v in (("connected", 1), ("intertidal", 2),
-                                                           ("tidal", 3))}
+                                                           ("tidal", 3),
+                                                           ("shore_water", 4))}
             if self.params is not None:
                 values = np.asarray(self.params, np.float64)
                 out["site"] = {k: (round(float(v), 6) if np.isfinite(v) else None)

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, cover_ndvi
-from indices.context import CONNECTED, INTERTIDAL, TIDAL, intertidal_context
+from indices.context import CONNECTED, INTERTIDAL, SHORE_WATER, TIDAL, intertidal_context
 from indices.mangrove_axis import AXIS_COEFFICIENTS, axis_value
 from indices.rules import CONTEXT_SCORE, STRONG, rule_id
 from indices.spectral import compute_indices
@@ -250,7 +250,8 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
     takes the spectral score (NDVI and MVI, with the site's ``params``,
     :func:`indices.mangrove.mangrove_parameters`); inside the intertidal zone itself, ground
     the tide covers, NDVI alone decides, and a view under the tide is not one
-    (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`) the spectral score,
+    (:func:`flat_score`); on tidal ground (:data:`indices.context.TIDAL`, and rule v12's
+    :data:`indices.context.SHORE_WATER`) the spectral score,
     a view under the tide not one either (:func:`unjudged_water`), and one confident look
     a gain (:func:`tidal_score`); on the flat, one confident look whose NDVI is that of
     half the site's canopy over its bare flat is a gain too (:func:`flat_cover_score`);
@@ -264,7 +265,7 @@ def mangrove_score(refl: xr.Dataset, rule: MangroveRule = MangroveRule(),
         context = mangrove_context(refl, rule, params)
     if context is not None:
         level = context.astype(np.uint8)
-        flat, tidal = level == INTERTIDAL, level == TIDAL
+        flat, tidal = level == INTERTIDAL, (level == TIDAL) | (level == SHORE_WATER)
         score = xr.where(flat, _ndvi_score(refl, rule), score)
         score = xr.where(flat | tidal, unjudged_water(refl, score), score)  # flat_score there
     score = view_scaled(score, refl, rule)

@@ -19,7 +19,8 @@ import numba
 import numpy as np
 import xarray as xr
 
-from indices.change import MMU_HA, MonthState, mmu_pixels, monthly_states, strong_look
+from indices.change import MonthState, monthly_states, strong_look
+from indices.patches import MMU_HA, mmu_pixels
 
 __all__ = ["CHANGE_CODES", "CLASS_CODES", "MapsWalk", "NODATA", "labelled", "map_codes",
            "mode_halve", "monthly_maps"]

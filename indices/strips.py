@@ -46,27 +46,24 @@ from indices.canopy import (
     unmix_cover,
 )
 from indices.change import (
-    EIGHT_CONNECTED,
-    MMU_HA,
-    SMALL_PATCH_MMUS,
+    GREEN_NDVI,
     MonthState,
     change_counts,
     change_values,
     confirmed_state,
-    fringe,
-    mmu_pixels,
     strong_look,
     unjudged_views,
     wet_views_observe,
 )
 from indices.maps import map_codes
+from indices.patches import EIGHT_CONNECTED, MMU_HA, SMALL_PATCH_MMUS, fringe, mmu_pixels
 
 __all__ = ["STRIP_PIXELS", "Patches", "Spill", "StripWalk", "medians_of", "order_statistics",
            "order_statistics_of", "strips_of"]
 
 # bits of the shared map and of each walk's map
-_SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED = 1, 2, 4, 8
-_STATE, _CLOSE, _SEEN, _PENDING = 1, 2, 4, 8
+_SITE, _BASE, _BASE_UNCERTAIN, _OBSERVED, _ENDS = 1, 2, 4, 8, 16
+_STATE, _CLOSE, _SEEN, _PENDING, _SHOWN = 1, 2, 4, 8, 16
 
 Strips = Iterable[tuple[int, tuple[np.ndarray, ...]]]
 """``(first row, maps)`` per strip, in row order, covering every row once."""
@@ -145,11 +142,13 @@ class _Walk:
         self.bits[rows] = base * np.uint8(_STATE) | close_call * np.uint8(_CLOSE)
 
     def update(self, rows: slice, score: np.ndarray, site: np.ndarray,
-               base: np.ndarray, views: np.ndarray | None = None
+               base: np.ndarray, views: np.ndarray | None = None,
+               ends: np.ndarray | None = None, ndvi: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """A strip's month: the carried state updated; returns the gain and loss candidates.
-        ``views``: the strip's clear views where an unjudged one is a look for the age
-        (:func:`indices.change.monthly_states`)."""
+        ``views``: the strip's clear views where an unjudged one is a look for the age, and
+        with ``ends`` and ``ndvi`` ends a bare close call there unless the pixel has shown
+        canopy (:func:`indices.change.monthly_states`)."""
         bits = self.bits[rows]
         seen = ~np.isnan(score) & site
         state, pending = confirmed_state(score, seen, (bits & _STATE) != 0,
@@ -157,12 +156,19 @@ class _Walk:
         state &= site
         close = np.where(seen, np.abs(score) < 1, (bits & _CLOSE) != 0)
         looked = seen  # and the unjudged clear views (NaN scores), as _month_kernel's wet
+        shown = (bits & _SHOWN) != 0
         if views is not None:
-            looked = seen | ((unjudged_views(score, views) != 0) & site)
+            wet = (unjudged_views(score, views) != 0) & site
+            looked = seen | wet
+            if ends is not None and ndvi is not None:
+                shown |= ndvi > GREEN_NDVI
+                # the state before this month's look, as the kernel's st (a wet view is none)
+                close &= ~(wet & ends & ~state & ~pending & ~shown)
         age = self.age[rows]
         age[...] = np.where(looked, np.uint8(0), np.minimum(age, np.uint8(254)) + np.uint8(1))
         bits[...] = (state * np.uint8(_STATE) | close * np.uint8(_CLOSE)
-                     | seen * np.uint8(_SEEN) | pending * np.uint8(_PENDING))
+                     | seen * np.uint8(_SEEN) | pending * np.uint8(_PENDING)
+                     | shown * np.uint8(_SHOWN))
         return state & ~base, base & ~state
 
     def start_month(self) -> None:
@@ -293,7 +299,7 @@ class StripWalk:
     """:func:`indices.summary.walk_months` over row strips (see the module doc).
 
     ``site``: the (y, x) boolean site mask. ``base``: a callable giving the baseline's strips,
-    ``(first row, (score, red, nir, ndvi, ndwi))`` (the order of
+    ``(first row, (score, red, nir, ndvi, ndwi[, ends]))`` (the order of
     :attr:`indices.summary.MonthlyInputs.base`), anew each time it is called (at the start:
     twice for the four endmember medians, whose order statistics share the passes, and once
     to set up). Then
@@ -314,6 +320,7 @@ class StripWalk:
         self.n_site = int(site.sum())
         self.rows = max(1, STRIP_PIXELS // max(1, self.shape[1]))
         self.shared = site.astype(np.uint8)  # _SITE
+        self.ends = False  # whether the baseline gave MonthlyInputs.base_ends (_ENDS)
         del site
         strong = strong_look(habitat)
         self.wet_views = wet_views_observe(habitat)
@@ -332,7 +339,7 @@ class StripWalk:
 
     def _start(self, base: Callable[[], Strips]) -> None:
         def pieces():  # red and NIR of the bare, then of the canopy endmember pixels
-            for r0, (score, red, nir, ndvi, ndwi) in _split(base(), self.rows):
+            for r0, (score, red, nir, ndvi, ndwi, *_) in _split(base(), self.rows):
                 masks = endmember_masks(red, nir, ndvi, ndwi, score,
                                         self._site(slice(r0, r0 + score.shape[0])))
                 yield tuple(band[m] for m in masks for band in (red, nir))
@@ -344,7 +351,7 @@ class StripWalk:
             return medians[2 * which + band]
 
         self.bare, self.canopy_rn = endmembers(median, (counts[0], counts[2]))
-        for r0, (score, _, _, ndvi, _) in _split(base(), self.rows):
+        for r0, (score, _, _, ndvi, _, *ends) in _split(base(), self.rows):
             rows = slice(r0, r0 + score.shape[0])
             site = self._site(rows)
             base_habitat = (score > 0) & site
@@ -352,6 +359,9 @@ class StripWalk:
             self.shared[rows] |= (base_habitat * np.uint8(_BASE)
                                   | (close_call & site) * np.uint8(_BASE_UNCERTAIN)
                                   | (~np.isnan(score) & site) * np.uint8(_OBSERVED))
+            if ends:  # MonthlyInputs.base_ends: the walk's (indices.change.monthly_states)
+                self.ends = True
+                self.shared[rows] |= ((np.asarray(ends[0]) != 0) & site) * np.uint8(_ENDS)
             for walk in self._walks():
                 walk.init(rows, base_habitat, close_call)
             cover_base = unmix_cover(ndvi, self.bare, self.canopy_rn)
@@ -376,8 +386,9 @@ class StripWalk:
             spans.append(rows)
             site, base = self._site(rows), (self.shared[rows] & _BASE) != 0
             views = n_clear if self.wet_views else None
+            ends = (self.shared[rows] & _ENDS) != 0 if self.ends else None
             for w, s in zip(walks, (score, map_score), strict=False):
-                gain, loss = w.update(rows, s, site, base, views)
+                gain, loss = w.update(rows, s, site, base, views, ends, ndvi)
                 w.gain.add(gain)
                 w.loss.add(loss)
             self.month.write(0, r0, ndvi)

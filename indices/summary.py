@@ -20,16 +20,14 @@ from indices._kernels import membership
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
-    MMU_HA,
     change_metrics,
     change_row,
-    mmu_pixels,
     monthly_states,
     strong_look,
     wet_views_observe,
 )
 from indices.composite import composite, monthly_composite
-from indices.context import CONNECTED, INTERTIDAL, TIDAL
+from indices.context import CONNECTED, INTERTIDAL, SHORE_WATER, TIDAL
 from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
@@ -44,6 +42,7 @@ from indices.habitat import (
 from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
+from indices.patches import MMU_HA, mmu_pixels
 from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import SYMBOLS, compute_indices
 from indices.sums import reduce_dn, table_columns
@@ -116,7 +115,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         where = (site_mask.astype(np.uint8)
                  * (np.uint8(1) + np.uint8(2) * (level == CONNECTED).astype(np.uint8)
                     + np.uint8(4) * (level == INTERTIDAL).astype(np.uint8)
-                    + np.uint8(8) * (level == TIDAL).astype(np.uint8))).astype(np.uint8)
+                    + np.uint8(8) * ((level == TIDAL) | (level == SHORE_WATER))
+                    .astype(np.uint8))).astype(np.uint8)
     table, ordered = reduce_dn(cube, OBSERVATION_INDICES, where=where,
                                extra_symbols=symbols, prelude=prelude, counts=counts,
                                constants=constants, wide=AXIS_PARAMETERS,
@@ -276,6 +276,11 @@ class MonthlyInputs:
     base_nir: xr.DataArray
     base_ndvi: xr.DataArray
     base_ndwi: xr.DataArray
+    base_ends: xr.DataArray
+    """uint8 ``(y, x)``: 1 on the coast's water inside the shore's ground
+    (:data:`indices.context.SHORE_WATER`, rule v12), where a clear view under the tide ends a
+    bare pixel's close call unless it has shown canopy (:func:`indices.change.monthly_states`'
+    ``ends``); 0 elsewhere and for seagrass."""
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
@@ -292,8 +297,10 @@ class MonthlyInputs:
 
     @property
     def base(self) -> tuple[xr.DataArray, ...]:
-        """The baseline maps :class:`indices.canopy.CanopyWalk` starts from, in its order."""
-        return (self.base_score, self.base_red, self.base_nir, self.base_ndvi, self.base_ndwi)
+        """The baseline maps :class:`indices.canopy.CanopyWalk` starts from, in its order, then
+        :attr:`base_ends` (the month walk's, :func:`walk_months`)."""
+        return (self.base_score, self.base_red, self.base_nir, self.base_ndvi, self.base_ndwi,
+                self.base_ends)
 
     @property
     def rule_id(self) -> str:
@@ -357,10 +364,13 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     # its own bands, so it is the same float32 either way, without a second layer a month
     month_ix, base_ix = compute_indices(months, "ndvi"), compute_indices(base, ["ndvi", "ndwi"])
     n_site = site_mask.sum()
+    context = evidence.context if habitat == "mangrove" else None
+    ends = (xr.zeros_like(site_mask, dtype=np.uint8) if context is None
+            else (context == SHORE_WATER).astype(np.uint8))
     return MonthlyInputs(
         scores=scores, map_scores=map_scores, ndvi=month_ix["ndvi"], n_clear=months["n_clear"],
         base_score=base_score, base_red=base["B04"], base_nir=base["B08"],
-        base_ndvi=base_ix["ndvi"], base_ndwi=base_ix["ndwi"],
+        base_ndvi=base_ix["ndvi"], base_ndwi=base_ix["ndwi"], base_ends=ends,
         turbid=turbid_month.astype(np.float64).drop_vars(
             [c for c in turbid_month.coords if c != "period"]),
         baseline_observed_fraction=((base["n_clear"] > 0) & site_mask).sum() / n_site,
@@ -393,8 +403,9 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
                            strong=strong_look(habitat),
-                           views=inputs.n_clear if wet_views_observe(habitat) else None)
-    canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base,
+                           views=inputs.n_clear if wet_views_observe(habitat) else None,
+                           ends=inputs.base_ends, ndvi=inputs.ndvi)
+    canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base[:5],
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
     return monthly_table(table.merge(canopy), inputs.baseline_observed_fraction,
@@ -416,7 +427,7 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     ``months`` yields, in order, each month's ``(score, map_score, ndvi, n_clear)`` (y, x)
     maps (see :class:`MonthlyInputs`); a generator computing each month when asked keeps one
     month in memory whatever their number. ``base``: the computed :attr:`MonthlyInputs.base`
-    as a list, which is emptied once the walks are set up (only the baseline score is needed
+    (its five canopy maps, then optionally :attr:`MonthlyInputs.base_ends`) as a list, which is emptied once the walks are set up (only the baseline score is needed
     after: pass the only references to drop the other maps).
     ``plume_months``: False when no month was dropped as turbid (the maps then share the
     table's walk instead of walking their own scores). Yields per month the values of
@@ -425,22 +436,22 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     """
     site = np.asarray(site, bool)
     base_score = base[0]
+    ends = base[5] if len(base) > 5 else None
     mmu = mmu_pixels(mmu_ha, pixel_area_ha)
-    canopy = CanopyWalk(*base, site, pixel_area_ha=pixel_area_ha, habitat=habitat)
+    canopy = CanopyWalk(*base[:5], site, pixel_area_ha=pixel_area_ha, habitat=habitat)
     if isinstance(base, list):
         base.clear()
-    score_in, map_in, views_in = _Slot(), _Slot(), _Slot()
+    score_in, map_in, views_in, ndvi_in = _Slot(), _Slot(), _Slot(), _Slot()
     strong = strong_look(habitat)
     views = views_in if wet_views_observe(habitat) else None
-    states = monthly_states(score_in, base_score, site, mmu_pixels=mmu, strong=strong,
-                            views=views)
+    kw = {"mmu_pixels": mmu, "strong": strong, "views": views, "ends": ends, "ndvi": ndvi_in}
+    states = monthly_states(score_in, base_score, site, **kw)
     separate = maps and plume_months
-    map_states = (monthly_states(map_in, base_score, site, mmu_pixels=mmu, strong=strong,
-                                 views=views)
-                  if separate else None)
+    map_states = monthly_states(map_in, base_score, site, **kw) if separate else None
     mapper = MapsWalk(base_score, site) if maps else None
     for score, map_score, ndvi, n_clear in months:
         score_in.value, map_in.value, views_in.value = score, map_score, n_clear
+        ndvi_in.value = ndvi
         m = next(states)
         row = np.concatenate([change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu),
                               canopy.step(m, ndvi, n_clear)])

@@ -18,7 +18,7 @@ import xarray as xr
 from seeding import drawn
 
 from aoi import CalibrationInput, load_sites, site_grid, site_mask
-from flows.site.evidence import calibration_record
+from flows.site.evidence import _label_units, calibration_record
 from flows.sources.demo import DemoScenario, DemoSource
 from indices.calibration import CalibrationError, _candidates, balanced_accuracy, calibrate
 from indices.calibration_axis import (
@@ -401,3 +401,55 @@ def test_labels_without_look_alikes_only_lower_the_sites_threshold_as_far_as_the
     kept = calibrate("mangrove", labels, features, site=_site(mvi_min=3.5), source="test")
     assert kept.method == "default" and kept.replaces is None
     assert set(kept.candidates) == {"default"} and "is kept" in kept.warnings[0]
+
+
+def _one_polygon_off(seed: int = 42, wrong: int = 30):
+    """Mangrove, palm and mud labels (20 polygons of 30 px; the mangrove's ``wrong`` lowest
+    MVI values in one of them) and a site whose MVI threshold falls just above them: the
+    default misses ``wrong`` labelled mangrove pixels, all in one polygon."""
+    labels, features = _pixels(seed, {"mangrove": 300, "palm": 150, "mud": 150})
+    order = np.argsort(np.where(labels, features["mvi"], np.inf), kind="stable")
+    units = np.empty(labels.size, np.int64)
+    units[order] = np.arange(labels.size) // 30  # the lowest MVIs in polygon 0
+    mvi = np.sort(features["mvi"][labels])
+    return labels, features, units, _site(mvi_min=float(0.5 * (mvi[wrong - 1] + mvi[wrong])))
+
+
+def test_a_gain_within_the_labels_sampling_noise_keeps_the_default():
+    """The default misses 30 labelled mangrove pixels, all in one polygon of 20: the labels'
+    axis gets them right (weighted accuracy 1.0 against 0.95), but one polygon is one
+    observation: its gain (0.05) is no larger than its standard error from the spread
+    between the mangrove's polygons (0.05), and the default is kept, said in the
+    provenance. Counted as 600 independent pixels the same gain is 5.6 standard errors and
+    replaces the default; spread over five polygons, it does too; and where the default
+    misses every labelled mangrove polygon alike (a site threshold above them all), the gain
+    is the design's, no spread within a class: replaced."""
+    labels, features, units, site = _one_polygon_off()
+    kept = calibrate("mangrove", labels, features, site=site, source="test", units=units)
+    assert kept.candidates["label_axis"] == 1.0 and kept.default_accuracy == pytest.approx(0.95)
+    assert kept.method == "default" and kept.replaces is None
+    gain, se, df = kept.gains["label_axis"]  # 10 + 10 polygons: 9 + 9 degrees of freedom
+    assert df == 18 and gain == pytest.approx(0.05) and se == pytest.approx(0.05)
+    assert "within their sampling noise" in kept.source, kept.source
+    pixels = calibrate("mangrove", labels, features, site=site, source="test")
+    assert pixels.method == "label_axis" and pixels.gains["label_axis"][2] == labels.size - 2
+    spread = np.where(units == 0, np.arange(labels.size) % 5, units)  # polygons 0-4
+    shown = calibrate("mangrove", labels, features, site=site, source="test", units=spread)
+    assert shown.method == "label_axis", shown.gains
+    every = calibrate("mangrove", labels, features, site=_site(mvi_min=5.0), source="test",
+                      units=units)
+    assert every.default_accuracy == 0.5 and every.method == "label_axis", every.gains
+    assert every.gains["label_axis"][1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_label_units_are_a_surveys_polygons():
+    """Each class's 4-connected patches: two blocks of a class touching along an edge count
+    once, a block of the other class beside them apart, one touching at a corner apart."""
+    labels = np.full((6, 8), -1, np.int8)
+    labels[0:2, 0:2] = 1
+    labels[0:2, 2:4] = 1  # touches the first along an edge: the same unit
+    labels[0:2, 4:6] = 0  # the other class beside it
+    labels[2:4, 6:8] = 0  # a corner only
+    units = _label_units(labels)
+    assert len(np.unique(units[labels >= 0])) == 3 and (units[labels < 0] == -1).all()
+    assert units[0, 0] == units[1, 3] != units[0, 4] != units[2, 6]

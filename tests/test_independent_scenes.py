@@ -115,12 +115,11 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 70, 70, 75, 60, 65, 75 % of seeds 10-29, "
+    "mangrove gain and loss within 20 % or 3 ha in 75, 80, 80, 70, 75, 80 % of seeds 10-29, "
     "300-319, 700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, mangrove-baloloy2020-"
-    "v11; v10: 75, 80, 80, 70, 75, 80 %, its shore ground took the coast's water next to the "
-    "forest, mang29; v8: 65, 60, 75, 60, 65, 75 %; fast seeds 1-3 meet it). Open: gains "
-    "missed on the coast's never-dry water next to the forest (24, 316, 319, 705), where the "
-    "replanting is never seen clear and dry after its canopy passes half cover (clouds, tide: "
+    "v12, as v10; v11: 70, 70, 75, 60, 65, 75 %, the coast's water next to the forest out of "
+    "its shore ground, mang29, mang31; v8: 65, 60, 75, 60, 65, 75 %; fast seeds 1-3 meet "
+    "it). Open: gains missed where the replanting is never seen clear and dry after its canopy passes half cover (clouds, tide: "
     "16, 22, 303, 311 have 42-60 % of their replanted pixels so; 12, 27, 708 too) or lies "
     "outside the context (29, 305, 319: a quarter to a third); 3-5 ha of extra loss on 12, "
     "718, 904, 909. History: benchmarks/measured/mang22, mang23, mang24, mang27, mang29"))
@@ -131,7 +130,7 @@ def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
 
 @pytest.mark.xfail(strict=False, reason=(
     "mangrove extent within 10 % in 100, 85, 95, 90, 85, 90 % of seeds 10-29, 300-319, "
-    "700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, v11, as v10; v8, the site's "
+    "700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, v12, as v10 and v11; v8, the site's "
     "discriminant axis, mang24: 1201 in, its baseline +9.4 %, now +10.1 % with the gain "
     "found, mang27). Open: 915 and 1707 at 0.1-0.2 of the truth, 909 and 1704 +20-27 %; "
     "13-29 % low tails (306, 310, 1202) or final months (319, 704, 1214). History: "
@@ -179,10 +178,12 @@ def _covered(runs: list[dict]) -> float:
     "not fail on the luck of a draw (the fixed seeds are asserted: test_the_fixed_seeds_"
     "intervals_cover_the_truth_without_spanning_more_than_it)"))
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
-    """Met with mangrove-baloloy2020-v11 at 300 px, 18 months: the true extent in the
-    interval in 99.2, 99.4, 99.4, 96.1, 98.3, 100.0 % of the site-months of seeds 10-29,
-    300-319, 700-719, 900-919, 1200-1219, 1700-1719, median widths 0.52, 0.57, 0.60, 0.45,
-    0.45, 0.52 (benchmarks/measured/mang29: a clear view under the tide keeps a pixel from
+    """Met with mangrove-baloloy2020-v12 at 300 px, 18 months: the true extent in the
+    interval in 99.4, 99.4, 99.4, 96.4, 98.6, 100.0 % of the site-months of seeds 10-29,
+    300-319, 700-719, 900-919, 1200-1219, 1700-1719, median widths 0.52, 0.57, 0.60, 0.46,
+    0.44, 0.52 (benchmarks/measured/mang31: on the coast's water in the shore's ground a
+    clear view under the tide ends a close call; v11: 99.2, 99.4, 99.4, 96.1, 98.3, 100.0 %,
+    widths 0.52, 0.57, 0.60, 0.45, 0.45, 0.52, mang29: such a view keeps a pixel from
     ageing; v10: 99.7, 99.4, 99.4, 96.4, 99.4, 100.0 %, widths 0.76, 0.80, 0.84, 0.78, 0.74,
     0.72, its shore ground the coast's water, mang27; v8: 96.7, 97.8, 99.4, 95.8, 98.3, 99.7 %, widths 0.49,
     0.52, 0.60, 0.43, 0.48, 0.48, benchmarks/measured/mang24). With v7: the true extent in the

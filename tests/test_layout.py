@@ -179,11 +179,12 @@ def test_science_defaults_match_the_run_setting():
     import indices.canopy
     import indices.change
     import indices.maps
+    import indices.patches
     import indices.strips
     import indices.summary
     from flows import site
 
-    assert indices.change.MMU_HA == RunConfig.mmu_ha
+    assert indices.patches.MMU_HA == RunConfig.mmu_ha
     seen = 0
     for module in (indices.alerts, indices.canopy, indices.change, indices.maps,
                    indices.strips, indices.summary, site):

@@ -320,3 +320,26 @@ def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     level = xr.DataArray(np.full((1, 2), out[31, 33], np.uint8), dims=("y", "x"))
     score = mangrove_score(look, RULE, context=level).values[0]
     assert score[0] >= 2 and np.isnan(score[1])
+
+
+def test_the_coasts_water_next_to_the_forest_is_shore_water_judged_as_tidal_ground():
+    # the map of the test above: the sea (columns 0-29) within 5 px of the forest's
+    # candidates is rule v12's SHORE_WATER (rule v11 kept the coast's water out of the
+    # shore's ground); v11's shore ground stays TIDAL, and both are judged alike
+    from indices.context import SHORE_WATER, TIDAL, context_kernel
+
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    candidates = np.zeros((60, 80), bool)
+    candidates[:30, 30:50] = True
+    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20, "shore_px": 5}
+    out = context_kernel(n_wet, n_clear, candidates, np.ones((60, 80), bool), **kw)
+    water = out == SHORE_WATER
+    assert water[:30, 25:30].all() and not water[:, :25].any() and not water[:, 30:].any()
+    assert (out[30:35, 30:36] == TIDAL).all() and not water[40:].any()
+    look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
+    for lv in (TIDAL, SHORE_WATER):
+        level = xr.DataArray(np.full((1, 2), lv, np.uint8), dims=("y", "x"))
+        score = mangrove_score(look, RULE, context=level).values[0]
+        assert score[0] >= 2 and np.isnan(score[1])

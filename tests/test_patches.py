@@ -1,4 +1,4 @@
-"""``indices.change.drop_small_patches`` (a one-pass kernel over runs of rows) against the
+"""``indices.patches.drop_small_patches`` (a one-pass kernel over runs of rows) against the
 definition it replaces: scipy's 8-connected labelling, each label's pixel count, the labels of
 at least ``min_pixels`` kept. Random maps of many densities and shapes (seeds printed)."""
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 from strategies import random_mask, random_shape, seeded_rng
 
-from indices.change import EIGHT_CONNECTED, drop_small_patches
+from indices.patches import EIGHT_CONNECTED, drop_small_patches
 
 
 def _by_labels(mask: np.ndarray, min_pixels: int) -> np.ndarray:
@@ -169,3 +169,74 @@ def test_a_clear_view_under_the_tide_observes_the_interval_never_the_class():
     # and the pending look (px 2) stay in doubt; the clouded canopy ages
     np.testing.assert_array_equal(wet[-1].uncertain, [[True, False, True, True]])
     np.testing.assert_array_equal(dry[-1].uncertain, [[True, True, True, True]])
+
+
+def test_a_view_under_the_tide_ends_a_close_call_on_the_coasts_water_unless_it_was_green():
+    # 1 x 5 px site, every baseline a close call (NaN: never judged, or |score| < 1) and bare:
+    # px 0-3 on the coast's water in the shore's ground (ends, rule v12), px 4 not; px 1
+    # showed canopy once (NDVI 0.5 > GREEN_NDVI), px 2 had a confident look for mangrove
+    # (pending); then months seen under the tide (clear, score NaN) but px 3 clouded
+    from indices.change import GREEN_NDVI, monthly_states
+    from indices.mangrove_rule import MangroveRule
+
+    assert GREEN_NDVI == MangroveRule().ndvi_min  # the same floor, named twice (import cycle)
+    baseline = np.array([[np.nan, -0.5, -0.5, np.nan, np.nan]], np.float32)
+    site = np.ones((1, 5), bool)
+    nan = np.float32(np.nan)
+    scores = [np.array([[nan, nan, 1.5, nan, nan]], np.float32)] + \
+        [np.full((1, 5), nan, np.float32)] * 3
+    views = [np.array([[2, 1, 1, 0, 3]], np.int16)] * 4
+    ndvi = [np.array([[-0.2, 0.5, 0.1, -0.3, -0.2]], np.float32)] + \
+        [np.full((1, 5), -0.2, np.float32)] * 3
+    ends = np.array([[1, 1, 1, 1, 0]], np.uint8)
+    kw = {"mmu_pixels": 1, "stale_months": 2, "strong": 2.0, "views": views}
+    got = list(monthly_states(scores, baseline, site, ends=ends, ndvi=ndvi, **kw))
+    v11 = list(monthly_states(scores, baseline, site, **kw))
+    for a, b in zip(got, v11, strict=True):  # the class and the looks are v11's
+        np.testing.assert_array_equal(a.habitat, b.habitat)
+        np.testing.assert_array_equal(a.seen, b.seen)
+    np.testing.assert_array_equal(v11[0].uncertain, [[True, True, True, True, True]])
+    # px 0 ends its close call; the green px 1, the pending px 2, the clouded px 3 (no view
+    # under the tide; then stale) and px 4 off the ends stay in doubt
+    np.testing.assert_array_equal(got[0].uncertain, [[False, True, True, True, True]])
+    np.testing.assert_array_equal(got[-1].uncertain, [[False, True, True, True, True]])
+    # without NDVI (or without views) the ends do nothing: v11's walk
+    for m, w in zip(monthly_states(scores, baseline, site, ends=ends, **kw), v11, strict=True):
+        np.testing.assert_array_equal(m.uncertain, w.uncertain)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_lazy_change_metrics_end_close_calls_as_the_month_walk(seed):
+    import xarray as xr
+
+    from indices.change import CHANGE_METRICS, change_metrics
+    from indices.summary import walk_months
+
+    rng = seeded_rng(300 + seed)
+    shape, n = (23, 31), 7
+    scores = rng.normal(-0.5, 1.5, (n, *shape)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.4] = np.nan
+    ndvi = rng.uniform(-0.4, 0.6, (n, *shape)).astype(np.float32)
+    n_clear = rng.integers(0, 4, (n, *shape)).astype(np.int16)
+    baseline = rng.normal(-0.3, 1.0, shape).astype(np.float32)
+    baseline[rng.random(shape) < 0.3] = np.nan
+    site = rng.random(shape) < 0.9
+    ends = (rng.random(shape) < 0.5).astype(np.uint8)
+    dims = ("period", "y", "x")
+    lazy = change_metrics(xr.DataArray(scores, dims=dims).chunk({"x": 10}),
+                          xr.DataArray(baseline, dims=("y", "x")),
+                          xr.DataArray(site, dims=("y", "x")), pixel_area_ha=0.01,
+                          mmu_ha=0.02, strong=2.0, views=xr.DataArray(n_clear, dims=dims),
+                          ends=xr.DataArray(ends, dims=("y", "x")),
+                          ndvi=xr.DataArray(ndvi, dims=dims)).compute()
+    other = [rng.uniform(0.02, 0.3, shape).astype(np.float32) for _ in range(4)]
+    months = zip(scores, scores, ndvi, n_clear, strict=True)
+    walk = [row for row, _ in walk_months(months, [baseline, *other, ends], site,
+                                          habitat="mangrove", pixel_area_ha=0.01,
+                                          mmu_ha=0.02)]
+    v11 = [row for row, _ in walk_months(zip(scores, scores, ndvi, n_clear, strict=True),
+                                         [baseline, *other], site, habitat="mangrove",
+                                         pixel_area_ha=0.01, mmu_ha=0.02)]
+    table = np.stack([lazy[k].values for k in CHANGE_METRICS], axis=1)
+    np.testing.assert_array_equal(table, np.array(walk)[:, :len(CHANGE_METRICS)])
+    assert (np.array(walk)[:, 6] < np.array(v11)[:, 6]).any()  # the upper bound narrows

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from indices.change import fringe
+from indices.patches import fringe
 from indices.strips import Patches, StripWalk, order_statistics, strips_of
 from indices.summary import MONTHLY_COLUMNS, walk_months
 
@@ -157,9 +157,10 @@ def _synthetic_months(rng, shape, n):
     return months, [base_score, red, nir, base_ndvi, base_ndwi]
 
 
-@pytest.mark.parametrize("habitat, rows", [("mangrove", 1), ("mangrove", 5), ("seagrass", 9),
-                                           ("mangrove", 100)])
-def test_the_strip_walk_gives_the_whole_walks_rows_and_maps(habitat, rows, monkeypatch):
+@pytest.mark.parametrize("habitat, rows, ends", [("mangrove", 1, False), ("mangrove", 5, False),
+                                                 ("seagrass", 9, False),
+                                                 ("mangrove", 100, False), ("mangrove", 7, True)])
+def test_the_strip_walk_gives_the_whole_walks_rows_and_maps(habitat, rows, ends, monkeypatch):
     import indices.strips
 
     # strips given taller than the walk's parts are walked in parts (here of 4 rows)
@@ -170,9 +171,14 @@ def test_the_strip_walk_gives_the_whole_walks_rows_and_maps(habitat, rows, monke
     site = np.ones(shape, bool)
     site[:, :3] = False
     site[-4:, -10:] = False
-    kw = dict(habitat=habitat, pixel_area_ha=0.01, mmu_ha=0.05, maps=True, plume_months=False)
+    kw = dict(habitat=habitat, pixel_area_ha=0.01, mmu_ha=0.05, maps=True, plume_months=ends)
+    if ends:  # rule v12: the coast's water in the shore's ground (MonthlyInputs.base_ends)
+        v11 = list(walk_months(iter(months), list(base), site, **kw))
+        base.append((rng.random(shape) < 0.6).astype(np.uint8))
     whole = list(walk_months(iter(months), list(base), site, **kw))
     assert any(row[2] > 0 for row, _ in whole) and any(row[3] > 0 for row, _ in whole)
+    if ends:  # views under the tide end close calls: the upper bound narrows
+        assert any(w[0][6] < o[0][6] for w, o in zip(whole, v11, strict=True))
     with StripWalk(lambda: strips_of(tuple(base), rows), site, **kw) as walk:
         for (want, (want_class, want_change)), month in zip(whole, months, strict=True):
             classes = np.full(shape, 77, np.uint8)

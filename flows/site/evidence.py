@@ -30,6 +30,7 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from scipy import ndimage
 
 from aoi import CalibrationError, Site, calibration_input, geometry_mask, load_calibration_polygons
 from aoi.grid import SiteGrid
@@ -158,8 +159,12 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
     rule (a first pass of its evidence, :func:`indices.evidence.mangrove_first_pass`) and its
     pixels ``inside`` the site in each stratum of the default's map (:func:`_strata_pixels`)
     weigh the labels: two more passes over the baseline composite than an uncalibrated
-    site's, each holding a block at a time (the features are taken at the labels only)."""
+    site's, each holding a block at a time (the features are taken at the labels only);
+    each label's sampling unit is its polygon (:func:`_label_units`)."""
     picked = labels >= 0
+    # each label's sampling unit: its polygon; a reference raster's pixels each their own
+    # (a map of its footprint, not a survey's polygons: units None)
+    units = _label_units(labels)[picked] if calibration_input(site).kind == "polygons" else None
     water, start, lazy = None, RULES[site.habitat], []
     if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
         (water,) = dask.compute(site_evidence(base, "seagrass").water)
@@ -176,12 +181,26 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
     extra = {}
     if lazy:
         own = dict(zip(MANGROVE_PARAMETERS, np.asarray(values[-1], np.float64), strict=True))
-        extra = {"site": own, "strata_pixels": _strata_pixels(names, maps, inside, start, own)}
+        extra = {"site": own, "strata_pixels": _strata_pixels(names, maps, inside, start, own),
+                 "units": units}
     try:
         return calibration.calibrate(site.habitat, labels[picked] == 1, columns, rule=start,
                                      source=path.name, **extra)
     except calibration.CalibrationError as exc:
         raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None
+
+
+def _label_units(labels: np.ndarray) -> np.ndarray:
+    """int64 ``(y, x)``: each labelled pixel's sampling unit, a survey's polygon (the
+    default's guard counts units, :func:`indices.calibration_axis.gain_evidence`): the
+    connected patches of one class on the grid (4-connected; polygons of a class that touch
+    along an edge count once: fewer units, a stricter guard). -1 unlabelled."""
+    units, offset = np.full(labels.shape, -1, np.int64), 0
+    for value in (0, 1):
+        patches, n = ndimage.label(labels == value)
+        units = np.where(patches > 0, patches + offset, units)
+        offset += n
+    return units
 
 
 def _strata_pixels(names, maps, inside: np.ndarray, rule, own) -> np.ndarray:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import xarray as xr
 
 from aoi import Site
-from indices.change import MMU_HA
 from indices.maps import monthly_maps
+from indices.patches import MMU_HA
 from indices.summary import monthly_inputs
 
 __all__ = ["maps_dataset", "site_maps"]

@@ -198,7 +198,7 @@ class _Judge:
         self.seen_times: list[np.datetime64] = []
 
     def start(self, base: tuple) -> None:
-        base_score, _, _, base_ndvi, _ = base
+        base_score, base_ndvi = base[0], base[3]  # score, red, NIR, NDVI, NDWI, ends
         monitored = (np.asarray(base_score.transpose("y", "x").values) > 0) & self.mask
         self.index = np.flatnonzero(monitored)
         self.base_ndvi = np.asarray(base_ndvi.transpose("y", "x").values).ravel()[self.index]

@@ -26,7 +26,7 @@ from flows.site.rows import change_rows, empty_change, observation_rows
 from flows.site.strips import walk_strips
 from flows.site.walks import walk_streamed, walk_whole
 from flows.sources import CHUNKS, SceneRef, Source, failed_scenes
-from indices.change import MMU_HA
+from indices.patches import MMU_HA
 from indices.summary import scene_statistics
 
 __all__ = ["SiteTables", "context_warning", "site_tables"]
