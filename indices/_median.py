@@ -127,7 +127,7 @@ def median_over_time(arr: np.ndarray) -> np.ndarray:
 
 
 def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, wet_g, wet_s,
-               out):
+               glint, nir_k, out):
     """Per period, median reflectance of the clear observations and their counts.
 
     ``bands``: tuple of ``(T, Y, X)`` uint16 DN; ``scl`` ``(T, Y, X)`` uint8; ``offsets`` ``(T,)``
@@ -143,6 +143,14 @@ def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, 
     flat = water at high tide, land at low tide), with ``bands[wet_g]`` the green and
     ``bands[wet_s]`` the NIR band (0 when either is -1). MNDWI would not do: exposed,
     water-saturated mud absorbs SWIR1 like water and reads wet at low tide too.
+
+    ``glint`` (float32, one per kept band) and ``nir_k`` (the NIR's position in ``keep``, -1
+    none): a kept band ``k`` with ``glint[k] != 0`` is, where a pixel has three clear views
+    or more, the median over its views of ``v - glint[k] NIR`` (each view's glint removed
+    with its own NIR, Hedley et al. 2005's form) plus ``glint[k]`` times the NIR's median
+    (:func:`indices.composite.composite`'s ``deglint``); with one or two views (a median
+    that is a mean, which the linear deglint commutes with) and for the other bands, the
+    median of the band's values, as without ``glint``.
     """
     nb = len(bands)
     nk = keep.shape[0]
@@ -157,6 +165,7 @@ def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, 
         used = np.empty(n_t, np.bool_)
         buf = np.empty((n_t, _TILE), np.float32)
         cnt = np.empty(_TILE, np.int64)
+        deglinted = np.empty(_TILE, np.float32)
         for x0 in range(0, X, _TILE):
             w = min(_TILE, X - x0)
             cnt[:] = 0
@@ -186,6 +195,29 @@ def _composite(bands, scl, valid_bits, offsets, starts, pairs, net_start, keep, 
                             line[x] = v if ok[i, x] else _INF
                         n += 1
                 _median_tile(buf, n, cnt, w, pairs, net_start, out[k, p, y], x0)
+            many = 0  # pixels of the tile with three views or more: else nothing to redo
+            for x in range(w):
+                many += cnt[x] >= 3
+            for k in range(nk):
+                s = glint[k]
+                if s == 0 or nir_k < 0 or many == 0:
+                    continue
+                n = 0
+                for i in range(n_t):
+                    if used[i]:
+                        brow = bands[keep[k]][t0 + i, y]
+                        nrow = bands[keep[nir_k]][t0 + i, y]
+                        off = np.float32(offsets[t0 + i])
+                        line = buf[n]
+                        for x in range(w):
+                            v = (dn_reflectance(brow[x0 + x], off)
+                                 - s * dn_reflectance(nrow[x0 + x], off))
+                            line[x] = v if ok[i, x] else _INF
+                        n += 1
+                _median_tile(buf, n, cnt, w, pairs, net_start, deglinted, 0)
+                for x in range(w):
+                    if cnt[x] >= 3:
+                        out[k, p, y, x0 + x] = deglinted[x] + s * out[nir_k, p, y, x0 + x]
             for x in range(w):
                 out[nk, p, y, x0 + x] = cnt[x]
                 out[nk + 1, p, y, x0 + x] = 0

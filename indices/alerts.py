@@ -58,6 +58,7 @@ from indices.habitat import (
     seagrass_offset,
 )
 from indices.patches import MMU_HA, mmu_pixels
+from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 
 __all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
@@ -153,12 +154,13 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if evidence is None:
         evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
     hrule = evidence.rule
-    if habitat == "seagrass":
-        cube = mask_turbid_water(cube)
-    base = composite(cube, *baseline)
+    deglint = None
+    if habitat == "seagrass":  # and blue and green as the change table's composites
+        cube, deglint = mask_turbid_water(cube), GLINT_COMPOSITE
+    base = composite(cube, *baseline, deglint=deglint)
     monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
         & site_mask.astype(bool)
-    months = monthly_composite(cube)
+    months = monthly_composite(cube, deglint=deglint)
     times = cube["time"].values
     over = np.datetime64(pd.Timestamp(baseline[1]).date(), "D") + np.timedelta64(1, "D")
     after = np.flatnonzero(times >= over)

@@ -40,6 +40,7 @@ from indices.mangrove import (
     mangrove_parameters,
 )
 from indices.mangrove_rule import baseline_bare, mangrove_candidates
+from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
@@ -126,14 +127,15 @@ def _parameters(rule) -> dict:
 def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
                        rule=None) -> xr.Dataset:
     """The site's baseline composite the evidence is read from (seagrass: without the water
-    of the baseline's plume scenes), lazy when the cube is."""
+    of the baseline's plume scenes, blue and green as :data:`indices.seagrass_rule.
+    GLINT_COMPOSITE` says), lazy when the cube is."""
     if habitat == "seagrass":
         times = cube["time"].values
         inside = ((times >= np.datetime64(baseline[0]))
                   & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
         base_cube = cube.isel(time=np.flatnonzero(inside))
         flags = turbid_scenes(base_cube, rule or RULES[habitat])
-        return composite(mask_turbid_water(base_cube, flags), *baseline)
+        return composite(mask_turbid_water(base_cube, flags), *baseline, deglint=GLINT_COMPOSITE)
     return composite(cube, *baseline)
 
 

@@ -19,8 +19,10 @@ margins in units of a month's noise (:func:`indices.mangrove_rule.view_scaled` k
 month of too few views to reject one bad view above ``-STRONG``: a loss needs a second
 look)."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v12", "seagrass": "lyzenga1981-v3"}
-"""The published rule behind each habitat's defaults, versioned: bump when a default moves."""
+RULE_TAGS = {"mangrove": "baloloy2020-v12", "seagrass": "lyzenga1981-v5"}
+"""The published rule behind each habitat's defaults, versioned: bump when a default moves.
+(Seagrass v5: the water's composites glint-consistent, :data:`indices.seagrass_rule.
+GLINT_COMPOSITE`; v4 was merged and reverted, 92fdcb3 and d6d4ac9: its id not reused.)"""
 
 
 def rule_id(habitat: str, rule) -> str:

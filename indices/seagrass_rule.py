@@ -15,8 +15,17 @@ from indices.rules import CONTEXT_SCORE, rule_id
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_mask, water_parameters
 
-__all__ = ["SeagrassRule", "bottom_signals", "mask_turbid_water", "seagrass_constants",
+__all__ = ["GLINT_COMPOSITE", "SeagrassRule", "bottom_signals", "mask_turbid_water", "seagrass_constants",
            "seagrass_offset", "seagrass_score", "turbid_scenes"]
+
+
+GLINT_COMPOSITE = {"B02": 1.0, "B03": 1.0}
+"""How the seagrass water's composites (baseline and months alike, so that a month's score is
+comparable to the baseline's) take blue and green: glint-consistent medians
+(:func:`indices.composite.composite`'s ``deglint``), each view's glint removed with its own NIR
+before the median, at Hedley's flat-glint slope 1 (glint about as bright in every band; the
+site's own slopes, :mod:`indices.water`, are fitted to this composite, so cannot be used to
+make it: a first pass would read the baseline's scenes twice). The bands the score deglints."""
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from indices.mangrove_axis import AXIS_BANDS, AXIS_PARAMETERS, FLOOR
 from indices.maps import MapsWalk
 from indices.masks import BANDS, CLOUD_SCL
 from indices.patches import MMU_HA, mmu_pixels
+from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import SYMBOLS, compute_indices
 from indices.sums import reduce_dn, table_columns
 from indices.water import water_parameters
@@ -103,7 +104,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     if habitat == "seagrass":
         water = evidence.water
         if water is None:
-            water = water_parameters(composite(cube, "1900-01-01", "2200-01-01"), rule)
+            water = water_parameters(composite(cube, "1900-01-01", "2200-01-01",
+                                               deglint=GLINT_COMPOSITE), rule)
         terms = seagrass_constants(water, rule)
         constants = {name: terms[name] for name in names}
     where = site_mask
@@ -320,7 +322,8 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     scenes; without them, lazily from the cube (the default rule's evidence, the baseline's
     assessed water: each month's scores would read the baseline's scenes again). ``base``:
     the baseline composite ``composite(cube, *baseline)`` built here (for seagrass, of the
-    cube with its plume scenes' water masked; for mangrove it is
+    cube with its plume scenes' water masked, with ``deglint=GLINT_COMPOSITE`` as its months;
+    for mangrove it is
     :func:`indices.evidence.baseline_composite`'s), e.g. already computed for the evidence,
     so that it is not composited again; without it, lazily from the cube."""
     if habitat not in RULES:
@@ -335,9 +338,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         if scene_turbid is not None:
             turbid = turbid.copy(data=np.asarray(scene_turbid))
         cube = mask_turbid_water(cube, (turbid, water))
-    months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS)
+    # seagrass: blue and green as glint-consistent medians, the months as the baseline
+    deglint = GLINT_COMPOSITE if habitat == "seagrass" else None
+    months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS, deglint=deglint)
     if base is None:
-        base = composite(cube, *baseline)
+        base = composite(cube, *baseline, deglint=deglint)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

@@ -251,3 +251,38 @@ def test_composite_errors():
         monthly_composite(cube.drop_vars("SCL"))
     with pytest.raises(ValueError, match="uint16"):
         monthly_composite(cube.assign(B02=cube["B02"].astype(np.float32)))
+
+
+def test_deglint_takes_the_median_of_each_views_glint_removed_band():
+    """``deglint``: blue and green are the median of ``v - s B08`` view by view plus ``s``
+    times B08's median where a pixel has >= 3 clear views, their own median with 1 or 2 (a
+    mean, which the deglint commutes with); the other bands and the counts as without it;
+    dask as numpy."""
+    cube = random_cube(5)
+    slopes = {"B02": 1.0, "B03": 0.75}
+    out = monthly_composite(cube, deglint=slopes)
+    plain = monthly_composite(cube)
+    refl = {b: reflectance(cube, b).values for b in BANDS}
+    clear = np.isin(cube["SCL"].values, VALID_SCL)
+    for b in BANDS:
+        clear &= cube[b].values != 0
+    months = cube["time"].values.astype("datetime64[M]")
+    for p, m in enumerate(np.unique(months)):
+        sel, n = months == m, plain["n_clear"].values[p]
+        nir = plain["B08"].values[p]
+        for b, s in slopes.items():
+            views = np.where(clear[sel], refl[b][sel] - np.float32(s) * refl["B08"][sel], np.nan)
+            want = np.where(n >= 3, _nanmedian(views) + np.float32(s) * nir, plain[b].values[p])
+            np.testing.assert_allclose(out[b].values[p], want, rtol=0, atol=2e-7)
+            assert np.array_equal(out[b].values[p][n < 3], plain[b].values[p][n < 3],
+                                  equal_nan=True)
+    assert (plain["n_clear"].values >= 3).any() and (out["B02"].values != plain["B02"].values).any()
+    for v in ("B04", "B08", "B11", "B12", "n_clear"):
+        np.testing.assert_array_equal(out[v].values, plain[v].values)
+    lazy = monthly_composite(cube.chunk({"time": 2, "y": 7}), deglint=slopes)
+    np.testing.assert_array_equal(lazy["B03"].values, out["B03"].values)
+    window = composite(cube, "2024-01-01", "2024-01-31", ("B03", "B08"), clear_bands=BANDS,
+                       deglint={"B03": 0.75})
+    np.testing.assert_array_equal(window["B03"].values, out["B03"].values[0])
+    with pytest.raises(ValueError, match="deglint"):
+        monthly_composite(cube, ("B02", "B03"), deglint={"B02": 1.0})
