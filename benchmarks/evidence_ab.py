@@ -7,7 +7,7 @@
 on ``synthetic.write_tile(change=True)``'s site, as ``benchmarks/tile_proxy.py`` loads it,
 in this process after a 1026² x 2 warm-up: each ``dask.compute`` of the evidence timed
 (wall and process CPU), the RSS sampled every 20 ms. ``--one-block 0`` splits a small tile
-into blocks as a whole tile is (:data:`indices.context.ONE_BLOCK`). ``--save`` keeps the
+into blocks as a whole tile is (:data:`indices.neighbourhood.ONE_BLOCK`). ``--save`` keeps the
 parameters and the context, to compare two checkouts bit for bit.
 """
 
@@ -93,10 +93,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     numba.set_num_threads(2)
     dask.config.set(scheduler="threads", num_workers=2)
-    import indices.context
+    import indices.neighbourhood
 
     if args.one_block is not None:
-        indices.context.ONE_BLOCK = args.one_block
+        indices.neighbourhood.ONE_BLOCK = args.one_block
     peak = Peak()
     evidence(args.cache, 1026, 2, args.chunks)  # warm-up: numba caches, imports
     for r in range(args.rounds):

@@ -22,13 +22,13 @@ from indices.context import (
     context_depth,
     context_levels,
     intertidal_zone,
-    neighbourhood,
     pixel_size,
     pixels_of,
     reach,
     shore_edge,
     tidal_wet,
 )
+from indices.neighbourhood import neighbourhood
 
 __all__ = ["FLOOR_BIT", "WET_BIT", "coast_codes", "context_of_coast", "context_of_coast_kernel",
            "evidence_kernel", "evidence_maps", "keep_codes", "kept_codes", "pack_codes",

@@ -57,7 +57,7 @@ Chunk-safe: :func:`intertidal_context` runs per block with ``dask.array.map_over
 overlap of :func:`context_depth` pixels between blocks, none beyond the map's edges (a block
 sees the map's edge as the whole map does), in exact integer arithmetic, so any chunking gives
 the whole map's result bit for bit (``tests/test_chunk_invariance.py``); a map of up to
-:data:`ONE_BLOCK` pixels a side is one block. A site's evidence needs three maps of the same
+:data:`indices.neighbourhood.ONE_BLOCK` pixels a side is one block. A site's evidence needs three maps of the same
 coast (two contexts and the shore band) and, once its parameters are known, its own context:
 :func:`indices.coast_maps.evidence_maps` computes the three in one pass, the coast's water once a
 block, and :func:`indices.coast_maps.context_of_coast` the last from that pass's coast and flat,
@@ -66,19 +66,18 @@ the same levels (``tests/test_evidence_maps.py``).
 
 from __future__ import annotations
 
-import dask.array as da
 import numba
 import numpy as np
 import xarray as xr
 from scipy import ndimage
 
 from indices.morphology import square_dilation, square_opening
+from indices.neighbourhood import neighbourhood, window_sum
 
 __all__ = ["COAST", "CONNECTED", "INTERTIDAL", "SHORE", "SHORE_WATER", "TIDAL", "coast_water",
-           "context_depth",
-           "context_kernel", "context_levels", "intertidal_context", "intertidal_zone",
-           "neighbourhood", "pixel_size", "pixels_of", "reach", "shore_band", "shore_edge",
-           "shore_ground", "shore_kernel", "tidal_ground", "tidal_wet", "window_sum"]
+           "context_depth", "context_kernel", "context_levels", "intertidal_context",
+           "intertidal_zone", "pixel_size", "pixels_of", "reach", "shore_band", "shore_edge",
+           "shore_ground", "shore_kernel", "tidal_ground", "tidal_wet"]
 
 
 def pixel_size(a: xr.DataArray, default: float = 10.0) -> float:
@@ -330,40 +329,6 @@ def open_water(n_wet: np.ndarray, n_clear: np.ndarray, *, min_views: int,
         & (seen >= min_views * size * size)
 
 
-def window_sum(a: np.ndarray, radius: int) -> np.ndarray:
-    """Sum of the integer map ``a`` over the ``(2 radius + 1)²`` square around each pixel
-    (outside the map counts 0): integers, exact, so a test ``sum >= k * (2 radius + 1)²`` is
-    decided alike on any block. It replaces ``scipy.ndimage.uniform_filter``'s float32 mean
-    (off by up to ~3e-7 of a view on 21 x 21 windows of counts, measured: a window of exactly
-    ``k`` views on average could read just below ``k``); no block dependence of that mean was
-    seen (the same floats from different starts, measured), the exact sum rules it out.
-
-    Separable: running sums along ``y``, their differences ``2 radius + 1`` rows apart, then
-    the same along ``x`` (contiguous slices, not gathers); int32 where no partial sum can
-    exceed it (non-negative counts, the largest times the longer side times the window's
-    width), else int64: the same integers either way."""
-    a = np.asarray(a)
-    ny, nx = a.shape
-    width = 2 * radius + 1
-    small = a.size == 0 or (int(a.min()) >= 0
-                            and int(a.max()) * width * max(ny, nx) < np.iinfo(np.int32).max)
-    dtype = np.int32 if small else np.int64
-    return _box_sum(_box_sum(a, radius, 0, dtype), radius, 1, dtype)
-
-
-def _box_sum(a: np.ndarray, radius: int, axis: int, dtype) -> np.ndarray:
-    """Sums of ``a`` over ``2 radius + 1`` cells along ``axis`` (outside counts 0)."""
-    a = np.moveaxis(np.asarray(a), axis, 0)
-    n = a.shape[0]
-    # cum[k] = sum of a[:clip(k - radius, 0, n)]: zeros above, the total below
-    cum = np.empty((n + 2 * radius + 1,) + a.shape[1:], dtype)
-    cum[:radius + 1] = 0
-    np.cumsum(a, axis=0, dtype=dtype, out=cum[radius + 1:radius + 1 + n])
-    cum[radius + 1 + n:] = cum[radius + n] if n else 0
-    out = cum[2 * radius + 1:] - cum[:n]
-    return np.moveaxis(out, 0, axis)
-
-
 COAST, SHORE = 1, 2
 """Levels of :func:`shore_band`: the coast's water, and the land along it."""
 
@@ -394,46 +359,6 @@ def shore_band(n_wet: xr.DataArray, n_clear: xr.DataArray, *, min_views: int, re
     return neighbourhood(shore_kernel, (n_wet, n_clear), depth, "shore_band", **kw)
 
 
-ONE_BLOCK = 2048
-"""Pixels a side up to which a chunked map's context is computed as one block: no overlap
-to compute twice (a 2000² site in 1024² chunks with a 328 px overlap computes 7.3 M pixels
-instead of 4 M). The sources read a site up to 2048 px a side whole
-(``flows.sources._reader.READ_WINDOW``): such a map is in memory anyway."""
-
-
-def neighbourhood(kernel, inputs: tuple, depth: int, name: str, **kw) -> xr.DataArray:
-    """``kernel(*inputs, **kw)`` over ``(y, x)`` DataArrays (coordinates those of
-    ``inputs[1]``, the clear views): at once on numpy; on dask as one block up to
-    :data:`ONE_BLOCK` pixels a side, else block by block with ``depth`` pixels of overlap
-    between blocks and none beyond the map's edges (``boundary="none"``: each block sees the
-    map's edges as the whole map's kernel does; padding them with zeros made the outside of
-    the map look like land next to the water, a shore); uint8, lazy when an input is."""
-    arrays = [a.transpose("y", "x").data for a in inputs]
-    if not any(isinstance(a, da.Array) for a in arrays):
-        out = kernel(*(np.asarray(a) for a in arrays), **kw)
-    else:
-        arrays = [da.asarray(a) for a in arrays]
-        if max(arrays[0].shape) <= ONE_BLOCK:
-            chunks = tuple((n,) for n in arrays[0].shape)
-        else:
-            chunks = _min_chunks(arrays[0].chunks, depth)
-        arrays = [a.rechunk(chunks) for a in arrays]
-        if all(len(c) == 1 for c in chunks):
-            out = da.map_blocks(_block, *arrays, dtype=np.uint8,
-                                meta=np.empty((0, 0), np.uint8), kernel=kernel, **kw)
-        else:
-            depths = {i: depth if len(c) > 1 else 0 for i, c in enumerate(chunks)}
-            out = da.map_overlap(_block, *arrays, depth=depths, boundary="none", trim=True,
-                                 dtype=np.uint8, meta=np.empty((0, 0), np.uint8),
-                                 kernel=kernel, **kw)
-    return xr.DataArray(out, dims=("y", "x"), coords=inputs[1].transpose("y", "x").coords,
-                        name=name)
-
-
-def _block(*arrays, kernel, **kw):  # noqa: D103 (map_overlap's function)
-    return kernel(*arrays, **kw)
-
-
 def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: xr.DataArray,
                        bare: xr.DataArray | None = None, *, min_views: int,
                        shore_gap_m: float, reach_m: float, tidal: bool = True,
@@ -455,19 +380,3 @@ def intertidal_context(n_wet: xr.DataArray, n_clear: xr.DataArray, candidates: x
           "shore_px": pixels_of(shore_ground_m, res) if bare is not None else 0}
     inputs = (n_wet, n_clear, candidates) + ((bare,) if bare is not None else ())
     return neighbourhood(context_kernel, inputs, depth, "intertidal_context", **kw)
-
-
-def _min_chunks(chunks: tuple[tuple[int, ...], ...], depth: int) -> tuple:
-    """Chunks of at least ``depth`` pixels (an overlap reaches one neighbour only), the
-    original ones where they already are."""
-    out = []
-    for axis in chunks:
-        if min(axis) >= depth or len(axis) == 1:
-            out.append(axis)
-            continue
-        total = sum(axis)
-        size = max(depth, max(axis))
-        n = max(1, total // size)
-        base, extra = divmod(total, n)
-        out.append(tuple(base + (i < extra) for i in range(n)))
-    return tuple(out)

@@ -6,7 +6,7 @@ run with zeros, which read as land next to the sea (a shore) along every edge th
 water touched. No test saw it: the context's overlap is 328 px with the published reach
 (1.5 km), so every site of the tests (at most 300 px) was merged into one block whatever
 ``chunks`` they asked. Here the rule's reach is shortened (so that the overlap is ~60 px),
-:data:`indices.context.ONE_BLOCK` lowered to 0 (so that a small site is split at all) and
+:data:`indices.neighbourhood.ONE_BLOCK` lowered to 0 (so that a small site is split at all) and
 the chunks chosen so that their borders cross the coast: the scenes are the independent
 generator's (``tests/scenarios``, not the project's demo), whose sea reaches the map's edge.
 """
@@ -21,8 +21,10 @@ import pytest
 import xarray as xr
 
 import indices.context as context
-from indices.context import context_depth, intertidal_context, shore_band, window_sum
+import indices.neighbourhood as neighbourhood
+from indices.context import context_depth, intertidal_context, shore_band
 from indices.habitat import RULES
+from indices.neighbourhood import window_sum
 from indices.summary import OBSERVATION_INDICES
 
 REACH_M = 150.0
@@ -32,7 +34,7 @@ ground added a reach)."""
 
 @pytest.fixture(autouse=True)
 def _split_small_maps(monkeypatch):
-    monkeypatch.setattr(context, "ONE_BLOCK", 0)
+    monkeypatch.setattr(neighbourhood, "ONE_BLOCK", 0)
 
 
 def _scenario(kind: str, seed: int, tmp_path_factory):
@@ -147,7 +149,7 @@ def test_the_shore_ground_across_a_block_edge_is_the_whole_maps(monkeypatch):
     # blocks of 70 rows: the shore ground (rule v11: rows 64-68, 5 px from the canopy)
     # crosses the block edge at row 70's overlap; with wet ground next to the canopy (tidal
     # ground, rule v7) the seeds are the connected level before it
-    monkeypatch.setattr(context, "ONE_BLOCK", 64)
+    monkeypatch.setattr(neighbourhood, "ONE_BLOCK", 64)
     n_clear = np.full((140, 80), 2, np.int16)
     n_wet = np.zeros((140, 80), np.int16)
     n_wet[:, :30] = 2
@@ -169,7 +171,7 @@ def test_the_shore_ground_across_a_block_edge_is_the_whole_maps(monkeypatch):
 
 
 def test_one_block_up_to_one_block_pixels(monkeypatch):
-    monkeypatch.setattr(context, "ONE_BLOCK", 2048)
+    monkeypatch.setattr(neighbourhood, "ONE_BLOCK", 2048)
     n = xr.DataArray(dask.array.zeros((300, 200), np.uint16, chunks=50), dims=("y", "x"))
     out = intertidal_context(n, n, n > 0, min_views=2, shore_gap_m=50.0, reach_m=REACH_M)
     assert out.data.chunks == ((300,), (200,))

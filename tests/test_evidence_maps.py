@@ -21,6 +21,7 @@ import pytest
 
 import indices.coast_maps as coast_maps
 import indices.context as context
+import indices.neighbourhood as neighbourhood
 from indices.coast_maps import evidence_maps, unpack_evidence
 from indices.context import intertidal_context, shore_band
 from indices.habitat import RULES, mangrove_context, mangrove_spectral_score
@@ -31,7 +32,7 @@ REACH_M = 150.0
 
 @pytest.fixture(autouse=True)
 def _split_small_maps(monkeypatch):
-    monkeypatch.setattr(context, "ONE_BLOCK", 0)
+    monkeypatch.setattr(neighbourhood, "ONE_BLOCK", 0)
 
 
 @pytest.fixture(scope="module", params=[1, 2])
@@ -171,7 +172,7 @@ def test_codes_packed_four_to_a_byte_come_back():
 
 @pytest.mark.parametrize("high", [300, 2**40, -1])
 def test_window_sums_of_any_integers_are_the_brute_force_sums(high):
-    """:func:`indices.context.window_sum` takes int32 where its sums fit, int64 where they
+    """:func:`indices.neighbourhood.window_sum` takes int32 where its sums fit, int64 where they
     may not (large or negative values): the brute force's integers either way."""
     seed = 20261207
     print(f"seed {seed}, high {high}")
@@ -183,4 +184,4 @@ def test_window_sums_of_any_integers_are_the_brute_force_sums(high):
         padded = np.pad(a, r)
         want = np.array([[padded[i:i + 2 * r + 1, j:j + 2 * r + 1].sum() for j in range(nx)]
                          for i in range(ny)])
-        np.testing.assert_array_equal(context.window_sum(a, r), want)
+        np.testing.assert_array_equal(neighbourhood.window_sum(a, r), want)
