@@ -190,7 +190,7 @@ def _axis_term(refl: xr.Dataset, rule: MangroveRule, params: xr.DataArray,
     threshold could admit); elsewhere ``mvi_term``. ``z`` is float64 on purpose (the
     weights and the boundary are fitted in float64; float32 logs would move pixels across
     it, and the observation rows' kernel computes the same float64,
-    :func:`indices.summary._mvi_test`); computed parameters that do not read the axis skip
+    :func:`indices.habitat_kernel._mvi_test`); computed parameters that do not read the axis skip
     it (four logs a pixel for nothing)."""
     used = params.sel(parameter="axis_used") == 1
     if not isinstance(params.data, da.Array) and used.ndim == 0 and not bool(used):

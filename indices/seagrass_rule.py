@@ -128,7 +128,7 @@ class SeagrassRule:
 
 def _water_values(water: xr.DataArray) -> dict[str, xr.DataArray]:
     """The site's water parameters as float32 scalars (the arithmetic of the scores, and of
-    the scene statistics' kernel, :func:`indices.summary.statistics_counts`)."""
+    the scene statistics' kernel, :func:`indices.habitat_kernel.statistics_counts`)."""
     return {name: water.sel(parameter=name).astype(np.float32) for name in PARAMETERS}
 
 
@@ -212,7 +212,7 @@ def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 def seagrass_constants(water: xr.DataArray, rule: SeagrassRule, views=1) -> dict:
     """The float32 terms of :func:`seagrass_score` that do not vary with the pixel's bands
     (with ``views`` = 1, none varies: what the scene statistics' kernel takes as run-time
-    constants, :func:`indices.summary.statistics_counts`, computed by the same float32
+    constants, :func:`indices.habitat_kernel.statistics_counts`, computed by the same float32
     operations so that both agree bit for bit)."""
     p = _water_values(water)
     r = p["k_ratio"]

@@ -23,10 +23,11 @@ from indices._reduce_kernels import reduce_kernel
 from indices.composite import composite
 from indices.evidence import site_evidence
 from indices.habitat import habitat_score, scene_reflectance
+from indices.habitat_kernel import statistics_counts
 from indices.mangrove_axis import AXIS_PARAMETERS
 from indices.masks import VALID_SCL, clear_mask, cloud_mask
 from indices.spectral import INDICES, SYMBOLS, compute_indices, kernel_expression
-from indices.summary import OBSERVATION_INDICES, scene_statistics, statistics_counts
+from indices.summary import OBSERVATION_INDICES, scene_statistics
 from indices.sums import index_sums
 
 SITES = {s.id: s for s in load_sites()}
