@@ -48,12 +48,13 @@ at once, a default that misses all four mangrove polygons of a 2 % survey and no
 others showed no gain, seed 2401 of the calibration held-out range). On seed 2114 of the
 independent scenarios (a 2 % survey: 8 blocks of 64 px) the site's axis moved its boundary
 from 0.570 to 0.259 because one labelled mangrove polygon had two pixels at 0.52-0.54 (a
-weighted gain of 0.0033, standard error 0.0040); the look-alikes between, which no label
-sampled, came in: 1.70 -> 14.52 ha off. A survey of few polygons can then show only a gain
-several of them share (seed 24's labels' axis: six of eight; ``benchmarks/measured/cal31``).
+weighted gain of 0.0033, standard error 0.0038, 5 degrees of freedom); the look-alikes
+between, which no label sampled, came in: 1.70 -> 14.52 ha off. A survey of few polygons
+can then show only a gain several of them share (seed 24's labels' axis: six of eight; ``benchmarks/measured/cal31``).
 
-Numpy (and Student's t of ``scipy.stats``), at the labelled pixels; the site's parameters are those of
-:func:`indices.mangrove.mangrove_parameters` (by name, :data:`indices.mangrove.
+Numpy (and Student's t of ``scipy.stats``, imported when first needed), at the labelled
+pixels; the site's parameters are those of :func:`indices.mangrove.mangrove_parameters`
+(by name, :data:`indices.mangrove.
 MANGROVE_PARAMETERS`).
 """
 
@@ -64,7 +65,6 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import stats
 
 from indices.calibration_base import MIN_ACCURACY, MIN_PIXELS, Calibration
 from indices.mangrove_axis import AXIS_BANDS, AXIS_COEFFICIENTS, FLOOR
@@ -176,9 +176,9 @@ def gain_evidence(candidate: np.ndarray, default: np.ndarray, truth: np.ndarray,
     weight), whose variance, the separate ratio estimator of a stratified cluster sample,
     is ``sum_c n_c / (n_c - 1) sum_(u in c) (g_u - r_c w_u)^2 / (sum_u w_u)^2`` with ``r_c``
     the class's own ratio and ``n_c`` its units (Cochran 1977, Sampling Techniques, 3rd ed.,
-    the ratio estimator in stratified and cluster sampling, secs. 6.10-6.11 and 9.2:
-    recalled, not checked against a stored copy here): the difference between the classes'
-    gains is the design's, not noise. Infinite where a class with a gain or a loss has one
+    chs. 6 and 9: the ratio estimator in stratified sampling, cluster units of unequal
+    size; recalled, its section numbers not checked against a stored copy here): the
+    difference between the classes' gains is the design's, not noise. Infinite where a class with a gain or a loss has one
     unit (its spread unknown)."""
     right = (np.asarray(candidate, bool) == truth).astype(np.float64)
     w = np.asarray(weights, np.float64)
@@ -216,6 +216,8 @@ def gain_is_shown(gain: float, se: float, df: int, alpha: float = ALPHA) -> bool
     here by sampling unit); never without a degree of freedom."""
     if df < 1 or not gain > 0:
         return False
+    from scipy import stats  # here: scipy.stats costs ~0.4 s and ~30 MB at every run's start
+
     return gain > float(stats.t.ppf(1.0 - alpha, df)) * se
 
 

@@ -82,7 +82,7 @@ class Calibration:
     """With the site's parameters: the weighted accuracy of each rule the fit compared
     (:data:`CALIBRATION_METHODS`), the one of largest chosen, the default where none is
     larger."""
-    gains: Mapping[str, tuple[int, int, float]] | None = None
+    gains: Mapping[str, tuple[float, float, int]] | None = None
     """With the site's parameters: of each fit compared with the default, its gain in
     weighted accuracy on the labels, the gain's standard error between the labelled polygons
     of each class and its degrees of freedom (:func:`indices.calibration_axis.gain_evidence`:

@@ -7,7 +7,8 @@ or when that month's score alone is past it by twice as much (``|score| >= STRON
 (:func:`confirmed_state`), and otherwise keeps its last known class (the baseline's before
 anything was seen): a class changes on evidence beyond the noise of one month's composite,
 not on a score that wavers about its threshold (a few views of a canopy near the MVI
-threshold do, month after month; such looks still count as close calls in the intervals). Gain is habitat now that was not habitat in the baseline, loss the reverse; both are
+threshold do, month after month; such looks still count as close calls in the intervals).
+Gain is habitat now that was not habitat in the baseline, loss the reverse; both are
 cumulative since the baseline and cleaned with a minimum mapping unit (connected patches of
 8-neighbours smaller than ``mmu_ha`` are dropped, so sensor noise does not add up to hectares).
 The extent is then ``baseline + gain - loss``, so the table always adds up.
@@ -41,9 +42,9 @@ import xarray as xr
 from indices.patches import MMU_HA, drop_small_patches, mmu_pixels, patch_doubt
 from indices.rules import STRONG
 
-__all__ = ["CHANGE_METRICS", "MonthState", "change_counts", "change_metrics", "change_row",
-           "change_values", "confirmed_state", "GREEN_NDVI", "monthly_states", "strong_look", "unjudged_views",
-           "wet_views_observe"]
+__all__ = ["CHANGE_METRICS", "GREEN_NDVI", "MonthState", "change_counts", "change_metrics",
+           "change_row", "change_values", "confirmed_state", "monthly_states", "strong_look",
+           "unjudged_views", "wet_views_observe"]
 
 CHANGE_METRICS = (
     "extent_ha", "baseline_extent_ha", "gain_ha", "loss_ha", "net_change_ha",
@@ -55,8 +56,8 @@ CHANGE_METRICS = (
 GREEN_NDVI = 0.40
 """NDVI above which a month shows canopy (:func:`monthly_states`' ``ends`` guard):
 ``MangroveRule.ndvi_min`` (not imported: mangrove_rule imports this module through canopy;
-``tests/test_patches.py`` checks they agree), 0.4, Digital Earth Pacific's open-mangrove floor (their mangrove product's
-classes: NDVI > 0.4 mangrove, > 0.7 closed)."""
+``tests/test_patches.py`` checks they agree), 0.4, Digital Earth Pacific's open-mangrove
+floor (their mangrove product's classes: NDVI > 0.4 mangrove, > 0.7 closed)."""
 
 
 def strong_look(habitat: str | None) -> float:

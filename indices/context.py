@@ -57,8 +57,8 @@ Chunk-safe: :func:`intertidal_context` runs per block with ``dask.array.map_over
 overlap of :func:`context_depth` pixels between blocks, none beyond the map's edges (a block
 sees the map's edge as the whole map does), in exact integer arithmetic, so any chunking gives
 the whole map's result bit for bit (``tests/test_chunk_invariance.py``); a map of up to
-:data:`indices.neighbourhood.ONE_BLOCK` pixels a side is one block. A site's evidence needs three maps of the same
-coast (two contexts and the shore band) and, once its parameters are known, its own context:
+:data:`indices.neighbourhood.ONE_BLOCK` pixels a side is one block. A site's evidence needs
+three maps of the same coast (two contexts and the shore band) and, once its parameters are known, its own context:
 :func:`indices.coast_maps.evidence_maps` computes the three in one pass, the coast's water once a
 block, and :func:`indices.coast_maps.context_of_coast` the last from that pass's coast and flat,
 the same levels (``tests/test_evidence_maps.py``).

@@ -15,8 +15,8 @@ from indices.rules import CONTEXT_SCORE, rule_id
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_mask, water_parameters
 
-__all__ = ["GLINT_COMPOSITE", "SeagrassRule", "bottom_signals", "mask_turbid_water", "seagrass_constants",
-           "seagrass_offset", "seagrass_score", "turbid_scenes"]
+__all__ = ["GLINT_COMPOSITE", "SeagrassRule", "bottom_signals", "mask_turbid_water",
+           "seagrass_constants", "seagrass_offset", "seagrass_score", "turbid_scenes"]
 
 
 GLINT_COMPOSITE = {"B02": 1.0, "B03": 1.0}
@@ -25,7 +25,12 @@ comparable to the baseline's) take blue and green: glint-consistent medians
 (:func:`indices.composite.composite`'s ``deglint``), each view's glint removed with its own NIR
 before the median, at Hedley's flat-glint slope 1 (glint about as bright in every band; the
 site's own slopes, :mod:`indices.water`, are fitted to this composite, so cannot be used to
-make it: a first pass would read the baseline's scenes twice). The bands the score deglints."""
+make it: a first pass would read the baseline's scenes twice). The bands the score deglints.
+The order of operations is the AIMS marine Sentinel-2 composites' (each image deglinted, then
+the per-pixel 50th percentile: E. Lawrey 2022, ``s2Utils.js`` of
+eatlas/CS_AIMS_Coral-Sea-Features_Img); their slopes are not taken (0.75 for B02 and 0.9 for
+B03 there, fitted to their imagery): slope 1 is the flat glint :mod:`indices.water` assumes
+where a site's own cannot be fitted."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,8 @@ class SeagrassRule:
     deviations above the deep water's (green places it on the site's sand line; below that,
     optically deep water's noise alone would be judged) and its blue lies ``detect_sigmas``
     standard deviations (its noise, propagated from blue and, through the line's slope, from
-    green) off the threshold's line at its green, ``B'_T = exp(T) C G'^r`` with ``C = exp(DII_sand)``: the
-    side it falls on is then known at 3 sigma (one pixel in ~700 on the wrong side by noise),
+    green) off the threshold's line at its green, ``B'_T = exp(T) C G'^r`` with
+    ``C = exp(DII_sand)``: the side it falls on is then known at 3 sigma (one pixel in ~700 on the wrong side by noise),
     the usual convention for a signal seen above noise; a choice (with the site's noise as
     :mod:`indices.water` measures it, ~2 real sigma: understated 1.5 times, that module's
     step 4). Judged on the pixel's

@@ -303,8 +303,9 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     ``months`` yields, in order, each month's ``(score, map_score, ndvi, n_clear)`` (y, x)
     maps (see :class:`MonthlyInputs`); a generator computing each month when asked keeps one
     month in memory whatever their number. ``base``: the computed :attr:`MonthlyInputs.base`
-    (its five canopy maps, then optionally :attr:`MonthlyInputs.base_ends`) as a list, which is emptied once the walks are set up (only the baseline score is needed
-    after: pass the only references to drop the other maps).
+    (its five canopy maps, then optionally :attr:`MonthlyInputs.base_ends`) as a list, which
+    is emptied once the walks are set up (only the baseline score is needed after: pass the
+    only references to drop the other maps).
     ``plume_months``: False when no month was dropped as turbid (the maps then share the
     table's walk instead of walking their own scores). Yields per month the values of
     :data:`MONTHLY_COLUMNS` and, with ``maps``, the month's ``(class, change)`` maps: the

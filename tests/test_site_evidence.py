@@ -126,6 +126,10 @@ def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrat
     # and the site's parameters the rows read are the fitted ones
     assert cal["method"] in ("site_axis", "label_axis") and cal["replaces"]["axis_used"] == 1
     assert cal["accuracy"] > cal["default_accuracy"] == cal["candidates"]["default"]
+    # the default's guard: the chosen fit's gain shown beyond the labels' sampling noise
+    chosen = cal["gains"][cal["method"]]
+    assert chosen["shown"] and chosen["gain"] > 0 and chosen["df"] >= 1
+    assert set(cal["gains"]) == set(cal["candidates"]) - {"default"}
     site_params = tuned.evidence["rule"]["site"]
     assert all(site_params[k] == pytest.approx(v, abs=1e-6) for k, v in cal["replaces"].items())
     truth = source.truth(site).extent_ha(site.baseline_end)

@@ -73,3 +73,15 @@ def test_a_compute_from_another_thread_runs_one_task_a_core():
         "print(most[0], CPU_COUNT)\n")
     most, cores = map(int, out.split())
     assert 1 <= most <= cores
+
+
+def test_a_run_imports_scipy_stats_late():
+    """``scipy.stats`` (~0.4-0.8 s of CPU, ~30 MB) is imported on a helper thread once the
+    run has started (``flows.runtime.startup``), never by importing the flow's modules: a
+    module-level import (the calibration guard's Student's t, review 33) put it under every
+    run's start-up."""
+    out = _python(
+        "import sys\n"
+        "import flows.cli, flows.site, flows.site.evidence, indices.calibration\n"
+        "print('scipy.stats' in sys.modules)\n")
+    assert out == "False"

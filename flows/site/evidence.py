@@ -24,6 +24,7 @@ site as failed and goes on.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import dask
@@ -35,7 +36,7 @@ from scipy import ndimage
 from aoi import CalibrationError, Site, calibration_input, geometry_mask, load_calibration_polygons
 from aoi.grid import SiteGrid
 from indices import calibration
-from indices.calibration_axis import STRATA, map_strata
+from indices.calibration_axis import STRATA, gain_is_shown, map_strata
 from indices.coast_maps import keep_codes, kept_codes
 from indices.evidence import (
     SiteEvidence,
@@ -118,6 +119,10 @@ def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict
         out["candidates"] = {m: round(v, 4) for m, v in cal.candidates.items()}
         if cal.replaces:
             out["replaces"] = dict(cal.replaces)
+    if cal.gains:  # why a better-scoring fit was or was not taken (the default's guard)
+        out["gains"] = {m: {"gain": round(g, 4), "se": round(se, 4) if math.isfinite(se) else None,
+                            "df": int(df), "shown": bool(gain_is_shown(g, se, df))}
+                        for m, (g, se, df) in cal.gains.items()}
     if cal.warnings:  # what the labels could not teach: said with the run, and recorded
         out["warnings"] = [f"site {site.id!r}: calibration {source.path.name}: {w}"
                            for w in cal.warnings]
