@@ -50,7 +50,8 @@ independent scenarios (a 2 % survey: 8 blocks of 64 px) the site's axis moved it
 from 0.570 to 0.259 because one labelled mangrove polygon had two pixels at 0.52-0.54 (a
 weighted gain of 0.0033, standard error 0.0038, 5 degrees of freedom); the look-alikes
 between, which no label sampled, came in: 1.70 -> 14.52 ha off. A survey of few polygons
-can then show only a gain several of them share (seed 24's labels' axis: six of eight; ``benchmarks/measured/cal31``).
+can then show only a gain several of them share (seed 24's labels' axis: six of eight;
+``benchmarks/measured/cal31``).
 
 Numpy (and Student's t of ``scipy.stats``, imported when first needed), at the labelled
 pixels; the site's parameters are those of :func:`indices.mangrove.mangrove_parameters`
@@ -178,8 +179,13 @@ def gain_evidence(candidate: np.ndarray, default: np.ndarray, truth: np.ndarray,
     the class's own ratio and ``n_c`` its units (Cochran 1977, Sampling Techniques, 3rd ed.,
     chs. 6 and 9: the ratio estimator in stratified sampling, cluster units of unequal
     size; recalled, its section numbers not checked against a stored copy here): the
-    difference between the classes' gains is the design's, not noise. Infinite where a class with a gain or a loss has one
-    unit (its spread unknown)."""
+    difference between the classes' gains is the design's, not noise. Infinite where a
+    class with a gain or a loss has one unit (its spread unknown). With ``units``, never
+    below the same error counted by pixel (each pixel its own unit): a polygon's pixels are
+    alike, so the design effect of a cluster sample is at least 1 (Kish 1965, Survey
+    Sampling, ch. 5; recalled), and few polygons whose gains happen to be proportional to
+    their weights (one pixel in each of four blocks) would otherwise show no spread at all,
+    an error of 0 (review 33)."""
     right = (np.asarray(candidate, bool) == truth).astype(np.float64)
     w = np.asarray(weights, np.float64)
     delta = w * (right - (np.asarray(default, bool) == truth))
@@ -206,7 +212,10 @@ def gain_evidence(candidate: np.ndarray, default: np.ndarray, truth: np.ndarray,
         residual = gc - gc.sum() / wc.sum() * wc
         var += n / (n - 1) * float((residual ** 2).sum())
         df += n - 1
-    return gain, math.sqrt(var) / total, df
+    se = math.sqrt(var) / total
+    if units is not None:  # the design effect at least 1: the error by pixel as a floor
+        se = max(se, gain_evidence(candidate, default, truth, weights)[1])
+    return gain, se, df
 
 
 def gain_is_shown(gain: float, se: float, df: int, alpha: float = ALPHA) -> bool:

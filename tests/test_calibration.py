@@ -442,6 +442,24 @@ def test_a_gain_within_the_labels_sampling_noise_keeps_the_default():
     assert every.gains["label_axis"][1] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_the_guards_error_is_never_below_the_error_by_pixel():
+    """A gain of one pixel in each of four 64-px mangrove polygons is proportional to their
+    weights: no spread between the polygons, an error of 0 by units, so any gain would show
+    (review 33). The error is floored at the same error counted by pixel (a cluster sample's
+    design effect is at least 1): positive, and the units' degrees of freedom kept."""
+    from indices.calibration_axis import gain_evidence
+
+    units = np.repeat(np.arange(8), 64)
+    truth = units < 4  # four mangrove polygons, four others
+    default = truth.copy()
+    default[np.arange(4) * 64] = False  # one pixel missed in each mangrove polygon
+    weights = np.ones(units.size)
+    gain, se, df = gain_evidence(truth, default, truth, weights, units)
+    _, se_pixels, _ = gain_evidence(truth, default, truth, weights)
+    assert gain == pytest.approx(4 / 512) and df == 6
+    assert se == pytest.approx(se_pixels) and se > 0.3 * gain
+
+
 def test_label_units_are_a_surveys_polygons():
     """Each class's 4-connected patches: two blocks of a class touching along an edge count
     once, a block of the other class beside them apart, one touching at a corner apart."""
