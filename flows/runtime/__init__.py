@@ -7,6 +7,7 @@
     display       the terminal's progress bar and the results table after a run
     termination   SIGTERM / Ctrl-C never swallowed, never recorded as a site's failure
     memory        pages of written data given back to the system
+    scheduler     whether dask computes in this process (threads) or elsewhere (a cluster)
 
 Import the module you need: nothing is imported here, so the site computation can use
 ``memory`` without loading Prefect or rich.

@@ -14,6 +14,7 @@ from dask.array.core import slices_from_chunks
 
 from aoi import Site
 from flows.runtime.memory import release_pages
+from flows.runtime.scheduler import computes_here
 from flows.site.maps import maps_dataset
 from flows.sources import FETCH_OK
 from indices.evidence import SiteEvidence
@@ -62,18 +63,6 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
                                       turbid, observed, pixel_area_ha=pixel_area_ha,
                                       mmu_ha=mmu_ha, maps=maps, spill=False)
     return (*computed, monthly, out_maps)
-
-
-def computes_here(collections) -> bool:
-    """Whether dask computes ``collections`` in this process (its threads or synchronously):
-    only then can their tasks write into this process's arrays (``da.store`` into numpy).
-    On a ``dask.distributed`` cluster (a default client) or with the processes scheduler, each
-    task would write into its own unpickled copy, leaving the arrays here as allocated."""
-    import dask.local
-    import dask.threaded
-    from dask.base import get_scheduler
-
-    return get_scheduler(collections=collections) in (dask.threaded.get, dask.local.get_sync)
 
 
 def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,

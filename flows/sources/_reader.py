@@ -76,6 +76,7 @@ from flows.sources._blocks import (  # noqa: F401  (re-exported: the reader's na
     read_block_status,
     replicate,
 )
+from flows.runtime.scheduler import computes_here
 from flows.sources._checks import Unusable, check_raster
 from flows.sources.base import (
     BANDS,
@@ -278,10 +279,11 @@ def _status_arrays(layers: dict[str, dict[tuple, tuple]], n_scenes: int,
     the reads it comes from (:func:`flows.sources.base.status_rows`). One task per scene (and
     per scene and row of blocks): the same values as the max over a stack of each band's
     status blocks, in 1/20 of the tasks (a 400² site of 24 scenes: 24 against ~480 a
-    compute; issue 22). Where dask computes in this process the task takes the codes from
+    compute; issue 22). Where dask computes in this process
+    (:func:`flows.runtime.scheduler.computes_here`) the task takes the codes from
     the read tasks' results (references); on a cluster, from one small task per read that
     picks its code, so that no worker fetches the others' pixel blocks for them."""
-    here = _computed_here()
+    here = computes_here()
     token = tokenize(sorted(layers), ys, read_step, here)  # the two forms: other keys
     name, rows_name = f"fetch-status-{token}", f"fetch-status-rows-{token}"
     picks_name = f"fetch-codes-{token}"
@@ -321,23 +323,6 @@ def _largest_code(shape: tuple[int, ...], reads: list) -> np.ndarray:
     status arrays), as an int16 array of ``shape``."""
     return np.full(shape, max(int(np.max(r[1] if isinstance(r, tuple) else r)) for r in reads),
                    dtype=np.int16)
-
-
-def _computed_here() -> bool:
-    """Whether dask computes in this process (threads or synchronously), as configured now:
-    no ``dask.distributed`` client (none without ``distributed`` imported, which is not
-    imported to find out) and no processes scheduler."""
-    import sys
-
-    import dask
-    import dask.local
-    import dask.threaded
-
-    if "distributed" not in sys.modules and not dask.config.get("scheduler", None):
-        return True
-    from dask.base import get_scheduler
-
-    return get_scheduler() in (None, dask.threaded.get, dask.local.get_sync)
 
 
 def _window(read: tuple[np.ndarray, np.ndarray], cut: tuple[int, int, int, int]) -> np.ndarray:
