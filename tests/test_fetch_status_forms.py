@@ -8,13 +8,11 @@ the cluster form is computed synchronously here (its graph, not the scheduler, i
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import dask
+import dask.local
 import dask.multiprocessing
+import dask.threaded
 import numpy as np
 import pytest
 import shapely
@@ -24,8 +22,14 @@ from aoi import Site, site_grid
 from flows.runtime.scheduler import computes_here
 from flows.sources import FETCH_BROKEN, FETCH_OK
 from flows.sources._checks import FETCH_RANGE
-from flows.sources._reader import CUBE_BANDS, Granule, _band_arrays, _spans, load_cube, \
-    solar_day_scenes
+from flows.sources._reader import (
+    CUBE_BANDS,
+    Granule,
+    _band_arrays,
+    _spans,
+    load_cube,
+    solar_day_scenes,
+)
 
 CHUNK = 32
 BAD_ROWS = 20  # the last rows of scene 2's SCL hold class 12: only the reads over them fail
@@ -109,22 +113,16 @@ def test_the_cluster_form_of_the_fetch_status_gives_the_local_form(cube_input, r
     assert (rows.max(axis=1) == status).all()
 
 
-def test_where_dask_computes_is_found_without_importing_distributed():
+def test_where_dask_computes_for_the_reader_and_for_the_walks():
     """:func:`computes_here` for the reader (no collections: dask arrays to be built) and for
-    the walks (their arrays): the threaded scheduler without a configuration, found without
-    importing ``distributed``; nothing to compute has no scheduler; the processes scheduler
-    computes elsewhere."""
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
-    code = ("import sys, dask, dask.array as da, dask.multiprocessing\n"
-            "from flows.runtime.scheduler import computes_here\n"
-            "x = [da.ones(4, chunks=2)]\n"
-            "print(computes_here(), computes_here(x), computes_here([]))\n"
-            "with dask.config.set(scheduler=dask.multiprocessing.get):\n"
-            "    print(computes_here(), computes_here(x))\n"
-            "print('distributed' in sys.modules)\n"
-            "with dask.config.set(scheduler='sync'):  # a name: dask imports distributed\n"
-            "    print(computes_here(), computes_here(x))\n")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=120).stdout.split("\n")
-    assert out[:4] == ["True True False", "False False", "False", "True True"]
+    the walks (their arrays) alike; with no scheduler set, nothing to compute has none (the
+    walks' answer before the two tests became one). Without ``distributed`` imported: tests/test_startup.py."""
+    import dask.array as da
+
+    x = [da.ones(4, chunks=2)]
+    for scheduler, here in ((dask.threaded.get, True), (dask.local.get_sync, True),
+                            (dask.multiprocessing.get, False)):
+        with dask.config.set(scheduler=scheduler):
+            assert computes_here() is computes_here(x) is here, scheduler
+    assert computes_here() is computes_here(x) is True  # none set: a dask array's default
+    assert computes_here([]) is False

@@ -1,5 +1,6 @@
 """``flows.runtime.startup``: a run without a cluster computes and rechunks with dask without
-importing ``distributed``, leaves dask alone when ``distributed`` is already imported (a
+importing ``distributed`` (nor does :func:`flows.runtime.scheduler.computes_here` to find
+that dask computes here), leaves dask alone when ``distributed`` is already imported (a
 caller's client), and imports late modules on a helper thread."""
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ def test_no_distributed_import_without_a_cluster():
     out = _python(
         "import sys\n"
         "from flows.runtime.startup import local_dask\n"
+        "from flows.runtime.scheduler import computes_here\n"
         "import dask, dask.array as da\n"
+        "here = [computes_here(), computes_here([da.ones(2)])]\n"
         "with local_dask():\n"
         "    x = da.ones((60, 60), chunks=10).rechunk(30)\n"
+        "    here += [computes_here(), computes_here([x])]\n"
         "    total = dask.compute(x.sum(), x.mean())[0]\n"
-        "print(float(total), 'distributed' in sys.modules)\n")
-    assert out == "3600.0 False"
+        "print(float(total), 'distributed' in sys.modules, all(here))\n")
+    assert out == "3600.0 False True"
 
 
 def test_left_alone_when_distributed_is_imported():

@@ -66,6 +66,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
+from flows.runtime.scheduler import computes_here
 from flows.sources._blocks import (  # noqa: F401  (re-exported: the reader's names, as before)
     _DTYPES,
     _HTTP_CODE,
@@ -76,7 +77,6 @@ from flows.sources._blocks import (  # noqa: F401  (re-exported: the reader's na
     read_block_status,
     replicate,
 )
-from flows.runtime.scheduler import computes_here
 from flows.sources._checks import Unusable, check_raster
 from flows.sources.base import (
     BANDS,
