@@ -160,9 +160,12 @@ mangrove on tidal ground and on the flat is decided by
 :func:`indices.mangrove_rule.tidal_score`."""
 
 SHORE_WATER = 4
-"""Context level (rule v12): the coast's water inside the shore's ground
-(:func:`shore_ground` with the coast's water allowed, minus rule v11's shore ground, which
-stays :data:`TIDAL`). Judged as :data:`TIDAL` ground; apart only for the month walk, where a
+"""Context level (rule v12): what :func:`shore_ground` adds when the coast's water is
+allowed, minus rule v11's shore ground (which stays :data:`TIDAL`): the coast's water of
+the shore's band within ``shore_px`` of the connected canopy, **and** the band's dry bare
+ground reached only across that water (an islet, a sandbar: before v12 such ground kept
+its :data:`CONNECTED` level, in v12 it is judged as tidal ground and one confident look
+gains there). Judged as :data:`TIDAL` ground; apart only for the month walk, where a
 clear view under the tide ends a bare pixel's close call there unless it has shown canopy
 (:func:`indices.change.monthly_states`' ``ends``). Measured: ``benchmarks/measured/mang31``."""
 
@@ -228,10 +231,12 @@ def shore_ground(connected: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
     ``connected`` (before any tidal ground) that are no mangrove candidate (the band of the
     coast's edge, :func:`shore_edge`: the reach's seeds), ``bare`` in the baseline
     (NDVI <= the rule's ``ndvi_min``: no crop, pasture or palm), not seen wet in
-    ``min_views`` baseline views nor the coast's water (``wet``, :func:`tidal_wet` or
-    :func:`coast_water`: not a pond behind the shore, not the sea the band overlaps)
-    and within ``shore_px`` steps (8-connected, through such ground) of the connected
-    canopy's candidates (``MangroveRule.shore_ground_m``).
+    ``min_views`` baseline views (``wet``: :func:`tidal_wet`, not a pond behind the shore;
+    ``wet | coast`` with :func:`coast_water` also leaves out the sea the band overlaps, rule
+    v11's ground) and within ``shore_px`` steps (8-connected, through such ground) of the
+    connected canopy's candidates (``MangroveRule.shore_ground_m``). With the coast's water
+    allowed (``wet`` alone, rule v12's :data:`SHORE_WATER`) the result holds that water
+    **and** the dry bare ground of the band reached only through it (an islet, a sandbar).
 
     The band is the upper intertidal a sun-synchronous satellite seldom sees wet
     (Bishop-Taylor et al. 2019): bare there next to the forest, it is the mudflat a
