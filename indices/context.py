@@ -216,7 +216,7 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
         wet, coast, bare, shore_px = ground
         connected = out == CONNECTED  # before any tidal ground: shore_ground's seeds too
         if bare is not None and shore_px > 0:  # rule v12: the coast's water in it too
-            out[shore_ground(connected, path, wet, bare, shore_px)] = SHORE_WATER
+            out[shore_ground(connected, path, wet, bare, shore_px) & coast] = SHORE_WATER
         out[tidal_ground(connected, wet, coast, path, reach_px)] = TIDAL
         if bare is not None and shore_px > 0:  # v11's shore ground stays TIDAL
             out[shore_ground(connected, path, wet | coast, bare, shore_px)] = TIDAL
