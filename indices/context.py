@@ -160,14 +160,17 @@ mangrove on tidal ground and on the flat is decided by
 :func:`indices.mangrove_rule.tidal_score`."""
 
 SHORE_WATER = 4
-"""Context level (rule v12): what :func:`shore_ground` adds when the coast's water is
-allowed, minus rule v11's shore ground (which stays :data:`TIDAL`): the coast's water of
-the shore's band within ``shore_px`` of the connected canopy, **and** the band's dry bare
-ground reached only across that water (an islet, a sandbar: before v12 such ground kept
-its :data:`CONNECTED` level, in v12 it is judged as tidal ground and one confident look
-gains there). Judged as :data:`TIDAL` ground; apart only for the month walk, where a
-clear view under the tide ends a bare pixel's close call there unless it has shown canopy
-(:func:`indices.change.monthly_states`' ``ends``). Measured: ``benchmarks/measured/mang31``."""
+"""Context level (rule v12, narrowed in v13): the coast's water (:func:`coast_water`) of
+the shore's band within ``shore_px`` of the connected canopy, i.e. what :func:`shore_ground`
+adds when the coast's water is allowed, minus rule v11's shore ground (which stays
+:data:`TIDAL`), **on the coast's water only**. Rule v12 gave the level to all of it: also
+the band's dry bare ground reached only across that water (an islet, a sandbar), which had
+been :data:`CONNECTED` and became tidal ground (one confident look gained there); since v13
+such ground keeps its :data:`CONNECTED` level (measured: one dev row moved, 32 px of the
+Welsh coast, ``benchmarks/measured/mang33``). Judged as :data:`TIDAL` ground; apart only
+for the month walk, where a clear view under the tide ends a bare pixel's close call there
+unless it has shown canopy (:func:`indices.change.monthly_states`' ``ends``). Measured:
+``benchmarks/measured/mang31``, ``mang33``."""
 
 
 SEA_HALF_WIDTH_M = 100.0
@@ -209,13 +212,15 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
     the baseline's bare ground or None, pixels) the tidal ground :data:`TIDAL`
     (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not, and
     the coast's water :func:`shore_ground` takes when allowed and rule v11's did not,
-    :data:`SHORE_WATER` (None: no such level, rule v6's levels)."""
+    :data:`SHORE_WATER`, on the coast's water only (rule v13; None: no such level, rule
+    v6's levels)."""
     path = np.ascontiguousarray(np.asarray(candidates, bool))
     out = reach(np.ascontiguousarray(edge), path, reach_px)
     if ground is not None:
         wet, coast, bare, shore_px = ground
         connected = out == CONNECTED  # before any tidal ground: shore_ground's seeds too
         if bare is not None and shore_px > 0:  # rule v12: the coast's water in it too
+            # (v13: the water only; dry ground reached across it keeps its level)
             out[shore_ground(connected, path, wet, bare, shore_px) & coast] = SHORE_WATER
         out[tidal_ground(connected, wet, coast, path, reach_px)] = TIDAL
         if bare is not None and shore_px > 0:  # v11's shore ground stays TIDAL
@@ -235,8 +240,9 @@ def shore_ground(connected: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
     ``wet | coast`` with :func:`coast_water` also leaves out the sea the band overlaps, rule
     v11's ground) and within ``shore_px`` steps (8-connected, through such ground) of the
     connected canopy's candidates (``MangroveRule.shore_ground_m``). With the coast's water
-    allowed (``wet`` alone, rule v12's :data:`SHORE_WATER`) the result holds that water
-    **and** the dry bare ground of the band reached only through it (an islet, a sandbar).
+    allowed (``wet`` alone) the result holds that water **and** the dry bare ground of the
+    band reached only through it (an islet, a sandbar): :func:`context_levels` gives
+    :data:`SHORE_WATER` to the water alone (rule v13).
 
     The band is the upper intertidal a sun-synchronous satellite seldom sees wet
     (Bishop-Taylor et al. 2019): bare there next to the forest, it is the mudflat a
