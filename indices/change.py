@@ -43,7 +43,7 @@ from indices.patches import MMU_HA, drop_small_patches, mmu_pixels, patch_doubt
 from indices.rules import STRONG
 
 __all__ = ["CHANGE_METRICS", "GREEN_NDVI", "MonthState", "change_counts", "change_metrics",
-           "change_row", "change_values", "confirmed_state", "monthly_states", "strong_look",
+           "change_row", "check_ends", "change_values", "confirmed_state", "monthly_states", "strong_look",
            "unjudged_views", "wet_views_observe"]
 
 CHANGE_METRICS = (
@@ -123,7 +123,9 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     canopy, a replanting the tide may hide). Rule v12 gives the coast's water inside the
     shore's ground (:data:`indices.context.SHORE_WATER`): the sea next to the forest,
     seen wet in every view, would otherwise be a close call in the upper bound every month
-    (``benchmarks/measured/mang31``). None: nowhere.
+    (``benchmarks/measured/mang31``). None: nowhere. ``ends`` without ``views`` or without
+    ``ndvi`` raises ValueError (it would silently be v11's walk). ``green``: the site's
+    rule's ``ndvi_min`` (a calibrated site may refit it; :data:`GREEN_NDVI` the default).
     """
     site = site.astype(bool)
     views = iter(views) if views is not None else None
@@ -138,7 +140,8 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     age = np.zeros(site.shape, np.uint8)
     pending = np.zeros(site.shape, bool)
     u8 = [a.reshape(-1).view(np.uint8) for a in (site, base, state, pending, close_call)]
-    guard = views is not None and ends is not None and ndvi is not None
+    check_ends(views, ends, ndvi)
+    guard = ends is not None
     ndvi = iter(ndvi) if guard else None
     ends = (np.ascontiguousarray(ends, dtype=bool) & site).view(np.uint8) if guard else no_views
     shown = np.zeros(site.shape, bool) if guard else no_views.view(bool)  # NDVI > green once
@@ -164,6 +167,14 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
             seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain, loss=loss,
             uncertain=uncertain, baseline_uncertain=base_uncertain,  # exact below 255 months
         )
+
+
+def check_ends(views, ends, ndvi) -> None:
+    """Raise ValueError where ``ends`` (:func:`monthly_states`) comes without the ``views``
+    or the ``ndvi`` its guard reads: the close-call ending would be off without a word."""
+    if ends is not None and (views is None or ndvi is None):
+        missing = " and ".join(n for n, a in (("views", views), ("ndvi", ndvi)) if a is None)
+        raise ValueError(f"ends (the close-call ending, rule v12) needs the {missing} too")
 
 
 def unjudged_views(score: np.ndarray, n_clear: np.ndarray) -> np.ndarray:
@@ -317,7 +328,8 @@ def change_row(m: MonthState, site: np.ndarray, *, pixel_area_ha: float,
 def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
                    views: np.ndarray | None = None, ends: np.ndarray | None = None,
                    ndvi: np.ndarray | None = None, *, pixel_area_ha: float, mmu_pixels: int,
-                   stale_months: int, strong: float = float("inf")) -> np.ndarray:
+                   stale_months: int, strong: float = float("inf"),
+                   green: float = GREEN_NDVI) -> np.ndarray:
     """(period, y, x) scores + (y, x) baseline score + site mask (+ (period, y, x) clear
     views, + (y, x) ``ends`` and (period, y, x) NDVI: :func:`monthly_states`') ->
     (period, metric)."""
@@ -325,7 +337,7 @@ def _change_kernel(scores: np.ndarray, baseline: np.ndarray, site: np.ndarray,
     out = np.empty((scores.shape[0], len(CHANGE_METRICS)), dtype=np.float64)
     for p, m in enumerate(monthly_states(scores, baseline, site, mmu_pixels=mmu_pixels,
                                          stale_months=stale_months, strong=strong,
-                                         views=views, ends=ends, ndvi=ndvi)):
+                                         views=views, ends=ends, ndvi=ndvi, green=green)):
         out[p] = change_row(m, site, pixel_area_ha=pixel_area_ha, mmu_pixels=mmu_pixels)
     return out
 
@@ -334,7 +346,7 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
                    *, pixel_area_ha: float, mmu_ha: float = MMU_HA,
                    stale_months: int = 2, strong: float = float("inf"),
                    views: xr.DataArray | None = None, ends: xr.DataArray | None = None,
-                   ndvi: xr.DataArray | None = None) -> xr.Dataset:
+                   ndvi: xr.DataArray | None = None, green: float = GREEN_NDVI) -> xr.Dataset:
     """Per-period change metrics of one site (lazy when the inputs are).
 
     Parameters
@@ -359,7 +371,11 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
         pixel's age (:func:`monthly_states`). None: only scores are looks.
     ends, ndvi
         With ``views``: ``(y, x)`` pixels where such a view ends a bare pixel's close call and
-        the NDVI per period ``(period, y, x)`` that guards it (:func:`monthly_states`).
+        the NDVI per period ``(period, y, x)`` that guards it (:func:`monthly_states`);
+        ``ends`` without both raises ValueError.
+    green
+        NDVI above which a month shows canopy (the guard's floor): the site's rule's
+        ``ndvi_min`` (:data:`GREEN_NDVI` by default).
 
     Returns
     -------
@@ -367,8 +383,9 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
     is the share of the site's pixels observed clear in that period).
     """
     # the walk over months needs whole maps: one chunk per input (lazy inputs stay lazy)
+    check_ends(views, ends, ndvi)
     inputs = [scores, baseline_score, site_mask] + ([] if views is None else [views])
-    if views is not None and ends is not None and ndvi is not None:
+    if ends is not None:
         inputs += [ends, ndvi]
     inputs = [a.chunk(-1) if a.chunks else a for a in inputs]
     table = xr.apply_ufunc(
@@ -377,7 +394,7 @@ def change_metrics(scores: xr.DataArray, baseline_score: xr.DataArray, site_mask
                          ["period", "y", "x"], ["y", "x"], ["period", "y", "x"]][:len(inputs)],
         output_core_dims=[["period", "metric"]],
         kwargs={"pixel_area_ha": pixel_area_ha, "mmu_pixels": mmu_pixels(mmu_ha, pixel_area_ha),
-                "stale_months": stale_months, "strong": float(strong)},
+                "stale_months": stale_months, "strong": float(strong), "green": float(green)},
         dask="parallelized",
         output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"metric": len(CHANGE_METRICS)}},

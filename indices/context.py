@@ -160,11 +160,17 @@ mangrove on tidal ground and on the flat is decided by
 :func:`indices.mangrove_rule.tidal_score`."""
 
 SHORE_WATER = 4
-"""Context level (rule v12): the coast's water inside the shore's ground
-(:func:`shore_ground` with the coast's water allowed, minus rule v11's shore ground, which
-stays :data:`TIDAL`). Judged as :data:`TIDAL` ground; apart only for the month walk, where a
-clear view under the tide ends a bare pixel's close call there unless it has shown canopy
-(:func:`indices.change.monthly_states`' ``ends``). Measured: ``benchmarks/measured/mang31``."""
+"""Context level (rule v12, narrowed in v13): the coast's water (:func:`coast_water`) of
+the shore's band within ``shore_px`` of the connected canopy, i.e. what :func:`shore_ground`
+adds when the coast's water is allowed, minus rule v11's shore ground (which stays
+:data:`TIDAL`), **on the coast's water only**. Rule v12 gave the level to all of it: also
+the band's dry bare ground reached only across that water (an islet, a sandbar), which had
+been :data:`CONNECTED` and became tidal ground (one confident look gained there); since v13
+such ground keeps its :data:`CONNECTED` level (measured: 3 of 120 dev rows moved, by at
+most 0.03 ha; 32 px of the Welsh coast, ``benchmarks/measured/mang33``). Judged as
+:data:`TIDAL` ground; apart only for the month walk, where a clear view under the tide ends a bare pixel's close call there
+unless it has shown canopy (:func:`indices.change.monthly_states`' ``ends``). Measured:
+``benchmarks/measured/mang31``, ``mang33``."""
 
 
 SEA_HALF_WIDTH_M = 100.0
@@ -206,14 +212,16 @@ def context_levels(edge: np.ndarray, candidates: np.ndarray, flat: np.ndarray,
     the baseline's bare ground or None, pixels) the tidal ground :data:`TIDAL`
     (:func:`tidal_ground` and, with ``bare``, :func:`shore_ground`), connected or not, and
     the coast's water :func:`shore_ground` takes when allowed and rule v11's did not,
-    :data:`SHORE_WATER` (None: no such level, rule v6's levels)."""
+    :data:`SHORE_WATER`, on the coast's water only (rule v13; None: no such level, rule
+    v6's levels)."""
     path = np.ascontiguousarray(np.asarray(candidates, bool))
     out = reach(np.ascontiguousarray(edge), path, reach_px)
     if ground is not None:
         wet, coast, bare, shore_px = ground
         connected = out == CONNECTED  # before any tidal ground: shore_ground's seeds too
         if bare is not None and shore_px > 0:  # rule v12: the coast's water in it too
-            out[shore_ground(connected, path, wet, bare, shore_px)] = SHORE_WATER
+            # (v13: the water only; dry ground reached across it keeps its level)
+            out[shore_ground(connected, path, wet, bare, shore_px) & coast] = SHORE_WATER
         out[tidal_ground(connected, wet, coast, path, reach_px)] = TIDAL
         if bare is not None and shore_px > 0:  # v11's shore ground stays TIDAL
             out[shore_ground(connected, path, wet | coast, bare, shore_px)] = TIDAL
@@ -228,10 +236,13 @@ def shore_ground(connected: np.ndarray, candidates: np.ndarray, wet: np.ndarray,
     ``connected`` (before any tidal ground) that are no mangrove candidate (the band of the
     coast's edge, :func:`shore_edge`: the reach's seeds), ``bare`` in the baseline
     (NDVI <= the rule's ``ndvi_min``: no crop, pasture or palm), not seen wet in
-    ``min_views`` baseline views nor the coast's water (``wet``, :func:`tidal_wet` or
-    :func:`coast_water`: not a pond behind the shore, not the sea the band overlaps)
-    and within ``shore_px`` steps (8-connected, through such ground) of the connected
-    canopy's candidates (``MangroveRule.shore_ground_m``).
+    ``min_views`` baseline views (``wet``: :func:`tidal_wet`, not a pond behind the shore;
+    ``wet | coast`` with :func:`coast_water` also leaves out the sea the band overlaps, rule
+    v11's ground) and within ``shore_px`` steps (8-connected, through such ground) of the
+    connected canopy's candidates (``MangroveRule.shore_ground_m``). With the coast's water
+    allowed (``wet`` alone) the result holds that water **and** the dry bare ground of the
+    band reached only through it (an islet, a sandbar): :func:`context_levels` gives
+    :data:`SHORE_WATER` to the water alone (rule v13).
 
     The band is the upper intertidal a sun-synchronous satellite seldom sees wet
     (Bishop-Taylor et al. 2019): bare there next to the forest, it is the mudflat a

@@ -50,6 +50,7 @@ from indices.change import (
     MonthState,
     change_counts,
     change_values,
+    check_ends,
     confirmed_state,
     strong_look,
     unjudged_views,
@@ -132,8 +133,10 @@ class _Walk:
     """One walk of :func:`indices.change.monthly_states` over strips: its class carried
     forward, close calls, seen and age as bits and a byte per pixel."""
 
-    def __init__(self, shape: tuple[int, int], strong: float = float("inf")) -> None:
+    def __init__(self, shape: tuple[int, int], strong: float = float("inf"),
+                 green: float = GREEN_NDVI) -> None:
         self.strong = strong  # the look that changes a class alone (indices.change)
+        self.green = green  # the close-call ending's floor (monthly_states' green)
         self.bits = np.zeros(shape, np.uint8)
         self.age = np.zeros(shape, np.uint8)
         self.gain = self.loss = None
@@ -148,7 +151,8 @@ class _Walk:
         """A strip's month: the carried state updated; returns the gain and loss candidates.
         ``views``: the strip's clear views where an unjudged one is a look for the age, and
         with ``ends`` and ``ndvi`` ends a bare close call there unless the pixel has shown
-        canopy (:func:`indices.change.monthly_states`)."""
+        canopy (:func:`indices.change.monthly_states`; ``ends`` without both raises)."""
+        check_ends(views, ends, ndvi)
         bits = self.bits[rows]
         seen = ~np.isnan(score) & site
         state, pending = confirmed_state(score, seen, (bits & _STATE) != 0,
@@ -160,8 +164,8 @@ class _Walk:
         if views is not None:
             wet = (unjudged_views(score, views) != 0) & site
             looked = seen | wet
-            if ends is not None and ndvi is not None:
-                shown |= ndvi > GREEN_NDVI
+            if ends is not None:
+                shown |= ndvi > self.green
                 # the state before this month's look, as the kernel's st (a wet view is none)
                 close &= ~(wet & ends & ~state & ~pending & ~shown)
         age = self.age[rows]
@@ -306,12 +310,14 @@ class StripWalk:
     :meth:`step` once a month with that month's strips of ``(score, map_score, ndvi,
     n_clear)`` returns its row of :data:`indices.summary.MONTHLY_COLUMNS`; with ``maps``,
     ``emit(first row, class, change)`` gets the month's map rows as they are done. Call
-    :meth:`close` (or use it as a context manager) to free its temporary files.
+    :meth:`close` (or use it as a context manager) to free its temporary files. ``green``:
+    the site's rule's ``ndvi_min`` (:attr:`indices.summary.MonthlyInputs.green`).
     """
 
     def __init__(self, base: Callable[[], Strips], site: np.ndarray, *, habitat: str,
                  pixel_area_ha: float, mmu_ha: float = MMU_HA, maps: bool = False,
-                 plume_months: bool = True, stale_months: int = 2) -> None:
+                 plume_months: bool = True, stale_months: int = 2,
+                 green: float = GREEN_NDVI) -> None:
         site = np.asarray(site, bool)
         self.shape = site.shape
         self.habitat, self.pixel_area_ha = habitat, pixel_area_ha
@@ -324,8 +330,8 @@ class StripWalk:
         del site
         strong = strong_look(habitat)
         self.wet_views = wet_views_observe(habitat)
-        self.walk = _Walk(self.shape, strong)
-        self.map_walk = _Walk(self.shape, strong) if maps and plume_months else None
+        self.walk = _Walk(self.shape, strong, green)
+        self.map_walk = _Walk(self.shape, strong, green) if maps and plume_months else None
         self.canopy = Spill(self.shape, (np.float32,) * 3)  # cover, last NDVI, baseline cover
         self.month = Spill(self.shape, (np.float32, np.int16))  # NDVI, clear views
         try:
@@ -386,7 +392,8 @@ class StripWalk:
             spans.append(rows)
             site, base = self._site(rows), (self.shared[rows] & _BASE) != 0
             views = n_clear if self.wet_views else None
-            ends = (self.shared[rows] & _ENDS) != 0 if self.ends else None
+            # the close-call ending reads the views (rule v12): none where they are no look
+            ends = (self.shared[rows] & _ENDS) != 0 if self.ends and views is not None else None
             for w, s in zip(walks, (score, map_score), strict=False):
                 gain, loss = w.update(rows, s, site, base, views, ends, ndvi)
                 w.gain.add(gain)

@@ -19,6 +19,7 @@ import xarray as xr
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
+    GREEN_NDVI,
     change_metrics,
     change_row,
     monthly_states,
@@ -179,6 +180,13 @@ class MonthlyInputs:
                 self.base_ends)
 
     @property
+    def green(self) -> float:
+        """The month walk's green floor (:func:`indices.change.monthly_states`' ``green``):
+        the site's rule's ``ndvi_min`` (a calibrated mangrove rule may refit it,
+        :mod:`indices.calibration`), else :data:`indices.change.GREEN_NDVI`."""
+        return float(getattr(self.evidence.rule, "ndvi_min", GREEN_NDVI))
+
+    @property
     def rule_id(self) -> str:
         """:func:`indices.habitat.rule_id` of the site's rule: the change rows' ``rule_id``."""
         return self.evidence.rule_id
@@ -276,11 +284,13 @@ def monthly_change(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     local): lazily, it holds every month of the site at once. :func:`walk_months` takes the
     same inputs one month at a time. ``evidence``: as for :func:`monthly_inputs`."""
     inputs = monthly_inputs(cube, site_mask, habitat, baseline=baseline, evidence=evidence)
+    observe = wet_views_observe(habitat)  # the close-call ending needs the views (v12)
     table = change_metrics(inputs.scores, inputs.base_score, site_mask,
                            pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
                            strong=strong_look(habitat),
-                           views=inputs.n_clear if wet_views_observe(habitat) else None,
-                           ends=inputs.base_ends, ndvi=inputs.ndvi)
+                           views=inputs.n_clear if observe else None,
+                           ends=inputs.base_ends if observe else None,
+                           ndvi=inputs.ndvi if observe else None, green=inputs.green)
     canopy = canopy_metrics(inputs.scores, inputs.ndvi, inputs.n_clear, *inputs.base[:5],
                             site_mask, habitat=habitat, pixel_area_ha=pixel_area_ha,
                             mmu_ha=mmu_ha)
@@ -295,7 +305,7 @@ MONTHLY_COLUMNS = (*CHANGE_METRICS, *CANOPY_METRICS)
 def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
                 base: Sequence[np.ndarray], site: np.ndarray, *, habitat: str,
                 pixel_area_ha: float, mmu_ha: float = MMU_HA, maps: bool = False,
-                plume_months: bool = True,
+                plume_months: bool = True, green: float = GREEN_NDVI,
                 ) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]]:
     """The month walk of :func:`monthly_change` (and of :func:`flows.site.site_maps` with
     ``maps``) over computed maps, one month at a time.
@@ -309,7 +319,8 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     ``plume_months``: False when no month was dropped as turbid (the maps then share the
     table's walk instead of walking their own scores). Yields per month the values of
     :data:`MONTHLY_COLUMNS` and, with ``maps``, the month's ``(class, change)`` maps: the
-    numbers of the lazy path, bit for bit.
+    numbers of the lazy path, bit for bit. ``green``: the site's rule's ``ndvi_min``
+    (:attr:`MonthlyInputs.green`; :func:`indices.change.monthly_states`).
     """
     site = np.asarray(site, bool)
     base_score = base[0]
@@ -321,7 +332,9 @@ def walk_months(months: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     score_in, map_in, views_in, ndvi_in = _Slot(), _Slot(), _Slot(), _Slot()
     strong = strong_look(habitat)
     views = views_in if wet_views_observe(habitat) else None
-    kw = {"mmu_pixels": mmu, "strong": strong, "views": views, "ends": ends, "ndvi": ndvi_in}
+    ends = None if views is None else ends  # the ending reads the views (rule v12)
+    kw = {"mmu_pixels": mmu, "strong": strong, "views": views, "ends": ends,
+          "ndvi": None if ends is None else ndvi_in, "green": green}
     states = monthly_states(score_in, base_score, site, **kw)
     separate = maps and plume_months
     map_states = monthly_states(map_in, base_score, site, **kw) if separate else None

@@ -180,7 +180,7 @@ def _covered(runs: list[dict]) -> float:
     "not fail on the luck of a draw (the fixed seeds are asserted: test_the_fixed_seeds_"
     "intervals_cover_the_truth_without_spanning_more_than_it)"))
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
-    """Met with mangrove-baloloy2020-v12 at 300 px, 18 months: the true extent in the
+    """Met with mangrove-baloloy2020-v13 (as v12) at 300 px, 18 months: the true extent in the
     interval in 99.4, 99.4, 99.4, 96.4, 98.6, 100.0 % of the site-months of seeds 10-29,
     300-319, 700-719, 900-919, 1200-1219, 1700-1719, median widths 0.52, 0.57, 0.60, 0.46,
     0.44, 0.52 (benchmarks/measured/mang31: on the coast's water in the shore's ground a

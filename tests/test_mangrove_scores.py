@@ -343,3 +343,23 @@ def test_the_coasts_water_next_to_the_forest_is_shore_water_judged_as_tidal_grou
         level = xr.DataArray(np.full((1, 2), lv, np.uint8), dims=("y", "x"))
         score = mangrove_score(look, RULE, context=level).values[0]
         assert score[0] >= 2 and np.isnan(score[1])
+
+
+def test_a_dry_islet_across_the_coasts_water_keeps_its_level_not_shore_water():
+    # the map above, the forest's shore's ground 10 px wide (gap and shore_px): a dry islet
+    # (rows 10-14, columns 20-22, never wet) in the sea 8 px off the forest is reached from
+    # it only across the coast's water. Rule v12 (mang31) made it SHORE_WATER, judged as
+    # tidal ground (one look gains); only the water takes that level (mang33): the islet
+    # keeps its CONNECTED level (the shore's band), the water around it is SHORE_WATER
+    from indices.context import SHORE_WATER, context_kernel
+
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    n_wet[10:15, 20:23] = 0
+    candidates = np.zeros((60, 80), bool)
+    candidates[:30, 30:50] = True
+    kw = {"min_views": 2, "gap_px": 10, "reach_px": 20, "shore_px": 10, "sea_px": 2}
+    out = context_kernel(n_wet, n_clear, candidates, np.ones((60, 80), bool), **kw)
+    assert (out[10:15, 20:23] == CONNECTED).all()
+    assert (out[10:15, 23:30] == SHORE_WATER).all() and (out[8:10, 20:23] == SHORE_WATER).all()

@@ -200,9 +200,35 @@ def test_a_view_under_the_tide_ends_a_close_call_on_the_coasts_water_unless_it_w
     # under the tide; then stale) and px 4 off the ends stay in doubt
     np.testing.assert_array_equal(got[0].uncertain, [[False, True, True, True, True]])
     np.testing.assert_array_equal(got[-1].uncertain, [[False, True, True, True, True]])
-    # without NDVI (or without views) the ends do nothing: v11's walk
-    for m, w in zip(monthly_states(scores, baseline, site, ends=ends, **kw), v11, strict=True):
-        np.testing.assert_array_equal(m.uncertain, w.uncertain)
+    # a site's refitted green floor (the rule's ndvi_min) above px 1's 0.5: it ends there too
+    high = list(monthly_states(scores, baseline, site, ends=ends, ndvi=ndvi, green=0.6, **kw))
+    np.testing.assert_array_equal(high[0].uncertain, [[False, False, True, True, True]])
+    # ends without NDVI or without views would be v11's walk without a word: refused
+    with pytest.raises(ValueError, match="needs the ndvi"):
+        next(monthly_states(scores, baseline, site, ends=ends, **kw))
+    kw.pop("views")
+    with pytest.raises(ValueError, match="needs the views"):
+        next(monthly_states(scores, baseline, site, ends=ends, ndvi=ndvi, **kw))
+
+
+def test_the_walks_green_floor_is_the_sites_rules_ndvi_min():
+    # a calibrated site refits ndvi_min (indices.calibration): the walks take it as green
+    import dataclasses
+
+    from indices.change import GREEN_NDVI
+    from indices.evidence import SiteEvidence
+    from indices.mangrove_rule import MangroveRule
+    from indices.seagrass_rule import SeagrassRule
+    from indices.summary import MonthlyInputs
+
+    def inputs(evidence):
+        none = {f.name: None for f in dataclasses.fields(MonthlyInputs)}
+        return MonthlyInputs(**{**none, "evidence": evidence})
+
+    calibrated = dataclasses.replace(MangroveRule(), ndvi_min=0.31)
+    assert inputs(SiteEvidence("mangrove", calibrated)).green == 0.31
+    assert inputs(SiteEvidence("mangrove", MangroveRule())).green == GREEN_NDVI
+    assert inputs(SiteEvidence("seagrass", SeagrassRule())).green == GREEN_NDVI
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -223,12 +249,12 @@ def test_the_lazy_change_metrics_end_close_calls_as_the_month_walk(seed):
     site = rng.random(shape) < 0.9
     ends = (rng.random(shape) < 0.5).astype(np.uint8)
     dims = ("period", "y", "x")
-    lazy = change_metrics(xr.DataArray(scores, dims=dims).chunk({"x": 10}),
-                          xr.DataArray(baseline, dims=("y", "x")),
-                          xr.DataArray(site, dims=("y", "x")), pixel_area_ha=0.01,
-                          mmu_ha=0.02, strong=2.0, views=xr.DataArray(n_clear, dims=dims),
-                          ends=xr.DataArray(ends, dims=("y", "x")),
-                          ndvi=xr.DataArray(ndvi, dims=dims)).compute()
+    args = (xr.DataArray(scores, dims=dims).chunk({"x": 10}),
+            xr.DataArray(baseline, dims=("y", "x")), xr.DataArray(site, dims=("y", "x")))
+    kw = {"pixel_area_ha": 0.01, "mmu_ha": 0.02, "strong": 2.0,
+          "views": xr.DataArray(n_clear, dims=dims), "ends": xr.DataArray(ends, dims=("y", "x")),
+          "ndvi": xr.DataArray(ndvi, dims=dims)}
+    lazy = change_metrics(*args, **kw).compute()
     other = [rng.uniform(0.02, 0.3, shape).astype(np.float32) for _ in range(4)]
     months = zip(scores, scores, ndvi, n_clear, strict=True)
     walk = [row for row, _ in walk_months(months, [baseline, *other, ends], site,
@@ -240,3 +266,13 @@ def test_the_lazy_change_metrics_end_close_calls_as_the_month_walk(seed):
     table = np.stack([lazy[k].values for k in CHANGE_METRICS], axis=1)
     np.testing.assert_array_equal(table, np.array(walk)[:, :len(CHANGE_METRICS)])
     assert (np.array(walk)[:, 6] < np.array(v11)[:, 6]).any()  # the upper bound narrows
+    # a refitted green floor (the site's ndvi_min) reaches both walks alike
+    low = change_metrics(*args, **kw, green=0.0).compute()
+    walk = [row for row, _ in walk_months(zip(scores, scores, ndvi, n_clear, strict=True),
+                                          [baseline, *other, ends], site, habitat="mangrove",
+                                          pixel_area_ha=0.01, mmu_ha=0.02, green=0.0)]
+    low = np.stack([low[k].values for k in CHANGE_METRICS], axis=1)
+    np.testing.assert_array_equal(low, np.array(walk)[:, :len(CHANGE_METRICS)])
+    assert (low[:, 6] > table[:, 6]).any()  # more pixels have shown canopy: fewer ends
+    with pytest.raises(ValueError, match="needs the views"):
+        change_metrics(*args, **{**kw, "views": None})

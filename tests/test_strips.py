@@ -158,8 +158,9 @@ def _synthetic_months(rng, shape, n):
 
 
 @pytest.mark.parametrize("habitat, rows, ends", [("mangrove", 1, False), ("mangrove", 5, False),
-                                                 ("seagrass", 9, False),
-                                                 ("mangrove", 100, False), ("mangrove", 7, True)])
+                                                 ("seagrass", 9, False), ("seagrass", 6, True),
+                                                 ("mangrove", 100, False), ("mangrove", 7, True),
+                                                 ("mangrove", 8, 0.05)])
 def test_the_strip_walk_gives_the_whole_walks_rows_and_maps(habitat, rows, ends, monkeypatch):
     import indices.strips
 
@@ -171,14 +172,23 @@ def test_the_strip_walk_gives_the_whole_walks_rows_and_maps(habitat, rows, ends,
     site = np.ones(shape, bool)
     site[:, :3] = False
     site[-4:, -10:] = False
-    kw = dict(habitat=habitat, pixel_area_ha=0.01, mmu_ha=0.05, maps=True, plume_months=ends)
+    kw = dict(habitat=habitat, pixel_area_ha=0.01, mmu_ha=0.05, maps=True,
+              plume_months=bool(ends))
     if ends:  # rule v12: the coast's water in the shore's ground (MonthlyInputs.base_ends)
         v11 = list(walk_months(iter(months), list(base), site, **kw))
         base.append((rng.random(shape) < 0.6).astype(np.uint8))
+    if ends is not True and ends:  # a site's refitted green floor (its rule's ndvi_min)
+        default = list(walk_months(iter(months), list(base), site, **kw))
+        kw["green"] = ends
     whole = list(walk_months(iter(months), list(base), site, **kw))
     assert any(row[2] > 0 for row, _ in whole) and any(row[3] > 0 for row, _ in whole)
-    if ends:  # views under the tide end close calls: the upper bound narrows
+    if ends and habitat == "mangrove":  # views under the tide end close calls: it narrows
         assert any(w[0][6] < o[0][6] for w, o in zip(whole, v11, strict=True))
+    if ends and habitat == "seagrass":  # no view is a look there: no close call ends
+        for w, o in zip(whole, v11, strict=True):
+            np.testing.assert_array_equal(w[0], o[0])
+    if "green" in kw:  # fewer bare pixels below the floor: fewer close calls end
+        assert any(w[0][6] > o[0][6] for w, o in zip(whole, default, strict=True))
     with StripWalk(lambda: strips_of(tuple(base), rows), site, **kw) as walk:
         for (want, (want_class, want_change)), month in zip(whole, months, strict=True):
             classes = np.full(shape, 77, np.uint8)

@@ -116,6 +116,7 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         return batch
 
     first = compute(batches[0], True)
+    green = inputs.green  # the walk's green floor: the site's rule's ndvi_min
     inputs = None  # its baseline maps (numpy when given computed) go with the walk's list
     base, turbid, observed = first.extra
     base = list(base)  # emptied by the walk once it has what it keeps of the baseline
@@ -137,7 +138,7 @@ def walk_once(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
 
     monthly, out_maps = walk_computed(site, mask, months(), periods, base, turbid,
                                       observed, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
-                                      maps=maps, spill=len(batches) > 1)
+                                      maps=maps, spill=len(batches) > 1, green=green)
     scenes = np.concatenate([b.scenes for b in parts])
     back = np.argsort(scenes, kind="stable")  # the cube's scene order
     stats = xr.concat([b.stats for b in parts], dim="time").isel(time=back)

@@ -139,7 +139,8 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
         table = []
         with StripWalk(base, inside, habitat=site.habitat,
                        pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
-                       plume_months=bool(np.asarray(turbid).any())) as walk:
+                       plume_months=bool(np.asarray(turbid).any()),
+                       green=inputs.green) as walk:
             base_file.close()
             base_file = None
             for p, period in enumerate(periods):

@@ -17,6 +17,7 @@ from flows.runtime.memory import release_pages
 from flows.runtime.scheduler import computes_here
 from flows.site.maps import maps_dataset
 from flows.sources import FETCH_OK
+from indices.change import GREEN_NDVI
 from indices.evidence import SiteEvidence
 from indices.maps import labelled
 from indices.summary import MONTHLY_COLUMNS, monthly_inputs, monthly_table, walk_months
@@ -56,12 +57,12 @@ def walk_whole(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *,
         for array, where, blocks in zip(arrays, places, got, strict=True):
             while blocks:  # each block released once placed: one layer's worth held, not two
                 array[where.pop()] = blocks.pop()
-    periods = inputs.scores["period"].values
+    periods, green = inputs.scores["period"].values, inputs.green
     del layers, got, todo, inputs  # the inputs' baseline maps: the walk drops its own
     months = (as_month(tuple(a[p] for a in arrays)) for p in range(arrays[0].shape[0]))
     monthly, out_maps = walk_computed(site, mask, months, periods, base,
                                       turbid, observed, pixel_area_ha=pixel_area_ha,
-                                      mmu_ha=mmu_ha, maps=maps, spill=False)
+                                      mmu_ha=mmu_ha, maps=maps, spill=False, green=green)
     return (*computed, monthly, out_maps)
 
 
@@ -106,7 +107,7 @@ def walk_streamed(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple,
 
     monthly, out_maps = walk_computed(site, mask, month_maps(), periods, base, turbid, observed,
                                       pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha, maps=maps,
-                                      spill=True)
+                                      spill=True, green=inputs.green)
     return per_scene, status, alert_state, monthly, out_maps
 
 
@@ -151,10 +152,12 @@ def as_month(maps: tuple) -> tuple:
 
 def walk_computed(site: Site, mask: xr.DataArray, months, periods: np.ndarray, base: tuple,
                   turbid, observed, *, pixel_area_ha: float, mmu_ha: float, maps: bool,
-                  spill: bool) -> tuple[xr.Dataset, xr.Dataset | None]:
+                  spill: bool, green: float = GREEN_NDVI
+                  ) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The month walk (:func:`indices.summary.walk_months`) of ``months``' computed maps,
     assembled as :func:`monthly_change`'s table and :func:`flows.site.maps.site_maps`' maps
-    (``spill``: on unlinked temporary files)."""
+    (``spill``: on unlinked temporary files; ``green``: the site's rule's ``ndvi_min``,
+    :attr:`indices.summary.MonthlyInputs.green`)."""
     yx = ("y", "x")
     stores = map_stores(len(periods), mask, spill=spill) if maps else []
     rows = []
@@ -164,7 +167,7 @@ def walk_computed(site: Site, mask: xr.DataArray, months, periods: np.ndarray, b
     del base  # walk_months drops the baseline's maps once its walks are set up
     walk = walk_months(months, base_maps, mask.transpose(*yx).values,
                        habitat=site.habitat, pixel_area_ha=pixel_area_ha, mmu_ha=mmu_ha,
-                       maps=maps, plume_months=bool(np.asarray(turbid).any()))
+                       maps=maps, plume_months=bool(np.asarray(turbid).any()), green=green)
     for p, (row, pair) in enumerate(walk):
         rows.append(row)
         if maps:
