@@ -29,9 +29,14 @@ STRIPS_BYTES_PER_PIXEL = 6
 """The walk month by month in row strips (``walk="strips"``), per pixel of the site: the
 walk's bits (3-5 B, :mod:`indices.strips`) and the site mask. Nothing per month: the alerts
 keep their flagged pixels only and the maps' pages are released as they are written."""
-STRIPS_BYTES_PER_STRIP_PIXEL = 70
+STRIPS_BYTES_PER_STRIP_PIXEL = 110
 """Its part per pixel of a strip (the cube's chunk rows, or the source's requests): the
-strip's layers, the composites being computed and the strip's temporaries."""
+strip's layers, the composites being computed and the strip's temporaries. 70 B until
+session 33: with mangrove rules v12-v13 (the shore's water level, the close-call ending's
+NDVI and ends maps) and the seagrass composites of v5, ``tests/test_memory.py``'s 1026² x 11
+months (one strip) grew from +96 to +111 MiB (6034e97) to +197 to +217 MiB (three runs, the
+same hour); not yet split between the fixed part and the strip's, so charged to the strip
+(the safe side for a larger site; open in issue 22)."""
 STRIPS_BYTES = 128 * 2**20
 """Its fixed part. Measured (with products, maps not written): a whole tile (10980² x 12
 scenes, 1024-row strips) +1.07 GiB over the warmed-up process (2.02 GB peak RSS in all),

@@ -66,7 +66,6 @@ from dask.highlevelgraph import HighLevelGraph
 
 from aoi import Site, site_grid
 from aoi.grid import SiteGrid
-from flows.runtime.scheduler import computes_here
 from flows.sources._blocks import (  # noqa: F401  (re-exported: the reader's names, as before)
     _DTYPES,
     _HTTP_CODE,
@@ -85,6 +84,7 @@ from flows.sources.base import (
     SceneRef,
     SourceError,
     redact,
+    status_rows,
 )
 
 __all__ = ["CUBE_BANDS", "GDAL_ENV", "READ_WINDOW", "Granule", "Unusable", "check_raster",
@@ -189,7 +189,7 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
     xs = _spans(grid.width, step)
     whole = max(grid.shape) <= max(READ_WINDOW, step)
     read_step = step * len(ys if grid.height >= grid.width else xs) if whole else step
-    data, (status, rows) = _band_arrays(scenes, grid, ys, xs, read_step)
+    data, statuses = _band_arrays(scenes, grid, ys, xs, read_step)
     times = np.array([np.datetime64(s.datetime.astimezone(dt.UTC).replace(tzinfo=None), "ns")
                       for s in scenes], dtype="datetime64[ns]")
     coords = {
@@ -198,8 +198,9 @@ def load_cube(site: Site, scenes: Sequence[SceneRef], chunks: int | None, *,
         "scene_id": ("time", np.array([s.scene_id for s in scenes], dtype=object)),
     }
     ds = xr.Dataset({k: (("time", "y", "x"), v) for k, v in data.items()}, coords=coords)
+    rows = status_rows(da.stack(statuses).max(axis=(0, 3)), [h for _, h in ys])
     ds["fetch_status_rows"] = (("time", "y"), rows)  # chunked as the reads
-    ds["fetch_status"] = ("time", status)
+    ds["fetch_status"] = ("time", da.stack(statuses).max(axis=(0, 2, 3)))
     ds["fetch_status"].attrs["meaning"] = (
         f"{FETCH_OK}: read; {FETCH_BROKEN}: connection broken or raster undecodable; else the "
         "HTTP status of the failed read (pixels of that block are nodata)")
@@ -228,11 +229,10 @@ def _spans(size: int, step: int) -> tuple[tuple[int, int], ...]:
 
 def _band_arrays(scenes: Sequence[SceneRef], grid: SiteGrid, ys: tuple[tuple[int, int], ...],
                  xs: tuple[tuple[int, int], ...], read_step: int
-                 ) -> tuple[dict[str, da.Array], tuple[da.Array, da.Array]]:
-    """Each band (time, y, x), views into one read task per band, scene and read window
-    (``read_step`` px, a multiple of the chunk side), so that computing one band reads that
-    band only; and the cube's ``fetch_status`` (time,) and ``fetch_status_rows`` (time, y)
-    from the same read tasks (:func:`_status_arrays`)."""
+                 ) -> tuple[dict[str, da.Array], list[da.Array]]:
+    """Each band (time, y, x) and the read status of each of its blocks (time, ny, nx): views
+    into one read task per band, scene and read window (``read_step`` px, a multiple of the
+    chunk side), so that computing one band reads that band only."""
     ychunks = tuple(n for _, n in ys)
     xchunks = tuple(n for _, n in xs)
     ntime = (1,) * len(scenes)
@@ -244,85 +244,32 @@ def _band_arrays(scenes: Sequence[SceneRef], grid: SiteGrid, ys: tuple[tuple[int
             ry, rx = y0 // read_step * read_step, x0 // read_step * read_step
             read = (ry, rx, min(read_step, grid.height - ry), min(read_step, grid.width - rx))
             windows[(i, j)] = (read, (y0 - ry, y0 - ry + h, x0 - rx, x0 - rx + w))
-    bands: dict[str, da.Array] = {}
-    if not scenes:
-        for band in CUBE_BANDS:
+    bands, statuses = {}, []
+    for band in CUBE_BANDS:
+        if not scenes:
             bands[band] = da.zeros((0, grid.height, grid.width), dtype=_DTYPES[band],
                                    chunks=(1, ychunks, xchunks))
-        return bands, (da.zeros((0,), dtype=np.int16, chunks=1),
-                       da.zeros((0, grid.height), dtype=np.int16, chunks=(1, ychunks)))
-    layers: dict[str, dict[tuple, tuple]] = {}
-    for band in CUBE_BANDS:
+            statuses.append(da.zeros((0, len(ys), len(xs)), dtype=np.int16, chunks=1))
+            continue
         per_scene = [_assets(s, band) for s in scenes]
         token = tokenize(band, per_scene, grid, ys, xs, read_step)
-        read, name = f"read-{band}-{token}", f"{band}-{token}"
+        read, name, status = f"read-{band}-{token}", f"{band}-{token}", f"status-{band}-{token}"
         reads: dict[tuple, tuple] = {}
         blocks: dict[tuple, tuple] = {}
+        codes: dict[tuple, tuple] = {}
         for t, rasters in enumerate(per_scene):
             for (i, j), (window, cut) in windows.items():
                 key = (read, t, window[0] // read_step, window[1] // read_step)
                 reads[key] = (read_block_status, rasters, grid, band, window, keep)
                 blocks[(name, t, i, j)] = (_window, key, cut)
+                codes[(status, t, i, j)] = (operator.getitem, key, 1)
         pixels = HighLevelGraph({read: reads, name: blocks}, {read: set(), name: {read}})
+        flags = HighLevelGraph({read: reads, status: codes}, {read: set(), status: {read}})
         bands[band] = da.Array(pixels, name, chunks=(ntime, ychunks, xchunks),
                                dtype=_DTYPES[band])
-        layers[read] = reads
-    return bands, _status_arrays(layers, len(scenes), ys, windows, read_step)
-
-
-def _status_arrays(layers: dict[str, dict[tuple, tuple]], n_scenes: int,
-                   ys: tuple[tuple[int, int], ...], windows: dict, read_step: int
-                   ) -> tuple[da.Array, da.Array]:
-    """``fetch_status`` (time,) and ``fetch_status_rows`` (time, y), int16, from the read
-    tasks ``layers`` (each band's, by layer name): a scene's status is the largest code of
-    its reads, every band and window (0 when all were read); a pixel row's, the largest of
-    the reads it comes from (:func:`flows.sources.base.status_rows`). One task per scene (and
-    per scene and row of blocks): the same values as the max over a stack of each band's
-    status blocks, in 1/20 of the tasks (a 400² site of 24 scenes: 24 against ~480 a
-    compute; issue 22). Where dask computes in this process
-    (:func:`flows.runtime.scheduler.computes_here`) the task takes the codes from
-    the read tasks' results (references); on a cluster, from one small task per read that
-    picks its code, so that no worker fetches the others' pixel blocks for them."""
-    here = computes_here()
-    token = tokenize(sorted(layers), ys, read_step, here)  # the two forms: other keys
-    name, rows_name = f"fetch-status-{token}", f"fetch-status-rows-{token}"
-    picks_name = f"fetch-codes-{token}"
-    picks: dict[tuple, tuple] = {}
-    codes: dict[tuple, tuple] = {}
-    row_codes: dict[tuple, tuple] = {}
-    for t in range(n_scenes):
-        keys = {}  # block row -> {window: the keys of every band's read, or of its code}
-        for (i, _), (window, _) in windows.items():
-            spot = (t, window[0] // read_step, window[1] // read_step)
-            reads = [(read, *spot) for read in layers]
-            if not here:
-                for b, key in enumerate(reads):
-                    picks[(picks_name, *spot, b)] = (operator.getitem, key, 1)
-                reads = [(picks_name, *spot, b) for b in range(len(reads))]
-            keys.setdefault(i, {})[spot] = reads
-        every = {spot: k for per_row in keys.values() for spot, k in per_row.items()}
-        codes[(name, t)] = (_largest_code, (1,), [k for ks in every.values() for k in ks])
-        for i, (_, h) in enumerate(ys):
-            row_codes[(rows_name, t, i)] = (_largest_code, (1, h),
-                                            [k for ks in keys[i].values() for k in ks])
-    graph_layers: dict[str, dict] = {**layers}
-    deps: dict[str, set] = {k: set() for k in layers}
-    inputs = set(layers)
-    if picks:
-        graph_layers[picks_name], deps[picks_name], inputs = picks, set(layers), {picks_name}
-    graph = HighLevelGraph({**graph_layers, name: codes, rows_name: row_codes},
-                           {**deps, name: inputs, rows_name: inputs})
-    status = da.Array(graph, name, chunks=((1,) * n_scenes,), dtype=np.int16)
-    rows = da.Array(graph, rows_name, chunks=((1,) * n_scenes, tuple(h for _, h in ys)),
-                    dtype=np.int16)
-    return status, rows
-
-
-def _largest_code(shape: tuple[int, ...], reads: list) -> np.ndarray:
-    """The largest read status among ``reads`` (:func:`read_block_status`' results, or their
-    status arrays), as an int16 array of ``shape``."""
-    return np.full(shape, max(int(np.max(r[1] if isinstance(r, tuple) else r)) for r in reads),
-                   dtype=np.int16)
+        statuses.append(da.Array(flags, status, chunks=(ntime, (1,) * len(ys), (1,) * len(xs)),
+                                 dtype=np.int16))
+    return bands, statuses
 
 
 def _window(read: tuple[np.ndarray, np.ndarray], cut: tuple[int, int, int, int]) -> np.ndarray:
