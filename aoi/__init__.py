@@ -13,7 +13,15 @@ from aoi.calibration import (
     load_calibration_polygons,
 )
 from aoi.errors import CalibrationError, SitesError
-from aoi.grid import SiteGrid, geometry_mask, site_grid, site_mask, to_grid_crs, utm_epsg
+from aoi.grid import (
+    SiteGrid,
+    geometry_ids,
+    geometry_mask,
+    site_grid,
+    site_mask,
+    to_grid_crs,
+    utm_epsg,
+)
 from aoi.plausibility import plausibility
 from aoi.sites import (
     DEFAULT_MAX_AREA_HA,
@@ -40,6 +48,7 @@ __all__ = [
     "SitesError",
     "bundled_sites_path",
     "calibration_input",
+    "geometry_ids",
     "geometry_mask",
     "load_calibration_polygons",
     "load_sites",

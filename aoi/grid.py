@@ -19,6 +19,7 @@ from aoi.sites import Site
 
 __all__ = [
     "SiteGrid",
+    "geometry_ids",
     "geometry_mask",
     "site_grid",
     "site_mask",
@@ -158,6 +159,25 @@ def geometry_mask(geometry: BaseGeometry, grid: SiteGrid) -> np.ndarray:
     """Like :func:`site_mask` for any WGS84 lon/lat (multi)polygon, e.g. one class of a
     site's calibration polygons (``aoi.calibration``): True where the pixel centre is inside."""
     return centres_inside(_to_crs(geometry, grid.epsg), grid.x_coords(), grid.y_coords())
+
+
+def geometry_ids(geometries: list[BaseGeometry], grid: SiteGrid) -> np.ndarray:
+    """int64 ``(y, x)``: the index in ``geometries`` (WGS84 lon/lat (multi)polygons, e.g. a
+    site's calibration polygons) of the one whose inside holds each pixel centre, as
+    :func:`geometry_mask` decides it (a later one where they overlap), -1 where none does.
+    Each is scanned over the rows and columns of its own bounds only, so many small polygons
+    on a whole tile cost their own windows, not a tile each."""
+    ids = np.full(grid.shape, -1, np.int64)
+    xs, ys = np.asarray(grid.x_coords(), np.float64), np.asarray(grid.y_coords(), np.float64)
+    for index, geometry in enumerate(geometries):
+        polygon = _to_crs(geometry, grid.epsg)
+        x0, y0, x1, y1 = polygon.bounds
+        cols, rows = np.flatnonzero((xs >= x0) & (xs <= x1)), np.flatnonzero((ys >= y0) & (ys <= y1))
+        if polygon.is_empty or not cols.size or not rows.size:
+            continue
+        window = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # the axes are monotonic
+        ids[window][centres_inside(polygon, xs[window[1]], ys[window[0]])] = index
+    return ids
 
 
 _NEAR_M = 1e-6

@@ -18,7 +18,7 @@ import xarray as xr
 from seeding import drawn
 
 from aoi import CalibrationInput, load_sites, site_grid, site_mask
-from flows.site.evidence import _label_units, calibration_record
+from flows.site.evidence import calibration_record
 from flows.sources.demo import DemoScenario, DemoSource
 from indices.calibration import CalibrationError, _candidates, balanced_accuracy, calibrate
 from indices.calibration_axis import (
@@ -459,15 +459,3 @@ def test_the_guards_error_is_never_below_the_error_by_pixel():
     assert gain == pytest.approx(4 / 512) and df == 6
     assert se == pytest.approx(se_pixels) and se > 0.3 * gain
 
-
-def test_label_units_are_a_surveys_polygons():
-    """Each class's 4-connected patches: two blocks of a class touching along an edge count
-    once, a block of the other class beside them apart, one touching at a corner apart."""
-    labels = np.full((6, 8), -1, np.int8)
-    labels[0:2, 0:2] = 1
-    labels[0:2, 2:4] = 1  # touches the first along an edge: the same unit
-    labels[0:2, 4:6] = 0  # the other class beside it
-    labels[2:4, 6:8] = 0  # a corner only
-    units = _label_units(labels)
-    assert len(np.unique(units[labels >= 0])) == 3 and (units[labels < 0] == -1).all()
-    assert units[0, 0] == units[1, 3] != units[0, 4] != units[2, 6]

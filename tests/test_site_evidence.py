@@ -11,14 +11,23 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 import xarray as xr
 from pyproj import Transformer
 from shapely.geometry import box
 
-from aoi import CalibrationError, calibration_input, load_sites, site_grid, site_mask
+from aoi import (
+    CalibrationError,
+    calibration_input,
+    geometry_mask,
+    load_calibration_polygons,
+    load_sites,
+    site_grid,
+    site_mask,
+)
 from flows import PROCESSING_VERSION
 from flows.site import plan_site, site_tables
-from flows.site.evidence import calibration_labels, site_evidence_of
+from flows.site.evidence import calibration_grid, calibration_labels, site_evidence_of
 from flows.sources import SceneRef
 from flows.sources.demo import DemoScenario, DemoSource
 from flows.sources.demo_world import MUDFLAT, POND, SEA
@@ -180,6 +189,42 @@ def test_too_few_labelled_pixels_fail_the_site_in_one_line(tmp_path):
     with pytest.raises(CalibrationError, match="too few labelled pixels") as err:
         site_evidence_of(_calibrated(site, path), _baseline_cube(site, source), grid, mask)
     assert "\n" not in str(err.value) and site.id in str(err.value) and "tiny.geojson" in str(err.value)
+
+
+def test_each_survey_polygon_is_one_sampling_unit(tmp_path):
+    """The guard's sampling units (flows.site.evidence.calibration_grid) are the survey's
+    polygons: two touching along an edge are two, one of two parts is one; the labels are
+    the classes' unions at pixel centres (aoi.geometry_mask), as before units were kept."""
+    site = SITES["kenya-mida-creek"]
+    grid = site_grid(site)
+    to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+
+    def block(r, c, h, w):  # pixel rows/cols of the site grid -> a lon/lat ring
+        x0, y0 = grid.left + c * grid.res, grid.top - r * grid.res
+        x1, y1 = x0 + w * grid.res, y0 - h * grid.res
+        return [list(to_lonlat.transform(x, y)) for x, y in
+                ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0))]
+
+    r, c = (n // 2 for n in grid.shape)
+    shapes = [("Polygon", [block(r, c, 10, 10)], "habitat"),
+              ("Polygon", [block(r, c + 10, 10, 10)], "habitat"),  # shares an edge
+              ("MultiPolygon", [[block(r + 20, c, 8, 8)], [block(r + 20, c + 30, 8, 8)]],
+               "not_habitat"),
+              ("Polygon", [block(r + 40, c, 12, 6)], "not_habitat")]
+    path = tmp_path / "survey.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": kind, "coordinates": coords},
+         "properties": {"class": label}} for kind, coords, label in shapes]}))
+    site = _calibrated(site, path)
+    labels, units = calibration_grid(site, calibration_input(site), grid)
+    assert units[r + 5, c + 5] == 0 and units[r + 5, c + 15] == 1
+    assert units[r + 24, c + 4] == units[r + 24, c + 34] == 2 and units[r + 45, c + 3] == 3
+    assert [(units == k).sum() for k in range(4)] == [100, 100, 128, 72]
+    assert ((units >= 0) == (labels >= 0)).all() and (units[labels < 0] == -1).all()
+    polygons = load_calibration_polygons(path, site)
+    for value, habitat in ((1, True), (0, False)):
+        union = shapely.union_all(polygons.geometries(habitat))
+        assert ((labels == value) == geometry_mask(union, grid)).all()
 
 
 # --------------------------------------------------------------------------- raster

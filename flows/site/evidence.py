@@ -6,7 +6,7 @@ alerts then read, after fitting the site's thresholds to its calibration input w
 one (site property ``calibration``, :func:`aoi.calibration_input`):
 
 * labelled polygons (:func:`aoi.load_calibration_polygons`), rasterised on the site grid at
-  pixel centres (:func:`aoi.geometry_mask`);
+  pixel centres (:func:`aoi.geometry_ids`: each pixel's polygon, its sampling unit);
 * or a reference raster in any CRS, e.g. a Global Mangrove Watch v3 tile, resampled onto
   the site grid by nearest neighbour: value 1 is habitat, anything else inside the raster's
   footprint (GMW writes 0, its nodata, where it found no mangrove) is not habitat, pixels
@@ -31,9 +31,8 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
-from scipy import ndimage
 
-from aoi import CalibrationError, Site, calibration_input, geometry_mask, load_calibration_polygons
+from aoi import CalibrationError, Site, calibration_input, geometry_ids, load_calibration_polygons
 from aoi.grid import SiteGrid
 from indices import calibration
 from indices.calibration_axis import STRATA, gain_is_shown, map_strata
@@ -50,7 +49,7 @@ from indices.habitat import RULES, seagrass_constants
 from indices.mangrove import MANGROVE_PARAMETERS
 from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["EvidenceOf", "calibration_labels", "calibration_record", "site_evidence_of"]
+__all__ = ["EvidenceOf", "calibration_grid", "calibration_labels", "calibration_record", "site_evidence_of"]
 
 
 class EvidenceOf(NamedTuple):
@@ -79,8 +78,9 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     source = calibration_input(site)
     if source is not None:
         inside = mask.transpose("y", "x").values
-        labels = np.where(inside, calibration_labels(site, source, grid), np.int8(-1))
-        cal = _calibrate(site, source.path, base, labels, inside)
+        labels, units = calibration_grid(site, source, grid)
+        labels = np.where(inside, labels, np.int8(-1))
+        cal = _calibrate(site, source.path, base, labels, inside, units)
         rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
     evidence = site_evidence(base, site.habitat, rule, replaces)
@@ -156,7 +156,8 @@ def _two_passes(base: xr.Dataset, evidence: SiteEvidence, replaces=None) -> tupl
     return context, params
 
 
-def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: np.ndarray):
+def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: np.ndarray,
+               units: np.ndarray | None):
     """:func:`indices.calibration.calibrate` at the labelled pixels (1 habitat, 0 not, -1
     unlabelled) of the baseline composite; its refusals as one line naming site and file.
     A mangrove site is calibrated on its discriminant axis
@@ -165,11 +166,9 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
     pixels ``inside`` the site in each stratum of the default's map (:func:`_strata_pixels`)
     weigh the labels: two more passes over the baseline composite than an uncalibrated
     site's, each holding a block at a time (the features are taken at the labels only);
-    each label's sampling unit is its polygon (:func:`_label_units`)."""
+    each label's sampling unit is its polygon (``units``, :func:`calibration_grid`)."""
     picked = labels >= 0
-    # each label's sampling unit: its polygon; a reference raster's pixels each their own
-    # (a map of its footprint, not a survey's polygons: units None)
-    units = _label_units(labels)[picked] if calibration_input(site).kind == "polygons" else None
+    units = None if units is None else units[picked]
     water, start, lazy = None, RULES[site.habitat], []
     if site.habitat == "seagrass":  # the offset needs the site's water, fitted with defaults
         (water,) = dask.compute(site_evidence(base, "seagrass").water)
@@ -195,19 +194,6 @@ def _calibrate(site: Site, path, base: xr.Dataset, labels: np.ndarray, inside: n
         raise CalibrationError(f"site {site.id!r}: calibration {path}: {exc}") from None
 
 
-def _label_units(labels: np.ndarray) -> np.ndarray:
-    """int64 ``(y, x)``: each labelled pixel's sampling unit, a survey's polygon (the
-    default's guard counts units, :func:`indices.calibration_axis.gain_evidence`): the
-    connected patches of one class on the grid (4-connected; polygons of a class that touch
-    along an edge count once: fewer units, a stricter guard). -1 unlabelled."""
-    units, offset = np.full(labels.shape, -1, np.int64), 0
-    for value in (0, 1):
-        patches, n = ndimage.label(labels == value)
-        units = np.where(patches > 0, patches + offset, units)
-        offset += n
-    return units
-
-
 def _strata_pixels(names, maps, inside: np.ndarray, rule, own) -> np.ndarray:
     """The site's pixels (``inside``) in each stratum of its default's map
     (:func:`indices.calibration_axis.map_strata`, :data:`indices.calibration_axis.STRATA`),
@@ -231,17 +217,23 @@ def _strata_pixels(names, maps, inside: np.ndarray, rule, own) -> np.ndarray:
 
 def calibration_labels(site: Site, source, grid: SiteGrid) -> np.ndarray:
     """int8 ``(y, x)`` labels on the site grid: 1 habitat, 0 not habitat, -1 unlabelled."""
-    if source.kind == "polygons":
-        polygons = load_calibration_polygons(source.path, site)
-        labels = np.full(grid.shape, -1, np.int8)
-        for habitat, value in ((False, 0), (True, 1)):
-            parts = polygons.geometries(habitat)
-            if parts:
-                import shapely
+    return calibration_grid(site, source, grid)[0]
 
-                labels[geometry_mask(shapely.union_all(parts), grid)] = value
-        return labels
-    return _raster_labels(site, source.path, grid)
+
+def calibration_grid(site: Site, source, grid: SiteGrid) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(labels, units)`` on the site grid: the labels of :func:`calibration_labels` and, for
+    labelled polygons, int64 each labelled pixel's sampling unit, the index of its polygon
+    (:func:`aoi.geometry_ids`; -1 unlabelled), which the default's guard counts
+    (:func:`indices.calibration_axis.gain_evidence`): a survey's polygon is one unit whether
+    it touches another or has several parts. A reference raster's units are None: a map of
+    its footprint, each pixel its own."""
+    if source.kind != "polygons":
+        return _raster_labels(site, source.path, grid), None
+    polygons = load_calibration_polygons(source.path, site).polygons
+    units = geometry_ids([p.geometry for p in polygons], grid)
+    habitat = np.array([p.habitat for p in polygons] + [False], bool)  # [-1]: unlabelled
+    labels = np.where(units >= 0, habitat[units].astype(np.int8), np.int8(-1))
+    return labels, units
 
 
 def _raster_labels(site: Site, path, grid: SiteGrid) -> np.ndarray:
