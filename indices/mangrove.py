@@ -100,11 +100,12 @@ from indices.mangrove_axis import (
     AXIS_PARAMETERS,
     AXIS_RANGE,
     axis_boundary,
-    axis_coefficients,
+    axis_fit,
     axis_split,
     axis_value,
     closed_counts,
     closed_share,
+    coefficient_list,
     mahalanobis_d2,
     moments,
 )
@@ -197,7 +198,7 @@ def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArr
     :func:`mangrove_parameters`: :func:`indices.mangrove_axis.axis_split`'s steps and the
     two samples' Mahalanobis ``d2`` (:func:`indices.mangrove_axis.mahalanobis_d2`), the
     shore canopy's share of closed canopy among them (``closed``, rule v9), and ``trimmed``
-    (1 where the terrestrial sample is the trimmed one, rule v14: :func:`_axis_fit`; the
+    (1 where the terrestrial sample is the trimmed one, rule v14: :func:`indices.mangrove_axis.axis_fit`; the
     steps and ``d2`` are then on the second axis); only ``d2`` NaN where no axis was
     computed."""
     ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
@@ -207,7 +208,7 @@ def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArr
     if not np.isfinite(coef).all():
         return {"d2": np.nan}
     out = axis_split(*hists, rule, closed_share(counts))
-    _, inland, trimmed = _axis_fit(comp, samples, rule)
+    _, inland, trimmed = axis_fit(comp, samples, rule)
     shore_m, inland_m, trimmed = dask.compute(moments(samples[0], comp), moments(inland, comp),
                                               trimmed)
     out["d2"] = mahalanobis_d2(np.asarray(shore_m, np.int64), np.asarray(inland_m, np.int64))
@@ -216,78 +217,14 @@ def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArr
 
 
 def _axis_parts(comp: xr.Dataset, samples: list, rule, ndvi: xr.DataArray) -> list:
-    """The discriminant axis's coefficients (:func:`_axis_fit`), the ``exp(z)`` histograms of
+    """The discriminant axis's coefficients (:func:`indices.mangrove_axis.axis_fit`), the ``exp(z)`` histograms of
     the shore canopy, the reached vegetation and the terrestrial sample on it and the shore
     canopy's closed-canopy counts (``[pixels, closed]``, NDVI >= ``rule.axis_closed_ndvi``)
     (:mod:`indices.mangrove_axis`), lazy when ``comp`` is."""
-    coef, inland, _ = _axis_fit(comp, samples, rule)
-    ez = np.exp(axis_value(comp, _coefficient_list(coef)))
+    coef, inland, _ = axis_fit(comp, samples, rule)
+    ez = np.exp(axis_value(comp, coefficient_list(coef)))
     return ([coef] + [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (*samples[:2], inland)]
             + [closed_counts(samples[0], ndvi, rule.axis_closed_ndvi)])
-
-
-def _axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
-    """``(coefficients, terrestrial sample, trimmed)``: Fisher's axis from the shore
-    canopy's and the terrestrial sample's exact moments (module doc, rule v14). The
-    terrestrial sample is the unconnected vegetation, or, where the shore canopy is no
-    population of its own against it on that first axis (:func:`_own_population`), the
-    unconnected vegetation less what the first axis allocates to the shore canopy (``z >=``
-    :data:`TRIM_Z`) and the axis fitted again against it (``trimmed`` True): one
-    concentration step (Rousseeuw & Van Driessen 1999, Technometrics 41:212-223, the C-step
-    of FAST-MCD: refit on the observations the current fit holds closest). Lazy when
-    ``comp`` is (the first axis is one more pass over the composite)."""
-    shore_m = moments(samples[0], comp)
-    first = _coefficients(shore_m, moments(samples[2], comp), rule)
-    z1 = axis_value(comp, _coefficient_list(first))
-    ez1 = np.exp(z1)
-    h_shore, h_inland = (_histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
-    trimmed = samples[2] & (z1 < TRIM_Z)
-    second = _coefficients(shore_m, moments(trimmed, comp), rule)
-    lib = da if isinstance(first, da.Array) else np
-    # the shore canopy a population the first axis allocates to itself: three quarters of
-    # it above the allocation boundary (the rule's three-quarters test, rule v2)
-    above = h_shore[_TRIM_BIN:].sum() >= 0.75 * h_shore.sum()
-    redo = ~_own_population(h_shore, h_inland) & above & lib.isfinite(first).all()
-    return (lib.where(redo, second, first), xr.where(xr.DataArray(redo), trimmed, samples[2]),
-            redo)
-
-
-TRIM_Z = 0.5
-"""Fisher's allocation boundary on the axis (:func:`indices.mangrove_axis.axis_coefficients`
-scales it so that the unconnected vegetation's mean projects to 0 and the shore canopy's to
-1: with equal priors a pixel is allocated to the nearer mean, the shore canopy's above the
-midpoint 0.5; Fisher 1936)."""
-_TRIM_BIN = int(round((TRIM_Z - np.log(AXIS_RANGE[0]))
-                      / (np.log(AXIS_RANGE[1]) - np.log(AXIS_RANGE[0])) * BINS))
-"""The first bin of the ``exp(z)`` histograms (:data:`AXIS_RANGE`) at or above
-:data:`TRIM_Z` (an edge: 128 of 256)."""
-
-
-def _coefficients(shore_m, inland_m, rule):
-    """:func:`indices.mangrove_axis.axis_coefficients` of two samples' moments, lazy when
-    they are."""
-    if isinstance(shore_m, da.Array) or isinstance(inland_m, da.Array):
-        return da.map_blocks(axis_coefficients, da.asarray(shore_m).rechunk(-1),
-                             da.asarray(inland_m).rechunk(-1), min_px=rule.min_sample_px,
-                             dtype=np.float64, chunks=((len(AXIS_COEFFICIENTS),),))
-    return axis_coefficients(shore_m, inland_m, rule.min_sample_px)
-
-
-def _coefficient_list(coef) -> list:
-    return [coef[k] for k in range(len(AXIS_COEFFICIENTS))]
-
-
-def _own_population(shore, inland):
-    """Whether the shore canopy's median bin lies above the terrestrial sample's 90th
-    percentile bin (:func:`indices.mangrove_axis.axis_split`'s first test), lazy when the
-    histograms are; False where either is empty."""
-    lib = da if isinstance(shore, da.Array) else np
-
-    def at(counts, q):
-        cum = lib.cumsum(counts)
-        return lib.argmax(cum >= q * cum[-1])
-
-    return (at(shore, 0.5) > at(inland, 0.9)) & (shore.sum() > 0) & (inland.sum() > 0)
 
 
 def floor_rule(rule):

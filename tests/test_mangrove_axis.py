@@ -12,12 +12,13 @@ import pytest
 import xarray as xr
 
 from indices.habitat import MangroveRule
-from indices.mangrove import _axis_fit, _axis_parts
+from indices.mangrove import _axis_parts
 from indices.mangrove_axis import (
     AXIS_BANDS,
     AXIS_RANGE,
     axis_boundary,
     axis_coefficients,
+    axis_fit,
     axis_split,
     axis_value,
     closed_counts,
@@ -165,7 +166,7 @@ def test_a_stand_left_in_the_terrestrial_sample_is_trimmed_and_the_axis_reads(fr
                               RULE.min_sample_px)
     h = [_histogram(m, np.exp(axis_value(refl, first)), lo_hi=AXIS_RANGE) for m in samples]
     assert axis_split(h[0], h[1], h[2], RULE, _closed(refl, samples[0]))["own"] == 0
-    assert bool(_axis_fit(refl, samples, RULE)[2])  # trimmed
+    assert bool(axis_fit(refl, samples, RULE)[2])  # trimmed
     coef, split = _split_of_parts(refl, samples)
     assert split["own"] == 1 and np.isfinite(split["boundary"])
     z = axis_value(refl, coef).values
@@ -187,7 +188,7 @@ def test_the_trim_gives_no_axis_to_a_shore_canopy_that_is_no_population(shift):
     allocation midpoint, so nothing is trimmed and there is no boundary."""
     refl, shore = _scene(np.random.default_rng(4), 20_000, shift)
     samples = [shore, xr.ones_like(shore), ~shore]
-    assert not bool(_axis_fit(refl, samples, RULE)[2])
+    assert not bool(axis_fit(refl, samples, RULE)[2])
     assert np.isnan(_split_of_parts(refl, samples)[1]["boundary"])
 
 
