@@ -19,7 +19,8 @@ from flows.site.walks import (
 )
 from indices.alerts import FlaggedPixels
 from indices.evidence import SiteEvidence
-from indices.strips import STRIP_PIXELS, Spill, StripWalk
+from indices.strip_parts import Spill
+from indices.strips import STRIP_PIXELS, StripWalk
 from indices.summary import monthly_inputs
 
 __all__ = ["walk_strips"]
