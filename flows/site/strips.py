@@ -182,7 +182,7 @@ def _reads_none(layers: tuple[xr.DataArray, ...], cube: xr.Dataset) -> list[bool
     ordering (``dask.order``) to hold more of the scenes' blocks at once (their
     time-selected copies, ``cube.isel(time=...)``), measured at 1026² x 11 months
     (``tests/test_memory.py``'s strips walk, ``benchmarks/measured/perf34``): the pass's
-    traced peak 207 -> 126 MiB (6034e97, before the ends: 126). The same values either
+    traced peak 206 -> 126 MiB (6034e97, before the ends: 126). The same values either
     way. A layer of a lazy context (a walk given no computed evidence) reads the scenes: it
     stays in the one compute."""
     import dask.array as da
