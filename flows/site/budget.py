@@ -38,7 +38,7 @@ pass computed rule v12's ends (``MonthlyInputs.base_ends``, of the computed cont
 one ``dask.compute`` with the composites and the alerts, and dask's order then held more of
 the scenes' blocks at once (the pass's traced peak 126 -> 206 MiB). With the ends computed
 apart (``flows.site.strips._reads_none``; session 34, ``benchmarks/measured/perf34``):
-+86 to +160 MiB, median +118, against +155 to +186, median +172, on main (four runs each,
++86 to +160 MiB, median +117, against +150 to +186, median +165, on main (seven runs each,
 interleaved, the same hour; traced peak 126 MiB again), so 70 again (estimate 204 MiB)."""
 STRIPS_BYTES = 128 * 2**20
 """Its fixed part. Measured (with products, maps not written): a whole tile (10980² x 12
