@@ -11,7 +11,8 @@ import pytest
 from scipy import ndimage
 
 from indices.patches import fringe
-from indices.strips import Patches, StripWalk, order_statistics, strips_of
+from indices.strip_parts import Patches, order_statistics
+from indices.strips import StripWalk, strips_of
 from indices.summary import MONTHLY_COLUMNS, walk_months
 
 EIGHT = np.ones((3, 3), bool)
@@ -99,7 +100,7 @@ def test_a_patch_joined_only_through_a_diagonal_across_an_edge():
     np.random.default_rng(2).random(4000).astype(np.float32),
 ])
 def test_order_statistics_are_exact_and_median_is_numpys(values):
-    from indices.strips import medians_of
+    from indices.strip_parts import medians_of
 
     pieces = np.array_split(values, 7)
     ranks = [0, values.size // 2, values.size - 1]
@@ -114,7 +115,7 @@ def test_order_statistics_are_exact_and_median_is_numpys(values):
 def test_medians_of_several_sets_share_two_passes():
     """The endmembers' four medians in the same two passes: each set's counts and medians are
     numpy's, an empty set gives none, and the pieces are read twice, not twice a set."""
-    from indices.strips import medians_of
+    from indices.strip_parts import medians_of
 
     rng = np.random.default_rng(3)
     sets = [rng.normal(0.1, 0.05, 5001).astype(np.float32),

@@ -29,14 +29,17 @@ STRIPS_BYTES_PER_PIXEL = 6
 """The walk month by month in row strips (``walk="strips"``), per pixel of the site: the
 walk's bits (3-5 B, :mod:`indices.strips`) and the site mask. Nothing per month: the alerts
 keep their flagged pixels only and the maps' pages are released as they are written."""
-STRIPS_BYTES_PER_STRIP_PIXEL = 110
+STRIPS_BYTES_PER_STRIP_PIXEL = 70
 """Its part per pixel of a strip (the cube's chunk rows, or the source's requests): the
-strip's layers, the composites being computed and the strip's temporaries. 70 B until
-session 33: with mangrove rules v12-v13 (the shore's water level, the close-call ending's
-NDVI and ends maps) and the seagrass composites of v5, ``tests/test_memory.py``'s 1026² x 11
-months (one strip) grew from +96 to +111 MiB (6034e97) to +197 to +217 MiB (three runs, the
-same hour); not yet split between the fixed part and the strip's, so charged to the strip
-(the safe side for a larger site; open in issue 22)."""
+strip's layers, the composites being computed and the strip's temporaries.
+``tests/test_memory.py``'s 1026² x 11 months (one strip): +96 to +111 MiB at 6034e97; rules
+v12-v13 took it to +197 to +217 MiB (session 33, when this was raised to 110): the baseline
+pass computed rule v12's ends (``MonthlyInputs.base_ends``, of the computed context) in the
+one ``dask.compute`` with the composites and the alerts, and dask's order then held more of
+the scenes' blocks at once (the pass's traced peak 126 -> 206 MiB). With the ends computed
+apart (``flows.site.strips._reads_none``; session 34, ``benchmarks/measured/perf34``):
++86 to +160 MiB, median +117, against +150 to +186, median +165, on main (seven runs each,
+interleaved, the same hour; traced peak 126 MiB again), so 70 again (estimate 204 MiB)."""
 STRIPS_BYTES = 128 * 2**20
 """Its fixed part. Measured (with products, maps not written): a whole tile (10980² x 12
 scenes, 1024-row strips) +1.07 GiB over the warmed-up process (2.02 GB peak RSS in all),

@@ -19,7 +19,8 @@ from flows.site.walks import (
 )
 from indices.alerts import FlaggedPixels
 from indices.evidence import SiteEvidence
-from indices.strips import STRIP_PIXELS, Spill, StripWalk
+from indices.strip_parts import Spill
+from indices.strips import STRIP_PIXELS, StripWalk
 from indices.summary import monthly_inputs
 
 __all__ = ["walk_strips"]
@@ -93,9 +94,12 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
     base_file, flagged, seen, judged = None, [], 0, 0
     inside = mask.transpose(*yx).values
     assessed = np.zeros(shape, bool)  # the water the baseline judged (a seagrass month's)
+    # the baseline's maps (MonthlyInputs.base), those that read no scene computed apart
+    apart = _reads_none(inputs.base, cube)
     try:
         for rows in spans:
-            blocks = [_blocks(a.isel(y=rows).transpose(*yx).data) for a in inputs.base]
+            parts = [_blocks(a.isel(y=rows).transpose(*yx).data) for a in inputs.base]
+            blocks = [b for b, alone in zip(parts, apart, strict=True) if not alone]
             flags = []
             if alert_state is not None:
                 state = [alert_state[v].isel(y=rows).transpose(*yx).data
@@ -103,6 +107,10 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
                 flags = [_flagged_blocks(state, shape, rows.start, alert_state.attrs)]
             codes = strip_codes(base_scenes, rows)
             blocks, flags, codes = dask.compute(blocks, flags, codes)
+            alone = iter(dask.compute(*[b for b, a in zip(parts, apart, strict=True) if a]))
+            together = iter(blocks)
+            blocks = [next(alone) if a else next(together) for a in apart]
+            del parts, together, alone
             trim_memory()
             if codes:
                 merge_status(status, base_scenes, codes[0])
@@ -161,6 +169,30 @@ def walk_strips(site: Site, cube: xr.Dataset, mask: xr.DataArray, lazy: tuple, *
                                  mmu_ha=mmu_ha)
     trim_memory()  # the walk's arrays, before the maps are written
     return per_scene, status, alert_state, monthly, out_maps
+
+
+def _reads_none(layers: tuple[xr.DataArray, ...], cube: xr.Dataset) -> list[bool]:
+    """Per layer, whether its graph reads none of ``cube``'s variables (numpy, or a graph of
+    computed arrays: :attr:`indices.summary.MonthlyInputs.base_ends` of the computed
+    context, chunked as the cube by :func:`flows.site.tables.site_tables`).
+
+    The baseline pass computes such layers in a ``dask.compute`` of their own (a getitem and a
+    comparison a block, nothing read twice): in the one compute with the composites, the
+    alerts' state and the status of the baseline's scenes, the ends (rule v12) moved dask's
+    ordering (``dask.order``) to hold more of the scenes' blocks at once (their
+    time-selected copies, ``cube.isel(time=...)``), measured at 1026² x 11 months
+    (``tests/test_memory.py``'s strips walk, ``benchmarks/measured/perf34``): the pass's
+    traced peak 206 -> 126 MiB (6034e97, before the ends: 126). The same values either
+    way. A layer of a lazy context (a walk given no computed evidence) reads the scenes: it
+    stays in the one compute."""
+    import dask.array as da
+
+    reads = set()
+    for var in cube.data_vars.values():
+        if isinstance(var.data, da.Array):
+            reads |= set(var.data.dask.layers)
+    return [not isinstance(a.data, da.Array) or not (set(a.data.dask.layers) & reads)
+            for a in layers]
 
 
 def _blocks(array) -> list[list]:
