@@ -27,7 +27,7 @@ from aoi import (
 )
 from flows import PROCESSING_VERSION
 from flows.site import plan_site, site_tables
-from flows.site.evidence import calibration_grid, calibration_labels, site_evidence_of
+from flows.site.evidence import calibration_grid, site_evidence_of
 from flows.sources import SceneRef
 from flows.sources.demo import DemoScenario, DemoSource
 from flows.sources.demo_world import MUDFLAT, POND, SEA
@@ -194,7 +194,8 @@ def test_too_few_labelled_pixels_fail_the_site_in_one_line(tmp_path):
 def test_each_survey_polygon_is_one_sampling_unit(tmp_path):
     """The guard's sampling units (flows.site.evidence.calibration_grid) are the survey's
     polygons: two touching along an edge are two, one of two parts is one; the labels are
-    the classes' unions at pixel centres (aoi.geometry_mask), as before units were kept."""
+    the classes' unions at pixel centres (aoi.geometry_mask; no centre lies on a shared edge
+    here), the habitat polygon holding a pixel where the classes overlap."""
     site = SITES["kenya-mida-creek"]
     grid = site_grid(site)
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
@@ -210,7 +211,10 @@ def test_each_survey_polygon_is_one_sampling_unit(tmp_path):
               ("Polygon", [block(r, c + 10, 10, 10)], "habitat"),  # shares an edge
               ("MultiPolygon", [[block(r + 20, c, 8, 8)], [block(r + 20, c + 30, 8, 8)]],
                "not_habitat"),
-              ("Polygon", [block(r + 40, c, 12, 6)], "not_habitat")]
+              ("Polygon", [block(r + 40, c, 12, 6)], "not_habitat"),
+              # a sliver of overlap (0.5 m², under the loader's 1 m²) over a column of centres
+              ("Polygon", [block(r + 60, c, 10, 9.50025)], "habitat"),
+              ("Polygon", [block(r + 60, c + 9.49975, 10, 6)], "not_habitat")]
     path = tmp_path / "survey.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": kind, "coordinates": coords},
@@ -221,10 +225,13 @@ def test_each_survey_polygon_is_one_sampling_unit(tmp_path):
     assert units[r + 24, c + 4] == units[r + 24, c + 34] == 2 and units[r + 45, c + 3] == 3
     assert [(units == k).sum() for k in range(4)] == [100, 100, 128, 72]
     assert ((units >= 0) == (labels >= 0)).all() and (units[labels < 0] == -1).all()
+    assert labels[r + 65, c + 9] == 1 and units[r + 65, c + 9] == 4  # the habitat's
+    assert labels[r + 65, c + 10] == 0 and units[r + 65, c + 10] == 5
     polygons = load_calibration_polygons(path, site)
-    for value, habitat in ((1, True), (0, False)):
-        union = shapely.union_all(polygons.geometries(habitat))
-        assert ((labels == value) == geometry_mask(union, grid)).all()
+    habitat, other = (geometry_mask(shapely.union_all(polygons.geometries(h)), grid)
+                      for h in (True, False))
+    assert ((labels == 1) == habitat).all() and ((labels == 0) == (other & ~habitat)).all()
+    assert (other & habitat).sum() == 10  # the sliver's column of centres
 
 
 # --------------------------------------------------------------------------- raster
@@ -241,7 +248,8 @@ def test_a_reference_raster_is_resampled_onto_the_site_grid(realdata, tmp_path):
                                geometry=box(-81.195, 25.655, -81.155, 25.695))
     site = _calibrated(site, realdata / GMW)
     grid = site_grid(site)
-    labels = calibration_labels(site, calibration_input(site), grid)
+    labels, units = calibration_grid(site, calibration_input(site), grid)
+    assert units is None  # a map's pixels are each their own unit
     with rasterio.open(realdata / GMW) as src:
         values, inverse = src.read(1), ~src.transform
     xs, ys = np.meshgrid(grid.x_coords(), grid.y_coords())

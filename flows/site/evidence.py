@@ -49,7 +49,7 @@ from indices.habitat import RULES, seagrass_constants
 from indices.mangrove import MANGROVE_PARAMETERS
 from indices.mangrove_axis import AXIS_BANDS
 
-__all__ = ["EvidenceOf", "calibration_grid", "calibration_labels", "calibration_record", "site_evidence_of"]
+__all__ = ["EvidenceOf", "calibration_grid", "calibration_record", "site_evidence_of"]
 
 
 class EvidenceOf(NamedTuple):
@@ -215,22 +215,22 @@ def _strata_pixels(names, maps, inside: np.ndarray, rule, own) -> np.ndarray:
     return counts
 
 
-def calibration_labels(site: Site, source, grid: SiteGrid) -> np.ndarray:
-    """int8 ``(y, x)`` labels on the site grid: 1 habitat, 0 not habitat, -1 unlabelled."""
-    return calibration_grid(site, source, grid)[0]
-
-
 def calibration_grid(site: Site, source, grid: SiteGrid) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(labels, units)`` on the site grid: the labels of :func:`calibration_labels` and, for
-    labelled polygons, int64 each labelled pixel's sampling unit, the index of its polygon
-    (:func:`aoi.geometry_ids`; -1 unlabelled), which the default's guard counts
-    (:func:`indices.calibration_axis.gain_evidence`): a survey's polygon is one unit whether
-    it touches another or has several parts. A reference raster's units are None: a map of
-    its footprint, each pixel its own."""
+    """``(labels, units)`` on the site grid: int8 labels, 1 habitat, 0 not habitat, -1
+    unlabelled, and, for labelled polygons, int64 each labelled pixel's sampling unit, the
+    index of its polygon in the file (:func:`aoi.geometry_ids`; -1 unlabelled), which the
+    default's guard counts (:func:`indices.calibration_axis.gain_evidence`): a survey's
+    polygon is one unit whether it touches another or has several parts. Where the classes
+    overlap (slivers the loader lets pass, :data:`aoi.calibration.OVERLAP_TOLERANCE_M2`) the
+    habitat polygon holds the pixel. A pixel centre exactly on an edge two polygons share is
+    inside neither (it was inside their union). A reference raster's units are None: a map
+    of its footprint, each pixel its own."""
     if source.kind != "polygons":
         return _raster_labels(site, source.path, grid), None
     polygons = load_calibration_polygons(source.path, site).polygons
-    units = geometry_ids([p.geometry for p in polygons], grid)
+    order = sorted(range(len(polygons)), key=lambda k: polygons[k].habitat)  # habitat last
+    drawn = geometry_ids([polygons[k].geometry for k in order], grid)
+    units = np.where(drawn >= 0, np.asarray(order + [-1], np.int64)[drawn], -1)
     habitat = np.array([p.habitat for p in polygons] + [False], bool)  # [-1]: unlabelled
     labels = np.where(units >= 0, habitat[units].astype(np.int8), np.int8(-1))
     return labels, units
