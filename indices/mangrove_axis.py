@@ -39,6 +39,12 @@ independent scenarios where rule v8 read the axis, 0.196 (Wales) and 0.335 (Irel
 or dwarf mangrove fringe (arid *Avicennia*) falls back to the MVI too: the axis's gain is
 lost there, no false mangrove is added.
 
+**Trimmed terrestrial sample** (rule v14, :func:`axis_fit`): where the shore canopy is no
+population of its own against the unconnected vegetation on the first axis, yet three
+quarters of it lie above the axis's allocation midpoint (:data:`TRIM_Z`), the axis is fitted
+again against that vegetation less what the first axis allocates to the shore canopy (the
+stand the published threshold left unconnected: :mod:`indices.mangrove` module doc).
+
 Sums are exact: each sample's count, feature sums and cross-products are int64 sums of
 fixed-point values (:data:`FIXED`), so the axis, and every histogram on it, is the same
 whatever the chunking (``tests/test_chunk_invariance.py``).
@@ -51,10 +57,11 @@ import numpy as np
 import xarray as xr
 
 from indices.splits import bayes_split, otsu_split
+from indices.water import BINS, _histogram
 
-__all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "axis_boundary",
-           "axis_coefficients", "axis_split", "axis_value", "closed_counts", "closed_share",
-           "mahalanobis_d2", "moments"]
+__all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "TRIM_Z",
+           "axis_boundary", "axis_coefficients", "axis_fit", "axis_split", "axis_value",
+           "closed_counts", "closed_share", "coefficient_list", "mahalanobis_d2", "moments"]
 
 AXIS_BANDS = ("B03", "B04", "B08", "B11")
 """The bands of the axis (log reflectance): green, red, NIR, SWIR1."""
@@ -228,3 +235,68 @@ def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, ru
     if kept and float(closed) >= rule.axis_closed_share:
         out["boundary"] = float(edges[min(kept)])
     return out
+
+
+def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
+    """``(coefficients, terrestrial sample, trimmed)``: Fisher's axis from the shore
+    canopy's and the terrestrial sample's exact moments (:mod:`indices.mangrove` module doc, rule v14). The
+    terrestrial sample is the unconnected vegetation, or, where the shore canopy is no
+    population of its own against it on that first axis (:func:`_own_population`), the
+    unconnected vegetation less what the first axis allocates to the shore canopy (``z >=``
+    :data:`TRIM_Z`) and the axis fitted again against it (``trimmed`` True): one
+    concentration step (Rousseeuw & Van Driessen 1999, Technometrics 41:212-223, the C-step
+    of FAST-MCD: refit on the observations the current fit holds closest). Lazy when
+    ``comp`` is (the first axis is one more pass over the composite)."""
+    shore_m = moments(samples[0], comp)
+    first = _coefficients(shore_m, moments(samples[2], comp), rule)
+    z1 = axis_value(comp, coefficient_list(first))
+    ez1 = np.exp(z1)
+    h_shore, h_inland = (_histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
+    trimmed = samples[2] & (z1 < TRIM_Z)
+    second = _coefficients(shore_m, moments(trimmed, comp), rule)
+    lib = da if isinstance(first, da.Array) else np
+    # the shore canopy a population the first axis allocates to itself: three quarters of
+    # it above the allocation boundary (the rule's three-quarters test, rule v2)
+    above = h_shore[_TRIM_BIN:].sum() >= 0.75 * h_shore.sum()
+    redo = ~_own_population(h_shore, h_inland) & above & lib.isfinite(first).all()
+    return (lib.where(redo, second, first), xr.where(xr.DataArray(redo), trimmed, samples[2]),
+            redo)
+
+
+TRIM_Z = 0.5
+"""Fisher's allocation boundary on the axis (:func:`axis_coefficients`
+scales it so that the unconnected vegetation's mean projects to 0 and the shore canopy's to
+1: with equal priors a pixel is allocated to the nearer mean, the shore canopy's above the
+midpoint 0.5; Fisher 1936)."""
+_TRIM_BIN = int(round((TRIM_Z - np.log(AXIS_RANGE[0]))
+                      / (np.log(AXIS_RANGE[1]) - np.log(AXIS_RANGE[0])) * BINS))
+"""The first bin of the ``exp(z)`` histograms (:data:`AXIS_RANGE`) at or above
+:data:`TRIM_Z` (an edge: 128 of 256)."""
+
+
+def _coefficients(shore_m, inland_m, rule):
+    """:func:`axis_coefficients` of two samples' moments, lazy when they are."""
+    if isinstance(shore_m, da.Array) or isinstance(inland_m, da.Array):
+        return da.map_blocks(axis_coefficients, da.asarray(shore_m).rechunk(-1),
+                             da.asarray(inland_m).rechunk(-1), min_px=rule.min_sample_px,
+                             dtype=np.float64, chunks=((len(AXIS_COEFFICIENTS),),))
+    return axis_coefficients(shore_m, inland_m, rule.min_sample_px)
+
+
+def coefficient_list(coef) -> list:
+    """The axis's weights and offset (:data:`AXIS_COEFFICIENTS`) of a ``(5,)`` array, as
+    :func:`axis_value` reads them."""
+    return [coef[k] for k in range(len(AXIS_COEFFICIENTS))]
+
+
+def _own_population(shore, inland):
+    """Whether the shore canopy's median bin lies above the terrestrial sample's 90th
+    percentile bin (:func:`indices.mangrove_axis.axis_split`'s first test), lazy when the
+    histograms are; False where either is empty."""
+    lib = da if isinstance(shore, da.Array) else np
+
+    def at(counts, q):
+        cum = lib.cumsum(counts)
+        return lib.argmax(cum >= q * cum[-1])
+
+    return (at(shore, 0.5) > at(inland, 0.9)) & (shore.sum() > 0) & (inland.sum() > 0)

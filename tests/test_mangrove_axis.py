@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import dataclasses
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
 
 from indices.habitat import MangroveRule
+from indices.mangrove import _axis_parts
 from indices.mangrove_axis import (
     AXIS_BANDS,
     AXIS_RANGE,
     axis_boundary,
     axis_coefficients,
+    axis_fit,
     axis_split,
     axis_value,
     closed_counts,
@@ -127,3 +130,74 @@ def test_too_few_pixels_give_no_axis():
                    < 150)
     assert np.isnan(axis_coefficients(moments(few, refl), moments(~shore, refl),
                                       RULE.min_sample_px)).all()
+
+
+def _contaminated(frac: float, seed: int = 5):
+    """The shore canopy, all vegetation and an "unconnected" sample that holds the land and
+    ``frac`` of the stand (the stand the published threshold missed, rule v14's case): the
+    stand's rows past the shore canopy's are in the terrestrial sample."""
+    refl, stand = _scene(np.random.default_rng(seed), 20_000, 1.0)
+    row = xr.DataArray(np.arange(stand.shape[0])[:, None] * np.ones(stand.shape[1]),
+                       dims=("y", "x"))
+    half = stand.shape[0] / 2
+    shore = stand & (row < half + half * (1 - frac))
+    return refl, stand, [shore, xr.ones_like(stand), (~stand) | (stand & ~shore)]
+
+
+def _ndvi(refl):
+    return (refl["B08"] - refl["B04"]) / (refl["B08"] + refl["B04"])
+
+
+def _split_of_parts(refl, samples):
+    coef, *hists, counts = (np.asarray(p, np.float64)
+                            for p in _axis_parts(refl, samples, RULE, _ndvi(refl)))
+    return coef, axis_split(*hists, RULE, closed_share(counts))
+
+
+@pytest.mark.parametrize("frac", [0.35, 0.5])
+def test_a_stand_left_in_the_terrestrial_sample_is_trimmed_and_the_axis_reads(frac):
+    """A third or half of the "unconnected" vegetation is the stand: on the first axis the
+    shore canopy is no population of its own against it (its 90th percentile in the stand),
+    yet three quarters of the shore canopy lie above Fisher's allocation midpoint. One
+    concentration step (the sample less what the first axis allocates to the shore canopy)
+    gives an axis that maps the stand and not the land (rule v14)."""
+    refl, stand, samples = _contaminated(frac)
+    first = axis_coefficients(moments(samples[0], refl), moments(samples[2], refl),
+                              RULE.min_sample_px)
+    h = [_histogram(m, np.exp(axis_value(refl, first)), lo_hi=AXIS_RANGE) for m in samples]
+    assert axis_split(h[0], h[1], h[2], RULE, _closed(refl, samples[0]))["own"] == 0
+    assert bool(axis_fit(refl, samples, RULE)[2])  # trimmed
+    coef, split = _split_of_parts(refl, samples)
+    assert split["own"] == 1 and np.isfinite(split["boundary"])
+    z = axis_value(refl, coef).values
+    # as well as the axis of the clean samples (the stand against the land, its midpoint:
+    # the populations overlap, ~10 % either way)
+    clean = axis_value(refl, axis_coefficients(moments(stand, refl), moments(~stand, refl),
+                                               RULE.min_sample_px)).values
+    for part in (stand.values, ~stand.values):
+        assert abs((z[part] >= split["boundary"]).mean() - (clean[part] >= 0.5).mean()) < 0.02
+    assert (z[stand.values] >= split["boundary"]).mean() > 0.85
+    assert (z[~stand.values] >= split["boundary"]).mean() < 0.15
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.15, 0.3])
+def test_the_trim_gives_no_axis_to_a_shore_canopy_that_is_no_population(shift):
+    """The same population on both sides (or nearly): trimming the half the noise axis
+    allocates to the shore canopy would make one (the second axis's own test passes on
+    its own selection), but less than three quarters of the shore canopy lie above the
+    allocation midpoint, so nothing is trimmed and there is no boundary."""
+    refl, shore = _scene(np.random.default_rng(4), 20_000, shift)
+    samples = [shore, xr.ones_like(shore), ~shore]
+    assert not bool(axis_fit(refl, samples, RULE)[2])
+    assert np.isnan(_split_of_parts(refl, samples)[1]["boundary"])
+
+
+def test_the_trimmed_axis_is_the_same_whatever_the_chunking():
+    refl, _, samples = _contaminated(0.35)
+    whole = [np.asarray(p) for p in _axis_parts(refl, samples, RULE, _ndvi(refl))]
+    chunks = {"y": 37, "x": 41}
+    lazy_refl = refl.chunk(chunks)
+    lazy = dask.compute(*_axis_parts(lazy_refl, [m.chunk(chunks) for m in samples], RULE,
+                                     _ndvi(lazy_refl)))
+    for a, b in zip(whole, lazy, strict=True):
+        np.testing.assert_array_equal(np.asarray(b), a)
