@@ -249,3 +249,21 @@ def test_land_excess_of_a_normal_histogram_is_within_its_margin():
     z[:5_000] = rng.normal(1.0, 0.2, 5_000)
     excess, margin = land_excess(np.histogram(z, edges)[0])
     assert excess > 10 * margin > 0  # measured 0.044 against 0.003
+
+
+def test_no_trim_where_the_second_axis_does_not_exist():
+    """A small terrestrial sample, two fifths of it the stand: the guard and the first test
+    call for the trim, but the trimmed sample (~3,400 px) is under ``min_sample_px`` (here
+    4,000), so there is no second axis: the first axis is kept (not NaN coefficients)."""
+    refl, stand = _scene(np.random.default_rng(5), 20_000, 1.0)
+    row = xr.DataArray(np.arange(stand.shape[0])[:, None] * np.ones(stand.shape[1]),
+                       dims=("y", "x"))
+    inland = (~stand & (row < 30)) | (stand & (row >= 350) & (row < 370))
+    samples = [stand & (row < 350), xr.ones_like(stand), inland]
+    assert bool(axis_fit(refl, samples, RULE)[2])  # at the default sample floor: trimmed
+    rule = dataclasses.replace(RULE, min_sample_px=4_000)
+    coef, kept, trimmed, _ = axis_fit(refl, samples, rule)
+    assert not bool(trimmed) and kept.equals(inland)
+    first = axis_coefficients(moments(samples[0], refl), moments(inland, refl), 4_000)
+    assert np.isfinite(coef).all()
+    np.testing.assert_array_equal(coef, first)
