@@ -52,6 +52,8 @@ whatever the chunking (``tests/test_chunk_invariance.py``).
 
 from __future__ import annotations
 
+import math
+
 import dask.array as da
 import numpy as np
 import xarray as xr
@@ -59,9 +61,11 @@ import xarray as xr
 from indices.splits import bayes_split, otsu_split
 from indices.water import BINS, _histogram
 
-__all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED", "TRIM_Z",
+__all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED",
+           "LAND_TEST_Z", "TRIM_Z",
            "axis_boundary", "axis_coefficients", "axis_fit", "axis_split", "axis_value",
-           "closed_counts", "closed_share", "coefficient_list", "mahalanobis_d2", "moments"]
+           "closed_counts", "closed_share", "coefficient_list", "land_excess", "mahalanobis_d2",
+           "moments"]
 
 AXIS_BANDS = ("B03", "B04", "B08", "B11")
 """The bands of the axis (log reflectance): green, red, NIR, SWIR1."""
@@ -238,14 +242,18 @@ def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, ru
 
 
 def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
-    """``(coefficients, terrestrial sample, trimmed)``: Fisher's axis from the shore
-    canopy's and the terrestrial sample's exact moments (:mod:`indices.mangrove` module doc, rule v14). The
-    terrestrial sample is the unconnected vegetation, or, where the shore canopy is no
-    population of its own against it on that first axis (:func:`_own_population`), the
-    unconnected vegetation less what the first axis allocates to the shore canopy (``z >=``
-    :data:`TRIM_Z`) and the axis fitted again against it (``trimmed`` True): one
-    concentration step (Rousseeuw & Van Driessen 1999, Technometrics 41:212-223, the C-step
-    of FAST-MCD: refit on the observations the current fit holds closest). Lazy when
+    """``(coefficients, terrestrial sample, trimmed, excess)``: Fisher's axis from the shore
+    canopy's and the terrestrial sample's exact moments (:mod:`indices.mangrove` module doc,
+    rule v14). The terrestrial sample is the unconnected vegetation, or, where the shore
+    canopy is no population of its own against it on that first axis
+    (:func:`_own_population`), three quarters of the shore canopy lie above the allocation
+    midpoint :data:`TRIM_Z`, and the sample holds more above that midpoint than its own land
+    part predicts (:func:`land_excess`, the land guard), the unconnected vegetation less what the
+    first axis allocates to the shore canopy (``z >=`` :data:`TRIM_Z`) and the axis fitted
+    again against it (``trimmed`` True) if that second axis exists: one concentration step
+    (Rousseeuw & Van Driessen 1999, Technometrics 41:212-223, the C-step of FAST-MCD: refit
+    on the observations the current fit holds closest). ``excess`` is
+    :func:`land_excess`'s ``[excess, margin]`` on the first axis, for the record. Lazy when
     ``comp`` is (the first axis is one more pass over the composite)."""
     shore_m = moments(samples[0], comp)
     first = _coefficients(shore_m, moments(samples[2], comp), rule)
@@ -258,9 +266,51 @@ def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
     # the shore canopy a population the first axis allocates to itself: three quarters of
     # it above the allocation boundary (the rule's three-quarters test, rule v2)
     above = h_shore[_TRIM_BIN:].sum() >= 0.75 * h_shore.sum()
-    redo = ~_own_population(h_shore, h_inland) & above & lib.isfinite(first).all()
+    # and a stand inside the terrestrial sample, not a wide land sample (the land guard)
+    if isinstance(h_inland, da.Array):
+        excess = da.map_blocks(land_excess, h_inland.rechunk(-1), dtype=np.float64,
+                               chunks=((2,),))
+    else:
+        excess = land_excess(h_inland)
+    redo = (~_own_population(h_shore, h_inland) & above & (excess[0] > excess[1])
+            & lib.isfinite(first).all() & lib.isfinite(second).all())
     return (lib.where(redo, second, first), xr.where(xr.DataArray(redo), trimmed, samples[2]),
-            redo)
+            redo, excess)
+
+
+LAND_TEST_Z = 2.3263478740408408
+"""One-sided 1 % point of the standard normal (``Phi^-1(0.99)``): the margin of
+:func:`land_excess`'s test on the sample size."""
+
+
+def land_excess(h_inland: np.ndarray) -> np.ndarray:
+    """numpy: ``[excess, margin]`` of the terrestrial sample's ``exp(z)`` histogram
+    (:data:`AXIS_RANGE`) on the first axis (rule v14's land guard). The land's own distribution on ``z``
+    is estimated from the sample's lower half, which a stand located above it does not reach
+    while it is under half the sample (Huber 1964, Ann. Math. Stat. 35:73-101, the
+    contamination model ``(1 - e) G + e H``): the median ``m`` and the lower-half scale
+    ``s = (m - q25) / 0.6745`` (the MAD of the values below the median, scaled to a normal's
+    standard deviation: Rousseeuw & Croux 1993, JASA 88:1273-1283, the half-normal
+    consistency factor ``Phi^-1(0.75)``). ``excess`` is the share of the sample at or above
+    :data:`TRIM_Z` less the share that normal land predicts, ``1 - Phi((TRIM_Z - m) / s)``;
+    ``margin`` is the one-sided binomial test at 1 % on the sample size,
+    :data:`LAND_TEST_Z` ``* sqrt(p0 (1 - p0) / n)``. Quantiles are interpolated within the
+    bins. NaN where the sample is empty (the test then fails)."""
+    counts = np.asarray(h_inland, np.float64)
+    n = counts.sum()
+    if not n > 0:
+        return np.full(2, np.nan)
+    lo, hi = np.log(AXIS_RANGE[0]), np.log(AXIS_RANGE[1])
+    edges = np.linspace(lo, hi, counts.size + 1)
+    cum = np.concatenate([[0.0], np.cumsum(counts)])
+    median, q25 = np.interp([0.5 * n, 0.25 * n], cum, edges)
+    scale = (median - q25) / 0.6744897501960817
+    share = counts[_TRIM_BIN:].sum() / n
+    if scale > 0:
+        p0 = 0.5 * math.erfc((TRIM_Z - median) / scale / math.sqrt(2.0))
+    else:
+        p0 = float(median >= TRIM_Z)
+    return np.array([share - p0, LAND_TEST_Z * math.sqrt(p0 * (1.0 - p0) / n)])
 
 
 TRIM_Z = 0.5

@@ -200,6 +200,12 @@ def test_bad_calibration_is_refused_in_one_line(labels, features, message):
 OTHER = DemoScenario(spectra={"mangrove": (0.028, 0.050, 0.065, 0.300, 0.114, 0.060)},
                      end=dt.date(2024, 3, 31))
 
+CLOSED_OTHER = DemoScenario(spectra={"mangrove": (0.028, 0.050, 0.032, 0.300, 0.114, 0.060)},
+                            end=dt.date(2024, 3, 31))
+"""``OTHER`` as it was until rule v13: a closed canopy (red 0.032, NDVI ~0.81) with bright
+SWIR1 (MVI ~3.9), the stand the published MVI threshold leaves in the unconnected vegetation
+(cause A, ``benchmarks/measured/mang32``)."""
+
 
 def _baseline(site, source, rule=None):
     grid = site_grid(site)
@@ -255,6 +261,21 @@ def test_calibration_on_two_percent_of_a_site_halves_the_extent_error(seed):
     assert before > 0.1 * true_ha  # the scenario is one the defaults get wrong
     assert after <= 0.5 * before
 
+
+
+@pytest.mark.parametrize("seed", [3, 4751])
+def test_the_closed_canopy_other_stand_is_mapped_by_the_defaults(seed):
+    """Rule v14's gain: the closed-canopy stand the published MVI threshold does not connect
+    (``CLOSED_OTHER``, 0.0 ha by default under rule v13) sits in the axis's terrestrial
+    sample; the land guard sees it there (more above the midpoint than the sample's lower
+    half predicts), the trimmed axis reads and the defaults map it close to the truth
+    (140.8 of 140.8 ha on demo seeds 1-8, ``benchmarks/measured/mang34`` and ``mang36``)."""
+    site = SITES["selangor-kuala-selangor"]
+    source = DemoSource(seed=seed, scenario=CLOSED_OTHER)
+    true_ha = source.truth(site).extent_ha(site.baseline_end)
+    default_ha, _, _ = _baseline(site, source)
+    print(f"truth {true_ha:.1f} ha, default {default_ha:.1f}")
+    assert abs(default_ha - true_ha) <= 0.05 * true_ha
 
 # --------------------------------------------------------------------------- on the axis
 # indices.calibration_axis: a mangrove site's calibration that keeps rule v8's discriminant

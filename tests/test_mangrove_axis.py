@@ -23,6 +23,7 @@ from indices.mangrove_axis import (
     axis_value,
     closed_counts,
     closed_share,
+    land_excess,
     moments,
 )
 from indices.water import BINS, _histogram
@@ -30,15 +31,16 @@ from indices.water import BINS, _histogram
 RULE = MangroveRule()
 
 
-def _scene(rng, n, shift, red=0.03):
+def _scene(rng, n, shift, red=0.03, spread=1.0):
     """Two populations of log reflectance, ``shift`` apart along a direction MVI's bands
     alone (green, NIR, SWIR1) would not give: the red band carries half of it. With the
     default ``red`` both are closed canopy (NDVI ~0.8-0.85); ``red`` 0.09 makes them an open
-    one (NDVI ~0.5-0.6, salt marsh-like)."""
+    one (NDVI ~0.5-0.6, salt marsh-like). ``spread`` scales the first (the land's) standard
+    deviations."""
     cov = np.array([[1.0, 0.6, 0.3, 0.2], [0.6, 1.0, 0.2, 0.1], [0.3, 0.2, 1.0, 0.5],
                     [0.2, 0.1, 0.5, 1.0]]) * 0.01
     mean = np.log([0.05, red, 0.3, 0.12])
-    a = rng.multivariate_normal(mean, cov, n)
+    a = mean + spread * rng.multivariate_normal(np.zeros(4), cov, n)
     b = rng.multivariate_normal(mean + shift * np.array([0.0, -0.15, 0.05, -0.1]), cov, n)
     logs = np.concatenate([a, b]).reshape(2 * n // 100, 100, 4)
     refl = xr.Dataset({band: (("y", "x"), np.exp(logs[..., k])) for k, band in
@@ -201,3 +203,67 @@ def test_the_trimmed_axis_is_the_same_whatever_the_chunking():
                                      _ndvi(lazy_refl)))
     for a, b in zip(whole, lazy, strict=True):
         np.testing.assert_array_equal(np.asarray(b), a)
+
+
+@pytest.mark.parametrize("spread", [1.5, 2.0, 2.5])
+@pytest.mark.parametrize("shift", [0.6, 0.8, 1.0, 1.2])
+def test_a_wide_land_sample_without_a_stand_is_not_trimmed(spread, shift):
+    """No stand in the terrestrial sample, but the land 1.5-2.5 times as spread as the shore
+    canopy (the review of rule v14): where the first test fails, three quarters of the shore
+    canopy still lie above the midpoint, and trimming would cut the land at z 0.5 and pass the
+    second axis's test by construction (37-56 % of the land mapped). The land guard
+    (:func:`indices.mangrove_axis.land_excess`) finds no more above the midpoint than the
+    sample's lower half predicts, so nothing is trimmed and the first axis's verdict stands."""
+    refl, shore = _scene(np.random.default_rng(3), 20_000, shift, spread=spread)
+    samples = [shore, xr.ones_like(shore), ~shore]
+    coef, inland, trimmed, excess = axis_fit(refl, samples, RULE)
+    assert not bool(trimmed) and inland.equals(samples[2])
+    assert excess[0] < excess[1]
+    first = axis_coefficients(moments(shore, refl), moments(~shore, refl), RULE.min_sample_px)
+    np.testing.assert_array_equal(coef, first)
+    h = _hists(refl, shore, first)
+    split = axis_split(h[0], h[1], h[2], RULE, _closed(refl, shore))
+    if split["own"] == 0:  # 8 of the 12: v14's trigger held here, the guard alone stops it
+        assert h[0][128:].sum() >= 0.75 * h[0].sum()
+        assert np.isnan(_split_of_parts(refl, samples)[1]["boundary"])
+
+
+@pytest.mark.parametrize("frac", [0.35, 0.5])
+def test_the_land_guard_sees_the_stand_left_in_the_terrestrial_sample(frac):
+    """The contaminated samples of the trim's test: the share above the midpoint exceeds what
+    the sample's lower half predicts by far more than the 1 % margin (measured 0.065-0.075
+    against ~0.006: ``benchmarks/measured/mang36``)."""
+    refl, _, samples = _contaminated(frac)
+    excess = axis_fit(refl, samples, RULE)[3]
+    assert excess[0] > 5 * excess[1] > 0
+
+
+def test_land_excess_of_a_normal_histogram_is_within_its_margin():
+    """A normal sample: its lower half predicts its upper tail (excess within the binomial
+    margin); the same with a tenth of it moved above the midpoint: the excess is seen."""
+    rng = np.random.default_rng(7)
+    z = rng.normal(0.0, 0.4, 50_000)
+    edges = np.linspace(np.log(AXIS_RANGE[0]), np.log(AXIS_RANGE[1]), BINS + 1)
+    excess, margin = land_excess(np.histogram(z, edges)[0])
+    assert abs(excess) < margin
+    z[:5_000] = rng.normal(1.0, 0.2, 5_000)
+    excess, margin = land_excess(np.histogram(z, edges)[0])
+    assert excess > 10 * margin > 0  # measured 0.044 against 0.003
+
+
+def test_no_trim_where_the_second_axis_does_not_exist():
+    """A small terrestrial sample, two fifths of it the stand: the guard and the first test
+    call for the trim, but the trimmed sample (~3,400 px) is under ``min_sample_px`` (here
+    4,000), so there is no second axis: the first axis is kept (not NaN coefficients)."""
+    refl, stand = _scene(np.random.default_rng(5), 20_000, 1.0)
+    row = xr.DataArray(np.arange(stand.shape[0])[:, None] * np.ones(stand.shape[1]),
+                       dims=("y", "x"))
+    inland = (~stand & (row < 30)) | (stand & (row >= 350) & (row < 370))
+    samples = [stand & (row < 350), xr.ones_like(stand), inland]
+    assert bool(axis_fit(refl, samples, RULE)[2])  # at the default sample floor: trimmed
+    rule = dataclasses.replace(RULE, min_sample_px=4_000)
+    coef, kept, trimmed, _ = axis_fit(refl, samples, rule)
+    assert not bool(trimmed) and kept.equals(inland)
+    first = axis_coefficients(moments(samples[0], refl), moments(inland, refl), 4_000)
+    assert np.isfinite(coef).all()
+    np.testing.assert_array_equal(coef, first)
