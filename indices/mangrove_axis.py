@@ -188,9 +188,12 @@ def axis_coefficients(shore: np.ndarray, inland: np.ndarray, min_px: int) -> np.
     return np.append(w, -float(w @ mu0))
 
 
-def _quantile_bin(counts: np.ndarray, q: float) -> int:
-    cum = np.cumsum(counts)
-    return int(np.searchsorted(cum, q * cum[-1]))
+def _quantile_bin(counts, q: float):
+    """The first bin of histogram ``counts`` at which its cumulative count reaches ``q`` of
+    the total (0 where empty), lazy when ``counts`` is."""
+    lib = da if isinstance(counts, da.Array) else np
+    cum = lib.cumsum(counts)
+    return lib.argmax(cum >= q * cum[-1])
 
 
 def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule,
@@ -223,8 +226,7 @@ def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, ru
         return out
     lo, hi = np.log(AXIS_RANGE[0]), np.log(AXIS_RANGE[1])
     edges = np.linspace(lo, hi, shore.size + 1)
-    median = _quantile_bin(shore, 0.5)
-    p90 = _quantile_bin(inland, 0.9)
+    median, p90 = int(_quantile_bin(shore, 0.5)), int(_quantile_bin(inland, 0.9))
     out.update(median=float(edges[median]), inland_p90=float(edges[p90]),
                own=float(median > p90))
     if not median > p90:
@@ -341,12 +343,7 @@ def coefficient_list(coef) -> list:
 
 def _own_population(shore, inland):
     """Whether the shore canopy's median bin lies above the terrestrial sample's 90th
-    percentile bin (:func:`indices.mangrove_axis.axis_split`'s first test), lazy when the
-    histograms are; False where either is empty."""
-    lib = da if isinstance(shore, da.Array) else np
-
-    def at(counts, q):
-        cum = lib.cumsum(counts)
-        return lib.argmax(cum >= q * cum[-1])
-
-    return (at(shore, 0.5) > at(inland, 0.9)) & (shore.sum() > 0) & (inland.sum() > 0)
+    percentile bin (:func:`axis_split`'s first test), lazy when the histograms are; False
+    where either is empty."""
+    return ((_quantile_bin(shore, 0.5) > _quantile_bin(inland, 0.9))
+            & (shore.sum() > 0) & (inland.sum() > 0))
