@@ -46,8 +46,9 @@ import xarray as xr
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from indices.bap import fill_lazily
 from indices.composite import composite, monthly_composite
-from indices.evidence import SiteEvidence, baseline_with_fill, site_evidence
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     SeagrassRule,
@@ -152,15 +153,15 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if habitat not in ("mangrove", "seagrass"):
         raise ValueError(f"unknown habitat {habitat!r}; expected 'mangrove' or 'seagrass'")
     if evidence is None:
-        filled, fill = baseline_with_fill(cube, habitat, baseline)
-        evidence = site_evidence(filled, habitat, fill=fill)
+        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
     hrule = evidence.rule
     deglint = None
     if habitat == "seagrass":  # and blue and green as the change table's composites
         cube, deglint = mask_turbid_water(cube), GLINT_COMPOSITE
     base = composite(cube, *baseline, deglint=deglint)
-    if habitat == "mangrove" and evidence.fill is not None:  # as the walks' (indices.bap)
-        base = evidence.fill.apply(base)
+    if habitat == "mangrove":  # filled as the walks' (indices.bap)
+        base = (evidence.fill.apply(base) if evidence.fill is not None
+                else fill_lazily(base, cube, baseline))
     monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
         & site_mask.astype(bool)
     months = monthly_composite(cube, deglint=deglint)

@@ -45,14 +45,33 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import monthly_composite
+from indices.mangrove_rule import MangroveRule
 from indices.masks import BANDS
 
-__all__ = ["FILL_MONTHS", "BaselineFill", "baseline_fill", "fill_months"]
+__all__ = ["FILL_MONTHS", "MIN_WINDOW_SCENES", "BaselineFill", "baseline_fill", "fill_lazily",
+           "fill_months"]
 
 FILL_MONTHS = 12
 """Calendar months either side of the baseline window a never-clear pixel is filled from:
 one year, the bound of Griffiths et al. (2013) and White et al. (2014), who fill a target
 year's gaps from the year before and after it."""
+
+
+MIN_WINDOW_SCENES = MangroveRule().min_views
+"""Scenes the baseline window must hold for its never-clear pixels to be filled: the views
+the intertidal context needs to see a pixel wet and dry (:attr:`indices.mangrove_rule.
+MangroveRule.min_views`, two). A window of fewer can see no tide anywhere, and its context
+and its warning ("lengthen the baseline", :func:`flows.site.notices.context_warning`) are
+its own: filling only the pixels it missed would give those alone a tide (their month's
+views), and the map would show mangrove under the baseline's clouds only. The fill completes
+a baseline that can judge the site; it does not stand in for one that cannot."""
+
+
+def _window_scenes(times: np.ndarray, baseline: tuple[dt.date, dt.date]) -> int:
+    times = np.asarray(times).astype("datetime64[ns]")
+    lo = np.datetime64(baseline[0], "D")
+    hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
+    return int(((times >= lo) & (times < hi)).sum())
 
 
 def fill_months(times: np.ndarray, baseline: tuple[dt.date, dt.date],
@@ -147,7 +166,9 @@ def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, d
     unseen = int(remaining.size)
     flat, offset = [], []
     values = {v: [] for v in names}
-    pos, off = fill_months(cube["time"].values, baseline, months) if unseen else ((), ())
+    times = cube["time"].values
+    fills = unseen and _window_scenes(times, baseline) >= MIN_WINDOW_SCENES
+    pos, off = fill_months(times, baseline, months) if fills else ((), ())
     for month_off, scenes in _nearest_first(cube["time"].values, pos, off, baseline):
         if not remaining.size:
             break
@@ -166,6 +187,36 @@ def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, d
     order = np.argsort(flat_all, kind="stable")
     return BaselineFill(shape, unseen, flat_all[order], np.concatenate(offset)[order],
                         {v: np.concatenate(values[v])[order] for v in names})
+
+
+def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
+                months: int = FILL_MONTHS) -> xr.Dataset:
+    """``base`` filled as :func:`baseline_fill` fills it, the same values, but lazily (no
+    count first, nothing computed): every month within the bound is composited and laid
+    nearest over farthest, where a block has a never-clear pixel or not. For the lazy API
+    (:func:`indices.summary.monthly_change`, :func:`indices.alerts.alert_pixels` without the
+    site's evidence); the flow's walks take the computed :class:`BaselineFill` of their
+    evidence, which costs only where a pixel was never clear."""
+    times = cube["time"].values
+    if _window_scenes(times, baseline) < MIN_WINDOW_SCENES:
+        return base
+    pos, off = fill_months(times, baseline, months)
+    steps = list(_nearest_first(times, pos, off, baseline))
+    if not steps:
+        return base
+    names = list(base.data_vars)
+    monthly = monthly_composite(cube.isel(time=np.sort(pos)), BANDS)
+    periods = monthly["period"].values.astype("datetime64[M]")
+    filled = None
+    for _, scenes in reversed(steps):  # farthest first, each nearer month laid over it
+        at = int(np.flatnonzero(periods == times[scenes[0]].astype("datetime64[M]"))[0])
+        month = monthly.isel(period=at, drop=True)[names]
+        filled = month if filled is None else month.where(month["n_clear"] > 0, filled)
+    out = base.where(base["n_clear"] > 0, filled)
+    for v in names:  # Dataset.where keeps float dtypes; the counts are cast back
+        out[v] = out[v].astype(base[v].dtype)
+        out[v].attrs = base[v].attrs
+    return out
 
 
 def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray,

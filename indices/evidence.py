@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from indices.bap import BaselineFill, baseline_fill
+from indices.bap import BaselineFill, baseline_fill, fill_lazily
 from indices.coast_maps import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.composite import composite
 from indices.habitat import (
@@ -136,23 +136,27 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
     of the baseline's plume scenes, blue and green as :data:`indices.seagrass_rule.
     GLINT_COMPOSITE` says), lazy when the cube is. A mangrove site's pixels that no baseline
     scene saw clear take the nearest clear month within a year of the window
-    (:func:`baseline_with_fill`); seagrass is not filled."""
-    return baseline_with_fill(cube, habitat, baseline, rule)[0]
-
-
-def baseline_with_fill(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
-                       rule=None) -> tuple[xr.Dataset, BaselineFill | None]:
-    """:func:`baseline_composite` and, for mangrove, its :class:`indices.bap.BaselineFill`
-    (computed: the never-clear pixels counted, one pass over the baseline's scenes when the
-    cube is lazy, and filled by need, :func:`indices.bap.baseline_fill`); seagrass: None."""
+    (:func:`indices.bap.fill_lazily`: every month of the bound composited, lazily; the flow
+    computes the fill by need instead, :func:`baseline_with_fill`); seagrass is not
+    filled."""
     if habitat == "seagrass":
         times = cube["time"].values
         inside = ((times >= np.datetime64(baseline[0]))
                   & (times < np.datetime64(baseline[1]) + np.timedelta64(1, "D")))
         base_cube = cube.isel(time=np.flatnonzero(inside))
         flags = turbid_scenes(base_cube, rule or RULES[habitat])
-        return (composite(mask_turbid_water(base_cube, flags), *baseline,
-                          deglint=GLINT_COMPOSITE), None)
+        return composite(mask_turbid_water(base_cube, flags), *baseline, deglint=GLINT_COMPOSITE)
+    return fill_lazily(composite(cube, *baseline), cube, baseline)
+
+
+def baseline_with_fill(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
+                       rule=None) -> tuple[xr.Dataset, BaselineFill | None]:
+    """:func:`baseline_composite` (the same values) and, for mangrove, its computed
+    :class:`indices.bap.BaselineFill` (the never-clear pixels counted, one pass over the
+    baseline's scenes when the cube is lazy, and filled by need,
+    :func:`indices.bap.baseline_fill`), which the composite has applied; seagrass: None."""
+    if habitat == "seagrass":
+        return baseline_composite(cube, habitat, baseline, rule), None
     base = composite(cube, *baseline)
     fill = baseline_fill(base, cube, baseline)
     return fill.apply(base), fill

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from indices.bap import baseline_fill
+from indices.bap import fill_lazily
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
@@ -29,7 +29,7 @@ from indices.change import (
 )
 from indices.composite import composite, monthly_composite
 from indices.context import CONNECTED, INTERTIDAL, SHORE_WATER, TIDAL
-from indices.evidence import SiteEvidence, baseline_with_fill, site_evidence
+from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
     RULES,
     habitat_score,
@@ -213,15 +213,12 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     cube with its plume scenes' water masked, with ``deglint=GLINT_COMPOSITE`` as its months;
     for mangrove it is
     :func:`indices.evidence.baseline_composite`'s, filled: :mod:`indices.bap`; built here it
-    takes ``evidence.fill``), e.g. already computed for the evidence,
-    so that it is not composited again; without it, lazily from the cube."""
+    takes ``evidence.fill``, else :func:`indices.bap.fill_lazily`), e.g. already computed for
+    the evidence, so that it is not composited again; without it, lazily from the cube."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
-        filled, fill = baseline_with_fill(cube, habitat, baseline)
-        evidence = site_evidence(filled, habitat, fill=fill)
-        if habitat == "mangrove" and base is None:
-            base = filled
+        evidence = site_evidence(baseline_composite(cube, habitat, baseline), habitat)
     rule = evidence.rule
     if habitat == "seagrass":
         # the bottom is not seen through a sediment plume: drop turbid scenes' water from the
@@ -235,10 +232,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS, deglint=deglint)
     if base is None:
         base = composite(cube, *baseline, deglint=deglint)
-        if habitat == "mangrove":  # the evidence's fill (indices.bap), counted now if unknown
-            fill = evidence.fill if evidence.fill is not None else baseline_fill(base, cube,
-                                                                                 baseline)
-            base = fill.apply(base)
+        if habitat == "mangrove":  # the evidence's fill (indices.bap), else made lazily
+            base = (evidence.fill.apply(base) if evidence.fill is not None
+                    else fill_lazily(base, cube, baseline))
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from indices.bap import baseline_fill, fill_months
+from indices.bap import baseline_fill, fill_lazily, fill_months
 from indices.composite import composite
 from indices.evidence import baseline_composite, baseline_with_fill
 from indices.masks import BANDS
@@ -104,3 +104,30 @@ def test_the_mangrove_baseline_is_filled_and_the_seagrass_one_is_not():
     assert np.isfinite(mangrove["B08"].values).all()
     seagrass = baseline_composite(cube, "seagrass", BASELINE)
     assert np.isnan(seagrass["B08"].values[0, 0])
+
+
+@pytest.mark.parametrize("chunks", [None, 1])
+def test_the_lazy_fill_gives_the_same_values(chunks):
+    """:func:`indices.bap.fill_lazily` (the lazy API's: every month composited, nothing
+    computed first) and the by-need fill of the walks give the same composite, bit for bit."""
+    cube = _cube(DAYS, CLEAR)
+    if chunks:
+        cube = cube.chunk({"time": 1, "y": chunks, "x": chunks})
+    base = composite(cube, *BASELINE)
+    by_need = baseline_fill(base, cube, BASELINE).apply(base)
+    lazy = fill_lazily(base, cube, BASELINE)
+    for v in base.data_vars:
+        assert lazy[v].dtype == base[v].dtype
+        np.testing.assert_array_equal(np.asarray(lazy[v].values), np.asarray(by_need[v].values))
+
+
+def test_a_window_of_one_scene_is_not_filled():
+    """A window of fewer scenes than the context's ``min_views`` sees no tide anywhere: its
+    never-clear pixels are not given their month's (:data:`indices.bap.MIN_WINDOW_SCENES`),
+    so its context and its warning stay the window's own."""
+    days = ["2024-05-10", "2024-07-10", "2024-07-15"]
+    cube = _cube(days, {(0, 0): [1, 2]})
+    base = composite(cube, *BASELINE)
+    fill = baseline_fill(base, cube, BASELINE)
+    assert (fill.unseen, fill.filled) == (1, 0)
+    assert fill_lazily(base, cube, BASELINE) is base
