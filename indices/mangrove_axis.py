@@ -58,8 +58,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from indices.histogram import BINS, histogram, quantile_bin
 from indices.splits import bayes_split, otsu_split
-from indices.water import BINS, _histogram
 
 __all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED",
            "LAND_TEST_Z", "TRIM_Z",
@@ -188,14 +188,6 @@ def axis_coefficients(shore: np.ndarray, inland: np.ndarray, min_px: int) -> np.
     return np.append(w, -float(w @ mu0))
 
 
-def _quantile_bin(counts, q: float):
-    """The first bin of histogram ``counts`` at which its cumulative count reaches ``q`` of
-    the total (0 where empty), lazy when ``counts`` is."""
-    lib = da if isinstance(counts, da.Array) else np
-    cum = lib.cumsum(counts)
-    return lib.argmax(cum >= q * cum[-1])
-
-
 def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule,
                   closed: float) -> float:
     """The boundary on ``z`` from the ``exp(z)`` histograms (:data:`AXIS_RANGE`) of the shore
@@ -226,7 +218,7 @@ def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, ru
         return out
     lo, hi = np.log(AXIS_RANGE[0]), np.log(AXIS_RANGE[1])
     edges = np.linspace(lo, hi, shore.size + 1)
-    median, p90 = int(_quantile_bin(shore, 0.5)), int(_quantile_bin(inland, 0.9))
+    median, p90 = int(quantile_bin(shore, 0.5)), int(quantile_bin(inland, 0.9))
     out.update(median=float(edges[median]), inland_p90=float(edges[p90]),
                own=float(median > p90))
     if not median > p90:
@@ -261,7 +253,7 @@ def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
     first = _coefficients(shore_m, moments(samples[2], comp), rule)
     z1 = axis_value(comp, coefficient_list(first))
     ez1 = np.exp(z1)
-    h_shore, h_inland = (_histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
+    h_shore, h_inland = (histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
     trimmed = samples[2] & (z1 < TRIM_Z)
     second = _coefficients(shore_m, moments(trimmed, comp), rule)
     lib = da if isinstance(first, da.Array) else np
@@ -345,5 +337,5 @@ def _own_population(shore, inland):
     """Whether the shore canopy's median bin lies above the terrestrial sample's 90th
     percentile bin (:func:`axis_split`'s first test), lazy when the histograms are; False
     where either is empty."""
-    return ((_quantile_bin(shore, 0.5) > _quantile_bin(inland, 0.9))
+    return ((quantile_bin(shore, 0.5) > quantile_bin(inland, 0.9))
             & (shore.sum() > 0) & (inland.sum() > 0))

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from indices.habitat import MangroveRule
+from indices.histogram import BINS, histogram
 from indices.mangrove import _axis_parts
 from indices.mangrove_axis import (
     AXIS_BANDS,
@@ -26,7 +27,6 @@ from indices.mangrove_axis import (
     land_excess,
     moments,
 )
-from indices.water import BINS, _histogram
 
 RULE = MangroveRule()
 
@@ -56,7 +56,7 @@ def _closed(refl, shore) -> float:
 
 def _hists(refl, shore, coef):
     ez = np.exp(axis_value(refl, coef))
-    return [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
+    return [histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
 
 
 def test_moments_are_exact_whatever_the_chunking():
@@ -166,7 +166,7 @@ def test_a_stand_left_in_the_terrestrial_sample_is_trimmed_and_the_axis_reads(fr
     refl, stand, samples = _contaminated(frac)
     first = axis_coefficients(moments(samples[0], refl), moments(samples[2], refl),
                               RULE.min_sample_px)
-    h = [_histogram(m, np.exp(axis_value(refl, first)), lo_hi=AXIS_RANGE) for m in samples]
+    h = [histogram(m, np.exp(axis_value(refl, first)), lo_hi=AXIS_RANGE) for m in samples]
     assert axis_split(h[0], h[1], h[2], RULE, _closed(refl, samples[0]))["own"] == 0
     assert bool(axis_fit(refl, samples, RULE)[2])  # trimmed
     coef, split = _split_of_parts(refl, samples)
