@@ -26,7 +26,17 @@ try:  # the interpreter's own start, before this line
 except OSError:
     BOOT = 0.0
 
-EVENTS: list[tuple[str, float, float, float]] = []
+EVENTS: list[tuple] = []
+
+
+def _mem() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process, MiB."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS", "VmHWM")):
+                out[line[:5]] = int(line.split()[1]) / 1024
+    return out["VmRSS"], out["VmHWM"]
 
 WRAP = [  # (module, attribute path, label)
     ("flows.cli.run", "run_config", "run_config (config, sites, factors)"),
@@ -54,7 +64,8 @@ def _wrap(module: str, attr: str, label: str) -> None:
         try:
             return fn(*a, **k)
         finally:
-            EVENTS.append((label, t - T0, time.perf_counter() - t, time.process_time() - c))
+            EVENTS.append((label, t - T0, time.perf_counter() - t, time.process_time() - c,
+                           *_mem()))
 
     timed.__wrapped__ = fn
     for other in list(sys.modules.values()):  # every module that bound the function by name
@@ -79,7 +90,8 @@ def main() -> int:
     t, c = time.perf_counter(), time.process_time()
     import flows.cli
     import flows.cli.run
-    EVENTS.append(("import flows.cli", t - T0, time.perf_counter() - t, time.process_time() - c))
+    EVENTS.append(("import flows.cli", t - T0, time.perf_counter() - t, time.process_time() - c,
+                   *_mem()))
     # the modules the wrapped functions live in, imported by the run itself at its own time:
     # wrapping them here would import them earlier, so wrap lazily through an import hook
     pending = {m: [(a, lbl) for mm, a, lbl in WRAP if mm == m] for m, _, _ in WRAP}
@@ -103,15 +115,18 @@ def main() -> int:
     builtins.__import__ = hook
     t, c = time.perf_counter(), time.process_time()
     rc = flows.cli.main(argv)
-    EVENTS.append(("flows.cli.main", t - T0, time.perf_counter() - t, time.process_time() - c))
+    EVENTS.append(("flows.cli.main", t - T0, time.perf_counter() - t, time.process_time() - c,
+                   *_mem()))
     builtins.__import__ = real_import
     wall, cpu = time.perf_counter() - T0 + BOOT, time.process_time()
     with open("/proc/self/status") as f:
         hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-    print(f"{'phase':40s} {'start':>7s} {'wall':>7s} {'cpu':>7s}", file=sys.stderr)
+    print(f"{'phase':40s} {'start':>7s} {'wall':>7s} {'cpu':>7s}  RSS/HWM at its end (MiB)",
+          file=sys.stderr)
     print(f"{'interpreter start':40s} {0:7.2f} {BOOT:7.2f} {C0:7.2f}", file=sys.stderr)
-    for label, start, w, cp in sorted(EVENTS, key=lambda e: e[1]):
-        print(f"{label:40s} {start + BOOT:7.2f} {w:7.2f} {cp:7.2f}", file=sys.stderr)
+    for label, start, w, cp, rss, hw in sorted(EVENTS, key=lambda e: e[1]):
+        print(f"{label:40s} {start + BOOT:7.2f} {w:7.2f} {cp:7.2f}  {rss:5.0f} / {hw:5.0f}",
+              file=sys.stderr)
     print(f"{'total':40s} {0:7.2f} {wall:7.2f} {cpu:7.2f}   peak RSS {hwm:.0f} MiB",
           file=sys.stderr)
     if out:

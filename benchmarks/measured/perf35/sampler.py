@@ -17,7 +17,6 @@ import json
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
 
 T0 = time.perf_counter()
 
