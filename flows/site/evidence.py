@@ -85,8 +85,8 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         record["calibration"] = calibration_record(site, source, cal)
     if keep_base and _one_block(base):
         # a site of one block: its composite computed first, then its evidence in numpy,
-        # with no graph to build and schedule (hundreds of one-block tasks at 400²), the
-        # same values (each step is the same numpy on the one block)
+        # with no graph to build, optimise and schedule (~200 tasks at 400²), the same
+        # values (each step is the same numpy on the one block)
         (base,) = dask.compute(base)
         evidence = site_evidence(base, site.habitat, rule, replaces)
         arrays = evidence.arrays
