@@ -248,15 +248,17 @@ def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
     (Rousseeuw & Van Driessen 1999, Technometrics 41:212-223, the C-step of FAST-MCD: refit
     on the observations the current fit holds closest). ``excess`` is
     :func:`land_excess`'s ``[excess, margin]`` on the first axis, for the record. Lazy when
-    ``comp`` is (the first axis is one more pass over the composite)."""
+    ``comp`` is (the first axis is one more pass over the composite, the second another);
+    on numpy the second axis is fitted only where the first's verdict asks for it (the
+    trim fires on few sites: the second pass is then not made, the same answer)."""
     shore_m = moments(samples[0], comp)
     first = _coefficients(shore_m, moments(samples[2], comp), rule)
     z1 = axis_value(comp, coefficient_list(first))
     ez1 = np.exp(z1)
     h_shore, h_inland = (histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
     trimmed = samples[2] & (z1 < TRIM_Z)
-    second = _coefficients(shore_m, moments(trimmed, comp), rule)
-    lib = da if isinstance(first, da.Array) else np
+    lazy = isinstance(first, da.Array)
+    lib = da if lazy else np
     # the shore canopy a population the first axis allocates to itself: three quarters of
     # it above the allocation boundary (the rule's three-quarters test, rule v2)
     above = h_shore[_TRIM_BIN:].sum() >= 0.75 * h_shore.sum()
@@ -266,8 +268,13 @@ def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
                                chunks=((2,),))
     else:
         excess = land_excess(h_inland)
-    redo = (~_own_population(h_shore, h_inland) & above & (excess[0] > excess[1])
-            & lib.isfinite(first).all() & lib.isfinite(second).all())
+    verdict = (~_own_population(h_shore, h_inland) & above & (excess[0] > excess[1])
+               & lib.isfinite(first).all())
+    if not lazy and not verdict:  # numpy: no second pass where its axis cannot be taken
+        second = np.full_like(first, np.nan)
+    else:
+        second = _coefficients(shore_m, moments(trimmed, comp), rule)
+    redo = verdict & lib.isfinite(second).all()
     return (lib.where(redo, second, first), xr.where(xr.DataArray(redo), trimmed, samples[2]),
             redo, excess)
 
