@@ -62,11 +62,11 @@ from scenarios.water import to_rho
 from aoi import load_sites
 from flows.sources import get_source
 from indices.evidence import baseline_composite
+from indices.histogram import histogram
 from indices.seagrass_rule import SeagrassRule, bottom_signals, seagrass_constants, seagrass_offset
 from indices.water import (
     BINS,
     PARAMETERS,
-    _histogram,
     fit_sand_line,
     sand_points,
     water_mask,
@@ -93,7 +93,7 @@ def _with_true_deep(base, rule, water, r_deep):
     wp = dict(zip(PARAMETERS, water.values.tolist(), strict=True))
     b, g, _ = bottom_signals(base, rule, water)
     wet = water_mask(base, rule) & base["B02"].notnull() & base["B08"].notnull()
-    hist = np.asarray(_histogram(wet, g + wp["deep_green"], b + wp["deep_blue"]))
+    hist = np.asarray(histogram(wet, g + wp["deep_green"], b + wp["deep_blue"]))
     gp, bp = sand_points(hist.reshape(BINS, BINS), rule)
     deep_b, deep_g = float(to_rho(r_deep["B02"])), float(to_rho(r_deep["B03"]))
     fit = fit_sand_line(gp, bp, (deep_b, deep_g))

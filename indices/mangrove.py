@@ -105,6 +105,7 @@ import xarray as xr
 
 from indices.canopy import DEFAULT_ENDMEMBERS, MIN_ENDMEMBER_PIXELS, cover_ndvi
 from indices.context import COAST, CONNECTED, INTERTIDAL, SHORE, pixel_size
+from indices.histogram import BINS, centres, histogram, quantile
 from indices.mangrove_axis import (
     AXIS_COEFFICIENTS,
     AXIS_PARAMETERS,
@@ -123,7 +124,6 @@ from indices.mangrove_rule import mangrove_spectral_score
 from indices.morphology import square_dilation
 from indices.spectral import compute_indices
 from indices.splits import bayes_split, otsu_split
-from indices.water import BINS, _histogram, centres
 
 __all__ = ["MANGROVE_PARAMETERS", "METHODS", "MVI_RANGE", "SWIR_FOOTPRINT_M", "floor_rule",
            "axis_report", "mangrove_parameters", "otsu_split", "scene_threshold",
@@ -171,13 +171,13 @@ def mangrove_parameters(comp: xr.Dataset, rule, context: xr.DataArray,
     ndvi, ndwi, mvi = ix["ndvi"], ix["ndwi"], ix["mvi"]
     level = context.astype(np.uint8)
     samples = _samples(ix, rule, level, shore, reach)
-    hists = [_histogram(m, mvi, lo_hi=MVI_RANGE) for m in samples]
+    hists = [histogram(m, mvi, lo_hi=MVI_RANGE) for m in samples]
     canopy = (mangrove_spectral_score(comp, rule) >= 1) & (level == CONNECTED)
     bare = (ndvi < 0.25) & (ndwi < 0)
     red, nir = comp["B04"], comp["B08"]
     for mask in (canopy, bare & (level == INTERTIDAL), bare):
-        hists += [_histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
-                  _histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
+        hists += [histogram(mask, red, lo_hi=REFLECTANCE_RANGE),
+                  histogram(mask, nir, lo_hi=REFLECTANCE_RANGE)]
     n_hist = len(hists)  # the MVI's, then the endmembers' red and NIR
     if rule.reads_axis:
         hists += _axis_parts(comp, samples, rule, ndvi)
@@ -242,7 +242,7 @@ def _fit_parts(comp: xr.Dataset, samples: list, rule, ndvi: xr.DataArray) -> tup
     rest of :func:`indices.mangrove_axis.axis_fit`'s answer, from one fit."""
     coef, inland, trimmed, excess = axis_fit(comp, samples, rule)
     ez = np.exp(axis_value(comp, coefficient_list(coef)))
-    parts = ([coef] + [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (*samples[:2], inland)]
+    parts = ([coef] + [histogram(m, ez, lo_hi=AXIS_RANGE) for m in (*samples[:2], inland)]
              + [closed_counts(samples[0], ndvi, rule.axis_closed_ndvi)])
     return parts, inland, trimmed, excess
 
@@ -286,11 +286,6 @@ def water_footprint(shore: xr.DataArray) -> xr.DataArray:
     return water.copy(data=near)
 
 
-def _median(counts: np.ndarray, lo_hi) -> float:
-    cum = np.cumsum(counts)
-    return float(centres(lo_hi)[int(np.searchsorted(cum, 0.5 * cum[-1]))])
-
-
 _N_HISTOGRAMS = 3 + 2 * 3
 """Histograms of :func:`mangrove_parameters` before the axis's parts: the three samples' MVI,
 the red and NIR of three endmember masks (what it counts, ``n_hist``, and passes)."""
@@ -307,14 +302,14 @@ def _finish(flat: np.ndarray, *, rule, n_hist: int = _N_HISTOGRAMS) -> np.ndarra
     def endmember(i):  # median red and NIR of a mask's histograms, None if too few
         if h[i].sum() < MIN_ENDMEMBER_PIXELS:
             return None
-        return _median(h[i], REFLECTANCE_RANGE), _median(h[i + 1], REFLECTANCE_RANGE)
+        return quantile(h[i], 0.5, REFLECTANCE_RANGE), quantile(h[i + 1], 0.5, REFLECTANCE_RANGE)
 
     canopy = endmember(3) or DEFAULT_ENDMEMBERS[1]
     bare = endmember(5) or endmember(7) or DEFAULT_ENDMEMBERS[0]  # the flats' bare ground
     half = cover_ndvi(rule.canopy_cover, bare, canopy)
     n_shore, n_inland = shore.sum(), inland.sum()
-    return np.array([t, half, raw, _quantile(shore, 0.5), _quantile(inland, 0.9), n_shore,
-                     n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
+    return np.array([t, half, raw, quantile(shore, 0.5, MVI_RANGE),
+                     quantile(inland, 0.9, MVI_RANGE), n_shore, n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
                      tolerance_share(t, state, rule), method, *axis], np.float64)
 
 
@@ -347,13 +342,6 @@ def tolerance_share(threshold: float, state: float, rule) -> float:
     return share
 
 
-def _quantile(counts: np.ndarray, q: float) -> float:
-    if counts.sum() == 0:
-        return np.nan
-    cum = np.cumsum(counts)
-    return float(centres(MVI_RANGE)[int(np.searchsorted(cum, q * cum[-1]))])
-
-
 def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule
                     ) -> tuple[float, float, float, int]:
     """``(threshold, boundary, state, method)`` from MVI histograms (:data:`MVI_RANGE`, 256 log bins)
@@ -380,9 +368,9 @@ def scene_threshold(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarra
     # raised only over unconnected vegetation that the published rule itself takes for
     # terrestrial (its median below the published threshold): where it is mostly above, it
     # is mangrove beyond the context's reach, not a terrestrial population to guard against
-    raised = (max(published, _quantile(inland, 0.99))
-              if _quantile(inland, 0.5) < published else published)
-    median, inland_q90 = _quantile(shore, 0.5), _quantile(inland, 0.9)
+    raised = (max(published, quantile(inland, 0.99, MVI_RANGE))
+              if quantile(inland, 0.5, MVI_RANGE) < published else published)
+    median, inland_q90 = quantile(shore, 0.5, MVI_RANGE), quantile(inland, 0.9, MVI_RANGE)
     if not median > inland_q90:
         return raised, np.nan, -1.0, 0
     edges = np.exp(np.linspace(np.log(MVI_RANGE[0]), np.log(MVI_RANGE[1]), BINS + 1))

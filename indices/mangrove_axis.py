@@ -58,8 +58,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from indices.histogram import BINS, histogram, quantile_bin
 from indices.splits import bayes_split, otsu_split
-from indices.water import BINS, _histogram
 
 __all__ = ["AXIS_BANDS", "AXIS_COEFFICIENTS", "AXIS_PARAMETERS", "AXIS_RANGE", "FIXED",
            "LAND_TEST_Z", "TRIM_Z",
@@ -188,14 +188,6 @@ def axis_coefficients(shore: np.ndarray, inland: np.ndarray, min_px: int) -> np.
     return np.append(w, -float(w @ mu0))
 
 
-def _quantile_bin(counts, q: float):
-    """The first bin of histogram ``counts`` at which its cumulative count reaches ``q`` of
-    the total (0 where empty), lazy when ``counts`` is."""
-    lib = da if isinstance(counts, da.Array) else np
-    cum = lib.cumsum(counts)
-    return lib.argmax(cum >= q * cum[-1])
-
-
 def axis_boundary(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, rule,
                   closed: float) -> float:
     """The boundary on ``z`` from the ``exp(z)`` histograms (:data:`AXIS_RANGE`) of the shore
@@ -226,7 +218,7 @@ def axis_split(shore: np.ndarray, vegetation: np.ndarray, inland: np.ndarray, ru
         return out
     lo, hi = np.log(AXIS_RANGE[0]), np.log(AXIS_RANGE[1])
     edges = np.linspace(lo, hi, shore.size + 1)
-    median, p90 = int(_quantile_bin(shore, 0.5)), int(_quantile_bin(inland, 0.9))
+    median, p90 = int(quantile_bin(shore, 0.5)), int(quantile_bin(inland, 0.9))
     out.update(median=float(edges[median]), inland_p90=float(edges[p90]),
                own=float(median > p90))
     if not median > p90:
@@ -256,15 +248,17 @@ def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
     (Rousseeuw & Van Driessen 1999, Technometrics 41:212-223, the C-step of FAST-MCD: refit
     on the observations the current fit holds closest). ``excess`` is
     :func:`land_excess`'s ``[excess, margin]`` on the first axis, for the record. Lazy when
-    ``comp`` is (the first axis is one more pass over the composite)."""
+    ``comp`` is (the first axis is one more pass over the composite, the second another);
+    on numpy the second axis is fitted only where the first's verdict asks for it (the
+    trim fires on few sites: the second pass is then not made, the same answer)."""
     shore_m = moments(samples[0], comp)
     first = _coefficients(shore_m, moments(samples[2], comp), rule)
     z1 = axis_value(comp, coefficient_list(first))
     ez1 = np.exp(z1)
-    h_shore, h_inland = (_histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
+    h_shore, h_inland = (histogram(m, ez1, lo_hi=AXIS_RANGE) for m in (samples[0], samples[2]))
     trimmed = samples[2] & (z1 < TRIM_Z)
-    second = _coefficients(shore_m, moments(trimmed, comp), rule)
-    lib = da if isinstance(first, da.Array) else np
+    lazy = isinstance(first, da.Array)
+    lib = da if lazy else np
     # the shore canopy a population the first axis allocates to itself: three quarters of
     # it above the allocation boundary (the rule's three-quarters test, rule v2)
     above = h_shore[_TRIM_BIN:].sum() >= 0.75 * h_shore.sum()
@@ -274,8 +268,13 @@ def axis_fit(comp: xr.Dataset, samples: list, rule) -> tuple:
                                chunks=((2,),))
     else:
         excess = land_excess(h_inland)
-    redo = (~_own_population(h_shore, h_inland) & above & (excess[0] > excess[1])
-            & lib.isfinite(first).all() & lib.isfinite(second).all())
+    verdict = (~_own_population(h_shore, h_inland) & above & (excess[0] > excess[1])
+               & lib.isfinite(first).all())
+    if not lazy and not verdict:  # numpy: no second pass where its axis cannot be taken
+        second = np.full_like(first, np.nan)
+    else:
+        second = _coefficients(shore_m, moments(trimmed, comp), rule)
+    redo = verdict & lib.isfinite(second).all()
     return (lib.where(redo, second, first), xr.where(xr.DataArray(redo), trimmed, samples[2]),
             redo, excess)
 
@@ -345,5 +344,5 @@ def _own_population(shore, inland):
     """Whether the shore canopy's median bin lies above the terrestrial sample's 90th
     percentile bin (:func:`axis_split`'s first test), lazy when the histograms are; False
     where either is empty."""
-    return ((_quantile_bin(shore, 0.5) > _quantile_bin(inland, 0.9))
+    return ((quantile_bin(shore, 0.5) > quantile_bin(inland, 0.9))
             & (shore.sum() > 0) & (inland.sum() > 0))

@@ -87,6 +87,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from indices.histogram import BINS, centres, histogram, quantile
+
 __all__ = ["PARAMETERS", "deep_plateau", "fit_sand_line", "fit_water", "water_mask",
            "water_parameters"]
 
@@ -94,10 +96,6 @@ PARAMETERS = ("deep_blue", "deep_green", "glint_blue", "glint_green", "nir_ref",
               "dii_sand", "noise_blue", "noise_green", "n_views", "estimated")
 """The parameters :func:`water_parameters` returns, in order."""
 
-BINS = 256
-LOG_RANGE = (5e-4, 0.5)
-"""Reflectance histograms: 256 bins of equal ratio (2.7 %) from 0.0005 to 0.5, fine where
-the water is dark (0.00014 wide at 0.005) and coarse where a bin's width does not matter."""
 NOISE_RANGE = (1e-5, 0.1)
 """Range of the neighbour-difference histogram (the L2A quantum is 0.0001)."""
 _FIXED = 2.0 ** 16
@@ -106,55 +104,6 @@ _R_GRID = np.round(np.arange(0.05, 1.5001, 0.01), 2)
 """Attenuation ratios k_B / k_G tried: clear ocean water ~0.3-0.6, turbid coastal water
 towards and above 1 (blue absorbed by dissolved and particulate matter)."""
 _DEEP_STEPS = 200
-
-
-def _bins(x, lo_hi=LOG_RANGE):
-    lo, hi = np.log(lo_hi[0]), np.log(lo_hi[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = (np.log(np.maximum(x, lo_hi[0])) - lo) / (hi - lo) * BINS
-    return np.clip(np.floor(t), 0, BINS - 1).astype(np.int64)
-
-
-def centres(lo_hi=LOG_RANGE) -> np.ndarray:
-    """Bin centres (geometric) of the histograms over ``lo_hi``."""
-    lo, hi = np.log(lo_hi[0]), np.log(lo_hi[1])
-    return np.exp(lo + (np.arange(BINS) + 0.5) * (hi - lo) / BINS)
-
-
-def _hist_block(*arrays, lo_hi=LOG_RANGE):
-    """``(mask, a[, b])`` blocks -> (1, 1, BINS[**2]) counts of the masked values."""
-    mask, *values = arrays
-    ok = mask & np.all([np.isfinite(v) for v in values], axis=0)
-    if len(values) == 1:
-        h = np.bincount(_bins(values[0][ok], lo_hi), minlength=BINS)
-    else:
-        h = np.bincount(_bins(values[0][ok], lo_hi) * BINS + _bins(values[1][ok], lo_hi),
-                        minlength=BINS * BINS)
-    return h[None, None, :]
-
-
-def _histogram(mask: xr.DataArray, *values: xr.DataArray, lo_hi=LOG_RANGE):
-    """Exact counts of ``values`` (one or two maps) where ``mask``: a 1-D (BINS or BINS**2)
-    int64 array, dask when the inputs are."""
-    arrays = [a.transpose("y", "x").data for a in (mask, *values)]
-    width = BINS ** len(values)
-    if not any(isinstance(a, da.Array) for a in arrays):
-        return _hist_block(*(np.asarray(a) for a in arrays), lo_hi=lo_hi)[0, 0]
-    arrays = [da.asarray(a) for a in arrays]
-    arrays = [a.rechunk(arrays[0].chunks) for a in arrays]
-    ny, nx = arrays[0].numblocks
-    parts = da.map_blocks(_hist_block, *arrays, new_axis=2, lo_hi=lo_hi,
-                          chunks=((1,) * ny, (1,) * nx, (width,)), dtype=np.int64)
-    return parts.sum(axis=(0, 1))
-
-
-def _quantile(counts, q: float, lo_hi=LOG_RANGE):
-    """The ``q`` quantile of histogram ``counts`` (bin centre), NaN when empty; lazy."""
-    lib = da if isinstance(counts, da.Array) else np
-    cum = lib.cumsum(counts)
-    total = cum[-1]
-    idx = lib.argmax(cum >= q * total)
-    return lib.where(total > 0, lib.asarray(centres(lo_hi))[idx], np.nan)
 
 
 def _sum(data):
@@ -192,7 +141,7 @@ def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
     blue, green, nir = refl["B02"], refl["B03"], refl["B08"]
     water = water_mask(refl, rule) & blue.notnull() & nir.notnull()
     # 1. glint over the darkest water (Hedley et al. 2005), from exact sums
-    dark_cut = _quantile(_histogram(water, (blue + green) / 2), rule.deep_fraction)
+    dark_cut = quantile(histogram(water, (blue + green) / 2), rule.deep_fraction)
     deep = water & ((blue + green) / 2 <= dark_cut)
     n = deep.sum().data
     lib = da if isinstance(n, da.Array) else np
@@ -202,7 +151,7 @@ def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
             .astype(np.int64).sum()
             for k, v in {"nn": nir * nir, "bn": blue * nir, "gn": green * nir,
                          "bb": blue * blue, "gg": green * green}.items()}
-    nir_ref = _quantile(_histogram(deep, nir), 0.05)
+    nir_ref = quantile(histogram(deep, nir), 0.05)
 
     def moments(p, s):  # n * sum(xy) - sum(x) sum(y), in float64 from the exact sums
         return n * (psum[p] / _FIXED**2) - (sums[s[0]] / _FIXED) * (sums[s[1]] / _FIXED)
@@ -220,13 +169,13 @@ def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
     excess = excess.where(excess > rule.glint_min, 0.0)
     b_dg = blue - xr.DataArray(glint_b) * excess
     g_dg = green - xr.DataArray(glint_g) * excess
-    hist2d = _histogram(water, g_dg, b_dg)
+    hist2d = histogram(water, g_dg, b_dg)
     # 4. noise: neighbour differences along x over the darkest water (shift: chunk-free)
     pair = deep & deep.shift(x=1, fill_value=False)
-    noise = [_histogram(pair, abs(v - v.shift(x=1)), lo_hi=NOISE_RANGE) for v in (blue, green)]
+    noise = [histogram(pair, abs(v - v.shift(x=1)), lo_hi=NOISE_RANGE) for v in (blue, green)]
     if "n_clear" in refl:
         views = refl["n_clear"].astype(np.float64).clip(1, BINS)
-        n_views = _quantile(_histogram(deep, views, lo_hi=(1.0, float(BINS))), 0.5,
+        n_views = quantile(histogram(deep, views, lo_hi=(1.0, float(BINS))), 0.5,
                             lo_hi=(1.0, float(BINS)))
     else:
         n_views = lib.asarray(1.0)
@@ -244,11 +193,7 @@ def water_parameters(refl: xr.Dataset, rule) -> xr.DataArray:
 
 def _noise(counts: np.ndarray) -> float:
     """Gaussian sigma from a histogram of |x_i - x_j| of neighbours: median / (0.6745 sqrt 2)."""
-    if counts.sum() == 0:
-        return np.nan
-    cum = np.cumsum(counts)
-    median = centres(NOISE_RANGE)[int(np.argmax(cum >= 0.5 * cum[-1]))]
-    return float(median / (0.6745 * np.sqrt(2.0)))
+    return quantile(counts, 0.5, NOISE_RANGE) / (0.6745 * np.sqrt(2.0))
 
 
 def _finish(flat: np.ndarray, *, rule) -> np.ndarray:

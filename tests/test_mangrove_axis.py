@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from indices.habitat import MangroveRule
+from indices.histogram import BINS, histogram
 from indices.mangrove import _axis_parts
 from indices.mangrove_axis import (
     AXIS_BANDS,
@@ -26,7 +27,6 @@ from indices.mangrove_axis import (
     land_excess,
     moments,
 )
-from indices.water import BINS, _histogram
 
 RULE = MangroveRule()
 
@@ -56,7 +56,7 @@ def _closed(refl, shore) -> float:
 
 def _hists(refl, shore, coef):
     ez = np.exp(axis_value(refl, coef))
-    return [_histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
+    return [histogram(m, ez, lo_hi=AXIS_RANGE) for m in (shore, xr.ones_like(shore), ~shore)]
 
 
 def test_moments_are_exact_whatever_the_chunking():
@@ -166,7 +166,7 @@ def test_a_stand_left_in_the_terrestrial_sample_is_trimmed_and_the_axis_reads(fr
     refl, stand, samples = _contaminated(frac)
     first = axis_coefficients(moments(samples[0], refl), moments(samples[2], refl),
                               RULE.min_sample_px)
-    h = [_histogram(m, np.exp(axis_value(refl, first)), lo_hi=AXIS_RANGE) for m in samples]
+    h = [histogram(m, np.exp(axis_value(refl, first)), lo_hi=AXIS_RANGE) for m in samples]
     assert axis_split(h[0], h[1], h[2], RULE, _closed(refl, samples[0]))["own"] == 0
     assert bool(axis_fit(refl, samples, RULE)[2])  # trimmed
     coef, split = _split_of_parts(refl, samples)
@@ -267,3 +267,29 @@ def test_no_trim_where_the_second_axis_does_not_exist():
     first = axis_coefficients(moments(samples[0], refl), moments(inland, refl), 4_000)
     assert np.isfinite(coef).all()
     np.testing.assert_array_equal(coef, first)
+
+
+@pytest.mark.parametrize("case", ["trimmed", "not trimmed", "no second axis"])
+def test_the_fit_on_numpy_is_the_lazy_fit(case):
+    """On numpy the second axis's pass is made only where the first's verdict asks for it
+    (perf35); the answer is the lazy fit's (which builds both passes) in each case: the trim
+    taken, not asked for, asked for without a second axis."""
+    rule = RULE
+    if case == "trimmed":
+        refl, _, samples = _contaminated(0.35)
+    elif case == "not trimmed":
+        refl, shore = _scene(np.random.default_rng(3), 20_000, 1.0, spread=2.0)
+        samples = [shore, xr.ones_like(shore), ~shore]
+    else:
+        refl, stand = _scene(np.random.default_rng(5), 20_000, 1.0)
+        row = xr.DataArray(np.arange(stand.shape[0])[:, None] * np.ones(stand.shape[1]),
+                           dims=("y", "x"))
+        inland = (~stand & (row < 30)) | (stand & (row >= 350) & (row < 370))
+        samples = [stand & (row < 350), xr.ones_like(stand), inland]
+        rule = dataclasses.replace(RULE, min_sample_px=4_000)
+    eager = axis_fit(refl, samples, rule)
+    chunks = {"y": 37, "x": 41}
+    lazy = dask.compute(*axis_fit(refl.chunk(chunks), [m.chunk(chunks) for m in samples], rule))
+    assert bool(eager[2]) == bool(lazy[2]) == (case == "trimmed")
+    for a, b in zip(eager, lazy, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

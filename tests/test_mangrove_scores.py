@@ -284,6 +284,28 @@ def test_one_look_past_the_sites_half_cover_gains_on_the_flat():
     assert scores(CONNECTED)[0] < 2
 
 
+def _shore_scene():
+    """60 x 80 px, 2 clear views each: the sea (wet in both) in columns 0-29, canopy
+    candidates in rows 0-29 of columns 30-49; ``(n_wet, n_clear, candidates, kw)`` of
+    :func:`indices.context.context_kernel` (50 m shore band, 2 views)."""
+    n_clear = np.full((60, 80), 2, np.int16)
+    n_wet = np.zeros((60, 80), np.int16)
+    n_wet[:, :30] = 2
+    candidates = np.zeros((60, 80), bool)
+    candidates[:30, 30:50] = True
+    return n_wet, n_clear, candidates, {"min_views": 2, "gap_px": 5, "reach_px": 20,
+                                        "shore_px": 5}
+
+
+def _assert_replanting_look_gains(level_code):
+    """A replanting's two looks at context ``level_code``: the clear one (NDVI 0.76) past the
+    strong bar (one look gains), the one under the tide (NIR 0.03) not judged (NaN)."""
+    look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
+    level = xr.DataArray(np.full((1, 2), level_code, np.uint8), dims=("y", "x"))
+    score = mangrove_score(look, RULE, context=level).values[0]
+    assert score[0] >= 2 and np.isnan(score[1])
+
+
 def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     # 60 x 80 px, 2 clear views each: the sea in columns 0-29, canopy (candidates, dry) in
     # rows 0-29 of columns 30-49; below it, the band of the shore's edge (5 px: columns
@@ -294,14 +316,9 @@ def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     # seen wet in two views (a pond), it stays as it was
     from indices.context import TIDAL, context_kernel
 
-    n_clear = np.full((60, 80), 2, np.int16)
-    n_wet = np.zeros((60, 80), np.int16)
-    n_wet[:, :30] = 2
-    candidates = np.zeros((60, 80), bool)
-    candidates[:30, 30:50] = True
+    n_wet, n_clear, candidates, kw = _shore_scene()
     bare = np.ones((60, 80), bool)
     bare[33:35, 30:33] = False  # a crop at the water's edge
-    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20, "shore_px": 5}
     out = context_kernel(n_wet, n_clear, candidates, bare, **kw)
     taken = out[30:35, 30:36] == TIDAL
     assert taken.sum() == 30 - 6 and not taken[3:5, :3].any()  # all but the crop
@@ -316,10 +333,7 @@ def test_bare_ground_of_the_shores_band_next_to_the_forest_is_tidal_ground():
     wet = context_kernel(pond, n_clear, candidates, bare, **kw)
     assert not (wet[30:60, 31:36] == TIDAL).any()
     # a replanting's look there: under the tide none, one clear look past the test a gain
-    look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
-    level = xr.DataArray(np.full((1, 2), out[31, 33], np.uint8), dims=("y", "x"))
-    score = mangrove_score(look, RULE, context=level).values[0]
-    assert score[0] >= 2 and np.isnan(score[1])
+    _assert_replanting_look_gains(out[31, 33])
 
 
 def test_the_coasts_water_next_to_the_forest_is_shore_water_judged_as_tidal_ground():
@@ -328,21 +342,13 @@ def test_the_coasts_water_next_to_the_forest_is_shore_water_judged_as_tidal_grou
     # shore's ground); v11's shore ground stays TIDAL, and both are judged alike
     from indices.context import SHORE_WATER, TIDAL, context_kernel
 
-    n_clear = np.full((60, 80), 2, np.int16)
-    n_wet = np.zeros((60, 80), np.int16)
-    n_wet[:, :30] = 2
-    candidates = np.zeros((60, 80), bool)
-    candidates[:30, 30:50] = True
-    kw = {"min_views": 2, "gap_px": 5, "reach_px": 20, "shore_px": 5}
+    n_wet, n_clear, candidates, kw = _shore_scene()
     out = context_kernel(n_wet, n_clear, candidates, np.ones((60, 80), bool), **kw)
     water = out == SHORE_WATER
     assert water[:30, 25:30].all() and not water[:, :25].any() and not water[:, 30:].any()
     assert (out[30:35, 30:36] == TIDAL).all() and not water[40:].any()
-    look = _refl(green=[0.05, 0.06], red=[0.04, 0.05], nir=[0.30, 0.03], swir=[0.10, 0.01])
     for lv in (TIDAL, SHORE_WATER):
-        level = xr.DataArray(np.full((1, 2), lv, np.uint8), dims=("y", "x"))
-        score = mangrove_score(look, RULE, context=level).values[0]
-        assert score[0] >= 2 and np.isnan(score[1])
+        _assert_replanting_look_gains(lv)
 
 
 def test_a_dry_islet_across_the_coasts_water_keeps_its_level_not_shore_water():

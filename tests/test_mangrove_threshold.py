@@ -14,8 +14,8 @@ from seeding import drawn
 
 from indices.evidence import SiteEvidence
 from indices.habitat import MangroveRule
+from indices.histogram import BINS
 from indices.mangrove import MANGROVE_PARAMETERS, MVI_RANGE, _finish, otsu_split, scene_threshold
-from indices.water import BINS
 
 RULE = MangroveRule()
 EDGES = np.exp(np.linspace(np.log(MVI_RANGE[0]), np.log(MVI_RANGE[1]), BINS + 1))

@@ -92,7 +92,7 @@ def _site_hist(k_b: float, k_g: float, deep: tuple[float, float], z_max: float, 
     """(green, blue) histogram of a sand shelf sloping from 0.5 m to ``z_max`` and flat there
     (a third of the pixels: a shelf's deep end), with noise ``NOISE``, as
     :func:`indices.water.water_parameters` builds it."""
-    from indices.water import _histogram
+    from indices.histogram import histogram
 
     rng = np.random.default_rng(seed)
     z = np.concatenate([np.linspace(0.5, z_max, 40000), np.full(20000, z_max)])
@@ -100,7 +100,7 @@ def _site_hist(k_b: float, k_g: float, deep: tuple[float, float], z_max: float, 
     green = deep[1] + (SAND[1] - deep[1]) * np.exp(-2 * k_g * z) + rng.normal(0, NOISE, z.size)
     as_map = {k: xr.DataArray(v[None, :], dims=("y", "x")) for k, v in
               (("g", green), ("b", blue), ("m", np.ones(z.size, bool)))}
-    return np.asarray(_histogram(as_map["m"], as_map["g"], as_map["b"])).reshape(256, 256)
+    return np.asarray(histogram(as_map["m"], as_map["g"], as_map["b"])).reshape(256, 256)
 
 
 def test_a_shelf_dark_in_green_only_is_not_taken_for_optically_deep_water():

@@ -326,3 +326,28 @@ def test_sites_validate_refuses_bad_calibration_in_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bluecarbon: error: ")
     assert "missing.geojson" in lines[0]
+
+
+def test_a_one_block_site_has_the_same_evidence_in_numpy_as_through_its_graph(monkeypatch):
+    """A site of one block (``keep_base``: the one-pass and whole walks) has its composite
+    computed first and its evidence then in numpy (no graph: perf35); the same context,
+    parameters and composite, bit for bit, as through the dask graph of its lazy composite
+    (``ONE_BLOCK_PIXELS`` 0: every site takes that path)."""
+    import flows.site.evidence as site_evidence_module
+
+    site = SITES["kenya-mida-creek"]
+    source = DemoSource(seed=1)
+    grid, mask = _grid_mask(site)
+    cube = _baseline_cube(site, source)
+    assert site_evidence_module._one_block(
+        site_evidence_module.baseline_composite(cube, "mangrove",
+                                                (site.baseline_start, site.baseline_end)))
+    eager = site_evidence_of(site, cube, grid, mask, keep_base=True)
+    monkeypatch.setattr(site_evidence_module, "ONE_BLOCK_PIXELS", 0)
+    graph = site_evidence_of(site, cube, grid, mask, keep_base=True)
+    assert isinstance(eager.evidence.context.data, np.ndarray)
+    for a, b in zip(eager.evidence.arrays, graph.evidence.arrays, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for v in graph.base.data_vars:
+        np.testing.assert_array_equal(eager.base[v].values, graph.base[v].values)
+    assert eager.record == graph.record

@@ -89,16 +89,40 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         cal = _calibrate(site, source.path, base, labels, inside, units)
         rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
-    evidence = site_evidence(base, site.habitat, rule, replaces, fill=fill)
-    if keep_base:
-        base, arrays = kept, dask.compute(*evidence.arrays)
-    elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
-        arrays, base = _two_passes(base, evidence, replaces), None
+    if keep_base and _one_block(base):
+        # a site of one block: its composite computed first (it is, for the fill), then its
+        # evidence in numpy, with no graph to build, optimise and schedule (~200 tasks at
+        # 400²), the same values (each step is the same numpy on the one block)
+        base = kept
+        evidence = site_evidence(base, site.habitat, rule, replaces, fill=fill)
+        arrays = evidence.arrays
     else:
-        arrays, base = dask.compute(*evidence.arrays), None
+        evidence = site_evidence(base, site.habitat, rule, replaces, fill=fill)
+        if keep_base:
+            base, arrays = kept, dask.compute(*evidence.arrays)
+        elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
+            arrays, base = _two_passes(base, evidence, replaces), None
+        else:
+            arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
     record["rule"] = evidence.summary()
     return EvidenceOf(evidence, record, base)
+
+
+ONE_BLOCK_PIXELS = 2**20
+"""The largest site (pixels) whose evidence :func:`site_evidence_of` computes in numpy once
+its composite is computed, when the composite is one block: a site of the default chunks'
+one block (:data:`flows.sources.CHUNKS` 1024²). Its whole-site temporaries are then at most
+the size of the one block dask's graph would hold them in (a larger ``--chunks`` keeps the
+graph, block by block)."""
+
+
+def _one_block(base: xr.Dataset) -> bool:
+    """Whether the lazy composite ``base`` is one block of at most :data:`ONE_BLOCK_PIXELS`."""
+    first = base[next(iter(base.data_vars))].data
+    if not isinstance(first, da.Array):
+        return False
+    return all(n == 1 for n in first.numblocks) and first.size <= ONE_BLOCK_PIXELS
 
 
 def _filled_baseline(cube: xr.Dataset, baseline, *, computed: bool):
