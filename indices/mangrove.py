@@ -90,7 +90,7 @@ margins ~0.007; a third of the sample the stand 0.065-0.075; seeds 915 and 1707 
 against 0.002 and 0.004 (``benchmarks/measured/mang36``). The MVI threshold is not touched:
 only the axis's terrestrial sample (``benchmarks/measured/mang34``).
 
-All numbers come from exact integer histograms (:mod:`indices.water`) and exact fixed-point
+All numbers come from exact integer histograms (:mod:`indices.histogram`) and exact fixed-point
 moments, so they do not depend on the chunking; lazy when the composite is.
 """
 
@@ -209,9 +209,8 @@ def axis_report(comp: xr.Dataset, rule, context: xr.DataArray, shore: xr.DataArr
     two samples' Mahalanobis ``d2`` (:func:`indices.mangrove_axis.mahalanobis_d2`), the
     shore canopy's share of closed canopy among them (``closed``, rule v9), and ``trimmed``
     (1 where the terrestrial sample is the trimmed one, rule v14:
-    :func:`indices.mangrove_axis.axis_fit`; the
-    steps and ``d2`` are then on the second axis), with the land guard's ``land_excess`` and
-    ``land_margin`` on the first axis (:func:`indices.mangrove_axis.land_excess`: the trim
+    :func:`indices.mangrove_axis.axis_fit`; the steps and ``d2`` are then on the second
+    axis), with the land guard's ``land_excess`` and ``land_margin`` on the first axis (:func:`indices.mangrove_axis.land_excess`: the trim
     needs the first above the second); only ``d2`` NaN where no axis was computed."""
     ix = compute_indices(comp, ["ndvi", "ndwi", "mvi"])
     samples = _samples(ix, rule, context.astype(np.uint8), shore, reach)
@@ -309,7 +308,8 @@ def _finish(flat: np.ndarray, *, rule, n_hist: int = _N_HISTOGRAMS) -> np.ndarra
     half = cover_ndvi(rule.canopy_cover, bare, canopy)
     n_shore, n_inland = shore.sum(), inland.sum()
     return np.array([t, half, raw, quantile(shore, 0.5, MVI_RANGE),
-                     quantile(inland, 0.9, MVI_RANGE), n_shore, n_inland, canopy[0], canopy[1], bare[0], bare[1], state,
+                     quantile(inland, 0.9, MVI_RANGE), n_shore, n_inland, canopy[0], canopy[1],
+                     bare[0], bare[1], state,
                      tolerance_share(t, state, rule), method, *axis], np.float64)
 
 

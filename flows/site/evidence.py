@@ -34,6 +34,7 @@ import xarray as xr
 
 from aoi import CalibrationError, Site, calibration_input, geometry_ids, load_calibration_polygons
 from aoi.grid import SiteGrid
+from flows.sources import CHUNKS
 from indices import calibration
 from indices.calibration_axis import STRATA, gain_is_shown, map_strata
 from indices.coast_maps import keep_codes, kept_codes
@@ -83,27 +84,27 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         cal = _calibrate(site, source.path, base, labels, inside, units)
         rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
-    if keep_base and _one_block(base):
+    one_block = keep_base and _one_block(base)
+    if one_block:
         # a site of one block: its composite computed first, then its evidence in numpy,
         # with no graph to build, optimise and schedule (~200 tasks at 400²), the same
         # values (each step is the same numpy on the one block)
         (base,) = dask.compute(base)
-        evidence = site_evidence(base, site.habitat, rule, replaces)
+    evidence = site_evidence(base, site.habitat, rule, replaces)
+    if one_block:
         arrays = evidence.arrays
+    elif keep_base:
+        base, *arrays = dask.compute(base, *evidence.arrays)
+    elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
+        arrays, base = _two_passes(base, evidence, replaces), None
     else:
-        evidence = site_evidence(base, site.habitat, rule, replaces)
-        if keep_base:
-            base, *arrays = dask.compute(base, *evidence.arrays)
-        elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
-            arrays, base = _two_passes(base, evidence, replaces), None
-        else:
-            arrays, base = dask.compute(*evidence.arrays), None
+        arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
     record["rule"] = evidence.summary()
     return EvidenceOf(evidence, record, base)
 
 
-ONE_BLOCK_PIXELS = 2**20
+ONE_BLOCK_PIXELS = CHUNKS**2
 """The largest site (pixels) whose evidence :func:`site_evidence_of` computes in numpy once
 its composite is computed, when the composite is one block: a site of the default chunks'
 one block (:data:`flows.sources.CHUNKS` 1024²). Its whole-site temporaries are then at most
