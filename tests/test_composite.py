@@ -227,6 +227,36 @@ def test_clear_test_is_separate_from_the_composited_bands(seed, bands):
         monthly_composite(cube, bands=("B02", "B03"), clear_bands=("B03",))
 
 
+@pytest.mark.parametrize("used", [1, 2, 3])
+def test_tiles_seen_by_one_or_two_scenes_of_a_longer_month(used):
+    """The kernel's tiles (256 px along x) where only ``used`` scenes of a five-scene month
+    have a clear pixel take the short median paths (one or two lines): the bands, n_clear
+    and n_wet equal numpy's nanmedian and counts, eager and lazy (and parallel = serial)."""
+    times = np.array([f"2024-01-{d:02d}T10:30" for d in (3, 8, 13, 18, 28)], "datetime64[ns]")
+    rng = np.random.default_rng(used)
+    shape = (5, 6, 600)  # three tiles along x: 256, 256, 88
+    dn = {b: rng.integers(1, 7000, shape) * (rng.random(shape) > 0.05) for b in BANDS}
+    scl = rng.choice([4, 5, 8, 9], shape, p=[.5, .2, .2, .1])
+    scl[used:, :, 256:512] = 9  # the second tile: only the first ``used`` scenes can be clear
+    scl[:, :, 512:] = 4 if used == 1 else scl[:, :, 512:]  # every view clear but zeros
+    cube = make_cube(times, dn, [-1000, 0, -1000, 0, 0], scl)
+    out = monthly_composite(cube)
+    lazy = monthly_composite(cube.chunk({"time": 5, "y": 3, "x": 300}))
+    expected, _ = reference_composite(cube)
+    for b in BANDS:
+        np.testing.assert_array_equal(out[b].values, expected[b])
+        np.testing.assert_array_equal(lazy[b].values, expected[b])
+    np.testing.assert_array_equal(out["n_clear"].values, expected["n_clear"])
+    clear = np.isin(cube["SCL"].values, VALID_SCL)
+    for b in BANDS:
+        clear &= cube[b].values != 0
+    wet = clear & (reflectance(cube, "B03").values > reflectance(cube, "B08").values)
+    np.testing.assert_array_equal(out["n_wet"].values, wet.sum(0)[np.newaxis])
+    np.testing.assert_array_equal(lazy["n_wet"].values, out["n_wet"].values)
+    counts = expected["n_clear"][0, :, 256:512]
+    assert counts.max() <= used and (counts == used).any()
+
+
 # --------------------------------------------------------------------------- date range
 
 def test_composite_over_a_range_includes_the_end_day():
