@@ -124,6 +124,9 @@ class SiteEvidence:
                 values = np.asarray(self.water, np.float64)
                 out["water"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
                                 for k, v in zip(PARAMETERS, values, strict=True)}
+            if self.place is not None:  # rule v6: the pixels the place map supports
+                level = np.asarray(self.place.sel(layer="sand_blue"))
+                out["place_pixels"] = int(np.isfinite(level).sum())
         return out
 
 
