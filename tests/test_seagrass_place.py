@@ -20,10 +20,11 @@ RULE = RULES["seagrass"]
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
+    from scenarios import make_scenario
+
     from aoi import load_sites
     from flows.sources import get_source
     from indices.evidence import baseline_composite
-    from scenarios import make_scenario
 
     sc = make_scenario(1, kind="seagrass", size=200, n_months=8,
                        out_dir=tmp_path_factory.mktemp("seagrass1"))
