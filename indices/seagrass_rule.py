@@ -196,7 +196,8 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     baseline; rule v6, ``place_test``): where the gate leaves a water pixel and the map holds
     a level, the pixel is assessed by blue alone, ``(threshold_blue - b) / tolerance``
     (:func:`indices.seagrass_place.place_terms`), where sand's contrast to the threshold
-    there is ``detect_sigmas`` of the pixel's blue noise (scaled to its views).
+    there and the pixel's blue's distance to it are each ``detect_sigmas`` of the pixel's
+    blue noise (scaled to its views: the gate's blue test).
     """
     c, offset = seagrass_offset(refl, rule, water)
     score = (c["threshold"] - offset) / c["tolerance"]
@@ -213,8 +214,11 @@ def place_score(refl: xr.Dataset, rule: SeagrassRule, water: xr.DataArray,
     (``offset`` NaN) that the map supports at this pixel's noise ``c["noise_b"]``."""
     threshold_blue, contrast, tolerance = place_terms(place, rule)
     b, _, _ = bottom_signals(refl, rule, water)
+    # the gate's blue test (rule doc): the pixel's blue ``detect_sigmas`` of its own noise
+    # off the threshold bottom's, so that its side is known (a month of one view is noisier)
     ok = (water_mask(refl, rule) & b.notnull() & offset.isnull()
-          & (contrast >= c["detect"] * c["noise_b"]))
+          & (contrast >= c["detect"] * c["noise_b"])
+          & (abs(b - threshold_blue) >= c["detect"] * c["noise_b"]))
     return ((threshold_blue - b) / tolerance).where(ok)
 
 

@@ -60,6 +60,14 @@ def test_the_place_map_judges_only_where_the_gate_leaves_water(base, evidence):
     added = np.isfinite(after) & ~judged
     assert added.any() and not (added & ~supported).any()
     assert (after[added] > 0).any() and (after[added] < 0).any()  # meadow and sand both
+    # the gate's blue test: each judged pixel's blue 3 of its sigmas off the threshold's
+    from indices.seagrass_rule import bottom_signals, seagrass_constants
+
+    b = bottom_signals(base, RULE, water)[0].values
+    c = seagrass_constants(water, RULE, base["n_clear"].clip(min=1).astype(np.float32))
+    noise = np.broadcast_to(np.asarray(c["noise_b"]), b.shape)
+    far = abs(b - place.sel(layer="threshold_blue").values) >= RULE.detect_sigmas * noise
+    assert far[added].all() and (supported & ~far & ~judged).any()
 
 
 def test_a_turbid_twin_of_the_water_has_no_place(base, evidence):
