@@ -201,9 +201,11 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     """
     c, offset = seagrass_offset(refl, rule, water)
     score = (c["threshold"] - offset) / c["tolerance"]
+    land = refl["B02"].notnull() & ~water_mask(refl, rule)
     if place is not None and rule.place_test:
         score = score.fillna(place_score(refl, rule, water, place, c, offset))
-    land = refl["B02"].notnull() & ~water_mask(refl, rule)
+        # the map lies on the baseline's water only: a month's NDWI there does not make land
+        land = land & place.sel(layer="sand_blue", drop=True).isnull()
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 
@@ -216,7 +218,7 @@ def place_score(refl: xr.Dataset, rule: SeagrassRule, water: xr.DataArray,
     b, _, _ = bottom_signals(refl, rule, water)
     # the gate's blue test (rule doc): the pixel's blue ``detect_sigmas`` of its own noise
     # off the threshold bottom's, so that its side is known (a month of one view is noisier)
-    ok = (water_mask(refl, rule) & b.notnull() & offset.isnull()
+    ok = (b.notnull() & offset.isnull()
           & (contrast >= c["detect"] * c["noise_b"])
           & (abs(b - threshold_blue) >= c["detect"] * c["noise_b"]))
     return ((threshold_blue - b) / tolerance).where(ok)
