@@ -105,3 +105,24 @@ def test_a_month_of_one_view_is_judged_on_its_own_noise(base, evidence):
     single = seagrass_score(one, RULE, evidence.water, evidence.place).values
     supported = np.isfinite(evidence.place.sel(layer="sand_blue").values)
     assert np.isfinite(single[supported]).sum() < np.isfinite(many[supported]).sum()
+
+
+def test_a_glinty_month_does_not_turn_the_mapped_water_to_land(base, evidence):
+    """Sun glint, flat over the bands (Hedley 2005), lifts green and NIR alike: over clear
+    deep water (green a few thousandths) a glinty month's NDWI falls under
+    ``water_ndwi_min``. Where the place map holds (the baseline's water) that is not land:
+    the place term judges the pixel by its deglinted blue, or leaves it unjudged (sg39: the
+    spurious month losses of seeds 304-315 under v6b). Elsewhere the land test stands."""
+    glint = 0.03
+    month = base.assign(**{b: base[b] + glint for b in ("B02", "B03", "B04", "B08")})
+    supported = np.isfinite(evidence.place.sel(layer="sand_blue").values)
+    from indices.rules import CONTEXT_SCORE
+    from indices.water import water_mask
+
+    dry = ~water_mask(month, RULE).values & supported
+    assert dry.sum() > 100  # the glint takes the deep water under the NDWI threshold
+    score = seagrass_score(month, RULE, evidence.water, evidence.place).values
+    assert not (score[dry] == -CONTEXT_SCORE).any()  # not land
+    assert np.isfinite(score[dry]).any()  # and some still judged by blue
+    without = seagrass_score(month, RULE, evidence.water).values
+    assert (without[dry] == -CONTEXT_SCORE).all()  # the map's absence: the month's land test as before
