@@ -83,6 +83,12 @@ class SiteEvidence:
         return {"water": self.water, "place": self.place}
 
     @property
+    def month_scorer(self) -> dict:
+        """:attr:`scorer` for a month's composite or a single scene (seagrass: judged with the
+        baseline's place map as :func:`indices.seagrass_rule.seagrass_score` ``month``)."""
+        return self.scorer if self.habitat == "mangrove" else {**self.scorer, "month": True}
+
+    @property
     def arrays(self) -> tuple:
         """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
         through :meth:`with_arrays`."""

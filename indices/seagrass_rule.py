@@ -126,6 +126,17 @@ class SeagrassRule:
     """Past the green gate, judge by blue where the site's place map
     (:mod:`indices.seagrass_place`, rule v6) says blue still tells meadow from sand: the
     pixel is seagrass where its blue is below the threshold bottom's there."""
+    place_months: bool = False
+    """Whether a month's composite (or a single scene) is judged by the place term too. No:
+    the place map's level is the baseline's (a median of several views); a month of one or
+    two views carries its scenes' own atmospheric residual in blue, common to the whole
+    site and not in the pixel's noise (measured against the baseline over the map's water:
+    -0.010 to +0.008 a month on dev seeds 18 and 307, against a sand-to-threshold contrast
+    of a few thousandths there), so a month's place call flips with its atmosphere, not its
+    bottom (sg39: spurious losses and gains of 5-15 ha). The months then judge by the gate
+    alone; the map's pixels keep the baseline's class (not assessable in the month, carried)
+    and a month's NDWI there does not make them land. Yes: the months judged as the
+    baseline, at their own noise (rule v6 as first built, sg38's v6b)."""
     place_block: int = 10
     place_window: int = 2
     place_min_sand: int = 5
@@ -174,7 +185,7 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
 def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
                    water: xr.DataArray | None = None,
-                   place: xr.DataArray | None = None) -> xr.DataArray:
+                   place: xr.DataArray | None = None, *, month: bool = False) -> xr.DataArray:
     """Seagrass score with the site's water parameters ``water``
     (:func:`indices.water.water_parameters` of its baseline composite; None fits them to
     ``refl`` itself): ``(T - (DII - DII_sand)) / (tolerance_share |T|)`` over water (rule
@@ -196,31 +207,41 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     baseline; rule v6, ``place_test``): where the gate leaves a water pixel and the map holds
     a level, the pixel is assessed by blue alone, ``(threshold_blue - b) / tolerance``
     (:func:`indices.seagrass_place.place_terms`), where sand's contrast to the threshold
-    there and the pixel's blue's distance to it are each ``detect_sigmas`` of the pixel's
-    blue noise (scaled to its views: the gate's blue test).
+    there is ``detect_sigmas`` of the pixel's blue noise (the map's support at the pixel's
+    views).
+
+    ``month``: ``refl`` is a month's composite or a single scene, judged with the
+    baseline's map: by the place term only with ``rule.place_months``, then also where the
+    pixel's blue lies ``detect_sigmas`` of its own noise (scaled to its views: the gate's
+    blue test) off the threshold bottom's; where the map holds, the month's NDWI does not
+    make land (the map lies on the baseline's water: glint, flat over the bands, and a
+    scene's atmosphere take the NDWI of clear deep water, green a few thousandths, under
+    ``water_ndwi_min``).
     """
     c, offset = seagrass_offset(refl, rule, water)
     score = (c["threshold"] - offset) / c["tolerance"]
     land = refl["B02"].notnull() & ~water_mask(refl, rule)
     if place is not None and rule.place_test:
-        score = score.fillna(place_score(refl, rule, water, place, c, offset))
-        # the map lies on the baseline's water only: a month's NDWI there does not make land
-        land = land & place.sel(layer="sand_blue", drop=True).isnull()
+        if rule.place_months or not month:
+            score = score.fillna(place_score(refl, rule, water, place, c, offset,
+                                             month=month))
+        if month:
+            land = land & place.sel(layer="sand_blue", drop=True).isnull()
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 
 
 def place_score(refl: xr.Dataset, rule: SeagrassRule, water: xr.DataArray,
-                place: xr.DataArray, c: dict, offset: xr.DataArray) -> xr.DataArray:
-    """The place term of :func:`seagrass_score`: NaN but where the gate left a water pixel
-    (``offset`` NaN) that the map supports at this pixel's noise ``c["noise_b"]``."""
+                place: xr.DataArray, c: dict, offset: xr.DataArray, *,
+                month: bool = False) -> xr.DataArray:
+    """The place term of :func:`seagrass_score`: NaN but where the gate left a pixel
+    (``offset`` NaN) that the map supports at this pixel's noise ``c["noise_b"]``; for a
+    ``month``, also the gate's blue test (:func:`seagrass_score`)."""
     threshold_blue, contrast, tolerance = place_terms(place, rule)
     b, _, _ = bottom_signals(refl, rule, water)
-    # the gate's blue test (rule doc): the pixel's blue ``detect_sigmas`` of its own noise
-    # off the threshold bottom's, so that its side is known (a month of one view is noisier)
-    ok = (b.notnull() & offset.isnull()
-          & (contrast >= c["detect"] * c["noise_b"])
-          & (abs(b - threshold_blue) >= c["detect"] * c["noise_b"]))
+    ok = b.notnull() & offset.isnull() & (contrast >= c["detect"] * c["noise_b"])
+    if month:  # its side known at detect_sigmas of the month's own noise (one view: noisier)
+        ok = ok & (abs(b - threshold_blue) >= c["detect"] * c["noise_b"])
     return ((threshold_blue - b) / tolerance).where(ok)
 
 

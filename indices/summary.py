@@ -75,7 +75,7 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
     :func:`compute_indices` (sums of the same float32 values, to ~1e-7; see
     :func:`indices.sums.index_sums`) and
-    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.scorer) > 0).sum()
+    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.month_scorer) > 0).sum()
     * pixel_area_ha``, the score's sign evaluated per pixel with the same float32 arithmetic
     (see :func:`_habitat_test`).
 
@@ -132,7 +132,8 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         # NaN where no pixel was clear: dividing by NaN, not by 0 (no 0/0 RuntimeWarning)
         stats[f"{name}_mean"] = total / count.where(count > 0)
     area = columns[k + 2]
-    if habitat == "seagrass" and evidence.place is not None and rule.place_test:
+    if (habitat == "seagrass" and evidence.place is not None and rule.place_test
+            and rule.place_months):
         area = area + place_counts(cube, site_mask, rule, water, evidence.place)
     stats["habitat_area_ha"] = area * pixel_area_ha
     return xr.Dataset(stats)
@@ -161,7 +162,7 @@ def place_counts(cube: xr.Dataset, site_mask: xr.DataArray, rule, water: xr.Data
     part = cube.isel(box)
     refl = scene_reflectance(part)
     c, offset = seagrass_offset(refl, rule, water)
-    term = place_score(refl, rule, water, place.isel(box), c, offset)
+    term = place_score(refl, rule, water, place.isel(box), c, offset, month=True)
     inside = site_mask.isel(box).astype(bool)
     count = ((term > 0) & inside).sum(("y", "x")).astype(np.float64)
     return count.drop_vars([c for c in count.coords if c != "time"])
@@ -259,7 +260,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS, deglint=deglint)
     if base is None:
         base = composite(cube, *baseline, deglint=deglint)
-    map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
+    map_scores = scores = habitat_score(months, habitat, rule, **evidence.month_scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
         # the months judge only the water the baseline assessed: the extent and its change
