@@ -60,14 +60,20 @@ def test_the_place_map_judges_only_where_the_gate_leaves_water(base, evidence):
     added = np.isfinite(after) & ~judged
     assert added.any() and not (added & ~supported).any()
     assert (after[added] > 0).any() and (after[added] < 0).any()  # meadow and sand both
-    # the gate's blue test: each judged pixel's blue 3 of its sigmas off the threshold's
+    # the baseline: every supported pixel its bottom shows; a month (place_months): only
+    # where its blue is 3 of its sigmas off the threshold's (the gate's blue test)
     from indices.seagrass_rule import bottom_signals, seagrass_constants
 
     b = bottom_signals(base, RULE, water)[0].values
+    assert (added == (supported & np.isfinite(b) & ~judged)).all()
     c = seagrass_constants(water, RULE, base["n_clear"].clip(min=1).astype(np.float32))
     noise = np.broadcast_to(np.asarray(c["noise_b"]), b.shape)
     far = abs(b - place.sel(layer="threshold_blue").values) >= RULE.detect_sigmas * noise
-    assert far[added].all() and (supported & ~far & ~judged).any()
+    months = dataclasses.replace(RULE, place_months=True)
+    month = seagrass_score(base, months, water, place, month=True).values
+    in_month = np.isfinite(month) & ~judged
+    assert far[in_month].all() and (added & ~in_month).any()
+    np.testing.assert_array_equal(month[in_month], after[in_month])
 
 
 def test_a_turbid_twin_of_the_water_has_no_place(base, evidence):
@@ -98,21 +104,26 @@ def test_the_lazy_map_is_the_eager_one(base, evidence):
 
 
 def test_a_month_of_one_view_is_judged_on_its_own_noise(base, evidence):
-    """The months read the baseline's map with their own blue noise: a month of one view
-    (noisier than the baseline's median of several) is judged on fewer supported places."""
+    """With ``place_months`` the months read the baseline's map with their own blue noise: a
+    month of one view (noisier than the baseline's median of several) is judged on fewer
+    supported places. Without it (the default) a month judges none of them by blue."""
+    rule = dataclasses.replace(RULE, place_months=True)
     one = base.assign(n_clear=xr.ones_like(base["n_clear"]))
-    many = seagrass_score(base, RULE, evidence.water, evidence.place).values
-    single = seagrass_score(one, RULE, evidence.water, evidence.place).values
+    many = seagrass_score(base, rule, evidence.water, evidence.place, month=True).values
+    single = seagrass_score(one, rule, evidence.water, evidence.place, month=True).values
     supported = np.isfinite(evidence.place.sel(layer="sand_blue").values)
     assert np.isfinite(single[supported]).sum() < np.isfinite(many[supported]).sum()
+    default = seagrass_score(base, RULE, evidence.water, evidence.place, month=True).values
+    np.testing.assert_array_equal(default, seagrass_score(base, RULE, evidence.water).values)
 
 
 def test_a_glinty_month_does_not_turn_the_mapped_water_to_land(base, evidence):
     """Sun glint, flat over the bands (Hedley 2005), lifts green and NIR alike: over clear
     deep water (green a few thousandths) a glinty month's NDWI falls under
     ``water_ndwi_min``. Where the place map holds (the baseline's water) that is not land:
-    the place term judges the pixel by its deglinted blue, or leaves it unjudged (sg39: the
-    spurious month losses of seeds 304-315 under v6b). Elsewhere the land test stands."""
+    the baseline's class is carried (with ``place_months``, the place term judges the pixel
+    by its deglinted blue, or leaves it unjudged; sg39: the spurious month losses of seeds
+    304-315 under v6b). Elsewhere the land test stands."""
     glint = 0.03
     month = base.assign(**{b: base[b] + glint for b in ("B02", "B03", "B04", "B08")})
     supported = np.isfinite(evidence.place.sel(layer="sand_blue").values)
@@ -121,8 +132,10 @@ def test_a_glinty_month_does_not_turn_the_mapped_water_to_land(base, evidence):
 
     dry = ~water_mask(month, RULE).values & supported
     assert dry.sum() > 100  # the glint takes the deep water under the NDWI threshold
-    score = seagrass_score(month, RULE, evidence.water, evidence.place).values
-    assert not (score[dry] == -CONTEXT_SCORE).any()  # not land
-    assert np.isfinite(score[dry]).any()  # and some still judged by blue
+    score = seagrass_score(month, RULE, evidence.water, evidence.place, month=True).values
+    assert np.isnan(score[dry]).all()  # not land: not judged, the baseline's class carried
+    rule = dataclasses.replace(RULE, place_months=True)
+    judged = seagrass_score(month, rule, evidence.water, evidence.place, month=True).values
+    assert not (judged[dry] == -CONTEXT_SCORE).any() and np.isfinite(judged[dry]).any()
     without = seagrass_score(month, RULE, evidence.water).values
-    assert (without[dry] == -CONTEXT_SCORE).all()  # the map's absence: the month's land test as before
+    assert (without[dry] == -CONTEXT_SCORE).all()  # no map: the month's land test as before
