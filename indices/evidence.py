@@ -89,6 +89,14 @@ class SiteEvidence:
         return self.scorer if self.habitat == "mangrove" else {**self.scorer, "month": True}
 
     @property
+    def scene_scorer(self) -> dict:
+        """:attr:`scorer` for a single scene (the per-scene statistics): seagrass, by the
+        gate alone (what the fused kernel counts) unless the rule's ``place_months``."""
+        if self.habitat == "mangrove" or getattr(self.rule, "place_months", False):
+            return self.month_scorer
+        return {"water": self.water}
+
+    @property
     def arrays(self) -> tuple:
         """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
         through :meth:`with_arrays`."""

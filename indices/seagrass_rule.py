@@ -211,7 +211,9 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     views).
 
     ``month``: ``refl`` is a month's composite or a single scene, judged with the
-    baseline's map: by the place term only with ``rule.place_months``, then also where the
+    baseline's map: by the place term only with ``rule.place_months`` (else the map's pixels
+    are not judged in the month, by the gate neither: the baseline's class is carried), then
+    also where the
     pixel's blue lies ``detect_sigmas`` of its own noise (scaled to its views: the gate's
     blue test) off the threshold bottom's; where the map holds, the month's NDWI does not
     make land (the map lies on the baseline's water: glint, flat over the bands, and a
@@ -226,7 +228,10 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
             score = score.fillna(place_score(refl, rule, water, place, c, offset,
                                              month=month))
         if month:
-            land = land & place.sel(layer="sand_blue", drop=True).isnull()
+            mapped = place.sel(layer="sand_blue", drop=True).notnull()
+            land = land & ~mapped
+            if not rule.place_months:  # nor by the gate: a month's green noise is no better
+                score = score.where(~mapped)
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
 

@@ -75,7 +75,7 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
     :func:`compute_indices` (sums of the same float32 values, to ~1e-7; see
     :func:`indices.sums.index_sums`) and
-    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.month_scorer) > 0).sum()
+    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.scene_scorer) > 0).sum()
     * pixel_area_ha``, the score's sign evaluated per pixel with the same float32 arithmetic
     (see :func:`_habitat_test`).
 
