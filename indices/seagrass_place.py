@@ -40,6 +40,8 @@ water), so every walk slices the same map and agrees bit for bit.
 
 from __future__ import annotations
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 from scipy import ndimage
@@ -59,20 +61,22 @@ at a time, ~150 MiB, whatever the site."""
 
 def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
               strip_pixels: int = STRIP_PIXELS) -> xr.DataArray:
-    """The place map (module doc) of a site's computed baseline composite ``base`` and its
-    computed water parameters ``water`` (:func:`indices.water.water_parameters`); all NaN
-    where the site's ``q < 1``, the rule's ``r`` above ``max_k_ratio`` or no sand.
+    """The place map (module doc) of a site's baseline composite ``base`` and its computed
+    water parameters ``water`` (:func:`indices.water.water_parameters`); all NaN where the
+    site's ``q < 1``, the rule's ``r`` above ``max_k_ratio`` or no sand. Computed (numpy)
+    whether ``base`` is or not.
 
     Built in row strips of ``strip_pixels`` (whole ``place_block`` blocks): a first walk over
-    the strips takes the sand's block medians and the water's noise values (their exact
-    site medians from the values' counts), which give the site's ``beta``, ``q`` and each
-    block's decay; nothing per pixel is built when ``q < 1`` (the map is then a read-only
-    NaN view, no bytes). A second walk builds each strip's map from the strip and a halo of
-    ``place_window + 1`` blocks around it: the reach is capped at ``place_window`` blocks, so
-    every place within the cap finds its nearest sand block inside the halo. Beyond the
-    output (8 B a site pixel) and a 1 B a pixel mask of the places the gate leaves, memory is
-    one strip's. The same values bit for bit as sg38's whole-site build
-    (``tests/test_seagrass_place_blocks.py``)."""
+    the strips takes the sand's block medians, the places the gate leaves and the water's
+    noise values (their exact site medians from the values' counts), which give the site's
+    ``beta``, ``q`` and each block's decay; nothing per pixel is built when ``q < 1`` (the
+    map is then a read-only NaN view, no bytes). A lazy ``base`` is read once, strip by strip
+    in one ``dask.compute``, never whole. A second walk builds each strip's map from the
+    strip and a halo of ``place_window + 1`` blocks around it: the reach is capped at
+    ``place_window`` blocks, so every place within the cap finds its nearest sand block
+    inside the halo. Beyond the output (8 B a site pixel; :data:`PLACE_BYTES_PER_PIXEL`) and
+    the first walk's mask and views (3 B a pixel), memory is one strip's. The same values bit
+    for bit as sg38's whole-site build (``tests/test_seagrass_place_blocks.py``)."""
     from indices.seagrass_rule import seagrass_constants
 
     ny, nx = base.sizes["y"], base.sizes["x"]
@@ -92,19 +96,19 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
     block = rule.place_block
     step = max(block, strip_pixels // max(nx, 1) // block * block)
     strips = [(r0, min(ny, r0 + step)) for r0 in range(0, ny, step)]
+    base = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
     base = base.transpose(..., "y", "x")
     # 1. per strip: the sand's block medians, the places the gate leaves, the noise values
-    mb, mlg, noise_b, noise_g = [], [], _Counts(), _Counts()
-    open_ = np.zeros((ny, nx), bool)
-    for r0, r1 in strips:
-        f = _fields(base.isel(y=slice(r0, r1)), rule, water, r)
-        mb.append(_block_median(f["b"], f["sand"], block, rule.place_min_sand))
-        mlg.append(_block_median(f["log_g"], f["sand"], block, rule.place_min_sand))
-        open_[r0:r1] = f["open"]
-        noise_b.add(f["noise_b"])
-        noise_g.add(f["noise_g"])
-        del f
-    mb, mlg = np.concatenate(mb), np.concatenate(mlg)
+    parts = [(base.isel(y=slice(r0, r1)), rule, water, r) for r0, r1 in strips]
+    if any(isinstance(v.data, da.Array) for v in base.data_vars.values()):
+        parts = dask.compute(*[dask.delayed(_strip_summary)(*p) for p in parts])
+    else:
+        parts = [_strip_summary(*p) for p in parts]
+    mb = np.concatenate([p["mb"] for p in parts])
+    mlg = np.concatenate([p["mlg"] for p in parts])
+    noise_b, noise_g = _Counts(p["noise_b"] for p in parts), _Counts(p["noise_g"] for p in parts)
+    opens, views = [p["open"] for p in parts], [p["views"] for p in parts]
+    del parts
     own = np.isfinite(mb) & np.isfinite(mlg)
     beta = 0.0
     if own.sum() >= rule.min_sand_points:
@@ -120,7 +124,7 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
     a_b = rule.albedo_ratio_blue
     q = (1 - a_b) * (np.exp(dii_sand) * (detect * sigma_g) ** r - beta) / (detect * sigma_b)
     attrs = {"beta": beta, "q": float(q)}
-    if not q >= 1 or not open_.any():
+    if not q >= 1 or not any(o.any() for o in opens):
         return result(**attrs)
     log_true = np.where(own & (mb - beta > 0), np.log(np.maximum(mb - beta, 1e-12)), np.nan)
     gamma = _plane_gradient(log_true, rule.place_window, only=own) / (block * res)
@@ -132,8 +136,8 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
     halo = (rule.place_window + 1) * block
     cap = rule.place_window * block * res
     out = np.full(shape, np.nan, np.float32)
-    for r0, r1 in strips:
-        if not open_[r0:r1].any():
+    for (r0, r1), open_, n_clear in zip(strips, opens, views, strict=True):
+        if not open_.any():
             continue
         c0, c1 = max(0, r0 - halo), min(ny, r1 + halo)
         near = np.repeat(np.repeat(have[c0 // block:-(-c1 // block)], block, 0), block, 1)
@@ -149,16 +153,32 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
         del by, bx
         sand_true = (b_edge - beta) * np.exp(-g_edge * dist)
         reach = np.minimum(np.log(q) / g_edge, cap)
-        views = base.isel(y=slice(r0, r1))
-        views = (views["n_clear"].clip(min=1).astype(np.float32) if "n_clear" in views
-                 else 1)
-        views_b = np.asarray(np.broadcast_to(seagrass_constants(water, rule, views)["noise_b"],
-                                             (r1 - r0, nx)), np.float64)
+        # the pixel's blue noise at its views, as the rule's (seagrass_offset)
+        views_f = (xr.DataArray(n_clear, dims=("y", "x")).clip(min=1).astype(np.float32)
+                   if n_clear is not None else 1)
+        views_b = np.asarray(np.broadcast_to(
+            seagrass_constants(water, rule, views_f)["noise_b"], (r1 - r0, nx)), np.float64)
         supported = (np.isfinite(sand_true) & ((1 - a_b) * sand_true >= detect * views_b)
-                     & (dist <= reach) & open_[r0:r1])
+                     & (dist <= reach) & open_)
         out[0, r0:r1] = np.where(supported, sand_true, np.nan)
         out[1, r0:r1] = np.where(supported, a_b * sand_true + beta, np.nan)
     return result(out, **attrs)
+
+
+def _strip_summary(base: xr.Dataset, rule, water: xr.DataArray, r: float) -> dict:
+    """What the first walk keeps of a strip (:func:`place_map`): its rows of sand block
+    medians (``mb`` of ``b``, ``mlg`` of ``ln g``), the places the gate leaves (``open``,
+    bool), the views (``n_clear`` or None), and the distinct noise values with their
+    counts."""
+    f = _fields(base, rule, water, r)
+    return {
+        "mb": _block_median(f["b"], f["sand"], rule.place_block, rule.place_min_sand),
+        "mlg": _block_median(f["log_g"], f["sand"], rule.place_block, rule.place_min_sand),
+        "open": f["open"],
+        "views": np.asarray(base["n_clear"]) if "n_clear" in base else None,
+        "noise_b": np.unique(f["noise_b"], return_counts=True),
+        "noise_g": np.unique(f["noise_g"], return_counts=True),
+    }
 
 
 def _fields(base: xr.Dataset, rule, water: xr.DataArray, r: float) -> dict:
@@ -184,17 +204,14 @@ def _fields(base: xr.Dataset, rule, water: xr.DataArray, r: float) -> dict:
 
 
 class _Counts:
-    """The distinct values of a set and their counts, added to strip by strip, and the set's
-    median exactly as :func:`numpy.median` of all its values (the noise takes few values:
-    one per count of clear views)."""
+    """A set's distinct values and their counts, merged from its strips'
+    (:func:`numpy.unique` ``return_counts``), and its median exactly as :func:`numpy.median`
+    of all its values (the noise takes few values: one per count of clear views)."""
 
-    def __init__(self):
-        self.values, self.counts, self.size = np.empty(0), np.empty(0, np.int64), 0
-
-    def add(self, v: np.ndarray) -> None:
-        v, n = np.unique(v, return_counts=True)
-        self.values, inverse = np.unique(np.concatenate([self.values, v]), return_inverse=True)
-        self.counts = np.bincount(inverse, np.concatenate([self.counts, n]).astype(np.float64),
+    def __init__(self, parts):
+        values, counts = zip(*parts, strict=True)
+        self.values, inverse = np.unique(np.concatenate(values), return_inverse=True)
+        self.counts = np.bincount(inverse, np.concatenate(counts).astype(np.float64),
                                   len(self.values)).astype(np.int64)
         self.size = int(self.counts.sum())
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from place_oracle38 import place_map as oracle
 
-from indices.evidence import site_place
+from indices.evidence import site_evidence, site_place
 from indices.habitat import RULES
 from indices.seagrass_place import place_map
 from indices.water import PARAMETERS, water_parameters
@@ -76,11 +76,30 @@ def test_the_strips_build_the_eager_map_bit_for_bit(scene):
 
 
 def test_lazy_from_chunks_that_cut_blocks(scene):
+    """A lazy composite read strip by strip, and the one-task lazy map
+    (:func:`indices.evidence.site_place`), from chunks that cut through the blocks and the
+    strips."""
     _, base, water = scene
-    lazy = site_place(base.chunk({"y": 64, "x": 37}), RULE, water).compute()
     ref = oracle(base, RULE, water)
-    lazy.attrs = ref.attrs  # one delayed task: its attrs are not known until computed (sg38)
-    _same(lazy, ref)
+    lazy = base.chunk({"y": 64, "x": 37})
+    _same(place_map(lazy, RULE, water), ref)
+    _same(place_map(lazy, RULE, water, strip_pixels=3 * RULE.place_block * base.sizes["x"]),
+          ref)
+    task = site_place(lazy, RULE, water).compute()
+    task.attrs = ref.attrs  # one delayed task: its attrs are not known until computed (sg38)
+    _same(task, ref)
+
+
+def test_the_flow_reads_the_composite_twice_not_whole(scene):
+    """flows.site.evidence: a site larger than a block has its water, then its map from the
+    lazy composite strip by strip: the same evidence as in one numpy pass."""
+    from flows.site.evidence import _place_after_water
+
+    _, base, water = scene
+    evidence = site_evidence(base.chunk({"y": 50, "x": 64}), "seagrass")
+    got_water, place = _place_after_water(base.chunk({"y": 50, "x": 64}), evidence)
+    np.testing.assert_array_equal(np.asarray(got_water), np.asarray(water))
+    _same(place, oracle(base, RULE, water))
 
 
 def test_nothing_is_built_when_q_is_below_one(scene):
