@@ -46,12 +46,17 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["PLACE_LAYERS", "place_map", "place_terms"]
+__all__ = ["PLACE_BYTES_PER_PIXEL", "PLACE_LAYERS", "place_map", "place_terms"]
 
 PLACE_LAYERS = ("sand_blue", "threshold_blue")
 """The place map's layers, in order (module doc)."""
 
 
+PLACE_BYTES_PER_PIXEL = 4 * len(PLACE_LAYERS)
+"""The map's bytes a site pixel (float32 layers), held whole from the site's evidence through
+its walk (every walk and month reads it; :mod:`flows.site.budget` counts it). Its build holds
+3 B a pixel more (the first walk's mask of the places the gate leaves, and the views) and one
+strip's temporaries (:data:`STRIP_PIXELS`), before the walk starts."""
 STRIP_PIXELS = 2**20
 """Pixels of a row strip the map is built in (rows rounded down to whole ``place_block``
 blocks, at least one block): its temporaries (the rule's fields, the distance transform;
