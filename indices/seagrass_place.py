@@ -34,8 +34,11 @@ blue there? Nothing in it is fitted to a truth; its sizes are the rule's
 
 The map is ``(layer, y, x)`` float32: ``sand_blue`` = ``b_true(d)`` and ``threshold_blue`` =
 ``a_B b_true(d) + beta`` (the threshold bottom's blue in the composite's units), NaN where not
-supported. numpy, eager and whole-site (it is built once from the computed baseline, like the
-water), so every walk slices the same map and agrees bit for bit.
+supported. It is built once per site (computed, numpy, like the water), so every walk slices
+the same map and agrees bit for bit; built in row strips of bounded size (:func:`place_map`:
+the site's scalars first, then each strip with a halo, as the reach is capped), from a
+computed or a lazy composite, never whole-site temporaries; the result, 8 B a pixel, is held
+(:data:`PLACE_BYTES_PER_PIXEL`), none where the site's ``q < 1``.
 """
 
 from __future__ import annotations

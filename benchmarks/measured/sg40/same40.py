@@ -1,7 +1,8 @@
 # ruff: noqa  (a one-off check kept as a record)
 """sg40: the block-wise place map against sg38's eager one (tests/place_oracle38.py), bit for
 bit, on sg35's captured 300 px baselines, at several strip sizes (rows that cut blocks are
-not possible: strips are whole blocks; sizes that leave a partial last strip are).
+not possible: strips are whole blocks; sizes that leave a partial last strip are), and from
+the composite lazy in chunks that cut the blocks and the strips ("lazy").
 
     PYTHONPATH=$PWD:$PWD/tests python benchmarks/measured/sg40/same40.py CAP SEED...
 """
@@ -19,8 +20,9 @@ for seed in map(int, sys.argv[2:]):
     w = W.water_parameters(base, rule)
     ref = oracle(base, rule, w)
     line = []
-    for strip in (2**20, 288 * 30, 288 * 11, 1):
-        new = place_map(base, rule, w, strip_pixels=strip)
+    for strip in (2**20, 288 * 30, 288 * 11, 1, "lazy"):
+        new = (place_map(base.chunk({"y": 100, "x": 77}), rule, w, strip_pixels=288 * 40)
+               if strip == "lazy" else place_map(base, rule, w, strip_pixels=strip))
         same = (new.values.tobytes() == ref.values.tobytes() and new.attrs == ref.attrs
                 and new.dims == ref.dims and new.dtype == ref.dtype
                 and all((new[k].values == ref[k].values).all() for k in ref.coords))
