@@ -58,6 +58,7 @@ from indices.habitat import (
     seagrass_offset,
 )
 from indices.patches import MMU_HA, mmu_pixels
+from indices.seagrass_place import place_terms
 from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 
@@ -187,6 +188,11 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         # ~3 x in green, Maritorena et al. 1994), and not darker in green
         c, offset = seagrass_offset(refl, hrule, water, gate=False)
         score = (c["threshold"] - offset) / c["tolerance"]
+        if evidence.place is not None and hrule.place_test:
+            # past the green gate (rule v6) the pixel was judged by blue alone: so is its scene
+            threshold_blue, _, tolerance = place_terms(evidence.place, hrule)
+            score = xr.where(threshold_blue.notnull(), (threshold_blue - b_sig) / tolerance,
+                             score)
         judged = score.notnull()
         loss = ((score < rule.seagrass_score_max)
                 & (b_sig >= rule.bottom_brightening * ref_b) & (g_sig >= ref_g))

@@ -20,6 +20,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -40,12 +42,14 @@ from indices.mangrove import (
     mangrove_parameters,
 )
 from indices.mangrove_rule import baseline_bare, mangrove_candidates
+from indices.seagrass_place import PLACE_LAYERS, place_map
 from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
 __all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
-           "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "with_site_values"]
+           "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "site_place",
+           "with_site_values"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class SiteEvidence:
     params: xr.DataArray | None = None
     """Mangrove: the site's threshold and canopy NDVI ``(parameter,)``
     (:data:`indices.mangrove.MANGROVE_PARAMETERS`)."""
+    place: xr.DataArray | None = None
+    """Seagrass (rule v6): the place map ``(layer, y, x)`` float32 of the baseline
+    (:func:`indices.seagrass_place.place_map`): every walk and month reads the baseline's."""
 
     @property
     def rule_id(self) -> str:
@@ -73,21 +80,38 @@ class SiteEvidence:
         """The keyword :func:`indices.habitat.habitat_score` takes the evidence as."""
         if self.habitat == "mangrove":
             return {"context": self.context, "params": self.params}
+        return {"water": self.water, "place": self.place}
+
+    @property
+    def month_scorer(self) -> dict:
+        """:attr:`scorer` for a month's composite or a single scene (seagrass: judged with the
+        baseline's place map as :func:`indices.seagrass_rule.seagrass_score` ``month``)."""
+        return self.scorer if self.habitat == "mangrove" else {**self.scorer, "month": True}
+
+    @property
+    def scene_scorer(self) -> dict:
+        """:attr:`scorer` for a single scene (the per-scene statistics): seagrass, by the
+        gate alone (what the fused kernel counts) unless the rule's ``place_months``."""
+        if self.habitat == "mangrove" or getattr(self.rule, "place_months", False):
+            return self.month_scorer
         return {"water": self.water}
 
     @property
     def arrays(self) -> tuple:
         """The lazy parts, to be computed (``dask.compute(*ev.arrays)``) and given back
         through :meth:`with_arrays`."""
-        return (self.context, self.params) if self.habitat == "mangrove" else (self.water,)
+        if self.habitat == "mangrove":
+            return (self.context, self.params)
+        return (self.water,) if self.place is None else (self.water, self.place)
 
     def with_arrays(self, arrays) -> SiteEvidence:
         """The evidence with its parts replaced by ``arrays`` (computed ones)."""
         if self.habitat == "mangrove":
             context, params = arrays
             return SiteEvidence(self.habitat, self.rule, context=context, params=params)
-        (water,) = arrays
-        return SiteEvidence(self.habitat, self.rule, water=water)
+        water, *place = arrays
+        return SiteEvidence(self.habitat, self.rule, water=water,
+                            place=place[0] if place else None)
 
     def summary(self) -> dict:
         """JSON-able description for the run record: the rule's id and thresholds, and the
@@ -114,6 +138,9 @@ class SiteEvidence:
                 values = np.asarray(self.water, np.float64)
                 out["water"] = {k: (round(float(v), 6) if np.isfinite(v) else None)
                                 for k, v in zip(PARAMETERS, values, strict=True)}
+            if self.place is not None:  # rule v6: the pixels the place map supports
+                level = np.asarray(self.place.sel(layer="sand_blue"))
+                out["place_pixels"] = int(np.isfinite(level).sum())
         return out
 
 
@@ -154,7 +181,26 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None,
         return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
                                                                           codes),
                             params=params)
-    return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
+    water = water_parameters(base, rule)
+    place = site_place(base, rule, water) if getattr(rule, "place_test", False) else None
+    return SiteEvidence(habitat, rule, water=water, place=place)
+
+
+def site_place(base: xr.Dataset, rule, water: xr.DataArray) -> xr.DataArray:
+    """The place map of a seagrass site (:func:`indices.seagrass_place.place_map`), lazy when
+    ``base`` or ``water`` is: then one whole-site task that reads the computed composite
+    and water (the map is whole-site by construction), one block, NaN-filled float32."""
+    needed = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
+    if not any(isinstance(a.data, da.Array) for a in (*needed.data_vars.values(), water)):
+        return place_map(needed, rule, water)
+
+    def values(b, w):
+        return place_map(b, rule, w).values
+
+    shape = (len(PLACE_LAYERS), base.sizes["y"], base.sizes["x"])
+    data = da.from_delayed(dask.delayed(values)(needed, water), shape, np.float32)
+    return xr.DataArray(data, dims=("layer", "y", "x"), name="seagrass_place",
+                        coords={"layer": list(PLACE_LAYERS), "y": base["y"], "x": base["x"]})
 
 
 def mangrove_first_pass(base: xr.Dataset, rule: MangroveRule,

@@ -19,10 +19,11 @@ margins in units of a month's noise (:func:`indices.mangrove_rule.view_scaled` k
 month of too few views to reject one bad view above ``-STRONG``: a loss needs a second
 look)."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v14", "seagrass": "lyzenga1981-v5"}
+RULE_TAGS = {"mangrove": "baloloy2020-v14", "seagrass": "lyzenga1981-v6"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves.
 (Seagrass v5: the water's composites glint-consistent, :data:`indices.seagrass_rule.
-GLINT_COMPOSITE`; v4 was merged and reverted, 92fdcb3 and d6d4ac9: its id not reused.)"""
+GLINT_COMPOSITE`; v4 was merged and reverted, 92fdcb3 and d6d4ac9: its id not reused. v6:
+the place map past the green gate, :mod:`indices.seagrass_place`.)"""
 
 
 def rule_id(habitat: str, rule) -> str:

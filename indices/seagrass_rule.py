@@ -12,11 +12,12 @@ import xarray as xr
 
 from indices.masks import scene_reflectance
 from indices.rules import CONTEXT_SCORE, rule_id
+from indices.seagrass_place import place_terms
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_mask, water_parameters
 
 __all__ = ["GLINT_COMPOSITE", "SeagrassRule", "bottom_signals", "mask_turbid_water",
-           "seagrass_constants", "seagrass_offset", "seagrass_score", "turbid_scenes"]
+           "place_score", "seagrass_constants", "seagrass_offset", "seagrass_score", "turbid_scenes"]
 
 
 GLINT_COMPOSITE = {"B02": 1.0, "B03": 1.0}
@@ -121,6 +122,29 @@ class SeagrassRule:
     glint_min_r: float = 0.5
     """Correlation of a visible band with NIR over the darkest water from which Hedley's
     regression slope is used (:mod:`indices.water`); below it, the flat glint (slope 1)."""
+    place_test: bool = True
+    """Past the green gate, judge by blue where the site's place map
+    (:mod:`indices.seagrass_place`, rule v6) says blue still tells meadow from sand: the
+    pixel is seagrass where its blue is below the threshold bottom's there."""
+    place_months: bool = False
+    """Whether a month's composite (or a single scene) is judged by the place term too. No:
+    the place map's level is the baseline's (a median of several views); a month of one or
+    two views carries its scenes' own atmospheric residual in blue, common to the whole
+    site and not in the pixel's noise (measured against the baseline over the map's water:
+    -0.010 to +0.008 a month on dev seeds 18 and 307, against a sand-to-threshold contrast
+    of a few thousandths there), so a month's place call flips with its atmosphere, not its
+    bottom (sg39: spurious losses and gains of 5-15 ha). The months then judge by the gate
+    alone; the map's pixels keep the baseline's class (not assessable in the month, carried)
+    and a month's NDWI there does not make them land. Yes: the months judged as the
+    baseline, at their own noise (rule v6 as first built, sg38's v6b)."""
+    place_block: int = 10
+    place_window: int = 2
+    place_min_sand: int = 5
+    """The place map's sand field: blocks of ``place_block`` px holding at least
+    ``place_min_sand`` sand pixels, their decay from the ``2 place_window + 1`` blocks square
+    around (a local plane, Cleveland 1979), the reach capped at ``place_window`` blocks, the
+    plane's radius (sg36's robust local median's window, Tukey 1977; sg37 tried 5-10 px
+    blocks and radii 1-4: 35-40 of 80 dev seeds within 15 %, README section 1)."""
     turbid_red: float = 0.02
     turbid_excess: float = 0.3
     source: str = "Lyzenga 1981 DII, Hedley 2005 deglint, site-fitted water"
@@ -160,7 +184,8 @@ def bottom_signals(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
 
 
 def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
-                   water: xr.DataArray | None = None) -> xr.DataArray:
+                   water: xr.DataArray | None = None,
+                   place: xr.DataArray | None = None, *, month: bool = False) -> xr.DataArray:
     """Seagrass score with the site's water parameters ``water``
     (:func:`indices.water.water_parameters` of its baseline composite; None fits them to
     ``refl`` itself): ``(T - (DII - DII_sand)) / (tolerance_share |T|)`` over water (rule
@@ -177,12 +202,52 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     than the water column in blue: far below the threshold). What is not judged is in the
     interval, not
     in the extent. Land is assessed: ``-CONTEXT_SCORE``.
+
+    ``place``: the site's place map (:func:`indices.seagrass_place.place_map` of its
+    baseline; rule v6, ``place_test``): where the gate leaves a water pixel and the map holds
+    a level, the pixel is assessed by blue alone, ``(threshold_blue - b) / tolerance``
+    (:func:`indices.seagrass_place.place_terms`), where sand's contrast to the threshold
+    there is ``detect_sigmas`` of the pixel's blue noise (the map's support at the pixel's
+    views).
+
+    ``month``: ``refl`` is a month's composite or a single scene, judged with the
+    baseline's map: by the place term only with ``rule.place_months`` (else the map's pixels
+    are not judged in the month, by the gate neither: the baseline's class is carried), then
+    also where the
+    pixel's blue lies ``detect_sigmas`` of its own noise (scaled to its views: the gate's
+    blue test) off the threshold bottom's; where the map holds, the month's NDWI does not
+    make land (the map lies on the baseline's water: glint, flat over the bands, and a
+    scene's atmosphere take the NDWI of clear deep water, green a few thousandths, under
+    ``water_ndwi_min``).
     """
     c, offset = seagrass_offset(refl, rule, water)
     score = (c["threshold"] - offset) / c["tolerance"]
     land = refl["B02"].notnull() & ~water_mask(refl, rule)
+    if place is not None and rule.place_test:
+        if rule.place_months or not month:
+            score = score.fillna(place_score(refl, rule, water, place, c, offset,
+                                             month=month))
+        if month:
+            mapped = place.sel(layer="sand_blue", drop=True).notnull()
+            land = land & ~mapped
+            if not rule.place_months:  # nor by the gate: a month's green noise is no better
+                score = score.where(~mapped)
     score = score.where(~land, np.float32(-CONTEXT_SCORE))
     return score.astype(np.float32).rename("seagrass_score")
+
+
+def place_score(refl: xr.Dataset, rule: SeagrassRule, water: xr.DataArray,
+                place: xr.DataArray, c: dict, offset: xr.DataArray, *,
+                month: bool = False) -> xr.DataArray:
+    """The place term of :func:`seagrass_score`: NaN but where the gate left a pixel
+    (``offset`` NaN) that the map supports at this pixel's noise ``c["noise_b"]``; for a
+    ``month``, also the gate's blue test (:func:`seagrass_score`)."""
+    threshold_blue, contrast, tolerance = place_terms(place, rule)
+    b, _, _ = bottom_signals(refl, rule, water)
+    ok = b.notnull() & offset.isnull() & (contrast >= c["detect"] * c["noise_b"])
+    if month:  # its side known at detect_sigmas of the month's own noise (one view: noisier)
+        ok = ok & (abs(b - threshold_blue) >= c["detect"] * c["noise_b"])
+    return ((threshold_blue - b) / tolerance).where(ok)
 
 
 def seagrass_offset(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),

@@ -75,7 +75,7 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
     ``clear_mask(cube).sum() / n_site``, ``cloud_mask(cube).sum() / n_site``, the means of
     :func:`compute_indices` (sums of the same float32 values, to ~1e-7; see
     :func:`indices.sums.index_sums`) and
-    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.scorer) > 0).sum()
+    ``(habitat_score(scene_reflectance(cube), habitat, rule, **evidence.scene_scorer) > 0).sum()
     * pixel_area_ha``, the score's sign evaluated per pixel with the same float32 arithmetic
     (see :func:`_habitat_test`).
 
@@ -131,8 +131,41 @@ def scene_statistics(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str,
         total, count = columns[2 * i], columns[2 * i + 1]
         # NaN where no pixel was clear: dividing by NaN, not by 0 (no 0/0 RuntimeWarning)
         stats[f"{name}_mean"] = total / count.where(count > 0)
-    stats["habitat_area_ha"] = columns[k + 2] * pixel_area_ha
+    area = columns[k + 2]
+    if (habitat == "seagrass" and evidence.place is not None and rule.place_test
+            and rule.place_months):
+        area = area + place_counts(cube, site_mask, rule, water, evidence.place)
+    stats["habitat_area_ha"] = area * pixel_area_ha
     return xr.Dataset(stats)
+
+
+def place_counts(cube: xr.Dataset, site_mask: xr.DataArray, rule, water: xr.DataArray,
+                 place: xr.DataArray) -> xr.DataArray:
+    """Per scene, the site's pixels seagrass by the place term of rule v6
+    (:func:`indices.seagrass_rule.place_score` ``> 0``: where the gate, which the fused
+    kernel counts, leaves the pixel), by the score's own array code (not fused: read again,
+    on the bounding box of the map's supported pixels only when the map is computed; none
+    when it supports none)."""
+    from indices.masks import scene_reflectance
+    from indices.seagrass_rule import place_score, seagrass_offset
+
+    level = place.sel(layer="sand_blue")
+    if not isinstance(level.data, np.ndarray) or level.size == 0:
+        box = {}
+    else:
+        finite = np.isfinite(level.values)
+        if not finite.any():
+            return xr.zeros_like(cube["time"], dtype=np.float64).drop_vars(
+                [c for c in cube["time"].coords if c != "time"])
+        rows, cols = np.flatnonzero(finite.any(1)), np.flatnonzero(finite.any(0))
+        box = {"y": slice(rows[0], rows[-1] + 1), "x": slice(cols[0], cols[-1] + 1)}
+    part = cube.isel(box)
+    refl = scene_reflectance(part)
+    c, offset = seagrass_offset(refl, rule, water)
+    term = place_score(refl, rule, water, place.isel(box), c, offset, month=True)
+    inside = site_mask.isel(box).astype(bool)
+    count = ((term > 0) & inside).sum(("y", "x")).astype(np.float64)
+    return count.drop_vars([c for c in count.coords if c != "time"])
 
 
 @dataclass(frozen=True)
@@ -227,7 +260,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS, deglint=deglint)
     if base is None:
         base = composite(cube, *baseline, deglint=deglint)
-    map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
+    map_scores = scores = habitat_score(months, habitat, rule, **evidence.month_scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
         # the months judge only the water the baseline assessed: the extent and its change

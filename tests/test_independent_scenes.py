@@ -143,10 +143,13 @@ def test_mangrove_extent_within_10_percent(fast):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "seagrass extent of the assessable water within 15 % in 40 % of seeds 10-29, 30 % of 200-"
-    "219, 25 % of 1300-1319, 15 % of 300-319, 20 % of held-out 2200-2219 (lyzenga1981-v5, 300 "
-    "px, 18 months; v3: 35, 25, 15, 0, 15 %; benchmarks/measured/sg29); v3: a median 0.76 of the truth "
-    "(turbid 0.66). Open: deep dark meadow whose own green is at the noise is not assessable "
+    "seagrass extent of the assessable water within 15 % in 60 % of seeds 10-29, 50 % of 200-"
+    "219, 35 % of 1300-1319, 35 % of 300-319 (lyzenga1981-v6, 300 px, 18 months, its place "
+    "map judging past the green gate by blue; benchmarks/measured/sg39; v5: 40, 30, 25, 15 %, "
+    "20 % of held-out 2200-2219; v3: 35, 25, 15, 0, 15 %; benchmarks/measured/sg29); v3: a "
+    "median 0.76 of the truth (turbid 0.66). Open (v5's words; v6 judges part of it where "
+    "blue still tells meadow from sand): deep dark meadow whose own green is at the noise is "
+    "not assessable "
     "(45 % of the meadow; the truth asks only that sand and meadow differ at its depth); the "
     "gates' noise is 1.5 times understated (deglint, selection): at the real noise 0.42, and a "
     "class-symmetric gate 0.93 but 11 of 60 seeds within 15 % (deep water and sand whose green "
@@ -159,7 +162,9 @@ def test_seagrass_extent_of_the_assessable_water_within_15_percent(fast):
 
 @pytest.mark.xfail(strict=False, reason=(
     "seagrass gain and loss within 20 % or 3 ha in 50 % of seeds 10-29, 50 % of 200-219, 75 "
-    "% of 1300-1319, 60 % of 300-319, 55 % of held-out 2200-2219 (lyzenga1981-v5, 300 px, 18 "
+    "% of 1300-1319, 60 % of 300-319 (lyzenga1981-v6 as v5, seed for seed: its months judge "
+    "the place map's pixels by neither term, benchmarks/measured/sg39), 55 % of held-out "
+    "2200-2219 (v5, 300 px, 18 "
     "months; v3: 35, 45, 60, 55, 50 %; v3 80 % of 800-819; benchmarks/measured/sg29). Open: losses of "
     "3-7 ha missed where the lost meadow lies deeper than the index tells it from sand (a "
     "median 34 % of it, 60 % in turbid water, where the baseline judged nothing: the extent "
@@ -210,9 +215,10 @@ def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fas
     "test's three seeds below 90 %; an expected failure until no seed is, so that CI does "
     "not fail on the luck of a draw"))
 def test_the_seagrass_interval_covers_the_truth_in_90_percent_of_site_months(fast):
-    """Met with rule lyzenga1981-v5 at 300 px, 18 months: the truth in the interval in 99.2 %
-    of the site-months of seeds 10-29, 96.1 % of 200-219, 98.3 % of 1300-1319, 92.8 % of
-    300-319 and 99.4 % of held-out 2200-2219 (benchmarks/measured/sg29; v3: 98.1, 92.2, 98.9,
+    """Met with rule lyzenga1981-v6 at 300 px, 18 months: the truth in the interval in 99.2 %
+    of the site-months of seeds 10-29, 96.1 % of 200-219, 98.3 % of 1300-1319 and 92.2 % of
+    300-319 (benchmarks/measured/sg39; v5: 99.2, 96.1, 98.3, 92.8 % and 99.4 % of held-out
+    2200-2219, benchmarks/measured/sg29; v3: 98.1, 92.2, 98.9,
     89.2, 99.7 %, and 95.0 % of seeds 800-819; v2: 91.7 %, 89.4 %, 91.9 %), partly by width (the deep water a clear site extrapolates
     leaves more of its deep meadow in doubt). Seeds 1 and 3 here: 100 %. Not every seed:
     4 of those 60 are covered in under 70 % of their months (turbid seeds 201, 218 and 812,

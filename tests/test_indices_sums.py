@@ -132,7 +132,8 @@ def reference_statistics(cube, mask, habitat, pixel_area_ha, evidence):
     ix = compute_indices(cube, list(OBSERVATION_INDICES))
     for name in OBSERVATION_INDICES:
         stats[f"{name}_mean"] = ix[name].where(mask).astype(np.float64).mean(("y", "x"))
-    score = habitat_score(scene_reflectance(cube), habitat, evidence.rule, **evidence.scorer)
+    score = habitat_score(scene_reflectance(cube), habitat, evidence.rule,
+                          **evidence.scene_scorer)
     stats["habitat_area_ha"] = ((score > 0) & mask).sum(("y", "x")) * pixel_area_ha
     return xr.Dataset(stats).compute()
 

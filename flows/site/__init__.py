@@ -16,6 +16,7 @@ from flows.site.budget import (
     SiteTooLarge,
     memory_budget,
     once_memory,
+    place_memory,
     stream_memory,
     strips_memory,
     walk_memory,
@@ -27,7 +28,8 @@ from flows.site.tables import SiteTables, site_tables
 
 __all__ = [
     "WALKS", "SitePlan", "SiteTables", "SiteTooLarge", "alert_pixels", "alert_rows",
-    "load_range", "maps_dataset", "memory_budget", "month_start", "once_memory", "plan_site",
+    "load_range", "maps_dataset", "memory_budget", "month_start", "once_memory", "place_memory",
+    "plan_site",
     "recovery_trajectory", "site_alerts", "site_maps", "site_tables", "stream_memory",
     "strips_memory", "walk_memory",
 ]

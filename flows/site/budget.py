@@ -10,9 +10,10 @@ from __future__ import annotations
 from aoi import Site
 from flows.site.plan import month_start
 from flows.sources import SceneRef
+from indices.seagrass_place import PLACE_BYTES_PER_PIXEL
 
 __all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "once_memory",
-           "stream_memory", "strips_memory", "walk_memory"]
+           "place_memory", "stream_memory", "strips_memory", "walk_memory"]
 
 
 WALK_BYTES_PER_PIXEL_MONTH = 48
@@ -61,6 +62,16 @@ monitored pixels' NDVI, and two batches of months (one walked, one read). Measur
 ONCE_BYTES = 384 * 2**20
 """Its fixed part (measured ~330 MiB over the warmed-up process): dask's chunks in flight,
 a batch's composites and reads, the threads' heaps."""
+
+
+def place_memory(site: Site, n_pixels: int) -> int:
+    """Bytes a seagrass site's place map holds through its walk (rule v6, ``place_test``:
+    :data:`indices.seagrass_place.PLACE_BYTES_PER_PIXEL`, 8 B a pixel, 0.9 GiB on a 10980²
+    tile; on the safe side, an empty map holds none); 0 for mangrove, or a rule without."""
+    from indices.habitat import RULES
+
+    rule = RULES.get(site.habitat)
+    return n_pixels * PLACE_BYTES_PER_PIXEL if getattr(rule, "place_test", False) else 0
 
 
 class SiteTooLarge(RuntimeError):
@@ -143,14 +154,15 @@ def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: 
     months = len({month_start(s.datetime.date()) for s in scenes})
     # the walk runs in this process, and on a cluster a worker assembles each result array
     budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
+    held = place_memory(site, n_pixels)  # the seagrass place map, through every walk
     if site.habitat == "mangrove" and once_memory(n_pixels) <= budget:
         return "once"
-    if site.habitat != "mangrove" and walk_memory(n_pixels, months) <= budget:
+    if site.habitat != "mangrove" and walk_memory(n_pixels, months) + held <= budget:
         return "memory"
-    if stream_memory(n_pixels, months) <= budget:
+    if stream_memory(n_pixels, months) + held <= budget:
         return "stream"
     need = strips_memory(n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
-                         * grid.width, products=products)
+                         * grid.width, products=products) + held
     if need > budget:
         raise SiteTooLarge(
             f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "

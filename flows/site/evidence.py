@@ -49,6 +49,7 @@ from indices.evidence import (
 from indices.habitat import RULES, seagrass_constants
 from indices.mangrove import MANGROVE_PARAMETERS
 from indices.mangrove_axis import AXIS_BANDS
+from indices.seagrass_place import place_map
 
 __all__ = ["EvidenceOf", "calibration_grid", "calibration_record", "site_evidence_of"]
 
@@ -97,6 +98,8 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
         arrays, base = _two_passes(base, evidence, replaces), None
+    elif evidence.place is not None and _pixels(base) > ONE_BLOCK_PIXELS:
+        arrays, base = _place_after_water(base, evidence), None
     else:
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
@@ -110,6 +113,22 @@ its composite is computed, when the composite is one block: a site of the defaul
 one block (:data:`flows.sources.CHUNKS` 1024²). Its whole-site temporaries are then at most
 the size of the one block dask's graph would hold them in (a larger ``--chunks`` keeps the
 graph, block by block)."""
+
+
+def _pixels(base: xr.Dataset) -> int:
+    return base.sizes["y"] * base.sizes["x"]
+
+
+def _place_after_water(base: xr.Dataset, evidence) -> tuple:
+    """A seagrass site's ``(water, place)`` (rule v6) in two passes over its lazy baseline
+    composite ``base``: the water, then the place map strip by strip from the computed water
+    (:func:`indices.seagrass_place.place_map` of a lazy composite), so that neither holds the
+    composite whole (one ``dask.compute`` of both hands :func:`indices.evidence.site_place`'s
+    one task the whole composite: ~18 B a pixel, 2.2 GB on a 10980² tile; issue 22). Sites
+    of one block compute both at once."""
+    (water,) = dask.compute(evidence.water)
+    needed = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
+    return water, place_map(needed, evidence.rule, water)
 
 
 def _one_block(base: xr.Dataset) -> bool:

@@ -119,6 +119,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         if evidence.context is not None:
             evidence = evidence.with_arrays((_chunked(evidence.context, cube),
                                              evidence.params))
+        if evidence.place is not None:  # seagrass rule v6's place map, as the context
+            evidence = evidence.with_arrays((evidence.water, _chunked(evidence.place, cube)))
     per_scene = scene_statistics(cube, lazy_mask, site.habitat,
                                  pixel_area_ha=grid.pixel_area_ha, evidence=evidence)
     status = cube["fetch_status"] if "fetch_status" in cube else None
@@ -170,8 +172,9 @@ def _chunked(array: xr.DataArray, cube: xr.Dataset) -> xr.DataArray:
     scl = cube["SCL"].transpose(..., "y", "x")
     if not isinstance(scl.data, da.Array) or isinstance(array.data, da.Array):
         return array
-    array = array.transpose("y", "x")
-    return array.copy(data=da.from_array(np.asarray(array.data), chunks=scl.data.chunks[-2:]))
+    array = array.transpose(..., "y", "x")  # (a layered map: its layers in one chunk)
+    chunks = tuple((n,) for n in array.shape[:-2]) + scl.data.chunks[-2:]
+    return array.copy(data=da.from_array(np.asarray(array.data), chunks=chunks))
 
 
 def _batch_small_scenes(cube: xr.Dataset, target_pixels: int = 4 * 2**20) -> xr.Dataset:
