@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from indices.bap import BaselineFill, baseline_fill, fill_lazily
 from indices.coast_maps import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.composite import composite
 from indices.habitat import (
@@ -44,8 +45,8 @@ from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
-           "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "with_site_values"]
+__all__ = ["SiteEvidence", "baseline_composite", "baseline_with_fill", "calibration_features",
+           "mangrove_final_context", "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "with_site_values"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class SiteEvidence:
     params: xr.DataArray | None = None
     """Mangrove: the site's threshold and canopy NDVI ``(parameter,)``
     (:data:`indices.mangrove.MANGROVE_PARAMETERS`)."""
+    fill: BaselineFill | None = dataclasses.field(default=None, compare=False, repr=False)
+    """Mangrove: the baseline's never-clear pixels filled (:mod:`indices.bap`), computed once,
+    applied to every composite of the baseline the walks and alerts make; None: not known
+    (computed where needed)."""
 
     @property
     def rule_id(self) -> str:
@@ -85,7 +90,8 @@ class SiteEvidence:
         """The evidence with its parts replaced by ``arrays`` (computed ones)."""
         if self.habitat == "mangrove":
             context, params = arrays
-            return SiteEvidence(self.habitat, self.rule, context=context, params=params)
+            return SiteEvidence(self.habitat, self.rule, context=context, params=params,
+                                fill=self.fill)
         (water,) = arrays
         return SiteEvidence(self.habitat, self.rule, water=water)
 
@@ -128,7 +134,11 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
                        rule=None) -> xr.Dataset:
     """The site's baseline composite the evidence is read from (seagrass: without the water
     of the baseline's plume scenes, blue and green as :data:`indices.seagrass_rule.
-    GLINT_COMPOSITE` says), lazy when the cube is."""
+    GLINT_COMPOSITE` says), lazy when the cube is. A mangrove site's pixels that no baseline
+    scene saw clear take the nearest clear month within a year of the window
+    (:func:`indices.bap.fill_lazily`: every month of the bound composited, lazily; the flow
+    computes the fill by need instead, :func:`baseline_with_fill`); seagrass is not
+    filled."""
     if habitat == "seagrass":
         times = cube["time"].values
         inside = ((times >= np.datetime64(baseline[0]))
@@ -136,14 +146,29 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
         base_cube = cube.isel(time=np.flatnonzero(inside))
         flags = turbid_scenes(base_cube, rule or RULES[habitat])
         return composite(mask_turbid_water(base_cube, flags), *baseline, deglint=GLINT_COMPOSITE)
-    return composite(cube, *baseline)
+    return fill_lazily(composite(cube, *baseline), cube, baseline)
+
+
+def baseline_with_fill(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
+                       rule=None) -> tuple[xr.Dataset, BaselineFill | None]:
+    """:func:`baseline_composite` (the same values) and, for mangrove, its computed
+    :class:`indices.bap.BaselineFill` (the never-clear pixels counted, one pass over the
+    baseline's scenes when the cube is lazy, and filled by need,
+    :func:`indices.bap.baseline_fill`), which the composite has applied; seagrass: None."""
+    if habitat == "seagrass":
+        return baseline_composite(cube, habitat, baseline, rule), None
+    base = composite(cube, *baseline)
+    fill = baseline_fill(base, cube, baseline)
+    return fill.apply(base), fill
 
 
 def site_evidence(base: xr.Dataset, habitat: str, rule=None,
-                  replaces: Mapping[str, float] | None = None) -> SiteEvidence:
+                  replaces: Mapping[str, float] | None = None,
+                  fill: BaselineFill | None = None) -> SiteEvidence:
     """The evidence of a site (module doc) from its baseline composite ``base``
     (:func:`baseline_composite`), lazy when ``base`` is; ``replaces``: a mangrove
-    calibration's fitted values (:func:`mangrove_first_pass`)."""
+    calibration's fitted values (:func:`mangrove_first_pass`); ``fill``: the fill ``base``
+    has (:func:`baseline_with_fill`), kept with the evidence."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     rule = rule or RULES[habitat]
@@ -153,7 +178,7 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None,
         params, codes = mangrove_first_pass(base, rule, replaces)
         return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
                                                                           codes),
-                            params=params)
+                            params=params, fill=fill)
     return SiteEvidence(habitat, rule, water=water_parameters(base, rule))
 
 

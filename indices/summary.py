@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from indices.bap import fill_lazily
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
@@ -161,7 +162,10 @@ class MonthlyInputs:
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
-    """Share of the site seen clear in the baseline composite."""
+    """Share of the site seen clear in the baseline composite: for mangrove (since rule v15)
+    with the pixels the window never saw clear filled from the nearest clear month within a
+    year (:mod:`indices.bap`), so a pixel counts as seen when the window or that fill saw
+    it."""
     assessable_fraction: xr.DataArray
     """Share of the site the baseline composite could judge: seen clear, and for seagrass
     land or water whose bottom it saw (:func:`indices.habitat.seagrass_score`)."""
@@ -208,8 +212,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     the baseline composite ``composite(cube, *baseline)`` built here (for seagrass, of the
     cube with its plume scenes' water masked, with ``deglint=GLINT_COMPOSITE`` as its months;
     for mangrove it is
-    :func:`indices.evidence.baseline_composite`'s), e.g. already computed for the evidence,
-    so that it is not composited again; without it, lazily from the cube."""
+    :func:`indices.evidence.baseline_composite`'s, filled: :mod:`indices.bap`; built here it
+    takes ``evidence.fill``, else :func:`indices.bap.fill_lazily`), e.g. already computed for
+    the evidence, so that it is not composited again; without it, lazily from the cube."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
@@ -227,6 +232,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS, deglint=deglint)
     if base is None:
         base = composite(cube, *baseline, deglint=deglint)
+        if habitat == "mangrove":  # the evidence's fill (indices.bap), else made lazily
+            base = (evidence.fill.apply(base) if evidence.fill is not None
+                    else fill_lazily(base, cube, baseline))
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

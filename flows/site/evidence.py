@@ -35,8 +35,10 @@ import xarray as xr
 from aoi import CalibrationError, Site, calibration_input, geometry_ids, load_calibration_polygons
 from aoi.grid import SiteGrid
 from indices import calibration
+from indices.bap import baseline_fill
 from indices.calibration_axis import STRATA, gain_is_shown, map_strata
 from indices.coast_maps import keep_codes, kept_codes
+from indices.composite import composite
 from indices.evidence import (
     SiteEvidence,
     baseline_composite,
@@ -73,7 +75,11 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
-    base = baseline_composite(cube, site.habitat, baseline)
+    fill = kept = None
+    if site.habitat == "mangrove":
+        base, fill, kept = _filled_baseline(cube, baseline, computed=keep_base)
+    else:
+        base = baseline_composite(cube, site.habitat, baseline)
     rule, record, replaces = RULES[site.habitat], {}, None
     source = calibration_input(site)
     if source is not None:
@@ -84,16 +90,16 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         rule, replaces = cal.rule, cal.replaces
         record["calibration"] = calibration_record(site, source, cal)
     if keep_base and _one_block(base):
-        # a site of one block: its composite computed first, then its evidence in numpy,
-        # with no graph to build, optimise and schedule (~200 tasks at 400²), the same
-        # values (each step is the same numpy on the one block)
-        (base,) = dask.compute(base)
-        evidence = site_evidence(base, site.habitat, rule, replaces)
+        # a site of one block: its composite computed first (it is, for the fill), then its
+        # evidence in numpy, with no graph to build, optimise and schedule (~200 tasks at
+        # 400²), the same values (each step is the same numpy on the one block)
+        base = kept
+        evidence = site_evidence(base, site.habitat, rule, replaces, fill=fill)
         arrays = evidence.arrays
     else:
-        evidence = site_evidence(base, site.habitat, rule, replaces)
+        evidence = site_evidence(base, site.habitat, rule, replaces, fill=fill)
         if keep_base:
-            base, *arrays = dask.compute(base, *evidence.arrays)
+            base, arrays = kept, dask.compute(*evidence.arrays)
         elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
             arrays, base = _two_passes(base, evidence, replaces), None
         else:
@@ -117,6 +123,25 @@ def _one_block(base: xr.Dataset) -> bool:
     if not isinstance(first, da.Array):
         return False
     return all(n == 1 for n in first.numblocks) and first.size <= ONE_BLOCK_PIXELS
+
+
+def _filled_baseline(cube: xr.Dataset, baseline, *, computed: bool):
+    """A mangrove site's baseline composite with its never-clear pixels filled, and the fill
+    (:func:`indices.evidence.baseline_with_fill`). ``computed`` (the walks that keep the
+    composite): the composite is computed first, so that counting its never-clear pixels
+    costs no pass of its own, and given back as dask in its own chunks, so that the
+    evidence's graphs stay block by block as on the lazy composite (the same values); else
+    it stays lazy and the count is one pass over the baseline's scenes
+    (:func:`indices.bap.baseline_fill`). Returns ``(base, fill, computed base or None)``."""
+    base = composite(cube, *baseline)
+    if not computed:
+        fill = baseline_fill(base, cube, baseline)
+        return fill.apply(base), fill, None
+    chunks = base["n_clear"].chunksizes
+    (base,) = dask.compute(base)
+    fill = baseline_fill(base, cube, baseline)
+    base = fill.apply(base)
+    return (base.chunk(dict(chunks)) if chunks else base), fill, base
 
 
 def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict[str, Any]:

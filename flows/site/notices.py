@@ -14,6 +14,7 @@ import xarray as xr
 
 from aoi import Site
 from flows.sources import SceneRef
+from indices.composite import composite
 from indices.context import intertidal_zone
 from indices.evidence import baseline_composite
 
@@ -70,7 +71,7 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
                 f"the site's polygon: it lies further than {evidence.rule.reach_m:g} m from "
                 f"the coast's water, or holds no canopy joined to it; {tail}: check the "
                 f"polygon against the coast")
-    cause = None if cube is None else _cause(cube, site, views)
+    cause = None if cube is None else _cause(cube, site, views, getattr(evidence, "fill", None))
     if cause == "no coast":
         return (f"{head} saw no water anywhere on the site's grid, so no coast (mangrove grows "
                 f"between mean sea level and the highest tides); {tail}: check that the "
@@ -84,10 +85,13 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
             f"of clear views")
 
 
-def _cause(cube: xr.Dataset, site: Site, min_views: int) -> str:
+def _cause(cube: xr.Dataset, site: Site, min_views: int, fill=None) -> str:
     """``"no tide"``, ``"no coast"`` or ``"no sea"`` (:func:`context_warning`), from the
-    baseline's composite counts over the site's grid (computed here: a site that warns)."""
-    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
+    baseline's composite counts over the site's grid (computed here: a site that warns;
+    filled as the evidence's, ``fill``, :mod:`indices.bap`)."""
+    baseline = (site.baseline_start, site.baseline_end)
+    base = (fill.apply(composite(cube, *baseline)) if fill is not None
+            else baseline_composite(cube, "mangrove", baseline))
     n_wet, n_clear = (np.asarray(a) for a in dask.compute(
         base["n_wet"].transpose("y", "x").data, base["n_clear"].transpose("y", "x").data))
     # "no coast" claims that no water is there: only where (nearly) all of the grid was

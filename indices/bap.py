@@ -1,0 +1,298 @@
+"""Best-available-pixel fill of a mangrove site's baseline composite, by need.
+
+A pixel that no scene of the baseline window saw clear has no composite (every band NaN,
+``n_clear`` 0): it scored NaN, was no candidate for the intertidal context, and so stayed
+not-mangrove for the whole series; the stand under the baseline's clouds then came in as
+false gain once a month saw it (``benchmarks/measured/mang32``, cause B: 40 ha of stand on
+one seed; ``mang35``). Best-available-pixel compositing takes, per pixel, the observation
+nearest the target date among those that pass the clear test, widening the window per pixel
+until one does (White et al. 2014, Can. J. Remote Sens. 40(3):192-212, "Pixel-based image
+compositing for large-area dense time series applications and science"; Griffiths et al.
+2013, IEEE JSTARS 6(5):2088-2101, who fill from the years either side of the target year).
+
+Here: where the baseline composite has no clear view, the pixel takes the monthly median
+composite (:func:`indices.composite.monthly_composite`, the same clear test and kernel) of
+the clear month **nearest** the baseline window within :data:`FILL_MONTHS` calendar months
+before its first month or after its last (a tie goes to the month before: the state before
+the baseline is the baseline's, the months after are the ones the walk monitors). It stops
+at that first clear month, so a change later in the series is not read into the baseline.
+
+**By need** (rule v15; mang35's v14 draft composited the 12 months after every baseline,
++288 MiB on ``tests/test_memory.py``'s strips walk): :func:`baseline_fill` first counts the
+never-clear pixels from the composite's own ``n_clear`` (free where the composite is
+computed, one pass over the baseline's scenes where it stays lazy); with none, nothing more
+is read and the composite is untouched (same graph, same bits). Else the months are
+composited nearest first, **each only on the blocks that still hold an unfilled pixel**, and
+each block's task keeps only the values at those pixels; it stops when every such pixel is
+filled or the bound is reached. The result, :class:`BaselineFill`, is sparse (the filled
+pixels' values, ~40 bytes each), computed once per site and applied to any composite of the
+same baseline, lazy or not (:meth:`BaselineFill.apply`): every walk and the alerts read the
+same composite, bit for bit. Pixels seen clear in the window are untouched. A pixel no month
+of the bounded window saw stays NaN (unobserved: its baseline score is NaN, which
+:func:`indices.change.monthly_states` counts as uncertain in both bounds of the interval).
+
+Compute; reads only through the lazy cube it is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import dask
+import numpy as np
+import xarray as xr
+
+from indices.composite import monthly_composite
+from indices.mangrove_rule import MangroveRule
+from indices.masks import BANDS
+
+__all__ = ["FILL_MONTHS", "MIN_WINDOW_SCENES", "BaselineFill", "baseline_fill", "fill_lazily",
+           "fill_months"]
+
+FILL_MONTHS = 12
+"""Calendar months either side of the baseline window a never-clear pixel is filled from:
+one year, the bound of Griffiths et al. (2013) and White et al. (2014), who fill a target
+year's gaps from the year before and after it."""
+
+
+MIN_WINDOW_SCENES = MangroveRule().min_views
+"""Scenes the baseline window must hold for its never-clear pixels to be filled: the views
+the intertidal context needs to see a pixel wet and dry (:attr:`indices.mangrove_rule.
+MangroveRule.min_views`, two). A window of fewer can see no tide anywhere, and its context
+and its warning ("lengthen the baseline", :func:`flows.site.notices.context_warning`) are
+its own: filling only the pixels it missed would give those alone a tide (their month's
+views), and the map would show mangrove under the baseline's clouds only. The fill completes
+a baseline that can judge the site; it does not stand in for one that cannot."""
+
+
+def _window_scenes(times: np.ndarray, baseline: tuple[dt.date, dt.date]) -> int:
+    times = np.asarray(times).astype("datetime64[ns]")
+    lo = np.datetime64(baseline[0], "D")
+    hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
+    return int(((times >= lo) & (times < hi)).sum())
+
+
+def fill_months(times: np.ndarray, baseline: tuple[dt.date, dt.date],
+                months: int = FILL_MONTHS) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions, offsets)``: the scenes of ``times`` outside the baseline window and
+    within ``months`` calendar months of it, and each one's month offset (``-k`` before the
+    first baseline month, ``+k`` after the last; a scene in the baseline's first or last
+    month but outside the window counts as 1 month off)."""
+    times = np.asarray(times).astype("datetime64[ns]")
+    lo = np.datetime64(baseline[0], "D")
+    hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
+    m = times.astype("datetime64[M]").astype(np.int64)
+    m_lo = lo.astype("datetime64[M]").astype(np.int64)
+    m_hi = (hi - np.timedelta64(1, "D")).astype("datetime64[M]").astype(np.int64)
+    before, after = times < lo, times >= hi
+    off = np.where(before, -np.maximum(m_lo - m, 1), np.where(after, np.maximum(m - m_hi, 1), 0))
+    keep = (before | after) & (np.abs(off) <= months)
+    return np.flatnonzero(keep), off[keep]
+
+
+@dataclass(frozen=True)
+class BaselineFill:
+    """The never-clear pixels of a baseline composite and their fill, sparse (module doc)."""
+
+    shape: tuple[int, int]
+    """``(y, x)`` of the composite."""
+    unseen: int
+    """Pixels no baseline scene saw clear (filled or not)."""
+    flat: np.ndarray = field(repr=False)
+    """int64, ascending: the filled pixels, ``y * nx + x``."""
+    offset: np.ndarray = field(repr=False)
+    """int8: each filled pixel's month (``+k`` the k-th month after the window, ``-k``
+    before)."""
+    values: Mapping[str, np.ndarray] = field(repr=False)
+    """Per variable of the composite, its filled pixels' values (the variable's dtype; the
+    counts ``n_clear``, ``n_wet`` are their month's)."""
+
+    @property
+    def filled(self) -> int:
+        """Pixels filled."""
+        return int(self.flat.size)
+
+    def offsets(self) -> np.ndarray:
+        """int8 ``(y, x)``: :attr:`offset` where filled, else 0 (numpy, for diagnostics)."""
+        out = np.zeros(self.shape, np.int8)
+        out.ravel()[self.flat] = self.offset
+        return out
+
+    def apply(self, base: xr.Dataset) -> xr.Dataset:
+        """``base`` (a composite of the same baseline and grid, lazy or not) with the filled
+        pixels' values set; ``base`` itself when nothing was filled (the same graph)."""
+        if not self.filled:
+            return base
+        out = base.copy()
+        for name, values in self.values.items():
+            var = base[name].transpose("y", "x")
+            data = var.data
+            if isinstance(data, np.ndarray):
+                new = data.copy()
+                new.ravel()[self.flat] = values
+            else:
+                new = data.map_blocks(_patch, dtype=data.dtype, flat=self.flat, values=values,
+                                      width=self.shape[1], name=f"bap-{name}")
+            out[name] = var.copy(data=new).transpose(*base[name].dims)
+        return out
+
+
+def _patch(block: np.ndarray, *, flat: np.ndarray, values: np.ndarray, width: int,
+           block_info=None) -> np.ndarray:
+    """One block of a composite variable with the fill's values at its filled pixels."""
+    (r0, r1), (c0, c1) = block_info[0]["array-location"]
+    lo, hi = np.searchsorted(flat, [r0 * width, r1 * width])  # the rows' pixels, then cols
+    rows, cols = np.divmod(flat[lo:hi], width)
+    inside = (cols >= c0) & (cols < c1)
+    if not inside.any():
+        return block
+    out = block.copy()
+    out[rows[inside] - r0, cols[inside] - c0] = values[lo:hi][inside]
+    return out
+
+
+def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
+                  months: int = FILL_MONTHS) -> BaselineFill:
+    """The fill of ``base`` (``composite(cube, *baseline)``, lazy or computed) from ``cube``
+    (module doc), computed: first the never-clear pixels (a pass over the baseline's scenes
+    when ``base`` is lazy), then, only if there are any, the months nearest first, each on
+    the blocks still holding an unfilled pixel."""
+    n_clear = base["n_clear"].transpose("y", "x")
+    shape = (n_clear.sizes["y"], n_clear.sizes["x"])
+    names = list(base.data_vars)
+    remaining = _never_clear(n_clear.data)
+    unseen = int(remaining.size)
+    flat, offset = [], []
+    values = {v: [] for v in names}
+    times = cube["time"].values
+    fills = unseen and _window_scenes(times, baseline) >= MIN_WINDOW_SCENES
+    pos, off = fill_months(times, baseline, months) if fills else ((), ())
+    for month_off, scenes in _nearest_first(cube["time"].values, pos, off, baseline):
+        if not remaining.size:
+            break
+        month = monthly_composite(cube.isel(time=scenes), BANDS).isel(period=0, drop=True)
+        got = _values_at(month, names, remaining, shape)
+        clear = got["n_clear"] > 0
+        flat.append(remaining[clear])
+        offset.append(np.full(int(clear.sum()), month_off, np.int8))
+        for v in names:
+            values[v].append(got[v][clear].astype(base[v].dtype))
+        remaining = remaining[~clear]
+    if not flat:
+        return BaselineFill(shape, unseen, np.zeros(0, np.int64), np.zeros(0, np.int8),
+                            {v: np.zeros(0, base[v].dtype) for v in names})
+    flat_all = np.concatenate(flat)
+    order = np.argsort(flat_all, kind="stable")
+    return BaselineFill(shape, unseen, flat_all[order], np.concatenate(offset)[order],
+                        {v: np.concatenate(values[v])[order] for v in names})
+
+
+def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
+                months: int = FILL_MONTHS) -> xr.Dataset:
+    """``base`` filled as :func:`baseline_fill` fills it, the same values, but lazily (no
+    count first, nothing computed): every month within the bound is composited and laid
+    nearest over farthest, where a block has a never-clear pixel or not. For the lazy API
+    (:func:`indices.summary.monthly_change`, :func:`indices.alerts.alert_pixels` without the
+    site's evidence); the flow's walks take the computed :class:`BaselineFill` of their
+    evidence, which costs only where a pixel was never clear."""
+    times = cube["time"].values
+    if _window_scenes(times, baseline) < MIN_WINDOW_SCENES:
+        return base
+    pos, off = fill_months(times, baseline, months)
+    steps = list(_nearest_first(times, pos, off, baseline))
+    if not steps:
+        return base
+    names = list(base.data_vars)
+    monthly = monthly_composite(cube.isel(time=np.sort(pos)), BANDS)
+    periods = monthly["period"].values.astype("datetime64[M]")
+    filled = None
+    for _, scenes in reversed(steps):  # farthest first, each nearer month laid over it
+        at = int(np.flatnonzero(periods == times[scenes[0]].astype("datetime64[M]"))[0])
+        month = monthly.isel(period=at, drop=True)[names]
+        filled = month if filled is None else month.where(month["n_clear"] > 0, filled)
+    out = base.where(base["n_clear"] > 0, filled)
+    for v in names:  # Dataset.where keeps float dtypes; the counts are cast back
+        out[v] = out[v].astype(base[v].dtype)
+        out[v].attrs = base[v].attrs
+    return out
+
+
+def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray,
+                   baseline: tuple[dt.date, dt.date]):
+    """``(offset, scenes)`` per calendar month of the fill scenes ``pos``, nearest the window
+    first; on a tie the month before; a month the window shares (a window ending mid-month)
+    before the next calendar month of the same offset."""
+    if not len(pos):
+        return
+    month = np.asarray(times)[pos].astype("datetime64[M]").astype(np.int64)
+    edge = {-1: np.datetime64(baseline[0], "M").astype(np.int64),
+            1: np.datetime64(baseline[1], "M").astype(np.int64)}
+    steps = []
+    for m in np.unique(month):
+        at = month == m
+        o = int(off[at][0])
+        steps.append(((abs(o), o > 0, abs(int(m) - int(edge[1 if o > 0 else -1]))), o,
+                      np.asarray(pos)[at]))
+    for _, o, scenes in sorted(steps, key=lambda s: s[0]):
+        yield o, scenes
+
+
+def _never_clear(n_clear) -> np.ndarray:
+    """int64 ascending flat indices of the pixels with no clear view (a 2-d ``n_clear``,
+    numpy or dask: then each block gives its own, nothing whole-site is assembled)."""
+    if isinstance(n_clear, np.ndarray):
+        return np.flatnonzero(n_clear == 0).astype(np.int64)
+    import dask.array as da
+
+    width = n_clear.shape[1]
+
+    def where(block, block_info=None):
+        (r0, _), (c0, _) = block_info[0]["array-location"]
+        r, c = np.nonzero(np.asarray(block) == 0)
+        out = np.empty((1, 1), object)
+        out[0, 0] = (r + r0).astype(np.int64) * width + (c + c0)
+        return out
+
+    parts = da.map_blocks(where, n_clear, dtype=object,
+                          chunks=tuple((1,) * n for n in n_clear.numblocks),
+                          meta=np.empty((0, 0), object))
+    (got,) = dask.compute(parts)
+    flat = np.concatenate([p for p in got.ravel()] + [np.zeros(0, np.int64)])
+    return np.sort(flat)
+
+
+def _values_at(month: xr.Dataset, names: list[str], flat: np.ndarray,
+               shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Each variable ``names`` of the (y, x) ``month`` at the pixels ``flat``; when lazy,
+    computed only on the blocks holding one of them, each block's task keeping only those
+    values."""
+    arrays = [month[v].transpose("y", "x").data for v in names]
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        return {v: a.ravel()[flat] for v, a in zip(names, arrays, strict=True)}
+    import dask.array as da
+
+    arrays = [da.asarray(a) for a in arrays]
+    ys, xs = (np.cumsum((0,) + c) for c in arrays[0].chunks)
+    rows, cols = np.divmod(flat, shape[1])
+    bi = np.searchsorted(ys, rows, side="right") - 1
+    bj = np.searchsorted(xs, cols, side="right") - 1
+    picks, tasks = [], []
+    for i, j in sorted(set(zip(bi.tolist(), bj.tolist(), strict=True))):
+        at = np.flatnonzero((bi == i) & (bj == j))
+        picks.append(at)
+        local = (rows[at] - ys[i], cols[at] - xs[j])
+        tasks.append(dask.delayed(_take)(local, *[a.blocks[i, j] for a in arrays]))
+    got = dask.compute(*tasks)
+    out = {}
+    for k, v in enumerate(names):
+        col = np.empty(flat.size, arrays[k].dtype)
+        for at, vals in zip(picks, got, strict=True):
+            col[at] = vals[k]
+        out[v] = col
+    return out
+
+
+def _take(local: tuple[np.ndarray, np.ndarray], *blocks: np.ndarray) -> tuple:
+    return tuple(np.asarray(b)[local] for b in blocks)
