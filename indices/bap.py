@@ -12,10 +12,29 @@ compositing for large-area dense time series applications and science"; Griffith
 
 Here: where the baseline composite has no clear view, the pixel takes the monthly median
 composite (:func:`indices.composite.monthly_composite`, the same clear test and kernel) of
-the clear month **nearest** the baseline window within :data:`FILL_MONTHS` calendar months
-before its first month or after its last (a tie goes to the month before: the state before
-the baseline is the baseline's, the months after are the ones the walk monitors). It stops
-at that first clear month, so a change later in the series is not read into the baseline.
+the first clear month **after** the baseline window within :data:`FILL_MONTHS` calendar
+months of its last. It stops at that first clear month, so a change later in the series is
+not read into the baseline.
+
+**Only months after the window** (rule v16; v15 also took the months before, a tie going to
+the month before): a run always loads the baseline and the months after it up to its end
+(:func:`flows.site.plan.load_range`), so these are the months every later run has too; a
+month before the window is loaded only by a run that starts earlier, so with it the baseline
+would depend on the run's dates. The fill still depends on the run's end while that end is
+inside :func:`fill_window` (a later run may find a clear month the earlier did not have):
+:func:`flows.site.plan.plan_site` then recomputes the site's whole series whenever a new
+scene falls in that window, so the rows stored always share one baseline; once the window
+has passed, the fill is final.
+
+**Only a window that sees a tide is filled** (:func:`window_sees_tide`): some pixel of the
+grid seen wet and dry over the rule's ``min_views`` clear views in the window alone (the
+first step of :func:`indices.context.intertidal_zone`, before its 3 x 3 opening, which would
+make the test depend on the blocks' edges). A window that saw
+no tide anywhere (every scene clouded, or a single scene) cannot build the intertidal
+context; its context, its "lengthen the baseline" warning
+(:func:`flows.site.notices.context_warning`) and its observed fraction stay its own:
+filling the pixels it missed would give those alone a tide from their month's views, and
+the map would show mangrove under the baseline's clouds only.
 
 **By need** (rule v15; mang35's v14 draft composited the 12 months after every baseline,
 +288 MiB on ``tests/test_memory.py``'s strips walk): :func:`baseline_fill` first counts the
@@ -25,7 +44,9 @@ is read and the composite is untouched (same graph, same bits). Else the months 
 composited nearest first, **each only on the blocks that still hold an unfilled pixel**, and
 each block's task keeps only the values at those pixels; it stops when every such pixel is
 filled or the bound is reached. The result, :class:`BaselineFill`, is sparse (the filled
-pixels' values, ~40 bytes each), computed once per site and applied to any composite of the
+pixels' values, ~37 bytes each held, ~140 while built: :data:`flows.site.budget.
+FILL_BUILD_BYTES_PER_PIXEL`; a caller bounds it with ``max_pixels``, beyond which the fill
+is skipped and says why, :attr:`BaselineFill.skipped`), computed once per site and applied to any composite of the
 same baseline, lazy or not (:meth:`BaselineFill.apply`): every walk and the alerts read the
 same composite, bit for bit. Pixels seen clear in the window are untouched. A pixel no month
 of the bounded window saw stays NaN (unobserved: its baseline score is NaN, which
@@ -48,8 +69,8 @@ from indices.composite import monthly_composite
 from indices.mangrove_rule import MangroveRule
 from indices.masks import BANDS
 
-__all__ = ["FILL_MONTHS", "MIN_WINDOW_SCENES", "BaselineFill", "baseline_fill", "fill_lazily",
-           "fill_months"]
+__all__ = ["FILL_MONTHS", "BaselineFill", "baseline_fill", "fill_lazily", "fill_months",
+           "fill_window", "window_sees_tide"]
 
 FILL_MONTHS = 12
 """Calendar months either side of the baseline window a never-clear pixel is filled from:
@@ -57,38 +78,37 @@ one year, the bound of Griffiths et al. (2013) and White et al. (2014), who fill
 year's gaps from the year before and after it."""
 
 
-MIN_WINDOW_SCENES = MangroveRule().min_views
-"""Scenes the baseline window must hold for its never-clear pixels to be filled: the views
-the intertidal context needs to see a pixel wet and dry (:attr:`indices.mangrove_rule.
-MangroveRule.min_views`, two). A window of fewer can see no tide anywhere, and its context
-and its warning ("lengthen the baseline", :func:`flows.site.notices.context_warning`) are
-its own: filling only the pixels it missed would give those alone a tide (their month's
-views), and the map would show mangrove under the baseline's clouds only. The fill completes
-a baseline that can judge the site; it does not stand in for one that cannot."""
+MIN_VIEWS = MangroveRule().min_views
+"""Clear views of the window a pixel needs to show a tide (wet and dry):
+:attr:`indices.mangrove_rule.MangroveRule.min_views`, the context's own (two)."""
 
 
-def _window_scenes(times: np.ndarray, baseline: tuple[dt.date, dt.date]) -> int:
-    times = np.asarray(times).astype("datetime64[ns]")
-    lo = np.datetime64(baseline[0], "D")
-    hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
-    return int(((times >= lo) & (times < hi)).sum())
+def fill_window(baseline_end: dt.date, months: int = FILL_MONTHS) -> tuple[dt.date, dt.date]:
+    """``(first, last)`` days the fill reads: from the day after the baseline's end to the
+    last day of the ``months``-th calendar month after the baseline's last month. A scene
+    in it that a run did not have may change the fill (module doc)."""
+    first = baseline_end + dt.timedelta(days=1)
+    m = baseline_end.year * 12 + baseline_end.month - 1 + months + 1  # the month after
+    last = dt.date(m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+    return first, last
 
 
 def fill_months(times: np.ndarray, baseline: tuple[dt.date, dt.date],
                 months: int = FILL_MONTHS) -> tuple[np.ndarray, np.ndarray]:
-    """``(positions, offsets)``: the scenes of ``times`` outside the baseline window and
-    within ``months`` calendar months of it, and each one's month offset (``-k`` before the
-    first baseline month, ``+k`` after the last; a scene in the baseline's first or last
-    month but outside the window counts as 1 month off)."""
+    """``(positions, offsets)``: the scenes of ``times`` after the baseline window and within
+    ``months`` calendar months of its last month, and each one's month offset (``+k``; a
+    scene in the baseline's last month but after the window counts as 1 month off). None
+    before the window (module doc)."""
     times = np.asarray(times).astype("datetime64[ns]")
     lo = np.datetime64(baseline[0], "D")
     hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
     m = times.astype("datetime64[M]").astype(np.int64)
     m_lo = lo.astype("datetime64[M]").astype(np.int64)
     m_hi = (hi - np.timedelta64(1, "D")).astype("datetime64[M]").astype(np.int64)
-    before, after = times < lo, times >= hi
-    off = np.where(before, -np.maximum(m_lo - m, 1), np.where(after, np.maximum(m - m_hi, 1), 0))
-    keep = (before | after) & (np.abs(off) <= months)
+    del m_lo, lo
+    after = times >= hi
+    off = np.where(after, np.maximum(m - m_hi, 1), 0)
+    keep = after & (off <= months)
     return np.flatnonzero(keep), off[keep]
 
 
@@ -103,11 +123,14 @@ class BaselineFill:
     flat: np.ndarray = field(repr=False)
     """int64, ascending: the filled pixels, ``y * nx + x``."""
     offset: np.ndarray = field(repr=False)
-    """int8: each filled pixel's month (``+k`` the k-th month after the window, ``-k``
-    before)."""
+    """int8: each filled pixel's month (``+k`` the k-th month after the window)."""
     values: Mapping[str, np.ndarray] = field(repr=False)
     """Per variable of the composite, its filled pixels' values (the variable's dtype; the
     counts ``n_clear``, ``n_wet`` are their month's)."""
+    skipped: str = ""
+    """Why nothing was filled though pixels were unseen ("" when filled or none unseen): the
+    window saw no tide, or the fill would pass the caller's bound (one line, for the run's
+    warnings and record)."""
 
     @property
     def filled(self) -> int:
@@ -118,6 +141,17 @@ class BaselineFill:
         """int8 ``(y, x)``: :attr:`offset` where filled, else 0 (numpy, for diagnostics)."""
         out = np.zeros(self.shape, np.int8)
         out.ravel()[self.flat] = self.offset
+        return out
+
+    def summary(self) -> dict:
+        """JSON-able, for the run record: pixels unseen in the window, filled, left unseen,
+        filled per month after the window (``{"+1": n, ...}``) and why a fill was skipped."""
+        months, counts = np.unique(self.offset, return_counts=True)
+        out = {"unseen": self.unseen, "filled": self.filled,
+               "unobserved": self.unseen - self.filled,
+               "months": {f"+{int(m)}": int(n) for m, n in zip(months, counts, strict=True)}}
+        if self.skipped:
+            out["skipped"] = self.skipped
         return out
 
     def apply(self, base: xr.Dataset) -> xr.Dataset:
@@ -154,22 +188,32 @@ def _patch(block: np.ndarray, *, flat: np.ndarray, values: np.ndarray, width: in
 
 
 def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
-                  months: int = FILL_MONTHS) -> BaselineFill:
+                  months: int = FILL_MONTHS, *, max_pixels: int | None = None) -> BaselineFill:
     """The fill of ``base`` (``composite(cube, *baseline)``, lazy or computed) from ``cube``
-    (module doc), computed: first the never-clear pixels (a pass over the baseline's scenes
-    when ``base`` is lazy), then, only if there are any, the months nearest first, each on
-    the blocks still holding an unfilled pixel."""
+    (module doc), computed: first the never-clear pixels and whether the window saw a tide
+    (one pass over the baseline's scenes when ``base`` is lazy), then, only if there are any
+    and it did, the months after the window nearest first, each on the blocks still holding
+    an unfilled pixel. ``max_pixels``: the most never-clear pixels the caller's memory allows
+    to fill (:func:`flows.site.budget.fill_pixels`); beyond it nothing is filled, and
+    :attr:`BaselineFill.skipped` says so."""
     n_clear = base["n_clear"].transpose("y", "x")
     shape = (n_clear.sizes["y"], n_clear.sizes["x"])
     names = list(base.data_vars)
-    remaining = _never_clear(n_clear.data)
+    n_wet = base["n_wet"].transpose("y", "x").data if "n_wet" in base else None
+    remaining, tide = _never_clear(n_clear.data, n_wet)
     unseen = int(remaining.size)
+    skipped = ""
+    if unseen and not tide:
+        skipped = (f"the baseline window saw no tide (no pixel wet and dry over {MIN_VIEWS} "
+                   f"clear views): its {unseen} never-clear pixels are not filled")
+    elif unseen and max_pixels is not None and unseen > max_pixels:
+        skipped = (f"{unseen} never-clear baseline pixels are more than the {max_pixels} this "
+                   f"run's memory allows to fill: not filled (unobserved)")
     flat, offset = [], []
     values = {v: [] for v in names}
     times = cube["time"].values
-    fills = unseen and _window_scenes(times, baseline) >= MIN_WINDOW_SCENES
-    pos, off = fill_months(times, baseline, months) if fills else ((), ())
-    for month_off, scenes in _nearest_first(cube["time"].values, pos, off, baseline):
+    pos, off = fill_months(times, baseline, months) if unseen and not skipped else ((), ())
+    for month_off, scenes in _nearest_first(times, pos, off, baseline):
         if not remaining.size:
             break
         month = monthly_composite(cube.isel(time=scenes), BANDS).isel(period=0, drop=True)
@@ -180,13 +224,23 @@ def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, d
         for v in names:
             values[v].append(got[v][clear].astype(base[v].dtype))
         remaining = remaining[~clear]
+        del got
     if not flat:
         return BaselineFill(shape, unseen, np.zeros(0, np.int64), np.zeros(0, np.int8),
-                            {v: np.zeros(0, base[v].dtype) for v in names})
+                            {v: np.zeros(0, base[v].dtype) for v in names}, skipped)
     flat_all = np.concatenate(flat)
     order = np.argsort(flat_all, kind="stable")
     return BaselineFill(shape, unseen, flat_all[order], np.concatenate(offset)[order],
                         {v: np.concatenate(values[v])[order] for v in names})
+
+
+def window_sees_tide(n_wet, n_clear) -> bool:
+    """Whether some pixel of the window's composite counts (``n_wet``, ``n_clear``; numpy)
+    was seen wet and dry over :data:`MIN_VIEWS` clear views (module doc)."""
+    if n_wet is None:
+        return False
+    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
+    return bool(((n_clear >= MIN_VIEWS) & (n_wet >= 1) & (n_wet < n_clear)).any())
 
 
 def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
@@ -196,10 +250,9 @@ def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.
     nearest over farthest, where a block has a never-clear pixel or not. For the lazy API
     (:func:`indices.summary.monthly_change`, :func:`indices.alerts.alert_pixels` without the
     site's evidence); the flow's walks take the computed :class:`BaselineFill` of their
-    evidence, which costs only where a pixel was never clear."""
+    evidence, which costs only where a pixel was never clear. A window that saw no tide
+    (:func:`window_sees_tide`) keeps ``base``: the test is a lazy reduction over the grid."""
     times = cube["time"].values
-    if _window_scenes(times, baseline) < MIN_WINDOW_SCENES:
-        return base
     pos, off = fill_months(times, baseline, months)
     steps = list(_nearest_first(times, pos, off, baseline))
     if not steps:
@@ -212,7 +265,11 @@ def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.
         at = int(np.flatnonzero(periods == times[scenes[0]].astype("datetime64[M]"))[0])
         month = monthly.isel(period=at, drop=True)[names]
         filled = month if filled is None else month.where(month["n_clear"] > 0, filled)
-    out = base.where(base["n_clear"] > 0, filled)
+    if "n_wet" not in base:
+        return base
+    flips = ((base["n_clear"] >= MIN_VIEWS) & (base["n_wet"] >= 1)
+             & (base["n_wet"] < base["n_clear"])).any()
+    out = base.where((base["n_clear"] > 0) | ~flips, filled)
     for v in names:  # Dataset.where keeps float dtypes; the counts are cast back
         out[v] = out[v].astype(base[v].dtype)
         out[v].attrs = base[v].attrs
@@ -222,45 +279,42 @@ def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.
 def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray,
                    baseline: tuple[dt.date, dt.date]):
     """``(offset, scenes)`` per calendar month of the fill scenes ``pos``, nearest the window
-    first; on a tie the month before; a month the window shares (a window ending mid-month)
-    before the next calendar month of the same offset."""
+    first (a month the window shares, a window ending mid-month, before the next)."""
+    del baseline
     if not len(pos):
         return
     month = np.asarray(times)[pos].astype("datetime64[M]").astype(np.int64)
-    edge = {-1: np.datetime64(baseline[0], "M").astype(np.int64),
-            1: np.datetime64(baseline[1], "M").astype(np.int64)}
-    steps = []
-    for m in np.unique(month):
+    for m in np.unique(month):  # ascending: nearest first
         at = month == m
-        o = int(off[at][0])
-        steps.append(((abs(o), o > 0, abs(int(m) - int(edge[1 if o > 0 else -1]))), o,
-                      np.asarray(pos)[at]))
-    for _, o, scenes in sorted(steps, key=lambda s: s[0]):
-        yield o, scenes
+        yield int(off[at][0]), np.asarray(pos)[at]
 
 
-def _never_clear(n_clear) -> np.ndarray:
-    """int64 ascending flat indices of the pixels with no clear view (a 2-d ``n_clear``,
-    numpy or dask: then each block gives its own, nothing whole-site is assembled)."""
+def _never_clear(n_clear, n_wet=None) -> tuple[np.ndarray, bool]:
+    """int64 ascending flat indices of the pixels with no clear view of a 2-d ``n_clear``,
+    and whether the window saw a tide (:func:`window_sees_tide`, with ``n_wet``): numpy or
+    dask, then in one pass, each block giving its own, nothing whole-site assembled."""
     if isinstance(n_clear, np.ndarray):
-        return np.flatnonzero(n_clear == 0).astype(np.int64)
+        return (np.flatnonzero(n_clear == 0).astype(np.int64),
+                window_sees_tide(n_wet, n_clear))
     import dask.array as da
 
     width = n_clear.shape[1]
 
-    def where(block, block_info=None):
+    def where(clear, wet=None, block_info=None):
         (r0, _), (c0, _) = block_info[0]["array-location"]
-        r, c = np.nonzero(np.asarray(block) == 0)
+        r, c = np.nonzero(np.asarray(clear) == 0)
         out = np.empty((1, 1), object)
-        out[0, 0] = (r + r0).astype(np.int64) * width + (c + c0)
+        out[0, 0] = ((r + r0).astype(np.int64) * width + (c + c0), window_sees_tide(wet, clear))
         return out
 
-    parts = da.map_blocks(where, n_clear, dtype=object,
+    args = (n_clear,) if n_wet is None else (n_clear, da.asarray(n_wet).rechunk(n_clear.chunks))
+    parts = da.map_blocks(where, *args, dtype=object,
                           chunks=tuple((1,) * n for n in n_clear.numblocks),
                           meta=np.empty((0, 0), object))
     (got,) = dask.compute(parts)
-    flat = np.concatenate([p for p in got.ravel()] + [np.zeros(0, np.int64)])
-    return np.sort(flat)
+    got = list(got.ravel())
+    flat = np.concatenate([p[0] for p in got] + [np.zeros(0, np.int64)])
+    return np.sort(flat), any(p[1] for p in got)
 
 
 def _values_at(month: xr.Dataset, names: list[str], flat: np.ndarray,
@@ -276,20 +330,25 @@ def _values_at(month: xr.Dataset, names: list[str], flat: np.ndarray,
     arrays = [da.asarray(a) for a in arrays]
     ys, xs = (np.cumsum((0,) + c) for c in arrays[0].chunks)
     rows, cols = np.divmod(flat, shape[1])
-    bi = np.searchsorted(ys, rows, side="right") - 1
-    bj = np.searchsorted(xs, cols, side="right") - 1
-    picks, tasks = [], []
-    for i, j in sorted(set(zip(bi.tolist(), bj.tolist(), strict=True))):
-        at = np.flatnonzero((bi == i) & (bj == j))
-        picks.append(at)
+    nbx = len(xs) - 1
+    block = (np.searchsorted(ys, rows, side="right") - 1) * nbx \
+        + (np.searchsorted(xs, cols, side="right") - 1)
+    order = np.argsort(block, kind="stable")  # the pixels grouped by block, in numpy
+    ids, starts = np.unique(block[order], return_index=True)
+    bounds = np.append(starts, order.size)
+    tasks = []
+    for k, b in enumerate(ids.tolist()):  # one Python object per block, none per pixel
+        i, j = divmod(b, nbx)
+        at = order[bounds[k]:bounds[k + 1]]
         local = (rows[at] - ys[i], cols[at] - xs[j])
         tasks.append(dask.delayed(_take)(local, *[a.blocks[i, j] for a in arrays]))
+    del rows, cols, block
     got = dask.compute(*tasks)
     out = {}
     for k, v in enumerate(names):
         col = np.empty(flat.size, arrays[k].dtype)
-        for at, vals in zip(picks, got, strict=True):
-            col[at] = vals[k]
+        for n, vals in enumerate(got):
+            col[order[bounds[n]:bounds[n + 1]]] = vals[k]
         out[v] = col
     return out
 

@@ -102,6 +102,8 @@ class SiteEvidence:
         out: dict = {"rule_id": self.rule_id, "source": getattr(self.rule, "source", "")}
         if isinstance(self.rule, MangroveRule):
             out["thresholds"] = _parameters(self.rule)
+            if self.fill is not None:  # the baseline's never-clear pixels (indices.bap)
+                out["fill"] = self.fill.summary()
             if self.context is not None:
                 levels = np.asarray(self.context)
                 out["context_shares"] = {name: round(float((levels == v).mean()), 6)

@@ -69,6 +69,27 @@ def test_plan_recomputes_a_site_once_its_rule_changes():
                      **kw).new_scene_ids == {"s1"}
 
 
+def test_plan_recomputes_a_mangrove_site_whole_while_its_fill_window_is_open():
+    """A new scene in the months the baseline's fill reads (:func:`indices.bap.fill_window`)
+    may change the baseline, so the site is recomputed whole (the review of rule v15: an
+    incremental run wrote its new months on another baseline beside the old rows); a new
+    scene after that window is incremental as before."""
+    from indices.bap import fill_window
+
+    scenes = _scenes(4)  # 2024-01-05 .. 2024-04-05
+    stored = pd.DataFrame({"scene_id": [s.scene_id for s in scenes[:3]],
+                           "processing_version": PROCESSING_VERSION})
+    kw = {"report_from": dt.date(2024, 1, 1)}
+    open_ = fill_window(dt.date(2023, 12, 31))  # 2024-01-01 .. 2024-12-31
+    whole = plan_site(scenes, stored, fill_window=open_, **kw)
+    assert whole.new_scene_ids == {s.scene_id for s in scenes}
+    assert whole.since == dt.date(2024, 1, 1)
+    passed = fill_window(dt.date(2023, 1, 31), 2)  # 2023-02-01 .. 2023-03-31
+    assert plan_site(scenes, stored, fill_window=passed, **kw).new_scene_ids == {"s3"}
+    assert plan_site(scenes, stored, **kw).new_scene_ids == {"s3"}  # seagrass: no fill
+    assert plan_site(scenes[:3], stored, fill_window=open_, **kw).up_to_date  # nothing new
+
+
 # --------------------------------------------------------------------------- polygons
 
 def _polygons(site, truth, grid, seed: int, share: float = 0.02, size: int = 8,

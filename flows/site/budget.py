@@ -11,8 +11,9 @@ from aoi import Site
 from flows.site.plan import month_start
 from flows.sources import SceneRef
 
-__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "once_memory",
-           "stream_memory", "strips_memory", "walk_memory"]
+__all__ = ["FILL_BUILD_BYTES_PER_PIXEL", "FILL_BYTES_PER_PIXEL", "WALKS", "SiteTooLarge",
+           "choose_walk", "fill_pixels", "memory_budget", "once_memory", "stream_memory",
+           "strips_memory", "walk_memory"]
 
 
 WALK_BYTES_PER_PIXEL_MONTH = 48
@@ -61,6 +62,17 @@ monitored pixels' NDVI, and two batches of months (one walked, one read). Measur
 ONCE_BYTES = 384 * 2**20
 """Its fixed part (measured ~330 MiB over the warmed-up process): dask's chunks in flight,
 a batch's composites and reads, the threads' heaps."""
+
+
+FILL_BYTES_PER_PIXEL = 40
+"""The mangrove baseline's fill (:mod:`indices.bap`) held through the walk, per filled pixel:
+its flat index, month and the composite's 8 values, 37 B measured
+(``benchmarks/measured/mang38/fill_memory.jsonl``)."""
+FILL_BUILD_BYTES_PER_PIXEL = 160
+"""Its peak while built, per never-clear pixel (the pixels' indices by block, each month's
+values at them): 106-152 B measured at 4.2 and 1.0 Mpx filled (``benchmarks/measured/
+mang38``; 134-225 B before the per-pixel Python objects were cut). Above the held bytes, so
+a fill that fits while built fits through the walk."""
 
 
 class SiteTooLarge(RuntimeError):
@@ -126,6 +138,25 @@ def available_memory() -> int:
 
 
 WALKS = ("auto", "memory", "stream", "strips", "once")
+
+
+def fill_pixels(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
+                products: bool, share: int = 1) -> int:
+    """The most never-clear baseline pixels a mangrove site may fill (:mod:`indices.bap`):
+    what :func:`memory_budget` leaves beside the walk's own estimate (``walk``, as
+    :func:`choose_walk` chose it), at :data:`FILL_BUILD_BYTES_PER_PIXEL`. The count is known
+    only once the baseline is composited, after the walk is chosen, so the fill is bounded
+    rather than chosen for: beyond it, it is skipped with a warning (its pixels stay
+    unobserved), never the run refused."""
+    n_pixels = grid.width * grid.height
+    months = len({month_start(s.datetime.date()) for s in scenes})
+    budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
+    need = {"once": lambda: once_memory(n_pixels),
+            "memory": lambda: walk_memory(n_pixels, months),
+            "stream": lambda: stream_memory(n_pixels, months)}.get(walk, lambda: strips_memory(
+                n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
+                * grid.width, products=products))()
+    return max(budget - need, 0) // FILL_BUILD_BYTES_PER_PIXEL
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,

@@ -69,15 +69,18 @@ class EvidenceOf(NamedTuple):
 
 
 def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray, *,
-                     keep_base: bool = False) -> EvidenceOf:
+                     keep_base: bool = False, max_fill: int | None = None) -> EvidenceOf:
     """The site's computed evidence, its run-record entry and (``keep_base``, mangrove) its
-    computed baseline composite: :class:`EvidenceOf`."""
+    computed baseline composite: :class:`EvidenceOf`. ``max_fill``: the most never-clear
+    baseline pixels the run's memory allows to fill (:func:`flows.site.budget.fill_pixels`;
+    None: unbounded)."""
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
     fill = kept = None
     if site.habitat == "mangrove":
-        base, fill, kept = _filled_baseline(cube, baseline, computed=keep_base)
+        base, fill, kept = _filled_baseline(cube, baseline, computed=keep_base,
+                                            max_pixels=max_fill)
     else:
         base = baseline_composite(cube, site.habitat, baseline)
     rule, record, replaces = RULES[site.habitat], {}, None
@@ -125,7 +128,8 @@ def _one_block(base: xr.Dataset) -> bool:
     return all(n == 1 for n in first.numblocks) and first.size <= ONE_BLOCK_PIXELS
 
 
-def _filled_baseline(cube: xr.Dataset, baseline, *, computed: bool):
+def _filled_baseline(cube: xr.Dataset, baseline, *, computed: bool,
+                     max_pixels: int | None = None):
     """A mangrove site's baseline composite with its never-clear pixels filled, and the fill
     (:func:`indices.evidence.baseline_with_fill`). ``computed`` (the walks that keep the
     composite): the composite is computed first, so that counting its never-clear pixels
@@ -135,11 +139,11 @@ def _filled_baseline(cube: xr.Dataset, baseline, *, computed: bool):
     (:func:`indices.bap.baseline_fill`). Returns ``(base, fill, computed base or None)``."""
     base = composite(cube, *baseline)
     if not computed:
-        fill = baseline_fill(base, cube, baseline)
+        fill = baseline_fill(base, cube, baseline, max_pixels=max_pixels)
         return fill.apply(base), fill, None
     chunks = base["n_clear"].chunksizes
     (base,) = dask.compute(base)
-    fill = baseline_fill(base, cube, baseline)
+    fill = baseline_fill(base, cube, baseline, max_pixels=max_pixels)
     base = fill.apply(base)
     return (base.chunk(dict(chunks)) if chunks else base), fill, base
 

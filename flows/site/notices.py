@@ -18,14 +18,28 @@ from indices.composite import composite
 from indices.context import intertidal_zone
 from indices.evidence import baseline_composite
 
-__all__ = ["context_warning", "site_warnings"]
+__all__ = ["context_warning", "fill_warning", "site_warnings"]
 
 
-def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
+def site_warnings(record: dict, context_line: str | None,
+                  fill_line: str | None = None) -> tuple[str, ...]:
     """The site's lines: its calibration's (from its run-record entry ``record``), then the
-    context's."""
+    context's, then the baseline fill's (:func:`fill_warning`)."""
     calibration = tuple(record.get("calibration", {}).get("warnings", ()))
-    return calibration + (() if context_line is None else (context_line,))
+    return calibration + tuple(line for line in (context_line, fill_line) if line is not None)
+
+
+def fill_warning(site: Site, evidence) -> str | None:
+    """One line when a mangrove baseline's fill (:mod:`indices.bap`) was skipped for the
+    run's memory (:func:`flows.site.budget.fill_pixels`): its never-clear pixels then stay
+    unobserved. None otherwise; a window that saw no tide is said by
+    :func:`context_warning` (its context is empty), and the record's ``rule.fill`` keeps
+    both."""
+    fill = getattr(evidence, "fill", None)
+    if fill is None or not fill.skipped or "memory" not in fill.skipped:
+        return None
+    return (f"site {site.id!r}: baseline fill skipped: {fill.skipped}; raise "
+            f"BLUECARBON_MEMORY_GB or split the site")
 
 
 def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[SceneRef],

@@ -30,7 +30,8 @@ class SitePlan:
 
 def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.date,
               full: bool = False, rule_id: str | None = None,
-              stored_rules: pd.Series | None = None) -> SitePlan:
+              stored_rules: pd.Series | None = None,
+              fill_window: tuple[dt.date, dt.date] | None = None) -> SitePlan:
     """Incremental processing: only scenes the store does not hold, and the months from the
     first of them on (later months carry its pixels forward). ``stored`` is the site's
     ``observations`` rows; a different ``processing_version`` among the rows of the scenes
@@ -44,13 +45,25 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     of its stored change rows (of the months a full run rewrites: the caller leaves the
     others out, for the reason above): a rule other than the stored rows' (or an unknown
     one, or rows from before rule ids) recomputes the site once, like a new processing
-    version. A site without stored change rows has nothing to redo."""
+    version. A site without stored change rows has nothing to redo.
+
+    ``fill_window``: the days after a mangrove baseline its never-clear pixels are filled
+    from (:func:`indices.bap.fill_window`; None: no fill, seagrass). A new scene in it may
+    change the baseline itself (a clear month the last run did not have), and with it every
+    month's change: the site is then recomputed whole, so the stored rows always share one
+    baseline (the review of rule v15, session 35: an incremental run wrote its new months
+    on another baseline beside the old rows). Once the window has passed, no new scene falls
+    in it and runs are incremental again."""
     if not full and len(stored):
         found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
         rewritable = stored[stored["scene_id"].isin(found)]
         full = bool((rewritable["processing_version"] != PROCESSING_VERSION).any())
     if not full and stored_rules is not None and len(stored_rules):
         full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
+    if not full and fill_window is not None and len(stored):
+        held = set(stored["scene_id"])
+        full = any(s.scene_id not in held and s.datetime.date() >= report_from
+                   and fill_window[0] <= s.datetime.date() <= fill_window[1] for s in scenes)
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:

@@ -17,9 +17,9 @@ import xarray as xr
 
 from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
-from flows.site.budget import WALKS, choose_walk
+from flows.site.budget import WALKS, choose_walk, fill_pixels
 from flows.site.evidence import site_evidence_of
-from flows.site.notices import context_warning, site_warnings
+from flows.site.notices import context_warning, fill_warning, site_warnings
 from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
@@ -104,13 +104,16 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # and read by every walk, the per-scene statistics and the alerts alike
     # (mangrove: with the baseline composite, which the walk's inputs then do not composite
     # again; not for the strips walk, which never holds a whole composite)
+    max_fill = None if site.habitat != "mangrove" else fill_pixels(
+        site, grid, scenes, mode, chunks=chunks, products=products, share=share)
     got = site_evidence_of(site, cube, grid, mask,
-                           keep_base=site.habitat == "mangrove" and mode != "strips")
+                           keep_base=site.habitat == "mangrove" and mode != "strips",
+                           max_fill=max_fill)
     evidence, record = got.evidence, got.record
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
     warning = context_warning(site, evidence, mask, scenes, cube)
-    warnings = site_warnings(record, warning)
+    warnings = site_warnings(record, warning, fill_warning(site, evidence))
     if warnings:
         record = {**record, "warnings": list(warnings)}
     lazy_mask = mask
