@@ -137,7 +137,7 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
     """The site's baseline composite the evidence is read from (seagrass: without the water
     of the baseline's plume scenes, blue and green as :data:`indices.seagrass_rule.
     GLINT_COMPOSITE` says), lazy when the cube is. A mangrove site's pixels that no baseline
-    scene saw clear take the nearest clear month within a year of the window
+    scene saw clear take the first clear month within a year after the window
     (:func:`indices.bap.fill_lazily`: every month of the bound composited, lazily; the flow
     computes the fill by need instead, :func:`baseline_with_fill`); seagrass is not
     filled."""

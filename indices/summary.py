@@ -162,8 +162,8 @@ class MonthlyInputs:
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
-    """Share of the site seen clear in the baseline composite: for mangrove (since rule v15)
-    with the pixels the window never saw clear filled from the nearest clear month within a
+    """Share of the site seen clear in the baseline composite: for mangrove (since rule v15, v16)
+    with the pixels the window never saw clear filled from the first clear month after it within a
     year (:mod:`indices.bap`), so a pixel counts as seen when the window or that fill saw
     it."""
     assessable_fraction: xr.DataArray
