@@ -137,6 +137,13 @@ class BaselineFill:
         """Pixels filled."""
         return int(self.flat.size)
 
+    def site_fraction(self, mask) -> float:
+        """Share of the site (``mask``, a computed boolean ``(y, x)``) whose baseline was
+        filled: the change rows' ``baseline_filled_fraction``."""
+        inside = np.asarray(mask, bool)
+        n_site = int(inside.sum())
+        return float(inside.ravel()[self.flat].sum()) / n_site if n_site else 0.0
+
     def offsets(self) -> np.ndarray:
         """int8 ``(y, x)``: :attr:`offset` where filled, else 0 (numpy, for diagnostics)."""
         out = np.zeros(self.shape, np.int8)

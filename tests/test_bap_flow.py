@@ -86,6 +86,7 @@ def test_a_baseline_window_that_saw_nothing_is_not_filled():
     _, got = _run(source, dt.date(2024, 3, 31))
     assert any("no intertidal context" in w for w in got.warnings), got.warnings
     assert (got.change["baseline_observed_fraction"] == 0).all()
+    assert (got.change["baseline_filled_fraction"] == 0).all()
     assert (got.change["assessable_fraction"] == 0).all()
     fill = got.evidence["rule"]["fill"]
     assert fill["filled"] == 0 and fill["unseen"] > 0 and "no tide" in fill["skipped"]
@@ -99,11 +100,16 @@ def test_a_fill_beyond_the_runs_memory_is_skipped_with_a_warning(monkeypatch):
     end = dt.date(2024, 3, 31)
     _, filled = _run(source, end)
     assert filled.evidence["rule"]["fill"]["filled"] == 70 * 240
-    assert (filled.change["baseline_observed_fraction"] == 1.0).all()
+    # the rows keep the window's view and the fill apart; together they saw the whole site
+    seen, added = (filled.change[c] for c in ("baseline_observed_fraction",
+                                               "baseline_filled_fraction"))
+    assert (seen < 1.0).all() and (added > 0).all()
+    np.testing.assert_allclose(seen + added, 1.0, atol=2e-6)
     assert not any("fill skipped" in w for w in filled.warnings)
     monkeypatch.setenv("BLUECARBON_MEMORY_GB", "0.01")
     _, skipped = _run(source, end)
     fill = skipped.evidence["rule"]["fill"]
     assert fill["filled"] == 0 and fill["unobserved"] == 70 * 240
     assert any("baseline fill skipped" in w and "memory" in w for w in skipped.warnings)
-    assert (skipped.change["baseline_observed_fraction"] < 1.0).all()
+    assert (skipped.change["baseline_filled_fraction"] == 0).all()
+    assert skipped.change["baseline_observed_fraction"].equals(seen)

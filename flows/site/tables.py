@@ -142,7 +142,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     obs = obs[~obs["scene_id"].isin(failed)]
     obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
-                         run_id=run_id, rule_id=evidence.rule_id)
+                         run_id=run_id, rule_id=evidence.rule_id,
+                         filled_fraction=_filled_fraction(site, evidence, mask))
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
@@ -159,6 +160,15 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
                       warnings=warnings)
+
+
+def _filled_fraction(site: Site, evidence, mask: xr.DataArray) -> float | None:
+    """The change rows' ``baseline_filled_fraction``: a mangrove site's share filled by its
+    baseline's fill (:mod:`indices.bap`; 0 when nothing was), None for seagrass."""
+    if site.habitat != "mangrove":
+        return None
+    fill = evidence.fill
+    return 0.0 if fill is None else fill.site_fraction(mask.values)
 
 
 def _chunked(array: xr.DataArray, cube: xr.Dataset) -> xr.DataArray:
