@@ -26,15 +26,18 @@ inside :func:`fill_window` (a later run may find a clear month the earlier did n
 scene falls in that window, so the rows stored always share one baseline; once the window
 has passed, the fill is final.
 
-**Only a window that sees a tide is filled** (:func:`window_sees_tide`): some pixel of the
-grid seen wet and dry over the rule's ``min_views`` clear views in the window alone (the
-first step of :func:`indices.context.intertidal_zone`, before its 3 x 3 opening, which would
-make the test depend on the blocks' edges). A window that saw
-no tide anywhere (every scene clouded, or a single scene) cannot build the intertidal
-context; its context, its "lengthen the baseline" warning
-(:func:`flows.site.notices.context_warning`) and its observed fraction stay its own:
-filling the pixels it missed would give those alone a tide from their month's views, and
-the map would show mangrove under the baseline's clouds only.
+**Only a window whose own context reaches the site is filled** (rule v16, after its review,
+session 36): the window's own counts must give an intertidal zone inside the site's polygon
+(:func:`window_has_context`: :func:`indices.context.intertidal_zone`, seen wet and dry over
+the rule's ``min_views`` clear views and opened with a 3 x 3 square, on the window's counts
+alone). A window that saw no tide there (every scene clouded, a single scene, or a tide seen
+only off the polygon) cannot build the site's intertidal context; filling the pixels it
+missed would give those alone a tide from their month's views (the review's case: a window
+clouded everywhere but a 3 x 3 tidal box, 99.99 % filled from one month, extent 0 ha certain
+where ~140 ha stand). Its context, its "lengthen the baseline" warning
+(:func:`flows.site.notices.context_warning`) and its observed fraction then stay its own:
+nothing is filled (:attr:`BaselineFill.skipped` says "no tide"). This depends on the data
+only.
 
 **By need** (rule v15; mang35's v14 draft composited the 12 months after every baseline,
 +288 MiB on ``tests/test_memory.py``'s strips walk): :func:`baseline_fill` first counts the
@@ -45,8 +48,10 @@ composited nearest first, **each only on the blocks that still hold an unfilled 
 each block's task keeps only the values at those pixels; it stops when every such pixel is
 filled or the bound is reached. The result, :class:`BaselineFill`, is sparse (the filled
 pixels' values, ~37 bytes each held, ~140 while built: :data:`flows.site.budget.
-FILL_BUILD_BYTES_PER_PIXEL`; a caller bounds it with ``max_pixels``, beyond which the fill
-is skipped and says why, :attr:`BaselineFill.skipped`), computed once per site and applied to any composite of the
+FILL_BUILD_BYTES_PER_PIXEL`; a caller bounds it with ``max_pixels``, beyond which
+:class:`FillTooLarge` is raised before anything is filled: a fill never depends on the
+machine's memory, a run that cannot afford it fails the site), computed once per site and
+applied to any composite of the
 same baseline, lazy or not (:meth:`BaselineFill.apply`): every walk and the alerts read the
 same composite, bit for bit. Pixels seen clear in the window are untouched. A pixel no month
 of the bounded window saw stays NaN (unobserved: its baseline score is NaN, which
@@ -66,11 +71,12 @@ import numpy as np
 import xarray as xr
 
 from indices.composite import monthly_composite
+from indices.context import intertidal_zone
 from indices.mangrove_rule import MangroveRule
 from indices.masks import BANDS
 
-__all__ = ["FILL_MONTHS", "BaselineFill", "baseline_fill", "fill_lazily", "fill_months",
-           "fill_window", "window_sees_tide"]
+__all__ = ["FILL_MONTHS", "BaselineFill", "FillTooLarge", "baseline_fill", "fill_lazily",
+           "fill_months", "fill_window", "filled", "window_has_context"]
 
 FILL_MONTHS = 12
 """Calendar months either side of the baseline window a never-clear pixel is filled from:
@@ -78,9 +84,20 @@ one year, the bound of Griffiths et al. (2013) and White et al. (2014), who fill
 year's gaps from the year before and after it."""
 
 
-MIN_VIEWS = MangroveRule().min_views
-"""Clear views of the window a pixel needs to show a tide (wet and dry):
-:attr:`indices.mangrove_rule.MangroveRule.min_views`, the context's own (two)."""
+class FillTooLarge(RuntimeError):
+    """A fill of more never-clear pixels than the caller's bound (``max_pixels``): nothing
+    filled, nothing to write on the unfilled baseline (module doc)."""
+
+    def __init__(self, unseen: int, max_pixels: int):
+        super().__init__(f"{unseen} never-clear baseline pixels to fill, more than the "
+                         f"{max_pixels} the memory allows")
+        self.unseen, self.max_pixels = unseen, max_pixels
+
+
+def _views(min_views: int | None) -> int:
+    """The clear views a pixel needs to show a tide: the caller's rule's ``min_views``, by
+    default :class:`indices.mangrove_rule.MangroveRule`'s (two)."""
+    return MangroveRule().min_views if min_views is None else int(min_views)
 
 
 def fill_window(baseline_end: dt.date, months: int = FILL_MONTHS) -> tuple[dt.date, dt.date]:
@@ -100,12 +117,9 @@ def fill_months(times: np.ndarray, baseline: tuple[dt.date, dt.date],
     scene in the baseline's last month but after the window counts as 1 month off). None
     before the window (module doc)."""
     times = np.asarray(times).astype("datetime64[ns]")
-    lo = np.datetime64(baseline[0], "D")
     hi = np.datetime64(baseline[1], "D") + np.timedelta64(1, "D")
     m = times.astype("datetime64[M]").astype(np.int64)
-    m_lo = lo.astype("datetime64[M]").astype(np.int64)
     m_hi = (hi - np.timedelta64(1, "D")).astype("datetime64[M]").astype(np.int64)
-    del m_lo, lo
     after = times >= hi
     off = np.where(after, np.maximum(m - m_hi, 1), 0)
     keep = after & (off <= months)
@@ -129,8 +143,8 @@ class BaselineFill:
     counts ``n_clear``, ``n_wet`` are their month's)."""
     skipped: str = ""
     """Why nothing was filled though pixels were unseen ("" when filled or none unseen): the
-    window saw no tide, or the fill would pass the caller's bound (one line, for the run's
-    warnings and record)."""
+    window's own counts give no intertidal zone inside the site (one line, for the run's
+    record; it depends on the data only)."""
 
     @property
     def filled(self) -> int:
@@ -195,32 +209,37 @@ def _patch(block: np.ndarray, *, flat: np.ndarray, values: np.ndarray, width: in
 
 
 def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
-                  months: int = FILL_MONTHS, *, max_pixels: int | None = None) -> BaselineFill:
+                  months: int = FILL_MONTHS, *, inside=None, min_views: int | None = None,
+                  max_pixels: int | None = None) -> BaselineFill:
     """The fill of ``base`` (``composite(cube, *baseline)``, lazy or computed) from ``cube``
-    (module doc), computed: first the never-clear pixels and whether the window saw a tide
-    (one pass over the baseline's scenes when ``base`` is lazy), then, only if there are any
-    and it did, the months after the window nearest first, each on the blocks still holding
-    an unfilled pixel. ``max_pixels``: the most never-clear pixels the caller's memory allows
-    to fill (:func:`flows.site.budget.fill_pixels`); beyond it nothing is filled, and
-    :attr:`BaselineFill.skipped` says so."""
+    (module doc), computed: first the never-clear pixels and whether the window's own counts
+    give an intertidal zone inside the site (:func:`window_has_context`; one pass over the
+    baseline's scenes when ``base`` is lazy), then, only if there are any and they do, the
+    months after the window nearest first, each on the blocks still holding an unfilled
+    pixel. ``inside``: the site's polygon, a boolean ``(y, x)`` (None: the whole grid);
+    ``min_views``: the site's rule's (None: the default rule's). ``max_pixels``: the most
+    never-clear pixels the caller's memory allows to fill
+    (:func:`flows.site.budget.fill_pixels`); a fill beyond it raises :class:`FillTooLarge`
+    (never a fill skipped for memory: the baseline would depend on the machine)."""
     n_clear = base["n_clear"].transpose("y", "x")
     shape = (n_clear.sizes["y"], n_clear.sizes["x"])
     names = list(base.data_vars)
     n_wet = base["n_wet"].transpose("y", "x").data if "n_wet" in base else None
-    remaining, tide = _never_clear(n_clear.data, n_wet)
+    views = _views(min_views)
+    remaining, tide = _never_clear(n_clear.data, n_wet, views, inside)
     unseen = int(remaining.size)
     skipped = ""
     if unseen and not tide:
-        skipped = (f"the baseline window saw no tide (no pixel wet and dry over {MIN_VIEWS} "
-                   f"clear views): its {unseen} never-clear pixels are not filled")
+        skipped = (f"the baseline window saw no tide inside the site (no intertidal zone: "
+                   f"wet and dry over {views} clear views, opened 3 x 3): its {unseen} "
+                   f"never-clear pixels are not filled")
     elif unseen and max_pixels is not None and unseen > max_pixels:
-        skipped = (f"{unseen} never-clear baseline pixels are more than the {max_pixels} this "
-                   f"run's memory allows to fill: not filled (unobserved)")
+        raise FillTooLarge(unseen, max_pixels)
     flat, offset = [], []
     values = {v: [] for v in names}
     times = cube["time"].values
     pos, off = fill_months(times, baseline, months) if unseen and not skipped else ((), ())
-    for month_off, scenes in _nearest_first(times, pos, off, baseline):
+    for month_off, scenes in _nearest_first(times, pos, off):
         if not remaining.size:
             break
         month = monthly_composite(cube.isel(time=scenes), BANDS).isel(period=0, drop=True)
@@ -241,53 +260,79 @@ def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, d
                         {v: np.concatenate(values[v])[order] for v in names})
 
 
-def window_sees_tide(n_wet, n_clear) -> bool:
-    """Whether some pixel of the window's composite counts (``n_wet``, ``n_clear``; numpy)
-    was seen wet and dry over :data:`MIN_VIEWS` clear views (module doc)."""
+def window_has_context(n_wet, n_clear, min_views: int | None = None, inside=None) -> bool:
+    """Whether the window's own composite counts (``n_wet``, ``n_clear``; numpy, ``(y, x)``)
+    give an intertidal zone (:func:`indices.context.intertidal_zone`, ``min_views`` the
+    rule's) inside the site (``inside``, boolean ``(y, x)``; None: the whole grid): the
+    fill's gate (module doc)."""
     if n_wet is None:
         return False
-    n_wet, n_clear = np.asarray(n_wet), np.asarray(n_clear)
-    return bool(((n_clear >= MIN_VIEWS) & (n_wet >= 1) & (n_wet < n_clear)).any())
+    zone = intertidal_zone(np.asarray(n_wet), np.asarray(n_clear), _views(min_views))
+    return bool((zone if inside is None else zone & np.asarray(inside, bool)).any())
+
+
+def _zone(n_wet, n_clear, views: int):
+    """:func:`indices.context.intertidal_zone` of 2-d counts, numpy or dask: on dask block
+    by block with an overlap of 2 pixels (the 3 x 3 opening's erosion and dilation), zeros
+    beyond the map's edges (not intertidal, as the numpy function counts them): the same
+    bits whatever the chunks."""
+    import dask.array as da
+
+    if not isinstance(n_clear, da.Array) and not isinstance(n_wet, da.Array):
+        return intertidal_zone(np.asarray(n_wet), np.asarray(n_clear), views)
+    n_clear = da.asarray(n_clear)
+    n_wet = da.asarray(n_wet).rechunk(n_clear.chunks)
+    return da.map_overlap(lambda w, c: intertidal_zone(w, c, views), n_wet, n_clear,
+                          depth=2, boundary=0, dtype=bool, trim=True,
+                          allow_rechunk=True).rechunk(n_clear.chunks)
+
+
+def filled(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
+           fill: BaselineFill | None = None) -> xr.Dataset:
+    """A mangrove baseline composite ``base`` filled: with the site's computed ``fill`` (its
+    evidence's, :meth:`BaselineFill.apply`), else lazily (:func:`fill_lazily`, the lazy
+    API's). The one place the months' and the alerts' composites take it."""
+    return fill.apply(base) if fill is not None else fill_lazily(base, cube, baseline)
 
 
 def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
-                months: int = FILL_MONTHS) -> xr.Dataset:
+                months: int = FILL_MONTHS, *, inside=None,
+                min_views: int | None = None) -> xr.Dataset:
     """``base`` filled as :func:`baseline_fill` fills it, the same values, but lazily (no
     count first, nothing computed): every month within the bound is composited and laid
     nearest over farthest, where a block has a never-clear pixel or not. For the lazy API
     (:func:`indices.summary.monthly_change`, :func:`indices.alerts.alert_pixels` without the
-    site's evidence); the flow's walks take the computed :class:`BaselineFill` of their
-    evidence, which costs only where a pixel was never clear. A window that saw no tide
-    (:func:`window_sees_tide`) keeps ``base``: the test is a lazy reduction over the grid."""
+    site's evidence; it knows no polygon: ``inside`` None takes the grid as the site); the
+    flow's walks take the computed :class:`BaselineFill` of their evidence, which costs only
+    where a pixel was never clear. A window whose own counts give no intertidal zone inside
+    the site (:func:`window_has_context`) keeps ``base``: the test is a lazy reduction."""
     times = cube["time"].values
     pos, off = fill_months(times, baseline, months)
-    steps = list(_nearest_first(times, pos, off, baseline))
-    if not steps:
+    steps = list(_nearest_first(times, pos, off))
+    if not steps or "n_wet" not in base:
         return base
     names = list(base.data_vars)
     monthly = monthly_composite(cube.isel(time=np.sort(pos)), BANDS)
     periods = monthly["period"].values.astype("datetime64[M]")
-    filled = None
+    later = None
     for _, scenes in reversed(steps):  # farthest first, each nearer month laid over it
         at = int(np.flatnonzero(periods == times[scenes[0]].astype("datetime64[M]"))[0])
         month = monthly.isel(period=at, drop=True)[names]
-        filled = month if filled is None else month.where(month["n_clear"] > 0, filled)
-    if "n_wet" not in base:
-        return base
-    flips = ((base["n_clear"] >= MIN_VIEWS) & (base["n_wet"] >= 1)
-             & (base["n_wet"] < base["n_clear"])).any()
-    out = base.where((base["n_clear"] > 0) | ~flips, filled)
+        later = month if later is None else month.where(month["n_clear"] > 0, later)
+    n_wet, n_clear = (base[v].transpose("y", "x") for v in ("n_wet", "n_clear"))
+    zone = n_clear.copy(data=_zone(n_wet.data, n_clear.data, _views(min_views)))
+    if inside is not None:
+        zone = zone & np.asarray(inside, bool)
+    out = base.where((base["n_clear"] > 0) | ~zone.any(), later)
     for v in names:  # Dataset.where keeps float dtypes; the counts are cast back
         out[v] = out[v].astype(base[v].dtype)
         out[v].attrs = base[v].attrs
     return out
 
 
-def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray,
-                   baseline: tuple[dt.date, dt.date]):
+def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray):
     """``(offset, scenes)`` per calendar month of the fill scenes ``pos``, nearest the window
     first (a month the window shares, a window ending mid-month, before the next)."""
-    del baseline
     if not len(pos):
         return
     month = np.asarray(times)[pos].astype("datetime64[M]").astype(np.int64)
@@ -296,25 +341,32 @@ def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray,
         yield int(off[at][0]), np.asarray(pos)[at]
 
 
-def _never_clear(n_clear, n_wet=None) -> tuple[np.ndarray, bool]:
+def _never_clear(n_clear, n_wet, views: int, inside=None) -> tuple[np.ndarray, bool]:
     """int64 ascending flat indices of the pixels with no clear view of a 2-d ``n_clear``,
-    and whether the window saw a tide (:func:`window_sees_tide`, with ``n_wet``): numpy or
-    dask, then in one pass, each block giving its own, nothing whole-site assembled."""
+    and whether the window's own counts give an intertidal zone inside the site
+    (:func:`window_has_context`): numpy or dask, then in one pass, each block giving its
+    own, nothing whole-site assembled."""
     if isinstance(n_clear, np.ndarray):
         return (np.flatnonzero(n_clear == 0).astype(np.int64),
-                window_sees_tide(n_wet, n_clear))
+                window_has_context(n_wet, n_clear, views, inside))
     import dask.array as da
 
     width = n_clear.shape[1]
 
-    def where(clear, wet=None, block_info=None):
+    def where(clear, zone=None, block_info=None):
         (r0, _), (c0, _) = block_info[0]["array-location"]
         r, c = np.nonzero(np.asarray(clear) == 0)
         out = np.empty((1, 1), object)
-        out[0, 0] = ((r + r0).astype(np.int64) * width + (c + c0), window_sees_tide(wet, clear))
+        out[0, 0] = ((r + r0).astype(np.int64) * width + (c + c0),
+                     zone is not None and bool(np.asarray(zone).any()))
         return out
 
-    args = (n_clear,) if n_wet is None else (n_clear, da.asarray(n_wet).rechunk(n_clear.chunks))
+    args = (n_clear,)
+    if n_wet is not None:
+        zone = _zone(n_wet, n_clear, views)
+        if inside is not None:
+            zone = zone & da.from_array(np.asarray(inside, bool), chunks=n_clear.chunks)
+        args = (n_clear, zone)
     parts = da.map_blocks(where, *args, dtype=object,
                           chunks=tuple((1,) * n for n in n_clear.numblocks),
                           meta=np.empty((0, 0), object))

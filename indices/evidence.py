@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from indices.bap import BaselineFill, baseline_fill, fill_lazily
+from indices.bap import BaselineFill, fill_lazily
 from indices.coast_maps import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.composite import composite
 from indices.habitat import (
@@ -45,8 +45,8 @@ from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "baseline_with_fill", "calibration_features",
-           "mangrove_final_context", "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "with_site_values"]
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_axis_report",
+           "mangrove_final_context", "mangrove_first_pass", "site_evidence", "with_site_values"]
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,8 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
     GLINT_COMPOSITE` says), lazy when the cube is. A mangrove site's pixels that no baseline
     scene saw clear take the first clear month within a year after the window
     (:func:`indices.bap.fill_lazily`: every month of the bound composited, lazily; the flow
-    computes the fill by need instead, :func:`baseline_with_fill`); seagrass is not
-    filled."""
+    computes the fill by need instead, :func:`flows.site.evidence.site_evidence_of` with
+    :func:`indices.bap.baseline_fill`); seagrass is not filled."""
     if habitat == "seagrass":
         times = cube["time"].values
         inside = ((times >= np.datetime64(baseline[0]))
@@ -151,26 +151,13 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
     return fill_lazily(composite(cube, *baseline), cube, baseline)
 
 
-def baseline_with_fill(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, dt.date],
-                       rule=None) -> tuple[xr.Dataset, BaselineFill | None]:
-    """:func:`baseline_composite` (the same values) and, for mangrove, its computed
-    :class:`indices.bap.BaselineFill` (the never-clear pixels counted, one pass over the
-    baseline's scenes when the cube is lazy, and filled by need,
-    :func:`indices.bap.baseline_fill`), which the composite has applied; seagrass: None."""
-    if habitat == "seagrass":
-        return baseline_composite(cube, habitat, baseline, rule), None
-    base = composite(cube, *baseline)
-    fill = baseline_fill(base, cube, baseline)
-    return fill.apply(base), fill
-
-
 def site_evidence(base: xr.Dataset, habitat: str, rule=None,
                   replaces: Mapping[str, float] | None = None,
                   fill: BaselineFill | None = None) -> SiteEvidence:
     """The evidence of a site (module doc) from its baseline composite ``base``
     (:func:`baseline_composite`), lazy when ``base`` is; ``replaces``: a mangrove
     calibration's fitted values (:func:`mangrove_first_pass`); ``fill``: the fill ``base``
-    has (:func:`baseline_with_fill`), kept with the evidence."""
+    has (:func:`indices.bap.baseline_fill`), kept with the evidence."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     rule = rule or RULES[habitat]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from indices.bap import fill_lazily
+from indices.bap import filled
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
@@ -233,8 +233,7 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     if base is None:
         base = composite(cube, *baseline, deglint=deglint)
         if habitat == "mangrove":  # the evidence's fill (indices.bap), else made lazily
-            base = (evidence.fill.apply(base) if evidence.fill is not None
-                    else fill_lazily(base, cube, baseline))
+            base = filled(base, cube, baseline, evidence.fill)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":

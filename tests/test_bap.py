@@ -1,8 +1,9 @@
 """The best-available-pixel fill of a mangrove baseline, by need (:mod:`indices.bap`): a pixel
 no baseline scene saw clear takes the first clear month after the window within the bound,
 never a month before it (a run that starts later does not load those); a window that saw no
-tide is not filled; beyond a caller's bound nothing is filled; pixels seen in the window are
-untouched; beyond the bound a pixel stays unobserved;
+tide is not filled, nor one whose own intertidal zone (the rule's ``min_views``, opened 3 x 3)
+lies off the site; beyond a caller's bound the fill raises (never skipped for memory); pixels
+seen in the window are untouched; beyond the bound a pixel stays unobserved;
 without a never-clear pixel the composite is the same object (nothing read, nothing copied);
 lazy and computed composites get the same fill, bit for bit, whatever the chunks."""
 
@@ -15,21 +16,27 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from indices.bap import baseline_fill, fill_lazily, fill_months, fill_window
+from indices.bap import FillTooLarge, baseline_fill, fill_lazily, fill_months, fill_window
 from indices.composite import composite
-from indices.evidence import baseline_composite, baseline_with_fill
+from indices.evidence import baseline_composite
 from indices.masks import BANDS
 
 BASELINE = (dt.date(2024, 4, 1), dt.date(2024, 6, 30))
+
+
+TIDE_ROWS = 3
+"""Rows :func:`_cube` adds below the pixels of a test, all clear: the window's tide."""
 
 
 def _cube(days: list[str], clear: dict[tuple[int, int], list[int]], shape=(2, 3),
           tide: bool = True) -> xr.Dataset:
     """One scene a day of ``days``; scene k's DN is 1000 + 100 k in every band; pixel (y, x)
     is cloud (SCL 9) in every scene but those listed in ``clear`` for it (unlisted: all
-    clear). ``tide``: the last pixel is water (green above NIR) in the window's first scene,
-    so a window that sees it clear twice sees a tide (:func:`indices.bap.window_sees_tide`)."""
+    clear). Below them :data:`TIDE_ROWS` rows of 3 pixels at least, seen clear in every scene;
+    ``tide``: water (green above NIR) in the window's first scene, so a window that sees
+    them clear twice has a 3 x 3 intertidal zone (:func:`indices.bap.window_has_context`)."""
     n = len(days)
+    shape = (shape[0] + TIDE_ROWS, max(shape[1], 3))
     scl = np.full((n, *shape), 4, np.uint8)
     for (y, x), ks in clear.items():
         scl[:, y, x] = 9
@@ -40,7 +47,7 @@ def _cube(days: list[str], clear: dict[tuple[int, int], list[int]], shape=(2, 3)
     if tide:
         first = int(np.flatnonzero(np.array(days, "datetime64[D]")
                                    >= np.datetime64(BASELINE[0]))[0])
-        data["B03"][1][first, -1, -1] += 500
+        data["B03"][1][first, -TIDE_ROWS:, :] += 500
     return xr.Dataset(data, coords={"time": np.array(days, "datetime64[ns]"),
                                     "y": np.arange(shape[0]), "x": np.arange(shape[1]),
                                     "boa_offset": ("time", np.zeros(n, np.int16))})
@@ -77,7 +84,7 @@ def test_a_never_clear_pixel_takes_the_nearest_clear_month():
     fill = baseline_fill(base, cube, BASELINE, months=12)
     out = fill.apply(base)
     assert fill.unseen == 4 and fill.filled == 2 and not fill.skipped
-    assert fill.offsets().tolist() == [[2, 0, 1], [0, 0, 0]]
+    assert fill.offsets()[:2].tolist() == [[2, 0, 1], [0, 0, 0]]
     red = out["B04"].values
     np.testing.assert_allclose(red[0, [0, 2]], [0.15, 0.14], rtol=1e-6)  # Aug, Jul
     for y, x in ((0, 1), (1, 0)):
@@ -118,8 +125,12 @@ def test_without_a_never_clear_pixel_the_composite_is_untouched():
 def test_the_mangrove_baseline_is_filled_and_the_seagrass_one_is_not():
     days = ["2024-04-10", "2024-05-10", "2024-07-10"]
     cube = _cube(days, {(0, 0): [2]})
-    mangrove, fill = baseline_with_fill(cube, "mangrove", BASELINE)
+    mangrove = baseline_composite(cube, "mangrove", BASELINE)  # the lazy API's fill
+    fill = baseline_fill(composite(cube, *BASELINE), cube, BASELINE)  # the flow's
     assert fill.offsets()[0, 0] == 1
+    for v in mangrove.data_vars:
+        np.testing.assert_array_equal(mangrove[v].values,
+                                      fill.apply(composite(cube, *BASELINE))[v].values)
     assert np.isfinite(mangrove["B08"].values).all()
     seagrass = baseline_composite(cube, "seagrass", BASELINE)
     assert np.isnan(seagrass["B08"].values[0, 0])
@@ -165,7 +176,7 @@ def test_a_window_that_saw_nothing_is_not_filled(chunks):
         cube = cube.chunk({"time": 1, "y": chunks, "x": chunks})
     base = composite(cube, *BASELINE)
     fill = baseline_fill(base, cube, BASELINE)
-    assert (fill.unseen, fill.filled) == (6, 0) and "no tide" in fill.skipped
+    assert (fill.unseen, fill.filled) == (15, 0) and "no tide" in fill.skipped
     assert fill.apply(base) is base
     lazy = fill_lazily(base, cube, BASELINE)
     assert np.isnan(np.asarray(lazy["B04"].values)).all()
@@ -179,15 +190,58 @@ def test_a_window_without_a_tide_is_not_filled_though_it_saw_pixels_twice():
 
 
 @pytest.mark.parametrize("chunks", [None, 1])
-def test_beyond_the_callers_bound_nothing_is_filled(chunks):
+def test_beyond_the_callers_bound_the_fill_raises(chunks):
+    """Never a fill skipped for the caller's memory (review of rule v16, session 36: the
+    baseline would depend on the machine): beyond the bound it raises, with the counts."""
     cube = _cube(DAYS, CLEAR)
     if chunks:
         cube = cube.chunk({"time": 1, "y": chunks, "x": chunks})
     base = composite(cube, *BASELINE)
     assert baseline_fill(base, cube, BASELINE, max_pixels=4).filled == 2
-    fill = baseline_fill(base, cube, BASELINE, max_pixels=3)
-    assert fill.filled == 0 and "memory" in fill.skipped
-    assert fill.summary()["skipped"] == fill.skipped and fill.summary()["unobserved"] == 4
+    with pytest.raises(FillTooLarge) as err:
+        baseline_fill(base, cube, BASELINE, max_pixels=3)
+    assert (err.value.unseen, err.value.max_pixels) == (4, 3)
+
+
+@pytest.mark.parametrize("chunks", [None, 1, 2])
+def test_a_window_whose_tide_lies_off_the_site_is_not_filled(chunks):
+    """The fill's gate is the window's own intertidal zone inside the site's polygon
+    (review of rule v16, session 36): the same tide, the polygon off it, nothing filled; the
+    polygon over it, filled; the lazy API's fill agrees either way, whatever the chunks."""
+    cube = _cube(DAYS, CLEAR)
+    if chunks:
+        cube = cube.chunk({"time": 1, "y": chunks, "x": chunks})
+    base = composite(cube, *BASELINE)
+    off = np.zeros((2 + TIDE_ROWS, 3), bool)
+    off[:2] = True  # the test's pixels only: the tidal rows outside
+    over = off.copy()
+    over[-1, -1] = True  # one pixel of the zone inside
+    for inside, filled in ((off, 0), (over, 2), (None, 2)):
+        fill = baseline_fill(base, cube, BASELINE, inside=inside)
+        assert fill.filled == filled and ("no tide" in fill.skipped) == (not filled)
+        lazy = fill_lazily(base, cube, BASELINE, inside=inside)
+        np.testing.assert_array_equal(np.asarray(lazy["B04"].values),
+                                      np.asarray(fill.apply(base)["B04"].values))
+
+
+def test_the_gate_takes_the_rules_own_views():
+    """``min_views``, the site's rule's, not the default rule's: the tidal rows seen twice
+    in the window flip for a rule of two views, not for one of three."""
+    cube = _cube(DAYS, CLEAR)
+    base = composite(cube, *BASELINE)
+    assert baseline_fill(base, cube, BASELINE, min_views=2).filled == 2
+    fill = baseline_fill(base, cube, BASELINE, min_views=3)
+    assert fill.filled == 0 and "3 clear views" in fill.skipped
+
+
+def test_a_tide_of_one_pixel_wide_is_not_a_zone():
+    """The gate is the context's own first two steps: a tide seen on fewer pixels than a
+    3 x 3 square (a ring of mixed pixels) is opened away, so nothing is filled."""
+    cube = _cube(DAYS, CLEAR, tide=False)
+    first = int(np.flatnonzero(cube["time"].values >= np.datetime64(BASELINE[0]))[0])
+    cube["B03"][first, -TIDE_ROWS:, -1] += 500  # one column of the tidal rows flips
+    fill = baseline_fill(composite(cube, *BASELINE), cube, BASELINE)
+    assert fill.filled == 0 and "no tide" in fill.skipped
 
 
 def test_the_values_are_taken_block_by_block_without_per_pixel_objects():

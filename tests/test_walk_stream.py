@@ -288,13 +288,16 @@ def test_the_walks_agree_on_a_baseline_filled_from_later_months():
     composite in the whole, one-pass and month-by-month walks, on the lazy one block by block
     in the strips walk, 61-row strips across the clouded rows): the same rows and maps, bit
     for bit, and the fill counted among the baseline's observed pixels."""
-    from indices.evidence import baseline_with_fill
+    from aoi import site_grid, site_mask
+    from indices.bap import baseline_fill
+    from indices.composite import composite
 
     site, end = SITES["selangor-kuala-selangor"], dt.date(2024, 3, 31)  # 3 months after
     source = _CloudedBaseline(seed=3)
     scenes = source.search(site, *load_range(site, None, end))
-    _, fill = baseline_with_fill(source.load(site, scenes), "mangrove",
-                                 (site.baseline_start, site.baseline_end))
+    cube, baseline = source.load(site, scenes), (site.baseline_start, site.baseline_end)
+    fill = baseline_fill(composite(cube, *baseline), cube, baseline,
+                         inside=site_mask(site, site_grid(site)))
     assert fill.unseen == fill.filled == 70 * 240  # every clouded pixel filled
     assert (fill.offset > 0).all()
     run = {walk: site_tables(site, source, scenes, start=None, end=end, run_id="r",

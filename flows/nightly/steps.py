@@ -68,7 +68,7 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
     window = fill_window(site.baseline_end) if site.habitat == "mangrove" else None
     plan = plan_site(scenes, stored, report_from=report_from, full=full or recompute,
                      rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None,
-                     fill_window=window)
+                     fill_window=window, baseline_start=site.baseline_start)
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
     else:

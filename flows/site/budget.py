@@ -11,7 +11,7 @@ from aoi import Site
 from flows.site.plan import month_start
 from flows.sources import SceneRef
 
-__all__ = ["FILL_BUILD_BYTES_PER_PIXEL", "FILL_BYTES_PER_PIXEL", "WALKS", "SiteTooLarge",
+__all__ = ["FILL_BUILD_BYTES_PER_PIXEL", "WALKS", "SiteTooLarge",
            "choose_walk", "fill_pixels", "memory_budget", "once_memory", "stream_memory",
            "strips_memory", "walk_memory"]
 
@@ -64,15 +64,13 @@ ONCE_BYTES = 384 * 2**20
 a batch's composites and reads, the threads' heaps."""
 
 
-FILL_BYTES_PER_PIXEL = 40
-"""The mangrove baseline's fill (:mod:`indices.bap`) held through the walk, per filled pixel:
-its flat index, month and the composite's 8 values, 37 B measured
-(``benchmarks/measured/mang38/fill_memory.jsonl``)."""
 FILL_BUILD_BYTES_PER_PIXEL = 160
 """Its peak while built, per never-clear pixel (the pixels' indices by block, each month's
 values at them): 106-152 B measured at 4.2 and 1.0 Mpx filled (``benchmarks/measured/
-mang38``; 134-225 B before the per-pixel Python objects were cut). Above the held bytes, so
-a fill that fits while built fits through the walk."""
+mang38``; 134-225 B before the per-pixel Python objects were cut). Above what the fill holds
+through the walk once built (its flat index, month and the composite's 8 values: 37 B a
+filled pixel measured, ``benchmarks/measured/mang38/fill_memory.jsonl``), so a fill that fits
+while built fits through the walk."""
 
 
 class SiteTooLarge(RuntimeError):
@@ -146,8 +144,9 @@ def fill_pixels(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: 
     what :func:`memory_budget` leaves beside the walk's own estimate (``walk``, as
     :func:`choose_walk` chose it), at :data:`FILL_BUILD_BYTES_PER_PIXEL`. The count is known
     only once the baseline is composited, after the walk is chosen, so the fill is bounded
-    rather than chosen for: beyond it, it is skipped with a warning (its pixels stay
-    unobserved), never the run refused."""
+    rather than chosen for: beyond it, the site fails for this run with one line
+    (:class:`SiteTooLarge`, :func:`flows.site.evidence.site_evidence_of`), no rows written;
+    never a fill skipped (the baseline would depend on the machine's memory)."""
     n_pixels = grid.width * grid.height
     months = len({month_start(s.datetime.date()) for s in scenes})
     budget = min(memory_budget(share=share), memory_budget(here=True, share=share))

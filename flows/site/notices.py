@@ -16,30 +16,15 @@ from aoi import Site
 from flows.sources import SceneRef
 from indices.composite import composite
 from indices.context import intertidal_zone
-from indices.evidence import baseline_composite
 
-__all__ = ["context_warning", "fill_warning", "site_warnings"]
+__all__ = ["context_warning", "site_warnings"]
 
 
-def site_warnings(record: dict, context_line: str | None,
-                  fill_line: str | None = None) -> tuple[str, ...]:
+def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
     """The site's lines: its calibration's (from its run-record entry ``record``), then the
-    context's, then the baseline fill's (:func:`fill_warning`)."""
+    context's."""
     calibration = tuple(record.get("calibration", {}).get("warnings", ()))
-    return calibration + tuple(line for line in (context_line, fill_line) if line is not None)
-
-
-def fill_warning(site: Site, evidence) -> str | None:
-    """One line when a mangrove baseline's fill (:mod:`indices.bap`) was skipped for the
-    run's memory (:func:`flows.site.budget.fill_pixels`): its never-clear pixels then stay
-    unobserved. None otherwise; a window that saw no tide is said by
-    :func:`context_warning` (its context is empty), and the record's ``rule.fill`` keeps
-    both."""
-    fill = getattr(evidence, "fill", None)
-    if fill is None or not fill.skipped or "memory" not in fill.skipped:
-        return None
-    return (f"site {site.id!r}: baseline fill skipped: {fill.skipped}; raise "
-            f"BLUECARBON_MEMORY_GB or split the site")
+    return calibration + ((context_line,) if context_line is not None else ())
 
 
 def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[SceneRef],
@@ -85,7 +70,7 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
                 f"the site's polygon: it lies further than {evidence.rule.reach_m:g} m from "
                 f"the coast's water, or holds no canopy joined to it; {tail}: check the "
                 f"polygon against the coast")
-    cause = None if cube is None else _cause(cube, site, views, getattr(evidence, "fill", None))
+    cause = None if cube is None else _cause(cube, site, views)
     if cause == "no coast":
         return (f"{head} saw no water anywhere on the site's grid, so no coast (mangrove grows "
                 f"between mean sea level and the highest tides); {tail}: check that the "
@@ -99,13 +84,13 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
             f"of clear views")
 
 
-def _cause(cube: xr.Dataset, site: Site, min_views: int, fill=None) -> str:
+def _cause(cube: xr.Dataset, site: Site, min_views: int) -> str:
     """``"no tide"``, ``"no coast"`` or ``"no sea"`` (:func:`context_warning`), from the
-    baseline's composite counts over the site's grid (computed here: a site that warns;
-    filled as the evidence's, ``fill``, :mod:`indices.bap`)."""
+    baseline window's own composite counts over the site's grid (computed here: a site that
+    warns), never its fill's (:mod:`indices.bap`): a month after the window that the fill
+    lent a pixel is not the window's tide (review of rule v16, session 36)."""
     baseline = (site.baseline_start, site.baseline_end)
-    base = (fill.apply(composite(cube, *baseline)) if fill is not None
-            else baseline_composite(cube, "mangrove", baseline))
+    base = composite(cube, *baseline)
     n_wet, n_clear = (np.asarray(a) for a in dask.compute(
         base["n_wet"].transpose("y", "x").data, base["n_clear"].transpose("y", "x").data))
     # "no coast" claims that no water is there: only where (nearly) all of the grid was

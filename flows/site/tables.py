@@ -19,7 +19,7 @@ from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
 from flows.site.budget import WALKS, choose_walk, fill_pixels
 from flows.site.evidence import site_evidence_of
-from flows.site.notices import context_warning, fill_warning, site_warnings
+from flows.site.notices import context_warning, site_warnings
 from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
@@ -69,7 +69,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     its alerts and monthly maps too).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
-    ``plan.since`` on are returned; the baseline and earlier months are still read because the
+    ``plan.since`` on are returned (from ``plan.report_from``, not ``start``, when it has one); the baseline and earlier months are still read because the
     monthly maps carry each pixel's last observation forward.
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
@@ -88,7 +88,9 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
-    report_from = start or site.baseline_start
+    # a plan may rewrite from the baseline, whatever the start (a fill window's recompute)
+    report_from = (plan.report_from if plan is not None and plan.report_from else None) \
+        or start or site.baseline_start
     grid = site_grid(site)
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
                         coords={"y": grid.y_coords(), "x": grid.x_coords()})
@@ -113,7 +115,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
     warning = context_warning(site, evidence, mask, scenes, cube)
-    warnings = site_warnings(record, warning, fill_warning(site, evidence))
+    warnings = site_warnings(record, warning)
     if warnings:
         record = {**record, "warnings": list(warnings)}
     lazy_mask = mask
