@@ -28,7 +28,7 @@ has passed, the fill is final.
 
 **Only a window whose own context reaches the site is filled** (rule v16, after its review,
 session 36): the window's own counts must give an intertidal zone inside the site's polygon
-(:func:`window_has_context`: :func:`indices.context.intertidal_zone`, seen wet and dry over
+(:mod:`indices.bap_gate`: :func:`indices.context.intertidal_zone`, seen wet and dry over
 the rule's ``min_views`` clear views and opened with a 3 x 3 square, on the window's counts
 alone). A window that saw no tide there (every scene clouded, a single scene, or a tide seen
 only off the polygon) cannot build the site's intertidal context; filling the pixels it
@@ -70,9 +70,8 @@ import dask
 import numpy as np
 import xarray as xr
 
+from indices.bap_gate import gate_views, never_clear, tidal_zone, window_has_context
 from indices.composite import monthly_composite
-from indices.context import intertidal_zone
-from indices.mangrove_rule import MangroveRule
 from indices.masks import BANDS
 
 __all__ = ["FILL_MONTHS", "BaselineFill", "FillTooLarge", "baseline_fill", "fill_lazily",
@@ -92,12 +91,6 @@ class FillTooLarge(RuntimeError):
         super().__init__(f"{unseen} never-clear baseline pixels to fill, more than the "
                          f"{max_pixels} the memory allows")
         self.unseen, self.max_pixels = unseen, max_pixels
-
-
-def _views(min_views: int | None) -> int:
-    """The clear views a pixel needs to show a tide: the caller's rule's ``min_views``, by
-    default :class:`indices.mangrove_rule.MangroveRule`'s (two)."""
-    return MangroveRule().min_views if min_views is None else int(min_views)
 
 
 def fill_window(baseline_end: dt.date, months: int = FILL_MONTHS) -> tuple[dt.date, dt.date]:
@@ -157,6 +150,12 @@ class BaselineFill:
         inside = np.asarray(mask, bool)
         n_site = int(inside.sum())
         return float(inside.ravel()[self.flat].sum()) / n_site if n_site else 0.0
+
+    def mask(self) -> np.ndarray:
+        """Boolean ``(y, x)``: the filled pixels (numpy)."""
+        out = np.zeros(self.shape, bool)
+        out.ravel()[self.flat] = True
+        return out
 
     def offsets(self) -> np.ndarray:
         """int8 ``(y, x)``: :attr:`offset` where filled, else 0 (numpy, for diagnostics)."""
@@ -225,8 +224,8 @@ def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, d
     shape = (n_clear.sizes["y"], n_clear.sizes["x"])
     names = list(base.data_vars)
     n_wet = base["n_wet"].transpose("y", "x").data if "n_wet" in base else None
-    views = _views(min_views)
-    remaining, tide = _never_clear(n_clear.data, n_wet, views, inside)
+    views = gate_views(min_views)
+    remaining, tide = never_clear(n_clear.data, n_wet, views, inside)
     unseen = int(remaining.size)
     skipped = ""
     if unseen and not tide:
@@ -258,33 +257,6 @@ def baseline_fill(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, d
     order = np.argsort(flat_all, kind="stable")
     return BaselineFill(shape, unseen, flat_all[order], np.concatenate(offset)[order],
                         {v: np.concatenate(values[v])[order] for v in names})
-
-
-def window_has_context(n_wet, n_clear, min_views: int | None = None, inside=None) -> bool:
-    """Whether the window's own composite counts (``n_wet``, ``n_clear``; numpy, ``(y, x)``)
-    give an intertidal zone (:func:`indices.context.intertidal_zone`, ``min_views`` the
-    rule's) inside the site (``inside``, boolean ``(y, x)``; None: the whole grid): the
-    fill's gate (module doc)."""
-    if n_wet is None:
-        return False
-    zone = intertidal_zone(np.asarray(n_wet), np.asarray(n_clear), _views(min_views))
-    return bool((zone if inside is None else zone & np.asarray(inside, bool)).any())
-
-
-def _zone(n_wet, n_clear, views: int):
-    """:func:`indices.context.intertidal_zone` of 2-d counts, numpy or dask: on dask block
-    by block with an overlap of 2 pixels (the 3 x 3 opening's erosion and dilation), zeros
-    beyond the map's edges (not intertidal, as the numpy function counts them): the same
-    bits whatever the chunks."""
-    import dask.array as da
-
-    if not isinstance(n_clear, da.Array) and not isinstance(n_wet, da.Array):
-        return intertidal_zone(np.asarray(n_wet), np.asarray(n_clear), views)
-    n_clear = da.asarray(n_clear)
-    n_wet = da.asarray(n_wet).rechunk(n_clear.chunks)
-    return da.map_overlap(lambda w, c: intertidal_zone(w, c, views), n_wet, n_clear,
-                          depth=2, boundary=0, dtype=bool, trim=True,
-                          allow_rechunk=True).rechunk(n_clear.chunks)
 
 
 def filled(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.date],
@@ -320,7 +292,7 @@ def fill_lazily(base: xr.Dataset, cube: xr.Dataset, baseline: tuple[dt.date, dt.
         month = monthly.isel(period=at, drop=True)[names]
         later = month if later is None else month.where(month["n_clear"] > 0, later)
     n_wet, n_clear = (base[v].transpose("y", "x") for v in ("n_wet", "n_clear"))
-    zone = n_clear.copy(data=_zone(n_wet.data, n_clear.data, _views(min_views)))
+    zone = n_clear.copy(data=tidal_zone(n_wet.data, n_clear.data, gate_views(min_views)))
     if inside is not None:
         zone = zone & np.asarray(inside, bool)
     out = base.where((base["n_clear"] > 0) | ~zone.any(), later)
@@ -339,41 +311,6 @@ def _nearest_first(times: np.ndarray, pos: np.ndarray, off: np.ndarray):
     for m in np.unique(month):  # ascending: nearest first
         at = month == m
         yield int(off[at][0]), np.asarray(pos)[at]
-
-
-def _never_clear(n_clear, n_wet, views: int, inside=None) -> tuple[np.ndarray, bool]:
-    """int64 ascending flat indices of the pixels with no clear view of a 2-d ``n_clear``,
-    and whether the window's own counts give an intertidal zone inside the site
-    (:func:`window_has_context`): numpy or dask, then in one pass, each block giving its
-    own, nothing whole-site assembled."""
-    if isinstance(n_clear, np.ndarray):
-        return (np.flatnonzero(n_clear == 0).astype(np.int64),
-                window_has_context(n_wet, n_clear, views, inside))
-    import dask.array as da
-
-    width = n_clear.shape[1]
-
-    def where(clear, zone=None, block_info=None):
-        (r0, _), (c0, _) = block_info[0]["array-location"]
-        r, c = np.nonzero(np.asarray(clear) == 0)
-        out = np.empty((1, 1), object)
-        out[0, 0] = ((r + r0).astype(np.int64) * width + (c + c0),
-                     zone is not None and bool(np.asarray(zone).any()))
-        return out
-
-    args = (n_clear,)
-    if n_wet is not None:
-        zone = _zone(n_wet, n_clear, views)
-        if inside is not None:
-            zone = zone & da.from_array(np.asarray(inside, bool), chunks=n_clear.chunks)
-        args = (n_clear, zone)
-    parts = da.map_blocks(where, *args, dtype=object,
-                          chunks=tuple((1,) * n for n in n_clear.numblocks),
-                          meta=np.empty((0, 0), object))
-    (got,) = dask.compute(parts)
-    got = list(got.ravel())
-    flat = np.concatenate([p[0] for p in got] + [np.zeros(0, np.int64)])
-    return np.sort(flat), any(p[1] for p in got)
 
 
 def _values_at(month: xr.Dataset, names: list[str], flat: np.ndarray,

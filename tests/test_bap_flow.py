@@ -140,12 +140,14 @@ class _FewSeen(DemoSource):
     """The review of rule v16's case 2: every baseline scene clouded but a 3 x 3 box of
     tidal pixels (rows 0-2, columns 172-174 of the grid: off the site's polygon)."""
 
+    box = (slice(0, 3), slice(172, 175))
+
     def load(self, site, scenes, *args, **kwargs):
         cube = super().load(site, scenes, *args, **kwargs)
         hide = (cube["time"] < np.datetime64("2024-01-01")).values
         scl = cube["SCL"].values.copy()
         keep = np.zeros(scl.shape[1:], bool)
-        keep[0:3, 172:175] = True
+        keep[self.box] = True
         scl[hide] = np.where(keep, scl[hide], 9)
         cube["SCL"] = cube["SCL"].copy(data=scl)
         return cube
@@ -163,10 +165,44 @@ def test_a_window_whose_own_tide_lies_off_the_site_is_not_filled():
     assert fill["filled"] == 0 and fill["unseen"] == 69120 - 9 and "no tide" in fill["skipped"]
     (line,) = [w for w in got.warnings if "no intertidal context" in w]
     assert "water come and go" in line  # the 3 x 3 box's tide, the window's own counts
+    # a window that saw little of the grid: its sea may be under the clouds (mang41)
+    assert "lengthen the baseline" in line and "polygon reach" not in line, line
     assert (got.change["baseline_observed_fraction"] == 0).all()
     assert (got.change["baseline_filled_fraction"] == 0).all()
     assert (got.change["assessable_fraction"] == 0).all()
     assert (got.change["extent_ci_high_ha"] > 300).all()  # the site's 352 ha, not 0
+
+
+class _FewSeenInside(_FewSeen):
+    """The same, the box at rows 36-38, columns 52-54: the first 3 x 3 box of the clear
+    baseline's intertidal zone wholly inside the polygon (``benchmarks/measured/mang40/
+    few_pixels.py``, ``mang40-inside``): the window's own zone reaches the site, so the gate
+    opens and 99.97 % of the site is filled from the month after."""
+
+    box = (slice(36, 39), slice(52, 55))
+
+
+def test_a_baseline_filled_from_a_month_after_the_window_is_uncertain_in_the_interval():
+    """mang40's inside-box case: the fill gave 0 ha, certain in the window's months ([0, 1.67]
+    ha) where the clear run's stand is ~140 ha. A filled pixel's baseline is unseen in the
+    interval (``ENDS_FILLED``), as main's NaN baseline: the window's months' extent interval
+    and every month's loss interval now hold the stand; the point estimate keeps the fill.
+    (The months after the window look at it through the context the fill built: their
+    extent interval still excludes it, mang41's README.)"""
+    from aoi import site_grid, site_mask
+
+    end = dt.date(2024, 3, 31)
+    assert site_mask(SITE, site_grid(SITE))[_FewSeenInside.box].all()
+    stand = _run(DemoSource(seed=3), end)[1].change["baseline_extent_ha"].iloc[0]
+    assert 130 < stand < 150
+    _, got = _run(_FewSeenInside(seed=3), end)
+    assert got.evidence["rule"]["fill"]["filled"] == 69120 - 9
+    ch = got.change
+    assert (ch["extent_ha"] == 0).all() and (ch["baseline_extent_ha"] == 0).all()
+    window = ch[pd.to_datetime(ch["period"]) < pd.Timestamp("2024-01-01")]
+    assert len(window) == 12
+    assert (window["extent_ci_low_ha"] <= stand).all() and (window["extent_ci_high_ha"] >= stand).all()
+    assert (ch["loss_ci_high_ha"] >= stand).all()  # the stand could have been there, and gone
 
 
 def test_a_start_in_the_fill_window_rewrites_from_the_baseline():

@@ -314,6 +314,18 @@ def test_the_walks_agree_on_a_baseline_filled_from_later_months():
         for product in ("class", "change"):
             np.testing.assert_array_equal(run[walk].maps[product].values,
                                           memory.maps[product].values, err_msg=walk)
+    # the lazy API (no evidence: indices.bap.fill_lazily) marks the same filled pixels as
+    # unseen in the interval (MonthlyInputs.base_ends' ENDS_FILLED) as the flow's fill
+    import xarray as xr
+
+    from indices.change import ENDS_FILLED
+    from indices.summary import monthly_inputs
+
+    mask = xr.DataArray(site_mask(site, site_grid(site)), dims=("y", "x"),
+                        coords={"y": cube["y"], "x": cube["x"]})
+    ends = monthly_inputs(cube, mask, "mangrove", baseline=baseline).base_ends
+    np.testing.assert_array_equal((np.asarray(ends.transpose("y", "x")) & ENDS_FILLED) != 0,
+                                  fill.mask())
 
 
 def test_an_unknown_walk_is_refused():
