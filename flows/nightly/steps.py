@@ -45,7 +45,6 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
     from flows.results import TABLES
     from flows.results.files import StoreError, set_aside
     from flows.site import plan_site
-    from indices.bap import fill_window
 
     logger = run_logger()
     recovered, frames = [], {}
@@ -65,10 +64,8 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
     found = [s.datetime.date() for s in scenes if s.datetime.date() >= report_from]
     if len(rules) and found:  # the months a full run rewrites: older ones cannot be redone
         rules = rules[pd.to_datetime(rules["period"]).dt.date >= min(found).replace(day=1)]
-    window = fill_window(site.baseline_end) if site.habitat == "mangrove" else None
     plan = plan_site(scenes, stored, report_from=report_from, full=full or recompute,
-                     rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None,
-                     fill_window=window, baseline_start=site.baseline_start)
+                     rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None)
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
     else:

@@ -14,8 +14,8 @@ import xarray as xr
 
 from aoi import Site
 from flows.sources import SceneRef
-from indices.composite import composite
 from indices.context import intertidal_zone
+from indices.evidence import baseline_composite
 
 __all__ = ["context_warning", "site_warnings"]
 
@@ -24,7 +24,7 @@ def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
     """The site's lines: its calibration's (from its run-record entry ``record``), then the
     context's."""
     calibration = tuple(record.get("calibration", {}).get("warnings", ()))
-    return calibration + ((context_line,) if context_line is not None else ())
+    return calibration + (() if context_line is None else (context_line,))
 
 
 def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[SceneRef],
@@ -51,9 +51,7 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
       seen anywhere on it: mangrove grows between mean sea level and the highest tides, so the
       polygon is likely not on a coast (its place or CRS);
     * *no sea*: water came and went, but joins no sea or wide channel on the grid (paddies,
-      ponds, seasonal floods inland): the grid must reach the coast's open water; unless the
-      window saw less than 95 % of the grid over ``min_views`` clear views (a clouded
-      window: its sea may lie under the clouds): lengthen the baseline.
+      ponds, seasonal floods inland): the grid must reach the coast's open water.
     """
     context = getattr(evidence, "context", None)
     if site.habitat != "mangrove" or context is None:
@@ -77,11 +75,6 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
         return (f"{head} saw no water anywhere on the site's grid, so no coast (mangrove grows "
                 f"between mean sea level and the highest tides); {tail}: check that the "
                 f"site's polygon lies on the coast (its coordinates and CRS)")
-    if cause == "no sea, clouded":
-        return (f"{head} saw water come and go on the part of the site's grid it saw, but "
-                f"none of it joins a sea or a wide channel, and less than 95 % of the grid "
-                f"had {views} clear views (the sea may lie under its clouds); {tail}: "
-                f"lengthen the baseline to several months of clear views")
     if cause == "no sea":
         return (f"{head} saw water come and go, but none of it joins a sea or a wide channel "
                 f"on the site's grid (inland floods, paddies, ponds); {tail}: if the site is "
@@ -92,23 +85,16 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
 
 
 def _cause(cube: xr.Dataset, site: Site, min_views: int) -> str:
-    """``"no tide"``, ``"no coast"``, ``"no sea"`` or ``"no sea, clouded"`` (the window saw
-    less than 95 % of the grid over ``min_views`` clear views, as for "no coast": its sea
-    may lie under the clouds) (:func:`context_warning`), from the
-    baseline window's own composite counts over the site's grid (computed here: a site that
-    warns), never its fill's (:mod:`indices.bap`): a month after the window that the fill
-    lent a pixel is not the window's tide (review of rule v16, session 36)."""
-    baseline = (site.baseline_start, site.baseline_end)
-    base = composite(cube, *baseline)
+    """``"no tide"``, ``"no coast"`` or ``"no sea"`` (:func:`context_warning`), from the
+    baseline's composite counts over the site's grid (computed here: a site that warns)."""
+    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
     n_wet, n_clear = (np.asarray(a) for a in dask.compute(
         base["n_wet"].transpose("y", "x").data, base["n_clear"].transpose("y", "x").data))
     # "no coast" claims that no water is there: only where (nearly) all of the grid was
     # seen (dark water that Sen2Cor flags as shadow or cloud, or a tile's edge, leaves the
     # water unseen: that is too few views); 95 % is this project's choice
-    seen = (n_clear >= min_views).mean() >= 0.95
-    if seen and not (n_wet > 0).any():
+    if (n_clear >= min_views).mean() >= 0.95 and not (n_wet > 0).any():
         return "no coast"
     if intertidal_zone(n_wet, n_clear, min_views).any():
-        # a window that saw the grid saw its sea; one that saw part of it may have missed it
-        return "no sea" if seen else "no sea, clouded"
+        return "no sea"
     return "no tide"

@@ -22,10 +22,6 @@ class SitePlan:
     """Scenes found that the store does not hold yet (all found scenes on a full run)."""
     since: dt.date | None
     """First month whose change row the new scenes can alter; None: nothing to do."""
-    report_from: dt.date | None = None
-    """The first day whose rows the run writes when it is not the run's ``--start``: a
-    mangrove site that a new scene in its fill window recomputes whole is rewritten from its
-    baseline's first day, whatever the start (:func:`plan_site`); None: the run's start."""
 
     @property
     def up_to_date(self) -> bool:
@@ -34,9 +30,7 @@ class SitePlan:
 
 def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.date,
               full: bool = False, rule_id: str | None = None,
-              stored_rules: pd.Series | None = None,
-              fill_window: tuple[dt.date, dt.date] | None = None,
-              baseline_start: dt.date | None = None) -> SitePlan:
+              stored_rules: pd.Series | None = None) -> SitePlan:
     """Incremental processing: only scenes the store does not hold, and the months from the
     first of them on (later months carry its pixels forward). ``stored`` is the site's
     ``observations`` rows; a different ``processing_version`` among the rows of the scenes
@@ -50,38 +44,19 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     of its stored change rows (of the months a full run rewrites: the caller leaves the
     others out, for the reason above): a rule other than the stored rows' (or an unknown
     one, or rows from before rule ids) recomputes the site once, like a new processing
-    version. A site without stored change rows has nothing to redo.
-
-    ``fill_window``: the days after a mangrove baseline its never-clear pixels are filled
-    from (:func:`indices.bap.fill_window`; None: no fill, seagrass). A new scene in it may
-    change the baseline itself (a clear month the last run did not have), and with it every
-    month's change: the site is then recomputed whole, so the stored rows always share one
-    baseline (the review of rule v15, session 35: an incremental run wrote its new months
-    on another baseline beside the old rows). Every scene of the window counts, before
-    ``report_from`` too (a run loads them all: :func:`load_range`), and such a recompute
-    rewrites the rows from ``baseline_start`` (the site's; :attr:`SitePlan.report_from`),
-    not from ``report_from``: a ``--start`` inside or after the window would else leave the
-    rows before it on the former baseline (the review of rule v16, session 36). Once the
-    window has passed and its scenes are held, runs are incremental again."""
+    version. A site without stored change rows has nothing to redo."""
     if not full and len(stored):
         found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
         rewritable = stored[stored["scene_id"].isin(found)]
         full = bool((rewritable["processing_version"] != PROCESSING_VERSION).any())
     if not full and stored_rules is not None and len(stored_rules):
         full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
-    rewrite = None
-    if not full and fill_window is not None and len(stored):
-        held = set(stored["scene_id"])
-        if any(s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1]
-               for s in scenes):
-            full, rewrite = True, baseline_start
-            report_from = min(report_from, baseline_start or report_from)
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:
         return SitePlan(frozenset(), None)
     since = month_start(min(s.datetime for s in new).date())
-    return SitePlan(frozenset(s.scene_id for s in new), since, rewrite)
+    return SitePlan(frozenset(s.scene_id for s in new), since)
 
 
 def month_start(day: dt.date) -> dt.date:

@@ -17,7 +17,7 @@ import xarray as xr
 
 from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
-from flows.site.budget import WALKS, choose_walk, fill_pixels
+from flows.site.budget import WALKS, choose_walk
 from flows.site.evidence import site_evidence_of
 from flows.site.notices import context_warning, site_warnings
 from flows.site.onepass import walk_once
@@ -69,7 +69,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     its alerts and monthly maps too).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
-    ``plan.since`` on are returned (from ``plan.report_from``, not ``start``, when it has one); the baseline and earlier months are still read because the
+    ``plan.since`` on are returned; the baseline and earlier months are still read because the
     monthly maps carry each pixel's last observation forward.
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
@@ -88,9 +88,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
-    # a plan may rewrite from the baseline, whatever the start (a fill window's recompute)
-    report_from = (plan.report_from if plan is not None and plan.report_from else None) \
-        or start or site.baseline_start
+    report_from = start or site.baseline_start
     grid = site_grid(site)
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
                         coords={"y": grid.y_coords(), "x": grid.x_coords()})
@@ -106,11 +104,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # and read by every walk, the per-scene statistics and the alerts alike
     # (mangrove: with the baseline composite, which the walk's inputs then do not composite
     # again; not for the strips walk, which never holds a whole composite)
-    max_fill = None if site.habitat != "mangrove" else fill_pixels(
-        site, grid, scenes, mode, chunks=chunks, products=products, share=share)
     got = site_evidence_of(site, cube, grid, mask,
-                           keep_base=site.habitat == "mangrove" and mode != "strips",
-                           max_fill=max_fill)
+                           keep_base=site.habitat == "mangrove" and mode != "strips")
     evidence, record = got.evidence, got.record
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
@@ -146,8 +141,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     obs = obs[~obs["scene_id"].isin(failed)]
     obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
-                         run_id=run_id, rule_id=evidence.rule_id,
-                         filled_fraction=_filled_fraction(site, evidence, mask))
+                         run_id=run_id, rule_id=evidence.rule_id)
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
@@ -164,15 +158,6 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
                       warnings=warnings)
-
-
-def _filled_fraction(site: Site, evidence, mask: xr.DataArray) -> float | None:
-    """The change rows' ``baseline_filled_fraction``: a mangrove site's share filled by its
-    baseline's fill (:mod:`indices.bap`; 0 when nothing was), None for seagrass."""
-    if site.habitat != "mangrove":
-        return None
-    fill = evidence.fill
-    return 0.0 if fill is None else fill.site_fraction(mask.values)
 
 
 def _chunked(array: xr.DataArray, cube: xr.Dataset) -> xr.DataArray:
