@@ -58,8 +58,7 @@ from indices.habitat import (
     seagrass_offset,
 )
 from indices.patches import MMU_HA, mmu_pixels
-from indices.seagrass_place import place_terms
-from indices.seagrass_rule import GLINT_COMPOSITE
+from indices.seagrass_rule import GLINT_COMPOSITE, place_terms
 from indices.spectral import compute_indices
 
 __all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",
@@ -189,10 +188,14 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         c, offset = seagrass_offset(refl, hrule, water, gate=False)
         score = (c["threshold"] - offset) / c["tolerance"]
         if evidence.place is not None and hrule.place_test:
-            # past the green gate (rule v6) the pixel was judged by blue alone: so is its scene
+            # past the green gate (rule v6) the baseline judged the pixel by blue alone; a
+            # scene judges it so only where the months do (``place_months``): else not at all,
+            # as the months (a scene's blue carries a site-wide atmospheric residual larger
+            # than the contrast there, benchmarks/measured/sg39)
             threshold_blue, _, tolerance = place_terms(evidence.place, hrule)
-            score = xr.where(threshold_blue.notnull(), (threshold_blue - b_sig) / tolerance,
-                             score)
+            blue = ((threshold_blue - b_sig) / tolerance if hrule.place_months
+                    else xr.full_like(score, np.nan))
+            score = xr.where(threshold_blue.notnull(), blue, score)
         judged = score.notnull()
         loss = ((score < rule.seagrass_score_max)
                 & (b_sig >= rule.bottom_brightening * ref_b) & (g_sig >= ref_g))

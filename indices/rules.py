@@ -23,7 +23,9 @@ RULE_TAGS = {"mangrove": "baloloy2020-v14", "seagrass": "lyzenga1981-v6"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves.
 (Seagrass v5: the water's composites glint-consistent, :data:`indices.seagrass_rule.
 GLINT_COMPOSITE`; v4 was merged and reverted, 92fdcb3 and d6d4ac9: its id not reused. v6:
-the place map past the green gate, :mod:`indices.seagrass_place`.)"""
+the place map past the green gate, :mod:`indices.seagrass_place`. Mangrove v15 and v16, the
+baseline's never-clear pixels filled from the months after the window, were merged and
+reverted, 4e488fb / 0a6b3c1 and 47ddd63: their ids not reused.)"""
 
 
 def rule_id(habitat: str, rule) -> str:

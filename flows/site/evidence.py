@@ -69,9 +69,12 @@ class EvidenceOf(NamedTuple):
 
 
 def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray, *,
-                     keep_base: bool = False) -> EvidenceOf:
+                     keep_base: bool = False, lean: bool = False) -> EvidenceOf:
     """The site's computed evidence, its run-record entry and (``keep_base``, mangrove) its
-    computed baseline composite: :class:`EvidenceOf`."""
+    computed baseline composite: :class:`EvidenceOf`. ``lean`` (the strips walk's sites,
+    whose composite is not to be held whole): a seagrass site larger than a block computes
+    its water, then its place map, in two passes over its scenes
+    (:func:`_place_after_water`); else in one, each scene read once."""
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
@@ -98,8 +101,10 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         base, *arrays = dask.compute(base, *evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
         arrays, base = _two_passes(base, evidence, replaces), None
-    elif evidence.place is not None and _pixels(base) > ONE_BLOCK_PIXELS:
+    elif lean and evidence.place is not None and _pixels(base) > ONE_BLOCK_PIXELS:
         arrays, base = _place_after_water(base, evidence), None
+    elif evidence.place is not None:
+        arrays, base = _place_with_water(base, evidence), None
     else:
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
@@ -128,6 +133,16 @@ def _place_after_water(base: xr.Dataset, evidence) -> tuple:
     of one block compute both at once."""
     (water,) = dask.compute(evidence.water)
     needed = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
+    return water, place_map(needed, evidence.rule, water)
+
+
+def _place_with_water(base: xr.Dataset, evidence) -> tuple:
+    """A seagrass site's ``(water, place)`` (rule v6) from one pass over its scenes: the
+    composite's bands the map reads and the water computed together (array graphs alike, so
+    each scene is read once: the map's whole-site task computed beside the water read the
+    scenes three times over, its graph optimised apart from theirs), then the map in numpy."""
+    needed = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
+    needed, water = dask.compute(needed, evidence.water)
     return water, place_map(needed, evidence.rule, water)
 
 

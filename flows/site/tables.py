@@ -105,7 +105,8 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # (mangrove: with the baseline composite, which the walk's inputs then do not composite
     # again; not for the strips walk, which never holds a whole composite)
     got = site_evidence_of(site, cube, grid, mask,
-                           keep_base=site.habitat == "mangrove" and mode != "strips")
+                           keep_base=site.habitat == "mangrove" and mode != "strips",
+                           lean=mode == "strips")
     evidence, record = got.evidence, got.record
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
