@@ -51,10 +51,19 @@ from scipy import ndimage
 
 from indices.seagrass_rule import bottom_signals, seagrass_constants, seagrass_offset
 
-__all__ = ["PLACE_BYTES_PER_PIXEL", "PLACE_LAYERS", "place_map"]
+__all__ = ["PLACE_BANDS", "PLACE_BYTES_PER_PIXEL", "PLACE_LAYERS", "place_inputs", "place_map"]
 
 PLACE_LAYERS = ("sand_blue", "threshold_blue")
 """The place map's layers, in order (module doc)."""
+PLACE_BANDS = ("B02", "B03", "B04", "B08", "n_clear")
+"""The composite's variables the map reads: the bands of the rule's bottom signals, water
+and gate, and the views (:func:`place_inputs`)."""
+
+
+def place_inputs(base: xr.Dataset) -> xr.Dataset:
+    """``base`` (a composite, lazy or not) cut to :data:`PLACE_BANDS`: what :func:`place_map`
+    reads, so that a caller computes no more of the composite than the map needs."""
+    return base[[v for v in PLACE_BANDS if v in base]]
 
 
 PLACE_BYTES_PER_PIXEL = 4 * len(PLACE_LAYERS)
@@ -105,8 +114,7 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
     block = rule.place_block
     step = max(block, strip_pixels // max(nx, 1) // block * block)
     strips = [(r0, min(ny, r0 + step)) for r0 in range(0, ny, step)]
-    base = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
-    base = base.transpose(..., "y", "x")
+    base = place_inputs(base).transpose(..., "y", "x")
     # 1. per strip: the sand's block medians, the places the gate leaves, the noise values
     parts = [(base.isel(y=slice(r0, r1)), rule, water, r) for r0, r1 in strips]
     if any(isinstance(v.data, da.Array) for v in base.data_vars.values()):
