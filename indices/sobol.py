@@ -26,8 +26,8 @@
   random draws'. Owen's (1998) nested uniform scrambling is not implemented.
 
 Values: floats in [0, 1). Unscrambled points are the exact dyadic fractions (the first is
-0); scrambled ones are the top 53 digits plus half a unit of the 53rd, so strictly inside
-(0, 1) (a normal score of them is finite).
+0); scrambled ones are the top 52 digits plus half a unit of the 52nd (exact in float64), so
+strictly inside (0, 1): their normal scores are finite.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def sobol_points(n: int, dims: int, seed: int | None = None) -> np.ndarray:
         lowest = np.log2(i & -i).astype(np.intp)            # exact: powers of two
         x[1:] = v[:, lowest].T
         np.bitwise_xor.accumulate(x, axis=0, out=x)
-    top = (x >> np.uint64(_BITS - 53)).astype(np.float64)
-    if seed is not None:
-        top += 0.5
-    return top * 2.0**-53
+    if seed is None:
+        return (x >> np.uint64(_BITS - 53)).astype(np.float64) * 2.0**-53
+    # the top 52 digits and half a unit of the 52nd: exact in float64, within [2^-53, 1 - 2^-53]
+    return ((x >> np.uint64(_BITS - 52)).astype(np.float64) + 0.5) * 2.0**-52
