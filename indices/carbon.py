@@ -232,7 +232,7 @@ def normal_scores(n: int, dims: int, seed: int) -> np.ndarray:
     plain random draws, 0.23 % (0.38 %) with scipy's scrambled Sobol, used before;
     ``benchmarks/measured/perf38``). Reproducible for a given seed; powers of two balance
     best. At most :data:`indices.sobol.MAX_DIMS` dimensions."""
-    from scipy.special import ndtri   # scipy.special, not scipy.stats (issue 22)
+    from scipy.special import ndtri  # scipy.special, not scipy.stats (issue 22)
 
     from indices.sobol import sobol_points
 

@@ -1,13 +1,13 @@
 """A randomised Sobol sequence: the carbon ledger's Monte Carlo design
-(:func:`indices.carbon.normal_scores`), without importing ``scipy.stats`` (0.4-0.6 CPU s and
-~30 MB a run, issue 22).
+(:func:`indices.carbon.normal_scores`), without importing ``scipy.stats`` (0.37 CPU s and
+36 MiB a run, issue 22: ``benchmarks/measured/perf38``).
 
 * **Sobol (1967)**, Zh. Vych. Mat. Mat. Fiz. 7:784-802: dimension ``j`` is a digital sequence
   in base 2 whose generator matrix has as columns the direction numbers ``v_k = m_k / 2^k``,
   the odd integers ``m_k < 2^k`` following, after the first ``s``, the recurrence of the
   primitive polynomial ``x^s + a_1 x^(s-1) + ... + a_(s-1) x + 1``:
   ``m_k = 2 a_1 m_(k-1) ^ 4 a_2 m_(k-2) ^ ... ^ 2^(s-1) a_(s-1) m_(k-s+1) ^ 2^s m_(k-s) ^
-  m_(k-s)`` (Bratley & Fox 1988, ACM TOMS 14:88-100, eq. 2). The first dimension is van der
+  m_(k-s)`` (as in Bratley & Fox 1988, ACM TOMS 14:88-100). The first dimension is van der
   Corput's (all ``m_k = 1``).
 * **Direction numbers**: Joe & Kuo (2008), SIAM J. Sci. Comput. 30:2635-2654, their file
   ``new-joe-kuo-6.21201`` (criterion D^(6), recommended), dimensions 2-21 (:data:`_JOE_KUO`).
@@ -17,7 +17,7 @@
   Kuo's own generator: the first ``2^m`` points are the same set as in Sobol's order, and
   consecutive points differ by one direction number.
 * **Scrambling** (``seed`` given): Matousek's random linear scramble with a digital shift
-  (J. Complexity 14 (1998) 527-556, sec. 2): each dimension's generator matrix ``C`` becomes
+  (J. Complexity 14 (1998) 527-556): each dimension's generator matrix ``C`` becomes
   ``L C`` with ``L`` a random lower-triangular binary matrix with a unit diagonal (64 output
   digits), and every point is XORed with a random 64-digit shift. Each point is uniform on
   the cube, and the scrambled set keeps the sequence's (t, m, s)-net structure (``L`` is
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_DIMS", "MAX_POINTS", "sobol_points"]
+__all__ = ["MAX_DIMS", "MAX_POINTS", "direction_integers", "sobol_points"]
 
 _JOE_KUO = (
     # (s, a, m_1 .. m_s) for dimensions 2-21 of new-joe-kuo-6.21201 (Joe & Kuo 2008): s the

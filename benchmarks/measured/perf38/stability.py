@@ -22,10 +22,10 @@ import sys
 import warnings
 
 import numpy as np
+from test_carbon import busy_rows
 
 import indices.carbon as carbon
 from indices.carbon_factors import default_factors
-from test_carbon import busy_rows
 
 N, REF = 2**14, 2**20
 SEEDS = range(*map(int, sys.argv[1].split("-"))) if len(sys.argv) > 1 else range(20)
