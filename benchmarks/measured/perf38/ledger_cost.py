@@ -8,12 +8,13 @@ import json
 import resource
 import time
 
+from test_carbon import busy_rows
+
 import flows.cli  # noqa: F401  (the run's modules, imported as a run has them)
 import flows.nightly  # noqa: F401
 import flows.site  # noqa: F401
 import indices.carbon as carbon
 from indices.carbon_factors import default_factors
-from test_carbon import busy_rows
 
 
 def peak_mib() -> float:
