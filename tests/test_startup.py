@@ -1,7 +1,8 @@
 """``flows.runtime.startup``: a run without a cluster computes and rechunks with dask without
 importing ``distributed`` (nor does :func:`flows.runtime.scheduler.computes_here` to find
 that dask computes here), leaves dask alone when ``distributed`` is already imported (a
-caller's client), and imports late modules on a helper thread."""
+caller's client), imports late modules on a helper thread, and that a run (its modules and
+its carbon step) never imports ``scipy.stats``."""
 
 from __future__ import annotations
 
@@ -79,13 +80,18 @@ def test_a_compute_from_another_thread_runs_one_task_a_core():
     assert 1 <= most <= cores
 
 
-def test_a_run_imports_scipy_stats_late():
-    """``scipy.stats`` (~0.4-0.8 s of CPU, ~30 MB) is imported on a helper thread once the
-    run has started (``flows.runtime.startup``), never by importing the flow's modules: a
-    module-level import (the calibration guard's Student's t, review 33) put it under every
-    run's start-up."""
+def test_a_run_never_imports_scipy_stats():
+    """``scipy.stats`` (~0.4-0.8 s of CPU, ~30 MB) is imported neither by the flow's modules
+    (the calibration guard's Student's t is imported where a partner calibrates, review 33)
+    nor by the carbon step: its Monte Carlo design is :mod:`indices.sobol` and its normal
+    scores ``scipy.special.ndtri`` (perf38; it had been imported on a helper thread)."""
     out = _python(
         "import sys\n"
-        "import flows.cli, flows.site, flows.site.evidence, indices.calibration\n"
-        "print('scipy.stats' in sys.modules)\n")
-    assert out == "False"
+        "import flows.cli, flows.site, flows.site.evidence, flows.nightly, indices.calibration\n"
+        "from indices.carbon import carbon_ledger\n"
+        "from indices.carbon_factors import default_factors\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from test_carbon import busy_rows\n"
+        "out = carbon_ledger(busy_rows(), default_factors('mangrove', 'tropical_wet'), seed=1)\n"
+        "print(len(out), 'scipy.stats' in sys.modules)\n")
+    assert out == "24 False"

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from flows.config import RunConfig
 from flows.nightly.retry import Retry, Step
 from flows.runtime.prefect import run_logger
-from flows.runtime.startup import import_later
 
 if TYPE_CHECKING:
     from aoi import Site
@@ -142,7 +141,6 @@ def write_results(out: Path, tables: SiteTables, site: Site, since: dt.date | No
     next incremental run (``plan_site``) that the scene is done, so it must not be stored
     before the change rows it affects. A run killed between the two writes leaves the scenes
     to redo, not months that are never rewritten (tests/test_crash_safety.py)."""
-    import_later("scipy.stats")  # the carbon step's, imported while the maps are encoded
     from flows.results import write_rows
     from flows.results.alerts import write_alerts
     from flows.results.maps import write_site_maps

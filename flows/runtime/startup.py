@@ -1,11 +1,10 @@
 """Start-up work of a run overlapped with its computation (issue 22: a run that imports only
 what it uses, and overlaps start-up with the first reads).
 
-* :func:`import_later` imports modules that a run needs only at its end (the carbon step's
-  ``scipy.stats``: 0.5-0.8 s of CPU, a tenth of a 400² site's run) on a helper thread while
-  work that releases the GIL runs (the maps' encoding, :func:`flows.nightly.write_results`):
-  the import's time hides behind theirs instead of adding to the run's. (Started with the
-  site's computation it hid as well, but put its ~30 MB under a 400² site's peak RSS.)
+* :func:`import_later` imports modules that a run needs only at its end on a helper thread
+  while work that releases the GIL runs, so that the import's time hides behind theirs. (It
+  did so for the carbon step's ``scipy.stats``, 0.5-0.8 s of CPU and ~30 MB, until the step
+  stopped needing it: :mod:`indices.sobol`, perf38; nothing uses it at present.)
 * :func:`local_dask` is dask's configuration for a run without a dask.distributed cluster:
   its threaded scheduler and rechunks by tasks, what dask chooses without a client, but
   without importing ``distributed`` to find out that there is none (``dask.compute``'s
