@@ -44,16 +44,6 @@ def test_left_alone_when_distributed_is_imported():
     assert out == "None None"
 
 
-def test_import_later():
-    out = _python(
-        "import sys\n"
-        "from flows.runtime.startup import import_later\n"
-        "t = import_later('colorsys', 'no_such_module_here', 'json')\n"
-        "t.join(30)\n"
-        "print('colorsys' in sys.modules, import_later('colorsys') is None)\n")
-    assert out == "True True"
-
-
 def test_a_compute_from_another_thread_runs_one_task_a_core():
     """dask gives a compute from a thread other than the main one (a site's thread, the
     one-pass walk's helper) a pool of its own; under ``local_dask`` it has one worker a core

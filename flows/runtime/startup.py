@@ -1,10 +1,9 @@
 """Start-up work of a run overlapped with its computation (issue 22: a run that imports only
 what it uses, and overlaps start-up with the first reads).
 
-* :func:`import_later` imports modules that a run needs only at its end on a helper thread
-  while work that releases the GIL runs, so that the import's time hides behind theirs. (It
-  did so for the carbon step's ``scipy.stats``, 0.5-0.8 s of CPU and ~30 MB, until the step
-  stopped needing it: :mod:`indices.sobol`, perf38; nothing uses it at present.)
+* A run imports only what it uses: the carbon step's ``scipy.stats`` (0.5-0.8 s of CPU and
+  ~30 MB, once imported on a helper thread while the maps were encoded) is no longer needed
+  (:mod:`indices.sobol`, perf38; ``tests/test_startup.py`` checks a run never loads it).
 * :func:`local_dask` is dask's configuration for a run without a dask.distributed cluster:
   its threaded scheduler and rechunks by tasks, what dask chooses without a client, but
   without importing ``distributed`` to find out that there is none (``dask.compute``'s
@@ -18,31 +17,9 @@ Nothing here changes a value.
 
 from __future__ import annotations
 
-import importlib
 import sys
-import threading
 
-__all__ = ["import_later", "local_dask"]
-
-
-def import_later(*modules: str) -> threading.Thread | None:
-    """Import ``modules`` (those not imported yet) on a daemon thread; returns it, or None
-    when there is nothing to import. An import that fails here fails again, and is said,
-    where the module is used."""
-    todo = [m for m in modules if m not in sys.modules]
-    if not todo:
-        return None
-
-    def run() -> None:
-        for name in todo:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001  (said where the module is used)
-                return
-
-    thread = threading.Thread(target=run, name="bluecarbon-import", daemon=True)
-    thread.start()
-    return thread
+__all__ = ["local_dask"]
 
 
 def local_dask():
