@@ -192,10 +192,14 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
         c, offset = seagrass_offset(refl, hrule, water, gate=False)
         score = (c["threshold"] - offset) / c["tolerance"]
         if evidence.place is not None and hrule.place_test:
-            # past the green gate (rule v6) the pixel was judged by blue alone: so is its scene
+            # past the green gate (rule v6) the baseline judged the pixel by blue alone; a
+            # scene judges it so only where the months do (``place_months``): else not at all,
+            # as the months (a scene's blue carries a site-wide atmospheric residual larger
+            # than the contrast there, benchmarks/measured/sg39)
             threshold_blue, _, tolerance = place_terms(evidence.place, hrule)
-            score = xr.where(threshold_blue.notnull(), (threshold_blue - b_sig) / tolerance,
-                             score)
+            blue = ((threshold_blue - b_sig) / tolerance if hrule.place_months
+                    else xr.full_like(score, np.nan))
+            score = xr.where(threshold_blue.notnull(), blue, score)
         judged = score.notnull()
         loss = ((score < rule.seagrass_score_max)
                 & (b_sig >= rule.bottom_brightening * ref_b) & (g_sig >= ref_g))

@@ -78,9 +78,9 @@ __all__ = ["FILL_MONTHS", "BaselineFill", "FillTooLarge", "baseline_fill", "fill
            "fill_months", "fill_window", "filled", "window_has_context"]
 
 FILL_MONTHS = 12
-"""Calendar months either side of the baseline window a never-clear pixel is filled from:
-one year, the bound of Griffiths et al. (2013) and White et al. (2014), who fill a target
-year's gaps from the year before and after it."""
+"""Calendar months after the baseline window a never-clear pixel is filled from: one year,
+the bound of Griffiths et al. (2013) and White et al. (2014), who fill a target year's gaps
+from the year before and after it (here only after: module doc)."""
 
 
 class FillTooLarge(RuntimeError):

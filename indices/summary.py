@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -317,10 +318,13 @@ def _filled_pixels(fill, raw: xr.Dataset | None, base: xr.Dataset,
     the window: the site's computed ``fill``'s; else, with the window's own composite
     ``raw``, where it saw nothing and the (lazily) filled ``base`` did; else none (a ``base``
     given without its fill)."""
-    if fill is not None:
+    if fill is not None and fill.filled:
         yx = site_mask.transpose("y", "x")
-        return yx.copy(data=fill.mask())
-    if raw is not None:
+        data = fill.mask()
+        if isinstance(yx.data, da.Array):  # the strips walk's: block by block
+            data = da.from_array(data, chunks=yx.data.chunks)
+        return yx.copy(data=data)
+    if raw is not None and fill is None:
         return ((raw["n_clear"] == 0) & (base["n_clear"] > 0)).transpose("y", "x")
     return xr.zeros_like(site_mask, dtype=bool)
 

@@ -197,6 +197,9 @@ def test_a_baseline_filled_from_a_month_after_the_window_is_uncertain_in_the_int
     assert 130 < stand < 150
     _, got = _run(_FewSeenInside(seed=3), end)
     assert got.evidence["rule"]["fill"]["filled"] == 69120 - 9
+    # and the run says the baseline is mostly of later months (review37)
+    assert any("filled from the 12 months after it" in w for w in got.warnings), got.warnings
+    assert got.evidence["warnings"] == list(got.warnings)
     ch = got.change
     assert (ch["extent_ha"] == 0).all() and (ch["baseline_extent_ha"] == 0).all()
     window = ch[pd.to_datetime(ch["period"]) < pd.Timestamp("2024-01-01")]
@@ -205,18 +208,21 @@ def test_a_baseline_filled_from_a_month_after_the_window_is_uncertain_in_the_int
     assert (ch["loss_ci_high_ha"] >= stand).all()  # the stand could have been there, and gone
 
 
-def test_a_start_in_the_fill_window_rewrites_from_the_baseline():
+@pytest.mark.parametrize("full", [False, True])
+def test_a_start_in_the_fill_window_rewrites_from_the_baseline(full):
     """The review of rule v16's case 3: a nightly run ends in January on an unfilled baseline
     (rows 100-169 clouded to February); a run with ``--start`` in June finds new scenes in
     the fill window. v16 recomputed whole but wrote from June only: rows to January at 93.6
     ha beside June's at 140.8 ha. Now it writes from the baseline's first month: one
-    baseline, the rows of a single run."""
+    baseline, the rows of a single run; on a ``full`` run too (``--full``, a recovered file:
+    review37)."""
     source = _Clouded(seed=3, until="2024-02-01")
     _, first = _run(source, dt.date(2024, 1, 31))
     stored = first.observations.assign(processing_version=PROCESSING_VERSION)
     start, end = dt.date(2024, 6, 1), dt.date(2024, 6, 30)
     scenes = source.search(SITE, *load_range(SITE, start, end))
-    plan = plan_site(scenes, stored, report_from=start, rule_id=first.change["rule_id"].iloc[0],
+    plan = plan_site(scenes, stored, report_from=start, full=full,
+                     rule_id=first.change["rule_id"].iloc[0],
                      stored_rules=first.change["rule_id"],
                      fill_window=fill_window(SITE.baseline_end),
                      baseline_start=SITE.baseline_start)

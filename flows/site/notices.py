@@ -2,7 +2,8 @@
 
 :func:`site_warnings` gathers them for :func:`flows.site.tables.site_tables`: a calibration's
 (:attr:`indices.calibration.Calibration.warnings`: labels that could not teach a threshold)
-and :func:`context_warning`'s (a mangrove baseline that built no intertidal context). The run
+and :func:`context_warning`'s (a mangrove baseline that built no intertidal context), then
+:func:`fill_warning`'s (a baseline mostly of the months after its window). The run
 logs each line and keeps it in its record (``sites[id]["warnings"]``).
 """
 
@@ -17,7 +18,7 @@ from flows.sources import SceneRef
 from indices.composite import composite
 from indices.context import intertidal_zone
 
-__all__ = ["context_warning", "site_warnings"]
+__all__ = ["context_warning", "fill_warning", "site_warnings"]
 
 
 def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
@@ -25,6 +26,23 @@ def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
     context's."""
     calibration = tuple(record.get("calibration", {}).get("warnings", ()))
     return calibration + ((context_line,) if context_line is not None else ())
+
+
+def fill_warning(site: Site, change) -> str | None:
+    """One line when the fill (:mod:`indices.bap`, mangrove rule v16) gave more of the site
+    a baseline than the window itself saw (``change``'s ``baseline_filled_fraction`` above
+    its ``baseline_observed_fraction``): the baseline is then mostly of later months, and
+    its intertidal context of their views (a window that saw a few tidal pixels and little
+    else: ``benchmarks/measured/mang40``); None otherwise (seagrass, no fill, no rows)."""
+    if site.habitat != "mangrove" or not len(change):
+        return None
+    filled = float(change["baseline_filled_fraction"].iloc[0])
+    seen = float(change["baseline_observed_fraction"].iloc[0])
+    if not filled > seen:
+        return None
+    return (f"{site.id}: its baseline window saw {seen:.1%} of the site clear and "
+            f"{filled:.1%} was filled from the 12 months after it: the baseline is mostly "
+            f"of later months; lengthen the baseline window")
 
 
 def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[SceneRef],

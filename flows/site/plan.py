@@ -61,7 +61,8 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     ``report_from`` too (a run loads them all: :func:`load_range`), and such a recompute
     rewrites the rows from ``baseline_start`` (the site's; :attr:`SitePlan.report_from`),
     not from ``report_from``: a ``--start`` inside or after the window would else leave the
-    rows before it on the former baseline (the review of rule v16, session 36). Once the
+    rows before it on the former baseline (the review of rule v16, session 36; on a ``full``
+    run as well: review37). Once the
     window has passed and its scenes are held, runs are incremental again."""
     if not full and len(stored):
         found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
@@ -70,7 +71,7 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     if not full and stored_rules is not None and len(stored_rules):
         full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
     rewrite = None
-    if not full and fill_window is not None and len(stored):
+    if fill_window is not None and len(stored):  # on a full run too (--full, a recovery)
         held = set(stored["scene_id"])
         if any(s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1]
                for s in scenes):

@@ -19,7 +19,7 @@ from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
 from flows.site.budget import WALKS, choose_walk, fill_pixels
 from flows.site.evidence import site_evidence_of
-from flows.site.notices import context_warning, site_warnings
+from flows.site.notices import context_warning, fill_warning, site_warnings
 from flows.site.onepass import walk_once
 from flows.site.plan import SitePlan, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
@@ -69,8 +69,9 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     its alerts and monthly maps too).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
-    ``plan.since`` on are returned (from ``plan.report_from``, not ``start``, when it has one); the baseline and earlier months are still read because the
-    monthly maps carry each pixel's last observation forward.
+    ``plan.since`` on are returned (from ``plan.report_from``, not ``start``, when it has
+    one); the baseline and earlier months are still read because the monthly maps carry each
+    pixel's last observation forward.
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
     ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
@@ -148,6 +149,10 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
                          run_id=run_id, rule_id=evidence.rule_id,
                          filled_fraction=_filled_fraction(site, evidence, mask))
+    line = fill_warning(site, change)  # of the site's whole series, before it is cut
+    if line is not None:
+        warnings = (*warnings, line)
+        record = {**record, "warnings": list(warnings)}
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
         obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
