@@ -2,10 +2,11 @@
 (session 35, ``benchmarks/measured/mang37``) and v16 (session 36, ``benchmarks/measured/
 mang40``), each case a must-fix.
 
-1. The stored rows share one baseline: an incremental run whose new scenes fall in the fill's
-   window recomputes the site whole (:func:`flows.site.plan.plan_site`), from the baseline's
-   first month whatever the run's start, so its rows and the earlier run's are never of two
-   baselines.
+1. The stored rows share one baseline: an incremental run whose new scenes change the fill
+   (:func:`flows.site.plan.fill_settled`, once the fill is computed) rewrites the site from
+   the baseline's first month whatever the run's start, so its rows and the earlier run's
+   are never of two baselines; a scene that cannot change it (a failed one, one after the
+   last month the fill used) leaves the run incremental (v16's revert, session 36).
 2. A window that saw nothing, or whose own tide lies off the site, is not filled: its "no
    intertidal context" warning, observed fraction 0 and assessable fraction 0 stay.
 3. A fill beyond the run's memory fails the site with one line, no rows written (never a
@@ -19,6 +20,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from aoi import load_sites
 from flows import PROCESSING_VERSION
@@ -74,8 +76,11 @@ def test_an_incremental_run_in_the_fill_window_rewrites_every_row_on_one_baselin
                      rule_id=first.change["rule_id"].iloc[0],
                      stored_rules=first.change["rule_id"],
                      fill_window=fill_window(SITE.baseline_end))
+    assert plan.since == dt.date(2024, 2, 1) and plan.fill_candidates  # February's
     _, second = _run(source, dt.date(2024, 2, 29), plan=plan)
-    kept = first.change[first.change["period"] < plan.since]  # rows the second run left
+    # February's scenes fill the baseline: the site is rewritten from its first day
+    assert second.plan.report_from == SITE.baseline_start
+    kept = first.change[first.change["period"] < second.plan.since]  # rows the run left
     rows = pd.concat([kept, second.change])
     assert len(rows) >= 2 and rows["period"].is_unique
     assert rows["baseline_extent_ha"].nunique() == 1, rows[["period", "baseline_extent_ha"]]
@@ -226,13 +231,125 @@ def test_a_start_in_the_fill_window_rewrites_from_the_baseline(full):
                      stored_rules=first.change["rule_id"],
                      fill_window=fill_window(SITE.baseline_end),
                      baseline_start=SITE.baseline_start)
-    assert plan.report_from == SITE.baseline_start
+    assert plan.rewrite_from == SITE.baseline_start and plan.fill_candidates
     second = site_tables(SITE, source, scenes, start=start, end=end, run_id="r",
                          walk="memory", plan=plan)
-    kept = first.change[first.change["period"] < plan.since]
+    assert second.plan.report_from == SITE.baseline_start  # the fill changed: rewritten
+    kept = first.change[first.change["period"] < second.plan.since]
     rows = pd.concat([kept, second.change])
     assert rows["baseline_extent_ha"].nunique() == 1, rows[["period", "baseline_extent_ha"]]
     _, whole = _run(source, end)
     pd.testing.assert_frame_equal(rows.reset_index(drop=True), whole.change)
     assert set(second.observations["scene_id"]) == {
         s.scene_id for s in scenes if s.datetime.date() >= SITE.baseline_start}
+
+
+class _Failing(DemoSource):
+    """The demo with the scenes ``broken`` failed as a reader fails them: bands and SCL 0,
+    ``fetch_status`` :data:`flows.sources.base.FETCH_BROKEN` (:mod:`flows.sources._reader`)."""
+
+    def __init__(self, *args, broken=(), base=DemoSource, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.broken, self.inner = set(broken), base(*args, **kwargs)
+
+    def load(self, site, scenes, *args, **kwargs):
+        from flows.sources.base import FETCH_BROKEN
+
+        cube = self.inner.load(site, scenes, *args, **kwargs)
+        bad = np.isin(cube["scene_id"].values, list(self.broken))
+        hit = xr.DataArray(bad, dims="time")
+        for name in ("B02", "B03", "B04", "B08", "B11", "B12", "SCL"):
+            cube[name] = cube[name].where(~hit, 0).astype(cube[name].dtype)
+        cube["fetch_status"] = ("time", np.where(bad, FETCH_BROKEN, 0).astype(np.int16))
+        return cube
+
+
+def _stored_then_planned(source, end1, end2):
+    scenes1, first = _run(source, end1)
+    stored = first.observations.assign(processing_version=PROCESSING_VERSION)
+    scenes2 = source.search(SITE, *load_range(SITE, None, end2))
+    plan = plan_site(scenes2, stored, report_from=SITE.baseline_start,
+                     rule_id=first.change["rule_id"].iloc[0],
+                     stored_rules=first.change["rule_id"],
+                     fill_window=fill_window(SITE.baseline_end),
+                     baseline_start=SITE.baseline_start)
+    return first, scenes2, plan
+
+
+def test_a_failed_window_scene_leaves_the_run_incremental():
+    """v16's revert (session 36): a scene of the fill window that keeps failing is never
+    stored, and the plan recomputed the site whole on every run. A failed scene gives the
+    fill no view: on a site the baseline saw whole (nothing to fill), and on one with
+    pixels still unobserved, the run stays incremental; the rows are those of a whole run."""
+    probe = DemoSource(seed=3)
+    feb = [s for s in probe.search(SITE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))]
+    broken = {feb[0].scene_id}
+    # rows 100-169 clouded to the end: unobserved whatever the window holds
+    for inner, unseen in ((DemoSource, 0), (_Clouded, 70 * 240)):
+        kw = {"until": "2025-01-01"} if inner is _Clouded else {}
+        source = _Failing(seed=3, broken=broken, base=lambda *a, inner=inner, kw=kw, **k:
+                          inner(*a, **k, **kw))
+        first, scenes2, plan = _stored_then_planned(source, dt.date(2024, 2, 29),
+                                                    dt.date(2024, 3, 31))
+        assert set(first.failed_scenes) == broken
+        assert broken <= plan.fill_candidates and broken <= plan.new_scene_ids
+        _, second = _run(source, dt.date(2024, 3, 31), plan=plan)
+        fill = second.evidence["rule"]["fill"]
+        assert fill["unseen"] == unseen and fill["filled"] == 0, fill
+        assert second.plan.report_from is None  # incremental
+        assert second.plan.since == plan.since == dt.date(2024, 2, 1)
+        assert set(second.observations["scene_id"]) == plan.new_scene_ids - broken
+        _, whole = _run(source, dt.date(2024, 3, 31))
+        rows = pd.concat([first.change[first.change["period"] < plan.since], second.change])
+        pd.testing.assert_frame_equal(rows.reset_index(drop=True), whole.change)
+
+
+def test_a_new_scene_at_or_before_the_fills_last_month_rewrites_after_it_does_not():
+    """Rows 100-169 clouded to the end of February 2024: filled from March (+3). A run to
+    March 31 with one March scene failed stores the fill of March's other scenes; the next
+    run gets the failed one (it may change March's composite: at the last month used) and
+    rewrites from the baseline. A run that adds April's scenes to a site filled whole by
+    March (after the last month used) stays incremental. Each time the rows are a whole
+    run's."""
+    probe = DemoSource(seed=3)
+    march = probe.search(SITE, dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    assert len(march) >= 2
+    broken = {march[0].scene_id}
+    failing = _Failing(seed=3, broken=broken,
+                       base=lambda *a, **k: _Clouded(*a, **k, until="2024-03-01"))
+    first, _, _ = _stored_then_planned(failing, dt.date(2024, 3, 31), dt.date(2024, 3, 31))
+    assert set(first.failed_scenes) == broken
+    assert set(first.evidence["rule"]["fill"]["months"]) == {"+3"}  # some of it
+    source = _Clouded(seed=3, until="2024-03-01")  # the provider fixed its file
+    stored = first.observations.assign(processing_version=PROCESSING_VERSION)
+    scenes = source.search(SITE, *load_range(SITE, None, dt.date(2024, 3, 31)))
+    plan = plan_site(scenes, stored, report_from=SITE.baseline_start,
+                     rule_id=first.change["rule_id"].iloc[0],
+                     stored_rules=first.change["rule_id"],
+                     fill_window=fill_window(SITE.baseline_end),
+                     baseline_start=SITE.baseline_start)
+    assert plan.new_scene_ids == broken == plan.fill_candidates
+    _, second = _run(source, dt.date(2024, 3, 31), plan=plan)
+    assert second.plan.report_from == SITE.baseline_start  # rewritten
+    _, whole = _run(source, dt.date(2024, 3, 31))
+    pd.testing.assert_frame_equal(second.change, whole.change)
+    # April's scenes, after the last month the fill used with every pixel filled (rows
+    # 100-169 clouded in the baseline only: filled by March)
+    source = _Clouded(seed=3)
+    _, whole = _run(source, dt.date(2024, 3, 31))
+    fill = whole.evidence["rule"]["fill"]
+    assert fill["filled"] == fill["unseen"] == 70 * 240 and "+4" not in fill["months"]
+    stored = whole.observations.assign(processing_version=PROCESSING_VERSION)
+    end = dt.date(2024, 4, 30)
+    scenes = source.search(SITE, *load_range(SITE, None, end))
+    plan = plan_site(scenes, stored, report_from=SITE.baseline_start,
+                     rule_id=whole.change["rule_id"].iloc[0],
+                     stored_rules=whole.change["rule_id"],
+                     fill_window=fill_window(SITE.baseline_end),
+                     baseline_start=SITE.baseline_start)
+    assert plan.fill_candidates and plan.since == dt.date(2024, 4, 1)
+    _, third = _run(source, end, plan=plan)
+    assert third.plan.report_from is None and third.plan.since == plan.since  # incremental
+    _, whole4 = _run(source, end)
+    rows = pd.concat([whole.change[whole.change["period"] < plan.since], third.change])
+    pd.testing.assert_frame_equal(rows.reset_index(drop=True), whole4.change)

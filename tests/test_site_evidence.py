@@ -69,11 +69,11 @@ def test_plan_recomputes_a_site_once_its_rule_changes():
                      **kw).new_scene_ids == {"s1"}
 
 
-def test_plan_recomputes_a_mangrove_site_whole_while_its_fill_window_is_open():
-    """A new scene in the months the baseline's fill reads (:func:`indices.bap.fill_window`)
-    may change the baseline, so the site is recomputed whole (the review of rule v15: an
-    incremental run wrote its new months on another baseline beside the old rows); a new
-    scene after that window is incremental as before."""
+def test_plan_passes_a_mangrove_sites_unstored_fill_window_scenes_as_candidates():
+    """A scene of the months the baseline's fill reads (:func:`indices.bap.fill_window`)
+    that the store does not hold may change the baseline (the review of rule v15); whether
+    it does only the computed fill tells (:func:`flows.site.plan.fill_settled`), so the plan
+    stays incremental and passes them as candidates. A scene after the window is none."""
     from indices.bap import fill_window
 
     scenes = _scenes(4)  # 2024-01-05 .. 2024-04-05
@@ -81,22 +81,19 @@ def test_plan_recomputes_a_mangrove_site_whole_while_its_fill_window_is_open():
                            "processing_version": PROCESSING_VERSION})
     kw = {"report_from": dt.date(2024, 1, 1)}
     open_ = fill_window(dt.date(2023, 12, 31))  # 2024-01-01 .. 2024-12-31
-    whole = plan_site(scenes, stored, fill_window=open_, **kw)
-    assert whole.new_scene_ids == {s.scene_id for s in scenes}
-    assert whole.since == dt.date(2024, 1, 1)
+    plan = plan_site(scenes, stored, fill_window=open_, **kw)
+    assert plan.new_scene_ids == {"s3"} and plan.since == dt.date(2024, 4, 1)
+    assert plan.fill_candidates == {"s3"} and plan.report_from is None
     passed = fill_window(dt.date(2023, 1, 31), 2)  # 2023-02-01 .. 2023-03-31
-    assert plan_site(scenes, stored, fill_window=passed, **kw).new_scene_ids == {"s3"}
-    assert plan_site(scenes, stored, **kw).new_scene_ids == {"s3"}  # seagrass: no fill
+    assert not plan_site(scenes, stored, fill_window=passed, **kw).fill_candidates
+    assert not plan_site(scenes, stored, **kw).fill_candidates  # seagrass: no fill
     assert plan_site(scenes[:3], stored, fill_window=open_, **kw).up_to_date  # nothing new
-    assert whole.report_from is None  # no baseline start given: the run's start
 
 
-def test_a_fill_windows_recompute_rewrites_from_the_baseline_whatever_the_start():
-    """The review of rule v16 (session 36): a ``--start`` inside or after the fill window
-    rewrote only from the start, leaving the rows before it on the former baseline. The
-    whole recompute now rewrites from the baseline's first day (``report_from``, which
-    :func:`flows.site.site_tables` takes over the start), and a scene of the window not held
-    triggers it though it lies before the start (every run loads it)."""
+def test_a_fill_window_scene_before_the_start_is_a_candidate_and_the_site_computed():
+    """A scene of the window not held counts though it lies before a ``--start`` (every run
+    loads it): the site is computed (not up to date) to settle it; the rewrite, if the fill
+    changed, is from the baseline's first day (:attr:`SitePlan.rewrite_from`)."""
     from indices.bap import fill_window
 
     scenes = _scenes(4)  # 2024-01-05 .. 2024-04-05
@@ -104,11 +101,14 @@ def test_a_fill_windows_recompute_rewrites_from_the_baseline_whatever_the_start(
                            "processing_version": PROCESSING_VERSION})
     base = dt.date(2023, 1, 1)
     open_ = fill_window(dt.date(2023, 12, 31))  # 2024-01-01 .. 2024-12-31
-    for start in (dt.date(2024, 4, 1), dt.date(2025, 3, 1)):  # inside, after the window
-        plan = plan_site(scenes, stored, report_from=start, fill_window=open_,
-                         baseline_start=base)
-        assert plan.report_from == base and plan.since == dt.date(2024, 1, 1), start
-        assert plan.new_scene_ids == {s.scene_id for s in scenes}
+    inside = plan_site(scenes, stored, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                       baseline_start=base)
+    assert inside.new_scene_ids == {"s3"} and inside.fill_candidates == {"s2", "s3"}
+    assert inside.rewrite_from == base and inside.report_from is None
+    after = plan_site(scenes, stored, report_from=dt.date(2025, 3, 1), fill_window=open_,
+                      baseline_start=base)
+    assert after.since is None and not after.up_to_date
+    assert after.fill_candidates == {"s2", "s3"}
     held = pd.DataFrame({"scene_id": [s.scene_id for s in scenes],
                          "processing_version": PROCESSING_VERSION})
     assert plan_site(scenes, held, report_from=dt.date(2024, 4, 1), fill_window=open_,

@@ -71,6 +71,10 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
                      fill_window=window, baseline_start=site.baseline_start)
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
+    elif plan.since is None:
+        logger.info("%s: no new scenes from the start; %d scenes of the fill window not "
+                    "stored: the site is computed to see whether they change its baseline",
+                    site.id, len(plan.fill_candidates))
     else:
         logger.info("%s: %d new scenes, months from %s to update", site.id,
                     len(plan.new_scene_ids), plan.since)

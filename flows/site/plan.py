@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from aoi import Site
 from flows import PROCESSING_VERSION
 from flows.sources import SceneRef
 
-__all__ = ["SitePlan", "load_range", "month_start", "plan_site"]
+__all__ = ["SitePlan", "fill_settled", "load_range", "month_start", "plan_site"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,20 @@ class SitePlan:
     """First month whose change row the new scenes can alter; None: nothing to do."""
     report_from: dt.date | None = None
     """The first day whose rows the run writes when it is not the run's ``--start``: a
-    mangrove site that a new scene in its fill window recomputes whole is rewritten from its
-    baseline's first day, whatever the start (:func:`plan_site`); None: the run's start."""
+    mangrove site whose baseline fill a scene of its fill window changed is rewritten from
+    its baseline's first day, whatever the start (:func:`fill_settled`); None: the run's
+    start."""
+    fill_candidates: frozenset[str] = frozenset()
+    """Scenes of a mangrove site's fill window the store does not hold (before the run's
+    start too): they may change its baseline fill, which only the computed fill can tell
+    (:func:`fill_settled`, called by :func:`flows.site.site_tables`)."""
+    rewrite_from: dt.date | None = None
+    """The site's baseline's first day: where its rows are rewritten from when a fill
+    candidate changed the fill."""
 
     @property
     def up_to_date(self) -> bool:
-        return self.since is None
+        return self.since is None and not self.fill_candidates
 
 
 def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.date,
@@ -53,36 +62,73 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     version. A site without stored change rows has nothing to redo.
 
     ``fill_window``: the days after a mangrove baseline its never-clear pixels are filled
-    from (:func:`indices.bap.fill_window`; None: no fill, seagrass). A new scene in it may
-    change the baseline itself (a clear month the last run did not have), and with it every
-    month's change: the site is then recomputed whole, so the stored rows always share one
-    baseline (the review of rule v15, session 35: an incremental run wrote its new months
-    on another baseline beside the old rows). Every scene of the window counts, before
-    ``report_from`` too (a run loads them all: :func:`load_range`), and such a recompute
-    rewrites the rows from ``baseline_start`` (the site's; :attr:`SitePlan.report_from`),
-    not from ``report_from``: a ``--start`` inside or after the window would else leave the
-    rows before it on the former baseline (the review of rule v16, session 36; on a ``full``
-    run as well: review37). Once the
-    window has passed and its scenes are held, runs are incremental again."""
+    from (:func:`indices.bap.fill_window`; None: no fill, seagrass). A scene of it that the
+    store does not hold may change the baseline itself (a clear month the last run did not
+    have), and with it every month's change (the review of rule v15, session 35: an
+    incremental run wrote its new months on another baseline beside the old rows). Whether it
+    does, only the computed fill can tell: the plan passes them as
+    :attr:`SitePlan.fill_candidates` (every scene of the window, before ``report_from`` too:
+    a run loads them all, :func:`load_range`), and :func:`fill_settled` rewrites the site
+    from ``baseline_start`` (:attr:`SitePlan.rewrite_from`) only when one changed the fill;
+    else the run stays incremental. A scene that fails is never stored, so a fill trigger
+    on "not stored" alone recomputed such a site whole on every run (v16's revert, session
+    36). Once the window has passed and its scenes are held, no candidate is left."""
     if not full and len(stored):
         found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
         rewritable = stored[stored["scene_id"].isin(found)]
         full = bool((rewritable["processing_version"] != PROCESSING_VERSION).any())
     if not full and stored_rules is not None and len(stored_rules):
         full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
-    rewrite = None
+    candidates: frozenset[str] = frozenset()
     if fill_window is not None and len(stored):  # on a full run too (--full, a recovery)
         held = set(stored["scene_id"])
-        if any(s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1]
-               for s in scenes):
-            full, rewrite = True, baseline_start
-            report_from = min(report_from, baseline_start or report_from)
+        candidates = frozenset(
+            s.scene_id for s in scenes
+            if s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1])
+    rewrite = baseline_start if candidates else None  # None: fill_settled takes the site's
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:
-        return SitePlan(frozenset(), None)
+        return SitePlan(frozenset(), None, fill_candidates=candidates, rewrite_from=rewrite)
     since = month_start(min(s.datetime for s in new).date())
-    return SitePlan(frozenset(s.scene_id for s in new), since, rewrite)
+    return SitePlan(frozenset(s.scene_id for s in new), since, fill_candidates=candidates,
+                    rewrite_from=rewrite)
+
+
+def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Site) -> SitePlan:
+    """The plan a mangrove site's rows are written by, once its baseline fill is computed
+    (:class:`indices.bap.BaselineFill`, of this run's scenes): the site rewritten from
+    :attr:`SitePlan.rewrite_from` (the baseline's first day; all its scenes from then on)
+    when a fill candidate not ``failed`` in this run could have changed the fill, else
+    ``plan`` as it is (incremental; its candidates settled).
+
+    A candidate can change the fill only when pixels were unseen in the baseline window and
+    the fill was not skipped (no tide inside the site: the window's own counts, which no
+    later scene changes), and then only if it lies in a calendar month at or before the last
+    month a pixel was filled from (:attr:`indices.bap.BaselineFill.offset`). This is exact:
+    the fill walks the months nearest first and stops once every pixel is filled, so a later
+    month is either not read, or read while pixels stayed unobserved and found no clear view
+    of them; a clear view is each scene's own test (:func:`indices.composite.monthly_composite`),
+    so that month without the candidate finds none either, and the fill is the same (a
+    scene while pixels stay unobserved filled nothing, or its month would be at or before
+    the last one used: no rewrite needed, mang43). A failed scene
+    gave the fill no view at all: the fill is the same without it."""
+    from indices.bap import fill_months
+
+    settled = SitePlan(plan.new_scene_ids, plan.since, plan.report_from)
+    if not plan.fill_candidates or fill is None or not fill.unseen or fill.skipped:
+        return settled
+    days = [s.datetime.date() for s in scenes
+            if s.scene_id in plan.fill_candidates and s.scene_id not in failed]
+    _, off = fill_months(np.array(days, "datetime64[D]"),
+                         (site.baseline_start, site.baseline_end))
+    last = int(fill.offset.max()) if fill.filled else 0  # 0: no month gave a view
+    if not (off <= last).any():
+        return settled
+    first = plan.rewrite_from or site.baseline_start
+    ids = [s for s in scenes if s.datetime.date() >= first]
+    return SitePlan(frozenset(s.scene_id for s in ids),
+                    month_start(min(s.datetime for s in ids).date()), first)
 
 
 def month_start(day: dt.date) -> dt.date:

@@ -21,7 +21,7 @@ from flows.site.budget import WALKS, choose_walk, fill_pixels
 from flows.site.evidence import site_evidence_of
 from flows.site.notices import context_warning, fill_warning, site_warnings
 from flows.site.onepass import walk_once
-from flows.site.plan import SitePlan, month_start
+from flows.site.plan import SitePlan, fill_settled, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
 from flows.site.strips import walk_strips
 from flows.site.walks import walk_streamed, walk_whole
@@ -59,6 +59,10 @@ class SiteTables:
     baseline that could not build the intertidal context: :func:`context_warning`; a
     calibration whose labels could not teach a threshold); the run logs them and keeps them
     in its record."""
+    plan: SitePlan | None = None
+    """The plan the rows were cut by (:func:`flows.site.plan.fill_settled`: the run's plan,
+    or a rewrite from the baseline when a fill window's scene changed the mangrove fill);
+    its ``since`` is where the run's maps and rows start. None: no plan given."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
@@ -69,8 +73,10 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     its alerts and monthly maps too).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
-    ``plan.since`` on are returned (from ``plan.report_from``, not ``start``, when it has
-    one); the baseline and earlier months are still read because the monthly maps carry each
+    ``plan.since`` on are returned; a mangrove plan's fill candidates are settled once the
+    fill is computed (:func:`flows.site.plan.fill_settled`: the site rewritten from its
+    baseline's first day, not ``start``, when one changed the fill; :attr:`SiteTables.plan`
+    says which); the baseline and earlier months are still read because the monthly maps carry each
     pixel's last observation forward.
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
@@ -89,9 +95,6 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
-    # a plan may rewrite from the baseline, whatever the start (a fill window's recompute)
-    report_from = (plan.report_from if plan is not None and plan.report_from else None) \
-        or start or site.baseline_start
     grid = site_grid(site)
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
                         coords={"y": grid.y_coords(), "x": grid.x_coords()})
@@ -143,6 +146,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         mmu_ha=mmu_ha, maps=products, evidence=evidence, base=base)
     del lazy_mask
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
+    if plan is not None:  # the fill computed: did a fill window's scene change it?
+        plan = fill_settled(plan, evidence.fill, scenes, failed, site)
+    # a plan may rewrite from the baseline, whatever the start (the fill changed)
+    report_from = (plan.report_from if plan is not None else None) or start \
+        or site.baseline_start
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
     obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
@@ -164,11 +172,13 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         for col in ("extent_ci_high_ha", "gain_ci_high_ha", "loss_ci_high_ha"):
             change[col] = site_ha
     alerts = None
+    if plan is not None and plan.since is None:  # only a fill candidate, which changed
+        alert_state = maps = None                # nothing: no rows, maps or alerts to write
     if alert_state is not None:
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
-                      warnings=warnings)
+                      warnings=warnings, plan=plan)
 
 
 def _filled_fraction(site: Site, evidence, mask: xr.DataArray) -> float | None:
