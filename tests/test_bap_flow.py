@@ -78,8 +78,8 @@ def test_an_incremental_run_in_the_fill_window_rewrites_every_row_on_one_baselin
                      fill_window=fill_window(SITE.baseline_end))
     assert plan.since == dt.date(2024, 2, 1) and plan.fill_candidates  # February's
     _, second = _run(source, dt.date(2024, 2, 29), plan=plan)
-    # February's scenes fill the baseline: the site is rewritten from its first day
-    assert second.plan.report_from == SITE.baseline_start
+    # February's scenes fill the baseline: the site is rewritten from its first stored row
+    assert second.plan.report_from == SITE.baseline_start  # the run's start, before the rows
     kept = first.change[first.change["period"] < second.plan.since]  # rows the run left
     rows = pd.concat([kept, second.change])
     assert len(rows) >= 2 and rows["period"].is_unique
@@ -231,10 +231,11 @@ def test_a_start_in_the_fill_window_rewrites_from_the_baseline(full):
                      stored_rules=first.change["rule_id"],
                      fill_window=fill_window(SITE.baseline_end),
                      baseline_start=SITE.baseline_start)
-    assert plan.rewrite_from == SITE.baseline_start and plan.fill_candidates
+    first_row = first.observations["datetime"].min().date()  # the stored rows' first day
+    assert plan.rewrite_from == first_row and plan.fill_candidates
     second = site_tables(SITE, source, scenes, start=start, end=end, run_id="r",
                          walk="memory", plan=plan)
-    assert second.plan.report_from == SITE.baseline_start  # the fill changed: rewritten
+    assert second.plan.report_from == first_row  # the fill changed: rewritten
     kept = first.change[first.change["period"] < second.plan.since]
     rows = pd.concat([kept, second.change])
     assert rows["baseline_extent_ha"].nunique() == 1, rows[["period", "baseline_extent_ha"]]

@@ -113,6 +113,13 @@ def test_a_fill_window_scene_before_the_start_is_a_candidate_and_the_site_comput
                          "processing_version": PROCESSING_VERSION})
     assert plan_site(scenes, held, report_from=dt.date(2024, 4, 1), fill_window=open_,
                      baseline_start=base).up_to_date  # every window scene held
+    # stored rows with their days: a rewrite goes back to the first of them, not before
+    dated = stored.assign(datetime=[s.datetime for s in scenes[:2]])
+    plan = plan_site(scenes, dated, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                     baseline_start=base)
+    assert plan.rewrite_from == dt.date(2024, 1, 5)
+    assert plan_site(scenes, dated, report_from=dt.date(2023, 6, 1), fill_window=open_,
+                     baseline_start=base).rewrite_from == dt.date(2023, 6, 1)
 
 
 # --------------------------------------------------------------------------- polygons

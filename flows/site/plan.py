@@ -33,8 +33,10 @@ class SitePlan:
     start too): they may change its baseline fill, which only the computed fill can tell
     (:func:`fill_settled`, called by :func:`flows.site.site_tables`)."""
     rewrite_from: dt.date | None = None
-    """The site's baseline's first day: where its rows are rewritten from when a fill
-    candidate changed the fill."""
+    """Where the site's rows are rewritten from when a fill candidate changed the fill: the
+    earlier of the run's start and the first stored observation (every stored row, and no
+    row before both that the store never held); without stored days, ``baseline_start``
+    (None: the site's, :func:`fill_settled`)."""
 
     @property
     def up_to_date(self) -> bool:
@@ -69,7 +71,8 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     does, only the computed fill can tell: the plan passes them as
     :attr:`SitePlan.fill_candidates` (every scene of the window, before ``report_from`` too:
     a run loads them all, :func:`load_range`), and :func:`fill_settled` rewrites the site
-    from ``baseline_start`` (:attr:`SitePlan.rewrite_from`) only when one changed the fill;
+    (from :attr:`SitePlan.rewrite_from`: the earlier of ``report_from`` and the first stored
+    row, so a ``--start`` after them leaves none on the former fill) only when one changed it;
     else the run stays incremental. A scene that fails is never stored, so a fill trigger
     on "not stored" alone recomputed such a site whole on every run (v16's revert, session
     36). Once the window has passed and its scenes are held, no candidate is left."""
@@ -85,7 +88,10 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
         candidates = frozenset(
             s.scene_id for s in scenes
             if s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1])
-    rewrite = baseline_start if candidates else None  # None: fill_settled takes the site's
+    rewrite = None  # None: fill_settled takes the site's baseline start
+    if candidates:  # the stored rows and the run's: never rows before both (mang43)
+        first = _first_stored(stored) or baseline_start
+        rewrite = first if first is None else min(first, report_from)
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:
@@ -98,7 +104,7 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
 def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Site) -> SitePlan:
     """The plan a mangrove site's rows are written by, once its baseline fill is computed
     (:class:`indices.bap.BaselineFill`, of this run's scenes): the site rewritten from
-    :attr:`SitePlan.rewrite_from` (the baseline's first day; all its scenes from then on)
+    :attr:`SitePlan.rewrite_from` (all its scenes from then on)
     when a fill candidate not ``failed`` in this run could have changed the fill, else
     ``plan`` as it is (incremental; its candidates settled).
 
@@ -129,6 +135,13 @@ def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Sit
     ids = [s for s in scenes if s.datetime.date() >= first]
     return SitePlan(frozenset(s.scene_id for s in ids),
                     month_start(min(s.datetime for s in ids).date()), first)
+
+
+def _first_stored(stored: pd.DataFrame) -> dt.date | None:
+    """The day of the site's first stored observation row (None: no ``datetime`` column)."""
+    if "datetime" not in stored or not len(stored):
+        return None
+    return pd.Timestamp(pd.to_datetime(stored["datetime"]).min()).date()
 
 
 def month_start(day: dt.date) -> dt.date:

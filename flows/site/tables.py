@@ -75,7 +75,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
     ``plan.since`` on are returned; a mangrove plan's fill candidates are settled once the
     fill is computed (:func:`flows.site.plan.fill_settled`: the site rewritten from its
-    baseline's first day, not ``start``, when one changed the fill; :attr:`SiteTables.plan`
+    first stored row, not ``start``, when one changed the fill; :attr:`SiteTables.plan`
     says which); the baseline and earlier months are still read because the monthly maps carry each
     pixel's last observation forward.
 
@@ -148,7 +148,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
     if plan is not None:  # the fill computed: did a fill window's scene change it?
         plan = fill_settled(plan, evidence.fill, scenes, failed, site)
-    # a plan may rewrite from the baseline, whatever the start (the fill changed)
+    # a plan may rewrite from the first stored row, whatever the start (the fill changed)
     report_from = (plan.report_from if plan is not None else None) or start \
         or site.baseline_start
     obs = observation_rows(site, scenes, per_scene, run_id)
