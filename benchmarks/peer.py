@@ -169,6 +169,43 @@ def drop_small(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     return keep[labels]
 
 
+FILL_MONTHS = 12
+"""Calendar months after the baseline window a never-clear pixel is filled from."""
+
+
+def fill_baseline(base: xr.Dataset, n_clear: xr.DataArray, n_wet: xr.DataArray,
+                  refl: xr.Dataset, clear: xr.DataArray, base1: dt.date,
+                  months: int = FILL_MONTHS) -> tuple:
+    """The baseline composite's never-clear pixels filled best-available-pixel style (White
+    et al. 2014; bluecarbon's rule v16, written here from its description, not imported):
+    each takes the median of its clear views in the first calendar month after the window
+    (within ``months``; a view later in the window's last month counts as the first) that
+    sees it clear, and that month's clear and wet counts. Not here: bluecarbon's gate (no
+    fill when the window's own intertidal zone misses the site)."""
+    todo = (n_clear == 0).values
+    times = refl.time.values
+    after = times > np.datetime64(f"{base1}T23:59:59")
+    off = np.maximum((times.astype("datetime64[M]") - np.datetime64(base1, "M"))
+                     .astype(int), 1)
+    for k in sorted(set(off[after & (off <= months)].tolist())):
+        if not todo.any():
+            break
+        pick = np.flatnonzero(after & (off == k))
+        views = clear.isel(time=pick).sum("time").values
+        take = todo & (views > 0)
+        if not take.any():
+            continue
+        month = refl.isel(time=pick)
+        med = month.median("time").compute()
+        wet = ((month.green > month.nir) & clear.isel(time=pick)).sum("time").values
+        keep = xr.DataArray(~take, dims=("y", "x"))
+        base = xr.Dataset({b: base[b].where(keep, med[b]) for b in base.data_vars})
+        n_clear = n_clear.where(keep, views.astype(n_clear.dtype))
+        n_wet = n_wet.where(keep, wet.astype(n_wet.dtype))
+        todo &= ~take
+    return base, n_clear, n_wet
+
+
 def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks: int,
                 end: dt.date | None, mmu_ha: float = 0.1) -> tuple[pd.DataFrame, dict]:
     """Monthly extent, gain and loss (ha) of one mangrove site; and the phases' seconds."""
@@ -211,6 +248,7 @@ def site_change(items: list[pystac.Item], feature: dict, *, median: str, chunks:
     with warnings.catch_warnings():  # months in which a pixel is never clear
         warnings.filterwarnings("ignore", "All-NaN slice")
         base, n_clear, n_wet = dask.compute(base, n_clear, n_wet)
+        base, n_clear, n_wet = fill_baseline(base, n_clear, n_wet, refl, clear, base1)
         ndvi = (base.nir - base.red) / (base.nir + base.red)
         mvi = abs(base.nir - base.green) / abs(base.swir16 - base.green)
         rule = RULES["mangrove"]
