@@ -59,8 +59,7 @@ from indices.habitat import (
     seagrass_offset,
 )
 from indices.patches import MMU_HA, mmu_pixels
-from indices.seagrass_place import place_terms
-from indices.seagrass_rule import GLINT_COMPOSITE
+from indices.seagrass_rule import GLINT_COMPOSITE, place_terms
 from indices.spectral import compute_indices
 
 __all__ = ["DEFAULT_RULE", "LOSS", "NOT_OBSERVED", "NO_LOSS", "PATCH_COLUMNS", "AlertRule",

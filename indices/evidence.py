@@ -43,7 +43,7 @@ from indices.mangrove import (
     mangrove_parameters,
 )
 from indices.mangrove_rule import baseline_bare, mangrove_candidates
-from indices.seagrass_place import PLACE_LAYERS, place_map
+from indices.seagrass_place import PLACE_LAYERS, place_inputs, place_map
 from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
@@ -204,7 +204,7 @@ def site_place(base: xr.Dataset, rule, water: xr.DataArray) -> xr.DataArray:
     """The place map of a seagrass site (:func:`indices.seagrass_place.place_map`), lazy when
     ``base`` or ``water`` is: then one whole-site task that reads the computed composite
     and water (the map is whole-site by construction), one block, NaN-filled float32."""
-    needed = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
+    needed = place_inputs(base)
     if not any(isinstance(a.data, da.Array) for a in (*needed.data_vars.values(), water)):
         return place_map(needed, rule, water)
 

@@ -49,10 +49,21 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-__all__ = ["PLACE_BYTES_PER_PIXEL", "PLACE_LAYERS", "place_map", "place_terms"]
+from indices.seagrass_rule import bottom_signals, seagrass_constants, seagrass_offset
+
+__all__ = ["PLACE_BANDS", "PLACE_BYTES_PER_PIXEL", "PLACE_LAYERS", "place_inputs", "place_map"]
 
 PLACE_LAYERS = ("sand_blue", "threshold_blue")
 """The place map's layers, in order (module doc)."""
+PLACE_BANDS = ("B02", "B03", "B04", "B08", "n_clear")
+"""The composite's variables the map reads: the bands of the rule's bottom signals, water
+and gate, and the views (:func:`place_inputs`)."""
+
+
+def place_inputs(base: xr.Dataset) -> xr.Dataset:
+    """``base`` (a composite, lazy or not) cut to :data:`PLACE_BANDS`: what :func:`place_map`
+    reads, so that a caller computes no more of the composite than the map needs."""
+    return base[[v for v in PLACE_BANDS if v in base]]
 
 
 PLACE_BYTES_PER_PIXEL = 4 * len(PLACE_LAYERS)
@@ -85,7 +96,6 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
     inside the halo. Beyond the output (8 B a site pixel; :data:`PLACE_BYTES_PER_PIXEL`) and
     the first walk's mask and views (3 B a pixel), memory is one strip's. The same values bit
     for bit as sg38's whole-site build (``tests/test_seagrass_place_blocks.py``)."""
-    from indices.seagrass_rule import seagrass_constants
 
     ny, nx = base.sizes["y"], base.sizes["x"]
     shape = (len(PLACE_LAYERS), ny, nx)
@@ -104,8 +114,7 @@ def place_map(base: xr.Dataset, rule, water: xr.DataArray, *,
     block = rule.place_block
     step = max(block, strip_pixels // max(nx, 1) // block * block)
     strips = [(r0, min(ny, r0 + step)) for r0 in range(0, ny, step)]
-    base = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
-    base = base.transpose(..., "y", "x")
+    base = place_inputs(base).transpose(..., "y", "x")
     # 1. per strip: the sand's block medians, the places the gate leaves, the noise values
     parts = [(base.isel(y=slice(r0, r1)), rule, water, r) for r0, r1 in strips]
     if any(isinstance(v.data, da.Array) for v in base.data_vars.values()):
@@ -194,7 +203,6 @@ def _fields(base: xr.Dataset, rule, water: xr.DataArray, r: float) -> dict:
     ``b`` and ``ln g`` (floored at ``min_bottom_signal``), the rule's sand (assessed with
     ``score < 0`` and ``g > 0``), the water pixels the gate leaves (``open``), and the water
     pixels' blue noise and green noise over ``r``."""
-    from indices.seagrass_rule import bottom_signals, seagrass_offset
 
     c, offset = seagrass_offset(base, rule, water)
     b, g, _ = bottom_signals(base, rule, water)
@@ -229,17 +237,6 @@ class _Counts:
         ends = np.cumsum(self.counts)
         middle = [self.size // 2] if self.size % 2 else [self.size // 2 - 1, self.size // 2]
         return float(np.median(self.values[np.searchsorted(ends, middle, side="right")]))
-
-
-def place_terms(place: xr.DataArray, rule) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """``(threshold_blue, contrast, tolerance)`` float32 of a place map: the threshold
-    bottom's blue, sand's blue contrast to it ``(1 - a_B) b_true(d)`` (what the pixel's noise
-    is held against) and the score's band of doubt, ``tolerance_share`` of that contrast
-    (the rule's share, as of ``|T|`` in its log units)."""
-    sand = place.sel(layer="sand_blue", drop=True).astype(np.float32)
-    contrast = sand * np.float32(1 - rule.albedo_ratio_blue)
-    return (place.sel(layer="threshold_blue", drop=True).astype(np.float32), contrast,
-            contrast * np.float32(rule.tolerance_share))
 
 
 def _water(base: xr.Dataset, rule) -> xr.DataArray:

@@ -12,12 +12,12 @@ import xarray as xr
 
 from indices.masks import scene_reflectance
 from indices.rules import CONTEXT_SCORE, rule_id
-from indices.seagrass_place import place_terms
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_mask, water_parameters
 
 __all__ = ["GLINT_COMPOSITE", "SeagrassRule", "bottom_signals", "mask_turbid_water",
-           "place_score", "seagrass_constants", "seagrass_offset", "seagrass_score", "turbid_scenes"]
+           "place_score", "place_terms", "seagrass_constants", "seagrass_offset",
+           "seagrass_score", "turbid_scenes"]
 
 
 GLINT_COMPOSITE = {"B02": 1.0, "B03": 1.0}
@@ -206,7 +206,7 @@ def seagrass_score(refl: xr.Dataset, rule: SeagrassRule = SeagrassRule(),
     ``place``: the site's place map (:func:`indices.seagrass_place.place_map` of its
     baseline; rule v6, ``place_test``): where the gate leaves a water pixel and the map holds
     a level, the pixel is assessed by blue alone, ``(threshold_blue - b) / tolerance``
-    (:func:`indices.seagrass_place.place_terms`), where sand's contrast to the threshold
+    (:func:`place_terms`), where sand's contrast to the threshold
     there is ``detect_sigmas`` of the pixel's blue noise (the map's support at the pixel's
     views).
 
@@ -345,3 +345,14 @@ def mask_turbid_water(cube: xr.Dataset,
     """
     turbid, water = flags if flags is not None else turbid_scenes(cube)
     return cube.assign(SCL=cube["SCL"].where(~((turbid > 0) & water), np.uint8(1)))
+
+
+def place_terms(place: xr.DataArray, rule) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """``(threshold_blue, contrast, tolerance)`` float32 of a place map: the threshold
+    bottom's blue, sand's blue contrast to it ``(1 - a_B) b_true(d)`` (what the pixel's noise
+    is held against) and the score's band of doubt, ``tolerance_share`` of that contrast
+    (the rule's share, as of ``|T|`` in its log units)."""
+    sand = place.sel(layer="sand_blue", drop=True).astype(np.float32)
+    contrast = sand * np.float32(1 - rule.albedo_ratio_blue)
+    return (place.sel(layer="threshold_blue", drop=True).astype(np.float32), contrast,
+            contrast * np.float32(rule.tolerance_share))

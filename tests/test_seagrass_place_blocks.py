@@ -93,11 +93,11 @@ def test_lazy_from_chunks_that_cut_blocks(scene):
 def test_the_flow_reads_the_composite_twice_not_whole(scene):
     """flows.site.evidence: a site larger than a block has its water, then its map from the
     lazy composite strip by strip: the same evidence as in one numpy pass."""
-    from flows.site.evidence import _place_after_water
+    from flows.site.evidence import _place_and_water
 
     _, base, water = scene
     evidence = site_evidence(base.chunk({"y": 50, "x": 64}), "seagrass")
-    got_water, place = _place_after_water(base.chunk({"y": 50, "x": 64}), evidence)
+    got_water, place = _place_and_water(base.chunk({"y": 50, "x": 64}), evidence, lean=True)
     np.testing.assert_array_equal(np.asarray(got_water), np.asarray(water))
     _same(place, oracle(base, RULE, water))
 

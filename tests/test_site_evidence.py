@@ -178,7 +178,7 @@ def calibrated_run(tmp_path_factory):
 
 def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrated_run):
     site, source, plain, tuned = calibrated_run
-    assert set(plain.change["rule_id"]) == {"mangrove-baloloy2020-v16"}
+    assert set(plain.change["rule_id"]) == {"mangrove-baloloy2020-v17"}
     (rule_id,) = set(tuned.change["rule_id"])
     assert rule_id.startswith("mangrove-calibrated-")
     cal = tuned.evidence["calibration"]

@@ -52,7 +52,7 @@ from indices.evidence import (
 from indices.habitat import RULES, seagrass_constants
 from indices.mangrove import MANGROVE_PARAMETERS
 from indices.mangrove_axis import AXIS_BANDS
-from indices.seagrass_place import place_map
+from indices.seagrass_place import place_inputs, place_map
 
 __all__ = ["EvidenceOf", "calibration_grid", "calibration_record", "site_evidence_of"]
 
@@ -72,13 +72,17 @@ class EvidenceOf(NamedTuple):
 
 
 def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray, *,
-                     keep_base: bool = False, max_fill: int | None = None) -> EvidenceOf:
+                     keep_base: bool = False, max_fill: int | None = None,
+                     lean: bool = False) -> EvidenceOf:
     """The site's computed evidence, its run-record entry and (``keep_base``, mangrove) its
     computed baseline composite: :class:`EvidenceOf`. ``max_fill``: the most never-clear
     baseline pixels the run's memory allows to fill (:func:`flows.site.budget.fill_pixels`;
     None: unbounded); a fill beyond it fails the site (:class:`flows.site.budget.SiteTooLarge`,
     one line), before any row: a site's rows are never of a baseline the machine's memory
-    left unfilled (review of rule v16, session 36)."""
+    left unfilled (review of rule v16, session 36). ``lean`` (the strips walk's sites,
+    whose composite is not to be held whole): a seagrass site larger than a block computes
+    its water, then its place map, in two passes over its scenes
+    (:func:`_place_and_water`); else in one, each scene read once."""
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
@@ -121,8 +125,9 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         base, arrays = kept, dask.compute(*evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
         arrays, base = _two_passes(base, evidence, replaces), None
-    elif evidence.place is not None and _pixels(base) > ONE_BLOCK_PIXELS:
-        arrays, base = _place_after_water(base, evidence), None
+    elif evidence.place is not None:
+        lean = lean and _pixels(base) > ONE_BLOCK_PIXELS
+        arrays, base = _place_and_water(base, evidence, lean=lean), None
     else:
         arrays, base = dask.compute(*evidence.arrays), None
     evidence = evidence.with_arrays(arrays)
@@ -142,15 +147,19 @@ def _pixels(base: xr.Dataset) -> int:
     return base.sizes["y"] * base.sizes["x"]
 
 
-def _place_after_water(base: xr.Dataset, evidence) -> tuple:
-    """A seagrass site's ``(water, place)`` (rule v6) in two passes over its lazy baseline
-    composite ``base``: the water, then the place map strip by strip from the computed water
-    (:func:`indices.seagrass_place.place_map` of a lazy composite), so that neither holds the
-    composite whole (one ``dask.compute`` of both hands :func:`indices.evidence.site_place`'s
-    one task the whole composite: ~18 B a pixel, 2.2 GB on a 10980² tile; issue 22). Sites
-    of one block compute both at once."""
-    (water,) = dask.compute(evidence.water)
-    needed = base[[v for v in ("B02", "B03", "B04", "B08", "n_clear") if v in base]]
+def _place_and_water(base: xr.Dataset, evidence, *, lean: bool) -> tuple:
+    """A seagrass site's ``(water, place)`` (rule v6). By default from one pass over its
+    scenes: the composite's bands the map reads and the water computed together (array graphs
+    alike, so each scene is read once: the map's whole-site task computed beside the water
+    read the scenes three times over, its graph optimised apart from theirs), then the map in
+    numpy. ``lean``: two passes over the lazy composite, the water, then the map strip by
+    strip (:func:`indices.seagrass_place.place_map` of a lazy composite), so that neither
+    holds the composite whole (~18 B a pixel, 2.2 GB on a 10980² tile; issue 22)."""
+    needed = place_inputs(base)
+    if lean:
+        (water,) = dask.compute(evidence.water)
+    else:
+        needed, water = dask.compute(needed, evidence.water)
     return water, place_map(needed, evidence.rule, water)
 
 

@@ -114,7 +114,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         site, grid, scenes, mode, chunks=chunks, products=products, share=share)
     got = site_evidence_of(site, cube, grid, mask,
                            keep_base=site.habitat == "mangrove" and mode != "strips",
-                           max_fill=max_fill)
+                           max_fill=max_fill, lean=mode == "strips")
     evidence, record = got.evidence, got.record
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
