@@ -100,3 +100,42 @@ def test_whole_job_smoke_run(tmp_path):
     assert size["agreement_peer_bottleneck"]["ok"] and size["agreement_peer_numpy"]["ok"]
     assert report["summary"]["materialised"]["ratio_index_px_vs_xrs_ndvi"] > 0
     assert "targets (issue 22):" in proc.stdout
+
+
+def test_peer_thin_months_from_the_medians_variance():
+    """The peer's thin-month factor (mang44: its missing scaling was the 49 px of gain the
+    test failed on) from its own order-statistic integrals: the median of 1 and 2 normal
+    values is the value and the mean (variance 1, 1/2), of 3 the tabulated 0.4487; and it
+    agrees with bluecarbon's table (:data:`indices.mangrove_rule.MEDIAN_VARIANCE`)."""
+    import numpy as np
+    import xarray as xr
+
+    from indices.mangrove_rule import MEDIAN_VARIANCE
+
+    got = [peer.median_variance(n) for n in range(1, 4)]
+    assert got[0] == pytest.approx(1.0) and got[1] == pytest.approx(0.5)
+    assert got == pytest.approx(MEDIAN_VARIANCE[:3], abs=1e-4)
+    views = xr.DataArray(np.array([[0, 1, 2, 3, 7]]), dims=("y", "x"))
+    factor = peer.thin_month_factor(views, 3).values[0]
+    assert factor[0] == factor[1] == pytest.approx(np.sqrt(got[2]), rel=1e-6)  # 0.67
+    assert factor[2] == pytest.approx(np.sqrt(got[2] / 0.5), rel=1e-6)  # 0.95
+    assert list(factor[3:]) == [1.0, 1.0]
+
+
+def test_peer_fills_only_a_window_that_saw_a_tide_on_the_site():
+    """The peer's fill gate: a 4 x 4 block seen wet and dry over 2 views is a zone (its
+    3 x 3 opening keeps it); inside the site it opens the gate, off the site it does not;
+    a single flipping pixel is opened away."""
+    import numpy as np
+
+    n_clear = np.full((10, 10), 3)
+    n_wet = np.zeros((10, 10), int)
+    n_wet[1:5, 1:5] = 1
+    inside = np.zeros((10, 10), bool)
+    inside[:, :5] = True
+    assert peer.window_sees_tide(n_wet, n_clear, inside, 2)
+    assert not peer.window_sees_tide(n_wet, n_clear, ~inside, 2)
+    one = np.zeros((10, 10), int)
+    one[2, 2] = 1
+    assert not peer.window_sees_tide(one, n_clear, inside, 2)
+    assert not peer.window_sees_tide(n_wet, np.ones((10, 10), int), inside, 2)  # 1 view
