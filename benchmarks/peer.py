@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import sys
@@ -72,7 +73,7 @@ import xarray as xr  # noqa: E402
 from odc.geo.geom import Geometry  # noqa: E402
 from pystac.extensions.projection import ProjectionExtension  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
-from scipy import ndimage  # noqa: E402
+from scipy import integrate, ndimage, stats  # noqa: E402
 
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context, shore_band  # noqa: E402
 from indices.habitat import CONTEXT_SCORE, RULES, mangrove_values  # noqa: E402
@@ -141,20 +142,21 @@ def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple,
     return xr.where(score.notnull(), code, np.int8(-1)).astype("int8")
 
 
+@functools.lru_cache
 def median_variance(n: int) -> float:
     """Variance of the median of ``n`` independent standard normal values (``n`` even: the
     mean of the two middle ones, as ``np.nanmedian``), from the order statistics' densities
     (David & Nagaraja 2003, Order Statistics, ch. 2): ``n = 2k + 1``, the middle value's
     ``n! / (k!)² Φ^k (1 - Φ)^k φ``; ``n = 2k``, the pair ``(k, k + 1)``'s joint density
     ``n! / ((k - 1)!)² Φ(x)^(k-1) (1 - Φ(y))^(k-1) φ(x) φ(y)``, ``x < y``."""
-    from scipy import integrate, stats
-
     phi, cdf = stats.norm.pdf, stats.norm.cdf
     if n % 2:
         k = n // 2
         c = math.factorial(n) / math.factorial(k) ** 2
         return integrate.quad(lambda x: x * x * c * (cdf(x) * (1 - cdf(x))) ** k * phi(x),
                               -np.inf, np.inf)[0]
+    if n == 2:  # the mean of the two values
+        return 0.5
     k = n // 2
     c = math.factorial(n) / math.factorial(k - 1) ** 2
     return integrate.dblquad(

@@ -104,17 +104,17 @@ def test_whole_job_smoke_run(tmp_path):
 
 def test_peer_thin_months_from_the_medians_variance():
     """The peer's thin-month factor (mang44: its missing scaling was the 49 px of gain the
-    test failed on) from its own order-statistic integrals: the median of 1 and 2 normal
-    values is the value and the mean (variance 1, 1/2), of 3 the tabulated 0.4487; and it
-    agrees with bluecarbon's table (:data:`indices.mangrove_rule.MEDIAN_VARIANCE`)."""
+    test failed on) from its own order-statistic integrals: the median of one normal value
+    is the value (variance 1), of 3 and 4 the integrals; they agree with bluecarbon's table
+    (:data:`indices.mangrove_rule.MEDIAN_VARIANCE`)."""
     import numpy as np
     import xarray as xr
 
     from indices.mangrove_rule import MEDIAN_VARIANCE
 
-    got = [peer.median_variance(n) for n in range(1, 4)]
-    assert got[0] == pytest.approx(1.0) and got[1] == pytest.approx(0.5)
-    assert got == pytest.approx(MEDIAN_VARIANCE[:3], abs=1e-4)
+    got = [peer.median_variance(n) for n in range(1, 5)]  # 4: the even case's integral
+    assert got[0] == pytest.approx(1.0) and got[1] == 0.5
+    assert got == pytest.approx(MEDIAN_VARIANCE[:4], abs=1e-4)
     views = xr.DataArray(np.array([[0, 1, 2, 3, 7]]), dims=("y", "x"))
     factor = peer.thin_month_factor(views, 3).values[0]
     assert factor[0] == factor[1] == pytest.approx(np.sqrt(got[2]), rel=1e-6)  # 0.67
