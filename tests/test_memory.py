@@ -214,9 +214,14 @@ def test_the_monthly_walk_estimates_are_on_the_safe_side(tiles, walk):
     """``flows.site.walk_memory`` and ``stream_memory`` decide how a site's monthly change
     may run (and a site that fits neither way fails with a one-line reason instead of taking
     the machine down): measured as the flow runs (with alerts and maps), neither may be below
-    what the walk takes, nor so far above that it refuses sites that fit."""
-    result = _walk(tiles, WALK_SCENES, walk, products=True)
-    report = _report(result, walk)
+    what the walk takes, nor so far above that it refuses sites that fit.
+
+    The peak RSS of one run moves with how dask's two threads interleave (the strips walk:
+    +76 to +160 MiB over nine runs of one commit, sessions 34-37), so the walk runs twice and
+    the larger peak, the one a budget must allow for, is held to both bounds."""
+    runs = [_walk(tiles, WALK_SCENES, walk, products=True) for _ in range(2)]
+    result = max(runs, key=lambda r: r["growth"])
+    report = _report(result, walk) + f" (the other run +{min(r['growth'] for r in runs) / 2**20:.0f} MiB)"
     print(report)
     assert result["growth"] <= result["estimate"], report
     assert result["growth"] >= 0.4 * result["estimate"], report
