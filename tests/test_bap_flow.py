@@ -277,11 +277,16 @@ def _stored_then_planned(source, end1, end2):
     return first, scenes2, plan
 
 
-def test_a_failed_window_scene_leaves_the_run_incremental():
+def test_a_failed_window_scene_leaves_the_run_incremental_or_fails_the_site():
     """v16's revert (session 36): a scene of the fill window that keeps failing is never
     stored, and the plan recomputed the site whole on every run. A failed scene gives the
-    fill no view: on a site the baseline saw whole (nothing to fill), and on one with
-    pixels still unobserved, the run stays incremental; the rows are those of a whole run."""
+    fill no view: on a site the baseline saw whole (nothing to fill) the run stays
+    incremental, its rows those of a whole run. On one with pixels still unobserved the
+    fill without it may differ from the stored rows' (the store does not say which scenes
+    their fill read: review of v17, session 38), so the site fails for this run with one
+    line and no rows (:class:`flows.site.plan.FillSceneFailed`); the next run retries."""
+    from flows.site import FillSceneFailed
+
     probe = DemoSource(seed=3)
     feb = [s for s in probe.search(SITE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))]
     broken = {feb[0].scene_id}
@@ -293,7 +298,13 @@ def test_a_failed_window_scene_leaves_the_run_incremental():
         first, scenes2, plan = _stored_then_planned(source, dt.date(2024, 2, 29),
                                                     dt.date(2024, 3, 31))
         assert set(first.failed_scenes) == broken
+        assert first.evidence["rule"]["fill"]["unseen"] == unseen  # a first run: its rows
         assert broken <= plan.fill_candidates and broken <= plan.new_scene_ids
+        if unseen:
+            with pytest.raises(FillSceneFailed, match="the next run retries") as err:
+                _run(source, dt.date(2024, 3, 31), plan=plan)
+            assert feb[0].scene_id in str(err.value) and "\n" not in str(err.value)
+            continue
         _, second = _run(source, dt.date(2024, 3, 31), plan=plan)
         fill = second.evidence["rule"]["fill"]
         assert fill["unseen"] == unseen and fill["filled"] == 0, fill

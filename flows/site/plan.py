@@ -12,7 +12,7 @@ from aoi import Site
 from flows import PROCESSING_VERSION
 from flows.sources import SceneRef
 
-__all__ = ["SitePlan", "fill_settled", "load_range", "month_start", "plan_site"]
+__all__ = ["FillSceneFailed", "SitePlan", "fill_settled", "load_range", "month_start", "plan_site"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ class SitePlan:
     row before both that the store never held); without stored days, ``baseline_start``
     (None: the site's, :func:`fill_settled`)."""
 
+    held: bool = False
+    """The store held observation rows of the site when the plan was made: rows a run's
+    fill must agree with (:func:`fill_settled`)."""
+
     @property
     def up_to_date(self) -> bool:
         return self.since is None and not self.fill_candidates
@@ -47,7 +51,8 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
               full: bool = False, rule_id: str | None = None,
               stored_rules: pd.Series | None = None,
               fill_window: tuple[dt.date, dt.date] | None = None,
-              baseline_start: dt.date | None = None) -> SitePlan:
+              baseline_start: dt.date | None = None,
+              first_row: dt.date | None = None) -> SitePlan:
     """Incremental processing: only scenes the store does not hold, and the months from the
     first of them on (later months carry its pixels forward). ``stored`` is the site's
     ``observations`` rows; a different ``processing_version`` among the rows of the scenes
@@ -75,7 +80,16 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     row, so a ``--start`` after them leaves none on the former fill) only when one changed it;
     else the run stays incremental. A scene that fails is never stored, so a fill trigger
     on "not stored" alone recomputed such a site whole on every run (v16's revert, session
-    36). Once the window has passed and its scenes are held, no candidate is left."""
+    36). Once the window has passed and its scenes are held, no candidate is left. A run
+    writes the observation rows of the candidates that did not fail whatever its start
+    (:func:`flows.site.site_tables`; a first run, nothing stored, has every scene of the
+    window as a candidate, and nothing to rewrite): else a ``--start`` after them left them
+    candidates, and every run rewrote the site (review of v17, session 38).
+
+    ``first_row``: the first month of the site's stored change rows (all of them, not only
+    those of ``stored_rules``); None: the day of its first stored observation row. The
+    candidates' observation rows before the start then do not move
+    :attr:`SitePlan.rewrite_from` before the stored change rows."""
     if not full and len(stored):
         found = {s.scene_id for s in scenes if s.datetime.date() >= report_from}
         rewritable = stored[stored["scene_id"].isin(found)]
@@ -83,22 +97,29 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     if not full and stored_rules is not None and len(stored_rules):
         full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
     candidates: frozenset[str] = frozenset()
-    if fill_window is not None and len(stored):  # on a full run too (--full, a recovery)
-        held = set(stored["scene_id"])
+    if fill_window is not None:  # on a full run too (--full, a recovery), and a first one
+        held = set(stored["scene_id"]) if len(stored) else set()
         candidates = frozenset(
             s.scene_id for s in scenes
             if s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1])
     rewrite = None  # None: fill_settled takes the site's baseline start
-    if candidates:  # the stored rows and the run's: never rows before both (mang43)
-        first = _first_stored(stored) or baseline_start
+    if candidates and len(stored):  # the stored rows and the run's: never rows before both
+        first = first_row or _first_stored(stored) or baseline_start  # (mang43)
         rewrite = first if first is None else min(first, report_from)
     known = set() if full else set(stored["scene_id"])
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:
-        return SitePlan(frozenset(), None, fill_candidates=candidates, rewrite_from=rewrite)
+        return SitePlan(frozenset(), None, fill_candidates=candidates, rewrite_from=rewrite,
+                        held=bool(len(stored)))
     since = month_start(min(s.datetime for s in new).date())
     return SitePlan(frozenset(s.scene_id for s in new), since, fill_candidates=candidates,
-                    rewrite_from=rewrite)
+                    rewrite_from=rewrite, held=bool(len(stored)))
+
+
+class FillSceneFailed(RuntimeError):
+    """A scene of a mangrove site's fill window failed in this run while its baseline fill
+    had pixels to fill: the fill computed without it may differ from the stored rows' (of
+    a run that had it), so the run writes none of the site's rows (:func:`fill_settled`)."""
 
 
 def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Site) -> SitePlan:
@@ -118,17 +139,39 @@ def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Sit
     so that month without the candidate finds none either, and the fill is the same (a
     scene while pixels stay unobserved filled nothing, or its month would be at or before
     the last one used: no rewrite needed, mang43). A failed scene
-    gave the fill no view at all: the fill is the same without it."""
+    gave the fill no view at all: the fill is the same without it.
+
+    A scene of the fill window ``failed`` in this run (stored before or not: the store does
+    not say which scenes an earlier run's fill read, e.g. those before its ``--start``) that
+    could have changed the fill (the same test: pixels unseen, the fill not skipped, and the
+    fill left pixels unfilled or the scene lies at or before its last month) raises
+    :class:`FillSceneFailed` when the store holds rows of the site: this run's fill, without
+    it, may differ from theirs, and rows written on it would stay beside them for good (the
+    next run finds every scene stored; review of rule v17, session 38: June 140.82 ha beside
+    January-May's 140.96). The site fails for this run, no rows written; the next run
+    retries. A first run (nothing stored) writes its rows: nothing to disagree with."""
     from indices.bap import fill_months
 
     settled = SitePlan(plan.new_scene_ids, plan.since, plan.report_from)
-    if not plan.fill_candidates or fill is None or not fill.unseen or fill.skipped:
+    if fill is None or not fill.unseen or fill.skipped or not plan.held:
+        return settled
+    last = int(fill.offset.max()) if fill.filled else 0  # 0: no month gave a view
+    if plan.held and failed:
+        bad = [s for s in scenes if s.scene_id in failed]
+        pos, off = fill_months(np.array([s.datetime.date() for s in bad], "datetime64[D]"),
+                               (site.baseline_start, site.baseline_end))
+        if fill.filled == fill.unseen:  # filled whole: a month after its last is not read
+            pos = pos[off <= last]
+        if len(pos):
+            raise FillSceneFailed(
+                f"scene {bad[pos[0]].scene_id} of the baseline fill's window failed "
+                f"({len(pos)} such); the next run retries")
+    if not plan.fill_candidates:
         return settled
     days = [s.datetime.date() for s in scenes
             if s.scene_id in plan.fill_candidates and s.scene_id not in failed]
     _, off = fill_months(np.array(days, "datetime64[D]"),
                          (site.baseline_start, site.baseline_end))
-    last = int(fill.offset.max()) if fill.filled else 0  # 0: no month gave a view
     if not (off <= last).any():
         return settled
     first = plan.rewrite_from or site.baseline_start

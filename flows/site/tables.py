@@ -146,14 +146,20 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         mmu_ha=mmu_ha, maps=products, evidence=evidence, base=base)
     del lazy_mask
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
+    # the fill window's scenes the store did not hold get their observation rows whatever
+    # the start: else, a start after them, they stayed candidates and every run rewrote the
+    # site (review of v17). Taken before fill_settled, which settles them.
+    window_rows = frozenset()
     if plan is not None:  # the fill computed: did a fill window's scene change it?
+        window_rows = plan.fill_candidates - set(failed)
         plan = fill_settled(plan, evidence.fill, scenes, failed, site)
     # a plan may rewrite from the first stored row, whatever the start (the fill changed)
     report_from = (plan.report_from if plan is not None else None) or start \
         or site.baseline_start
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
-    obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
+    obs = obs[((obs["datetime"].dt.date >= report_from) | obs["scene_id"].isin(window_rows))
+              & (obs["datetime"].dt.date <= end)]
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
                          run_id=run_id, rule_id=evidence.rule_id,
                          filled_fraction=_filled_fraction(site, evidence, mask))
@@ -163,7 +169,7 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         record = {**record, "warnings": list(warnings)}
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
-        obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
+        obs = obs[obs["scene_id"].isin(plan.new_scene_ids | window_rows)]
         change = change[change["period"] >= (plan.since or dt.date.max)]
     if warning is not None:  # nothing of the site could be judged: the rows say so, and
         # their intervals span what could be there (any of the site), not a certain 0
