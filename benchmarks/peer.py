@@ -26,7 +26,7 @@ What it mirrors of bluecarbon's method, because it moves the areas (``indices.ch
   of at least ``ceil(mmu_ha / pixel area)`` pixels, 0.1 ha = 10 pixels), as in the table;
 * a month of fewer clear views than the rule's tolerances assume (``tolerance_views``) is
   judged with its standard error: its score scaled by ``sqrt(V(n_ref) / V(n))``, ``V`` the
-  variance of a median of ``n`` normal values (computed here, :func:`median_variance`), and
+  variance of a median of ``n`` normal values (cited constants, :data:`MEDIAN_VARIANCE`), and
   never a strong look against the habitat; without the scaling one clear view past the
   threshold by 2 band widths unscaled changed a class alone where the rule waits for a
   second look (49 px of gain at the job's growing patch, ``benchmarks/measured/mang44``);
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 import math
 import sys
@@ -73,7 +72,7 @@ import xarray as xr  # noqa: E402
 from odc.geo.geom import Geometry  # noqa: E402
 from pystac.extensions.projection import ProjectionExtension  # noqa: E402
 from rasterio.features import rasterize  # noqa: E402
-from scipy import integrate, ndimage, stats  # noqa: E402
+from scipy import ndimage  # noqa: E402
 
 from indices.context import CONNECTED, INTERTIDAL, intertidal_context, shore_band  # noqa: E402
 from indices.habitat import CONTEXT_SCORE, RULES, mangrove_values  # noqa: E402
@@ -142,26 +141,20 @@ def mangrove_codes(c: xr.Dataset, context: xr.DataArray, values: tuple,
     return xr.where(score.notnull(), code, np.int8(-1)).astype("int8")
 
 
-@functools.lru_cache
+MEDIAN_VARIANCE = {1: 1.0, 2: 0.5, 3: 0.4487}
+"""Variance of the median of ``n`` independent normal values, in units of their variance
+``σ²`` (``n`` even: the mean of the two middle ones, as ``np.nanmedian``): David & Nagaraja
+(2003), Order Statistics, 3rd ed., Wiley, ch. 2 (the order statistics' densities; ``n = 1``
+the value itself, ``n = 2`` the mean of the two, ``n = 3`` 0.4487 σ², the variance of the
+normal's middle order statistic of three). Cited constants, not computed: scipy.stats and
+scipy.integrate imported with the module cost the timed peer 0.8 CPU s and 41 MiB (review
+38); ``tests/test_peer_benchmark.py`` checks them against the integrals. Up to the
+tolerances' month (``tolerance_views``, 3)."""
+
+
 def median_variance(n: int) -> float:
-    """Variance of the median of ``n`` independent standard normal values (``n`` even: the
-    mean of the two middle ones, as ``np.nanmedian``), from the order statistics' densities
-    (David & Nagaraja 2003, Order Statistics, ch. 2): ``n = 2k + 1``, the middle value's
-    ``n! / (k!)² Φ^k (1 - Φ)^k φ``; ``n = 2k``, the pair ``(k, k + 1)``'s joint density
-    ``n! / ((k - 1)!)² Φ(x)^(k-1) (1 - Φ(y))^(k-1) φ(x) φ(y)``, ``x < y``."""
-    phi, cdf = stats.norm.pdf, stats.norm.cdf
-    if n % 2:
-        k = n // 2
-        c = math.factorial(n) / math.factorial(k) ** 2
-        return integrate.quad(lambda x: x * x * c * (cdf(x) * (1 - cdf(x))) ** k * phi(x),
-                              -np.inf, np.inf)[0]
-    if n == 2:  # the mean of the two values
-        return 0.5
-    k = n // 2
-    c = math.factorial(n) / math.factorial(k - 1) ** 2
-    return integrate.dblquad(
-        lambda y, x: ((x + y) / 2) ** 2 * c * (cdf(x) * (1 - cdf(y))) ** (k - 1)
-        * phi(x) * phi(y), -12, 12, lambda x: x, 12)[0]
+    """:data:`MEDIAN_VARIANCE` of ``n`` (a ``KeyError`` beyond the table)."""
+    return MEDIAN_VARIANCE[n]
 
 
 def thin_month_factor(views: xr.DataArray, n_ref: int) -> xr.DataArray:

@@ -102,24 +102,60 @@ def test_whole_job_smoke_run(tmp_path):
     assert "targets (issue 22):" in proc.stdout
 
 
+def _median_variance(n: int) -> float:
+    """Variance of the median of ``n`` independent standard normal values (``n`` even: the
+    mean of the two middle ones, as ``np.nanmedian``), from the order statistics' densities
+    (David & Nagaraja 2003, Order Statistics, ch. 2): ``n = 2k + 1``, the middle value's
+    ``n! / (k!)² Φ^k (1 - Φ)^k φ``; ``n = 2k``, the pair ``(k, k + 1)``'s joint density
+    ``n! / ((k - 1)!)² Φ(x)^(k-1) (1 - Φ(y))^(k-1) φ(x) φ(y)``, ``x < y``. The check of the
+    peer's cited constants (moved out of the timed peer: review 38)."""
+    import math
+
+    import numpy as np
+    from scipy import integrate, stats
+
+    phi, cdf = stats.norm.pdf, stats.norm.cdf
+    if n % 2:
+        k = n // 2
+        c = math.factorial(n) / math.factorial(k) ** 2
+        return integrate.quad(lambda x: x * x * c * (cdf(x) * (1 - cdf(x))) ** k * phi(x),
+                              -np.inf, np.inf)[0]
+    k = n // 2
+    c = math.factorial(n) / math.factorial(k - 1) ** 2
+    return integrate.dblquad(
+        lambda y, x: ((x + y) / 2) ** 2 * c * (cdf(x) * (1 - cdf(y))) ** (k - 1)
+        * phi(x) * phi(y), -12, 12, lambda x: x, 12)[0]
+
+
 def test_peer_thin_months_from_the_medians_variance():
     """The peer's thin-month factor (mang44: its missing scaling was the 49 px of gain the
-    test failed on) from its own order-statistic integrals: the median of one normal value
-    is the value (variance 1), of 3 and 4 the integrals; they agree with bluecarbon's table
-    (:data:`indices.mangrove_rule.MEDIAN_VARIANCE`)."""
+    test failed on) from its cited variances of the median (:data:`peer.MEDIAN_VARIANCE`,
+    David & Nagaraja), checked here against the order-statistic integrals (2: the even
+    case's, the mean of the two; 4 too) and bluecarbon's table
+    (:data:`indices.mangrove_rule.MEDIAN_VARIANCE`); the table reaches the rule's
+    ``tolerance_views``. The peer imports neither scipy.stats nor scipy.integrate."""
     import numpy as np
     import xarray as xr
 
+    from indices.habitat import RULES
     from indices.mangrove_rule import MEDIAN_VARIANCE
 
-    got = [peer.median_variance(n) for n in range(1, 5)]  # 4: the even case's integral
-    assert got[0] == pytest.approx(1.0) and got[1] == 0.5
-    assert got == pytest.approx(MEDIAN_VARIANCE[:4], abs=1e-4)
+    n_ref = RULES["mangrove"].tolerance_views
+    assert set(peer.MEDIAN_VARIANCE) == set(range(1, n_ref + 1))
+    cited = [peer.median_variance(n) for n in range(1, n_ref + 1)]
+    computed = [_median_variance(n) for n in range(1, 5)]
+    assert cited == pytest.approx(computed[:n_ref], abs=1e-4)
+    assert computed == pytest.approx(MEDIAN_VARIANCE[:4], abs=1e-4)
     views = xr.DataArray(np.array([[0, 1, 2, 3, 7]]), dims=("y", "x"))
     factor = peer.thin_month_factor(views, 3).values[0]
-    assert factor[0] == factor[1] == pytest.approx(np.sqrt(got[2]), rel=1e-6)  # 0.67
-    assert factor[2] == pytest.approx(np.sqrt(got[2] / 0.5), rel=1e-6)  # 0.95
+    assert factor[0] == factor[1] == pytest.approx(np.sqrt(cited[2]), rel=1e-6)  # 0.67
+    assert factor[2] == pytest.approx(np.sqrt(cited[2] / 0.5), rel=1e-6)  # 0.95
     assert list(factor[3:]) == [1.0, 1.0]
+    code = ("import sys, benchmarks.peer; "
+            "print('scipy.stats' in sys.modules, 'scipy.integrate' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["False", "False"], out.stdout
 
 
 def test_peer_fills_only_a_window_that_saw_a_tide_on_the_site():
