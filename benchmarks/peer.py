@@ -32,7 +32,8 @@ What it mirrors of bluecarbon's method, because it moves the areas (``indices.ch
   second look (49 px of gain at the job's growing patch, ``benchmarks/measured/mang44``);
 * the baseline's never-clear pixels filled from the first clear month after the window
   within 12 (:func:`fill_baseline`), when the window saw a tide on the site
-  (:func:`window_sees_tide`);
+  (:func:`window_sees_tide`: bluecarbon's rule v17's own project choice, mirrored, not a
+  published method);
 * a clear observation is one whose SCL is in 2, 4, 5, 6, 7 and whose bands are nonzero; the
   reflectance is ``max(DN + offset, 0) / 10000``; the pixels counted are those whose centre is
   inside the site polygon (rasterio's ``rasterize``, not all-touched).
@@ -251,7 +252,8 @@ def fill_baseline(base: xr.Dataset, n_clear: xr.DataArray, n_wet: xr.DataArray,
 
 def window_sees_tide(n_wet: np.ndarray, n_clear: np.ndarray, inside: np.ndarray,
                      min_views: int) -> bool:
-    """The fill's gate (bluecarbon's rule v17, from its description): whether the baseline
+    """The fill's gate (a project choice of bluecarbon's rule v17, mirrored from its
+    description; not a published method): whether the baseline
     window's own counts show an intertidal zone inside the site, pixels seen both wet and
     dry over ``min_views`` clear views, opened with a 3 x 3 square (nothing outside the
     grid). A window that saw no tide there could not build the site's context; its

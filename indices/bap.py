@@ -22,9 +22,14 @@ the month before): a run always loads the baseline and the months after it up to
 month before the window is loaded only by a run that starts earlier, so with it the baseline
 would depend on the run's dates. The fill still depends on the run's end while that end is
 inside :func:`fill_window` (a later run may find a clear month the earlier did not have):
-:func:`flows.site.plan.plan_site` then recomputes the site's whole series whenever a new
-scene falls in that window, so the rows stored always share one baseline; once the window
-has passed, the fill is final.
+:func:`flows.site.plan.plan_site` passes the window's scenes the store does not hold as
+candidates, and :func:`flows.site.plan.fill_settled`, once the fill is computed, rewrites the
+site's rows (from the earlier of the run's start and its first stored row) only when one of
+them could have changed the fill; a window scene that fails in a run while the fill had
+pixels to fill fails the site for that run (:class:`flows.site.plan.FillSceneFailed`), so
+the rows stored always share one baseline. The candidates' observation rows are written
+whatever the run's start; once the window has passed and its scenes are stored, the fill is
+final.
 
 **Only a window whose own context reaches the site is filled** (rule v16, after its review,
 session 36): the window's own counts must give an intertidal zone inside the site's polygon

@@ -58,7 +58,7 @@ ENDS_SHORE, ENDS_FILLED = 1, 2
 """The bits of :func:`monthly_states`' ``ends`` (:attr:`indices.summary.MonthlyInputs.base_ends`,
 uint8): ``ENDS_SHORE`` where a clear view under the tide ends a bare pixel's close call (rule
 v12); ``ENDS_FILLED`` where the baseline window never saw the pixel clear and
-:mod:`indices.bap` filled it from a month after the window (rule v16): the point estimate
+:mod:`indices.bap` filled it from a month after the window (rule v17): the point estimate
 keeps the fill, the interval counts the pixel's baseline as unseen (uncertain in both bounds,
 as a NaN baseline is)."""
 

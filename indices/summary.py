@@ -194,12 +194,12 @@ class MonthlyInputs:
     :data:`indices.change.ENDS_SHORE` on the coast's water inside the shore's ground
     (:data:`indices.context.SHORE_WATER`, rule v12), where a clear view under the tide ends a
     bare pixel's close call unless it has shown canopy; :data:`indices.change.ENDS_FILLED`
-    where :mod:`indices.bap` filled the baseline from a month after the window (rule v16: the
+    where :mod:`indices.bap` filled the baseline from a month after the window (rule v17: the
     interval counts that baseline as unseen); 0 elsewhere and for seagrass."""
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
-    """Share of the site seen clear in the baseline composite: for mangrove (since rule v15, v16)
+    """Share of the site seen clear in the baseline composite: for mangrove (rule v17)
     with the pixels the window never saw clear filled from the first clear month after it within a
     year (:mod:`indices.bap`), so a pixel counts as seen when the window or that fill saw
     it."""

@@ -170,7 +170,7 @@ TABLES: dict[str, TableSpec] = {
                 # added columns (issue 17): assessable share of the site, the rule's id
                 ("assessable_fraction", _F64),
                 ("rule_id", _STR),
-                # added column (issue 17, mangrove rule v16): the baseline's filled share
+                # added column (issue 17, mangrove rule v17): the baseline's filled share
                 ("baseline_filled_fraction", _F64),
             ],
             "change",

@@ -29,7 +29,7 @@ def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
 
 
 def fill_warning(site: Site, change) -> str | None:
-    """One line when the fill (:mod:`indices.bap`, mangrove rule v16) gave more of the site
+    """One line when the fill (:mod:`indices.bap`, mangrove rule v17) gave more of the site
     a baseline than the window itself saw (``change``'s ``baseline_filled_fraction`` above
     its ``baseline_observed_fraction``): the baseline is then mostly of later months, and
     its intertidal context of their views (a window that saw a few tidal pixels and little

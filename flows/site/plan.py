@@ -26,8 +26,9 @@ class SitePlan:
     report_from: dt.date | None = None
     """The first day whose rows the run writes when it is not the run's ``--start``: a
     mangrove site whose baseline fill a scene of its fill window changed is rewritten from
-    its baseline's first day, whatever the start (:func:`fill_settled`); None: the run's
-    start."""
+    :attr:`rewrite_from` (the earlier of the start and the site's first stored row; the
+    baseline's first day when nothing is stored), whatever the start (:func:`fill_settled`);
+    None: the run's start."""
     fill_candidates: frozenset[str] = frozenset()
     """Scenes of a mangrove site's fill window the store does not hold (before the run's
     start too): they may change its baseline fill, which only the computed fill can tell
