@@ -120,6 +120,17 @@ def test_a_fill_window_scene_before_the_start_is_a_candidate_and_the_site_comput
     assert plan.rewrite_from == dt.date(2024, 1, 5)
     assert plan_site(scenes, dated, report_from=dt.date(2023, 6, 1), fill_window=open_,
                      baseline_start=base).rewrite_from == dt.date(2023, 6, 1)
+    # the stored change rows' first month when given, not the observation rows' (a run
+    # writes the window's observation rows whatever its start: review 38, mang45)
+    assert plan_site(scenes, dated, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                     baseline_start=base, first_row=dt.date(2024, 3, 1)
+                     ).rewrite_from == dt.date(2024, 3, 1)
+    assert plan.held
+    # nothing stored (a first run): every window scene a candidate, nothing to rewrite
+    first = plan_site(scenes, stored.iloc[:0], report_from=dt.date(2024, 4, 1),
+                      fill_window=open_, baseline_start=base)
+    assert first.fill_candidates == {s.scene_id for s in scenes} and not first.held
+    assert first.rewrite_from is None and first.new_scene_ids == {"s3"}
 
 
 # --------------------------------------------------------------------------- polygons
