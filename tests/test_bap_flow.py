@@ -277,16 +277,13 @@ def _stored_then_planned(source, end1, end2):
     return first, scenes2, plan
 
 
-def test_a_failed_window_scene_leaves_the_run_incremental_or_fails_the_site():
+def test_a_window_scene_that_keeps_failing_leaves_the_run_incremental():
     """v16's revert (session 36): a scene of the fill window that keeps failing is never
     stored, and the plan recomputed the site whole on every run. A failed scene gives the
-    fill no view: on a site the baseline saw whole (nothing to fill) the run stays
-    incremental, its rows those of a whole run. On one with pixels still unobserved the
-    fill without it may differ from the stored rows' (the store does not say which scenes
-    their fill read: review of v17, session 38), so the site fails for this run with one
-    line and no rows (:class:`flows.site.plan.FillSceneFailed`); the next run retries."""
-    from flows.site import FillSceneFailed
-
+    fill no view, and the stored rows' fill lacked it too (it failed then): on a site the
+    baseline saw whole (nothing to fill) and on one with pixels still unobserved alike, the
+    run stays incremental, its rows those of a whole run, and the site never fails for it
+    (a scene the store holds that fails later does: ``tests/test_fill_settle.py``)."""
     probe = DemoSource(seed=3)
     feb = [s for s in probe.search(SITE, dt.date(2024, 2, 1), dt.date(2024, 2, 29))]
     broken = {feb[0].scene_id}
@@ -300,11 +297,6 @@ def test_a_failed_window_scene_leaves_the_run_incremental_or_fails_the_site():
         assert set(first.failed_scenes) == broken
         assert first.evidence["rule"]["fill"]["unseen"] == unseen  # a first run: its rows
         assert broken <= plan.fill_candidates and broken <= plan.new_scene_ids
-        if unseen:
-            with pytest.raises(FillSceneFailed, match="the next run retries") as err:
-                _run(source, dt.date(2024, 3, 31), plan=plan)
-            assert feb[0].scene_id in str(err.value) and "\n" not in str(err.value)
-            continue
         _, second = _run(source, dt.date(2024, 3, 31), plan=plan)
         fill = second.evidence["rule"]["fill"]
         assert fill["unseen"] == unseen and fill["filled"] == 0, fill

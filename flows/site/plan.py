@@ -142,15 +142,19 @@ def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Sit
     the last one used: no rewrite needed, mang43). A failed scene
     gave the fill no view at all: the fill is the same without it.
 
-    A scene of the fill window ``failed`` in this run (stored before or not: the store does
-    not say which scenes an earlier run's fill read, e.g. those before its ``--start``) that
-    could have changed the fill (the same test: pixels unseen, the fill not skipped, and the
-    fill left pixels unfilled or the scene lies at or before its last month) raises
-    :class:`FillSceneFailed` when the store holds rows of the site: this run's fill, without
-    it, may differ from theirs, and rows written on it would stay beside them for good (the
-    next run finds every scene stored; review of rule v17, session 38: June 140.82 ha beside
-    January-May's 140.96). The site fails for this run, no rows written; the next run
-    retries. A first run (nothing stored) writes its rows: nothing to disagree with."""
+    A scene of the fill window the store holds (an earlier run's fill read it: every window
+    scene that did not fail gets its observation row, whatever the start) that ``failed`` in
+    this run and could have changed the fill (the same test: pixels unseen, the fill not
+    skipped, and the fill left pixels unfilled or the scene lies at or before its last month)
+    raises :class:`FillSceneFailed`: this run's fill, without it, may differ from the stored
+    rows', and rows written on it would stay beside them for good (review of rule v17,
+    session 37: June 140.82 ha beside January-May's 140.96). The site fails for this run, no
+    rows written; the next run retries. A window scene never stored that fails again is
+    not: the stored rows' fill lacked it too (it failed then, or the run was the first), so
+    the fill is theirs and the run stays incremental; a scene that keeps failing never blocks
+    a site. (Left: a run killed after its change rows and before their observation rows,
+    then the scene failing in the rerun; a record of the scenes each fill read would close
+    it.)"""
     from indices.bap import fill_months
 
     settled = SitePlan(plan.new_scene_ids, plan.since, plan.report_from)
@@ -158,7 +162,8 @@ def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Sit
         return settled
     last = int(fill.offset.max()) if fill.filled else 0  # 0: no month gave a view
     if plan.held and failed:
-        bad = [s for s in scenes if s.scene_id in failed]
+        bad = [s for s in scenes if s.scene_id in failed
+               and s.scene_id not in plan.fill_candidates]  # held: read by the rows' fill
         pos, off = fill_months(np.array([s.datetime.date() for s in bad], "datetime64[D]"),
                                (site.baseline_start, site.baseline_end))
         if fill.filled == fill.unseen:  # filled whole: a month after its last is not read
