@@ -46,6 +46,7 @@ import xarray as xr
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from indices.bap import filled
 from indices.composite import composite, monthly_composite
 from indices.evidence import SiteEvidence, baseline_composite, site_evidence
 from indices.habitat import (
@@ -158,6 +159,8 @@ def loss_evidence(cube: xr.Dataset, habitat: str, site_mask: xr.DataArray, *,
     if habitat == "seagrass":  # and blue and green as the change table's composites
         cube, deglint = mask_turbid_water(cube), GLINT_COMPOSITE
     base = composite(cube, *baseline, deglint=deglint)
+    if habitat == "mangrove":  # filled as the walks' (indices.bap)
+        base = filled(base, cube, baseline, evidence.fill)
     monitored = (habitat_score(base, habitat, hrule, **evidence.scorer) > 0) \
         & site_mask.astype(bool)
     months = monthly_composite(cube, deglint=deglint)

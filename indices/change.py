@@ -42,8 +42,9 @@ import xarray as xr
 from indices.patches import MMU_HA, drop_small_patches, mmu_pixels, patch_doubt
 from indices.rules import STRONG
 
-__all__ = ["CHANGE_METRICS", "GREEN_NDVI", "MonthState", "change_counts", "change_metrics",
-           "change_row", "check_ends", "change_values", "confirmed_state", "monthly_states", "strong_look",
+__all__ = ["CHANGE_METRICS", "ENDS_FILLED", "ENDS_SHORE", "GREEN_NDVI", "MonthState",
+           "change_counts", "change_metrics", "change_row", "check_ends", "change_values",
+           "confirmed_state", "filled_bits", "monthly_states", "shore_bits", "strong_look",
            "unjudged_views", "wet_views_observe"]
 
 CHANGE_METRICS = (
@@ -52,6 +53,14 @@ CHANGE_METRICS = (
     "loss_ci_low_ha", "loss_ci_high_ha", "valid_fraction",
 )
 
+
+ENDS_SHORE, ENDS_FILLED = 1, 2
+"""The bits of :func:`monthly_states`' ``ends`` (:attr:`indices.summary.MonthlyInputs.base_ends`,
+uint8): ``ENDS_SHORE`` where a clear view under the tide ends a bare pixel's close call (rule
+v12); ``ENDS_FILLED`` where the baseline window never saw the pixel clear and
+:mod:`indices.bap` filled it from a month after the window (rule v17): the point estimate
+keeps the fill, the interval counts the pixel's baseline as unseen (uncertain in both bounds,
+as a NaN baseline is)."""
 
 GREEN_NDVI = 0.40
 """NDVI above which a month shows canopy (:func:`monthly_states`' ``ends`` guard):
@@ -123,7 +132,11 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     canopy, a replanting the tide may hide). Rule v12 gives the coast's water inside the
     shore's ground (:data:`indices.context.SHORE_WATER`): the sea next to the forest,
     seen wet in every view, would otherwise be a close call in the upper bound every month
-    (``benchmarks/measured/mang31``). None: nowhere. ``ends`` without ``views`` or without
+    (``benchmarks/measured/mang31``). None: nowhere. ``ends`` is read by its bits
+    (:data:`ENDS_SHORE` this ending; :data:`ENDS_FILLED` a baseline pixel filled from a month
+    after the window, :mod:`indices.bap`: its baseline counts as unseen in the interval, a
+    close call and ``baseline_uncertain`` as a NaN baseline, while its class stays the
+    fill's). ``ends`` without ``views`` or without
     ``ndvi`` raises ValueError (it would silently be v11's walk). ``green``: the site's
     rule's ``ndvi_min`` (a calibrated site may refit it; :data:`GREEN_NDVI` the default).
     """
@@ -131,19 +144,20 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
     views = iter(views) if views is not None else None
     no_views = np.zeros(0, np.uint8)
     base = (baseline > 0) & site
-    base_uncertain = ~(np.abs(baseline) >= 1) & site  # NaN (never seen) is uncertain too
+    check_ends(views, ends, ndvi)
+    guard = ends is not None
+    # NaN (never seen) is uncertain too, and so is a baseline filled after the window
+    close_call = ~(np.abs(baseline) >= 1) | (filled_bits(ends) if guard else False)
+    base_uncertain = close_call & site
     state = base.copy()
     # per pixel, only what the rules read: whether the last score was within tolerance (the
     # baseline's, 0 where never seen), and months since the last look, saturating (one byte
     # each a pixel, not a float score and an int32 age: a whole tile is 120 Mpx)
-    close_call = ~(np.abs(baseline) >= 1)
     age = np.zeros(site.shape, np.uint8)
     pending = np.zeros(site.shape, bool)
     u8 = [a.reshape(-1).view(np.uint8) for a in (site, base, state, pending, close_call)]
-    check_ends(views, ends, ndvi)
-    guard = ends is not None
     ndvi = iter(ndvi) if guard else None
-    ends = (np.ascontiguousarray(ends, dtype=bool) & site).view(np.uint8) if guard else no_views
+    ends = (shore_bits(ends) & site).view(np.uint8) if guard else no_views
     shown = np.zeros(site.shape, bool) if guard else no_views.view(bool)  # NDVI > green once
     for score in scores:
         # one pass (_month_kernel) for what these array expressions give, in place:
@@ -167,6 +181,19 @@ def monthly_states(scores: Iterable[np.ndarray], baseline: np.ndarray, site: np.
             seen=seen, habitat=(base | gain) & ~loss, baseline=base, gain=gain, loss=loss,
             uncertain=uncertain, baseline_uncertain=base_uncertain,  # exact below 255 months
         )
+
+
+def shore_bits(ends) -> np.ndarray:
+    """Boolean ``(y, x)``: :data:`ENDS_SHORE` of ``ends`` (uint8 bits, or boolean: the shore)."""
+    return (np.asarray(ends).astype(np.uint8, copy=False) & ENDS_SHORE) != 0
+
+
+def filled_bits(ends) -> np.ndarray:
+    """Boolean ``(y, x)``: :data:`ENDS_FILLED` of ``ends`` (a boolean ``ends`` has none)."""
+    ends = np.asarray(ends)
+    if ends.dtype == bool:
+        return np.zeros(ends.shape, bool)
+    return (ends & ENDS_FILLED) != 0
 
 
 def check_ends(views, ends, ndvi) -> None:

@@ -25,6 +25,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from indices.bap import BaselineFill, fill_lazily
 from indices.coast_maps import coast_codes, context_of_coast, evidence_maps, unpack_evidence
 from indices.composite import composite
 from indices.habitat import (
@@ -47,8 +48,8 @@ from indices.seagrass_rule import GLINT_COMPOSITE
 from indices.spectral import compute_indices
 from indices.water import PARAMETERS, water_parameters
 
-__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_final_context",
-           "mangrove_axis_report", "mangrove_first_pass", "site_evidence", "site_place",
+__all__ = ["SiteEvidence", "baseline_composite", "calibration_features", "mangrove_axis_report",
+           "mangrove_final_context", "mangrove_first_pass", "site_evidence", "site_place",
            "with_site_values"]
 
 
@@ -69,6 +70,10 @@ class SiteEvidence:
     place: xr.DataArray | None = None
     """Seagrass (rule v6): the place map ``(layer, y, x)`` float32 of the baseline
     (:func:`indices.seagrass_place.place_map`): every walk and month reads the baseline's."""
+    fill: BaselineFill | None = dataclasses.field(default=None, compare=False, repr=False)
+    """Mangrove: the baseline's never-clear pixels filled (:mod:`indices.bap`), computed once,
+    applied to every composite of the baseline the walks and alerts make; None: not known
+    (computed where needed)."""
 
     @property
     def rule_id(self) -> str:
@@ -108,7 +113,8 @@ class SiteEvidence:
         """The evidence with its parts replaced by ``arrays`` (computed ones)."""
         if self.habitat == "mangrove":
             context, params = arrays
-            return SiteEvidence(self.habitat, self.rule, context=context, params=params)
+            return SiteEvidence(self.habitat, self.rule, context=context, params=params,
+                                fill=self.fill)
         water, *place = arrays
         return SiteEvidence(self.habitat, self.rule, water=water,
                             place=place[0] if place else None)
@@ -120,6 +126,8 @@ class SiteEvidence:
         out: dict = {"rule_id": self.rule_id, "source": getattr(self.rule, "source", "")}
         if isinstance(self.rule, MangroveRule):
             out["thresholds"] = _parameters(self.rule)
+            if self.fill is not None:  # the baseline's never-clear pixels (indices.bap)
+                out["fill"] = self.fill.summary()
             if self.context is not None:
                 levels = np.asarray(self.context)
                 out["context_shares"] = {name: round(float((levels == v).mean()), 6)
@@ -155,7 +163,11 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
                        rule=None) -> xr.Dataset:
     """The site's baseline composite the evidence is read from (seagrass: without the water
     of the baseline's plume scenes, blue and green as :data:`indices.seagrass_rule.
-    GLINT_COMPOSITE` says), lazy when the cube is."""
+    GLINT_COMPOSITE` says), lazy when the cube is. A mangrove site's pixels that no baseline
+    scene saw clear take the first clear month within a year after the window
+    (:func:`indices.bap.fill_lazily`: every month of the bound composited, lazily; the flow
+    computes the fill by need instead, :func:`flows.site.evidence.site_evidence_of` with
+    :func:`indices.bap.baseline_fill`); seagrass is not filled."""
     if habitat == "seagrass":
         times = cube["time"].values
         inside = ((times >= np.datetime64(baseline[0]))
@@ -163,14 +175,16 @@ def baseline_composite(cube: xr.Dataset, habitat: str, baseline: tuple[dt.date, 
         base_cube = cube.isel(time=np.flatnonzero(inside))
         flags = turbid_scenes(base_cube, rule or RULES[habitat])
         return composite(mask_turbid_water(base_cube, flags), *baseline, deglint=GLINT_COMPOSITE)
-    return composite(cube, *baseline)
+    return fill_lazily(composite(cube, *baseline), cube, baseline)
 
 
 def site_evidence(base: xr.Dataset, habitat: str, rule=None,
-                  replaces: Mapping[str, float] | None = None) -> SiteEvidence:
+                  replaces: Mapping[str, float] | None = None,
+                  fill: BaselineFill | None = None) -> SiteEvidence:
     """The evidence of a site (module doc) from its baseline composite ``base``
     (:func:`baseline_composite`), lazy when ``base`` is; ``replaces``: a mangrove
-    calibration's fitted values (:func:`mangrove_first_pass`)."""
+    calibration's fitted values (:func:`mangrove_first_pass`); ``fill``: the fill ``base``
+    has (:func:`indices.bap.baseline_fill`), kept with the evidence."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     rule = rule or RULES[habitat]
@@ -180,7 +194,7 @@ def site_evidence(base: xr.Dataset, habitat: str, rule=None,
         params, codes = mangrove_first_pass(base, rule, replaces)
         return SiteEvidence(habitat, rule, context=mangrove_final_context(base, rule, params,
                                                                           codes),
-                            params=params)
+                            params=params, fill=fill)
     water = water_parameters(base, rule)
     place = site_place(base, rule, water) if getattr(rule, "place_test", False) else None
     return SiteEvidence(habitat, rule, water=water, place=place)

@@ -19,18 +19,20 @@ margins in units of a month's noise (:func:`indices.mangrove_rule.view_scaled` k
 month of too few views to reject one bad view above ``-STRONG``: a loss needs a second
 look)."""
 
-RULE_TAGS = {"mangrove": "baloloy2020-v14", "seagrass": "lyzenga1981-v6"}
+RULE_TAGS = {"mangrove": "baloloy2020-v17", "seagrass": "lyzenga1981-v6"}
 """The published rule behind each habitat's defaults, versioned: bump when a default moves.
 (Seagrass v5: the water's composites glint-consistent, :data:`indices.seagrass_rule.
 GLINT_COMPOSITE`; v4 was merged and reverted, 92fdcb3 and d6d4ac9: its id not reused. v6:
 the place map past the green gate, :mod:`indices.seagrass_place`. Mangrove v15 and v16, the
 baseline's never-clear pixels filled from the months after the window, were merged and
-reverted, 4e488fb / 0a6b3c1 and 47ddd63: their ids not reused.)"""
+reverted, 4e488fb / 0a6b3c1 and 47ddd63: their ids not reused. v17: v16's fill (from the
+months after the window only, where the window's own intertidal zone reaches the site),
+:mod:`indices.bap`, with the exact rewrite trigger of :func:`flows.site.plan.fill_settled`.)"""
 
 
 def rule_id(habitat: str, rule) -> str:
     """Short stable identifier of a rule and its parameters: ``<habitat>-<tag>`` for the
-    defaults (``mangrove-baloloy2020-v14``), ``<habitat>-calibrated-<hash>`` for a rule fitted
+    defaults (``mangrove-baloloy2020-v17``), ``<habitat>-calibrated-<hash>`` for a rule fitted
     to a site (:mod:`indices.calibration`), ``<habitat>-custom-<hash>`` otherwise; the hash is
     of every parameter, so a site's rows change id exactly when its rule does."""
     if habitat not in RULE_TAGS:

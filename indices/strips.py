@@ -51,6 +51,8 @@ from indices.change import (
     change_values,
     check_ends,
     confirmed_state,
+    filled_bits,
+    shore_bits,
     strong_look,
     unjudged_views,
     wet_views_observe,
@@ -211,12 +213,13 @@ class StripWalk:
             site = self._site(rows)
             base_habitat = (score > 0) & site
             close_call = ~(np.abs(score) >= 1)
+            if ends:  # MonthlyInputs.base_ends: the walk's (indices.change.monthly_states)
+                self.ends = True
+                self.shared[rows] |= (shore_bits(ends[0]) & site) * np.uint8(_ENDS)
+                close_call |= filled_bits(ends[0])  # a baseline filled after the window
             self.shared[rows] |= (base_habitat * np.uint8(_BASE)
                                   | (close_call & site) * np.uint8(_BASE_UNCERTAIN)
                                   | (~np.isnan(score) & site) * np.uint8(_OBSERVED))
-            if ends:  # MonthlyInputs.base_ends: the walk's (indices.change.monthly_states)
-                self.ends = True
-                self.shared[rows] |= ((np.asarray(ends[0]) != 0) & site) * np.uint8(_ENDS)
             for walk in self._walks():
                 walk.init(rows, base_habitat, close_call)
             cover_base = unmix_cover(ndvi, self.bare, self.canopy_rn)

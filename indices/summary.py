@@ -13,12 +13,15 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
+from indices.bap import filled
 from indices.canopy import CANOPY_METRICS, CanopyWalk, canopy_metrics
 from indices.change import (
     CHANGE_METRICS,
+    ENDS_FILLED,
     GREEN_NDVI,
     change_metrics,
     change_row,
@@ -187,14 +190,19 @@ class MonthlyInputs:
     base_ndvi: xr.DataArray
     base_ndwi: xr.DataArray
     base_ends: xr.DataArray
-    """uint8 ``(y, x)``: 1 on the coast's water inside the shore's ground
+    """uint8 ``(y, x)`` bits (:func:`indices.change.monthly_states`' ``ends``):
+    :data:`indices.change.ENDS_SHORE` on the coast's water inside the shore's ground
     (:data:`indices.context.SHORE_WATER`, rule v12), where a clear view under the tide ends a
-    bare pixel's close call unless it has shown canopy (:func:`indices.change.monthly_states`'
-    ``ends``); 0 elsewhere and for seagrass."""
+    bare pixel's close call unless it has shown canopy; :data:`indices.change.ENDS_FILLED`
+    where :mod:`indices.bap` filled the baseline from a month after the window (rule v17: the
+    interval counts that baseline as unseen); 0 elsewhere and for seagrass."""
     turbid: xr.DataArray
     """1.0 for a month mostly under a plume, else 0.0 ``(period,)``."""
     baseline_observed_fraction: xr.DataArray
-    """Share of the site seen clear in the baseline composite."""
+    """Share of the site seen clear in the baseline composite: for mangrove (rule v17)
+    with the pixels the window never saw clear filled from the first clear month after it within a
+    year (:mod:`indices.bap`), so a pixel counts as seen when the window or that fill saw
+    it."""
     assessable_fraction: xr.DataArray
     """Share of the site the baseline composite could judge: seen clear, and for seagrass
     land or water whose bottom it saw (:func:`indices.habitat.seagrass_score`)."""
@@ -241,8 +249,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     the baseline composite ``composite(cube, *baseline)`` built here (for seagrass, of the
     cube with its plume scenes' water masked, with ``deglint=GLINT_COMPOSITE`` as its months;
     for mangrove it is
-    :func:`indices.evidence.baseline_composite`'s), e.g. already computed for the evidence,
-    so that it is not composited again; without it, lazily from the cube."""
+    :func:`indices.evidence.baseline_composite`'s, filled: :mod:`indices.bap`; built here it
+    takes ``evidence.fill``, else :func:`indices.bap.fill_lazily`), e.g. already computed for
+    the evidence, so that it is not composited again; without it, lazily from the cube."""
     if habitat not in RULES:
         raise ValueError(f"unknown habitat {habitat!r}; expected one of {sorted(RULES)}")
     if evidence is None:
@@ -258,8 +267,11 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     # seagrass: blue and green as glint-consistent medians, the months as the baseline
     deglint = GLINT_COMPOSITE if habitat == "seagrass" else None
     months = monthly_composite(cube, MONTH_BANDS[habitat], clear_bands=BANDS, deglint=deglint)
+    raw = None
     if base is None:
-        base = composite(cube, *baseline, deglint=deglint)
+        base = raw = composite(cube, *baseline, deglint=deglint)
+        if habitat == "mangrove":  # the evidence's fill (indices.bap), else made lazily
+            base = filled(raw, cube, baseline, evidence.fill)
     map_scores = scores = habitat_score(months, habitat, rule, **evidence.month_scorer)
     base_score = habitat_score(base, habitat, rule, **evidence.scorer)
     if habitat == "seagrass":
@@ -284,6 +296,9 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
     context = evidence.context if habitat == "mangrove" else None
     ends = (xr.zeros_like(site_mask, dtype=np.uint8) if context is None
             else (context == SHORE_WATER).astype(np.uint8))
+    if habitat == "mangrove":  # the fill's pixels: unseen in the interval (ENDS_FILLED)
+        ends = (ends | _filled_pixels(evidence.fill, raw, base, site_mask)
+                .astype(np.uint8) * np.uint8(ENDS_FILLED)).astype(np.uint8)
     return MonthlyInputs(
         scores=scores, map_scores=map_scores, ndvi=month_ix["ndvi"], n_clear=months["n_clear"],
         base_score=base_score, base_red=base["B04"], base_nir=base["B08"],
@@ -295,6 +310,23 @@ def monthly_inputs(cube: xr.Dataset, site_mask: xr.DataArray, habitat: str, *,
         evidence=evidence,
         scene_turbid=turbid if habitat == "seagrass" else None,
     )
+
+
+def _filled_pixels(fill, raw: xr.Dataset | None, base: xr.Dataset,
+                   site_mask: xr.DataArray) -> xr.DataArray:
+    """Boolean ``(y, x)``: the baseline pixels :mod:`indices.bap` filled from a month after
+    the window: the site's computed ``fill``'s; else, with the window's own composite
+    ``raw``, where it saw nothing and the (lazily) filled ``base`` did; else none (a ``base``
+    given without its fill)."""
+    if fill is not None and fill.filled:
+        yx = site_mask.transpose("y", "x")
+        data = fill.mask()
+        if isinstance(yx.data, da.Array):  # the strips walk's: block by block
+            data = da.from_array(data, chunks=yx.data.chunks)
+        return yx.copy(data=data)
+    if raw is not None and fill is None:
+        return ((raw["n_clear"] == 0) & (base["n_clear"] > 0)).transpose("y", "x")
+    return xr.zeros_like(site_mask, dtype=bool)
 
 
 def monthly_table(table: xr.Dataset, baseline_observed_fraction, turbid,

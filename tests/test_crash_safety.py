@@ -403,6 +403,7 @@ def _child(job: dict, warm: bool = False) -> int:  # pragma: no cover - in the s
     from flows.site import load_range, plan_site, site_tables
     from flows.sources.demo import DemoSource
     from flows.sources.stac import StacSource
+    from indices.bap import fill_window
 
     out = Path(job["out"])
     end = dt.date.fromisoformat(job.get("end", E1.isoformat()))
@@ -414,7 +415,9 @@ def _child(job: dict, warm: bool = False) -> int:  # pragma: no cover - in the s
         _marker(f"search {site.id}")
         scenes = source.search(site, *load_range(site, START, end))
         stored = store.read_table(out, "observations", site.id)
-        plan = plan_site(scenes, stored, report_from=START)
+        window = fill_window(site.baseline_end) if site.habitat == "mangrove" else None
+        plan = plan_site(scenes, stored, report_from=START, fill_window=window,
+                         baseline_start=site.baseline_start)  # as plan_site_task
         if plan.up_to_date:
             _marker(f"skip {site.id}")
             continue
@@ -423,7 +426,7 @@ def _child(job: dict, warm: bool = False) -> int:  # pragma: no cover - in the s
                              run_id=job.get("run_id", "run"), mmu_ha=0.1, chunks=1024,
                              plan=plan, products=True)
         _marker(f"write {site.id}")
-        write_results.fn(out, tables, site, plan.since)
+        write_results.fn(out, tables, site, tables.plan.since)  # as the run: the fill settled
         _marker(f"done {site.id}")
     _marker(f"count {counted[0]}")
     return 0

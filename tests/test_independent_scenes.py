@@ -115,9 +115,12 @@ def fast(tmp_path_factory):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove gain and loss within 20 % or 3 ha in 75, 80, 80, 75, 75, 80 % of seeds 10-29, "
+    "mangrove gain and loss within 20 % or 3 ha in 75, 70, 80, 75, 70, 80 % of seeds 10-29, "
     "300-319, 700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, mangrove-baloloy2020-"
-    "v14, 915 in, mang34; v12 and v13: 75, 80, 80, 70, 75, 80 %, as v10; v11: 70, 70, 75, 60, 65, 75 %, the coast's water next to the forest out of "
+    "v15, the baseline's never-clear pixels filled, mang37: 310 and 1202 lose the false gain "
+    "of the stand the baseline never saw (259 and 426 px), which had hidden their missed "
+    "replanting, the true gain found the same; 314's loss 0.06 ha past its 3 ha; v14: 75, 80, "
+    "80, 75, 75, 80 %, 915 in, mang34; v12 and v13: 75, 80, 80, 70, 75, 80 %, as v10; v11: 70, 70, 75, 60, 65, 75 %, the coast's water next to the forest out of "
     "its shore ground, mang29, mang31; v8: 65, 60, 75, 60, 65, 75 %; fast seeds 1-3 meet "
     "it). Open: gains missed where the replanting is never seen clear and dry after its canopy passes half cover (clouds, tide: "
     "16, 22, 303, 311 have 42-60 % of their replanted pixels so; 12, 27, 708 too) or lies "
@@ -129,13 +132,16 @@ def test_mangrove_gain_and_loss_within_20_percent_or_3_ha(fast):
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "mangrove extent within 10 % in 100, 85, 95, 95, 85, 95 % of seeds 10-29, 300-319, "
-    "700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, v14: 915 and 1707 from 0.1-0.2 "
+    "mangrove extent within 10 % in 100, 95, 95, 95, 85, 95 % of seeds 10-29, 300-319, "
+    "700-719, 900-919, 1200-1219, 1700-1719 (300 px, 18 months, v15: 306 and 310 in, the "
+    "baseline's never-clear pixels filled from the nearest clear month, mang37; 1202 -27 -> "
+    "-9.5 % at its baseline, -13 % final: cause A and the MVI floor, mang32; "
+    "v14: 100, 85, 95, 95, 85, 95 %, 915 and 1707 from 0.1-0.2 "
     "of the truth to -1.6 and -5.6 %, the axis's terrestrial sample trimmed of the stand, "
     "mang34; v12 and v13: 100, 85, 95, 90, 85, 90 %, as v10 and v11; v8, the site's "
     "discriminant axis, mang24: 1201 in, its baseline +9.4 %, now +10.1 % with the gain "
-    "found, mang27). Open: 909 and 1704 +20-27 %; "
-    "13-29 % low tails (306, 310, 1202) or final months (319, 704, 1214). History: "
+    "found, mang27). Open: 909 and 1704 +20-27 %; 1202; "
+    "final months (319, 704, 1214). History: "
     "benchmarks/measured/mang22, mang23, mang24 (README)"))
 def test_mangrove_extent_within_10_percent(fast):
     bad = [f["seed"] for f in fast["mangrove"] if not _extent_ok(f, "mangrove")]
@@ -187,10 +193,12 @@ def _covered(runs: list[dict]) -> float:
     "not fail on the luck of a draw (the fixed seeds are asserted: test_the_fixed_seeds_"
     "intervals_cover_the_truth_without_spanning_more_than_it)"))
 def test_the_mangrove_interval_covers_the_truth_in_90_percent_of_site_months(fast):
-    """Met with mangrove-baloloy2020-v14 (as v12 and v13) at 300 px, 18 months: the true
-    extent in the interval in 99.4, 99.4, 99.4, 96.4, 98.6, 100.0 % of the site-months of
+    """Met with mangrove-baloloy2020-v15 at 300 px, 18 months: the true
+    extent in the interval in 99.4, 98.9, 99.4, 96.4, 99.4, 100.0 % of the site-months of
     seeds 10-29, 300-319, 700-719, 900-919, 1200-1219, 1700-1719, median widths 0.52, 0.57,
-    0.60, 0.45, 0.44, 0.52 (v13: 0.46 on 900-919; benchmarks/measured/mang34; mang31: on the coast's water in the shore's ground a
+    0.60, 0.45, 0.44, 0.52 (benchmarks/measured/mang37: the baseline's never-clear pixels
+    filled; held-out 3100-3119, run once: 98.9 -> 99.7 %; v14, as v12 and v13: 99.4, 99.4,
+    99.4, 96.4, 98.6, 100.0 %, the same widths; v13: 0.46 on 900-919; benchmarks/measured/mang34; mang31: on the coast's water in the shore's ground a
     clear view under the tide ends a close call; v11: 99.2, 99.4, 99.4, 96.1, 98.3, 100.0 %,
     widths 0.52, 0.57, 0.60, 0.45, 0.45, 0.52, mang29: such a view keeps a pixel from
     ageing; v10: 99.7, 99.4, 99.4, 96.4, 99.4, 100.0 %, widths 0.76, 0.80, 0.84, 0.78, 0.74,

@@ -211,6 +211,34 @@ def test_a_view_under_the_tide_ends_a_close_call_on_the_coasts_water_unless_it_w
         next(monthly_states(scores, baseline, site, ends=ends, ndvi=ndvi, **kw))
 
 
+def test_a_baseline_filled_after_the_window_is_unseen_in_the_interval_only():
+    # 1 x 4 px site, every baseline confident: px 0, 1 mangrove, px 2, 3 bare; px 1 and 3
+    # filled from a month after the window (ENDS_FILLED, indices.bap), px 0 on the shore's
+    # water (ENDS_SHORE). The classes are the fill's; the filled pixels' baseline is
+    # uncertain (as a NaN baseline: a close call until a look, in both bounds of gain and
+    # loss), the others' as before
+    from indices.change import ENDS_FILLED, ENDS_SHORE, monthly_states
+
+    baseline = np.array([[2.0, 2.0, -2.0, -2.0]], np.float32)
+    site = np.ones((1, 4), bool)
+    nan = np.float32(np.nan)
+    scores = [np.full((1, 4), nan, np.float32), np.array([[2.0, 2.0, -2.0, -2.0]], np.float32)]
+    views = [np.zeros((1, 4), np.int16)] * 2
+    ndvi = [np.zeros((1, 4), np.float32)] * 2
+    kw = {"mmu_pixels": 1, "stale_months": 2, "views": views, "ndvi": ndvi}
+    ends = np.array([[ENDS_SHORE, ENDS_FILLED, 0, ENDS_FILLED | ENDS_SHORE]], np.uint8)
+    got = list(monthly_states(scores, baseline, site, ends=ends, **kw))
+    shore = list(monthly_states(scores, baseline, site, ends=(ends & ENDS_SHORE) > 0, **kw))
+    for a, b in zip(got, shore, strict=True):  # the point estimate keeps the fill
+        for name in ("habitat", "baseline", "gain", "loss", "seen"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        np.testing.assert_array_equal(a.baseline_uncertain, [[False, True, False, True]])
+        np.testing.assert_array_equal(b.baseline_uncertain, [[False, False, False, False]])
+    np.testing.assert_array_equal(got[0].habitat, [[True, True, False, False]])
+    np.testing.assert_array_equal(got[0].uncertain, [[False, True, False, True]])  # unlooked
+    np.testing.assert_array_equal(got[1].uncertain, [[False, False, False, False]])  # a look
+
+
 def test_the_walks_green_floor_is_the_sites_rules_ndvi_min():
     # a calibrated site refits ndvi_min (indices.calibration): the walks take it as green
     import dataclasses

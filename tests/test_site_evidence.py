@@ -69,6 +69,70 @@ def test_plan_recomputes_a_site_once_its_rule_changes():
                      **kw).new_scene_ids == {"s1"}
 
 
+def test_plan_passes_a_mangrove_sites_unstored_fill_window_scenes_as_candidates():
+    """A scene of the months the baseline's fill reads (:func:`indices.bap.fill_window`)
+    that the store does not hold may change the baseline (the review of rule v15); whether
+    it does only the computed fill tells (:func:`flows.site.plan.fill_settled`), so the plan
+    stays incremental and passes them as candidates. A scene after the window is none."""
+    from indices.bap import fill_window
+
+    scenes = _scenes(4)  # 2024-01-05 .. 2024-04-05
+    stored = pd.DataFrame({"scene_id": [s.scene_id for s in scenes[:3]],
+                           "processing_version": PROCESSING_VERSION})
+    kw = {"report_from": dt.date(2024, 1, 1)}
+    open_ = fill_window(dt.date(2023, 12, 31))  # 2024-01-01 .. 2024-12-31
+    plan = plan_site(scenes, stored, fill_window=open_, **kw)
+    assert plan.new_scene_ids == {"s3"} and plan.since == dt.date(2024, 4, 1)
+    assert plan.fill_candidates == {"s3"} and plan.report_from is None
+    passed = fill_window(dt.date(2023, 1, 31), 2)  # 2023-02-01 .. 2023-03-31
+    assert not plan_site(scenes, stored, fill_window=passed, **kw).fill_candidates
+    assert not plan_site(scenes, stored, **kw).fill_candidates  # seagrass: no fill
+    assert plan_site(scenes[:3], stored, fill_window=open_, **kw).up_to_date  # nothing new
+
+
+def test_a_fill_window_scene_before_the_start_is_a_candidate_and_the_site_computed():
+    """A scene of the window not held counts though it lies before a ``--start`` (every run
+    loads it): the site is computed (not up to date) to settle it; the rewrite, if the fill
+    changed, is from the baseline's first day (:attr:`SitePlan.rewrite_from`)."""
+    from indices.bap import fill_window
+
+    scenes = _scenes(4)  # 2024-01-05 .. 2024-04-05
+    stored = pd.DataFrame({"scene_id": [s.scene_id for s in scenes[:2]],
+                           "processing_version": PROCESSING_VERSION})
+    base = dt.date(2023, 1, 1)
+    open_ = fill_window(dt.date(2023, 12, 31))  # 2024-01-01 .. 2024-12-31
+    inside = plan_site(scenes, stored, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                       baseline_start=base)
+    assert inside.new_scene_ids == {"s3"} and inside.fill_candidates == {"s2", "s3"}
+    assert inside.rewrite_from == base and inside.report_from is None
+    after = plan_site(scenes, stored, report_from=dt.date(2025, 3, 1), fill_window=open_,
+                      baseline_start=base)
+    assert after.since is None and not after.up_to_date
+    assert after.fill_candidates == {"s2", "s3"}
+    held = pd.DataFrame({"scene_id": [s.scene_id for s in scenes],
+                         "processing_version": PROCESSING_VERSION})
+    assert plan_site(scenes, held, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                     baseline_start=base).up_to_date  # every window scene held
+    # stored rows with their days: a rewrite goes back to the first of them, not before
+    dated = stored.assign(datetime=[s.datetime for s in scenes[:2]])
+    plan = plan_site(scenes, dated, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                     baseline_start=base)
+    assert plan.rewrite_from == dt.date(2024, 1, 5)
+    assert plan_site(scenes, dated, report_from=dt.date(2023, 6, 1), fill_window=open_,
+                     baseline_start=base).rewrite_from == dt.date(2023, 6, 1)
+    # the stored change rows' first month when given, not the observation rows' (a run
+    # writes the window's observation rows whatever its start: review 38, mang45)
+    assert plan_site(scenes, dated, report_from=dt.date(2024, 4, 1), fill_window=open_,
+                     baseline_start=base, first_row=dt.date(2024, 3, 1)
+                     ).rewrite_from == dt.date(2024, 3, 1)
+    assert plan.held
+    # nothing stored (a first run): every window scene a candidate, nothing to rewrite
+    first = plan_site(scenes, stored.iloc[:0], report_from=dt.date(2024, 4, 1),
+                      fill_window=open_, baseline_start=base)
+    assert first.fill_candidates == {s.scene_id for s in scenes} and not first.held
+    assert first.rewrite_from is None and first.new_scene_ids == {"s3"}
+
+
 # --------------------------------------------------------------------------- polygons
 
 def _polygons(site, truth, grid, seed: int, share: float = 0.02, size: int = 8,
@@ -125,7 +189,7 @@ def calibrated_run(tmp_path_factory):
 
 def test_a_calibrated_site_has_its_rule_on_every_row_and_its_provenance(calibrated_run):
     site, source, plain, tuned = calibrated_run
-    assert set(plain.change["rule_id"]) == {"mangrove-baloloy2020-v14"}
+    assert set(plain.change["rule_id"]) == {"mangrove-baloloy2020-v17"}
     (rule_id,) = set(tuned.change["rule_id"])
     assert rule_id.startswith("mangrove-calibrated-")
     cal = tuned.evidence["calibration"]

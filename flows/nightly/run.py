@@ -176,7 +176,11 @@ def run_sites(config: RunConfig, *, full: bool = False, run_id: str | None = Non
                 return
             tables = call["compute_site"](source, site, scenes, config, end, run_id, plan,
                                           min(SITE_WORKERS, len(sites)))
-            written = call["write_results"](config.out, tables, site, plan.since)
+            if tables.plan is not None and tables.plan.report_from is not None:
+                logger.info("%s: a scene of the fill window changed the baseline fill: "
+                            "rewritten from %s", site.id, tables.plan.report_from)
+            since = plan.since if tables.plan is None else tables.plan.since
+            written = call["write_results"](config.out, tables, site, since)
             _drop_maps(tables)
             entry.update(tables.evidence, rule_id=tables.evidence["rule"]["rule_id"])
             if calibration_key is not None:

@@ -44,6 +44,7 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
     from flows.results import TABLES
     from flows.results.files import StoreError, set_aside
     from flows.site import plan_site
+    from indices.bap import fill_window
 
     logger = run_logger()
     recovered, frames = [], {}
@@ -61,12 +62,21 @@ def plan_site_task(out: Path, site: Site, scenes: list[SceneRef], start: dt.date
     recompute = any(r.split(":", 1)[0] in _RECOMPUTED_FROM for r in recovered)
     report_from = start or site.baseline_start
     found = [s.datetime.date() for s in scenes if s.datetime.date() >= report_from]
+    first_row = pd.Timestamp(pd.to_datetime(rules["period"]).min()).date() \
+        if len(rules) else None  # before the cut below: where the stored rows begin
     if len(rules) and found:  # the months a full run rewrites: older ones cannot be redone
         rules = rules[pd.to_datetime(rules["period"]).dt.date >= min(found).replace(day=1)]
+    window = fill_window(site.baseline_end) if site.habitat == "mangrove" else None
     plan = plan_site(scenes, stored, report_from=report_from, full=full or recompute,
-                     rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None)
+                     rule_id=rule_id, stored_rules=rules["rule_id"] if len(rules) else None,
+                     fill_window=window, baseline_start=site.baseline_start,
+                     first_row=first_row)
     if plan.up_to_date:
         logger.info("%s: no new scenes (%d stored); skipped", site.id, len(stored))
+    elif plan.since is None:
+        logger.info("%s: no new scenes from the start; %d scenes of the fill window not "
+                    "stored: the site is computed to see whether they change its baseline",
+                    site.id, len(plan.fill_candidates))
     else:
         logger.info("%s: %d new scenes, months from %s to update", site.id,
                     len(plan.new_scene_ids), plan.since)

@@ -94,7 +94,7 @@ CHANGE_ADDED_COLUMNS = (
     "gain_ci_low_ha", "gain_ci_high_ha", "loss_ci_low_ha", "loss_ci_high_ha",
     "baseline_observed_fraction", "canopy_20_50_ha", "canopy_50_80_ha", "canopy_80_100_ha",
     "turbid", "habitat_ndvi_mean", "restored_ndvi_mean", "recovery_ratio",
-    "canopy_closure_period", "assessable_fraction", "rule_id",
+    "canopy_closure_period", "assessable_fraction", "rule_id", "baseline_filled_fraction",
 )
 """Columns of ``change`` beyond the contract in design.md (issue 6: science; issue 17: the
 share of the site the habitat could be judged on, and the rule that judged it)."""
@@ -170,6 +170,8 @@ TABLES: dict[str, TableSpec] = {
                 # added columns (issue 17): assessable share of the site, the rule's id
                 ("assessable_fraction", _F64),
                 ("rule_id", _STR),
+                # added column (issue 17, mangrove rule v17): the baseline's filled share
+                ("baseline_filled_fraction", _F64),
             ],
             "change",
         ),

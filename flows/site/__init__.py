@@ -22,12 +22,12 @@ from flows.site.budget import (
     walk_memory,
 )
 from flows.site.maps import maps_dataset, site_maps
-from flows.site.plan import SitePlan, load_range, month_start, plan_site
+from flows.site.plan import FillSceneFailed, SitePlan, load_range, month_start, plan_site
 from flows.site.rows import recovery_trajectory
 from flows.site.tables import SiteTables, site_tables
 
 __all__ = [
-    "WALKS", "SitePlan", "SiteTables", "SiteTooLarge", "alert_pixels", "alert_rows",
+    "WALKS", "FillSceneFailed", "SitePlan", "SiteTables", "SiteTooLarge", "alert_pixels", "alert_rows",
     "load_range", "maps_dataset", "memory_budget", "month_start", "once_memory", "place_memory",
     "plan_site",
     "recovery_trajectory", "site_alerts", "site_maps", "site_tables", "stream_memory",

@@ -12,8 +12,9 @@ from flows.site.plan import month_start
 from flows.sources import SceneRef
 from indices.seagrass_place import PLACE_BYTES_PER_PIXEL
 
-__all__ = ["WALKS", "SiteTooLarge", "choose_walk", "memory_budget", "once_memory",
-           "place_memory", "stream_memory", "strips_memory", "walk_memory"]
+__all__ = ["FILL_BUILD_BYTES_PER_PIXEL", "WALKS", "SiteTooLarge", "choose_walk",
+           "fill_pixels", "memory_budget", "once_memory", "place_memory", "stream_memory",
+           "strips_memory", "walk_memory"]
 
 
 WALK_BYTES_PER_PIXEL_MONTH = 48
@@ -72,6 +73,15 @@ def place_memory(site: Site, n_pixels: int) -> int:
 
     rule = RULES.get(site.habitat)
     return n_pixels * PLACE_BYTES_PER_PIXEL if getattr(rule, "place_test", False) else 0
+
+
+FILL_BUILD_BYTES_PER_PIXEL = 160
+"""Its peak while built, per never-clear pixel (the pixels' indices by block, each month's
+values at them): 106-152 B measured at 4.2 and 1.0 Mpx filled (``benchmarks/measured/
+mang38``; 134-225 B before the per-pixel Python objects were cut). Above what the fill holds
+through the walk once built (its flat index, month and the composite's 8 values: 37 B a
+filled pixel measured, ``benchmarks/measured/mang38/fill_memory.jsonl``), so a fill that fits
+while built fits through the walk."""
 
 
 class SiteTooLarge(RuntimeError):
@@ -137,6 +147,26 @@ def available_memory() -> int:
 
 
 WALKS = ("auto", "memory", "stream", "strips", "once")
+
+
+def fill_pixels(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
+                products: bool, share: int = 1) -> int:
+    """The most never-clear baseline pixels a mangrove site may fill (:mod:`indices.bap`):
+    what :func:`memory_budget` leaves beside the walk's own estimate (``walk``, as
+    :func:`choose_walk` chose it), at :data:`FILL_BUILD_BYTES_PER_PIXEL`. The count is known
+    only once the baseline is composited, after the walk is chosen, so the fill is bounded
+    rather than chosen for: beyond it, the site fails for this run with one line
+    (:class:`SiteTooLarge`, :func:`flows.site.evidence.site_evidence_of`), no rows written;
+    never a fill skipped (the baseline would depend on the machine's memory)."""
+    n_pixels = grid.width * grid.height
+    months = len({month_start(s.datetime.date()) for s in scenes})
+    budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
+    need = {"once": lambda: once_memory(n_pixels),
+            "memory": lambda: walk_memory(n_pixels, months),
+            "stream": lambda: stream_memory(n_pixels, months)}.get(walk, lambda: strips_memory(
+                n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
+                * grid.width, products=products))()
+    return max(budget - need, 0) // FILL_BUILD_BYTES_PER_PIXEL
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,

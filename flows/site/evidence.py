@@ -34,10 +34,13 @@ import xarray as xr
 
 from aoi import CalibrationError, Site, calibration_input, geometry_ids, load_calibration_polygons
 from aoi.grid import SiteGrid
+from flows.site.budget import FILL_BUILD_BYTES_PER_PIXEL, SiteTooLarge
 from flows.sources import CHUNKS
 from indices import calibration
+from indices.bap import FillTooLarge, baseline_fill
 from indices.calibration_axis import STRATA, gain_is_shown, map_strata
 from indices.coast_maps import keep_codes, kept_codes
+from indices.composite import composite
 from indices.evidence import (
     SiteEvidence,
     baseline_composite,
@@ -69,16 +72,37 @@ class EvidenceOf(NamedTuple):
 
 
 def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.DataArray, *,
-                     keep_base: bool = False, lean: bool = False) -> EvidenceOf:
+                     keep_base: bool = False, max_fill: int | None = None,
+                     lean: bool = False) -> EvidenceOf:
     """The site's computed evidence, its run-record entry and (``keep_base``, mangrove) its
-    computed baseline composite: :class:`EvidenceOf`. ``lean`` (the strips walk's sites,
+    computed baseline composite: :class:`EvidenceOf`. ``max_fill``: the most never-clear
+    baseline pixels the run's memory allows to fill (:func:`flows.site.budget.fill_pixels`;
+    None: unbounded); a fill beyond it fails the site (:class:`flows.site.budget.SiteTooLarge`,
+    one line), before any row: a site's rows are never of a baseline the machine's memory
+    left unfilled (review of rule v16, session 36). ``lean`` (the strips walk's sites,
     whose composite is not to be held whole): a seagrass site larger than a block computes
     its water, then its place map, in two passes over its scenes
     (:func:`_place_and_water`); else in one, each scene read once."""
     if keep_base and site.habitat != "mangrove":
         raise ValueError("keep_base: a seagrass site's months composite another baseline")
     baseline = (site.baseline_start, site.baseline_end)
-    base = baseline_composite(cube, site.habitat, baseline)
+    fill = kept = None
+    if site.habitat == "mangrove":
+        inside = np.asarray(mask.transpose("y", "x").values, bool)
+        try:
+            base, fill, kept = _filled_baseline(cube, baseline, computed=keep_base,
+                                                inside=inside, max_pixels=max_fill,
+                                                min_views=RULES[site.habitat].min_views)
+        except FillTooLarge as exc:
+            need, room = (n * FILL_BUILD_BYTES_PER_PIXEL / 2**30
+                          for n in (exc.unseen, exc.max_pixels))
+            raise SiteTooLarge(
+                f"the baseline fill of {site.id} needs ~{need:.2f} GiB for its {exc.unseen} "
+                f"never-clear pixels and {room:.2f} GiB may be used beside its walk: no rows "
+                f"written, the next run retries; raise BLUECARBON_MEMORY_GB or split the site"
+            ) from exc
+    else:
+        base = baseline_composite(cube, site.habitat, baseline)
     rule, record, replaces = RULES[site.habitat], {}, None
     source = calibration_input(site)
     if source is not None:
@@ -90,15 +114,15 @@ def site_evidence_of(site: Site, cube: xr.Dataset, grid: SiteGrid, mask: xr.Data
         record["calibration"] = calibration_record(site, source, cal)
     one_block = keep_base and _one_block(base)
     if one_block:
-        # a site of one block: its composite computed first, then its evidence in numpy,
-        # with no graph to build, optimise and schedule (~200 tasks at 400²), the same
-        # values (each step is the same numpy on the one block)
-        (base,) = dask.compute(base)
-    evidence = site_evidence(base, site.habitat, rule, replaces)
+        # a site of one block: its composite computed first (it is, for the fill), then its
+        # evidence in numpy, with no graph to build, optimise and schedule (~200 tasks at
+        # 400²), the same values (each step is the same numpy on the one block)
+        base = kept
+    evidence = site_evidence(base, site.habitat, rule, replaces, fill=fill)
     if one_block:
         arrays = evidence.arrays
-    elif keep_base:
-        base, *arrays = dask.compute(base, *evidence.arrays)
+    elif keep_base:  # mangrove: its composite computed already, for the fill
+        base, arrays = kept, dask.compute(*evidence.arrays)
     elif site.habitat == "mangrove" and isinstance(evidence.params.data, da.Array):
         arrays, base = _two_passes(base, evidence, replaces), None
     elif evidence.place is not None:
@@ -145,6 +169,28 @@ def _one_block(base: xr.Dataset) -> bool:
     if not isinstance(first, da.Array):
         return False
     return all(n == 1 for n in first.numblocks) and first.size <= ONE_BLOCK_PIXELS
+
+
+def _filled_baseline(cube: xr.Dataset, baseline, *, computed: bool, inside=None,
+                     min_views: int | None = None, max_pixels: int | None = None):
+    """A mangrove site's baseline composite with its never-clear pixels filled, and the fill
+    (:func:`indices.bap.baseline_fill`, ``inside`` the site's polygon, ``min_views`` its
+    rule's, ``max_pixels`` its bound). ``computed`` (the walks that keep the
+    composite): the composite is computed first, so that counting its never-clear pixels
+    costs no pass of its own, and given back as dask in its own chunks, so that the
+    evidence's graphs stay block by block as on the lazy composite (the same values); else
+    it stays lazy and the count is one pass over the baseline's scenes
+    (:func:`indices.bap.baseline_fill`). Returns ``(base, fill, computed base or None)``."""
+    base = composite(cube, *baseline)
+    bound = {"inside": inside, "min_views": min_views, "max_pixels": max_pixels}
+    if not computed:
+        fill = baseline_fill(base, cube, baseline, **bound)
+        return fill.apply(base), fill, None
+    chunks = base["n_clear"].chunksizes
+    (base,) = dask.compute(base)
+    fill = baseline_fill(base, cube, baseline, **bound)
+    base = fill.apply(base)
+    return (base.chunk(dict(chunks)) if chunks else base), fill, base
 
 
 def calibration_record(site: Site, source, cal: calibration.Calibration) -> dict[str, Any]:

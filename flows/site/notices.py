@@ -2,7 +2,8 @@
 
 :func:`site_warnings` gathers them for :func:`flows.site.tables.site_tables`: a calibration's
 (:attr:`indices.calibration.Calibration.warnings`: labels that could not teach a threshold)
-and :func:`context_warning`'s (a mangrove baseline that built no intertidal context). The run
+and :func:`context_warning`'s (a mangrove baseline that built no intertidal context), then
+:func:`fill_warning`'s (a baseline mostly of the months after its window). The run
 logs each line and keeps it in its record (``sites[id]["warnings"]``).
 """
 
@@ -14,17 +15,34 @@ import xarray as xr
 
 from aoi import Site
 from flows.sources import SceneRef
+from indices.composite import composite
 from indices.context import intertidal_zone
-from indices.evidence import baseline_composite
 
-__all__ = ["context_warning", "site_warnings"]
+__all__ = ["context_warning", "fill_warning", "site_warnings"]
 
 
 def site_warnings(record: dict, context_line: str | None) -> tuple[str, ...]:
     """The site's lines: its calibration's (from its run-record entry ``record``), then the
     context's."""
     calibration = tuple(record.get("calibration", {}).get("warnings", ()))
-    return calibration + (() if context_line is None else (context_line,))
+    return calibration + ((context_line,) if context_line is not None else ())
+
+
+def fill_warning(site: Site, change) -> str | None:
+    """One line when the fill (:mod:`indices.bap`, mangrove rule v17) gave more of the site
+    a baseline than the window itself saw (``change``'s ``baseline_filled_fraction`` above
+    its ``baseline_observed_fraction``): the baseline is then mostly of later months, and
+    its intertidal context of their views (a window that saw a few tidal pixels and little
+    else: ``benchmarks/measured/mang40``); None otherwise (seagrass, no fill, no rows)."""
+    if site.habitat != "mangrove" or not len(change):
+        return None
+    filled = float(change["baseline_filled_fraction"].iloc[0])
+    seen = float(change["baseline_observed_fraction"].iloc[0])
+    if not filled > seen:
+        return None
+    return (f"{site.id}: its baseline window saw {seen:.1%} of the site clear and "
+            f"{filled:.1%} was filled from the 12 months after it: the baseline is mostly "
+            f"of later months; lengthen the baseline window")
 
 
 def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[SceneRef],
@@ -51,7 +69,9 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
       seen anywhere on it: mangrove grows between mean sea level and the highest tides, so the
       polygon is likely not on a coast (its place or CRS);
     * *no sea*: water came and went, but joins no sea or wide channel on the grid (paddies,
-      ponds, seasonal floods inland): the grid must reach the coast's open water.
+      ponds, seasonal floods inland): the grid must reach the coast's open water; unless the
+      window saw less than 95 % of the grid over ``min_views`` clear views (a clouded
+      window: its sea may lie under the clouds): lengthen the baseline.
     """
     context = getattr(evidence, "context", None)
     if site.habitat != "mangrove" or context is None:
@@ -75,6 +95,11 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
         return (f"{head} saw no water anywhere on the site's grid, so no coast (mangrove grows "
                 f"between mean sea level and the highest tides); {tail}: check that the "
                 f"site's polygon lies on the coast (its coordinates and CRS)")
+    if cause == "no sea, clouded":
+        return (f"{head} saw water come and go on the part of the site's grid it saw, but "
+                f"none of it joins a sea or a wide channel, and less than 95 % of the grid "
+                f"had {views} clear views (the sea may lie under its clouds); {tail}: "
+                f"lengthen the baseline to several months of clear views")
     if cause == "no sea":
         return (f"{head} saw water come and go, but none of it joins a sea or a wide channel "
                 f"on the site's grid (inland floods, paddies, ponds); {tail}: if the site is "
@@ -85,16 +110,23 @@ def context_warning(site: Site, evidence, mask: xr.DataArray, scenes: list[Scene
 
 
 def _cause(cube: xr.Dataset, site: Site, min_views: int) -> str:
-    """``"no tide"``, ``"no coast"`` or ``"no sea"`` (:func:`context_warning`), from the
-    baseline's composite counts over the site's grid (computed here: a site that warns)."""
-    base = baseline_composite(cube, "mangrove", (site.baseline_start, site.baseline_end))
+    """``"no tide"``, ``"no coast"``, ``"no sea"`` or ``"no sea, clouded"`` (the window saw
+    less than 95 % of the grid over ``min_views`` clear views, as for "no coast": its sea
+    may lie under the clouds) (:func:`context_warning`), from the
+    baseline window's own composite counts over the site's grid (computed here: a site that
+    warns), never its fill's (:mod:`indices.bap`): a month after the window that the fill
+    lent a pixel is not the window's tide (review of rule v16, session 36)."""
+    baseline = (site.baseline_start, site.baseline_end)
+    base = composite(cube, *baseline)
     n_wet, n_clear = (np.asarray(a) for a in dask.compute(
         base["n_wet"].transpose("y", "x").data, base["n_clear"].transpose("y", "x").data))
     # "no coast" claims that no water is there: only where (nearly) all of the grid was
     # seen (dark water that Sen2Cor flags as shadow or cloud, or a tile's edge, leaves the
     # water unseen: that is too few views); 95 % is this project's choice
-    if (n_clear >= min_views).mean() >= 0.95 and not (n_wet > 0).any():
+    seen = (n_clear >= min_views).mean() >= 0.95
+    if seen and not (n_wet > 0).any():
         return "no coast"
     if intertidal_zone(n_wet, n_clear, min_views).any():
-        return "no sea"
+        # a window that saw the grid saw its sea; one that saw part of it may have missed it
+        return "no sea" if seen else "no sea, clouded"
     return "no tide"

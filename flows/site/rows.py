@@ -38,8 +38,14 @@ def empty_change() -> pd.DataFrame:
 
 
 def change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
-                run_id: str, rule_id: str | None = None) -> pd.DataFrame:
-    """One row a month; ``rule_id``: the site's rule (:func:`indices.habitat.rule_id`)."""
+                run_id: str, rule_id: str | None = None,
+                filled_fraction: float | None = None) -> pd.DataFrame:
+    """One row a month; ``rule_id``: the site's rule (:func:`indices.habitat.rule_id`);
+    ``filled_fraction`` (mangrove): the share of the site whose baseline the fill gave a view
+    (:meth:`indices.bap.BaselineFill.site_fraction`, 0 without one), which ``monthly``'s
+    ``baseline_observed_fraction`` counts as seen: the rows keep the two apart
+    (``baseline_observed_fraction`` seen in the window, ``baseline_filled_fraction`` filled).
+    None (seagrass): no fill, the column null."""
     periods = pd.to_datetime(monthly["period"].values)
     months = obs_all["datetime"].dt.tz_convert(None).dt.to_period("M")
     usable = obs_all[obs_all["valid_fraction"] > 0]
@@ -58,6 +64,11 @@ def change_rows(site: Site, monthly: xr.Dataset, *, obs_all: pd.DataFrame,
         frame[col] = np.round(np.asarray(monthly[col].values, np.float64), 6)
     if site.habitat != "mangrove":
         frame[["canopy_20_50_ha", "canopy_50_80_ha", "canopy_80_100_ha"]] = np.nan
+    if filled_fraction is not None:
+        observed = np.asarray(monthly["baseline_observed_fraction"].values, np.float64)
+        frame["baseline_observed_fraction"] = np.round(observed - filled_fraction, 6)
+    frame["baseline_filled_fraction"] = (np.nan if filled_fraction is None
+                                         else round(filled_fraction, 6))
     frame["turbid"] = np.asarray(monthly["turbid"].values) > 0.5
     frame["recovery_ratio"] = np.nan  # filled by the flow for sites with a reference_site
     frame["canopy_closure_period"] = None

@@ -17,11 +17,11 @@ import xarray as xr
 
 from aoi import Site, site_grid, site_mask
 from flows.site.alerts import alert_pixels, alert_rows
-from flows.site.budget import WALKS, choose_walk
+from flows.site.budget import WALKS, choose_walk, fill_pixels
 from flows.site.evidence import site_evidence_of
-from flows.site.notices import context_warning, site_warnings
+from flows.site.notices import context_warning, fill_warning, site_warnings
 from flows.site.onepass import walk_once
-from flows.site.plan import SitePlan, month_start
+from flows.site.plan import SitePlan, fill_settled, month_start
 from flows.site.rows import change_rows, empty_change, observation_rows
 from flows.site.strips import walk_strips
 from flows.site.walks import walk_streamed, walk_whole
@@ -59,6 +59,10 @@ class SiteTables:
     baseline that could not build the intertidal context: :func:`context_warning`; a
     calibration whose labels could not teach a threshold); the run logs them and keeps them
     in its record."""
+    plan: SitePlan | None = None
+    """The plan the rows were cut by (:func:`flows.site.plan.fill_settled`: the run's plan,
+    or a rewrite from the baseline when a fill window's scene changed the mangrove fill);
+    its ``since`` is where the run's maps and rows start. None: no plan given."""
 
 
 def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt.date | None,
@@ -69,8 +73,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     its alerts and monthly maps too).
 
     With a ``plan`` (incremental run), only the rows of its new scenes and of the months from
-    ``plan.since`` on are returned; the baseline and earlier months are still read because the
-    monthly maps carry each pixel's last observation forward.
+    ``plan.since`` on are returned; a mangrove plan's fill candidates are settled once the
+    fill is computed (:func:`flows.site.plan.fill_settled`: the site rewritten from its
+    first stored row, not ``start``, when one changed the fill; :attr:`SiteTables.plan`
+    says which); the baseline and earlier months are still read because the monthly maps carry each
+    pixel's last observation forward.
 
     ``walk``: how the months are walked. ``"memory"``: every month's maps at once, all in one
     ``dask.compute`` (each scene read once; ~40 B a pixel and month with products);
@@ -88,7 +95,6 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     """
     if walk not in WALKS:
         raise ValueError(f"walk must be one of {WALKS}, got {walk!r}")
-    report_from = start or site.baseline_start
     grid = site_grid(site)
     mask = xr.DataArray(site_mask(site, grid), dims=("y", "x"),
                         coords={"y": grid.y_coords(), "x": grid.x_coords()})
@@ -104,9 +110,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # and read by every walk, the per-scene statistics and the alerts alike
     # (mangrove: with the baseline composite, which the walk's inputs then do not composite
     # again; not for the strips walk, which never holds a whole composite)
+    max_fill = None if site.habitat != "mangrove" else fill_pixels(
+        site, grid, scenes, mode, chunks=chunks, products=products, share=share)
     got = site_evidence_of(site, cube, grid, mask,
                            keep_base=site.habitat == "mangrove" and mode != "strips",
-                           lean=mode == "strips")
+                           max_fill=max_fill, lean=mode == "strips")
     evidence, record = got.evidence, got.record
     base = None if got.base is None else [got.base]  # the walk takes it out: not held through it
     del got
@@ -138,14 +146,30 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         mmu_ha=mmu_ha, maps=products, evidence=evidence, base=base)
     del lazy_mask
     failed = failed_scenes(cube["scene_id"].values, status) if status is not None else {}
+    # the fill window's scenes the store did not hold get their observation rows whatever
+    # the start: else, a start after them, they stayed candidates and every run rewrote the
+    # site (review of v17). Taken before fill_settled, which settles them.
+    window_rows = frozenset()
+    if plan is not None:  # the fill computed: did a fill window's scene change it?
+        window_rows = plan.fill_candidates - set(failed)
+        plan = fill_settled(plan, evidence.fill, scenes, failed, site)
+    # a plan may rewrite from the first stored row, whatever the start (the fill changed)
+    report_from = (plan.report_from if plan is not None else None) or start \
+        or site.baseline_start
     obs = observation_rows(site, scenes, per_scene, run_id)
     obs = obs[~obs["scene_id"].isin(failed)]
-    obs = obs[(obs["datetime"].dt.date >= report_from) & (obs["datetime"].dt.date <= end)]
+    obs = obs[((obs["datetime"].dt.date >= report_from) | obs["scene_id"].isin(window_rows))
+              & (obs["datetime"].dt.date <= end)]
     change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
-                         run_id=run_id, rule_id=evidence.rule_id)
+                         run_id=run_id, rule_id=evidence.rule_id,
+                         filled_fraction=_filled_fraction(site, evidence, mask))
+    line = fill_warning(site, change)  # of the site's whole series, before it is cut
+    if line is not None:
+        warnings = (*warnings, line)
+        record = {**record, "warnings": list(warnings)}
     change = change[(change["period"] >= month_start(report_from)) & (change["period"] <= end)]
     if plan is not None:
-        obs = obs[obs["scene_id"].isin(plan.new_scene_ids)]
+        obs = obs[obs["scene_id"].isin(plan.new_scene_ids | window_rows)]
         change = change[change["period"] >= (plan.since or dt.date.max)]
     if warning is not None:  # nothing of the site could be judged: the rows say so, and
         # their intervals span what could be there (any of the site), not a certain 0
@@ -154,11 +178,22 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
         for col in ("extent_ci_high_ha", "gain_ci_high_ha", "loss_ci_high_ha"):
             change[col] = site_ha
     alerts = None
+    if plan is not None and plan.since is None:  # only a fill candidate, which changed
+        alert_state = maps = None                # nothing: no rows, maps or alerts to write
     if alert_state is not None:
         alerts = alert_rows(site, alert_state, run_id=run_id, grid=grid)
     return SiteTables(site.id, obs.reset_index(drop=True), change.reset_index(drop=True),
                       len(scenes), failed, alerts, maps, walk=mode, evidence=record,
-                      warnings=warnings)
+                      warnings=warnings, plan=plan)
+
+
+def _filled_fraction(site: Site, evidence, mask: xr.DataArray) -> float | None:
+    """The change rows' ``baseline_filled_fraction``: a mangrove site's share filled by its
+    baseline's fill (:mod:`indices.bap`; 0 when nothing was), None for seagrass."""
+    if site.habitat != "mangrove":
+        return None
+    fill = evidence.fill
+    return 0.0 if fill is None else fill.site_fraction(mask.values)
 
 
 def _chunked(array: xr.DataArray, cube: xr.Dataset) -> xr.DataArray:
