@@ -1,4 +1,4 @@
-"""The mangrove fill through incremental runs: the review of rule v17 (session 38, its
+"""The mangrove fill through incremental runs: the review of rule v17 (session 37, its
 scripts in ``benchmarks/measured/mang45``), each case a must-fix.
 
 1. A scene of the fill window that a run stored and a later run fails: the later run's fill,

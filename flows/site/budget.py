@@ -158,15 +158,31 @@ def fill_pixels(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: 
     rather than chosen for: beyond it, the site fails for this run with one line
     (:class:`SiteTooLarge`, :func:`flows.site.evidence.site_evidence_of`), no rows written;
     never a fill skipped (the baseline would depend on the machine's memory)."""
+    need = _walk_need(walk, grid, scenes, chunks=chunks, products=products)
+    return max(_site_budget(share) - need, 0) // FILL_BUILD_BYTES_PER_PIXEL
+
+
+def _site_budget(share: int) -> int:
+    """What a site's walk may take: the walk runs in this process, and on a cluster a worker
+    assembles each result array (:func:`memory_budget` of both)."""
+    return min(memory_budget(share=share), memory_budget(here=True, share=share))
+
+
+def _walk_need(walk: str, grid, scenes: list[SceneRef], *, chunks: int | None,
+               products: bool) -> int:
+    """The estimate of ``walk`` (``"once"``, ``"memory"``, ``"stream"`` or ``"strips"``) for
+    a site of ``grid`` over ``scenes``' months, without its place map
+    (:func:`place_memory`)."""
     n_pixels = grid.width * grid.height
     months = len({month_start(s.datetime.date()) for s in scenes})
-    budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
-    need = {"once": lambda: once_memory(n_pixels),
-            "memory": lambda: walk_memory(n_pixels, months),
-            "stream": lambda: stream_memory(n_pixels, months)}.get(walk, lambda: strips_memory(
-                n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
-                * grid.width, products=products))()
-    return max(budget - need, 0) // FILL_BUILD_BYTES_PER_PIXEL
+    if walk == "once":
+        return once_memory(n_pixels)
+    if walk == "memory":
+        return walk_memory(n_pixels, months)
+    if walk == "stream":
+        return stream_memory(n_pixels, months)
+    return strips_memory(n_pixels, months, products=products,
+                         strip_pixels=min(chunks or grid.height, grid.height) * grid.width)
 
 
 def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: int | None,
@@ -181,21 +197,23 @@ def choose_walk(site: Site, grid, scenes: list[SceneRef], walk: str, *, chunks: 
     if walk != "auto":  # as asked, unchecked (tests, benchmarks)
         return walk
     n_pixels = grid.width * grid.height
-    months = len({month_start(s.datetime.date()) for s in scenes})
-    # the walk runs in this process, and on a cluster a worker assembles each result array
-    budget = min(memory_budget(share=share), memory_budget(here=True, share=share))
+    budget = _site_budget(share)
     held = place_memory(site, n_pixels)  # the seagrass place map, through every walk
-    if site.habitat == "mangrove" and once_memory(n_pixels) <= budget:
+
+    def need(name: str) -> int:
+        return _walk_need(name, grid, scenes, chunks=chunks, products=products) + held
+
+    if site.habitat == "mangrove" and need("once") <= budget:
         return "once"
-    if site.habitat != "mangrove" and walk_memory(n_pixels, months) + held <= budget:
+    if site.habitat != "mangrove" and need("memory") <= budget:
         return "memory"
-    if stream_memory(n_pixels, months) + held <= budget:
+    if need("stream") <= budget:
         return "stream"
-    need = strips_memory(n_pixels, months, strip_pixels=min(chunks or grid.height, grid.height)
-                         * grid.width, products=products) + held
-    if need > budget:
+    strips = need("strips")
+    if strips > budget:
+        months = len({month_start(s.datetime.date()) for s in scenes})
         raise SiteTooLarge(
-            f"the monthly change of {site.id} needs ~{need / 2**30:.1f} GiB even month by month "
+            f"the monthly change of {site.id} needs ~{strips / 2**30:.1f} GiB even month by month "
             f"in strips ({months} months of {n_pixels / 1e6:.1f} Mpx) and "
             f"{budget / 2**30:.1f} GiB may be used: run fewer months at a time (--start/--end), "
             f"split the site, or raise BLUECARBON_MEMORY_GB")

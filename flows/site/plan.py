@@ -85,7 +85,7 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     writes the observation rows of the candidates that did not fail whatever its start
     (:func:`flows.site.site_tables`; a first run, nothing stored, has every scene of the
     window as a candidate, and nothing to rewrite): else a ``--start`` after them left them
-    candidates, and every run rewrote the site (review of v17, session 38).
+    candidates, and every run rewrote the site (review of v17, session 37).
 
     ``first_row``: the first month of the site's stored change rows (all of them, not only
     those of ``stored_rules``); None: the day of its first stored observation row. The
@@ -97,9 +97,9 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
         full = bool((rewritable["processing_version"] != PROCESSING_VERSION).any())
     if not full and stored_rules is not None and len(stored_rules):
         full = rule_id is None or bool((stored_rules.astype(object) != rule_id).any())
+    held = set(stored["scene_id"]) if len(stored) else set()
     candidates: frozenset[str] = frozenset()
     if fill_window is not None:  # on a full run too (--full, a recovery), and a first one
-        held = set(stored["scene_id"]) if len(stored) else set()
         candidates = frozenset(
             s.scene_id for s in scenes
             if s.scene_id not in held and fill_window[0] <= s.datetime.date() <= fill_window[1])
@@ -107,7 +107,7 @@ def plan_site(scenes: list[SceneRef], stored: pd.DataFrame, *, report_from: dt.d
     if candidates and len(stored):  # the stored rows and the run's: never rows before both
         first = first_row or _first_stored(stored) or baseline_start  # (mang43)
         rewrite = first if first is None else min(first, report_from)
-    known = set() if full else set(stored["scene_id"])
+    known = set() if full else held
     new = [s for s in scenes if s.scene_id not in known and s.datetime.date() >= report_from]
     if not new:
         return SitePlan(frozenset(), None, fill_candidates=candidates, rewrite_from=rewrite,
@@ -161,7 +161,7 @@ def fill_settled(plan: SitePlan, fill, scenes: list[SceneRef], failed, site: Sit
     if fill is None or not fill.unseen or fill.skipped or not plan.held:
         return settled
     last = int(fill.offset.max()) if fill.filled else 0  # 0: no month gave a view
-    if plan.held and failed:
+    if failed:  # (plan.held: above)
         bad = [s for s in scenes if s.scene_id in failed
                and s.scene_id not in plan.fill_candidates]  # held: read by the rows' fill
         pos, off = fill_months(np.array([s.datetime.date() for s in bad], "datetime64[D]"),

@@ -156,12 +156,11 @@ def site_tables(site: Site, source: Source, scenes: list[SceneRef], *, start: dt
     # a plan may rewrite from the first stored row, whatever the start (the fill changed)
     report_from = (plan.report_from if plan is not None else None) or start \
         or site.baseline_start
-    obs = observation_rows(site, scenes, per_scene, run_id)
-    obs = obs[~obs["scene_id"].isin(failed)]
+    obs_all = observation_rows(site, scenes, per_scene, run_id)
+    obs = obs_all[~obs_all["scene_id"].isin(failed)]
     obs = obs[((obs["datetime"].dt.date >= report_from) | obs["scene_id"].isin(window_rows))
               & (obs["datetime"].dt.date <= end)]
-    change = change_rows(site, monthly, obs_all=observation_rows(site, scenes, per_scene, run_id),
-                         run_id=run_id, rule_id=evidence.rule_id,
+    change = change_rows(site, monthly, obs_all=obs_all, run_id=run_id, rule_id=evidence.rule_id,
                          filled_fraction=_filled_fraction(site, evidence, mask))
     line = fill_warning(site, change)  # of the site's whole series, before it is cut
     if line is not None:
